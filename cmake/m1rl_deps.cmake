@@ -1,0 +1,23 @@
+# Third-party dependencies. All come from Debian 12 packages (tools/setup-deps.sh) on CPU machines,
+# and from carried .debs plus the PyTorch wheel's LibTorch on the GPU host (shared/device/README.md).
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(GTest REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(GINAC IMPORTED_TARGET ginac)
+
+# LibTorch. Debian's libtorch-dev installs TorchConfig.cmake under /usr/lib/x86_64-linux-gnu/cmake/Torch.
+find_package(Torch REQUIRED)
+# Torch's config appends its flags to CMAKE_CXX_FLAGS; we rely on the torch target only (S38).
+set(M1RL_TORCH_HAS_CUDA OFF)
+if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+  set(M1RL_TORCH_HAS_CUDA ON)
+endif()
+message(STATUS "m1rl: LibTorch ${Torch_VERSION}; torch_cuda=${M1RL_TORCH_HAS_CUDA}; nvcc=${M1RL_ENABLE_CUDA}")
+
+find_program(M1RL_PROTOC protoc REQUIRED)
+find_program(M1RL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

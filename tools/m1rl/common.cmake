@@ -1,0 +1,1 @@
+# Commands and tools of the common module (owned by it).

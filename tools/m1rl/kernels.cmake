@@ -1,0 +1,1 @@
+# Commands and tools of the kernels module (owned by it).

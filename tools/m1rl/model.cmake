@@ -1,0 +1,1 @@
+# Commands and tools of the model module (owned by it).

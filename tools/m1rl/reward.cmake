@@ -1,0 +1,1 @@
+# Commands and tools of the reward module (owned by it).

@@ -1,0 +1,1 @@
+# Commands and tools of the rollout module (owned by it).

@@ -1,0 +1,1 @@
+# Commands and tools of the trainer module (owned by it).

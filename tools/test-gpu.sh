@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The GPU-host build (shared/device/README.md recipe): LibTorch 2.11 from the PyTorch wheel, CUDA 13.0,
+# gRPC/Protobuf/Abseil/GoogleTest from the carried .debs in .deps/. Runs the cpu and cuda tests.
+# Usage (on the GPU host, from the project root, with .deps carried): tools/test-gpu.sh [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -f .deps/env.sh ]; then
+  echo "tools/test-gpu.sh: .deps/env.sh missing; run ../shared/device/fetch-debs.sh on the build machine and carry .deps" >&2
+  exit 1
+fi
+# shellcheck disable=SC1091
+source .deps/env.sh
+BUILD_DIR=${BUILD_DIR:-build-cuda}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
+cmake --build "$BUILD_DIR" -j "$(nproc)"
+(cd "$BUILD_DIR" && ctest -L 'cpu|cuda' --output-on-failure -j "$(nproc)" "$@")
