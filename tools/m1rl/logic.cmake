@@ -1,0 +1,1 @@
+# Commands of the logic tasks (owned by the logic engineer).
