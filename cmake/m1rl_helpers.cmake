@@ -76,9 +76,11 @@ function(m1rl_cc_test)
   gtest_discover_tests(${t}
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
     DISCOVERY_TIMEOUT 120
+    # gtest_discover_tests already sets SKIP_REGULAR_EXPRESSION for "[  SKIPPED ]" (S24).
+    # Each property holds a single value: list values do not survive gtest_discover_tests' quoting.
     PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}
-               SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
-               ENVIRONMENT "M1RL_SOURCE_DIR=${PROJECT_SOURCE_DIR};M1RL_BINARY_DIR=${PROJECT_BINARY_DIR}")
+               ENVIRONMENT "M1RL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+               ENVIRONMENT_MODIFICATION "M1RL_BINARY_DIR=set:${PROJECT_BINARY_DIR}")
 endfunction()
 
 function(m1rl_cc_binary)
