@@ -1,0 +1,43 @@
+// Tensor-level kernels API (S3, S7): checks shapes and dtypes, then dispatches to a CUDA kernel (when one
+// is registered for the device) or to the CPU reference in kernels/reference/. Semantics: MODEL.md §4.
+#ifndef M1RL_KERNELS_OPS_H_
+#define M1RL_KERNELS_OPS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace m1rl::ops {
+
+struct LightningOutput {
+  at::Tensor out;          // [T, N_h, d] dtype of q
+  at::Tensor final_state;  // [B, N_h, d_k, d_v] state dtype (fp32; fp64 for fp64 inputs)
+};
+
+// Lightning attention over packed sequences (prefill and training; differentiable in q, k, v and
+// initial_state). Per sequence b and head h, with λ = exp(−decay[h]) and S_0 = initial_state[b] (or 0):
+//   S_t = λ·S_{t−1} + k_tᵀ v_t,  o_t = q_t·S_t   (MODEL.md §4.4; no scale, no normaliser).
+// The state is carried in fp32 (fp64 for fp64 inputs) whatever the input dtype.
+// REQUIRES: q, k, v [T, N_h, d] same dtype (float, bfloat16 or double) and device; decay [N_h] (s·f ≥ 0);
+// cu_seqlens [B+1] non-decreasing from 0 to T; initial_state undefined or [B, N_h, d, d];
+// block_size > 0 (numerics only). Throws c10::Error otherwise.
+LightningOutput LightningAttention(const at::Tensor& q,      // [T, N_h, d]
+                                   const at::Tensor& k,      // [T, N_h, d]
+                                   const at::Tensor& v,      // [T, N_h, d]
+                                   const at::Tensor& decay,  // [N_h] fp32/fp64, s_h·f_i
+                                   const std::vector<int64_t>& cu_seqlens,
+                                   const at::Tensor& initial_state,  // [B, N_h, d, d] or undefined
+                                   int64_t block_size);
+
+// One decode step for B sequences: state ← λ·state + kᵀv, returns o = q·state [B, N_h, d] (dtype of q).
+// `state` [B, N_h, d, d] fp32 (fp64 for fp64 inputs) is updated in place. Not differentiable.
+at::Tensor LightningDecode(const at::Tensor& q,      // [B, N_h, d]
+                           const at::Tensor& k,      // [B, N_h, d]
+                           const at::Tensor& v,      // [B, N_h, d]
+                           const at::Tensor& decay,  // [N_h]
+                           at::Tensor& state);       // [B, N_h, d, d], in place
+
+}  // namespace m1rl::ops
+
+#endif  // M1RL_KERNELS_OPS_H_

@@ -1,0 +1,456 @@
+#include "model/config.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "model/internal/status.h"
+#include "proto/config_model.pb.h"
+
+namespace m1rl::model {
+namespace {
+
+using nlohmann::json;
+
+absl::Status Invalid(std::string_view field, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("model.", std::string(field), " ", std::string(what)));
+}
+
+std::vector<LayerType> DefaultSchedule(int64_t num_layers) {
+  std::vector<LayerType> types;
+  for (int64_t i = 0; i < num_layers; ++i) {
+    types.push_back(i % 8 == 7 ? LayerType::kFullAttention : LayerType::kLinearAttention);
+  }
+  return types;
+}
+
+ModelConfig Tiny(int64_t num_layers) {
+  ModelConfig c;
+  c.vocab_size = 256;
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.num_hidden_layers = num_layers;
+  c.num_attention_heads = 4;
+  c.head_dim = 32;
+  c.num_key_value_heads = 2;
+  c.rotary_dim = 16;
+  c.rope_theta = 1e7;
+  c.num_local_experts = 4;
+  c.num_experts_per_tok = 2;
+  c.layer_types = num_layers == 2 ? std::vector<LayerType>{LayerType::kLinearAttention, LayerType::kFullAttention}
+                                  : DefaultSchedule(num_layers);
+  const double alpha = std::pow(2.0 * static_cast<double>(num_layers), 0.25);
+  c.linear_attn_alpha_factor = c.full_attn_alpha_factor = c.mlp_alpha_factor = alpha;
+  c.max_position_embeddings = 10240000;
+  return c;
+}
+
+ModelConfig MiniMaxM1() {
+  ModelConfig c;
+  c.vocab_size = 200064;
+  c.hidden_size = 6144;
+  c.intermediate_size = 9216;
+  c.num_hidden_layers = 80;
+  c.num_attention_heads = 64;
+  c.head_dim = 128;
+  c.num_key_value_heads = 8;
+  c.rotary_dim = 64;
+  c.rope_theta = 1e7;
+  c.num_local_experts = 32;
+  c.num_experts_per_tok = 2;
+  c.layer_types = DefaultSchedule(80);
+  const double alpha = 3.5565588200778455;  // (2L)^(1/4), MODEL.md §1
+  c.linear_attn_alpha_factor = c.full_attn_alpha_factor = c.mlp_alpha_factor = alpha;
+  c.max_position_embeddings = 10240000;
+  return c;
+}
+
+// Reads an integer key if present. InvalidArgument naming the key when it has the wrong type.
+absl::Status ReadInt(const json& j, const char* key, int64_t* out, bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return absl::InvalidArgumentError(absl::StrCat("config.json: missing key '", key, "'"));
+    return absl::OkStatus();
+  }
+  if (!it->is_number_integer() && !it->is_number_unsigned()) {
+    return absl::InvalidArgumentError(absl::StrCat("config.json: key '", key, "' must be an integer, got ", it->dump()));
+  }
+  *out = it->get<int64_t>();
+  return absl::OkStatus();
+}
+
+absl::Status ReadDouble(const json& j, const char* key, double* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_number()) {
+    return absl::InvalidArgumentError(absl::StrCat("config.json: key '", key, "' must be a number, got ", it->dump()));
+  }
+  *out = it->get<double>();
+  return absl::OkStatus();
+}
+
+absl::Status ReadTokenId(const json& j, const char* key, int64_t* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return absl::OkStatus();
+  if (it->is_array()) {  // some configs list several EOS ids; the first is the primary one
+    if (it->empty()) return absl::OkStatus();
+    if (!(*it)[0].is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat("config.json: key '", key, "' must hold integers"));
+    }
+    *out = (*it)[0].get<int64_t>();
+    return absl::OkStatus();
+  }
+  return ReadInt(j, key, out, false);
+}
+
+}  // namespace
+
+std::string_view LayerTypeName(LayerType type) {
+  return type == LayerType::kLinearAttention ? "linear_attention" : "full_attention";
+}
+
+absl::StatusOr<LayerType> ParseLayerType(std::string_view name) {
+  if (name == "linear_attention") return LayerType::kLinearAttention;
+  if (name == "full_attention") return LayerType::kFullAttention;
+  return absl::InvalidArgumentError(
+      absl::StrCat("layer type must be 'linear_attention' or 'full_attention', got '", std::string(name), "'"));
+}
+
+absl::StatusOr<HeadPrecision> ParseHeadPrecision(std::string_view name) {
+  if (name == "ieee_fp32" || name == "fp32_ieee" || name.empty()) return HeadPrecision::kIeeeFp32;
+  if (name == "tf32") return HeadPrecision::kTf32;
+  if (name == "bf16_fp32_out" || name == "bf16_fp32out") return HeadPrecision::kBf16Fp32Out;
+  if (name == "bf16") return HeadPrecision::kBf16;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "lm_head_precision must be one of ieee_fp32, tf32, bf16_fp32_out, bf16; got '", std::string(name), "'"));
+}
+
+std::string_view HeadPrecisionName(HeadPrecision precision) {
+  switch (precision) {
+    case HeadPrecision::kIeeeFp32:
+      return "ieee_fp32";
+    case HeadPrecision::kTf32:
+      return "tf32";
+    case HeadPrecision::kBf16Fp32Out:
+      return "bf16_fp32_out";
+    case HeadPrecision::kBf16:
+      return "bf16";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<ModelConfig> ModelConfig::Preset(std::string_view name) {
+  std::string_view base = name;
+  bool hfparity = false;
+  constexpr std::string_view kSuffix = "-hfparity";
+  if (base.size() > kSuffix.size() && base.substr(base.size() - kSuffix.size()) == kSuffix) {
+    base = base.substr(0, base.size() - kSuffix.size());
+    hfparity = true;
+  }
+  ModelConfig c;
+  if (base == "tiny8") {
+    c = Tiny(8);
+  } else if (base == "tiny2") {
+    c = Tiny(2);
+  } else if (base == "minimax-m1") {
+    c = MiniMaxM1();
+  } else {
+    return absl::NotFoundError(absl::StrCat("model.preset: unknown preset '", std::string(name),
+                                            "' (known: tiny8, tiny2, minimax-m1, and their -hfparity variants)"));
+  }
+  if (hfparity) c.rotary_dim = c.head_dim;
+  return c;
+}
+
+absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("config.json: top level must be an object");
+  ModelConfig c;
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "vocab_size", &c.vocab_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "hidden_size", &c.hidden_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "intermediate_size", &c.intermediate_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_hidden_layers", &c.num_hidden_layers, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_attention_heads", &c.num_attention_heads, true));
+  c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "head_dim", &c.head_dim, false));
+  c.num_key_value_heads = c.num_attention_heads;
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_key_value_heads", &c.num_key_value_heads, false));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_local_experts", &c.num_local_experts, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_experts_per_tok", &c.num_experts_per_tok, false));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "rms_norm_eps", &c.rms_norm_eps));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "block_size", &c.block_size, false));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "router_aux_loss_coef", &c.router_aux_loss_coef));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "max_position_embeddings", &c.max_position_embeddings, false));
+  M1RL_RETURN_IF_ERROR(ReadTokenId(j, "eos_token_id", &c.eos_token_id));
+  M1RL_RETURN_IF_ERROR(ReadTokenId(j, "bos_token_id", &c.bos_token_id));
+  M1RL_RETURN_IF_ERROR(ReadTokenId(j, "pad_token_id", &c.pad_token_id));
+  if (auto it = j.find("tie_word_embeddings"); it != j.end() && it->is_boolean() && it->get<bool>()) {
+    return absl::InvalidArgumentError("config.json: tie_word_embeddings true is not MiniMax-M1 (untied head)");
+  }
+
+  // RoPE: transformers rope_parameters {rope_theta, partial_rotary_factor}; M1 rope_theta + rotary_dim.
+  c.rotary_dim = c.head_dim;
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "rope_theta", &c.rope_theta));
+  double partial = 0.0;
+  if (auto it = j.find("rope_parameters"); it != j.end() && it->is_object()) {
+    M1RL_RETURN_IF_ERROR(ReadDouble(*it, "rope_theta", &c.rope_theta));
+    M1RL_RETURN_IF_ERROR(ReadDouble(*it, "partial_rotary_factor", &partial));
+  }
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "partial_rotary_factor", &partial));
+  if (partial > 0.0) c.rotary_dim = static_cast<int64_t>(std::llround(partial * static_cast<double>(c.head_dim)));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "rotary_dim", &c.rotary_dim, false));
+
+  // Schedule: layer_types (transformers) wins over attn_type_list (M1).
+  if (auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return absl::InvalidArgumentError("config.json: 'layer_types' must be a list");
+    for (size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat("config.json: layer_types[", i, "] must be a string"));
+      }
+      auto t = ParseLayerType((*it)[i].get<std::string>());
+      if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("config.json: layer_types[", i, "]: ", t.status().message()));
+      c.layer_types.push_back(*t);
+    }
+  } else if (auto it2 = j.find("attn_type_list"); it2 != j.end() && !it2->is_null()) {
+    if (!it2->is_array()) return absl::InvalidArgumentError("config.json: 'attn_type_list' must be a list");
+    for (size_t i = 0; i < it2->size(); ++i) {
+      const json& v = (*it2)[i];
+      if (!v.is_number_integer() || (v.get<int64_t>() != 0 && v.get<int64_t>() != 1)) {
+        return absl::InvalidArgumentError(absl::StrCat("config.json: attn_type_list[", i, "] must be 0 or 1, got ", v.dump()));
+      }
+      c.layer_types.push_back(v.get<int64_t>() == 1 ? LayerType::kFullAttention : LayerType::kLinearAttention);
+    }
+  } else {
+    c.layer_types = DefaultSchedule(c.num_hidden_layers);
+  }
+
+  // DeepNorm: M1 names first, transformers names override (transformers wins when both exist).
+  if (auto it = j.find("postnorm"); it != j.end() && it->is_boolean() && !it->get<bool>()) {
+    return absl::InvalidArgumentError("config.json: postnorm false (pre-norm) cannot be represented (MODEL.md §3)");
+  }
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_alpha", &c.linear_attn_alpha_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_beta", &c.linear_attn_beta_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_full_attention_alpha", &c.full_attn_alpha_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_full_attention_beta", &c.full_attn_beta_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_mlp_alpha", &c.mlp_alpha_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_mlp_beta", &c.mlp_beta_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "linear_attn_alpha_factor", &c.linear_attn_alpha_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "linear_attn_beta_factor", &c.linear_attn_beta_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "full_attn_alpha_factor", &c.full_attn_alpha_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "full_attn_beta_factor", &c.full_attn_beta_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "mlp_alpha_factor", &c.mlp_alpha_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "mlp_beta_factor", &c.mlp_beta_factor));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "lightning_norm_eps", &c.lightning_norm_eps));
+  M1RL_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+json ModelConfig::ToHfConfigJson(std::string_view dtype) const {
+  json j;
+  j["architectures"] = json::array({"MiniMaxForCausalLM"});
+  j["model_type"] = "minimax";
+  j["vocab_size"] = vocab_size;
+  j["hidden_size"] = hidden_size;
+  j["intermediate_size"] = intermediate_size;
+  j["num_hidden_layers"] = num_hidden_layers;
+  j["num_attention_heads"] = num_attention_heads;
+  j["num_key_value_heads"] = num_key_value_heads;
+  j["head_dim"] = head_dim;
+  j["hidden_act"] = "silu";
+  j["max_position_embeddings"] = max_position_embeddings;
+  j["initializer_range"] = 0.02;
+  j["rms_norm_eps"] = rms_norm_eps;
+  j["use_cache"] = true;
+  auto id = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
+  j["pad_token_id"] = id(pad_token_id);
+  j["bos_token_id"] = id(bos_token_id);
+  j["eos_token_id"] = id(eos_token_id);
+  j["tie_word_embeddings"] = false;
+  j["sliding_window"] = nullptr;
+  j["attention_dropout"] = 0.0;
+  j["num_experts_per_tok"] = num_experts_per_tok;
+  j["num_local_experts"] = num_local_experts;
+  j["output_router_logits"] = false;
+  j["router_aux_loss_coef"] = router_aux_loss_coef;
+  j["router_jitter_noise"] = 0.0;
+  j["shared_intermediate_size"] = 0;
+  j["rope_parameters"] = {{"rope_type", "default"},
+                          {"rope_theta", rope_theta},
+                          {"partial_rotary_factor", static_cast<double>(rotary_dim) / static_cast<double>(head_dim)}};
+  j["rope_theta"] = rope_theta;
+  j["rotary_dim"] = rotary_dim;
+  json types = json::array();
+  json attn_types = json::array();
+  for (LayerType t : layer_types) {
+    types.push_back(std::string(LayerTypeName(t)));
+    attn_types.push_back(t == LayerType::kFullAttention ? 1 : 0);
+  }
+  j["layer_types"] = types;
+  j["attn_type_list"] = attn_types;
+  j["block_size"] = block_size;
+  j["linear_attn_alpha_factor"] = linear_attn_alpha_factor;
+  j["linear_attn_beta_factor"] = linear_attn_beta_factor;
+  j["full_attn_alpha_factor"] = full_attn_alpha_factor;
+  j["full_attn_beta_factor"] = full_attn_beta_factor;
+  j["mlp_alpha_factor"] = mlp_alpha_factor;
+  j["mlp_beta_factor"] = mlp_beta_factor;
+  j["postnorm"] = true;
+  j["layernorm_linear_attention_alpha"] = linear_attn_alpha_factor;
+  j["layernorm_linear_attention_beta"] = linear_attn_beta_factor;
+  j["layernorm_full_attention_alpha"] = full_attn_alpha_factor;
+  j["layernorm_full_attention_beta"] = full_attn_beta_factor;
+  j["layernorm_mlp_alpha"] = mlp_alpha_factor;
+  j["layernorm_mlp_beta"] = mlp_beta_factor;
+  j["lightning_norm_eps"] = lightning_norm_eps;
+  j["dtype"] = std::string(dtype);
+  return j;
+}
+
+absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConfig& p) {
+  ModelConfig c;
+  if (!p.preset().empty()) {
+    M1RL_ASSIGN_OR_RETURN(c, Preset(p.preset()));
+  }
+  auto set_int = [](int64_t v, int64_t* out) {
+    if (v != 0) *out = v;
+  };
+  auto set_double = [](double v, double* out) {
+    if (v != 0.0) *out = v;
+  };
+  set_int(p.vocab_size(), &c.vocab_size);
+  set_int(p.hidden_size(), &c.hidden_size);
+  set_int(p.intermediate_size(), &c.intermediate_size);
+  const int64_t old_layers = c.num_hidden_layers;
+  set_int(p.num_hidden_layers(), &c.num_hidden_layers);
+  set_int(p.num_attention_heads(), &c.num_attention_heads);
+  set_int(p.head_dim(), &c.head_dim);
+  set_int(p.num_key_value_heads(), &c.num_key_value_heads);
+  set_int(p.rotary_dim(), &c.rotary_dim);
+  set_double(p.rope_theta(), &c.rope_theta);
+  set_int(p.num_local_experts(), &c.num_local_experts);
+  set_int(p.num_experts_per_tok(), &c.num_experts_per_tok);
+  set_double(p.rms_norm_eps(), &c.rms_norm_eps);
+  set_double(p.lightning_norm_eps(), &c.lightning_norm_eps);
+  set_int(p.block_size(), &c.block_size);
+  set_double(p.router_aux_loss_coef(), &c.router_aux_loss_coef);
+  set_int(p.max_position_embeddings(), &c.max_position_embeddings);
+  if (p.layer_types_size() > 0) {
+    c.layer_types.clear();
+    for (int i = 0; i < p.layer_types_size(); ++i) {
+      auto t = ParseLayerType(p.layer_types(i));
+      if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("model.layer_types[", i, "]: ", t.status().message()));
+      c.layer_types.push_back(*t);
+    }
+  } else if (c.layer_types.empty() || c.num_hidden_layers != old_layers) {
+    c.layer_types = DefaultSchedule(c.num_hidden_layers);
+  }
+  if (p.preset().empty() || c.num_hidden_layers != old_layers) {
+    // DeepNorm α = (2L)^(1/4) for a custom depth (MODEL.md §1).
+    const double alpha = std::pow(2.0 * static_cast<double>(c.num_hidden_layers), 0.25);
+    c.linear_attn_alpha_factor = c.full_attn_alpha_factor = c.mlp_alpha_factor = alpha;
+  }
+  if (!p.lm_head_precision().empty()) {
+    auto hp = ParseHeadPrecision(p.lm_head_precision());
+    if (!hp.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", hp.status().message()));
+  }
+  M1RL_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+absl::Status ModelConfig::Validate() const {
+  auto positive = [](std::string_view field, int64_t v) -> absl::Status {
+    if (v <= 0) return Invalid(field, absl::StrCat("must be > 0, got ", v));
+    return absl::OkStatus();
+  };
+  M1RL_RETURN_IF_ERROR(positive("vocab_size", vocab_size));
+  M1RL_RETURN_IF_ERROR(positive("hidden_size", hidden_size));
+  M1RL_RETURN_IF_ERROR(positive("intermediate_size", intermediate_size));
+  M1RL_RETURN_IF_ERROR(positive("num_hidden_layers", num_hidden_layers));
+  M1RL_RETURN_IF_ERROR(positive("num_attention_heads", num_attention_heads));
+  M1RL_RETURN_IF_ERROR(positive("head_dim", head_dim));
+  M1RL_RETURN_IF_ERROR(positive("num_key_value_heads", num_key_value_heads));
+  M1RL_RETURN_IF_ERROR(positive("num_local_experts", num_local_experts));
+  M1RL_RETURN_IF_ERROR(positive("num_experts_per_tok", num_experts_per_tok));
+  M1RL_RETURN_IF_ERROR(positive("block_size", block_size));
+  M1RL_RETURN_IF_ERROR(positive("max_position_embeddings", max_position_embeddings));
+  if ((num_attention_heads & (num_attention_heads - 1)) != 0) {
+    return Invalid("num_attention_heads", absl::StrCat("must be a power of two (lightning decay recipe), got ", num_attention_heads));
+  }
+  if (num_attention_heads % num_key_value_heads != 0) {
+    return Invalid("num_key_value_heads", absl::StrCat("must divide num_attention_heads ", num_attention_heads,
+                                                      ", got ", num_key_value_heads));
+  }
+  if (rotary_dim < 0 || rotary_dim > head_dim || rotary_dim % 2 != 0) {
+    return Invalid("rotary_dim", absl::StrCat("must be even and in [0, head_dim=", head_dim, "], got ", rotary_dim));
+  }
+  if (num_experts_per_tok > num_local_experts) {
+    return Invalid("num_experts_per_tok", absl::StrCat("must be <= num_local_experts ", num_local_experts, ", got ",
+                                                      num_experts_per_tok));
+  }
+  if (static_cast<int64_t>(layer_types.size()) != num_hidden_layers) {
+    return Invalid("layer_types", absl::StrCat("must have num_hidden_layers=", num_hidden_layers, " entries, got ",
+                                              layer_types.size()));
+  }
+  if (!(rope_theta > 0)) return Invalid("rope_theta", absl::StrCat("must be > 0, got ", rope_theta));
+  if (!(rms_norm_eps > 0)) return Invalid("rms_norm_eps", absl::StrCat("must be > 0, got ", rms_norm_eps));
+  if (!(lightning_norm_eps > 0)) return Invalid("lightning_norm_eps", absl::StrCat("must be > 0, got ", lightning_norm_eps));
+  if (router_aux_loss_coef < 0) {
+    return Invalid("router_aux_loss_coef", absl::StrCat("must be >= 0, got ", router_aux_loss_coef));
+  }
+  for (auto [name, v] : {std::pair<const char*, int64_t>{"eos_token_id", eos_token_id},
+                         {"bos_token_id", bos_token_id}, {"pad_token_id", pad_token_id}}) {
+    if (v >= vocab_size) return Invalid(name, absl::StrCat("must be < vocab_size ", vocab_size, ", got ", v));
+  }
+  return absl::OkStatus();
+}
+
+int64_t ModelConfig::num_layers_of(LayerType type) const {
+  int64_t n = 0;
+  for (LayerType t : layer_types) n += (t == type);
+  return n;
+}
+
+int64_t ModelConfig::ordinal_in_type(int64_t layer) const {
+  int64_t n = 0;
+  for (int64_t i = 0; i < layer; ++i) n += (layer_types[i] == layer_types[layer]);
+  return n;
+}
+
+double ModelConfig::attn_alpha(int64_t layer) const {
+  return layer_types[layer] == LayerType::kLinearAttention ? linear_attn_alpha_factor : full_attn_alpha_factor;
+}
+
+double ModelConfig::attn_beta(int64_t layer) const {
+  return layer_types[layer] == LayerType::kLinearAttention ? linear_attn_beta_factor : full_attn_beta_factor;
+}
+
+double ModelConfig::LightningDecayRate(int64_t layer, int64_t head) const {
+  // s_h = 2^(−8(h+1)/N_h); f_i = 1 − i/(L−1+1e−5) + 1e−5 (transformers form), MODEL.md §4.3.
+  const double s = std::pow(2.0, -8.0 * static_cast<double>(head + 1) / static_cast<double>(num_attention_heads));
+  const double f = 1.0 - static_cast<double>(layer) / (static_cast<double>(num_hidden_layers - 1) + 1e-5) + 1e-5;
+  return s * f;
+}
+
+ParameterCounts ModelConfig::CountParameters() const {
+  ParameterCounts p;
+  const int64_t d_inner = inner_dim();
+  p.embedding = vocab_size * hidden_size;
+  p.lm_head = vocab_size * hidden_size;
+  p.lightning_attention_per_layer = 3 * d_inner * hidden_size + d_inner * hidden_size + hidden_size * d_inner + d_inner;
+  p.softmax_attention_per_layer =
+      2 * d_inner * hidden_size + 2 * num_key_value_heads * head_dim * hidden_size;
+  p.expert = 3 * intermediate_size * hidden_size;
+  p.moe_per_layer = num_local_experts * p.expert + num_local_experts * hidden_size;
+  p.norms_per_layer = 2 * hidden_size;
+  const int64_t n_lin = num_layers_of(LayerType::kLinearAttention);
+  const int64_t n_full = num_layers_of(LayerType::kFullAttention);
+  const int64_t attn = n_lin * p.lightning_attention_per_layer + n_full * p.softmax_attention_per_layer;
+  p.total = p.embedding + p.lm_head + hidden_size /*final norm*/ + attn +
+            num_hidden_layers * (p.moe_per_layer + p.norms_per_layer);
+  p.active = attn + hidden_size +
+             num_hidden_layers * (num_experts_per_tok * p.expert + num_local_experts * hidden_size + p.norms_per_layer);
+  p.active_with_head = p.active + p.lm_head;
+  return p;
+}
+
+}  // namespace m1rl::model

@@ -1,0 +1,151 @@
+#include "model/config.h"
+
+#include <cmath>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/testing/status_matchers.h"
+#include "proto/config_model.pb.h"
+
+namespace m1rl::model {
+namespace {
+
+using ::m1rl::testing::IsOk;
+using ::m1rl::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// MODEL.md §10: the published numbers, computed there by hand from the shapes.
+TEST(ModelConfigTest, MiniMaxM1ParameterCounts) {
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::Preset("minimax-m1"));
+  ASSERT_THAT(c.Validate(), IsOk());
+  const ParameterCounts p = c.CountParameters();
+  EXPECT_EQ(p.lightning_attention_per_layer, 251666432);
+  EXPECT_EQ(p.softmax_attention_per_layer, 113246208);
+  EXPECT_EQ(p.expert, 169869312);
+  EXPECT_EQ(p.moe_per_layer, 5436014592);
+  EXPECT_EQ(p.norms_per_layer, 12288);
+  EXPECT_EQ(p.embedding, 1229193216);
+  EXPECT_EQ(p.lm_head, 1229193216);
+  EXPECT_EQ(p.total, 456089655296);
+  EXPECT_EQ(p.active, 45944920064);
+  EXPECT_EQ(p.active_with_head, 47174113280);
+  EXPECT_EQ(c.num_layers_of(LayerType::kFullAttention), 10);
+  EXPECT_EQ(c.layer_types[7], LayerType::kFullAttention);
+  EXPECT_EQ(c.layer_types[79], LayerType::kFullAttention);
+  EXPECT_EQ(c.layer_types[78], LayerType::kLinearAttention);
+}
+
+// MODEL.md §11 (matches a transformers save of the same config).
+TEST(ModelConfigTest, TinyParameterCounts) {
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig t8, ModelConfig::Preset("tiny8"));
+  EXPECT_EQ(t8.CountParameters().total, 937920);
+  EXPECT_EQ(t8.CountParameters().active, 610240);
+  EXPECT_DOUBLE_EQ(t8.linear_attn_alpha_factor, 2.0);
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig t2, ModelConfig::Preset("tiny2"));
+  EXPECT_EQ(t2.CountParameters().total, 246720);
+  EXPECT_EQ(t2.CountParameters().active, 140224);
+  EXPECT_NEAR(t2.mlp_alpha_factor, 1.41421356, 1e-8);
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig hp, ModelConfig::Preset("tiny8-hfparity"));
+  EXPECT_EQ(hp.rotary_dim, 32);
+  EXPECT_THAT(ModelConfig::Preset("tiny9").status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("tiny9")));
+}
+
+// MODEL.md §4.3: s_h = 2^(−8(h+1)/N_h), f_i = 1 − i/(L−1+1e−5) + 1e−5; layer 78 of M1 has f ≈ 0.01267.
+TEST(ModelConfigTest, LightningDecay) {
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig t8, ModelConfig::Preset("tiny8"));
+  EXPECT_DOUBLE_EQ(t8.LightningDecayRate(0, 0), 0.25 * (1.0 + 1e-5));
+  EXPECT_DOUBLE_EQ(t8.LightningDecayRate(0, 3), 0.00390625 * (1.0 + 1e-5));
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig m1, ModelConfig::Preset("minimax-m1"));
+  const double s0 = std::pow(2.0, -1.0 / 8.0);
+  EXPECT_NEAR(m1.LightningDecayRate(78, 0) / s0, 0.01267, 5e-6);
+}
+
+TEST(ModelConfigTest, HfConfigRoundTrip) {
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::Preset("minimax-m1"));
+  c.eos_token_id = 200020;
+  const nlohmann::json j = c.ToHfConfigJson();
+  EXPECT_EQ(j["model_type"], "minimax");
+  EXPECT_EQ(j["layer_types"][7], "full_attention");
+  EXPECT_DOUBLE_EQ(j["rope_parameters"]["partial_rotary_factor"].get<double>(), 0.5);
+  EXPECT_EQ(j["bos_token_id"], nullptr);
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig back, ModelConfig::FromHfConfigJson(j));
+  EXPECT_EQ(back.rotary_dim, 64);
+  EXPECT_EQ(back.layer_types, c.layer_types);
+  EXPECT_DOUBLE_EQ(back.mlp_alpha_factor, c.mlp_alpha_factor);
+  EXPECT_EQ(back.eos_token_id, 200020);
+  EXPECT_EQ(back.bos_token_id, -1);
+  EXPECT_EQ(back.CountParameters().total, c.CountParameters().total);
+}
+
+// An M1 remote-code config: attn_type_list, layernorm_*_alpha, rotary_dim; no transformers keys.
+TEST(ModelConfigTest, ReadsM1RemoteCodeKeys) {
+  nlohmann::json j = {{"vocab_size", 256},          {"hidden_size", 64},
+                      {"intermediate_size", 96},    {"num_hidden_layers", 2},
+                      {"num_attention_heads", 4},   {"head_dim", 32},
+                      {"num_key_value_heads", 2},   {"num_local_experts", 4},
+                      {"rotary_dim", 16},           {"rope_theta", 10000.0},
+                      {"attn_type_list", {0, 1}},   {"layernorm_linear_attention_alpha", 3.0},
+                      {"layernorm_full_attention_alpha", 5.0}, {"layernorm_mlp_alpha", 7.0},
+                      {"postnorm", true}};
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::FromHfConfigJson(j));
+  EXPECT_EQ(c.layer_types[1], LayerType::kFullAttention);
+  EXPECT_DOUBLE_EQ(c.linear_attn_alpha_factor, 3.0);
+  EXPECT_DOUBLE_EQ(c.full_attn_alpha_factor, 5.0);
+  EXPECT_DOUBLE_EQ(c.mlp_alpha_factor, 7.0);
+  EXPECT_EQ(c.rotary_dim, 16);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 10000.0);
+  // transformers spelling wins when both are present.
+  j["mlp_alpha_factor"] = 9.0;
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c2, ModelConfig::FromHfConfigJson(j));
+  EXPECT_DOUBLE_EQ(c2.mlp_alpha_factor, 9.0);
+}
+
+TEST(ModelConfigTest, BadConfigsNameTheField) {
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::Preset("tiny8"));
+  nlohmann::json j = c.ToHfConfigJson();
+  j.erase("hidden_size");
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hidden_size")));
+  j = c.ToHfConfigJson();
+  j["num_hidden_layers"] = "eight";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_hidden_layers")));
+  j = c.ToHfConfigJson();
+  j["layer_types"][3] = "sliding";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("layer_types[3]")));
+  ModelConfig bad = c;
+  bad.num_attention_heads = 6;
+  EXPECT_THAT(bad.Validate(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_attention_heads")));
+  bad = c;
+  bad.layer_types.pop_back();
+  EXPECT_THAT(bad.Validate(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.layer_types")));
+}
+
+TEST(ModelConfigTest, FromProtoPresetAndOverrides) {
+  m1rl::config::ModelConfig p;
+  p.set_preset("tiny8");
+  p.set_vocab_size(99);
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::FromProto(p));
+  EXPECT_EQ(c.vocab_size, 99);
+  EXPECT_EQ(c.hidden_size, 64);
+  EXPECT_DOUBLE_EQ(c.mlp_alpha_factor, 2.0);
+  p.set_num_hidden_layers(4);  // depth change recomputes the schedule and α = (2·4)^(1/4)
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c4, ModelConfig::FromProto(p));
+  EXPECT_EQ(c4.layer_types.size(), 4u);
+  EXPECT_NEAR(c4.mlp_alpha_factor, std::pow(8.0, 0.25), 1e-12);
+  p.set_lm_head_precision("fp16");
+  EXPECT_THAT(ModelConfig::FromProto(p).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lm_head_precision")));
+}
+
+TEST(ModelConfigTest, HeadPrecisionNames) {
+  EXPECT_THAT(ParseHeadPrecision("bf16_fp32out"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kBf16Fp32Out));
+  EXPECT_THAT(ParseHeadPrecision("fp32_ieee"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kIeeeFp32));
+  EXPECT_EQ(HeadPrecisionName(HeadPrecision::kTf32), "tf32");
+  EXPECT_THAT(ParseHeadPrecision("fp8").status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp8")));
+}
+
+}  // namespace
+}  // namespace m1rl::model

@@ -1,0 +1,142 @@
+// The MiniMax-M1 policy network (shared/design/MODEL.md): lightning / softmax hybrid attention, top-k MoE
+// with an fp32 router, post-norm DeepNorm residuals, untied FP32 LM head. One set of weights serves two
+// entry points:
+//   (a) Forward(): training forward over packed variable-length sequences (cu_seqlens), returning
+//       per-token log-probs of given targets (and entropy) with autograd to every parameter;
+//   (b) NewSequence() / Prefill() / Step(): incremental decode with per-sequence state (lightning state
+//       [N_h, d, d] fp32 per lightning layer, K/V cache per softmax layer), under no-grad.
+//
+// Thread safety: a HybridModel may be read (Forward/Prefill/Step) from one thread at a time; distinct
+// SequenceStates are independent. Parameters are owned by the model; NamedParameters() returns handles
+// that alias them (an optimizer updates them in place).
+#ifndef M1RL_MODEL_HYBRID_MODEL_H_
+#define M1RL_MODEL_HYBRID_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/config.h"
+
+namespace m1rl::model {
+
+struct ForwardOptions {
+  double temperature = 1.0;      // log-probs of softmax(logits / temperature); must be > 0
+  bool compute_entropy = false;  // also return the entropy of softmax(logits / temperature)
+  HeadPrecision head = HeadPrecision::kIeeeFp32;
+  int64_t head_chunk_size = 0;   // vocabulary chunk of the head; 0 = auto (see ChunkedLogProbs)
+};
+
+struct ForwardOutput {
+  at::Tensor logprobs;  // [T] fp32 (fp64 for a float64 model): log softmax(z / temperature)[target]
+  at::Tensor entropy;   // [T] same dtype, or undefined unless compute_entropy
+  at::Tensor aux_loss;  // [] fp32 (fp64 for a float64 model): router_aux_loss_coef x Switch loss
+};
+
+struct DecodeOptions {
+  HeadPrecision head = HeadPrecision::kIeeeFp32;
+};
+
+// Decode state of one sequence. Move-only; Copy() makes an independent deep copy (the G samples of one
+// prompt share a prefilled prompt this way). Dropping it frees the memory.
+class SequenceState {
+ public:
+  SequenceState() = default;
+  SequenceState(SequenceState&&) = default;
+  SequenceState& operator=(SequenceState&&) = default;
+  SequenceState(const SequenceState&) = delete;
+  SequenceState& operator=(const SequenceState&) = delete;
+
+  SequenceState Copy() const;
+  // Tokens appended so far (= RoPE position of the next token).
+  int64_t num_tokens() const { return num_tokens_; }
+  // Bytes held by the state tensors (lightning states + the used part of the KV caches).
+  int64_t StateBytes() const;
+
+ private:
+  friend class HybridModel;
+  int64_t num_tokens_ = 0;
+  std::vector<at::Tensor> lightning_;  // per lightning layer: [N_h, d_k, d_v] fp32 (fp64 for fp64 models)
+  std::vector<at::Tensor> keys_;       // per softmax layer: [N_kv, capacity, d] model dtype, after RoPE
+  std::vector<at::Tensor> values_;     // per softmax layer: [N_kv, capacity, d] model dtype
+};
+
+class HybridModel {
+ public:
+  // Random init: every weight matrix and the embedding N(0, 0.02²) from `seed`, norm weights 1.
+  // The router weight is always fp32 (fp64 for a float64 model). dtype: kFloat, kBFloat16 or kDouble.
+  // InvalidArgument if the config does not Validate() or the dtype is unsupported.
+  static absl::StatusOr<std::unique_ptr<HybridModel>> Create(const ModelConfig& config, at::ScalarType dtype,
+                                                             at::Device device, uint64_t seed);
+
+  // Loads `dir`/config.json and `dir`/model.safetensors (or model.safetensors.index.json + shards).
+  // Every expected tensor is checked for presence, shape and a supported dtype (cast to `dtype`);
+  // problems are reported together, each by tensor name (InvalidArgument / NotFound for files).
+  static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(const std::string& dir, at::ScalarType dtype,
+                                                             at::Device device);
+
+  // Writes `dir`/config.json and `dir`/model.safetensors with the HF tensor names of MODEL.md §9
+  // (experts split into w1/w2/w3). Creates `dir` if needed. Tensors are stored in the model dtype
+  // (float64 models are stored as float32).
+  absl::Status SaveHf(const std::string& dir) const;
+
+  HybridModel(HybridModel&&) noexcept;
+  HybridModel& operator=(HybridModel&&) noexcept;
+  HybridModel(const HybridModel&) = delete;
+  HybridModel& operator=(const HybridModel&) = delete;
+  ~HybridModel();
+
+  // Parameters under HF names, in a fixed order. The MoE experts use transformers' in-memory fused
+  // layout: `model.layers.{i}.mlp.experts.gate_up_proj` [E, 2I, H] (w1 rows then w3 rows) and
+  // `model.layers.{i}.mlp.experts.down_proj` [E, H, I]; the router is `model.layers.{i}.mlp.gate.weight`
+  // [E, H] fp32. All others have their on-disk names. Leaf tensors with requires_grad.
+  std::vector<std::pair<std::string, at::Tensor>> NamedParameters() const;
+  std::vector<at::Tensor> Parameters() const;
+  int64_t NumParameters() const;
+
+  // Training forward over packed sequences.
+  // REQUIRES: input_ids, targets [T] int64 on any device; cu_seqlens non-decreasing, cu_seqlens[0] = 0,
+  // back() = T. Positions restart at 0 and lightning state resets at each sequence start.
+  // Throws c10::Error on violated requirements (caller bug).
+  ForwardOutput Forward(const at::Tensor& input_ids,  // [T] int64
+                        const at::Tensor& targets,    // [T] int64
+                        const std::vector<int64_t>& cu_seqlens, const ForwardOptions& options) const;
+
+  // The final hidden state after model.norm, [T, H] model dtype (for tests and value heads).
+  at::Tensor Hidden(const at::Tensor& input_ids,  // [T] int64
+                    const std::vector<int64_t>& cu_seqlens, at::Tensor* router_aux = nullptr) const;
+
+  // A fresh empty decode state.
+  SequenceState NewSequence() const;
+  // Appends `tokens` (non-empty) to `seq` (callable repeatedly: chunked prefill) and returns the raw
+  // logits of the last appended position, [V] fp32 (fp64 for float64 models).
+  at::Tensor Prefill(SequenceState* seq, const std::vector<int32_t>& tokens, const DecodeOptions& options) const;
+  // Appends tokens[b] to *seqs[b] for each b and returns raw logits [B, V] fp32 (fp64 for float64 models).
+  at::Tensor Step(const std::vector<SequenceState*>& seqs, const std::vector<int32_t>& tokens,
+                  const DecodeOptions& options) const;
+
+  const ModelConfig& config() const { return config_; }
+  at::Device device() const { return device_; }
+  at::ScalarType dtype() const { return dtype_; }
+
+ private:
+  struct Weights;
+  HybridModel(const ModelConfig& config, at::ScalarType dtype, at::Device device);
+
+  ModelConfig config_;
+  at::ScalarType dtype_;
+  at::Device device_;
+  std::unique_ptr<Weights> w_;
+};
+
+}  // namespace m1rl::model
+
+#endif  // M1RL_MODEL_HYBRID_MODEL_H_

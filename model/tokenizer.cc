@@ -1,0 +1,410 @@
+#include "model/tokenizer.h"
+
+#include <algorithm>
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "model/internal/status.h"
+
+namespace m1rl::model {
+namespace {
+
+constexpr std::string_view kCharSpecials[] = {"<pad>", "<bos>", "<eos>"};
+
+// ---- UTF-8 helpers -------------------------------------------------------------------------------------
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Decodes the code point starting at byte i. An invalid or truncated sequence decodes as U+FFFD with
+// length 1, so every byte is consumed exactly once.
+struct CodePoint {
+  uint32_t cp;
+  size_t len;
+};
+
+CodePoint NextCodePoint(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  auto cont = [&](size_t k) { return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80; };
+  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
+  if (c < 0x80) return {c, 1};
+  if ((c & 0xE0) == 0xC0 && cont(1)) return {((c & 0x1Fu) << 6) | byte(1), 2};
+  if ((c & 0xF0) == 0xE0 && cont(1) && cont(2)) return {((c & 0x0Fu) << 12) | (byte(1) << 6) | byte(2), 3};
+  if ((c & 0xF8) == 0xF0 && cont(1) && cont(2) && cont(3)) {
+    return {((c & 0x07u) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3), 4};
+  }
+  return {0xFFFD, 1};  // invalid byte: one-byte piece, classified as a letter-like symbol
+}
+
+bool IsSpace(uint32_t cp) {
+  return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x3000;
+}
+
+bool IsNumber(uint32_t cp) {
+  return (cp >= '0' && cp <= '9') || (cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0x0660 && cp <= 0x0669) ||
+         (cp >= 0x00B2 && cp <= 0x00B3) || cp == 0x00B9 || (cp >= 0x00BC && cp <= 0x00BE);
+}
+
+// Approximates \p{L}: ASCII letters; above ASCII, everything that is not whitespace, a number, or in the
+// Latin-1 / general / CJK / fullwidth punctuation and symbol blocks.
+bool IsLetter(uint32_t cp) {
+  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+  if (IsSpace(cp) || IsNumber(cp)) return false;
+  if (cp >= 0x80 && cp <= 0xBF) return cp == 0xAA || cp == 0xB5 || cp == 0xBA;
+  if (cp == 0xD7 || cp == 0xF7) return false;
+  if (cp >= 0x2000 && cp <= 0x2BFF) return false;  // punctuation, symbols, arrows, math, boxes
+  if (cp >= 0x3000 && cp <= 0x303F) return false;  // CJK punctuation
+  if ((cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) ||
+      (cp >= 0xFF5B && cp <= 0xFF65)) {
+    return false;  // fullwidth punctuation
+  }
+  if (cp >= 0x1F000 && cp <= 0x1FAFF) return false;  // emoji and pictographs
+  return true;
+}
+
+enum class CharClass { kLetter, kNumber, kSpace, kOther };
+
+CharClass Classify(uint32_t cp) {
+  if (IsSpace(cp)) return CharClass::kSpace;
+  if (IsLetter(cp)) return CharClass::kLetter;
+  if (IsNumber(cp)) return CharClass::kNumber;
+  return CharClass::kOther;
+}
+
+// GPT-2 byte -> printable code point map.
+const std::vector<uint32_t>& ByteToUnicode() {
+  static const std::vector<uint32_t> table = [] {
+    std::vector<uint32_t> t(256, 0);
+    std::vector<bool> direct(256, false);
+    for (int b = '!'; b <= '~'; ++b) direct[b] = true;
+    for (int b = 0xA1; b <= 0xAC; ++b) direct[b] = true;
+    for (int b = 0xAE; b <= 0xFF; ++b) direct[b] = true;
+    uint32_t n = 0;
+    for (int b = 0; b < 256; ++b) t[b] = direct[b] ? static_cast<uint32_t>(b) : 256 + n++;
+    return t;
+  }();
+  return table;
+}
+
+const std::unordered_map<uint32_t, unsigned char>& UnicodeToByte() {
+  static const std::unordered_map<uint32_t, unsigned char> table = [] {
+    std::unordered_map<uint32_t, unsigned char> t;
+    const auto& fwd = ByteToUnicode();
+    for (int b = 0; b < 256; ++b) t[fwd[b]] = static_cast<unsigned char>(b);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+// ---- CharTokenizer -------------------------------------------------------------------------------------
+
+CharTokenizer::CharTokenizer() = default;
+
+std::vector<int32_t> CharTokenizer::Encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i < text.size()) {
+    bool special = false;
+    for (int32_t s = 0; s < 3; ++s) {
+      if (text.substr(i, kCharSpecials[s].size()) == kCharSpecials[s]) {
+        ids.push_back(s);
+        i += kCharSpecials[s].size();
+        special = true;
+        break;
+      }
+    }
+    if (special) continue;
+    const unsigned char c = static_cast<unsigned char>(text[i++]);
+    if (c == '\n') {
+      ids.push_back(3);
+    } else if (c >= 0x20 && c <= 0x7E) {
+      ids.push_back(4 + (c - 0x20));
+    }
+  }
+  return ids;
+}
+
+std::string CharTokenizer::Decode(const std::vector<int32_t>& ids) const {
+  std::string out;
+  for (int32_t id : ids) {
+    if (id >= 0 && id < 3) {
+      out += kCharSpecials[id];
+    } else if (id == 3) {
+      out.push_back('\n');
+    } else if (id >= 4 && id < 99) {
+      out.push_back(static_cast<char>(0x20 + (id - 4)));
+    }
+  }
+  return out;
+}
+
+// ---- BpeTokenizer --------------------------------------------------------------------------------------
+
+std::vector<std::string> BpeTokenizer::PreTokenize(std::string_view text) {
+  std::vector<uint32_t> cps;
+  std::vector<size_t> offs;  // byte offset of each code point, plus the end
+  for (size_t i = 0; i < text.size();) {
+    CodePoint c = NextCodePoint(text, i);
+    cps.push_back(c.cp);
+    offs.push_back(i);
+    i += c.len;
+  }
+  offs.push_back(text.size());
+  const size_t n = cps.size();
+  std::vector<std::string> pieces;
+  auto emit = [&](size_t a, size_t b) { pieces.emplace_back(text.substr(offs[a], offs[b] - offs[a])); };
+  size_t i = 0;
+  while (i < n) {
+    // 's|'t|'re|'ve|'m|'ll|'d
+    if (cps[i] == '\'' && i + 1 < n) {
+      auto at = [&](size_t k) -> uint32_t { return i + k < n ? cps[i + k] : 0; };
+      size_t len = 0;
+      if (at(1) == 's' || at(1) == 't' || at(1) == 'm' || at(1) == 'd') {
+        len = 2;
+      } else if ((at(1) == 'r' && at(2) == 'e') || (at(1) == 'v' && at(2) == 'e') || (at(1) == 'l' && at(2) == 'l')) {
+        len = 3;
+      }
+      if (len > 0) {
+        emit(i, i + len);
+        i += len;
+        continue;
+      }
+    }
+    // " ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+"
+    size_t j = i;
+    if (cps[j] == ' ' && j + 1 < n && Classify(cps[j + 1]) != CharClass::kSpace) ++j;
+    const CharClass cls = Classify(cps[j]);
+    if (cls != CharClass::kSpace) {
+      size_t e = j + 1;
+      while (e < n && Classify(cps[e]) == cls) ++e;
+      emit(i, e);
+      i = e;
+      continue;
+    }
+    // "\s+(?!\S)|\s+"
+    size_t e = i;
+    while (e < n && Classify(cps[e]) == CharClass::kSpace) ++e;
+    if (e < n && e - i > 1) --e;  // leave the last space to prefix the next word
+    emit(i, e);
+    i = e;
+  }
+  return pieces;
+}
+
+absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("tokenizer: cannot open '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return FromJsonString(ss.str(), path);
+}
+
+absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::string_view text,
+                                                                           const std::string& origin) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' is not a JSON object"));
+  }
+  auto model_it = j.find("model");
+  if (model_it == j.end() || !model_it->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' has no 'model' object"));
+  }
+  const nlohmann::json& model = *model_it;
+  if (auto t = model.find("type"); t != model.end() && t->is_string() && t->get<std::string>() != "BPE") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokenizer: '", origin, "' model.type must be BPE, got ", t->get<std::string>()));
+  }
+  auto vocab_it = model.find("vocab");
+  if (vocab_it == model.end() || !vocab_it->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' has no model.vocab object"));
+  }
+  std::unique_ptr<BpeTokenizer> tok(new BpeTokenizer());
+  int32_t max_id = -1;
+  for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer: '", origin, "' model.vocab[\"", it.key(), "\"] must be a non-negative integer"));
+    }
+    const int32_t id = it.value().get<int32_t>();
+    tok->vocab_[it.key()] = id;
+    max_id = std::max(max_id, id);
+  }
+  auto merges_it = model.find("merges");
+  if (merges_it != model.end() && !merges_it->is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.merges must be a list"));
+  }
+  if (merges_it != model.end()) {
+    int32_t rank = 0;
+    for (const auto& m : *merges_it) {
+      std::string a, b;
+      if (m.is_string()) {
+        const std::string s = m.get<std::string>();
+        const size_t sp = s.find(' ');
+        if (sp == std::string::npos) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("tokenizer: '", origin, "' model.merges[", rank, "] must be \"a b\", got \"", s, "\""));
+        }
+        a = s.substr(0, sp);
+        b = s.substr(sp + 1);
+      } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+        a = m[0].get<std::string>();
+        b = m[1].get<std::string>();
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tokenizer: '", origin, "' model.merges[", rank, "] must be a string or a pair"));
+      }
+      tok->merge_rank_.emplace(a + '\x01' + b, rank);
+      ++rank;
+    }
+  }
+  if (auto added = j.find("added_tokens"); added != j.end() && added->is_array()) {
+    for (size_t i = 0; i < added->size(); ++i) {
+      const auto& t = (*added)[i];
+      if (!t.is_object() || !t.contains("id") || !t.contains("content") || !t["id"].is_number_integer() ||
+          !t["content"].is_string()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tokenizer: '", origin, "' added_tokens[", i, "] needs integer 'id' and string 'content'"));
+      }
+      const int32_t id = t["id"].get<int32_t>();
+      const std::string content = t["content"].get<std::string>();
+      tok->specials_.emplace_back(content, id);
+      max_id = std::max(max_id, id);
+    }
+  }
+  std::sort(tok->specials_.begin(), tok->specials_.end(),
+            [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+  tok->vocab_size_ = max_id + 1;
+  tok->id_to_token_.assign(tok->vocab_size_, "");
+  tok->is_special_.assign(tok->vocab_size_, false);
+  for (const auto& [s, id] : tok->vocab_) tok->id_to_token_[id] = s;
+  for (const auto& [s, id] : tok->specials_) {
+    tok->id_to_token_[id] = s;
+    tok->is_special_[id] = true;
+  }
+  auto find_special = [&](std::initializer_list<std::string_view> names) -> int32_t {
+    for (std::string_view name : names) {
+      for (const auto& [s, id] : tok->specials_) {
+        if (s == name) return id;
+      }
+    }
+    return -1;
+  };
+  tok->eos_id_ = find_special({"<end_of_sentence>", "<|endoftext|>", "</s>", "<eos>", "<|eot_id|>", "<|im_end|>"});
+  tok->bos_id_ = find_special({"<beginning_of_sentence>", "<s>", "<bos>", "<|begin_of_text|>"});
+  tok->pad_id_ = find_special({"<pad>", "<|pad|>", "[PAD]"});
+  return tok;
+}
+
+void BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) const {
+  const auto& b2u = ByteToUnicode();
+  std::vector<std::string> symbols;
+  for (char c : piece) {
+    std::string s;
+    AppendUtf8(b2u[static_cast<unsigned char>(c)], &s);
+    symbols.push_back(std::move(s));
+  }
+  // Repeatedly merge every occurrence of the lowest-ranked adjacent pair (GPT-2 BPE).
+  while (symbols.size() > 1) {
+    int32_t best = INT32_MAX;
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      auto it = merge_rank_.find(symbols[i] + '\x01' + symbols[i + 1]);
+      if (it != merge_rank_.end()) best = std::min(best, it->second);
+    }
+    if (best == INT32_MAX) break;
+    std::vector<std::string> merged;
+    for (size_t i = 0; i < symbols.size();) {
+      if (i + 1 < symbols.size()) {
+        auto it = merge_rank_.find(symbols[i] + '\x01' + symbols[i + 1]);
+        if (it != merge_rank_.end() && it->second == best) {
+          merged.push_back(symbols[i] + symbols[i + 1]);
+          i += 2;
+          continue;
+        }
+      }
+      merged.push_back(symbols[i]);
+      ++i;
+    }
+    symbols = std::move(merged);
+  }
+  for (const std::string& s : symbols) {
+    auto it = vocab_.find(s);
+    if (it != vocab_.end()) out->push_back(it->second);
+  }
+}
+
+std::vector<int32_t> BpeTokenizer::Encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  auto flush = [&](size_t end) {
+    if (end <= start) return;
+    for (const std::string& piece : PreTokenize(text.substr(start, end - start))) EncodePiece(piece, &ids);
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    bool matched = false;
+    for (const auto& [s, id] : specials_) {
+      if (!s.empty() && text.substr(i, s.size()) == s) {
+        flush(i);
+        ids.push_back(id);
+        i += s.size();
+        start = i;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) ++i;
+  }
+  flush(text.size());
+  return ids;
+}
+
+std::string BpeTokenizer::Decode(const std::vector<int32_t>& ids) const {
+  const auto& u2b = UnicodeToByte();
+  std::string out;
+  for (int32_t id : ids) {
+    if (id < 0 || id >= vocab_size_) continue;
+    const std::string& tok = id_to_token_[id];
+    if (is_special_[id]) {
+      out += tok;
+      continue;
+    }
+    for (size_t i = 0; i < tok.size();) {
+      CodePoint c = NextCodePoint(tok, i);
+      auto it = u2b.find(c.cp);
+      if (it != u2b.end()) out.push_back(static_cast<char>(it->second));
+      i += c.len;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& spec) {
+  if (spec == "char" || spec.empty()) return std::unique_ptr<Tokenizer>(new CharTokenizer());
+  M1RL_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> bpe, BpeTokenizer::FromFile(spec));
+  return std::unique_ptr<Tokenizer>(std::move(bpe));
+}
+
+}  // namespace m1rl::model

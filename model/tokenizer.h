@@ -1,0 +1,89 @@
+// Tokenizers: a byte-level BPE read from a Hugging Face tokenizer.json, and a small fixed character
+// tokenizer for synthetic tasks (vocab <= 128, fits the tiny configs).
+//
+// Thread safety: all methods are const and thread-safe after construction.
+#ifndef M1RL_MODEL_TOKENIZER_H_
+#define M1RL_MODEL_TOKENIZER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace m1rl::model {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // Text to ids. Special/added tokens appearing literally in `text` map to their ids.
+  virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
+  // Ids to text; special tokens are rendered as their content. Unknown ids render as nothing.
+  virtual std::string Decode(const std::vector<int32_t>& ids) const = 0;
+  virtual int32_t vocab_size() const = 0;
+  virtual int32_t eos_id() const = 0;  // -1 if none
+  virtual int32_t bos_id() const = 0;  // -1 if none
+  virtual int32_t pad_id() const = 0;  // -1 if none
+};
+
+// Ids: 0 <pad>, 1 <bos>, 2 <eos>, 3 '\n', then printable ASCII 0x20..0x7E (95 chars) at 4..98; vocab 99.
+// Characters outside the charset encode to nothing (skipped). "<pad>", "<bos>", "<eos>" in text are
+// encoded as the special ids.
+class CharTokenizer final : public Tokenizer {
+ public:
+  CharTokenizer();
+  std::vector<int32_t> Encode(std::string_view text) const override;
+  std::string Decode(const std::vector<int32_t>& ids) const override;
+  int32_t vocab_size() const override { return 99; }
+  int32_t eos_id() const override { return 2; }
+  int32_t bos_id() const override { return 1; }
+  int32_t pad_id() const override { return 0; }
+};
+
+// Byte-level BPE (GPT-2 / tiktoken style) from tokenizer.json: model.vocab, model.merges (either "a b"
+// strings or [a, b] pairs), added_tokens (specials matched literally before pre-tokenization), and the
+// pre-tokenizer: the GPT-2 split pattern (letters, numbers, other, whitespace with the (?!\S) rule and
+// English contractions) implemented without a regex engine; Unicode letters/numbers are classified by
+// code point ranges (all non-ASCII code points that are not whitespace or common punctuation count as
+// letters). eos/bos/pad are found among added tokens by the usual names.
+class BpeTokenizer final : public Tokenizer {
+ public:
+  // InvalidArgument / NotFound naming the file and key on malformed input.
+  static absl::StatusOr<std::unique_ptr<BpeTokenizer>> FromFile(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<BpeTokenizer>> FromJsonString(std::string_view json, const std::string& origin);
+
+  std::vector<int32_t> Encode(std::string_view text) const override;
+  std::string Decode(const std::vector<int32_t>& ids) const override;
+  int32_t vocab_size() const override { return vocab_size_; }
+  int32_t eos_id() const override { return eos_id_; }
+  int32_t bos_id() const override { return bos_id_; }
+  int32_t pad_id() const override { return pad_id_; }
+
+  // The pre-tokenizer pieces of `text` (no specials), for tests.
+  static std::vector<std::string> PreTokenize(std::string_view text);
+
+ private:
+  BpeTokenizer() = default;
+  void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
+
+  std::unordered_map<std::string, int32_t> vocab_;    // byte-level unicode string -> id
+  std::vector<std::string> id_to_token_;              // id -> byte-level unicode string ("" if unused)
+  std::unordered_map<std::string, int32_t> merge_rank_;  // "a\x01b" -> rank
+  std::vector<std::pair<std::string, int32_t>> specials_;  // content -> id, longest first
+  std::vector<bool> is_special_;                      // by id
+  int32_t vocab_size_ = 0;
+  int32_t eos_id_ = -1;
+  int32_t bos_id_ = -1;
+  int32_t pad_id_ = -1;
+};
+
+// "char" -> CharTokenizer; otherwise a tokenizer.json path.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& spec);
+
+}  // namespace m1rl::model
+
+#endif  // M1RL_MODEL_TOKENIZER_H_
