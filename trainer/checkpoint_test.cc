@@ -1,0 +1,124 @@
+#include "trainer/checkpoint.h"
+
+#include <ATen/ops/arange.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/tensor.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/config.pb.h"
+#include "trainer/internal/tensor_file.h"
+
+namespace m1rl::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using ::m1rl::testing::IsOk;
+using ::m1rl::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string TempRoot(const std::string& name) {
+  std::string root = (fs::temp_directory_path() / absl::StrCat("m1rl_ckpt_test_", name, "_", ::getpid())).string();
+  fs::remove_all(root);
+  return root;
+}
+
+TEST(TensorFileTest, RoundTripsBitExactlyAndDetectsTruncation) {
+  const std::string root = TempRoot("tf");
+  fs::create_directories(root);
+  const std::string path = root + "/t.safetensors";
+  internal::NamedTensors in = {{"a", at::arange(6, at::kFloat).reshape({2, 3}).div(7)},
+                               {"b", at::tensor({int64_t{1} << 40, int64_t{-3}})}};
+  ASSERT_THAT(internal::WriteTensorFile(path, in), IsOk());
+  M1RL_ASSERT_OK_AND_ASSIGN(internal::NamedTensors out, internal::ReadTensorFile(path));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].first, "a");
+  EXPECT_TRUE(at::equal(out[0].second, in[0].second));
+  EXPECT_TRUE(at::equal(out[1].second, in[1].second));
+  fs::resize_file(path, fs::file_size(path) - 4);
+  EXPECT_THAT(internal::ReadTensorFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("tensor b")));
+  fs::remove_all(root);
+}
+
+TEST(CheckpointManagerTest, SaveKeepsLastKAndOnlyCompleteOnesResume) {
+  const std::string root = TempRoot("keep");
+  auto comm = MakeSingleRankCommunicator();
+  CheckpointManager mgr(root, 2, comm.get());
+  for (int step : {1, 2, 3}) {
+    M1RL_ASSERT_OK_AND_ASSIGN(std::string dir, mgr.Save(step, [&](const std::string& d) {
+      return internal::WriteFileAtomic(d + "/state.txt", std::to_string(step));
+    }));
+    EXPECT_TRUE(IsCompleteCheckpoint(dir));
+  }
+  std::vector<std::string> names;
+  for (const auto& p : ListCompleteCheckpoints(root)) names.push_back(fs::path(p).filename().string());
+  EXPECT_THAT(names, ElementsAre("step_00000002", "step_00000003"));
+  // A newer checkpoint without COMPLETE (crash between rename and marker) is never picked.
+  fs::create_directories(root + "/step_00000009");
+  M1RL_ASSERT_OK_AND_ASSIGN(std::string latest, FindLatestComplete(root));
+  EXPECT_EQ(fs::path(latest).filename(), "step_00000003");
+  EXPECT_THAT(ResolveResume(root + "/step_00000009", root),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("has no COMPLETE marker")));
+  // A failing writer leaves no complete step_4.
+  EXPECT_THAT(mgr.Save(4, [](const std::string&) { return absl::InternalError("disk full"); }),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("disk full")));
+  M1RL_ASSERT_OK_AND_ASSIGN(latest, FindLatestComplete(root));
+  EXPECT_EQ(fs::path(latest).filename(), "step_00000003");
+  // Saving step 9 again replaces the incomplete leftover.
+  ASSERT_THAT(mgr.Save(9, [](const std::string& d) { return internal::WriteFileAtomic(d + "/x", "x"); }).status(), IsOk());
+  EXPECT_TRUE(IsCompleteCheckpoint(root + "/step_00000009"));
+  EXPECT_THAT(FindLatestComplete(root + "/nothing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no complete checkpoint")));
+  fs::remove_all(root);
+}
+
+TEST(CheckpointManagerTest, TwoRanksWriteIntoOneDirectory) {
+  const std::string root = TempRoot("ranks");
+  InProcessGroup group(2);
+  std::vector<absl::Status> status(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      auto comm = group.Rank(r);
+      CheckpointManager mgr(root, 0, comm.get());
+      status[r] = mgr.Save(5, [&](const std::string& d) {
+                        return internal::WriteFileAtomic(absl::StrCat(d, "/rank", r), "ok");
+                      }).status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_THAT(status[0], IsOk());
+  ASSERT_THAT(status[1], IsOk());
+  EXPECT_TRUE(fs::exists(root + "/step_00000005/rank0"));
+  EXPECT_TRUE(fs::exists(root + "/step_00000005/rank1"));
+  EXPECT_TRUE(IsCompleteCheckpoint(root + "/step_00000005"));
+  fs::remove_all(root);
+}
+
+TEST(CheckResumeCompatibleTest, NamesTheFirstDifferingFieldAndHonoursIgnored) {
+  config::RunConfig a;
+  a.mutable_trainer()->mutable_optim()->set_lr(1e-3);
+  a.mutable_trainer()->set_steps(10);
+  a.mutable_reward()->set_address("127.0.0.1:1");
+  config::RunConfig b = a;
+  EXPECT_THAT(CheckResumeCompatible(a, b, {}), IsOk());
+  b.mutable_trainer()->set_steps(20);
+  b.mutable_reward()->set_address("127.0.0.1:2");
+  EXPECT_THAT(CheckResumeCompatible(a, b, {"trainer.steps", "reward.address"}), IsOk());
+  b.mutable_trainer()->mutable_optim()->set_lr(2e-3);
+  EXPECT_THAT(CheckResumeCompatible(a, b, {"trainer.steps", "reward.address"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("trainer.optim.lr: checkpoint has 0.001, this run has 0.002")));
+  b = a;
+  b.mutable_trainer()->mutable_optim()->add_betas(0.9);
+  EXPECT_THAT(CheckResumeCompatible(a, b, {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("trainer.optim.betas")));
+}
+
+}  // namespace
+}  // namespace m1rl::trainer
