@@ -5,3 +5,4 @@ m1rl_cc_library(NAME ops
   HDRS ops.h reference/lightning_attention.h
   DEPS m1rl::torch_compat
   TORCH)
+m1rl_cc_test(NAME kernels_ops_test SRCS ops_test.cc DEPS m1rl::ops LABEL cpu TORCH TIMEOUT 120)
