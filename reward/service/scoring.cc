@@ -1,0 +1,173 @@
+#include "reward/service/scoring.h"
+
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <exception>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+
+namespace m1rl::reward {
+namespace {
+
+void AppendField(std::string& buf, std::string_view field) {
+  // 8-byte little-endian length prefix: no two field sequences serialize to the same bytes.
+  uint64_t n = field.size();
+  for (int i = 0; i < 8; ++i) buf.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  buf.append(field);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+bool ItemRequiresThink(const rl::ScoreItem& item) {
+  return item.require_think() || (item.payload_case() == rl::ScoreItem::kMath && item.math().require_think());
+}
+
+}  // namespace
+
+absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
+  if (item.domain().empty()) return absl::InvalidArgumentError("item.domain is empty");
+  VerifyInput in;
+  in.domain = item.domain();
+  in.prompt = item.prompt();
+  in.response = item.response();
+  switch (item.payload_case()) {
+    case rl::ScoreItem::kMath:
+      if (item.math().gold().empty()) return absl::InvalidArgumentError("item.math.gold is empty");
+      if (!(item.math().rel_tolerance() >= 0.0)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("item.math.rel_tolerance must be >= 0, got ", item.math().rel_tolerance()));
+      }
+      in.gold = item.math().gold();
+      if (item.math().rel_tolerance() > 0.0) in.options["rel_tolerance"] = item.math().rel_tolerance();
+      break;
+    case rl::ScoreItem::kLogic:
+      if (item.logic().instance_json().empty()) return absl::InvalidArgumentError("item.logic.instance_json is empty");
+      in.gold = item.logic().instance_json();
+      if (!item.logic().family().empty()) in.options["family"] = item.logic().family();
+      break;
+    case rl::ScoreItem::kGold:
+      in.gold = item.gold();
+      break;
+    case rl::ScoreItem::PAYLOAD_NOT_SET:
+      // Domains without ground truth ("format") accept an empty payload; the verifier decides.
+      break;
+  }
+  if (ItemRequiresThink(item)) in.options["require_think"] = true;
+  return in;
+}
+
+std::string DeriveIdempotencyKey(const rl::ScoreItem& item, std::string_view verifier_version) {
+  std::string buf;
+  AppendField(buf, "m1rl-score-v1");
+  AppendField(buf, item.domain());
+  AppendField(buf, item.prompt());
+  AppendField(buf, item.response());
+  AppendField(buf, std::to_string(static_cast<int>(item.payload_case())));
+  switch (item.payload_case()) {
+    case rl::ScoreItem::kMath:
+      AppendField(buf, item.math().gold());
+      AppendField(buf, absl::StrCat(item.math().rel_tolerance()));
+      break;
+    case rl::ScoreItem::kLogic:
+      AppendField(buf, item.logic().family());
+      AppendField(buf, item.logic().instance_json());
+      break;
+    case rl::ScoreItem::kGold:
+      AppendField(buf, item.gold());
+      break;
+    case rl::ScoreItem::PAYLOAD_NOT_SET:
+      break;
+  }
+  AppendField(buf, ItemRequiresThink(item) ? "think" : "");
+  AppendField(buf, verifier_version);
+  return Sha256Hex(buf);
+}
+
+bool IsCacheable(rl::ItemStatus status) { return status == rl::OK || status == rl::INVALID_INPUT; }
+
+bool IsRetryable(rl::ItemStatus status) {
+  return status == rl::INTERNAL || status == rl::INFRA_ERROR || status == rl::RESOURCE_EXHAUSTED ||
+         status == rl::CANCELLED;
+}
+
+rl::ScoreResult ScoreItemNow(const VerifierRegistry& registry, const ScoringRules& rules,
+                             const rl::ScoreItem& item, const CheckContext& ctx) {
+  const auto start = Clock::now();
+  rl::ScoreResult result;
+  result.set_item_id(item.item_id());
+  auto finish = [&](rl::ScoreResult& r) {
+    r.set_run_ms(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    r.set_retryable(IsRetryable(r.status()));
+    return r;
+  };
+  absl::StatusOr<VerifyInput> input = ToVerifyInput(item);
+  if (!input.ok()) {
+    result.set_status(rl::INVALID_INPUT);
+    result.set_details(std::string(input.status().message()));
+    return finish(result);
+  }
+  const Verifier* verifier = registry.Find(item.domain());
+  if (verifier == nullptr) {
+    std::string known;
+    for (const std::string& d : registry.Domains()) absl::StrAppend(&known, known.empty() ? "" : ", ", d);
+    result.set_status(rl::INVALID_INPUT);
+    result.set_details(absl::StrCat("item.domain: unknown domain '", item.domain(), "' (known: ", known, ")"));
+    return finish(result);
+  }
+  result.set_verifier_version(std::string(verifier->version()));
+  VerifyOutcome outcome;
+  try {
+    outcome = verifier->Verify(*input, ctx);
+  } catch (const std::exception& e) {
+    outcome = VerifyOutcome{};
+    outcome.status = rl::INTERNAL;
+    outcome.details = absl::StrCat("verifier '", std::string(verifier->domain()), "' threw: ", e.what());
+  } catch (...) {
+    outcome = VerifyOutcome{};
+    outcome.status = rl::INTERNAL;
+    outcome.details = absl::StrCat("verifier '", std::string(verifier->domain()), "' threw a non-std exception");
+  }
+  if (outcome.status == rl::OK && (ctx.Expired() || ctx.Cancelled())) {
+    // A verdict that arrives after the deadline or cancellation is discarded: the caller has moved on
+    // and a late verdict must not differ from what the caller was told.
+    outcome.status = ctx.Cancelled() ? rl::CANCELLED : rl::TIMEOUT;
+    outcome.details = absl::StrCat("verdict arrived after the ", ctx.Cancelled() ? "cancellation" : "deadline");
+  }
+  if (outcome.status == rl::ITEM_STATUS_UNSPECIFIED) {
+    outcome.status = rl::INTERNAL;
+    outcome.details = absl::StrCat("verifier '", std::string(verifier->domain()), "' returned no status");
+  }
+  result.set_status(outcome.status);
+  std::string details = outcome.details;
+  if (outcome.status == rl::OK) {
+    FormatOptions format = rules.format;
+    if (input->options.contains("require_think")) format.require_think = true;
+    const FormatCheck check = CheckFormat(item.response(), format);
+    const double fmt = check.ok ? 1.0 : 0.0;
+    result.set_verdict(outcome.verdict);
+    result.mutable_components()->set_correctness(outcome.correctness);
+    result.mutable_components()->set_format(fmt);
+    result.set_total(rules.correctness_weight * outcome.correctness + rules.format_weight * fmt +
+                     result.components().penalty());
+    if (!check.ok) absl::StrAppend(&details, details.empty() ? "" : "; ", "format: ", check.reason);
+  }
+  result.set_normalized_gold(outcome.normalized_gold);
+  result.set_normalized_pred(outcome.normalized_pred);
+  result.set_details(std::move(details));
+  return finish(result);
+}
+
+}  // namespace m1rl::reward
