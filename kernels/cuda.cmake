@@ -1,0 +1,23 @@
+# CUDA kernels (raw pointers + stream, no torch; S3) and their plain C++ references. Built whenever nvcc is
+# found (CPU machines compile every .cu; the cuda-labelled tests skip without a device).
+m1rl_cc_library(NAME naive_reference SRCS reference/naive.cc HDRS reference/naive.h)
+
+if(M1RL_ENABLE_CUDA)
+  m1rl_cc_library(NAME cuda_kernels
+    CUDA_SRCS cuda/lightning_attention.cu cuda/lm_head.cu cuda/moe.cu
+    HDRS cuda/lightning_attention.h cuda/lm_head.h cuda/moe.h
+    DEPS CUDA::cudart CUDA::cublas)
+  target_compile_options(m1rl_cuda_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 -lineinfo>)
+  set_target_properties(m1rl_cuda_kernels PROPERTIES CUDA_ARCHITECTURES 90)
+
+  m1rl_cc_test(NAME cuda_kernels_test SRCS cuda/cuda_kernels_test.cc
+    DEPS m1rl::cuda_kernels m1rl::naive_reference LABEL cuda)
+endif()
+
+# The LibTorch binding and its dispatch from kernels/ops: only when LibTorch has torch_cuda (S37).
+if(M1RL_ENABLE_CUDA AND M1RL_TORCH_HAS_CUDA)
+  m1rl_cc_library(NAME cuda_ops SRCS cuda_ops.cc HDRS cuda_ops.h DEPS m1rl::cuda_kernels m1rl::torch_compat TORCH)
+  target_link_libraries(m1rl_ops PUBLIC m1rl::cuda_ops)
+  target_compile_definitions(m1rl_ops PRIVATE M1RL_WITH_CUDA_OPS)
+  m1rl_cc_test(NAME cuda_ops_test SRCS cuda_ops_test.cc DEPS m1rl::cuda_ops m1rl::ops LABEL cuda TORCH)
+endif()

@@ -1,0 +1,454 @@
+// CUDA kernels against the plain C++ references of kernels/reference/naive.h (label cuda; skipped without a
+// device). Inputs: lightning q, k, v = SiLU(N(0,1)); outputs NaN-poisoned before each launch; shapes include 1,
+// primes, non-multiples of the 32-token chunk and 32-column tiles, ragged batches with an empty sequence.
+// Error metric (KERNELS.md): max|y - y_ref| / max|y_ref|; NaN always fails.
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cuda/lightning_attention.h"
+#include "kernels/cuda/lm_head.h"
+#include "kernels/cuda/moe.h"
+#include "kernels/reference/naive.h"
+
+namespace m1rl::cuda {
+namespace {
+
+bool HasDevice() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+#define SKIP_WITHOUT_DEVICE() \
+  if (!HasDevice()) GTEST_SKIP() << "no CUDA device"
+
+template <typename T>
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t n) : n_(n) {
+    if (n_ > 0) {
+      void* p = nullptr;
+      EXPECT_EQ(cudaMalloc(&p, n_ * sizeof(T)), cudaSuccess);
+      ptr_ = static_cast<T*>(p);
+    }
+    Poison();
+  }
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
+    if (n_ > 0) {
+      EXPECT_EQ(cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+    }
+  }
+  ~DeviceBuffer() { cudaFree(ptr_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void Poison() {
+    if (n_ > 0) {
+      EXPECT_EQ(cudaMemset(ptr_, 0xFF, n_ * sizeof(T)), cudaSuccess);  // NaN for floats
+    }
+  }
+  std::vector<T> ToHost() const {
+    std::vector<T> h(n_);
+    if (n_ > 0) {
+      EXPECT_EQ(cudaMemcpy(h.data(), ptr_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+    }
+    return h;
+  }
+  T* get() { return ptr_; }
+
+ private:
+  size_t n_;
+  T* ptr_ = nullptr;
+};
+
+std::vector<float> SiluNormal(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    const float z = dist(rng);
+    x = z / (1.f + std::exp(-z));
+  }
+  return v;
+}
+
+std::vector<float> Normal(size_t n, uint32_t seed, float std = 1.f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.f, std);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+template <typename A, typename B>
+void ExpectClose(const std::vector<A>& got, const std::vector<B>& ref, double rel_tol, const char* what) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  double max_ref = 0.0, worst = 0.0;
+  size_t worst_i = 0;
+  for (size_t i = 0; i < ref.size(); ++i) max_ref = std::max(max_ref, std::abs(double(ref[i])));
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_FALSE(std::isnan(double(got[i]))) << what << ": NaN at " << i;
+    const double err = std::abs(double(got[i]) - double(ref[i]));
+    if (err > worst) {
+      worst = err;
+      worst_i = i;
+    }
+  }
+  const double rel = max_ref > 0 ? worst / max_ref : worst;
+  EXPECT_LE(rel, rel_tol) << what << ": worst index " << worst_i << " got " << double(got[worst_i]) << " expected "
+                          << double(ref[worst_i]) << " (max|ref| " << max_ref << ")";
+}
+
+struct LightningCase {
+  std::vector<int32_t> cu_seqlens;
+  int64_t heads, dim;
+  bool with_state;
+};
+
+// Decay rates spanning fast and slow heads: s_h * f for f in (0, 1].
+std::vector<float> DecayRates(int64_t H) {
+  std::vector<float> r(H);
+  for (int64_t h = 0; h < H; ++h) r[h] = std::pow(2.0f, -8.0f * (h + 1) / H) * (h % 2 == 0 ? 1.0f : 0.3f);
+  return r;
+}
+
+class LightningTest : public ::testing::TestWithParam<LightningCase> {};
+
+// fp32 scan over up to ~100 tokens of d-length dot products: error ~ eps32 * sqrt(T*d) * max, bounded by 2e-5.
+constexpr double kLightningTol = 2e-5;
+
+TEST_P(LightningTest, ForwardMatchesRecurrence) {
+  SKIP_WITHOUT_DEVICE();
+  const auto& c = GetParam();
+  const int64_t T = c.cu_seqlens.back(), H = c.heads, D = c.dim, B = c.cu_seqlens.size() - 1;
+  auto q = SiluNormal(T * H * D, 1), k = SiluNormal(T * H * D, 2), v = SiluNormal(T * H * D, 3);
+  auto rates = DecayRates(H);
+  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 4) : std::vector<float>{};
+  std::vector<float> ref_out, ref_final;
+  reference::naive::LightningForward(q, k, v, c.cu_seqlens, H, D, rates, init, &ref_out, &ref_final);
+
+  DeviceBuffer<float> dq(q), dk(k), dv(v), drates(rates), dinit(init), dout(T * H * D), dfinal(B * H * D * D);
+  DeviceBuffer<int32_t> dcu(c.cu_seqlens);
+  LightningScanArgs a;
+  a.q = {dq.get(), H * D, D};
+  a.k = {dk.get(), H * D, D};
+  a.v = {dv.get(), H * D, D};
+  a.cu_seqlens = dcu.get();
+  a.num_seqs = B;
+  a.num_heads = H;
+  a.head_dim = D;
+  a.decay_rate = drates.get();
+  a.init_state = c.with_state ? dinit.get() : nullptr;
+  a.final_state = dfinal.get();
+  a.out = dout.get();
+  a.out_tok_stride = H * D;
+  a.out_head_stride = D;
+  ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  ExpectClose(dout.ToHost(), ref_out, kLightningTol, "out");
+  ExpectClose(dfinal.ToHost(), ref_final, kLightningTol, "final_state");
+}
+
+TEST_P(LightningTest, BackwardMatchesReverseScan) {
+  SKIP_WITHOUT_DEVICE();
+  const auto& c = GetParam();
+  const int64_t T = c.cu_seqlens.back(), H = c.heads, D = c.dim, B = c.cu_seqlens.size() - 1;
+  auto q = SiluNormal(T * H * D, 11), k = SiluNormal(T * H * D, 12), v = SiluNormal(T * H * D, 13);
+  auto go = Normal(T * H * D, 14);
+  auto rates = DecayRates(H);
+  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 15) : std::vector<float>{};
+  std::vector<float> dfin = c.with_state ? Normal(B * H * D * D, 16) : std::vector<float>{};
+  std::vector<float> rdq, rdk, rdv, rds0;
+  reference::naive::LightningBackward(q, k, v, go, c.cu_seqlens, H, D, rates, init, dfin, &rdq, &rdk, &rdv, &rds0);
+
+  DeviceBuffer<float> dq(q), dk(k), dv(v), dgo(go), drates(rates), dinit(init), ddfin(dfin);
+  DeviceBuffer<float> gq(T * H * D), gk(T * H * D), gv(T * H * D), gs0(B * H * D * D);
+  DeviceBuffer<int32_t> dcu(c.cu_seqlens);
+  LightningBackwardArgs a;
+  a.q = {dq.get(), H * D, D};
+  a.k = {dk.get(), H * D, D};
+  a.v = {dv.get(), H * D, D};
+  a.dout = {dgo.get(), H * D, D};
+  a.cu_seqlens = dcu.get();
+  a.num_seqs = B;
+  a.num_heads = H;
+  a.head_dim = D;
+  a.decay_rate = drates.get();
+  a.init_state = c.with_state ? dinit.get() : nullptr;
+  a.d_final_state = c.with_state ? ddfin.get() : nullptr;
+  a.dq = gq.get();
+  a.dk = gk.get();
+  a.dv = gv.get();
+  a.d_init_state = gs0.get();
+  ASSERT_EQ(LightningBackward(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  ExpectClose(gq.ToHost(), rdq, kLightningTol, "dq");
+  ExpectClose(gk.ToHost(), rdk, kLightningTol, "dk");
+  ExpectClose(gv.ToHost(), rdv, kLightningTol, "dv");
+  ExpectClose(gs0.ToHost(), rds0, kLightningTol, "d_init_state");
+}
+
+// Decoding token by token through a permuted slot pool equals the forward at every position.
+TEST_P(LightningTest, DecodeMatchesForward) {
+  SKIP_WITHOUT_DEVICE();
+  const auto& c = GetParam();
+  const int64_t H = c.heads, D = c.dim, B = c.cu_seqlens.size() - 1;
+  const int64_t steps = 5;
+  std::vector<int32_t> cu(B + 1);
+  for (int64_t b = 0; b <= B; ++b) cu[b] = static_cast<int32_t>(b * steps);
+  const int64_t T = B * steps;
+  auto q = SiluNormal(T * H * D, 21), k = SiluNormal(T * H * D, 22), v = SiluNormal(T * H * D, 23);
+  auto rates = DecayRates(H);
+  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 24) : std::vector<float>(B * H * D * D, 0.f);
+  std::vector<float> ref_out, ref_final;
+  reference::naive::LightningForward(q, k, v, cu, H, D, rates, init, &ref_out, &ref_final);
+
+  // Sequence b lives in slot (B - 1 - b) of a pool with one spare slot.
+  std::vector<float> pool((B + 1) * H * D * D, 0.f);
+  std::vector<int32_t> slots(B);
+  for (int64_t b = 0; b < B; ++b) {
+    slots[b] = static_cast<int32_t>(B - 1 - b);
+    std::copy(init.begin() + b * H * D * D, init.begin() + (b + 1) * H * D * D, pool.begin() + slots[b] * H * D * D);
+  }
+  DeviceBuffer<float> dpool(pool), drates(rates), dq(q), dk(k), dv(v), dout(B * H * D);
+  DeviceBuffer<int32_t> dslots(slots);
+  std::vector<float> got(T * H * D);
+  for (int64_t s = 0; s < steps; ++s) {
+    LightningDecodeArgs a;
+    // Token s of sequence b is row b*steps + s: a strided view with tok_stride steps*H*D.
+    a.q = {dq.get() + s * H * D, steps * H * D, D};
+    a.k = {dk.get() + s * H * D, steps * H * D, D};
+    a.v = {dv.get() + s * H * D, steps * H * D, D};
+    a.batch = B;
+    a.num_heads = H;
+    a.head_dim = D;
+    a.decay_rate = drates.get();
+    a.state_pool = dpool.get();
+    a.slot_idx = dslots.get();
+    a.out = dout.get();
+    ASSERT_EQ(LightningDecode(a, nullptr), cudaSuccess);
+    auto o = dout.ToHost();
+    for (int64_t b = 0; b < B; ++b)
+      std::copy(o.begin() + b * H * D, o.begin() + (b + 1) * H * D, got.begin() + (b * steps + s) * H * D);
+  }
+  ExpectClose(got, ref_out, kLightningTol, "decode out");
+  auto final_pool = dpool.ToHost();
+  std::vector<float> final_by_seq(B * H * D * D);
+  for (int64_t b = 0; b < B; ++b)
+    std::copy(final_pool.begin() + slots[b] * H * D * D, final_pool.begin() + (slots[b] + 1) * H * D * D,
+              final_by_seq.begin() + b * H * D * D);
+  ExpectClose(final_by_seq, ref_final, kLightningTol, "decode state");
+}
+
+// bf16 inputs and output (the KERNELS.md contract): reference on the same bf16-rounded inputs in double; the
+// output's bf16 rounding (2^-9 relative) bounds the error: o <= 3e-3 (KERNELS.md §1), state fp32 <= 2e-5.
+TEST(LightningBf16Test, ForwardMatchesRecurrenceOnBf16Inputs) {
+  SKIP_WITHOUT_DEVICE();
+  const std::vector<int32_t> cu = {0, 45, 45, 110};
+  const int64_t T = cu.back(), H = 2, D = 64, B = cu.size() - 1;
+  auto round = [](std::vector<float> v) {
+    for (auto& x : v) x = __bfloat162float(__float2bfloat16(x));
+    return v;
+  };
+  auto q = round(SiluNormal(T * H * D, 51)), k = round(SiluNormal(T * H * D, 52)), v = round(SiluNormal(T * H * D, 53));
+  auto rates = DecayRates(H);
+  std::vector<float> ref_out, ref_final;
+  reference::naive::LightningForward(q, k, v, cu, H, D, rates, {}, &ref_out, &ref_final);
+  auto to_bits = [](const std::vector<float>& v) {
+    std::vector<__nv_bfloat16> b(v.size());
+    for (size_t i = 0; i < v.size(); ++i) b[i] = __float2bfloat16(v[i]);
+    return b;
+  };
+  DeviceBuffer<__nv_bfloat16> dq(to_bits(q)), dk(to_bits(k)), dv(to_bits(v)), dout(T * H * D);
+  DeviceBuffer<float> drates(rates), dfinal(B * H * D * D);
+  DeviceBuffer<int32_t> dcu(cu);
+  LightningScanArgs a;
+  a.q = {dq.get(), H * D, D};
+  a.k = {dk.get(), H * D, D};
+  a.v = {dv.get(), H * D, D};
+  a.cu_seqlens = dcu.get();
+  a.num_seqs = B;
+  a.num_heads = H;
+  a.head_dim = D;
+  a.decay_rate = drates.get();
+  a.final_state = dfinal.get();
+  a.out = dout.get();
+  a.out_tok_stride = H * D;
+  a.out_head_stride = D;
+  a.io_type = IoType::kBF16;
+  ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<float> got;
+  for (const auto& b : dout.ToHost()) got.push_back(__bfloat162float(b));
+  ExpectClose(got, ref_out, 3e-3, "bf16 out");
+  ExpectClose(dfinal.ToHost(), ref_final, kLightningTol, "bf16 final_state");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LightningTest,
+    ::testing::Values(LightningCase{{0, 1}, 1, 1, false}, LightningCase{{0, 37}, 2, 17, true},
+                      LightningCase{{0, 1, 38, 38, 105}, 3, 32, true}, LightningCase{{0, 64, 97}, 2, 64, false},
+                      LightningCase{{0, 33, 100}, 2, 128, true}));
+
+struct HeadCase {
+  int64_t tokens, hidden, vocab, chunk;
+  HeadGemmPrecision precision;
+  double tol;
+};
+
+class HeadTest : public ::testing::TestWithParam<HeadCase> {};
+
+std::vector<uint16_t> ToBf16Bits(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const __nv_bfloat16 b = __float2bfloat16(v[i]);
+    out[i] = *reinterpret_cast<const uint16_t*>(&b);
+  }
+  return out;
+}
+
+// Inputs rounded to bf16 values so that every precision computes the same products exactly (MODEL.md §7).
+std::vector<float> RoundToBf16(std::vector<float> v) {
+  for (auto& x : v) x = __bfloat162float(__float2bfloat16(x));
+  return v;
+}
+
+TEST_P(HeadTest, ForwardAndBackwardMatchReference) {
+  SKIP_WITHOUT_DEVICE();
+  const auto& c = GetParam();
+  const int64_t T = c.tokens, H = c.hidden, V = c.vocab;
+  auto x = RoundToBf16(Normal(T * H, 31));
+  auto w = RoundToBf16(Normal(V * H, 32, 1.0f / std::sqrt(float(H))));
+  std::vector<int64_t> targets(T);
+  for (int64_t t = 0; t < T; ++t) targets[t] = (t * 7919 + 13) % V;
+  auto grad = Normal(T, 33);
+  const double temperature = 0.7;
+  std::vector<double> ref_lp, ref_ent, ref_dx, ref_dw;
+  reference::naive::HeadLogProbs(x, w, targets, T, H, V, temperature, &ref_lp, &ref_ent);
+  reference::naive::HeadLogProbsBackward(x, w, targets, grad, T, H, V, temperature, &ref_dx, &ref_dw);
+
+  const bool bf16 = c.precision == HeadGemmPrecision::kBf16Fp32Out;
+  DeviceBuffer<float> dx32(x), dw32(w);
+  DeviceBuffer<uint16_t> dx16(ToBf16Bits(x)), dw16(ToBf16Bits(w));
+  const void* xp = bf16 ? static_cast<const void*>(dx16.get()) : dx32.get();
+  const void* wp = bf16 ? static_cast<const void*>(dw16.get()) : dw32.get();
+  DeviceBuffer<int64_t> dtg(targets);
+  DeviceBuffer<float> dgrad(grad), lp(T), ent(T), lse(T), gx(T * H), gw(V * H);
+  DeviceBuffer<float> ws(HeadWorkspaceFloats(T, c.chunk) + T * c.chunk);
+  cublasHandle_t handle;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  HeadForwardArgs f;
+  f.x = xp;
+  f.w = wp;
+  f.targets = dtg.get();
+  f.num_tokens = T;
+  f.hidden = H;
+  f.vocab = V;
+  f.inv_temperature = static_cast<float>(1.0 / temperature);
+  f.chunk = c.chunk;
+  f.precision = c.precision;
+  f.workspace = ws.get();
+  f.logprobs = lp.get();
+  f.entropy = ent.get();
+  f.lse = lse.get();
+  ASSERT_EQ(HeadLogProbsForward(handle, f, nullptr), cudaSuccess);
+  HeadBackwardArgs bw;
+  bw.x = xp;
+  bw.w = wp;
+  bw.targets = dtg.get();
+  bw.grad = dgrad.get();
+  bw.lse = lse.get();
+  bw.num_tokens = T;
+  bw.hidden = H;
+  bw.vocab = V;
+  bw.inv_temperature = f.inv_temperature;
+  bw.chunk = c.chunk;
+  bw.precision = c.precision;
+  bw.workspace = ws.get();
+  bw.dx = gx.get();
+  bw.dw = gw.get();
+  ASSERT_EQ(HeadLogProbsBackward(handle, bw, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  cublasDestroy(handle);
+  ExpectClose(lp.ToHost(), ref_lp, c.tol, "logprobs");
+  ExpectClose(ent.ToHost(), ref_ent, c.tol, "entropy");
+  // Backward GEMMs of bf16_fp32_out take dz rounded to bf16 (2^-9 relative): a looser bound there.
+  const double btol = bf16 ? 1e-2 : c.tol * 10;
+  ExpectClose(gx.ToHost(), ref_dx, btol, "dx");
+  ExpectClose(gw.ToHost(), ref_dw, btol, "dw");
+}
+
+// Tolerances: IEEE fp32 with H <= 96 terms: ~1e-5 relative; TF32 rounds operands to 10 mantissa bits but
+// bf16-valued inputs (7 bits) are exact in TF32, so it matches IEEE to accumulation order (KERNELS.md: within
+// 1.3e-4 of IEEE logits on M1 shapes); bf16_fp32_out on bf16-valued inputs is exact in the products.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, HeadTest,
+    ::testing::Values(HeadCase{1, 64, 101, 32, HeadGemmPrecision::kIeeeFp32, 1e-5},
+                      HeadCase{37, 96, 1009, 256, HeadGemmPrecision::kIeeeFp32, 1e-5},
+                      HeadCase{37, 96, 1009, 4096, HeadGemmPrecision::kIeeeFp32, 1e-5},
+                      HeadCase{29, 64, 517, 128, HeadGemmPrecision::kTf32, 2e-4},
+                      HeadCase{29, 64, 517, 128, HeadGemmPrecision::kBf16Fp32Out, 2e-4}));
+
+TEST(MoeTest, RoutePermuteCombineMatchReference) {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t T = 131, E = 7, k = 2, H = 45;
+  auto logits = Normal(T * E, 41);
+  // Exact ties: token 0 has all-equal logits (must pick experts 0 and 1), token 1 ties experts 5 and 3.
+  for (int64_t e = 0; e < E; ++e) logits[e] = 0.5f;
+  logits[E + 5] = 3.f;
+  logits[E + 3] = 3.f;
+  std::vector<int32_t> ref_e;
+  std::vector<float> ref_w;
+  reference::naive::MoeRoute(logits, T, E, k, &ref_e, &ref_w);
+  DeviceBuffer<float> dl(logits), dw(T * k), dp(T * E);
+  DeviceBuffer<int32_t> de(T * k);
+  ASSERT_EQ(MoeRoute(dl.get(), T, E, k, de.get(), dw.get(), dp.get(), nullptr), cudaSuccess);
+  auto got_e = de.ToHost();
+  EXPECT_EQ(got_e, ref_e);
+  EXPECT_EQ(got_e[0], 0);
+  EXPECT_EQ(got_e[1], 1);
+  EXPECT_EQ(got_e[2], 3);
+  EXPECT_EQ(got_e[3], 5);
+  ExpectClose(dw.ToHost(), ref_w, 1e-6, "weights");
+
+  DeviceBuffer<int32_t> offsets(E + 1), r2s(T * k), s2r(T * k);
+  ASSERT_EQ(MoePermuteIndices(de.get(), T, k, E, offsets.get(), r2s.get(), s2r.get(), nullptr), cudaSuccess);
+  auto off = offsets.ToHost();
+  auto rows = r2s.ToHost();
+  // Expected: slots grouped by expert, ascending slot order within an expert.
+  std::vector<int32_t> exp_rows, exp_off(E + 1, 0);
+  for (int64_t e = 0; e < E; ++e) {
+    exp_off[e] = static_cast<int32_t>(exp_rows.size());
+    for (int64_t s = 0; s < T * k; ++s)
+      if (ref_e[s] == e) exp_rows.push_back(static_cast<int32_t>(s));
+  }
+  exp_off[E] = static_cast<int32_t>(exp_rows.size());
+  EXPECT_EQ(off, exp_off);
+  EXPECT_EQ(rows, exp_rows);
+
+  // Gather, a per-row transform y = 2 x + expert, then the weighted combine.
+  auto x = Normal(T * H, 42);
+  DeviceBuffer<float> dx(x), xp(T * k * H), out(T * H);
+  ASSERT_EQ(MoeGather(dx.get(), r2s.get(), T, k, H, 4, xp.get(), nullptr), cudaSuccess);
+  auto xph = xp.ToHost();
+  for (int64_t r = 0; r < T * k; ++r) {
+    const int64_t t = exp_rows[r] / k;
+    for (int64_t i = 0; i < H; ++i) ASSERT_EQ(xph[r * H + i], x[t * H + i]);
+    const int64_t e = ref_e[exp_rows[r]];
+    for (int64_t i = 0; i < H; ++i) xph[r * H + i] = 2.f * xph[r * H + i] + float(e);
+  }
+  DeviceBuffer<float> yp(xph);
+  ASSERT_EQ(MoeScatterCombine(yp.get(), s2r.get(), dw.get(), T, k, H, 4, out.get(), nullptr), cudaSuccess);
+  std::vector<double> ref_out(T * H, 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t j = 0; j < k; ++j)
+      for (int64_t i = 0; i < H; ++i)
+        ref_out[t * H + i] += double(ref_w[t * k + j]) * (2.0 * x[t * H + i] + ref_e[t * k + j]);
+  ExpectClose(out.ToHost(), ref_out, 1e-6, "combine");
+}
+
+}  // namespace
+}  // namespace m1rl::cuda

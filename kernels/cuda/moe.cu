@@ -1,0 +1,181 @@
+// MoE routing and permutation kernels. See moe.h.
+#include "kernels/cuda/moe.h"
+
+#include <cuda_bf16.h>
+
+namespace m1rl::cuda {
+namespace {
+
+constexpr int kMaxTopK = 8;
+
+// One warp per token.
+__global__ void RouteKernel(const float* logits, int64_t T, int64_t E, int64_t k, int32_t* experts, float* weights,
+                            float* probs) {
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.y) + threadIdx.y;
+  if (t >= T) return;
+  const int lane = threadIdx.x;
+  const float* row = logits + t * E;
+  float mx = -INFINITY;
+  for (int64_t e = lane; e < E; e += 32) mx = fmaxf(mx, row[e]);
+  for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+  float sum = 0.f;
+  for (int64_t e = lane; e < E; e += 32) sum += expf(row[e] - mx);
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (probs != nullptr)
+    for (int64_t e = lane; e < E; e += 32) probs[t * E + e] = expf(row[e] - mx) / sum;
+  // Top-k by repeated arg-max over logits (monotone in p); ties to the lower index.
+  int chosen[kMaxTopK];
+  float chosen_p[kMaxTopK];
+  float total = 0.f;
+  for (int j = 0; j < k; ++j) {
+    float best = -INFINITY;
+    int best_e = 0x7fffffff;
+    for (int64_t e = lane; e < E; e += 32) {
+      bool taken = false;
+      for (int i = 0; i < j; ++i) taken |= (chosen[i] == e);
+      const float v = row[e];
+      if (!taken && (v > best || (v == best && e < best_e))) {
+        best = v;
+        best_e = static_cast<int>(e);
+      }
+    }
+    for (int off = 16; off > 0; off >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, best, off);
+      const int oe = __shfl_xor_sync(0xffffffffu, best_e, off);
+      if (ov > best || (ov == best && oe < best_e)) {
+        best = ov;
+        best_e = oe;
+      }
+    }
+    chosen[j] = best_e;
+    chosen_p[j] = expf(best - mx) / sum;
+    total += chosen_p[j];
+  }
+  if (lane == 0) {
+    for (int j = 0; j < k; ++j) {
+      experts[t * k + j] = chosen[j];
+      weights[t * k + j] = chosen_p[j] / total;
+    }
+  }
+}
+
+// One block per expert: a stable block-wide compaction of the slots routed to it.
+// Pass 1 (count_only): counts[e]. Pass 2: writes rows starting at offsets[e].
+template <bool kCountOnly>
+__global__ void GroupKernel(const int32_t* experts, int64_t S, int32_t* counts, const int32_t* offsets,
+                            int32_t* row_to_slot, int32_t* slot_to_row) {
+  const int e = blockIdx.x;
+  __shared__ int32_t warp_sums[32];
+  __shared__ int32_t base;
+  if (threadIdx.x == 0) base = kCountOnly ? 0 : offsets[e];
+  __syncthreads();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  for (int64_t s0 = 0; s0 < S; s0 += blockDim.x) {
+    const int64_t s = s0 + threadIdx.x;
+    const int flag = (s < S && experts[s] == e) ? 1 : 0;
+    const unsigned ballot = __ballot_sync(0xffffffffu, flag);
+    const int in_warp = __popc(ballot & ((1u << lane) - 1u));
+    if (lane == 0) warp_sums[warp] = __popc(ballot);
+    __syncthreads();
+    int before = 0, total = 0;
+    for (int w = 0; w < nwarps; ++w) {
+      before += (w < warp) ? warp_sums[w] : 0;
+      total += warp_sums[w];
+    }
+    if (!kCountOnly && flag) {
+      const int32_t row = base + before + in_warp;
+      row_to_slot[row] = static_cast<int32_t>(s);
+      slot_to_row[s] = row;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) base += total;
+    __syncthreads();
+  }
+  if (kCountOnly && threadIdx.x == 0) counts[e] = base;
+}
+
+__global__ void ExclusiveScanKernel(int32_t* counts_to_offsets, int64_t E) {
+  if (threadIdx.x != 0) return;
+  int32_t run = 0;
+  for (int64_t e = 0; e < E; ++e) {
+    const int32_t c = counts_to_offsets[e];
+    counts_to_offsets[e] = run;
+    run += c;
+  }
+  counts_to_offsets[E] = run;
+}
+
+template <typename T>
+__global__ void GatherKernel(const T* x, const int32_t* row_to_slot, int64_t k, int64_t H, T* xp) {
+  const int64_t r = blockIdx.x;
+  const int64_t t = row_to_slot[r] / k;
+  for (int64_t i = threadIdx.x; i < H; i += blockDim.x) xp[r * H + i] = x[t * H + i];
+}
+
+__device__ inline float ToFloat(float v) { return v; }
+__device__ inline float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T>
+__global__ void CombineKernel(const T* yp, const int32_t* slot_to_row, const float* weights, int64_t k, int64_t H,
+                              float* out) {
+  const int64_t t = blockIdx.x;
+  for (int64_t i = threadIdx.x; i < H; i += blockDim.x) {
+    float acc = 0.f;
+    for (int64_t j = 0; j < k; ++j) acc = fmaf(weights[t * k + j], ToFloat(yp[slot_to_row[t * k + j] * H + i]), acc);
+    out[t * H + i] = acc;
+  }
+}
+
+}  // namespace
+
+cudaError_t MoeRoute(const float* router_logits, int64_t T, int64_t E, int64_t k, int32_t* experts, float* weights,
+                     float* probs, cudaStream_t stream) {
+  if (k < 1 || k > kMaxTopK || k > E || E > 1024) return cudaErrorInvalidValue;
+  if (T == 0) return cudaSuccess;
+  const dim3 block(32, 8);
+  RouteKernel<<<static_cast<unsigned>((T + 7) / 8), block, 0, stream>>>(router_logits, T, E, k, experts, weights,
+                                                                        probs);
+  return cudaGetLastError();
+}
+
+cudaError_t MoePermuteIndices(const int32_t* experts, int64_t T, int64_t k, int64_t E, int32_t* offsets,
+                              int32_t* row_to_slot, int32_t* slot_to_row, cudaStream_t stream) {
+  const int64_t S = T * k;
+  GroupKernel<true><<<static_cast<unsigned>(E), 1024, 0, stream>>>(experts, S, offsets, nullptr, nullptr, nullptr);
+  ExclusiveScanKernel<<<1, 32, 0, stream>>>(offsets, E);
+  GroupKernel<false><<<static_cast<unsigned>(E), 1024, 0, stream>>>(experts, S, nullptr, offsets, row_to_slot,
+                                                                     slot_to_row);
+  return cudaGetLastError();
+}
+
+cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t T, int64_t k, int64_t H, int elem_bytes,
+                      void* xp, cudaStream_t stream) {
+  if (T * k == 0) return cudaSuccess;
+  const unsigned rows = static_cast<unsigned>(T * k);
+  if (elem_bytes == 4) {
+    GatherKernel<<<rows, 256, 0, stream>>>(static_cast<const float*>(x), row_to_slot, k, H, static_cast<float*>(xp));
+  } else if (elem_bytes == 2) {
+    GatherKernel<<<rows, 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), row_to_slot, k, H,
+                                           static_cast<__nv_bfloat16*>(xp));
+  } else {
+    return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const float* weights, int64_t T, int64_t k,
+                              int64_t H, int elem_bytes, float* out, cudaStream_t stream) {
+  if (T == 0) return cudaSuccess;
+  if (elem_bytes == 4) {
+    CombineKernel<<<static_cast<unsigned>(T), 256, 0, stream>>>(static_cast<const float*>(yp), slot_to_row, weights,
+                                                                 k, H, out);
+  } else if (elem_bytes == 2) {
+    CombineKernel<<<static_cast<unsigned>(T), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(yp), slot_to_row,
+                                                                 weights, k, H, out);
+  } else {
+    return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace m1rl::cuda

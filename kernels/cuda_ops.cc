@@ -1,0 +1,339 @@
+// LibTorch binding of the CUDA kernels. See cuda_ops.h.
+#include "kernels/cuda_ops.h"
+
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/zeros.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "common/torch_compat.h"
+#include "kernels/cuda/lightning_attention.h"
+#include "kernels/cuda/lm_head.h"
+#include "kernels/cuda/moe.h"
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
+#include <ATen/ops/_grouped_mm.h>
+#define M1RL_HAVE_GROUPED_MM 1
+#endif
+
+namespace m1rl::cuda_ops {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+#define M1RL_CUDA_CHECK(expr)                                                                  \
+  do {                                                                                         \
+    const cudaError_t m1rl_err_ = (expr);                                                      \
+    TORCH_CHECK(m1rl_err_ == cudaSuccess, #expr, " failed: ", cudaGetErrorName(m1rl_err_), " ", \
+                cudaGetErrorString(m1rl_err_));                                                \
+  } while (0)
+
+cuda::TokenHeadView View(const at::Tensor& t) {  // [T, H, d] fp32, last dim contiguous
+  return {t.data_ptr<float>(), t.stride(0), t.stride(1)};
+}
+
+at::Tensor AsF32(const at::Tensor& t) {
+  at::Tensor f = t.scalar_type() == at::kFloat ? t : t.to(at::kFloat);
+  return f.stride(-1) == 1 ? f : f.contiguous();
+}
+
+at::Tensor CuSeqlensTensor(const std::vector<int64_t>& cu, const at::Device& device) {
+  at::Tensor host = at::empty({static_cast<int64_t>(cu.size())}, at::TensorOptions().dtype(at::kInt));
+  auto* p = host.data_ptr<int32_t>();
+  for (size_t i = 0; i < cu.size(); ++i) p[i] = static_cast<int32_t>(cu[i]);
+  return host.to(device);
+}
+
+class LightningFunction : public torch::autograd::Function<LightningFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                               const at::Tensor& decay, const at::Tensor& cu, const at::Tensor& init) {
+    const int64_t T = q.size(0), H = q.size(1), D = q.size(2), B = cu.size(0) - 1;
+    at::Tensor q32 = AsF32(q), k32 = AsF32(k), v32 = AsF32(v), d32 = decay.to(at::kFloat).contiguous();
+    // An empty `init` stands for "no initial state" (autograd functions take no undefined inputs).
+    const bool has_init = init.numel() > 0;
+    at::Tensor init32 = has_init ? init.to(at::kFloat).contiguous() : init;
+    at::Tensor out = at::empty({T, H, D}, q32.options());
+    at::Tensor final_state = at::empty({B, H, D, D}, q32.options());
+    cuda::LightningScanArgs a;
+    a.q = View(q32);
+    a.k = View(k32);
+    a.v = View(v32);
+    a.cu_seqlens = cu.data_ptr<int32_t>();
+    a.num_seqs = B;
+    a.num_heads = H;
+    a.head_dim = D;
+    a.decay_rate = d32.data_ptr<float>();
+    a.init_state = has_init ? init32.data_ptr<float>() : nullptr;
+    a.final_state = final_state.data_ptr<float>();
+    a.out = out.data_ptr<float>();
+    a.out_tok_stride = H * D;
+    a.out_head_stride = D;
+    M1RL_CUDA_CHECK(cuda::LightningScan(a, c10::cuda::getCurrentCUDAStream()));
+    ctx->save_for_backward({q32, k32, v32, d32, cu, init32});
+    ctx->saved_data["q_dtype"] = static_cast<int64_t>(q.scalar_type());
+    ctx->saved_data["has_init"] = has_init;
+    return {out.to(q.scalar_type()), final_state};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &decay = saved[3], &cu = saved[4],
+                     &init = saved[5];
+    const bool has_init = ctx->saved_data["has_init"].toBool();
+    const int64_t T = q.size(0), H = q.size(1), D = q.size(2), B = cu.size(0) - 1;
+    at::Tensor dout = grads[0].defined() ? AsF32(grads[0]).contiguous() : at::zeros({T, H, D}, q.options());
+    at::Tensor dfinal = grads[1].defined() ? grads[1].to(at::kFloat).contiguous() : at::Tensor();
+    at::Tensor dq = at::empty({T, H, D}, q.options()), dk = at::empty_like(dq), dv = at::empty_like(dq);
+    at::Tensor dinit = has_init ? at::empty({B, H, D, D}, q.options()) : at::Tensor();
+    cuda::LightningBackwardArgs a;
+    a.q = View(q);
+    a.k = View(k);
+    a.v = View(v);
+    a.dout = View(dout);
+    a.cu_seqlens = cu.data_ptr<int32_t>();
+    a.num_seqs = B;
+    a.num_heads = H;
+    a.head_dim = D;
+    a.decay_rate = decay.data_ptr<float>();
+    a.init_state = has_init ? init.data_ptr<float>() : nullptr;
+    a.d_final_state = dfinal.defined() ? dfinal.data_ptr<float>() : nullptr;
+    a.dq = dq.data_ptr<float>();
+    a.dk = dk.data_ptr<float>();
+    a.dv = dv.data_ptr<float>();
+    a.d_init_state = has_init ? dinit.data_ptr<float>() : nullptr;
+    M1RL_CUDA_CHECK(cuda::LightningBackward(a, c10::cuda::getCurrentCUDAStream()));
+    const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["q_dtype"].toInt());
+    return {dq.to(dtype), dk.to(dtype), dv.to(dtype), at::Tensor(), at::Tensor(), dinit};
+  }
+};
+
+cuda::HeadGemmPrecision ToPrecision(HeadMode m) {
+  switch (m) {
+    case HeadMode::kIeeeFp32:
+      return cuda::HeadGemmPrecision::kIeeeFp32;
+    case HeadMode::kTf32:
+      return cuda::HeadGemmPrecision::kTf32;
+    case HeadMode::kBf16Fp32Out:
+      return cuda::HeadGemmPrecision::kBf16Fp32Out;
+  }
+  return cuda::HeadGemmPrecision::kIeeeFp32;
+}
+
+class HeadFunction : public torch::autograd::Function<HeadFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                               const at::Tensor& targets, double temperature, int64_t mode, int64_t chunk,
+                               bool compute_entropy) {
+    const auto prec = ToPrecision(static_cast<HeadMode>(mode));
+    const auto gemm_dtype = prec == cuda::HeadGemmPrecision::kBf16Fp32Out ? at::kBFloat16 : at::kFloat;
+    at::Tensor xg = x.to(gemm_dtype).contiguous(), wg = w.to(gemm_dtype).contiguous();
+    at::Tensor tg = targets.to(at::kLong).contiguous();
+    const int64_t T = x.size(0), H = x.size(1), V = w.size(0);
+    const int64_t ch = std::min(chunk, V);
+    auto f32 = x.options().dtype(at::kFloat);
+    at::Tensor ws = at::empty({cuda::HeadWorkspaceFloats(T, ch)}, f32);
+    at::Tensor lp = at::empty({T}, f32), lse = at::empty({T}, f32);
+    at::Tensor ent = compute_entropy ? at::empty({T}, f32) : at::Tensor();
+    cuda::HeadForwardArgs a;
+    a.x = xg.data_ptr();
+    a.w = wg.data_ptr();
+    a.targets = tg.data_ptr<int64_t>();
+    a.num_tokens = T;
+    a.hidden = H;
+    a.vocab = V;
+    a.inv_temperature = static_cast<float>(1.0 / temperature);
+    a.chunk = ch;
+    a.precision = prec;
+    a.workspace = ws.data_ptr<float>();
+    a.logprobs = lp.data_ptr<float>();
+    a.entropy = compute_entropy ? ent.data_ptr<float>() : nullptr;
+    a.lse = lse.data_ptr<float>();
+    cublasHandle_t handle = at::cuda::getCurrentCUDABlasHandle();
+    M1RL_CUDA_CHECK(cuda::HeadLogProbsForward(handle, a, c10::cuda::getCurrentCUDAStream()));
+    ctx->save_for_backward({xg, wg, tg, lse});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["mode"] = mode;
+    ctx->saved_data["chunk"] = ch;
+    ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
+    ctx->saved_data["w_dtype"] = static_cast<int64_t>(w.scalar_type());
+    at::Tensor ent_out = compute_entropy ? ent : at::empty({0}, f32);
+    ctx->mark_non_differentiable({ent_out});
+    return {lp, ent_out};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &xg = saved[0], &wg = saved[1], &tg = saved[2], &lse = saved[3];
+    const int64_t T = xg.size(0), H = xg.size(1), V = wg.size(0);
+    const int64_t ch = ctx->saved_data["chunk"].toInt();
+    const auto prec = ToPrecision(static_cast<HeadMode>(ctx->saved_data["mode"].toInt()));
+    auto f32 = lse.options();
+    at::Tensor g = grads[0].defined() ? grads[0].to(at::kFloat).contiguous() : at::zeros({T}, f32);
+    at::Tensor ws = at::empty({T * ch + (T * ch + 1) / 2}, f32);
+    at::Tensor dx = at::empty({T, H}, f32), dw = at::empty({V, H}, f32);
+    cuda::HeadBackwardArgs a;
+    a.x = xg.data_ptr();
+    a.w = wg.data_ptr();
+    a.targets = tg.data_ptr<int64_t>();
+    a.grad = g.data_ptr<float>();
+    a.lse = lse.data_ptr<float>();
+    a.num_tokens = T;
+    a.hidden = H;
+    a.vocab = V;
+    a.inv_temperature = static_cast<float>(1.0 / ctx->saved_data["temperature"].toDouble());
+    a.chunk = ch;
+    a.precision = prec;
+    a.workspace = ws.data_ptr<float>();
+    a.dx = dx.data_ptr<float>();
+    a.dw = dw.data_ptr<float>();
+    M1RL_CUDA_CHECK(cuda::HeadLogProbsBackward(at::cuda::getCurrentCUDABlasHandle(), a,
+                                               c10::cuda::getCurrentCUDAStream()));
+    const auto xd = static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt());
+    const auto wd = static_cast<at::ScalarType>(ctx->saved_data["w_dtype"].toInt());
+    return {dx.to(xd), dw.to(wd), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+void CheckThd(const at::Tensor& t, const char* name, int64_t H, int64_t D) {
+  TORCH_CHECK(t.is_cuda(), name, " must be a CUDA tensor");
+  TORCH_CHECK(t.dim() == 3 && t.size(1) == H && t.size(2) == D, name, " must be [T, ", H, ", ", D, "], got ",
+              t.sizes());
+}
+
+}  // namespace
+
+std::pair<at::Tensor, at::Tensor> LightningAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                     const at::Tensor& decay, const std::vector<int64_t>& cu_seqlens,
+                                                     const at::Tensor& initial_state) {
+  TORCH_CHECK(q.dim() == 3, "q must be [T, N_h, d], got ", q.sizes());
+  const int64_t T = q.size(0), H = q.size(1), D = q.size(2);
+  CheckThd(k, "k", H, D);
+  CheckThd(v, "v", H, D);
+  TORCH_CHECK(k.size(0) == T && v.size(0) == T, "q, k, v must have the same T");
+  TORCH_CHECK(D <= 128, "CUDA lightning attention supports head_dim <= 128, got ", D);
+  TORCH_CHECK(!cu_seqlens.empty() && cu_seqlens.front() == 0 && cu_seqlens.back() == T,
+              "cu_seqlens must run from 0 to T=", T);
+  const int64_t B = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  if (initial_state.defined())
+    TORCH_CHECK(initial_state.sizes() == at::IntArrayRef({B, H, D, D}), "initial_state must be [", B, ", ", H, ", ",
+                D, ", ", D, "], got ", initial_state.sizes());
+  c10::cuda::CUDAGuard guard(q.device());
+  at::Tensor cu = CuSeqlensTensor(cu_seqlens, q.device());
+  at::Tensor init = initial_state.defined() ? initial_state : at::empty({0}, q.options().dtype(at::kFloat));
+  auto outs = LightningFunction::apply(q, k, v, decay, cu, init);
+  return {outs[0], outs[1]};
+}
+
+at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& decay,
+                           at::Tensor& state, const at::Tensor& slot_idx) {
+  TORCH_CHECK(q.dim() == 3, "q must be [B, N_h, d], got ", q.sizes());
+  const int64_t B = q.size(0), H = q.size(1), D = q.size(2);
+  CheckThd(k, "k", H, D);
+  CheckThd(v, "v", H, D);
+  TORCH_CHECK(state.is_cuda() && state.scalar_type() == at::kFloat && state.is_contiguous() && state.dim() == 4 &&
+                  state.size(1) == H && state.size(2) == D && state.size(3) == D,
+              "state must be contiguous fp32 [slots, ", H, ", ", D, ", ", D, "], got ", state.sizes());
+  if (!slot_idx.defined()) TORCH_CHECK(state.size(0) >= B, "state has fewer slots than the batch");
+  c10::cuda::CUDAGuard guard(q.device());
+  at::Tensor q32 = AsF32(q), k32 = AsF32(k), v32 = AsF32(v), d32 = decay.to(at::kFloat).contiguous();
+  at::Tensor slots = slot_idx.defined() ? slot_idx.to(at::kInt).contiguous() : at::Tensor();
+  at::Tensor out = at::empty({B, H, D}, q32.options());
+  cuda::LightningDecodeArgs a;
+  a.q = View(q32);
+  a.k = View(k32);
+  a.v = View(v32);
+  a.batch = B;
+  a.num_heads = H;
+  a.head_dim = D;
+  a.decay_rate = d32.data_ptr<float>();
+  a.state_pool = state.data_ptr<float>();
+  a.slot_idx = slots.defined() ? slots.data_ptr<int32_t>() : nullptr;
+  a.out = out.data_ptr<float>();
+  M1RL_CUDA_CHECK(cuda::LightningDecode(a, c10::cuda::getCurrentCUDAStream()));
+  return out.to(q.scalar_type());
+}
+
+std::pair<at::Tensor, at::Tensor> HeadLogProbs(const at::Tensor& x, const at::Tensor& w, const at::Tensor& targets,
+                                               double temperature, HeadMode mode, int64_t chunk,
+                                               bool compute_entropy) {
+  TORCH_CHECK(x.is_cuda() && w.is_cuda() && targets.is_cuda(), "HeadLogProbs needs CUDA tensors");
+  TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "x [T, H] and w [V, H] expected, got ",
+              x.sizes(), " and ", w.sizes());
+  TORCH_CHECK(targets.dim() == 1 && targets.size(0) == x.size(0), "targets must be [T]");
+  TORCH_CHECK(temperature > 0, "temperature must be > 0, got ", temperature);
+  TORCH_CHECK(chunk > 0, "chunk must be > 0");
+  c10::cuda::CUDAGuard guard(x.device());
+  auto outs = HeadFunction::apply(x, w, targets, temperature, static_cast<int64_t>(mode), chunk, compute_entropy);
+  return {outs[0], compute_entropy ? outs[1] : at::Tensor()};
+}
+
+MoeRouting MoeRoute(const at::Tensor& router_logits, int64_t top_k) {
+  TORCH_CHECK(router_logits.is_cuda() && router_logits.dim() == 2, "router_logits must be CUDA [T, E]");
+  c10::cuda::CUDAGuard guard(router_logits.device());
+  at::Tensor logits = router_logits.to(at::kFloat).contiguous();
+  const int64_t T = logits.size(0), E = logits.size(1);
+  auto i32 = logits.options().dtype(at::kInt);
+  MoeRouting r;
+  r.experts = at::empty({T, top_k}, i32);
+  r.weights = at::empty({T, top_k}, logits.options());
+  r.probs = at::empty({T, E}, logits.options());
+  r.offsets = at::empty({E + 1}, i32);
+  r.row_to_slot = at::empty({T * top_k}, i32);
+  r.slot_to_row = at::empty({T * top_k}, i32);
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  M1RL_CUDA_CHECK(cuda::MoeRoute(logits.data_ptr<float>(), T, E, top_k, r.experts.data_ptr<int32_t>(),
+                                 r.weights.data_ptr<float>(), r.probs.data_ptr<float>(), stream));
+  M1RL_CUDA_CHECK(cuda::MoePermuteIndices(r.experts.data_ptr<int32_t>(), T, top_k, E, r.offsets.data_ptr<int32_t>(),
+                                          r.row_to_slot.data_ptr<int32_t>(), r.slot_to_row.data_ptr<int32_t>(),
+                                          stream));
+  return r;
+}
+
+at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::Tensor& w13, const at::Tensor& w2) {
+  TORCH_CHECK(x.is_cuda() && x.dim() == 2, "x must be CUDA [T, H]");
+  const int64_t T = x.size(0), H = x.size(1), E = w13.size(0), I = w2.size(2), k = routing.experts.size(1);
+  TORCH_CHECK(w13.dim() == 3 && w13.size(1) == 2 * I && w13.size(2) == H, "w13 must be [E, 2I, H], got ",
+              w13.sizes());
+  TORCH_CHECK(w2.dim() == 3 && w2.size(0) == E && w2.size(1) == H, "w2 must be [E, H, I], got ", w2.sizes());
+  c10::cuda::CUDAGuard guard(x.device());
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  at::Tensor xc = x.to(w13.scalar_type()).contiguous();
+  at::Tensor xp = at::empty({T * k, H}, xc.options());
+  M1RL_CUDA_CHECK(cuda::MoeGather(xc.data_ptr(), routing.row_to_slot.data_ptr<int32_t>(), T, k, H,
+                                  static_cast<int>(xc.element_size()), xp.data_ptr(), stream));
+  at::Tensor yp;
+#ifdef M1RL_HAVE_GROUPED_MM
+  if (xc.scalar_type() == at::kBFloat16) {
+    at::Tensor ends = routing.offsets.slice(0, 1, E + 1);
+    at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);  // [T*k, 2I]
+    at::Tensor act = h.slice(1, 0, I).to(at::kFloat);
+    act = act.mul(act.sigmoid()).mul(h.slice(1, I, 2 * I).to(at::kFloat)).to(at::kBFloat16);
+    yp = at::_grouped_mm(act, w2.transpose(1, 2), ends).contiguous();  // [T*k, H]
+  }
+#endif
+  if (!yp.defined()) {
+    // Loop fallback (LibTorch < 2.8 or fp32 weights): one GEMM pair per non-empty expert.
+    at::Tensor off = routing.offsets.to(at::kCPU);
+    const int32_t* o = off.data_ptr<int32_t>();
+    yp = at::empty({T * k, H}, xc.options());
+    for (int64_t e = 0; e < E; ++e) {
+      if (o[e + 1] == o[e]) continue;
+      at::Tensor rows = xp.slice(0, o[e], o[e + 1]);
+      at::Tensor h = rows.matmul(w13[e].t());
+      at::Tensor g = h.slice(1, 0, I), u = h.slice(1, I, 2 * I);
+      yp.slice(0, o[e], o[e + 1]).copy_(g.mul(g.sigmoid()).mul(u).matmul(w2[e].t()));
+    }
+  }
+  at::Tensor out = at::empty({T, H}, x.options().dtype(at::kFloat));
+  M1RL_CUDA_CHECK(cuda::MoeScatterCombine(yp.data_ptr(), routing.slot_to_row.data_ptr<int32_t>(),
+                                          routing.weights.data_ptr<float>(), T, k, H,
+                                          static_cast<int>(yp.element_size()), out.data_ptr<float>(), stream));
+  return out;
+}
+
+}  // namespace m1rl::cuda_ops

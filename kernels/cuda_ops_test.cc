@@ -1,0 +1,138 @@
+// The LibTorch CUDA binding against the CPU oracle (label cuda; skipped without a device): lightning attention
+// forward and autograd backward vs kernels/ops on CPU in float64, the fused head vs float64 log_softmax, MoE
+// experts vs a float64 per-token loop.
+#include "kernels/cuda_ops.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/allclose.h>
+#include <ATen/ops/log_softmax.h>
+#include <ATen/ops/randint.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/zeros.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "gtest/gtest.h"
+#include "kernels/ops.h"
+
+namespace m1rl::cuda_ops {
+namespace {
+
+#define SKIP_WITHOUT_DEVICE() \
+  if (c10::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device"
+
+double RelErr(const at::Tensor& got, const at::Tensor& ref) {
+  at::Tensor g = got.to(at::kCPU).to(at::kDouble), r = ref.to(at::kCPU).to(at::kDouble);
+  EXPECT_FALSE(g.isnan().any().item<bool>());
+  const double scale = r.abs().max().item<double>();
+  return (g - r).abs().max().item<double>() / (scale > 0 ? scale : 1.0);
+}
+
+TEST(CudaOpsTest, LightningForwardBackwardMatchCpuReference) {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t H = 3, D = 40;
+  const std::vector<int64_t> cu = {0, 1, 38, 38, 101};
+  const int64_t T = cu.back(), B = cu.size() - 1;
+  auto opts = at::TensorOptions().dtype(at::kDouble);
+  at::Tensor q = at::randn({T, H, D}, opts).sigmoid() * 1.5, k = at::randn({T, H, D}, opts).sigmoid(),
+             v = at::randn({T, H, D}, opts), s0 = at::randn({B, H, D, D}, opts) * 0.1;
+  at::Tensor decay = at::randn({H}, opts).abs() * 0.3 + 0.01;
+  at::Tensor go = at::randn({T, H, D}, opts), gs = at::randn({B, H, D, D}, opts);
+
+  std::vector<at::Tensor> cpu_in = {q.clone().requires_grad_(), k.clone().requires_grad_(),
+                                    v.clone().requires_grad_(), s0.clone().requires_grad_()};
+  auto ref = ops::LightningAttention(cpu_in[0], cpu_in[1], cpu_in[2], decay, cu, cpu_in[3], 16);
+  auto ref_grads = torch::autograd::grad({ref.out, ref.final_state}, cpu_in, {go, gs});
+
+  auto dev = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+  std::vector<at::Tensor> gpu_in = {q.to(dev).requires_grad_(), k.to(dev).requires_grad_(),
+                                    v.to(dev).requires_grad_(), s0.to(dev).requires_grad_()};
+  auto [out, fin] = LightningAttention(gpu_in[0], gpu_in[1], gpu_in[2], decay.to(dev), cu, gpu_in[3]);
+  auto grads = torch::autograd::grad({out, fin}, gpu_in, {go.to(dev), gs.to(dev)});
+  // fp32 vs fp64 over sequences of <= 63 tokens and d = 40: bounded by 2e-5 relative to the max.
+  EXPECT_LE(RelErr(out, ref.out), 2e-5);
+  EXPECT_LE(RelErr(fin, ref.final_state), 2e-5);
+  const char* names[] = {"dq", "dk", "dv", "ds0"};
+  for (int i = 0; i < 4; ++i) EXPECT_LE(RelErr(grads[i], ref_grads[i]), 2e-5) << names[i];
+}
+
+TEST(CudaOpsTest, DecodeMatchesForward) {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t H = 2, D = 16, B = 3, steps = 4;
+  auto dev = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+  at::Tensor q = at::randn({B, steps, H, D}, dev), k = at::randn({B, steps, H, D}, dev).sigmoid(),
+             v = at::randn({B, steps, H, D}, dev);
+  at::Tensor decay = at::randn({H}, dev).abs() * 0.2;
+  std::vector<int64_t> cu;
+  for (int64_t b = 0; b <= B; ++b) cu.push_back(b * steps);
+  auto [ref, fin] = LightningAttention(q.reshape({B * steps, H, D}), k.reshape({B * steps, H, D}),
+                                       v.reshape({B * steps, H, D}), decay, cu, at::Tensor());
+  at::Tensor state = at::zeros({B, H, D, D}, dev);
+  for (int64_t s = 0; s < steps; ++s) {
+    at::Tensor o = LightningDecode(q.select(1, s), k.select(1, s), v.select(1, s), decay, state, at::Tensor());
+    EXPECT_LE(RelErr(o, ref.reshape({B, steps, H, D}).select(1, s)), 1e-5);
+  }
+  EXPECT_LE(RelErr(state, fin), 1e-5);
+}
+
+TEST(CudaOpsTest, HeadLogProbsMatchFloat64LogSoftmax) {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t T = 37, H = 64, V = 1001;
+  auto opts = at::TensorOptions().dtype(at::kDouble);
+  // bf16-valued inputs so every mode computes exact products (MODEL.md §7).
+  at::Tensor x = at::randn({T, H}, opts).to(at::kBFloat16).to(at::kDouble);
+  at::Tensor w = (at::randn({V, H}, opts) * 0.125).to(at::kBFloat16).to(at::kDouble);
+  at::Tensor tg = at::randint(0, V, {T}, at::TensorOptions().dtype(at::kLong));
+  const double temp = 0.8;
+  at::Tensor xr = x.clone().requires_grad_(), wr = w.clone().requires_grad_();
+  at::Tensor lsm = at::log_softmax(xr.matmul(wr.t()) / temp, 1);
+  at::Tensor ref = lsm.gather(1, tg.unsqueeze(1)).squeeze(1);
+  at::Tensor g = at::randn({T}, opts);
+  auto ref_grads = torch::autograd::grad({ref}, {xr, wr}, {g});
+  at::Tensor ref_ent = -(lsm.exp() * lsm).sum(1);
+  for (HeadMode mode : {HeadMode::kIeeeFp32, HeadMode::kTf32, HeadMode::kBf16Fp32Out}) {
+    auto dev = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+    at::Tensor xg = x.to(dev).requires_grad_(), wg = w.to(dev).requires_grad_();
+    auto [lp, ent] = HeadLogProbs(xg, wg, tg.to(at::kCUDA), temp, mode, 256, true);
+    auto grads = torch::autograd::grad({lp}, {xg, wg}, {g.to(dev)});
+    const double tol = mode == HeadMode::kIeeeFp32 ? 1e-5 : 2e-4;
+    EXPECT_LE(RelErr(lp, ref), tol) << static_cast<int>(mode);
+    EXPECT_LE(RelErr(ent, ref_ent), tol) << static_cast<int>(mode);
+    // Backward GEMMs take dz rounded to the mode's operand precision: TF32 (2^-11 relative) or bf16 (2^-9).
+    const double gtol = mode == HeadMode::kBf16Fp32Out ? 1e-2 : mode == HeadMode::kTf32 ? 1e-3 : 1e-4;
+    EXPECT_LE(RelErr(grads[0], ref_grads[0]), gtol) << static_cast<int>(mode);
+    EXPECT_LE(RelErr(grads[1], ref_grads[1]), gtol) << static_cast<int>(mode);
+  }
+}
+
+TEST(CudaOpsTest, MoeExpertsMatchPerTokenLoop) {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t T = 53, H = 32, I = 48, E = 5, k = 2;
+  auto opts = at::TensorOptions().dtype(at::kDouble);
+  at::Tensor x = at::randn({T, H}, opts), logits = at::randn({T, E}, opts);
+  at::Tensor w13 = at::randn({E, 2 * I, H}, opts) * 0.2, w2 = at::randn({E, H, I}, opts) * 0.2;
+  // Expert 4 gets no tokens: its logits are very negative.
+  logits.select(1, 4).fill_(-30.0);
+  auto dev = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+  MoeRouting r = MoeRoute(logits.to(dev), k);
+  at::Tensor got = MoeExperts(x.to(dev), r, w13.to(dev), w2.to(dev));
+  at::Tensor p = logits.softmax(1);
+  at::Tensor ref = at::zeros({T, H}, opts);
+  auto e_cpu = r.experts.to(at::kCPU);
+  for (int64_t t = 0; t < T; ++t) {
+    at::Tensor top = std::get<1>(p[t].topk(k));
+    const double denom = p[t].index_select(0, top).sum().item<double>();
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t e = top[j].item<int64_t>();
+      EXPECT_EQ(e_cpu[t][j].item<int32_t>(), e);
+      at::Tensor h = w13[e].matmul(x[t]);
+      at::Tensor a = h.slice(0, 0, I), u = h.slice(0, I, 2 * I);
+      ref[t] += (p[t][e].item<double>() / denom) * w2[e].matmul(a * a.sigmoid() * u);
+    }
+  }
+  EXPECT_LE(RelErr(got, ref), 1e-5);
+  EXPECT_EQ(r.offsets.to(at::kCPU)[5].item<int32_t>(), T * k);
+}
+
+}  // namespace
+}  // namespace m1rl::cuda_ops

@@ -1,0 +1,181 @@
+#include "kernels/reference/naive.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace m1rl::reference::naive {
+namespace {
+
+// Index of element (t, h, i) in a contiguous [T, H, d] tensor.
+inline int64_t Thd(int64_t t, int64_t h, int64_t i, int64_t H, int64_t d) { return (t * H + h) * d + i; }
+
+}  // namespace
+
+void LightningForward(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                      const std::vector<int32_t>& cu_seqlens, int64_t H, int64_t d,
+                      const std::vector<float>& decay_rate, const std::vector<float>& init_state,
+                      std::vector<float>* out, std::vector<float>* final_state) {
+  const int64_t num_seqs = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  const int64_t T = cu_seqlens.back();
+  out->assign(T * H * d, 0.0f);
+  if (final_state != nullptr) final_state->assign(num_seqs * H * d * d, 0.0f);
+  std::vector<double> S(d * d);
+  for (int64_t b = 0; b < num_seqs; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      const double lambda = std::exp(-static_cast<double>(decay_rate[h]));
+      const int64_t off = (b * H + h) * d * d;
+      for (int64_t e = 0; e < d * d; ++e) S[e] = init_state.empty() ? 0.0 : init_state[off + e];
+      for (int64_t t = cu_seqlens[b]; t < cu_seqlens[b + 1]; ++t) {
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < d; ++j)
+            S[i * d + j] = lambda * S[i * d + j] + double(k[Thd(t, h, i, H, d)]) * v[Thd(t, h, j, H, d)];
+        for (int64_t j = 0; j < d; ++j) {
+          double acc = 0.0;
+          for (int64_t i = 0; i < d; ++i) acc += double(q[Thd(t, h, i, H, d)]) * S[i * d + j];
+          (*out)[Thd(t, h, j, H, d)] = static_cast<float>(acc);
+        }
+      }
+      if (final_state != nullptr)
+        for (int64_t e = 0; e < d * d; ++e) (*final_state)[off + e] = static_cast<float>(S[e]);
+    }
+  }
+}
+
+void LightningBackward(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                       const std::vector<float>& dout, const std::vector<int32_t>& cu_seqlens, int64_t H,
+                       int64_t d, const std::vector<float>& decay_rate, const std::vector<float>& init_state,
+                       const std::vector<float>& d_final_state, std::vector<float>* dq, std::vector<float>* dk,
+                       std::vector<float>* dv, std::vector<float>* d_init_state) {
+  const int64_t num_seqs = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  const int64_t T = cu_seqlens.back();
+  dq->assign(T * H * d, 0.0f);
+  dk->assign(T * H * d, 0.0f);
+  dv->assign(T * H * d, 0.0f);
+  if (d_init_state != nullptr) d_init_state->assign(num_seqs * H * d * d, 0.0f);
+  std::vector<double> S(d * d), G(d * d);
+  for (int64_t b = 0; b < num_seqs; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      const double lambda = std::exp(-static_cast<double>(decay_rate[h]));
+      const int64_t off = (b * H + h) * d * d;
+      const int64_t t0 = cu_seqlens[b], t1 = cu_seqlens[b + 1];
+      // Forward pass again for S_t; dq_t = dO_t S_t^T.
+      for (int64_t e = 0; e < d * d; ++e) S[e] = init_state.empty() ? 0.0 : init_state[off + e];
+      for (int64_t t = t0; t < t1; ++t) {
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < d; ++j)
+            S[i * d + j] = lambda * S[i * d + j] + double(k[Thd(t, h, i, H, d)]) * v[Thd(t, h, j, H, d)];
+        for (int64_t i = 0; i < d; ++i) {
+          double acc = 0.0;
+          for (int64_t j = 0; j < d; ++j) acc += double(dout[Thd(t, h, j, H, d)]) * S[i * d + j];
+          (*dq)[Thd(t, h, i, H, d)] = static_cast<float>(acc);
+        }
+      }
+      // Reverse scan: G_T = q_T^T dO_T + dS_T; G_j = lambda G_{j+1} + q_j^T dO_j.
+      for (int64_t e = 0; e < d * d; ++e) G[e] = d_final_state.empty() ? 0.0 : d_final_state[off + e] / lambda;
+      for (int64_t t = t1 - 1; t >= t0; --t) {
+        for (int64_t i = 0; i < d; ++i)
+          for (int64_t j = 0; j < d; ++j)
+            G[i * d + j] = lambda * G[i * d + j] + double(q[Thd(t, h, i, H, d)]) * dout[Thd(t, h, j, H, d)];
+        for (int64_t i = 0; i < d; ++i) {
+          double acc_k = 0.0, acc_v = 0.0;
+          for (int64_t j = 0; j < d; ++j) {
+            acc_k += double(v[Thd(t, h, j, H, d)]) * G[i * d + j];  // dk_t[i] = sum_j v_t[j] G[i][j]
+            acc_v += double(k[Thd(t, h, j, H, d)]) * G[j * d + i];  // dv_t[i] = sum_j k_t[j] G[j][i]
+          }
+          (*dk)[Thd(t, h, i, H, d)] = static_cast<float>(acc_k);
+          (*dv)[Thd(t, h, i, H, d)] = static_cast<float>(acc_v);
+        }
+      }
+      if (d_init_state != nullptr) {
+        if (t1 == t0) {
+          for (int64_t e = 0; e < d * d; ++e) (*d_init_state)[off + e] = d_final_state.empty() ? 0.0f : d_final_state[off + e];
+        } else {
+          for (int64_t e = 0; e < d * d; ++e) (*d_init_state)[off + e] = static_cast<float>(lambda * G[e]);
+        }
+      }
+    }
+  }
+}
+
+void HeadLogProbs(const std::vector<float>& x, const std::vector<float>& w, const std::vector<int64_t>& targets,
+                  int64_t T, int64_t Hd, int64_t V, double temperature, std::vector<double>* logprobs,
+                  std::vector<double>* entropy) {
+  logprobs->assign(T, 0.0);
+  if (entropy != nullptr) entropy->assign(T, 0.0);
+  std::vector<double> z(V);
+  for (int64_t t = 0; t < T; ++t) {
+    double mx = -INFINITY;
+    for (int64_t c = 0; c < V; ++c) {
+      double acc = 0.0;
+      for (int64_t i = 0; i < Hd; ++i) acc += double(x[t * Hd + i]) * w[c * Hd + i];
+      z[c] = acc / temperature;
+      mx = std::max(mx, z[c]);
+    }
+    double sum = 0.0;
+    for (int64_t c = 0; c < V; ++c) sum += std::exp(z[c] - mx);
+    const double lse = mx + std::log(sum);
+    (*logprobs)[t] = z[targets[t]] - lse;
+    if (entropy != nullptr) {
+      double h = 0.0;
+      for (int64_t c = 0; c < V; ++c) {
+        const double lp = z[c] - lse;
+        h -= std::exp(lp) * lp;
+      }
+      (*entropy)[t] = h;
+    }
+  }
+}
+
+void HeadLogProbsBackward(const std::vector<float>& x, const std::vector<float>& w,
+                          const std::vector<int64_t>& targets, const std::vector<float>& grad, int64_t T,
+                          int64_t Hd, int64_t V, double temperature, std::vector<double>* dx,
+                          std::vector<double>* dw) {
+  dx->assign(T * Hd, 0.0);
+  dw->assign(V * Hd, 0.0);
+  std::vector<double> z(V);
+  for (int64_t t = 0; t < T; ++t) {
+    double mx = -INFINITY;
+    for (int64_t c = 0; c < V; ++c) {
+      double acc = 0.0;
+      for (int64_t i = 0; i < Hd; ++i) acc += double(x[t * Hd + i]) * w[c * Hd + i];
+      z[c] = acc / temperature;
+      mx = std::max(mx, z[c]);
+    }
+    double sum = 0.0;
+    for (int64_t c = 0; c < V; ++c) sum += std::exp(z[c] - mx);
+    for (int64_t c = 0; c < V; ++c) {
+      const double p = std::exp(z[c] - mx) / sum;
+      const double dz = grad[t] * ((c == targets[t] ? 1.0 : 0.0) - p) / temperature;
+      for (int64_t i = 0; i < Hd; ++i) {
+        (*dx)[t * Hd + i] += dz * w[c * Hd + i];
+        (*dw)[c * Hd + i] += dz * x[t * Hd + i];
+      }
+    }
+  }
+}
+
+void MoeRoute(const std::vector<float>& router_logits, int64_t T, int64_t E, int64_t top_k,
+              std::vector<int32_t>* experts, std::vector<float>* weights) {
+  experts->assign(T * top_k, 0);
+  weights->assign(T * top_k, 0.0f);
+  std::vector<double> p(E);
+  std::vector<int32_t> order(E);
+  for (int64_t t = 0; t < T; ++t) {
+    double mx = -INFINITY;
+    for (int64_t e = 0; e < E; ++e) mx = std::max(mx, double(router_logits[t * E + e]));
+    double sum = 0.0;
+    for (int64_t e = 0; e < E; ++e) sum += (p[e] = std::exp(router_logits[t * E + e] - mx));
+    for (int64_t e = 0; e < E; ++e) p[e] /= sum;
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+    double chosen = 0.0;
+    for (int64_t j = 0; j < top_k; ++j) chosen += p[order[j]];
+    for (int64_t j = 0; j < top_k; ++j) {
+      (*experts)[t * top_k + j] = order[j];
+      (*weights)[t * top_k + j] = static_cast<float>(p[order[j]] / chosen);
+    }
+  }
+}
+
+}  // namespace m1rl::reference::naive
