@@ -1,0 +1,87 @@
+#include "rollout/rollout_config.h"
+
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace m1rl::rollout {
+namespace {
+
+using ::m1rl::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+config::RolloutConfig Minimal() {
+  config::RolloutConfig c;
+  c.set_n_samples(4);
+  c.set_max_new_tokens(128);
+  return c;
+}
+
+TEST(RolloutConfigTest, ZeroMeansTheDocumentedDefault) {
+  M1RL_ASSERT_OK_AND_ASSIGN(SamplingParams p, SamplingParamsFromConfig(Minimal()));
+  EXPECT_EQ(p.temperature, 1.0);
+  EXPECT_EQ(p.top_p, 1.0);
+  EXPECT_EQ(p.top_k, 0);
+  EXPECT_FALSE(p.greedy);
+  M1RL_ASSERT_OK_AND_ASSIGN(EngineOptions o, EngineOptionsFromConfig(Minimal()));
+  EXPECT_EQ(o.max_batch_size, 64);
+  EXPECT_EQ(o.prefill_chunk, 2048);
+  EXPECT_EQ(o.memory_budget_bytes, 0);
+  EXPECT_TRUE(o.stop_strings.empty());
+}
+
+TEST(RolloutConfigTest, CopiesSetFields) {
+  config::RolloutConfig c = Minimal();
+  c.set_temperature(0.7);
+  c.set_top_p(0.9);
+  c.set_top_k(20);
+  c.set_greedy(true);
+  c.set_max_batch_size(8);
+  c.set_memory_budget_bytes(1 << 20);
+  c.set_prefill_chunk(512);
+  c.add_stop_strings("</answer>");
+  M1RL_ASSERT_OK_AND_ASSIGN(SamplingParams p, SamplingParamsFromConfig(c));
+  EXPECT_EQ(p.temperature, 0.7);
+  EXPECT_EQ(p.top_p, 0.9);
+  EXPECT_EQ(p.top_k, 20);
+  EXPECT_TRUE(p.greedy);
+  M1RL_ASSERT_OK_AND_ASSIGN(EngineOptions o, EngineOptionsFromConfig(c));
+  EXPECT_EQ(o.max_batch_size, 8);
+  EXPECT_EQ(o.memory_budget_bytes, 1 << 20);
+  EXPECT_EQ(o.prefill_chunk, 512);
+  EXPECT_THAT(o.stop_strings, ElementsAre("</answer>"));
+}
+
+TEST(RolloutConfigTest, OutOfRangeValuesNameTheField) {
+  config::RolloutConfig c = Minimal();
+  c.set_n_samples(0);
+  EXPECT_THAT(EngineOptionsFromConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.n_samples must be >= 1, got 0")));
+  c = Minimal();
+  c.set_max_new_tokens(-5);
+  EXPECT_THAT(SamplingParamsFromConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.max_new_tokens must be >= 1, got -5")));
+  c = Minimal();
+  c.set_temperature(-1);
+  EXPECT_THAT(SamplingParamsFromConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.temperature must be finite and > 0")));
+  c = Minimal();
+  c.set_top_p(1.5);
+  EXPECT_THAT(SamplingParamsFromConfig(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.top_p")));
+  c = Minimal();
+  c.set_max_batch_size(-1);
+  EXPECT_THAT(EngineOptionsFromConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.max_batch_size")));
+  c = Minimal();
+  c.set_memory_budget_bytes(-1);
+  EXPECT_THAT(EngineOptionsFromConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.memory_budget_bytes")));
+  c = Minimal();
+  c.add_stop_strings("");
+  EXPECT_THAT(EngineOptionsFromConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.stop_strings[0] is empty")));
+}
+
+}  // namespace
+}  // namespace m1rl::rollout
