@@ -1,8 +1,125 @@
 #include "model/hybrid_model.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/silu.h>
+#include <ATen/ops/stack.h>
+#include <ATen/ops/zeros.h>
+#include <c10/util/Exception.h>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/ops.h"
+#include "model/head.h"
+
 namespace m1rl::model {
 
-struct HybridModel::Weights {};
+struct LayerWeights {
+  LayerType type = LayerType::kLinearAttention;
+  at::Tensor input_norm;  // [H]
+  at::Tensor post_norm;   // [H]
+  // Lightning attention.
+  at::Tensor qkv;    // [3D, H], head-major q|k|v per head
+  at::Tensor gate;   // [D, H]
+  at::Tensor out;    // [H, D]
+  at::Tensor norm;   // [D]
+  at::Tensor decay;  // [N_h] state dtype, s_h·f_i (not a parameter)
+  // Softmax attention.
+  at::Tensor q_proj;  // [N_h·d, H]
+  at::Tensor k_proj;  // [N_kv·d, H]
+  at::Tensor v_proj;  // [N_kv·d, H]
+  at::Tensor o_proj;  // [H, N_h·d]
+  // MoE.
+  at::Tensor router;   // [E, H] fp32 (fp64 for fp64 models)
+  at::Tensor gate_up;  // [E, 2I, H], w1 rows then w3 rows
+  at::Tensor down;     // [E, H, I]
+};
+
+struct HybridModel::AuxStats {
+  at::Tensor prob_sum;         // [E] Σ over router rows of softmax probs (differentiable)
+  std::vector<double> counts;  // [E] top-k slots choosing e
+  int64_t rows = 0;            // router rows R (tokens × layers)
+};
+
+struct HybridModel::Weights {
+  at::Tensor embed;     // [V, H]
+  std::vector<LayerWeights> layers;
+  at::Tensor final_norm;  // [H]
+  at::Tensor lm_head;     // [V, H]
+  at::Tensor inv_freq;    // [r/2] compute dtype, θ^(−2i/r)
+};
+
+namespace {
+
+at::ScalarType ComputeDtype(at::ScalarType dtype) { return dtype == at::kDouble ? at::kDouble : at::kFloat; }
+
+// w ⊙ x / sqrt(mean(x²) + eps), computed in the compute dtype and rounded once to `out_dtype`.
+at::Tensor RmsNorm(const at::Tensor& x,  // [T, C]
+                   const at::Tensor& w,  // [C]
+                   double eps, at::ScalarType out_dtype) {
+  const at::ScalarType cdt = ComputeDtype(x.scalar_type());
+  const at::Tensor xf = x.to(cdt);
+  const at::Tensor y = xf * (xf * xf).mean({-1}, /*keepdim=*/true).add(eps).rsqrt();
+  return (y * w.to(cdt)).to(out_dtype);
+}
+
+// Rotate-half RoPE on the first r dims (MODEL.md §5), positions `pos` [T] (compute dtype).
+at::Tensor ApplyRope(const at::Tensor& x,         // [T, heads, d]
+                     const at::Tensor& pos,       // [T] compute dtype
+                     const at::Tensor& inv_freq,  // [r/2] compute dtype
+                     int64_t rotary_dim) {
+  if (rotary_dim == 0) return x;
+  const int64_t half = rotary_dim / 2;
+  const at::ScalarType cdt = inv_freq.scalar_type();
+  const at::Tensor angle = pos.view({-1, 1}) * inv_freq.view({1, -1});  // [T, r/2]
+  const at::Tensor cos = angle.cos().unsqueeze(1);                      // [T, 1, r/2]
+  const at::Tensor sin = angle.sin().unsqueeze(1);
+  const at::Tensor xf = x.to(cdt);
+  const at::Tensor x1 = xf.narrow(-1, 0, half);
+  const at::Tensor x2 = xf.narrow(-1, half, half);
+  std::vector<at::Tensor> parts{x1 * cos - x2 * sin, x2 * cos + x1 * sin};
+  if (rotary_dim < x.size(-1)) parts.push_back(xf.narrow(-1, rotary_dim, x.size(-1) - rotary_dim));
+  return at::cat(parts, -1).to(x.scalar_type());
+}
+
+// Causal softmax attention of n new queries at positions p0..p0+n−1 over keys 0..p0+n−1 (GQA).
+at::Tensor AttendOne(const at::Tensor& q,  // [n, N_h, d] after RoPE
+                     const at::Tensor& k,  // [N_kv, Lk, d] after RoPE, Lk = p0 + n
+                     const at::Tensor& v,  // [N_kv, Lk, d]
+                     int64_t p0) {
+  const int64_t n = q.size(0);
+  const int64_t heads = q.size(1);
+  const int64_t dim = q.size(2);
+  const int64_t kv_heads = k.size(0);
+  const int64_t group = heads / kv_heads;
+  const int64_t lk = k.size(1);
+  const at::ScalarType cdt = ComputeDtype(q.scalar_type());
+  // Query head h = kv·group + g uses kv head ⌊h/group⌋.
+  const at::Tensor qg = q.view({n, kv_heads, group, dim}).permute({1, 2, 0, 3});  // [N_kv, group, n, d]
+  at::Tensor scores = qg.matmul(k.unsqueeze(1).transpose(-1, -2)).to(cdt) /
+                      std::sqrt(static_cast<double>(dim));  // [N_kv, group, n, Lk]
+  if (n > 1 || lk > p0 + 1) {
+    const at::Tensor qi = at::arange(n, scores.options().dtype(at::kLong)).view({n, 1}) + p0;
+    const at::Tensor kj = at::arange(lk, scores.options().dtype(at::kLong)).view({1, lk});
+    scores = scores.masked_fill(kj > qi, -std::numeric_limits<double>::infinity());
+  }
+  const at::Tensor probs = scores.softmax(-1).to(v.scalar_type());
+  return probs.matmul(v.unsqueeze(1)).permute({2, 0, 1, 3}).reshape({n, heads * dim});  // [n, N_h·d]
+}
+
+}  // namespace
+
+// ---- SequenceState ----------------------------------------------------------------------------------------
 
 SequenceState SequenceState::Copy() const {
   SequenceState s;
@@ -16,10 +133,12 @@ SequenceState SequenceState::Copy() const {
 int64_t SequenceState::StateBytes() const {
   int64_t n = 0;
   for (const auto& t : lightning_) n += t.numel() * t.element_size();
-  for (const auto& t : keys_) n += t.numel() * t.element_size();
-  for (const auto& t : values_) n += t.numel() * t.element_size();
+  for (const auto& t : keys_) n += t.size(0) * num_tokens_ * t.size(2) * t.element_size();
+  for (const auto& t : values_) n += t.size(0) * num_tokens_ * t.size(2) * t.element_size();
   return n;
 }
+
+// ---- construction -----------------------------------------------------------------------------------------
 
 HybridModel::HybridModel(const ModelConfig& config, at::ScalarType dtype, at::Device device)
     : config_(config), dtype_(dtype), device_(device), w_(std::make_unique<Weights>()) {}
@@ -27,29 +146,370 @@ HybridModel::HybridModel(HybridModel&&) noexcept = default;
 HybridModel& HybridModel::operator=(HybridModel&&) noexcept = default;
 HybridModel::~HybridModel() = default;
 
-absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConfig&, at::ScalarType, at::Device,
-                                                                 uint64_t) {
-  return absl::UnimplementedError("HybridModel::Create: landing in the next model/ commit");
+absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConfig& config, at::ScalarType dtype,
+                                                                 at::Device device, uint64_t seed) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kDouble) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.dtype must be float32, bfloat16 or float64, got ", std::string(c10::toString(dtype))));
+  }
+  std::unique_ptr<HybridModel> m(new HybridModel(config, dtype, device));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::ScalarType cdt = ComputeDtype(dtype);
+  const auto cpu64 = at::TensorOptions().dtype(at::kDouble);
+  auto normal = [&](std::vector<int64_t> shape, at::ScalarType t) {
+    return (at::randn(shape, gen, cpu64) * 0.02).to(device, t).requires_grad_(true);
+  };
+  auto ones = [&](int64_t n) { return at::ones({n}, at::TensorOptions().dtype(dtype).device(device)).requires_grad_(true); };
+  const ModelConfig& c = m->config_;
+  const int64_t hd = c.hidden_size, dd = c.inner_dim(), kvd = c.num_key_value_heads * c.head_dim;
+  Weights& w = *m->w_;
+  w.embed = normal({c.vocab_size, hd}, dtype);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    LayerWeights l;
+    l.type = c.layer_types[i];
+    l.input_norm = ones(hd);
+    if (l.type == LayerType::kLinearAttention) {
+      l.qkv = normal({3 * dd, hd}, dtype);
+      l.gate = normal({dd, hd}, dtype);
+      l.out = normal({hd, dd}, dtype);
+      l.norm = ones(dd);
+    } else {
+      l.q_proj = normal({dd, hd}, dtype);
+      l.k_proj = normal({kvd, hd}, dtype);
+      l.v_proj = normal({kvd, hd}, dtype);
+      l.o_proj = normal({hd, dd}, dtype);
+    }
+    l.post_norm = ones(hd);
+    l.router = normal({c.num_local_experts, hd}, cdt);
+    l.gate_up = normal({c.num_local_experts, 2 * c.intermediate_size, hd}, dtype);
+    l.down = normal({c.num_local_experts, hd, c.intermediate_size}, dtype);
+    w.layers.push_back(std::move(l));
+  }
+  w.final_norm = ones(hd);
+  w.lm_head = normal({c.vocab_size, hd}, dtype);
+  m->InitBuffers();
+  return m;
 }
-absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::string&, at::ScalarType, at::Device) {
-  return absl::UnimplementedError("HybridModel::LoadHf: landing in the next model/ commit");
+
+void HybridModel::InitBuffers() {
+  const at::ScalarType cdt = ComputeDtype(dtype_);
+  const auto opts = at::TensorOptions().dtype(cdt).device(device_);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    if (config_.layer_types[i] != LayerType::kLinearAttention) continue;
+    std::vector<double> rates;
+    for (int64_t h = 0; h < config_.num_attention_heads; ++h) rates.push_back(config_.LightningDecayRate(i, h));
+    w_->layers[i].decay =
+        at::from_blob(rates.data(), {static_cast<int64_t>(rates.size())}, at::TensorOptions().dtype(at::kDouble))
+            .to(opts, /*non_blocking=*/false, /*copy=*/true);
+  }
+  const int64_t half = config_.rotary_dim / 2;
+  std::vector<double> inv(half);
+  for (int64_t i = 0; i < half; ++i) {
+    inv[i] = std::pow(config_.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(config_.rotary_dim));
+  }
+  w_->inv_freq =
+      at::from_blob(inv.data(), {half}, at::TensorOptions().dtype(at::kDouble)).to(opts, /*non_blocking=*/false, /*copy=*/true);
 }
-absl::Status HybridModel::SaveHf(const std::string&) const {
-  return absl::UnimplementedError("HybridModel::SaveHf: landing in the next model/ commit");
+
+// ---- parameters -------------------------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, at::Tensor>> HybridModel::NamedParameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  out.emplace_back("model.embed_tokens.weight", w_->embed);
+  for (size_t i = 0; i < w_->layers.size(); ++i) {
+    const LayerWeights& l = w_->layers[i];
+    const std::string p = absl::StrCat("model.layers.", i, ".");
+    out.emplace_back(p + "input_layernorm.weight", l.input_norm);
+    if (l.type == LayerType::kLinearAttention) {
+      out.emplace_back(p + "self_attn.qkv_proj.weight", l.qkv);
+      out.emplace_back(p + "self_attn.output_gate.weight", l.gate);
+      out.emplace_back(p + "self_attn.out_proj.weight", l.out);
+      out.emplace_back(p + "self_attn.norm.weight", l.norm);
+    } else {
+      out.emplace_back(p + "self_attn.q_proj.weight", l.q_proj);
+      out.emplace_back(p + "self_attn.k_proj.weight", l.k_proj);
+      out.emplace_back(p + "self_attn.v_proj.weight", l.v_proj);
+      out.emplace_back(p + "self_attn.o_proj.weight", l.o_proj);
+    }
+    out.emplace_back(p + "post_attention_layernorm.weight", l.post_norm);
+    out.emplace_back(p + "mlp.gate.weight", l.router);
+    out.emplace_back(p + "mlp.experts.gate_up_proj", l.gate_up);
+    out.emplace_back(p + "mlp.experts.down_proj", l.down);
+  }
+  out.emplace_back("model.norm.weight", w_->final_norm);
+  out.emplace_back("lm_head.weight", w_->lm_head);
+  return out;
 }
-std::vector<std::pair<std::string, at::Tensor>> HybridModel::NamedParameters() const { return {}; }
-std::vector<at::Tensor> HybridModel::Parameters() const { return {}; }
-int64_t HybridModel::NumParameters() const { return 0; }
-ForwardOutput HybridModel::Forward(const at::Tensor&, const at::Tensor&, const std::vector<int64_t>&,
-                                   const ForwardOptions&) const {
-  return {};
+
+std::vector<at::Tensor> HybridModel::Parameters() const {
+  std::vector<at::Tensor> out;
+  for (auto& [name, t] : NamedParameters()) out.push_back(t);
+  return out;
 }
-at::Tensor HybridModel::Hidden(const at::Tensor&, const std::vector<int64_t>&, at::Tensor*) const { return {}; }
-SequenceState HybridModel::NewSequence() const { return {}; }
-at::Tensor HybridModel::Prefill(SequenceState*, const std::vector<int32_t>&, const DecodeOptions&) const { return {}; }
-at::Tensor HybridModel::Step(const std::vector<SequenceState*>&, const std::vector<int32_t>&,
-                             const DecodeOptions&) const {
-  return {};
+
+int64_t HybridModel::NumParameters() const {
+  int64_t n = 0;
+  for (auto& [name, t] : NamedParameters()) n += t.numel();
+  return n;
+}
+
+// ---- layers -----------------------------------------------------------------------------------------------
+
+// Lightning attention mixer (MODEL.md §4). `states` [B, N_h, d, d] is the initial state (undefined: zeros)
+// and receives the final state when non-null. `decode` uses the one-token recurrence (B tokens, one each).
+at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                                       const std::vector<int64_t>& cu_seqlens, at::Tensor* states,
+                                       bool decode) const {
+  const int64_t t = u.size(0);
+  const int64_t heads = config_.num_attention_heads;
+  const int64_t dim = config_.head_dim;
+  const at::Tensor a = at::silu(u.matmul(l.qkv.t())).view({t, heads, 3, dim});  // SiLU on the fused output
+  const at::Tensor q = a.select(2, 0);
+  const at::Tensor k = a.select(2, 1);
+  const at::Tensor v = a.select(2, 2);
+  at::Tensor o;  // [T, N_h, d]
+  if (decode) {
+    o = ops::LightningDecode(q, k, v, l.decay, *states);
+  } else {
+    ops::LightningOutput r = ops::LightningAttention(q, k, v, l.decay, cu_seqlens,
+                                                     states != nullptr ? *states : at::Tensor(), config_.block_size);
+    o = r.out;
+    if (states != nullptr) *states = r.final_state;
+  }
+  const at::Tensor normed = RmsNorm(o.reshape({t, heads * dim}), l.norm, config_.lightning_norm_eps, dtype_);
+  return (u.matmul(l.gate.t()).sigmoid() * normed).matmul(l.out.t());
+}
+
+// Top-k MoE (MODEL.md §6). Adds this layer's Σ softmax probs [E] and top-k counts [E] to the aux stats.
+at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                            AuxStats* aux) const {
+  const int64_t t = u.size(0);
+  const int64_t num_experts = config_.num_local_experts;
+  const int64_t top_k = config_.num_experts_per_tok;
+  const int64_t inter = config_.intermediate_size;
+  const at::ScalarType cdt = ComputeDtype(dtype_);
+  const at::Tensor logits = u.to(l.router.scalar_type()).matmul(l.router.t());  // [T, E] fp32
+  const at::Tensor probs = logits.softmax(-1);
+  // Stable descending sort: ties go to the lower expert index.
+  const at::Tensor top_idx = std::get<1>(probs.sort(/*stable=*/true, -1, /*descending=*/true)).narrow(1, 0, top_k);
+  const at::Tensor top_p = probs.gather(1, top_idx);                   // [T, k]
+  const at::Tensor weights = (top_p / top_p.sum(-1, true)).to(cdt);    // [T, k]
+  // Group the T·k slots by expert on the host (sizes are tiny next to the GEMMs).
+  const at::Tensor idx_cpu = top_idx.to(at::kCPU).contiguous();
+  const int64_t* ip = idx_cpu.data_ptr<int64_t>();
+  std::vector<std::vector<int64_t>> slots(num_experts);
+  for (int64_t s = 0; s < t * top_k; ++s) slots[ip[s]].push_back(s);
+  at::Tensor out = at::zeros({t, config_.hidden_size}, u.options().dtype(cdt));
+  const at::Tensor flat_w = weights.reshape({t * top_k});
+  for (int64_t e = 0; e < num_experts; ++e) {
+    const int64_t n = static_cast<int64_t>(slots[e].size());
+    if (n == 0) continue;
+    std::vector<int64_t> toks(n);
+    for (int64_t j = 0; j < n; ++j) toks[j] = slots[e][j] / top_k;
+    const at::Tensor tok_t = at::from_blob(toks.data(), {n}, at::TensorOptions().dtype(at::kLong)).to(u.device(), /*non_blocking=*/false, /*copy=*/true);
+    const at::Tensor slot_t =
+        at::from_blob(slots[e].data(), {n}, at::TensorOptions().dtype(at::kLong)).to(u.device(), /*non_blocking=*/false, /*copy=*/true);
+    const at::Tensor x = u.index_select(0, tok_t);                  // [n, H]
+    const at::Tensor h = x.matmul(l.gate_up[e].t());                // [n, 2I]
+    const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
+    const at::Tensor y = act.matmul(l.down[e].t()).to(cdt);         // [n, H]
+    out = out.index_add(0, tok_t, y * flat_w.index_select(0, slot_t).unsqueeze(1));
+  }
+  if (aux != nullptr) {
+    const at::Tensor psum = probs.sum(0);  // [E]
+    aux->prob_sum = aux->prob_sum.defined() ? aux->prob_sum + psum : psum;
+    for (int64_t e = 0; e < num_experts; ++e) aux->counts[e] += static_cast<double>(slots[e].size());
+    aux->rows += t;
+  }
+  return out.to(dtype_);
+}
+
+at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
+                                  const std::vector<int64_t>& cu_seqlens, const at::Tensor& positions,  // [T]
+                                  std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux) const {
+  const int64_t t = input_ids.size(0);
+  const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  at::Tensor h = w_->embed.index_select(0, input_ids.to(device_));  // [T, H]
+  const at::Tensor pos = positions.to(device_).to(ComputeDtype(dtype_));
+  int64_t lin_ord = 0;
+  int64_t full_ord = 0;
+  for (size_t i = 0; i < w_->layers.size(); ++i) {
+    const LayerWeights& l = w_->layers[i];
+    const at::Tensor u = RmsNorm(h, l.input_norm, config_.rms_norm_eps, dtype_);
+    at::Tensor mixed;
+    if (l.type == LayerType::kLinearAttention) {
+      if (seqs != nullptr) {
+        std::vector<at::Tensor> st;
+        for (SequenceState* s : *seqs) st.push_back(s->lightning_[lin_ord]);
+        at::Tensor states = at::stack(st, 0);  // [B, N_h, d, d]
+        mixed = LightningMixer(l, u, cu_seqlens, &states, decode);
+        for (int64_t b = 0; b < batch; ++b) (*seqs)[b]->lightning_[lin_ord] = states[b].clone();
+      } else {
+        mixed = LightningMixer(l, u, cu_seqlens, nullptr, false);
+      }
+      ++lin_ord;
+    } else {
+      const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads, dim = config_.head_dim;
+      const at::Tensor q = ApplyRope(u.matmul(l.q_proj.t()).view({t, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const at::Tensor k = ApplyRope(u.matmul(l.k_proj.t()).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const at::Tensor v = u.matmul(l.v_proj.t()).view({t, kv, dim});
+      std::vector<at::Tensor> outs;
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t s0 = cu_seqlens[b], n = cu_seqlens[b + 1] - cu_seqlens[b];
+        if (n == 0) continue;
+        const at::Tensor kb = k.narrow(0, s0, n).permute({1, 0, 2});  // [N_kv, n, d]
+        const at::Tensor vb = v.narrow(0, s0, n).permute({1, 0, 2});
+        if (seqs == nullptr) {
+          outs.push_back(AttendOne(q.narrow(0, s0, n), kb, vb, 0));
+          continue;
+        }
+        SequenceState* s = (*seqs)[b];
+        const int64_t p0 = s->num_tokens_;
+        at::Tensor& kc = s->keys_[full_ord];
+        at::Tensor& vc = s->values_[full_ord];
+        if (kc.size(1) < p0 + n) {  // grow by doubling: amortised O(1) copies per token
+          const int64_t cap = std::max<int64_t>({2 * kc.size(1), p0 + n, 16});
+          at::Tensor nk = at::empty({kv, cap, dim}, kc.options());
+          at::Tensor nv = at::empty({kv, cap, dim}, vc.options());
+          nk.narrow(1, 0, p0).copy_(kc.narrow(1, 0, p0));
+          nv.narrow(1, 0, p0).copy_(vc.narrow(1, 0, p0));
+          kc = nk;
+          vc = nv;
+        }
+        kc.narrow(1, p0, n).copy_(kb);
+        vc.narrow(1, p0, n).copy_(vb);
+        outs.push_back(AttendOne(q.narrow(0, s0, n), kc.narrow(1, 0, p0 + n), vc.narrow(1, 0, p0 + n), p0));
+      }
+      mixed = at::cat(outs, 0).matmul(l.o_proj.t());
+      ++full_ord;
+    }
+    const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
+    const at::Tensor u2 = RmsNorm(h1, l.post_norm, config_.rms_norm_eps, dtype_);
+    h = u2 * config_.mlp_alpha_factor + MoE(l, u2, aux) * config_.mlp_beta_factor;
+  }
+  // The final-norm output feeding the FP32 head stays in the compute dtype (MODEL.md §7).
+  return RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
+}
+
+namespace {
+
+at::Tensor PackedPositions(const std::vector<int64_t>& cu_seqlens) {
+  const int64_t t = cu_seqlens.back();
+  at::Tensor pos = at::empty({t}, at::TensorOptions().dtype(at::kLong));
+  int64_t* p = pos.data_ptr<int64_t>();
+  for (size_t b = 0; b + 1 < cu_seqlens.size(); ++b) {
+    for (int64_t i = cu_seqlens[b]; i < cu_seqlens[b + 1]; ++i) p[i] = i - cu_seqlens[b];
+  }
+  return pos;
+}
+
+void CheckCuSeqlens(const std::vector<int64_t>& cu_seqlens, int64_t t) {
+  TORCH_CHECK(cu_seqlens.size() >= 2 && cu_seqlens.front() == 0 && cu_seqlens.back() == t,
+              "Forward: cu_seqlens must run from 0 to T=", t);
+  for (size_t i = 1; i < cu_seqlens.size(); ++i) {
+    TORCH_CHECK(cu_seqlens[i] >= cu_seqlens[i - 1], "Forward: cu_seqlens must be non-decreasing at ", i);
+  }
+}
+
+}  // namespace
+
+at::Tensor HybridModel::Hidden(const at::Tensor& input_ids, const std::vector<int64_t>& cu_seqlens,
+                               at::Tensor* router_aux) const {
+  TORCH_CHECK(input_ids.dim() == 1, "Forward: expected input_ids [T], got ", input_ids.sizes());
+  CheckCuSeqlens(cu_seqlens, input_ids.size(0));
+  AuxStats aux;
+  aux.counts.assign(config_.num_local_experts, 0.0);
+  at::Tensor hidden = RunLayers(input_ids.to(at::kLong), cu_seqlens, PackedPositions(cu_seqlens), nullptr, false, &aux);
+  if (router_aux != nullptr) {
+    // Switch loss over the router rows of all layers: E·Σ_e f_e·P_e, f = slots/R, P = mean prob.
+    const at::ScalarType cdt = ComputeDtype(dtype_);
+    if (aux.rows == 0) {
+      *router_aux = at::zeros({}, at::TensorOptions().dtype(cdt).device(device_));
+    } else {
+      const double r = static_cast<double>(aux.rows);
+      std::vector<double> f(aux.counts.size());
+      for (size_t e = 0; e < f.size(); ++e) f[e] = aux.counts[e] / r;
+      const at::Tensor ft =
+          at::from_blob(f.data(), {static_cast<int64_t>(f.size())}, at::TensorOptions().dtype(at::kDouble))
+              .to(aux.prob_sum.options(), /*non_blocking=*/false, /*copy=*/true);
+      *router_aux = ((ft * (aux.prob_sum / r)).sum() * static_cast<double>(config_.num_local_experts) *
+                     config_.router_aux_loss_coef)
+                        .to(cdt);
+    }
+  }
+  return hidden;
+}
+
+ForwardOutput HybridModel::Forward(const at::Tensor& input_ids, const at::Tensor& targets,
+                                   const std::vector<int64_t>& cu_seqlens, const ForwardOptions& options) const {
+  TORCH_CHECK(targets.dim() == 1 && targets.size(0) == input_ids.size(0), "Forward: expected targets [",
+              input_ids.size(0), "], got ", targets.sizes());
+  TORCH_CHECK(options.temperature > 0, "Forward: temperature must be > 0, got ", options.temperature);
+  ForwardOutput out;
+  const at::Tensor hidden = Hidden(input_ids, cu_seqlens, &out.aux_loss);
+  HeadOutput head = ChunkedLogProbs(hidden, w_->lm_head, targets.to(device_).to(at::kLong), 1.0 / options.temperature,
+                                    options.head, options.head_chunk_size, options.compute_entropy);
+  out.logprobs = head.logprobs;
+  if (options.compute_entropy) out.entropy = head.entropy;
+  return out;
+}
+
+// ---- decode -----------------------------------------------------------------------------------------------
+
+SequenceState HybridModel::NewSequence() const {
+  SequenceState s;
+  const at::ScalarType cdt = ComputeDtype(dtype_);
+  const int64_t heads = config_.num_attention_heads, dim = config_.head_dim, kv = config_.num_key_value_heads;
+  for (LayerType t : config_.layer_types) {
+    if (t == LayerType::kLinearAttention) {
+      s.lightning_.push_back(at::zeros({heads, dim, dim}, at::TensorOptions().dtype(cdt).device(device_)));
+    } else {
+      s.keys_.push_back(at::empty({kv, 0, dim}, at::TensorOptions().dtype(dtype_).device(device_)));
+      s.values_.push_back(at::empty({kv, 0, dim}, at::TensorOptions().dtype(dtype_).device(device_)));
+    }
+  }
+  return s;
+}
+
+at::Tensor HybridModel::Prefill(SequenceState* seq, const std::vector<int32_t>& tokens,
+                                const DecodeOptions& options) const {
+  TORCH_CHECK(seq != nullptr && !tokens.empty(), "Prefill: needs a sequence and at least one token");
+  at::NoGradGuard no_grad;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  at::Tensor ids = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  at::Tensor pos = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  for (int64_t i = 0; i < n; ++i) {
+    TORCH_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, "Prefill: token ", tokens[i], " out of range");
+    ids.data_ptr<int64_t>()[i] = tokens[i];
+    pos.data_ptr<int64_t>()[i] = seq->num_tokens_ + i;
+  }
+  std::vector<SequenceState*> seqs{seq};
+  const at::Tensor hidden = RunLayers(ids, {0, n}, pos, &seqs, /*decode=*/false, nullptr);
+  seq->num_tokens_ += n;
+  return HeadLogits(hidden.narrow(0, n - 1, 1), w_->lm_head, options.head)[0];
+}
+
+at::Tensor HybridModel::Step(const std::vector<SequenceState*>& seqs, const std::vector<int32_t>& tokens,
+                             const DecodeOptions& options) const {
+  TORCH_CHECK(!seqs.empty() && seqs.size() == tokens.size(), "Step: expected one token per sequence, got ",
+              tokens.size(), " tokens for ", seqs.size(), " sequences");
+  at::NoGradGuard no_grad;
+  const int64_t b = static_cast<int64_t>(seqs.size());
+  at::Tensor ids = at::empty({b}, at::TensorOptions().dtype(at::kLong));
+  at::Tensor pos = at::empty({b}, at::TensorOptions().dtype(at::kLong));
+  std::vector<int64_t> cu(b + 1);
+  for (int64_t i = 0; i < b; ++i) {
+    TORCH_CHECK(seqs[i] != nullptr, "Step: null sequence ", i);
+    TORCH_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, "Step: token ", tokens[i], " out of range");
+    ids.data_ptr<int64_t>()[i] = tokens[i];
+    pos.data_ptr<int64_t>()[i] = seqs[i]->num_tokens_;
+    cu[i + 1] = i + 1;
+  }
+  std::vector<SequenceState*> mutable_seqs = seqs;
+  const at::Tensor hidden = RunLayers(ids, cu, pos, &mutable_seqs, /*decode=*/true, nullptr);
+  for (SequenceState* s : seqs) s->num_tokens_ += 1;
+  return HeadLogits(hidden, w_->lm_head, options.head);
 }
 
 }  // namespace m1rl::model

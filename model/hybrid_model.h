@@ -28,6 +28,8 @@
 
 namespace m1rl::model {
 
+struct LayerWeights;  // internal (hybrid_model.cc)
+
 struct ForwardOptions {
   double temperature = 1.0;      // log-probs of softmax(logits / temperature); must be > 0
   bool compute_entropy = false;  // also return the entropy of softmax(logits / temperature)
@@ -110,7 +112,8 @@ class HybridModel {
                         const at::Tensor& targets,    // [T] int64
                         const std::vector<int64_t>& cu_seqlens, const ForwardOptions& options) const;
 
-  // The final hidden state after model.norm, [T, H] model dtype (for tests and value heads).
+  // The final hidden state after model.norm, [T, H] fp32 (fp64 for float64 models): the input of the
+  // FP32 head. If `router_aux` is non-null it receives ForwardOutput::aux_loss.
   at::Tensor Hidden(const at::Tensor& input_ids,  // [T] int64
                     const std::vector<int64_t>& cu_seqlens, at::Tensor* router_aux = nullptr) const;
 
@@ -129,7 +132,19 @@ class HybridModel {
 
  private:
   struct Weights;
+  struct AuxStats;
   HybridModel(const ModelConfig& config, at::ScalarType dtype, at::Device device);
+  void InitBuffers();
+  at::Tensor LightningMixer(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                            const std::vector<int64_t>& cu_seqlens, at::Tensor* states, bool decode) const;
+  at::Tensor MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                 AuxStats* aux) const;
+  // Embedding, all layers, final norm: [T, H] compute dtype. With `seqs` (one per cu_seqlens segment) the
+  // lightning states and KV caches are read and updated; `decode` selects the one-token recurrence.
+  at::Tensor RunLayers(const at::Tensor& input_ids,  // [T] int64
+                       const std::vector<int64_t>& cu_seqlens,
+                       const at::Tensor& positions,  // [T] int64
+                       std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux) const;
 
   ModelConfig config_;
   at::ScalarType dtype_;

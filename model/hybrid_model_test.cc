@@ -1,0 +1,303 @@
+#include "model/hybrid_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/stack.h>
+#include <ATen/ops/zeros.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/testing/status_matchers.h"
+#include "model/head.h"
+
+namespace m1rl::model {
+namespace {
+
+double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
+  const double d = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+  return std::isnan(d) ? std::numeric_limits<double>::infinity() : d;
+}
+
+double MaxAbs(const at::Tensor& a) { return a.to(at::kDouble).abs().max().item<double>(); }
+
+std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = static_cast<int32_t>(rng() % vocab);
+  return t;
+}
+
+at::Tensor ToTensor(const std::vector<int32_t>& v) {
+  std::vector<int64_t> w(v.begin(), v.end());
+  return at::from_blob(w.data(), {static_cast<int64_t>(w.size())}, at::TensorOptions().dtype(at::kLong)).clone();
+}
+
+// tiny8 (both layer kinds, 4 experts) with a small lightning block so that short tests cross blocks.
+ModelConfig SmallBlockTiny8() {
+  ModelConfig c = *ModelConfig::Preset("tiny8");
+  c.block_size = 16;
+  return c;
+}
+
+std::unique_ptr<HybridModel> MakeModel(const ModelConfig& c, at::ScalarType dtype, uint64_t seed = 1) {
+  auto m = HybridModel::Create(c, dtype, at::kCPU, seed);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return std::move(*m);
+}
+
+// Logits of every position of one sequence by the training path: [T, V].
+at::Tensor TrainingLogits(const HybridModel& m, const std::vector<int32_t>& tokens) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const at::Tensor hidden = m.Hidden(ToTensor(tokens), {0, n});
+  return HeadLogits(hidden, m.NamedParameters().back().second.detach(), HeadPrecision::kIeeeFp32);
+}
+
+TEST(HybridModelTest, ParametersMatchConfigCountAndHfNames) {
+  const ModelConfig c = *ModelConfig::Preset("tiny8");
+  auto m = MakeModel(c, at::kFloat);
+  EXPECT_EQ(m->NumParameters(), 937920);  // MODEL.md §11
+  const auto named = m->NamedParameters();
+  EXPECT_EQ(named.front().first, "model.embed_tokens.weight");
+  EXPECT_EQ(named.back().first, "lm_head.weight");
+  bool saw_lightning = false, saw_softmax = false;
+  for (const auto& [name, t] : named) {
+    EXPECT_TRUE(t.requires_grad()) << name;
+    EXPECT_TRUE(t.is_leaf()) << name;
+    if (name == "model.layers.0.self_attn.qkv_proj.weight") {
+      saw_lightning = true;
+      EXPECT_EQ(t.sizes(), (std::vector<int64_t>{384, 64}));
+    }
+    if (name == "model.layers.7.self_attn.k_proj.weight") {
+      saw_softmax = true;
+      EXPECT_EQ(t.sizes(), (std::vector<int64_t>{64, 64}));
+    }
+    if (name == "model.layers.3.mlp.gate.weight") {
+      EXPECT_EQ(t.scalar_type(), at::kFloat);
+    }
+    if (name == "model.layers.3.mlp.experts.gate_up_proj") {
+      EXPECT_EQ(t.sizes(), (std::vector<int64_t>{4, 192, 64}));
+    }
+  }
+  EXPECT_TRUE(saw_lightning && saw_softmax);
+  auto bf = MakeModel(c, at::kBFloat16);
+  for (const auto& [name, t] : bf->NamedParameters()) {
+    if (name.find("mlp.gate.weight") != std::string::npos) {
+      EXPECT_EQ(t.scalar_type(), at::kFloat) << name;
+    }
+  }
+}
+
+// Decode equals prefill, float64: step-by-step decoding (one Prefill token, then Step) gives the training
+// forward's logits at every position. Both compute the same math in a different order (recurrence vs
+// block form, KV cache vs full causal matrix): differences are rounding only, ~1e-15 relative per op over
+// 8 layers; bound 1e-9 absolute on logits of magnitude ~1.
+TEST(HybridModelTest, DecodeEqualsPrefillFloat64) {
+  const ModelConfig c = SmallBlockTiny8();
+  auto m = MakeModel(c, at::kDouble, 3);
+  const std::vector<int32_t> tokens = RandomTokens(45, c.vocab_size, 4);
+  const at::Tensor want = TrainingLogits(*m, tokens);  // [T, V]
+  SequenceState s = m->NewSequence();
+  at::Tensor got0 = m->Prefill(&s, {tokens[0]}, {});
+  EXPECT_LT(MaxAbsDiff(got0, want[0]), 1e-9);
+  double worst = 0;
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    SequenceState* p = &s;
+    const at::Tensor got = m->Step({p}, {tokens[i]}, {});
+    ASSERT_EQ(got.sizes(), (std::vector<int64_t>{1, c.vocab_size}));
+    worst = std::max(worst, MaxAbsDiff(got[0], want[i]));
+  }
+  EXPECT_LT(worst, 1e-9);
+  EXPECT_EQ(s.num_tokens(), 45);
+  // Chunked prefill (17 + 20 tokens, crossing lightning blocks of 16) then steps: same logits.
+  SequenceState s2 = m->NewSequence();
+  m->Prefill(&s2, std::vector<int32_t>(tokens.begin(), tokens.begin() + 17), {});
+  const at::Tensor mid = m->Prefill(&s2, std::vector<int32_t>(tokens.begin() + 17, tokens.begin() + 37), {});
+  EXPECT_LT(MaxAbsDiff(mid, want[36]), 1e-9);
+  SequenceState* p2 = &s2;
+  const at::Tensor next = m->Step({p2}, {tokens[37]}, {});
+  EXPECT_LT(MaxAbsDiff(next[0], want[37]), 1e-9);
+}
+
+// Same in float32 at T = 300 (crosses the default 256 block). Error model: each logit is a K = 64-term
+// fp32 dot product of O(1) values after 8 residual layers whose activations differ by summation order
+// only; the relative error of one layer is ≲ K·eps32 ≈ 8e-6, amplified ≲ 10× through depth; bound
+// 1e-4 · max|logit| (observed well below).
+TEST(HybridModelTest, DecodeEqualsPrefillFloat32AcrossBlock) {
+  const ModelConfig c = *ModelConfig::Preset("tiny8");
+  auto m = MakeModel(c, at::kFloat, 5);
+  const std::vector<int32_t> tokens = RandomTokens(300, c.vocab_size, 6);
+  const at::Tensor want = TrainingLogits(*m, tokens);
+  SequenceState s = m->NewSequence();
+  m->Prefill(&s, std::vector<int32_t>(tokens.begin(), tokens.begin() + 250), {});
+  double worst = 0;
+  for (size_t i = 250; i < tokens.size(); ++i) {
+    SequenceState* p = &s;
+    worst = std::max(worst, MaxAbsDiff(m->Step({p}, {tokens[i]}, {})[0], want[i]));
+  }
+  EXPECT_LT(worst, 1e-4 * MaxAbs(want));
+}
+
+// Batched Step over sequences of different lengths, and Copy() for G samples, equal separate decoding.
+TEST(HybridModelTest, BatchedStepAndCopyMatchSingleSequences) {
+  const ModelConfig c = SmallBlockTiny8();
+  auto m = MakeModel(c, at::kDouble, 7);
+  const std::vector<int32_t> a = RandomTokens(20, c.vocab_size, 8);
+  const std::vector<int32_t> b = RandomTokens(5, c.vocab_size, 9);
+  SequenceState sa = m->NewSequence();
+  SequenceState sb = m->NewSequence();
+  m->Prefill(&sa, a, {});
+  m->Prefill(&sb, b, {});
+  SequenceState sa_copy = sa.Copy();
+  EXPECT_EQ(sa_copy.num_tokens(), 20);
+  EXPECT_EQ(sa_copy.StateBytes(), sa.StateBytes());
+  const at::Tensor batched = m->Step({&sa, &sb, &sa_copy}, {11, 12, 13}, {});
+  std::vector<int32_t> a11 = a, b12 = b, a13 = a;
+  a11.push_back(11);
+  b12.push_back(12);
+  a13.push_back(13);
+  EXPECT_LT(MaxAbsDiff(batched[0], TrainingLogits(*m, a11)[20]), 1e-9);
+  EXPECT_LT(MaxAbsDiff(batched[1], TrainingLogits(*m, b12)[5]), 1e-9);
+  EXPECT_LT(MaxAbsDiff(batched[2], TrainingLogits(*m, a13)[20]), 1e-9);
+  // State size: 7 lightning layers × N_h·d·d fp64 + 1 softmax layer × 2 × N_kv·tokens·d fp64.
+  EXPECT_EQ(sb.StateBytes(), 7 * 4 * 32 * 32 * 8 + 2 * 2 * 6 * 32 * 8);
+}
+
+// Packed ragged batch equals separate forwards; log-probs and entropy equal the float64 formula on the
+// full logits: logp = z_y − logsumexp(z), H = −Σ p log p with z = logits/τ.
+TEST(HybridModelTest, PackedForwardMatchesFormulaPerSequence) {
+  const ModelConfig c = SmallBlockTiny8();
+  auto m = MakeModel(c, at::kDouble, 11);
+  const std::vector<std::vector<int32_t>> seqs{RandomTokens(1, 256, 1), RandomTokens(23, 256, 2),
+                                               RandomTokens(40, 256, 3)};
+  std::vector<int32_t> packed;
+  std::vector<int64_t> cu{0};
+  for (const auto& s : seqs) {
+    packed.insert(packed.end(), s.begin(), s.end());
+    cu.push_back(cu.back() + static_cast<int64_t>(s.size()));
+  }
+  const std::vector<int32_t> targets = RandomTokens(static_cast<int64_t>(packed.size()), 256, 99);
+  ForwardOptions opt;
+  opt.temperature = 0.7;
+  opt.compute_entropy = true;
+  opt.head_chunk_size = 37;  // not a divisor of V = 256: exercises a ragged last chunk
+  const ForwardOutput out = m->Forward(ToTensor(packed), ToTensor(targets), cu, opt);
+  ASSERT_EQ(out.logprobs.sizes(), (std::vector<int64_t>{static_cast<int64_t>(packed.size())}));
+  double worst_lp = 0, worst_ent = 0;
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    const at::Tensor z = TrainingLogits(*m, seqs[b]) / 0.7;  // [n, V] fp64
+    const at::Tensor logp_all = z.log_softmax(-1);
+    for (int64_t i = 0; i < static_cast<int64_t>(seqs[b].size()); ++i) {
+      const int64_t row = cu[b] + i;
+      const double want_lp = logp_all[i][targets[row]].item<double>();
+      const double want_ent = -(logp_all[i].exp() * logp_all[i]).sum().item<double>();
+      worst_lp = std::max(worst_lp, std::abs(out.logprobs[row].item<double>() - want_lp));
+      worst_ent = std::max(worst_ent, std::abs(out.entropy[row].item<double>() - want_ent));
+    }
+  }
+  EXPECT_LT(worst_lp, 1e-9);
+  EXPECT_LT(worst_ent, 1e-9);
+}
+
+// With k = E every router row selects all experts: f_e = 1, Σ_e P_e = 1, so L_aux = E·1 exactly and
+// aux_loss = coef·E whatever the weights (MODEL.md §6). With k < E it is in [k·…]: ≥ 1·coef·k·(≥0).
+TEST(HybridModelTest, AuxLossHandValue) {
+  ModelConfig c = *ModelConfig::Preset("tiny2");
+  c.num_local_experts = 2;
+  c.num_experts_per_tok = 2;
+  auto m = MakeModel(c, at::kDouble, 2);
+  const auto toks = RandomTokens(9, 256, 5);
+  const ForwardOutput out = m->Forward(ToTensor(toks), ToTensor(toks), {0, 4, 9}, {});
+  EXPECT_NEAR(out.aux_loss.item<double>(), 0.001 * 2, 1e-15);
+}
+
+// Head precisions: operands rounded to bf16 (8 significant bits, unit roundoff u = 2^-8) or TF32 (11,
+// u = 2^-11) change each product by ≤ (2u + u²)·|x_i w_i|, so |Δz| ≤ (2u + u²)·Σ_i |x_i||w_i| =: δ per
+// logit; log-probs move by ≤ 2δ_max (z_y and logsumexp each by ≤ δ_max).
+TEST(HybridModelTest, HeadPrecisionsWithinDerivedBound) {
+  const ModelConfig c = *ModelConfig::Preset("tiny2");
+  auto m = MakeModel(c, at::kFloat, 13);
+  const auto toks = RandomTokens(64, 256, 6);
+  const auto targets = RandomTokens(64, 256, 7);
+  const at::Tensor hidden = m->Hidden(ToTensor(toks), {0, 64}).detach();
+  const at::Tensor w = m->NamedParameters().back().second.detach();
+  const double sum_abs = (hidden.abs().to(at::kDouble).matmul(w.abs().to(at::kDouble).t())).max().item<double>();
+  const at::Tensor ref = ChunkedLogProbs(hidden, w, ToTensor(targets), 1.0, HeadPrecision::kIeeeFp32, 0, false).logprobs;
+  for (auto [precision, u] : {std::pair{HeadPrecision::kBf16Fp32Out, std::ldexp(1.0, -8)},
+                              std::pair{HeadPrecision::kTf32, std::ldexp(1.0, -11)}}) {
+    const at::Tensor got = ChunkedLogProbs(hidden, w, ToTensor(targets), 1.0, precision, 0, false).logprobs;
+    const double bound = 2 * (2 * u + u * u) * sum_abs + 1e-5;  // + fp32 accumulation slack of the reference
+    const double diff = MaxAbsDiff(got, ref);
+    EXPECT_LT(diff, bound) << HeadPrecisionName(precision);
+    EXPECT_GT(diff, 0.0) << HeadPrecisionName(precision) << " did not round anything";
+  }
+}
+
+// The chunk plan keeps one [T, c] fp32 tensor ≤ 64 MiB; for M1 (T 4096, V 200,064, H 6144) the formula in
+// head.h gives c = 4096 and a forward peak of 3·64 MiB + 96 MiB + 64 KiB.
+TEST(HybridModelTest, HeadChunkPlanMemory) {
+  EXPECT_EQ(HeadChunkSize(4096, 200064, 4, 0), 4096);
+  const HeadPeakBytes p = HeadPeakMemory(4096, 200064, 6144, 4, 4096);
+  EXPECT_EQ(p.forward, 3 * (int64_t{64} << 20) + (int64_t{96} << 20) + 4 * 4096 * 4);
+  EXPECT_EQ(p.full_logits, int64_t{4096} * 200064 * 4);
+  EXPECT_LT(p.forward * 10, p.full_logits);
+}
+
+// Float64 central differences of L = Σ r·logp + Σ r'·entropy + aux_loss for a sample of elements of every
+// parameter tensor of a tiny hybrid model (both layer kinds, MoE, head). h = 1e-6: truncation ~h² and
+// cancellation ~eps·|L|/h ≈ 1e-10; tolerance 1e-6·max(1, |g|).
+TEST(HybridModelTest, WholeModelGradientMatchesFiniteDifferences) {
+  ModelConfig c = *ModelConfig::Preset("tiny2");
+  c.block_size = 4;
+  c.vocab_size = 32;
+  auto m = MakeModel(c, at::kDouble, 17);
+  const auto toks = RandomTokens(11, 32, 8);
+  const auto targets = RandomTokens(11, 32, 9);
+  const std::vector<int64_t> cu{0, 5, 11};
+  const at::Tensor r1 = at::randn({11}, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor r2 = at::randn({11}, at::TensorOptions().dtype(at::kDouble));
+  ForwardOptions opt;
+  opt.compute_entropy = true;
+  opt.temperature = 1.3;
+  opt.head_chunk_size = 7;
+  auto loss = [&] {
+    const ForwardOutput o = m->Forward(ToTensor(toks), ToTensor(targets), cu, opt);
+    return (o.logprobs * r1).sum() + (o.entropy * r2).sum() + o.aux_loss * 10.0;
+  };
+  loss().backward();
+  const double h = 1e-6;
+  std::mt19937 rng(3);
+  int checked = 0;
+  for (auto& [name, p] : m->NamedParameters()) {
+    const at::Tensor g = p.grad();
+    ASSERT_TRUE(g.defined()) << name;
+    for (int s = 0; s < 3; ++s) {
+      const int64_t i = static_cast<int64_t>(rng() % p.numel());
+      at::Tensor flat = p.detach().view({-1});
+      const double orig = flat[i].item<double>();
+      double lp, lm;
+      {
+        at::NoGradGuard ng;
+        flat[i] = orig + h;
+        lp = loss().item<double>();
+        flat[i] = orig - h;
+        lm = loss().item<double>();
+        flat[i] = orig;
+      }
+      const double numeric = (lp - lm) / (2 * h);
+      const double analytic = g.view({-1})[i].item<double>();
+      EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric))) << name << "[" << i << "]";
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 40);
+}
+
+}  // namespace
+}  // namespace m1rl::model
