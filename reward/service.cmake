@@ -12,3 +12,25 @@ m1rl_cc_test(NAME reward_service_scoring_test SRCS service/format_reward_test.cc
   DEPS m1rl::reward_registry m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME reward_service_engine_test SRCS service/engine_test.cc
   DEPS m1rl::reward_engine m1rl::status_matchers LABEL cpu TIMEOUT 60)
+
+m1rl_cc_library(NAME reward_server SRCS service/server.cc HDRS service/server.h
+  DEPS m1rl::reward_engine m1rl::rl_proto m1rl::status gRPC::grpc++)
+
+# DefaultVerifierRegistry(): the real verifiers, when their targets are in the build.
+m1rl_cc_library(NAME reward_default_registry SRCS service/default_registry.cc
+  DEPS m1rl::reward_registry m1rl::status)
+if(TARGET m1rl::math_verifier)
+  target_link_libraries(m1rl_reward_default_registry PUBLIC m1rl::math_verifier)
+  target_compile_definitions(m1rl_reward_default_registry PRIVATE M1RL_REWARD_HAVE_MATH)
+endif()
+if(TARGET m1rl::logic_verifier)
+  target_link_libraries(m1rl_reward_default_registry PUBLIC m1rl::logic_verifier)
+  target_compile_definitions(m1rl_reward_default_registry PRIVATE M1RL_REWARD_HAVE_LOGIC)
+endif()
+
+m1rl_cc_library(NAME reward_client SRCS service/client.cc HDRS service/client.h
+  DEPS m1rl::reward_engine m1rl::reward_default_registry m1rl::config_proto m1rl::rl_proto m1rl::status
+       gRPC::grpc++)
+
+m1rl_cc_test(NAME reward_service_server_test SRCS service/server_test.cc service/client_test.cc
+  DEPS m1rl::reward_server m1rl::reward_client m1rl::status_matchers LABEL cpu TIMEOUT 120)

@@ -140,12 +140,6 @@ rl::ScoreResult ScoreItemNow(const VerifierRegistry& registry, const ScoringRule
     outcome.status = rl::INTERNAL;
     outcome.details = absl::StrCat("verifier '", std::string(verifier->domain()), "' threw a non-std exception");
   }
-  if (outcome.status == rl::OK && (ctx.Expired() || ctx.Cancelled())) {
-    // A verdict that arrives after the deadline or cancellation is discarded: the caller has moved on
-    // and a late verdict must not differ from what the caller was told.
-    outcome.status = ctx.Cancelled() ? rl::CANCELLED : rl::TIMEOUT;
-    outcome.details = absl::StrCat("verdict arrived after the ", ctx.Cancelled() ? "cancellation" : "deadline");
-  }
   if (outcome.status == rl::ITEM_STATUS_UNSPECIFIED) {
     outcome.status = rl::INTERNAL;
     outcome.details = absl::StrCat("verifier '", std::string(verifier->domain()), "' returned no status");

@@ -37,6 +37,9 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item);
 std::string DeriveIdempotencyKey(const rl::ScoreItem& item, std::string_view verifier_version);
 
 // Scores `item` now on the calling thread. Never throws: a verifier exception becomes INTERNAL.
+// A verdict the verifier returns after ctx's deadline is still returned (it is deterministic, so the
+// engine caches it); callers that must not deliver late verdicts compare against their deadline (the
+// engine answers such waiters TIMEOUT).
 // Malformed items and unknown domains give INVALID_INPUT. Fills status, retryable, components, total,
 // verdict, details (with the normalised forms), verifier_version, run_ms and item_id; leaves
 // queue_ms and idempotency_key to the caller.

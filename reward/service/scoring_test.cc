@@ -122,13 +122,19 @@ TEST_F(ScoringTest, ThrowingVerifierBecomesRetryableInternal) {
   EXPECT_EQ(r.total(), 0.0);
 }
 
-TEST_F(ScoringTest, ExpiredContextNeverYieldsAVerdict) {
+TEST_F(ScoringTest, VerifierTimeoutCarriesNoReward) {
+  FakeVerifier::Options hang;
+  hang.domain = "hang";
+  hang.hang = true;
+  ASSERT_TRUE(registry_.Register(std::make_unique<FakeVerifier>(hang)).ok());
   CheckContext ctx;
-  ctx.deadline = Clock::now() - std::chrono::milliseconds(1);
-  const rl::ScoreResult r = ScoreItemNow(registry_, rules_, GoldItem("fake", "1", "1"), ctx);
+  ctx.deadline = Clock::now() + std::chrono::milliseconds(20);
+  const rl::ScoreResult r = ScoreItemNow(registry_, rules_, GoldItem("hang", "1", "1"), ctx);
   EXPECT_EQ(r.status(), rl::TIMEOUT);
   EXPECT_EQ(r.verdict(), rl::VERDICT_UNSPECIFIED);
   EXPECT_EQ(r.total(), 0.0);
+  EXPECT_EQ(r.components().correctness(), 0.0);
+  EXPECT_FALSE(r.retryable());
 }
 
 TEST_F(ScoringTest, FormatDomainScoresOnlyFormat) {
