@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/TensorOperators.h>
@@ -21,6 +22,12 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/ops.h"
 #include "model/head.h"
+#include "model/internal/status.h"
+#include "model/safetensors.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace m1rl::model {
 
@@ -252,6 +259,113 @@ int64_t HybridModel::NumParameters() const {
   int64_t n = 0;
   for (auto& [name, t] : NamedParameters()) n += t.numel();
   return n;
+}
+
+// ---- HF checkpoint IO ---------------------------------------------------------------------------------
+
+// On-disk HF tensors (MODEL.md §9) as detached views into the parameters: experts split into w1/w3/w2.
+std::vector<std::pair<std::string, at::Tensor>> HybridModel::HfViews() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  const int64_t inter = config_.intermediate_size;
+  for (const auto& [name, param] : NamedParameters()) {
+    const at::Tensor p = param.detach();
+    const size_t pos = name.find("mlp.");
+    if (pos == std::string::npos) {
+      out.emplace_back(name, p);
+      continue;
+    }
+    const std::string prefix = name.substr(0, pos) + "block_sparse_moe.";
+    if (name.substr(pos) == "mlp.gate.weight") {
+      out.emplace_back(prefix + "gate.weight", p);
+    } else if (name.substr(pos) == "mlp.experts.gate_up_proj") {
+      for (int64_t e = 0; e < p.size(0); ++e) {
+        out.emplace_back(absl::StrCat(prefix, "experts.", e, ".w1.weight"), p[e].narrow(0, 0, inter));
+        out.emplace_back(absl::StrCat(prefix, "experts.", e, ".w3.weight"), p[e].narrow(0, inter, inter));
+      }
+    } else {  // mlp.experts.down_proj
+      for (int64_t e = 0; e < p.size(0); ++e) out.emplace_back(absl::StrCat(prefix, "experts.", e, ".w2.weight"), p[e]);
+    }
+  }
+  return out;
+}
+
+absl::Status HybridModel::SaveHf(const std::string& dir) const { return SaveHf(dir, int64_t{5} << 30); }
+
+absl::Status HybridModel::SaveHf(const std::string& dir, int64_t max_shard_bytes) const {
+  const at::ScalarType storage = dtype_ == at::kDouble ? at::kFloat : dtype_;
+  NamedTensors tensors;
+  for (const auto& [name, view] : HfViews()) {
+    // The fp32 router stays fp32 on disk (transformers casts on load).
+    const at::ScalarType t = view.scalar_type() == at::kDouble ? at::kFloat : view.scalar_type();
+    tensors.emplace_back(name, view.to(at::kCPU).to(storage == at::kBFloat16 ? t : storage).contiguous());
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("SaveHf: cannot create '", dir, "': ", ec.message()));
+  M1RL_RETURN_IF_ERROR(WriteSafetensorsDir(dir, tensors, max_shard_bytes));
+  std::ofstream out(dir + "/config.json", std::ios::trunc);
+  out << config_.ToHfConfigJson(storage == at::kBFloat16 ? "bfloat16" : "float32").dump(2) << "\n";
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("SaveHf: error writing '", dir, "/config.json'"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::string& dir, at::ScalarType dtype,
+                                                                 at::Device device) {
+  const std::string config_path = dir + "/config.json";
+  std::ifstream in(config_path);
+  if (!in) return absl::NotFoundError(absl::StrCat("LoadHf: cannot open '", config_path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat("LoadHf: '", config_path, "' is not valid JSON"));
+  absl::StatusOr<ModelConfig> config = ModelConfig::FromHfConfigJson(j);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(), absl::StrCat(config_path, ": ", config.status().message()));
+  }
+  M1RL_ASSIGN_OR_RETURN(std::unique_ptr<HybridModel> model, Create(*config, dtype, device, /*seed=*/0));
+  M1RL_ASSIGN_OR_RETURN(auto tensors, ReadSafetensorsDir(dir));
+  std::vector<std::string> problems;
+  const auto views = model->HfViews();
+  std::set<std::string> expected;
+  for (const auto& [name, view] : views) {
+    expected.insert(name);
+    auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      problems.push_back(absl::StrCat("missing tensor '", name, "'"));
+      continue;
+    }
+    const at::Tensor& t = it->second;
+    if (!at::isFloatingType(t.scalar_type())) {
+      problems.push_back(absl::StrCat("tensor '", name, "' has dtype ", std::string(c10::toString(t.scalar_type())),
+                                      ", expected a floating type"));
+    } else if (t.sizes() != view.sizes()) {
+      std::ostringstream got, want;
+      got << t.sizes();
+      want << view.sizes();
+      problems.push_back(absl::StrCat("tensor '", name, "' has shape ", got.str(), ", expected ", want.str()));
+    }
+  }
+  for (const auto& [name, t] : tensors) {
+    if (expected.count(name)) continue;
+    // transformers' recomputable lightning buffers (MODEL.md §9) are accepted and ignored.
+    bool buffer = false;
+    for (const char* b : {"slope_rate", "query_decay", "key_decay", "diagonal_decay"}) {
+      buffer = buffer || name.find(b) != std::string::npos;
+    }
+    if (!buffer) problems.push_back(absl::StrCat("unexpected tensor '", name, "'"));
+  }
+  if (!problems.empty()) {
+    std::string msg = absl::StrCat("LoadHf '", dir, "': ", problems.size(), " problem(s): ");
+    for (size_t i = 0; i < problems.size(); ++i) absl::StrAppend(&msg, i ? "; " : "", problems[i]);
+    return absl::InvalidArgumentError(msg);
+  }
+  at::NoGradGuard no_grad;
+  for (const auto& [name, view] : views) {
+    at::Tensor dst = view;
+    dst.copy_(tensors.at(name));
+  }
+  return model;
 }
 
 // ---- layers -----------------------------------------------------------------------------------------------

@@ -89,6 +89,8 @@ class HybridModel {
   // (experts split into w1/w2/w3). Creates `dir` if needed. Tensors are stored in the model dtype
   // (float64 models are stored as float32).
   absl::Status SaveHf(const std::string& dir) const;
+  // Same, sharding into model-0000X-of-0000N.safetensors + index when larger than `max_shard_bytes`.
+  absl::Status SaveHf(const std::string& dir, int64_t max_shard_bytes) const;
 
   HybridModel(HybridModel&&) noexcept;
   HybridModel& operator=(HybridModel&&) noexcept;
@@ -135,6 +137,7 @@ class HybridModel {
   struct AuxStats;
   HybridModel(const ModelConfig& config, at::ScalarType dtype, at::Device device);
   void InitBuffers();
+  std::vector<std::pair<std::string, at::Tensor>> HfViews() const;
   at::Tensor LightningMixer(const LayerWeights& l, const at::Tensor& u,  // [T, H]
                             const std::vector<int64_t>& cu_seqlens, at::Tensor* states, bool decode) const;
   at::Tensor MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
