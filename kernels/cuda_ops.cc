@@ -32,12 +32,21 @@ using torch::autograd::variable_list;
                 cudaGetErrorString(m1rl_err_));                                                \
   } while (0)
 
-cuda::TokenHeadView View(const at::Tensor& t) {  // [T, H, d] fp32, last dim contiguous
-  return {t.data_ptr<float>(), t.stride(0), t.stride(1)};
+cuda::TokenHeadView View(const at::Tensor& t) {  // [T, H, d], last dim contiguous
+  return {t.data_ptr(), t.stride(0), t.stride(1)};
 }
 
-at::Tensor AsF32(const at::Tensor& t) {
-  at::Tensor f = t.scalar_type() == at::kFloat ? t : t.to(at::kFloat);
+// The kernels' io type: bf16 when q, k and v all are (tensor-core path), else fp32.
+at::ScalarType IoDtype(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const bool bf16 = q.scalar_type() == at::kBFloat16 && k.scalar_type() == at::kBFloat16 &&
+                    v.scalar_type() == at::kBFloat16;
+  return bf16 ? at::kBFloat16 : at::kFloat;
+}
+
+cuda::IoType ToIoType(at::ScalarType t) { return t == at::kBFloat16 ? cuda::IoType::kBF16 : cuda::IoType::kF32; }
+
+at::Tensor AsIo(const at::Tensor& t, at::ScalarType io) {
+  at::Tensor f = t.scalar_type() == io ? t : t.to(io);
   return f.stride(-1) == 1 ? f : f.contiguous();
 }
 
@@ -53,12 +62,13 @@ class LightningFunction : public torch::autograd::Function<LightningFunction> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& decay, const at::Tensor& cu, const at::Tensor& init) {
     const int64_t T = q.size(0), H = q.size(1), D = q.size(2), B = cu.size(0) - 1;
-    at::Tensor q32 = AsF32(q), k32 = AsF32(k), v32 = AsF32(v), d32 = decay.to(at::kFloat).contiguous();
+    const at::ScalarType io = IoDtype(q, k, v);
+    at::Tensor q32 = AsIo(q, io), k32 = AsIo(k, io), v32 = AsIo(v, io), d32 = decay.to(at::kFloat).contiguous();
     // An empty `init` stands for "no initial state" (autograd functions take no undefined inputs).
     const bool has_init = init.numel() > 0;
     at::Tensor init32 = has_init ? init.to(at::kFloat).contiguous() : init;
     at::Tensor out = at::empty({T, H, D}, q32.options());
-    at::Tensor final_state = at::empty({B, H, D, D}, q32.options());
+    at::Tensor final_state = at::empty({B, H, D, D}, q32.options().dtype(at::kFloat));
     cuda::LightningScanArgs a;
     a.q = View(q32);
     a.k = View(k32);
@@ -70,9 +80,10 @@ class LightningFunction : public torch::autograd::Function<LightningFunction> {
     a.decay_rate = d32.data_ptr<float>();
     a.init_state = has_init ? init32.data_ptr<float>() : nullptr;
     a.final_state = final_state.data_ptr<float>();
-    a.out = out.data_ptr<float>();
+    a.out = out.data_ptr();
     a.out_tok_stride = H * D;
     a.out_head_stride = D;
+    a.io_type = ToIoType(io);
     M1RL_CUDA_CHECK(cuda::LightningScan(a, c10::cuda::getCurrentCUDAStream()));
     ctx->save_for_backward({q32, k32, v32, d32, cu, init32});
     ctx->saved_data["q_dtype"] = static_cast<int64_t>(q.scalar_type());
@@ -86,10 +97,11 @@ class LightningFunction : public torch::autograd::Function<LightningFunction> {
                      &init = saved[5];
     const bool has_init = ctx->saved_data["has_init"].toBool();
     const int64_t T = q.size(0), H = q.size(1), D = q.size(2), B = cu.size(0) - 1;
-    at::Tensor dout = grads[0].defined() ? AsF32(grads[0]).contiguous() : at::zeros({T, H, D}, q.options());
+    const at::ScalarType io = q.scalar_type();
+    at::Tensor dout = grads[0].defined() ? AsIo(grads[0], io).contiguous() : at::zeros({T, H, D}, q.options());
     at::Tensor dfinal = grads[1].defined() ? grads[1].to(at::kFloat).contiguous() : at::Tensor();
     at::Tensor dq = at::empty({T, H, D}, q.options()), dk = at::empty_like(dq), dv = at::empty_like(dq);
-    at::Tensor dinit = has_init ? at::empty({B, H, D, D}, q.options()) : at::Tensor();
+    at::Tensor dinit = has_init ? at::empty({B, H, D, D}, q.options().dtype(at::kFloat)) : at::Tensor();
     cuda::LightningBackwardArgs a;
     a.q = View(q);
     a.k = View(k);
@@ -102,10 +114,11 @@ class LightningFunction : public torch::autograd::Function<LightningFunction> {
     a.decay_rate = decay.data_ptr<float>();
     a.init_state = has_init ? init.data_ptr<float>() : nullptr;
     a.d_final_state = dfinal.defined() ? dfinal.data_ptr<float>() : nullptr;
-    a.dq = dq.data_ptr<float>();
-    a.dk = dk.data_ptr<float>();
-    a.dv = dv.data_ptr<float>();
+    a.dq = dq.data_ptr();
+    a.dk = dk.data_ptr();
+    a.dv = dv.data_ptr();
     a.d_init_state = has_init ? dinit.data_ptr<float>() : nullptr;
+    a.io_type = ToIoType(io);
     M1RL_CUDA_CHECK(cuda::LightningBackward(a, c10::cuda::getCurrentCUDAStream()));
     const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["q_dtype"].toInt());
     return {dq.to(dtype), dk.to(dtype), dv.to(dtype), at::Tensor(), at::Tensor(), dinit};
@@ -240,7 +253,8 @@ at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::T
               "state must be contiguous fp32 [slots, ", H, ", ", D, ", ", D, "], got ", state.sizes());
   if (!slot_idx.defined()) TORCH_CHECK(state.size(0) >= B, "state has fewer slots than the batch");
   c10::cuda::CUDAGuard guard(q.device());
-  at::Tensor q32 = AsF32(q), k32 = AsF32(k), v32 = AsF32(v), d32 = decay.to(at::kFloat).contiguous();
+  const at::ScalarType io = IoDtype(q, k, v);
+  at::Tensor q32 = AsIo(q, io), k32 = AsIo(k, io), v32 = AsIo(v, io), d32 = decay.to(at::kFloat).contiguous();
   at::Tensor slots = slot_idx.defined() ? slot_idx.to(at::kInt).contiguous() : at::Tensor();
   at::Tensor out = at::empty({B, H, D}, q32.options());
   cuda::LightningDecodeArgs a;
@@ -253,7 +267,8 @@ at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::T
   a.decay_rate = d32.data_ptr<float>();
   a.state_pool = state.data_ptr<float>();
   a.slot_idx = slots.defined() ? slots.data_ptr<int32_t>() : nullptr;
-  a.out = out.data_ptr<float>();
+  a.out = out.data_ptr();
+  a.io_type = ToIoType(io);
   M1RL_CUDA_CHECK(cuda::LightningDecode(a, c10::cuda::getCurrentCUDAStream()));
   return out.to(q.scalar_type());
 }
@@ -308,12 +323,12 @@ at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::
                                   static_cast<int>(xc.element_size()), xp.data_ptr(), stream));
   at::Tensor yp;
 #ifdef M1RL_HAVE_GROUPED_MM
-  if (xc.scalar_type() == at::kBFloat16) {
+  if (xc.scalar_type() == at::kBFloat16 && I % 2 == 0) {
     at::Tensor ends = routing.offsets.slice(0, 1, E + 1);
     at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);  // [T*k, 2I]
-    at::Tensor act = h.slice(1, 0, I).to(at::kFloat);
-    act = act.mul(act.sigmoid()).mul(h.slice(1, I, 2 * I).to(at::kFloat)).to(at::kBFloat16);
-    yp = at::_grouped_mm(act, w2.transpose(1, 2), ends).contiguous();  // [T*k, H]
+    at::Tensor act = at::empty({T * k, I}, h.options());
+    M1RL_CUDA_CHECK(cuda::MoeSwiGlu(h.data_ptr(), T * k, I, act.data_ptr(), stream));
+    yp = at::_grouped_mm(act, w2.transpose(1, 2), ends);  // [T*k, H]
   }
 #endif
   if (!yp.defined()) {

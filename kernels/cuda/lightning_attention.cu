@@ -9,6 +9,7 @@
 #include "kernels/cuda/lightning_attention.h"
 
 #include <cuda_bf16.h>
+#include <mma.h>
 
 namespace m1rl::cuda {
 namespace {
@@ -173,11 +174,337 @@ __global__ void LightningDecodeKernel(LightningDecodeArgs a) {
   Store(static_cast<T*>(a.out), (b * a.num_heads + h) * D + c, acc);
 }
 
+
+// Tensor-core scan for bf16 io and d % 16 == 0 (d <= 64 or d = 128): same block structure as the SIMT kernel
+// with chunks of 64 tokens and d_v tiles of min(64, d) columns. A = Q K^T uses bf16 WMMA (exact products of the
+// bf16 inputs, fp32 accumulation); every product with an fp32 operand uses TF32 WMMA: A V (decayed A in fp32),
+// Q' S and K'^T V (Q', K' carry lambda^(i+1) and lambda^(m-1-j) in fp32). The state stays fp32 in shared memory
+// and is only rounded (to TF32, 2^-11 relative) as an operand.
+namespace tc {
+
+namespace wmma = nvcuda::wmma;
+constexpr int kC = 64;        // chunk tokens
+constexpr int kWarps = 8;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kMaxVecQ = kC * 128 / 8 / kThreads;  // uint4 of a [kC, d <= 128] bf16 tile per thread
+constexpr int kMaxVecV = kC * 64 / 8 / kThreads;   // uint4 of a [kC, DV <= 64] bf16 tile per thread
+
+struct Layout {
+  int D, DV, ldqb, ldqf, ldvf, lda, lds;
+  size_t off_qb, off_kb, off_qf, off_kf, off_vf, off_af, off_ob, off_s, off_pow, total;
+};
+
+__host__ __device__ inline Layout MakeLayout(int D) {
+  Layout L;
+  L.D = D;
+  L.DV = D < 64 ? D : 64;
+  L.ldqb = D + 8;
+  L.ldqf = D + 4;
+  L.ldvf = L.DV + 4;
+  L.lda = kC + 4;
+  L.lds = L.DV + 4;
+  size_t o = 0;
+  auto take = [&o](size_t bytes) {
+    const size_t at = o;
+    o += (bytes + 127) / 128 * 128;
+    return at;
+  };
+  L.off_qb = take(sizeof(__nv_bfloat16) * kC * L.ldqb);
+  L.off_kb = take(sizeof(__nv_bfloat16) * kC * L.ldqb);
+  L.off_qf = take(sizeof(float) * kC * L.ldqf);
+  L.off_kf = take(sizeof(float) * kC * L.ldqf);
+  L.off_vf = take(sizeof(float) * kC * L.ldvf);
+  L.off_af = take(sizeof(float) * kC * L.lda);   // masked, decayed A [kC, kC]
+  L.off_ob = take(sizeof(float) * kC * L.lds);   // O tile [kC, DV]
+  L.off_s = take(sizeof(float) * D * L.lds);
+  L.off_pow = take(sizeof(float) * (kC + 1));
+  L.total = o;
+  return L;
+}
+
+__global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const Layout L = MakeLayout(static_cast<int>(a.head_dim));
+  const int D = L.D, DV = L.DV;
+  auto* Qb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_qb);
+  auto* Kb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_kb);
+  auto* Qf = reinterpret_cast<float*>(smem + L.off_qf);
+  auto* Kf = reinterpret_cast<float*>(smem + L.off_kf);
+  auto* Vf = reinterpret_cast<float*>(smem + L.off_vf);
+  auto* Af = reinterpret_cast<float*>(smem + L.off_af);
+  auto* Ob = reinterpret_cast<float*>(smem + L.off_ob);
+  auto* S = reinterpret_cast<float*>(smem + L.off_s);
+  auto* pw = reinterpret_cast<float*>(smem + L.off_pow);
+  const auto* qp = static_cast<const __nv_bfloat16*>(a.q.ptr);
+  const auto* kp = static_cast<const __nv_bfloat16*>(a.k.ptr);
+  const auto* vp = static_cast<const __nv_bfloat16*>(a.v.ptr);
+  auto* op = static_cast<__nv_bfloat16*>(a.out);
+
+  const int64_t b = blockIdx.x / a.num_heads;
+  const int64_t h = blockIdx.x % a.num_heads;
+  const int c0 = blockIdx.y * DV;
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int64_t start = a.cu_seqlens[b], end = a.cu_seqlens[b + 1], len = end - start;
+  const float rate = a.decay_rate[h];
+  if (tid <= kC) pw[tid] = expf(-rate * static_cast<float>(tid));
+  const int64_t state_off = (b * a.num_heads + h) * static_cast<int64_t>(D) * D;
+  const float init_scale = a.init_scale_inv_lambda ? expf(rate) : 1.0f;
+  for (int idx = tid; idx < D * DV; idx += kThreads) {
+    const int d = idx / DV, c = idx % DV;
+    float s = 0.f;
+    if (a.init_state != nullptr) {
+      s = init_scale * (a.transpose_init ? a.init_state[state_off + static_cast<int64_t>(c0 + c) * D + d]
+                                         : a.init_state[state_off + static_cast<int64_t>(d) * D + c0 + c]);
+    }
+    S[d * L.lds + c] = s;
+  }
+  __syncthreads();
+
+  // Global loads go through registers, 16 bytes (8 bf16) at a time, and are issued one chunk ahead so their
+  // latency overlaps the tensor-core work of the current chunk.
+  const int q_vecs = kC * D / 8, v_vecs = kC * DV / 8;  // uint4 per tile
+  uint4 rq[kMaxVecQ], rk[kMaxVecQ], rv[kMaxVecV];
+  auto fetch = [&](int64_t p0) {
+    const int mm = static_cast<int>(min(static_cast<int64_t>(kC), len - p0));
+#pragma unroll
+    for (int r = 0; r < kMaxVecQ; ++r) {
+      const int idx = tid + r * kThreads;
+      rq[r] = rk[r] = make_uint4(0, 0, 0, 0);
+      const int i = idx / (D / 8), c8 = idx % (D / 8);
+      if (idx < q_vecs && i < mm) {
+        const int64_t t = a.reverse ? end - 1 - (p0 + i) : start + p0 + i;
+        rq[r] = *reinterpret_cast<const uint4*>(qp + t * a.q.tok_stride + h * a.q.head_stride + 8 * c8);
+        rk[r] = *reinterpret_cast<const uint4*>(kp + t * a.k.tok_stride + h * a.k.head_stride + 8 * c8);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kMaxVecV; ++r) {
+      const int idx = tid + r * kThreads;
+      rv[r] = make_uint4(0, 0, 0, 0);
+      const int i = idx / (DV / 8), c8 = idx % (DV / 8);
+      if (idx < v_vecs && i < mm) {
+        const int64_t t = a.reverse ? end - 1 - (p0 + i) : start + p0 + i;
+        rv[r] = *reinterpret_cast<const uint4*>(vp + t * a.v.tok_stride + h * a.v.head_stride + c0 + 8 * c8);
+      }
+    }
+  };
+  if (len > 0) fetch(0);
+
+  for (int64_t p0 = 0; p0 < len; p0 += kC) {
+    const int m = static_cast<int>(min(static_cast<int64_t>(kC), len - p0));
+#pragma unroll
+    for (int r = 0; r < kMaxVecQ; ++r) {
+      const int idx = tid + r * kThreads;
+      if (idx < q_vecs) {
+        const int i = idx / (D / 8), c8 = idx % (D / 8);
+        *reinterpret_cast<uint4*>(Qb + i * L.ldqb + 8 * c8) = rq[r];
+        *reinterpret_cast<uint4*>(Kb + i * L.ldqb + 8 * c8) = rk[r];
+        const auto* q8 = reinterpret_cast<const __nv_bfloat16*>(&rq[r]);
+        const auto* k8 = reinterpret_cast<const __nv_bfloat16*>(&rk[r]);
+        const float sq = i < m ? pw[i + 1] : 0.f, sk = i < m ? pw[m - 1 - i] : 0.f;
+        float* qf = Qf + i * L.ldqf + 8 * c8;
+        float* kf = Kf + i * L.ldqf + 8 * c8;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          qf[e] = sq * __bfloat162float(q8[e]);
+          kf[e] = sk * __bfloat162float(k8[e]);
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kMaxVecV; ++r) {
+      const int idx = tid + r * kThreads;
+      if (idx < v_vecs) {
+        const int i = idx / (DV / 8), c8 = idx % (DV / 8);
+        const auto* v8 = reinterpret_cast<const __nv_bfloat16*>(&rv[r]);
+        float* vf = Vf + i * L.ldvf + 8 * c8;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) vf[e] = __bfloat162float(v8[e]);
+      }
+    }
+    __syncthreads();
+    if (p0 + kC < len) fetch(p0 + kC);
+
+    // A = Q K^T (bf16 MMA, fp32 accumulate): 4x4 tiles of 16x16.
+    for (int tile = warp; tile < 16; tile += kWarps) {
+      const int i0 = (tile / 4) * 16, j0 = (tile % 4) * 16;
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.f);
+      if (j0 <= i0 + 15) {
+        for (int k0 = 0; k0 < D; k0 += 16) {
+          wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
+          wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
+          wmma::load_matrix_sync(fa, Qb + i0 * L.ldqb + k0, L.ldqb);
+          wmma::load_matrix_sync(fb, Kb + j0 * L.ldqb + k0, L.ldqb);
+          wmma::mma_sync(acc, fa, fb, acc);
+        }
+      }
+      wmma::store_matrix_sync(Af + i0 * L.lda + j0, acc, L.lda, wmma::mem_row_major);
+    }
+    __syncthreads();
+    for (int idx = tid; idx < kC * kC; idx += kThreads) {
+      const int i = idx / kC, j = idx % kC;
+      Af[i * L.lda + j] = (j <= i && i < m) ? Af[i * L.lda + j] * pw[i - j] : 0.f;
+    }
+    __syncthreads();
+
+    // O = A V + Q' S, both TF32 with fp32 accumulation (A stays fp32 until the TF32 operand rounding, 2^-11),
+    // tiles of 16 x 16 over [kC, DV].
+    const int o_tiles = (kC / 16) * (DV / 16);
+    for (int tile = warp; tile < o_tiles; tile += kWarps) {
+      const int i0 = (tile / (DV / 16)) * 16, cc = (tile % (DV / 16)) * 16;
+      wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc2;
+      wmma::fill_fragment(acc2, 0.f);
+      for (int j0 = 0; j0 < i0 + 16; j0 += 8) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, Af + i0 * L.lda + j0, L.lda);
+        wmma::load_matrix_sync(fb, Vf + j0 * L.ldvf + cc, L.ldvf);
+#pragma unroll
+        for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
+#pragma unroll
+        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+        wmma::mma_sync(acc2, fa, fb, acc2);
+      }
+      for (int k0 = 0; k0 < D; k0 += 8) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, Qf + i0 * L.ldqf + k0, L.ldqf);
+        wmma::load_matrix_sync(fb, S + k0 * L.lds + cc, L.lds);
+#pragma unroll
+        for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
+#pragma unroll
+        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+        wmma::mma_sync(acc2, fa, fb, acc2);
+      }
+      wmma::store_matrix_sync(Ob + i0 * L.lds + cc, acc2, L.lds, wmma::mem_row_major);
+    }
+    __syncthreads();
+
+    // Write O; update S = lambda^m S + K'^T V (TF32) over [D, DV] tiles.
+    for (int idx = tid; idx < m * DV; idx += kThreads) {
+      const int i = idx / DV, c = idx % DV;
+      const int64_t t = a.reverse ? end - 1 - (p0 + i) : start + p0 + i;
+      op[t * a.out_tok_stride + h * a.out_head_stride + c0 + c] = __float2bfloat16(Ob[i * L.lds + c]);
+    }
+    const float decay_m = pw[m];
+    const int s_tiles = (D / 16) * (DV / 16);
+    for (int tile = warp; tile < s_tiles; tile += kWarps) {
+      const int d0 = (tile / (DV / 16)) * 16, cc = (tile % (DV / 16)) * 16;
+      wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+      wmma::load_matrix_sync(acc, S + d0 * L.lds + cc, L.lds, wmma::mem_row_major);
+#pragma unroll
+      for (int e = 0; e < acc.num_elements; ++e) acc.x[e] *= decay_m;
+      for (int j0 = 0; j0 < kC; j0 += 8) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, Kf + j0 * L.ldqf + d0, L.ldqf);
+        wmma::load_matrix_sync(fb, Vf + j0 * L.ldvf + cc, L.ldvf);
+#pragma unroll
+        for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
+#pragma unroll
+        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+        wmma::mma_sync(acc, fa, fb, acc);
+      }
+      wmma::store_matrix_sync(S + d0 * L.lds + cc, acc, L.lds, wmma::mem_row_major);
+    }
+    __syncthreads();
+  }
+
+  if (a.final_state != nullptr) {
+    const float scale = a.final_scale_lambda ? pw[1] : 1.0f;
+    for (int idx = tid; idx < D * DV; idx += kThreads) {
+      const int d = idx / DV, c = idx % DV;
+      a.final_state[state_off + static_cast<int64_t>(d) * D + c0 + c] = scale * S[d * L.lds + c];
+    }
+  }
+}
+
+bool Aligned16(const TokenHeadView& v) {
+  return reinterpret_cast<uintptr_t>(v.ptr) % 16 == 0 && v.tok_stride % 8 == 0 && v.head_stride % 8 == 0;
+}
+
+bool Applies(const LightningScanArgs& a) {
+  const int64_t D = a.head_dim;
+  return a.io_type == IoType::kBF16 && D % 16 == 0 && (D <= 64 || D == 128) && Aligned16(a.q) && Aligned16(a.k) &&
+         Aligned16(a.v);
+}
+
+}  // namespace tc
+
+// Vectorised decode for d % 4 == 0: one 256-thread block per (sequence, head); thread (g, c4) streams float4
+// column group c4 over rows g, g + R, ... (R = 256 / (d/4) row groups), so each block keeps many independent
+// 16-byte loads in flight; partial q.S sums are reduced across row groups in shared memory.
+template <typename T>
+__global__ void __launch_bounds__(256) LightningDecodeVec4Kernel(LightningDecodeArgs a) {
+  extern __shared__ float sh[];
+  const T* qp = static_cast<const T*>(a.q.ptr);
+  const T* kp = static_cast<const T*>(a.k.ptr);
+  const T* vp = static_cast<const T*>(a.v.ptr);
+  const int D = static_cast<int>(a.head_dim);
+  const int C4 = D / 4;
+  const int R = 256 / C4;
+  float* sq = sh;          // [D]
+  float* sk = sq + D;      // [D]
+  float* sv = sk + D;      // [D]
+  float* part = sv + D;    // [R][D]
+  const int64_t b = blockIdx.x / a.num_heads;
+  const int64_t h = blockIdx.x % a.num_heads;
+  const int64_t slot = a.slot_idx != nullptr ? a.slot_idx[b] : b;
+  if (slot < 0) return;
+  for (int i = threadIdx.x; i < D; i += blockDim.x) {
+    sq[i] = Load(qp, b * a.q.tok_stride + h * a.q.head_stride + i);
+    sk[i] = Load(kp, b * a.k.tok_stride + h * a.k.head_stride + i);
+    sv[i] = Load(vp, b * a.v.tok_stride + h * a.v.head_stride + i);
+  }
+  __syncthreads();
+  const int c4 = threadIdx.x % C4, g = threadIdx.x / C4;
+  if (g < R) {
+    float4* S = reinterpret_cast<float4*>(a.state_pool + (slot * a.num_heads + h) * static_cast<int64_t>(D) * D);
+    const float lambda = expf(-a.decay_rate[h]);
+    const float4 v4 = make_float4(sv[4 * c4], sv[4 * c4 + 1], sv[4 * c4 + 2], sv[4 * c4 + 3]);
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int r = g; r < D; r += R) {
+      float4 s = S[static_cast<int64_t>(r) * C4 + c4];
+      const float kr = sk[r], qr = sq[r];
+      s.x = fmaf(lambda, s.x, kr * v4.x);
+      s.y = fmaf(lambda, s.y, kr * v4.y);
+      s.z = fmaf(lambda, s.z, kr * v4.z);
+      s.w = fmaf(lambda, s.w, kr * v4.w);
+      S[static_cast<int64_t>(r) * C4 + c4] = s;
+      acc.x = fmaf(qr, s.x, acc.x);
+      acc.y = fmaf(qr, s.y, acc.y);
+      acc.z = fmaf(qr, s.z, acc.z);
+      acc.w = fmaf(qr, s.w, acc.w);
+    }
+    part[g * D + 4 * c4] = acc.x;
+    part[g * D + 4 * c4 + 1] = acc.y;
+    part[g * D + 4 * c4 + 2] = acc.z;
+    part[g * D + 4 * c4 + 3] = acc.w;
+  }
+  __syncthreads();
+  for (int c = threadIdx.x; c < D; c += blockDim.x) {
+    float o = 0.f;
+    for (int gg = 0; gg < R; ++gg) o += part[gg * D + c];
+    Store(static_cast<T*>(a.out), (b * a.num_heads + h) * D + c, o);
+  }
+}
+
 }  // namespace
 
 cudaError_t LightningScan(const LightningScanArgs& args, cudaStream_t stream) {
   if (args.num_seqs == 0 || args.num_heads == 0) return cudaSuccess;
   if (args.head_dim < 1 || args.head_dim > kMaxHeadDim) return cudaErrorInvalidValue;
+  if (tc::Applies(args)) {
+    const tc::Layout L = tc::MakeLayout(static_cast<int>(args.head_dim));
+    cudaError_t err = cudaFuncSetAttribute(tc::ScanKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(L.total));
+    if (err != cudaSuccess) return err;
+    const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads), static_cast<unsigned>(args.head_dim / L.DV));
+    tc::ScanKernel<<<grid, tc::kThreads, L.total, stream>>>(args);
+    return cudaGetLastError();
+  }
   const size_t smem = ScanSharedBytes(args.head_dim);
   const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads),
                   static_cast<unsigned>((args.head_dim + kDvTile - 1) / kDvTile));
@@ -240,9 +567,19 @@ cudaError_t LightningBackward(const LightningBackwardArgs& a, cudaStream_t strea
 cudaError_t LightningDecode(const LightningDecodeArgs& args, cudaStream_t stream) {
   if (args.batch == 0 || args.num_heads == 0) return cudaSuccess;
   if (args.head_dim < 1 || args.head_dim > 1024) return cudaErrorInvalidValue;
+  const unsigned blocks = static_cast<unsigned>(args.batch * args.num_heads);
+  if (args.head_dim % 4 == 0 && args.head_dim <= 1024) {
+    const int64_t rows = 256 / (args.head_dim / 4);
+    const size_t smem = sizeof(float) * args.head_dim * (3 + rows);
+    if (args.io_type == IoType::kBF16) {
+      LightningDecodeVec4Kernel<__nv_bfloat16><<<blocks, 256, smem, stream>>>(args);
+    } else {
+      LightningDecodeVec4Kernel<float><<<blocks, 256, smem, stream>>>(args);
+    }
+    return cudaGetLastError();
+  }
   const int threads = static_cast<int>((args.head_dim + 31) / 32 * 32);
   const size_t smem = 2 * sizeof(float) * args.head_dim;
-  const unsigned blocks = static_cast<unsigned>(args.batch * args.num_heads);
   if (args.io_type == IoType::kBF16) {
     LightningDecodeKernel<__nv_bfloat16><<<blocks, threads, smem, stream>>>(args);
   } else {

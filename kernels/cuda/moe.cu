@@ -3,6 +3,8 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
+
 namespace m1rl::cuda {
 namespace {
 
@@ -126,7 +128,30 @@ __global__ void CombineKernel(const T* yp, const int32_t* slot_to_row, const flo
   }
 }
 
+// Two bf16 per thread-iteration (bf16x2 loads/stores); I is even for every config we run (checked on launch).
+__global__ void SwiGluKernel(const __nv_bfloat162* h, int64_t rows, int64_t half_inter, __nv_bfloat162* act) {
+  const int64_t total = rows * half_inter;
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
+       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = idx / half_inter, i = idx % half_inter;
+    const float2 g = __bfloat1622float2(h[r * 2 * half_inter + i]);
+    const float2 u = __bfloat1622float2(h[r * 2 * half_inter + half_inter + i]);
+    const float ax = g.x / (1.f + expf(-g.x)) * u.x, ay = g.y / (1.f + expf(-g.y)) * u.y;
+    act[idx] = __floats2bfloat162_rn(ax, ay);
+  }
+}
+
 }  // namespace
+
+cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cudaStream_t stream) {
+  if (inter % 2 != 0) return cudaErrorInvalidValue;
+  if (rows == 0) return cudaSuccess;
+  const int64_t total = rows * inter / 2;
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 132 * 16));
+  SwiGluKernel<<<blocks, 256, 0, stream>>>(static_cast<const __nv_bfloat162*>(h), rows, inter / 2,
+                                           static_cast<__nv_bfloat162*>(act));
+  return cudaGetLastError();
+}
 
 cudaError_t MoeRoute(const float* router_logits, int64_t T, int64_t E, int64_t k, int32_t* experts, float* weights,
                      float* probs, cudaStream_t stream) {

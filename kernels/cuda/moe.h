@@ -32,6 +32,10 @@ cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t num_tok
 cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const float* weights, int64_t num_tokens,
                               int64_t top_k, int64_t hidden, int elem_bytes, float* out, cudaStream_t stream);
 
+// Fused SwiGLU on the gate/up GEMM output: act[r, i] = silu(h[r, i]) * h[r, I + i], computed in fp32 and rounded
+// once to bf16. h [rows, 2I] bf16, act [rows, I] bf16 (one pass instead of three elementwise kernels).
+cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cudaStream_t stream);
+
 }  // namespace m1rl::cuda
 
 #endif  // M1RL_KERNELS_CUDA_MOE_H_
