@@ -1,0 +1,32 @@
+# The math verifier (REWARDS.md §2), owned by the math engineer. No LibTorch here (S2).
+# GiNaC/CLN (PkgConfig::GINAC) provide exact bignums in the request thread (CLN) and the symbolic
+# layer, which runs only inside the pre-forked CAS worker processes (reward/math/cas_pool.h).
+set(_m ${CMAKE_CURRENT_LIST_DIR}/math)
+m1rl_cc_library(NAME math_parse
+  SRCS ${_m}/normalize.cc ${_m}/ast.cc ${_m}/parser.cc ${_m}/extract.cc
+  HDRS ${_m}/normalize.h ${_m}/ast.h ${_m}/parser.h ${_m}/extract.h
+  DEPS m1rl::status absl::status absl::statusor absl::strings)
+m1rl_cc_library(NAME math_cas
+  SRCS ${_m}/exact.cc ${_m}/cas.cc ${_m}/cas_pool.cc
+  HDRS ${_m}/exact.h ${_m}/cas.h ${_m}/cas_pool.h
+  DEPS m1rl::math_parse m1rl::reward_verifier PkgConfig::GINAC absl::synchronization Threads::Threads)
+m1rl_cc_library(NAME math_verifier
+  SRCS ${_m}/compare.cc ${_m}/math_verifier.cc ${_m}/math_fuzz_entry.cc
+  HDRS ${_m}/compare.h ${_m}/math_verifier.h ${_m}/math_fuzz_entry.h
+  DEPS m1rl::math_cas m1rl::math_parse m1rl::reward_verifier)
+
+m1rl_cc_test(NAME math_parser_test SRCS ${_m}/parser_test.cc ${_m}/extract_test.cc
+  DEPS m1rl::math_parse m1rl::status_matchers LABEL cpu TIMEOUT 60)
+m1rl_cc_test(NAME math_cas_test SRCS ${_m}/exact_test.cc ${_m}/cas_test.cc ${_m}/cas_pool_test.cc
+  DEPS m1rl::math_cas m1rl::status_matchers LABEL cpu TIMEOUT 60)
+m1rl_cc_test(NAME math_verifier_test SRCS ${_m}/math_verifier_test.cc ${_m}/math_cases_test.cc
+  DEPS m1rl::math_verifier m1rl::status_matchers LABEL cpu TIMEOUT 120)
+m1rl_cc_test(NAME math_fuzz_test SRCS ${_m}/math_fuzz_test.cc
+  DEPS m1rl::math_verifier LABEL cpu TIMEOUT 60)
+
+# The real libFuzzer target: only with clang (see the comment at the top of math_fuzzer.cc).
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND M1RL_BUILD_FUZZERS)
+  m1rl_cc_binary(NAME math_fuzzer SRCS ${_m}/math_fuzzer.cc DEPS m1rl::math_verifier)
+  target_compile_options(math_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(math_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
+endif()

@@ -1,0 +1,50 @@
+// Equivalence of a gold and a predicted answer AST (REWARDS.md §2 "Layers", "Relations",
+// "Anti-hacking asymmetries", "Also unequal"). The first decisive layer wins:
+//   1 string     printed canonical forms are equal
+//   2 structure  tuples ordered; sets and bare lists unordered (ordered if they hold \ldots); intervals by
+//                endpoints and openness ((a, b) is also the open interval); matrices elementwise;
+//                a \pm b is the set {a+b, a-b}
+//   3 exact_rational    no decimal literal: exact CLN rationals
+//   4 decimal_tolerance a decimal literal: |a-b| <= rel_tolerance * max(|a|,|b|) (1.414 != \sqrt2)
+//   5/6 CAS (cas.h) in a worker process: GiNaC normal form, then the seeded random identity test
+// Relations: flipped inequalities are equal; equations equal iff lhs-rhs are proportional (never cut to
+// the rhs); assignments (symbol = constant) compare values and variables. Asymmetries: gold inequality vs
+// predicted interval may match, gold interval vs predicted inequality fails; gold value vs predicted
+// chain a = ... = v compares v; gold equation vs bare value fails unless the gold is an assignment;
+// gold scalar vs a list containing it fails. Percent: a % on either side lets p% equal p or p/100.
+// Thread-safe if `cas` is.
+#ifndef M1RL_REWARD_MATH_COMPARE_H_
+#define M1RL_REWARD_MATH_COMPARE_H_
+
+#include <string>
+
+#include "reward/math/ast.h"
+#include "reward/math/cas.h"
+#include "reward/verifier.h"
+
+namespace m1rl::reward::math {
+
+struct CompareOptions {
+  double rel_tolerance = 1e-6;
+};
+
+struct Decision {
+  enum class Kind { kEqual, kUnequal, kUndecided, kTooComplex, kTimeout, kCancelled, kError };
+  Kind kind = Kind::kUndecided;
+  std::string layer;
+  std::string reason;
+};
+
+// Top-level answers: also groups "n = 2, 3, 4" into n = {2, 3, 4}. `cas` may be null (symbolic
+// comparisons are then undecided). CAS jobs run under `cas_ctx`; the cheap layers check `ctx`.
+Decision CompareAnswers(const NodeP& gold, const NodeP& pred, const CompareOptions& options, CasRunner* cas,
+                        const CheckContext& cas_ctx);
+
+// "x = 5"-style: one '=', a lone symbol on the left and a symbol-free right side.
+bool IsAssignment(const Node& n);
+// Applies the top-level grouping used by CompareAnswers ("n = 2, 3, 4" -> n = (list 2, 3, 4)).
+NodeP GroupAssignments(const NodeP& top);
+
+}  // namespace m1rl::reward::math
+
+#endif  // M1RL_REWARD_MATH_COMPARE_H_

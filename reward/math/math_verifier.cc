@@ -1,0 +1,213 @@
+#include "reward/math/math_verifier.h"
+
+#include <algorithm>
+#include <regex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "reward/math/cas_pool.h"
+#include "reward/math/compare.h"
+#include "reward/math/extract.h"
+#include "reward/math/normalize.h"
+#include "reward/math/parser.h"
+
+namespace m1rl::reward {
+namespace {
+
+using math::Decision;
+using math::NodeP;
+
+struct ItemOptions {
+  double rel_tolerance;
+  bool require_think;
+  bool evaluation;
+  bool boxed_form;
+};
+
+struct Parsed {
+  std::string normalized;  // after NormalizeLatex, unit removed
+  std::string unit;
+  absl::StatusOr<NodeP> tree = absl::UnknownError("unset");
+};
+
+bool IsThousandsNumber(const std::string& s) {
+  static const std::regex kRe("-?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?");
+  return std::regex_match(s, kRe);
+}
+
+Parsed ParseSide(std::string_view raw, bool allow_thousands) {
+  Parsed p;
+  math::ValueAndUnit vu = math::SplitUnit(math::NormalizeLatex(raw));
+  p.normalized = vu.value;
+  p.unit = vu.unit;
+  math::ParseOptions po;
+  po.allow_thousands = allow_thousands;
+  p.tree = math::ParseAnswer(p.normalized, po);
+  return p;
+}
+
+bool ScalarGold(const NodeP& g) {
+  if (math::IsScalar(*g)) return true;
+  return math::IsAssignment(*g) && math::IsScalar(*g->kids[1]);
+}
+
+class MathVerifier : public Verifier {
+ public:
+  MathVerifier(const MathVerifierOptions& o, absl::StatusOr<std::unique_ptr<math::CasPool>> pool)
+      : o_(o), pool_(std::move(pool)) {}
+
+  std::string_view domain() const override { return "math"; }
+  std::string_view version() const override { return kMathVerifierVersion; }
+
+  VerifyOutcome Verify(const VerifyInput& in, const CheckContext& ctx) const override {
+    checks_.fetch_add(1);
+    VerifyOutcome out = VerifyImpl(in, ctx);
+    if (out.status == rl::TIMEOUT) timeouts_.fetch_add(1);
+    return out;
+  }
+
+  MathVerifierCounters counters() const {
+    MathVerifierCounters c;
+    c.checks = checks_.load();
+    c.undecided = undecided_.load();
+    c.timeouts = timeouts_.load();
+    c.cas_restarts = pool_.ok() ? (*pool_)->restarts() : 0;
+    return c;
+  }
+
+ private:
+  absl::Status ReadOptions(const nlohmann::json& j, ItemOptions* io) const {
+    io->rel_tolerance = o_.default_rel_tolerance;
+    io->require_think = o_.default_require_think;
+    io->evaluation = o_.default_evaluation;
+    io->boxed_form = true;
+    if (j.is_null()) return absl::OkStatus();
+    if (!j.is_object()) return absl::InvalidArgumentError("options must be a JSON object");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& k = it.key();
+      const nlohmann::json& v = it.value();
+      if (k == "rel_tolerance") {
+        if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() >= 1)
+          return absl::InvalidArgumentError("options.rel_tolerance must be a number in (0, 1), got " + v.dump());
+        io->rel_tolerance = v.get<double>();
+      } else if (k == "require_think" || k == "evaluation") {
+        if (!v.is_boolean()) return absl::InvalidArgumentError("options." + k + " must be a bool, got " + v.dump());
+        (k == "require_think" ? io->require_think : io->evaluation) = v.get<bool>();
+      } else if (k == "answer_form") {
+        if (!v.is_string() || (v != "boxed" && v != "any"))
+          return absl::InvalidArgumentError("options.answer_form must be \"boxed\" or \"any\", got " + v.dump());
+        io->boxed_form = v == "boxed";
+      } else {
+        return absl::InvalidArgumentError("options." + k + " is not a math verifier option");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  static VerifyOutcome Status(rl::ItemStatus s, std::string details) {
+    VerifyOutcome o;
+    o.status = s;
+    o.details = std::move(details);
+    return o;
+  }
+
+  VerifyOutcome VerifyImpl(const VerifyInput& in, const CheckContext& ctx) const {
+    if (ctx.Cancelled()) return Status(rl::CANCELLED, "cancelled before the check");
+    if (ctx.Expired()) return Status(rl::TIMEOUT, "deadline passed before the check");
+    ItemOptions io;
+    if (absl::Status s = ReadOptions(in.options, &io); !s.ok()) return Status(rl::INVALID_INPUT, std::string(s.message()));
+
+    // Gold (check_gold): a boxed gold uses its last box.
+    if (in.gold.find_first_not_of(" \t\n") == std::string::npos) return Status(rl::INVALID_INPUT, "gold is empty");
+    std::string gold_raw = in.gold;
+    math::Extraction gx = math::ExtractAnswer(gold_raw);
+    if (gx.source == math::AnswerSource::kBoxed) gold_raw = gx.answer;
+    Parsed gold = ParseSide(gold_raw, IsThousandsNumber(math::NormalizeLatex(gold_raw)));
+    if (!gold.tree.ok())
+      return Status(rl::INVALID_INPUT, absl::StrCat("gold unparseable (GOLD_UNPARSEABLE): ", gold.tree.status().message(),
+                                                    " in gold '", in.gold.substr(0, 200), "'"));
+    VerifyOutcome out;
+    out.status = rl::OK;
+    out.normalized_gold = math::Print(**gold.tree);
+
+    math::ExtractOptions eo;
+    eo.evaluation = io.evaluation;
+    math::Extraction ex = math::ExtractAnswer(in.response, eo);
+    // Hedging: several distinct boxed answers.
+    std::set<std::string> distinct;
+    for (const std::string& b : ex.boxed) {
+      Parsed pb = ParseSide(b, ScalarGold(*gold.tree));
+      distinct.insert(pb.tree.ok() ? math::Print(**pb.tree) : pb.normalized);
+    }
+    bool hedging = distinct.size() > 1;
+    bool form_ok = io.boxed_form ? ex.source == math::AnswerSource::kBoxed : ex.source != math::AnswerSource::kNone;
+    bool think_ok = !io.require_think || ex.think_block_first;
+    out.format = form_ok && !hedging && think_ok ? 1.0 : 0.0;
+    std::string src = absl::StrCat(" source=", math::AnswerSourceName(ex.source), hedging ? " hedging=1" : "");
+
+    auto verdict = [&](rl::Verdict v, const std::string& layer, const std::string& reason) {
+      out.verdict = v;
+      out.correctness = v == rl::CORRECT ? 1.0 : 0.0;
+      out.details = absl::StrCat("layer=", layer, " reason=", reason, src);
+      return out;
+    };
+    if (ex.truncated) {
+      out.format = 0;
+      return verdict(rl::NO_ANSWER, "extract", "truncated: <think> never closed");
+    }
+    if (ex.source == math::AnswerSource::kNone) return verdict(rl::NO_ANSWER, "extract", "no answer found");
+
+    Parsed pred = ParseSide(ex.answer, ScalarGold(*gold.tree));
+    out.normalized_pred = pred.tree.ok() ? math::Print(**pred.tree) : pred.normalized;
+    if (!pred.unit.empty() && !gold.unit.empty() && pred.unit != gold.unit)
+      return verdict(rl::INCORRECT, "units", "units differ: " + gold.unit + " vs " + pred.unit);
+    if (pred.normalized == gold.normalized) return verdict(rl::CORRECT, "string", "normalised strings equal");
+    if (!pred.tree.ok()) {
+      bool complex = absl::IsResourceExhausted(pred.tree.status());
+      return verdict(rl::INCORRECT, complex ? "too_complex" : "parse",
+                     std::string(complex ? "" : "pred_unparseable: ") + std::string(pred.tree.status().message()));
+    }
+    math::CompareOptions co;
+    co.rel_tolerance = io.rel_tolerance;
+    CheckContext cas_ctx = ctx;
+    cas_ctx.deadline = std::min(ctx.deadline, Clock::now() + std::chrono::milliseconds(o_.cas_timeout_ms));
+    math::CasRunner* cas = pool_.ok() ? pool_->get() : nullptr;
+    Decision d = math::CompareAnswers(*gold.tree, *pred.tree, co, cas, cas_ctx);
+    switch (d.kind) {
+      case Decision::Kind::kEqual: return verdict(rl::CORRECT, d.layer, d.reason);
+      case Decision::Kind::kUnequal: return verdict(rl::INCORRECT, d.layer, d.reason);
+      case Decision::Kind::kTooComplex: return verdict(rl::INCORRECT, "too_complex", d.reason);
+      case Decision::Kind::kUndecided:
+        undecided_.fetch_add(1);
+        return verdict(rl::INCORRECT, "undecided", d.layer + ": " + d.reason + " (suspected false negative)");
+      case Decision::Kind::kTimeout: return Status(rl::TIMEOUT, "layer=" + d.layer + " reason=" + d.reason);
+      case Decision::Kind::kCancelled: return Status(rl::CANCELLED, "layer=" + d.layer + " reason=" + d.reason);
+      case Decision::Kind::kError:
+        if (!pool_.ok()) return Status(rl::INTERNAL, std::string(pool_.status().message()));
+        return Status(rl::INTERNAL, "layer=" + d.layer + " reason=" + d.reason);
+    }
+    return Status(rl::INTERNAL, "unknown decision");
+  }
+
+  MathVerifierOptions o_;
+  absl::StatusOr<std::unique_ptr<math::CasPool>> pool_;
+  mutable std::atomic<int64_t> checks_{0}, undecided_{0}, timeouts_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<Verifier> NewMathVerifier(const MathVerifierOptions& options) {
+  math::CasPool::Options po;
+  po.num_workers = options.cas_workers;
+  po.memory_limit_mb = options.cas_memory_limit_mb;
+  return std::make_unique<MathVerifier>(options, math::CasPool::Create(po));
+}
+
+MathVerifierCounters GetMathVerifierCounters(const Verifier& v) {
+  if (const auto* m = dynamic_cast<const MathVerifier*>(&v)) return m->counters();
+  return {};
+}
+
+}  // namespace m1rl::reward
