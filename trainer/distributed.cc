@@ -18,7 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
+#include "trainer/internal/status.h"
 #include "trainer/internal/c10d_compat.h"
 
 namespace m1rl::trainer {

@@ -1,0 +1,124 @@
+// The RL and SFT loops (ARCHITECTURE "One RL step", colocated and synchronous), data parallel over a
+// Communicator, with checkpoints, evaluation and metrics.
+//
+// RL step (trainer.mode "rl"):
+//   1. every rank takes its slice of the next global batch of B = trainer.prompts_per_step prompts;
+//   2. generates G = rollout.n_samples completions per prompt with the rollout engine on the current
+//      weights (behaviour log-probs from the FP32 head), streaming each finished completion to the
+//      reward client while the others still generate;
+//   3. reward -> repetition policy -> overlong penalty -> group filter (dynamic sampling with refill
+//      rounds, synchronised across ranks so the data cursor stays identical) -> advantages;
+//      unscored completions are excluded and counted; the step fails (kUnavailable) when more than
+//      trainer.max_unscored_fraction of them are unscored;
+//   4. groups are shuffled (seeded by step) and split into trainer.minibatches_per_step minibatches;
+//      the old log-probs are recomputed with the training forward in the same packing (or taken from
+//      the rollout, algorithm.ratio_denominator);
+//   5. per minibatch: loss-token counts all-reduced (global normaliser), per micro-batch forward +
+//      unified policy loss (+ router aux loss) + backward, then one ShardedAdamW step.
+// SFT step (trainer.mode "sft"): trainer.sft_batch_size rows (global), cross-entropy on the completion
+// tokens normalised by the global token count, one optimizer step.
+//
+// Determinism: every random choice derives from (trainer.seed, step, ...) -- sampling seeds per prompt,
+// the group shuffle -- and the data cursor is checkpointed, so a resumed run repeats the uninterrupted
+// run's losses bit for bit (same world size and threads).
+//
+// Thread safety: none; one Trainer per rank, driven by one thread.
+#ifndef M1RL_TRAINER_TRAINER_H_
+#define M1RL_TRAINER_TRAINER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/metrics.h"
+#include "model/hybrid_model.h"
+#include "model/tokenizer.h"
+#include "proto/config.pb.h"
+#include "reward/service/client.h"
+#include "trainer/checkpoint.h"
+#include "trainer/communicator.h"
+#include "trainer/dataset.h"
+#include "trainer/optimizer.h"
+
+namespace m1rl::trainer {
+
+struct StepResult {
+  int64_t step = 0;                      // 1-based index of the finished step
+  std::vector<double> losses;            // global loss of each optimizer step (minibatch) of this step
+  std::map<std::string, double> metrics; // everything written to the metrics files
+};
+
+struct EvalResult {
+  int64_t num_prompts = 0;   // scored prompts (global)
+  int64_t num_correct = 0;
+  int64_t num_unscored = 0;  // excluded, counted
+  double accuracy() const { return num_prompts > 0 ? static_cast<double>(num_correct) / num_prompts : 0.0; }
+};
+
+class Trainer {
+ public:
+  // Builds model (model.init_from, else random init from the config), tokenizer, datasets, optimizer
+  // and the reward client (`reward` when given, else RewardClient::Create(config.reward)).
+  // kInvalidArgument naming the field for bad configs; kNotFound for missing files.
+  // `comm` must outlive the trainer.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const config::RunConfig& config, Communicator* comm,
+                                                         std::unique_ptr<reward::RewardClient> reward = nullptr);
+  ~Trainer();
+
+  // Restores a checkpoint: "" does nothing; "auto" the newest complete one under
+  // trainer.checkpoint.dir (none: starts fresh, OK); else that directory. The saved resolved config
+  // must match (kFailedPrecondition naming the field; trainer.steps, checkpoint/metrics/logging
+  // settings and reward transport fields may change). Collective.
+  absl::Status Resume(const std::string& resume);
+
+  // One RL or SFT step (collective). Errors name the step and rank.
+  absl::StatusOr<StepResult> TrainStep();
+  // Greedy decoding on the first trainer.eval_prompts rows of data.eval_path, scored by the reward
+  // client (collective).
+  absl::StatusOr<EvalResult> Evaluate();
+  // Writes a checkpoint of the current state (collective); returns its directory.
+  absl::StatusOr<std::string> SaveCheckpoint();
+  // Runs to trainer.steps: steps, progress line, metrics, evaluation every trainer.eval_every steps,
+  // checkpoints every trainer.checkpoint.every_steps and at the end, HF export at the end.
+  absl::Status Run();
+
+  int64_t step() const { return step_; }
+  model::HybridModel& policy() { return *model_; }
+  const config::RunConfig& config() const { return config_; }
+  ShardedAdamW& optimizer() { return *optimizer_; }
+
+ private:
+  struct Sample;
+  Trainer(const config::RunConfig& config, Communicator* comm);
+  absl::Status Init(std::unique_ptr<reward::RewardClient> reward);
+  absl::StatusOr<StepResult> RlStep();
+  absl::StatusOr<StepResult> SftStep();
+  std::vector<int32_t> EncodePrompt(const std::string& prompt) const;
+  absl::Status WriteMetrics(int64_t step, const std::map<std::string, double>& values);
+
+  config::RunConfig config_;
+  Communicator* comm_;
+  std::unique_ptr<model::Tokenizer> tokenizer_;
+  std::unique_ptr<model::HybridModel> model_;
+  std::unique_ptr<ShardedAdamW> optimizer_;
+  std::unique_ptr<reward::RewardClient> reward_;
+  std::unique_ptr<CheckpointManager> checkpoints_;
+  std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
+  std::optional<PromptDataset> train_data_;
+  std::optional<PromptDataset> eval_data_;
+  std::unique_ptr<PromptSampler> sampler_;
+  int64_t step_ = 0;
+  double rollout_temperature_ = 1.0;
+  double last_eval_accuracy_ = -1;
+};
+
+// Resolved-config paths that may differ between a checkpoint and the resuming run.
+const std::vector<std::string>& ResumeMutableFields();
+
+}  // namespace m1rl::trainer
+
+#endif  // M1RL_TRAINER_TRAINER_H_
