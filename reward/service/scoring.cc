@@ -128,6 +128,8 @@ rl::ScoreResult ScoreItemNow(const VerifierRegistry& registry, const ScoringRule
     return finish(result);
   }
   result.set_verifier_version(std::string(verifier->version()));
+  // The verifier sees the effective format rule (the "format" domain scores exactly this).
+  if (rules.format.require_think) input->options["require_think"] = true;
   VerifyOutcome outcome;
   try {
     outcome = verifier->Verify(*input, ctx);
@@ -156,7 +158,9 @@ rl::ScoreResult ScoreItemNow(const VerifierRegistry& registry, const ScoringRule
     result.mutable_components()->set_format(fmt);
     result.set_total(rules.correctness_weight * outcome.correctness + rules.format_weight * fmt +
                      result.components().penalty());
-    if (!check.ok) absl::StrAppend(&details, details.empty() ? "" : "; ", "format: ", check.reason);
+    if (!check.ok && details.find(check.reason) == std::string::npos) {
+      absl::StrAppend(&details, details.empty() ? "" : "; ", "format: ", check.reason);
+    }
   }
   result.set_normalized_gold(outcome.normalized_gold);
   result.set_normalized_pred(outcome.normalized_pred);
