@@ -41,21 +41,22 @@ double Progress::Now() const {
 void Progress::Update(int64_t done, const std::string& extra) {
   const double now = Now();
   std::lock_guard<std::mutex> lock(mu_);
+  UpdateLocked(now, done, extra);
+}
+
+void Progress::Add(int64_t delta, const std::string& extra) {
+  const double now = Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  UpdateLocked(now, done_ + delta, extra);  // read and write under one lock: concurrent Adds all count
+}
+
+void Progress::UpdateLocked(double now, int64_t done, const std::string& extra) {
   if (finished_) return;
   done_ = done;
   const double interval = interactive_ ? redraw_interval_s_ : plain_interval_s_;
   if (now - last_print_s_ < interval) return;
   last_print_s_ = now;
   EmitLocked(StatusLineLocked(now, extra, interactive_), interactive_);
-}
-
-void Progress::Add(int64_t delta, const std::string& extra) {
-  int64_t target;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    target = done_ + delta;
-  }
-  Update(target, extra);
 }
 
 void Progress::Finish(const std::string& extra) {

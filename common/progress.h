@@ -67,6 +67,7 @@ class Progress {
 
  private:
   double Now() const;
+  void UpdateLocked(double now, int64_t done, const std::string& extra);
   double RateLocked(double now) const;
   std::optional<double> EtaLocked(double now) const;
   std::string StatusLineLocked(double now, const std::string& extra, bool with_bar) const;

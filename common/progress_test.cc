@@ -2,6 +2,7 @@
 
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -108,6 +109,23 @@ TEST(ProgressTest, DestructorFinishes) {
     p.Update(2);
   }
   EXPECT_EQ(out.str(), "x done 2/2 it in 1s (2.00 it/s)\n");
+}
+
+TEST(ProgressTest, ConcurrentAddsAllCount) {
+  std::ostringstream out;
+  ProgressOptions opt;
+  opt.out = &out;
+  opt.interactive = false;
+  opt.plain_interval_s = 1e9;  // no lines while counting
+  Progress p("work", 0, "it", opt);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&p] {
+      for (int i = 0; i < 1000; ++i) p.Add(1);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(p.done(), 4000);
 }
 
 TEST(ProgressTest, Formatting) {
