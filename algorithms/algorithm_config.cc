@@ -1,0 +1,344 @@
+#include "algorithms/algorithm_config.h"
+
+#include <cmath>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+// common/status_macros.h does not compile against Debian's Abseil 20220623 (absl::string_view is not
+// std::string_view there, so its Annotate() StrCat fails); reported to its owner. File-local equivalents
+// until it is fixed, then these become ALG_RETURN_IF_ERROR / ALG_ASSIGN_OR_RETURN again.
+#define ALG_RETURN_IF_ERROR(expr)           \
+  do {                                      \
+    const absl::Status alg_status_ = (expr); \
+    if (!alg_status_.ok()) return alg_status_; \
+  } while (0)
+#define ALG_CONCAT_INNER_(a, b) a##b
+#define ALG_CONCAT_(a, b) ALG_CONCAT_INNER_(a, b)
+#define ALG_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                               \
+  if (!tmp.ok()) return tmp.status();              \
+  lhs = std::move(*tmp)
+#define ALG_ASSIGN_OR_RETURN(lhs, expr) ALG_ASSIGN_OR_RETURN_IMPL_(ALG_CONCAT_(alg_statusor_, __LINE__), lhs, expr)
+
+namespace m1rl::algorithms {
+
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// Fields with no preset value: setting them is not a deviation.
+const std::set<std::string>& NoDefaultFields() {
+  static const std::set<std::string> kFields = {"algorithm.is_weight.eps_high", "algorithm.generation_budget"};
+  return kFields;
+}
+
+std::string ScalarString(const Message& m, const FieldDescriptor* f) {
+  const Reflection* r = m.GetReflection();
+  if (!r->HasField(m, f)) return "unset";
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return r->GetBool(m, f) ? "true" : "false";
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return absl::StrCat(r->GetDouble(m, f));
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(r->GetInt32(m, f));
+    case FieldDescriptor::CPPTYPE_STRING:
+      return r->GetString(m, f);
+    default:
+      return "?";
+  }
+}
+
+// Lists user-set scalar fields whose value differs from the preset's, recursing into sub-messages.
+void CollectDeviations(const Message& user, const Message& preset, const std::string& prefix,
+                       const char* preset_name, std::vector<std::string>* out) {
+  const auto* desc = user.GetDescriptor();
+  const Reflection* r = user.GetReflection();
+  for (int i = 0; i < desc->field_count(); ++i) {
+    const FieldDescriptor* f = desc->field(i);
+    const std::string path = absl::StrCat(prefix, ".", f->name());
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (r->HasField(user, f)) {
+        CollectDeviations(r->GetMessage(user, f), preset.GetReflection()->GetMessage(preset, f), path, preset_name,
+                          out);
+      }
+      continue;
+    }
+    if (path == "algorithm.preset" || !r->HasField(user, f)) continue;
+    const std::string mine = ScalarString(user, f);
+    const std::string theirs = ScalarString(preset, f);
+    if (mine == theirs) continue;
+    if (theirs == "unset" && NoDefaultFields().count(path) > 0) continue;
+    out->push_back(absl::StrCat(path, ": ", mine, " (preset ", preset_name, ": ", theirs, ")"));
+  }
+}
+
+absl::Status Finite(double v, std::string_view path) {
+  if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be finite, got ", v));
+  return absl::OkStatus();
+}
+
+absl::Status Positive(double v, std::string_view path) {
+  ALG_RETURN_IF_ERROR(Finite(v, path));
+  if (!(v > 0)) return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be > 0, got ", v));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RatioDenominator> ParseRatioDenominator(std::string_view name) {
+  if (name == "recompute") return RatioDenominator::kRecompute;
+  if (name == "rollout") return RatioDenominator::kRollout;
+  return absl::InvalidArgumentError(
+      absl::StrCat("algorithm.ratio_denominator must be one of recompute|rollout, got '", std::string(name), "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<Preset> ParsePreset(std::string_view name) {
+  if (name == "cispo") return Preset::kCispo;
+  if (name == "grpo") return Preset::kGrpo;
+  if (name == "dapo") return Preset::kDapo;
+  if (name == "reinforce") return Preset::kReinforce;
+  return absl::InvalidArgumentError(
+      absl::StrCat("algorithm.preset must be one of cispo|grpo|dapo|reinforce, got '", std::string(name), "'"));
+}
+
+const char* PresetName(Preset preset) {
+  switch (preset) {
+    case Preset::kCispo:
+      return "cispo";
+    case Preset::kGrpo:
+      return "grpo";
+    case Preset::kDapo:
+      return "dapo";
+    case Preset::kReinforce:
+      return "reinforce";
+  }
+  return "?";
+}
+
+config::AlgorithmConfig PresetConfig(Preset preset) {
+  config::AlgorithmConfig c;
+  c.set_preset(std::string(PresetName(preset)));
+  // Shared by every preset.
+  c.mutable_advantage()->set_estimator("grpo");
+  c.mutable_advantage()->set_scale_by_std(true);
+  c.mutable_advantage()->set_std_kind("sample");
+  c.mutable_advantage()->set_std_eps(1e-6);
+  c.mutable_dynamic_sampling()->set_max_gen_rounds(10);
+  c.mutable_dynamic_sampling()->set_on_exhausted("error");
+  c.mutable_overlong()->set_max_len(20480);
+  c.mutable_overlong()->set_cache_len(4096);
+  c.mutable_repetition()->set_enabled(true);
+  c.mutable_repetition()->set_threshold(0.99);
+  c.mutable_repetition()->set_run_length(3000);
+  c.mutable_repetition()->set_policy("fail");
+  c.mutable_repetition()->set_failure_reward(0.0);
+  c.set_ratio_denominator("recompute");
+  c.set_log_ratio_clamp(20.0);
+  c.mutable_trust_region()->set_eps_low(0.2);
+  c.mutable_trust_region()->set_eps_high(0.2);
+  c.mutable_kl()->set_estimator("none");
+  c.mutable_kl()->set_beta(0.0);
+  switch (preset) {
+    case Preset::kGrpo:
+      c.mutable_is_weight()->set_enabled(false);
+      c.mutable_trust_region()->set_enabled(true);
+      c.set_loss_agg("seq_mean_token_mean");
+      c.mutable_kl()->set_estimator("k3");
+      c.mutable_kl()->set_beta(0.04);
+      c.mutable_dynamic_sampling()->set_enabled(false);
+      c.mutable_overlong()->set_enabled(false);
+      break;
+    case Preset::kDapo:
+      c.mutable_is_weight()->set_enabled(false);
+      c.mutable_trust_region()->set_enabled(true);
+      c.mutable_trust_region()->set_eps_high(0.28);
+      c.set_loss_agg("token_mean");
+      c.mutable_dynamic_sampling()->set_enabled(true);
+      c.mutable_overlong()->set_enabled(true);
+      break;
+    case Preset::kCispo:
+      c.mutable_is_weight()->set_enabled(true);  // eps_high: no default (required)
+      c.mutable_trust_region()->set_enabled(false);
+      c.set_loss_agg("token_mean");
+      c.mutable_dynamic_sampling()->set_enabled(true);
+      c.mutable_overlong()->set_enabled(true);
+      break;
+    case Preset::kReinforce:
+      c.mutable_is_weight()->set_enabled(false);
+      c.mutable_trust_region()->set_enabled(false);
+      c.set_loss_agg("seq_mean_token_mean");
+      c.mutable_dynamic_sampling()->set_enabled(false);
+      c.mutable_overlong()->set_enabled(false);
+      break;
+  }
+  return c;
+}
+
+absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user) {
+  if (!user.has_preset()) {
+    return absl::InvalidArgumentError("algorithm.preset is required (cispo|grpo|dapo|reinforce)");
+  }
+  ResolvedAlgorithm out;
+  ALG_ASSIGN_OR_RETURN(out.preset, ParsePreset(user.preset()));
+  const config::AlgorithmConfig preset = PresetConfig(out.preset);
+  CollectDeviations(user, preset, "algorithm", PresetName(out.preset), &out.deviations);
+  out.config = preset;
+  out.config.MergeFrom(user);
+  const config::AlgorithmConfig& c = out.config;
+
+  // IS band (§3): eps_* are offsets from 1, max_ratio is absolute.
+  const auto& is = c.is_weight();
+  if (is.has_eps_high() && is.has_max_ratio()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm.is_weight.eps_high (", is.eps_high(), ") and algorithm.is_weight.max_ratio (", is.max_ratio(),
+        ") are mutually exclusive: eps_high is relative (cap 1+eps_high), max_ratio absolute"));
+  }
+  if (is.has_eps_high()) ALG_RETURN_IF_ERROR(Positive(is.eps_high(), "algorithm.is_weight.eps_high"));
+  if (is.has_max_ratio()) {
+    ALG_RETURN_IF_ERROR(Finite(is.max_ratio(), "algorithm.is_weight.max_ratio"));
+    if (!(is.max_ratio() > 1.0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm.is_weight.max_ratio must be > 1 (an absolute cap; r = 1 must keep w = 1), got ", is.max_ratio()));
+    }
+  }
+  if (is.has_eps_low()) ALG_RETURN_IF_ERROR(Positive(is.eps_low(), "algorithm.is_weight.eps_low"));
+  PolicyLossParams& p = out.policy_loss;
+  p.is_enabled = is.enabled();
+  if (p.is_enabled) {
+    if (!is.has_eps_high() && !is.has_max_ratio()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm.is_weight.eps_high is required when the IS band is on (preset ", PresetName(out.preset),
+          "); it has no default because M1 does not publish it (m1rl's CISPO example uses 4.0, cap 5)"));
+    }
+    const double cap = is.has_eps_high() ? 1.0 + is.eps_high() : is.max_ratio();
+    p.is_high = cap;
+    out.is_bounds = is.has_eps_high() ? absl::StrCat("eps_high ", is.eps_high(), " -> cap ", cap)
+                                      : absl::StrCat("max_ratio ", cap, " (= eps_high ", cap - 1.0, ")");
+    if (is.has_eps_low() && is.eps_low() < 1.0) {
+      p.is_low = 1.0 - is.eps_low();
+      absl::StrAppend(&out.is_bounds, "; eps_low ", is.eps_low(), " -> floor ", *p.is_low);
+    } else {
+      absl::StrAppend(&out.is_bounds, "; no floor");
+    }
+  } else {
+    out.is_bounds = "off (r unclipped)";
+  }
+
+  const auto& tr = c.trust_region();
+  p.tr_enabled = tr.enabled();
+  p.tr_eps_low = tr.eps_low();
+  p.tr_eps_high = tr.eps_high();
+  if (p.tr_enabled) {
+    ALG_RETURN_IF_ERROR(Positive(tr.eps_low(), "algorithm.trust_region.eps_low"));
+    if (tr.eps_low() > 1.0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("algorithm.trust_region.eps_low must be <= 1 (r > 0), got ", tr.eps_low()));
+    }
+    ALG_RETURN_IF_ERROR(Positive(tr.eps_high(), "algorithm.trust_region.eps_high"));
+  }
+
+  ALG_ASSIGN_OR_RETURN(p.kl, ParseKlEstimator(c.kl().estimator()));
+  ALG_RETURN_IF_ERROR(Finite(c.kl().beta(), "algorithm.kl.beta"));
+  if (c.kl().beta() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("algorithm.kl.beta must be >= 0, got ", c.kl().beta()));
+  }
+  if (c.kl().beta() > 0 && p.kl == KlEstimator::kNone) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.kl.beta is ", c.kl().beta(), " but algorithm.kl.estimator is none; set k1|k2|k3"));
+  }
+  p.kl_beta = c.kl().beta();
+  ALG_RETURN_IF_ERROR(Positive(c.log_ratio_clamp(), "algorithm.log_ratio_clamp"));
+  p.log_ratio_clamp = c.log_ratio_clamp();
+
+  ALG_ASSIGN_OR_RETURN(out.loss_agg, ParseLossAgg(c.loss_agg()));
+  if (c.has_generation_budget()) {
+    if (c.generation_budget() <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("algorithm.generation_budget must be > 0, got ", c.generation_budget()));
+    }
+    out.generation_budget = c.generation_budget();
+  }
+  if (out.loss_agg == LossAgg::kSeqMeanTokenSumNorm && out.generation_budget <= 0) {
+    return absl::InvalidArgumentError(
+        "algorithm.generation_budget (L_gen > 0) is required by algorithm.loss_agg seq_mean_token_sum_norm");
+  }
+
+  const auto& adv = c.advantage();
+  ALG_ASSIGN_OR_RETURN(out.advantage.estimator, ParseAdvantageEstimator(adv.estimator()));
+  ALG_ASSIGN_OR_RETURN(out.advantage.std_kind, ParseStdKind(adv.std_kind()));
+  out.advantage.scale_by_std = adv.scale_by_std();
+  ALG_RETURN_IF_ERROR(Finite(adv.std_eps(), "algorithm.advantage.std_eps"));
+  if (adv.std_eps() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("algorithm.advantage.std_eps must be >= 0, got ", adv.std_eps()));
+  }
+  out.advantage.std_eps = adv.std_eps();
+
+  const auto& ds = c.dynamic_sampling();
+  out.dynamic_sampling = ds.enabled();
+  if (ds.max_gen_rounds() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.dynamic_sampling.max_gen_rounds must be >= 1, got ", ds.max_gen_rounds()));
+  }
+  out.max_gen_rounds = ds.max_gen_rounds();
+  ALG_ASSIGN_OR_RETURN(out.on_exhausted, ParseOnExhausted(ds.on_exhausted()));
+
+  const auto& ol = c.overlong();
+  out.overlong = ol.enabled();
+  out.overlong_max_len = ol.max_len();
+  out.overlong_cache_len = ol.cache_len();
+  if (out.overlong) {
+    if (ol.cache_len() <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("algorithm.overlong.cache_len must be > 0, got ", ol.cache_len()));
+    }
+    if (ol.max_len() < ol.cache_len()) {
+      return absl::InvalidArgumentError(absl::StrCat("algorithm.overlong.max_len (", ol.max_len(),
+                                                     ") must be >= algorithm.overlong.cache_len (", ol.cache_len(),
+                                                     ")"));
+    }
+  }
+
+  const auto& rep = c.repetition();
+  out.repetition = rep.enabled();
+  ALG_RETURN_IF_ERROR(Finite(rep.threshold(), "algorithm.repetition.threshold"));
+  if (!(rep.threshold() > 0.0 && rep.threshold() < 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.repetition.threshold must be in (0, 1), got ", rep.threshold()));
+  }
+  if (rep.run_length() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.repetition.run_length must be >= 1, got ", rep.run_length()));
+  }
+  out.repetition_threshold = rep.threshold();
+  out.repetition_run_length = rep.run_length();
+  ALG_ASSIGN_OR_RETURN(out.repetition_policy, ParseRepetitionPolicy(rep.policy()));
+  ALG_RETURN_IF_ERROR(Finite(rep.failure_reward(), "algorithm.repetition.failure_reward"));
+  out.repetition_failure_reward = rep.failure_reward();
+
+  ALG_ASSIGN_OR_RETURN(out.ratio_denominator, ParseRatioDenominator(c.ratio_denominator()));
+  return out;
+}
+
+std::string ResolvedAlgorithm::Summary() const {
+  std::vector<std::string> lines;
+  lines.push_back(absl::StrCat("algorithm.preset: ", PresetName(preset)));
+  lines.push_back(absl::StrCat("is_weight: ", is_bounds));
+  lines.push_back(policy_loss.tr_enabled ? absl::StrCat("trust_region: eps_low ", policy_loss.tr_eps_low,
+                                                        " eps_high ", policy_loss.tr_eps_high)
+                                         : std::string("trust_region: off"));
+  lines.push_back(absl::StrCat("loss_agg: ", LossAggName(loss_agg)));
+  lines.push_back(absl::StrCat("kl: ", KlEstimatorName(policy_loss.kl), " beta ", policy_loss.kl_beta,
+                               needs_reference_model() ? " (reference forward)" : " (no reference forward)"));
+  for (const auto& d : deviations) lines.push_back(absl::StrCat("deviates from preset: ", d));
+  return absl::StrJoin(lines, "\n");
+}
+
+}  // namespace m1rl::algorithms

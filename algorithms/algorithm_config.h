@@ -1,0 +1,94 @@
+// algorithm.* resolution (ALGORITHMS.md §2-§6): preset -> user overrides -> validation -> typed
+// parameters for the policy loss, advantages and batch shaping.
+//
+//   M1RL_ASSIGN_OR_RETURN(ResolvedAlgorithm alg, ResolveAlgorithmConfig(run_config.algorithm()));
+//   for (const auto& note : alg.deviations) LOG(INFO) << "deviates from preset: " << note;
+//   LOG(INFO) << alg.Summary();   // includes "is_weight: eps_high 4 -> cap 5; no floor"
+//
+// Presets set every field (except the ones with no default, below); a field the user writes overrides
+// the preset, and every override whose value differs from the preset is listed in `deviations`.
+//
+// | preset    | IS band                 | TR mask   | loss_agg            | KL         | dyn. sampling, overlong |
+// | grpo      | off                     | 0.2/0.2   | seq_mean_token_mean | k3, 0.04   | off                     |
+// | dapo      | off                     | 0.2/0.28  | token_mean          | none       | on                      |
+// | cispo     | cap 1+eps_high, no floor| off       | token_mean          | none       | on                      |
+// | reinforce | off                     | off       | seq_mean_token_mean | none       | off                     |
+// All presets: advantage grpo/sample std/std_eps 1e-6, repetition on (0.99, 3000, fail, reward 0),
+// dynamic_sampling.max_gen_rounds 10 on_exhausted error, overlong 20480/4096 (DAPO recipe),
+// ratio_denominator recompute, log_ratio_clamp 20.
+// No default: algorithm.is_weight.eps_high (required when the IS band is on; M1 does not publish it),
+// algorithm.generation_budget (required by seq_mean_token_sum_norm).
+#ifndef M1RL_ALGORITHMS_ALGORITHM_CONFIG_H_
+#define M1RL_ALGORITHMS_ALGORITHM_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "algorithms/advantages.h"
+#include "algorithms/dynamic_sampling.h"
+#include "algorithms/loss_agg.h"
+#include "algorithms/policy_loss.h"
+#include "algorithms/repetition.h"
+#include "proto/config_algorithm.pb.h"
+
+namespace m1rl::algorithms {
+
+enum class Preset { kCispo, kGrpo, kDapo, kReinforce };
+enum class RatioDenominator { kRecompute, kRollout };
+
+absl::StatusOr<Preset> ParsePreset(std::string_view name);  // InvalidArgument naming algorithm.preset
+const char* PresetName(Preset preset);
+
+// The preset's full config (every field the preset defines is set).
+config::AlgorithmConfig PresetConfig(Preset preset);
+
+struct ResolvedAlgorithm {
+  config::AlgorithmConfig config;  // preset merged with the user's fields; dump this into checkpoints
+  Preset preset = Preset::kCispo;
+
+  PolicyLossParams policy_loss;    // absolute IS bounds, TR offsets, KL, log-ratio clamp
+  LossAgg loss_agg = LossAgg::kTokenMean;
+  int64_t generation_budget = 0;   // L_gen; > 0 iff set (required by seq_mean_token_sum_norm)
+  AdvantageParams advantage;
+
+  bool dynamic_sampling = false;
+  int64_t max_gen_rounds = 0;
+  OnExhausted on_exhausted = OnExhausted::kError;
+
+  bool overlong = false;
+  int64_t overlong_max_len = 0;
+  int64_t overlong_cache_len = 0;
+
+  bool repetition = false;
+  double repetition_threshold = 0.99;
+  int64_t repetition_run_length = 3000;
+  RepetitionPolicy repetition_policy = RepetitionPolicy::kFail;
+  double repetition_failure_reward = 0.0;
+
+  RatioDenominator ratio_denominator = RatioDenominator::kRecompute;
+
+  // "algorithm.loss_agg: seq_mean_token_mean (preset cispo: token_mean)", one per differing override.
+  std::vector<std::string> deviations;
+  // Both views of the IS bounds: "eps_high 4 -> cap 5; no floor", "max_ratio 5 (= eps_high 4); ...",
+  // or "off (r unclipped)".
+  std::string is_bounds;
+
+  // True iff the trainer must run a reference-model forward (a KL term with beta > 0).
+  bool needs_reference_model() const { return policy_loss.kl != KlEstimator::kNone && policy_loss.kl_beta > 0; }
+  // Multi-line human-readable summary of the resolved algorithm.
+  std::string Summary() const;
+};
+
+// Applies the preset named by user.preset, then the user's set fields, validates, and converts.
+// Errors (all InvalidArgument, message naming the full field path, e.g. algorithm.is_weight.eps_high):
+// unknown preset / enum string; IS band on without eps_high or max_ratio; eps_high together with
+// max_ratio; non-finite or out-of-range values; kl.beta > 0 with estimator none;
+// seq_mean_token_sum_norm without generation_budget > 0; overlong cache_len outside (0, max_len].
+absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user);
+
+}  // namespace m1rl::algorithms
+
+#endif  // M1RL_ALGORITHMS_ALGORITHM_CONFIG_H_

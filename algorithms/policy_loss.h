@@ -1,0 +1,70 @@
+// The unified per-token policy loss (ALGORITHMS.md §2, M1 Eq. 6-7): the only code path for cispo, grpo,
+// dapo and reinforce.
+//
+//   r   = exp(clamp(l - l_old, -C, C))                       (C = log_ratio_clamp, clamps counted)
+//   r^  = clip(r, lo_IS, hi_IS) if the IS band is on, else r
+//   M   = 0 if (A > 0 and r > 1+eps_TR_high) or (A < 0 and r < 1-eps_TR_low) (strict; TR on), else 1
+//   w   = sg(M * r^)
+//   L   = -sum_t c_t * w_t * A_t * l_t  + beta * sum_t c_t * k_t(l_t - l_ref_t)
+// so the per-token gradient is dL/dl_t = -c_t w_t A_t (+ beta c_t dk/dl). Positions with v = 0 are
+// removed by select (never by multiplying with 0): any value there (inf, NaN, 1e30) in l, l_old, A, c,
+// l_ref leaves loss and all gradients unchanged, and dL/dl is exactly 0 there.
+//
+// The IS band and the trust-region band are separate parameters ([m1rl], §2): PPO/GRPO clipping is exact
+// with the IS band off and TR on; CISPO is the IS band on and TR off.
+#ifndef M1RL_ALGORITHMS_POLICY_LOSS_H_
+#define M1RL_ALGORITHMS_POLICY_LOSS_H_
+
+#include <optional>
+
+#include <ATen/core/Tensor.h>
+
+#include "algorithms/kl.h"
+#include "algorithms/metrics.h"
+
+namespace m1rl::algorithms {
+
+struct PolicyLossParams {
+  // IS band, ABSOLUTE bounds on r (ResolveAlgorithmConfig converts eps_* offsets and max_ratio).
+  bool is_enabled = false;
+  std::optional<double> is_low;   // floor lo_IS in (0, 1); nullopt = no floor
+  std::optional<double> is_high;  // cap hi_IS > 1; REQUIRED when is_enabled (TORCH_CHECK)
+  // Trust-region mask (Eq. 7), RELATIVE offsets.
+  bool tr_enabled = false;
+  double tr_eps_low = 0.2;
+  double tr_eps_high = 0.2;
+  // KL penalty (§5).
+  KlEstimator kl = KlEstimator::kNone;
+  double kl_beta = 0.0;
+  double log_ratio_clamp = 20.0;
+};
+
+// Flat packed per-token inputs of one micro-batch. All float tensors share one dtype (fp32 in training,
+// fp64 in tests) and device.
+struct PolicyLossInputs {
+  at::Tensor logprobs;      // [N] fp32|fp64, l (trainer FP32 log-probs; carries the gradient)
+  at::Tensor old_logprobs;  // [N] l_old (detached here: no gradient ever reaches it)
+  at::Tensor advantages;    // [N] A, broadcast from the sequence's advantage
+  at::Tensor mask;          // [N] bool, v
+  at::Tensor coef;          // [N] c from LossCoefficients (global counts)
+  at::Tensor ref_logprobs;  // [N] l_ref, or undefined. Required iff params.kl != kNone; when given with
+                            // kNone it only feeds the k1/k3 metrics.
+  at::Tensor entropy;       // [N] per-token entropy (no grad), or undefined; metrics only
+};
+
+struct PolicyLossResult {
+  at::Tensor loss;        // [] same dtype as logprobs: the micro-batch SUM (backward this)
+  at::Tensor weight;      // [N] detached w = M * r^, exactly 0 where v = 0
+  at::Tensor trust_mask;  // [N] bool M (false where v = 0)
+  at::Tensor ratio;       // [N] detached r (1 where v = 0)
+  PolicyStats stats;      // reducible metric sums of this micro-batch
+};
+
+// Computes the loss of one micro-batch. Bad tensor input (shapes, dtypes, missing ref/IS cap) throws
+// c10::Error via TORCH_CHECK (S15); the trainer catches it at its step boundary (S16).
+// Syncs the device once (the stats are read in one transfer).
+PolicyLossResult ComputePolicyLoss(const PolicyLossParams& params, const PolicyLossInputs& inputs);
+
+}  // namespace m1rl::algorithms
+
+#endif  // M1RL_ALGORITHMS_POLICY_LOSS_H_
