@@ -1,1 +1,3 @@
 # Commands of the logic tasks (owned by the logic engineer).
+target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/make_data_command.cc)
+target_link_libraries(m1rl PRIVATE m1rl::logic_tasks)
