@@ -6,9 +6,10 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 
 namespace m1rl {
 namespace {
@@ -16,12 +17,8 @@ namespace {
 std::atomic<int> g_rank{-1};
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 
-std::mutex& SinkMutex() {
-  static std::mutex mu;
-  return mu;
-}
-// Guarded by SinkMutex().
-std::ostream* g_sink = nullptr;
+ABSL_CONST_INIT absl::Mutex g_sink_mu(absl::kConstInit);
+std::ostream* g_sink ABSL_GUARDED_BY(g_sink_mu) = nullptr;
 
 char SeverityLetter(LogLevel level) {
   switch (level) {
@@ -49,7 +46,7 @@ void SetMinLogLevel(LogLevel level) { g_min_level.store(static_cast<int>(level),
 LogLevel GetMinLogLevel() { return static_cast<LogLevel>(g_min_level.load(std::memory_order_relaxed)); }
 
 void SetLogSinkForTesting(std::ostream* sink) {
-  std::lock_guard<std::mutex> lock(SinkMutex());
+  absl::MutexLock lock(&g_sink_mu);
   g_sink = sink;
 }
 
@@ -98,7 +95,7 @@ LogMessage::~LogMessage() {
   text += "] ";
   text += stream_.str();
   text += '\n';
-  std::lock_guard<std::mutex> lock(SinkMutex());
+  absl::MutexLock lock(&g_sink_mu);
   std::ostream& out = g_sink != nullptr ? *g_sink : std::cerr;
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
   out.flush();

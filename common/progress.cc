@@ -28,6 +28,7 @@ Progress::Progress(std::string label, int64_t total, std::string unit, ProgressO
     interactive_ = out_ == &std::cerr && isatty(STDERR_FILENO) == 1;
   }
   start_s_ = Now();
+  absl::MutexLock lock(&mu_);
   last_print_s_ = start_s_;
 }
 
@@ -40,13 +41,13 @@ double Progress::Now() const {
 
 void Progress::Update(int64_t done, const std::string& extra) {
   const double now = Now();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   UpdateLocked(now, done, extra);
 }
 
 void Progress::Add(int64_t delta, const std::string& extra) {
   const double now = Now();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   UpdateLocked(now, done_ + delta, extra);  // read and write under one lock: concurrent Adds all count
 }
 
@@ -61,7 +62,7 @@ void Progress::UpdateLocked(double now, int64_t done, const std::string& extra) 
 
 void Progress::Finish(const std::string& extra) {
   const double now = Now();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (finished_) return;
   finished_ = true;
   std::string line = absl::StrCat(label_, " done ", done_);
@@ -75,19 +76,19 @@ void Progress::Finish(const std::string& extra) {
 }
 
 int64_t Progress::done() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return done_;
 }
 
 double Progress::Rate() const {
   const double now = Now();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return RateLocked(now);
 }
 
 std::optional<double> Progress::EtaSeconds() const {
   const double now = Now();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return EtaLocked(now);
 }
 

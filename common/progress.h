@@ -20,10 +20,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace m1rl {
 
@@ -67,11 +69,12 @@ class Progress {
 
  private:
   double Now() const;
-  void UpdateLocked(double now, int64_t done, const std::string& extra);
-  double RateLocked(double now) const;
-  std::optional<double> EtaLocked(double now) const;
-  std::string StatusLineLocked(double now, const std::string& extra, bool with_bar) const;
-  void EmitLocked(const std::string& line, bool in_place);
+  void UpdateLocked(double now, int64_t done, const std::string& extra) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double RateLocked(double now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::optional<double> EtaLocked(double now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::string StatusLineLocked(double now, const std::string& extra, bool with_bar) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void EmitLocked(const std::string& line, bool in_place) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string label_;
   const int64_t total_;
@@ -83,11 +86,11 @@ class Progress {
   int bar_width_;
   std::function<double()> now_s_;
 
-  mutable std::mutex mu_;
-  double start_s_;
-  double last_print_s_;       // guarded by mu_
-  int64_t done_ = 0;          // guarded by mu_
-  bool finished_ = false;     // guarded by mu_
+  double start_s_;  // set once in the constructor
+  mutable absl::Mutex mu_;
+  double last_print_s_ ABSL_GUARDED_BY(mu_);
+  int64_t done_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace m1rl
