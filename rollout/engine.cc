@@ -236,6 +236,7 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
         queue.pop_front();
         PendingGroup g;
         g.request = req_index;
+        const Clock::time_point prefill_start = Clock::now();
         g.prefix = model_->NewSequence();
         at::Tensor logits;
         const std::vector<int32_t>& ids = r.prompt_token_ids;
@@ -247,6 +248,7 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
         stats_.prompt_tokens_prefilled += static_cast<int64_t>(ids.size());
         g.logits = logits.to(at::kCPU, at::kFloat).contiguous();
         TORCH_CHECK(g.logits.numel() == vocab, "expected prefill logits [", vocab, "], got ", g.logits.sizes());
+        stats_.model_ms += MsSince(prefill_start);
         g.reserved_bytes = prefix_bytes;
         reserved += prefix_bytes;
         group = std::move(g);
@@ -281,7 +283,9 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
         reserved -= group->reserved_bytes;
         group.reset();
       } else {
+        const Clock::time_point copy_start = Clock::now();
         slot.state = group->prefix->Copy();
+        stats_.model_ms += MsSince(copy_start);
       }
       slot.reserved_bytes = sample_bytes;
       reserved += sample_bytes;
@@ -312,7 +316,9 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
       states.push_back(s.state.get());
       tokens.push_back(s.pending_token);
     }
+    const Clock::time_point step_start = Clock::now();
     const at::Tensor logits = model_->Step(states, tokens).to(at::kCPU, at::kFloat).contiguous();
+    stats_.model_ms += MsSince(step_start);
     ++stats_.decode_steps;
     TORCH_CHECK(logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(active.size()) && logits.size(1) == vocab,
                 "expected step logits [", active.size(), ", ", vocab, "], got ", logits.sizes());

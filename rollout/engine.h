@@ -100,6 +100,7 @@ struct GenerationStats {
   int64_t peak_state_bytes = 0;         // measured StateBytes() of live states, sampled after each step
   int64_t admission_waits = 0;          // times the head sample waited for memory with a batch slot free
   double wall_ms = 0.0;
+  double model_ms = 0.0;                // inside DecodeModel Prefill/Step/Copy (incl. the logits copy)
   int64_t stop_counts[rl::StopReason_ARRAYSIZE] = {};  // by rl::StopReason
 };
 
