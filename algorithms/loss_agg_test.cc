@@ -1,9 +1,8 @@
 // Tests for algorithms/loss_agg.h.
 // Covers ALGORITHMS.md §2.5, §10 V3 (groups with lengths {3,5} and {2,10}: c under all four loss_agg;
 // group_token_mean != token_mean) and V4 / §8 pitfall 6 (V3's batch split 1+3 and 2+2 into micro-batches,
-// and over 2 simulated DP ranks whose counts are summed as the all-reduce would: gradients equal the
-// unsplit batch; local counts would not). The real 2-rank Gloo all-reduce is left to the trainer's
-// Communicator tests (trainer/), which own the process group.
+// and over simulated DP ranks whose counts are summed as the all-reduce would: gradients equal the
+// unsplit batch; local counts would not). The real 2-rank Gloo variant is loss_agg_gloo_test.cc.
 #include "algorithms/loss_agg.h"
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <ATen/ops/zeros_like.h>
 
 #include "algorithms/internal/test_util.h"
+#include "algorithms/internal/v3_batch.h"
 #include "algorithms/policy_loss.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -29,28 +29,8 @@ using testing::LongVec;
 using testing::ToVector;
 using testing::Vec;
 
-// V3 batch: sequences of n = 3, 5 (group 0) and 2, 10 (group 1), each preceded by one prompt position
-// (v = 0). 24 positions.
-struct Batch {
-  std::vector<int64_t> mask, seq, grp;
-  std::vector<std::vector<int64_t>> positions_of_seq;  // packed positions of each sequence
-};
-
-Batch MakeBatch() {
-  const std::vector<int> lens = {3, 5, 2, 10};
-  const std::vector<int> groups = {0, 0, 1, 1};
-  Batch b;
-  b.positions_of_seq.resize(4);
-  for (int s = 0; s < 4; ++s) {
-    for (int k = 0; k <= lens[s]; ++k) {
-      b.positions_of_seq[s].push_back(static_cast<int64_t>(b.mask.size()));
-      b.mask.push_back(k == 0 ? 0 : 1);
-      b.seq.push_back(s);
-      b.grp.push_back(groups[s]);
-    }
-  }
-  return b;
-}
+using Batch = testing::V3Batch;
+Batch MakeBatch() { return testing::MakeV3Batch(); }
 
 // Expected c per sequence, by hand: N_tok = 20, N_seq = 4, N_grp = 2, T = {8, 12}.
 const std::vector<double> kSeqMean = {1.0 / 12, 1.0 / 20, 1.0 / 8, 1.0 / 40};  // 1/(4 n_i)
@@ -110,22 +90,6 @@ TEST(LossAggTest, BadInputsThrow) {
   EXPECT_THAT(ParseLossAgg("mean"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.loss_agg")));
 }
 
-// Per-position fixture values for V4.
-struct Values {
-  std::vector<double> logprobs, old_logprobs, adv;
-};
-Values MakeValues(const Batch& b) {
-  Values v;
-  const std::vector<double> seq_adv = {1.0, -0.5, 2.0, -1.5};
-  for (size_t i = 0; i < b.mask.size(); ++i) {
-    const double old = -0.5 - 0.05 * static_cast<double>(i);
-    v.old_logprobs.push_back(old);
-    v.logprobs.push_back(old + 0.3 * std::sin(static_cast<double>(i)));  // r in [0.74, 1.35]
-    v.adv.push_back(seq_adv[b.seq[i]]);
-  }
-  return v;
-}
-
 // Loss + gradient of the whole minibatch computed as the given micro-batches (lists of sequences),
 // each micro-batch living on `rank_of_mb` rank; counts are summed over every micro-batch of every rank
 // (the all-reduce), unless `local_counts`, which uses each micro-batch's own counts (the bug).
@@ -135,7 +99,7 @@ struct Result {
 };
 Result RunSplit(LossAgg agg, const std::vector<std::vector<int>>& micro_batches, bool local_counts = false) {
   const Batch b = MakeBatch();
-  const Values v = MakeValues(b);
+  const Batch& v = b;
   PolicyLossParams p;
   p.is_enabled = true;
   p.is_high = 1.2;  // some tokens capped
