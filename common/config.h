@@ -59,6 +59,9 @@ std::string DumpConfigYaml(const config::RunConfig& cfg);
 
 // Range checks on single fields and simple cross-field facts every module relies on (lr > 0, exactly two
 // betas in [0, 1), temperature > 0, top_p in (0, 1], enum-like strings among their allowed values, ...).
+// trainer.mode must be "rl" or "sft"; rollout sampling fields and algorithm.preset are required only for
+// "rl". Model dimensions may be 0 ("from the preset / checkpoint") unless model.preset and
+// model.init_from are both empty. Enum-like strings accept "" (the owner's default).
 // Module-specific semantics (e.g. CISPO needs is_weight.eps_high) are validated by their owners. Returns
 // kInvalidArgument listing every violation, "; "-separated, each naming its path:
 // `trainer.optim.betas[1] must be in [0, 1), got 1.5`.
