@@ -13,6 +13,10 @@
 //   §8 pitfall 8  cispo runs without reference log-probs (beta 0).
 //   §8 pitfall 9  grpo/dapo gradients equal float64 autograd of the literal PPO min-form; a shared IS/TR
 //                 band differs from PPO in the two out-of-band cells where PPO keeps r.
+//   §10 V10 the peers' CISPO unit-test inputs (slime/AReaL tests/test_cispo_loss.py, NeMo-RL
+//           test_loss_functions.py) are not reachable from this machine (no network); equivalent vectors in
+//           their padded [B, T] layout with a token mask, token-mean normalisation and the relative (NeMo-RL,
+//           slime) and absolute (TRL) cap conventions, with values derived by hand below.
 //   §2  CISPO gradient equals PPO's inside the trust region and stays non-zero outside; the unified form
 //       with M = 1 equals CISPO. §3 log-ratio clamp [-20, 20] counted. §9 metrics (ratio mean/min/max,
 //       entropy, k1/k3).
@@ -506,6 +510,39 @@ TEST(PolicyLossTest, KlMetricsWithReferenceAndBadInputs) {
   no_cap.is_enabled = true;
   bad.old_logprobs = Vec(f.old_logprobs);
   EXPECT_THROW(ComputePolicyLoss(no_cap, bad), c10::Error);
+}
+
+// V10: padded batch B = 2, T = 3, mask [[1,1,0],[1,1,1]] (the padding holds NaN), A = [+1, -1],
+// relative cap eps_high 0.2 (cap 1.2), token-mean over the 5 valid tokens (c = 0.2).
+//   log-ratios [[0.2, 0, pad], [-1, 0.7, 0]] -> r = [[e^0.2 = 1.2214, 1, -], [e^-1, e^0.7 = 2.0138, 1]]
+//   w = [[1.2, 1, -], [e^-1 = 0.36787944117144233, 1.2, 1]]
+//   loss = -0.2 (1.2*1*(-1.0) + 1*1*(-0.5) + e^-1*(-1)*(-2.0) + 1.2*(-1)*(-0.2) + 1*(-1)*(-0.1))
+//        = -0.2 (-1.7 + 0.7357588823428847 + 0.34) = 0.12484822353142306
+//   g = -c w A = [[-0.24, -0.2, 0], [0.2 e^-1 = 0.07357588823428847, 0.24, 0.2]]
+TEST(PolicyLossTest, V10PeerEquivalentPaddedBatch) {
+  const double nan = std::nan("");
+  const std::vector<double> l = {-1.0, -0.5, nan, -2.0, -0.2, -0.1};
+  const std::vector<double> old = {-1.2, -0.5, nan, -1.0, -0.9, -0.1};
+  const std::vector<double> adv = {1.0, 1.0, 1.0, -1.0, -1.0, -1.0};
+  const std::vector<int64_t> mask = {1, 1, 0, 1, 1, 1};
+  PolicyLossParams p = Resolve("cispo", 0.2).policy_loss;
+  at::Tensor lt = Vec(l).requires_grad_(true);
+  PolicyLossInputs in{lt, Vec(old), Vec(adv), BoolVec(mask), Vec({0.2, 0.2, 0.2, 0.2, 0.2, 0.2}), at::Tensor(),
+                      at::Tensor()};
+  const PolicyLossResult r = ComputePolicyLoss(p, in);
+  r.loss.backward();
+  EXPECT_NEAR(r.loss.item<double>(), 0.12484822353142306, kTol64);
+  ExpectNearVec(ToVector(lt.grad()), {-0.24, -0.2, 0, 0.07357588823428847, 0.24, 0.2}, kTol64, "g");
+  EXPECT_EQ(r.stats.is_clip_high, 2);
+  // TRL's absolute convention: max_ratio 1.2 is the same cap as eps_high 0.2.
+  config::AlgorithmConfig trl;
+  trl.set_preset("cispo");
+  trl.mutable_is_weight()->set_max_ratio(1.2);
+  M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm t, ResolveAlgorithmConfig(trl));
+  at::Tensor lt2 = Vec(l).requires_grad_(true);
+  in.logprobs = lt2;
+  ComputePolicyLoss(t.policy_loss, in).loss.backward();
+  ExpectNearVec(ToVector(lt2.grad()), {-0.24, -0.2, 0, 0.07357588823428847, 0.24, 0.2}, kTol64, "g (max_ratio)");
 }
 
 }  // namespace
