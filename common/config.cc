@@ -801,13 +801,17 @@ void ValidateReward(const config::RewardConfig& r, Checker& c) {
   c.AtLeast(r.give_up_after_ms(), 0, "reward.give_up_after_ms");
   c.Finite(r.correctness_weight(), "reward.correctness_weight");
   c.Finite(r.format_weight(), "reward.format_weight");
+  c.AtLeast(r.in_process_workers(), 0, "reward.in_process_workers");
+  c.AtLeast(r.queue_capacity(), 0, "reward.queue_capacity");
 }
 
+// Every algorithm.* scalar is `optional`: unset means "the preset's value" (algorithms/algorithm_config.h
+// resolves and re-validates the merged result), so only the fields the user wrote are checked here.
 void ValidateAlgorithm(const config::AlgorithmConfig& a, bool rl, Checker& c) {
-  if (rl) {
+  if (a.has_preset()) {
     c.OneOf(a.preset(), {"cispo", "grpo", "dapo", "reinforce"}, "algorithm.preset");
-  } else {
-    c.OneOf(a.preset(), {"", "cispo", "grpo", "dapo", "reinforce"}, "algorithm.preset");
+  } else if (rl) {
+    c.Add("algorithm.preset", " must be set when trainer.mode is \"rl\" (one of cispo, grpo, dapo, reinforce)");
   }
   const auto& is = a.is_weight();
   if (is.has_eps_high()) c.Positive(is.eps_high(), "algorithm.is_weight.eps_high");
@@ -816,41 +820,43 @@ void ValidateAlgorithm(const config::AlgorithmConfig& a, bool rl, Checker& c) {
   if (is.has_eps_high() && is.has_max_ratio()) {
     c.Add("algorithm.is_weight.max_ratio", " must not be set together with algorithm.is_weight.eps_high");
   }
-  c.InRange(a.trust_region().eps_low(), 0, 1, false, true, "algorithm.trust_region.eps_low");
-  c.NonNegative(a.trust_region().eps_high(), "algorithm.trust_region.eps_high");
-  c.OneOf(a.loss_agg(), {"", "token_mean", "seq_mean_token_mean", "group_token_mean", "seq_mean_token_sum_norm"},
-          "algorithm.loss_agg");
-  c.OneOf(a.kl().estimator(), {"", "none", "k1", "k2", "k3"}, "algorithm.kl.estimator");
-  c.NonNegative(a.kl().beta(), "algorithm.kl.beta");
-  c.OneOf(a.advantage().estimator(), {"", "grpo", "rloo"}, "algorithm.advantage.estimator");
-  c.OneOf(a.advantage().std_kind(), {"", "sample", "population"}, "algorithm.advantage.std_kind");
-  c.NonNegative(a.advantage().std_eps(), "algorithm.advantage.std_eps");
-  c.AtLeast(a.dynamic_sampling().max_gen_rounds(), 0, "algorithm.dynamic_sampling.max_gen_rounds");
-  c.OneOf(a.dynamic_sampling().on_exhausted(), {"", "error", "train_partial"},
-          "algorithm.dynamic_sampling.on_exhausted");
+  const auto& tr = a.trust_region();
+  if (tr.has_eps_low()) c.InRange(tr.eps_low(), 0, 1, false, true, "algorithm.trust_region.eps_low");
+  if (tr.has_eps_high()) c.NonNegative(tr.eps_high(), "algorithm.trust_region.eps_high");
+  if (a.has_loss_agg()) {
+    c.OneOf(a.loss_agg(), {"token_mean", "seq_mean_token_mean", "group_token_mean", "seq_mean_token_sum_norm"},
+            "algorithm.loss_agg");
+  }
+  if (a.kl().has_estimator()) c.OneOf(a.kl().estimator(), {"none", "k1", "k2", "k3"}, "algorithm.kl.estimator");
+  if (a.kl().has_beta()) c.NonNegative(a.kl().beta(), "algorithm.kl.beta");
+  const auto& adv = a.advantage();
+  if (adv.has_estimator()) c.OneOf(adv.estimator(), {"grpo", "rloo"}, "algorithm.advantage.estimator");
+  if (adv.has_std_kind()) c.OneOf(adv.std_kind(), {"sample", "population"}, "algorithm.advantage.std_kind");
+  if (adv.has_std_eps()) c.NonNegative(adv.std_eps(), "algorithm.advantage.std_eps");
+  const auto& ds = a.dynamic_sampling();
+  if (ds.has_max_gen_rounds()) c.AtLeast(ds.max_gen_rounds(), 1, "algorithm.dynamic_sampling.max_gen_rounds");
+  if (ds.has_on_exhausted()) {
+    c.OneOf(ds.on_exhausted(), {"error", "train_partial"}, "algorithm.dynamic_sampling.on_exhausted");
+  }
   const auto& ol = a.overlong();
-  c.AtLeast(ol.max_len(), 0, "algorithm.overlong.max_len");
-  c.AtLeast(ol.cache_len(), 0, "algorithm.overlong.cache_len");
-  if (ol.enabled()) {
-    c.AtLeast(ol.cache_len(), 1, "algorithm.overlong.cache_len");
-    if (ol.cache_len() > ol.max_len()) {
-      c.Add("algorithm.overlong.cache_len",
-            absl::StrCat(" must be <= algorithm.overlong.max_len (", ol.max_len(), "), got ", ol.cache_len()));
-    }
+  if (ol.has_max_len()) c.AtLeast(ol.max_len(), 1, "algorithm.overlong.max_len");
+  if (ol.has_cache_len()) c.AtLeast(ol.cache_len(), 1, "algorithm.overlong.cache_len");
+  if (ol.has_max_len() && ol.has_cache_len() && ol.cache_len() > ol.max_len()) {
+    c.Add("algorithm.overlong.cache_len",
+          absl::StrCat(" must be <= algorithm.overlong.max_len (", ol.max_len(), "), got ", ol.cache_len()));
   }
   const auto& rep = a.repetition();
-  if (rep.enabled()) {
-    c.InRange(rep.threshold(), 0, 1, true, false, "algorithm.repetition.threshold");
-    c.AtLeast(rep.run_length(), 1, "algorithm.repetition.run_length");
-  } else {
-    c.InRange(rep.threshold(), 0, 1, false, false, "algorithm.repetition.threshold");
-    c.AtLeast(rep.run_length(), 0, "algorithm.repetition.run_length");
+  if (rep.has_threshold()) c.InRange(rep.threshold(), 0, 1, true, false, "algorithm.repetition.threshold");
+  if (rep.has_run_length()) c.AtLeast(rep.run_length(), 1, "algorithm.repetition.run_length");
+  if (rep.has_policy()) {
+    c.OneOf(rep.policy(), {"score", "fail", "fail_mask_run", "mask_all", "drop"}, "algorithm.repetition.policy");
   }
-  c.OneOf(rep.policy(), {"", "score", "fail", "fail_mask_run", "mask_all", "drop"}, "algorithm.repetition.policy");
-  c.Finite(rep.failure_reward(), "algorithm.repetition.failure_reward");
-  c.OneOf(a.ratio_denominator(), {"", "recompute", "rollout"}, "algorithm.ratio_denominator");
-  c.NonNegative(a.log_ratio_clamp(), "algorithm.log_ratio_clamp");
-  c.AtLeast(a.generation_budget(), 0, "algorithm.generation_budget");
+  if (rep.has_failure_reward()) c.Finite(rep.failure_reward(), "algorithm.repetition.failure_reward");
+  if (a.has_ratio_denominator()) {
+    c.OneOf(a.ratio_denominator(), {"recompute", "rollout"}, "algorithm.ratio_denominator");
+  }
+  if (a.has_log_ratio_clamp()) c.Positive(a.log_ratio_clamp(), "algorithm.log_ratio_clamp");
+  if (a.has_generation_budget()) c.AtLeast(a.generation_budget(), 1, "algorithm.generation_budget");
 }
 
 void ValidateTrainer(const config::TrainerConfig& t, Checker& c) {
@@ -878,6 +884,11 @@ void ValidateTrainer(const config::TrainerConfig& t, Checker& c) {
   c.AtLeast(o.warmup_steps(), 0, "trainer.optim.warmup_steps");
   c.OneOf(o.schedule(), {"", "constant", "cosine", "linear"}, "trainer.optim.schedule");
   c.InRange(o.min_lr_ratio(), 0, 1, false, true, "trainer.optim.min_lr_ratio");
+  c.OneOf(t.prompt_template(), {"", "chat", "raw"}, "trainer.prompt_template");
+  c.InRange(t.max_unscored_fraction(), 0, 1, false, true, "trainer.max_unscored_fraction");
+  c.OneOf(t.backend(), {"", "gloo", "nccl"}, "trainer.backend");
+  c.AtLeast(t.dist_timeout_s(), 0, "trainer.dist_timeout_s");
+  c.AtLeast(t.eval_max_new_tokens(), 0, "trainer.eval_max_new_tokens");
   c.AtLeast(t.checkpoint().every_steps(), 0, "trainer.checkpoint.every_steps");
   c.AtLeast(t.checkpoint().keep_last(), 0, "trainer.checkpoint.keep_last");
 }

@@ -336,6 +336,23 @@ TEST(ValidateRunConfigTest, RangeErrorsNameThePath) {
   ExpectInvalid("model={preset: '', num_hidden_layers: 2, hidden_size: 8}", "model.vocab_size must be >= 1, got 0");
   ExpectInvalid("model.device=cuda:x", "model.device must be one of");
   ExpectInvalid("reward.mode=grpc", "reward.address must be set when reward.mode is \"grpc\"");
+  ExpectInvalid("algorithm.preset=", "algorithm.preset must be set when trainer.mode is \"rl\"");
+  ExpectInvalid("algorithm.loss_agg=mean", "algorithm.loss_agg must be one of");
+  ExpectInvalid("algorithm.kl={estimator: k4}", "algorithm.kl.estimator must be one of \"none\", \"k1\"");
+  ExpectInvalid("trainer.backend=mpi", "trainer.backend must be one of \"\", \"gloo\", \"nccl\", got \"mpi\"");
+  ExpectInvalid("trainer.max_unscored_fraction=1.5", "trainer.max_unscored_fraction must be in [0, 1], got 1.5");
+}
+
+// algorithm.* fields are optional: unset means "the preset's value", so enabling a block without its
+// numbers is valid here (the algorithms module fills them from the preset).
+TEST(ValidateRunConfigTest, UnsetAlgorithmFieldsAreThePresets) {
+  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c, ParseConfigYaml(kValidYaml));
+  ASSERT_THAT(ApplyOverride(&c, "algorithm.repetition={enabled: true}"), IsOk());
+  ASSERT_THAT(ApplyOverride(&c, "algorithm.overlong={enabled: true, cache_len: 16}"), IsOk());
+  EXPECT_THAT(ValidateRunConfig(c), IsOk());
+  // A value written as 0 is checked, not taken for "unset".
+  ASSERT_THAT(ApplyOverride(&c, "algorithm.repetition.run_length=0"), IsOk());
+  EXPECT_THAT(ValidateRunConfig(c), StatusIs(kInvalid, HasSubstr("algorithm.repetition.run_length must be >= 1, got 0")));
 }
 
 TEST(ValidateRunConfigTest, ReportsEveryViolation) {
