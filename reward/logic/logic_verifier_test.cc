@@ -128,6 +128,8 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"graph_coloring","num_vertices":3,"num_colors":3,"edges":[[0,1],[1,2],[0,2]]})", "0 1 2", "0 1 0"},
       {R"({"family":"n_queens","n":4,"fixed":[]})", "3 1 4 2", "1 3 1 4"},
       {R"({"family":"sorting","values":[3,1,2],"key":"value","order":"asc"})", "1, 2, 3", "3, 2, 1"},
+      {R"({"family":"subset_sum","numbers":[3,5,9],"target":12})", "3, 9", "5, 9"},
+      {R"({"family":"hanoi","start":"AA","target":"C","max_moves":3})", "AB, AC, BC", "AC, AB, CB"},
       {R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"1234............"})", "1234341221434321",
        "1234341221433421"},
   };

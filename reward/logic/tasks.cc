@@ -73,8 +73,10 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewDyckFamily());
   r.owned.push_back(internal::NewGame24Family());
   r.owned.push_back(internal::NewGraphColoringFamily());
+  r.owned.push_back(internal::NewHanoiFamily());
   r.owned.push_back(internal::NewNQueensFamily());
   r.owned.push_back(internal::NewSortingFamily());
+  r.owned.push_back(internal::NewSubsetSumFamily());
   r.owned.push_back(internal::NewSudokuFamily());
   for (const auto& f : r.owned) r.sorted.push_back(f.get());
   std::sort(r.sorted.begin(), r.sorted.end(),

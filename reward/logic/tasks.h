@@ -7,7 +7,7 @@
 //   absl::StatusOr<CheckResult> r = f->Check(g->instance, g->witness);   // r->kind == kCorrect
 //
 // Families: arith (domain "math", the quickstart task), arith_chain, countdown, game24, cryptarithm,
-// dyck, graph_coloring, n_queens, sorting, sudoku. FamilyNames() lists them.
+// dyck, graph_coloring, hanoi, n_queens, sorting, subset_sum, sudoku. FamilyNames() lists them.
 //
 // Rules every family obeys:
 //  - Generate is deterministic in (seed, difficulty) on every platform (reward/logic/rng.h), and the

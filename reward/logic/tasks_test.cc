@@ -87,6 +87,10 @@ const std::map<std::string, Mutator>& Mutators() {
          v.push_back(v[0]);
          return IntsToString(v, ", ");
        }},
+      // Dropping the last move leaves the disk it moved off the target peg.
+      {"hanoi", [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(',')); }},
+      // Dropping a picked (positive) number lowers the sum.
+      {"subset_sum", [](const nlohmann::json&, const std::string& w) { return w.substr(w.find(',') + 1); }},
       // Swap cells 0 and 1 of row 1: each digit lands in a column that already holds it.
       {"sudoku",
        [](const nlohmann::json&, const std::string& w) {
@@ -101,7 +105,7 @@ const std::map<std::string, Mutator>& Mutators() {
 TEST(TasksTest, RegistryHasAtLeastEightLogicFamiliesAndArith) {
   std::vector<std::string> names = FamilyNames();
   EXPECT_THAT(names, ::testing::IsSupersetOf({"arith", "arith_chain", "countdown", "game24", "cryptarithm", "dyck",
-                                              "graph_coloring", "n_queens", "sorting", "sudoku"}));
+                                              "graph_coloring", "hanoi", "n_queens", "sorting", "subset_sum", "sudoku"}));
   int logic = 0;
   for (const TaskFamily* f : AllFamilies()) logic += f->domain() == "logic";
   EXPECT_GE(logic, 8);

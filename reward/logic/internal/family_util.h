@@ -54,8 +54,10 @@ std::unique_ptr<TaskFamily> NewGame24Family();
 std::unique_ptr<TaskFamily> NewCryptarithmFamily();
 std::unique_ptr<TaskFamily> NewDyckFamily();
 std::unique_ptr<TaskFamily> NewGraphColoringFamily();
+std::unique_ptr<TaskFamily> NewHanoiFamily();
 std::unique_ptr<TaskFamily> NewNQueensFamily();
 std::unique_ptr<TaskFamily> NewSortingFamily();
+std::unique_ptr<TaskFamily> NewSubsetSumFamily();
 std::unique_ptr<TaskFamily> NewSudokuFamily();
 
 }  // namespace m1rl::reward::logic::internal
