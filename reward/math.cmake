@@ -24,9 +24,19 @@ m1rl_cc_test(NAME math_verifier_test SRCS ${_m}/math_verifier_test.cc ${_m}/math
 m1rl_cc_test(NAME math_fuzz_test SRCS ${_m}/math_fuzz_test.cc
   DEPS m1rl::math_verifier LABEL cpu TIMEOUT 60)
 
-# The real libFuzzer target: only with clang (see the comment at the top of math_fuzzer.cc).
+# The real libFuzzer target: only with clang and -DM1RL_BUILD_FUZZERS=ON (see math_fuzzer.cc). The
+# sources are compiled into the fuzzer itself so that all of them carry coverage instrumentation.
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND M1RL_BUILD_FUZZERS)
-  m1rl_cc_binary(NAME math_fuzzer SRCS ${_m}/math_fuzzer.cc DEPS m1rl::math_verifier)
+  m1rl_cc_binary(NAME math_fuzzer
+    SRCS ${_m}/math_fuzzer.cc ${_m}/math_fuzz_entry.cc ${_m}/normalize.cc ${_m}/ast.cc ${_m}/parser.cc
+         ${_m}/extract.cc ${_m}/exact.cc ${_m}/compare.cc
+    DEPS m1rl::reward_verifier m1rl::status PkgConfig::GINAC absl::status absl::statusor absl::strings)
   target_compile_options(math_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(math_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
+  # Bounded libFuzzer run in ctest: new inputs go to the build tree, the checked-in seeds are read-only.
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/math_fuzz_corpus)
+  add_test(NAME math_libfuzzer_bounded
+    COMMAND math_fuzzer ${PROJECT_BINARY_DIR}/math_fuzz_corpus ${_m}/testdata/fuzz_seeds
+            -max_total_time=20 -max_len=2048 -timeout=5 -detect_leaks=0)
+  set_tests_properties(math_libfuzzer_bounded PROPERTIES LABELS cpu TIMEOUT 120)
 endif()

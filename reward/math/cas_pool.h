@@ -35,7 +35,8 @@ class CasPool : public CasRunner {
 
   // Forks the workers now. Errors: kInternal naming the failed syscall.
   static absl::StatusOr<std::unique_ptr<CasPool>> Create(const Options& options);
-  ~CasPool() override;  // kills and reaps every worker
+  // Kills and reaps every worker. REQUIRES: no Run() in flight.
+  ~CasPool() override;
 
   // Blocks for an idle worker and the job's result, at most until ctx.deadline (kTimeout) or
   // ctx.Cancelled() (kCancelled), checked every 20 ms. A worker that crashes gives kError.

@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -53,10 +54,24 @@ bool ScalarGold(const NodeP& g) {
   return math::IsAssignment(*g) && math::IsScalar(*g->kids[1]);
 }
 
+// Stands in for the pool when it could not be created: every CAS job is an error naming why.
+class FailedCasRunner : public math::CasRunner {
+ public:
+  explicit FailedCasRunner(std::string why) : why_(std::move(why)) {}
+  math::CasResult Run(const math::CasJob&, const CheckContext&) override {
+    return {math::CasResult::Kind::kError, "cas", why_};
+  }
+
+ private:
+  std::string why_;
+};
+
 class MathVerifier : public Verifier {
  public:
   MathVerifier(const MathVerifierOptions& o, absl::StatusOr<std::unique_ptr<math::CasPool>> pool)
-      : o_(o), pool_(std::move(pool)) {}
+      : o_(o),
+        pool_(std::move(pool)),
+        failed_(pool_.ok() ? "" : "no CAS workers: " + std::string(pool_.status().message())) {}
 
   std::string_view domain() const override { return "math"; }
   std::string_view version() const override { return kMathVerifierVersion; }
@@ -89,9 +104,9 @@ class MathVerifier : public Verifier {
       const std::string& k = it.key();
       const nlohmann::json& v = it.value();
       if (k == "rel_tolerance") {
-        if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() >= 1)
-          return absl::InvalidArgumentError("options.rel_tolerance must be a number in (0, 1), got " + v.dump());
-        io->rel_tolerance = v.get<double>();
+        if (!v.is_number() || v.get<double>() < 0 || v.get<double>() >= 1)
+          return absl::InvalidArgumentError("options.rel_tolerance must be a number in [0, 1), got " + v.dump());
+        if (v.get<double>() > 0) io->rel_tolerance = v.get<double>();
       } else if (k == "require_think" || k == "evaluation") {
         if (!v.is_boolean()) return absl::InvalidArgumentError("options." + k + " must be a bool, got " + v.dump());
         (k == "require_think" ? io->require_think : io->evaluation) = v.get<bool>();
@@ -173,7 +188,7 @@ class MathVerifier : public Verifier {
     co.rel_tolerance = io.rel_tolerance;
     CheckContext cas_ctx = ctx;
     cas_ctx.deadline = std::min(ctx.deadline, Clock::now() + std::chrono::milliseconds(o_.cas_timeout_ms));
-    math::CasRunner* cas = pool_.ok() ? pool_->get() : nullptr;
+    math::CasRunner* cas = pool_.ok() ? static_cast<math::CasRunner*>(pool_->get()) : &failed_;
     Decision d = math::CompareAnswers(*gold.tree, *pred.tree, co, cas, cas_ctx);
     switch (d.kind) {
       case Decision::Kind::kEqual: return verdict(rl::CORRECT, d.layer, d.reason);
@@ -185,7 +200,6 @@ class MathVerifier : public Verifier {
       case Decision::Kind::kTimeout: return Status(rl::TIMEOUT, "layer=" + d.layer + " reason=" + d.reason);
       case Decision::Kind::kCancelled: return Status(rl::CANCELLED, "layer=" + d.layer + " reason=" + d.reason);
       case Decision::Kind::kError:
-        if (!pool_.ok()) return Status(rl::INTERNAL, std::string(pool_.status().message()));
         return Status(rl::INTERNAL, "layer=" + d.layer + " reason=" + d.reason);
     }
     return Status(rl::INTERNAL, "unknown decision");
@@ -193,6 +207,7 @@ class MathVerifier : public Verifier {
 
   MathVerifierOptions o_;
   absl::StatusOr<std::unique_ptr<math::CasPool>> pool_;
+  mutable FailedCasRunner failed_;
   mutable std::atomic<int64_t> checks_{0}, undecided_{0}, timeouts_{0};
 };
 
@@ -200,7 +215,8 @@ class MathVerifier : public Verifier {
 
 std::unique_ptr<Verifier> NewMathVerifier(const MathVerifierOptions& options) {
   math::CasPool::Options po;
-  po.num_workers = options.cas_workers;
+  po.num_workers = options.cas_workers != 0 ? options.cas_workers
+                                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   po.memory_limit_mb = options.cas_memory_limit_mb;
   return std::make_unique<MathVerifier>(options, math::CasPool::Create(po));
 }

@@ -12,7 +12,8 @@
 // (different units), pred_unparseable, undecided (no layer decided: counted, a suspected false negative).
 //
 // Per-item options (VerifyInput.options, all optional; any other key is INVALID_INPUT):
-//   "rel_tolerance": number > 0   (layer 4; default MathVerifierOptions::default_rel_tolerance)
+//   "rel_tolerance": number in [0, 1) (layer 4; 0 = MathVerifierOptions::default_rel_tolerance, as in
+//                    rl.MathPayload)
 //   "require_think": bool         (format needs a leading <think>...</think>)
 //   "evaluation":    bool         (allow the last bare number as the answer)
 //   "answer_form":   "boxed"|"any" (which extraction counts as the required form for format)
@@ -20,7 +21,9 @@
 // and the think block is present when required. The total (correctness + 0.1 * format) is the service's.
 //
 // Thread-safety: Verify() is called concurrently from many threads; the CAS layers run in a pool of
-// pre-forked processes (cas_pool.h), which NewMathVerifier forks immediately.
+// pre-forked processes (cas_pool.h), which NewMathVerifier forks immediately. If the pool cannot be
+// created, checks that need the CAS return INTERNAL naming the failed syscall; the others still work.
+// REQUIRES: no Verify() in flight when the verifier is destroyed.
 #ifndef M1RL_REWARD_MATH_MATH_VERIFIER_H_
 #define M1RL_REWARD_MATH_MATH_VERIFIER_H_
 
@@ -33,7 +36,7 @@
 namespace m1rl::reward {
 
 struct MathVerifierOptions {
-  int cas_workers = 2;                 // CAS worker processes (each runs one GiNaC job at a time)
+  int cas_workers = 0;                 // CAS worker processes (one GiNaC job each); 0 = hardware threads
   int64_t cas_memory_limit_mb = 1024;  // RLIMIT_AS headroom per worker; 0 = unlimited
   int64_t cas_timeout_ms = 2000;       // CAS budget per check (also bounded by ctx.deadline)
   double default_rel_tolerance = 1e-6;

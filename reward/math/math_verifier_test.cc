@@ -99,7 +99,23 @@ TEST_F(MathVerifierTest, InvalidInput) {
   EXPECT_THAT(V("1", "\\boxed{1}", {{"require_think", "yes"}}).details, HasSubstr("options.require_think"));
 }
 
+TEST(MathVerifierPoolTest, NoCasPoolIsInternalOnlyForSymbolicChecks) {
+  MathVerifierOptions o;
+  o.cas_workers = -1;  // CasPool::Create rejects it: the verifier runs without CAS workers
+  std::unique_ptr<Verifier> v = NewMathVerifier(o);
+  VerifyInput in;
+  in.gold = "\\frac{1}{2}";
+  in.response = "\\boxed{0.5}";
+  EXPECT_EQ(v->Verify(in, {}).verdict, rl::CORRECT);  // layers 1-4 need no CAS
+  in.gold = "(x+1)^2";
+  in.response = "\\boxed{x^2+2x+1}";
+  VerifyOutcome out = v->Verify(in, {});
+  EXPECT_EQ(out.status, rl::INTERNAL);
+  EXPECT_THAT(out.details, HasSubstr("num_workers"));
+}
+
 TEST_F(MathVerifierTest, ToleranceOverridablePerItem) {
+  EXPECT_EQ(V("3.14159", "\\boxed{3.14159}", {{"rel_tolerance", 0}}).verdict, rl::CORRECT);  // 0 = default
   EXPECT_EQ(V("3.14159", "\\boxed{3.14}").verdict, rl::INCORRECT);
   EXPECT_EQ(V("3.14159", "\\boxed{3.14}", {{"rel_tolerance", 1e-2}}).verdict, rl::CORRECT);
 }
