@@ -530,9 +530,27 @@ void EmitScalar(YAML::Emitter& e, const Message& m, const FieldDescriptor* f, in
   }
 }
 
+// Whether EmitMessage writes at least one key for `m` (see the omission rules there).
+bool HasEmittedField(const Message& m) {
+  const Descriptor* desc = m.GetDescriptor();
+  const Reflection* r = m.GetReflection();
+  for (int i = 0; i < desc->field_count(); ++i) {
+    const FieldDescriptor* f = desc->field(i);
+    if (f->is_repeated()) return true;
+    if (f->real_containing_oneof() != nullptr && !r->HasField(m, f)) continue;
+    if (f->has_presence() && f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(m, f)) continue;
+    return true;
+  }
+  return false;
+}
+
 void EmitMessage(YAML::Emitter& e, const Message& m) {
   const Descriptor* desc = m.GetDescriptor();
   const Reflection* r = m.GetReflection();
+  if (!HasEmittedField(m)) {
+    e << YAML::Flow << YAML::BeginMap << YAML::EndMap;  // "key: {}" rather than "key:\n  {}"
+    return;
+  }
   e << YAML::BeginMap;
   for (int i = 0; i < desc->field_count(); ++i) {
     const FieldDescriptor* f = desc->field(i);

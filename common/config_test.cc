@@ -290,9 +290,10 @@ TEST(DumpConfigYamlTest, ShowsEverySectionAndOmitsUnsetOptionals) {
   EXPECT_THAT(yaml, HasSubstr("lr: 1e-06"));
   EXPECT_THAT(yaml, HasSubstr("eps_high: 4.0"));
   // is_weight.eps_low and max_ratio are unset optionals: absent from the dump.
-  EXPECT_THAT(yaml, HasSubstr("  is_weight:\n    enabled: true\n    eps_high: 4.0\n  trust_region:\n"));
+  EXPECT_THAT(yaml, HasSubstr("  is_weight:\n    enabled: true\n    eps_high: 4.0\n  trust_region: {}\n"));
   EXPECT_THAT(yaml, HasSubstr("checkpoint:"));  // never written in kValidYaml
   EXPECT_THAT(yaml, HasSubstr("\ndata:"));
+  EXPECT_THAT(yaml, HasSubstr("\n  kl: {}\n"));  // every field optional and unset
 }
 
 TEST(ValidateRunConfigTest, ValidConfigPasses) {
