@@ -22,3 +22,6 @@ m1rl_cc_test(NAME logic_families_test
   DEPS m1rl::logic_tasks m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME logic_verifier_test SRCS logic/logic_verifier_test.cc
   DEPS m1rl::logic_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)
+# Runs the m1rl binary from the build root (it must be built first, as in a full build).
+m1rl_cc_test(NAME logic_make_data_cli_test SRCS logic/make_data_cli_test.cc
+  DEPS m1rl::logic_tasks LABEL cpu TIMEOUT 60)
