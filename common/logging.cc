@@ -16,6 +16,7 @@ namespace {
 
 std::atomic<int> g_rank{-1};
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> g_line_in_place{false};
 
 ABSL_CONST_INIT absl::Mutex g_sink_mu(absl::kConstInit);
 std::ostream* g_sink ABSL_GUARDED_BY(g_sink_mu) = nullptr;
@@ -50,6 +51,9 @@ void SetLogSinkForTesting(std::ostream* sink) {
   g_sink = sink;
 }
 
+void SetLogLineInPlace(bool active) { g_line_in_place.store(active, std::memory_order_relaxed); }
+bool GetLogLineInPlace() { return g_line_in_place.load(std::memory_order_relaxed); }
+
 bool ParseLogLevel(const std::string& text, LogLevel* level) {
   const std::string t = absl::AsciiStrToLower(text);
   if (t == "info") {
@@ -82,7 +86,8 @@ LogMessage::~LogMessage() {
   char prefix[64];
   std::snprintf(prefix, sizeof(prefix), "%c%04d%02d%02d %02d:%02d:%02d.%06ld", SeverityLetter(level_),
                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
-  std::string text(prefix);
+  std::string text = GetLogLineInPlace() ? "\r\x1b[K" : "";
+  text += prefix;
   const int rank = GetLogRank();
   if (rank >= 0) {
     text += " r";

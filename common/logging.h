@@ -38,6 +38,13 @@ LogLevel GetMinLogLevel();
 // outlive its use; writes to it are serialised by the logging mutex.
 void SetLogSinkForTesting(std::ostream* sink);
 
+// Coordination with displays that redraw one line in place on stderr (common/progress.h): while set,
+// every log line starts with "\r\x1b[K" (carriage return, clear to end of line), so it replaces the
+// half-drawn line instead of being appended to it; the display redraws itself on its next update.
+// Progress sets it while its interactive line is on screen. Default false.
+void SetLogLineInPlace(bool active);
+bool GetLogLineInPlace();
+
 // Parses "info" / "warning" / "error" (any case). Returns false on anything else.
 bool ParseLogLevel(const std::string& text, LogLevel* level);
 

@@ -77,6 +77,17 @@ TEST_F(LoggingTest, ConcurrentMessagesNeverInterleave) {
   for (const std::string& l : lines) ASSERT_TRUE(std::regex_match(l, re)) << l;
 }
 
+TEST_F(LoggingTest, ClearsAnInPlaceLineFirst) {
+  SetLogLineInPlace(true);
+  M1RL_LOG(INFO) << "x";
+  SetLogLineInPlace(false);
+  M1RL_LOG(INFO) << "y";
+  const std::vector<std::string> lines = Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].substr(0, 5), "\r\x1b[KI");
+  EXPECT_EQ(lines[1].substr(0, 1), "I");
+}
+
 TEST(ParseLogLevelTest, NamesInAnyCase) {
   LogLevel l = LogLevel::kInfo;
   EXPECT_TRUE(ParseLogLevel("WARNING", &l));

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/logging.h"
 
 namespace m1rl {
 
@@ -71,7 +72,10 @@ void Progress::Finish(const std::string& extra) {
                   " ", unit_, "/s)");
   if (!extra.empty()) absl::StrAppend(&line, " | ", extra);
   EmitLocked(line, interactive_);
-  if (interactive_) *out_ << "\n";
+  if (interactive_) {
+    *out_ << "\n";
+    if (out_ == &std::cerr) SetLogLineInPlace(false);
+  }
   out_->flush();
 }
 
@@ -130,6 +134,8 @@ void Progress::EmitLocked(const std::string& line, bool in_place) {
   if (in_place) {
     // "\x1b[K" clears what a longer previous line left on screen.
     *out_ << "\r" << line << "\x1b[K";
+    // Log lines on the same stream must clear this line rather than append to it.
+    if (out_ == &std::cerr) SetLogLineInPlace(true);
   } else {
     *out_ << line << "\n";
   }

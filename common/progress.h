@@ -9,6 +9,8 @@
 //    `redraw_interval_s`, with a bar when the total is known; Finish() ends the line with "\n".
 //  - plain (a file, a pipe, a CI log): a full line every `plain_interval_s` seconds, so logs stay short
 //    and greppable, plus a final summary line from Finish().
+// While an interactive line is on std::cerr, M1RL_LOG lines clear it first (SetLogLineInPlace), so
+// log output and the bar do not run together.
 // Line contents: `<label> <done>/<total> <unit> (<pct>%) <rate> <unit>/s ETA <h:mm:ss> | <extra>`;
 // with total <= 0 (unknown) there is no total, percentage, bar or ETA. The rate is the average since
 // construction; ETA = remaining / rate ("?" until the rate is positive).

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -126,6 +127,20 @@ TEST(ProgressTest, ConcurrentAddsAllCount) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(p.done(), 4000);
+}
+
+TEST(ProgressTest, InteractiveStderrLineMakesLogLinesClearIt) {
+  FakeClock clock;
+  ProgressOptions opt;  // out: std::cerr
+  opt.interactive = true;
+  opt.now_s = clock.Fn();
+  Progress p("t", 2, "it", opt);
+  EXPECT_FALSE(GetLogLineInPlace());
+  clock.t += 1;
+  p.Update(1);
+  EXPECT_TRUE(GetLogLineInPlace());
+  p.Finish();
+  EXPECT_FALSE(GetLogLineInPlace());
 }
 
 TEST(ProgressTest, Formatting) {
