@@ -131,6 +131,14 @@ bool LastAnswerLine(std::string_view final_part, std::string* out) {
     line = std::string(absl::StripAsciiWhitespace(
         tail.substr(nl + 1, nl2 == std::string::npos ? std::string::npos : nl2 - nl - 1)));
   }
+  // "Answer: The final answer is 5." -> "5".
+  for (const char* prefix : {"the final answer is", "the answer is", "final answer is", "answer is"}) {
+    std::string lower_line = absl::AsciiStrToLower(line);
+    if (lower_line.rfind(prefix, 0) == 0) {
+      line = std::string(absl::StripAsciiWhitespace(line.substr(std::string(prefix).size())));
+      break;
+    }
+  }
   if (line.empty()) return false;
   std::string span;
   if (LastMathSpan(line, &span)) line = span;

@@ -31,6 +31,7 @@ TEST(ExtractTest, LastBalancedBoxed) {
 TEST(ExtractTest, AnswerLineThenMathSpanThenBareNumber) {
   EXPECT_EQ(ExtractAnswer("We get $x=3$.\nAnswer: 3/4\n").answer, "3/4");
   EXPECT_EQ(ExtractAnswer("We get $x=3$.\n**Answer:** $\\frac{3}{4}$").answer, "\\frac{3}{4}");
+  EXPECT_EQ(ExtractAnswer("Final Answer: The final answer is 12.").answer, "12.");
   Extraction m = ExtractAnswer("first $1$ then \\(2\\) and finally $$3$$ done");
   EXPECT_EQ(m.source, AnswerSource::kMathSpan);
   EXPECT_EQ(m.answer, "3");

@@ -29,6 +29,8 @@ const Case kCases[] = {
     {"7", "@Therefore\nAnswer: 7", C, "Answer: line"},
     {"7", "@Therefore\n**Answer:** 7", C, "bold Answer: line"},
     {"7", "@Final answer: 7", C, "Final answer: line"},
+    {"5", "@Final Answer: The final answer is 5.", C, "prose prefix in an Answer: line"},
+    {"5", "@Answer: the answer is probably 5", I, "prose that is not an answer does not parse"},
     {"\\frac{1}{2}", "@Answer: \\frac12", C, "undelimited Answer: line parsed as LaTeX (#56)"},
     {"x+1", "@Answer: $x+1$", C, "math span inside an Answer: line"},
     {"4", "@we have $x = 2$ and so $4$", C, "last complete $..$ span"},

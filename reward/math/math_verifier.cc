@@ -33,11 +33,6 @@ struct Parsed {
   absl::StatusOr<NodeP> tree = absl::UnknownError("unset");
 };
 
-bool IsThousandsNumber(const std::string& s) {
-  static const std::regex kRe("-?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?");
-  return std::regex_match(s, kRe);
-}
-
 Parsed ParseSide(std::string_view raw, bool allow_thousands) {
   Parsed p;
   math::ValueAndUnit vu = math::SplitUnit(math::NormalizeLatex(raw));
@@ -47,6 +42,20 @@ Parsed ParseSide(std::string_view raw, bool allow_thousands) {
   po.allow_thousands = allow_thousands;
   p.tree = math::ParseAnswer(p.normalized, po);
   return p;
+}
+
+// Parses the gold (a boxed gold uses its last box); the status names the gold on failure.
+absl::Status ParseGold(std::string_view gold_text, Parsed* gold) {
+  if (gold_text.find_first_not_of(" \t\n") == std::string_view::npos) return absl::InvalidArgumentError("gold is empty");
+  std::string gold_raw(gold_text);
+  math::Extraction gx = math::ExtractAnswer(gold_raw);
+  if (gx.source == math::AnswerSource::kBoxed) gold_raw = gx.answer;
+  static const std::regex kThousands("-?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?");
+  *gold = ParseSide(gold_raw, std::regex_match(math::NormalizeLatex(gold_raw), kThousands));
+  if (!gold->tree.ok())
+    return absl::InvalidArgumentError(absl::StrCat("gold unparseable (GOLD_UNPARSEABLE): ", gold->tree.status().message(),
+                                                   " in gold '", std::string(gold_text.substr(0, 200)), "'"));
+  return absl::OkStatus();
 }
 
 bool ScalarGold(const NodeP& g) {
@@ -134,15 +143,8 @@ class MathVerifier : public Verifier {
     ItemOptions io;
     if (absl::Status s = ReadOptions(in.options, &io); !s.ok()) return Status(rl::INVALID_INPUT, std::string(s.message()));
 
-    // Gold (check_gold): a boxed gold uses its last box.
-    if (in.gold.find_first_not_of(" \t\n") == std::string::npos) return Status(rl::INVALID_INPUT, "gold is empty");
-    std::string gold_raw = in.gold;
-    math::Extraction gx = math::ExtractAnswer(gold_raw);
-    if (gx.source == math::AnswerSource::kBoxed) gold_raw = gx.answer;
-    Parsed gold = ParseSide(gold_raw, IsThousandsNumber(math::NormalizeLatex(gold_raw)));
-    if (!gold.tree.ok())
-      return Status(rl::INVALID_INPUT, absl::StrCat("gold unparseable (GOLD_UNPARSEABLE): ", gold.tree.status().message(),
-                                                    " in gold '", in.gold.substr(0, 200), "'"));
+    Parsed gold;
+    if (absl::Status s = ParseGold(in.gold, &gold); !s.ok()) return Status(rl::INVALID_INPUT, std::string(s.message()));
     VerifyOutcome out;
     out.status = rl::OK;
     out.normalized_gold = math::Print(**gold.tree);
@@ -219,6 +221,11 @@ std::unique_ptr<Verifier> NewMathVerifier(const MathVerifierOptions& options) {
                                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   po.memory_limit_mb = options.cas_memory_limit_mb;
   return std::make_unique<MathVerifier>(options, math::CasPool::Create(po));
+}
+
+absl::Status CheckMathGold(std::string_view gold) {
+  Parsed parsed;
+  return ParseGold(gold, &parsed);
 }
 
 MathVerifierCounters GetMathVerifierCounters(const Verifier& v) {

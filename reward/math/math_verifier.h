@@ -30,6 +30,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string_view>
+
+#include "absl/status/status.h"
 
 #include "reward/verifier.h"
 
@@ -53,6 +56,11 @@ struct MathVerifierCounters {
 };
 
 std::unique_ptr<Verifier> NewMathVerifier(const MathVerifierOptions& options);
+
+// check_gold (MiniMax-M1 §4.1: the reference must parse in the checker): OK iff `gold` parses as a
+// math answer; else kInvalidArgument "gold unparseable (GOLD_UNPARSEABLE): ..." (or "gold is empty").
+// Thread-safe; no CAS needed. Use it to filter datasets before training.
+absl::Status CheckMathGold(std::string_view gold);
 
 // Counters of a verifier made by NewMathVerifier; zeros for any other Verifier.
 MathVerifierCounters GetMathVerifierCounters(const Verifier& v);

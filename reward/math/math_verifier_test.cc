@@ -114,6 +114,16 @@ TEST(MathVerifierPoolTest, NoCasPoolIsInternalOnlyForSymbolicChecks) {
   EXPECT_THAT(out.details, HasSubstr("num_workers"));
 }
 
+TEST(CheckMathGoldTest, NamesTheGold) {
+  EXPECT_TRUE(CheckMathGold("\\frac{1}{2}").ok());
+  EXPECT_TRUE(CheckMathGold("\\boxed{(1, 2)}").ok());
+  absl::Status s = CheckMathGold("\\int_0^1 x\\,dx");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("GOLD_UNPARSEABLE"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\\int_0^1"));
+  EXPECT_EQ(CheckMathGold("").code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(MathVerifierTest, ToleranceOverridablePerItem) {
   EXPECT_EQ(V("3.14159", "\\boxed{3.14159}", {{"rel_tolerance", 0}}).verdict, rl::CORRECT);  // 0 = default
   EXPECT_EQ(V("3.14159", "\\boxed{3.14}").verdict, rl::INCORRECT);
