@@ -1,13 +1,16 @@
 #include "algorithms/algorithm_config.h"
 
 #include <cmath>
+#include <memory>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "proto/config_algorithm.pb.h"
 
 // common/status_macros.h does not compile against Debian's Abseil 20220623 (absl::string_view is not
 // std::string_view there, so its Annotate() StrCat fails); reported to its owner. File-local equivalents
@@ -190,9 +193,10 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   ALG_ASSIGN_OR_RETURN(out.preset, ParsePreset(user.preset()));
   const config::AlgorithmConfig preset = PresetConfig(out.preset);
   CollectDeviations(user, preset, "algorithm", PresetName(out.preset), &out.deviations);
-  out.config = preset;
-  out.config.MergeFrom(user);
-  const config::AlgorithmConfig& c = out.config;
+  auto merged = std::make_shared<config::AlgorithmConfig>(preset);
+  merged->MergeFrom(user);
+  out.config = merged;
+  const config::AlgorithmConfig& c = *merged;
 
   // IS band (§3): eps_* are offsets from 1, max_ratio is absolute.
   const auto& is = c.is_weight();
@@ -325,6 +329,16 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
 
   ALG_ASSIGN_OR_RETURN(out.ratio_denominator, ParseRatioDenominator(c.ratio_denominator()));
   return out;
+}
+
+absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, std::optional<double> eps_high,
+                                                std::optional<double> eps_low, std::optional<double> max_ratio) {
+  config::AlgorithmConfig c;
+  c.set_preset(std::string(preset));
+  if (eps_high) c.mutable_is_weight()->set_eps_high(*eps_high);
+  if (eps_low) c.mutable_is_weight()->set_eps_low(*eps_low);
+  if (max_ratio) c.mutable_is_weight()->set_max_ratio(*max_ratio);
+  return ResolveAlgorithmConfig(c);
 }
 
 std::string ResolvedAlgorithm::Summary() const {

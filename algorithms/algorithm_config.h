@@ -22,6 +22,8 @@
 #define M1RL_ALGORITHMS_ALGORITHM_CONFIG_H_
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,10 +31,16 @@
 #include "absl/status/statusor.h"
 #include "algorithms/advantages.h"
 #include "algorithms/dynamic_sampling.h"
-#include "algorithms/loss_agg.h"
-#include "algorithms/policy_loss.h"
+#include "algorithms/params.h"
 #include "algorithms/repetition.h"
-#include "proto/config_algorithm.pb.h"
+
+// Design: this header includes neither LibTorch nor the generated proto header, so torch translation
+// units can include it without mixing protobuf headers (the PyTorch wheel bundles its own
+// google/protobuf, which shadows the project's on the GPU host). Callers that read or build the config
+// message include "proto/config_algorithm.pb.h" themselves. Target m1rl::algorithm_config, no LibTorch.
+namespace m1rl::config {
+class AlgorithmConfig;
+}  // namespace m1rl::config
 
 namespace m1rl::algorithms {
 
@@ -45,8 +53,10 @@ const char* PresetName(Preset preset);
 // The preset's full config (every field the preset defines is set).
 config::AlgorithmConfig PresetConfig(Preset preset);
 
+
 struct ResolvedAlgorithm {
-  config::AlgorithmConfig config;  // preset merged with the user's fields; dump this into checkpoints
+  // Preset merged with the user's fields (never null after ResolveAlgorithmConfig); save it in checkpoints.
+  std::shared_ptr<const config::AlgorithmConfig> config;
   Preset preset = Preset::kCispo;
 
   PolicyLossParams policy_loss;    // absolute IS bounds, TR offsets, KL, log-ratio clamp
@@ -88,6 +98,12 @@ struct ResolvedAlgorithm {
 // max_ratio; non-finite or out-of-range values; kl.beta > 0 with estimator none;
 // seq_mean_token_sum_norm without generation_budget > 0; overlong cache_len outside (0, max_len].
 absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user);
+
+// Convenience for callers without the proto header: resolves `preset` with the IS-weight fields
+// (algorithm.is_weight.eps_high / eps_low / max_ratio) set where given. Same errors as ResolveAlgorithmConfig.
+absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, std::optional<double> eps_high,
+                                                std::optional<double> eps_low = std::nullopt,
+                                                std::optional<double> max_ratio = std::nullopt);
 
 }  // namespace m1rl::algorithms
 

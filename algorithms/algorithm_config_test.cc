@@ -8,13 +8,17 @@
 // values and enum strings.
 #include "algorithms/algorithm_config.h"
 
+#include <cmath>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "gtest/gtest.h"
+#include "proto/config_algorithm.pb.h"
 
 namespace m1rl::algorithms {
 namespace {
@@ -166,8 +170,8 @@ TEST(AlgorithmConfigTest, OverridesAreRecordedAsDeviations) {
                                         "algorithm.kl.estimator: k3 (preset cispo: none)",
                                         "algorithm.kl.beta: 0.001 (preset cispo: 0)"));
   EXPECT_TRUE(a.needs_reference_model());
-  EXPECT_EQ(a.config.loss_agg(), "seq_mean_token_mean");
-  EXPECT_EQ(a.config.overlong().cache_len(), 4096);  // untouched fields keep the preset's value
+  EXPECT_EQ(a.config->loss_agg(), "seq_mean_token_mean");
+  EXPECT_EQ(a.config->overlong().cache_len(), 4096);  // untouched fields keep the preset's value
   EXPECT_THAT(a.Summary(), HasSubstr("deviates from preset: algorithm.kl.beta: 0.001 (preset cispo: 0)"));
 }
 

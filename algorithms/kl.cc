@@ -2,32 +2,8 @@
 
 #include <ATen/TensorOperators.h>
 
-#include "absl/strings/str_cat.h"
 
 namespace m1rl::algorithms {
-
-absl::StatusOr<KlEstimator> ParseKlEstimator(std::string_view name) {
-  if (name == "none") return KlEstimator::kNone;
-  if (name == "k1") return KlEstimator::kK1;
-  if (name == "k2") return KlEstimator::kK2;
-  if (name == "k3") return KlEstimator::kK3;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.kl.estimator must be one of none|k1|k2|k3, got '", std::string(name), "'"));
-}
-
-const char* KlEstimatorName(KlEstimator estimator) {
-  switch (estimator) {
-    case KlEstimator::kNone:
-      return "none";
-    case KlEstimator::kK1:
-      return "k1";
-    case KlEstimator::kK2:
-      return "k2";
-    case KlEstimator::kK3:
-      return "k3";
-  }
-  return "?";
-}
 
 at::Tensor KlPerToken(KlEstimator estimator, const at::Tensor& logprobs, const at::Tensor& ref_logprobs) {
   TORCH_CHECK(estimator != KlEstimator::kNone, "KlPerToken: expected an estimator, got none");

@@ -7,19 +7,11 @@
 #ifndef M1RL_ALGORITHMS_KL_H_
 #define M1RL_ALGORITHMS_KL_H_
 
-#include <string_view>
-
 #include <ATen/core/Tensor.h>
 
-#include "absl/status/statusor.h"
+#include "algorithms/params.h"  // KlEstimator, ParseKlEstimator, KlEstimatorName
 
 namespace m1rl::algorithms {
-
-enum class KlEstimator { kNone, kK1, kK2, kK3 };
-
-// "none" | "k1" | "k2" | "k3"; InvalidArgument naming algorithm.kl.estimator otherwise.
-absl::StatusOr<KlEstimator> ParseKlEstimator(std::string_view name);
-const char* KlEstimatorName(KlEstimator estimator);
 
 // Per-token estimate, differentiable in `logprobs` (not in `ref_logprobs`, which is detached).
 //   logprobs:     [N] fp32|fp64, l

@@ -8,34 +8,8 @@
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 
-#include "absl/strings/str_cat.h"
 
 namespace m1rl::algorithms {
-
-absl::StatusOr<LossAgg> ParseLossAgg(std::string_view name) {
-  if (name == "token_mean") return LossAgg::kTokenMean;
-  if (name == "seq_mean_token_mean") return LossAgg::kSeqMeanTokenMean;
-  if (name == "group_token_mean") return LossAgg::kGroupTokenMean;
-  if (name == "seq_mean_token_sum_norm") return LossAgg::kSeqMeanTokenSumNorm;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm.loss_agg must be one of token_mean|seq_mean_token_mean|group_token_mean|seq_mean_token_sum_norm, "
-      "got '",
-      std::string(name), "'"));
-}
-
-const char* LossAggName(LossAgg agg) {
-  switch (agg) {
-    case LossAgg::kTokenMean:
-      return "token_mean";
-    case LossAgg::kSeqMeanTokenMean:
-      return "seq_mean_token_mean";
-    case LossAgg::kGroupTokenMean:
-      return "group_token_mean";
-    case LossAgg::kSeqMeanTokenSumNorm:
-      return "seq_mean_token_sum_norm";
-  }
-  return "?";
-}
 
 int64_t TokenCounts::num_tokens() const { return tokens_per_sequence.sum().item<int64_t>(); }
 int64_t TokenCounts::num_sequences() const { return tokens_per_sequence.gt(0).sum().item<int64_t>(); }

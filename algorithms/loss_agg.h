@@ -25,21 +25,13 @@
 #define M1RL_ALGORITHMS_LOSS_AGG_H_
 
 #include <cstdint>
-#include <string_view>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
-#include "absl/status/statusor.h"
+#include "algorithms/params.h"  // LossAgg, ParseLossAgg, LossAggName
 
 namespace m1rl::algorithms {
-
-enum class LossAgg { kTokenMean, kSeqMeanTokenMean, kGroupTokenMean, kSeqMeanTokenSumNorm };
-
-// "token_mean" | "seq_mean_token_mean" | "group_token_mean" | "seq_mean_token_sum_norm";
-// InvalidArgument naming algorithm.loss_agg otherwise.
-absl::StatusOr<LossAgg> ParseLossAgg(std::string_view name);
-const char* LossAggName(LossAgg agg);
 
 // Loss-token counts per sequence and per group. Local after CountLossTokens, global after the
 // all-reduce.

@@ -15,29 +15,13 @@
 #ifndef M1RL_ALGORITHMS_POLICY_LOSS_H_
 #define M1RL_ALGORITHMS_POLICY_LOSS_H_
 
-#include <optional>
-
 #include <ATen/core/Tensor.h>
 
 #include "algorithms/kl.h"
+#include "algorithms/params.h"  // PolicyLossParams
 #include "algorithms/metrics.h"
 
 namespace m1rl::algorithms {
-
-struct PolicyLossParams {
-  // IS band, ABSOLUTE bounds on r (ResolveAlgorithmConfig converts eps_* offsets and max_ratio).
-  bool is_enabled = false;
-  std::optional<double> is_low;   // floor lo_IS in (0, 1); nullopt = no floor
-  std::optional<double> is_high;  // cap hi_IS > 1; REQUIRED when is_enabled (TORCH_CHECK)
-  // Trust-region mask (Eq. 7), RELATIVE offsets.
-  bool tr_enabled = false;
-  double tr_eps_low = 0.2;
-  double tr_eps_high = 0.2;
-  // KL penalty (§5).
-  KlEstimator kl = KlEstimator::kNone;
-  double kl_beta = 0.0;
-  double log_ratio_clamp = 20.0;
-};
 
 // Flat packed per-token inputs of one micro-batch. All float tensors share one dtype (fp32 in training,
 // fp64 in tests) and device.

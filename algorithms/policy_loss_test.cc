@@ -114,11 +114,9 @@ Closed ClosedForm(const Fixture& f, const std::vector<double>& w, const std::vec
   return out;
 }
 
-ResolvedAlgorithm Resolve(const std::string& preset, std::optional<double> eps_high = std::nullopt) {
-  config::AlgorithmConfig c;
-  c.set_preset(preset);
-  if (eps_high) c.mutable_is_weight()->set_eps_high(*eps_high);
-  auto r = ResolveAlgorithmConfig(c);
+ResolvedAlgorithm Resolve(const std::string& preset, std::optional<double> eps_high = std::nullopt,
+                          std::optional<double> eps_low = std::nullopt, std::optional<double> max_ratio = std::nullopt) {
+  auto r = ResolvePreset(preset, eps_high, eps_low, max_ratio);
   M1RL_CHECK(r.ok()) << r.status();
   return *r;
 }
@@ -257,11 +255,7 @@ TEST(PolicyLossTest, Pitfall5EveryCounterExactly) {
     EXPECT_EQ(s.kl_count, 0);
   }
   {
-    config::AlgorithmConfig c;
-    c.set_preset("cispo");
-    c.mutable_is_weight()->set_eps_high(0.28);
-    c.mutable_is_weight()->set_eps_low(0.2);  // floor 0.8
-    M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm cispo, ResolveAlgorithmConfig(c));
+    const ResolvedAlgorithm cispo = Resolve("cispo", 0.28, /*eps_low=*/0.2);  // floor 0.8
     const PolicyStats s = RunLoss(cispo.policy_loss, f, CoefTokenMean(f), false).result.stats;
     EXPECT_EQ(s.is_clip_high, 5);  // {50, 1.3, 6.0, 1.3, 4.0}
     EXPECT_EQ(s.is_clip_low, 4);   // {0.75, 0.01, 0.5, 0.79}
@@ -535,10 +529,7 @@ TEST(PolicyLossTest, V10PeerEquivalentPaddedBatch) {
   ExpectNearVec(ToVector(lt.grad()), {-0.24, -0.2, 0, 0.07357588823428847, 0.24, 0.2}, kTol64, "g");
   EXPECT_EQ(r.stats.is_clip_high, 2);
   // TRL's absolute convention: max_ratio 1.2 is the same cap as eps_high 0.2.
-  config::AlgorithmConfig trl;
-  trl.set_preset("cispo");
-  trl.mutable_is_weight()->set_max_ratio(1.2);
-  M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm t, ResolveAlgorithmConfig(trl));
+  const ResolvedAlgorithm t = Resolve("cispo", std::nullopt, std::nullopt, /*max_ratio=*/1.2);
   at::Tensor lt2 = Vec(l).requires_grad_(true);
   in.logprobs = lt2;
   ComputePolicyLoss(t.policy_loss, in).loss.backward();
