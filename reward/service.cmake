@@ -28,9 +28,14 @@ if(TARGET m1rl::logic_verifier)
   target_compile_definitions(m1rl_reward_default_registry PRIVATE M1RL_REWARD_HAVE_LOGIC)
 endif()
 
-m1rl_cc_library(NAME reward_client SRCS service/client.cc HDRS service/client.h
-  DEPS m1rl::reward_engine m1rl::reward_default_registry m1rl::config_proto m1rl::rl_proto m1rl::status
-       gRPC::grpc++)
+# The client without Create() (grpc and explicit in-process engines): its tests do not link the
+# math/logic verifiers. m1rl::reward_client adds Create(), which builds DefaultVerifierRegistry().
+m1rl_cc_library(NAME reward_client_core SRCS service/client.cc HDRS service/client.h
+  DEPS m1rl::reward_engine m1rl::config_proto m1rl::rl_proto m1rl::status gRPC::grpc++)
+m1rl_cc_library(NAME reward_client SRCS service/client_default.cc
+  DEPS m1rl::reward_client_core m1rl::reward_default_registry)
 
 m1rl_cc_test(NAME reward_service_server_test SRCS service/server_test.cc service/client_test.cc
-  DEPS m1rl::reward_server m1rl::reward_client m1rl::status_matchers LABEL cpu TIMEOUT 120)
+  DEPS m1rl::reward_server m1rl::reward_client_core m1rl::status_matchers LABEL cpu TIMEOUT 120)
+m1rl_cc_test(NAME reward_service_client_default_test SRCS service/client_default_test.cc
+  DEPS m1rl::reward_client m1rl::status_matchers LABEL cpu TIMEOUT 60)

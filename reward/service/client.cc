@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "proto/rl.grpc.pb.h"
-#include "reward/service/registry.h"
 
 namespace m1rl::reward {
 
@@ -128,6 +127,8 @@ class RewardClient::InProcessTransport final : public Transport {
   std::shared_ptr<ScoringEngine> engine_;
 };
 
+// Statuses are propagated by hand in this file: common/status_macros.h does not compile against
+// Debian's Abseil (absl::string_view is not std::string_view there).
 absl::StatusOr<RewardClient::Resolved> RewardClient::Resolve(const config::RewardConfig& c) {
   if (c.mode() != "grpc" && c.mode() != "in_process") {
     return absl::InvalidArgumentError(absl::StrCat("reward.mode must be \"grpc\" or \"in_process\", got \"", c.mode(), "\""));
@@ -159,29 +160,13 @@ absl::StatusOr<RewardClient::Resolved> RewardClient::Resolve(const config::Rewar
   return r;
 }
 
-absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::Create(const config::RewardConfig& config) {
-  // common/status_macros.h does not compile against Debian's Abseil (absl::string_view is not
-  // std::string_view there), so statuses are propagated by hand in this file.
-  absl::StatusOr<Resolved> resolved = Resolve(config);
+absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::CreateGrpc(const config::RewardConfig& config) {
+  config::RewardConfig c = config;
+  c.set_mode("grpc");
+  absl::StatusOr<Resolved> resolved = Resolve(c);
   if (!resolved.ok()) return resolved.status();
-  if (resolved->mode == "grpc") {
-    auto transport = std::make_unique<GrpcTransport>(resolved->address);
-    return std::unique_ptr<RewardClient>(new RewardClient(std::move(*resolved), std::move(transport)));
-  }
-  EngineOptions options;
-  options.num_workers = config.in_process_workers() > 0
-                            ? config.in_process_workers()
-                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  options.queue_capacity = config.queue_capacity() > 0 ? config.queue_capacity() : 4096;
-  if (config.correctness_weight() > 0 || config.format_weight() > 0) {
-    options.rules.correctness_weight = config.correctness_weight();
-    options.rules.format_weight = config.format_weight();
-  }
-  options.rules.format.require_think = config.require_think();
-  std::shared_ptr<const VerifierRegistry> registry = DefaultVerifierRegistry();
-  absl::StatusOr<std::unique_ptr<ScoringEngine>> engine = ScoringEngine::Create(registry, options);
-  if (!engine.ok()) return engine.status();
-  return CreateInProcess(config, std::shared_ptr<ScoringEngine>(std::move(*engine)));
+  auto transport = std::make_unique<GrpcTransport>(resolved->address);
+  return std::unique_ptr<RewardClient>(new RewardClient(std::move(*resolved), std::move(transport)));
 }
 
 absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::CreateInProcess(const config::RewardConfig& config,

@@ -47,6 +47,9 @@ class RewardClient {
   // kInvalidArgument naming the field for an unknown mode, a missing address in grpc mode or negative
   // numbers. grpc mode does not connect here (the first call does, with retries).
   static absl::StatusOr<std::unique_ptr<RewardClient>> Create(const config::RewardConfig& config);
+  // Create() for mode "grpc" regardless of config.mode (target m1rl::reward_client_core, which does not
+  // link the math/logic verifiers; Create() lives in m1rl::reward_client).
+  static absl::StatusOr<std::unique_ptr<RewardClient>> CreateGrpc(const config::RewardConfig& config);
   // In-process client over an existing engine (tests, benchmarks, a trainer that owns its verifiers).
   static absl::StatusOr<std::unique_ptr<RewardClient>> CreateInProcess(const config::RewardConfig& config,
                                                                        std::shared_ptr<ScoringEngine> engine);

@@ -1,0 +1,32 @@
+// RewardClient::Create(): the one entry point that needs the real verifiers (in_process mode uses
+// DefaultVerifierRegistry), kept apart so that the client core and its tests do not link them.
+#include <algorithm>
+#include <thread>
+
+#include "reward/service/client.h"
+#include "reward/service/registry.h"
+
+namespace m1rl::reward {
+
+absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::Create(const config::RewardConfig& config) {
+  if (config.mode() == "grpc") return CreateGrpc(config);
+  // Validates the config (mode included) before building verifiers.
+  absl::StatusOr<Resolved> resolved = Resolve(config);
+  if (!resolved.ok()) return resolved.status();
+  EngineOptions options;
+  options.num_workers = config.in_process_workers() > 0
+                            ? config.in_process_workers()
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  options.queue_capacity = config.queue_capacity() > 0 ? config.queue_capacity() : 4096;
+  if (config.correctness_weight() > 0 || config.format_weight() > 0) {
+    options.rules.correctness_weight = config.correctness_weight();
+    options.rules.format_weight = config.format_weight();
+  }
+  options.rules.format.require_think = config.require_think();
+  std::shared_ptr<const VerifierRegistry> registry = DefaultVerifierRegistry();
+  absl::StatusOr<std::unique_ptr<ScoringEngine>> engine = ScoringEngine::Create(registry, options);
+  if (!engine.ok()) return engine.status();
+  return CreateInProcess(config, std::shared_ptr<ScoringEngine>(std::move(*engine)));
+}
+
+}  // namespace m1rl::reward
