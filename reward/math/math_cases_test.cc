@@ -396,7 +396,7 @@ const Case kCases[] = {
 
 class MathCasesTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { verifier_ = NewMathVerifier({}).release(); }
+  static void SetUpTestSuite() { verifier_ = NewMathVerifier({.cas_workers = 2}).release(); }
   static void TearDownTestSuite() {
     delete verifier_;
     verifier_ = nullptr;

@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 
 class MathVerifierTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { verifier_ = NewMathVerifier({}).release(); }
+  static void SetUpTestSuite() { verifier_ = NewMathVerifier({.cas_workers = 2}).release(); }
   static void TearDownTestSuite() {
     delete verifier_;
     verifier_ = nullptr;
