@@ -51,13 +51,31 @@ bool IsInteger(const cln::cl_RA& v) { return cln::denominator(v) == 1; }
 
 }  // namespace
 
-RationalValue EvalRational(const Node& n) {
+namespace {
+
+// Total bits the expensive operations (powers, factorials, binomials) may produce in one evaluation:
+// four full-size values. Bounds the request-thread time of spans like "25000! + 25000! + ...".
+constexpr long kWorkBudgetBits = 4 * kMaxBits;
+
+RationalValue EvalCharged(const Node& n, long* work_bits);
+
+RationalValue Charge(RationalValue v, long* work_bits) {
+  if (v.status != EvalStatus::kOk) return v;
+  *work_bits += cln::integer_length(cln::abs(cln::numerator(v.value))) + cln::integer_length(cln::denominator(v.value));
+  if (*work_bits > kWorkBudgetBits) return Fail(EvalStatus::kTooComplex, "too much big-number work");
+  return v;
+}
+
+RationalValue Eval(const Node& n, long* work_bits) {
   std::vector<RationalValue> k;
   if (n.kind != NodeKind::kNumber) {
     for (const auto& kid : n.kids) {
-      k.push_back(EvalRational(*kid));
+      k.push_back(EvalCharged(*kid, work_bits));
       if (k.back().status != EvalStatus::kOk) return k.back();
     }
+  }
+  if (n.kind == NodeKind::kPow || n.kind == NodeKind::kFactorial || (n.kind == NodeKind::kFunc && n.text == "binom")) {
+    if (*work_bits > kWorkBudgetBits) return Fail(EvalStatus::kTooComplex, "too much big-number work");
   }
   switch (n.kind) {
     case NodeKind::kNumber:
@@ -151,6 +169,20 @@ RationalValue EvalRational(const Node& n) {
     default:
       return Fail(EvalStatus::kNotRational, "not a rational expression");
   }
+}
+
+RationalValue EvalCharged(const Node& n, long* work_bits) {
+  RationalValue v = Eval(n, work_bits);
+  if (n.kind == NodeKind::kPow || n.kind == NodeKind::kFactorial || (n.kind == NodeKind::kFunc && n.text == "binom"))
+    return Charge(std::move(v), work_bits);
+  return v;
+}
+
+}  // namespace
+
+RationalValue EvalRational(const Node& n) {
+  long work_bits = 0;
+  return EvalCharged(n, &work_bits);
 }
 
 std::optional<long double> EvalApprox(const Node& n) {
