@@ -4,15 +4,18 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/from_blob.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <filesystem>
 #include <mutex>
 #include <numeric>
@@ -305,6 +308,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   if (alg.dynamic_sampling) dyn.emplace(std::max<int64_t>(1, local_target), alg.max_gen_rounds, alg.on_exhausted);
   std::vector<Sample> samples;
   int64_t num_groups = 0;
+  std::vector<uint64_t> group_keys;  // per kept group: its global minibatch-order key (>= 0 as int64)
   int64_t unscored = 0, total_completions = 0, repetition_dropped = 0, groups_dropped = 0, zero_var_groups = 0;
   int64_t correct_count = 0, scored_count = 0, masked_tokens = 0;
   double reward_sum = 0, length_sum = 0, length_max = 0, abs_adv_sum = 0;
@@ -436,6 +440,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       }
       if (adv.zero_variance) ++zero_var_groups;
       const int64_t gidx = num_groups++;
+      group_keys.push_back(Mix(seed ^ 0x6d696e69ULL, static_cast<uint64_t>(step_index), static_cast<uint64_t>(round),
+                               static_cast<uint64_t>(shard_begin) + ri) >> 1);
       for (int j = 0; j < G; ++j) {
         if (dropped[static_cast<size_t>(j)] || !adv.advantages[static_cast<size_t>(j)].has_value()) continue;
         const rl::Completion& c = out.completions[static_cast<size_t>(j)];
@@ -510,17 +516,31 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     m[absl::StrCat("reward/", domain, "_mean")] = rs.second > 0 ? rs.first / rs.second : 0;
   }
 
-  // ---- minibatches of whole groups (seeded shuffle) ----
-  std::vector<int64_t> group_order(static_cast<size_t>(num_groups));
-  std::iota(group_order.begin(), group_order.end(), 0);
-  std::mt19937_64 shuffle_rng(Mix(seed, static_cast<uint64_t>(step_index), 0x5eedULL, static_cast<uint64_t>(rank)));
-  std::shuffle(group_order.begin(), group_order.end(), shuffle_rng);
-  at::Tensor min_groups = at::scalar_tensor(num_groups, at::kLong).reshape({1});
-  M1RL_RETURN_IF_ERROR(comm_->AllReduce(min_groups, ReduceOp::kMin));
-  const int64_t M = std::max<int64_t>(1, std::min<int64_t>(std::max(1, tc.minibatches_per_step()), min_groups.item<int64_t>()));
+  // ---- minibatches of whole groups: a seeded global order over every rank's groups ----
+  // Each kept group has a key derived from (seed, step, round, global prompt index); the keys of all
+  // ranks are gathered and sorted, and position p of N goes to minibatch p * M / N. The split is thus
+  // a function of the global batch only, identical for any number of ranks.
+  at::Tensor max_groups = at::scalar_tensor(num_groups, at::kLong).reshape({1});
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(max_groups, ReduceOp::kMax));
+  const int64_t kmax = std::max<int64_t>(1, max_groups.item<int64_t>());
+  constexpr int64_t kNoKey = std::numeric_limits<int64_t>::min();
+  at::Tensor keys = at::full({kmax}, kNoKey, at::kLong);
+  for (int64_t g = 0; g < num_groups; ++g) keys[g] = static_cast<int64_t>(group_keys[static_cast<size_t>(g)]);
+  at::Tensor all_keys = at::zeros({kmax * world}, at::kLong);
+  M1RL_RETURN_IF_ERROR(comm_->AllGather(keys, all_keys));
+  std::vector<int64_t> sorted_keys;
+  const int64_t* kp = all_keys.data_ptr<int64_t>();
+  for (int64_t i = 0; i < kmax * world; ++i) {
+    if (kp[i] != kNoKey) sorted_keys.push_back(kp[i]);
+  }
+  std::sort(sorted_keys.begin(), sorted_keys.end());
+  const int64_t n_global = static_cast<int64_t>(sorted_keys.size());
+  const int64_t M = std::max<int64_t>(1, std::min<int64_t>(std::max(1, tc.minibatches_per_step()), n_global));
   std::vector<int64_t> group_to_mb(static_cast<size_t>(num_groups));
-  for (size_t k = 0; k < group_order.size(); ++k) {
-    group_to_mb[static_cast<size_t>(group_order[k])] = static_cast<int64_t>(k) * M / std::max<int64_t>(1, num_groups);
+  for (int64_t g = 0; g < num_groups; ++g) {
+    const int64_t key = static_cast<int64_t>(group_keys[static_cast<size_t>(g)]);
+    const int64_t pos = std::lower_bound(sorted_keys.begin(), sorted_keys.end(), key) - sorted_keys.begin();
+    group_to_mb[static_cast<size_t>(g)] = pos * M / std::max<int64_t>(1, n_global);
   }
   std::vector<std::vector<Sample*>> minibatches(static_cast<size_t>(M));
   for (Sample& s : samples) minibatches[static_cast<size_t>(group_to_mb[static_cast<size_t>(s.group)])].push_back(&s);
@@ -630,9 +650,13 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       counts.Add(algorithms::CountLossTokens(mc.mask, mc.seq_ids, mc.group_ids, S, Gn));
       micros.push_back(std::move(mc));
     }
-    at::Tensor packed_counts = counts.Pack();
+    int64_t local_positions = 0;
+    for (const Micro& mc : micros) local_positions += mc.packed.input_ids.size(0);
+    // One integer all-reduce: the loss-token counts plus the number of positions (aux-loss weight).
+    at::Tensor packed_counts = at::cat({counts.Pack(), LongTensor({local_positions})});
     M1RL_RETURN_IF_ERROR(comm_->AllReduce(packed_counts, ReduceOp::kSum));
-    const algorithms::TokenCounts global = algorithms::TokenCounts::Unpack(packed_counts, S);
+    const double global_positions = static_cast<double>(packed_counts[S + Gn].item<int64_t>());
+    const algorithms::TokenCounts global = algorithms::TokenCounts::Unpack(packed_counts.narrow(0, 0, S + Gn), S);
     const double global_tokens = static_cast<double>(global.num_tokens());
     train_tokens += global_tokens;
     double loss_sum = 0;
@@ -650,9 +674,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       stats.Accumulate(pl.stats);
       at::Tensor total = pl.loss;
       if (out.aux_loss.defined() && global_tokens > 0) {
-        // Router aux loss as a global token-weighted mean over the micro-batches of all ranks.
-        total = total + out.aux_loss * (static_cast<double>(mc.packed.input_ids.size(0)) /
-                                        std::max(1.0, global_tokens));
+        // Router aux loss as a position-weighted mean over the micro-batches of all ranks.
+        total = total.add(out.aux_loss.mul(static_cast<double>(mc.packed.input_ids.size(0)) / std::max(1.0, global_positions)));
       }
       total.backward();
       loss_sum += pl.loss.item<double>();
@@ -740,9 +763,9 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
     model::ForwardOptions fwd;
     model::ForwardOutput out = model_->Forward(p.input_ids, p.targets, p.cu_seqlens, fwd);
     // Sum of NLL with the global count (a SUM per rank; the gradient all-reduce adds ranks).
-    at::Tensor nll = -at::where(m, out.logprobs, at::zeros_like(out.logprobs)).sum() / global_tokens;
+    at::Tensor nll = at::where(m, out.logprobs, at::zeros_like(out.logprobs)).sum().div(-global_tokens);
     at::Tensor total = nll;
-    if (out.aux_loss.defined()) total = total + out.aux_loss * (static_cast<double>(local_tokens) / global_tokens);
+    if (out.aux_loss.defined()) total = total.add(out.aux_loss.mul(static_cast<double>(local_tokens) / global_tokens));
     total.backward();
     loss_sum = nll.item<double>();
   }
@@ -886,7 +909,10 @@ absl::Status Trainer::Resume(const std::string& resume) {
                           internal::ReadTensorFile(absl::StrCat(*dir, "/optim_rank", saved_rank, ".safetensors")));
     M1RL_RETURN_IF_ERROR(optimizer_->LoadStateDict(opt));
     absl::StatusOr<internal::NamedTensors> rng = internal::ReadTensorFile(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
-    if (rng.ok() && !rng->empty()) at::detail::getDefaultCPUGenerator().set_state((*rng)[0].second);
+    if (rng.ok() && !rng->empty()) {
+      at::Generator gen = at::detail::getDefaultCPUGenerator();
+      gen.set_state((*rng)[0].second);
+    }
     step_ = state.value("step", int64_t{0});
     sampler_->set_cursor(DataCursor{state.value("data_consumed", int64_t{0})});
     last_eval_accuracy_ = state.value("last_eval_accuracy", -1.0);
