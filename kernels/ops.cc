@@ -1,6 +1,10 @@
 #include "kernels/ops.h"
 
+#include <ATen/Context.h>
+#include <ATen/ops/mkldnn_linear.h>
+#include <ATen/ops/stack.h>
 #include <c10/util/Exception.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include "kernels/reference/lightning_attention.h"
 
@@ -20,7 +24,86 @@ void CheckDtype(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   TORCH_CHECK(k.device() == q.device() && v.device() == q.device(), "lightning: q, k, v on different devices");
 }
 
+bool UseOneDnn(const at::Tensor& a, const at::Tensor& b) {
+  return at::hasMKLDNN() && a.device().is_cpu() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
+         a.numel() > 0 && b.numel() > 0;
+}
+
+class LinearFunction : public torch::autograd::Function<LinearFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
+    ctx->save_for_backward({x, w});
+    return MatmulNT(x, w);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& w = saved[1];
+    const at::Tensor& dy = grads[0];
+    at::Tensor dx, dw;
+    if (ctx->needs_input_grad(0)) dx = MatmulNT(dy, w.t());
+    if (ctx->needs_input_grad(1)) dw = MatmulNT(dy.t(), x.t());
+    return {dx, dw};
+  }
+};
+
+// Per-entry oneDNN GEMMs of a [G, M, K] and bᵀ given as bt [G, N, K] -> [G, M, N].
+at::Tensor LoopMatmulNT(const at::Tensor& a, const at::Tensor& bt) {
+  std::vector<at::Tensor> out;
+  out.reserve(a.size(0));
+  for (int64_t g = 0; g < a.size(0); ++g) out.push_back(MatmulNT(a[g], bt[g]));
+  return at::stack(out, 0);
+}
+
+class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return LoopMatmulNT(a, b.transpose(1, 2));
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& a = saved[0];  // [G, M, K]
+    const at::Tensor& b = saved[1];  // [G, K, N]
+    const at::Tensor& dy = grads[0];  // [G, M, N]
+    at::Tensor da, db;
+    if (ctx->needs_input_grad(0)) da = LoopMatmulNT(dy, b);                                   // dy·bᵀ
+    if (ctx->needs_input_grad(1)) db = LoopMatmulNT(a.transpose(1, 2), dy.transpose(1, 2));  // aᵀ·dy
+    return {da, db};
+  }
+};
+
 }  // namespace
+
+at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(a.dim() >= 3 && b.dim() == a.dim() && a.size(-1) == b.size(-2) &&
+                  a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2),
+              "BatchedMatmul: expected a [..., M, K], b [..., K, N] with equal batch dims, got ", a.sizes(), " and ",
+              b.sizes());
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  if (!UseOneDnn(a, b) || m * n * k < 8192) return a.matmul(b);
+  std::vector<int64_t> out_shape = a.sizes().vec();
+  out_shape.back() = n;
+  return BatchedMatmulFunction::apply(a.reshape({-1, m, k}), b.reshape({-1, k, n})).view(out_shape);
+}
+
+at::Tensor MatmulNT(const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(1), "MatmulNT: expected a [M, K], b [N, K], got ",
+              a.sizes(), " and ", b.sizes());
+  if (!UseOneDnn(a, b)) return a.matmul(b.t());
+  return at::mkldnn_linear(a.contiguous().to_mkldnn(), b.contiguous().to_mkldnn(), {}).to_dense();
+}
+
+at::Tensor Linear(const at::Tensor& x, const at::Tensor& w) {
+  TORCH_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1), "Linear: expected x [..., ", w.size(1),
+              "] for w ", w.sizes(), ", got ", x.sizes());
+  if (!UseOneDnn(x, w)) return x.matmul(w.t());
+  std::vector<int64_t> out_shape = x.sizes().vec();
+  out_shape.back() = w.size(0);
+  return LinearFunction::apply(x.reshape({-1, x.size(-1)}), w).view(out_shape);
+}
 
 LightningOutput LightningAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                    const at::Tensor& decay, const std::vector<int64_t>& cu_seqlens,

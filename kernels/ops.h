@@ -38,6 +38,23 @@ at::Tensor LightningDecode(const at::Tensor& q,      // [B, N_h, d]
                            const at::Tensor& decay,  // [N_h]
                            at::Tensor& state);       // [B, N_h, d, d], in place
 
+// a·bᵀ, not differentiable. fp32 CPU tensors go through oneDNN (Debian's LibTorch links the reference
+// netlib BLAS, ~2 GFLOP/s on one core; oneDNN ~100 GFLOP/s); anything else through at::matmul.
+// REQUIRES: a [M, K], b [N, K], same dtype and device. Returns [M, N] (dense, contiguous).
+at::Tensor MatmulNT(const at::Tensor& a,   // [M, K]
+                    const at::Tensor& b);  // [N, K]
+
+// y = x·wᵀ, differentiable in x and w (backward dx = dy·w, dw = dyᵀ·x, both through MatmulNT).
+// REQUIRES: x [..., K], w [N, K]. Returns [..., N].
+at::Tensor Linear(const at::Tensor& x,   // [..., K]
+                  const at::Tensor& w);  // [N, K]
+
+// Batched a·b, differentiable in both. fp32 CPU: one oneDNN GEMM per batch entry (see MatmulNT), which
+// beats the reference-BLAS bmm once M·N·K ≳ 8K; otherwise at::matmul.
+// REQUIRES: a [..., M, K], b [..., K, N] with identical batch dims. Returns [..., M, N].
+at::Tensor BatchedMatmul(const at::Tensor& a,   // [..., M, K]
+                         const at::Tensor& b);  // [..., K, N]
+
 }  // namespace m1rl::ops
 
 #endif  // M1RL_KERNELS_OPS_H_

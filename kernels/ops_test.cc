@@ -171,3 +171,31 @@ TEST(LightningAttentionTest, RejectsBadShapes) {
 
 }  // namespace
 }  // namespace m1rl::ops
+
+namespace m1rl::ops {
+namespace {
+
+// Linear/MatmulNT (oneDNN on fp32 CPU) vs float64 matmul: each output is a K-term fp32 dot product, error
+// ≤ K·eps32·Σ|a||b| ≈ 64·6e-8·Σ|a||b|; relative to max|y| (~√K·…) 1e-5 is a safe bound. Gradients are
+// the same kind of products (K = T or N).
+TEST(LinearTest, MatchesFloat64MatmulWithGradients) {
+  at::manual_seed(2);
+  const at::Tensor x64 = at::randn({3, 37, 64}, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor w64 = at::randn({48, 64}, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor r64 = at::randn({3, 37, 48}, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor x = x64.to(at::kFloat).requires_grad_(true);
+  at::Tensor w = w64.to(at::kFloat).requires_grad_(true);
+  const at::Tensor y = Linear(x, w);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{3, 37, 48}));
+  (y * r64.to(at::kFloat)).sum().backward();
+  EXPECT_LT(RelErr(y.detach(), x64.matmul(w64.t())), 1e-5);
+  // d/dx Σ r·(x wᵀ) = r·w ; d/dw = Σ_t r_tᵀ x_t.
+  EXPECT_LT(RelErr(x.grad(), r64.matmul(w64)), 1e-5);
+  EXPECT_LT(RelErr(w.grad(), r64.reshape({-1, 48}).t().matmul(x64.reshape({-1, 64}))), 1e-5);
+  EXPECT_LT(RelErr(MatmulNT(x64.to(at::kFloat)[0], w64.to(at::kFloat)), x64[0].matmul(w64.t())), 1e-5);
+  // float64 takes the at::matmul path: exact agreement.
+  EXPECT_LT(RelErr(Linear(x64, w64), x64.matmul(w64.t())), 1e-15);
+}
+
+}  // namespace
+}  // namespace m1rl::ops

@@ -11,6 +11,8 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "kernels/ops.h"
+
 namespace m1rl::model {
 namespace {
 
@@ -21,7 +23,7 @@ using torch::autograd::variable_list;
 at::Tensor ChunkLogits(const at::Tensor& x_rounded, const at::Tensor& weight, int64_t start, int64_t c,
                        HeadPrecision precision) {
   const at::Tensor wc = RoundHeadOperand(weight.narrow(0, start, c).to(x_rounded.scalar_type()), precision);
-  at::Tensor logits = x_rounded.matmul(wc.t());
+  at::Tensor logits = ops::MatmulNT(x_rounded, wc);
   if (precision == HeadPrecision::kBf16) logits = logits.to(at::kBFloat16).to(x_rounded.scalar_type());
   return logits;
 }
@@ -95,8 +97,8 @@ class ChunkedHeadFunction : public torch::autograd::Function<ChunkedHeadFunction
       dz = dz.scatter_add(1, local, (g_logp * in_chunk.to(dz.scalar_type())).unsqueeze(1));
       const at::Tensor dlogit = dz * inv_temperature;  // [T, c]
       const at::Tensor wc = RoundHeadOperand(weight.narrow(0, start, c).to(x.scalar_type()), precision);
-      dx = dx + dlogit.matmul(wc);
-      dw.narrow(0, start, c).copy_(dlogit.t().matmul(x));
+      dx = dx + ops::MatmulNT(dlogit, wc.t());
+      dw.narrow(0, start, c).copy_(ops::MatmulNT(dlogit.t(), x.t()));
     }
     return {dx, dw.to(weight.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }

@@ -113,7 +113,7 @@ at::Tensor AttendOne(const at::Tensor& q,  // [n, N_h, d] after RoPE
   const at::ScalarType cdt = ComputeDtype(q.scalar_type());
   // Query head h = kv·group + g uses kv head ⌊h/group⌋.
   const at::Tensor qg = q.view({n, kv_heads, group, dim}).permute({1, 2, 0, 3});  // [N_kv, group, n, d]
-  at::Tensor scores = qg.matmul(k.unsqueeze(1).transpose(-1, -2)).to(cdt) /
+  at::Tensor scores = ops::BatchedMatmul(qg, k.unsqueeze(1).expand({kv_heads, group, lk, dim}).transpose(-1, -2)).to(cdt) /
                       std::sqrt(static_cast<double>(dim));  // [N_kv, group, n, Lk]
   if (n > 1 || lk > p0 + 1) {
     const at::Tensor qi = at::arange(n, scores.options().dtype(at::kLong)).view({n, 1}) + p0;
@@ -121,7 +121,9 @@ at::Tensor AttendOne(const at::Tensor& q,  // [n, N_h, d] after RoPE
     scores = scores.masked_fill(kj > qi, -std::numeric_limits<double>::infinity());
   }
   const at::Tensor probs = scores.softmax(-1).to(v.scalar_type());
-  return probs.matmul(v.unsqueeze(1)).permute({2, 0, 1, 3}).reshape({n, heads * dim});  // [n, N_h·d]
+  return ops::BatchedMatmul(probs, v.unsqueeze(1).expand({kv_heads, group, lk, dim}))
+      .permute({2, 0, 1, 3})
+      .reshape({n, heads * dim});  // [n, N_h·d]
 }
 
 }  // namespace
@@ -378,7 +380,7 @@ at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& 
   const int64_t t = u.size(0);
   const int64_t heads = config_.num_attention_heads;
   const int64_t dim = config_.head_dim;
-  const at::Tensor a = at::silu(u.matmul(l.qkv.t())).view({t, heads, 3, dim});  // SiLU on the fused output
+  const at::Tensor a = at::silu(ops::Linear(u, l.qkv)).view({t, heads, 3, dim});  // SiLU on the fused output
   const at::Tensor q = a.select(2, 0);
   const at::Tensor k = a.select(2, 1);
   const at::Tensor v = a.select(2, 2);
@@ -392,7 +394,7 @@ at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& 
     if (states != nullptr) *states = r.final_state;
   }
   const at::Tensor normed = RmsNorm(o.reshape({t, heads * dim}), l.norm, config_.lightning_norm_eps, dtype_);
-  return (u.matmul(l.gate.t()).sigmoid() * normed).matmul(l.out.t());
+  return ops::Linear(ops::Linear(u, l.gate).sigmoid() * normed, l.out);
 }
 
 // Top-k MoE (MODEL.md §6). Adds this layer's Σ softmax probs [E] and top-k counts [E] to the aux stats.
@@ -403,7 +405,7 @@ at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, 
   const int64_t top_k = config_.num_experts_per_tok;
   const int64_t inter = config_.intermediate_size;
   const at::ScalarType cdt = ComputeDtype(dtype_);
-  const at::Tensor logits = u.to(l.router.scalar_type()).matmul(l.router.t());  // [T, E] fp32
+  const at::Tensor logits = ops::Linear(u.to(l.router.scalar_type()), l.router);  // [T, E] fp32
   const at::Tensor probs = logits.softmax(-1);
   // Stable descending sort: ties go to the lower expert index.
   const at::Tensor top_idx = std::get<1>(probs.sort(/*stable=*/true, -1, /*descending=*/true)).narrow(1, 0, top_k);
@@ -425,9 +427,9 @@ at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, 
     const at::Tensor slot_t =
         at::from_blob(slots[e].data(), {n}, at::TensorOptions().dtype(at::kLong)).to(u.device(), /*non_blocking=*/false, /*copy=*/true);
     const at::Tensor x = u.index_select(0, tok_t);                  // [n, H]
-    const at::Tensor h = x.matmul(l.gate_up[e].t());                // [n, 2I]
+    const at::Tensor h = ops::Linear(x, l.gate_up[e]);                // [n, 2I]
     const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
-    const at::Tensor y = act.matmul(l.down[e].t()).to(cdt);         // [n, H]
+    const at::Tensor y = ops::Linear(act, l.down[e]).to(cdt);         // [n, H]
     out = out.index_add(0, tok_t, y * flat_w.index_select(0, slot_t).unsqueeze(1));
   }
   if (aux != nullptr) {
@@ -465,9 +467,9 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
       ++lin_ord;
     } else {
       const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads, dim = config_.head_dim;
-      const at::Tensor q = ApplyRope(u.matmul(l.q_proj.t()).view({t, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
-      const at::Tensor k = ApplyRope(u.matmul(l.k_proj.t()).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
-      const at::Tensor v = u.matmul(l.v_proj.t()).view({t, kv, dim});
+      const at::Tensor q = ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const at::Tensor k = ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
       std::vector<at::Tensor> outs;
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t s0 = cu_seqlens[b], n = cu_seqlens[b + 1] - cu_seqlens[b];
@@ -495,7 +497,7 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
         vc.narrow(1, p0, n).copy_(vb);
         outs.push_back(AttendOne(q.narrow(0, s0, n), kc.narrow(1, 0, p0 + n), vc.narrow(1, 0, p0 + n), p0));
       }
-      mixed = at::cat(outs, 0).matmul(l.o_proj.t());
+      mixed = ops::Linear(at::cat(outs, 0), l.o_proj);
       ++full_ord;
     }
     const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);

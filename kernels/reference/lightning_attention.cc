@@ -11,6 +11,8 @@
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
+#include "kernels/ops.h"
+
 namespace m1rl::reference {
 namespace {
 
@@ -90,10 +92,10 @@ LightningResult LightningAttentionChunked(const at::Tensor& q, const at::Tensor&
     const at::Tensor diff = pos.view({m, 1}) - pos.view({1, m});                      // [m, m]
     const at::Tensor causal = diff.ge(0).to(state_dtype);                              // [m, m]
     const at::Tensor intra_decay = at::exp(-rate * diff.clamp_min(0)) * causal;       // [N_h, m, m]
-    at::Tensor o = (qb.matmul(kb.transpose(-1, -2)) * intra_decay).matmul(vb);         // [B, N_h, m, d]
+    at::Tensor o = ops::BatchedMatmul(ops::BatchedMatmul(qb, kb.transpose(-1, -2)) * intra_decay, vb);         // [B, N_h, m, d]
     // Inter-block: o_i += λ^(i+1) q_i·S_{start}.
     const at::Tensor q_decay = at::exp(-rate * (pos + 1).view({1, m, 1}));            // [N_h, m, 1]
-    o = o + (qb * q_decay).matmul(state);
+    o = o + ops::BatchedMatmul(qb * q_decay, state);
     outs.push_back(o);
     // State: S ← λ^{m_b} S + Σ_{j<m_b} λ^(m_b−1−j) k_jᵀ v_j with m_b the valid tokens of sequence b here.
     at::Tensor mb = at::empty({batch}, at::TensorOptions().dtype(at::kDouble));
@@ -105,7 +107,7 @@ LightningResult LightningAttentionChunked(const at::Tensor& q, const at::Tensor&
     const at::Tensor k_decay =
         at::exp(-rate.view({1, num_heads, 1, 1}) * expo.clamp_min(0).view({batch, 1, m, 1})) * valid;  // [B, N_h, m, 1]
     const at::Tensor s_decay = at::exp(-rate.view({1, num_heads, 1, 1}) * mb.view({batch, 1, 1, 1}));  // [B, N_h, 1, 1]
-    state = s_decay * state + (kb * k_decay).transpose(-1, -2).matmul(vb);
+    state = s_decay * state + ops::BatchedMatmul((kb * k_decay).transpose(-1, -2), vb);
   }
   const at::Tensor out = at::cat(outs, 2)  // [B, N_h, max_len, d]
                              .permute({0, 2, 1, 3})
