@@ -167,7 +167,7 @@ int Run(int argc, char** argv) {
       std::ostringstream ratio;
       ratio << std::fixed << std::setprecision(1) << engine_tps / naive_tps << "x";
       std::cout << std::left << std::setw(6) << batch << std::setw(8) << n_new << std::setw(14) << std::fixed
-                << std::setprecision(0) << engine_tps << std::setw(22) << naive_tps << std::setw(10) << ratio.str()
+                << std::setprecision(1) << engine_tps << std::setw(22) << naive_tps << std::setw(10) << ratio.str()
                 << std::setw(24) << state_bytes << std::setprecision(0)
                 << 100.0 * (*engine)->last_stats().model_ms / (*engine)->last_stats().wall_ms << "%\n"
                 << std::flush;

@@ -4,8 +4,8 @@
 //       [--temperature 1 --top-p 1 --top-k 0 | --greedy] [--seed 0] [--batch-size 64]
 //       [--memory-budget-bytes 0] [--stop STR]... [--repetition-run-length 3000] [--head ieee_fp32]
 //
-// Input rows: {"prompt": "...", "id": "...", "domain": "..."} ("id" defaults to the line number,
-// "domain" to empty). With --chat-template (default) the prompt is wrapped by model::FormatPrompt.
+// Input rows: {"prompt": "...", "id": "...", "domain": "..."} (rollout/prompt_file.h: "id" defaults to
+// the line number; with --chat-template, the default, the prompt is wrapped by model::FormatPrompt).
 // Output: one rl.Completion per line (proto JSON, proto field names) in finishing order, flushed per
 // line; a progress line (tokens/s, sequences done, ETA) on stderr; a summary at the end.
 #include <algorithm>
@@ -20,7 +20,6 @@
 #include <c10/core/Device.h>
 #include <c10/util/Exception.h>
 #include <google/protobuf/util/json_util.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,12 +27,12 @@
 #include "common/cli.h"
 #include "common/flags.h"
 #include "common/progress.h"
-#include "model/chat_template.h"
 #include "model/config.h"
 #include "model/hybrid_model.h"
 #include "model/tokenizer.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
+#include "rollout/prompt_file.h"
 
 namespace m1rl {
 namespace {
@@ -70,50 +69,6 @@ absl::StatusOr<at::ScalarType> ParseDtype(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("--dtype must be float32, bfloat16 or float64, got '", name, "'"));
 }
 
-absl::StatusOr<std::vector<rollout::GenerationRequest>> ReadPrompts(const GenerateFlags& f,
-                                                                    const model::Tokenizer& tok) {
-  std::ifstream in(f.prompts);
-  if (!in) return absl::NotFoundError(absl::StrCat("--prompts: cannot open ", f.prompts));
-  std::vector<rollout::GenerationRequest> requests;
-  std::string line;
-  int64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded() || !row.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(f.prompts, ":", line_no, ": not a JSON object"));
-    }
-    if (!row.contains("prompt") || !row["prompt"].is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(f.prompts, ":", line_no, ": missing string field \"prompt\""));
-    }
-    rollout::GenerationRequest r;
-    const std::string user = row["prompt"].get<std::string>();
-    r.prompt = f.chat_template ? model::FormatPrompt(user) : user;
-    if (row.contains("id")) {
-      r.prompt_id = row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump();
-    } else {
-      r.prompt_id = std::to_string(line_no);
-    }
-    if (row.contains("domain") && row["domain"].is_string()) r.domain = row["domain"].get<std::string>();
-    r.prompt_token_ids = tok.Encode(r.prompt);
-    if (tok.bos_id() >= 0 && (r.prompt_token_ids.empty() || r.prompt_token_ids.front() != tok.bos_id())) {
-      r.prompt_token_ids.insert(r.prompt_token_ids.begin(), tok.bos_id());
-    }
-    r.n = static_cast<int32_t>(f.n);
-    // One seed per prompt, derived from the run seed and the row, so a row's samples do not depend on
-    // which other rows are in the file.
-    r.seed = static_cast<uint64_t>(f.seed) * 1000003ULL + static_cast<uint64_t>(line_no);
-    r.max_new_tokens = static_cast<int32_t>(f.max_new_tokens);
-    r.sampling.temperature = f.temperature;
-    r.sampling.top_p = f.top_p;
-    r.sampling.top_k = static_cast<int32_t>(f.top_k);
-    r.sampling.greedy = f.greedy;
-    requests.push_back(std::move(r));
-  }
-  return requests;
-}
-
 absl::Status Generate(const GenerateFlags& f) {
   if (f.model_dir.empty()) return absl::InvalidArgumentError("--model is required");
   if (f.prompts.empty()) return absl::InvalidArgumentError("--prompts is required");
@@ -136,7 +91,16 @@ absl::Status Generate(const GenerateFlags& f) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tok_spec, " has ", (*tok)->vocab_size(),
                                                    " ids but the model vocabulary is ", (*policy)->config().vocab_size));
   }
-  absl::StatusOr<std::vector<rollout::GenerationRequest>> requests = ReadPrompts(f, **tok);
+  rollout::PromptFileOptions popts;
+  popts.chat_template = f.chat_template;
+  popts.n = static_cast<int32_t>(f.n);
+  popts.max_new_tokens = static_cast<int32_t>(f.max_new_tokens);
+  popts.seed = static_cast<uint64_t>(f.seed);
+  popts.sampling.temperature = f.temperature;
+  popts.sampling.top_p = f.top_p;
+  popts.sampling.top_k = static_cast<int32_t>(f.top_k);
+  popts.sampling.greedy = f.greedy;
+  absl::StatusOr<std::vector<rollout::GenerationRequest>> requests = rollout::ReadPromptFile(f.prompts, **tok, popts);
   if (!requests.ok()) return requests.status();
 
   rollout::HybridDecodeModel decode(policy->get(), {.head = *head, .max_context = f.max_context});
@@ -237,7 +201,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   flags.AddBool("chat-template", &f.chat_template, "wrap prompts with the chat template");
   absl::Status parsed = flags.Parse(args);
   if (!parsed.ok()) {
-    std::cerr << "m1rl generate: " << parsed.message() << "\n" << flags.Usage();
+    std::cerr << parsed.message() << "\n" << flags.Usage();
     return 2;
   }
   if (flags.help_requested()) {
