@@ -23,6 +23,14 @@ function(_m1rl_apply_common target)
 endfunction()
 
 function(_m1rl_link_torch target mode frontend)
+  # The PyTorch wheel (GPU host) ships its own, older protobuf headers inside torch/include; our generated
+  # .pb.h files need the protobuf that protoc came from, so its include dir goes first (not when it is
+  # /usr/include: a -isystem /usr/include breaks libstdc++'s #include_next).
+  foreach(dir ${Protobuf_INCLUDE_DIRS})
+    if(NOT dir STREQUAL "/usr/include")
+      target_include_directories(${target} SYSTEM BEFORE ${mode} ${dir})
+    endif()
+  endforeach()
   # Torch's include dirs become SYSTEM so its warnings do not fail -Werror.
   target_include_directories(${target} SYSTEM ${mode} ${TORCH_INCLUDE_DIRS})
   target_link_libraries(${target} ${mode} ${TORCH_LIBRARIES})

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace m1rl::internal {
 
@@ -23,7 +24,7 @@ const absl::Status& AsStatus(const absl::StatusOr<T>& s) {
 }
 
 // Returns `s` with `prefix` prepended to its message, keeping the code.
-inline absl::Status Annotate(const absl::Status& s, std::string_view prefix) {
+inline absl::Status Annotate(const absl::Status& s, absl::string_view prefix) {
   return absl::Status(s.code(), absl::StrCat(prefix, ": ", s.message()));
 }
 
