@@ -1,10 +1,10 @@
 // The chat/prompt template used for RL prompts and SFT examples. Plain text, so that the character
 // tokenizer can encode it:
 //
-//   <bos>?  for each message:  "<|role|>\n" + content + "\n"   then, if add_generation_prompt,
-//   "<|assistant|>\n"
+//   for each message: "<|role|>\n" + content + "\n"; then, if add_generation_prompt, "<|assistant|>\n".
 //
-// The assistant turn of a completion ends with the tokenizer's EOS token (not text).
+// BOS (if the tokenizer has one) is prepended as an id by the caller, not as text; the assistant turn of a
+// completion ends with the tokenizer's EOS id.
 #ifndef M1RL_MODEL_CHAT_TEMPLATE_H_
 #define M1RL_MODEL_CHAT_TEMPLATE_H_
 
