@@ -81,4 +81,27 @@ absl::StatusOr<GroupAdvantages> ComputeGroupAdvantages(const AdvantageParams& pa
   return out;
 }
 
+void AdvantageStats::Add(const GroupAdvantages& group) {
+  ++num_groups;
+  num_unscored += group.num_unscored;
+  if (group.dropped) {
+    ++num_dropped;
+    return;
+  }
+  num_scored += group.num_scored;
+  if (group.zero_variance) ++num_zero_variance;
+  for (const auto& a : group.advantages) {
+    if (a.has_value()) abs_advantage_sum += std::abs(*a);
+  }
+}
+
+double AdvantageStats::zero_variance_share() const {
+  const int64_t kept = num_groups - num_dropped;
+  return kept > 0 ? static_cast<double>(num_zero_variance) / static_cast<double>(kept) : 0.0;
+}
+
+double AdvantageStats::mean_abs_advantage() const {
+  return num_scored > 0 ? abs_advantage_sum / static_cast<double>(num_scored) : 0.0;
+}
+
 }  // namespace m1rl::algorithms

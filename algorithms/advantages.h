@@ -47,6 +47,23 @@ struct GroupAdvantages {
 absl::StatusOr<GroupAdvantages> ComputeGroupAdvantages(const AdvantageParams& params,
                                                        std::span<const std::optional<double>> rewards);
 
+// Batch-level advantage statistics (ALGORITHMS.md §9: mean |A|, zero-variance-group share, dropped groups,
+// unscored samples). Integer-valued sums; the trainer SUM-reduces them across ranks.
+struct AdvantageStats {
+  int64_t num_groups = 0;
+  int64_t num_dropped = 0;        // G' < 2
+  int64_t num_zero_variance = 0;  // all scored rewards equal (A = 0, still in N_tok)
+  int64_t num_scored = 0;
+  int64_t num_unscored = 0;
+  double abs_advantage_sum = 0;   // over scored responses of kept groups (per response, not per token)
+
+  void Add(const GroupAdvantages& group);
+  // Share of non-dropped groups with zero variance; 0 when there are none.
+  double zero_variance_share() const;
+  // Mean |A| per scored response of non-dropped groups; 0 when there are none.
+  double mean_abs_advantage() const;
+};
+
 }  // namespace m1rl::algorithms
 
 #endif  // M1RL_ALGORITHMS_ADVANTAGES_H_

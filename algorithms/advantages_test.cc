@@ -122,5 +122,25 @@ TEST(AdvantagesTest, GroupSizeBelowTwoAndNonFiniteAreErrors) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.advantage.estimator")));
 }
 
+TEST(AdvantagesTest, BatchStatsCountGroupsByKind) {
+  AdvantageParams dr;
+  dr.scale_by_std = false;  // Dr.GRPO: |A| by hand
+  AdvantageStats stats;
+  for (const Rewards& r : {Rewards{1, 0, 0, 0}, Rewards{1, 1, 1, 1}, Rewards{1, std::nullopt, std::nullopt, std::nullopt},
+                           Rewards{0.5, -1, 1, 0}}) {
+    auto g = ComputeGroupAdvantages(dr, r);
+    ASSERT_TRUE(g.ok()) << g.status();
+    stats.Add(*g);
+  }
+  EXPECT_EQ(stats.num_groups, 4);
+  EXPECT_EQ(stats.num_dropped, 1);
+  EXPECT_EQ(stats.num_zero_variance, 1);
+  EXPECT_EQ(stats.num_unscored, 3);
+  EXPECT_EQ(stats.num_scored, 12);
+  EXPECT_DOUBLE_EQ(stats.zero_variance_share(), 1.0 / 3);
+  // |A|: {0.75, 0.25 x3} sum 1.5; zeros; {0.375, 1.125, 0.875, 0.125} sum 2.5 -> 4 / 12.
+  EXPECT_NEAR(stats.mean_abs_advantage(), 4.0 / 12, kTol);
+}
+
 }  // namespace
 }  // namespace m1rl::algorithms

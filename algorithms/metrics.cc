@@ -1,6 +1,7 @@
 #include "algorithms/metrics.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace m1rl::algorithms {
 
@@ -98,6 +99,50 @@ std::map<std::string, double> PolicyMetrics::ToMap() const {
   if (k1_mean) out["policy/kl_k1_mean"] = *k1_mean;
   if (k3_mean) out["policy/kl_k3_mean"] = *k3_mean;
   return out;
+}
+
+std::array<double, MismatchStats::kNumSums> MismatchStats::Sums() const {
+  return {count, sum_x, sum_y, sum_xx, sum_yy, sum_xy, sum_abs_logprob_diff, sum_k3};
+}
+
+void MismatchStats::SetSums(const std::array<double, kNumSums>& s) {
+  count = s[0];
+  sum_x = s[1];
+  sum_y = s[2];
+  sum_xx = s[3];
+  sum_yy = s[4];
+  sum_xy = s[5];
+  sum_abs_logprob_diff = s[6];
+  sum_k3 = s[7];
+}
+
+void MismatchStats::Accumulate(const MismatchStats& other) {
+  std::array<double, kNumSums> a = Sums();
+  const std::array<double, kNumSums> b = other.Sums();
+  for (int i = 0; i < kNumSums; ++i) a[i] += b[i];
+  SetSums(a);
+}
+
+MismatchMetrics MismatchStats::Finalize() const {
+  MismatchMetrics m;
+  m.num_tokens = static_cast<int64_t>(count);
+  if (count <= 0) return m;
+  m.mean_abs_logprob_diff = sum_abs_logprob_diff / count;
+  m.mean_k3 = sum_k3 / count;
+  // Sums of probabilities in [0, 1]: the one-pass covariance loses at most ~count * eps, far below the
+  // variances of interest (a constant side is reported as 0).
+  const double cov = sum_xy - sum_x * sum_y / count;
+  const double var_x = sum_xx - sum_x * sum_x / count;
+  const double var_y = sum_yy - sum_y * sum_y / count;
+  if (count >= 2 && var_x > 0 && var_y > 0) m.pearson = cov / std::sqrt(var_x * var_y);
+  return m;
+}
+
+std::map<std::string, double> MismatchMetrics::ToMap() const {
+  return {{"mismatch/num_tokens", static_cast<double>(num_tokens)},
+          {"mismatch/pearson", pearson},
+          {"mismatch/mean_abs_logprob_diff", mean_abs_logprob_diff},
+          {"mismatch/mean_k3", mean_k3}};
 }
 
 }  // namespace m1rl::algorithms

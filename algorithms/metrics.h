@@ -72,6 +72,29 @@ struct PolicyMetrics {
   std::map<std::string, double> ToMap() const;
 };
 
+// Train/inference mismatch over v = 1 tokens (ALGORITHMS.md §3, §9): x = p_old = exp(l_old),
+// y = p_roll = exp(l_roll). Pearson(x, y), mean |l_old - l_roll| and mean k3 with delta = l_roll - l_old
+// (an estimate of KL(pi_roll || pi_old) on samples from pi_roll). Filled by ComputeMismatchStats
+// (mismatch.h). All fields SUM-reduce across micro-batches and DP ranks; then Finalize().
+struct MismatchMetrics {
+  int64_t num_tokens = 0;
+  double pearson = 0;                 // 0 when fewer than 2 tokens or a constant side
+  double mean_abs_logprob_diff = 0;
+  double mean_k3 = 0;
+  std::map<std::string, double> ToMap() const;  // "mismatch/pearson", ...
+};
+
+struct MismatchStats {
+  double count = 0, sum_x = 0, sum_y = 0, sum_xx = 0, sum_yy = 0, sum_xy = 0;
+  double sum_abs_logprob_diff = 0, sum_k3 = 0;
+
+  static constexpr int kNumSums = 8;
+  std::array<double, kNumSums> Sums() const;
+  void SetSums(const std::array<double, kNumSums>& sums);
+  void Accumulate(const MismatchStats& other);
+  MismatchMetrics Finalize() const;
+};
+
 }  // namespace m1rl::algorithms
 
 #endif  // M1RL_ALGORITHMS_METRICS_H_
