@@ -83,6 +83,21 @@ void CollectDeviations(const Message& user, const Message& preset, const std::st
   }
 }
 
+// The config loader accepts "" for enum-like strings as "the owner's default": here that is the preset's
+// value, so empty strings are treated as unset.
+void ClearEmptyStrings(Message* m) {
+  const auto* desc = m->GetDescriptor();
+  const Reflection* r = m->GetReflection();
+  for (int i = 0; i < desc->field_count(); ++i) {
+    const FieldDescriptor* f = desc->field(i);
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (r->HasField(*m, f)) ClearEmptyStrings(r->MutableMessage(m, f));
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && r->HasField(*m, f) && r->GetString(*m, f).empty()) {
+      r->ClearField(m, f);
+    }
+  }
+}
+
 absl::Status Finite(double v, std::string_view path) {
   if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be finite, got ", v));
   return absl::OkStatus();
@@ -185,7 +200,9 @@ config::AlgorithmConfig PresetConfig(Preset preset) {
   return c;
 }
 
-absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user) {
+absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user_in) {
+  config::AlgorithmConfig user = user_in;
+  ClearEmptyStrings(&user);
   if (!user.has_preset()) {
     return absl::InvalidArgumentError("algorithm.preset is required (cispo|grpo|dapo|reinforce)");
   }

@@ -92,7 +92,8 @@ struct ResolvedAlgorithm {
   std::string Summary() const;
 };
 
-// Applies the preset named by user.preset, then the user's set fields, validates, and converts.
+// Applies the preset named by user.preset, then the user's set fields, validates, and converts. An empty
+// string field counts as unset (the config loader's "owner's default").
 // Errors (all InvalidArgument, message naming the full field path, e.g. algorithm.is_weight.eps_high):
 // unknown preset / enum string; IS band on without eps_high or max_ratio; eps_high together with
 // max_ratio; non-finite or out-of-range values; kl.beta > 0 with estimator none;
