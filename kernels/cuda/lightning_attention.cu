@@ -184,7 +184,7 @@ namespace tc {
 
 namespace wmma = nvcuda::wmma;
 constexpr int kC = 64;        // chunk tokens
-constexpr int kWarps = 8;
+constexpr int kWarps = 16;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kMaxVecQ = kC * 128 / 8 / kThreads;  // uint4 of a [kC, d <= 128] bf16 tile per thread
 constexpr int kMaxVecV = kC * 64 / 8 / kThreads;   // uint4 of a [kC, DV <= 64] bf16 tile per thread
@@ -222,9 +222,27 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   return L;
 }
 
+using AccT = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+
+// acc += A B with TF32 fragments from shared memory. The A operand (and B unless round_b) is already rounded to
+// TF32 in shared memory; round_b rounds B (the fp32 state) as it is loaded.
+template <typename LayoutA, bool kRoundB>
+__device__ __forceinline__ void MmaTf32(AccT& acc, const float* pa, int lda, const float* pb, int ldb) {
+  wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, LayoutA> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+  wmma::load_matrix_sync(fa, pa, lda);
+  wmma::load_matrix_sync(fb, pb, ldb);
+  if (kRoundB) {
+#pragma unroll
+    for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+  }
+  wmma::mma_sync(acc, fa, fb, acc);
+}
+
+template <int kD>
 __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
   extern __shared__ __align__(128) unsigned char smem[];
-  const Layout L = MakeLayout(static_cast<int>(a.head_dim));
+  const Layout L = MakeLayout(kD);
   const int D = L.D, DV = L.DV;
   auto* Qb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_qb);
   auto* Kb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_kb);
@@ -243,7 +261,7 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
   const int64_t b = blockIdx.x / a.num_heads;
   const int64_t h = blockIdx.x % a.num_heads;
   const int c0 = blockIdx.y * DV;
-  const int tid = threadIdx.x, warp = tid / 32;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int64_t start = a.cu_seqlens[b], end = a.cu_seqlens[b + 1], len = end - start;
   const float rate = a.decay_rate[h];
   if (tid <= kC) pw[tid] = expf(-rate * static_cast<float>(tid));
@@ -306,8 +324,8 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         float* kf = Kf + i * L.ldqf + 8 * c8;
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
-          qf[e] = sq * __bfloat162float(q8[e]);
-          kf[e] = sk * __bfloat162float(k8[e]);
+          qf[e] = wmma::__float_to_tf32(sq * __bfloat162float(q8[e]));
+          kf[e] = wmma::__float_to_tf32(sk * __bfloat162float(k8[e]));
         }
       }
     }
@@ -319,94 +337,125 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         const auto* v8 = reinterpret_cast<const __nv_bfloat16*>(&rv[r]);
         float* vf = Vf + i * L.ldvf + 8 * c8;
 #pragma unroll
-        for (int e = 0; e < 8; ++e) vf[e] = __bfloat162float(v8[e]);
+        for (int e = 0; e < 8; ++e) vf[e] = __bfloat162float(v8[e]);  // exact in TF32
       }
     }
     __syncthreads();
     if (p0 + kC < len) fetch(p0 + kC);
 
-    // A = Q K^T (bf16 MMA, fp32 accumulate): 4x4 tiles of 16x16.
-    for (int tile = warp; tile < 16; tile += kWarps) {
-      const int i0 = (tile / 4) * 16, j0 = (tile % 4) * 16;
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
-      if (j0 <= i0 + 15) {
-        for (int k0 = 0; k0 < D; k0 += 16) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
-          wmma::load_matrix_sync(fa, Qb + i0 * L.ldqb + k0, L.ldqb);
-          wmma::load_matrix_sync(fb, Kb + j0 * L.ldqb + k0, L.ldqb);
-          wmma::mma_sync(acc, fa, fb, acc);
+    // A = Q K^T (bf16 MMA, fp32 accumulate): 4x4 tiles of 16x16, one per warp, two independent accumulators
+    // (even / odd k steps). The owning warp then applies the causal mask and decay and rounds to TF32.
+    {
+      const int i0 = (warp / 4) * 16, j0 = (warp % 4) * 16;
+      float* at = Af + i0 * L.lda + j0;
+      if (j0 <= i0) {
+        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc0, acc1;
+        wmma::fill_fragment(acc0, 0.f);
+        wmma::fill_fragment(acc1, 0.f);
+        for (int k0 = 0; k0 < D; k0 += 32) {
+          wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa0, fa1;
+          wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb0, fb1;
+          wmma::load_matrix_sync(fa0, Qb + i0 * L.ldqb + k0, L.ldqb);
+          wmma::load_matrix_sync(fb0, Kb + j0 * L.ldqb + k0, L.ldqb);
+          if (k0 + 16 < D) {
+            wmma::load_matrix_sync(fa1, Qb + i0 * L.ldqb + k0 + 16, L.ldqb);
+            wmma::load_matrix_sync(fb1, Kb + j0 * L.ldqb + k0 + 16, L.ldqb);
+            wmma::mma_sync(acc1, fa1, fb1, acc1);
+          }
+          wmma::mma_sync(acc0, fa0, fb0, acc0);
+        }
+#pragma unroll
+        for (int e = 0; e < acc0.num_elements; ++e) acc0.x[e] += acc1.x[e];
+        wmma::store_matrix_sync(at, acc0, L.lda, wmma::mem_row_major);
+        __syncwarp();
+#pragma unroll
+        for (int r = 0; r < 8; ++r) {
+          const int e = lane + 32 * r, i = i0 + e / 16, j = j0 + e % 16;
+          float& x = at[(e / 16) * L.lda + e % 16];
+          x = (j <= i && i < m) ? wmma::__float_to_tf32(x * pw[i - j]) : 0.f;
+        }
+      } else {
+#pragma unroll
+        for (int r = 0; r < 8; ++r) {
+          const int e = lane + 32 * r;
+          at[(e / 16) * L.lda + e % 16] = 0.f;
         }
       }
-      wmma::store_matrix_sync(Af + i0 * L.lda + j0, acc, L.lda, wmma::mem_row_major);
-    }
-    __syncthreads();
-    for (int idx = tid; idx < kC * kC; idx += kThreads) {
-      const int i = idx / kC, j = idx % kC;
-      Af[i * L.lda + j] = (j <= i && i < m) ? Af[i * L.lda + j] * pw[i - j] : 0.f;
     }
     __syncthreads();
 
     // O = A V + Q' S, both TF32 with fp32 accumulation (A stays fp32 until the TF32 operand rounding, 2^-11),
-    // tiles of 16 x 16 over [kC, DV].
-    const int o_tiles = (kC / 16) * (DV / 16);
+    // tiles of 16 x 16 over [kC, DV], one per warp; four independent accumulators (two for A V, two for Q' S).
+    const int nct = DV / 16;
+    const int o_tiles = (kC / 16) * nct;
     for (int tile = warp; tile < o_tiles; tile += kWarps) {
-      const int i0 = (tile / (DV / 16)) * 16, cc = (tile % (DV / 16)) * 16;
-      wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc2;
+      const int i0 = (tile / nct) * 16, cc = (tile % nct) * 16;
+      AccT acc0, acc1, acc2, acc3;
+      wmma::fill_fragment(acc0, 0.f);
+      wmma::fill_fragment(acc1, 0.f);
       wmma::fill_fragment(acc2, 0.f);
-      for (int j0 = 0; j0 < i0 + 16; j0 += 8) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, Af + i0 * L.lda + j0, L.lda);
-        wmma::load_matrix_sync(fb, Vf + j0 * L.ldvf + cc, L.ldvf);
-#pragma unroll
-        for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
-#pragma unroll
-        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
-        wmma::mma_sync(acc2, fa, fb, acc2);
+      wmma::fill_fragment(acc3, 0.f);
+#pragma unroll 1
+      for (int j0 = 0; j0 < i0 + 16; j0 += 16) {
+        MmaTf32<wmma::row_major, false>(acc0, Af + i0 * L.lda + j0, L.lda, Vf + j0 * L.ldvf + cc, L.ldvf);
+        MmaTf32<wmma::row_major, false>(acc1, Af + i0 * L.lda + j0 + 8, L.lda, Vf + (j0 + 8) * L.ldvf + cc, L.ldvf);
       }
-      for (int k0 = 0; k0 < D; k0 += 8) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, Qf + i0 * L.ldqf + k0, L.ldqf);
-        wmma::load_matrix_sync(fb, S + k0 * L.lds + cc, L.lds);
-#pragma unroll
-        for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
-#pragma unroll
-        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
-        wmma::mma_sync(acc2, fa, fb, acc2);
+#pragma unroll 2
+      for (int k0 = 0; k0 < D; k0 += 16) {
+        MmaTf32<wmma::row_major, true>(acc2, Qf + i0 * L.ldqf + k0, L.ldqf, S + k0 * L.lds + cc, L.lds);
+        MmaTf32<wmma::row_major, true>(acc3, Qf + i0 * L.ldqf + k0 + 8, L.ldqf, S + (k0 + 8) * L.lds + cc, L.lds);
       }
-      wmma::store_matrix_sync(Ob + i0 * L.lds + cc, acc2, L.lds, wmma::mem_row_major);
+#pragma unroll
+      for (int e = 0; e < acc0.num_elements; ++e) acc0.x[e] = (acc0.x[e] + acc1.x[e]) + (acc2.x[e] + acc3.x[e]);
+      wmma::store_matrix_sync(Ob + i0 * L.lds + cc, acc0, L.lds, wmma::mem_row_major);
     }
     __syncthreads();
 
-    // Write O; update S = lambda^m S + K'^T V (TF32) over [D, DV] tiles.
+    // Write O; update S = lambda^m S + K'^T V (TF32) over [D, DV] tiles, two tiles per warp at a time with two
+    // accumulators each (even / odd 8-token steps).
     for (int idx = tid; idx < m * DV; idx += kThreads) {
       const int i = idx / DV, c = idx % DV;
       const int64_t t = a.reverse ? end - 1 - (p0 + i) : start + p0 + i;
       op[t * a.out_tok_stride + h * a.out_head_stride + c0 + c] = __float2bfloat16(Ob[i * L.lds + c]);
     }
     const float decay_m = pw[m];
-    const int s_tiles = (D / 16) * (DV / 16);
-    for (int tile = warp; tile < s_tiles; tile += kWarps) {
-      const int d0 = (tile / (DV / 16)) * 16, cc = (tile % (DV / 16)) * 16;
-      wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
-      wmma::load_matrix_sync(acc, S + d0 * L.lds + cc, L.lds, wmma::mem_row_major);
+    const int s_tiles = (D / 16) * nct;
+    for (int t0 = warp; t0 < s_tiles; t0 += 2 * kWarps) {
+      const int t1 = t0 + kWarps;
+      const bool two = t1 < s_tiles;
+      const int da = (t0 / nct) * 16, ca = (t0 % nct) * 16;
+      const int db = two ? (t1 / nct) * 16 : da, cb = two ? (t1 % nct) * 16 : ca;
+      AccT a0, a1, b0, b1;
+      wmma::load_matrix_sync(a0, S + da * L.lds + ca, L.lds, wmma::mem_row_major);
 #pragma unroll
-      for (int e = 0; e < acc.num_elements; ++e) acc.x[e] *= decay_m;
-      for (int j0 = 0; j0 < kC; j0 += 8) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, Kf + j0 * L.ldqf + d0, L.ldqf);
-        wmma::load_matrix_sync(fb, Vf + j0 * L.ldvf + cc, L.ldvf);
+      for (int e = 0; e < a0.num_elements; ++e) a0.x[e] *= decay_m;
+      wmma::fill_fragment(a1, 0.f);
+      wmma::fill_fragment(b1, 0.f);
+      if (two) {
+        wmma::load_matrix_sync(b0, S + db * L.lds + cb, L.lds, wmma::mem_row_major);
 #pragma unroll
-        for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
-#pragma unroll
-        for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
-        wmma::mma_sync(acc, fa, fb, acc);
+        for (int e = 0; e < b0.num_elements; ++e) b0.x[e] *= decay_m;
+      } else {
+        wmma::fill_fragment(b0, 0.f);
       }
-      wmma::store_matrix_sync(S + d0 * L.lds + cc, acc, L.lds, wmma::mem_row_major);
+#pragma unroll 2
+      for (int j0 = 0; j0 < kC; j0 += 16) {
+        MmaTf32<wmma::col_major, false>(a0, Kf + j0 * L.ldqf + da, L.ldqf, Vf + j0 * L.ldvf + ca, L.ldvf);
+        MmaTf32<wmma::col_major, false>(a1, Kf + (j0 + 8) * L.ldqf + da, L.ldqf, Vf + (j0 + 8) * L.ldvf + ca, L.ldvf);
+        if (two) {
+          MmaTf32<wmma::col_major, false>(b0, Kf + j0 * L.ldqf + db, L.ldqf, Vf + j0 * L.ldvf + cb, L.ldvf);
+          MmaTf32<wmma::col_major, false>(b1, Kf + (j0 + 8) * L.ldqf + db, L.ldqf, Vf + (j0 + 8) * L.ldvf + cb,
+                                          L.ldvf);
+        }
+      }
+#pragma unroll
+      for (int e = 0; e < a0.num_elements; ++e) a0.x[e] += a1.x[e];
+      wmma::store_matrix_sync(S + da * L.lds + ca, a0, L.lds, wmma::mem_row_major);
+      if (two) {
+#pragma unroll
+        for (int e = 0; e < b0.num_elements; ++e) b0.x[e] += b1.x[e];
+        wmma::store_matrix_sync(S + db * L.lds + cb, b0, L.lds, wmma::mem_row_major);
+      }
     }
     __syncthreads();
   }
@@ -498,12 +547,21 @@ cudaError_t LightningScan(const LightningScanArgs& args, cudaStream_t stream) {
   if (args.head_dim < 1 || args.head_dim > kMaxHeadDim) return cudaErrorInvalidValue;
   if (tc::Applies(args)) {
     const tc::Layout L = tc::MakeLayout(static_cast<int>(args.head_dim));
-    cudaError_t err = cudaFuncSetAttribute(tc::ScanKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(L.total));
-    if (err != cudaSuccess) return err;
     const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads), static_cast<unsigned>(args.head_dim / L.DV));
-    tc::ScanKernel<<<grid, tc::kThreads, L.total, stream>>>(args);
-    return cudaGetLastError();
+    auto launch = [&](auto kernel) {
+      cudaError_t err =
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(L.total));
+      if (err != cudaSuccess) return err;
+      kernel<<<grid, tc::kThreads, L.total, stream>>>(args);
+      return cudaGetLastError();
+    };
+    switch (args.head_dim) {
+      case 16: return launch(tc::ScanKernel<16>);
+      case 32: return launch(tc::ScanKernel<32>);
+      case 48: return launch(tc::ScanKernel<48>);
+      case 64: return launch(tc::ScanKernel<64>);
+      default: return launch(tc::ScanKernel<128>);
+    }
   }
   const size_t smem = ScanSharedBytes(args.head_dim);
   const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads),
