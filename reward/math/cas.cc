@@ -116,6 +116,8 @@ std::optional<GiNaC::numeric> EvalAt(const GiNaC::ex& e, const GiNaC::exmap& at,
       num = num.real();
     }
     return num;
+  } catch (const std::bad_alloc&) {
+    throw;  // the memory limit ends the job (RunCasJob)
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -139,6 +141,8 @@ CasResult RunEqual(const GiNaC::ex& g, const GiNaC::ex& p, const ToGinac& conv, 
   GiNaC::ex diff = g - p;
   try {
     if (GiNaC::normal(GiNaC::expand(diff)).is_zero()) return Result(K::kEqual, "cas_normal", "normal(expand(g-p)) == 0");
+  } catch (const std::bad_alloc&) {
+    throw;  // the memory limit ends the job (RunCasJob)
   } catch (const std::exception&) {
     // Poles and domain errors fall through to the numeric layers.
   }
@@ -188,6 +192,8 @@ CasResult RunProportional(const GiNaC::ex& g, const GiNaC::ex& p, const ToGinac&
     GiNaC::ex r = GiNaC::normal(gn / pn);
     if (GiNaC::is_a<GiNaC::numeric>(r) && !r.is_zero())
       return Result(K::kEqual, "cas_proportional", "lhs-rhs differ by a constant factor");
+  } catch (const std::bad_alloc&) {
+    throw;  // the memory limit ends the job (RunCasJob)
   } catch (const std::exception&) {
   }
   GiNaC::Digits = 30;
@@ -263,7 +269,7 @@ CasResult RunCasJob(const CasJob& job) {
   } catch (const Unsupported& u) {
     return Result(K::kUndecided, "cas", "unsupported: " + u.what);
   } catch (const std::bad_alloc&) {
-    return Result(K::kError, "cas", "out of memory (RLIMIT_AS)");
+    return Result(K::kTooComplex, "cas", "too_complex: out of memory (RLIMIT_AS)");
   } catch (const std::exception& e) {
     return Result(K::kUndecided, "cas", std::string("GiNaC error: ") + e.what());
   }
@@ -305,7 +311,7 @@ std::optional<CasResult> DecodeResult(std::string_view in) {
   if (in.empty()) return std::nullopt;
   CasResult r;
   uint8_t k = static_cast<uint8_t>(in[0]);
-  if (k < 1 || k > 6) return std::nullopt;
+  if (k < 1 || k > 7) return std::nullopt;
   r.kind = static_cast<CasResult::Kind>(k);
   in.remove_prefix(1);
   if (!GetStr(in, &r.layer) || !GetStr(in, &r.detail) || !in.empty()) return std::nullopt;

@@ -218,7 +218,11 @@ CasResult CasPool::Run(const CasJob& job, const CheckContext& ctx) {
       respawn_and_release(w);
       return {K::kError, "cas", "CAS worker died or sent a bad frame"};
     }
-    Release(w);
+    if (r->kind == K::kTooComplex) {
+      respawn_and_release(w);  // a worker that hit RLIMIT_AS is replaced by a fresh one
+    } else {
+      Release(w);
+    }
     return *r;
   }
 }

@@ -89,6 +89,19 @@ TEST(CasPoolTest, ManyThreads) {
   EXPECT_EQ(equal.load(), 40);
 }
 
+TEST(CasPoolTest, MemoryLimitMakesAJobTooComplexNotACrash) {
+  // 16 MiB over the parent's size; (x+y+z+w+1)^{60} expands to C(64, 4) = 635,376 terms with bignum
+  // coefficients, far more than 16 MiB of GiNaC objects.
+  M1RL_ASSERT_OK_AND_ASSIGN(auto pool, CasPool::Create({.num_workers = 1, .memory_limit_mb = 16}));
+  CheckContext ctx;
+  ctx.deadline = Clock::now() + std::chrono::seconds(20);
+  CasResult r = pool->Run({CasJob::Op::kEqual, 3, "(x + y + z + w + 1)^{60}", "(x + y + z + w)^{60}"}, ctx);
+  EXPECT_EQ(r.kind, Kind::kTooComplex) << static_cast<int>(r.kind) << " " << r.detail;
+  EXPECT_EQ(pool->restarts(), 1);  // replaced, not reused
+  // The pool keeps serving.
+  EXPECT_EQ(pool->Run({CasJob::Op::kEqual, 1, "\\sqrt{4}", "2"}, ctx).kind, Kind::kEqual);
+}
+
 TEST(CasPoolTest, RejectsBadOptions) {
   EXPECT_THAT(CasPool::Create({.num_workers = 0, .memory_limit_mb = 0}),
               m1rl::testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("num_workers")));

@@ -356,6 +356,7 @@ class Comparer {
       case CasResult::Kind::kTimeout: return D(K::kTimeout, r.layer, r.detail);
       case CasResult::Kind::kCancelled: return D(K::kCancelled, r.layer, r.detail);
       case CasResult::Kind::kError: return D(K::kError, r.layer, r.detail);
+      case CasResult::Kind::kTooComplex: return D(K::kTooComplex, r.layer, r.detail);
     }
     return D(K::kError, "cas", "bad CAS result");
   }
