@@ -190,7 +190,7 @@ constexpr int kMaxVecQ = kC * 128 / 8 / kThreads;  // uint4 of a [kC, d <= 128] 
 constexpr int kMaxVecV = kC * 64 / 8 / kThreads;   // uint4 of a [kC, DV <= 64] bf16 tile per thread
 
 struct Layout {
-  int D, DV, ldqb, ldqf, ldvf, lda, lds;
+  int D, DV, ldqb, ldqf, ldkf, ldvf, lda, lds;
   size_t off_qb, off_kb, off_qf, off_kf, off_vf, off_af, off_ob, off_s, off_pow, total;
 };
 
@@ -200,6 +200,7 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   L.DV = D < 64 ? D : 64;
   L.ldqb = D + 8;
   L.ldqf = D + 4;
+  L.ldkf = D + 4;
   L.ldvf = L.DV + 4;
   L.lda = kC + 4;
   L.lds = L.DV + 4;
@@ -212,7 +213,7 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   L.off_qb = take(sizeof(__nv_bfloat16) * kC * L.ldqb);
   L.off_kb = take(sizeof(__nv_bfloat16) * kC * L.ldqb);
   L.off_qf = take(sizeof(float) * kC * L.ldqf);
-  L.off_kf = take(sizeof(float) * kC * L.ldqf);
+  L.off_kf = take(sizeof(float) * kC * L.ldkf);
   L.off_vf = take(sizeof(float) * kC * L.ldvf);
   L.off_af = take(sizeof(float) * kC * L.lda);   // masked, decayed A [kC, kC]
   L.off_ob = take(sizeof(float) * kC * L.lds);   // O tile [kC, DV]
@@ -321,12 +322,17 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         const auto* k8 = reinterpret_cast<const __nv_bfloat16*>(&rk[r]);
         const float sq = i < m ? pw[i + 1] : 0.f, sk = i < m ? pw[m - 1 - i] : 0.f;
         float* qf = Qf + i * L.ldqf + 8 * c8;
-        float* kf = Kf + i * L.ldqf + 8 * c8;
+        float* kf = Kf + i * L.ldkf + 8 * c8;
+        float xs[8], ys[8];
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
-          qf[e] = wmma::__float_to_tf32(sq * __bfloat162float(q8[e]));
-          kf[e] = wmma::__float_to_tf32(sk * __bfloat162float(k8[e]));
+          xs[e] = wmma::__float_to_tf32(sq * __bfloat162float(q8[e]));
+          ys[e] = wmma::__float_to_tf32(sk * __bfloat162float(k8[e]));
         }
+        reinterpret_cast<float4*>(qf)[0] = make_float4(xs[0], xs[1], xs[2], xs[3]);
+        reinterpret_cast<float4*>(qf)[1] = make_float4(xs[4], xs[5], xs[6], xs[7]);
+        reinterpret_cast<float4*>(kf)[0] = make_float4(ys[0], ys[1], ys[2], ys[3]);
+        reinterpret_cast<float4*>(kf)[1] = make_float4(ys[4], ys[5], ys[6], ys[7]);
       }
     }
 #pragma unroll
@@ -336,8 +342,11 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         const int i = idx / (DV / 8), c8 = idx % (DV / 8);
         const auto* v8 = reinterpret_cast<const __nv_bfloat16*>(&rv[r]);
         float* vf = Vf + i * L.ldvf + 8 * c8;
+        float xs[8];
 #pragma unroll
-        for (int e = 0; e < 8; ++e) vf[e] = __bfloat162float(v8[e]);  // exact in TF32
+        for (int e = 0; e < 8; ++e) xs[e] = __bfloat162float(v8[e]);  // exact in TF32
+        reinterpret_cast<float4*>(vf)[0] = make_float4(xs[0], xs[1], xs[2], xs[3]);
+        reinterpret_cast<float4*>(vf)[1] = make_float4(xs[4], xs[5], xs[6], xs[7]);
       }
     }
     __syncthreads();
@@ -440,11 +449,11 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
       }
 #pragma unroll 2
       for (int j0 = 0; j0 < kC; j0 += 16) {
-        MmaTf32<wmma::col_major, false>(a0, Kf + j0 * L.ldqf + da, L.ldqf, Vf + j0 * L.ldvf + ca, L.ldvf);
-        MmaTf32<wmma::col_major, false>(a1, Kf + (j0 + 8) * L.ldqf + da, L.ldqf, Vf + (j0 + 8) * L.ldvf + ca, L.ldvf);
+        MmaTf32<wmma::col_major, false>(a0, Kf + j0 * L.ldkf + da, L.ldkf, Vf + j0 * L.ldvf + ca, L.ldvf);
+        MmaTf32<wmma::col_major, false>(a1, Kf + (j0 + 8) * L.ldkf + da, L.ldkf, Vf + (j0 + 8) * L.ldvf + ca, L.ldvf);
         if (two) {
-          MmaTf32<wmma::col_major, false>(b0, Kf + j0 * L.ldqf + db, L.ldqf, Vf + j0 * L.ldvf + cb, L.ldvf);
-          MmaTf32<wmma::col_major, false>(b1, Kf + (j0 + 8) * L.ldqf + db, L.ldqf, Vf + (j0 + 8) * L.ldvf + cb,
+          MmaTf32<wmma::col_major, false>(b0, Kf + j0 * L.ldkf + db, L.ldkf, Vf + j0 * L.ldvf + cb, L.ldvf);
+          MmaTf32<wmma::col_major, false>(b1, Kf + (j0 + 8) * L.ldkf + db, L.ldkf, Vf + (j0 + 8) * L.ldvf + cb,
                                           L.ldvf);
         }
       }
