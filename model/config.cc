@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "model/internal/status.h"
+#include "common/status_macros.h"
 #include "proto/config_model.pb.h"
 
 namespace m1rl::model {

@@ -22,7 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/ops.h"
 #include "model/head.h"
-#include "model/internal/status.h"
+#include "common/status_macros.h"
 #include "model/safetensors.h"
 
 #include <filesystem>

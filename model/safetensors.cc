@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "model/internal/status.h"
+#include "common/status_macros.h"
 
 namespace m1rl::model {
 namespace {

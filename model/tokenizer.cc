@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "model/internal/status.h"
+#include "common/status_macros.h"
 
 namespace m1rl::model {
 namespace {
