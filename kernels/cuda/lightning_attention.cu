@@ -200,10 +200,12 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   L.DV = D < 64 ? D : 64;
   L.ldqb = D + 8;
   L.ldqf = D + 4;
-  L.ldkf = D + 4;
-  L.ldvf = L.DV + 4;
+  // Leading dimensions (4-byte words) for conflict-free fragment loads: row-major A operands (Q', A) want
+  // ld = 4 mod 32, row-major B operands (V, S) and the column-major A operand K' want ld = 8 mod 32.
+  L.ldkf = D + 8;
+  L.ldvf = L.DV + 8;
   L.lda = kC + 4;
-  L.lds = L.DV + 4;
+  L.lds = L.DV + 8;
   size_t o = 0;
   auto take = [&o](size_t bytes) {
     const size_t at = o;
@@ -223,22 +225,29 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   return L;
 }
 
-using AccT = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
-
-// acc += A B with TF32 fragments from shared memory. The A operand (and B unless round_b) is already rounded to
-// TF32 in shared memory; round_b rounds B (the fp32 state) as it is loaded.
-template <typename LayoutA, bool kRoundB>
-__device__ __forceinline__ void MmaTf32(AccT& acc, const float* pa, int lda, const float* pb, int ldb) {
-  wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, LayoutA> fa;
-  wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
-  wmma::load_matrix_sync(fa, pa, lda);
-  wmma::load_matrix_sync(fb, pb, ldb);
-  if (kRoundB) {
-#pragma unroll
-    for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
-  }
-  wmma::mma_sync(acc, fa, fb, acc);
+// Raw mma.sync on register fragments (PTX ISA layouts; g = lane / 4, t = lane % 4):
+//   m16n8k8 tf32:  A a0 (g, t) a1 (g+8, t) a2 (g, t+4) a3 (g+8, t+4); B b0 (k t, n g) b1 (k t+4, n g)
+//   m16n8k16 bf16: A a0 (g, 2t..2t+1) a1 (g+8, ..) a2 (g, 2t+8..) a3 (g+8, 2t+8..); B b0 (k 2t..2t+1, n g) b1 (k 2t+8..)
+//   C (both): c0 (g, 2t) c1 (g, 2t+1) c2 (g+8, 2t) c3 (g+8, 2t+1)
+// Fragments are loaded with plain shared-memory loads (wmma's loads compile to generic 64-bit loads here).
+__device__ __forceinline__ void MmaTf32(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+__device__ __forceinline__ void MmaBf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+// Round to nearest TF32 (the value keeps fp32 storage with the low 13 mantissa bits zero).
+__device__ __forceinline__ uint32_t Tf32Bits(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+}
+__device__ __forceinline__ float ToTf32(float x) { return __uint_as_float(Tf32Bits(x)); }
+__device__ __forceinline__ uint32_t Bits(float x) { return __float_as_uint(x); }
 
 template <int kD>
 __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
@@ -262,7 +271,7 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
   const int64_t b = blockIdx.x / a.num_heads;
   const int64_t h = blockIdx.x % a.num_heads;
   const int c0 = blockIdx.y * DV;
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t4 = lane % 4;
   const int64_t start = a.cu_seqlens[b], end = a.cu_seqlens[b + 1], len = end - start;
   const float rate = a.decay_rate[h];
   if (tid <= kC) pw[tid] = expf(-rate * static_cast<float>(tid));
@@ -326,8 +335,8 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         float xs[8], ys[8];
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
-          xs[e] = wmma::__float_to_tf32(sq * __bfloat162float(q8[e]));
-          ys[e] = wmma::__float_to_tf32(sk * __bfloat162float(k8[e]));
+          xs[e] = ToTf32(sq * __bfloat162float(q8[e]));
+          ys[e] = ToTf32(sk * __bfloat162float(k8[e]));
         }
         reinterpret_cast<float4*>(qf)[0] = make_float4(xs[0], xs[1], xs[2], xs[3]);
         reinterpret_cast<float4*>(qf)[1] = make_float4(xs[4], xs[5], xs[6], xs[7]);
@@ -352,76 +361,70 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
     __syncthreads();
     if (p0 + kC < len) fetch(p0 + kC);
 
-    // A = Q K^T (bf16 MMA, fp32 accumulate): 4x4 tiles of 16x16, one per warp, two independent accumulators
-    // (even / odd k steps). The owning warp then applies the causal mask and decay and rounds to TF32.
+    // A = Q K^T (bf16 MMA, fp32 accumulate): 4x4 tiles of 16x16 (only j0 <= i0 are computed: the A V product
+    // below never reads the others), one per warp; causal mask, decay and TF32 rounding applied in registers.
     {
       const int i0 = (warp / 4) * 16, j0 = (warp % 4) * 16;
-      float* at = Af + i0 * L.lda + j0;
       if (j0 <= i0) {
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc0, acc1;
-        wmma::fill_fragment(acc0, 0.f);
-        wmma::fill_fragment(acc1, 0.f);
-        for (int k0 = 0; k0 < D; k0 += 32) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa0, fa1;
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb0, fb1;
-          wmma::load_matrix_sync(fa0, Qb + i0 * L.ldqb + k0, L.ldqb);
-          wmma::load_matrix_sync(fb0, Kb + j0 * L.ldqb + k0, L.ldqb);
-          if (k0 + 16 < D) {
-            wmma::load_matrix_sync(fa1, Qb + i0 * L.ldqb + k0 + 16, L.ldqb);
-            wmma::load_matrix_sync(fb1, Kb + j0 * L.ldqb + k0 + 16, L.ldqb);
-            wmma::mma_sync(acc1, fa1, fb1, acc1);
+        float acc[2][4] = {};
+        const int ldw = L.ldqb / 2;  // row stride in 32-bit words
+        const uint32_t* qa = reinterpret_cast<const uint32_t*>(Qb + (i0 + g) * L.ldqb) + t4;
+        const uint32_t* kb = reinterpret_cast<const uint32_t*>(Kb + (j0 + g) * L.ldqb) + t4;
+#pragma unroll 4
+        for (int kw = 0; kw < D / 2; kw += 8) {
+          const uint32_t fa[4] = {qa[kw], qa[8 * ldw + kw], qa[kw + 4], qa[8 * ldw + kw + 4]};
+          MmaBf16(acc[0], fa, kb[kw], kb[kw + 4]);
+          MmaBf16(acc[1], fa, kb[8 * ldw + kw], kb[8 * ldw + kw + 4]);
+        }
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+          for (int hf = 0; hf < 2; ++hf) {
+            const int i = i0 + g + 8 * hf, j = j0 + 8 * nt + 2 * t4;
+            const float x0 = (j <= i && i < m) ? ToTf32(acc[nt][2 * hf] * pw[i - j]) : 0.f;
+            const float x1 = (j + 1 <= i && i < m) ? ToTf32(acc[nt][2 * hf + 1] * pw[i - j - 1]) : 0.f;
+            *reinterpret_cast<float2*>(Af + i * L.lda + j) = make_float2(x0, x1);
           }
-          wmma::mma_sync(acc0, fa0, fb0, acc0);
-        }
-#pragma unroll
-        for (int e = 0; e < acc0.num_elements; ++e) acc0.x[e] += acc1.x[e];
-        wmma::store_matrix_sync(at, acc0, L.lda, wmma::mem_row_major);
-        __syncwarp();
-#pragma unroll
-        for (int r = 0; r < 8; ++r) {
-          const int e = lane + 32 * r, i = i0 + e / 16, j = j0 + e % 16;
-          float& x = at[(e / 16) * L.lda + e % 16];
-          x = (j <= i && i < m) ? wmma::__float_to_tf32(x * pw[i - j]) : 0.f;
-        }
-      } else {
-#pragma unroll
-        for (int r = 0; r < 8; ++r) {
-          const int e = lane + 32 * r;
-          at[(e / 16) * L.lda + e % 16] = 0.f;
         }
       }
     }
     __syncthreads();
 
     // O = A V + Q' S, both TF32 with fp32 accumulation (A stays fp32 until the TF32 operand rounding, 2^-11),
-    // tiles of 16 x 16 over [kC, DV], one per warp; four independent accumulators (two for A V, two for Q' S).
+    // tiles of 16 x 16 over [kC, DV], one per warp (two n8 halves each, A V and Q' S in separate accumulators).
     const int nct = DV / 16;
     const int o_tiles = (kC / 16) * nct;
     for (int tile = warp; tile < o_tiles; tile += kWarps) {
       const int i0 = (tile / nct) * 16, cc = (tile % nct) * 16;
-      AccT acc0, acc1, acc2, acc3;
-      wmma::fill_fragment(acc0, 0.f);
-      wmma::fill_fragment(acc1, 0.f);
-      wmma::fill_fragment(acc2, 0.f);
-      wmma::fill_fragment(acc3, 0.f);
-#pragma unroll 1
-      for (int j0 = 0; j0 < i0 + 16; j0 += 16) {
-        MmaTf32<wmma::row_major, false>(acc0, Af + i0 * L.lda + j0, L.lda, Vf + j0 * L.ldvf + cc, L.ldvf);
-        MmaTf32<wmma::row_major, false>(acc1, Af + i0 * L.lda + j0 + 8, L.lda, Vf + (j0 + 8) * L.ldvf + cc, L.ldvf);
+      float acc[2][4] = {}, acq[2][4] = {};
+      const float* ar = Af + (i0 + g) * L.lda + t4;
+      const float* vr = Vf + t4 * L.ldvf + cc + g;
+#pragma unroll 4
+      for (int j0 = 0; j0 < i0 + 16; j0 += 8) {
+        const uint32_t fa[4] = {Bits(ar[j0]), Bits(ar[8 * L.lda + j0]), Bits(ar[j0 + 4]), Bits(ar[8 * L.lda + j0 + 4])};
+        const float* vb = vr + j0 * L.ldvf;
+        MmaTf32(acc[0], fa, Bits(vb[0]), Bits(vb[4 * L.ldvf]));
+        MmaTf32(acc[1], fa, Bits(vb[8]), Bits(vb[4 * L.ldvf + 8]));
       }
-#pragma unroll 2
-      for (int k0 = 0; k0 < D; k0 += 16) {
-        MmaTf32<wmma::row_major, true>(acc2, Qf + i0 * L.ldqf + k0, L.ldqf, S + k0 * L.lds + cc, L.lds);
-        MmaTf32<wmma::row_major, true>(acc3, Qf + i0 * L.ldqf + k0 + 8, L.ldqf, S + (k0 + 8) * L.lds + cc, L.lds);
+      const float* qr = Qf + (i0 + g) * L.ldqf + t4;
+      const float* sr = S + t4 * L.lds + cc + g;
+#pragma unroll 4
+      for (int k0 = 0; k0 < D; k0 += 8) {
+        const uint32_t fa[4] = {Bits(qr[k0]), Bits(qr[8 * L.ldqf + k0]), Bits(qr[k0 + 4]), Bits(qr[8 * L.ldqf + k0 + 4])};
+        const float* sb = sr + k0 * L.lds;
+        MmaTf32(acq[0], fa, Tf32Bits(sb[0]), Tf32Bits(sb[4 * L.lds]));
+        MmaTf32(acq[1], fa, Tf32Bits(sb[8]), Tf32Bits(sb[4 * L.lds + 8]));
       }
 #pragma unroll
-      for (int e = 0; e < acc0.num_elements; ++e) acc0.x[e] = (acc0.x[e] + acc1.x[e]) + (acc2.x[e] + acc3.x[e]);
-      wmma::store_matrix_sync(Ob + i0 * L.lds + cc, acc0, L.lds, wmma::mem_row_major);
+      for (int nt = 0; nt < 2; ++nt) {
+        float* ob = Ob + (i0 + g) * L.lds + cc + 8 * nt + 2 * t4;
+        *reinterpret_cast<float2*>(ob) = make_float2(acc[nt][0] + acq[nt][0], acc[nt][1] + acq[nt][1]);
+        *reinterpret_cast<float2*>(ob + 8 * L.lds) = make_float2(acc[nt][2] + acq[nt][2], acc[nt][3] + acq[nt][3]);
+      }
     }
     __syncthreads();
 
-    // Write O; update S = lambda^m S + K'^T V (TF32) over [D, DV] tiles, two tiles per warp at a time with two
-    // accumulators each (even / odd 8-token steps).
+    // Write O; update S = lambda^m S + K'^T V (TF32) over [D, DV] tiles of 16 x 16 (K' is the column-major A).
     for (int idx = tid; idx < m * DV; idx += kThreads) {
       const int i = idx / DV, c = idx % DV;
       const int64_t t = a.reverse ? end - 1 - (p0 + i) : start + p0 + i;
@@ -429,41 +432,34 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
     }
     const float decay_m = pw[m];
     const int s_tiles = (D / 16) * nct;
-    for (int t0 = warp; t0 < s_tiles; t0 += 2 * kWarps) {
-      const int t1 = t0 + kWarps;
-      const bool two = t1 < s_tiles;
-      const int da = (t0 / nct) * 16, ca = (t0 % nct) * 16;
-      const int db = two ? (t1 / nct) * 16 : da, cb = two ? (t1 % nct) * 16 : ca;
-      AccT a0, a1, b0, b1;
-      wmma::load_matrix_sync(a0, S + da * L.lds + ca, L.lds, wmma::mem_row_major);
+    for (int tile = warp; tile < s_tiles; tile += kWarps) {
+      const int d0 = (tile / nct) * 16, cc = (tile % nct) * 16;
+      float acc[2][4];
 #pragma unroll
-      for (int e = 0; e < a0.num_elements; ++e) a0.x[e] *= decay_m;
-      wmma::fill_fragment(a1, 0.f);
-      wmma::fill_fragment(b1, 0.f);
-      if (two) {
-        wmma::load_matrix_sync(b0, S + db * L.lds + cb, L.lds, wmma::mem_row_major);
-#pragma unroll
-        for (int e = 0; e < b0.num_elements; ++e) b0.x[e] *= decay_m;
-      } else {
-        wmma::fill_fragment(b0, 0.f);
+      for (int nt = 0; nt < 2; ++nt) {
+        const float* sp = S + (d0 + g) * L.lds + cc + 8 * nt + 2 * t4;
+        const float2 lo = *reinterpret_cast<const float2*>(sp);
+        const float2 hi = *reinterpret_cast<const float2*>(sp + 8 * L.lds);
+        acc[nt][0] = decay_m * lo.x;
+        acc[nt][1] = decay_m * lo.y;
+        acc[nt][2] = decay_m * hi.x;
+        acc[nt][3] = decay_m * hi.y;
       }
-#pragma unroll 2
-      for (int j0 = 0; j0 < kC; j0 += 16) {
-        MmaTf32<wmma::col_major, false>(a0, Kf + j0 * L.ldkf + da, L.ldkf, Vf + j0 * L.ldvf + ca, L.ldvf);
-        MmaTf32<wmma::col_major, false>(a1, Kf + (j0 + 8) * L.ldkf + da, L.ldkf, Vf + (j0 + 8) * L.ldvf + ca, L.ldvf);
-        if (two) {
-          MmaTf32<wmma::col_major, false>(b0, Kf + j0 * L.ldkf + db, L.ldkf, Vf + j0 * L.ldvf + cb, L.ldvf);
-          MmaTf32<wmma::col_major, false>(b1, Kf + (j0 + 8) * L.ldkf + db, L.ldkf, Vf + (j0 + 8) * L.ldvf + cb,
-                                          L.ldvf);
-        }
+      const float* ka = Kf + t4 * L.ldkf + d0 + g;
+      const float* vr = Vf + t4 * L.ldvf + cc + g;
+#pragma unroll 4
+      for (int j0 = 0; j0 < kC; j0 += 8) {
+        const float* kk = ka + j0 * L.ldkf;
+        const uint32_t fa[4] = {Bits(kk[0]), Bits(kk[8]), Bits(kk[4 * L.ldkf]), Bits(kk[4 * L.ldkf + 8])};
+        const float* vb = vr + j0 * L.ldvf;
+        MmaTf32(acc[0], fa, Bits(vb[0]), Bits(vb[4 * L.ldvf]));
+        MmaTf32(acc[1], fa, Bits(vb[8]), Bits(vb[4 * L.ldvf + 8]));
       }
 #pragma unroll
-      for (int e = 0; e < a0.num_elements; ++e) a0.x[e] += a1.x[e];
-      wmma::store_matrix_sync(S + da * L.lds + ca, a0, L.lds, wmma::mem_row_major);
-      if (two) {
-#pragma unroll
-        for (int e = 0; e < b0.num_elements; ++e) b0.x[e] += b1.x[e];
-        wmma::store_matrix_sync(S + db * L.lds + cb, b0, L.lds, wmma::mem_row_major);
+      for (int nt = 0; nt < 2; ++nt) {
+        float* sp = S + (d0 + g) * L.lds + cc + 8 * nt + 2 * t4;
+        *reinterpret_cast<float2*>(sp) = make_float2(acc[nt][0], acc[nt][1]);
+        *reinterpret_cast<float2*>(sp + 8 * L.lds) = make_float2(acc[nt][2], acc[nt][3]);
       }
     }
     __syncthreads();
