@@ -87,8 +87,7 @@ std::string Print(const Node& n) {
           out += " - " + (paren ? "(" + Print(inner) + ")" : Print(inner));
           continue;
         }
-        bool paren = k.kind == NodeKind::kAdd || k.kind == NodeKind::kPlusMinus ||
-                     k.kind == NodeKind::kRelation || (i == 0 && k.kind == NodeKind::kNeg && false);
+        bool paren = k.kind == NodeKind::kAdd || k.kind == NodeKind::kPlusMinus || k.kind == NodeKind::kRelation;
         if (i > 0) out += " + ";
         out += paren ? "(" + Print(k) + ")" : Print(k);
       }

@@ -128,7 +128,6 @@ std::vector<NodeP> ExpandPm(const NodeP& n) {
     return out;
   }
   if (!HasKind(*n, NodeKind::kPlusMinus)) return {n};
-  std::vector<NodeP> acc{nullptr};
   std::vector<std::vector<NodeP>> partial{{}};
   for (const NodeP& k : n->kids) {
     std::vector<std::vector<NodeP>> next;
