@@ -139,10 +139,14 @@ class RewardServiceImpl final : public rl::RewardService::Service {
         r.set_retryable(true);
         r.set_retry_after_ms(engine_->retry_after_ms());
         r.set_details(std::string(admitted.message()));
-        absl::MutexLock lock(&state->mu);
-        state->out.push_back(std::move(r));
-        --state->outstanding;
-        state->cv.SignalAll();
+        {
+          absl::MutexLock lock(&state->mu);
+          state->out.push_back(std::move(r));
+          --state->outstanding;
+          state->cv.SignalAll();
+        }
+        // Backpressure (REWARDS.md §7): pause reads for the hint, so HTTP/2 flow control slows the sender.
+        std::this_thread::sleep_for(std::chrono::milliseconds(engine_->retry_after_ms()));
       }
       item.Clear();
     }

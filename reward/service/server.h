@@ -7,7 +7,7 @@
 //  - ScoreStream (bidirectional): results in completion order. A stream may be long-lived, so it may
 //    have no deadline: each item's budget is then item.deadline_ms, or ServerOptions::
 //    stream_item_deadline_ms when that is 0. An item the queue cannot take is answered at once with
-//    status RESOURCE_EXHAUSTED, retryable and retry_after_ms.
+//    status RESOURCE_EXHAUSTED, retryable and retry_after_ms, and reads pause for retry_after_ms.
 //  - Cancellation: a cancelled call (client cancel, broken stream, server shutdown) cancels its
 //    queued and running checks (CallHandle) and returns CANCELLED.
 //  - GetInfo: the engine's counters. The standard gRPC health service (grpc.health.v1) reports

@@ -224,6 +224,39 @@ TEST_F(ServerTest, StreamScoresEveryItemOnceInCompletionOrder) {
   EXPECT_EQ(correct, 1);  // only response "3"
 }
 
+TEST_F(ServerTest, StreamItemsBeyondTheQueueGetResourceExhaustedWithHint) {
+  EngineOptions options;
+  options.num_workers = 1;
+  options.queue_capacity = 1;
+  options.retry_after_ms = 37;
+  StartServer(options);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, 10s);
+  auto stream = stub_->ScoreStream(&ctx);
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    ASSERT_TRUE(stream->Write(Item(id, "slow", id, id)));  // distinct inputs: no deduplication
+  }
+  stream->WritesDone();
+  rl::ScoreResult r;
+  int ok = 0;
+  int exhausted = 0;
+  while (stream->Read(&r)) {
+    if (r.status() == rl::OK) ++ok;
+    if (r.status() == rl::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      EXPECT_TRUE(r.retryable());
+      EXPECT_EQ(r.retry_after_ms(), 37);
+    }
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  // One worker + one queue slot: at most two of the four are admitted (and scored OK); the rest are
+  // told to retry.
+  EXPECT_EQ(ok + exhausted, 4);
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(exhausted, 2);
+}
+
 TEST_F(ServerTest, StreamCancellationReachesRunningChecks) {
   StartServer(EngineOptions{});
   grpc::ClientContext ctx;
