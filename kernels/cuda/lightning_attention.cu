@@ -191,7 +191,7 @@ constexpr int kMaxVecV = kC * 64 / 8 / kThreads;   // uint4 of a [kC, DV <= 64] 
 
 struct Layout {
   int D, DV, ldqb, ldqf, ldkf, ldvf, lda, lds;
-  size_t off_qb, off_kb, off_qf, off_kf, off_vf, off_af, off_ob, off_s, off_pow, total;
+  size_t off_qb, off_kb, off_qf, off_kf, off_vf, off_af, off_ob, off_s, off_s2, off_pow, total;
 };
 
 __host__ __device__ inline Layout MakeLayout(int D) {
@@ -219,7 +219,8 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   L.off_vf = take(sizeof(float) * kC * L.ldvf);
   L.off_af = take(sizeof(float) * kC * L.lda);   // masked, decayed A [kC, kC]
   L.off_ob = take(sizeof(float) * kC * L.lds);   // O tile [kC, DV]
-  L.off_s = take(sizeof(float) * D * L.lds);
+  L.off_s = take(sizeof(float) * D * L.lds);   // state, double-buffered: chunk n reads one, writes the other
+  L.off_s2 = take(sizeof(float) * D * L.lds);
   L.off_pow = take(sizeof(float) * (kC + 1));
   L.total = o;
   return L;
@@ -261,7 +262,8 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
   auto* Vf = reinterpret_cast<float*>(smem + L.off_vf);
   auto* Af = reinterpret_cast<float*>(smem + L.off_af);
   auto* Ob = reinterpret_cast<float*>(smem + L.off_ob);
-  auto* S = reinterpret_cast<float*>(smem + L.off_s);
+  float* S = reinterpret_cast<float*>(smem + L.off_s);
+  float* Sn = reinterpret_cast<float*>(smem + L.off_s2);
   auto* pw = reinterpret_cast<float*>(smem + L.off_pow);
   const auto* qp = static_cast<const __nv_bfloat16*>(a.q.ptr);
   const auto* kp = static_cast<const __nv_bfloat16*>(a.k.ptr);
@@ -422,21 +424,18 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         *reinterpret_cast<float2*>(ob + 8 * L.lds) = make_float2(acc[nt][2] + acq[nt][2], acc[nt][3] + acq[nt][3]);
       }
     }
-    __syncthreads();
 
-    // Write O; update S = lambda^m S + K'^T V (TF32) over [D, DV] tiles of 16 x 16 (K' is the column-major A).
-    for (int idx = tid; idx < m * DV; idx += kThreads) {
-      const int i = idx / DV, c = idx % DV;
-      const int64_t t = a.reverse ? end - 1 - (p0 + i) : start + p0 + i;
-      op[t * a.out_tok_stride + h * a.out_head_stride + c0 + c] = __float2bfloat16(Ob[i * L.lds + c]);
-    }
+    // Same phase: S' = lambda^m S + K'^T V (TF32) into the other state buffer, blocks of 16 x (8 kNT) per warp
+    // (K' is the column-major A operand, its fragment shared by kNT n8 tiles).
+    constexpr int kDV = kD < 64 ? kD : 64;
+    constexpr int kNT = kDV % 32 == 0 ? 4 : 2;
+    constexpr int kBlkC = kDV / (8 * kNT);
     const float decay_m = pw[m];
-    const int s_tiles = (D / 16) * nct;
-    for (int tile = warp; tile < s_tiles; tile += kWarps) {
-      const int d0 = (tile / nct) * 16, cc = (tile % nct) * 16;
-      float acc[2][4];
+    for (int blk = warp; blk < (kD / 16) * kBlkC; blk += kWarps) {
+      const int d0 = (blk / kBlkC) * 16, cc = (blk % kBlkC) * (8 * kNT);
+      float acc[kNT][4];
 #pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
+      for (int nt = 0; nt < kNT; ++nt) {
         const float* sp = S + (d0 + g) * L.lds + cc + 8 * nt + 2 * t4;
         const float2 lo = *reinterpret_cast<const float2*>(sp);
         const float2 hi = *reinterpret_cast<const float2*>(sp + 8 * L.lds);
@@ -452,17 +451,27 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         const float* kk = ka + j0 * L.ldkf;
         const uint32_t fa[4] = {Bits(kk[0]), Bits(kk[8]), Bits(kk[4 * L.ldkf]), Bits(kk[4 * L.ldkf + 8])};
         const float* vb = vr + j0 * L.ldvf;
-        MmaTf32(acc[0], fa, Bits(vb[0]), Bits(vb[4 * L.ldvf]));
-        MmaTf32(acc[1], fa, Bits(vb[8]), Bits(vb[4 * L.ldvf + 8]));
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt) MmaTf32(acc[nt], fa, Bits(vb[8 * nt]), Bits(vb[4 * L.ldvf + 8 * nt]));
       }
 #pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
-        float* sp = S + (d0 + g) * L.lds + cc + 8 * nt + 2 * t4;
+      for (int nt = 0; nt < kNT; ++nt) {
+        float* sp = Sn + (d0 + g) * L.lds + cc + 8 * nt + 2 * t4;
         *reinterpret_cast<float2*>(sp) = make_float2(acc[nt][0], acc[nt][1]);
         *reinterpret_cast<float2*>(sp + 8 * L.lds) = make_float2(acc[nt][2], acc[nt][3]);
       }
     }
     __syncthreads();
+
+    // Write O (Ob is next written two barriers later); the new state becomes current.
+    for (int idx = tid; idx < m * DV; idx += kThreads) {
+      const int i = idx / DV, c = idx % DV;
+      const int64_t t = a.reverse ? end - 1 - (p0 + i) : start + p0 + i;
+      op[t * a.out_tok_stride + h * a.out_head_stride + c0 + c] = __float2bfloat16(Ob[i * L.lds + c]);
+    }
+    float* const tmp = S;
+    S = Sn;
+    Sn = tmp;
   }
 
   if (a.final_state != nullptr) {
