@@ -8,6 +8,10 @@
 
 #include "kernels/reference/lightning_attention.h"
 
+#ifdef M1RL_WITH_CUDA_OPS
+#include "kernels/cuda_ops.h"
+#endif
+
 namespace m1rl::ops {
 namespace {
 
@@ -89,6 +93,22 @@ at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
   return BatchedMatmulFunction::apply(a.reshape({-1, m, k}), b.reshape({-1, k, n})).view(out_shape);
 }
 
+bool CudaHeadLogProbs(const at::Tensor& x, const at::Tensor& w, const at::Tensor& targets, double temperature,
+                      HeadMode mode, int64_t chunk, bool compute_entropy, at::Tensor* logprobs, at::Tensor* entropy) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (!x.is_cuda() || x.scalar_type() == at::kDouble) return false;
+  const cuda_ops::HeadMode m = mode == HeadMode::kIeeeFp32 ? cuda_ops::HeadMode::kIeeeFp32
+                               : mode == HeadMode::kTf32   ? cuda_ops::HeadMode::kTf32
+                                                           : cuda_ops::HeadMode::kBf16Fp32Out;
+  auto [lp, ent] = cuda_ops::HeadLogProbs(x, w, targets, temperature, m, chunk, compute_entropy);
+  *logprobs = lp;
+  *entropy = ent;
+  return true;
+#else
+  return false;
+#endif
+}
+
 at::Tensor MatmulNT(const at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(1), "MatmulNT: expected a [M, K], b [N, K], got ",
               a.sizes(), " and ", b.sizes());
@@ -109,7 +129,12 @@ LightningOutput LightningAttention(const at::Tensor& q, const at::Tensor& k, con
                                    const at::Tensor& decay, const std::vector<int64_t>& cu_seqlens,
                                    const at::Tensor& initial_state, int64_t block_size) {
   CheckDtype(q, k, v);
-  // Only the CPU reference exists so far; a CUDA kernel registers here when kernels/cuda lands.
+#ifdef M1RL_WITH_CUDA_OPS
+  if (q.is_cuda() && q.scalar_type() != at::kDouble) {
+    auto [out, state] = cuda_ops::LightningAttention(q, k, v, decay, cu_seqlens, initial_state);
+    return {out, state};
+  }
+#endif
   auto r = reference::LightningAttentionChunked(q, k, v, decay, cu_seqlens, initial_state, block_size, StateDtype(q));
   return {r.out, r.final_state};
 }
@@ -119,6 +144,11 @@ at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::T
   CheckDtype(q, k, v);
   TORCH_CHECK(state.scalar_type() == StateDtype(q), "lightning decode: expected state dtype ", StateDtype(q), ", got ",
               state.scalar_type());
+#ifdef M1RL_WITH_CUDA_OPS
+  if (q.is_cuda() && q.scalar_type() != at::kDouble) {
+    return cuda_ops::LightningDecode(q, k, v, decay, state, at::Tensor()).to(q.scalar_type());
+  }
+#endif
   return reference::LightningDecodeStep(q, k, v, decay, state).to(q.scalar_type());
 }
 

@@ -55,6 +55,18 @@ at::Tensor Linear(const at::Tensor& x,   // [..., K]
 at::Tensor BatchedMatmul(const at::Tensor& a,   // [..., M, K]
                          const at::Tensor& b);  // [..., K, N]
 
+enum class HeadMode { kIeeeFp32, kTf32, kBf16Fp32Out };
+
+// The fused CUDA LM head (KERNELS.md §4) when this build has it and x is a CUDA tensor: sets logprobs [T]
+// and entropy [T] (undefined unless compute_entropy), differentiable in x and w, and returns true.
+// Returns false (outputs untouched) otherwise; the caller then uses the CPU chunked head (model/head.h).
+bool CudaHeadLogProbs(const at::Tensor& x,        // [T, H] fp32
+                      const at::Tensor& w,        // [V, H]
+                      const at::Tensor& targets,  // [T] int64
+                      double temperature, HeadMode mode, int64_t chunk, bool compute_entropy,
+                      at::Tensor* logprobs,  // [T] fp32
+                      at::Tensor* entropy);  // [T] fp32
+
 }  // namespace m1rl::ops
 
 #endif  // M1RL_KERNELS_OPS_H_

@@ -148,6 +148,16 @@ HeadOutput ChunkedLogProbs(const at::Tensor& hidden, const at::Tensor& weight, c
               "head: expected targets [", hidden.size(0), "] int64, got ", targets.sizes(), " ", targets.scalar_type());
   TORCH_CHECK(inv_temperature > 0, "head: inverse temperature must be > 0, got ", inv_temperature);
   const int64_t c = HeadChunkSize(hidden.size(0), weight.size(0), hidden.element_size(), chunk);
+  if (hidden.is_cuda() && precision != HeadPrecision::kBf16) {
+    const ops::HeadMode mode = precision == HeadPrecision::kIeeeFp32 ? ops::HeadMode::kIeeeFp32
+                               : precision == HeadPrecision::kTf32   ? ops::HeadMode::kTf32
+                                                                     : ops::HeadMode::kBf16Fp32Out;
+    HeadOutput out;
+    if (ops::CudaHeadLogProbs(hidden, weight, targets, 1.0 / inv_temperature, mode, c, compute_entropy, &out.logprobs,
+                              &out.entropy)) {
+      return out;
+    }
+  }
   variable_list r = ChunkedHeadFunction::apply(hidden, weight, targets, inv_temperature,
                                                static_cast<int64_t>(precision), c, compute_entropy);
   HeadOutput out;
