@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "algorithms/repetition.h"
 #include "common/check.h"
+#include "common/status_macros.h"
 
 namespace m1rl::rollout {
 namespace {
@@ -290,12 +291,9 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
       slot.reserved_bytes = sample_bytes;
       reserved += sample_bytes;
       stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, reserved);
-      // common/status_macros.h does not compile against Debian's Abseil (see the rollout report), so
-      // statuses are propagated by hand here.
-      const absl::StatusOr<rl::StopReason> reason = sample_into(slot, first_logits.data_ptr<float>());
-      if (!reason.ok()) return reason.status();
-      if (*reason != rl::STOP_REASON_UNSPECIFIED) {
-        finish(slot, *reason);
+      M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason, sample_into(slot, first_logits.data_ptr<float>()));
+      if (reason != rl::STOP_REASON_UNSPECIFIED) {
+        finish(slot, reason);
         report();
       } else {
         active.push_back(std::move(slot));
@@ -330,10 +328,9 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
     still_active.reserve(active.size());
     for (size_t b = 0; b < active.size(); ++b) {
       Slot& slot = active[b];
-      const absl::StatusOr<rl::StopReason> reason = sample_into(slot, data + b * vocab);
-      if (!reason.ok()) return reason.status();
-      if (*reason != rl::STOP_REASON_UNSPECIFIED) {
-        finish(slot, *reason);
+      M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason, sample_into(slot, data + b * vocab));
+      if (reason != rl::STOP_REASON_UNSPECIFIED) {
+        finish(slot, reason);
       } else {
         still_active.push_back(std::move(slot));
       }
