@@ -8,25 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "proto/config_algorithm.pb.h"
-
-// common/status_macros.h does not compile against Debian's Abseil 20220623 (absl::string_view is not
-// std::string_view there, so its Annotate() StrCat fails); reported to its owner. File-local equivalents
-// until it is fixed, then these become ALG_RETURN_IF_ERROR / ALG_ASSIGN_OR_RETURN again.
-#define ALG_RETURN_IF_ERROR(expr)           \
-  do {                                      \
-    const absl::Status alg_status_ = (expr); \
-    if (!alg_status_.ok()) return alg_status_; \
-  } while (0)
-#define ALG_CONCAT_INNER_(a, b) a##b
-#define ALG_CONCAT_(a, b) ALG_CONCAT_INNER_(a, b)
-#define ALG_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                               \
-  if (!tmp.ok()) return tmp.status();              \
-  lhs = std::move(*tmp)
-#define ALG_ASSIGN_OR_RETURN(lhs, expr) ALG_ASSIGN_OR_RETURN_IMPL_(ALG_CONCAT_(alg_statusor_, __LINE__), lhs, expr)
 
 namespace m1rl::algorithms {
 
@@ -104,7 +89,7 @@ absl::Status Finite(double v, std::string_view path) {
 }
 
 absl::Status Positive(double v, std::string_view path) {
-  ALG_RETURN_IF_ERROR(Finite(v, path));
+  M1RL_RETURN_IF_ERROR(Finite(v, path));
   if (!(v > 0)) return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be > 0, got ", v));
   return absl::OkStatus();
 }
@@ -207,7 +192,7 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
     return absl::InvalidArgumentError("algorithm.preset is required (cispo|grpo|dapo|reinforce)");
   }
   ResolvedAlgorithm out;
-  ALG_ASSIGN_OR_RETURN(out.preset, ParsePreset(user.preset()));
+  M1RL_ASSIGN_OR_RETURN(out.preset, ParsePreset(user.preset()));
   const config::AlgorithmConfig preset = PresetConfig(out.preset);
   CollectDeviations(user, preset, "algorithm", PresetName(out.preset), &out.deviations);
   auto merged = std::make_shared<config::AlgorithmConfig>(preset);
@@ -222,15 +207,15 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
         "algorithm.is_weight.eps_high (", is.eps_high(), ") and algorithm.is_weight.max_ratio (", is.max_ratio(),
         ") are mutually exclusive: eps_high is relative (cap 1+eps_high), max_ratio absolute"));
   }
-  if (is.has_eps_high()) ALG_RETURN_IF_ERROR(Positive(is.eps_high(), "algorithm.is_weight.eps_high"));
+  if (is.has_eps_high()) M1RL_RETURN_IF_ERROR(Positive(is.eps_high(), "algorithm.is_weight.eps_high"));
   if (is.has_max_ratio()) {
-    ALG_RETURN_IF_ERROR(Finite(is.max_ratio(), "algorithm.is_weight.max_ratio"));
+    M1RL_RETURN_IF_ERROR(Finite(is.max_ratio(), "algorithm.is_weight.max_ratio"));
     if (!(is.max_ratio() > 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "algorithm.is_weight.max_ratio must be > 1 (an absolute cap; r = 1 must keep w = 1), got ", is.max_ratio()));
     }
   }
-  if (is.has_eps_low()) ALG_RETURN_IF_ERROR(Positive(is.eps_low(), "algorithm.is_weight.eps_low"));
+  if (is.has_eps_low()) M1RL_RETURN_IF_ERROR(Positive(is.eps_low(), "algorithm.is_weight.eps_low"));
   PolicyLossParams& p = out.policy_loss;
   p.is_enabled = is.enabled();
   if (p.is_enabled) {
@@ -258,16 +243,16 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   p.tr_eps_low = tr.eps_low();
   p.tr_eps_high = tr.eps_high();
   if (p.tr_enabled) {
-    ALG_RETURN_IF_ERROR(Positive(tr.eps_low(), "algorithm.trust_region.eps_low"));
+    M1RL_RETURN_IF_ERROR(Positive(tr.eps_low(), "algorithm.trust_region.eps_low"));
     if (tr.eps_low() > 1.0) {
       return absl::InvalidArgumentError(
           absl::StrCat("algorithm.trust_region.eps_low must be <= 1 (r > 0), got ", tr.eps_low()));
     }
-    ALG_RETURN_IF_ERROR(Positive(tr.eps_high(), "algorithm.trust_region.eps_high"));
+    M1RL_RETURN_IF_ERROR(Positive(tr.eps_high(), "algorithm.trust_region.eps_high"));
   }
 
-  ALG_ASSIGN_OR_RETURN(p.kl, ParseKlEstimator(c.kl().estimator()));
-  ALG_RETURN_IF_ERROR(Finite(c.kl().beta(), "algorithm.kl.beta"));
+  M1RL_ASSIGN_OR_RETURN(p.kl, ParseKlEstimator(c.kl().estimator()));
+  M1RL_RETURN_IF_ERROR(Finite(c.kl().beta(), "algorithm.kl.beta"));
   if (c.kl().beta() < 0) {
     return absl::InvalidArgumentError(absl::StrCat("algorithm.kl.beta must be >= 0, got ", c.kl().beta()));
   }
@@ -276,10 +261,10 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
         absl::StrCat("algorithm.kl.beta is ", c.kl().beta(), " but algorithm.kl.estimator is none; set k1|k2|k3"));
   }
   p.kl_beta = c.kl().beta();
-  ALG_RETURN_IF_ERROR(Positive(c.log_ratio_clamp(), "algorithm.log_ratio_clamp"));
+  M1RL_RETURN_IF_ERROR(Positive(c.log_ratio_clamp(), "algorithm.log_ratio_clamp"));
   p.log_ratio_clamp = c.log_ratio_clamp();
 
-  ALG_ASSIGN_OR_RETURN(out.loss_agg, ParseLossAgg(c.loss_agg()));
+  M1RL_ASSIGN_OR_RETURN(out.loss_agg, ParseLossAgg(c.loss_agg()));
   if (c.has_generation_budget()) {
     if (c.generation_budget() <= 0) {
       return absl::InvalidArgumentError(
@@ -293,10 +278,10 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   }
 
   const auto& adv = c.advantage();
-  ALG_ASSIGN_OR_RETURN(out.advantage.estimator, ParseAdvantageEstimator(adv.estimator()));
-  ALG_ASSIGN_OR_RETURN(out.advantage.std_kind, ParseStdKind(adv.std_kind()));
+  M1RL_ASSIGN_OR_RETURN(out.advantage.estimator, ParseAdvantageEstimator(adv.estimator()));
+  M1RL_ASSIGN_OR_RETURN(out.advantage.std_kind, ParseStdKind(adv.std_kind()));
   out.advantage.scale_by_std = adv.scale_by_std();
-  ALG_RETURN_IF_ERROR(Finite(adv.std_eps(), "algorithm.advantage.std_eps"));
+  M1RL_RETURN_IF_ERROR(Finite(adv.std_eps(), "algorithm.advantage.std_eps"));
   if (adv.std_eps() < 0) {
     return absl::InvalidArgumentError(absl::StrCat("algorithm.advantage.std_eps must be >= 0, got ", adv.std_eps()));
   }
@@ -309,7 +294,7 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
         absl::StrCat("algorithm.dynamic_sampling.max_gen_rounds must be >= 1, got ", ds.max_gen_rounds()));
   }
   out.max_gen_rounds = ds.max_gen_rounds();
-  ALG_ASSIGN_OR_RETURN(out.on_exhausted, ParseOnExhausted(ds.on_exhausted()));
+  M1RL_ASSIGN_OR_RETURN(out.on_exhausted, ParseOnExhausted(ds.on_exhausted()));
 
   const auto& ol = c.overlong();
   out.overlong = ol.enabled();
@@ -329,7 +314,7 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
 
   const auto& rep = c.repetition();
   out.repetition = rep.enabled();
-  ALG_RETURN_IF_ERROR(Finite(rep.threshold(), "algorithm.repetition.threshold"));
+  M1RL_RETURN_IF_ERROR(Finite(rep.threshold(), "algorithm.repetition.threshold"));
   if (!(rep.threshold() > 0.0 && rep.threshold() < 1.0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("algorithm.repetition.threshold must be in (0, 1), got ", rep.threshold()));
@@ -340,11 +325,11 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   }
   out.repetition_threshold = rep.threshold();
   out.repetition_run_length = rep.run_length();
-  ALG_ASSIGN_OR_RETURN(out.repetition_policy, ParseRepetitionPolicy(rep.policy()));
-  ALG_RETURN_IF_ERROR(Finite(rep.failure_reward(), "algorithm.repetition.failure_reward"));
+  M1RL_ASSIGN_OR_RETURN(out.repetition_policy, ParseRepetitionPolicy(rep.policy()));
+  M1RL_RETURN_IF_ERROR(Finite(rep.failure_reward(), "algorithm.repetition.failure_reward"));
   out.repetition_failure_reward = rep.failure_reward();
 
-  ALG_ASSIGN_OR_RETURN(out.ratio_denominator, ParseRatioDenominator(c.ratio_denominator()));
+  M1RL_ASSIGN_OR_RETURN(out.ratio_denominator, ParseRatioDenominator(c.ratio_denominator()));
   return out;
 }
 
