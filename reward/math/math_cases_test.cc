@@ -2,6 +2,7 @@
 // row here, plus the ordinary cases around it. Expected verdicts are derived by hand from the rules, not
 // from running the verifier. A prediction starting with '@' is the whole response; otherwise it is
 // wrapped as "The answer is \boxed{<pred>}".
+#include <chrono>
 #include <string>
 #include <vector>
 

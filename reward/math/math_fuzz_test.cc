@@ -3,6 +3,7 @@
 // invariant aborts the test binary (ctest reports it as failed).
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
