@@ -88,17 +88,20 @@ class ChunkedHeadFunction : public torch::autograd::Function<ChunkedHeadFunction
     at::Tensor dw = at::zeros({vocab, hidden.size(1)}, hidden.options());
     for (int64_t start = 0; start < vocab; start += chunk) {
       const int64_t c = std::min(chunk, vocab - start);
-      const at::Tensor z = ChunkLogits(x, weight, start, c, precision) * inv_temperature;
-      const at::Tensor p = (z - lse.unsqueeze(1)).exp();
-      at::Tensor dz = -p * g_logp.unsqueeze(1);
-      if (use_ent) dz = dz - grads[1].unsqueeze(1) * p * (z - mu.unsqueeze(1));
+      // In place wherever possible: at most z, p, dz ([T, c] each) are alive at once (head.h formula).
+      at::Tensor z = ChunkLogits(x, weight, start, c, precision).mul_(inv_temperature);
+      at::Tensor p = (z - lse.unsqueeze(1)).exp_();
+      at::Tensor dz = p * (-g_logp.unsqueeze(1));
+      if (use_ent) dz.sub_(p.mul_(z.sub_(mu.unsqueeze(1))).mul_(grads[1].unsqueeze(1)));
+      z.reset();
+      p.reset();
       const at::Tensor in_chunk = (targets >= start).logical_and(targets < start + c);
       const at::Tensor local = (targets - start).clamp(0, c - 1).unsqueeze(1);
-      dz = dz.scatter_add(1, local, (g_logp * in_chunk.to(dz.scalar_type())).unsqueeze(1));
-      const at::Tensor dlogit = dz * inv_temperature;  // [T, c]
+      dz.scatter_add_(1, local, (g_logp * in_chunk.to(dz.scalar_type())).unsqueeze(1));
+      dz.mul_(inv_temperature);  // dlogit [T, c]
       const at::Tensor wc = RoundHeadOperand(weight.narrow(0, start, c).to(x.scalar_type()), precision);
-      dx = dx + ops::MatmulNT(dlogit, wc.t());
-      dw.narrow(0, start, c).copy_(ops::MatmulNT(dlogit.t(), x.t()));
+      dx.add_(ops::MatmulNT(dz, wc.t()));
+      dw.narrow(0, start, c).copy_(ops::MatmulNT(dz.t(), x.t()));
     }
     return {dx, dw.to(weight.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
