@@ -10,7 +10,7 @@
 //                    + V·H·e (dW, the weight gradient).
 // The auto chunk keeps one [T, c] tensor at ≤ 64 MiB. For M1 (T 4096, V 200,064, H 6144, fp32) c = 4096:
 // forward ≈ 3·64 MiB + 96 MiB = 288 MiB (vs 3.28 GB for full logits), backward ≈ 4·64 MiB + 96 MiB
-// + 96 MiB + 4.92 GB (dW). HeadPeakBytes() evaluates the formula.
+// + 96 MiB + 4.92 GB (dW). HeadPeakMemory() evaluates the formula.
 #ifndef M1RL_MODEL_HEAD_H_
 #define M1RL_MODEL_HEAD_H_
 

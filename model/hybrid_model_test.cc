@@ -301,3 +301,35 @@ TEST(HybridModelTest, WholeModelGradientMatchesFiniteDifferences) {
 
 }  // namespace
 }  // namespace m1rl::model
+
+namespace m1rl::model {
+namespace {
+
+// A bfloat16 model runs both entry points and agrees with the float32 model holding the same (bf16-valued)
+// weights: activations are rounded to bf16 (u = 2^-8) between ops, so per-token log-probs move by a few
+// u·|logit| ≈ 1e-2 over 8 layers; bound 0.1 nats, and decode equals prefill within the same bound.
+TEST(HybridModelTest, Bfloat16ModelTracksFloat32) {
+  const ModelConfig c = *ModelConfig::Preset("tiny8");
+  auto bf = MakeModel(c, at::kBFloat16, 23);
+  auto f32 = MakeModel(c, at::kFloat, 23);
+  {
+    at::NoGradGuard ng;
+    auto src = bf->NamedParameters();
+    auto dst = f32->NamedParameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].second.copy_(src[i].second);
+  }
+  const auto toks = RandomTokens(40, 256, 31);
+  const auto targets = RandomTokens(40, 256, 32);
+  const ForwardOutput a = bf->Forward(ToTensor(toks), ToTensor(targets), {0, 15, 40}, {});
+  const ForwardOutput b = f32->Forward(ToTensor(toks), ToTensor(targets), {0, 15, 40}, {});
+  EXPECT_EQ(a.logprobs.scalar_type(), at::kFloat);
+  EXPECT_LT(MaxAbsDiff(a.logprobs, b.logprobs), 0.1);
+  SequenceState s = bf->NewSequence();
+  const at::Tensor last = bf->Prefill(&s, std::vector<int32_t>(toks.begin(), toks.begin() + 15), {});
+  EXPECT_EQ(last.scalar_type(), at::kFloat);
+  const at::Tensor want = TrainingLogits(*f32, std::vector<int32_t>(toks.begin(), toks.begin() + 15))[14];
+  EXPECT_LT(MaxAbsDiff(last, want), 0.1 * std::max(1.0, MaxAbs(want)));
+}
+
+}  // namespace
+}  // namespace m1rl::model
