@@ -1,0 +1,174 @@
+// Integration tests of the trainer: data parallel equivalence over real Gloo process groups (ranks as
+// threads over a shared HashStore), ZeRO-1 == plain DP, resume validation, and reward-service failure.
+// The kill -9 / resume and golden tests run the m1rl binary (tests/trainer_process_test.cc).
+#include <ATen/ops/cat.h>
+#include <ATen/ops/equal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "reward/service/engine.h"
+#include "reward/service/registry.h"
+#include "tests/trainer_test_util.h"
+#include "trainer/distributed.h"
+#include "trainer/trainer.h"
+
+namespace m1rl::trainer {
+namespace {
+
+using ::m1rl::testing::IsOk;
+using ::m1rl::testing::StatusIs;
+using ::testing::HasSubstr;
+
+at::Tensor FlatParams(Trainer& t) {
+  std::vector<at::Tensor> v;
+  for (const auto& [name, p] : t.policy().NamedParameters()) v.push_back(p.detach().reshape({-1}));
+  return at::cat(v);
+}
+
+// Runs `steps` RL steps on `world` ranks (threads, each with its own ProcessGroupGloo) and returns
+// rank 0's parameters and the per-step losses.
+struct RunOutput {
+  at::Tensor params;
+  std::vector<double> losses;
+};
+RunOutput RunRanks(const config::RunConfig& cfg, int world, int steps, const std::string& store_key) {
+  std::vector<RunOutput> out(world);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world; ++r) {
+    threads.emplace_back([&, r] {
+      std::unique_ptr<Communicator> comm;
+      if (world == 1) {
+        comm = MakeSingleRankCommunicator();
+      } else {
+        auto c = CreateGlooCommunicatorInProcess(r, world, store_key);
+        ASSERT_THAT(c.status(), IsOk());
+        comm = std::move(*c);
+      }
+      auto t = Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient());
+      ASSERT_THAT(t.status(), IsOk());
+      for (int s = 0; s < steps; ++s) {
+        auto res = (*t)->TrainStep();
+        ASSERT_THAT(res.status(), IsOk());
+        out[r].losses.insert(out[r].losses.end(), res->losses.begin(), res->losses.end());
+      }
+      out[r].params = FlatParams(**t).clone();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int r = 1; r < world; ++r) EXPECT_TRUE(at::equal(out[0].params, out[r].params)) << "rank " << r << " diverged";
+  return out[0];
+}
+
+TEST(TrainerDataParallelTest, TwoGlooRanksMatchOneRankAndZero1MatchesPlainDp) {
+  testutil::TempDir dir("dp");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  // One RL step (two optimizer steps): a second step would sample from weights that differ by rounding,
+  // and a sampled token flips when a uniform lands within that rounding of a CDF boundary.
+  // Plain Adam eps: with eps 1e-15 a gradient element at the summation-noise level (~1e-9) gets an
+  // update of size lr * sign(noise), which would turn the 1-vs-2-rank comparison into a coin flip.
+  cfg.mutable_trainer()->mutable_optim()->set_eps(1e-8);
+  RunOutput one = RunRanks(cfg, 1, 1, "dp_one");
+  RunOutput two = RunRanks(cfg, 2, 1, "dp_two");
+  cfg.mutable_trainer()->mutable_optim()->set_zero1(true);
+  RunOutput two_zero1 = RunRanks(cfg, 2, 1, "dp_two_zero1");
+  ASSERT_EQ(one.losses.size(), two.losses.size());
+  for (size_t i = 0; i < one.losses.size(); ++i) {
+    // Losses are sums of O(1) terms over ~100 tokens; 1 vs 2 ranks changes the fp32 summation order
+    // (packing and the all-reduce): |diff| <= ~100 * 1e-7 relative, bound 1e-4 absolute.
+    EXPECT_NEAR(one.losses[i], two.losses[i], 1e-4) << "optimizer step " << i << ": " << one.losses[i] << " vs " << two.losses[i];
+  }
+  // Parameters moved by 2 Adam steps of lr 1e-3 (|update| <= 1e-3 each); the summation-order noise in
+  // the gradients shifts each update by far less than that: bound 2e-4 per element.
+  EXPECT_TRUE(one.params.allclose(two.params, /*rtol=*/0, /*atol=*/2e-4))
+      << "max diff " << one.params.sub(two.params).abs().max().item<double>();
+  EXPECT_FALSE(at::equal(one.params, testutil::InitialParams(cfg)));  // training moved them
+  // ZeRO-1 does the same element-wise arithmetic on the same reduced gradients: bitwise equal.
+  EXPECT_TRUE(at::equal(two.params, two_zero1.params));
+  EXPECT_EQ(two.losses, two_zero1.losses);
+}
+
+TEST(TrainerResumeTest, ConfigMismatchNamesTheFieldAndIncompleteCheckpointIsIgnored) {
+  testutil::TempDir dir("resume");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  auto comm = MakeSingleRankCommunicator();
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    ASSERT_THAT(t->TrainStep().status(), IsOk());
+    ASSERT_THAT(t->SaveCheckpoint().status(), IsOk());
+  }
+  // A newer step directory without COMPLETE is never resumed from.
+  std::filesystem::create_directories(cfg.trainer().checkpoint().dir() + "/step_00000007");
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    ASSERT_THAT(t->Resume("auto"), IsOk());
+    EXPECT_EQ(t->step(), 1);
+    EXPECT_THAT(t->Resume(cfg.trainer().checkpoint().dir() + "/step_00000007"),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no COMPLETE marker")));
+  }
+  config::RunConfig changed = cfg;
+  changed.mutable_trainer()->mutable_optim()->set_lr(0.5);
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(changed, comm.get(), testutil::MakeParityRewardClient()));
+  EXPECT_THAT(t->Resume("auto"), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                          HasSubstr("trainer.optim.lr: checkpoint has 0.001, this run has 0.5")));
+}
+
+TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
+  testutil::TempDir dir("rlresume");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_trainer()->set_steps(3);
+  auto comm = MakeSingleRankCommunicator();
+  std::vector<double> ref_losses;
+  at::Tensor ref_params;
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    for (int s = 0; s < 3; ++s) {
+      M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+      if (s >= 1) ref_losses.insert(ref_losses.end(), r.losses.begin(), r.losses.end());
+    }
+    ref_params = FlatParams(*t).clone();
+  }
+  cfg.mutable_trainer()->mutable_checkpoint()->set_dir(dir.path() + "/ckpt2");
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    ASSERT_THAT(t->TrainStep().status(), IsOk());
+    ASSERT_THAT(t->SaveCheckpoint().status(), IsOk());
+  }
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+  ASSERT_THAT(t->Resume("auto"), IsOk());
+  std::vector<double> losses;
+  for (int s = 1; s < 3; ++s) {
+    M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+    losses.insert(losses.end(), r.losses.begin(), r.losses.end());
+  }
+  EXPECT_EQ(losses, ref_losses);
+  EXPECT_TRUE(at::equal(FlatParams(*t), ref_params));
+}
+
+TEST(TrainerRewardFailureTest, ServerDownFailsTheStepAfterTheLimitWithoutScoringZero) {
+  testutil::TempDir dir("down");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_reward()->set_mode("grpc");
+  cfg.mutable_reward()->set_address(absl::StrCat("127.0.0.1:", testutil::UnusedPort()));  // nobody listens
+  cfg.mutable_reward()->set_deadline_ms(200);
+  cfg.mutable_reward()->set_retry_backoff_ms(20);
+  cfg.mutable_reward()->set_give_up_after_ms(1200);
+  auto comm = MakeSingleRankCommunicator();
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get()));
+  at::Tensor before = FlatParams(*t).clone();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(t->TrainStep(), StatusIs(absl::StatusCode::kUnavailable,
+                                       HasSubstr("completions unscored (limit 0.5")));
+  const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(waited_s, 1.0);  // it retried for (about) give_up_after_ms before failing
+  EXPECT_TRUE(at::equal(before, FlatParams(*t)));  // nothing was trained on
+  EXPECT_EQ(t->step(), 0);
+}
+
+}  // namespace
+}  // namespace m1rl::trainer

@@ -1,0 +1,41 @@
+// m1rl export --checkpoint DIR --out HF_DIR: a trainer checkpoint to Hugging Face format
+// (config.json + model.safetensors with HF names, via the model's SaveHf).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "common/cli.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "trainer/export.h"
+
+namespace {
+
+int RunExport(const std::vector<std::string>& args) {
+  std::string checkpoint, out;
+  m1rl::FlagSet flags("m1rl export", "Writes a trainer checkpoint's policy in Hugging Face format.");
+  flags.AddString("checkpoint", &checkpoint, "checkpoint directory (step_N with COMPLETE)");
+  flags.AddString("out", &out, "output directory (config.json, model.safetensors)");
+  if (absl::Status s = flags.Parse(args); !s.ok()) {
+    std::cerr << "m1rl export: " << s.message() << "\n" << flags.Usage();
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::cout << flags.Usage();
+    return 0;
+  }
+  if (checkpoint.empty() || out.empty()) {
+    std::cerr << "m1rl export: --checkpoint and --out are required\n" << flags.Usage();
+    return 2;
+  }
+  if (absl::Status s = m1rl::trainer::ExportCheckpoint(checkpoint, out); !s.ok()) {
+    M1RL_LOG(ERROR) << "export: " << s;
+    return 1;
+  }
+  std::cout << "exported " << checkpoint << " -> " << out << "\n";
+  return 0;
+}
+
+}  // namespace
+
+M1RL_REGISTER_COMMAND(export, "export", "write a trainer checkpoint in Hugging Face format", RunExport);
