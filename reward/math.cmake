@@ -15,13 +15,15 @@ m1rl_cc_library(NAME math_verifier
   HDRS ${_m}/compare.h ${_m}/math_verifier.h ${_m}/math_fuzz_entry.h
   DEPS m1rl::math_cas m1rl::math_parse m1rl::reward_verifier)
 
-m1rl_cc_test(NAME math_parser_test SRCS ${_m}/parser_test.cc ${_m}/extract_test.cc
+m1rl_cc_test(NAME math_parser_test SRCS ${_m}/parser_test.cc ${_m}/extract_test.cc ${_m}/lsan_suppressions.cc
   DEPS m1rl::math_parse m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME math_cas_test SRCS ${_m}/exact_test.cc ${_m}/cas_test.cc ${_m}/cas_pool_test.cc
+  ${_m}/lsan_suppressions.cc
   DEPS m1rl::math_cas m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME math_verifier_test SRCS ${_m}/math_verifier_test.cc ${_m}/math_cases_test.cc
+  ${_m}/lsan_suppressions.cc
   DEPS m1rl::math_verifier m1rl::status_matchers LABEL cpu TIMEOUT 120)
-m1rl_cc_test(NAME math_fuzz_test SRCS ${_m}/math_fuzz_test.cc
+m1rl_cc_test(NAME math_fuzz_test SRCS ${_m}/math_fuzz_test.cc ${_m}/lsan_suppressions.cc
   DEPS m1rl::math_verifier LABEL cpu TIMEOUT 60)
 
 # The real libFuzzer target: only with clang and -DM1RL_BUILD_FUZZERS=ON (see math_fuzzer.cc). The
