@@ -29,7 +29,7 @@ for _ in $(seq 1 300); do
 done
 [[ -n "$addr" ]] || { echo "ablate: reward server did not start" >&2; cat "$server_log" >&2; exit 1; }
 
-DIFFICULTY=${DIFFICULTY:-3}
+DIFFICULTY=${DIFFICULTY:-1}
 "$M1RL" make-data --task arith --difficulty "$DIFFICULTY" --n 20000 --seed 1 --out "$RUN_DIR/train.jsonl"
 "$M1RL" make-data --task arith --difficulty "$DIFFICULTY" --n 200 --seed 2 --out "$RUN_DIR/eval.jsonl"
 common=(--set "reward.mode=grpc" --set "reward.address=$addr"
@@ -39,7 +39,7 @@ init=${INIT_FROM:-}
 if [[ -z "$init" ]]; then
   init=$RUN_DIR/sft_model
   "$M1RL" train --config configs/ablation/cispo.yaml "${common[@]}" \
-    --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-40}" --set trainer.sft_batch_size=32 \
+    --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-60}" --set trainer.sft_batch_size=32 \
     --set trainer.optim.lr=3e-3 --set trainer.eval_every=0 --set "trainer.metrics_dir=$RUN_DIR/sft" \
     --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" --set trainer.checkpoint.every_steps=0 \
     --set "trainer.export_hf_dir=$init" --log_level warning

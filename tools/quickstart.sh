@@ -44,7 +44,7 @@ done
 echo "quickstart: reward server at $addr (pid $server_pid)"
 
 # --- synthetic arithmetic data (the logic module's "arith" family, math domain) ---
-DIFFICULTY=${DIFFICULTY:-3}
+DIFFICULTY=${DIFFICULTY:-1}
 "$M1RL" make-data --task arith --difficulty "$DIFFICULTY" --n 20000 --seed 1 --out "$RUN_DIR/data/train.jsonl"
 "$M1RL" make-data --task arith --difficulty "$DIFFICULTY" --n 200 --seed 2 --out "$RUN_DIR/data/eval.jsonl"
 
@@ -53,7 +53,7 @@ common=(--set "reward.mode=grpc" --set "reward.address=$addr"
 
 # --- stage 1: SFT warm-up (teaches the answer format; stops while accuracy is still low) ---
 "$M1RL" train --config "$CONFIG" "${common[@]}" \
-  --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-40}" --set trainer.sft_batch_size=32 \
+  --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-60}" --set trainer.sft_batch_size=32 \
   --set trainer.optim.lr=3e-3 --set trainer.eval_every=0 --set trainer.eval_at_start=false \
   --set "trainer.metrics_dir=$RUN_DIR/sft" --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" \
   --set trainer.checkpoint.every_steps=0 --set "trainer.export_hf_dir=$RUN_DIR/sft_model" --log_level warning
