@@ -88,7 +88,7 @@ class ChunkedHeadFunction : public torch::autograd::Function<ChunkedHeadFunction
     at::Tensor dw = at::zeros({vocab, hidden.size(1)}, hidden.options());
     for (int64_t start = 0; start < vocab; start += chunk) {
       const int64_t c = std::min(chunk, vocab - start);
-      // In place wherever possible: at most z, p, dz ([T, c] each) are alive at once (head.h formula).
+      // In place wherever possible: z, p, dz ([T, c] each) plus temporaries (head.h formula).
       at::Tensor z = ChunkLogits(x, weight, start, c, precision).mul_(inv_temperature);
       at::Tensor p = (z - lse.unsqueeze(1)).exp_();
       at::Tensor dz = p * (-g_logp.unsqueeze(1));
@@ -118,7 +118,7 @@ int64_t HeadChunkSize(int64_t num_tokens, int64_t vocab, int64_t elem_bytes, int
 HeadPeakBytes HeadPeakMemory(int64_t t, int64_t v, int64_t h, int64_t e, int64_t c) {
   HeadPeakBytes p;
   p.forward = 3 * t * c * e + c * h * e + 4 * t * e;
-  p.backward = 4 * t * c * e + c * h * e + t * h * e + v * h * e;
+  p.backward = 6 * t * c * e + c * h * e + t * h * e + v * h * e;
   p.full_logits = t * v * e;
   return p;
 }

@@ -6,10 +6,11 @@
 //                    the weight is not already in the compute dtype or the precision rounds it)
 //                    + T·H·e (rounded hidden, reduced precisions only) + 4·T·e (running max, Σexp, Σexp·z,
 //                    target logit);
-//   backward extra ≈ 4·T·c·e (z, p, dz updated in place, one GEMM operand copy) + c·H·e + T·H·e (dX)
+//   backward extra ≤ 6·T·c·e (z, p, dz updated in place, the exp temporary, the oneDNN operand copies of
+//                    dzᵀ; measured 3.6·T·c·e on LibTorch 1.13, 5.5 on 2.11) + c·H·e + T·H·e (dX)
 //                    + V·H·e (dW, the weight gradient).
 // The auto chunk keeps one [T, c] tensor at ≤ 64 MiB. For M1 (T 4096, V 200,064, H 6144, fp32) c = 4096:
-// forward ≈ 3·64 MiB + 96 MiB = 288 MiB (vs 3.28 GB for full logits), backward ≈ 4·64 MiB + 96 MiB
+// forward ≈ 3·64 MiB + 96 MiB = 288 MiB (vs 3.28 GB for full logits), backward ≤ 6·64 MiB + 96 MiB
 // + 96 MiB + 4.92 GB (dW). HeadPeakMemory() evaluates the formula.
 #ifndef M1RL_MODEL_HEAD_H_
 #define M1RL_MODEL_HEAD_H_

@@ -1,6 +1,7 @@
 #include "model/head.h"
 
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -19,7 +20,20 @@ class CountingAllocator final : public c10::Allocator {
  public:
   explicit CountingAllocator(c10::Allocator* base) : base_(base) { instance_ = this; }
 
-  c10::DataPtr allocate(size_t n) const final {
+  // LibTorch 1.13 declares allocate() const, 2.x non-const: define both (no `override`, so each build
+  // overrides the one its base declares).
+  c10::DataPtr allocate(size_t n) const { return Allocate(n); }
+  c10::DataPtr allocate(size_t n) { return Allocate(n); }
+  c10::DeleterFnPtr raw_deleter() const { return &Delete; }
+  // Pure virtual in newer LibTorch; harmless elsewhere.
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+
+  void ResetPeak() { peak_.store(live_.load()); }
+  int64_t live() const { return live_.load(); }
+  int64_t peak() const { return peak_.load(); }
+
+ private:
+  c10::DataPtr Allocate(size_t n) const {
     void* p = base_->raw_allocate(n);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -31,15 +45,7 @@ class CountingAllocator final : public c10::Allocator {
     }
     return {p, p, &Delete, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DeleterFnPtr raw_deleter() const final { return &Delete; }
-  // Pure virtual in newer LibTorch; harmless elsewhere.
-  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
-  void ResetPeak() { peak_.store(live_.load()); }
-  int64_t live() const { return live_.load(); }
-  int64_t peak() const { return peak_.load(); }
-
- private:
   static void Delete(void* p) {
     CountingAllocator* self = instance_;
     size_t n = 0;
