@@ -333,7 +333,10 @@ void RewardClient::TimerLoop() {
     if (timers_.empty()) {
       cv_.wait(lock);
     } else {
-      cv_.wait_until(lock, timers_.top().at);
+      // A copy: wait_until keeps reading its argument while mu_ is released, and a push may
+      // reallocate the heap under a reference to top() (ASan found this).
+      const Clock::time_point next = timers_.top().at;
+      cv_.wait_until(lock, next);
     }
     bool moved = false;
     const Clock::time_point now = Clock::now();
