@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libgloo-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libabsl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev nlohmann-json3-dev libginac-dev libcln-dev
+  libyaml-cpp-dev nlohmann-json3-dev libginac-dev libcln-dev libssl-dev
   clang libclang-rt-14-dev
   gnuplot-nox
 )
