@@ -2,7 +2,7 @@
 // naive loop that recomputes the full training-path forward over every sequence at each step.
 //
 //   bench_rollout [--preset tiny8] [--batch-sizes 1,64] [--new-tokens 256,2048] [--prompt-len 16]
-//                 [--naive-samples 5]
+//                 [--naive-samples 5] [--naive-pack-tokens 8192]
 //
 // Both run in this process on the same model, device and prompts, after a warm-up. The engine is timed
 // end to end (prefill, decode, sampling, bookkeeping). The naive loop's cost per step grows with the
@@ -45,29 +45,37 @@ std::vector<int64_t> ParseList(const std::string& s) {
   return out;
 }
 
-// One naive step: the full forward over the B sequences (packed), head on each last position, argmax.
+// One naive step: the full forward over the B sequences (packed, at most `pack_tokens` tokens per
+// forward so memory stays bounded: 64 x 2048 tokens in one training-path forward needs > 20 GB), head on
+// each last position, argmax.
 double NaiveStepSeconds(const model::HybridModel& policy, const at::Tensor& lm_head,  // [V, H] fp32
-                        const std::vector<std::vector<int32_t>>& seqs, int64_t length) {
-  std::vector<int64_t> ids, last;
-  std::vector<int64_t> cu{0};
-  for (const std::vector<int32_t>& s : seqs) {
-    ids.insert(ids.end(), s.begin(), s.begin() + length);
-    cu.push_back(static_cast<int64_t>(ids.size()));
-    last.push_back(cu.back() - 1);
-  }
+                        const std::vector<std::vector<int32_t>>& seqs, int64_t length, int64_t pack_tokens) {
   const auto t0 = Clock::now();
-  const at::Tensor input = at::from_blob(ids.data(), {static_cast<int64_t>(ids.size())}, at::kLong);
-  const at::Tensor index = at::from_blob(last.data(), {static_cast<int64_t>(last.size())}, at::kLong);
-  const at::Tensor hidden = policy.Hidden(input, cu).detach();
-  const at::Tensor logits = at::matmul(hidden.index_select(0, index).to(at::kFloat), lm_head.t());
-  const at::Tensor next = logits.argmax(-1);
-  (void)next.data_ptr<int64_t>();
+  size_t begin = 0;
+  while (begin < seqs.size()) {
+    std::vector<int64_t> ids, last;
+    std::vector<int64_t> cu{0};
+    size_t end = begin;
+    while (end < seqs.size() && (end == begin || static_cast<int64_t>(ids.size()) + length <= pack_tokens)) {
+      ids.insert(ids.end(), seqs[end].begin(), seqs[end].begin() + length);
+      cu.push_back(static_cast<int64_t>(ids.size()));
+      last.push_back(cu.back() - 1);
+      ++end;
+    }
+    const at::Tensor input = at::from_blob(ids.data(), {static_cast<int64_t>(ids.size())}, at::kLong);
+    const at::Tensor index = at::from_blob(last.data(), {static_cast<int64_t>(last.size())}, at::kLong);
+    const at::Tensor hidden = policy.Hidden(input, cu).detach();
+    const at::Tensor logits = at::matmul(hidden.index_select(0, index).to(at::kFloat), lm_head.t());
+    const at::Tensor next = logits.argmax(-1);
+    (void)next.data_ptr<int64_t>();
+    begin = end;
+  }
   return Seconds(t0, Clock::now());
 }
 
 int Run(int argc, char** argv) {
   std::string preset = "tiny8", batch_sizes = "1,64", new_tokens = "256,2048";
-  int64_t prompt_len = 16, naive_samples = 5, seed = 1;
+  int64_t prompt_len = 16, naive_samples = 5, seed = 1, naive_pack_tokens = 8192;
   FlagSet flags("bench_rollout", "Rollout engine vs naive full-recompute decoding (tokens/s ratio).");
   flags.AddString("preset", &preset, "model preset");
   flags.AddString("batch-sizes", &batch_sizes, "comma-separated numbers of sequences");
@@ -75,6 +83,7 @@ int Run(int argc, char** argv) {
   flags.AddInt("prompt-len", &prompt_len, "prompt tokens per sequence");
   flags.AddInt("naive-samples", &naive_samples, "step indices at which the naive loop is timed (>= 2)");
   flags.AddInt("seed", &seed, "model init and sampling seed");
+  flags.AddInt("naive-pack-tokens", &naive_pack_tokens, "most tokens per naive forward (bounds its memory)");
   absl::Status parsed = flags.Parse(argc, argv, 1);
   if (!parsed.ok()) {
     std::cerr << parsed.message() << "\n" << flags.Usage();
@@ -152,12 +161,12 @@ int Run(int argc, char** argv) {
         state_bytes = std::max(state_bytes, o.state_bytes[0]);
       }
       // Naive: step t (0-based) produces generated token t from the first prompt_len + t tokens.
-      NaiveStepSeconds(policy, lm_head, seqs, prompt_len);  // warm-up
+      NaiveStepSeconds(policy, lm_head, seqs, prompt_len, naive_pack_tokens);  // warm-up
       std::vector<double> at_t, secs;
       for (int64_t k = 0; k < naive_samples; ++k) {
         const int64_t t = (n_new - 1) * k / (naive_samples - 1);
         at_t.push_back(static_cast<double>(t));
-        secs.push_back(NaiveStepSeconds(policy, lm_head, seqs, prompt_len + t));
+        secs.push_back(NaiveStepSeconds(policy, lm_head, seqs, prompt_len + t, naive_pack_tokens));
       }
       double naive_s = 0.0;
       for (size_t k = 0; k + 1 < at_t.size(); ++k) naive_s += 0.5 * (secs[k] + secs[k + 1]) * (at_t[k + 1] - at_t[k]);
