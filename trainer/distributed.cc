@@ -4,7 +4,12 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+// The PyTorch wheel (GPU host) ships libtorch's Gloo compiled in but no gloo/*.h headers: there the Gloo
+// backend is unavailable (NCCL serves the GPUs) and GlooAvailable() says so.
+#if __has_include(<gloo/algorithm.h>)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#define M1RL_HAVE_GLOO 1
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef M1RL_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -113,6 +118,9 @@ class C10dCommunicator final : public Communicator {
 absl::StatusOr<std::unique_ptr<Communicator>> MakeGloo(c10::intrusive_ptr<c10d::Store> store, int rank, int world,
                                                        std::chrono::milliseconds timeout,
                                                        const std::string& hostname) {
+#ifndef M1RL_HAVE_GLOO
+  return absl::UnimplementedError(absl::StrCat("rank ", rank, ": this LibTorch build has no Gloo headers; use nccl"));
+#else
   try {
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
@@ -125,9 +133,18 @@ absl::StatusOr<std::unique_ptr<Communicator>> MakeGloo(c10::intrusive_ptr<c10d::
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("creating the Gloo process group on rank ", rank, " of ", world, ": ", e.what()));
   }
+#endif
 }
 
 }  // namespace
+
+bool GlooAvailable() {
+#ifdef M1RL_HAVE_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
 
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {

@@ -47,6 +47,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const DistEnv& 
 // N ranks as threads of one process, each with its own real ProcessGroupGloo over one shared in-memory
 // store (c10d::HashStore). For tests of the Gloo path without processes. Call from each rank's thread;
 // all `world_size` ranks must call with the same `store_key` concurrently.
+// Whether this build has the Gloo backend (Debian's LibTorch does; the PyTorch wheel ships no Gloo headers).
+bool GlooAvailable();
+
 absl::StatusOr<std::unique_ptr<Communicator>> CreateGlooCommunicatorInProcess(int rank, int world_size,
                                                                               const std::string& store_key);
 
