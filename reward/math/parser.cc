@@ -470,7 +470,15 @@ class Parser {
         if (IsChar("{")) ++depth;
         if (IsChar("}") && --depth == 0) break;
         const Token& t = Next();
-        sub += (t.t == Tok::kCmd ? "\\" + t.s + " " : t.s);
+        if (t.t == Tok::kCmd) {
+          // Environment tokens carry "begin:ENV" / "end:ENV": print them back as \begin{ENV} so the canonical
+          // text re-parses (found by MathFuzzTest).
+          const size_t colon = t.s.find(':');
+          sub += colon == std::string::npos ? "\\" + t.s + " "
+                                            : "\\" + t.s.substr(0, colon) + "{" + t.s.substr(colon + 1) + "} ";
+        } else {
+          sub += t.s;
+        }
       }
       Expect("}");
       while (!sub.empty() && sub.back() == ' ') sub.pop_back();

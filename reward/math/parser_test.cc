@@ -51,6 +51,18 @@ TEST(ParserTest, CanonicalForms) {
   EXPECT_EQ(P("1, 2, and 3"), "1, 2, 3");
 }
 
+// Regression (MathFuzzTest on the GPU host): an environment token inside a subscript printed as
+// "\end:pmatrix", which does not re-parse. The canonical form must parse back to itself.
+TEST(ParserTest, SubscriptWithEnvironmentTokenRoundTrips) {
+  absl::StatusOr<NodeP> t = ParseAnswer("x_{n5\\end{pmatrix}0+1} \\le \\alpha_1");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string printed = Print(**t);
+  EXPECT_EQ(printed.find("end:"), std::string::npos) << printed;
+  absl::StatusOr<NodeP> again = ParseAnswer(printed);
+  ASSERT_TRUE(again.ok()) << printed << ": " << again.status();
+  EXPECT_EQ(Print(**again), printed);
+}
+
 TEST(ParserTest, ThousandsOnlyWhenAllowed) {
   EXPECT_EQ(P("1,000", /*thousands=*/true), "1000");
   EXPECT_EQ(P("1,000", /*thousands=*/false), "1, 0");
