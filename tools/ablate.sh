@@ -17,17 +17,10 @@ M1RL=$BUILD_DIR/m1rl
 [[ -x "$M1RL" ]] || cmake --build "$BUILD_DIR" --target m1rl
 mkdir -p "$RUN_DIR"
 
-server_log=$RUN_DIR/reward_server.log
-"$M1RL" reward-server --host 127.0.0.1 --port 0 --workers 2 >"$server_log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
-addr=
-for _ in $(seq 1 300); do
-  addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$server_log" | head -n 1)
-  [[ -n "$addr" ]] && break
-  sleep 0.1
-done
-[[ -n "$addr" ]] || { echo "ablate: reward server did not start" >&2; cat "$server_log" >&2; exit 1; }
+# shellcheck source=tools/lib/reward_server.sh
+source tools/lib/reward_server.sh
+start_reward_server "$M1RL" "$RUN_DIR/reward_server.log" ablate
+addr=$REWARD_ADDR
 
 DIFFICULTY=${DIFFICULTY:-1}
 "$M1RL" make-data --task arith --difficulty "$DIFFICULTY" --n 20000 --seed 1 --out "$RUN_DIR/train.jsonl"

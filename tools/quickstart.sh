@@ -25,22 +25,11 @@ rm -rf "$RUN_DIR"
 mkdir -p "$RUN_DIR/data"
 
 # --- reward server on loopback, stopped on exit ---
-server_log=$RUN_DIR/reward_server.log
-"$M1RL" reward-server --host 127.0.0.1 --port 0 --workers 2 >"$server_log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
-addr=
-for _ in $(seq 1 300); do
-  addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$server_log" | head -n 1)
-  [[ -n "$addr" ]] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "quickstart: the reward server exited:" >&2
-    cat "$server_log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-[[ -n "$addr" ]] || { echo "quickstart: reward server did not print 'listening on' within 30 s" >&2; exit 1; }
+# shellcheck source=tools/lib/reward_server.sh
+source tools/lib/reward_server.sh
+start_reward_server "$M1RL" "$RUN_DIR/reward_server.log" quickstart
+addr=$REWARD_ADDR
+server_pid=$REWARD_PID
 echo "quickstart: reward server at $addr (pid $server_pid)"
 
 # --- synthetic arithmetic data (the logic module's "arith" family, math domain) ---
