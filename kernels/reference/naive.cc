@@ -10,6 +10,20 @@ namespace {
 // Index of element (t, h, i) in a contiguous [T, H, d] tensor.
 inline int64_t Thd(int64_t t, int64_t h, int64_t i, int64_t H, int64_t d) { return (t * H + h) * d + i; }
 
+// z[c] = (x_t . w_c) / temperature for every vocabulary row c, in double; returns max_c z[c].
+double ScaledLogits(const std::vector<float>& x, const std::vector<float>& w, int64_t t, int64_t Hd, int64_t V,
+                    double temperature, std::vector<double>* z) {
+  z->resize(V);
+  double mx = -INFINITY;
+  for (int64_t c = 0; c < V; ++c) {
+    double acc = 0.0;
+    for (int64_t i = 0; i < Hd; ++i) acc += double(x[t * Hd + i]) * w[c * Hd + i];
+    (*z)[c] = acc / temperature;
+    mx = std::max(mx, (*z)[c]);
+  }
+  return mx;
+}
+
 }  // namespace
 
 void LightningForward(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
@@ -105,13 +119,7 @@ void HeadLogProbs(const std::vector<float>& x, const std::vector<float>& w, cons
   if (entropy != nullptr) entropy->assign(T, 0.0);
   std::vector<double> z(V);
   for (int64_t t = 0; t < T; ++t) {
-    double mx = -INFINITY;
-    for (int64_t c = 0; c < V; ++c) {
-      double acc = 0.0;
-      for (int64_t i = 0; i < Hd; ++i) acc += double(x[t * Hd + i]) * w[c * Hd + i];
-      z[c] = acc / temperature;
-      mx = std::max(mx, z[c]);
-    }
+    const double mx = ScaledLogits(x, w, t, Hd, V, temperature, &z);
     double sum = 0.0;
     for (int64_t c = 0; c < V; ++c) sum += std::exp(z[c] - mx);
     const double lse = mx + std::log(sum);
@@ -135,13 +143,7 @@ void HeadLogProbsBackward(const std::vector<float>& x, const std::vector<float>&
   dw->assign(V * Hd, 0.0);
   std::vector<double> z(V);
   for (int64_t t = 0; t < T; ++t) {
-    double mx = -INFINITY;
-    for (int64_t c = 0; c < V; ++c) {
-      double acc = 0.0;
-      for (int64_t i = 0; i < Hd; ++i) acc += double(x[t * Hd + i]) * w[c * Hd + i];
-      z[c] = acc / temperature;
-      mx = std::max(mx, z[c]);
-    }
+    const double mx = ScaledLogits(x, w, t, Hd, V, temperature, &z);
     double sum = 0.0;
     for (int64_t c = 0; c < V; ++c) sum += std::exp(z[c] - mx);
     for (int64_t c = 0; c < V; ++c) {
