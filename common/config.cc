@@ -81,7 +81,9 @@ bool ParseDouble(std::string_view s, double* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-std::string FormatDouble(double v) {
+// Shortest round-trip text of v at its own precision (float or double), YAML spellings for nan/inf.
+template <typename T>
+std::string FormatShortest(T v) {
   if (std::isnan(v)) return ".nan";
   if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";
   char buf[64];
@@ -92,15 +94,9 @@ std::string FormatDouble(double v) {
   return s;
 }
 
-std::string FormatFloat(float v) {
-  if (std::isnan(v)) return ".nan";
-  if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";
-  char buf[64];
-  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  std::string s(buf, ptr);
-  if (s.find_first_of(".en") == std::string::npos) s += ".0";
-  return s;
-}
+std::string FormatDouble(double v) { return FormatShortest(v); }
+
+std::string FormatFloat(float v) { return FormatShortest(v); }
 
 // ------------------------------------------------------------------------------------ YAML -> proto
 
