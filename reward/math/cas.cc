@@ -136,6 +136,18 @@ CasResult Result(CasResult::Kind k, std::string layer, std::string detail) {
   return CasResult{k, std::move(layer), std::move(detail)};
 }
 
+// One random point for the identity tests: every symbol at k/97 with k in [-388, 387] \ {0}, i.e. points in
+// (-4, 4) \ {0} on a 1/97 grid: rational, irregular, both signs. Advances the SplitMix state `s`.
+GiNaC::exmap RandomPoint(const ToGinac& conv, uint64_t& s) {
+  GiNaC::exmap at;
+  for (const auto& [name, sym] : conv.symbols()) {
+    long k = static_cast<long>(SplitMix(s) % 776) - 388;
+    if (k == 0) k = 1;
+    at[sym] = GiNaC::numeric(k, 97);
+  }
+  return at;
+}
+
 CasResult RunEqual(const GiNaC::ex& g, const GiNaC::ex& p, const ToGinac& conv, uint64_t seed) {
   using K = CasResult::Kind;
   GiNaC::ex diff = g - p;
@@ -161,13 +173,7 @@ CasResult RunEqual(const GiNaC::ex& g, const GiNaC::ex& p, const ToGinac& conv, 
   int agree = 0, valid = 0;
   uint64_t s = seed;
   for (int attempt = 0; attempt < 40 && valid < 8; ++attempt) {
-    GiNaC::exmap at;
-    for (const auto& [name, sym] : conv.symbols()) {
-      // Points in (-4, 4) \ {0} on a 1/97 grid: rational, irregular, both signs.
-      long k = static_cast<long>(SplitMix(s) % 776) - 388;
-      if (k == 0) k = 1;
-      at[sym] = GiNaC::numeric(k, 97);
-    }
+    const GiNaC::exmap at = RandomPoint(conv, s);
     auto a = EvalAt(g, at, complex_ok);
     auto b = EvalAt(p, at, complex_ok);
     if (!a || !b) continue;
@@ -202,12 +208,7 @@ CasResult RunProportional(const GiNaC::ex& g, const GiNaC::ex& p, const ToGinac&
   int agree = 0, valid = 0;
   uint64_t s = seed;
   for (int attempt = 0; attempt < 40 && valid < 8; ++attempt) {
-    GiNaC::exmap at;
-    for (const auto& [name, sym] : conv.symbols()) {
-      long k = static_cast<long>(SplitMix(s) % 776) - 388;
-      if (k == 0) k = 1;
-      at[sym] = GiNaC::numeric(k, 97);
-    }
+    const GiNaC::exmap at = RandomPoint(conv, s);
     auto a = EvalAt(g, at, false);
     auto b = EvalAt(p, at, false);
     if (!a || !b) continue;
