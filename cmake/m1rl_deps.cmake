@@ -34,6 +34,20 @@ if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
   set(M1RL_TORCH_HAS_CUDA ON)
 endif()
 message(STATUS "m1rl: LibTorch ${Torch_VERSION}; torch_cuda=${M1RL_TORCH_HAS_CUDA}; nvcc=${M1RL_ENABLE_CUDA}")
+# The PyTorch wheel's libtorch.so and libtorch_cpu.so export their own statically linked copies of parts of
+# libstdc++ (std::filesystem, chrono tzdb, ...: the wheel is built with a gcc-toolset whose newer libstdc++
+# parts come from libstdc++_nonshared.a). On the GPU host the image's compiler (CXX=/opt/gcc/bin/g++) finds
+# no libstdc++.so for its implicit -lstdc++, only an archive at the end of the link line, so an executable's
+# std:: references resolve to whichever LibTorch library exports them and libstdc++.so.6 is not NEEDED: at
+# run time they bind to the torch copies, and libtorch.so's std::filesystem::remove_all(const path&) calls
+# through a null pointer (SIGSEGV at pc=0 in every test that removes a temp directory, LibTorch 2.11).
+# Naming the shared libstdc++ first, and NEEDED, makes it the first definition both for the link and for
+# the loader's search order (and keeps a second, static libstdc++ out of the process).
+# Applied to everything that links LibTorch (m1rl_helpers.cmake); harmless where torch exports none.
+set(M1RL_TORCH_LINK_OPTIONS)
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  set(M1RL_TORCH_LINK_OPTIONS "LINKER:--push-state,--no-as-needed,-l:libstdc++.so.6,--pop-state")
+endif()
 
 find_program(M1RL_PROTOC protoc REQUIRED)
 find_program(M1RL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

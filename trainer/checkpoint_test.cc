@@ -3,7 +3,9 @@
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/tensor.h>
+#include <dlfcn.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -22,11 +24,25 @@ using ::m1rl::testing::IsOk;
 using ::m1rl::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
 
 std::string TempRoot(const std::string& name) {
   std::string root = (fs::temp_directory_path() / absl::StrCat("m1rl_ckpt_test_", name, "_", ::getpid())).string();
   fs::remove_all(root);
   return root;
+}
+
+// The PyTorch wheel's libtorch.so exports its own copy of std::filesystem whose remove_all(path) calls through
+// a null pointer; executables must bind libstdc++'s (the link order in cmake/m1rl_deps.cmake ensures it).
+TEST(CheckpointFilesystemTest, StdFilesystemIsLibstdcxxNotLibTorchsCopy) {
+  auto* remove_all = static_cast<std::uintmax_t (*)(const fs::path&)>(&fs::remove_all);
+  Dl_info info{};
+  ASSERT_NE(dladdr(reinterpret_cast<void*>(remove_all), &info), 0);
+  ASSERT_NE(info.dli_fname, nullptr);
+  const std::string object = fs::path(info.dli_fname).filename().string();
+  EXPECT_THAT(object, Not(StartsWith("libtorch"))) << info.dli_fname;
+  EXPECT_THAT(object, Not(StartsWith("libc10"))) << info.dli_fname;
 }
 
 TEST(TensorFileTest, RoundTripsBitExactlyAndDetectsTruncation) {
