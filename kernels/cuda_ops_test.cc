@@ -158,7 +158,10 @@ TEST(CudaOpsTest, LightningBf16TensorCorePathMatchesFloat64) {
   auto [out, fin] = LightningAttention(q.to(dev), k.to(dev), v.to(dev), decay.to(at::kCUDA).to(at::kFloat), cu,
                                        at::Tensor());
   EXPECT_EQ(out.scalar_type(), at::kBFloat16);
-  EXPECT_LE(RelErr(out, ref.out), 3e-3);           // KERNELS.md §1 bounds for bf16 io
+  // The inputs are unseeded, so each run draws new ones. Storing o in bf16 alone costs between 2^-9 and 2^-8 of
+  // max|o| (half an ulp of its binade): the message reports that floor for the failing draw.
+  EXPECT_LE(RelErr(out, ref.out), 3e-3)  // KERNELS.md §1 bounds for bf16 io
+      << "bf16 rounding of the fp64 reference alone: " << RelErr(ref.out.to(at::kBFloat16), ref.out);
   EXPECT_LE(RelErr(fin, ref.final_state), 1e-3);
 }
 
