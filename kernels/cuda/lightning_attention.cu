@@ -177,11 +177,12 @@ __global__ void LightningDecodeKernel(LightningDecodeArgs a) {
 
 // Tensor-core scan for bf16 io and d % 16 == 0 (d <= 64 or d = 128): same block structure as the SIMT kernel
 // with chunks of 64 tokens and d_v tiles of min(64, d) columns. A = Q K^T uses bf16 MMA (exact products of the
-// bf16 inputs, fp32 accumulation); every product with an fp32 operand uses TF32 MMA: A V, Q' S and K'^T V (Q', K'
-// carry lambda^(i+1) and lambda^(m-1-j) in fp32). The decayed A stays fp32 and enters A V as two TF32 terms
-// (hi + lo, 2^-22 relative): rounded once to TF32 it was the kernel's largest error, up to 2.4e-4 of max|o| on
-// the bf16 test inputs. The state stays fp32 in shared memory and is only rounded (to TF32, 2^-11 relative) as an
-// operand. The bf16 store of o adds up to 2^-8 of max|o| (half an ulp of the top binade) whatever the kernel does.
+// bf16 inputs, fp32 accumulation); every product with an fp32 operand uses TF32 MMA: A V, Q S (q read from the
+// bf16 tile, exact in TF32; lambda^(i+1) scales the fp32 result) and K'^T V (K' carries lambda^(m-1-j) in fp32,
+// rounded to TF32). The decayed A stays fp32 and enters A V as two TF32 terms (hi + lo, 2^-22 relative): rounded
+// once to TF32 it was the kernel's largest error, up to 2.4e-4 of max|o| on the bf16 test inputs. The state stays
+// fp32 in shared memory and is only rounded (to TF32, 2^-11 relative) as an operand. The bf16 store of o adds up
+// to 2^-8 of max|o| (half an ulp of the top binade) whatever the kernel does.
 namespace tc {
 
 namespace wmma = nvcuda::wmma;
@@ -192,8 +193,8 @@ constexpr int kMaxVecQ = kC * 128 / 8 / kThreads;  // uint4 of a [kC, d <= 128] 
 constexpr int kMaxVecV = kC * 64 / 8 / kThreads;   // uint4 of a [kC, DV <= 64] bf16 tile per thread
 
 struct Layout {
-  int D, DV, ldqb, ldqf, ldkf, ldvf, lda, lds;
-  size_t off_qb, off_kb, off_qf, off_kf, off_vf, off_af, off_ob, off_s, off_s2, off_pow, total;
+  int D, DV, ldqb, ldkf, ldvf, lda, lds;
+  size_t off_qb, off_kb, off_kf, off_vf, off_af, off_ob, off_s, off_s2, off_pow, total;
 };
 
 __host__ __device__ inline Layout MakeLayout(int D) {
@@ -201,9 +202,8 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   L.D = D;
   L.DV = D < 64 ? D : 64;
   L.ldqb = D + 8;
-  L.ldqf = D + 4;
-  // Leading dimensions (4-byte words) for conflict-free fragment loads: row-major A operands (Q', A) want
-  // ld = 4 mod 32, row-major B operands (V, S) and the column-major A operand K' want ld = 8 mod 32.
+  // Leading dimensions (4-byte words) for conflict-free fragment loads: row-major A operands (A; Q, K in bf16,
+  // ld/2) want ld = 4 mod 32, row-major B operands (V, S) and the column-major A operand K' want ld = 8 mod 32.
   L.ldkf = D + 8;
   L.ldvf = L.DV + 8;
   L.lda = kC + 4;
@@ -216,7 +216,6 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   };
   L.off_qb = take(sizeof(__nv_bfloat16) * kC * L.ldqb);
   L.off_kb = take(sizeof(__nv_bfloat16) * kC * L.ldqb);
-  L.off_qf = take(sizeof(float) * kC * L.ldqf);
   L.off_kf = take(sizeof(float) * kC * L.ldkf);
   L.off_vf = take(sizeof(float) * kC * L.ldvf);
   L.off_af = take(sizeof(float) * kC * L.lda);   // masked, decayed A [kC, kC]
@@ -259,7 +258,6 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
   const int D = L.D, DV = L.DV;
   auto* Qb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_qb);
   auto* Kb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_kb);
-  auto* Qf = reinterpret_cast<float*>(smem + L.off_qf);
   auto* Kf = reinterpret_cast<float*>(smem + L.off_kf);
   auto* Vf = reinterpret_cast<float*>(smem + L.off_vf);
   auto* Af = reinterpret_cast<float*>(smem + L.off_af);
@@ -331,19 +329,12 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         const int i = idx / (D / 8), c8 = idx % (D / 8);
         *reinterpret_cast<uint4*>(Qb + i * L.ldqb + 8 * c8) = rq[r];
         *reinterpret_cast<uint4*>(Kb + i * L.ldqb + 8 * c8) = rk[r];
-        const auto* q8 = reinterpret_cast<const __nv_bfloat16*>(&rq[r]);
         const auto* k8 = reinterpret_cast<const __nv_bfloat16*>(&rk[r]);
-        const float sq = i < m ? pw[i + 1] : 0.f, sk = i < m ? pw[m - 1 - i] : 0.f;
-        float* qf = Qf + i * L.ldqf + 8 * c8;
+        const float sk = i < m ? pw[m - 1 - i] : 0.f;
         float* kf = Kf + i * L.ldkf + 8 * c8;
-        float xs[8], ys[8];
+        float ys[8];
 #pragma unroll
-        for (int e = 0; e < 8; ++e) {
-          xs[e] = ToTf32(sq * __bfloat162float(q8[e]));
-          ys[e] = ToTf32(sk * __bfloat162float(k8[e]));
-        }
-        reinterpret_cast<float4*>(qf)[0] = make_float4(xs[0], xs[1], xs[2], xs[3]);
-        reinterpret_cast<float4*>(qf)[1] = make_float4(xs[4], xs[5], xs[6], xs[7]);
+        for (int e = 0; e < 8; ++e) ys[e] = ToTf32(sk * __bfloat162float(k8[e]));
         reinterpret_cast<float4*>(kf)[0] = make_float4(ys[0], ys[1], ys[2], ys[3]);
         reinterpret_cast<float4*>(kf)[1] = make_float4(ys[4], ys[5], ys[6], ys[7]);
       }
@@ -394,14 +385,33 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
     }
     __syncthreads();
 
-    // O = A V + Q' S, TF32 with fp32 accumulation, tiles of 16 x 16 over [kC, DV], one per warp (two n8 halves
-    // each). A V is A_hi V + A_lo V with A_hi = tf32(A), A_lo = tf32(A - A_hi); A_hi V goes to acc, A_lo V and
-    // Q' S to acq (two independent accumulator chains, no extra registers).
+    // O = lambda^(i+1) Q S + A V, TF32 with fp32 accumulation, tiles of 16 x 16 over [kC, DV], one per warp (two
+    // n8 halves each). Q S goes to acq and is scaled per row; A V is A_hi V + A_lo V with A_hi = tf32(A),
+    // A_lo = tf32(A - A_hi), A_hi V into acc and A_lo V into acq (two independent accumulator chains).
     const int nct = DV / 16;
     const int o_tiles = (kC / 16) * nct;
     for (int tile = warp; tile < o_tiles; tile += kWarps) {
       const int i0 = (tile / nct) * 16, cc = (tile % nct) * 16;
       float acc[2][4] = {}, acq[2][4] = {};
+      // q as the TF32 A operand: a bf16 shifted into the high half of a 32-bit word is the same value in TF32.
+      const auto* qh = reinterpret_cast<const unsigned short*>(Qb + (i0 + g) * L.ldqb) + t4;
+      const float* sr = S + t4 * L.lds + cc + g;
+#pragma unroll 4
+      for (int k0 = 0; k0 < D; k0 += 8) {
+        const uint32_t fa[4] = {uint32_t{qh[k0]} << 16, uint32_t{qh[8 * L.ldqb + k0]} << 16, uint32_t{qh[k0 + 4]} << 16,
+                                uint32_t{qh[8 * L.ldqb + k0 + 4]} << 16};
+        const float* sb = sr + k0 * L.lds;
+        MmaTf32(acq[0], fa, Tf32Bits(sb[0]), Tf32Bits(sb[4 * L.lds]));
+        MmaTf32(acq[1], fa, Tf32Bits(sb[8]), Tf32Bits(sb[4 * L.lds + 8]));
+      }
+      const float decay_g = pw[i0 + g + 1], decay_g8 = pw[i0 + g + 9];
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt) {
+        acq[nt][0] *= decay_g;
+        acq[nt][1] *= decay_g;
+        acq[nt][2] *= decay_g8;
+        acq[nt][3] *= decay_g8;
+      }
       const float* ar = Af + (i0 + g) * L.lda + t4;
       const float* vr = Vf + t4 * L.ldvf + cc + g;
 #pragma unroll 4
@@ -419,15 +429,6 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         MmaTf32(acc[1], hi, b10, b11);
         MmaTf32(acq[0], lo, b00, b01);
         MmaTf32(acq[1], lo, b10, b11);
-      }
-      const float* qr = Qf + (i0 + g) * L.ldqf + t4;
-      const float* sr = S + t4 * L.lds + cc + g;
-#pragma unroll 4
-      for (int k0 = 0; k0 < D; k0 += 8) {
-        const uint32_t fa[4] = {Bits(qr[k0]), Bits(qr[8 * L.ldqf + k0]), Bits(qr[k0 + 4]), Bits(qr[8 * L.ldqf + k0 + 4])};
-        const float* sb = sr + k0 * L.lds;
-        MmaTf32(acq[0], fa, Tf32Bits(sb[0]), Tf32Bits(sb[4 * L.lds]));
-        MmaTf32(acq[1], fa, Tf32Bits(sb[8]), Tf32Bits(sb[4 * L.lds + 8]));
       }
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt) {
