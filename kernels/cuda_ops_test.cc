@@ -3,14 +3,21 @@
 // experts vs a float64 per-token loop.
 #include "kernels/cuda_ops.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/log_softmax.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/silu.h>
 #include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/ops.h"
@@ -28,16 +35,26 @@ double RelErr(const at::Tensor& got, const at::Tensor& ref) {
   return (g - r).abs().max().item<double>() / (scale > 0 ? scale : 1.0);
 }
 
-TEST(CudaOpsTest, LightningForwardBackwardMatchCpuReference) {
-  SKIP_WITHOUT_DEVICE();
+// Lightning inputs as KERNELS.md's test rule draws them: q, k, v = SiLU(N(0,1)) (non-zero), from a CPU generator
+// seeded per test so that a failure reproduces; every test names its seed in its failure messages.
+at::Tensor SiluNormal(at::IntArrayRef size, at::Generator& gen) {
+  return at::silu(at::randn(size, gen, at::TensorOptions().dtype(at::kDouble)));
+}
+at::Tensor Normal(at::IntArrayRef size, at::Generator& gen) {
+  return at::randn(size, gen, at::TensorOptions().dtype(at::kDouble));
+}
+std::string SeedTrace(uint64_t seed) { return "input seed " + std::to_string(seed); }
+
+// Errors of the fp32 binding's forward and autograd backward vs kernels/ops in float64: out, final state, dq, dk,
+// dv, ds0.
+std::vector<double> LightningFp32Errors(uint64_t seed) {
   const int64_t H = 3, D = 40;
   const std::vector<int64_t> cu = {0, 1, 38, 38, 101};
   const int64_t T = cu.back(), B = cu.size() - 1;
-  auto opts = at::TensorOptions().dtype(at::kDouble);
-  at::Tensor q = at::randn({T, H, D}, opts).sigmoid() * 1.5, k = at::randn({T, H, D}, opts).sigmoid(),
-             v = at::randn({T, H, D}, opts), s0 = at::randn({B, H, D, D}, opts) * 0.1;
-  at::Tensor decay = at::randn({H}, opts).abs() * 0.3 + 0.01;
-  at::Tensor go = at::randn({T, H, D}, opts), gs = at::randn({B, H, D, D}, opts);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  at::Tensor q = SiluNormal({T, H, D}, gen), k = SiluNormal({T, H, D}, gen), v = SiluNormal({T, H, D}, gen);
+  at::Tensor s0 = Normal({B, H, D, D}, gen) * 0.1, decay = Normal({H}, gen).abs() * 0.3 + 0.01;
+  at::Tensor go = Normal({T, H, D}, gen), gs = Normal({B, H, D, D}, gen);
 
   std::vector<at::Tensor> cpu_in = {q.clone().requires_grad_(), k.clone().requires_grad_(),
                                     v.clone().requires_grad_(), s0.clone().requires_grad_()};
@@ -49,30 +66,50 @@ TEST(CudaOpsTest, LightningForwardBackwardMatchCpuReference) {
                                     v.to(dev).requires_grad_(), s0.to(dev).requires_grad_()};
   auto [out, fin] = LightningAttention(gpu_in[0], gpu_in[1], gpu_in[2], decay.to(dev), cu, gpu_in[3]);
   auto grads = torch::autograd::grad({out, fin}, gpu_in, {go.to(dev), gs.to(dev)});
-  // fp32 vs fp64 over sequences of <= 63 tokens and d = 40: bounded by 2e-5 relative to the max.
-  EXPECT_LE(RelErr(out, ref.out), 2e-5);
-  EXPECT_LE(RelErr(fin, ref.final_state), 2e-5);
-  const char* names[] = {"dq", "dk", "dv", "ds0"};
-  for (int i = 0; i < 4; ++i) EXPECT_LE(RelErr(grads[i], ref_grads[i]), 2e-5) << names[i];
+  std::vector<double> errs = {RelErr(out, ref.out), RelErr(fin, ref.final_state)};
+  for (int i = 0; i < 4; ++i) errs.push_back(RelErr(grads[i], ref_grads[i]));
+  return errs;
 }
 
-TEST(CudaOpsTest, DecodeMatchesForward) {
+TEST(CudaOpsTest, LightningForwardBackwardMatchCpuReference) {
   SKIP_WITHOUT_DEVICE();
+  constexpr uint64_t kSeed = 31;
+  SCOPED_TRACE(SeedTrace(kSeed));
+  const std::vector<double> errs = LightningFp32Errors(kSeed);
+  // fp32 vs fp64 over sequences of <= 63 tokens and d = 40: bounded by 2e-5 relative to the max (H200, seeds
+  // 1..100: at most 3.7e-7).
+  const char* names[] = {"out", "final_state", "dq", "dk", "dv", "ds0"};
+  for (int i = 0; i < 6; ++i) EXPECT_LE(errs[i], 2e-5) << names[i];
+}
+
+// Largest error of the fp32 decode steps vs the forward (first), and of the final state (second).
+std::pair<double, double> LightningDecodeErrors(uint64_t seed) {
   const int64_t H = 2, D = 16, B = 3, steps = 4;
+  at::Generator gen = at::detail::createCPUGenerator(seed);
   auto dev = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
-  at::Tensor q = at::randn({B, steps, H, D}, dev), k = at::randn({B, steps, H, D}, dev).sigmoid(),
-             v = at::randn({B, steps, H, D}, dev);
-  at::Tensor decay = at::randn({H}, dev).abs() * 0.2;
+  at::Tensor q = SiluNormal({B, steps, H, D}, gen).to(dev), k = SiluNormal({B, steps, H, D}, gen).to(dev),
+             v = SiluNormal({B, steps, H, D}, gen).to(dev);
+  at::Tensor decay = (Normal({H}, gen).abs() * 0.2).to(dev);
   std::vector<int64_t> cu;
   for (int64_t b = 0; b <= B; ++b) cu.push_back(b * steps);
   auto [ref, fin] = LightningAttention(q.reshape({B * steps, H, D}), k.reshape({B * steps, H, D}),
                                        v.reshape({B * steps, H, D}), decay, cu, at::Tensor());
   at::Tensor state = at::zeros({B, H, D, D}, dev);
+  double worst = 0.0;
   for (int64_t s = 0; s < steps; ++s) {
     at::Tensor o = LightningDecode(q.select(1, s), k.select(1, s), v.select(1, s), decay, state, at::Tensor());
-    EXPECT_LE(RelErr(o, ref.reshape({B, steps, H, D}).select(1, s)), 1e-5);
+    worst = std::max(worst, RelErr(o, ref.reshape({B, steps, H, D}).select(1, s)));
   }
-  EXPECT_LE(RelErr(state, fin), 1e-5);
+  return {worst, RelErr(state, fin)};
+}
+
+TEST(CudaOpsTest, DecodeMatchesForward) {
+  SKIP_WITHOUT_DEVICE();
+  constexpr uint64_t kSeed = 41;
+  SCOPED_TRACE(SeedTrace(kSeed));
+  auto [out_err, state_err] = LightningDecodeErrors(kSeed);  // H200, seeds 1..100: at most 3.9e-7
+  EXPECT_LE(out_err, 1e-5);
+  EXPECT_LE(state_err, 1e-5);
 }
 
 TEST(CudaOpsTest, HeadLogProbsMatchFloat64LogSoftmax) {
@@ -143,26 +180,42 @@ TEST_P(MoeDtypeTest, MoeExpertsMatchPerTokenLoop) {
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, MoeDtypeTest, ::testing::Values(at::kFloat, at::kBFloat16));
 
-TEST(CudaOpsTest, LightningBf16TensorCorePathMatchesFloat64) {
-  SKIP_WITHOUT_DEVICE();
+struct Bf16Errors {
+  double out, final_state;
+  double out_floor;  // the fp64 reference's own output rounded to bf16
+};
+
+Bf16Errors LightningBf16Errors(uint64_t seed) {
   const int64_t H = 2, D = 128;
   const std::vector<int64_t> cu = {0, 200, 333};
   const int64_t T = cu.back();
-  auto opts = at::TensorOptions().dtype(at::kDouble);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
   auto bf = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
-  at::Tensor q = bf(at::randn({T, H, D}, opts).sigmoid()), k = bf(at::randn({T, H, D}, opts).sigmoid()),
-             v = bf(at::randn({T, H, D}, opts));
-  at::Tensor decay = at::randn({H}, opts).abs() * 0.3 + 0.01;
+  at::Tensor q = bf(SiluNormal({T, H, D}, gen)), k = bf(SiluNormal({T, H, D}, gen)),
+             v = bf(SiluNormal({T, H, D}, gen));
+  at::Tensor decay = Normal({H}, gen).abs() * 0.3 + 0.01;
   auto ref = ops::LightningAttention(q, k, v, decay, cu, at::Tensor(), 16);
   auto dev = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
   auto [out, fin] = LightningAttention(q.to(dev), k.to(dev), v.to(dev), decay.to(at::kCUDA).to(at::kFloat), cu,
                                        at::Tensor());
   EXPECT_EQ(out.scalar_type(), at::kBFloat16);
-  // The inputs are unseeded, so each run draws new ones. Storing o in bf16 alone costs between 2^-9 and 2^-8 of
-  // max|o| (half an ulp of its binade): the message reports that floor for the failing draw.
-  EXPECT_LE(RelErr(out, ref.out), 3e-3)  // KERNELS.md §1 bounds for bf16 io
-      << "bf16 rounding of the fp64 reference alone: " << RelErr(ref.out.to(at::kBFloat16), ref.out);
-  EXPECT_LE(RelErr(fin, ref.final_state), 1e-3);
+  return {RelErr(out, ref.out), RelErr(fin, ref.final_state), RelErr(ref.out.to(at::kBFloat16), ref.out)};
+}
+
+TEST(CudaOpsTest, LightningBf16TensorCorePathMatchesFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  // Storing o in bf16 alone costs between 2^-9 and 2^-8 of max|o| (half an ulp of its binade), so for some input
+  // draws no bf16 output meets 3e-3. Sweep on the H200 over seeds 1..100 of these spec inputs: the fp64 reference
+  // rounded to bf16 exceeds 3e-3 for 14 seeds (floor 1.40e-3 .. 3.76e-3, median 2.44e-3); the kernel exceeds it
+  // for exactly those 14 and is at most 4.4e-5 of max|o| above the floor. So the kernel passes on 86% of spec
+  // draws, NOT >= 99%: the fixed seed makes the test reproducible, it does not make the bound hold for every draw.
+  // Seed 1 was fixed before the sweep, not picked from it (floor and kernel error 1.92e-3).
+  constexpr uint64_t kSeed = 1;
+  SCOPED_TRACE(SeedTrace(kSeed));
+  const Bf16Errors e = LightningBf16Errors(kSeed);
+  EXPECT_LE(e.out, 3e-3)  // KERNELS.md §1 bounds for bf16 io
+      << "bf16 rounding of the fp64 reference alone: " << e.out_floor;
+  EXPECT_LE(e.final_state, 1e-3);
 }
 
 }  // namespace
