@@ -126,6 +126,55 @@ at::Tensor AttendOne(const at::Tensor& q,  // [n, N_h, d] after RoPE
       .reshape({n, heads * dim});  // [n, N_h·d]
 }
 
+// Causal softmax attention of whole packed sequences (training forward, no cache) in one padded batch:
+// the per-sequence loop of AttendOne costs a dozen tensor ops per sequence, which dominates for many
+// short sequences (RL completions). Returns [T, N_h·d], or an undefined tensor when padding would
+// waste more than it saves (lengths too uneven); the caller then loops.
+at::Tensor AttendPacked(const at::Tensor& q,  // [T, N_h, d] after RoPE
+                        const at::Tensor& k,  // [T, N_kv, d] after RoPE
+                        const at::Tensor& v,  // [T, N_kv, d]
+                        const std::vector<int64_t>& cu_seqlens) {
+  const int64_t t = q.size(0), heads = q.size(1), dim = q.size(2), kv_heads = k.size(1);
+  const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  int64_t max_len = 0;
+  for (int64_t b = 0; b < batch; ++b) max_len = std::max(max_len, cu_seqlens[b + 1] - cu_seqlens[b]);
+  // Padded work B·L² per head against the packed Σ n_b²; at most 2x the packed tokens and a bounded
+  // score tensor.
+  if (batch < 2 || max_len == 0 || batch * max_len > 2 * t || batch * heads * max_len * max_len > (int64_t{1} << 24)) {
+    return at::Tensor();
+  }
+  // Packed token t of sequence b at position p goes to padded row b·max_len + p.
+  at::Tensor index = at::empty({t}, at::TensorOptions().dtype(at::kLong));
+  int64_t* idx = index.data_ptr<int64_t>();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t p = cu_seqlens[b]; p < cu_seqlens[b + 1]; ++p) idx[p] = b * max_len + (p - cu_seqlens[b]);
+  }
+  index = index.to(q.device());
+  auto pad = [&](const at::Tensor& x) {  // [T, N, d] -> [B, N, L, d], zero rows past each sequence's end
+    const int64_t n = x.size(1);
+    at::Tensor flat = at::zeros({batch * max_len, n * dim}, x.options()).index_copy(0, index, x.reshape({t, n * dim}));
+    return flat.view({batch, max_len, n, dim}).permute({0, 2, 1, 3});
+  };
+  const int64_t group = heads / kv_heads;
+  // Query head h = kv·group + g uses kv head ⌊h/group⌋.
+  auto expand_kv = [&](const at::Tensor& x) {  // [B, N_kv, L, d] -> [B, N_h, L, d]
+    return x.unsqueeze(2).expand({batch, kv_heads, group, max_len, dim}).reshape({batch, heads, max_len, dim});
+  };
+  const at::Tensor qp = pad(q);
+  const at::Tensor kp = expand_kv(pad(k));
+  const at::Tensor vp = expand_kv(pad(v));
+  const at::ScalarType cdt = ComputeDtype(q.scalar_type());
+  at::Tensor scores = ops::BatchedMatmul(qp, kp.transpose(-1, -2)).to(cdt) / std::sqrt(static_cast<double>(dim));
+  // Causal mask only: a valid query i < n_b sees keys j <= i, all valid; pad rows are discarded below.
+  const at::Tensor pos = at::arange(max_len, scores.options().dtype(at::kLong));
+  scores = scores.masked_fill(pos.view({1, max_len}) > pos.view({max_len, 1}), -std::numeric_limits<double>::infinity());
+  const at::Tensor probs = scores.softmax(-1).to(v.scalar_type());
+  return ops::BatchedMatmul(probs, vp)        // [B, N_h, L, d]
+      .permute({0, 2, 1, 3})
+      .reshape({batch * max_len, heads * dim})
+      .index_select(0, index);                // [T, N_h·d]
+}
+
 }  // namespace
 
 // ---- SequenceState ----------------------------------------------------------------------------------------
@@ -471,7 +520,12 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
       const at::Tensor k = ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
       const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
       std::vector<at::Tensor> outs;
-      for (int64_t b = 0; b < batch; ++b) {
+      if (seqs == nullptr) {
+        at::Tensor packed = AttendPacked(q, k, v, cu_seqlens);
+        if (packed.defined()) outs.push_back(packed);
+      }
+      const bool batched = !outs.empty();
+      for (int64_t b = 0; b < batch && !batched; ++b) {
         const int64_t s0 = cu_seqlens[b], n = cu_seqlens[b + 1] - cu_seqlens[b];
         if (n == 0) continue;
         const at::Tensor kb = k.narrow(0, s0, n).permute({1, 0, 2});  // [N_kv, n, d]

@@ -53,9 +53,10 @@ class ParityVerifier final : public reward::Verifier {
   }
 };
 
-inline std::unique_ptr<reward::RewardClient> MakeParityRewardClient() {
+// An in-process reward client over one verifier (nullptr if the engine cannot be built).
+inline std::unique_ptr<reward::RewardClient> MakeInProcessRewardClient(std::unique_ptr<reward::Verifier> verifier) {
   auto registry = std::make_shared<reward::VerifierRegistry>();
-  if (!registry->Register(std::make_unique<ParityVerifier>()).ok()) return nullptr;
+  if (!registry->Register(std::move(verifier)).ok()) return nullptr;
   reward::EngineOptions eo;
   eo.num_workers = 1;
   auto engine = reward::ScoringEngine::Create(registry, eo);
@@ -64,6 +65,10 @@ inline std::unique_ptr<reward::RewardClient> MakeParityRewardClient() {
   rc.set_mode("in_process");
   auto client = reward::RewardClient::CreateInProcess(rc, std::shared_ptr<reward::ScoringEngine>(std::move(*engine)));
   return client.ok() ? std::move(*client) : nullptr;
+}
+
+inline std::unique_ptr<reward::RewardClient> MakeParityRewardClient() {
+  return MakeInProcessRewardClient(std::make_unique<ParityVerifier>());
 }
 
 // Writes a 64-row parity dataset into `dir` and returns a tiny RL config (tiny2 hybrid model: one

@@ -97,6 +97,7 @@ struct Trainer::Sample {
   std::vector<uint8_t> loss_mask;    // [completion] v
   double advantage = 0;
   at::Tensor old_logprobs;           // [completion] fp32, l_old
+  at::Tensor ref_logprobs;           // [completion] fp32, l_ref (only when the KL term needs it)
 };
 
 Trainer::Trainer(const config::RunConfig& config, Communicator* comm) : config_(config), comm_(comm) {}
@@ -144,12 +145,24 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
       return absl::InvalidArgumentError(absl::StrCat("model.device: '", config_.model().device(), "' is not a device"));
     }
   }
-  if (!config_.model().init_from().empty()) {
-    M1RL_ASSIGN_OR_RETURN(model_, model::HybridModel::LoadHf(config_.model().init_from(), at::kFloat, device));
-  } else {
+  // The initial policy: model.init_from, else a seeded random init (identical on every rank).
+  auto initial_policy = [&]() -> absl::StatusOr<std::unique_ptr<model::HybridModel>> {
+    if (!config_.model().init_from().empty()) {
+      return model::HybridModel::LoadHf(config_.model().init_from(), at::kFloat, device);
+    }
     M1RL_ASSIGN_OR_RETURN(model::ModelConfig mc, model::ModelConfig::FromProto(config_.model()));
     const uint64_t seed = config_.model().seed() != 0 ? config_.model().seed() : tc.seed();
-    M1RL_ASSIGN_OR_RETURN(model_, model::HybridModel::Create(mc, at::kFloat, device, seed));
+    return model::HybridModel::Create(mc, at::kFloat, device, seed);
+  };
+  M1RL_ASSIGN_OR_RETURN(model_, initial_policy());
+  if (tc.mode() == "rl") {
+    M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg, algorithms::ResolveAlgorithmConfig(config_.algorithm()));
+    if (alg.needs_reference_model()) {
+      // The KL term's reference is the initial policy, frozen (also after a resume: the checkpoint
+      // holds the trained policy, the reference is rebuilt from the same source).
+      M1RL_ASSIGN_OR_RETURN(ref_model_, initial_policy());
+      for (auto& [name, p] : ref_model_->NamedParameters()) p.requires_grad_(false);
+    }
   }
   if (tokenizer_->vocab_size() > model_->config().vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat("model.vocab_size ", model_->config().vocab_size,
@@ -563,14 +576,16 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   model::ForwardOptions fwd;
   fwd.temperature = rollout_temperature_;
 
-  // ---- old log-probs: recomputed with theta_old in the update's packing, or the rollout's ----
+  // ---- old log-probs: recomputed with theta_old in the update's packing, or the rollout's; ----
+  // ---- reference log-probs from the frozen initial policy when the KL term needs them      ----
   const Clock::time_point t_update = Clock::now();
+  const bool recompute_old = alg.ratio_denominator != algorithms::RatioDenominator::kRollout;
   for (const auto& mb : minibatches) {
     for (const auto& micro : split_micro(mb)) {
-      if (alg.ratio_denominator == algorithms::RatioDenominator::kRollout) {
+      if (!recompute_old) {
         for (Sample* s : micro) s->old_logprobs = at::tensor(s->rollout_logprobs);
-        continue;
       }
+      if (!recompute_old && ref_model_ == nullptr) continue;
       std::vector<const std::vector<int32_t>*> ps, cs;
       for (Sample* s : micro) {
         ps.push_back(&s->prompt);
@@ -578,11 +593,14 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       }
       Packed p = Pack(ps, cs);
       at::NoGradGuard no_grad;
-      model::ForwardOutput out = model_->Forward(p.input_ids, p.targets, p.cu_seqlens, fwd);
-      at::Tensor lp = out.logprobs.to(at::kCPU);
-      for (size_t i = 0; i < micro.size(); ++i) {
-        micro[i]->old_logprobs = lp.narrow(0, p.completion_begin[i], static_cast<int64_t>(micro[i]->completion.size())).clone();
-      }
+      auto completion_logprobs = [&](const model::HybridModel& m, at::Tensor Sample::*field) {
+        at::Tensor lp = m.Forward(p.input_ids, p.targets, p.cu_seqlens, fwd).logprobs.to(at::kCPU);
+        for (size_t i = 0; i < micro.size(); ++i) {
+          micro[i]->*field = lp.narrow(0, p.completion_begin[i], static_cast<int64_t>(micro[i]->completion.size())).clone();
+        }
+      };
+      if (recompute_old) completion_logprobs(*model_, &Sample::old_logprobs);
+      if (ref_model_ != nullptr) completion_logprobs(*ref_model_, &Sample::ref_logprobs);
     }
   }
 
@@ -609,7 +627,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     }
     struct Micro {
       Packed packed;
-      at::Tensor mask, seq_ids, group_ids, adv, old_lp;  // [T]
+      at::Tensor mask, seq_ids, group_ids, adv, old_lp, ref_lp;  // [T] (ref_lp only with a KL term)
     };
     std::vector<Micro> micros;
     int64_t seq_counter = 0;
@@ -625,7 +643,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       const int64_t T = mc.packed.input_ids.size(0);
       std::vector<uint8_t> mask(static_cast<size_t>(T), 0);
       std::vector<int64_t> sid(static_cast<size_t>(T), 0), gid(static_cast<size_t>(T), 0);
-      std::vector<float> adv(static_cast<size_t>(T), 0.0f), old(static_cast<size_t>(T), 0.0f);
+      std::vector<float> adv(static_cast<size_t>(T), 0.0f), old(static_cast<size_t>(T), 0.0f),
+          ref(ref_model_ != nullptr ? static_cast<size_t>(T) : 0, 0.0f);
       for (size_t i = 0; i < micro.size(); ++i) {
         const Sample& s = *micro[i];
         const int64_t begin = mc.packed.cu_seqlens[i], end = mc.packed.cu_seqlens[i + 1];
@@ -639,6 +658,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
           mask[t] = s.loss_mask[k];
           adv[t] = static_cast<float>(s.advantage);
           old[t] = old_ptr[k];
+          if (!ref.empty()) ref[t] = s.ref_logprobs.data_ptr<float>()[k];
         }
         ++seq_counter;
       }
@@ -647,6 +667,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       mc.group_ids = LongTensor(gid);
       mc.adv = at::tensor(adv);
       mc.old_lp = at::tensor(old);
+      if (!ref.empty()) mc.ref_lp = at::tensor(ref);
       counts.Add(algorithms::CountLossTokens(mc.mask, mc.seq_ids, mc.group_ids, S, Gn));
       micros.push_back(std::move(mc));
     }
@@ -668,6 +689,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       in.old_logprobs = mc.old_lp;
       in.advantages = mc.adv;
       in.mask = mc.mask;
+      in.ref_logprobs = mc.ref_lp;  // undefined without a KL term
       in.coef = algorithms::LossCoefficients(alg.loss_agg, mc.mask, mc.seq_ids, mc.group_ids, global,
                                              alg.generation_budget, at::kFloat);
       algorithms::PolicyLossResult pl = algorithms::ComputePolicyLoss(alg.policy_loss, in);

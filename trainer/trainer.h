@@ -104,6 +104,7 @@ class Trainer {
   Communicator* comm_;
   std::unique_ptr<model::Tokenizer> tokenizer_;
   std::unique_ptr<model::HybridModel> model_;
+  std::unique_ptr<model::HybridModel> ref_model_;  // frozen initial policy, only when the loss has a KL term
   std::unique_ptr<ShardedAdamW> optimizer_;
   std::unique_ptr<reward::RewardClient> reward_;
   std::unique_ptr<CheckpointManager> checkpoints_;
