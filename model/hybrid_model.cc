@@ -177,6 +177,37 @@ at::Tensor AttendPacked(const at::Tensor& q,  // [T, N_h, d] after RoPE
 
 }  // namespace
 
+// One query per sequence over each sequence's KV cache, as a single padded batch: the caches are copied
+// into [B, N_kv, L_max, d] (keys past a sequence's length masked), so the per-sequence cost is two
+// copies instead of AttendOne's dozen ops.
+at::Tensor HybridModel::AttendDecodeBatch(const at::Tensor& q,  // [B, N_h, d] after RoPE
+                                          const std::vector<SequenceState*>& seqs, int64_t full_ord,
+                                          const std::vector<int64_t>& cache_len) const {
+  const int64_t batch = q.size(0), heads = q.size(1), dim = q.size(2);
+  const at::Tensor& k0 = seqs[0]->keys_[full_ord];
+  const int64_t kv_heads = k0.size(0), group = heads / kv_heads;
+  const int64_t max_len = *std::max_element(cache_len.begin(), cache_len.end());
+  at::Tensor kp = at::zeros({batch, kv_heads, max_len, dim}, k0.options());
+  at::Tensor vp = at::zeros({batch, kv_heads, max_len, dim}, k0.options());
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t n = cache_len[static_cast<size_t>(b)];
+    kp[b].narrow(1, 0, n).copy_(seqs[static_cast<size_t>(b)]->keys_[full_ord].narrow(1, 0, n));
+    vp[b].narrow(1, 0, n).copy_(seqs[static_cast<size_t>(b)]->values_[full_ord].narrow(1, 0, n));
+  }
+  // Query head h = kv·group + g uses kv head ⌊h/group⌋: [B, N_kv, group, d] against [B, N_kv, d, L].
+  const at::Tensor qg = q.view({batch, kv_heads, group, dim});
+  const at::ScalarType cdt = ComputeDtype(q.scalar_type());
+  at::Tensor scores = ops::BatchedMatmul(qg, kp.transpose(-1, -2)).to(cdt) / std::sqrt(static_cast<double>(dim));
+  at::Tensor lens = at::empty({batch}, at::TensorOptions().dtype(at::kLong));
+  std::copy(cache_len.begin(), cache_len.end(), lens.data_ptr<int64_t>());
+  const at::Tensor past_end = at::arange(max_len, at::TensorOptions().dtype(at::kLong)).view({1, max_len}) >=
+                              lens.view({batch, 1});  // [B, L]
+  scores = scores.masked_fill(past_end.to(scores.device()).view({batch, 1, 1, max_len}),
+                              -std::numeric_limits<double>::infinity());
+  const at::Tensor probs = scores.softmax(-1).to(vp.scalar_type());  // [B, N_kv, group, L]
+  return ops::BatchedMatmul(probs, vp).reshape({batch, heads * dim});  // [B, N_h·d]
+}
+
 // ---- SequenceState ----------------------------------------------------------------------------------------
 
 SequenceState SequenceState::Copy() const {
@@ -525,6 +556,10 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
         if (packed.defined()) outs.push_back(packed);
       }
       const bool batched = !outs.empty();
+      // One new token per sequence (decode): attend over all caches in one padded batch.
+      bool decode_batch = seqs != nullptr && decode && batch >= 2;
+      for (int64_t b = 0; b < batch && decode_batch; ++b) decode_batch = cu_seqlens[b + 1] - cu_seqlens[b] == 1;
+      std::vector<int64_t> cache_len;
       for (int64_t b = 0; b < batch && !batched; ++b) {
         const int64_t s0 = cu_seqlens[b], n = cu_seqlens[b + 1] - cu_seqlens[b];
         if (n == 0) continue;
@@ -549,8 +584,13 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
         }
         kc.narrow(1, p0, n).copy_(kb);
         vc.narrow(1, p0, n).copy_(vb);
+        if (decode_batch) {
+          cache_len.push_back(p0 + n);
+          continue;
+        }
         outs.push_back(AttendOne(q.narrow(0, s0, n), kc.narrow(1, 0, p0 + n), vc.narrow(1, 0, p0 + n), p0));
       }
+      if (decode_batch) outs.push_back(AttendDecodeBatch(q, *seqs, full_ord, cache_len));
       mixed = ops::Linear(at::cat(outs, 0), l.o_proj);
       ++full_ord;
     }

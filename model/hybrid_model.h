@@ -142,6 +142,10 @@ class HybridModel {
                             const std::vector<int64_t>& cu_seqlens, at::Tensor* states, bool decode) const;
   at::Tensor MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
                  AuxStats* aux) const;
+  // Softmax attention of one new token per sequence over its KV cache (layer full_ord), batched.
+  at::Tensor AttendDecodeBatch(const at::Tensor& q,  // [B, N_h, d] after RoPE, one token per sequence
+                               const std::vector<SequenceState*>& seqs, int64_t full_ord,
+                               const std::vector<int64_t>& cache_len) const;  // [B] keys incl. the new one
   // Embedding, all layers, final norm: [T, H] compute dtype. With `seqs` (one per cu_seqlens segment) the
   // lightning states and KV caches are read and updated; `decode` selects the one-token recurrence.
   at::Tensor RunLayers(const at::Tensor& input_ids,  // [T] int64
