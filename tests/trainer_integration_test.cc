@@ -173,6 +173,22 @@ TEST(TrainerRewardFailureTest, ServerDownFailsTheStepAfterTheLimitWithoutScoring
   EXPECT_EQ(t->step(), 0);
 }
 
+TEST(TrainerConfigTest, ModelDtypeAndHeadPrecisionAreCheckedNotIgnored) {
+  testutil::TempDir dir("dtype");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  auto comm = MakeSingleRankCommunicator();
+  cfg.mutable_model()->set_dtype("bfloat16");
+  EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.dtype")));
+  cfg.mutable_model()->set_dtype("float32");
+  cfg.mutable_model()->set_lm_head_precision("fp16");
+  EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lm_head_precision")));
+  cfg.mutable_model()->set_lm_head_precision("tf32");
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+  EXPECT_THAT(t->TrainStep().status(), IsOk());
+}
+
 // A verifier whose reward is learnable from scratch in a few steps: CORRECT iff the response starts
 // with a digit (a random character policy does so about 10% of the time).
 class FirstDigitVerifier final : public reward::Verifier {

@@ -134,6 +134,22 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   }
   rollout_temperature_ = config_.rollout().temperature() > 0 ? config_.rollout().temperature() : 1.0;
 
+  // The trainer keeps FP32 weights, gradients and Adam moments (ALGORITHMS.md §7); the head precision is
+  // the one the rollout uses too, so both sides compute the same token probabilities (M1 §3.2).
+  if (!config_.model().dtype().empty() && config_.model().dtype() != "float32") {
+    return absl::InvalidArgumentError(absl::StrCat("model.dtype: the trainer keeps FP32 weights; got '",
+                                                   config_.model().dtype(), "' (use float32)"));
+  }
+  if (!config_.model().lm_head_precision().empty()) {
+    absl::StatusOr<model::HeadPrecision> hp = model::ParseHeadPrecision(config_.model().lm_head_precision());
+    if (!hp.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", hp.status().message()));
+    head_precision_ = *hp;
+  }
+  if (config_.model().head_chunk_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.head_chunk_size must be >= 0, got ", config_.model().head_chunk_size()));
+  }
+
   const std::string tok_spec = config_.model().tokenizer().empty() ? "char" : config_.model().tokenizer();
   M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
 
@@ -207,6 +223,13 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
     metrics_ = std::move(multi);
   }
   return absl::OkStatus();
+}
+
+model::ForwardOptions Trainer::HeadForwardOptions() const {
+  model::ForwardOptions fwd;
+  fwd.head = head_precision_;
+  fwd.head_chunk_size = config_.model().head_chunk_size();
+  return fwd;
 }
 
 std::vector<int32_t> Trainer::EncodePrompt(const std::string& prompt) const {
@@ -301,7 +324,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   int64_t gen_tokens = 0;
 
   // ---- generation rounds with scoring, filtering and advantages ----
-  internal::PolicyDecodeModel decode(model_.get(), model::DecodeOptions{});
+  internal::PolicyDecodeModel decode(model_.get(), model::DecodeOptions{head_precision_});
   rollout::EngineOptions eo;
   eo.max_batch_size = rc.max_batch_size() > 0 ? rc.max_batch_size() : 64;
   eo.memory_budget_bytes = rc.memory_budget_bytes();
@@ -573,7 +596,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     }
     return out;
   };
-  model::ForwardOptions fwd;
+  model::ForwardOptions fwd = HeadForwardOptions();
   fwd.temperature = rollout_temperature_;
 
   // ---- old log-probs: recomputed with theta_old in the update's packing, or the rollout's; ----
@@ -782,7 +805,7 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
       for (size_t k = 0; k < cs[i]->size(); ++k) mask[static_cast<size_t>(p.completion_begin[i]) + k] = 1;
     }
     at::Tensor m = at::tensor(std::vector<int64_t>(mask.begin(), mask.end()), at::kLong).to(at::kBool);
-    model::ForwardOptions fwd;
+    model::ForwardOptions fwd = HeadForwardOptions();
     model::ForwardOutput out = model_->Forward(p.input_ids, p.targets, p.cu_seqlens, fwd);
     // Sum of NLL with the global count (a SUM per rank; the gradient all-reduce adds ranks).
     at::Tensor nll = at::where(m, out.logprobs, at::zeros_like(out.logprobs)).sum().div(-global_tokens);
@@ -815,7 +838,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
     const int64_t n = std::min<int64_t>(config_.trainer().eval_prompts() > 0 ? config_.trainer().eval_prompts() : 64,
                                         static_cast<int64_t>(data.size()));
     const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
-    internal::PolicyDecodeModel decode(model_.get(), model::DecodeOptions{});
+    internal::PolicyDecodeModel decode(model_.get(), model::DecodeOptions{head_precision_});
     rollout::EngineOptions eo;
     eo.max_batch_size = config_.rollout().max_batch_size() > 0 ? config_.rollout().max_batch_size() : 64;
     eo.eos_token_ids = {tokenizer_->eos_id()};

@@ -98,6 +98,7 @@ class Trainer {
   absl::StatusOr<StepResult> RlStep();
   absl::StatusOr<StepResult> SftStep();
   std::vector<int32_t> EncodePrompt(const std::string& prompt) const;
+  model::ForwardOptions HeadForwardOptions() const;  // the configured head precision and chunk
   absl::Status WriteMetrics(int64_t step, const std::map<std::string, double>& values);
 
   config::RunConfig config_;
@@ -114,6 +115,7 @@ class Trainer {
   std::unique_ptr<PromptSampler> sampler_;
   int64_t step_ = 0;
   double rollout_temperature_ = 1.0;
+  model::HeadPrecision head_precision_ = model::HeadPrecision::kIeeeFp32;  // model.lm_head_precision
   double last_eval_accuracy_ = -1;
 };
 
