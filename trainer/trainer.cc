@@ -40,7 +40,7 @@
 #include "trainer/internal/status.h"
 #include "model/chat_template.h"
 #include "rollout/engine.h"
-#include "trainer/internal/policy_decode_model.h"
+#include "rollout/hybrid_decode_model.h"
 #include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {
@@ -324,7 +324,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   int64_t gen_tokens = 0;
 
   // ---- generation rounds with scoring, filtering and advantages ----
-  internal::PolicyDecodeModel decode(model_.get(), model::DecodeOptions{head_precision_});
+  rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
   rollout::EngineOptions eo;
   eo.max_batch_size = rc.max_batch_size() > 0 ? rc.max_batch_size() : 64;
   eo.memory_budget_bytes = rc.memory_budget_bytes();
@@ -838,7 +838,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
     const int64_t n = std::min<int64_t>(config_.trainer().eval_prompts() > 0 ? config_.trainer().eval_prompts() : 64,
                                         static_cast<int64_t>(data.size()));
     const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
-    internal::PolicyDecodeModel decode(model_.get(), model::DecodeOptions{head_precision_});
+    rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
     rollout::EngineOptions eo;
     eo.max_batch_size = config_.rollout().max_batch_size() > 0 ? config_.rollout().max_batch_size() : 64;
     eo.eos_token_ids = {tokenizer_->eos_id()};
