@@ -896,8 +896,9 @@ void ValidateTrainer(const config::TrainerConfig& t, Checker& c) {
   c.NonNegative(o.weight_decay(), "trainer.optim.weight_decay");
   c.NonNegative(o.grad_clip(), "trainer.optim.grad_clip");
   c.AtLeast(o.warmup_steps(), 0, "trainer.optim.warmup_steps");
-  c.OneOf(o.schedule(), {"", "constant", "cosine", "linear"}, "trainer.optim.schedule");
+  c.OneOf(o.schedule(), {"", "constant", "cosine", "linear", "wsd"}, "trainer.optim.schedule");
   c.InRange(o.min_lr_ratio(), 0, 1, false, true, "trainer.optim.min_lr_ratio");
+  c.InRange(o.decay_fraction(), 0, 1, false, true, "trainer.optim.decay_fraction");
   c.OneOf(t.prompt_template(), {"", "chat", "raw"}, "trainer.prompt_template");
   c.InRange(t.max_unscored_fraction(), 0, 1, false, true, "trainer.max_unscored_fraction");
   c.OneOf(t.backend(), {"", "gloo", "nccl"}, "trainer.backend");

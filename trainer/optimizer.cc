@@ -31,6 +31,7 @@ absl::StatusOr<AdamWOptions> AdamWOptions::FromProto(const config::OptimConfig& 
   o.warmup_steps = proto.warmup_steps();
   if (!proto.schedule().empty()) o.schedule = proto.schedule();
   o.min_lr_ratio = proto.min_lr_ratio();
+  if (proto.decay_fraction() != 0) o.decay_fraction = proto.decay_fraction();
   o.zero1 = proto.zero1();
   o.total_steps = std::max<int64_t>(1, total_steps);
   M1RL_RETURN_IF_ERROR(o.Validate());
@@ -45,8 +46,12 @@ absl::Status AdamWOptions::Validate() const {
   if (weight_decay < 0) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.weight_decay must be >= 0, got ", weight_decay));
   if (grad_clip < 0) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.grad_clip must be >= 0, got ", grad_clip));
   if (warmup_steps < 0) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.warmup_steps must be >= 0, got ", warmup_steps));
-  if (schedule != "constant" && schedule != "cosine" && schedule != "linear") {
-    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.schedule must be constant, cosine or linear, got '", schedule, "'"));
+  if (schedule != "constant" && schedule != "cosine" && schedule != "linear" && schedule != "wsd") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trainer.optim.schedule must be constant, cosine, linear or wsd, got '", schedule, "'"));
+  }
+  if (!(decay_fraction > 0 && decay_fraction <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.decay_fraction must be in (0, 1], got ", decay_fraction));
   }
   if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("trainer.optim.min_lr_ratio must be in [0, 1], got ", min_lr_ratio));
@@ -60,7 +65,10 @@ double LearningRateAt(const AdamWOptions& o, int64_t step) {
   if (o.schedule == "constant") return o.lr;
   const double span = static_cast<double>(std::max<int64_t>(1, o.total_steps - o.warmup_steps));
   const double progress = std::clamp(static_cast<double>(step - o.warmup_steps) / span, 0.0, 1.0);
-  const double factor = o.schedule == "cosine" ? 0.5 * (1.0 + std::cos(M_PI * progress)) : 1.0 - progress;
+  double factor = 1.0 - progress;  // linear
+  if (o.schedule == "cosine") factor = 0.5 * (1.0 + std::cos(M_PI * progress));
+  // Warm-up, stable, decay: flat until the last decay_fraction of the steps, then linear to the floor.
+  if (o.schedule == "wsd") factor = std::clamp((1.0 - progress) / o.decay_fraction, 0.0, 1.0);
   return o.lr * (o.min_lr_ratio + (1.0 - o.min_lr_ratio) * factor);
 }
 

@@ -42,8 +42,9 @@ struct AdamWOptions {
   double weight_decay = 0.0;
   double grad_clip = 0.0;        // global norm; 0 = off
   int64_t warmup_steps = 0;      // linear from lr/warmup to lr over the first warmup_steps steps
-  std::string schedule = "constant";  // "constant" | "cosine" | "linear" (decay after warm-up)
-  double min_lr_ratio = 0.0;     // floor of cosine/linear decay, as a fraction of lr
+  std::string schedule = "constant";  // "constant" | "cosine" | "linear" (decay after warm-up) | "wsd"
+  double min_lr_ratio = 0.0;     // floor of cosine/linear/wsd decay, as a fraction of lr
+  double decay_fraction = 0.2;   // "wsd": lr stays flat, then decays linearly over this share of the steps
   int64_t total_steps = 1;       // horizon of the decay
   bool zero1 = false;
   int64_t bucket_bytes = 8 << 20;

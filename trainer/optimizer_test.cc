@@ -60,6 +60,15 @@ TEST(LearningRateTest, WarmupThenSchedulesMatchHandValues) {
   // step 9: 0.1 + 0.9 * 0.5 * (1 + cos(pi/2)) = 0.55
   EXPECT_NEAR(LearningRateAt(o, 9), 0.55, 1e-15);
   EXPECT_NEAR(LearningRateAt(o, 14), 0.1, 1e-15);
+  o.schedule = "wsd";
+  o.decay_fraction = 0.4;  // flat while progress <= 0.6 (step 10), then linear to 0.1 at step 14
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 9), 1.0);
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 10), 1.0);
+  // step 12: progress 0.8 -> factor (1 - 0.8) / 0.4 = 0.5 -> 0.1 + 0.9 * 0.5 = 0.55
+  EXPECT_NEAR(LearningRateAt(o, 12), 0.55, 1e-15);
+  EXPECT_NEAR(LearningRateAt(o, 14), 0.1, 1e-15);
+  o.decay_fraction = 0;
+  EXPECT_FALSE(o.Validate().ok());
 }
 
 TEST(AdamWOptionsTest, ValidationNamesTheField) {
