@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,18 +40,25 @@ class TempDir {
   std::string path_;
 };
 
-class ParityVerifier final : public reward::Verifier {
+// A verifier whose verdict is a predicate of the response text (CORRECT, reward 1, iff it holds).
+class PredicateVerifier final : public reward::Verifier {
  public:
-  std::string_view domain() const override { return "parity"; }
-  std::string_view version() const override { return "parity-1"; }
+  PredicateVerifier(std::string domain, std::function<bool(const std::string&)> correct)
+      : domain_(std::move(domain)), version_(domain_ + "-1"), correct_(std::move(correct)) {}
+  std::string_view domain() const override { return domain_; }
+  std::string_view version() const override { return version_; }
   reward::VerifyOutcome Verify(const reward::VerifyInput& input, const reward::CheckContext&) const override {
     reward::VerifyOutcome out;
     out.status = rl::OK;
-    const bool even = input.response.size() % 2 == 0;
-    out.verdict = even ? rl::CORRECT : rl::INCORRECT;
-    out.correctness = even ? 1.0 : 0.0;
+    const bool ok = correct_(input.response);
+    out.verdict = ok ? rl::CORRECT : rl::INCORRECT;
+    out.correctness = ok ? 1.0 : 0.0;
     return out;
   }
+
+ private:
+  std::string domain_, version_;
+  std::function<bool(const std::string&)> correct_;
 };
 
 // An in-process reward client over one verifier (nullptr if the engine cannot be built).
@@ -68,7 +76,8 @@ inline std::unique_ptr<reward::RewardClient> MakeInProcessRewardClient(std::uniq
 }
 
 inline std::unique_ptr<reward::RewardClient> MakeParityRewardClient() {
-  return MakeInProcessRewardClient(std::make_unique<ParityVerifier>());
+  return MakeInProcessRewardClient(std::make_unique<PredicateVerifier>(
+      "parity", [](const std::string& response) { return response.size() % 2 == 0; }));
 }
 
 // Writes a 64-row parity dataset into `dir` and returns a tiny RL config (tiny2 hybrid model: one

@@ -32,7 +32,7 @@ init=${INIT_FROM:-}
 if [[ -z "$init" ]]; then
   init=$RUN_DIR/sft_model
   "$M1RL" train --config configs/ablation/cispo.yaml "${common[@]}" \
-    --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-60}" --set trainer.sft_batch_size=32 \
+    --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-75}" --set trainer.sft_batch_size=32 \
     --set trainer.optim.lr=3e-3 --set trainer.eval_every=0 --set "trainer.metrics_dir=$RUN_DIR/sft" \
     --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" --set trainer.checkpoint.every_steps=0 \
     --set "trainer.export_hf_dir=$init" --log_level warning

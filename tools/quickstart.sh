@@ -42,7 +42,7 @@ common=(--set "reward.mode=grpc" --set "reward.address=$addr"
 
 # --- stage 1: SFT warm-up (teaches the answer format; stops while accuracy is still low) ---
 "$M1RL" train --config "$CONFIG" "${common[@]}" \
-  --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-60}" --set trainer.sft_batch_size=32 \
+  --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-75}" --set trainer.sft_batch_size=32 \
   --set trainer.optim.lr=3e-3 --set trainer.eval_every=0 --set trainer.eval_at_start=false \
   --set "trainer.metrics_dir=$RUN_DIR/sft" --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" \
   --set trainer.checkpoint.every_steps=0 --set "trainer.export_hf_dir=$RUN_DIR/sft_model" --log_level warning
