@@ -1,6 +1,7 @@
 #include "common/flags.h"
 
 #include <iomanip>
+#include <iostream>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -84,6 +85,14 @@ absl::Status FlagSet::Assign(Flag& flag, const std::string& value) {
 }
 
 absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
+  // Every error names the program once: "m1rl train: --steps expects an integer, got 'x'".
+  if (absl::Status s = ParseArgs(args); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(program_, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FlagSet::ParseArgs(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -92,7 +101,7 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
     }
     if (!absl::StartsWith(arg, "--")) {
       if (positional_ == nullptr)
-        return absl::InvalidArgumentError(absl::StrCat(program_, ": unexpected argument '", arg, "' (see --help)"));
+        return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "' (see --help)"));
       positional_->push_back(arg);
       continue;
     }
@@ -114,7 +123,7 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
       }
     }
     if (flag == nullptr)
-      return absl::InvalidArgumentError(absl::StrCat(program_, ": unknown flag --", name, " (see --help)"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
     if (!has_value) {
       if (flag->kind == Kind::kBool) {
         value = "true";
@@ -133,6 +142,26 @@ absl::Status FlagSet::Parse(int argc, char** argv, int skip) {
   std::vector<std::string> args;
   for (int i = skip; i < argc; ++i) args.emplace_back(argv[i]);
   return Parse(args);
+}
+
+std::optional<int> FlagSet::CommandExit(const absl::Status& parsed, int error_code) const {
+  if (!parsed.ok()) {
+    std::cerr << parsed.message() << "\n" << Usage();
+    return error_code;
+  }
+  if (help_requested_) {
+    std::cout << Usage();
+    return 0;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> FlagSet::ParseForCommand(const std::vector<std::string>& args, int error_code) {
+  return CommandExit(Parse(args), error_code);
+}
+
+std::optional<int> FlagSet::ParseForCommand(int argc, char** argv, int skip, int error_code) {
+  return CommandExit(Parse(argc, argv, skip), error_code);
 }
 
 std::string FlagSet::Usage() const {

@@ -8,6 +8,8 @@
 //   flags.AddInt("n", &n, "how many");
 //   absl::Status s = flags.Parse(args);   // args exclude the program and subcommand names
 //   if (flags.help_requested()) { std::cout << flags.Usage(); return 0; }
+// or, in a command's entry point, both early exits at once:
+//   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
 //
 // Accepted forms: --name=value, --name value, --flag (bool true), --noflag / --flag=false (bool false).
 // Repeated-string flags (AddRepeated) collect every occurrence. Positional arguments are an error
@@ -16,6 +18,7 @@
 #define M1RL_COMMON_FLAGS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,11 +37,16 @@ class FlagSet {
   void AddRepeated(const std::string& name, std::vector<std::string>* values, const std::string& help);
   void AllowPositional(std::vector<std::string>* positional, const std::string& what);
 
-  // Parses `args`. Returns kInvalidArgument naming the flag on unknown flags, missing values or
-  // values of the wrong type. `--help` sets help_requested() and returns OK.
+  // Parses `args`. Returns kInvalidArgument naming the program and the flag on unknown flags, missing
+  // values or values of the wrong type. `--help` sets help_requested() and returns OK.
   absl::Status Parse(const std::vector<std::string>& args);
   // Convenience for main(): skips the first `skip` entries of argv.
   absl::Status Parse(int argc, char** argv, int skip);
+  // Parse for a command's entry point. Returns the code to exit with now: `error_code` after writing
+  // the error and the usage to stderr, or 0 after writing the usage to stdout for --help;
+  // nullopt when the command should run.
+  std::optional<int> ParseForCommand(const std::vector<std::string>& args, int error_code = 2);
+  std::optional<int> ParseForCommand(int argc, char** argv, int skip, int error_code = 2);
 
   bool help_requested() const { return help_requested_; }
   // Whether the flag appeared on the command line (not just its default).
@@ -58,6 +66,8 @@ class FlagSet {
   Flag* Find(const std::string& name);
   const Flag* Find(const std::string& name) const;
   absl::Status Assign(Flag& flag, const std::string& value);
+  absl::Status ParseArgs(const std::vector<std::string>& args);  // Parse without the program prefix
+  std::optional<int> CommandExit(const absl::Status& parsed, int error_code) const;
 
   std::string program_;
   std::string description_;

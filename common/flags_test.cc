@@ -55,5 +55,30 @@ TEST(FlagSetTest, HelpListsFlagsWithDefaults) {
   EXPECT_THAT(flags.Usage(), HasSubstr("[default: 7]"));
 }
 
+TEST(FlagSetTest, ParseForCommandGivesTheEarlyExitCodes) {
+  int64_t n = 0;
+  {
+    FlagSet flags("m1rl x", "does x");
+    flags.AddInt("steps", &n, "number of steps");
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(flags.ParseForCommand({"--bogus"}, 3), std::optional<int>(3));
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_THAT(err, HasSubstr("m1rl x: unknown flag --bogus"));
+    EXPECT_THAT(err, ::testing::Not(HasSubstr("m1rl x: m1rl x")));
+    EXPECT_THAT(err, HasSubstr("usage: m1rl x"));
+  }
+  {
+    FlagSet flags("m1rl x", "does x");
+    flags.AddInt("steps", &n, "number of steps");
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(flags.ParseForCommand({"--help"}), std::optional<int>(0));
+    EXPECT_THAT(::testing::internal::GetCapturedStdout(), HasSubstr("--steps"));
+  }
+  FlagSet flags("m1rl x", "does x");
+  flags.AddInt("steps", &n, "number of steps");
+  EXPECT_EQ(flags.ParseForCommand({"--steps=4"}), std::nullopt);
+  EXPECT_EQ(n, 4);
+}
+
 }  // namespace
 }  // namespace m1rl

@@ -12,6 +12,7 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/flags.h"
@@ -153,14 +154,7 @@ int Main(int argc, char** argv) {
   flags.AddDouble("seconds", &seconds, "duration of each measurement");
   flags.AddInt("workers", &workers, "engine verifier threads for the saturation runs");
   flags.AddInt("concurrency", &concurrency, "items in flight at saturation (0: 8 x workers)");
-  if (absl::Status s = flags.Parse(argc, argv, 1); !s.ok()) {
-    std::cerr << s.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(argc, argv, 1)) return *exit_code;
   if (concurrency <= 0) concurrency = 8 * workers;
   std::shared_ptr<const VerifierRegistry> registry = DefaultVerifierRegistry();
   std::string domain = "math";

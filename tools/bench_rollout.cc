@@ -15,6 +15,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -84,15 +85,7 @@ int Run(int argc, char** argv) {
   flags.AddInt("naive-samples", &naive_samples, "step indices at which the naive loop is timed (>= 2)");
   flags.AddInt("seed", &seed, "model init and sampling seed");
   flags.AddInt("naive-pack-tokens", &naive_pack_tokens, "most tokens per naive forward (bounds its memory)");
-  absl::Status parsed = flags.Parse(argc, argv, 1);
-  if (!parsed.ok()) {
-    std::cerr << parsed.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(argc, argv, 1)) return *exit_code;
   if (naive_samples < 2) {
     std::cerr << "--naive-samples must be >= 2\n";
     return 2;

@@ -1,6 +1,7 @@
 // `m1rl config --config FILE [--set path=value ...]`: loads, overrides and validates a run config and
 // prints the resolved config as YAML (stdout), or the error naming the field (stderr, exit 1).
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,14 +18,7 @@ int RunConfigCommand(const std::vector<std::string>& args) {
   FlagSet flags("m1rl config", "Prints the resolved run config (YAML file + --set overrides, validated).");
   flags.AddString("config", &config_path, "run config YAML (e.g. configs/quickstart.yaml)");
   flags.AddRepeated("set", &overrides, "override path=value, value parsed as YAML (repeatable)");
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    std::cerr << "m1rl config: " << s.message() << "\n" << flags.Usage();
-    return 1;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args, 1)) return *exit_code;
   if (config_path.empty()) {
     std::cerr << "m1rl config: --config is required\n" << flags.Usage();
     return 1;

@@ -1,6 +1,7 @@
 // m1rl export --checkpoint DIR --out HF_DIR: a trainer checkpoint to Hugging Face format
 // (config.json + model.safetensors with HF names, via the model's SaveHf).
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,14 +17,7 @@ int RunExport(const std::vector<std::string>& args) {
   m1rl::FlagSet flags("m1rl export", "Writes a trainer checkpoint's policy in Hugging Face format.");
   flags.AddString("checkpoint", &checkpoint, "checkpoint directory (step_N with COMPLETE)");
   flags.AddString("out", &out, "output directory (config.json, model.safetensors)");
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    std::cerr << "m1rl export: " << s.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (checkpoint.empty() || out.empty()) {
     std::cerr << "m1rl export: --checkpoint and --out are required\n" << flags.Usage();
     return 2;

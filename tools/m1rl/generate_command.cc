@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -199,15 +200,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   flags.AddString("dtype", &f.dtype, "model dtype: float32 | bfloat16 | float64");
   flags.AddString("device", &f.device, "cpu | cuda | cuda:N");
   flags.AddBool("chat-template", &f.chat_template, "wrap prompts with the chat template");
-  absl::Status parsed = flags.Parse(args);
-  if (!parsed.ok()) {
-    std::cerr << parsed.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   absl::Status s;
   try {
     s = Generate(f);

@@ -7,6 +7,7 @@
 // "math" and the integer as answer.
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,15 +42,7 @@ int RunMakeData(const std::vector<std::string>& args) {
   flags.AddInt("seed", &seed, "dataset seed; row i uses a seed derived from (seed, i)");
   flags.AddInt("difficulty", &difficulty, "difficulty knob (-1: the family's default)");
   flags.AddString("out", &out, "output JSONL path");
-  absl::Status s = flags.Parse(args);
-  if (!s.ok()) {
-    std::cerr << "m1rl make-data: " << s.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (task.empty()) {
     std::cerr << "m1rl make-data: --task is required (known: " << absl::StrJoin(logic::FamilyNames(), ", ")
               << ")\n";

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -31,14 +32,7 @@ int RunModelInfo(const std::vector<std::string>& args) {
   flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 (ignored with --config_json)");
   flags.AddString("config_json", &config_json, "a Hugging Face config.json instead of a preset");
   flags.AddInt("head_tokens", &head_tokens, "T for the chunked FP32 head memory estimate");
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    std::cerr << s.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   absl::StatusOr<m1rl::model::ModelConfig> config;
   if (!config_json.empty()) {
     std::ifstream in(config_json);

@@ -4,6 +4,7 @@
 // SIGTERM/SIGINT (running calls get --grace-ms, then are cancelled; exit code 0).
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -61,14 +62,7 @@ int RunRewardServer(const std::vector<std::string>& args) {
   flags.AddBool("require-think", &require_think, "format: require <think>...</think> before the answer");
   flags.AddInt("stats-interval-s", &stats_interval_s, "print counters every N seconds (0: never)");
   flags.AddInt("grace-ms", &grace_ms, "on SIGTERM/SIGINT: time given to running calls before cancelling");
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    std::cerr << "m1rl reward-server: " << s.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (workers < 1 || queue < 1 || cache_entries < 0 || stats_interval_s < 0 || grace_ms < 0) {
     std::cerr << "m1rl reward-server: --workers and --queue must be >= 1; --cache-entries, --stats-interval-s and "
                  "--grace-ms >= 0\n";

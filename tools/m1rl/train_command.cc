@@ -3,6 +3,7 @@
 // (torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT or Slurm's), see trainer/distributed.h.
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,14 +30,7 @@ int RunTrain(const std::vector<std::string>& args) {
   flags.AddRepeated("set", &overrides, "override path=value, e.g. trainer.optim.lr=1e-5 (repeatable)");
   flags.AddString("resume", &resume, "auto (newest complete checkpoint, else fresh) or a checkpoint directory");
   flags.AddString("log_level", &log_level, "info | warning | error");
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    std::cerr << "m1rl train: " << s.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (config_path.empty()) {
     std::cerr << "m1rl train: --config is required\n" << flags.Usage();
     return 2;

@@ -5,6 +5,7 @@
 // the file was read (per-line problems are reported as INVALID_INPUT lines and counted on stderr).
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/cli.h"
@@ -92,14 +93,7 @@ int RunVerify(const std::vector<std::string>& args) {
   flags.AddInt("timeout-ms", &timeout_ms, "per-check budget; past it the check is abandoned (TIMEOUT)");
   flags.AddDouble("correctness-weight", &correctness_weight, "total = wc*correctness + wf*format");
   flags.AddDouble("format-weight", &format_weight, "weight of the format component");
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    std::cerr << "m1rl verify: " << s.message() << "\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (jsonl.empty() && (!flags.IsSet("gold") || !flags.IsSet("pred"))) {
     std::cerr << "m1rl verify: give --gold and --pred, or --jsonl FILE\n" << flags.Usage();
     return 2;
