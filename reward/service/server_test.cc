@@ -59,6 +59,16 @@ class ServerTest : public ::testing::Test {
     stub_ = rl::RewardService::NewStub(channel_);
   }
 
+  // One worker and one queue slot, so a third concurrent item is refused with the retry hint.
+  static constexpr int kRetryAfterMs = 37;
+  void StartOneSlotServer() {
+    EngineOptions options;
+    options.num_workers = 1;
+    options.queue_capacity = 1;
+    options.retry_after_ms = kRetryAfterMs;
+    StartServer(options);
+  }
+
   void WaitUntilIdle(const FakeVerifier* v) {
     for (int i = 0; i < 400 && v->running() > 0; ++i) std::this_thread::sleep_for(5ms);
   }
@@ -162,11 +172,7 @@ TEST_F(ServerTest, RpcDeadlineExceededCancelsTheRunningCheck) {
 }
 
 TEST_F(ServerTest, QueueFullIsResourceExhaustedWithRetryHint) {
-  EngineOptions options;
-  options.num_workers = 1;
-  options.queue_capacity = 1;
-  options.retry_after_ms = 37;
-  StartServer(options);
+  StartOneSlotServer();
   // Occupy the worker and the single queue slot with two async calls.
   std::vector<std::future<grpc::Status>> pending;
   for (const char* id : {"s1", "s2"}) {
@@ -191,7 +197,7 @@ TEST_F(ServerTest, QueueFullIsResourceExhaustedWithRetryHint) {
   const auto& md = ctx.GetServerTrailingMetadata();
   auto it = md.find("retry-after-ms");
   ASSERT_NE(it, md.end());
-  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "37");
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), std::to_string(kRetryAfterMs));
   for (auto& f : pending) EXPECT_TRUE(f.get().ok());
 }
 
@@ -225,11 +231,7 @@ TEST_F(ServerTest, StreamScoresEveryItemOnceInCompletionOrder) {
 }
 
 TEST_F(ServerTest, StreamItemsBeyondTheQueueGetResourceExhaustedWithHint) {
-  EngineOptions options;
-  options.num_workers = 1;
-  options.queue_capacity = 1;
-  options.retry_after_ms = 37;
-  StartServer(options);
+  StartOneSlotServer();
   grpc::ClientContext ctx;
   SetDeadline(ctx, 10s);
   auto stream = stub_->ScoreStream(&ctx);
@@ -246,7 +248,7 @@ TEST_F(ServerTest, StreamItemsBeyondTheQueueGetResourceExhaustedWithHint) {
     if (r.status() == rl::RESOURCE_EXHAUSTED) {
       ++exhausted;
       EXPECT_TRUE(r.retryable());
-      EXPECT_EQ(r.retry_after_ms(), 37);
+      EXPECT_EQ(r.retry_after_ms(), kRetryAfterMs);
     }
   }
   EXPECT_TRUE(stream->Finish().ok());
