@@ -1,7 +1,9 @@
 #include "kernels/ops.h"
 
 #include <ATen/Context.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/mkldnn_linear.h>
+#include <ATen/ops/zeros.h>
 #include <ATen/ops/stack.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -112,6 +114,31 @@ bool CudaHeadLogProbs(const at::Tensor& x, const at::Tensor& w, const at::Tensor
 #else
   return false;
 #endif
+}
+
+PackedPadding MakePackedPadding(const std::vector<int64_t>& cu_seqlens, at::Device device) {
+  TORCH_CHECK(!cu_seqlens.empty() && cu_seqlens.front() == 0, "packed padding: cu_seqlens must start at 0");
+  PackedPadding p;
+  p.batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  for (int64_t b = 0; b < p.batch; ++b) p.max_len = std::max(p.max_len, cu_seqlens[b + 1] - cu_seqlens[b]);
+  at::Tensor index = at::empty({cu_seqlens.back()}, at::TensorOptions().dtype(at::kLong));
+  int64_t* idx = index.data_ptr<int64_t>();
+  for (int64_t b = 0; b < p.batch; ++b) {
+    for (int64_t t = cu_seqlens[b]; t < cu_seqlens[b + 1]; ++t) idx[t] = b * p.max_len + (t - cu_seqlens[b]);
+  }
+  p.index = index.to(device);
+  return p;
+}
+
+at::Tensor PadPacked(const at::Tensor& x, const PackedPadding& p) {
+  const int64_t t = x.size(0), n = x.size(1), d = x.size(2);
+  at::Tensor flat = at::zeros({p.batch * p.max_len, n * d}, x.options()).index_copy(0, p.index, x.reshape({t, n * d}));
+  return flat.view({p.batch, p.max_len, n, d}).permute({0, 2, 1, 3});
+}
+
+at::Tensor UnpadPacked(const at::Tensor& y, const PackedPadding& p) {
+  const int64_t n = y.size(1), d = y.size(3);
+  return y.permute({0, 2, 1, 3}).reshape({p.batch * p.max_len, n * d}).index_select(0, p.index);
 }
 
 at::Tensor MatmulNT(const at::Tensor& a, const at::Tensor& b) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 namespace m1rl::ops {
 
@@ -38,6 +39,20 @@ at::Tensor LightningDecode(const at::Tensor& q,      // [B, N_h, d]
                            const at::Tensor& decay,  // [N_h]
                            at::Tensor& state);       // [B, N_h, d, d], in place
 
+// Packed variable-length sequences laid out as a zero-padded batch: token t of sequence b at position p
+// is row b·max_len + p (the CPU lightning reference and the batched softmax attention share it).
+struct PackedPadding {
+  at::Tensor index;     // [T] int64 on the tensors' device: the padded row of each packed token
+  int64_t batch = 0;    // B
+  int64_t max_len = 0;  // L, the longest sequence
+};
+// REQUIRES: cu_seqlens [B+1] non-decreasing from 0.
+PackedPadding MakePackedPadding(const std::vector<int64_t>& cu_seqlens, at::Device device);
+// [T, N, d] -> [B, N, L, d] with zeros past each sequence's end (differentiable in x).
+at::Tensor PadPacked(const at::Tensor& x, const PackedPadding& padding);
+// [B, N, L, d] -> [T, N·d]: the packed rows back (differentiable in y).
+at::Tensor UnpadPacked(const at::Tensor& y, const PackedPadding& padding);
+
 // a·bᵀ, not differentiable. fp32 CPU tensors go through oneDNN (Debian's LibTorch links the reference
 // netlib BLAS, ~2 GFLOP/s on one core; oneDNN ~100 GFLOP/s); anything else through at::matmul.
 // REQUIRES: a [M, K], b [N, K], same dtype and device. Returns [M, N] (dense, contiguous).
@@ -49,8 +64,8 @@ at::Tensor MatmulNT(const at::Tensor& a,   // [M, K]
 at::Tensor Linear(const at::Tensor& x,   // [..., K]
                   const at::Tensor& w);  // [N, K]
 
-// Batched a·b, differentiable in both. fp32 CPU: one oneDNN GEMM per batch entry (see MatmulNT), which
-// beats the reference-BLAS bmm once M·N·K ≳ 8K; otherwise at::matmul.
+// Batched a·b, differentiable in both. fp32 CPU: one oneDNN GEMM per batch entry (see MatmulNT) once
+// M·N·K ≥ 2^18 (below that the per-call set-up costs more than at::matmul saves); otherwise at::matmul.
 // REQUIRES: a [..., M, K], b [..., K, N] with identical batch dims. Returns [..., M, N].
 at::Tensor BatchedMatmul(const at::Tensor& a,   // [..., M, K]
                          const at::Tensor& b);  // [..., K, N]

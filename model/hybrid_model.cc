@@ -135,44 +135,28 @@ at::Tensor AttendPacked(const at::Tensor& q,  // [T, N_h, d] after RoPE
                         const at::Tensor& v,  // [T, N_kv, d]
                         const std::vector<int64_t>& cu_seqlens) {
   const int64_t t = q.size(0), heads = q.size(1), dim = q.size(2), kv_heads = k.size(1);
-  const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
-  int64_t max_len = 0;
-  for (int64_t b = 0; b < batch; ++b) max_len = std::max(max_len, cu_seqlens[b + 1] - cu_seqlens[b]);
+  const ops::PackedPadding padding = ops::MakePackedPadding(cu_seqlens, q.device());
+  const int64_t batch = padding.batch, max_len = padding.max_len;
   // Padded work B·L² per head against the packed Σ n_b²; at most 2x the packed tokens and a bounded
   // score tensor.
   if (batch < 2 || max_len == 0 || batch * max_len > 2 * t || batch * heads * max_len * max_len > (int64_t{1} << 24)) {
     return at::Tensor();
   }
-  // Packed token t of sequence b at position p goes to padded row b·max_len + p.
-  at::Tensor index = at::empty({t}, at::TensorOptions().dtype(at::kLong));
-  int64_t* idx = index.data_ptr<int64_t>();
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t p = cu_seqlens[b]; p < cu_seqlens[b + 1]; ++p) idx[p] = b * max_len + (p - cu_seqlens[b]);
-  }
-  index = index.to(q.device());
-  auto pad = [&](const at::Tensor& x) {  // [T, N, d] -> [B, N, L, d], zero rows past each sequence's end
-    const int64_t n = x.size(1);
-    at::Tensor flat = at::zeros({batch * max_len, n * dim}, x.options()).index_copy(0, index, x.reshape({t, n * dim}));
-    return flat.view({batch, max_len, n, dim}).permute({0, 2, 1, 3});
-  };
   const int64_t group = heads / kv_heads;
   // Query head h = kv·group + g uses kv head ⌊h/group⌋.
   auto expand_kv = [&](const at::Tensor& x) {  // [B, N_kv, L, d] -> [B, N_h, L, d]
     return x.unsqueeze(2).expand({batch, kv_heads, group, max_len, dim}).reshape({batch, heads, max_len, dim});
   };
-  const at::Tensor qp = pad(q);
-  const at::Tensor kp = expand_kv(pad(k));
-  const at::Tensor vp = expand_kv(pad(v));
+  const at::Tensor qp = ops::PadPacked(q, padding);  // [B, N_h, L, d]
+  const at::Tensor kp = expand_kv(ops::PadPacked(k, padding));
+  const at::Tensor vp = expand_kv(ops::PadPacked(v, padding));
   const at::ScalarType cdt = ComputeDtype(q.scalar_type());
   at::Tensor scores = ops::BatchedMatmul(qp, kp.transpose(-1, -2)).to(cdt) / std::sqrt(static_cast<double>(dim));
   // Causal mask only: a valid query i < n_b sees keys j <= i, all valid; pad rows are discarded below.
   const at::Tensor pos = at::arange(max_len, scores.options().dtype(at::kLong));
   scores = scores.masked_fill(pos.view({1, max_len}) > pos.view({max_len, 1}), -std::numeric_limits<double>::infinity());
   const at::Tensor probs = scores.softmax(-1).to(v.scalar_type());
-  return ops::BatchedMatmul(probs, vp)        // [B, N_h, L, d]
-      .permute({0, 2, 1, 3})
-      .reshape({batch * max_len, heads * dim})
-      .index_select(0, index);                // [T, N_h·d]
+  return ops::UnpadPacked(ops::BatchedMatmul(probs, vp), padding);  // [B, N_h, L, d] -> [T, N_h·d]
 }
 
 }  // namespace

@@ -63,21 +63,11 @@ LightningResult LightningAttentionChunked(const at::Tensor& q, const at::Tensor&
     return {at::zeros({0, num_heads, dim}, q.options()), state};
   }
 
-  // Packed token t of sequence b at position p goes to padded row b·max_len + p.
-  at::Tensor index = at::empty({num_tokens}, at::TensorOptions().dtype(at::kLong));
-  int64_t* idx = index.data_ptr<int64_t>();
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t p = 0; p < lens[b]; ++p) idx[cu_seqlens[b] + p] = b * max_len + p;
-  }
-  index = index.to(q.device());
-  auto pad = [&](const at::Tensor& x) {  // [T, N_h, d] -> [B, N_h, max_len, d] state dtype, zero pads
-    at::Tensor flat = at::zeros({batch * max_len, num_heads * dim}, opts);
-    flat = flat.index_copy(0, index, x.to(state_dtype).reshape({num_tokens, num_heads * dim}));
-    return flat.view({batch, max_len, num_heads, dim}).permute({0, 2, 1, 3});
-  };
-  const at::Tensor qp = pad(q);
-  const at::Tensor kp = pad(k);
-  const at::Tensor vp = pad(v);
+  // [T, N_h, d] -> [B, N_h, max_len, d] in the state dtype, zero pads.
+  const ops::PackedPadding padding = ops::MakePackedPadding(cu_seqlens, q.device());
+  const at::Tensor qp = ops::PadPacked(q.to(state_dtype), padding);
+  const at::Tensor kp = ops::PadPacked(k.to(state_dtype), padding);
+  const at::Tensor vp = ops::PadPacked(v.to(state_dtype), padding);
   const at::Tensor rate = decay.to(opts).view({num_heads, 1, 1});  // a_h = s_h·f_i, λ_h = exp(−a_h)
   std::vector<double> lens_d(lens.begin(), lens.end());
 
@@ -109,10 +99,7 @@ LightningResult LightningAttentionChunked(const at::Tensor& q, const at::Tensor&
     const at::Tensor s_decay = at::exp(-rate.view({1, num_heads, 1, 1}) * mb.view({batch, 1, 1, 1}));  // [B, N_h, 1, 1]
     state = s_decay * state + ops::BatchedMatmul((kb * k_decay).transpose(-1, -2), vb);
   }
-  const at::Tensor out = at::cat(outs, 2)  // [B, N_h, max_len, d]
-                             .permute({0, 2, 1, 3})
-                             .reshape({batch * max_len, num_heads * dim})
-                             .index_select(0, index)
+  const at::Tensor out = ops::UnpadPacked(at::cat(outs, 2), padding)  // [B, N_h, max_len, d] -> [T, N_h·d]
                              .view({num_tokens, num_heads, dim})
                              .to(q.scalar_type());
   return {out, state};
