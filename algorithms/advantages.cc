@@ -16,15 +16,16 @@ absl::StatusOr<AdvantageEstimator> ParseAdvantageEstimator(std::string_view name
 absl::StatusOr<StdKind> ParseStdKind(std::string_view name) {
   if (name == "sample") return StdKind::kSample;
   if (name == "population") return StdKind::kPopulation;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.advantage.std_kind must be one of sample|population, got '", std::string(name), "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "algorithm.advantage.std_kind must be one of sample|population, got '", std::string(name), "'"));
 }
 
 absl::StatusOr<GroupAdvantages> ComputeGroupAdvantages(const AdvantageParams& params,
                                                        std::span<const std::optional<double>> rewards) {
   const int64_t g = static_cast<int64_t>(rewards.size());
   if (g < 2) {
-    return absl::InvalidArgumentError(absl::StrCat("group size must be >= 2 for group-relative advantages, got ", g));
+    return absl::InvalidArgumentError(
+        absl::StrCat("group size must be >= 2 for group-relative advantages, got ", g));
   }
   GroupAdvantages out;
   out.advantages.assign(rewards.size(), std::nullopt);
@@ -35,7 +36,8 @@ absl::StatusOr<GroupAdvantages> ComputeGroupAdvantages(const AdvantageParams& pa
       continue;
     }
     if (!std::isfinite(*rewards[i])) {
-      return absl::InvalidArgumentError(absl::StrCat("reward of response ", i, " is not finite: ", *rewards[i]));
+      return absl::InvalidArgumentError(
+          absl::StrCat("reward of response ", i, " is not finite: ", *rewards[i]));
     }
     ++out.num_scored;
     sum += *rewards[i];
@@ -72,7 +74,8 @@ absl::StatusOr<GroupAdvantages> ComputeGroupAdvantages(const AdvantageParams& pa
   if (params.estimator == AdvantageEstimator::kRloo) {
     scale = static_cast<double>(n) / static_cast<double>(n - 1);
   } else if (params.scale_by_std) {
-    const double divisor = params.std_kind == StdKind::kSample ? static_cast<double>(n - 1) : static_cast<double>(n);
+    const double divisor =
+        params.std_kind == StdKind::kSample ? static_cast<double>(n - 1) : static_cast<double>(n);
     scale = 1.0 / (std::sqrt(sq / divisor) + params.std_eps);
   }
   for (int64_t i = 0; i < g; ++i) {

@@ -21,11 +21,11 @@ struct AdvantageParams {
   AdvantageEstimator estimator = AdvantageEstimator::kGrpo;
   bool scale_by_std = true;  // false = Dr.GRPO (A = R - mean); GRPO only
   StdKind std_kind = StdKind::kSample;
-  double std_eps = 1e-6;     // A = (R - mean) / (std + std_eps)
+  double std_eps = 1e-6;  // A = (R - mean) / (std + std_eps)
 };
 
 absl::StatusOr<AdvantageEstimator> ParseAdvantageEstimator(std::string_view name);  // "grpo" | "rloo"
-absl::StatusOr<StdKind> ParseStdKind(std::string_view name);                          // "sample" | "population"
+absl::StatusOr<StdKind> ParseStdKind(std::string_view name);                        // "sample" | "population"
 
 // One group's result.
 struct GroupAdvantages {
@@ -55,7 +55,7 @@ struct AdvantageStats {
   int64_t num_zero_variance = 0;  // all scored rewards equal (A = 0, still in N_tok)
   int64_t num_scored = 0;
   int64_t num_unscored = 0;
-  double abs_advantage_sum = 0;   // over scored responses of kept groups (per response, not per token)
+  double abs_advantage_sum = 0;  // over scored responses of kept groups (per response, not per token)
 
   void Add(const GroupAdvantages& group);
   // Share of non-dropped groups with zero variance; 0 when there are none.

@@ -62,14 +62,16 @@ TEST(AdvantagesTest, V5OneCorrectOfFour) {
 
 TEST(AdvantagesTest, V5AllCorrectIsExactlyZero) {
   const Rewards r = {1, 1, 1, 1};
-  for (const AdvantageParams& p : {Grpo(StdKind::kSample), Grpo(StdKind::kPopulation), AdvantageParams{
-                                       AdvantageEstimator::kRloo, true, StdKind::kSample, 1e-6}}) {
+  for (const AdvantageParams& p :
+       {Grpo(StdKind::kSample), Grpo(StdKind::kPopulation),
+        AdvantageParams{AdvantageEstimator::kRloo, true, StdKind::kSample, 1e-6}}) {
     M1RL_ASSERT_OK_AND_ASSIGN(GroupAdvantages g, ComputeGroupAdvantages(p, r));
     EXPECT_TRUE(g.zero_variance);
     for (const auto& a : g.advantages) EXPECT_EQ(*a, 0.0);  // exactly, never (R - mu)/eps
   }
   // Rewards equal but not exactly representable as a mean: still exactly zero.
-  M1RL_ASSERT_OK_AND_ASSIGN(GroupAdvantages t, ComputeGroupAdvantages(Grpo(StdKind::kSample), Rewards{0.1, 0.1, 0.1}));
+  M1RL_ASSERT_OK_AND_ASSIGN(GroupAdvantages t,
+                            ComputeGroupAdvantages(Grpo(StdKind::kSample), Rewards{0.1, 0.1, 0.1}));
   for (const auto& a : t.advantages) EXPECT_EQ(*a, 0.0);
 }
 
@@ -79,7 +81,8 @@ TEST(AdvantagesTest, V5MixedRewards) {
   // 0.140625 + 1.265625 + 0.765625 + 0.015625 = 2.1875.
   const double sample = std::sqrt(2.1875 / 3), pop = std::sqrt(2.1875 / 4);
   M1RL_ASSERT_OK_AND_ASSIGN(GroupAdvantages s, ComputeGroupAdvantages(Grpo(StdKind::kSample), r));
-  ExpectAdv(s, {0.375 / (sample + 1e-6), -1.125 / (sample + 1e-6), 0.875 / (sample + 1e-6), -0.125 / (sample + 1e-6)});
+  ExpectAdv(s, {0.375 / (sample + 1e-6), -1.125 / (sample + 1e-6), 0.875 / (sample + 1e-6),
+                -0.125 / (sample + 1e-6)});
   M1RL_ASSERT_OK_AND_ASSIGN(GroupAdvantages p, ComputeGroupAdvantages(Grpo(StdKind::kPopulation), r));
   ExpectAdv(p, {0.375 / (pop + 1e-6), -1.125 / (pop + 1e-6), 0.875 / (pop + 1e-6), -0.125 / (pop + 1e-6)});
   AdvantageParams rloo;
@@ -104,8 +107,9 @@ TEST(AdvantagesTest, V5UnscoredSampleIsExcludedAndCounted) {
 }
 
 TEST(AdvantagesTest, FewerThanTwoScoredDropsTheGroup) {
-  M1RL_ASSERT_OK_AND_ASSIGN(GroupAdvantages g,
-                            ComputeGroupAdvantages(Grpo(StdKind::kSample), Rewards{1, std::nullopt, std::nullopt}));
+  M1RL_ASSERT_OK_AND_ASSIGN(
+      GroupAdvantages g,
+      ComputeGroupAdvantages(Grpo(StdKind::kSample), Rewards{1, std::nullopt, std::nullopt}));
   EXPECT_TRUE(g.dropped);
   EXPECT_EQ(g.num_unscored, 2);
   for (const auto& a : g.advantages) EXPECT_FALSE(a.has_value());
@@ -126,8 +130,8 @@ TEST(AdvantagesTest, BatchStatsCountGroupsByKind) {
   AdvantageParams dr;
   dr.scale_by_std = false;  // Dr.GRPO: |A| by hand
   AdvantageStats stats;
-  for (const Rewards& r : {Rewards{1, 0, 0, 0}, Rewards{1, 1, 1, 1}, Rewards{1, std::nullopt, std::nullopt, std::nullopt},
-                           Rewards{0.5, -1, 1, 0}}) {
+  for (const Rewards& r : {Rewards{1, 0, 0, 0}, Rewards{1, 1, 1, 1},
+                           Rewards{1, std::nullopt, std::nullopt, std::nullopt}, Rewards{0.5, -1, 1, 0}}) {
     auto g = ComputeGroupAdvantages(dr, r);
     ASSERT_TRUE(g.ok()) << g.status();
     stats.Add(*g);

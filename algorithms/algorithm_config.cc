@@ -23,7 +23,8 @@ using google::protobuf::Reflection;
 
 // Fields with no preset value: setting them is not a deviation.
 const std::set<std::string>& NoDefaultFields() {
-  static const std::set<std::string> kFields = {"algorithm.is_weight.eps_high", "algorithm.generation_budget"};
+  static const std::set<std::string> kFields = {"algorithm.is_weight.eps_high",
+                                                "algorithm.generation_budget"};
   return kFields;
 }
 
@@ -54,8 +55,8 @@ void CollectDeviations(const Message& user, const Message& preset, const std::st
     const std::string path = absl::StrCat(prefix, ".", f->name());
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       if (r->HasField(user, f)) {
-        CollectDeviations(r->GetMessage(user, f), preset.GetReflection()->GetMessage(preset, f), path, preset_name,
-                          out);
+        CollectDeviations(r->GetMessage(user, f), preset.GetReflection()->GetMessage(preset, f), path,
+                          preset_name, out);
       }
       continue;
     }
@@ -77,14 +78,16 @@ void ClearEmptyStrings(Message* m) {
     const FieldDescriptor* f = desc->field(i);
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       if (r->HasField(*m, f)) ClearEmptyStrings(r->MutableMessage(m, f));
-    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && r->HasField(*m, f) && r->GetString(*m, f).empty()) {
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && r->HasField(*m, f) &&
+               r->GetString(*m, f).empty()) {
       r->ClearField(m, f);
     }
   }
 }
 
 absl::Status Finite(double v, std::string_view path) {
-  if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be finite, got ", v));
+  if (!std::isfinite(v))
+    return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be finite, got ", v));
   return absl::OkStatus();
 }
 
@@ -97,8 +100,8 @@ absl::Status Positive(double v, std::string_view path) {
 absl::StatusOr<RatioDenominator> ParseRatioDenominator(std::string_view name) {
   if (name == "recompute") return RatioDenominator::kRecompute;
   if (name == "rollout") return RatioDenominator::kRollout;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.ratio_denominator must be one of recompute|rollout, got '", std::string(name), "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "algorithm.ratio_denominator must be one of recompute|rollout, got '", std::string(name), "'"));
 }
 
 }  // namespace
@@ -108,8 +111,8 @@ absl::StatusOr<Preset> ParsePreset(std::string_view name) {
   if (name == "grpo") return Preset::kGrpo;
   if (name == "dapo") return Preset::kDapo;
   if (name == "reinforce") return Preset::kReinforce;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.preset must be one of cispo|grpo|dapo|reinforce, got '", std::string(name), "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "algorithm.preset must be one of cispo|grpo|dapo|reinforce, got '", std::string(name), "'"));
 }
 
 const char* PresetName(Preset preset) {
@@ -203,16 +206,18 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   // IS band (§3): eps_* are offsets from 1, max_ratio is absolute.
   const auto& is = c.is_weight();
   if (is.has_eps_high() && is.has_max_ratio()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "algorithm.is_weight.eps_high (", is.eps_high(), ") and algorithm.is_weight.max_ratio (", is.max_ratio(),
-        ") are mutually exclusive: eps_high is relative (cap 1+eps_high), max_ratio absolute"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.is_weight.eps_high (", is.eps_high(), ") and algorithm.is_weight.max_ratio (",
+                     is.max_ratio(),
+                     ") are mutually exclusive: eps_high is relative (cap 1+eps_high), max_ratio absolute"));
   }
   if (is.has_eps_high()) M1RL_RETURN_IF_ERROR(Positive(is.eps_high(), "algorithm.is_weight.eps_high"));
   if (is.has_max_ratio()) {
     M1RL_RETURN_IF_ERROR(Finite(is.max_ratio(), "algorithm.is_weight.max_ratio"));
     if (!(is.max_ratio() > 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "algorithm.is_weight.max_ratio must be > 1 (an absolute cap; r = 1 must keep w = 1), got ", is.max_ratio()));
+          "algorithm.is_weight.max_ratio must be > 1 (an absolute cap; r = 1 must keep w = 1), got ",
+          is.max_ratio()));
     }
   }
   if (is.has_eps_low()) M1RL_RETURN_IF_ERROR(Positive(is.eps_low(), "algorithm.is_weight.eps_low"));
@@ -257,8 +262,8 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
     return absl::InvalidArgumentError(absl::StrCat("algorithm.kl.beta must be >= 0, got ", c.kl().beta()));
   }
   if (c.kl().beta() > 0 && p.kl == KlEstimator::kNone) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("algorithm.kl.beta is ", c.kl().beta(), " but algorithm.kl.estimator is none; set k1|k2|k3"));
+    return absl::InvalidArgumentError(absl::StrCat("algorithm.kl.beta is ", c.kl().beta(),
+                                                   " but algorithm.kl.estimator is none; set k1|k2|k3"));
   }
   p.kl_beta = c.kl().beta();
   M1RL_RETURN_IF_ERROR(Positive(c.log_ratio_clamp(), "algorithm.log_ratio_clamp"));
@@ -283,7 +288,8 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   out.advantage.scale_by_std = adv.scale_by_std();
   M1RL_RETURN_IF_ERROR(Finite(adv.std_eps(), "algorithm.advantage.std_eps"));
   if (adv.std_eps() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("algorithm.advantage.std_eps must be >= 0, got ", adv.std_eps()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.advantage.std_eps must be >= 0, got ", adv.std_eps()));
   }
   out.advantage.std_eps = adv.std_eps();
 
@@ -307,8 +313,8 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
     }
     if (ol.max_len() < ol.cache_len()) {
       return absl::InvalidArgumentError(absl::StrCat("algorithm.overlong.max_len (", ol.max_len(),
-                                                     ") must be >= algorithm.overlong.cache_len (", ol.cache_len(),
-                                                     ")"));
+                                                     ") must be >= algorithm.overlong.cache_len (",
+                                                     ol.cache_len(), ")"));
     }
   }
 
@@ -334,7 +340,8 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
 }
 
 absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, std::optional<double> eps_high,
-                                                std::optional<double> eps_low, std::optional<double> max_ratio) {
+                                                std::optional<double> eps_low,
+                                                std::optional<double> max_ratio) {
   config::AlgorithmConfig c;
   c.set_preset(std::string(preset));
   if (eps_high) c.mutable_is_weight()->set_eps_high(*eps_high);

@@ -8,12 +8,12 @@
 // Presets set every field (except the ones with no default, below); a field the user writes overrides
 // the preset, and every override whose value differs from the preset is listed in `deviations`.
 //
-// | preset    | IS band                 | TR mask   | loss_agg            | KL         | dyn. sampling, overlong |
-// | grpo      | off                     | 0.2/0.2   | seq_mean_token_mean | k3, 0.04   | off                     |
-// | dapo      | off                     | 0.2/0.28  | token_mean          | none       | on                      |
-// | cispo     | cap 1+eps_high, no floor| off       | token_mean          | none       | on                      |
-// | reinforce | off                     | off       | seq_mean_token_mean | none       | off                     |
-// All presets: advantage grpo/sample std/std_eps 1e-6, repetition on (0.99, 3000, fail, reward 0),
+// | preset    | IS band                 | TR mask   | loss_agg            | KL         | dyn. sampling,
+// overlong | | grpo      | off                     | 0.2/0.2   | seq_mean_token_mean | k3, 0.04   | off | |
+// dapo      | off                     | 0.2/0.28  | token_mean          | none       | on | | cispo     | cap
+// 1+eps_high, no floor| off       | token_mean          | none       | on                      | | reinforce
+// | off                     | off       | seq_mean_token_mean | none       | off                     | All
+// presets: advantage grpo/sample std/std_eps 1e-6, repetition on (0.99, 3000, fail, reward 0),
 // dynamic_sampling.max_gen_rounds 10 on_exhausted error, overlong 20480/4096 (DAPO recipe),
 // ratio_denominator recompute, log_ratio_clamp 20.
 // No default: algorithm.is_weight.eps_high (required when the IS band is on; M1 does not publish it),
@@ -53,15 +53,14 @@ const char* PresetName(Preset preset);
 // The preset's full config (every field the preset defines is set).
 config::AlgorithmConfig PresetConfig(Preset preset);
 
-
 struct ResolvedAlgorithm {
   // Preset merged with the user's fields (never null after ResolveAlgorithmConfig); save it in checkpoints.
   std::shared_ptr<const config::AlgorithmConfig> config;
   Preset preset = Preset::kCispo;
 
-  PolicyLossParams policy_loss;    // absolute IS bounds, TR offsets, KL, log-ratio clamp
+  PolicyLossParams policy_loss;  // absolute IS bounds, TR offsets, KL, log-ratio clamp
   LossAgg loss_agg = LossAgg::kTokenMean;
-  int64_t generation_budget = 0;   // L_gen; > 0 iff set (required by seq_mean_token_sum_norm)
+  int64_t generation_budget = 0;  // L_gen; > 0 iff set (required by seq_mean_token_sum_norm)
   AdvantageParams advantage;
 
   bool dynamic_sampling = false;
@@ -87,7 +86,9 @@ struct ResolvedAlgorithm {
   std::string is_bounds;
 
   // True iff the trainer must run a reference-model forward (a KL term with beta > 0).
-  bool needs_reference_model() const { return policy_loss.kl != KlEstimator::kNone && policy_loss.kl_beta > 0; }
+  bool needs_reference_model() const {
+    return policy_loss.kl != KlEstimator::kNone && policy_loss.kl_beta > 0;
+  }
   // Multi-line human-readable summary of the resolved algorithm.
   std::string Summary() const;
 };
@@ -101,7 +102,8 @@ struct ResolvedAlgorithm {
 absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user);
 
 // Convenience for callers without the proto header: resolves `preset` with the IS-weight fields
-// (algorithm.is_weight.eps_high / eps_low / max_ratio) set where given. Same errors as ResolveAlgorithmConfig.
+// (algorithm.is_weight.eps_high / eps_low / max_ratio) set where given. Same errors as
+// ResolveAlgorithmConfig.
 absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, std::optional<double> eps_high,
                                                 std::optional<double> eps_low = std::nullopt,
                                                 std::optional<double> max_ratio = std::nullopt);

@@ -39,8 +39,8 @@ config::AlgorithmConfig Cispo(double eps_high) {
 TEST(AlgorithmConfigTest, Pitfall1CispoWithoutEpsHighFailsNamingTheField) {
   config::AlgorithmConfig c;
   c.set_preset("cispo");
-  EXPECT_THAT(ResolveAlgorithmConfig(c),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.is_weight.eps_high is required")));
+  EXPECT_THAT(ResolveAlgorithmConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("algorithm.is_weight.eps_high is required")));
 }
 
 TEST(AlgorithmConfigTest, Pitfall1EpsHighWithMaxRatioFails) {
@@ -54,15 +54,16 @@ TEST(AlgorithmConfigTest, Pitfall1EpsHighWithMaxRatioFails) {
   g.set_preset("grpo");
   g.mutable_is_weight()->set_eps_high(0.2);
   g.mutable_is_weight()->set_max_ratio(1.2);
-  EXPECT_THAT(ResolveAlgorithmConfig(g), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("mutually exclusive")));
+  EXPECT_THAT(ResolveAlgorithmConfig(g),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("mutually exclusive")));
 }
 
 TEST(AlgorithmConfigTest, Pitfall1AbsoluteCapBelowOneIsRejected) {
   config::AlgorithmConfig c;
   c.set_preset("cispo");
   c.mutable_is_weight()->set_max_ratio(0.2);  // TRL's unset-epsilon_high fallback
-  EXPECT_THAT(ResolveAlgorithmConfig(c),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.is_weight.max_ratio must be > 1")));
+  EXPECT_THAT(ResolveAlgorithmConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("algorithm.is_weight.max_ratio must be > 1")));
 }
 
 TEST(AlgorithmConfigTest, BothViewsOfTheIsBounds) {
@@ -163,7 +164,7 @@ TEST(AlgorithmConfigTest, OverridesAreRecordedAsDeviations) {
   config::AlgorithmConfig c = Cispo(4.0);
   c.set_loss_agg("seq_mean_token_mean");
   c.mutable_kl()->set_estimator("k3");
-  c.mutable_kl()->set_beta(0.001);              // verl's CISPO example (pitfall 8: a deviation)
+  c.mutable_kl()->set_beta(0.001);                  // verl's CISPO example (pitfall 8: a deviation)
   c.mutable_dynamic_sampling()->set_enabled(true);  // same as the preset: not a deviation
   M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm a, ResolveAlgorithmConfig(c));
   EXPECT_THAT(a.deviations, ElementsAre("algorithm.loss_agg: seq_mean_token_mean (preset cispo: token_mean)",
@@ -185,25 +186,33 @@ TEST(AlgorithmConfigTest, ErrorsNameThePath) {
       {[](auto* c) { c->clear_preset(); }, "algorithm.preset is required"},
       {[](auto* c) { c->set_loss_agg("mean"); }, "algorithm.loss_agg must be one of"},
       {[](auto* c) { c->mutable_kl()->set_estimator("k4"); }, "algorithm.kl.estimator"},
-      {[](auto* c) { c->mutable_kl()->set_beta(0.1); }, "algorithm.kl.beta is 0.1 but algorithm.kl.estimator is none"},
+      {[](auto* c) { c->mutable_kl()->set_beta(0.1); },
+       "algorithm.kl.beta is 0.1 but algorithm.kl.estimator is none"},
       {[](auto* c) { c->mutable_kl()->set_beta(-1); }, "algorithm.kl.beta must be >= 0"},
-      {[](auto* c) { c->mutable_is_weight()->set_eps_high(-0.5); }, "algorithm.is_weight.eps_high must be > 0"},
-      {[](auto* c) { c->mutable_is_weight()->set_eps_high(INFINITY); }, "algorithm.is_weight.eps_high must be finite"},
+      {[](auto* c) { c->mutable_is_weight()->set_eps_high(-0.5); },
+       "algorithm.is_weight.eps_high must be > 0"},
+      {[](auto* c) { c->mutable_is_weight()->set_eps_high(INFINITY); },
+       "algorithm.is_weight.eps_high must be finite"},
       {[](auto* c) { c->mutable_is_weight()->set_eps_low(0); }, "algorithm.is_weight.eps_low must be > 0"},
       {[](auto* c) {
          c->mutable_trust_region()->set_enabled(true);
          c->mutable_trust_region()->set_eps_low(0);
        },
        "algorithm.trust_region.eps_low must be > 0"},
-      {[](auto* c) { c->set_loss_agg("seq_mean_token_sum_norm"); }, "algorithm.generation_budget (L_gen > 0) is required"},
+      {[](auto* c) { c->set_loss_agg("seq_mean_token_sum_norm"); },
+       "algorithm.generation_budget (L_gen > 0) is required"},
       {[](auto* c) { c->set_generation_budget(-5); }, "algorithm.generation_budget must be > 0"},
       {[](auto* c) { c->mutable_advantage()->set_std_kind("unbiased"); }, "algorithm.advantage.std_kind"},
-      {[](auto* c) { c->mutable_dynamic_sampling()->set_max_gen_rounds(0); }, "algorithm.dynamic_sampling.max_gen_rounds"},
-      {[](auto* c) { c->mutable_dynamic_sampling()->set_on_exhausted("skip"); }, "algorithm.dynamic_sampling.on_exhausted"},
+      {[](auto* c) { c->mutable_dynamic_sampling()->set_max_gen_rounds(0); },
+       "algorithm.dynamic_sampling.max_gen_rounds"},
+      {[](auto* c) { c->mutable_dynamic_sampling()->set_on_exhausted("skip"); },
+       "algorithm.dynamic_sampling.on_exhausted"},
       {[](auto* c) { c->mutable_overlong()->set_cache_len(30000); },
        "algorithm.overlong.max_len (20480) must be >= algorithm.overlong.cache_len (30000)"},
-      {[](auto* c) { c->mutable_repetition()->set_threshold(1.0); }, "algorithm.repetition.threshold must be in (0, 1)"},
-      {[](auto* c) { c->mutable_repetition()->set_run_length(0); }, "algorithm.repetition.run_length must be >= 1"},
+      {[](auto* c) { c->mutable_repetition()->set_threshold(1.0); },
+       "algorithm.repetition.threshold must be in (0, 1)"},
+      {[](auto* c) { c->mutable_repetition()->set_run_length(0); },
+       "algorithm.repetition.run_length must be >= 1"},
       {[](auto* c) { c->mutable_repetition()->set_policy("retry"); }, "algorithm.repetition.policy"},
       {[](auto* c) { c->set_ratio_denominator("behaviour"); }, "algorithm.ratio_denominator"},
       {[](auto* c) { c->set_log_ratio_clamp(0); }, "algorithm.log_ratio_clamp must be > 0"},

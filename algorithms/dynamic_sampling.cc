@@ -8,8 +8,9 @@ namespace m1rl::algorithms {
 absl::StatusOr<OnExhausted> ParseOnExhausted(std::string_view name) {
   if (name == "error") return OnExhausted::kError;
   if (name == "train_partial") return OnExhausted::kTrainPartial;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm.dynamic_sampling.on_exhausted must be one of error|train_partial, got '", std::string(name), "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("algorithm.dynamic_sampling.on_exhausted must be one of error|train_partial, got '",
+                   std::string(name), "'"));
 }
 
 bool KeepGroupByVerdict(std::span<const std::optional<bool>> correct) {
@@ -58,10 +59,11 @@ absl::Status DynamicSampler::BeginRound() {
   }
   if (result_.rounds >= max_gen_rounds_) {
     if (on_exhausted_ == OnExhausted::kError) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "dynamic sampling kept ", kept, " of ", target_groups_, " groups after algorithm.dynamic_sampling.max_gen_rounds=",
-          max_gen_rounds_, " rounds (", result_.num_filtered, " of ", result_.num_offered,
-          " groups filtered); raise max_gen_rounds or set on_exhausted: train_partial"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("dynamic sampling kept ", kept, " of ", target_groups_,
+                       " groups after algorithm.dynamic_sampling.max_gen_rounds=", max_gen_rounds_,
+                       " rounds (", result_.num_filtered, " of ", result_.num_offered,
+                       " groups filtered); raise max_gen_rounds or set on_exhausted: train_partial"));
     }
     return absl::FailedPreconditionError(
         absl::StrCat("dynamic sampling rounds exhausted (", max_gen_rounds_, "); call Finish()"));
@@ -98,10 +100,10 @@ absl::StatusOr<DynamicSamplingResult> DynamicSampler::Finish() const {
   const int64_t kept = static_cast<int64_t>(out.kept_group_ids.size());
   if (kept < target_groups_) {
     if (on_exhausted_ == OnExhausted::kError) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "dynamic sampling kept ", kept, " of ", target_groups_, " groups after ", out.rounds,
-          " rounds (algorithm.dynamic_sampling.max_gen_rounds=", max_gen_rounds_, "; ", out.num_filtered, " of ",
-          out.num_offered, " groups filtered)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("dynamic sampling kept ", kept, " of ", target_groups_, " groups after ", out.rounds,
+                       " rounds (algorithm.dynamic_sampling.max_gen_rounds=", max_gen_rounds_, "; ",
+                       out.num_filtered, " of ", out.num_offered, " groups filtered)"));
     }
     out.partial = true;
   }

@@ -52,7 +52,7 @@ TEST(DynamicSamplingTest, V9StreamKeepsExactlyBAndCountsDiscards) {
   EXPECT_FALSE(s.OfferGroup(0, WithCorrect(0)));  // all wrong
   EXPECT_FALSE(s.OfferGroup(1, WithCorrect(4)));  // all correct
   EXPECT_TRUE(s.OfferGroup(2, WithCorrect(1)));
-  EXPECT_TRUE(s.OfferGroup(3, WithCorrect(3)));   // G - 1
+  EXPECT_TRUE(s.OfferGroup(3, WithCorrect(3)));  // G - 1
   ASSERT_TRUE(s.NeedsMoreGroups());
   ASSERT_THAT(s.BeginRound(), IsOk());
   EXPECT_FALSE(s.OfferGroup(4, WithCorrect(4)));
@@ -104,8 +104,8 @@ TEST(DynamicSamplingTest, V9ExhaustedTrainPartialReturnsWhatWasKept) {
 
 TEST(DynamicSamplingTest, ParseOnExhausted) {
   EXPECT_THAT(ParseOnExhausted("train_partial"), ::m1rl::testing::IsOkAndHolds(OnExhausted::kTrainPartial));
-  EXPECT_THAT(ParseOnExhausted("skip"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.dynamic_sampling.on_exhausted")));
+  EXPECT_THAT(ParseOnExhausted("skip"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                 HasSubstr("algorithm.dynamic_sampling.on_exhausted")));
 }
 
 }  // namespace

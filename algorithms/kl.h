@@ -2,7 +2,8 @@
 // (samples from pi_old ~ pi_theta):
 //   k1 = delta                      dk/dl = 1            (zero expected gradient; metric)
 //   k2 = delta^2 / 2                dk/dl = delta        (on-policy gradient of KL(pi_theta || pi_ref))
-//   k3 = exp(-delta) - 1 + delta    dk/dl = 1 - exp(-delta)  (>= 0; GRPO's; gradient of KL(pi_ref || pi_theta))
+//   k3 = exp(-delta) - 1 + delta    dk/dl = 1 - exp(-delta)  (>= 0; GRPO's; gradient of KL(pi_ref ||
+//   pi_theta))
 // The policy loss adds + beta * sum c * k with the policy term's coefficient c.
 #ifndef M1RL_ALGORITHMS_KL_H_
 #define M1RL_ALGORITHMS_KL_H_

@@ -4,10 +4,10 @@
 // float64 central-difference check of every estimator's gradient.
 #include "algorithms/kl.h"
 
+#include <ATen/TensorOperators.h>
+
 #include <cmath>
 #include <vector>
-
-#include <ATen/TensorOperators.h>
 
 #include "algorithms/internal/test_util.h"
 #include "algorithms/policy_loss.h"
@@ -19,9 +19,9 @@ namespace m1rl::algorithms {
 namespace {
 
 using ::m1rl::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::BoolVec;
 using testing::CentralDifference;
+using ::testing::HasSubstr;
 using testing::ToVector;
 using testing::Vec;
 
@@ -69,7 +69,9 @@ TEST(KlTest, V6K2ApproximatesK3ForSmallDelta) {
 
 TEST(KlTest, FiniteDifferenceGradients) {
   for (KlEstimator e : {KlEstimator::kK1, KlEstimator::kK2, KlEstimator::kK3}) {
-    auto f = [&](const std::vector<double>& l) { return KlPerToken(e, Vec(l), Vec(kRef)).sum().item<double>(); };
+    auto f = [&](const std::vector<double>& l) {
+      return KlPerToken(e, Vec(l), Vec(kRef)).sum().item<double>();
+    };
     const std::vector<double> fd = CentralDifference(f, Logprobs());
     const ValueGrad vg = Eval(e);
     // h = 1e-6: truncation h^2 |k'''| / 6 < 1e-12, rounding eps |k| / h ~ 1e-10.
@@ -85,7 +87,8 @@ TEST(KlTest, V6KlTermInPolicyLossAddsBetaCk) {
   PolicyLossParams p;
   p.kl = KlEstimator::kK3;
   p.kl_beta = beta;
-  PolicyLossInputs in{l, Vec(Logprobs()), Vec({0, 0, 0}), BoolVec({1, 1, 1}), Vec(c), Vec(kRef), at::Tensor()};
+  PolicyLossInputs in{l,      Vec(Logprobs()), Vec({0, 0, 0}), BoolVec({1, 1, 1}),
+                      Vec(c), Vec(kRef),       at::Tensor()};
   const PolicyLossResult r = ComputePolicyLoss(p, in);
   r.loss.backward();
   const std::vector<double> g = ToVector(l.grad());
@@ -99,7 +102,8 @@ TEST(KlTest, V6KlTermInPolicyLossAddsBetaCk) {
 }
 
 TEST(KlTest, ParseAndMisuse) {
-  EXPECT_THAT(ParseKlEstimator("k4"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.kl.estimator")));
+  EXPECT_THAT(ParseKlEstimator("k4"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.kl.estimator")));
   EXPECT_THROW(KlPerToken(KlEstimator::kNone, Vec({0.0}), Vec({0.0})), c10::Error);
   EXPECT_THROW(KlPerToken(KlEstimator::kK3, Vec({0.0}), Vec({0.0, 1.0})), c10::Error);
 }

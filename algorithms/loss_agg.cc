@@ -8,7 +8,6 @@
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 
-
 namespace m1rl::algorithms {
 
 int64_t TokenCounts::num_tokens() const { return tokens_per_sequence.sum().item<int64_t>(); }
@@ -28,9 +27,10 @@ void TokenCounts::Add(const TokenCounts& other) {
 at::Tensor TokenCounts::Pack() const { return at::cat({tokens_per_sequence, tokens_per_group}); }
 
 TokenCounts TokenCounts::Unpack(const at::Tensor& packed, int64_t num_sequences) {
-  TORCH_CHECK(packed.dim() == 1 && packed.scalar_type() == at::kLong, "TokenCounts::Unpack: expected [S+G] int64");
-  TORCH_CHECK(num_sequences >= 0 && num_sequences <= packed.numel(), "TokenCounts::Unpack: expected S <= ",
-              packed.numel(), ", got ", num_sequences);
+  TORCH_CHECK(packed.dim() == 1 && packed.scalar_type() == at::kLong,
+              "TokenCounts::Unpack: expected [S+G] int64");
+  TORCH_CHECK(num_sequences >= 0 && num_sequences <= packed.numel(),
+              "TokenCounts::Unpack: expected S <= ", packed.numel(), ", got ", num_sequences);
   return TokenCounts{packed.slice(0, 0, num_sequences).clone(),
                      packed.slice(0, num_sequences, packed.numel()).clone()};
 }
@@ -44,7 +44,8 @@ void CheckIds(const at::Tensor& mask, const at::Tensor& ids, int64_t bound, cons
   if (ids.numel() > 0) {
     const int64_t lo = ids.min().item<int64_t>();
     const int64_t hi = ids.max().item<int64_t>();
-    TORCH_CHECK(lo >= 0 && hi < bound, "expected ", what, " in [0, ", bound, "), got range [", lo, ", ", hi, "]");
+    TORCH_CHECK(lo >= 0 && hi < bound, "expected ", what, " in [0, ", bound, "), got range [", lo, ", ", hi,
+                "]");
   }
 }
 
@@ -55,8 +56,8 @@ void CheckMask(const at::Tensor& mask) {
 
 }  // namespace
 
-TokenCounts CountLossTokens(const at::Tensor& mask, const at::Tensor& sequence_ids, const at::Tensor& group_ids,
-                            int64_t num_sequences, int64_t num_groups) {
+TokenCounts CountLossTokens(const at::Tensor& mask, const at::Tensor& sequence_ids,
+                            const at::Tensor& group_ids, int64_t num_sequences, int64_t num_groups) {
   CheckMask(mask);
   CheckIds(mask, sequence_ids, num_sequences, "sequence_ids");
   CheckIds(mask, group_ids, num_groups, "group_ids");
@@ -99,15 +100,17 @@ at::Tensor LossCoefficients(LossAgg agg, const at::Tensor& mask, const at::Tenso
       break;
     }
     case LossAgg::kSeqMeanTokenSumNorm: {
-      TORCH_CHECK(generation_budget > 0, "LossCoefficients: seq_mean_token_sum_norm needs generation_budget > 0, got ",
+      TORCH_CHECK(generation_budget > 0,
+                  "LossCoefficients: seq_mean_token_sum_norm needs generation_budget > 0, got ",
                   generation_budget);
       denom = at::ones(mask.sizes(), mask.options().dtype(at::kDouble)) *
               (static_cast<double>(global_counts.num_sequences()) * static_cast<double>(generation_budget));
       break;
     }
   }
-  TORCH_CHECK(!(mask & denom.le(0)).any().item<bool>(),
-              "LossCoefficients: a v=1 token has a zero global count (global counts must include this micro-batch)");
+  TORCH_CHECK(
+      !(mask & denom.le(0)).any().item<bool>(),
+      "LossCoefficients: a v=1 token has a zero global count (global counts must include this micro-batch)");
   const at::Tensor safe = at::where(mask, denom, at::ones_like(denom));
   return at::where(mask, safe.reciprocal(), at::zeros_like(safe)).to(dtype);
 }

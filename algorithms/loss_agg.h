@@ -24,10 +24,10 @@
 #ifndef M1RL_ALGORITHMS_LOSS_AGG_H_
 #define M1RL_ALGORITHMS_LOSS_AGG_H_
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
+
+#include <cstdint>
 
 #include "algorithms/params.h"  // LossAgg, ParseLossAgg, LossAggName
 
@@ -56,8 +56,8 @@ struct TokenCounts {
 //   sequence_ids: [N] int64 in [0, num_sequences)
 //   group_ids:    [N] int64 in [0, num_groups)
 // Returns counts on mask's device. TORCH_CHECK on shape/dtype/range errors.
-TokenCounts CountLossTokens(const at::Tensor& mask, const at::Tensor& sequence_ids, const at::Tensor& group_ids,
-                            int64_t num_sequences, int64_t num_groups);
+TokenCounts CountLossTokens(const at::Tensor& mask, const at::Tensor& sequence_ids,
+                            const at::Tensor& group_ids, int64_t num_sequences, int64_t num_groups);
 
 // Per-token coefficient c for one micro-batch from GLOBAL counts.
 //   mask, sequence_ids, group_ids: as CountLossTokens.

@@ -7,13 +7,13 @@
 // finalise to the unsplit metrics.
 // c10d headers include ATen/ATen.h, so this test is a TORCH_FRONTEND target (S33). A LibTorch without the
 // Gloo headers (the PyTorch wheel on the GPU host ships none) compiles the test as a skip.
+#include <ATen/TensorOperators.h>
+
 #include <algorithm>
 #include <array>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <ATen/TensorOperators.h>
 #if __has_include(<gloo/algorithm.h>)
 #define M1RL_ALGORITHMS_HAVE_GLOO 1
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
@@ -51,7 +51,8 @@ struct RankOutput {
 };
 
 // Runs the micro-batches (lists of sequences) of one rank. `pg` null means a single process (no reduce).
-RankOutput RunRank(LossAgg agg, const std::vector<std::vector<int>>& micro_batches, c10d::ProcessGroupGloo* pg) {
+RankOutput RunRank(LossAgg agg, const std::vector<std::vector<int>>& micro_batches,
+                   c10d::ProcessGroupGloo* pg) {
   const testing::V3Batch b = testing::MakeV3Batch();
   const at::Tensor mask = BoolVec(b.mask), seq = LongVec(b.seq), grp = LongVec(b.grp);
   std::vector<at::Tensor> idx;
@@ -64,8 +65,8 @@ RankOutput RunRank(LossAgg agg, const std::vector<std::vector<int>>& micro_batch
   TokenCounts counts = CountLossTokens(mask.index_select(0, idx[0]), seq.index_select(0, idx[0]),
                                        grp.index_select(0, idx[0]), 4, 2);
   for (size_t k = 1; k < idx.size(); ++k) {
-    counts.Add(CountLossTokens(mask.index_select(0, idx[k]), seq.index_select(0, idx[k]), grp.index_select(0, idx[k]),
-                               4, 2));
+    counts.Add(CountLossTokens(mask.index_select(0, idx[k]), seq.index_select(0, idx[k]),
+                               grp.index_select(0, idx[k]), 4, 2));
   }
   std::vector<at::Tensor> packed = {counts.Pack()};
   if (pg != nullptr) pg->allreduce(packed)->wait();
@@ -129,7 +130,8 @@ TEST(LossAggGlooTest, V4TwoRanksGiveTheUnsplitGradientAndMetrics) {
     for (int rank = 0; rank < 2; ++rank) {
       ASSERT_EQ(out[rank].grad.size(), whole.grad.size());
       // Each position's gradient is produced on one rank and added to exact zeros on the other.
-      for (size_t i = 0; i < whole.grad.size(); ++i) EXPECT_NEAR(out[rank].grad[i], whole.grad[i], 1e-15) << i;
+      for (size_t i = 0; i < whole.grad.size(); ++i)
+        EXPECT_NEAR(out[rank].grad[i], whole.grad[i], 1e-15) << i;
       EXPECT_EQ(out[rank].metrics.num_tokens, 20);
       EXPECT_NEAR(out[rank].metrics.ratio_mean, whole.metrics.ratio_mean, 1e-15);
       EXPECT_EQ(out[rank].metrics.ratio_min, whole.metrics.ratio_min);

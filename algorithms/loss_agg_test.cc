@@ -5,12 +5,12 @@
 // unsplit batch; local counts would not). The real 2-rank Gloo variant is loss_agg_gloo_test.cc.
 #include "algorithms/loss_agg.h"
 
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/zeros_like.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <ATen/TensorOperators.h>
-#include <ATen/ops/zeros_like.h>
 
 #include "algorithms/internal/test_util.h"
 #include "algorithms/internal/v3_batch.h"
@@ -23,8 +23,8 @@ namespace m1rl::algorithms {
 namespace {
 
 using ::m1rl::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::BoolVec;
+using ::testing::HasSubstr;
 using testing::LongVec;
 using testing::ToVector;
 using testing::Vec;
@@ -67,27 +67,29 @@ TEST(LossAggTest, V3CountsAndCoefficients) {
 
 TEST(LossAggTest, SequencesWithoutLossTokensDoNotCount) {
   // Sequence 1 fully masked: N_seq = 1, N_grp = 1.
-  const TokenCounts counts = CountLossTokens(BoolVec({1, 1, 0, 0}), LongVec({0, 0, 1, 1}), LongVec({0, 0, 1, 1}), 2, 2);
+  const TokenCounts counts =
+      CountLossTokens(BoolVec({1, 1, 0, 0}), LongVec({0, 0, 1, 1}), LongVec({0, 0, 1, 1}), 2, 2);
   EXPECT_EQ(counts.num_sequences(), 1);
   EXPECT_EQ(counts.num_groups(), 1);
-  const std::vector<double> c = ToVector(LossCoefficients(LossAgg::kSeqMeanTokenMean, BoolVec({1, 1, 0, 0}),
-                                                          LongVec({0, 0, 1, 1}), LongVec({0, 0, 1, 1}), counts, 0,
-                                                          at::kFloat));
+  const std::vector<double> c =
+      ToVector(LossCoefficients(LossAgg::kSeqMeanTokenMean, BoolVec({1, 1, 0, 0}), LongVec({0, 0, 1, 1}),
+                                LongVec({0, 0, 1, 1}), counts, 0, at::kFloat));
   EXPECT_EQ(c, (std::vector<double>{0.5, 0.5, 0, 0}));
 }
 
 TEST(LossAggTest, BadInputsThrow) {
   const TokenCounts counts = CountLossTokens(BoolVec({1, 1}), LongVec({0, 0}), LongVec({0, 0}), 1, 1);
   EXPECT_THROW(CountLossTokens(BoolVec({1, 1}), LongVec({0, 2}), LongVec({0, 0}), 2, 1), c10::Error);
-  EXPECT_THROW(LossCoefficients(LossAgg::kSeqMeanTokenSumNorm, BoolVec({1, 1}), LongVec({0, 0}), LongVec({0, 0}),
-                                counts, 0, at::kDouble),
+  EXPECT_THROW(LossCoefficients(LossAgg::kSeqMeanTokenSumNorm, BoolVec({1, 1}), LongVec({0, 0}),
+                                LongVec({0, 0}), counts, 0, at::kDouble),
                c10::Error);
   // Counts that do not include the micro-batch (a rank forgot the all-reduce).
   const TokenCounts other = CountLossTokens(BoolVec({0, 0}), LongVec({0, 0}), LongVec({0, 0}), 1, 1);
-  EXPECT_THROW(LossCoefficients(LossAgg::kSeqMeanTokenMean, BoolVec({1, 1}), LongVec({0, 0}), LongVec({0, 0}), other,
-                                0, at::kDouble),
+  EXPECT_THROW(LossCoefficients(LossAgg::kSeqMeanTokenMean, BoolVec({1, 1}), LongVec({0, 0}), LongVec({0, 0}),
+                                other, 0, at::kDouble),
                c10::Error);
-  EXPECT_THAT(ParseLossAgg("mean"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.loss_agg")));
+  EXPECT_THAT(ParseLossAgg("mean"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.loss_agg")));
 }
 
 // Loss + gradient of the whole minibatch computed as the given micro-batches (lists of sequences),
@@ -114,8 +116,8 @@ Result RunSplit(LossAgg agg, const std::vector<std::vector<int>>& micro_batches,
   // One integer all-reduce(SUM) over packed local counts; here the "ranks" are summed in-process.
   at::Tensor packed;
   for (const at::Tensor& i : idx) {
-    const at::Tensor local = CountLossTokens(mask.index_select(0, i), seq.index_select(0, i), grp.index_select(0, i), 4, 2)
-                                 .Pack();
+    const at::Tensor local =
+        CountLossTokens(mask.index_select(0, i), seq.index_select(0, i), grp.index_select(0, i), 4, 2).Pack();
     packed = packed.defined() ? packed + local : local;
   }
   const TokenCounts global = TokenCounts::Unpack(packed, 4);
@@ -157,7 +159,8 @@ TEST(LossAggTest, V4MicroBatchAndRankSplitsGiveTheUnsplitGradient) {
   const Result whole = RunSplit(LossAgg::kTokenMean, {{0, 1, 2, 3}});
   const Result local = RunSplit(LossAgg::kTokenMean, {{0}, {1, 2, 3}}, /*local_counts=*/true);
   double max_diff = 0;
-  for (size_t i = 0; i < whole.grad.size(); ++i) max_diff = std::max(max_diff, std::abs(local.grad[i] - whole.grad[i]));
+  for (size_t i = 0; i < whole.grad.size(); ++i)
+    max_diff = std::max(max_diff, std::abs(local.grad[i] - whole.grad[i]));
   EXPECT_GT(max_diff, 1e-3);
 }
 

@@ -38,7 +38,7 @@ struct PolicyStats {
   double abs_advantage_sum = 0;      // sum |A|
   double entropy_sum = 0;            // when entropy is given
   double entropy_count = 0;
-  double k1_sum = 0;                 // when ref log-probs are given
+  double k1_sum = 0;  // when ref log-probs are given
   double k3_sum = 0;
   double kl_count = 0;
   // --- MIN / MAX-reduced ---
@@ -58,7 +58,7 @@ struct PolicyStats {
 
 struct PolicyMetrics {
   int64_t num_tokens = 0;
-  double masked_fraction = 0;        // v = 0 share of all positions
+  double masked_fraction = 0;                           // v = 0 share of all positions
   double ratio_mean = 0, ratio_min = 0, ratio_max = 0;  // 0 when num_tokens == 0
   int64_t log_ratio_clamped = 0;
   double is_clip_high_frac = 0, is_clip_low_frac = 0;
@@ -78,7 +78,7 @@ struct PolicyMetrics {
 // (mismatch.h). All fields SUM-reduce across micro-batches and DP ranks; then Finalize().
 struct MismatchMetrics {
   int64_t num_tokens = 0;
-  double pearson = 0;                 // 0 when fewer than 2 tokens or a constant side
+  double pearson = 0;  // 0 when fewer than 2 tokens or a constant side
   double mean_abs_logprob_diff = 0;
   double mean_k3 = 0;
   std::map<std::string, double> ToMap() const;  // "mismatch/pearson", ...

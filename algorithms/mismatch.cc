@@ -1,12 +1,12 @@
 #include "algorithms/mismatch.h"
 
-#include <array>
-#include <vector>
-
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>
+
+#include <array>
+#include <vector>
 
 #include "algorithms/kl.h"
 
@@ -14,13 +14,14 @@ namespace m1rl::algorithms {
 
 MismatchStats ComputeMismatchStats(const at::Tensor& old_logprobs, const at::Tensor& rollout_logprobs,
                                    const at::Tensor& mask) {
-  TORCH_CHECK(old_logprobs.dim() == 1, "ComputeMismatchStats: expected old_logprobs [N], got ", old_logprobs.sizes());
+  TORCH_CHECK(old_logprobs.dim() == 1, "ComputeMismatchStats: expected old_logprobs [N], got ",
+              old_logprobs.sizes());
   TORCH_CHECK(old_logprobs.scalar_type() == at::kFloat || old_logprobs.scalar_type() == at::kDouble,
               "ComputeMismatchStats: expected float32|float64, got ", old_logprobs.scalar_type());
   TORCH_CHECK(rollout_logprobs.sizes() == old_logprobs.sizes() &&
                   rollout_logprobs.scalar_type() == old_logprobs.scalar_type(),
-              "ComputeMismatchStats: expected rollout_logprobs like old_logprobs, got ", rollout_logprobs.sizes(), " ",
-              rollout_logprobs.scalar_type());
+              "ComputeMismatchStats: expected rollout_logprobs like old_logprobs, got ",
+              rollout_logprobs.sizes(), " ", rollout_logprobs.scalar_type());
   TORCH_CHECK(mask.sizes() == old_logprobs.sizes() && mask.scalar_type() == at::kBool,
               "ComputeMismatchStats: expected mask [N] bool");
   // Select, never multiply: v = 0 positions become l = 0 on both sides (p = 1, zero difference), and are

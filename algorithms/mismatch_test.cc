@@ -63,7 +63,8 @@ TEST(MismatchTest, ValuesFromTheFormulas) {
 }
 
 TEST(MismatchTest, IdenticalSidesAndDegenerateCases) {
-  const MismatchMetrics same = ComputeMismatchStats(Vec(Log(kPOld)), Vec(Log(kPOld)), BoolVec({1, 1, 1, 1})).Finalize();
+  const MismatchMetrics same =
+      ComputeMismatchStats(Vec(Log(kPOld)), Vec(Log(kPOld)), BoolVec({1, 1, 1, 1})).Finalize();
   EXPECT_NEAR(same.pearson, 1.0, 1e-12);
   EXPECT_EQ(same.mean_abs_logprob_diff, 0.0);
   EXPECT_EQ(same.mean_k3, 0.0);

@@ -34,10 +34,11 @@ absl::StatusOr<LossAgg> ParseLossAgg(std::string_view name) {
   if (name == "seq_mean_token_mean") return LossAgg::kSeqMeanTokenMean;
   if (name == "group_token_mean") return LossAgg::kGroupTokenMean;
   if (name == "seq_mean_token_sum_norm") return LossAgg::kSeqMeanTokenSumNorm;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm.loss_agg must be one of token_mean|seq_mean_token_mean|group_token_mean|seq_mean_token_sum_norm, "
-      "got '",
-      std::string(name), "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("algorithm.loss_agg must be one of "
+                   "token_mean|seq_mean_token_mean|group_token_mean|seq_mean_token_sum_norm, "
+                   "got '",
+                   std::string(name), "'"));
 }
 
 const char* LossAggName(LossAgg agg) {

@@ -1,9 +1,5 @@
 #include "algorithms/policy_loss.h"
 
-#include <array>
-#include <limits>
-#include <vector>
-
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/full_like.h>
 #include <ATen/ops/ones_like.h>
@@ -11,18 +7,22 @@
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>
 
+#include <array>
+#include <limits>
+#include <vector>
+
 namespace m1rl::algorithms {
 
 namespace {
 
 void CheckLike(const at::Tensor& ref, const at::Tensor& t, const char* name) {
   TORCH_CHECK(t.defined(), "ComputePolicyLoss: expected ", name, " to be defined");
-  TORCH_CHECK(t.sizes() == ref.sizes(), "ComputePolicyLoss: expected ", name, " of shape ", ref.sizes(), ", got ",
-              t.sizes());
+  TORCH_CHECK(t.sizes() == ref.sizes(), "ComputePolicyLoss: expected ", name, " of shape ", ref.sizes(),
+              ", got ", t.sizes());
   TORCH_CHECK(t.scalar_type() == ref.scalar_type(), "ComputePolicyLoss: expected ", name, " dtype ",
               ref.scalar_type(), ", got ", t.scalar_type());
-  TORCH_CHECK(t.device() == ref.device(), "ComputePolicyLoss: expected ", name, " on ", ref.device(), ", got ",
-              t.device());
+  TORCH_CHECK(t.device() == ref.device(), "ComputePolicyLoss: expected ", name, " on ", ref.device(),
+              ", got ", t.device());
 }
 
 }  // namespace

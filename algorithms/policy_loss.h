@@ -18,8 +18,8 @@
 #include <ATen/core/Tensor.h>
 
 #include "algorithms/kl.h"
-#include "algorithms/params.h"  // PolicyLossParams
 #include "algorithms/metrics.h"
+#include "algorithms/params.h"  // PolicyLossParams
 
 namespace m1rl::algorithms {
 

@@ -3,15 +3,15 @@
 // Fixture: 37 positions (a prime), 5 sequences of mixed length in 3 groups, 6 positions with v = 0
 // holding NaN/inf garbage, ratios spread over [0.05, 20] so every clip cell is hit; presets grpo (with
 // reference log-probs), dapo and cispo.
-#include <algorithm>
-#include <cmath>
-#include <optional>
-#include <limits>
-#include <string>
-#include <vector>
-
 #include <ATen/Context.h>
 #include <ATen/TensorOperators.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "algorithms/algorithm_config.h"
 #include "algorithms/internal/test_util.h"
@@ -63,12 +63,18 @@ struct Out {
 };
 
 Out RunOn(const ResolvedAlgorithm& alg, const Fixture& f, at::Device device, c10::ScalarType dtype) {
-  const at::Tensor mask = BoolVec(f.mask).to(device), seq = LongVec(f.seq).to(device), grp = LongVec(f.grp).to(device);
+  const at::Tensor mask = BoolVec(f.mask).to(device), seq = LongVec(f.seq).to(device),
+                   grp = LongVec(f.grp).to(device);
   const TokenCounts counts = CountLossTokens(mask, seq, grp, 5, 3);
   const at::Tensor coef = LossCoefficients(alg.loss_agg, mask, seq, grp, counts, 64, dtype);
   at::Tensor l = Vec(f.l, dtype).to(device).requires_grad_(true);
-  PolicyLossInputs in{l, Vec(f.old, dtype).to(device), Vec(f.adv, dtype).to(device), mask, coef,
-                      alg.needs_reference_model() ? Vec(f.ref, dtype).to(device) : at::Tensor(), at::Tensor()};
+  PolicyLossInputs in{l,
+                      Vec(f.old, dtype).to(device),
+                      Vec(f.adv, dtype).to(device),
+                      mask,
+                      coef,
+                      alg.needs_reference_model() ? Vec(f.ref, dtype).to(device) : at::Tensor(),
+                      at::Tensor()};
   const PolicyLossResult r = ComputePolicyLoss(alg.policy_loss, in);
   r.loss.backward();
   return {ToVector(l.grad()), ToVector(coef), r.loss.item<double>(), r.stats};
@@ -86,7 +92,8 @@ TEST(PolicyLossCudaTest, MatchesCpuForEveryPreset) {
       const Out gpu = RunOn(*alg, f, at::Device(at::kCUDA), dtype);
       // Element-wise ops are correctly rounded on both devices except exp/expm1 (a few ulp on CUDA). The
       // gradient -c w A + beta c (1 - e^-d) is a sum of terms of size <= c (|A| w + 1) with w <= 20, so the
-      // bound is 8 ulp of that size (the KL part cancels for small d); the loss sums 31 terms in another order.
+      // bound is 8 ulp of that size (the KL part cancels for small d); the loss sums 31 terms in another
+      // order.
       const double eps = dtype == at::kDouble ? std::numeric_limits<double>::epsilon()
                                               : std::numeric_limits<float>::epsilon();
       for (size_t i = 0; i < cpu.grad.size(); ++i) {

@@ -7,11 +7,11 @@
 //           and every clip counter, in float64 (1e-12) and float32 (derived bound).
 //   §8 pitfall 2  g = -c r^ A != 0, no gradient reaches l_old, autograd g != finite-difference slope of the
 //                 loss value (stop-gradient applied); FD with r held fixed equals g.
-//   §8 pitfall 3  +-1e30/inf/NaN at v = 0 positions leave loss and gradients unchanged, masked grads exactly 0.
-//   §8 pitfall 4  on one fixture every preset matches its own closed form and no other.
-//   §8 pitfall 5  tokens in all four TR cells and both IS sides; every counter asserted exactly.
-//   §8 pitfall 8  cispo runs without reference log-probs (beta 0).
-//   §8 pitfall 9  grpo/dapo gradients equal float64 autograd of the literal PPO min-form; a shared IS/TR
+//   §8 pitfall 3  +-1e30/inf/NaN at v = 0 positions leave loss and gradients unchanged, masked grads exactly
+//   0. §8 pitfall 4  on one fixture every preset matches its own closed form and no other. §8 pitfall 5
+//   tokens in all four TR cells and both IS sides; every counter asserted exactly. §8 pitfall 8  cispo runs
+//   without reference log-probs (beta 0). §8 pitfall 9  grpo/dapo gradients equal float64 autograd of the
+//   literal PPO min-form; a shared IS/TR
 //                 band differs from PPO in the two out-of-band cells where PPO keeps r.
 //   §10 V10 the peers' CISPO unit-test inputs (slime/AReaL tests/test_cispo_loss.py, NeMo-RL
 //           test_loss_functions.py) are not reachable from this machine (no network); equivalent vectors in
@@ -23,15 +23,15 @@
 // Expected w and M are written by hand from the ratios; c from the lengths; g = -c w A + beta c (1 - e^-d).
 #include "algorithms/policy_loss.h"
 
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/minimum.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <ATen/TensorOperators.h>
-#include <ATen/ops/minimum.h>
 
 #include "algorithms/algorithm_config.h"
 #include "algorithms/internal/test_util.h"
@@ -49,9 +49,9 @@ using testing::ToVector;
 using testing::Vec;
 
 // ---- The V2 fixture: 16 tokens, sequences of lengths 3, 5 (group 0) and 3, 5 (group 1). ----
-const std::vector<double> kRatio = {1.05, 1.25, 50,   /* seq 0, A = +1   */
-                                    0.9,  0.75, 0.01, 1.3, 1.0, /* seq 1, A = -1 */
-                                    0.5,  6.0,  1.3,  /* seq 2, A = +0.5 */
+const std::vector<double> kRatio = {1.05, 1.25, 50,              /* seq 0, A = +1   */
+                                    0.9,  0.75, 0.01, 1.3,  1.0, /* seq 1, A = -1 */
+                                    0.5,  6.0,  1.3,             /* seq 2, A = +0.5 */
                                     1.1,  4.0,  0.85, 1.25, 0.79 /* seq 3, A = -2 */};
 const std::vector<int> kSeqLen = {3, 5, 3, 5};
 const std::vector<double> kSeqAdv = {1.0, -1.0, 0.5, -2.0};
@@ -66,7 +66,8 @@ const std::vector<double> kWDapo = {1.05, 1.25, 0, 0.9, 0, 0, 1.3, 1.0, 0.5, 0, 
 const std::vector<double> kWCispo028 = {1.05, 1.25, 1.28, 0.9, 0.75, 0.01, 1.28, 1.0,
                                         0.5,  1.28, 1.28, 1.1, 1.28, 0.85, 1.25, 0.79};
 // cispo eps_high 4.0: w = min(r, 5).
-const std::vector<double> kWCispo4 = {1.05, 1.25, 5, 0.9, 0.75, 0.01, 1.3, 1.0, 0.5, 5, 1.3, 1.1, 4.0, 0.85, 1.25, 0.79};
+const std::vector<double> kWCispo4 = {1.05, 1.25, 5,   0.9, 0.75, 0.01, 1.3,  1.0,
+                                      0.5,  5,    1.3, 1.1, 4.0,  0.85, 1.25, 0.79};
 
 struct Fixture {
   std::vector<double> logprobs, old_logprobs, ref_logprobs, adv, len, delta;
@@ -115,7 +116,8 @@ Closed ClosedForm(const Fixture& f, const std::vector<double>& w, const std::vec
 }
 
 ResolvedAlgorithm Resolve(const std::string& preset, std::optional<double> eps_high = std::nullopt,
-                          std::optional<double> eps_low = std::nullopt, std::optional<double> max_ratio = std::nullopt) {
+                          std::optional<double> eps_low = std::nullopt,
+                          std::optional<double> max_ratio = std::nullopt) {
   auto r = ResolvePreset(preset, eps_high, eps_low, max_ratio);
   M1RL_CHECK(r.ok()) << r.status();
   return *r;
@@ -129,7 +131,7 @@ struct LossRun {
 };
 
 LossRun RunLoss(const PolicyLossParams& p, const Fixture& f, const std::vector<double>& coef, bool with_ref,
-            c10::ScalarType dtype = at::kDouble) {
+                c10::ScalarType dtype = at::kDouble) {
   LossRun run;
   at::Tensor l = Vec(f.logprobs, dtype).requires_grad_(true);
   run.old_leaf = Vec(f.old_logprobs, dtype).requires_grad_(true);
@@ -147,7 +149,8 @@ LossRun RunLoss(const PolicyLossParams& p, const Fixture& f, const std::vector<d
   return run;
 }
 
-void ExpectNearVec(const std::vector<double>& got, const std::vector<double>& want, double rel, const char* what) {
+void ExpectNearVec(const std::vector<double>& got, const std::vector<double>& want, double rel,
+                   const char* what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_NEAR(got[i], want[i], rel * std::max(1.0, std::abs(want[i]))) << what << " token " << i;
@@ -166,8 +169,12 @@ constexpr double kTol64 = 1e-12;
 TEST(PolicyLossTest, V1OnPolicyGivesMinusCA) {
   const std::vector<double> ones(16, 1.0);
   const Fixture f = MakeFixture(ones);
-  for (const auto& [name, eps] : std::vector<std::pair<std::string, std::optional<double>>>{
-           {"grpo", std::nullopt}, {"dapo", std::nullopt}, {"cispo", 4.0}, {"cispo", 0.28}, {"reinforce", std::nullopt}}) {
+  for (const auto& [name, eps] :
+       std::vector<std::pair<std::string, std::optional<double>>>{{"grpo", std::nullopt},
+                                                                  {"dapo", std::nullopt},
+                                                                  {"cispo", 4.0},
+                                                                  {"cispo", 0.28},
+                                                                  {"reinforce", std::nullopt}}) {
     const ResolvedAlgorithm alg = Resolve(name, eps);
     const bool seq_mean = alg.loss_agg == LossAgg::kSeqMeanTokenMean;
     const std::vector<double> c = seq_mean ? CoefSeqMean(f) : CoefTokenMean(f);
@@ -195,9 +202,9 @@ TEST(PolicyLossTest, V2ClosedFormsFloat64) {
     double beta;
   };
   for (const Case& k : std::vector<Case>{{"grpo", std::nullopt, &kWGrpo, true, kKlBeta},
-                                        {"dapo", std::nullopt, &kWDapo, false, 0},
-                                        {"cispo", 0.28, &kWCispo028, false, 0},
-                                        {"cispo", 4.0, &kWCispo4, false, 0}}) {
+                                         {"dapo", std::nullopt, &kWDapo, false, 0},
+                                         {"cispo", 0.28, &kWCispo028, false, 0},
+                                         {"cispo", 4.0, &kWCispo4, false, 0}}) {
     SCOPED_TRACE(k.preset + (k.eps_high ? " eps_high " + std::to_string(*k.eps_high) : ""));
     const ResolvedAlgorithm alg = Resolve(k.preset, k.eps_high);
     const std::vector<double> c = k.seq_mean ? CoefSeqMean(f) : CoefTokenMean(f);
@@ -222,7 +229,8 @@ TEST(PolicyLossTest, V2ClosedFormsFloat32) {
     // Rounding l and l_old to fp32 perturbs l - l_old by <= eps32 (|l| + |l_old|), hence r (and w when not
     // capped) by that relative amount; c, A and the product add ~3 eps32. Bound: eps32 (|l|+|l_old|+4) |g|.
     const double eps32 = std::numeric_limits<float>::epsilon();
-    const double bound = eps32 * (std::abs(f.logprobs[t]) + std::abs(f.old_logprobs[t]) + 4) * std::abs(want.grad[t]);
+    const double bound =
+        eps32 * (std::abs(f.logprobs[t]) + std::abs(f.old_logprobs[t]) + 4) * std::abs(want.grad[t]);
     EXPECT_NEAR(run.grad[t], want.grad[t], bound) << "token " << t;
   }
 }
@@ -275,7 +283,8 @@ TEST(PolicyLossTest, Pitfall5EveryCounterExactly) {
 
 // The literal PPO min-form (ALGORITHMS.md §2, M1 Eq. 1-2) in float64 autograd: the reference for
 // pitfall 9. L = -sum c min(r A, clip(r, 1-el, 1+eh) A) + beta sum c k3.
-std::vector<double> MinFormGrad(const Fixture& f, const std::vector<double>& c, double el, double eh, double beta) {
+std::vector<double> MinFormGrad(const Fixture& f, const std::vector<double>& c, double el, double eh,
+                                double beta) {
   at::Tensor l = Vec(f.logprobs).requires_grad_(true);
   const at::Tensor r = (l - Vec(f.old_logprobs)).exp();
   const at::Tensor a = Vec(f.adv);
@@ -362,8 +371,9 @@ TEST(PolicyLossTest, Pitfall4EachPresetMatchesOnlyItsOwnClosedForm) {
   };
   for (const Arm& a : arms) {
     const bool seq_mean = a.alg.loss_agg == LossAgg::kSeqMeanTokenMean;
-    const std::vector<double> g =
-        RunLoss(a.alg.policy_loss, f, seq_mean ? CoefSeqMean(f) : CoefTokenMean(f), a.alg.needs_reference_model()).grad;
+    const std::vector<double> g = RunLoss(a.alg.policy_loss, f, seq_mean ? CoefSeqMean(f) : CoefTokenMean(f),
+                                          a.alg.needs_reference_model())
+                                      .grad;
     for (const Arm& b : arms) {
       if (a.name == b.name) {
         ExpectNearVec(g, b.closed, kTol64, a.name.c_str());
@@ -406,8 +416,8 @@ TEST(PolicyLossTest, Pitfall2LogPiFactorAndStopGradient) {
       g.logprobs = l;
       return RunLoss(a.policy_loss, g, cc, a.needs_reference_model()).loss;
     };
-    ExpectNearVec(CentralDifference(fixed_r, f.logprobs), RunLoss(a.policy_loss, f, cc, a.needs_reference_model()).grad,
-                  1e-8, name.c_str());
+    ExpectNearVec(CentralDifference(fixed_r, f.logprobs),
+                  RunLoss(a.policy_loss, f, cc, a.needs_reference_model()).grad, 1e-8, name.c_str());
   }
 }
 
@@ -497,8 +507,13 @@ TEST(PolicyLossTest, KlMetricsWithReferenceAndBadInputs) {
   const PolicyMetrics m = run.result.stats.Finalize();
   EXPECT_NEAR(*m.k1_mean, k1 / 16, kTol64);
   EXPECT_NEAR(*m.k3_mean, k3 / 16, kTol64);
-  PolicyLossInputs bad{Vec(f.logprobs), Vec(f.old_logprobs, at::kFloat), Vec(f.adv), BoolVec(std::vector<int64_t>(16, 1)),
-                       Vec(CoefTokenMean(f)), at::Tensor(), at::Tensor()};
+  PolicyLossInputs bad{Vec(f.logprobs),
+                       Vec(f.old_logprobs, at::kFloat),
+                       Vec(f.adv),
+                       BoolVec(std::vector<int64_t>(16, 1)),
+                       Vec(CoefTokenMean(f)),
+                       at::Tensor(),
+                       at::Tensor()};
   EXPECT_THROW(ComputePolicyLoss(Resolve("dapo").policy_loss, bad), c10::Error);
   PolicyLossParams no_cap;
   no_cap.is_enabled = true;
@@ -521,8 +536,8 @@ TEST(PolicyLossTest, V10PeerEquivalentPaddedBatch) {
   const std::vector<int64_t> mask = {1, 1, 0, 1, 1, 1};
   PolicyLossParams p = Resolve("cispo", 0.2).policy_loss;
   at::Tensor lt = Vec(l).requires_grad_(true);
-  PolicyLossInputs in{lt, Vec(old), Vec(adv), BoolVec(mask), Vec({0.2, 0.2, 0.2, 0.2, 0.2, 0.2}), at::Tensor(),
-                      at::Tensor()};
+  PolicyLossInputs in{lt,           Vec(old),    Vec(adv), BoolVec(mask), Vec({0.2, 0.2, 0.2, 0.2, 0.2, 0.2}),
+                      at::Tensor(), at::Tensor()};
   const PolicyLossResult r = ComputePolicyLoss(p, in);
   r.loss.backward();
   EXPECT_NEAR(r.loss.item<double>(), 0.12484822353142306, kTol64);
@@ -533,7 +548,8 @@ TEST(PolicyLossTest, V10PeerEquivalentPaddedBatch) {
   at::Tensor lt2 = Vec(l).requires_grad_(true);
   in.logprobs = lt2;
   ComputePolicyLoss(t.policy_loss, in).loss.backward();
-  ExpectNearVec(ToVector(lt2.grad()), {-0.24, -0.2, 0, 0.07357588823428847, 0.24, 0.2}, kTol64, "g (max_ratio)");
+  ExpectNearVec(ToVector(lt2.grad()), {-0.24, -0.2, 0, 0.07357588823428847, 0.24, 0.2}, kTol64,
+                "g (max_ratio)");
 }
 
 }  // namespace

@@ -66,7 +66,9 @@ absl::StatusOr<RepetitionPolicy> ParseRepetitionPolicy(std::string_view name);
 const char* RepetitionPolicyName(RepetitionPolicy policy);
 
 // True iff the verifier must be called for a REPETITION-truncated completion under `policy`.
-inline bool RepetitionPolicyCallsVerifier(RepetitionPolicy policy) { return policy == RepetitionPolicy::kScore; }
+inline bool RepetitionPolicyCallsVerifier(RepetitionPolicy policy) {
+  return policy == RepetitionPolicy::kScore;
+}
 
 // What the reward stage does with one REPETITION-truncated completion.
 struct RepetitionOutcome {

@@ -65,7 +65,8 @@ TEST(RepetitionDetectorTest, DefaultsStopAfter3000) {
 }
 
 TEST(RepetitionPolicyTest, ParseNamesAndErrors) {
-  EXPECT_THAT(ParseRepetitionPolicy("fail_mask_run"), ::m1rl::testing::IsOkAndHolds(RepetitionPolicy::kFailMaskRun));
+  EXPECT_THAT(ParseRepetitionPolicy("fail_mask_run"),
+              ::m1rl::testing::IsOkAndHolds(RepetitionPolicy::kFailMaskRun));
   EXPECT_STREQ(RepetitionPolicyName(RepetitionPolicy::kMaskAll), "mask_all");
   EXPECT_THAT(ParseRepetitionPolicy("ignore"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.repetition.policy")));
@@ -86,7 +87,8 @@ TEST(RepetitionPolicyTest, ScoreUsesTheVerifier) {
 }
 
 TEST(RepetitionPolicyTest, FailGivesFailureRewardIncorrectAllTokensKept) {
-  const RepetitionOutcome o = ApplyRepetitionPolicy(RepetitionPolicy::kFail, -0.5, 3, Mask(), std::nullopt, std::nullopt);
+  const RepetitionOutcome o =
+      ApplyRepetitionPolicy(RepetitionPolicy::kFail, -0.5, 3, Mask(), std::nullopt, std::nullopt);
   EXPECT_FALSE(o.drop);
   EXPECT_EQ(o.reward, -0.5);
   EXPECT_EQ(o.correct, false);
@@ -95,26 +97,27 @@ TEST(RepetitionPolicyTest, FailGivesFailureRewardIncorrectAllTokensKept) {
 }
 
 TEST(RepetitionPolicyTest, FailMaskRunMasksTheLastNTokens) {
-  const RepetitionOutcome o = ApplyRepetitionPolicy(RepetitionPolicy::kFailMaskRun, 0.0, 3, Mask(), std::nullopt,
-                                                    std::nullopt);
+  const RepetitionOutcome o =
+      ApplyRepetitionPolicy(RepetitionPolicy::kFailMaskRun, 0.0, 3, Mask(), std::nullopt, std::nullopt);
   EXPECT_EQ(o.reward, 0.0);
   EXPECT_EQ(o.correct, false);
   EXPECT_THAT(o.loss_mask, ElementsAre(1, 0, 1, 1, 1, 0, 0, 0));
   EXPECT_EQ(o.num_masked, 3);
   // N longer than the completion masks everything; the environment token was already 0 (not counted).
-  const RepetitionOutcome all = ApplyRepetitionPolicy(RepetitionPolicy::kFailMaskRun, 0.0, 100, Mask(), std::nullopt,
-                                                      std::nullopt);
+  const RepetitionOutcome all =
+      ApplyRepetitionPolicy(RepetitionPolicy::kFailMaskRun, 0.0, 100, Mask(), std::nullopt, std::nullopt);
   EXPECT_THAT(all.loss_mask, ElementsAre(0, 0, 0, 0, 0, 0, 0, 0));
   EXPECT_EQ(all.num_masked, 7);
 }
 
 TEST(RepetitionPolicyTest, MaskAllAndDrop) {
-  const RepetitionOutcome m = ApplyRepetitionPolicy(RepetitionPolicy::kMaskAll, 0.0, 3, Mask(), std::nullopt,
-                                                    std::nullopt);
+  const RepetitionOutcome m =
+      ApplyRepetitionPolicy(RepetitionPolicy::kMaskAll, 0.0, 3, Mask(), std::nullopt, std::nullopt);
   EXPECT_THAT(m.loss_mask, ElementsAre(0, 0, 0, 0, 0, 0, 0, 0));
   EXPECT_EQ(m.num_masked, 7);
   EXPECT_EQ(m.correct, false);
-  const RepetitionOutcome d = ApplyRepetitionPolicy(RepetitionPolicy::kDrop, 0.0, 3, Mask(), std::nullopt, std::nullopt);
+  const RepetitionOutcome d =
+      ApplyRepetitionPolicy(RepetitionPolicy::kDrop, 0.0, 3, Mask(), std::nullopt, std::nullopt);
   EXPECT_TRUE(d.drop);
   EXPECT_FALSE(d.reward.has_value());
 }

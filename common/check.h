@@ -34,8 +34,8 @@ struct CheckVoidify {
 
 }  // namespace m1rl::internal
 
-#define M1RL_CHECK(cond)                \
-  (cond) ? (void)0                      \
+#define M1RL_CHECK(cond)                      \
+  (cond) ? (void)0                            \
          : ::m1rl::internal::CheckVoidify() & \
                ::m1rl::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
 

@@ -24,10 +24,10 @@
 // uses local equivalents; switch to M1RL_RETURN_IF_ERROR / M1RL_ASSIGN_OR_RETURN once it is fixed.
 #define CONFIG_CONCAT_INNER_(a, b) a##b
 #define CONFIG_CONCAT_(a, b) CONFIG_CONCAT_INNER_(a, b)
-#define CONFIG_RETURN_IF_ERROR(expr)                      \
-  do {                                                    \
-    const ::absl::Status config_status_ = (expr);         \
-    if (!config_status_.ok()) return config_status_;      \
+#define CONFIG_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    const ::absl::Status config_status_ = (expr);    \
+    if (!config_status_.ok()) return config_status_; \
   } while (0)
 #define CONFIG_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                  \
@@ -56,7 +56,8 @@ using ::google::protobuf::Reflection;
 
 // Strict decimal/exponent double, plus YAML 1.2 core and JSON spellings of the non-finite values.
 bool ParseDouble(std::string_view s, double* out) {
-  static const std::set<std::string_view> kPosInf = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "Infinity"};
+  static const std::set<std::string_view> kPosInf = {".inf",  ".Inf",  ".INF",    "+.inf",
+                                                     "+.Inf", "+.INF", "Infinity"};
   static const std::set<std::string_view> kNegInf = {"-.inf", "-.Inf", "-.INF", "-Infinity"};
   static const std::set<std::string_view> kNan = {".nan", ".NaN", ".NAN", "NaN"};
   if (kPosInf.count(s)) {
@@ -72,7 +73,8 @@ bool ParseDouble(std::string_view s, double* out) {
     return true;
   }
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
-  if (s.empty() || !(std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '.')) return false;
+  if (s.empty() || !(std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '.'))
+    return false;
   // from_chars would accept "inf"/"nan" spellings; those were handled above, so require a digit.
   if (std::none_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     return false;
@@ -149,7 +151,8 @@ std::string Suggestion(const Descriptor* desc, std::string_view key, const std::
   const FieldDescriptor* best = nullptr;
   size_t best_d = 3;
   for (int i = 0; i < desc->field_count(); ++i) {
-    const size_t d = std::min(EditDistance(key, desc->field(i)->name()), EditDistance(key, desc->field(i)->json_name()));
+    const size_t d =
+        std::min(EditDistance(key, desc->field(i)->name()), EditDistance(key, desc->field(i)->json_name()));
     if (d < best_d) {
       best_d = d;
       best = desc->field(i);
@@ -184,8 +187,8 @@ class YamlToProto {
       const FieldDescriptor* f = FindField(desc, key);
       const std::string child = JoinPath(path, key);
       if (f == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("unknown key ", child, Location(kv.first, with_location_),
-                                                       Suggestion(desc, key, path)));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unknown key ", child, Location(kv.first, with_location_), Suggestion(desc, key, path)));
       }
       if (auto it = seen.find(f); it != seen.end()) {
         return Error(kv.first, JoinPath(path, f->name()),
@@ -195,8 +198,8 @@ class YamlToProto {
       if (const auto* oneof = f->real_containing_oneof(); oneof != nullptr && !kv.second.IsNull()) {
         if (auto it = oneofs_seen.find(oneof); it != oneofs_seen.end()) {
           return Error(kv.first, child,
-                       absl::StrCat("\"", it->second, "\" and \"", key, "\" are alternatives (oneof ", oneof->name(),
-                                    "); give one"));
+                       absl::StrCat("\"", it->second, "\" and \"", key, "\" are alternatives (oneof ",
+                                    oneof->name(), "); give one"));
         }
         oneofs_seen[oneof] = key;
       }
@@ -206,7 +209,8 @@ class YamlToProto {
   }
 
   // Sets field `f` of `msg` from `node`: replaces lists and maps, merges messages, null clears.
-  absl::Status SetField(const YAML::Node& node, Message* msg, const FieldDescriptor* f, const std::string& path) {
+  absl::Status SetField(const YAML::Node& node, Message* msg, const FieldDescriptor* f,
+                        const std::string& path) {
     const Reflection* refl = msg->GetReflection();
     if (node.IsNull()) {
       refl->ClearField(msg, f);
@@ -223,8 +227,8 @@ class YamlToProto {
         Message* entry = refl->AddMessage(msg, f);
         CONFIG_RETURN_IF_ERROR(StoreScalar(kv.first, entry, key_f, entry_path, StoreMode::kSet, 0));
         if (value_f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-          CONFIG_RETURN_IF_ERROR(MergeMessage(kv.second, entry->GetReflection()->MutableMessage(entry, value_f),
-                                            entry_path));
+          CONFIG_RETURN_IF_ERROR(
+              MergeMessage(kv.second, entry->GetReflection()->MutableMessage(entry, value_f), entry_path));
         } else {
           CONFIG_RETURN_IF_ERROR(StoreScalar(kv.second, entry, value_f, entry_path, StoreMode::kSet, 0));
         }
@@ -270,8 +274,8 @@ class YamlToProto {
   }
 
   // Converts a scalar node to `f`'s type and stores it per `mode`.
-  absl::Status StoreScalar(const YAML::Node& node, Message* msg, const FieldDescriptor* f, const std::string& path,
-                           StoreMode mode, int index) {
+  absl::Status StoreScalar(const YAML::Node& node, Message* msg, const FieldDescriptor* f,
+                           const std::string& path, StoreMode mode, int index) {
     const Reflection* refl = msg->GetReflection();
     const char* expected = "a value";
     switch (f->cpp_type()) {
@@ -297,19 +301,20 @@ class YamlToProto {
       case FieldDescriptor::CPPTYPE_MESSAGE:
         return Error(node, path, "internal: message field stored as a scalar");
     }
-    if (!node.IsScalar()) return Error(node, path, absl::StrCat("expected ", expected, ", got ", Describe(node)));
+    if (!node.IsScalar())
+      return Error(node, path, absl::StrCat("expected ", expected, ", got ", Describe(node)));
     const std::string& text = node.Scalar();
     const std::string got = absl::StrCat(", got ", Describe(node));
 
-#define M1RL_STORE_(Type, value)                                   \
-  do {                                                             \
-    if (mode == StoreMode::kSet) {                                 \
-      refl->Set##Type(msg, f, value);                              \
-    } else if (mode == StoreMode::kAdd) {                          \
-      refl->Add##Type(msg, f, value);                              \
-    } else {                                                       \
-      refl->SetRepeated##Type(msg, f, index, value);               \
-    }                                                              \
+#define M1RL_STORE_(Type, value)                     \
+  do {                                               \
+    if (mode == StoreMode::kSet) {                   \
+      refl->Set##Type(msg, f, value);                \
+    } else if (mode == StoreMode::kAdd) {            \
+      refl->Add##Type(msg, f, value);                \
+    } else {                                         \
+      refl->SetRepeated##Type(msg, f, index, value); \
+    }                                                \
   } while (0)
 
     switch (f->cpp_type()) {
@@ -372,12 +377,14 @@ class YamlToProto {
           }
         }
         auto out_of_range = [&](const std::string& lo, const std::string& hi) {
-          return Error(node, path,
-                       absl::StrCat(text, " is out of range for ", f->cpp_type_name(), " [", lo, ", ", hi, "]"));
+          return Error(
+              node, path,
+              absl::StrCat(text, " is out of range for ", f->cpp_type_name(), " [", lo, ", ", hi, "]"));
         };
         switch (f->cpp_type()) {
           case FieldDescriptor::CPPTYPE_INT32: {
-            constexpr int64_t kMin = std::numeric_limits<int32_t>::min(), kMax = std::numeric_limits<int32_t>::max();
+            constexpr int64_t kMin = std::numeric_limits<int32_t>::min(),
+                              kMax = std::numeric_limits<int32_t>::max();
             if (negative ? iv < kMin : uv > static_cast<uint64_t>(kMax)) {
               return out_of_range(absl::StrCat(kMin), absl::StrCat(kMax));
             }
@@ -432,8 +439,8 @@ class YamlToProto {
         int64_t number;
         if (ev == nullptr) {
           auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-          if (ec == std::errc() && p == text.data() + text.size() && number >= std::numeric_limits<int>::min() &&
-              number <= std::numeric_limits<int>::max()) {
+          if (ec == std::errc() && p == text.data() + text.size() &&
+              number >= std::numeric_limits<int>::min() && number <= std::numeric_limits<int>::max()) {
             ev = ed->FindValueByNumber(static_cast<int>(number));
           }
         }
@@ -459,20 +466,20 @@ absl::StatusOr<YAML::Node> LoadYaml(const std::string& text) {
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("YAML syntax error (line ", e.mark.line + 1, ", column ", e.mark.column + 1, "): ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat("YAML syntax error (line ", e.mark.line + 1, ", column ",
+                                                   e.mark.column + 1, "): ", e.msg));
   }
 }
 
 // ------------------------------------------------------------------------------------ proto -> YAML
 
 bool NeedsQuotes(const std::string& s) {
-  static const std::set<std::string> kSpecial = {"~",    "null", "Null",  "NULL",  "true", "True", "TRUE",
-                                                  "false", "False", "FALSE", "yes",  "Yes",  "YES",  "no",
-                                                  "No",   "NO",   "on",    "On",    "ON",   "off",  "Off",
-                                                  "OFF",  "y",    "Y",     "n",     "N"};
+  static const std::set<std::string> kSpecial = {
+      "~",  "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES",
+      "no", "No",   "NO",   "on",   "On",   "ON",   "off",  "Off",   "OFF",   "y",     "Y",   "n",   "N"};
   if (s.empty() || kSpecial.count(s)) return true;
-  if (std::isspace(static_cast<unsigned char>(s.front())) || std::isspace(static_cast<unsigned char>(s.back()))) {
+  if (std::isspace(static_cast<unsigned char>(s.front())) ||
+      std::isspace(static_cast<unsigned char>(s.back()))) {
     return true;
   }
   double d;
@@ -534,7 +541,8 @@ bool HasEmittedField(const Message& m) {
     const FieldDescriptor* f = desc->field(i);
     if (f->is_repeated()) return true;
     if (f->real_containing_oneof() != nullptr && !r->HasField(m, f)) continue;
-    if (f->has_presence() && f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(m, f)) continue;
+    if (f->has_presence() && f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(m, f))
+      continue;
     return true;
   }
   return false;
@@ -581,7 +589,8 @@ void EmitMessage(YAML::Emitter& e, const Message& m) {
       continue;
     }
     // Omitted: unset oneof members and unset `optional` scalars (absent means "not given").
-    if (f->has_presence() && f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(m, f)) continue;
+    if (f->has_presence() && f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(m, f))
+      continue;
     if (f->real_containing_oneof() != nullptr && !r->HasField(m, f)) continue;
     e << YAML::Key << f->name() << YAML::Value;
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -658,14 +667,16 @@ absl::Status ApplyOverrideImpl(const std::string& assignment, Message* msg) {
     const std::string parent = walked;
     walked = JoinPath(walked, seg.name);
     if (f == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown key ", walked, Suggestion(desc, seg.name, parent)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown key ", walked, Suggestion(desc, seg.name, parent)));
     }
     walked = JoinPath(parent, f->name());
     const Reflection* r = cur->GetReflection();
     const bool last = i + 1 == path.size();
     if (seg.index >= 0) {
       if (!f->is_repeated() || f->is_map()) {
-        return absl::InvalidArgumentError(absl::StrCat(walked, " is not a list; [", seg.index, "] cannot apply"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(walked, " is not a list; [", seg.index, "] cannot apply"));
       }
       const int size = r->FieldSize(*cur, f);
       walked = absl::StrCat(walked, "[", seg.index, "]");
@@ -675,7 +686,8 @@ absl::Status ApplyOverrideImpl(const std::string& assignment, Message* msg) {
       }
       if (last) return conv.SetElement(value, cur, f, seg.index, walked);
       if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
-        return absl::InvalidArgumentError(absl::StrCat(walked, " is a ", f->cpp_type_name(), ", not a message"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(walked, " is a ", f->cpp_type_name(), ", not a message"));
       }
       cur = r->MutableRepeatedMessage(cur, f, seg.index);
       continue;
@@ -685,7 +697,8 @@ absl::Status ApplyOverrideImpl(const std::string& assignment, Message* msg) {
       return absl::InvalidArgumentError(absl::StrCat(walked, " is a list; index it as ", walked, "[i]"));
     }
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
-      return absl::InvalidArgumentError(absl::StrCat(walked, " is a ", f->cpp_type_name(), ", not a message"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(walked, " is a ", f->cpp_type_name(), ", not a message"));
     }
     cur = r->MutableMessage(cur, f);
   }
@@ -706,7 +719,8 @@ class Checker {
     if (!std::isfinite(v)) Add(path, absl::StrCat(" must be finite, got ", v));
   }
   // lo <= v < hi, or lo <= v <= hi with hi_inclusive; "(" bounds with lo_exclusive.
-  void InRange(double v, double lo, double hi, bool lo_exclusive, bool hi_inclusive, const std::string& path) {
+  void InRange(double v, double lo, double hi, bool lo_exclusive, bool hi_inclusive,
+               const std::string& path) {
     const bool ok = (lo_exclusive ? v > lo : v >= lo) && (hi_inclusive ? v <= hi : v < hi);
     if (!ok) {
       Add(path, absl::StrCat(" must be in ", lo_exclusive ? "(" : "[", lo, ", ", hi, hi_inclusive ? "]" : ")",
@@ -735,7 +749,9 @@ class Checker {
 };
 
 void ValidateModel(const config::ModelConfig& m, Checker& c) {
-  c.OneOf(m.preset(), {"", "tiny8", "tiny2", "minimax-m1", "tiny8-hfparity", "tiny2-hfparity", "minimax-m1-hfparity"}, "model.preset");
+  c.OneOf(m.preset(),
+          {"", "tiny8", "tiny2", "minimax-m1", "tiny8-hfparity", "tiny2-hfparity", "minimax-m1-hfparity"},
+          "model.preset");
   const bool from_fields = m.preset().empty() && m.init_from().empty();
   const int64_t min_dim = from_fields ? 1 : 0;  // 0 = "from the preset / checkpoint"
   c.AtLeast(m.vocab_size(), min_dim, "model.vocab_size");
@@ -756,31 +772,39 @@ void ValidateModel(const config::ModelConfig& m, Checker& c) {
   c.NonNegative(m.lightning_norm_eps(), "model.lightning_norm_eps");
   c.NonNegative(m.router_aux_loss_coef(), "model.router_aux_loss_coef");
   c.NonNegative(m.init_std(), "model.init_std");
-  if (m.num_experts_per_tok() > 0 && m.num_local_experts() > 0 && m.num_experts_per_tok() > m.num_local_experts()) {
-    c.Add("model.num_experts_per_tok", absl::StrCat(" must be <= model.num_local_experts (", m.num_local_experts(),
-                                                    "), got ", m.num_experts_per_tok()));
+  if (m.num_experts_per_tok() > 0 && m.num_local_experts() > 0 &&
+      m.num_experts_per_tok() > m.num_local_experts()) {
+    c.Add("model.num_experts_per_tok",
+          absl::StrCat(" must be <= model.num_local_experts (", m.num_local_experts(), "), got ",
+                       m.num_experts_per_tok()));
   }
   if (m.num_key_value_heads() > 0 && m.num_attention_heads() > 0 &&
       m.num_attention_heads() % m.num_key_value_heads() != 0) {
-    c.Add("model.num_key_value_heads", absl::StrCat(" must divide model.num_attention_heads (",
-                                                    m.num_attention_heads(), "), got ", m.num_key_value_heads()));
+    c.Add("model.num_key_value_heads",
+          absl::StrCat(" must divide model.num_attention_heads (", m.num_attention_heads(), "), got ",
+                       m.num_key_value_heads()));
   }
   if (m.rotary_dim() > 0 && m.head_dim() > 0 && (m.rotary_dim() > m.head_dim() || m.rotary_dim() % 2 != 0)) {
     c.Add("model.rotary_dim",
           absl::StrCat(" must be even and <= model.head_dim (", m.head_dim(), "), got ", m.rotary_dim()));
   }
   for (int i = 0; i < m.layer_types_size(); ++i) {
-    c.OneOf(m.layer_types(i), {"linear_attention", "full_attention"}, absl::StrCat("model.layer_types[", i, "]"));
+    c.OneOf(m.layer_types(i), {"linear_attention", "full_attention"},
+            absl::StrCat("model.layer_types[", i, "]"));
   }
-  if (m.layer_types_size() > 0 && m.num_hidden_layers() > 0 && m.layer_types_size() != m.num_hidden_layers()) {
+  if (m.layer_types_size() > 0 && m.num_hidden_layers() > 0 &&
+      m.layer_types_size() != m.num_hidden_layers()) {
     c.Add("model.layer_types", absl::StrCat(" must have model.num_hidden_layers (", m.num_hidden_layers(),
                                             ") entries, got ", m.layer_types_size()));
   }
   c.OneOf(m.dtype(), {"", "float32", "bfloat16", "float64"}, "model.dtype");
-  c.OneOf(m.lm_head_precision(), {"", "ieee_fp32", "fp32_ieee", "tf32", "bf16_fp32_out", "bf16_fp32out", "bf16"}, "model.lm_head_precision");
+  c.OneOf(m.lm_head_precision(),
+          {"", "ieee_fp32", "fp32_ieee", "tf32", "bf16_fp32_out", "bf16_fp32out", "bf16"},
+          "model.lm_head_precision");
   const std::string& dev = m.device();
   const bool cuda_n = dev.size() > 5 && dev.rfind("cuda:", 0) == 0 &&
-                      std::all_of(dev.begin() + 5, dev.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
+                      std::all_of(dev.begin() + 5, dev.end(),
+                                  [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
   if (!cuda_n) c.OneOf(dev, {"", "cpu", "cuda", "auto"}, "model.device");
 }
 
@@ -807,7 +831,8 @@ void ValidateRollout(const config::RolloutConfig& r, bool rl, Checker& c) {
 
 void ValidateReward(const config::RewardConfig& r, Checker& c) {
   c.OneOf(r.mode(), {"", "grpc", "in_process"}, "reward.mode");
-  if (r.mode() == "grpc" && r.address().empty()) c.Add("reward.address", " must be set when reward.mode is \"grpc\"");
+  if (r.mode() == "grpc" && r.address().empty())
+    c.Add("reward.address", " must be set when reward.mode is \"grpc\"");
   c.AtLeast(r.deadline_ms(), 0, "reward.deadline_ms");
   c.AtLeast(r.max_in_flight(), 0, "reward.max_in_flight");
   c.AtLeast(r.max_retries(), 0, "reward.max_retries");
@@ -825,7 +850,8 @@ void ValidateAlgorithm(const config::AlgorithmConfig& a, bool rl, Checker& c) {
   if (a.has_preset()) {
     c.OneOf(a.preset(), {"cispo", "grpo", "dapo", "reinforce"}, "algorithm.preset");
   } else if (rl) {
-    c.Add("algorithm.preset", " must be set when trainer.mode is \"rl\" (one of cispo, grpo, dapo, reinforce)");
+    c.Add("algorithm.preset",
+          " must be set when trainer.mode is \"rl\" (one of cispo, grpo, dapo, reinforce)");
   }
   const auto& is = a.is_weight();
   if (is.has_eps_high()) c.Positive(is.eps_high(), "algorithm.is_weight.eps_high");
@@ -838,10 +864,12 @@ void ValidateAlgorithm(const config::AlgorithmConfig& a, bool rl, Checker& c) {
   if (tr.has_eps_low()) c.InRange(tr.eps_low(), 0, 1, false, true, "algorithm.trust_region.eps_low");
   if (tr.has_eps_high()) c.NonNegative(tr.eps_high(), "algorithm.trust_region.eps_high");
   if (a.has_loss_agg()) {
-    c.OneOf(a.loss_agg(), {"token_mean", "seq_mean_token_mean", "group_token_mean", "seq_mean_token_sum_norm"},
+    c.OneOf(a.loss_agg(),
+            {"token_mean", "seq_mean_token_mean", "group_token_mean", "seq_mean_token_sum_norm"},
             "algorithm.loss_agg");
   }
-  if (a.kl().has_estimator()) c.OneOf(a.kl().estimator(), {"none", "k1", "k2", "k3"}, "algorithm.kl.estimator");
+  if (a.kl().has_estimator())
+    c.OneOf(a.kl().estimator(), {"none", "k1", "k2", "k3"}, "algorithm.kl.estimator");
   if (a.kl().has_beta()) c.NonNegative(a.kl().beta(), "algorithm.kl.beta");
   const auto& adv = a.advantage();
   if (adv.has_estimator()) c.OneOf(adv.estimator(), {"grpo", "rloo"}, "algorithm.advantage.estimator");
@@ -863,7 +891,8 @@ void ValidateAlgorithm(const config::AlgorithmConfig& a, bool rl, Checker& c) {
   if (rep.has_threshold()) c.InRange(rep.threshold(), 0, 1, true, false, "algorithm.repetition.threshold");
   if (rep.has_run_length()) c.AtLeast(rep.run_length(), 1, "algorithm.repetition.run_length");
   if (rep.has_policy()) {
-    c.OneOf(rep.policy(), {"score", "fail", "fail_mask_run", "mask_all", "drop"}, "algorithm.repetition.policy");
+    c.OneOf(rep.policy(), {"score", "fail", "fail_mask_run", "mask_all", "drop"},
+            "algorithm.repetition.policy");
   }
   if (rep.has_failure_reward()) c.Finite(rep.failure_reward(), "algorithm.repetition.failure_reward");
   if (a.has_ratio_denominator()) {
@@ -950,7 +979,8 @@ absl::Status ApplyOverride(config::RunConfig* cfg, const std::string& assignment
   return s;
 }
 
-absl::StatusOr<config::RunConfig> LoadConfig(const std::string& yaml_path, const std::vector<std::string>& overrides) {
+absl::StatusOr<config::RunConfig> LoadConfig(const std::string& yaml_path,
+                                             const std::vector<std::string>& overrides) {
   std::ifstream in(yaml_path);
   if (!in.is_open()) return absl::NotFoundError(absl::StrCat("cannot read config file ", yaml_path));
   std::stringstream buf;
@@ -958,8 +988,8 @@ absl::StatusOr<config::RunConfig> LoadConfig(const std::string& yaml_path, const
   absl::StatusOr<config::RunConfig> cfg = ParseConfigYaml(buf.str());
   if (!cfg.ok()) return Annotate(cfg.status(), yaml_path);
   for (const std::string& o : overrides) CONFIG_RETURN_IF_ERROR(ApplyOverride(&*cfg, o));
-  CONFIG_RETURN_IF_ERROR(
-      Annotate(ValidateRunConfig(*cfg), absl::StrCat(yaml_path, overrides.empty() ? "" : " (after --set overrides)")));
+  CONFIG_RETURN_IF_ERROR(Annotate(
+      ValidateRunConfig(*cfg), absl::StrCat(yaml_path, overrides.empty() ? "" : " (after --set overrides)")));
   return cfg;
 }
 

@@ -8,7 +8,8 @@
 //
 // YAML -> proto mapping (the proto JSON mapping, read from YAML):
 //  - keys are the proto field name (snake_case) or its JSON name (lowerCamel); a field given twice (both
-//    spellings, or a duplicated key) is an error. Unknown keys are errors: "unknown key trainer.optim.betass".
+//    spellings, or a duplicated key) is an error. Unknown keys are errors: "unknown key
+//    trainer.optim.betass".
 //  - messages are mappings, merged into what is already there; repeated fields are sequences and replace
 //    the whole list; map fields are mappings; enums are value names (or their numbers); bools are
 //    true/false; integers are range-checked for their type (int32 overflow is an error; 1e6 is accepted

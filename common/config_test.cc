@@ -90,12 +90,14 @@ algorithm:
 }
 
 TEST(ParseConfigYamlTest, UnknownKeyNamesFullPathLineAndSuggestion) {
-  EXPECT_THAT(ParseConfigYaml("trainer:\n  optim:\n    betass: [0.9, 0.95]\n"),
-              StatusIs(kInvalid, AllOf(HasSubstr("unknown key trainer.optim.betass"), HasSubstr("line 3, column 5"),
-                                       HasSubstr("did you mean trainer.optim.betas?"))));
+  EXPECT_THAT(
+      ParseConfigYaml("trainer:\n  optim:\n    betass: [0.9, 0.95]\n"),
+      StatusIs(kInvalid, AllOf(HasSubstr("unknown key trainer.optim.betass"), HasSubstr("line 3, column 5"),
+                               HasSubstr("did you mean trainer.optim.betas?"))));
   EXPECT_THAT(ParseConfigYaml("trainr: {}\n"), StatusIs(kInvalid, HasSubstr("unknown key trainr")));
-  EXPECT_THAT(ParseConfigYaml("model:\n  zzzzzzzz: 1\n"),
-              StatusIs(kInvalid, AllOf(HasSubstr("unknown key model.zzzzzzzz"), Not(HasSubstr("did you mean")))));
+  EXPECT_THAT(
+      ParseConfigYaml("model:\n  zzzzzzzz: 1\n"),
+      StatusIs(kInvalid, AllOf(HasSubstr("unknown key model.zzzzzzzz"), Not(HasSubstr("did you mean")))));
 }
 
 TEST(ParseConfigYamlTest, WrongTypesNameThePath) {
@@ -105,12 +107,14 @@ TEST(ParseConfigYamlTest, WrongTypesNameThePath) {
               StatusIs(kInvalid, HasSubstr("trainer.optim.betas[1]: expected a number, got \"x\"")));
   EXPECT_THAT(ParseConfigYaml("trainer:\n  optim:\n    betas: 0.9\n"),
               StatusIs(kInvalid, HasSubstr("trainer.optim.betas: expected a list, got \"0.9\"")));
-  EXPECT_THAT(ParseConfigYaml("trainer: 5\n"), StatusIs(kInvalid, HasSubstr("trainer: expected a mapping, got \"5\"")));
+  EXPECT_THAT(ParseConfigYaml("trainer: 5\n"),
+              StatusIs(kInvalid, HasSubstr("trainer: expected a mapping, got \"5\"")));
   EXPECT_THAT(ParseConfigYaml("trainer:\n  optim:\n    lr: [1]\n"),
               StatusIs(kInvalid, HasSubstr("trainer.optim.lr: expected a number, got a list")));
   EXPECT_THAT(ParseConfigYaml("reward:\n  require_think: yes\n"),
               StatusIs(kInvalid, HasSubstr("reward.require_think: expected true or false, got \"yes\"")));
-  EXPECT_THAT(ParseConfigYaml("name: {a: 1}\n"), StatusIs(kInvalid, HasSubstr("name: expected a string, got a mapping")));
+  EXPECT_THAT(ParseConfigYaml("name: {a: 1}\n"),
+              StatusIs(kInvalid, HasSubstr("name: expected a string, got a mapping")));
   EXPECT_THAT(ParseConfigYaml("- a\n- b\n"), StatusIs(kInvalid, HasSubstr("top level must be a mapping")));
   EXPECT_THAT(ParseConfigYaml("trainer: [1, 2\n"), StatusIs(kInvalid, HasSubstr("YAML syntax error (line")));
 }
@@ -139,9 +143,10 @@ model: {seed: -9223372036854775808}
 }
 
 TEST(ParseConfigYamlTest, DoublesAcceptYamlSpecialsAndQuotedNumbers) {
-  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c,
-                            ParseConfigYaml("trainer:\n  optim: {lr: \"1e-6\", grad_clip: .inf, min_lr_ratio: .nan, "
-                                            "weight_decay: -.5, eps: 3}\n"));
+  M1RL_ASSERT_OK_AND_ASSIGN(
+      config::RunConfig c,
+      ParseConfigYaml("trainer:\n  optim: {lr: \"1e-6\", grad_clip: .inf, min_lr_ratio: .nan, "
+                      "weight_decay: -.5, eps: 3}\n"));
   EXPECT_EQ(c.trainer().optim().lr(), 1e-6);
   EXPECT_EQ(c.trainer().optim().grad_clip(), std::numeric_limits<double>::infinity());
   EXPECT_TRUE(std::isnan(c.trainer().optim().min_lr_ratio()));
@@ -149,17 +154,20 @@ TEST(ParseConfigYamlTest, DoublesAcceptYamlSpecialsAndQuotedNumbers) {
   EXPECT_EQ(c.trainer().optim().eps(), 3.0);
   EXPECT_THAT(ParseConfigYaml("trainer: {optim: {lr: inf}}\n"),
               StatusIs(kInvalid, HasSubstr("trainer.optim.lr: expected a number, got \"inf\"")));
-  EXPECT_THAT(ParseConfigYaml("trainer: {optim: {lr: 0x10}}\n"), StatusIs(kInvalid, HasSubstr("trainer.optim.lr")));
+  EXPECT_THAT(ParseConfigYaml("trainer: {optim: {lr: 0x10}}\n"),
+              StatusIs(kInvalid, HasSubstr("trainer.optim.lr")));
 }
 
 TEST(ParseConfigYamlTest, FieldGivenTwiceIsAnError) {
   EXPECT_THAT(ParseConfigYaml("reward:\n  deadline_ms: 1\n  deadlineMs: 2\n"),
-              StatusIs(kInvalid, HasSubstr("reward.deadline_ms: given twice (as \"deadline_ms\" and \"deadlineMs\")")));
+              StatusIs(kInvalid,
+                       HasSubstr("reward.deadline_ms: given twice (as \"deadline_ms\" and \"deadlineMs\")")));
 }
 
 TEST(ParseConfigYamlTest, NullClearsAndEmptyDocumentIsDefault) {
-  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c,
-                            ParseConfigYaml("rollout:\n  stop_strings:\nalgorithm:\n  is_weight:\n    eps_high: ~\n"));
+  M1RL_ASSERT_OK_AND_ASSIGN(
+      config::RunConfig c,
+      ParseConfigYaml("rollout:\n  stop_strings:\nalgorithm:\n  is_weight:\n    eps_high: ~\n"));
   EXPECT_EQ(c.rollout().stop_strings_size(), 0);
   EXPECT_FALSE(c.algorithm().is_weight().has_eps_high());
   M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig empty, ParseConfigYaml(""));
@@ -187,16 +195,18 @@ completion:
   rl::Completion c;
   ASSERT_THAT(MergeYamlIntoMessage("stop_reason: 2\n", &c), IsOk());
   EXPECT_EQ(c.stop_reason(), rl::STOP_LENGTH);
-  EXPECT_THAT(MergeYamlIntoMessage("stop_reason: STOP_EOF\n", &c),
-              StatusIs(kInvalid, AllOf(HasSubstr("stop_reason: expected one of STOP_REASON_UNSPECIFIED, STOP_EOS"),
-                                       HasSubstr("got \"STOP_EOF\""))));
+  EXPECT_THAT(
+      MergeYamlIntoMessage("stop_reason: STOP_EOF\n", &c),
+      StatusIs(kInvalid, AllOf(HasSubstr("stop_reason: expected one of STOP_REASON_UNSPECIFIED, STOP_EOS"),
+                               HasSubstr("got \"STOP_EOF\""))));
   EXPECT_THAT(MergeYamlIntoMessage("stop_reason: 99\n", &c), StatusIs(kInvalid, HasSubstr("stop_reason")));
   EXPECT_THAT(MergeYamlIntoMessage("logprobs: [0, 1e39]\n", &c),
               StatusIs(kInvalid, HasSubstr("logprobs[1]: 1e39 is out of range for float")));
   EXPECT_THAT(MergeYamlIntoMessage("math: {gold: x}\ngold: y\n", &item),
               StatusIs(kInvalid, HasSubstr("\"math\" and \"gold\" are alternatives (oneof payload)")));
   rl::InfoResponse info;
-  ASSERT_THAT(MergeYamlIntoMessage("domains:\n  - {domain: math, correct: 3}\n  - {domain: logic}\n", &info), IsOk());
+  ASSERT_THAT(MergeYamlIntoMessage("domains:\n  - {domain: math, correct: 3}\n  - {domain: logic}\n", &info),
+              IsOk());
   ASSERT_EQ(info.domains_size(), 2);
   EXPECT_EQ(info.domains(0).correct(), 3);
   EXPECT_EQ(info.domains(1).domain(), "logic");
@@ -233,16 +243,19 @@ TEST(ApplyOverrideTest, ErrorsQuoteTheAssignmentAndNameThePath) {
                                        HasSubstr("did you mean trainer.optim.lr?"))));
   EXPECT_THAT(ApplyOverride(&c, "trainer.optim.lr=abc"),
               StatusIs(kInvalid, HasSubstr("trainer.optim.lr: expected a number, got \"abc\"")));
-  EXPECT_THAT(ApplyOverride(&c, "trainer.optim.betas[5]=0.5"),
-              StatusIs(kInvalid, HasSubstr("trainer.optim.betas[5]: index out of range (the list has 2 elements)")));
+  EXPECT_THAT(
+      ApplyOverride(&c, "trainer.optim.betas[5]=0.5"),
+      StatusIs(kInvalid, HasSubstr("trainer.optim.betas[5]: index out of range (the list has 2 elements)")));
   EXPECT_THAT(ApplyOverride(&c, "trainer.optim.betas=[0.9, x]"),
               StatusIs(kInvalid, HasSubstr("trainer.optim.betas[1]: expected a number")));
   EXPECT_THAT(ApplyOverride(&c, "trainer.optim.lr.x=1"),
               StatusIs(kInvalid, HasSubstr("trainer.optim.lr is a double, not a message")));
-  EXPECT_THAT(ApplyOverride(&c, "trainer.steps[0]=1"), StatusIs(kInvalid, HasSubstr("trainer.steps is not a list")));
+  EXPECT_THAT(ApplyOverride(&c, "trainer.steps[0]=1"),
+              StatusIs(kInvalid, HasSubstr("trainer.steps is not a list")));
   EXPECT_THAT(ApplyOverride(&c, "lr"), StatusIs(kInvalid, HasSubstr("expected path=value, got \"lr\"")));
   EXPECT_THAT(ApplyOverride(&c, "trainer..lr=1"), StatusIs(kInvalid, HasSubstr("empty path segment")));
-  EXPECT_THAT(ApplyOverride(&c, "model.layer_types=[a, b"), StatusIs(kInvalid, HasSubstr("YAML syntax error")));
+  EXPECT_THAT(ApplyOverride(&c, "model.layer_types=[a, b"),
+              StatusIs(kInvalid, HasSubstr("YAML syntax error")));
   EXPECT_THAT(ApplyOverride(&c, "trainer.steps=3000000000"),
               StatusIs(kInvalid, HasSubstr("trainer.steps: 3000000000 is out of range for int32")));
   // Failed overrides left the earlier values alone.
@@ -332,16 +345,20 @@ TEST(ValidateRunConfigTest, RangeErrorsNameThePath) {
                 "algorithm.overlong.cache_len must be <= algorithm.overlong.max_len (100), got 200");
   ExpectInvalid("algorithm.repetition={enabled: true, threshold: 1.0, run_length: 3000}",
                 "algorithm.repetition.threshold must be in (0, 1), got 1");
-  ExpectInvalid("model.layer_types=[linear_attention, softmax]",
-                "model.layer_types[1] must be one of \"linear_attention\", \"full_attention\", got \"softmax\"");
-  ExpectInvalid("model={preset: '', num_hidden_layers: 2, hidden_size: 8}", "model.vocab_size must be >= 1, got 0");
+  ExpectInvalid(
+      "model.layer_types=[linear_attention, softmax]",
+      "model.layer_types[1] must be one of \"linear_attention\", \"full_attention\", got \"softmax\"");
+  ExpectInvalid("model={preset: '', num_hidden_layers: 2, hidden_size: 8}",
+                "model.vocab_size must be >= 1, got 0");
   ExpectInvalid("model.device=cuda:x", "model.device must be one of");
   ExpectInvalid("reward.mode=grpc", "reward.address must be set when reward.mode is \"grpc\"");
   ExpectInvalid("algorithm.preset=", "algorithm.preset must be set when trainer.mode is \"rl\"");
   ExpectInvalid("algorithm.loss_agg=mean", "algorithm.loss_agg must be one of");
   ExpectInvalid("algorithm.kl={estimator: k4}", "algorithm.kl.estimator must be one of \"none\", \"k1\"");
-  ExpectInvalid("trainer.backend=mpi", "trainer.backend must be one of \"\", \"gloo\", \"nccl\", got \"mpi\"");
-  ExpectInvalid("trainer.max_unscored_fraction=1.5", "trainer.max_unscored_fraction must be in [0, 1], got 1.5");
+  ExpectInvalid("trainer.backend=mpi",
+                "trainer.backend must be one of \"\", \"gloo\", \"nccl\", got \"mpi\"");
+  ExpectInvalid("trainer.max_unscored_fraction=1.5",
+                "trainer.max_unscored_fraction must be in [0, 1], got 1.5");
 }
 
 // algorithm.* fields are optional: unset means "the preset's value", so enabling a block without its
@@ -353,7 +370,8 @@ TEST(ValidateRunConfigTest, UnsetAlgorithmFieldsAreThePresets) {
   EXPECT_THAT(ValidateRunConfig(c), IsOk());
   // A value written as 0 is checked, not taken for "unset".
   ASSERT_THAT(ApplyOverride(&c, "algorithm.repetition.run_length=0"), IsOk());
-  EXPECT_THAT(ValidateRunConfig(c), StatusIs(kInvalid, HasSubstr("algorithm.repetition.run_length must be >= 1, got 0")));
+  EXPECT_THAT(ValidateRunConfig(c),
+              StatusIs(kInvalid, HasSubstr("algorithm.repetition.run_length must be >= 1, got 0")));
 }
 
 TEST(ValidateRunConfigTest, ReportsEveryViolation) {
@@ -380,14 +398,16 @@ class LoadConfigTest : public ::testing::Test {
 
 TEST_F(LoadConfigTest, ParsesOverridesAndValidates) {
   const std::string path = Write("ok.yaml", kValidYaml);
-  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c, LoadConfig(path, {"trainer.optim.lr=3e-6", "rollout.n_samples=16"}));
+  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c,
+                            LoadConfig(path, {"trainer.optim.lr=3e-6", "rollout.n_samples=16"}));
   EXPECT_EQ(c.trainer().optim().lr(), 3e-6);
   EXPECT_EQ(c.rollout().n_samples(), 16);
   EXPECT_THAT(LoadConfig(path, {"trainer.optim.betas=[0.9, 1.5]"}),
               StatusIs(kInvalid, AllOf(HasSubstr(path), HasSubstr("after --set overrides"),
                                        HasSubstr("trainer.optim.betas[1] must be in [0, 1), got 1.5"))));
-  EXPECT_THAT(LoadConfig(path, {"trainer.optim.betass=[1]"}),
-              StatusIs(kInvalid, HasSubstr("--set trainer.optim.betass=[1]: unknown key trainer.optim.betass")));
+  EXPECT_THAT(
+      LoadConfig(path, {"trainer.optim.betass=[1]"}),
+      StatusIs(kInvalid, HasSubstr("--set trainer.optim.betass=[1]: unknown key trainer.optim.betass")));
 }
 
 TEST_F(LoadConfigTest, FileErrorsNameTheFile) {

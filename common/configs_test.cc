@@ -46,8 +46,8 @@ TEST(ConfigsTest, EveryFileLoadsValidatesAndRoundTrips) {
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*c, *back));
     names.insert(std::filesystem::relative(p, ConfigsDir()).string());
   }
-  for (const char* required :
-       {"quickstart.yaml", "minimax_m1.yaml", "ablation/cispo.yaml", "ablation/grpo.yaml", "ablation/dapo.yaml"}) {
+  for (const char* required : {"quickstart.yaml", "minimax_m1.yaml", "ablation/cispo.yaml",
+                               "ablation/grpo.yaml", "ablation/dapo.yaml"}) {
     EXPECT_TRUE(names.count(required)) << "missing configs/" << required;
   }
 }
@@ -67,8 +67,8 @@ TEST(ConfigsTest, QuickstartIsATinyCispoRlRun) {
 TEST(ConfigsTest, AblationArmsDifferOnlyInAlgorithm) {
   std::vector<config::RunConfig> arms;
   for (const char* arm : {"cispo", "grpo", "dapo"}) {
-    M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c,
-                              LoadConfig((ConfigsDir() / "ablation" / (std::string(arm) + ".yaml")).string()));
+    M1RL_ASSERT_OK_AND_ASSIGN(
+        config::RunConfig c, LoadConfig((ConfigsDir() / "ablation" / (std::string(arm) + ".yaml")).string()));
     EXPECT_EQ(c.algorithm().preset(), arm);
     c.clear_algorithm();
     c.clear_name();

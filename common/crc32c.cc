@@ -30,7 +30,8 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
   uint32_t c = ~crc;
   while (n >= 8) {
     // Little-endian assembly of the first 4 bytes keeps this independent of host byte order.
-    const uint32_t lo = c ^ (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24);
+    const uint32_t lo =
+        c ^ (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24);
     c = kTables.t[7][lo & 0xFFu] ^ kTables.t[6][(lo >> 8) & 0xFFu] ^ kTables.t[5][(lo >> 16) & 0xFFu] ^
         kTables.t[4][lo >> 24] ^ kTables.t[3][p[4]] ^ kTables.t[2][p[5]] ^ kTables.t[1][p[6]] ^
         kTables.t[0][p[7]];

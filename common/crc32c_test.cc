@@ -61,7 +61,8 @@ TEST(Crc32cTest, MaskMatchesTfRecordFormulaAndUnmasks) {
   EXPECT_EQ(MaskCrc32c(0x00008000u), 0xa282ead9u);
   // crc = 1: >>15 = 0, <<17 = 0x20000 -> 0xa282ead8 + 0x20000 = 0xa284ead8.
   EXPECT_EQ(MaskCrc32c(1u), 0xa284ead8u);
-  for (uint32_t c : {0u, 1u, 0xE3069283u, 0xFFFFFFFFu, 0x12345678u}) EXPECT_EQ(UnmaskCrc32c(MaskCrc32c(c)), c);
+  for (uint32_t c : {0u, 1u, 0xE3069283u, 0xFFFFFFFFu, 0x12345678u})
+    EXPECT_EQ(UnmaskCrc32c(MaskCrc32c(c)), c);
 }
 
 }  // namespace

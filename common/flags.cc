@@ -26,7 +26,8 @@ void FlagSet::AddDouble(const std::string& name, double* value, const std::strin
 void FlagSet::AddBool(const std::string& name, bool* value, const std::string& help) {
   flags_.push_back({name, Kind::kBool, value, help, *value ? "true" : "false"});
 }
-void FlagSet::AddRepeated(const std::string& name, std::vector<std::string>* values, const std::string& help) {
+void FlagSet::AddRepeated(const std::string& name, std::vector<std::string>* values,
+                          const std::string& help) {
   flags_.push_back({name, Kind::kRepeated, values, help, "(repeatable)"});
 }
 void FlagSet::AllowPositional(std::vector<std::string>* positional, const std::string& what) {
@@ -62,21 +63,24 @@ absl::Status FlagSet::Assign(Flag& flag, const std::string& value) {
     case Kind::kInt: {
       int64_t v;
       if (!absl::SimpleAtoi(value, &v))
-        return absl::InvalidArgumentError(absl::StrCat("--", flag.name, " expects an integer, got '", value, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag.name, " expects an integer, got '", value, "'"));
       *static_cast<int64_t*>(flag.target) = v;
       return absl::OkStatus();
     }
     case Kind::kDouble: {
       double v;
       if (!absl::SimpleAtod(value, &v))
-        return absl::InvalidArgumentError(absl::StrCat("--", flag.name, " expects a number, got '", value, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag.name, " expects a number, got '", value, "'"));
       *static_cast<double*>(flag.target) = v;
       return absl::OkStatus();
     }
     case Kind::kBool: {
       bool v;
       if (!absl::SimpleAtob(value, &v))
-        return absl::InvalidArgumentError(absl::StrCat("--", flag.name, " expects true or false, got '", value, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag.name, " expects true or false, got '", value, "'"));
       *static_cast<bool*>(flag.target) = v;
       return absl::OkStatus();
     }
@@ -174,7 +178,8 @@ std::string FlagSet::Usage() const {
     if (!f.default_text.empty()) out << " [default: " << f.default_text << "]";
     out << "\n";
   }
-  out << "  --" << std::left << std::setw(22) << "help" << " print this message\n";
+  out << "  --" << std::left << std::setw(22) << "help"
+      << " print this message\n";
   return out.str();
 }
 

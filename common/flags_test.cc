@@ -24,8 +24,9 @@ TEST(FlagSetTest, ParsesEveryKindAndForm) {
   flags.AddBool("b", &b, "");
   flags.AddBool("c", &c, "");
   flags.AddRepeated("set", &sets, "");
-  ASSERT_THAT(flags.Parse({"--s=hello", "--n", "42", "--x=-2.5", "--b", "--noc", "--set", "a.b=1", "--set=c=2"}),
-              IsOk());
+  ASSERT_THAT(
+      flags.Parse({"--s=hello", "--n", "42", "--x=-2.5", "--b", "--noc", "--set", "a.b=1", "--set=c=2"}),
+      IsOk());
   EXPECT_EQ(s, "hello");
   EXPECT_EQ(n, 42);
   EXPECT_EQ(x, -2.5);
@@ -40,8 +41,10 @@ TEST(FlagSetTest, ErrorsNameTheFlag) {
   FlagSet flags("t", "test");
   flags.AddInt("steps", &n, "");
   EXPECT_THAT(flags.Parse({"--stpes=3"}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--stpes")));
-  EXPECT_THAT(flags.Parse({"--steps=three"}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--steps")));
-  EXPECT_THAT(flags.Parse({"--steps"}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--steps needs a value")));
+  EXPECT_THAT(flags.Parse({"--steps=three"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--steps")));
+  EXPECT_THAT(flags.Parse({"--steps"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--steps needs a value")));
   EXPECT_THAT(flags.Parse({"stray"}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stray")));
 }
 

@@ -2,9 +2,9 @@
 #ifndef M1RL_COMMON_GRPC_STATUS_H_
 #define M1RL_COMMON_GRPC_STATUS_H_
 
-#include <string>
-
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 

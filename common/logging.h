@@ -80,12 +80,11 @@ inline constexpr LogLevel kLogSeverity_ERROR = LogLevel::kError;
 }  // namespace internal
 }  // namespace m1rl
 
-#define M1RL_LOG(severity)                                                                   \
-  !::m1rl::internal::ShouldLog(::m1rl::internal::kLogSeverity_##severity)                    \
-      ? (void)0                                                                              \
-      : ::m1rl::internal::LogVoidify() &                                                     \
-            ::m1rl::internal::LogMessage(::m1rl::internal::kLogSeverity_##severity, __FILE__, \
-                                         __LINE__)                                           \
+#define M1RL_LOG(severity)                                                                              \
+  !::m1rl::internal::ShouldLog(::m1rl::internal::kLogSeverity_##severity)                               \
+      ? (void)0                                                                                         \
+      : ::m1rl::internal::LogVoidify() &                                                                \
+            ::m1rl::internal::LogMessage(::m1rl::internal::kLogSeverity_##severity, __FILE__, __LINE__) \
                 .stream()
 
 #endif  // M1RL_COMMON_LOGGING_H_

@@ -46,8 +46,10 @@ TEST_F(LoggingTest, NoRankPrefixWhileUnsetAndLettersPerLevel) {
   M1RL_LOG(ERROR) << "b";
   const std::vector<std::string> lines = Lines();
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(std::regex_match(lines[0], std::regex(R"(I\d{8} [0-9:.]+ logging_test\.cc:\d+\] a)"))) << lines[0];
-  EXPECT_TRUE(std::regex_match(lines[1], std::regex(R"(E\d{8} [0-9:.]+ logging_test\.cc:\d+\] b)"))) << lines[1];
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex(R"(I\d{8} [0-9:.]+ logging_test\.cc:\d+\] a)")))
+      << lines[0];
+  EXPECT_TRUE(std::regex_match(lines[1], std::regex(R"(E\d{8} [0-9:.]+ logging_test\.cc:\d+\] b)")))
+      << lines[1];
 }
 
 TEST_F(LoggingTest, BelowMinimumIsDroppedAndNotEvaluated) {

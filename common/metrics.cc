@@ -41,8 +41,8 @@ double UnixSecondsNow() {
 
 // ---------------------------------------------------------------------------------------------- JSONL
 
-absl::StatusOr<std::unique_ptr<JsonlMetricsWriter>> JsonlMetricsWriter::Open(const std::string& path, bool append,
-                                                                              WallClockFn clock) {
+absl::StatusOr<std::unique_ptr<JsonlMetricsWriter>> JsonlMetricsWriter::Open(const std::string& path,
+                                                                             bool append, WallClockFn clock) {
   std::unique_ptr<JsonlMetricsWriter> w(new JsonlMetricsWriter(path, std::move(clock)));
   w->out_.open(path, append ? std::ios::out | std::ios::app : std::ios::out | std::ios::trunc);
   if (!w->out_.is_open()) {
@@ -92,7 +92,8 @@ std::string EncodeTfRecord(std::string_view data) {
 
 absl::StatusOr<std::vector<std::string>> ReadTfRecords(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in.is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  if (!in.is_open())
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::string> records;
   size_t pos = 0;
@@ -105,16 +106,18 @@ absl::StatusOr<std::vector<std::string>> ReadTfRecords(const std::string& path) 
     const uint64_t len = ReadLe(bytes.data() + pos, 8);
     const uint32_t len_crc = static_cast<uint32_t>(ReadLe(bytes.data() + pos + 8, 4));
     if (UnmaskCrc32c(len_crc) != Crc32c(bytes.data() + pos, 8)) {
-      return absl::DataLossError(absl::StrCat(path, ": record ", index, " at byte ", pos, ": length CRC mismatch"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": record ", index, " at byte ", pos, ": length CRC mismatch"));
     }
     if (bytes.size() - pos - 12 < len || bytes.size() - pos - 12 - len < 4) {
-      return absl::DataLossError(absl::StrCat(path, ": record ", index, " at byte ", pos, ": truncated data (length ",
-                                              len, ")"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": record ", index, " at byte ", pos, ": truncated data (length ", len, ")"));
     }
     std::string data = bytes.substr(pos + 12, len);
     const uint32_t data_crc = static_cast<uint32_t>(ReadLe(bytes.data() + pos + 12 + len, 4));
     if (UnmaskCrc32c(data_crc) != Crc32c(data)) {
-      return absl::DataLossError(absl::StrCat(path, ": record ", index, " at byte ", pos, ": data CRC mismatch"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": record ", index, " at byte ", pos, ": data CRC mismatch"));
     }
     records.push_back(std::move(data));
     pos += 12 + len + 4;
@@ -126,7 +129,8 @@ absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::Open(const
                                                                            TensorBoardOptions options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create TensorBoard directory ", dir, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot create TensorBoard directory ", dir, ": ", ec.message()));
   const double now = options.clock();
   const std::string host = options.hostname.empty() ? Hostname() : options.hostname;
   const std::string base =

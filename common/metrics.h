@@ -59,7 +59,8 @@ class JsonlMetricsWriter : public MetricsWriter {
   const std::string& path() const { return path_; }
 
  private:
-  JsonlMetricsWriter(std::string path, WallClockFn clock) : path_(std::move(path)), clock_(std::move(clock)) {}
+  JsonlMetricsWriter(std::string path, WallClockFn clock)
+      : path_(std::move(path)), clock_(std::move(clock)) {}
   std::string path_;
   WallClockFn clock_;
   std::ofstream out_;

@@ -69,7 +69,8 @@ TEST(JsonlMetricsWriterTest, AppendKeepsEarlierLines) {
 TEST(JsonlMetricsWriterTest, ReservedNameAndMissingDirectoryAreErrors) {
   const std::string path = FreshDir("jsonl_err") + "/m.jsonl";
   M1RL_ASSERT_OK_AND_ASSIGN(auto w, JsonlMetricsWriter::Open(path));
-  EXPECT_THAT(w->Write(1, {{"step", 1}}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"step\"")));
+  EXPECT_THAT(w->Write(1, {{"step", 1}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"step\"")));
   EXPECT_THAT(JsonlMetricsWriter::Open("/nonexistent_dir_m1rl/m.jsonl").status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent_dir_m1rl/m.jsonl")));
 }
@@ -180,15 +181,18 @@ TEST(ReadTfRecordsTest, DetectsCorruptionAndTruncation) {
   bad = good;
   bad[3] ^= 0x01;  // record 0's length
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
-  EXPECT_THAT(ReadTfRecords(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("record 0 at byte 0: length CRC")));
+  EXPECT_THAT(ReadTfRecords(path),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("record 0 at byte 0: length CRC")));
   std::ofstream(path, std::ios::binary | std::ios::trunc) << good.substr(0, good.size() - 2);
-  EXPECT_THAT(ReadTfRecords(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("record 1 at byte 21: truncated")));
+  EXPECT_THAT(ReadTfRecords(path),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("record 1 at byte 21: truncated")));
   EXPECT_THAT(ReadTfRecords(dir + "/missing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
 }
 
 class RecordingWriter : public MetricsWriter {
  public:
-  RecordingWriter(std::vector<int64_t>* steps, absl::Status result) : steps_(steps), result_(std::move(result)) {}
+  RecordingWriter(std::vector<int64_t>* steps, absl::Status result)
+      : steps_(steps), result_(std::move(result)) {}
   absl::Status Write(int64_t step, const std::map<std::string, double>&) override {
     steps_->push_back(step);
     return result_;

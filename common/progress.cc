@@ -68,8 +68,8 @@ void Progress::Finish(const std::string& extra) {
   finished_ = true;
   std::string line = absl::StrCat(label_, " done ", done_);
   if (total_ > 0) absl::StrAppend(&line, "/", total_);
-  absl::StrAppend(&line, " ", unit_, " in ", FormatDuration(now - start_s_), " (", FormatRate(RateLocked(now)),
-                  " ", unit_, "/s)");
+  absl::StrAppend(&line, " ", unit_, " in ", FormatDuration(now - start_s_), " (",
+                  FormatRate(RateLocked(now)), " ", unit_, "/s)");
   if (!extra.empty()) absl::StrAppend(&line, " | ", extra);
   EmitLocked(line, interactive_);
   if (interactive_) {

@@ -32,12 +32,12 @@
 namespace m1rl {
 
 struct ProgressOptions {
-  std::ostream* out = nullptr;        // nullptr: std::cerr
-  std::optional<bool> interactive;    // unset: true iff `out` is std::cerr and stderr is a terminal
-  double plain_interval_s = 10.0;     // plain mode: seconds between lines
-  double redraw_interval_s = 0.2;     // interactive mode: seconds between redraws
-  int bar_width = 24;                 // interactive mode, known total only
-  std::function<double()> now_s;      // monotonic seconds; unset: std::chrono::steady_clock
+  std::ostream* out = nullptr;      // nullptr: std::cerr
+  std::optional<bool> interactive;  // unset: true iff `out` is std::cerr and stderr is a terminal
+  double plain_interval_s = 10.0;   // plain mode: seconds between lines
+  double redraw_interval_s = 0.2;   // interactive mode: seconds between redraws
+  int bar_width = 24;               // interactive mode, known total only
+  std::function<double()> now_s;    // monotonic seconds; unset: std::chrono::steady_clock
 };
 
 class Progress {

@@ -40,7 +40,7 @@ TEST(ProgressTest, PlainModePrintsEveryIntervalWithRateAndEta) {
   clock.t += 4;
   p.Update(100);  // 4 s < 10 s: nothing
   EXPECT_EQ(out.str(), "");
-  clock.t += 6;   // 10 s elapsed, 250 done: rate 25 tok/s, 750 left -> ETA 30 s
+  clock.t += 6;  // 10 s elapsed, 250 done: rate 25 tok/s, 750 left -> ETA 30 s
   p.Update(250, "seqs 3");
   clock.t += 5;
   p.Update(400);  // 5 s since last print: nothing
@@ -49,11 +49,10 @@ TEST(ProgressTest, PlainModePrintsEveryIntervalWithRateAndEta) {
   clock.t += 10;  // 40 s, 1000 done: rate 25
   p.Update(1000);
   p.Finish("ok");
-  EXPECT_THAT(Lines(out.str()),
-              ElementsAre("generate 250/1000 tok (25.0%) 25.0 tok/s ETA 30s | seqs 3",
-                          "generate 900/1000 tok (90.0%) 30.0 tok/s ETA 3s",
-                          "generate 1000/1000 tok (100.0%) 25.0 tok/s ETA 0s",
-                          "generate done 1000/1000 tok in 40s (25.0 tok/s) | ok"));
+  EXPECT_THAT(Lines(out.str()), ElementsAre("generate 250/1000 tok (25.0%) 25.0 tok/s ETA 30s | seqs 3",
+                                            "generate 900/1000 tok (90.0%) 30.0 tok/s ETA 3s",
+                                            "generate 1000/1000 tok (100.0%) 25.0 tok/s ETA 0s",
+                                            "generate done 1000/1000 tok in 40s (25.0 tok/s) | ok"));
 }
 
 TEST(ProgressTest, InteractiveRedrawsInPlaceWithBar) {
@@ -71,7 +70,7 @@ TEST(ProgressTest, InteractiveRedrawsInPlaceWithBar) {
   clock.t += 0.5;
   p.Update(3);  // within the redraw interval: nothing
   clock.t += 2;
-  p.Finish();   // 3 in 4.5 s: 0.67 seq/s
+  p.Finish();  // 3 in 4.5 s: 0.67 seq/s
   EXPECT_EQ(out.str(),
             "\rscore [##........] 2/8 seq (25.0%) 1.00 seq/s ETA 6s\x1b[K"
             "\rscore done 3/8 seq in 4s (0.67 seq/s)\x1b[K\n");
@@ -94,7 +93,8 @@ TEST(ProgressTest, UnknownTotalHasNoEtaAndAddAccumulates) {
   EXPECT_DOUBLE_EQ(p.Rate(), 2000.0);
   p.Finish();
   p.Finish();  // idempotent
-  EXPECT_THAT(Lines(out.str()), ElementsAre("read 3000 row 1.50k row/s", "read done 4000 row in 2s (2.00k row/s)"));
+  EXPECT_THAT(Lines(out.str()),
+              ElementsAre("read 3000 row 1.50k row/s", "read done 4000 row in 2s (2.00k row/s)"));
 }
 
 TEST(ProgressTest, DestructorFinishes) {

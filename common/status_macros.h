@@ -39,11 +39,10 @@ inline absl::Status Annotate(const absl::Status& s, absl::string_view prefix) {
     if (!m1rl_status_.ok()) return m1rl_status_;                            \
   } while (0)
 
-#define M1RL_RETURN_IF_ERROR_WITH(expr, ...)                                           \
-  do {                                                                                 \
-    const ::absl::Status m1rl_status_ = ::m1rl::internal::AsStatus((expr));            \
-    if (!m1rl_status_.ok())                                                            \
-      return ::m1rl::internal::Annotate(m1rl_status_, ::absl::StrCat(__VA_ARGS__));    \
+#define M1RL_RETURN_IF_ERROR_WITH(expr, ...)                                                              \
+  do {                                                                                                    \
+    const ::absl::Status m1rl_status_ = ::m1rl::internal::AsStatus((expr));                               \
+    if (!m1rl_status_.ok()) return ::m1rl::internal::Annotate(m1rl_status_, ::absl::StrCat(__VA_ARGS__)); \
   } while (0)
 
 #define M1RL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

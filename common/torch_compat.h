@@ -3,11 +3,11 @@
 #ifndef M1RL_COMMON_TORCH_COMPAT_H_
 #define M1RL_COMMON_TORCH_COMPAT_H_
 
-#include <optional>
-
 #include <c10/core/ScalarType.h>
 #include <c10/util/Optional.h>
 #include <torch/csrc/api/include/torch/version.h>
+
+#include <optional>
 
 namespace m1rl::compat {
 
@@ -15,7 +15,8 @@ inline constexpr int kTorchMajor = TORCH_VERSION_MAJOR;
 inline constexpr int kTorchMinor = TORCH_VERSION_MINOR;
 inline constexpr bool kHasFloat8 = TORCH_VERSION_MAJOR >= 2;
 // at::_grouped_mm exists from 2.8 on.
-inline constexpr bool kHasGroupedMm = TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8);
+inline constexpr bool kHasGroupedMm = TORCH_VERSION_MAJOR > 2 ||
+                                      (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8);
 
 // c10::optional is its own type in 1.13 and an alias of std::optional in 2.x.
 template <typename T>

@@ -25,11 +25,11 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-#define M1RL_CUDA_CHECK(expr)                                                                  \
-  do {                                                                                         \
-    const cudaError_t m1rl_err_ = (expr);                                                      \
+#define M1RL_CUDA_CHECK(expr)                                                                   \
+  do {                                                                                          \
+    const cudaError_t m1rl_err_ = (expr);                                                       \
     TORCH_CHECK(m1rl_err_ == cudaSuccess, #expr, " failed: ", cudaGetErrorName(m1rl_err_), " ", \
-                cudaGetErrorString(m1rl_err_));                                                \
+                cudaGetErrorString(m1rl_err_));                                                 \
   } while (0)
 
 cuda::TokenHeadView View(const at::Tensor& t) {  // [T, H, d], last dim contiguous
@@ -43,7 +43,9 @@ at::ScalarType IoDtype(const at::Tensor& q, const at::Tensor& k, const at::Tenso
   return bf16 ? at::kBFloat16 : at::kFloat;
 }
 
-cuda::IoType ToIoType(at::ScalarType t) { return t == at::kBFloat16 ? cuda::IoType::kBF16 : cuda::IoType::kF32; }
+cuda::IoType ToIoType(at::ScalarType t) {
+  return t == at::kBFloat16 ? cuda::IoType::kBF16 : cuda::IoType::kF32;
+}
 
 at::Tensor AsIo(const at::Tensor& t, at::ScalarType io) {
   at::Tensor f = t.scalar_type() == io ? t : t.to(io);
@@ -59,11 +61,13 @@ at::Tensor CuSeqlensTensor(const std::vector<int64_t>& cu, const at::Device& dev
 
 class LightningFunction : public torch::autograd::Function<LightningFunction> {
  public:
-  static variable_list forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                               const at::Tensor& decay, const at::Tensor& cu, const at::Tensor& init) {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
+                               const at::Tensor& v, const at::Tensor& decay, const at::Tensor& cu,
+                               const at::Tensor& init) {
     const int64_t T = q.size(0), H = q.size(1), D = q.size(2), B = cu.size(0) - 1;
     const at::ScalarType io = IoDtype(q, k, v);
-    at::Tensor q32 = AsIo(q, io), k32 = AsIo(k, io), v32 = AsIo(v, io), d32 = decay.to(at::kFloat).contiguous();
+    at::Tensor q32 = AsIo(q, io), k32 = AsIo(k, io), v32 = AsIo(v, io),
+               d32 = decay.to(at::kFloat).contiguous();
     // An empty `init` stands for "no initial state" (autograd functions take no undefined inputs).
     const bool has_init = init.numel() > 0;
     at::Tensor init32 = has_init ? init.to(at::kFloat).contiguous() : init;
@@ -98,7 +102,8 @@ class LightningFunction : public torch::autograd::Function<LightningFunction> {
     const bool has_init = ctx->saved_data["has_init"].toBool();
     const int64_t T = q.size(0), H = q.size(1), D = q.size(2), B = cu.size(0) - 1;
     const at::ScalarType io = q.scalar_type();
-    at::Tensor dout = grads[0].defined() ? AsIo(grads[0], io).contiguous() : at::zeros({T, H, D}, q.options());
+    at::Tensor dout =
+        grads[0].defined() ? AsIo(grads[0], io).contiguous() : at::zeros({T, H, D}, q.options());
     at::Tensor dfinal = grads[1].defined() ? grads[1].to(at::kFloat).contiguous() : at::Tensor();
     at::Tensor dq = at::empty({T, H, D}, q.options()), dk = at::empty_like(dq), dv = at::empty_like(dq);
     at::Tensor dinit = has_init ? at::empty({B, H, D, D}, q.options().dtype(at::kFloat)) : at::Tensor();
@@ -220,8 +225,9 @@ void CheckThd(const at::Tensor& t, const char* name, int64_t H, int64_t D) {
 
 }  // namespace
 
-std::pair<at::Tensor, at::Tensor> LightningAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                                     const at::Tensor& decay, const std::vector<int64_t>& cu_seqlens,
+std::pair<at::Tensor, at::Tensor> LightningAttention(const at::Tensor& q, const at::Tensor& k,
+                                                     const at::Tensor& v, const at::Tensor& decay,
+                                                     const std::vector<int64_t>& cu_seqlens,
                                                      const at::Tensor& initial_state) {
   TORCH_CHECK(q.dim() == 3, "q must be [T, N_h, d], got ", q.sizes());
   const int64_t T = q.size(0), H = q.size(1), D = q.size(2);
@@ -233,8 +239,8 @@ std::pair<at::Tensor, at::Tensor> LightningAttention(const at::Tensor& q, const 
               "cu_seqlens must run from 0 to T=", T);
   const int64_t B = static_cast<int64_t>(cu_seqlens.size()) - 1;
   if (initial_state.defined())
-    TORCH_CHECK(initial_state.sizes() == at::IntArrayRef({B, H, D, D}), "initial_state must be [", B, ", ", H, ", ",
-                D, ", ", D, "], got ", initial_state.sizes());
+    TORCH_CHECK(initial_state.sizes() == at::IntArrayRef({B, H, D, D}), "initial_state must be [", B, ", ", H,
+                ", ", D, ", ", D, "], got ", initial_state.sizes());
   c10::cuda::CUDAGuard guard(q.device());
   at::Tensor cu = CuSeqlensTensor(cu_seqlens, q.device());
   at::Tensor init = initial_state.defined() ? initial_state : at::empty({0}, q.options().dtype(at::kFloat));
@@ -242,14 +248,14 @@ std::pair<at::Tensor, at::Tensor> LightningAttention(const at::Tensor& q, const 
   return {outs[0], outs[1]};
 }
 
-at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& decay,
-                           at::Tensor& state, const at::Tensor& slot_idx) {
+at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const at::Tensor& decay, at::Tensor& state, const at::Tensor& slot_idx) {
   TORCH_CHECK(q.dim() == 3, "q must be [B, N_h, d], got ", q.sizes());
   const int64_t B = q.size(0), H = q.size(1), D = q.size(2);
   CheckThd(k, "k", H, D);
   CheckThd(v, "v", H, D);
-  TORCH_CHECK(state.is_cuda() && state.scalar_type() == at::kFloat && state.is_contiguous() && state.dim() == 4 &&
-                  state.size(1) == H && state.size(2) == D && state.size(3) == D,
+  TORCH_CHECK(state.is_cuda() && state.scalar_type() == at::kFloat && state.is_contiguous() &&
+                  state.dim() == 4 && state.size(1) == H && state.size(2) == D && state.size(3) == D,
               "state must be contiguous fp32 [slots, ", H, ", ", D, ", ", D, "], got ", state.sizes());
   if (!slot_idx.defined()) TORCH_CHECK(state.size(0) >= B, "state has fewer slots than the batch");
   c10::cuda::CUDAGuard guard(q.device());
@@ -273,9 +279,9 @@ at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::T
   return out.to(q.scalar_type());
 }
 
-std::pair<at::Tensor, at::Tensor> HeadLogProbs(const at::Tensor& x, const at::Tensor& w, const at::Tensor& targets,
-                                               double temperature, HeadMode mode, int64_t chunk,
-                                               bool compute_entropy) {
+std::pair<at::Tensor, at::Tensor> HeadLogProbs(const at::Tensor& x, const at::Tensor& w,
+                                               const at::Tensor& targets, double temperature, HeadMode mode,
+                                               int64_t chunk, bool compute_entropy) {
   TORCH_CHECK(x.is_cuda() && w.is_cuda() && targets.is_cuda(), "HeadLogProbs needs CUDA tensors");
   TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "x [T, H] and w [V, H] expected, got ",
               x.sizes(), " and ", w.sizes());
@@ -283,7 +289,8 @@ std::pair<at::Tensor, at::Tensor> HeadLogProbs(const at::Tensor& x, const at::Te
   TORCH_CHECK(temperature > 0, "temperature must be > 0, got ", temperature);
   TORCH_CHECK(chunk > 0, "chunk must be > 0");
   c10::cuda::CUDAGuard guard(x.device());
-  auto outs = HeadFunction::apply(x, w, targets, temperature, static_cast<int64_t>(mode), chunk, compute_entropy);
+  auto outs =
+      HeadFunction::apply(x, w, targets, temperature, static_cast<int64_t>(mode), chunk, compute_entropy);
   return {outs[0], compute_entropy ? outs[1] : at::Tensor()};
 }
 
@@ -303,13 +310,14 @@ MoeRouting MoeRoute(const at::Tensor& router_logits, int64_t top_k) {
   auto stream = c10::cuda::getCurrentCUDAStream();
   M1RL_CUDA_CHECK(cuda::MoeRoute(logits.data_ptr<float>(), T, E, top_k, r.experts.data_ptr<int32_t>(),
                                  r.weights.data_ptr<float>(), r.probs.data_ptr<float>(), stream));
-  M1RL_CUDA_CHECK(cuda::MoePermuteIndices(r.experts.data_ptr<int32_t>(), T, top_k, E, r.offsets.data_ptr<int32_t>(),
-                                          r.row_to_slot.data_ptr<int32_t>(), r.slot_to_row.data_ptr<int32_t>(),
-                                          stream));
+  M1RL_CUDA_CHECK(cuda::MoePermuteIndices(r.experts.data_ptr<int32_t>(), T, top_k, E,
+                                          r.offsets.data_ptr<int32_t>(), r.row_to_slot.data_ptr<int32_t>(),
+                                          r.slot_to_row.data_ptr<int32_t>(), stream));
   return r;
 }
 
-at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::Tensor& w13, const at::Tensor& w2) {
+at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::Tensor& w13,
+                      const at::Tensor& w2) {
   TORCH_CHECK(x.is_cuda() && x.dim() == 2, "x must be CUDA [T, H]");
   const int64_t T = x.size(0), H = x.size(1), E = w13.size(0), I = w2.size(2), k = routing.experts.size(1);
   TORCH_CHECK(w13.dim() == 3 && w13.size(1) == 2 * I && w13.size(2) == H, "w13 must be [E, 2I, H], got ",
@@ -345,9 +353,9 @@ at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::
     }
   }
   at::Tensor out = at::empty({T, H}, x.options().dtype(at::kFloat));
-  M1RL_CUDA_CHECK(cuda::MoeScatterCombine(yp.data_ptr(), routing.slot_to_row.data_ptr<int32_t>(),
-                                          routing.weights.data_ptr<float>(), T, k, H,
-                                          static_cast<int>(yp.element_size()), out.data_ptr<float>(), stream));
+  M1RL_CUDA_CHECK(cuda::MoeScatterCombine(
+      yp.data_ptr(), routing.slot_to_row.data_ptr<int32_t>(), routing.weights.data_ptr<float>(), T, k, H,
+      static_cast<int>(yp.element_size()), out.data_ptr<float>(), stream));
   return out;
 }
 

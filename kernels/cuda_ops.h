@@ -4,29 +4,30 @@
 #ifndef M1RL_KERNELS_CUDA_OPS_H_
 #define M1RL_KERNELS_CUDA_OPS_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <utility>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 namespace m1rl::cuda_ops {
 
 // Differentiable lightning attention (q, k, v and initial_state). Computes in fp32 (bf16 inputs upcast; the
 // output is cast back to q's dtype). Returns {out [T, N_h, d], final_state [B, N_h, d, d] fp32}.
-std::pair<at::Tensor, at::Tensor> LightningAttention(const at::Tensor& q,      // [T, N_h, d]
-                                                     const at::Tensor& k,      // [T, N_h, d]
-                                                     const at::Tensor& v,      // [T, N_h, d]
-                                                     const at::Tensor& decay,  // [N_h]
-                                                     const std::vector<int64_t>& cu_seqlens,
-                                                     const at::Tensor& initial_state);  // [B, N_h, d, d] or undefined
+std::pair<at::Tensor, at::Tensor> LightningAttention(
+    const at::Tensor& q,      // [T, N_h, d]
+    const at::Tensor& k,      // [T, N_h, d]
+    const at::Tensor& v,      // [T, N_h, d]
+    const at::Tensor& decay,  // [N_h]
+    const std::vector<int64_t>& cu_seqlens,
+    const at::Tensor& initial_state);  // [B, N_h, d, d] or undefined
 
 // One decode step; state [num_slots, N_h, d, d] fp32 updated in place at rows slot_idx (undefined = 0..B-1).
-at::Tensor LightningDecode(const at::Tensor& q,      // [B, N_h, d]
-                           const at::Tensor& k,      // [B, N_h, d]
-                           const at::Tensor& v,      // [B, N_h, d]
-                           const at::Tensor& decay,  // [N_h]
-                           at::Tensor& state,        // [num_slots, N_h, d, d] fp32
+at::Tensor LightningDecode(const at::Tensor& q,          // [B, N_h, d]
+                           const at::Tensor& k,          // [B, N_h, d]
+                           const at::Tensor& v,          // [B, N_h, d]
+                           const at::Tensor& decay,      // [N_h]
+                           at::Tensor& state,            // [num_slots, N_h, d, d] fp32
                            const at::Tensor& slot_idx);  // [B] int32 or undefined
 
 enum class HeadMode { kIeeeFp32, kTf32, kBf16Fp32Out };
@@ -51,8 +52,10 @@ MoeRouting MoeRoute(const at::Tensor& router_logits,  // [T, E] fp32
                     int64_t top_k);
 
 // Experts over a routing (inference path: custom gather/combine kernels, grouped GEMM on LibTorch >= 2.8,
-// per-expert loop otherwise). x [T, H]; w13 [E, 2I, H] (w1 rows then w3 rows); w2 [E, H, I]. Returns [T, H] fp32.
-at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::Tensor& w13, const at::Tensor& w2);
+// per-expert loop otherwise). x [T, H]; w13 [E, 2I, H] (w1 rows then w3 rows); w2 [E, H, I]. Returns [T, H]
+// fp32.
+at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::Tensor& w13,
+                      const at::Tensor& w2);
 
 }  // namespace m1rl::cuda_ops
 

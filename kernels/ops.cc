@@ -3,8 +3,8 @@
 #include <ATen/Context.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/mkldnn_linear.h>
-#include <ATen/ops/zeros.h>
 #include <ATen/ops/stack.h>
+#include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -27,7 +27,8 @@ void CheckDtype(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
               "lightning: expected q float, bfloat16 or double, got ", t);
   TORCH_CHECK(k.scalar_type() == t && v.scalar_type() == t, "lightning: q, k, v dtypes differ: ", t, " ",
               k.scalar_type(), " ", v.scalar_type());
-  TORCH_CHECK(k.device() == q.device() && v.device() == q.device(), "lightning: q, k, v on different devices");
+  TORCH_CHECK(k.device() == q.device() && v.device() == q.device(),
+              "lightning: q, k, v on different devices");
 }
 
 // Batched products whose per-entry GEMM has fewer multiply-adds than this use at::matmul instead of a
@@ -36,8 +37,8 @@ void CheckDtype(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
 constexpr int64_t kSmallGemm = int64_t{1} << 18;
 
 bool UseOneDnn(const at::Tensor& a, const at::Tensor& b) {
-  return at::hasMKLDNN() && a.device().is_cpu() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
-         a.numel() > 0 && b.numel() > 0;
+  return at::hasMKLDNN() && a.device().is_cpu() && a.scalar_type() == at::kFloat &&
+         b.scalar_type() == at::kFloat && a.numel() > 0 && b.numel() > 0;
 }
 
 class LinearFunction : public torch::autograd::Function<LinearFunction> {
@@ -76,11 +77,11 @@ class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunc
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor& a = saved[0];  // [G, M, K]
-    const at::Tensor& b = saved[1];  // [G, K, N]
+    const at::Tensor& a = saved[0];   // [G, M, K]
+    const at::Tensor& b = saved[1];   // [G, K, N]
     const at::Tensor& dy = grads[0];  // [G, M, N]
     at::Tensor da, db;
-    if (ctx->needs_input_grad(0)) da = LoopMatmulNT(dy, b);                                   // dy·bᵀ
+    if (ctx->needs_input_grad(0)) da = LoopMatmulNT(dy, b);                                  // dy·bᵀ
     if (ctx->needs_input_grad(1)) db = LoopMatmulNT(a.transpose(1, 2), dy.transpose(1, 2));  // aᵀ·dy
     return {da, db};
   }
@@ -91,8 +92,8 @@ class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunc
 at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(a.dim() >= 3 && b.dim() == a.dim() && a.size(-1) == b.size(-2) &&
                   a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2),
-              "BatchedMatmul: expected a [..., M, K], b [..., K, N] with equal batch dims, got ", a.sizes(), " and ",
-              b.sizes());
+              "BatchedMatmul: expected a [..., M, K], b [..., K, N] with equal batch dims, got ", a.sizes(),
+              " and ", b.sizes());
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   if (!UseOneDnn(a, b) || m * n * k < kSmallGemm) return a.matmul(b);
   std::vector<int64_t> out_shape = a.sizes().vec();
@@ -101,7 +102,8 @@ at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
 }
 
 bool CudaHeadLogProbs(const at::Tensor& x, const at::Tensor& w, const at::Tensor& targets, double temperature,
-                      HeadMode mode, int64_t chunk, bool compute_entropy, at::Tensor* logprobs, at::Tensor* entropy) {
+                      HeadMode mode, int64_t chunk, bool compute_entropy, at::Tensor* logprobs,
+                      at::Tensor* entropy) {
 #ifdef M1RL_WITH_CUDA_OPS
   if (!x.is_cuda() || x.scalar_type() == at::kDouble) return false;
   const cuda_ops::HeadMode m = mode == HeadMode::kIeeeFp32 ? cuda_ops::HeadMode::kIeeeFp32
@@ -132,7 +134,8 @@ PackedPadding MakePackedPadding(const std::vector<int64_t>& cu_seqlens, at::Devi
 
 at::Tensor PadPacked(const at::Tensor& x, const PackedPadding& p) {
   const int64_t t = x.size(0), n = x.size(1), d = x.size(2);
-  at::Tensor flat = at::zeros({p.batch * p.max_len, n * d}, x.options()).index_copy(0, p.index, x.reshape({t, n * d}));
+  at::Tensor flat =
+      at::zeros({p.batch * p.max_len, n * d}, x.options()).index_copy(0, p.index, x.reshape({t, n * d}));
   return flat.view({p.batch, p.max_len, n, d}).permute({0, 2, 1, 3});
 }
 
@@ -142,8 +145,8 @@ at::Tensor UnpadPacked(const at::Tensor& y, const PackedPadding& p) {
 }
 
 at::Tensor MatmulNT(const at::Tensor& a, const at::Tensor& b) {
-  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(1), "MatmulNT: expected a [M, K], b [N, K], got ",
-              a.sizes(), " and ", b.sizes());
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(1),
+              "MatmulNT: expected a [M, K], b [N, K], got ", a.sizes(), " and ", b.sizes());
   if (!UseOneDnn(a, b)) return a.matmul(b.t());
   return at::mkldnn_linear(a.contiguous().to_mkldnn(), b.contiguous().to_mkldnn(), {}).to_dense();
 }
@@ -167,15 +170,16 @@ LightningOutput LightningAttention(const at::Tensor& q, const at::Tensor& k, con
     return {out, state};
   }
 #endif
-  auto r = reference::LightningAttentionChunked(q, k, v, decay, cu_seqlens, initial_state, block_size, StateDtype(q));
+  auto r = reference::LightningAttentionChunked(q, k, v, decay, cu_seqlens, initial_state, block_size,
+                                                StateDtype(q));
   return {r.out, r.final_state};
 }
 
-at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& decay,
-                           at::Tensor& state) {
+at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const at::Tensor& decay, at::Tensor& state) {
   CheckDtype(q, k, v);
-  TORCH_CHECK(state.scalar_type() == StateDtype(q), "lightning decode: expected state dtype ", StateDtype(q), ", got ",
-              state.scalar_type());
+  TORCH_CHECK(state.scalar_type() == StateDtype(q), "lightning decode: expected state dtype ", StateDtype(q),
+              ", got ", state.scalar_type());
 #ifdef M1RL_WITH_CUDA_OPS
   if (q.is_cuda() && q.scalar_type() != at::kDouble) {
     return cuda_ops::LightningDecode(q, k, v, decay, state, at::Tensor()).to(q.scalar_type());

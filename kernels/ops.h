@@ -3,11 +3,11 @@
 #ifndef M1RL_KERNELS_OPS_H_
 #define M1RL_KERNELS_OPS_H_
 
-#include <cstdint>
-#include <vector>
-
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+
+#include <cstdint>
+#include <vector>
 
 namespace m1rl::ops {
 

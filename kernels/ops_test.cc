@@ -1,10 +1,5 @@
 #include "kernels/ops.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <vector>
-
 #include <ATen/Context.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/randn.h>
@@ -12,6 +7,11 @@
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
 
 #include "kernels/reference/lightning_attention.h"
 
@@ -33,7 +33,8 @@ struct Inputs {
 
 // Lightning inputs as the model produces them: q, k, v = SiLU(N(0,1)); tiny-config decays with a fast
 // and a very slow head; a random initial state.
-Inputs MakeInputs(int64_t tokens, int64_t batch, int64_t heads, int64_t dim, at::ScalarType dtype, uint64_t seed) {
+Inputs MakeInputs(int64_t tokens, int64_t batch, int64_t heads, int64_t dim, at::ScalarType dtype,
+                  uint64_t seed) {
   at::manual_seed(seed);
   auto o = at::TensorOptions().dtype(at::kDouble);
   Inputs in;
@@ -57,16 +58,18 @@ std::vector<int64_t> CuSeqlens(const std::vector<int64_t>& lens) {
 // only difference is rounding of O(C + d)-term sums of O(1) values: relative 1e-12 is ~4500 ulps of slack.
 TEST(LightningAttentionTest, ChunkedEqualsRecurrenceFloat64) {
   const int64_t block = 16;
-  for (const std::vector<int64_t>& lens : std::vector<std::vector<int64_t>>{
-           {1}, {17}, {37}, {16}, {48}, {1, 13, 37, 0, 20}}) {
+  for (const std::vector<int64_t>& lens :
+       std::vector<std::vector<int64_t>>{{1}, {17}, {37}, {16}, {48}, {1, 13, 37, 0, 20}}) {
     const std::vector<int64_t> cu = CuSeqlens(lens);
-    const Inputs in = MakeInputs(cu.back(), static_cast<int64_t>(lens.size()), 4, 8, at::kDouble, 7 + cu.back());
+    const Inputs in =
+        MakeInputs(cu.back(), static_cast<int64_t>(lens.size()), 4, 8, at::kDouble, 7 + cu.back());
     for (bool with_state : {false, true}) {
       const at::Tensor s0 = with_state ? in.state0 : at::Tensor();
       const LightningOutput got = LightningAttention(in.q, in.k, in.v, in.decay, cu, s0, block);
       const auto want = reference::LightningAttentionRecurrent(in.q, in.k, in.v, in.decay, cu, s0);
       EXPECT_LT(RelErr(got.out, want.out), 1e-12) << "T=" << cu.back() << " state=" << with_state;
-      EXPECT_LT(RelErr(got.final_state, want.final_state), 1e-12) << "T=" << cu.back() << " state=" << with_state;
+      EXPECT_LT(RelErr(got.final_state, want.final_state), 1e-12)
+          << "T=" << cu.back() << " state=" << with_state;
     }
   }
 }
@@ -78,7 +81,8 @@ TEST(LightningAttentionTest, ChunkedFloat32MatchesFloat64Recurrence) {
   const std::vector<int64_t> lens{5, 61, 300};
   const std::vector<int64_t> cu = CuSeqlens(lens);
   const Inputs in = MakeInputs(cu.back(), 3, 4, 32, at::kFloat, 11);
-  const LightningOutput got = LightningAttention(in.q, in.k, in.v, in.decay.to(at::kFloat), cu, at::Tensor(), 256);
+  const LightningOutput got =
+      LightningAttention(in.q, in.k, in.v, in.decay.to(at::kFloat), cu, at::Tensor(), 256);
   EXPECT_EQ(got.out.scalar_type(), at::kFloat);
   EXPECT_EQ(got.final_state.scalar_type(), at::kFloat);
   const auto want = reference::LightningAttentionRecurrent(in.q, in.k, in.v, in.decay, cu, at::Tensor());
@@ -108,21 +112,23 @@ TEST(LightningAttentionTest, PrefillThenDecodeEqualsOnePass) {
   const int64_t split = 23;
   const Inputs in = MakeInputs(total, 1, 4, 8, at::kDouble, 3);
   const LightningOutput full = LightningAttention(in.q, in.k, in.v, in.decay, {0, total}, at::Tensor(), 8);
-  const LightningOutput part = LightningAttention(in.q.narrow(0, 0, split), in.k.narrow(0, 0, split),
-                                                  in.v.narrow(0, 0, split), in.decay, {0, split}, at::Tensor(), 8);
+  const LightningOutput part =
+      LightningAttention(in.q.narrow(0, 0, split), in.k.narrow(0, 0, split), in.v.narrow(0, 0, split),
+                         in.decay, {0, split}, at::Tensor(), 8);
   at::Tensor state = part.final_state.clone();
   double worst = 0.0;
   for (int64_t t = split; t < total; ++t) {
-    const at::Tensor o = LightningDecode(in.q.narrow(0, t, 1), in.k.narrow(0, t, 1), in.v.narrow(0, t, 1), in.decay,
-                                         state);  // [1, N_h, d]
+    const at::Tensor o =
+        LightningDecode(in.q.narrow(0, t, 1), in.k.narrow(0, t, 1), in.v.narrow(0, t, 1), in.decay,
+                        state);  // [1, N_h, d]
     worst = std::max(worst, RelErr(o[0], full.out[t]));
   }
   EXPECT_LT(worst, 1e-12);
   EXPECT_LT(RelErr(state, full.final_state), 1e-12);
   // Chunked prefill with a carried state is the same handoff in block form.
-  const LightningOutput rest =
-      LightningAttention(in.q.narrow(0, split, total - split), in.k.narrow(0, split, total - split),
-                         in.v.narrow(0, split, total - split), in.decay, {0, total - split}, part.final_state, 8);
+  const LightningOutput rest = LightningAttention(
+      in.q.narrow(0, split, total - split), in.k.narrow(0, split, total - split),
+      in.v.narrow(0, split, total - split), in.decay, {0, total - split}, part.final_state, 8);
   EXPECT_LT(RelErr(rest.out, full.out.narrow(0, split, total - split)), 1e-12);
   EXPECT_LT(RelErr(rest.final_state, full.final_state), 1e-12);
 }
@@ -165,8 +171,10 @@ TEST(LightningAttentionTest, GradientMatchesFiniteDifferences) {
 TEST(LightningAttentionTest, RejectsBadShapes) {
   const Inputs in = MakeInputs(5, 1, 2, 3, at::kDouble, 1);
   EXPECT_THROW(LightningAttention(in.q, in.k, in.v, in.decay, {0, 4}, at::Tensor(), 4), c10::Error);
-  EXPECT_THROW(LightningAttention(in.q, in.k.narrow(0, 0, 4), in.v, in.decay, {0, 5}, at::Tensor(), 4), c10::Error);
-  EXPECT_THROW(LightningAttention(in.q.to(at::kFloat), in.k, in.v, in.decay, {0, 5}, at::Tensor(), 4), c10::Error);
+  EXPECT_THROW(LightningAttention(in.q, in.k.narrow(0, 0, 4), in.v, in.decay, {0, 5}, at::Tensor(), 4),
+               c10::Error);
+  EXPECT_THROW(LightningAttention(in.q.to(at::kFloat), in.k, in.v, in.decay, {0, 5}, at::Tensor(), 4),
+               c10::Error);
 }
 
 }  // namespace

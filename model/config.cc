@@ -38,8 +38,9 @@ ModelConfig Tiny(int64_t num_layers) {
   c.rope_theta = 1e7;
   c.num_local_experts = 4;
   c.num_experts_per_tok = 2;
-  c.layer_types = num_layers == 2 ? std::vector<LayerType>{LayerType::kLinearAttention, LayerType::kFullAttention}
-                                  : DefaultSchedule(num_layers);
+  c.layer_types = num_layers == 2
+                      ? std::vector<LayerType>{LayerType::kLinearAttention, LayerType::kFullAttention}
+                      : DefaultSchedule(num_layers);
   const double alpha = std::pow(2.0 * static_cast<double>(num_layers), 0.25);
   c.linear_attn_alpha_factor = c.full_attn_alpha_factor = c.mlp_alpha_factor = alpha;
   c.max_position_embeddings = 10240000;
@@ -74,7 +75,8 @@ absl::Status ReadInt(const json& j, const char* key, int64_t* out, bool required
     return absl::OkStatus();
   }
   if (!it->is_number_integer() && !it->is_number_unsigned()) {
-    return absl::InvalidArgumentError(absl::StrCat("config.json: key '", key, "' must be an integer, got ", it->dump()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: key '", key, "' must be an integer, got ", it->dump()));
   }
   *out = it->get<int64_t>();
   return absl::OkStatus();
@@ -84,7 +86,8 @@ absl::Status ReadDouble(const json& j, const char* key, double* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_number()) {
-    return absl::InvalidArgumentError(absl::StrCat("config.json: key '", key, "' must be a number, got ", it->dump()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: key '", key, "' must be a number, got ", it->dump()));
   }
   *out = it->get<double>();
   return absl::OkStatus();
@@ -113,8 +116,8 @@ std::string_view LayerTypeName(LayerType type) {
 absl::StatusOr<LayerType> ParseLayerType(std::string_view name) {
   if (name == "linear_attention") return LayerType::kLinearAttention;
   if (name == "full_attention") return LayerType::kFullAttention;
-  return absl::InvalidArgumentError(
-      absl::StrCat("layer type must be 'linear_attention' or 'full_attention', got '", std::string(name), "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "layer type must be 'linear_attention' or 'full_attention', got '", std::string(name), "'"));
 }
 
 absl::StatusOr<HeadPrecision> ParseHeadPrecision(std::string_view name) {
@@ -122,8 +125,9 @@ absl::StatusOr<HeadPrecision> ParseHeadPrecision(std::string_view name) {
   if (name == "tf32") return HeadPrecision::kTf32;
   if (name == "bf16_fp32_out" || name == "bf16_fp32out") return HeadPrecision::kBf16Fp32Out;
   if (name == "bf16") return HeadPrecision::kBf16;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "lm_head_precision must be one of ieee_fp32, tf32, bf16_fp32_out, bf16; got '", std::string(name), "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("lm_head_precision must be one of ieee_fp32, tf32, bf16_fp32_out, bf16; got '",
+                   std::string(name), "'"));
 }
 
 std::string_view HeadPrecisionName(HeadPrecision precision) {
@@ -156,8 +160,9 @@ absl::StatusOr<ModelConfig> ModelConfig::Preset(std::string_view name) {
   } else if (base == "minimax-m1") {
     c = MiniMaxM1();
   } else {
-    return absl::NotFoundError(absl::StrCat("model.preset: unknown preset '", std::string(name),
-                                            "' (known: tiny8, tiny2, minimax-m1, and their -hfparity variants)"));
+    return absl::NotFoundError(
+        absl::StrCat("model.preset: unknown preset '", std::string(name),
+                     "' (known: tiny8, tiny2, minimax-m1, and their -hfparity variants)"));
   }
   if (hfparity) c.rotary_dim = c.head_dim;
   return c;
@@ -185,7 +190,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
   M1RL_RETURN_IF_ERROR(ReadTokenId(j, "bos_token_id", &c.bos_token_id));
   M1RL_RETURN_IF_ERROR(ReadTokenId(j, "pad_token_id", &c.pad_token_id));
   if (auto it = j.find("tie_word_embeddings"); it != j.end() && it->is_boolean() && it->get<bool>()) {
-    return absl::InvalidArgumentError("config.json: tie_word_embeddings true is not MiniMax-M1 (untied head)");
+    return absl::InvalidArgumentError(
+        "config.json: tie_word_embeddings true is not MiniMax-M1 (untied head)");
   }
 
   // RoPE: transformers rope_parameters {rope_theta, partial_rotary_factor}; M1 rope_theta + rotary_dim.
@@ -197,7 +203,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
     M1RL_RETURN_IF_ERROR(ReadDouble(*it, "partial_rotary_factor", &partial));
   }
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "partial_rotary_factor", &partial));
-  if (partial > 0.0) c.rotary_dim = static_cast<int64_t>(std::llround(partial * static_cast<double>(c.head_dim)));
+  if (partial > 0.0)
+    c.rotary_dim = static_cast<int64_t>(std::llround(partial * static_cast<double>(c.head_dim)));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "rotary_dim", &c.rotary_dim, false));
 
   // Schedule: layer_types (transformers) wins over attn_type_list (M1).
@@ -208,7 +215,9 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
         return absl::InvalidArgumentError(absl::StrCat("config.json: layer_types[", i, "] must be a string"));
       }
       auto t = ParseLayerType((*it)[i].get<std::string>());
-      if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("config.json: layer_types[", i, "]: ", t.status().message()));
+      if (!t.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: layer_types[", i, "]: ", t.status().message()));
       c.layer_types.push_back(*t);
     }
   } else if (auto it2 = j.find("attn_type_list"); it2 != j.end() && !it2->is_null()) {
@@ -216,9 +225,11 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
     for (size_t i = 0; i < it2->size(); ++i) {
       const json& v = (*it2)[i];
       if (!v.is_number_integer() || (v.get<int64_t>() != 0 && v.get<int64_t>() != 1)) {
-        return absl::InvalidArgumentError(absl::StrCat("config.json: attn_type_list[", i, "] must be 0 or 1, got ", v.dump()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: attn_type_list[", i, "] must be 0 or 1, got ", v.dump()));
       }
-      c.layer_types.push_back(v.get<int64_t>() == 1 ? LayerType::kFullAttention : LayerType::kLinearAttention);
+      c.layer_types.push_back(v.get<int64_t>() == 1 ? LayerType::kFullAttention
+                                                    : LayerType::kLinearAttention);
     }
   } else {
     c.layer_types = DefaultSchedule(c.num_hidden_layers);
@@ -226,7 +237,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
 
   // DeepNorm: M1 names first, transformers names override (transformers wins when both exist).
   if (auto it = j.find("postnorm"); it != j.end() && it->is_boolean() && !it->get<bool>()) {
-    return absl::InvalidArgumentError("config.json: postnorm false (pre-norm) cannot be represented (MODEL.md §3)");
+    return absl::InvalidArgumentError(
+        "config.json: postnorm false (pre-norm) cannot be represented (MODEL.md §3)");
   }
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_alpha", &c.linear_attn_alpha_factor));
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_beta", &c.linear_attn_beta_factor));
@@ -274,9 +286,10 @@ json ModelConfig::ToHfConfigJson(std::string_view dtype) const {
   j["router_aux_loss_coef"] = router_aux_loss_coef;
   j["router_jitter_noise"] = 0.0;
   j["shared_intermediate_size"] = 0;
-  j["rope_parameters"] = {{"rope_type", "default"},
-                          {"rope_theta", rope_theta},
-                          {"partial_rotary_factor", static_cast<double>(rotary_dim) / static_cast<double>(head_dim)}};
+  j["rope_parameters"] = {
+      {"rope_type", "default"},
+      {"rope_theta", rope_theta},
+      {"partial_rotary_factor", static_cast<double>(rotary_dim) / static_cast<double>(head_dim)}};
   j["rope_theta"] = rope_theta;
   j["rotary_dim"] = rotary_dim;
   json types = json::array();
@@ -338,7 +351,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConf
     c.layer_types.clear();
     for (int i = 0; i < p.layer_types_size(); ++i) {
       auto t = ParseLayerType(p.layer_types(i));
-      if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("model.layer_types[", i, "]: ", t.status().message()));
+      if (!t.ok())
+        return absl::InvalidArgumentError(absl::StrCat("model.layer_types[", i, "]: ", t.status().message()));
       c.layer_types.push_back(*t);
     }
   } else if (c.layer_types.empty() || c.num_hidden_layers != old_layers) {
@@ -374,31 +388,36 @@ absl::Status ModelConfig::Validate() const {
   M1RL_RETURN_IF_ERROR(positive("block_size", block_size));
   M1RL_RETURN_IF_ERROR(positive("max_position_embeddings", max_position_embeddings));
   if ((num_attention_heads & (num_attention_heads - 1)) != 0) {
-    return Invalid("num_attention_heads", absl::StrCat("must be a power of two (lightning decay recipe), got ", num_attention_heads));
+    return Invalid(
+        "num_attention_heads",
+        absl::StrCat("must be a power of two (lightning decay recipe), got ", num_attention_heads));
   }
   if (num_attention_heads % num_key_value_heads != 0) {
-    return Invalid("num_key_value_heads", absl::StrCat("must divide num_attention_heads ", num_attention_heads,
-                                                      ", got ", num_key_value_heads));
+    return Invalid("num_key_value_heads", absl::StrCat("must divide num_attention_heads ",
+                                                       num_attention_heads, ", got ", num_key_value_heads));
   }
   if (rotary_dim < 0 || rotary_dim > head_dim || rotary_dim % 2 != 0) {
-    return Invalid("rotary_dim", absl::StrCat("must be even and in [0, head_dim=", head_dim, "], got ", rotary_dim));
+    return Invalid("rotary_dim",
+                   absl::StrCat("must be even and in [0, head_dim=", head_dim, "], got ", rotary_dim));
   }
   if (num_experts_per_tok > num_local_experts) {
-    return Invalid("num_experts_per_tok", absl::StrCat("must be <= num_local_experts ", num_local_experts, ", got ",
-                                                      num_experts_per_tok));
+    return Invalid("num_experts_per_tok", absl::StrCat("must be <= num_local_experts ", num_local_experts,
+                                                       ", got ", num_experts_per_tok));
   }
   if (static_cast<int64_t>(layer_types.size()) != num_hidden_layers) {
-    return Invalid("layer_types", absl::StrCat("must have num_hidden_layers=", num_hidden_layers, " entries, got ",
-                                              layer_types.size()));
+    return Invalid("layer_types", absl::StrCat("must have num_hidden_layers=", num_hidden_layers,
+                                               " entries, got ", layer_types.size()));
   }
   if (!(rope_theta > 0)) return Invalid("rope_theta", absl::StrCat("must be > 0, got ", rope_theta));
   if (!(rms_norm_eps > 0)) return Invalid("rms_norm_eps", absl::StrCat("must be > 0, got ", rms_norm_eps));
-  if (!(lightning_norm_eps > 0)) return Invalid("lightning_norm_eps", absl::StrCat("must be > 0, got ", lightning_norm_eps));
+  if (!(lightning_norm_eps > 0))
+    return Invalid("lightning_norm_eps", absl::StrCat("must be > 0, got ", lightning_norm_eps));
   if (router_aux_loss_coef < 0) {
     return Invalid("router_aux_loss_coef", absl::StrCat("must be >= 0, got ", router_aux_loss_coef));
   }
   for (auto [name, v] : {std::pair<const char*, int64_t>{"eos_token_id", eos_token_id},
-                         {"bos_token_id", bos_token_id}, {"pad_token_id", pad_token_id}}) {
+                         {"bos_token_id", bos_token_id},
+                         {"pad_token_id", pad_token_id}}) {
     if (v >= vocab_size) return Invalid(name, absl::StrCat("must be < vocab_size ", vocab_size, ", got ", v));
   }
   return absl::OkStatus();
@@ -417,7 +436,8 @@ int64_t ModelConfig::ordinal_in_type(int64_t layer) const {
 }
 
 double ModelConfig::attn_alpha(int64_t layer) const {
-  return layer_types[layer] == LayerType::kLinearAttention ? linear_attn_alpha_factor : full_attn_alpha_factor;
+  return layer_types[layer] == LayerType::kLinearAttention ? linear_attn_alpha_factor
+                                                           : full_attn_alpha_factor;
 }
 
 double ModelConfig::attn_beta(int64_t layer) const {
@@ -426,8 +446,10 @@ double ModelConfig::attn_beta(int64_t layer) const {
 
 double ModelConfig::LightningDecayRate(int64_t layer, int64_t head) const {
   // s_h = 2^(−8(h+1)/N_h); f_i = 1 − i/(L−1+1e−5) + 1e−5 (transformers form), MODEL.md §4.3.
-  const double s = std::pow(2.0, -8.0 * static_cast<double>(head + 1) / static_cast<double>(num_attention_heads));
-  const double f = 1.0 - static_cast<double>(layer) / (static_cast<double>(num_hidden_layers - 1) + 1e-5) + 1e-5;
+  const double s =
+      std::pow(2.0, -8.0 * static_cast<double>(head + 1) / static_cast<double>(num_attention_heads));
+  const double f =
+      1.0 - static_cast<double>(layer) / (static_cast<double>(num_hidden_layers - 1) + 1e-5) + 1e-5;
   return s * f;
 }
 
@@ -436,7 +458,8 @@ ParameterCounts ModelConfig::CountParameters() const {
   const int64_t d_inner = inner_dim();
   p.embedding = vocab_size * hidden_size;
   p.lm_head = vocab_size * hidden_size;
-  p.lightning_attention_per_layer = 3 * d_inner * hidden_size + d_inner * hidden_size + hidden_size * d_inner + d_inner;
+  p.lightning_attention_per_layer =
+      3 * d_inner * hidden_size + d_inner * hidden_size + hidden_size * d_inner + d_inner;
   p.softmax_attention_per_layer =
       2 * d_inner * hidden_size + 2 * num_key_value_heads * head_dim * hidden_size;
   p.expert = 3 * intermediate_size * hidden_size;
@@ -448,7 +471,8 @@ ParameterCounts ModelConfig::CountParameters() const {
   p.total = p.embedding + p.lm_head + hidden_size /*final norm*/ + attn +
             num_hidden_layers * (p.moe_per_layer + p.norms_per_layer);
   p.active = attn + hidden_size +
-             num_hidden_layers * (num_experts_per_tok * p.expert + num_local_experts * hidden_size + p.norms_per_layer);
+             num_hidden_layers *
+                 (num_experts_per_tok * p.expert + num_local_experts * hidden_size + p.norms_per_layer);
   p.active_with_head = p.active + p.lm_head;
   return p;
 }

@@ -10,11 +10,10 @@
 #define M1RL_MODEL_CONFIG_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,10 +38,10 @@ absl::StatusOr<LayerType> ParseLayerType(std::string_view name);
 // Arithmetic of the LM head GEMM (MODEL.md §7). On CPU the reduced modes are emulated by rounding the
 // operands (tf32: 10 mantissa bits, bf16: 7) and, for kBf16, the output; accumulation is fp32.
 enum class HeadPrecision {
-  kIeeeFp32,    // "ieee_fp32" (also "fp32_ieee"): fp32 operands, fp32 accumulate; the M1 recipe, default
-  kTf32,        // "tf32": operands rounded to TF32, fp32 accumulate and output
-  kBf16Fp32Out, // "bf16_fp32_out" (also "bf16_fp32out"): bf16 operands, fp32 accumulate and output
-  kBf16,        // "bf16": bf16 operands and bf16-rounded logits (forbidden for RL; kept for measurements)
+  kIeeeFp32,     // "ieee_fp32" (also "fp32_ieee"): fp32 operands, fp32 accumulate; the M1 recipe, default
+  kTf32,         // "tf32": operands rounded to TF32, fp32 accumulate and output
+  kBf16Fp32Out,  // "bf16_fp32_out" (also "bf16_fp32out"): bf16 operands, fp32 accumulate and output
+  kBf16,         // "bf16": bf16 operands and bf16-rounded logits (forbidden for RL; kept for measurements)
 };
 
 // InvalidArgument naming the value for an unknown spelling.
@@ -51,11 +50,11 @@ std::string_view HeadPrecisionName(HeadPrecision precision);
 
 // Parameter counts derived from the config alone (no allocation). MODEL.md §10.
 struct ParameterCounts {
-  int64_t total = 0;             // every parameter, embedding and head included
-  int64_t active = 0;            // per token, top-k experts only, excluding embedding and head
-  int64_t active_with_head = 0;  // active + lm_head
-  int64_t embedding = 0;         // model.embed_tokens.weight
-  int64_t lm_head = 0;           // lm_head.weight
+  int64_t total = 0;                          // every parameter, embedding and head included
+  int64_t active = 0;                         // per token, top-k experts only, excluding embedding and head
+  int64_t active_with_head = 0;               // active + lm_head
+  int64_t embedding = 0;                      // model.embed_tokens.weight
+  int64_t lm_head = 0;                        // lm_head.weight
   int64_t lightning_attention_per_layer = 0;  // qkv + gate + out + norm
   int64_t softmax_attention_per_layer = 0;    // q + k + v + o
   int64_t expert = 0;                         // one expert (w1 + w2 + w3)
@@ -64,22 +63,22 @@ struct ParameterCounts {
 };
 
 struct ModelConfig {
-  int64_t vocab_size = 0;                // V
-  int64_t hidden_size = 0;               // H
-  int64_t intermediate_size = 0;         // I, per expert
-  int64_t num_hidden_layers = 0;         // L
-  int64_t num_attention_heads = 0;       // N_h (lightning and softmax query heads); power of two
-  int64_t head_dim = 0;                  // d; inner width D = N_h * d (may differ from H)
-  int64_t num_key_value_heads = 0;       // N_kv of the softmax layers; divides N_h
-  int64_t rotary_dim = 0;                // r <= d, even: RoPE on the first r dims of q and k
-  double rope_theta = 1e7;               // θ
-  int64_t num_local_experts = 0;         // E
-  int64_t num_experts_per_tok = 2;       // k
-  double rms_norm_eps = 1e-5;            // input/post/final RMSNorm
-  double lightning_norm_eps = 1e-6;      // RMSNorm over D inside lightning attention
-  std::vector<LayerType> layer_types;    // size L
-  int64_t block_size = 256;              // lightning block (numerics only)
-  double linear_attn_alpha_factor = 1.0; // DeepNorm α, β per mixer type and for the MoE
+  int64_t vocab_size = 0;                 // V
+  int64_t hidden_size = 0;                // H
+  int64_t intermediate_size = 0;          // I, per expert
+  int64_t num_hidden_layers = 0;          // L
+  int64_t num_attention_heads = 0;        // N_h (lightning and softmax query heads); power of two
+  int64_t head_dim = 0;                   // d; inner width D = N_h * d (may differ from H)
+  int64_t num_key_value_heads = 0;        // N_kv of the softmax layers; divides N_h
+  int64_t rotary_dim = 0;                 // r <= d, even: RoPE on the first r dims of q and k
+  double rope_theta = 1e7;                // θ
+  int64_t num_local_experts = 0;          // E
+  int64_t num_experts_per_tok = 2;        // k
+  double rms_norm_eps = 1e-5;             // input/post/final RMSNorm
+  double lightning_norm_eps = 1e-6;       // RMSNorm over D inside lightning attention
+  std::vector<LayerType> layer_types;     // size L
+  int64_t block_size = 256;               // lightning block (numerics only)
+  double linear_attn_alpha_factor = 1.0;  // DeepNorm α, β per mixer type and for the MoE
   double linear_attn_beta_factor = 1.0;
   double full_attn_alpha_factor = 1.0;
   double full_attn_beta_factor = 1.0;

@@ -1,9 +1,9 @@
 #include "model/config.h"
 
-#include <cmath>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "common/testing/status_matchers.h"
 #include "proto/config_model.pb.h"
@@ -48,7 +48,8 @@ TEST(ModelConfigTest, TinyParameterCounts) {
   EXPECT_NEAR(t2.mlp_alpha_factor, 1.41421356, 1e-8);
   M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig hp, ModelConfig::Preset("tiny8-hfparity"));
   EXPECT_EQ(hp.rotary_dim, 32);
-  EXPECT_THAT(ModelConfig::Preset("tiny9").status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("tiny9")));
+  EXPECT_THAT(ModelConfig::Preset("tiny9").status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("tiny9")));
 }
 
 // MODEL.md §4.3: s_h = 2^(−8(h+1)/N_h), f_i = 1 − i/(L−1+1e−5) + 1e−5; layer 78 of M1 has f ≈ 0.01267.
@@ -80,13 +81,20 @@ TEST(ModelConfigTest, HfConfigRoundTrip) {
 
 // An M1 remote-code config: attn_type_list, layernorm_*_alpha, rotary_dim; no transformers keys.
 TEST(ModelConfigTest, ReadsM1RemoteCodeKeys) {
-  nlohmann::json j = {{"vocab_size", 256},          {"hidden_size", 64},
-                      {"intermediate_size", 96},    {"num_hidden_layers", 2},
-                      {"num_attention_heads", 4},   {"head_dim", 32},
-                      {"num_key_value_heads", 2},   {"num_local_experts", 4},
-                      {"rotary_dim", 16},           {"rope_theta", 10000.0},
-                      {"attn_type_list", {0, 1}},   {"layernorm_linear_attention_alpha", 3.0},
-                      {"layernorm_full_attention_alpha", 5.0}, {"layernorm_mlp_alpha", 7.0},
+  nlohmann::json j = {{"vocab_size", 256},
+                      {"hidden_size", 64},
+                      {"intermediate_size", 96},
+                      {"num_hidden_layers", 2},
+                      {"num_attention_heads", 4},
+                      {"head_dim", 32},
+                      {"num_key_value_heads", 2},
+                      {"num_local_experts", 4},
+                      {"rotary_dim", 16},
+                      {"rope_theta", 10000.0},
+                      {"attn_type_list", {0, 1}},
+                      {"layernorm_linear_attention_alpha", 3.0},
+                      {"layernorm_full_attention_alpha", 5.0},
+                      {"layernorm_mlp_alpha", 7.0},
                       {"postnorm", true}};
   M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::FromHfConfigJson(j));
   EXPECT_EQ(c.layer_types[1], LayerType::kFullAttention);
@@ -144,7 +152,8 @@ TEST(ModelConfigTest, HeadPrecisionNames) {
   EXPECT_THAT(ParseHeadPrecision("bf16_fp32out"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kBf16Fp32Out));
   EXPECT_THAT(ParseHeadPrecision("fp32_ieee"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kIeeeFp32));
   EXPECT_EQ(HeadPrecisionName(HeadPrecision::kTf32), "tf32");
-  EXPECT_THAT(ParseHeadPrecision("fp8").status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp8")));
+  EXPECT_THAT(ParseHeadPrecision("fp8").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp8")));
 }
 
 }  // namespace

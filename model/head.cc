@@ -1,15 +1,15 @@
 #include "model/head.h"
 
-#include <algorithm>
-#include <limits>
-
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/zeros.h>
-#include <ATen/ops/zeros_like.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/maximum.h>
+#include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <limits>
 
 #include "kernels/ops.h"
 
@@ -103,7 +103,8 @@ class ChunkedHeadFunction : public torch::autograd::Function<ChunkedHeadFunction
       dx.add_(ops::MatmulNT(dz, wc.t()));
       dw.narrow(0, start, c).copy_(ops::MatmulNT(dz.t(), x.t()));
     }
-    return {dx, dw.to(weight.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx,          dw.to(weight.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -142,13 +143,16 @@ at::Tensor RoundHeadOperand(const at::Tensor& x, HeadPrecision precision) {
 }
 
 HeadOutput ChunkedLogProbs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
-                           double inv_temperature, HeadPrecision precision, int64_t chunk, bool compute_entropy) {
+                           double inv_temperature, HeadPrecision precision, int64_t chunk,
+                           bool compute_entropy) {
   TORCH_CHECK(hidden.dim() == 2 && weight.dim() == 2 && hidden.size(1) == weight.size(1),
-              "head: expected hidden [T, H] and weight [V, H], got ", hidden.sizes(), " and ", weight.sizes());
+              "head: expected hidden [T, H] and weight [V, H], got ", hidden.sizes(), " and ",
+              weight.sizes());
   TORCH_CHECK(hidden.scalar_type() == at::kFloat || hidden.scalar_type() == at::kDouble,
               "head: expected fp32/fp64 hidden, got ", hidden.scalar_type());
   TORCH_CHECK(targets.dim() == 1 && targets.size(0) == hidden.size(0) && targets.scalar_type() == at::kLong,
-              "head: expected targets [", hidden.size(0), "] int64, got ", targets.sizes(), " ", targets.scalar_type());
+              "head: expected targets [", hidden.size(0), "] int64, got ", targets.sizes(), " ",
+              targets.scalar_type());
   TORCH_CHECK(inv_temperature > 0, "head: inverse temperature must be > 0, got ", inv_temperature);
   const int64_t c = HeadChunkSize(hidden.size(0), weight.size(0), hidden.element_size(), chunk);
   if (hidden.is_cuda() && precision != HeadPrecision::kBf16) {
@@ -156,8 +160,8 @@ HeadOutput ChunkedLogProbs(const at::Tensor& hidden, const at::Tensor& weight, c
                                : precision == HeadPrecision::kTf32   ? ops::HeadMode::kTf32
                                                                      : ops::HeadMode::kBf16Fp32Out;
     HeadOutput out;
-    if (ops::CudaHeadLogProbs(hidden, weight, targets, 1.0 / inv_temperature, mode, c, compute_entropy, &out.logprobs,
-                              &out.entropy)) {
+    if (ops::CudaHeadLogProbs(hidden, weight, targets, 1.0 / inv_temperature, mode, c, compute_entropy,
+                              &out.logprobs, &out.entropy)) {
       return out;
     }
   }

@@ -15,9 +15,9 @@
 #ifndef M1RL_MODEL_HEAD_H_
 #define M1RL_MODEL_HEAD_H_
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 
 #include "model/config.h"
 
@@ -35,11 +35,12 @@ struct HeadOutput {
 int64_t HeadChunkSize(int64_t num_tokens, int64_t vocab, int64_t elem_bytes, int64_t requested);
 
 struct HeadPeakBytes {
-  int64_t forward = 0;   // extra bytes alive at the forward peak (formula in the header comment)
-  int64_t backward = 0;  // extra bytes alive at the backward peak, including dW
+  int64_t forward = 0;      // extra bytes alive at the forward peak (formula in the header comment)
+  int64_t backward = 0;     // extra bytes alive at the backward peak, including dW
   int64_t full_logits = 0;  // T·V·e, what an unchunked head would hold
 };
-HeadPeakBytes HeadPeakMemory(int64_t num_tokens, int64_t vocab, int64_t hidden, int64_t elem_bytes, int64_t chunk);
+HeadPeakBytes HeadPeakMemory(int64_t num_tokens, int64_t vocab, int64_t hidden, int64_t elem_bytes,
+                             int64_t chunk);
 
 // The operand as the head GEMM of `precision` sees it, in x's dtype: unchanged for kIeeeFp32; mantissa
 // rounded to 10 bits (TF32, round to nearest) for kTf32; rounded through bfloat16 for kBf16Fp32Out/kBf16.
@@ -51,7 +52,8 @@ at::Tensor RoundHeadOperand(const at::Tensor& x, HeadPrecision precision);
 HeadOutput ChunkedLogProbs(const at::Tensor& hidden,   // [T, H] compute dtype
                            const at::Tensor& weight,   // [V, H] any float dtype
                            const at::Tensor& targets,  // [T] int64
-                           double inv_temperature, HeadPrecision precision, int64_t chunk, bool compute_entropy);
+                           double inv_temperature, HeadPrecision precision, int64_t chunk,
+                           bool compute_entropy);
 
 // Raw logits hidden·weightᵀ under `precision`, [B, V] in hidden's dtype (for decode; B is small).
 at::Tensor HeadLogits(const at::Tensor& hidden,  // [B, H] compute dtype

@@ -1,15 +1,15 @@
 #include "model/head.h"
 
-#include <atomic>
-#include <cstring>
-#include <mutex>
-#include <unordered_map>
-
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
 #include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 namespace m1rl::model {
 namespace {
@@ -98,11 +98,12 @@ TEST(HeadMemoryTest, PeakWithinFormulaMeasuredByCountingAllocator) {
   }
   c10::SetCPUAllocator(original, /*priority=*/0);
   const HeadPeakBytes formula = HeadPeakMemory(t, v, h, 4, chunk);
-  std::printf("head T=%ld V=%ld H=%ld c=%ld: forward peak %ld B (formula %ld), backward %ld B (formula %ld), "
-              "full logits %ld B\n",
-              static_cast<long>(t), static_cast<long>(v), static_cast<long>(h), static_cast<long>(chunk),
-              static_cast<long>(fwd_extra), static_cast<long>(formula.forward), static_cast<long>(bwd_extra),
-              static_cast<long>(formula.backward), static_cast<long>(formula.full_logits));
+  std::printf(
+      "head T=%ld V=%ld H=%ld c=%ld: forward peak %ld B (formula %ld), backward %ld B (formula %ld), "
+      "full logits %ld B\n",
+      static_cast<long>(t), static_cast<long>(v), static_cast<long>(h), static_cast<long>(chunk),
+      static_cast<long>(fwd_extra), static_cast<long>(formula.forward), static_cast<long>(bwd_extra),
+      static_cast<long>(formula.backward), static_cast<long>(formula.full_logits));
   EXPECT_GT(fwd_extra, 0);
   EXPECT_LE(fwd_extra, formula.forward);
   EXPECT_LE(bwd_extra, formula.backward);

@@ -1,15 +1,10 @@
 #include "model/hybrid_model.h"
 
-#include <algorithm>
-#include <cmath>
-#include <numeric>
-#include <set>
-
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
-#include <ATen/ops/cat.h>
 #include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/ones.h>
@@ -19,15 +14,19 @@
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
-#include "absl/strings/str_cat.h"
-#include "kernels/ops.h"
-#include "model/head.h"
-#include "common/status_macros.h"
-#include "model/safetensors.h"
-
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
+#include <set>
 #include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "kernels/ops.h"
+#include "model/head.h"
+#include "model/safetensors.h"
 
 namespace m1rl::model {
 
@@ -59,7 +58,7 @@ struct HybridModel::AuxStats {
 };
 
 struct HybridModel::Weights {
-  at::Tensor embed;     // [V, H]
+  at::Tensor embed;  // [V, H]
   std::vector<LayerWeights> layers;
   at::Tensor final_norm;  // [H]
   at::Tensor lm_head;     // [V, H]
@@ -113,8 +112,9 @@ at::Tensor AttendOne(const at::Tensor& q,  // [n, N_h, d] after RoPE
   const at::ScalarType cdt = ComputeDtype(q.scalar_type());
   // Query head h = kv·group + g uses kv head ⌊h/group⌋.
   const at::Tensor qg = q.view({n, kv_heads, group, dim}).permute({1, 2, 0, 3});  // [N_kv, group, n, d]
-  at::Tensor scores = ops::BatchedMatmul(qg, k.unsqueeze(1).expand({kv_heads, group, lk, dim}).transpose(-1, -2)).to(cdt) /
-                      std::sqrt(static_cast<double>(dim));  // [N_kv, group, n, Lk]
+  at::Tensor scores =
+      ops::BatchedMatmul(qg, k.unsqueeze(1).expand({kv_heads, group, lk, dim}).transpose(-1, -2)).to(cdt) /
+      std::sqrt(static_cast<double>(dim));  // [N_kv, group, n, Lk]
   if (n > 1 || lk > p0 + 1) {
     const at::Tensor qi = at::arange(n, scores.options().dtype(at::kLong)).view({n, 1}) + p0;
     const at::Tensor kj = at::arange(lk, scores.options().dtype(at::kLong)).view({1, lk});
@@ -139,22 +139,27 @@ at::Tensor AttendPacked(const at::Tensor& q,  // [T, N_h, d] after RoPE
   const int64_t batch = padding.batch, max_len = padding.max_len;
   // Padded work B·L² per head against the packed Σ n_b²; at most 2x the packed tokens and a bounded
   // score tensor.
-  if (batch < 2 || max_len == 0 || batch * max_len > 2 * t || batch * heads * max_len * max_len > (int64_t{1} << 24)) {
+  if (batch < 2 || max_len == 0 || batch * max_len > 2 * t ||
+      batch * heads * max_len * max_len > (int64_t{1} << 24)) {
     return at::Tensor();
   }
   const int64_t group = heads / kv_heads;
   // Query head h = kv·group + g uses kv head ⌊h/group⌋.
   auto expand_kv = [&](const at::Tensor& x) {  // [B, N_kv, L, d] -> [B, N_h, L, d]
-    return x.unsqueeze(2).expand({batch, kv_heads, group, max_len, dim}).reshape({batch, heads, max_len, dim});
+    return x.unsqueeze(2)
+        .expand({batch, kv_heads, group, max_len, dim})
+        .reshape({batch, heads, max_len, dim});
   };
   const at::Tensor qp = ops::PadPacked(q, padding);  // [B, N_h, L, d]
   const at::Tensor kp = expand_kv(ops::PadPacked(k, padding));
   const at::Tensor vp = expand_kv(ops::PadPacked(v, padding));
   const at::ScalarType cdt = ComputeDtype(q.scalar_type());
-  at::Tensor scores = ops::BatchedMatmul(qp, kp.transpose(-1, -2)).to(cdt) / std::sqrt(static_cast<double>(dim));
+  at::Tensor scores =
+      ops::BatchedMatmul(qp, kp.transpose(-1, -2)).to(cdt) / std::sqrt(static_cast<double>(dim));
   // Causal mask only: a valid query i < n_b sees keys j <= i, all valid; pad rows are discarded below.
   const at::Tensor pos = at::arange(max_len, scores.options().dtype(at::kLong));
-  scores = scores.masked_fill(pos.view({1, max_len}) > pos.view({max_len, 1}), -std::numeric_limits<double>::infinity());
+  scores = scores.masked_fill(pos.view({1, max_len}) > pos.view({max_len, 1}),
+                              -std::numeric_limits<double>::infinity());
   const at::Tensor probs = scores.softmax(-1).to(v.scalar_type());
   return ops::UnpadPacked(ops::BatchedMatmul(probs, vp), padding);  // [B, N_h, L, d] -> [T, N_h·d]
 }
@@ -181,14 +186,15 @@ at::Tensor HybridModel::AttendDecodeBatch(const at::Tensor& q,  // [B, N_h, d] a
   // Query head h = kv·group + g uses kv head ⌊h/group⌋: [B, N_kv, group, d] against [B, N_kv, d, L].
   const at::Tensor qg = q.view({batch, kv_heads, group, dim});
   const at::ScalarType cdt = ComputeDtype(q.scalar_type());
-  at::Tensor scores = ops::BatchedMatmul(qg, kp.transpose(-1, -2)).to(cdt) / std::sqrt(static_cast<double>(dim));
+  at::Tensor scores =
+      ops::BatchedMatmul(qg, kp.transpose(-1, -2)).to(cdt) / std::sqrt(static_cast<double>(dim));
   at::Tensor lens = at::empty({batch}, at::TensorOptions().dtype(at::kLong));
   std::copy(cache_len.begin(), cache_len.end(), lens.data_ptr<int64_t>());
   const at::Tensor past_end = at::arange(max_len, at::TensorOptions().dtype(at::kLong)).view({1, max_len}) >=
                               lens.view({batch, 1});  // [B, L]
   scores = scores.masked_fill(past_end.to(scores.device()).view({batch, 1, 1, max_len}),
                               -std::numeric_limits<double>::infinity());
-  const at::Tensor probs = scores.softmax(-1).to(vp.scalar_type());  // [B, N_kv, group, L]
+  const at::Tensor probs = scores.softmax(-1).to(vp.scalar_type());    // [B, N_kv, group, L]
   return ops::BatchedMatmul(probs, vp).reshape({batch, heads * dim});  // [B, N_h·d]
 }
 
@@ -219,12 +225,13 @@ HybridModel::HybridModel(HybridModel&&) noexcept = default;
 HybridModel& HybridModel::operator=(HybridModel&&) noexcept = default;
 HybridModel::~HybridModel() = default;
 
-absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConfig& config, at::ScalarType dtype,
-                                                                 at::Device device, uint64_t seed) {
+absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConfig& config,
+                                                                 at::ScalarType dtype, at::Device device,
+                                                                 uint64_t seed) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kDouble) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.dtype must be float32, bfloat16 or float64, got ", std::string(c10::toString(dtype))));
+    return absl::InvalidArgumentError(absl::StrCat("model.dtype must be float32, bfloat16 or float64, got ",
+                                                   std::string(c10::toString(dtype))));
   }
   std::unique_ptr<HybridModel> m(new HybridModel(config, dtype, device));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -233,7 +240,9 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConf
   auto normal = [&](std::vector<int64_t> shape, at::ScalarType t) {
     return (at::randn(shape, gen, cpu64) * 0.02).to(device, t).requires_grad_(true);
   };
-  auto ones = [&](int64_t n) { return at::ones({n}, at::TensorOptions().dtype(dtype).device(device)).requires_grad_(true); };
+  auto ones = [&](int64_t n) {
+    return at::ones({n}, at::TensorOptions().dtype(dtype).device(device)).requires_grad_(true);
+  };
   const ModelConfig& c = m->config_;
   const int64_t hd = c.hidden_size, dd = c.inner_dim(), kvd = c.num_key_value_heads * c.head_dim;
   Weights& w = *m->w_;
@@ -271,18 +280,20 @@ void HybridModel::InitBuffers() {
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     if (config_.layer_types[i] != LayerType::kLinearAttention) continue;
     std::vector<double> rates;
-    for (int64_t h = 0; h < config_.num_attention_heads; ++h) rates.push_back(config_.LightningDecayRate(i, h));
-    w_->layers[i].decay =
-        at::from_blob(rates.data(), {static_cast<int64_t>(rates.size())}, at::TensorOptions().dtype(at::kDouble))
-            .to(opts, /*non_blocking=*/false, /*copy=*/true);
+    for (int64_t h = 0; h < config_.num_attention_heads; ++h)
+      rates.push_back(config_.LightningDecayRate(i, h));
+    w_->layers[i].decay = at::from_blob(rates.data(), {static_cast<int64_t>(rates.size())},
+                                        at::TensorOptions().dtype(at::kDouble))
+                              .to(opts, /*non_blocking=*/false, /*copy=*/true);
   }
   const int64_t half = config_.rotary_dim / 2;
   std::vector<double> inv(half);
   for (int64_t i = 0; i < half; ++i) {
-    inv[i] = std::pow(config_.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(config_.rotary_dim));
+    inv[i] =
+        std::pow(config_.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(config_.rotary_dim));
   }
-  w_->inv_freq =
-      at::from_blob(inv.data(), {half}, at::TensorOptions().dtype(at::kDouble)).to(opts, /*non_blocking=*/false, /*copy=*/true);
+  w_->inv_freq = at::from_blob(inv.data(), {half}, at::TensorOptions().dtype(at::kDouble))
+                     .to(opts, /*non_blocking=*/false, /*copy=*/true);
 }
 
 // ---- parameters -------------------------------------------------------------------------------------------
@@ -349,7 +360,8 @@ std::vector<std::pair<std::string, at::Tensor>> HybridModel::HfViews() const {
         out.emplace_back(absl::StrCat(prefix, "experts.", e, ".w3.weight"), p[e].narrow(0, inter, inter));
       }
     } else {  // mlp.experts.down_proj
-      for (int64_t e = 0; e < p.size(0); ++e) out.emplace_back(absl::StrCat(prefix, "experts.", e, ".w2.weight"), p[e]);
+      for (int64_t e = 0; e < p.size(0); ++e)
+        out.emplace_back(absl::StrCat(prefix, "experts.", e, ".w2.weight"), p[e]);
     }
   }
   return out;
@@ -384,7 +396,8 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
   std::stringstream ss;
   ss << in.rdbuf();
   const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat("LoadHf: '", config_path, "' is not valid JSON"));
+  if (j.is_discarded())
+    return absl::InvalidArgumentError(absl::StrCat("LoadHf: '", config_path, "' is not valid JSON"));
   absl::StatusOr<ModelConfig> config = ModelConfig::FromHfConfigJson(j);
   if (!config.ok()) {
     return absl::Status(config.status().code(), absl::StrCat(config_path, ": ", config.status().message()));
@@ -403,13 +416,15 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
     }
     const at::Tensor& t = it->second;
     if (!at::isFloatingType(t.scalar_type())) {
-      problems.push_back(absl::StrCat("tensor '", name, "' has dtype ", std::string(c10::toString(t.scalar_type())),
+      problems.push_back(absl::StrCat("tensor '", name, "' has dtype ",
+                                      std::string(c10::toString(t.scalar_type())),
                                       ", expected a floating type"));
     } else if (t.sizes() != view.sizes()) {
       std::ostringstream got, want;
       got << t.sizes();
       want << view.sizes();
-      problems.push_back(absl::StrCat("tensor '", name, "' has shape ", got.str(), ", expected ", want.str()));
+      problems.push_back(
+          absl::StrCat("tensor '", name, "' has shape ", got.str(), ", expected ", want.str()));
     }
   }
   for (const auto& [name, t] : tensors) {
@@ -452,8 +467,8 @@ at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& 
   if (decode) {
     o = ops::LightningDecode(q, k, v, l.decay, *states);
   } else {
-    ops::LightningOutput r = ops::LightningAttention(q, k, v, l.decay, cu_seqlens,
-                                                     states != nullptr ? *states : at::Tensor(), config_.block_size);
+    ops::LightningOutput r = ops::LightningAttention(
+        q, k, v, l.decay, cu_seqlens, states != nullptr ? *states : at::Tensor(), config_.block_size);
     o = r.out;
     if (states != nullptr) *states = r.final_state;
   }
@@ -472,9 +487,10 @@ at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, 
   const at::Tensor logits = ops::Linear(u.to(l.router.scalar_type()), l.router);  // [T, E] fp32
   const at::Tensor probs = logits.softmax(-1);
   // Stable descending sort: ties go to the lower expert index.
-  const at::Tensor top_idx = std::get<1>(probs.sort(/*stable=*/true, -1, /*descending=*/true)).narrow(1, 0, top_k);
-  const at::Tensor top_p = probs.gather(1, top_idx);                   // [T, k]
-  const at::Tensor weights = (top_p / top_p.sum(-1, true)).to(cdt);    // [T, k]
+  const at::Tensor top_idx =
+      std::get<1>(probs.sort(/*stable=*/true, -1, /*descending=*/true)).narrow(1, 0, top_k);
+  const at::Tensor top_p = probs.gather(1, top_idx);                 // [T, k]
+  const at::Tensor weights = (top_p / top_p.sum(-1, true)).to(cdt);  // [T, k]
   // Group the T·k slots by expert on the host (sizes are tiny next to the GEMMs).
   const at::Tensor idx_cpu = top_idx.to(at::kCPU).contiguous();
   const int64_t* ip = idx_cpu.data_ptr<int64_t>();
@@ -487,13 +503,14 @@ at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, 
     if (n == 0) continue;
     std::vector<int64_t> toks(n);
     for (int64_t j = 0; j < n; ++j) toks[j] = slots[e][j] / top_k;
-    const at::Tensor tok_t = at::from_blob(toks.data(), {n}, at::TensorOptions().dtype(at::kLong)).to(u.device(), /*non_blocking=*/false, /*copy=*/true);
-    const at::Tensor slot_t =
-        at::from_blob(slots[e].data(), {n}, at::TensorOptions().dtype(at::kLong)).to(u.device(), /*non_blocking=*/false, /*copy=*/true);
-    const at::Tensor x = u.index_select(0, tok_t);                  // [n, H]
-    const at::Tensor h = ops::Linear(x, l.gate_up[e]);                // [n, 2I]
+    const at::Tensor tok_t = at::from_blob(toks.data(), {n}, at::TensorOptions().dtype(at::kLong))
+                                 .to(u.device(), /*non_blocking=*/false, /*copy=*/true);
+    const at::Tensor slot_t = at::from_blob(slots[e].data(), {n}, at::TensorOptions().dtype(at::kLong))
+                                  .to(u.device(), /*non_blocking=*/false, /*copy=*/true);
+    const at::Tensor x = u.index_select(0, tok_t);      // [n, H]
+    const at::Tensor h = ops::Linear(x, l.gate_up[e]);  // [n, 2I]
     const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
-    const at::Tensor y = ops::Linear(act, l.down[e]).to(cdt);         // [n, H]
+    const at::Tensor y = ops::Linear(act, l.down[e]).to(cdt);  // [n, H]
     out = out.index_add(0, tok_t, y * flat_w.index_select(0, slot_t).unsqueeze(1));
   }
   if (aux != nullptr) {
@@ -530,9 +547,12 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
       }
       ++lin_ord;
     } else {
-      const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads, dim = config_.head_dim;
-      const at::Tensor q = ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
-      const at::Tensor k = ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads,
+                    dim = config_.head_dim;
+      const at::Tensor q =
+          ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const at::Tensor k =
+          ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
       const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
       std::vector<at::Tensor> outs;
       if (seqs == nullptr) {
@@ -542,7 +562,8 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
       const bool batched = !outs.empty();
       // One new token per sequence (decode): attend over all caches in one padded batch.
       bool decode_batch = seqs != nullptr && decode && batch >= 2;
-      for (int64_t b = 0; b < batch && decode_batch; ++b) decode_batch = cu_seqlens[b + 1] - cu_seqlens[b] == 1;
+      for (int64_t b = 0; b < batch && decode_batch; ++b)
+        decode_batch = cu_seqlens[b + 1] - cu_seqlens[b] == 1;
       std::vector<int64_t> cache_len;
       for (int64_t b = 0; b < batch && !batched; ++b) {
         const int64_t s0 = cu_seqlens[b], n = cu_seqlens[b + 1] - cu_seqlens[b];
@@ -614,7 +635,8 @@ at::Tensor HybridModel::Hidden(const at::Tensor& input_ids, const std::vector<in
   CheckCuSeqlens(cu_seqlens, input_ids.size(0));
   AuxStats aux;
   aux.counts.assign(config_.num_local_experts, 0.0);
-  at::Tensor hidden = RunLayers(input_ids.to(at::kLong), cu_seqlens, PackedPositions(cu_seqlens), nullptr, false, &aux);
+  at::Tensor hidden =
+      RunLayers(input_ids.to(at::kLong), cu_seqlens, PackedPositions(cu_seqlens), nullptr, false, &aux);
   if (router_aux != nullptr) {
     // Switch loss over the router rows of all layers: E·Σ_e f_e·P_e, f = slots/R, P = mean prob.
     const at::ScalarType cdt = ComputeDtype(dtype_);
@@ -636,14 +658,16 @@ at::Tensor HybridModel::Hidden(const at::Tensor& input_ids, const std::vector<in
 }
 
 ForwardOutput HybridModel::Forward(const at::Tensor& input_ids, const at::Tensor& targets,
-                                   const std::vector<int64_t>& cu_seqlens, const ForwardOptions& options) const {
+                                   const std::vector<int64_t>& cu_seqlens,
+                                   const ForwardOptions& options) const {
   TORCH_CHECK(targets.dim() == 1 && targets.size(0) == input_ids.size(0), "Forward: expected targets [",
               input_ids.size(0), "], got ", targets.sizes());
   TORCH_CHECK(options.temperature > 0, "Forward: temperature must be > 0, got ", options.temperature);
   ForwardOutput out;
   const at::Tensor hidden = Hidden(input_ids, cu_seqlens, &out.aux_loss);
-  HeadOutput head = ChunkedLogProbs(hidden, w_->lm_head, targets.to(device_).to(at::kLong), 1.0 / options.temperature,
-                                    options.head, options.head_chunk_size, options.compute_entropy);
+  HeadOutput head =
+      ChunkedLogProbs(hidden, w_->lm_head, targets.to(device_).to(at::kLong), 1.0 / options.temperature,
+                      options.head, options.head_chunk_size, options.compute_entropy);
   out.logprobs = head.logprobs;
   if (options.compute_entropy) out.entropy = head.entropy;
   return out;
@@ -674,7 +698,8 @@ at::Tensor HybridModel::Prefill(SequenceState* seq, const std::vector<int32_t>& 
   at::Tensor ids = at::empty({n}, at::TensorOptions().dtype(at::kLong));
   at::Tensor pos = at::empty({n}, at::TensorOptions().dtype(at::kLong));
   for (int64_t i = 0; i < n; ++i) {
-    TORCH_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, "Prefill: token ", tokens[i], " out of range");
+    TORCH_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, "Prefill: token ", tokens[i],
+                " out of range");
     ids.data_ptr<int64_t>()[i] = tokens[i];
     pos.data_ptr<int64_t>()[i] = seq->num_tokens_ + i;
   }

@@ -12,15 +12,15 @@
 #ifndef M1RL_MODEL_HYBRID_MODEL_H_
 #define M1RL_MODEL_HYBRID_MODEL_H_
 
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <c10/core/Device.h>
-#include <c10/core/ScalarType.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,7 +34,7 @@ struct ForwardOptions {
   double temperature = 1.0;      // log-probs of softmax(logits / temperature); must be > 0
   bool compute_entropy = false;  // also return the entropy of softmax(logits / temperature)
   HeadPrecision head = HeadPrecision::kIeeeFp32;
-  int64_t head_chunk_size = 0;   // vocabulary chunk of the head; 0 = auto (see ChunkedLogProbs)
+  int64_t head_chunk_size = 0;  // vocabulary chunk of the head; 0 = auto (see ChunkedLogProbs)
 };
 
 struct ForwardOutput {
@@ -123,7 +123,8 @@ class HybridModel {
   SequenceState NewSequence() const;
   // Appends `tokens` (non-empty) to `seq` (callable repeatedly: chunked prefill) and returns the raw
   // logits of the last appended position, [V] fp32 (fp64 for float64 models).
-  at::Tensor Prefill(SequenceState* seq, const std::vector<int32_t>& tokens, const DecodeOptions& options) const;
+  at::Tensor Prefill(SequenceState* seq, const std::vector<int32_t>& tokens,
+                     const DecodeOptions& options) const;
   // Appends tokens[b] to *seqs[b] for each b and returns raw logits [B, V] fp32 (fp64 for float64 models).
   at::Tensor Step(const std::vector<SequenceState*>& seqs, const std::vector<int32_t>& tokens,
                   const DecodeOptions& options) const;

@@ -1,10 +1,5 @@
 #include "model/hybrid_model.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <random>
-
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/cat.h>
@@ -14,6 +9,11 @@
 #include <ATen/ops/zeros.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
 
 #include "common/testing/status_matchers.h"
 #include "model/head.h"
@@ -37,7 +37,8 @@ std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab, uint32_t seed) {
 
 at::Tensor ToTensor(const std::vector<int32_t>& v) {
   std::vector<int64_t> w(v.begin(), v.end());
-  return at::from_blob(w.data(), {static_cast<int64_t>(w.size())}, at::TensorOptions().dtype(at::kLong)).clone();
+  return at::from_blob(w.data(), {static_cast<int64_t>(w.size())}, at::TensorOptions().dtype(at::kLong))
+      .clone();
 }
 
 // tiny8 (both layer kinds, 4 experts) with a small lightning block so that short tests cross blocks.
@@ -228,8 +229,10 @@ TEST(HybridModelTest, HeadPrecisionsWithinDerivedBound) {
   const auto targets = RandomTokens(64, 256, 7);
   const at::Tensor hidden = m->Hidden(ToTensor(toks), {0, 64}).detach();
   const at::Tensor w = m->NamedParameters().back().second.detach();
-  const double sum_abs = (hidden.abs().to(at::kDouble).matmul(w.abs().to(at::kDouble).t())).max().item<double>();
-  const at::Tensor ref = ChunkedLogProbs(hidden, w, ToTensor(targets), 1.0, HeadPrecision::kIeeeFp32, 0, false).logprobs;
+  const double sum_abs =
+      (hidden.abs().to(at::kDouble).matmul(w.abs().to(at::kDouble).t())).max().item<double>();
+  const at::Tensor ref =
+      ChunkedLogProbs(hidden, w, ToTensor(targets), 1.0, HeadPrecision::kIeeeFp32, 0, false).logprobs;
   for (auto [precision, u] : {std::pair{HeadPrecision::kBf16Fp32Out, std::ldexp(1.0, -8)},
                               std::pair{HeadPrecision::kTf32, std::ldexp(1.0, -11)}}) {
     const at::Tensor got = ChunkedLogProbs(hidden, w, ToTensor(targets), 1.0, precision, 0, false).logprobs;

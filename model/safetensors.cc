@@ -1,13 +1,13 @@
 #include "model/safetensors.h"
 
+#include <ATen/ops/empty.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <ATen/ops/empty.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -61,7 +61,9 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 absl::StatusOr<NamedTensors> ReadSafetensors(const std::string& path) {
   M1RL_ASSIGN_OR_RETURN(const std::string data, ReadFile(path));
-  auto bad = [&](const std::string& what) { return absl::InvalidArgumentError(absl::StrCat("safetensors '", path, "': ", what)); };
+  auto bad = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat("safetensors '", path, "': ", what));
+  };
   if (data.size() < 8) return bad(absl::StrCat("truncated: ", data.size(), " bytes, no header length"));
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<unsigned char>(data[i]);
@@ -69,8 +71,9 @@ absl::StatusOr<NamedTensors> ReadSafetensors(const std::string& path) {
     return bad(absl::StrCat("truncated: header length ", header_len, " exceeds the ", data.size() - 8,
                             " bytes after the length field"));
   }
-  const nlohmann::json header = nlohmann::json::parse(data.begin() + 8, data.begin() + 8 + static_cast<int64_t>(header_len),
-                                                      nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json header =
+      nlohmann::json::parse(data.begin() + 8, data.begin() + 8 + static_cast<int64_t>(header_len), nullptr,
+                            /*allow_exceptions=*/false);
   if (header.is_discarded() || !header.is_object()) return bad("header is not a JSON object");
   const uint64_t data_start = 8 + header_len;
   const uint64_t data_size = data.size() - data_start;
@@ -102,12 +105,12 @@ absl::StatusOr<NamedTensors> ReadSafetensors(const std::string& path) {
     }
     const uint64_t begin = offs[0].get<uint64_t>(), end = offs[1].get<uint64_t>();
     if (begin > end || end > data_size) {
-      return bad(absl::StrCat("tensor '", name, "': data_offsets [", begin, ", ", end, ") outside the ", data_size,
-                              "-byte data section (truncated file?)"));
+      return bad(absl::StrCat("tensor '", name, "': data_offsets [", begin, ", ", end, ") outside the ",
+                              data_size, "-byte data section (truncated file?)"));
     }
     if (end - begin != numel * static_cast<uint64_t>(info->bytes)) {
-      return bad(absl::StrCat("tensor '", name, "': ", end - begin, " bytes for shape ", ShapeString(shape), " ",
-                              dtype, " (expected ", numel * info->bytes, ")"));
+      return bad(absl::StrCat("tensor '", name, "': ", end - begin, " bytes for shape ", ShapeString(shape),
+                              " ", dtype, " (expected ", numel * info->bytes, ")"));
     }
     at::Tensor t = at::empty(shape, at::TensorOptions().dtype(info->type));
     if (end > begin) std::memcpy(t.data_ptr(), data.data() + data_start + begin, end - begin);
@@ -128,20 +131,25 @@ absl::Status WriteSafetensors(const std::string& path, const NamedTensors& tenso
   std::vector<at::Tensor> contiguous;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    if (!seen.insert(name).second) return absl::InvalidArgumentError(absl::StrCat("safetensors '", path, "': duplicate tensor '", name, "'"));
+    if (!seen.insert(name).second)
+      return absl::InvalidArgumentError(
+          absl::StrCat("safetensors '", path, "': duplicate tensor '", name, "'"));
     const DtypeInfo* info = FindDtype(t.scalar_type());
     if (info == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("safetensors '", path, "': tensor '", name, "' has unsupported dtype ",
+      return absl::InvalidArgumentError(absl::StrCat("safetensors '", path, "': tensor '", name,
+                                                     "' has unsupported dtype ",
                                                      std::string(c10::toString(t.scalar_type()))));
     }
     at::Tensor c = t.detach().to(at::kCPU).contiguous();
     const uint64_t bytes = static_cast<uint64_t>(c.numel()) * info->bytes;
-    header[name] = {{"dtype", info->name}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", info->name}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     contiguous.push_back(c);
   }
   std::string h = header.dump();
-  while ((8 + h.size()) % 8 != 0) h.push_back(' ');  // data section 8-byte aligned, as the reference writer does
+  while ((8 + h.size()) % 8 != 0)
+    h.push_back(' ');  // data section 8-byte aligned, as the reference writer does
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return absl::InternalError(absl::StrCat("cannot create '", path, "'"));
   char len[8];
@@ -150,7 +158,8 @@ absl::Status WriteSafetensors(const std::string& path, const NamedTensors& tenso
   out.write(len, 8);
   out.write(h.data(), static_cast<std::streamsize>(h.size()));
   for (const at::Tensor& c : contiguous) {
-    out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
+    out.write(static_cast<const char*>(c.data_ptr()),
+              static_cast<std::streamsize>(c.numel() * c.element_size()));
   }
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("error writing '", path, "'"));
@@ -163,13 +172,15 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ReadSafetensorsDir(const std::
   if (std::filesystem::exists(index_path)) {
     M1RL_ASSIGN_OR_RETURN(const std::string text, ReadFile(index_path));
     const nlohmann::json index = nlohmann::json::parse(text, nullptr, false);
-    if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+    if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") ||
+        !index["weight_map"].is_object()) {
       return absl::InvalidArgumentError(absl::StrCat("'", index_path, "': needs a 'weight_map' object"));
     }
     std::map<std::string, std::set<std::string>> by_file;
     for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
       if (!it.value().is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat("'", index_path, "': weight_map[\"", it.key(), "\"] must be a file name"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", index_path, "': weight_map[\"", it.key(), "\"] must be a file name"));
       }
       by_file[it.value().get<std::string>()].insert(it.key());
     }
@@ -178,8 +189,8 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ReadSafetensorsDir(const std::
       for (auto& [name, t] : shard) out[name] = t;
       for (const std::string& name : names) {
         if (out.find(name) == out.end()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("'", index_path, "': tensor '", name, "' is mapped to '", file, "' but not in it"));
+          return absl::InvalidArgumentError(absl::StrCat("'", index_path, "': tensor '", name,
+                                                         "' is mapped to '", file, "' but not in it"));
         }
       }
     }
@@ -190,7 +201,8 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ReadSafetensorsDir(const std::
   return out;
 }
 
-absl::Status WriteSafetensorsDir(const std::string& dir, const NamedTensors& tensors, int64_t max_shard_bytes) {
+absl::Status WriteSafetensorsDir(const std::string& dir, const NamedTensors& tensors,
+                                 int64_t max_shard_bytes) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create directory '", dir, "': ", ec.message()));
@@ -223,7 +235,8 @@ absl::Status WriteSafetensorsDir(const std::string& dir, const NamedTensors& ten
   std::ofstream out(dir + "/model.safetensors.index.json", std::ios::trunc);
   out << index.dump(2) << "\n";
   out.close();
-  if (!out) return absl::InternalError(absl::StrCat("error writing '", dir, "/model.safetensors.index.json'"));
+  if (!out)
+    return absl::InternalError(absl::StrCat("error writing '", dir, "/model.safetensors.index.json'"));
   return absl::OkStatus();
 }
 

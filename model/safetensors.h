@@ -8,13 +8,13 @@
 #ifndef M1RL_MODEL_SAFETENSORS_H_
 #define M1RL_MODEL_SAFETENSORS_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -1,16 +1,16 @@
 #include "model/safetensors.h"
 
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/randn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "common/testing/status_matchers.h"
 #include "model/hybrid_model.h"
@@ -25,7 +25,8 @@ using ::testing::HasSubstr;
 
 std::string TempDir(const std::string& name) {
   const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("m1rl_model_test_" + std::to_string(::getpid()) + "_" + name)).string();
+                           ("m1rl_model_test_" + std::to_string(::getpid()) + "_" + name))
+                              .string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -43,7 +44,8 @@ std::string ReadBytes(const std::string& path) {
 
 // A file assembled by hand (independent of the writer): header length, JSON, two little-endian floats.
 std::string HandMadeFile(const std::string& dtype = "F32", const std::string& offsets = "[0,8]") {
-  const std::string json = "{\"a\":{\"dtype\":\"" + dtype + "\",\"shape\":[2],\"data_offsets\":" + offsets + "}}";
+  const std::string json =
+      "{\"a\":{\"dtype\":\"" + dtype + "\",\"shape\":[2],\"data_offsets\":" + offsets + "}}";
   std::string bytes(8, '\0');
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
   bytes += json;
@@ -94,7 +96,8 @@ TEST(SafetensorsTest, TruncatedAndMalformedFilesAreRejected) {
   // Every proper prefix fails cleanly (never reads past the end).
   for (size_t len : {size_t{0}, size_t{5}, size_t{8}, size_t{20}, good.size() - 4, good.size() - 1}) {
     WriteBytes(dir + "/t.safetensors", good.substr(0, len));
-    EXPECT_THAT(ReadSafetensors(dir + "/t.safetensors").status(), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_))
+    EXPECT_THAT(ReadSafetensors(dir + "/t.safetensors").status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_))
         << "prefix " << len;
   }
   WriteBytes(dir + "/t.safetensors", good.substr(0, good.size() - 1));
@@ -102,11 +105,13 @@ TEST(SafetensorsTest, TruncatedAndMalformedFilesAreRejected) {
               StatusIs(absl::StatusCode::kInvalidArgument, AllOf(HasSubstr("'a'"), HasSubstr("truncated"))));
   WriteBytes(dir + "/t.safetensors", HandMadeFile("F8_E4M3"));
   EXPECT_THAT(ReadSafetensors(dir + "/t.safetensors").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, AllOf(HasSubstr("'a'"), HasSubstr("unknown dtype 'F8_E4M3'"))));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("'a'"), HasSubstr("unknown dtype 'F8_E4M3'"))));
   WriteBytes(dir + "/t.safetensors", HandMadeFile("F32", "[0,4]"));
   EXPECT_THAT(ReadSafetensors(dir + "/t.safetensors").status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected 8")));
-  EXPECT_THAT(ReadSafetensors(dir + "/missing.safetensors").status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.safetensors")));
+  EXPECT_THAT(ReadSafetensors(dir + "/missing.safetensors").status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.safetensors")));
 }
 
 TEST(SafetensorsTest, ShardedDirectoryRoundTrip) {
@@ -134,15 +139,18 @@ TEST(HfCheckpointTest, SaveLoadRoundTrip) {
   std::map<std::string, at::Tensor> by_name(file.begin(), file.end());
   ASSERT_TRUE(by_name.count("model.layers.7.self_attn.o_proj.weight"));
   ASSERT_TRUE(by_name.count("model.layers.0.self_attn.norm.weight"));
-  EXPECT_EQ(by_name.at("model.layers.2.block_sparse_moe.experts.3.w2.weight").sizes(), (std::vector<int64_t>{64, 96}));
+  EXPECT_EQ(by_name.at("model.layers.2.block_sparse_moe.experts.3.w2.weight").sizes(),
+            (std::vector<int64_t>{64, 96}));
   EXPECT_EQ(by_name.at("model.layers.2.block_sparse_moe.gate.weight").sizes(), (std::vector<int64_t>{4, 64}));
   // w1 (gate) = first I rows of the fused gate_up, w3 (up) = last I rows.
   at::Tensor gate_up;
   for (auto& [name, t] : m->NamedParameters()) {
     if (name == "model.layers.2.mlp.experts.gate_up_proj") gate_up = t.detach();
   }
-  EXPECT_TRUE(at::equal(by_name.at("model.layers.2.block_sparse_moe.experts.1.w1.weight"), gate_up[1].narrow(0, 0, 96)));
-  EXPECT_TRUE(at::equal(by_name.at("model.layers.2.block_sparse_moe.experts.1.w3.weight"), gate_up[1].narrow(0, 96, 96)));
+  EXPECT_TRUE(at::equal(by_name.at("model.layers.2.block_sparse_moe.experts.1.w1.weight"),
+                        gate_up[1].narrow(0, 0, 96)));
+  EXPECT_TRUE(at::equal(by_name.at("model.layers.2.block_sparse_moe.experts.1.w3.weight"),
+                        gate_up[1].narrow(0, 96, 96)));
   const std::string config = ReadBytes(dir + "/config.json");
   EXPECT_NE(config.find("\"mlp_alpha_factor\": 2.0"), std::string::npos);
   EXPECT_NE(config.find("\"model_type\": \"minimax\""), std::string::npos);
@@ -179,15 +187,19 @@ TEST(HfCheckpointTest, BadCheckpointNamesEachProblem) {
     }
     edited.emplace_back(name, t);
   }
-  edited.emplace_back("model.layers.0.self_attn.slope_rate", at::randn({4, 1, 1}));  // transformers buffer: ignored
+  edited.emplace_back("model.layers.0.self_attn.slope_rate",
+                      at::randn({4, 1, 1}));  // transformers buffer: ignored
   edited.emplace_back("model.extra.weight", at::randn({2}));
   ASSERT_THAT(WriteSafetensors(dir + "/model.safetensors", edited), IsOk());
-  EXPECT_THAT(HybridModel::LoadHf(dir, at::kFloat, at::kCPU).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("4 problem(s)"), HasSubstr("missing tensor 'model.layers.0.self_attn.out_proj.weight'"),
-                             HasSubstr("'model.layers.1.self_attn.k_proj.weight' has shape [63, 64], expected [64, 64]"),
-                             HasSubstr("'model.norm.weight' has dtype Long"),
-                             HasSubstr("unexpected tensor 'model.extra.weight'"))));
+  EXPECT_THAT(
+      HybridModel::LoadHf(dir, at::kFloat, at::kCPU).status(),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          AllOf(HasSubstr("4 problem(s)"),
+                HasSubstr("missing tensor 'model.layers.0.self_attn.out_proj.weight'"),
+                HasSubstr("'model.layers.1.self_attn.k_proj.weight' has shape [63, 64], expected [64, 64]"),
+                HasSubstr("'model.norm.weight' has dtype Long"),
+                HasSubstr("unexpected tensor 'model.extra.weight'"))));
   EXPECT_THAT(HybridModel::LoadHf(dir + "/nope", at::kFloat, at::kCPU).status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("config.json")));
 }

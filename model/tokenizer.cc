@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <climits>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -44,7 +43,9 @@ struct CodePoint {
 
 CodePoint NextCodePoint(std::string_view s, size_t i) {
   const unsigned char c = static_cast<unsigned char>(s[i]);
-  auto cont = [&](size_t k) { return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80; };
+  auto cont = [&](size_t k) {
+    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+  };
   auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
   if (c < 0x80) return {c, 1};
   if ((c & 0xE0) == 0xC0 && cont(1)) return {((c & 0x1Fu) << 6) | byte(1), 2};
@@ -184,7 +185,8 @@ std::vector<std::string> BpeTokenizer::PreTokenize(std::string_view text) {
       size_t len = 0;
       if (at(1) == 's' || at(1) == 't' || at(1) == 'm' || at(1) == 'd') {
         len = 2;
-      } else if ((at(1) == 'r' && at(2) == 'e') || (at(1) == 'v' && at(2) == 'e') || (at(1) == 'l' && at(2) == 'l')) {
+      } else if ((at(1) == 'r' && at(2) == 'e') || (at(1) == 'v' && at(2) == 'e') ||
+                 (at(1) == 'l' && at(2) == 'l')) {
         len = 3;
       }
       if (len > 0) {
@@ -244,9 +246,10 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
   std::unique_ptr<BpeTokenizer> tok(new BpeTokenizer());
   int32_t max_id = -1;
   for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tokenizer: '", origin, "' model.vocab[\"", it.key(), "\"] must be a non-negative integer"));
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
+        it.value().get<int64_t>() > INT32_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.vocab[\"", it.key(),
+                                                     "\"] must be a non-negative integer"));
     }
     const int32_t id = it.value().get<int32_t>();
     tok->vocab_[it.key()] = id;
@@ -264,8 +267,8 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
         const std::string s = m.get<std::string>();
         const size_t sp = s.find(' ');
         if (sp == std::string::npos) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("tokenizer: '", origin, "' model.merges[", rank, "] must be \"a b\", got \"", s, "\""));
+          return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.merges[", rank,
+                                                         "] must be \"a b\", got \"", s, "\""));
         }
         a = s.substr(0, sp);
         b = s.substr(sp + 1);
@@ -285,8 +288,8 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
       const auto& t = (*added)[i];
       if (!t.is_object() || !t.contains("id") || !t.contains("content") || !t["id"].is_number_integer() ||
           !t["content"].is_string()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("tokenizer: '", origin, "' added_tokens[", i, "] needs integer 'id' and string 'content'"));
+        return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' added_tokens[", i,
+                                                       "] needs integer 'id' and string 'content'"));
       }
       const int32_t id = t["id"].get<int32_t>();
       const std::string content = t["content"].get<std::string>();
@@ -312,7 +315,8 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
     }
     return -1;
   };
-  tok->eos_id_ = find_special({"<end_of_sentence>", "<|endoftext|>", "</s>", "<eos>", "<|eot_id|>", "<|im_end|>"});
+  tok->eos_id_ =
+      find_special({"<end_of_sentence>", "<|endoftext|>", "</s>", "<eos>", "<|eot_id|>", "<|im_end|>"});
   tok->bos_id_ = find_special({"<beginning_of_sentence>", "<s>", "<bos>", "<|begin_of_text|>"});
   tok->pad_id_ = find_special({"<pad>", "<|pad|>", "[PAD]"});
   return tok;

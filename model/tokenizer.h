@@ -54,7 +54,8 @@ class BpeTokenizer final : public Tokenizer {
  public:
   // InvalidArgument / NotFound naming the file and key on malformed input.
   static absl::StatusOr<std::unique_ptr<BpeTokenizer>> FromFile(const std::string& path);
-  static absl::StatusOr<std::unique_ptr<BpeTokenizer>> FromJsonString(std::string_view json, const std::string& origin);
+  static absl::StatusOr<std::unique_ptr<BpeTokenizer>> FromJsonString(std::string_view json,
+                                                                      const std::string& origin);
 
   std::vector<int32_t> Encode(std::string_view text) const override;
   std::string Decode(const std::vector<int32_t>& ids) const override;
@@ -70,11 +71,11 @@ class BpeTokenizer final : public Tokenizer {
   BpeTokenizer() = default;
   void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
 
-  std::unordered_map<std::string, int32_t> vocab_;    // byte-level unicode string -> id
-  std::vector<std::string> id_to_token_;              // id -> byte-level unicode string ("" if unused)
-  std::unordered_map<std::string, int32_t> merge_rank_;  // "a\x01b" -> rank
+  std::unordered_map<std::string, int32_t> vocab_;         // byte-level unicode string -> id
+  std::vector<std::string> id_to_token_;                   // id -> byte-level unicode string ("" if unused)
+  std::unordered_map<std::string, int32_t> merge_rank_;    // "a\x01b" -> rank
   std::vector<std::pair<std::string, int32_t>> specials_;  // content -> id, longest first
-  std::vector<bool> is_special_;                      // by id
+  std::vector<bool> is_special_;                           // by id
   int32_t vocab_size_ = 0;
   int32_t eos_id_ = -1;
   int32_t bos_id_ = -1;

@@ -1,10 +1,10 @@
 #include "model/tokenizer.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/testing/status_matchers.h"
@@ -20,7 +20,9 @@ using ::testing::HasSubstr;
 // GPT-2's bytes_to_unicode, written from its definition: printable bytes map to themselves, the other 68
 // bytes to U+0100 onwards in byte order. Returns the UTF-8 string of byte b's symbol.
 std::string ByteSymbol(int b) {
-  auto direct = [](int x) { return (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF); };
+  auto direct = [](int x) {
+    return (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF);
+  };
   int cp = b;
   if (!direct(b)) {
     int n = 0;
@@ -42,8 +44,8 @@ nlohmann::json TestTokenizerJson(bool pair_merges) {
   nlohmann::json vocab = nlohmann::json::object();
   for (int b = 0; b < 256; ++b) vocab[ByteSymbol(b)] = b;
   const std::string G = ByteSymbol(' ');  // "Ġ"
-  const std::vector<std::pair<std::string, std::string>> merges{
-      {G, "t"}, {"h", "e"}, {G + "t", "he"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}};
+  const std::vector<std::pair<std::string, std::string>> merges{{G, "t"},   {"h", "e"},   {G + "t", "he"},
+                                                                {"l", "l"}, {"he", "ll"}, {"hell", "o"}};
   nlohmann::json m = nlohmann::json::array();
   int id = 256;
   for (const auto& [a, b] : merges) {
@@ -70,7 +72,7 @@ TEST(CharTokenizerTest, RoundTripAndSpecials) {
   EXPECT_EQ(ids.front(), tok.bos_id());
   EXPECT_EQ(ids.back(), tok.eos_id());
   EXPECT_EQ(ids[1], 4 + ('Q' - 0x20));  // printable ASCII at 4 + (c − 0x20)
-  EXPECT_EQ(ids[11], 3);  // '\n' → 3 (<bos> Q : ␠ 1 2 + 3 0 = ? \n)
+  EXPECT_EQ(ids[11], 3);                // '\n' → 3 (<bos> Q : ␠ 1 2 + 3 0 = ? \n)
   EXPECT_EQ(tok.Decode(ids), text);
   EXPECT_THAT(tok.Encode("a\tb\xC3\xA9"), ElementsAre(4 + ('a' - 0x20), 4 + ('b' - 0x20)));  // skipped
   for (int32_t id : tok.Encode(FormatPrompt("What is 2+2?", "Be brief."))) EXPECT_LT(id, 99);
@@ -81,7 +83,8 @@ TEST(BpeTokenizerTest, PreTokenizerFollowsGpt2Pattern) {
               ElementsAre("Hello", " world", "'s", " ", " test", "\n", "\n", "foo", " 123", "abc"));
   EXPECT_THAT(BpeTokenizer::PreTokenize("a  "), ElementsAre("a", "  "));
   EXPECT_THAT(BpeTokenizer::PreTokenize("x?! y"), ElementsAre("x", "?!", " y"));
-  EXPECT_THAT(BpeTokenizer::PreTokenize("caf\xC3\xA9 \xE4\xB8\x96"), ElementsAre("caf\xC3\xA9", " \xE4\xB8\x96"));
+  EXPECT_THAT(BpeTokenizer::PreTokenize("caf\xC3\xA9 \xE4\xB8\x96"),
+              ElementsAre("caf\xC3\xA9", " \xE4\xB8\x96"));
 }
 
 // Merges applied by hand (lowest rank first, all occurrences):
@@ -90,7 +93,8 @@ TEST(BpeTokenizerTest, PreTokenizerFollowsGpt2Pattern) {
 //   " hello" : Ġ h e l l o → Ġ he l l o → Ġ he ll o → Ġ hell o → Ġ hello → [32, 261]
 TEST(BpeTokenizerTest, EncodesAsMergesByHand) {
   for (bool pair_merges : {false, true}) {
-    M1RL_ASSERT_OK_AND_ASSIGN(auto tok, BpeTokenizer::FromJsonString(TestTokenizerJson(pair_merges).dump(), "test"));
+    M1RL_ASSERT_OK_AND_ASSIGN(auto tok,
+                              BpeTokenizer::FromJsonString(TestTokenizerJson(pair_merges).dump(), "test"));
     EXPECT_EQ(tok->vocab_size(), 302);
     EXPECT_THAT(tok->Encode("the"), ElementsAre(116, 257));
     EXPECT_THAT(tok->Encode(" the"), ElementsAre(258));
@@ -108,7 +112,8 @@ TEST(BpeTokenizerTest, RoundTripsUtf8AndSpecialTokens) {
     out << TestTokenizerJson(false).dump();
   }
   M1RL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(path));
-  const std::string text = "h\xC3\xA9llo w\xC3\xB6rld \xE4\xB8\x96\xE7\x95\x8C \xF0\x9F\x99\x82<|endoftext|>the  end\n";
+  const std::string text =
+      "h\xC3\xA9llo w\xC3\xB6rld \xE4\xB8\x96\xE7\x95\x8C \xF0\x9F\x99\x82<|endoftext|>the  end\n";
   const std::vector<int32_t> ids = tok->Encode(text);
   EXPECT_EQ(tok->Decode(ids), text);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 300), 1);

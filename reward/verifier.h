@@ -38,7 +38,7 @@ struct CheckContext {
 };
 
 struct VerifyInput {
-  std::string domain;    // e.g. "math", "logic", "format"
+  std::string domain;  // e.g. "math", "logic", "format"
   std::string prompt;
   std::string response;  // full model output (may include <think>...</think>)
   std::string gold;      // ground truth (math: LaTeX/plain answer; logic: instance JSON)

@@ -7,11 +7,11 @@
 #ifndef M1RL_ROLLOUT_DECODE_MODEL_H_
 #define M1RL_ROLLOUT_DECODE_MODEL_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 namespace m1rl::rollout {
 

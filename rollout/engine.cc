@@ -1,13 +1,13 @@
 #include "rollout/engine.h"
 
+#include <c10/util/Exception.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <optional>
 #include <string_view>
 #include <utility>
-
-#include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
 #include "algorithms/repetition.h"
@@ -65,7 +65,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(DecodeModel* model, Engin
     const int32_t id = options.eos_token_ids[i];
     if (id < 0 || id >= model->vocab_size()) {
       return absl::InvalidArgumentError(absl::StrCat("rollout.eos_token_ids[", i, "] = ", id,
-                                                     " is outside the vocabulary [0, ", model->vocab_size(), ")"));
+                                                     " is outside the vocabulary [0, ", model->vocab_size(),
+                                                     ")"));
     }
   }
   for (size_t i = 0; i < options.stop_strings.size(); ++i) {
@@ -102,10 +103,9 @@ absl::Status Engine::ValidateRequest(const GenerationRequest& r, const std::stri
   }
   const int64_t prompt_len = static_cast<int64_t>(r.prompt_token_ids.size());
   if (prompt_len >= model_->max_context()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".prompt_token_ids has ", prompt_len,
-                                                   " tokens; the context holds ", model_->max_context(),
-                                                   " so at most ", model_->max_context() - 1,
-                                                   " leave room to generate"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".prompt_token_ids has ", prompt_len, " tokens; the context holds ", model_->max_context(),
+        " so at most ", model_->max_context() - 1, " leave room to generate"));
   }
   const int32_t vocab = model_->vocab_size();
   for (size_t i = 0; i < r.prompt_token_ids.size(); ++i) {
@@ -117,25 +117,27 @@ absl::Status Engine::ValidateRequest(const GenerationRequest& r, const std::stri
   }
   if (r.n < 1) return absl::InvalidArgumentError(absl::StrCat(field, ".n must be >= 1, got ", r.n));
   if (r.max_new_tokens < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".max_new_tokens must be >= 1, got ", r.max_new_tokens));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".max_new_tokens must be >= 1, got ", r.max_new_tokens));
   }
   return ValidateSamplingParams(r.sampling, absl::StrCat(field, ".sampling"));
 }
 
 absl::StatusOr<std::vector<RequestOutput>> Engine::Generate(const std::vector<GenerationRequest>& requests,
-                                                            const DoneFn& on_done, const ProgressFn& on_progress) {
+                                                            const DoneFn& on_done,
+                                                            const ProgressFn& on_progress) {
   stats_ = GenerationStats{};
   try {
     return GenerateImpl(requests, on_done, on_progress);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("rollout: model failed at decode step ", stats_.decode_steps,
-                                            " (prefill calls ", stats_.prefill_calls, "): ", e.what_without_backtrace()));
+                                            " (prefill calls ", stats_.prefill_calls,
+                                            "): ", e.what_without_backtrace()));
   }
 }
 
-absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vector<GenerationRequest>& requests,
-                                                                const DoneFn& on_done,
-                                                                const ProgressFn& on_progress) {
+absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(
+    const std::vector<GenerationRequest>& requests, const DoneFn& on_done, const ProgressFn& on_progress) {
   const Clock::time_point t0 = Clock::now();
   const int32_t vocab = model_->vocab_size();
   const int64_t max_context = model_->max_context();
@@ -174,12 +176,14 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
     }
     if (stop_window_tokens_ > 0) {
       const int64_t begin = std::max<int64_t>(0, generated - static_cast<int64_t>(stop_window_tokens_));
-      const std::string tail = options_.detokenize(std::vector<int32_t>(c.token_ids().begin() + begin, c.token_ids().end()));
+      const std::string tail =
+          options_.detokenize(std::vector<int32_t>(c.token_ids().begin() + begin, c.token_ids().end()));
       for (const std::string& s : options_.stop_strings) {
         if (tail.find(s) != std::string::npos) return rl::STOP_STRING;
       }
     }
-    if (slot.repetition.has_value() && slot.repetition->ObserveSampledToken(sampled.prob)) return rl::STOP_REPETITION;
+    if (slot.repetition.has_value() && slot.repetition->ObserveSampledToken(sampled.prob))
+      return rl::STOP_REPETITION;
     if (generated >= r.max_new_tokens) return rl::STOP_LENGTH;
     if (static_cast<int64_t>(r.prompt_token_ids.size()) + generated >= max_context) return rl::STOP_CONTEXT;
     return rl::STOP_REASON_UNSPECIFIED;
@@ -222,7 +226,8 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
 
   while (true) {
     // Admission: fill free batch slots FIFO while the memory reservations allow.
-    while (static_cast<int32_t>(active.size()) < options_.max_batch_size && (group.has_value() || !queue.empty())) {
+    while (static_cast<int32_t>(active.size()) < options_.max_batch_size &&
+           (group.has_value() || !queue.empty())) {
       const size_t req_index = group.has_value() ? group->request : queue.front();
       const GenerationRequest& r = requests[req_index];
       const int64_t sample_bytes = model_->StateBytesAt(final_len_bound(r));
@@ -243,12 +248,14 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
         const std::vector<int32_t>& ids = r.prompt_token_ids;
         for (size_t begin = 0; begin < ids.size(); begin += options_.prefill_chunk) {
           const size_t end = std::min(ids.size(), begin + static_cast<size_t>(options_.prefill_chunk));
-          logits = model_->Prefill(g.prefix.get(), std::vector<int32_t>(ids.begin() + begin, ids.begin() + end));
+          logits =
+              model_->Prefill(g.prefix.get(), std::vector<int32_t>(ids.begin() + begin, ids.begin() + end));
           ++stats_.prefill_calls;
         }
         stats_.prompt_tokens_prefilled += static_cast<int64_t>(ids.size());
         g.logits = logits.to(at::kCPU, at::kFloat).contiguous();
-        TORCH_CHECK(g.logits.numel() == vocab, "expected prefill logits [", vocab, "], got ", g.logits.sizes());
+        TORCH_CHECK(g.logits.numel() == vocab, "expected prefill logits [", vocab, "], got ",
+                    g.logits.sizes());
         stats_.model_ms += MsSince(prefill_start);
         g.reserved_bytes = prefix_bytes;
         reserved += prefix_bytes;
@@ -318,8 +325,9 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(const std::vecto
     const at::Tensor logits = model_->Step(states, tokens).to(at::kCPU, at::kFloat).contiguous();
     stats_.model_ms += MsSince(step_start);
     ++stats_.decode_steps;
-    TORCH_CHECK(logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(active.size()) && logits.size(1) == vocab,
-                "expected step logits [", active.size(), ", ", vocab, "], got ", logits.sizes());
+    TORCH_CHECK(
+        logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(active.size()) && logits.size(1) == vocab,
+        "expected step logits [", active.size(), ", ", vocab, "], got ", logits.sizes());
     int64_t live_bytes = group.has_value() ? group->prefix->StateBytes() : 0;
     for (const Slot& s : active) live_bytes += s.state->StateBytes();
     stats_.peak_state_bytes = std::max(stats_.peak_state_bytes, live_bytes);

@@ -57,9 +57,9 @@
 namespace m1rl::rollout {
 
 struct EngineOptions {
-  int32_t max_batch_size = 64;       // sequences decoded together (>= 1)
-  int64_t memory_budget_bytes = 0;   // state bytes of all active sequences; 0 = unlimited
-  int32_t prefill_chunk = 2048;      // tokens per Prefill call (>= 1)
+  int32_t max_batch_size = 64;      // sequences decoded together (>= 1)
+  int64_t memory_budget_bytes = 0;  // state bytes of all active sequences; 0 = unlimited
+  int32_t prefill_chunk = 2048;     // tokens per Prefill call (>= 1)
   std::vector<int32_t> eos_token_ids;
   std::vector<std::string> stop_strings;  // non-empty strings; require `detokenize`
   int64_t repetition_run_length = 0;      // N of ALGORITHMS.md §6; 0 = repetition truncation off
@@ -67,13 +67,13 @@ struct EngineOptions {
   // Ids -> text for Completion.text and stop strings. May be empty (text left empty) when there are
   // no stop strings.
   std::function<std::string(const std::vector<int32_t>&)> detokenize;
-  int64_t policy_version = 0;             // copied into every Completion
+  int64_t policy_version = 0;  // copied into every Completion
 };
 
 struct GenerationRequest {
-  std::string prompt_id;                  // copied into the completions
-  std::string group_id;                   // empty: prompt_id
-  std::string prompt;                     // text, for bookkeeping only (prompt_token_ids is what runs)
+  std::string prompt_id;  // copied into the completions
+  std::string group_id;   // empty: prompt_id
+  std::string prompt;     // text, for bookkeeping only (prompt_token_ids is what runs)
   std::string domain;
   std::vector<int32_t> prompt_token_ids;  // non-empty, ids in [0, V)
   int32_t n = 1;                          // samples (G)
@@ -93,14 +93,14 @@ struct GenerationStats {
   int64_t completions = 0;
   int64_t prompt_tokens_prefilled = 0;  // once per request (shared by its samples)
   int64_t generated_tokens = 0;
-  int64_t decode_steps = 0;             // Step() calls
-  int64_t prefill_calls = 0;            // Prefill() calls (chunks)
+  int64_t decode_steps = 0;   // Step() calls
+  int64_t prefill_calls = 0;  // Prefill() calls (chunks)
   int32_t peak_batch_size = 0;
-  int64_t peak_reserved_bytes = 0;      // admission-control reservations
-  int64_t peak_state_bytes = 0;         // measured StateBytes() of live states, sampled after each step
-  int64_t admission_waits = 0;          // times the head sample waited for memory with a batch slot free
+  int64_t peak_reserved_bytes = 0;  // admission-control reservations
+  int64_t peak_state_bytes = 0;     // measured StateBytes() of live states, sampled after each step
+  int64_t admission_waits = 0;      // times the head sample waited for memory with a batch slot free
   double wall_ms = 0.0;
-  double model_ms = 0.0;                // inside DecodeModel Prefill/Step/Copy (incl. the logits copy)
+  double model_ms = 0.0;  // inside DecodeModel Prefill/Step/Copy (incl. the logits copy)
   int64_t stop_counts[rl::StopReason_ARRAYSIZE] = {};  // by rl::StopReason
 };
 
@@ -132,7 +132,8 @@ class Engine {
  private:
   Engine(DecodeModel* model, EngineOptions options);
   absl::StatusOr<std::vector<RequestOutput>> GenerateImpl(const std::vector<GenerationRequest>& requests,
-                                                          const DoneFn& on_done, const ProgressFn& on_progress);
+                                                          const DoneFn& on_done,
+                                                          const ProgressFn& on_progress);
 
   DecodeModel* model_;
   EngineOptions options_;

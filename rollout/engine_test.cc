@@ -1,12 +1,12 @@
 #include "rollout/engine.h"
 
+#include <c10/util/Exception.h>
+
 #include <cmath>
 #include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <c10/util/Exception.h>
 
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -220,8 +220,8 @@ TEST(EngineTest, SameSeedSameOutputRegardlessOfBatchComposition) {
       SCOPED_TRACE(::testing::Message() << "request " << i << " sample " << s);
       const rl::Completion& ref = together[i].completions[s];
       EXPECT_GT(ref.token_ids_size(), 0);
-      for (const rl::Completion* other : {&one_at_a_time[i].completions[s], &pairs[j].completions[s],
-                                          &alone[0].completions[s]}) {
+      for (const rl::Completion* other :
+           {&one_at_a_time[i].completions[s], &pairs[j].completions[s], &alone[0].completions[s]}) {
         EXPECT_EQ(Tokens(*other), Tokens(ref));
         EXPECT_EQ(LogProbs(*other), LogProbs(ref));
         EXPECT_EQ(other->stop_reason(), ref.stop_reason());
@@ -259,7 +259,7 @@ TEST(EngineTest, SamplesOfOnePromptShareOneChunkedPrefill) {
   EXPECT_EQ(model.prefill_tokens(), 10);  // once, not 4 times
   EXPECT_EQ(model.copies(), 3);           // the last sample takes the prefilled state over
   EXPECT_EQ(engine->last_stats().prompt_tokens_prefilled, 10);
-  EXPECT_EQ(model.live_states(), 0);      // every state released
+  EXPECT_EQ(model.live_states(), 0);  // every state released
   // Chunking does not change the result: the same request prefilled in one call.
   FakeDecodeModel model1(16, 100, 0, 1, Hashed(16));
   M1RL_ASSERT_OK_AND_ASSIGN(auto engine1, Engine::Create(&model1, {}));
@@ -350,18 +350,20 @@ TEST(EngineTest, BadRequestsFailPerItemOthersComplete) {
   M1RL_ASSERT_OK_AND_ASSIGN(auto out, engine->Generate(rs));
   ASSERT_EQ(out.size(), rs.size());
   EXPECT_THAT(out[0].status, IsOk());
-  EXPECT_THAT(out[1].status,
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests[1].prompt_token_ids is empty")));
-  EXPECT_THAT(out[2].status, StatusIs(absl::StatusCode::kInvalidArgument,
-                                      HasSubstr("requests[2].prompt_token_ids has 10 tokens; the context holds 10")));
+  EXPECT_THAT(out[1].status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("requests[1].prompt_token_ids is empty")));
+  EXPECT_THAT(out[2].status,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("requests[2].prompt_token_ids has 10 tokens; the context holds 10")));
   EXPECT_THAT(out[3].status,
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("requests[3].prompt_token_ids[1] = 8 is outside the vocabulary [0, 8)")));
   EXPECT_THAT(out[4].status, StatusIs(absl::StatusCode::kInvalidArgument,
                                       HasSubstr("requests[4].prompt_token_ids[0] = -1 is outside")));
-  EXPECT_THAT(out[5].status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests[5].n must be >= 1, got 0")));
-  EXPECT_THAT(out[6].status,
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests[6].max_new_tokens must be >= 1, got 0")));
+  EXPECT_THAT(out[5].status,
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests[5].n must be >= 1, got 0")));
+  EXPECT_THAT(out[6].status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("requests[6].max_new_tokens must be >= 1, got 0")));
   EXPECT_THAT(out[7].status,
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests[7].sampling.temperature")));
   for (size_t i = 1; i <= 7; ++i) EXPECT_TRUE(out[i].completions.empty()) << i;
@@ -376,8 +378,9 @@ TEST(EngineTest, NonFiniteLogitsFailTheCallNamingTheSequence) {
     for (int v = 0; v < 4; ++v) z[v] = h.size() >= 3 ? std::nanf("") : 0.0f;
   });
   M1RL_ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, {}));
-  EXPECT_THAT(engine->Generate({Request("p", {1, 2}, 5)}),
-              StatusIs(absl::StatusCode::kInternal, HasSubstr("requests[0] sample 0 token 1: logit 0 is nan")));
+  EXPECT_THAT(
+      engine->Generate({Request("p", {1, 2}, 5)}),
+      StatusIs(absl::StatusCode::kInternal, HasSubstr("requests[0] sample 0 token 1: logit 0 is nan")));
 }
 
 TEST(EngineTest, ModelExceptionsBecomeInternalErrors) {
@@ -386,28 +389,31 @@ TEST(EngineTest, ModelExceptionsBecomeInternalErrors) {
     for (int v = 0; v < 4; ++v) z[v] = 0.0f;
   });
   M1RL_ASSERT_OK_AND_ASSIGN(auto engine, Engine::Create(&model, {}));
-  EXPECT_THAT(engine->Generate({Request("p", {1, 2}, 5)}),
-              StatusIs(absl::StatusCode::kInternal,
-                       HasSubstr("model failed at decode step 0 (prefill calls 1): expected a short history, got 3")));
+  EXPECT_THAT(
+      engine->Generate({Request("p", {1, 2}, 5)}),
+      StatusIs(
+          absl::StatusCode::kInternal,
+          HasSubstr("model failed at decode step 0 (prefill calls 1): expected a short history, got 3")));
 }
 
 TEST(EngineTest, CreateRejectsBadOptionsNamingThem) {
   FakeDecodeModel model(8, 100, 0, 1, Counter(8, 1.0f));
   EngineOptions o;
   o.max_batch_size = 0;
-  EXPECT_THAT(Engine::Create(&model, o),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.max_batch_size must be >= 1, got 0")));
+  EXPECT_THAT(Engine::Create(&model, o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("rollout.max_batch_size must be >= 1, got 0")));
   o = {};
   o.prefill_chunk = 0;
-  EXPECT_THAT(Engine::Create(&model, o), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.prefill_chunk")));
+  EXPECT_THAT(Engine::Create(&model, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.prefill_chunk")));
   o = {};
   o.eos_token_ids = {8};
-  EXPECT_THAT(Engine::Create(&model, o),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.eos_token_ids[0] = 8 is outside")));
+  EXPECT_THAT(Engine::Create(&model, o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("rollout.eos_token_ids[0] = 8 is outside")));
   o = {};
   o.stop_strings = {"x"};
-  EXPECT_THAT(Engine::Create(&model, o),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.stop_strings need a detokenizer")));
+  EXPECT_THAT(Engine::Create(&model, o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("rollout.stop_strings need a detokenizer")));
   o.detokenize = Letters;
   o.stop_strings = {""};
   EXPECT_THAT(Engine::Create(&model, o),
@@ -415,10 +421,12 @@ TEST(EngineTest, CreateRejectsBadOptionsNamingThem) {
   o = {};
   o.repetition_threshold = 1.0;
   EXPECT_THAT(Engine::Create(&model, o),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.repetition_threshold must be in [0, 1)")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("rollout.repetition_threshold must be in [0, 1)")));
   o = {};
   o.memory_budget_bytes = -1;
-  EXPECT_THAT(Engine::Create(&model, o), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.memory_budget_bytes")));
+  EXPECT_THAT(Engine::Create(&model, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.memory_budget_bytes")));
 }
 
 }  // namespace

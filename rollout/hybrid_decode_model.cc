@@ -1,10 +1,10 @@
 #include "rollout/hybrid_decode_model.h"
 
-#include <algorithm>
-#include <utility>
-
 #include <c10/core/ScalarType.h>
 #include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <utility>
 
 #include "common/check.h"
 
@@ -45,10 +45,10 @@ int64_t HybridDecodeModel::StateBytesAt(int64_t num_tokens) const {
   const model::ModelConfig& c = model_->config();
   const int64_t state_elem = model_->dtype() == at::kDouble ? 8 : 4;
   const int64_t kv_elem = static_cast<int64_t>(c10::elementSize(model_->dtype()));
-  const int64_t lightning = c.num_layers_of(model::LayerType::kLinearAttention) * c.num_attention_heads * c.head_dim *
-                            c.head_dim * state_elem;
-  const int64_t kv = c.num_layers_of(model::LayerType::kFullAttention) * 2 * c.num_key_value_heads * c.head_dim *
-                     kv_elem * num_tokens;
+  const int64_t lightning = c.num_layers_of(model::LayerType::kLinearAttention) * c.num_attention_heads *
+                            c.head_dim * c.head_dim * state_elem;
+  const int64_t kv = c.num_layers_of(model::LayerType::kFullAttention) * 2 * c.num_key_value_heads *
+                     c.head_dim * kv_elem * num_tokens;
   return lightning + kv;
 }
 
@@ -60,7 +60,8 @@ at::Tensor HybridDecodeModel::Prefill(DecodeState* state, const std::vector<int3
   return model_->Prefill(Cast(state)->get(), tokens, decode_options_).to(at::kFloat);
 }
 
-at::Tensor HybridDecodeModel::Step(const std::vector<DecodeState*>& states, const std::vector<int32_t>& tokens) {
+at::Tensor HybridDecodeModel::Step(const std::vector<DecodeState*>& states,
+                                   const std::vector<int32_t>& tokens) {
   std::vector<model::SequenceState*> seqs;
   seqs.reserve(states.size());
   for (DecodeState* s : states) seqs.push_back(Cast(s)->get());

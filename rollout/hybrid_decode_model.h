@@ -10,11 +10,11 @@
 #ifndef M1RL_ROLLOUT_HYBRID_DECODE_MODEL_H_
 #define M1RL_ROLLOUT_HYBRID_DECODE_MODEL_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "model/config.h"
 #include "model/hybrid_model.h"

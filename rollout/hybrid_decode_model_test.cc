@@ -8,14 +8,14 @@
 // log softmax(z/T)_i moves by at most |Δz_i|/T + max|Δz|/T, so log-probs agree within 2·tol_z/T.
 #include "rollout/hybrid_decode_model.h"
 
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/matmul.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
-
-#include <ATen/ops/from_blob.h>
-#include <ATen/ops/matmul.h>
 
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -46,7 +46,8 @@ class HybridEngineTest : public ::testing::Test {
   // Training-path logits of every position of one sequence, [T, V] float64 from the fp32 hidden state.
   at::Tensor TrainLogits(const std::vector<int32_t>& ids) const {
     std::vector<int64_t> ids64(ids.begin(), ids.end());
-    const at::Tensor input = at::from_blob(ids64.data(), {static_cast<int64_t>(ids64.size())}, at::kLong).clone();
+    const at::Tensor input =
+        at::from_blob(ids64.data(), {static_cast<int64_t>(ids64.size())}, at::kLong).clone();
     const at::Tensor hidden = policy_->Hidden(input, {0, static_cast<int64_t>(ids64.size())});
     return at::matmul(hidden.detach().to(at::kDouble), lm_head_.t());
   }
@@ -163,7 +164,8 @@ TEST_F(HybridEngineTest, SampledLogProbsEqualTrainingForwardLogProbs) {
     if (!is_generated[i]) continue;
     const double diff = std::abs(lp[i].item<double>() - recorded[r]);
     worst = std::max(worst, diff);
-    EXPECT_LE(diff, tol) << "position " << i << " expected " << lp[i].item<double>() << " got " << recorded[r];
+    EXPECT_LE(diff, tol) << "position " << i << " expected " << lp[i].item<double>() << " got "
+                         << recorded[r];
     ++r;
   }
   EXPECT_EQ(r, 6u * 12u);

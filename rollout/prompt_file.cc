@@ -1,16 +1,16 @@
 #include "rollout/prompt_file.h"
 
 #include <fstream>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "model/chat_template.h"
 
 namespace m1rl::rollout {
 
-absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string& path, const model::Tokenizer& tokenizer,
+absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string& path,
+                                                              const model::Tokenizer& tokenizer,
                                                               const PromptFileOptions& options) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open prompts file ", path));
@@ -25,7 +25,8 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string&
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": not a JSON object"));
     }
     if (!row.contains("prompt") || !row["prompt"].is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": missing string field \"prompt\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": missing string field \"prompt\""));
     }
     GenerationRequest r;
     const std::string user = row["prompt"].get<std::string>();

@@ -29,7 +29,8 @@ struct PromptFileOptions {
 
 // NotFound if `path` cannot be opened; InvalidArgument naming `path:line` for a line that is not a JSON
 // object or lacks a string "prompt". Value ranges (n, budget, sampling) are checked by the engine.
-absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string& path, const model::Tokenizer& tokenizer,
+absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string& path,
+                                                              const model::Tokenizer& tokenizer,
                                                               const PromptFileOptions& options);
 
 }  // namespace m1rl::rollout

@@ -63,8 +63,9 @@ TEST(PromptFileTest, ErrorsNameFileAndLine) {
   EXPECT_THAT(ReadPromptFile(::testing::TempDir() + "does_not_exist.jsonl", tok, {}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("does_not_exist.jsonl")));
   const std::string bad_json = WriteTemp("prompts_bad.jsonl", "{\"prompt\": \"a\"}\n{oops\n");
-  EXPECT_THAT(ReadPromptFile(bad_json, tok, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prompts_bad.jsonl:2: not a JSON object")));
+  EXPECT_THAT(
+      ReadPromptFile(bad_json, tok, {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prompts_bad.jsonl:2: not a JSON object")));
   const std::string no_prompt = WriteTemp("prompts_noprompt.jsonl", "{\"text\": \"a\"}\n");
   EXPECT_THAT(ReadPromptFile(no_prompt, tok, {}),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -15,7 +15,8 @@ absl::StatusOr<SamplingParams> SamplingParamsFromConfig(const config::RolloutCon
   absl::Status valid = ValidateSamplingParams(p, "rollout");
   if (!valid.ok()) return valid;
   if (config.n_samples() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("rollout.n_samples must be >= 1, got ", config.n_samples()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout.n_samples must be >= 1, got ", config.n_samples()));
   }
   if (config.max_new_tokens() < 1) {
     return absl::InvalidArgumentError(

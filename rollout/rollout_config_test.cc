@@ -56,19 +56,21 @@ TEST(RolloutConfigTest, CopiesSetFields) {
 TEST(RolloutConfigTest, OutOfRangeValuesNameTheField) {
   config::RolloutConfig c = Minimal();
   c.set_n_samples(0);
-  EXPECT_THAT(EngineOptionsFromConfig(c),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.n_samples must be >= 1, got 0")));
+  EXPECT_THAT(EngineOptionsFromConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                   HasSubstr("rollout.n_samples must be >= 1, got 0")));
   c = Minimal();
   c.set_max_new_tokens(-5);
-  EXPECT_THAT(SamplingParamsFromConfig(c),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.max_new_tokens must be >= 1, got -5")));
+  EXPECT_THAT(
+      SamplingParamsFromConfig(c),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.max_new_tokens must be >= 1, got -5")));
   c = Minimal();
   c.set_temperature(-1);
-  EXPECT_THAT(SamplingParamsFromConfig(c),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.temperature must be finite and > 0")));
+  EXPECT_THAT(SamplingParamsFromConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    HasSubstr("rollout.temperature must be finite and > 0")));
   c = Minimal();
   c.set_top_p(1.5);
-  EXPECT_THAT(SamplingParamsFromConfig(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.top_p")));
+  EXPECT_THAT(SamplingParamsFromConfig(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.top_p")));
   c = Minimal();
   c.set_max_batch_size(-1);
   EXPECT_THAT(EngineOptionsFromConfig(c),

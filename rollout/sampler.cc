@@ -28,7 +28,8 @@ absl::Status ValidateSamplingParams(const SamplingParams& params, const std::str
         absl::StrCat(field_prefix, ".temperature must be finite and > 0, got ", params.temperature));
   }
   if (!(params.top_p > 0.0 && params.top_p <= 1.0)) {
-    return absl::InvalidArgumentError(absl::StrCat(field_prefix, ".top_p must be in (0, 1], got ", params.top_p));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field_prefix, ".top_p must be in (0, 1], got ", params.top_p));
   }
   if (params.top_k < 0) {
     return absl::InvalidArgumentError(absl::StrCat(field_prefix, ".top_k must be >= 0, got ", params.top_k));
@@ -108,8 +109,9 @@ int32_t SampleFromWeights(const std::vector<double>& weights, int32_t top_k, dou
   return order[kept - 1];
 }
 
-absl::StatusOr<SampledToken> SampleToken(const float* logits, int32_t vocab_size, const SamplingParams& params,
-                                         SequenceRng* rng, std::vector<double>* scratch) {
+absl::StatusOr<SampledToken> SampleToken(const float* logits, int32_t vocab_size,
+                                         const SamplingParams& params, SequenceRng* rng,
+                                         std::vector<double>* scratch) {
   M1RL_CHECK_GT(vocab_size, 0);
   const double inv_t = 1.0 / params.temperature;
   double max_scaled = -std::numeric_limits<double>::infinity();

@@ -55,8 +55,9 @@ struct SampledToken {
 // uniform from `rng` unless params.greedy (then none). `scratch` is reused between calls to avoid
 // allocations (any contents). REQUIRES: params valid, vocab_size > 0. Returns kInternal when the
 // logits contain NaN or +inf, or are all -inf (a model bug, reported rather than sampled from).
-absl::StatusOr<SampledToken> SampleToken(const float* logits, int32_t vocab_size, const SamplingParams& params,
-                                         SequenceRng* rng, std::vector<double>* scratch);
+absl::StatusOr<SampledToken> SampleToken(const float* logits, int32_t vocab_size,
+                                         const SamplingParams& params, SequenceRng* rng,
+                                         std::vector<double>* scratch);
 
 // Inverse-CDF draw over the nucleus, exposed for tests: the candidate set is the top-k tokens by
 // probability (ties: lower index first), then the smallest prefix of them whose renormalised mass

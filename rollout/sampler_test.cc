@@ -18,8 +18,9 @@ using ::testing::HasSubstr;
 
 TEST(ValidateSamplingParamsTest, NamesTheField) {
   EXPECT_THAT(ValidateSamplingParams({}, "r"), IsOk());
-  EXPECT_THAT(ValidateSamplingParams({.temperature = 0.0}, "requests[2].sampling"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests[2].sampling.temperature must be")));
+  EXPECT_THAT(
+      ValidateSamplingParams({.temperature = 0.0}, "requests[2].sampling"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests[2].sampling.temperature must be")));
   EXPECT_THAT(ValidateSamplingParams({.temperature = std::nan("")}, "s"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("s.temperature")));
   EXPECT_THAT(ValidateSamplingParams({.top_p = 0.0}, "s"),

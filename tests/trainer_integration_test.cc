@@ -62,7 +62,8 @@ RunOutput RunRanks(const config::RunConfig& cfg, int world, int steps, const std
     });
   }
   for (auto& th : threads) th.join();
-  for (int r = 1; r < world; ++r) EXPECT_TRUE(at::equal(out[0].params, out[r].params)) << "rank " << r << " diverged";
+  for (int r = 1; r < world; ++r)
+    EXPECT_TRUE(at::equal(out[0].params, out[r].params)) << "rank " << r << " diverged";
   return out[0];
 }
 
@@ -84,7 +85,8 @@ TEST(TrainerDataParallelTest, TwoGlooRanksMatchOneRankAndZero1MatchesPlainDp) {
   for (size_t i = 0; i < one.losses.size(); ++i) {
     // Losses are sums of O(1) terms over ~100 tokens; 1 vs 2 ranks changes the fp32 summation order
     // (packing and the all-reduce): |diff| <= ~100 * 1e-7 relative, bound 1e-4 absolute.
-    EXPECT_NEAR(one.losses[i], two.losses[i], 1e-4) << "optimizer step " << i << ": " << one.losses[i] << " vs " << two.losses[i];
+    EXPECT_NEAR(one.losses[i], two.losses[i], 1e-4)
+        << "optimizer step " << i << ": " << one.losses[i] << " vs " << two.losses[i];
   }
   // Parameters moved by 2 Adam steps of lr 1e-3 (|update| <= 1e-3 each); the summation-order noise in
   // the gradients shifts each update by far less than that: bound 2e-4 per element.
@@ -117,8 +119,9 @@ TEST(TrainerResumeTest, ConfigMismatchNamesTheFieldAndIncompleteCheckpointIsIgno
   config::RunConfig changed = cfg;
   changed.mutable_trainer()->mutable_optim()->set_lr(0.5);
   M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(changed, comm.get(), testutil::MakeParityRewardClient()));
-  EXPECT_THAT(t->Resume("auto"), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                          HasSubstr("trainer.optim.lr: checkpoint has 0.001, this run has 0.5")));
+  EXPECT_THAT(t->Resume("auto"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("trainer.optim.lr: checkpoint has 0.001, this run has 0.5")));
 }
 
 TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
@@ -165,10 +168,10 @@ TEST(TrainerRewardFailureTest, ServerDownFailsTheStepAfterTheLimitWithoutScoring
   M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get()));
   at::Tensor before = FlatParams(*t).clone();
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_THAT(t->TrainStep(), StatusIs(absl::StatusCode::kUnavailable,
-                                       HasSubstr("completions unscored (limit 0.5")));
+  EXPECT_THAT(t->TrainStep(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("completions unscored (limit 0.5")));
   const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_GE(waited_s, 1.0);  // it retried for (about) give_up_after_ms before failing
+  EXPECT_GE(waited_s, 1.0);                        // it retried for (about) give_up_after_ms before failing
   EXPECT_TRUE(at::equal(before, FlatParams(*t)));  // nothing was trained on
   EXPECT_EQ(t->step(), 0);
 }
@@ -202,7 +205,9 @@ TEST_P(TrainerLearnsTest, FirstDigitRewardRises) {
   config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
   {
     std::ofstream out(dir.path() + "/digit.jsonl");
-    for (int i = 0; i < 64; ++i) out << "{\"id\":\"d" << i << "\",\"prompt\":\"" << (i * 7919 % 1000) << "=\",\"answer\":\"0\",\"domain\":\"first_digit\"}\n";
+    for (int i = 0; i < 64; ++i)
+      out << "{\"id\":\"d" << i << "\",\"prompt\":\"" << (i * 7919 % 1000)
+          << "=\",\"answer\":\"0\",\"domain\":\"first_digit\"}\n";
   }
   cfg.mutable_data()->set_train_path(dir.path() + "/digit.jsonl");
   cfg.mutable_rollout()->set_n_samples(8);
@@ -221,7 +226,8 @@ TEST_P(TrainerLearnsTest, FirstDigitRewardRises) {
   cfg.mutable_trainer()->mutable_checkpoint()->set_dir("");
   auto comm = MakeSingleRankCommunicator();
   auto first_digit = [](const std::string& r) { return !r.empty() && r[0] >= '0' && r[0] <= '9'; };
-  auto reward = testutil::MakeInProcessRewardClient(std::make_unique<testutil::PredicateVerifier>("first_digit", first_digit));
+  auto reward = testutil::MakeInProcessRewardClient(
+      std::make_unique<testutil::PredicateVerifier>("first_digit", first_digit));
   M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), std::move(reward)));
   std::vector<double> accuracy;
   for (int s = 0; s < kLearnSteps; ++s) {

@@ -71,7 +71,8 @@ std::map<int64_t, double> Losses(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("train/loss") && j["train/loss"].is_number()) out[j["step"].get<int64_t>()] = j["train/loss"].get<double>();
+    if (j.is_object() && j.contains("train/loss") && j["train/loss"].is_number())
+      out[j["step"].get<int64_t>()] = j["train/loss"].get<double>();
   }
   return out;
 }
@@ -79,15 +80,16 @@ std::map<int64_t, double> Losses(const std::string& path) {
 class TrainerProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Env("M1RL_BINARY_DIR").empty() || !fs::exists(Binary())) GTEST_SKIP() << "m1rl binary not found (M1RL_BINARY_DIR)";
+    if (Env("M1RL_BINARY_DIR").empty() || !fs::exists(Binary()))
+      GTEST_SKIP() << "m1rl binary not found (M1RL_BINARY_DIR)";
     dir_ = (fs::temp_directory_path() / absl::StrCat("m1rl_trainer_proc_", ::getpid())).string();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::ofstream data(dir_ + "/train.jsonl");
     // a+b=c over one digit, the SFT target is the boxed sum.
     for (int i = 0; i < 100; ++i) {
-      data << "{\"id\":\"r" << i << "\",\"prompt\":\"" << i / 10 << "+" << i % 10 << "=\",\"answer\":\"" << i / 10 + i % 10
-           << "\",\"domain\":\"math\"}\n";
+      data << "{\"id\":\"r" << i << "\",\"prompt\":\"" << i / 10 << "+" << i % 10 << "=\",\"answer\":\""
+           << i / 10 + i % 10 << "\",\"domain\":\"math\"}\n";
     }
     data.close();
     config_ = dir_ + "/sft.yaml";
@@ -101,14 +103,17 @@ class TrainerProcessTest : public ::testing::Test {
                               "  seed: 11\n"
                               "  optim: {lr: 0.003, grad_clip: 1.0, betas: [0.9, 0.95], eps: 1.0e-15}\n"
                               "  checkpoint: {every_steps: 1, keep_last: 10}\n"
-                              "data: {shuffle: true, seed: 3, train_path: " << dir_ << "/train.jsonl}\n";
+                              "data: {shuffle: true, seed: 3, train_path: "
+                           << dir_ << "/train.jsonl}\n";
   }
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
   std::vector<std::string> TrainArgs(const std::string& run) {
-    return {Binary(), "train", "--config", config_, "--set", "trainer.checkpoint.dir=" + dir_ + "/" + run + "/ckpt",
-            "--set", "trainer.metrics_dir=" + dir_ + "/" + run + "/metrics"};
+    return {Binary(),   "train",
+            "--config", config_,
+            "--set",    "trainer.checkpoint.dir=" + dir_ + "/" + run + "/ckpt",
+            "--set",    "trainer.metrics_dir=" + dir_ + "/" + run + "/metrics"};
   }
   std::string dir_;
   std::string config_;

@@ -29,7 +29,8 @@ namespace m1rl::trainer::testutil {
 class TempDir {
  public:
   explicit TempDir(const std::string& name)
-      : path_((std::filesystem::temp_directory_path() / absl::StrCat("m1rl_trainer_", name, "_", ::getpid())).string()) {
+      : path_((std::filesystem::temp_directory_path() / absl::StrCat("m1rl_trainer_", name, "_", ::getpid()))
+                  .string()) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -62,7 +63,8 @@ class PredicateVerifier final : public reward::Verifier {
 };
 
 // An in-process reward client over one verifier (nullptr if the engine cannot be built).
-inline std::unique_ptr<reward::RewardClient> MakeInProcessRewardClient(std::unique_ptr<reward::Verifier> verifier) {
+inline std::unique_ptr<reward::RewardClient> MakeInProcessRewardClient(
+    std::unique_ptr<reward::Verifier> verifier) {
   auto registry = std::make_shared<reward::VerifierRegistry>();
   if (!registry->Register(std::move(verifier)).ok()) return nullptr;
   reward::EngineOptions eo;
@@ -71,7 +73,8 @@ inline std::unique_ptr<reward::RewardClient> MakeInProcessRewardClient(std::uniq
   if (!engine.ok()) return nullptr;
   config::RewardConfig rc;
   rc.set_mode("in_process");
-  auto client = reward::RewardClient::CreateInProcess(rc, std::shared_ptr<reward::ScoringEngine>(std::move(*engine)));
+  auto client =
+      reward::RewardClient::CreateInProcess(rc, std::shared_ptr<reward::ScoringEngine>(std::move(*engine)));
   return client.ok() ? std::move(*client) : nullptr;
 }
 
@@ -87,7 +90,8 @@ inline config::RunConfig TinyRlConfig(const std::string& dir) {
   {
     std::ofstream out(data);
     for (int i = 0; i < 64; ++i) {
-      out << "{\"id\":\"p" << i << "\",\"prompt\":\"" << (i * 7919 % 1000) << "\",\"answer\":\"even\",\"domain\":\"parity\"}\n";
+      out << "{\"id\":\"p" << i << "\",\"prompt\":\"" << (i * 7919 % 1000)
+          << "\",\"answer\":\"even\",\"domain\":\"parity\"}\n";
     }
   }
   config::RunConfig c;

@@ -4,15 +4,6 @@
 //   decode: one batched Step for B sequences        vs  B single-sequence Steps
 //   lightning op alone: block form (ops::LightningAttention) vs a per-token recurrence loop of ATen ops
 // Usage: bench_model [--preset tiny8] [--seqs 16] [--len 128] [--iters 3] [--decode_batch 16]
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <algorithm>
-#include <random>
-#include <string>
-#include <vector>
-
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/from_blob.h>
@@ -21,6 +12,15 @@
 #include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 #include <torch/csrc/api/include/torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "kernels/ops.h"
 #include "model/head.h"
@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
   std::vector<int64_t> cu{0};
   for (int64_t s = 0; s < seqs; ++s) cu.push_back(cu.back() + len);
   std::printf("bench_model: preset %s, fp32, CPU threads %d, LibTorch %s, packed %ld x %ld = %ld tokens\n",
-              preset.c_str(), at::get_num_threads(), TORCH_VERSION, static_cast<long>(seqs), static_cast<long>(len),
-              static_cast<long>(t));
+              preset.c_str(), at::get_num_threads(), TORCH_VERSION, static_cast<long>(seqs),
+              static_cast<long>(len), static_cast<long>(t));
 
   auto zero_grads = [&] {
     for (auto& p : model.Parameters()) {
@@ -115,8 +115,10 @@ int main(int argc, char** argv) {
     (logp.sum() + ent.sum() + aux).backward();
   });
   const double base_cpu = last_cpu_median;
-  std::printf("train fwd+bwd: chunked head %.3f s wall, %.3f s CPU (%.0f tok/CPU-s, %.1f CPU-us/token) | full-logits baseline %.3f s wall, %.3f s CPU | ratio baseline/ours (CPU) %.2f\n",
-              ours, ours_cpu, t / ours_cpu, 1e6 * ours_cpu / t, base, base_cpu, base_cpu / ours_cpu);
+  std::printf(
+      "train fwd+bwd: chunked head %.3f s wall, %.3f s CPU (%.0f tok/CPU-s, %.1f CPU-us/token) | full-logits "
+      "baseline %.3f s wall, %.3f s CPU | ratio baseline/ours (CPU) %.2f\n",
+      ours, ours_cpu, t / ours_cpu, 1e6 * ours_cpu / t, base, base_cpu, base_cpu / ours_cpu);
 
   // Decode: prefill a 32-token prompt in each of B sequences, then time 32 batched steps vs single steps.
   const int64_t prompt = 32, steps = 32;
@@ -144,15 +146,17 @@ int main(int argc, char** argv) {
   }
   const double single = CpuNow() - c0;
   const double n_dec = static_cast<double>(steps * decode_batch);
-  std::printf("decode B=%ld (CPU time): batched %.0f tok/s | single-sequence baseline %.0f tok/s | ratio %.2f\n",
-              static_cast<long>(decode_batch), n_dec / batched, n_dec / single, single / batched);
+  std::printf(
+      "decode B=%ld (CPU time): batched %.0f tok/s | single-sequence baseline %.0f tok/s | ratio %.2f\n",
+      static_cast<long>(decode_batch), n_dec / batched, n_dec / single, single / batched);
 
   // Lightning alone: tiny shapes (N_h 4, d 32), same packed batch.
   const int64_t heads = config->num_attention_heads, dim = config->head_dim;
   const at::Tensor q = at::silu(at::randn({t, heads, dim})), k = at::silu(at::randn({t, heads, dim})),
                    v = at::silu(at::randn({t, heads, dim}));
   const at::Tensor decay = at::randn({heads}).abs() * 0.1;
-  MedianSeconds(iters, [&] { m1rl::ops::LightningAttention(q, k, v, decay, cu, at::Tensor(), config->block_size); });
+  MedianSeconds(iters,
+                [&] { m1rl::ops::LightningAttention(q, k, v, decay, cu, at::Tensor(), config->block_size); });
   const double chunked = last_cpu_median;
   MedianSeconds(1, [&] {
     at::Tensor state = at::zeros({seqs, heads, dim, dim});
@@ -163,7 +167,9 @@ int main(int argc, char** argv) {
     }
   });
   const double loop = last_cpu_median;
-  std::printf("lightning fwd (%ld tokens, N_h %ld, d %ld, CPU time): block form %.4f s | token-loop baseline %.4f s | ratio %.2f\n",
-              static_cast<long>(t), static_cast<long>(heads), static_cast<long>(dim), chunked, loop, loop / chunked);
+  std::printf(
+      "lightning fwd (%ld tokens, N_h %ld, d %ld, CPU time): block form %.4f s | token-loop baseline %.4f s "
+      "| ratio %.2f\n",
+      static_cast<long>(t), static_cast<long>(heads), static_cast<long>(dim), chunked, loop, loop / chunked);
   return 0;
 }

@@ -68,8 +68,8 @@ double Percentile(std::vector<double> v, double q) {
 }
 
 template <size_t N>
-void PerCore(const VerifierRegistry& registry, const char* name, const Case (&cases)[N], const std::string& domain,
-             double seconds) {
+void PerCore(const VerifierRegistry& registry, const char* name, const Case (&cases)[N],
+             const std::string& domain, double seconds) {
   ScoringRules rules;
   // Warm-up: one pass.
   for (const Case& c : cases) ScoreItemNow(registry, rules, MathItem(c, domain, ""), CheckContext{});
@@ -77,7 +77,8 @@ void PerCore(const VerifierRegistry& registry, const char* name, const Case (&ca
   int64_t correct = 0;
   int64_t non_ok = 0;
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   while (Clock::now() < end) {
     for (const Case& c : cases) {
       CheckContext ctx;
@@ -90,9 +91,9 @@ void PerCore(const VerifierRegistry& registry, const char* name, const Case (&ca
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::cout << "  " << std::left << std::setw(9) << name << std::right << std::fixed << std::setprecision(0)
-            << std::setw(9) << static_cast<double>(n) / elapsed << " verifications/s/core  (" << n << " checks in "
-            << std::setprecision(2) << elapsed << " s; " << correct << " CORRECT, " << non_ok << " non-OK; "
-            << N << " distinct cases)\n";
+            << std::setw(9) << static_cast<double>(n) / elapsed << " verifications/s/core  (" << n
+            << " checks in " << std::setprecision(2) << elapsed << " s; " << correct << " CORRECT, " << non_ok
+            << " non-OK; " << N << " distinct cases)\n";
 }
 
 struct LoadResult {
@@ -142,8 +143,9 @@ LoadResult Saturate(RewardClient& client, const std::string& domain, const std::
 
 void PrintLoad(const char* name, const LoadResult& r) {
   std::cout << "  " << std::left << std::setw(11) << name << std::right << std::fixed << std::setprecision(0)
-            << std::setw(8) << static_cast<double>(r.items) / r.seconds << " items/s  p50 " << std::setprecision(3)
-            << r.p50_ms << " ms  p99 " << r.p99_ms << " ms  (" << r.items << " items, " << r.non_ok << " non-OK)\n";
+            << std::setw(8) << static_cast<double>(r.items) / r.seconds << " items/s  p50 "
+            << std::setprecision(3) << r.p50_ms << " ms  p99 " << r.p99_ms << " ms  (" << r.items
+            << " items, " << r.non_ok << " non-OK)\n";
 }
 
 int Main(int argc, char** argv) {
@@ -196,7 +198,8 @@ int Main(int argc, char** argv) {
     std::cerr << "client: " << inproc.status() << " " << grpc.status() << "\n";
     return 1;
   }
-  std::cout << "saturation: " << workers << " workers, " << concurrency << " items in flight (closed loop), unique items:\n";
+  std::cout << "saturation: " << workers << " workers, " << concurrency
+            << " items in flight (closed loop), unique items:\n";
   Saturate(**inproc, domain, "warm-inproc-", static_cast<int>(concurrency), 0.3);  // warm-up
   Saturate(**grpc, domain, "warm-grpc-", static_cast<int>(concurrency), 0.3);
   const LoadResult in = Saturate(**inproc, domain, "inproc-", static_cast<int>(concurrency), seconds);
@@ -205,7 +208,8 @@ int Main(int argc, char** argv) {
   PrintLoad("grpc", rpc);
   std::cout << std::setprecision(2) << "ratio grpc / in-process: p50 " << rpc.p50_ms / in.p50_ms << "x, p99 "
             << rpc.p99_ms / in.p99_ms << "x, throughput "
-            << (static_cast<double>(rpc.items) / rpc.seconds) / (static_cast<double>(in.items) / in.seconds) << "x\n";
+            << (static_cast<double>(rpc.items) / rpc.seconds) / (static_cast<double>(in.items) / in.seconds)
+            << "x\n";
   return 0;
 }
 

@@ -10,6 +10,12 @@
 // --naive-samples step indices spread evenly over [0, N) (each sample = one real step: packed forward
 // of the B current sequences, head on the last positions, argmax), and its total is the trapezoid
 // integral of those measured step times over all N steps. The output says so next to the number.
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/matmul.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/api/include/torch/version.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
@@ -19,12 +25,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <ATen/ops/from_blob.h>
-#include <ATen/ops/matmul.h>
-#include <c10/util/Exception.h>
-#include <torch/csrc/api/include/torch/version.h>
 
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
@@ -38,11 +38,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 std::vector<int64_t> ParseList(const std::string& s) {
   std::vector<int64_t> out;
-  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) out.push_back(std::stoll(std::string(part)));
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty()))
+    out.push_back(std::stoll(std::string(part)));
   return out;
 }
 
@@ -95,7 +98,8 @@ int Run(int argc, char** argv) {
     std::cerr << config.status() << "\n";
     return 1;
   }
-  auto created = model::HybridModel::Create(*config, at::kFloat, at::Device(at::kCPU), static_cast<uint64_t>(seed));
+  auto created =
+      model::HybridModel::Create(*config, at::kFloat, at::Device(at::kCPU), static_cast<uint64_t>(seed));
   if (!created.ok()) {
     std::cerr << created.status() << "\n";
     return 1;
@@ -111,7 +115,9 @@ int Run(int argc, char** argv) {
   std::cout << "state bytes per sequence: " << decode.StateBytesAt(0) << " constant (lightning) + "
             << decode.StateBytesAt(1) - decode.StateBytesAt(0) << " per token (KV)\n";
   std::cout << std::left << std::setw(6) << "B" << std::setw(8) << "N" << std::setw(14) << "engine tok/s"
-            << std::setw(22) << "naive tok/s (interp)" << std::setw(10) << "ratio" << std::setw(24) << "state bytes/seq at end" << "engine time in model\n";
+            << std::setw(22) << "naive tok/s (interp)" << std::setw(10) << "ratio" << std::setw(24)
+            << "state bytes/seq at end"
+            << "engine time in model\n";
 
   for (int64_t n_new : ParseList(new_tokens)) {
     for (int64_t batch : ParseList(batch_sizes)) {
@@ -162,15 +168,17 @@ int Run(int argc, char** argv) {
         secs.push_back(NaiveStepSeconds(policy, lm_head, seqs, prompt_len + t, naive_pack_tokens));
       }
       double naive_s = 0.0;
-      for (size_t k = 0; k + 1 < at_t.size(); ++k) naive_s += 0.5 * (secs[k] + secs[k + 1]) * (at_t[k + 1] - at_t[k]);
-      naive_s += 0.5 * (secs.front() + secs.back());  // endpoints: the integral spans N - 1 intervals, N steps
+      for (size_t k = 0; k + 1 < at_t.size(); ++k)
+        naive_s += 0.5 * (secs[k] + secs[k + 1]) * (at_t[k + 1] - at_t[k]);
+      naive_s +=
+          0.5 * (secs.front() + secs.back());  // endpoints: the integral spans N - 1 intervals, N steps
       const double engine_tps = tokens / engine_s;
       const double naive_tps = static_cast<double>(batch * n_new) / naive_s;
       std::ostringstream ratio;
       ratio << std::fixed << std::setprecision(1) << engine_tps / naive_tps << "x";
       std::cout << std::left << std::setw(6) << batch << std::setw(8) << n_new << std::setw(14) << std::fixed
-                << std::setprecision(1) << engine_tps << std::setw(22) << naive_tps << std::setw(10) << ratio.str()
-                << std::setw(24) << state_bytes << std::setprecision(0)
+                << std::setprecision(1) << engine_tps << std::setw(22) << naive_tps << std::setw(10)
+                << ratio.str() << std::setw(24) << state_bytes << std::setprecision(0)
                 << 100.0 * (*engine)->last_stats().model_ms / (*engine)->last_stats().wall_ms << "%\n"
                 << std::flush;
     }

@@ -9,9 +9,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "trainer/internal/status.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
+#include "trainer/internal/status.h"
 #include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {
@@ -27,12 +27,14 @@ absl::Status FsError(const std::string& what, const std::string& path, const std
 
 bool Ignored(const std::string& path, const std::vector<std::string>& ignored) {
   for (const std::string& p : ignored) {
-    if (path == p || (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '.')) return true;
+    if (path == p || (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '.'))
+      return true;
   }
   return false;
 }
 
-std::string FieldValueText(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f, int index) {
+std::string FieldValueText(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f,
+                           int index) {
   std::string out;
   google::protobuf::TextFormat::Printer printer;
   printer.SetSingleLineMode(true);
@@ -40,8 +42,9 @@ std::string FieldValueText(const google::protobuf::Message& m, const google::pro
   return out.empty() ? "\"\"" : out;
 }
 
-std::optional<std::string> FirstDifference(const google::protobuf::Message& a, const google::protobuf::Message& b,
-                                           const std::string& prefix, const std::vector<std::string>& ignored) {
+std::optional<std::string> FirstDifference(const google::protobuf::Message& a,
+                                           const google::protobuf::Message& b, const std::string& prefix,
+                                           const std::vector<std::string>& ignored) {
   const google::protobuf::Descriptor* d = a.GetDescriptor();
   const google::protobuf::Reflection* ra = a.GetReflection();
   const google::protobuf::Reflection* rb = b.GetReflection();
@@ -72,7 +75,8 @@ std::optional<std::string> FirstDifference(const google::protobuf::Message& a, c
       continue;
     }
     const bool ha = !f->has_presence() || ra->HasField(a, f), hb = !f->has_presence() || rb->HasField(b, f);
-    const std::string va = ha ? FieldValueText(a, f, -1) : "(unset)", vb = hb ? FieldValueText(b, f, -1) : "(unset)";
+    const std::string va = ha ? FieldValueText(a, f, -1) : "(unset)",
+                      vb = hb ? FieldValueText(b, f, -1) : "(unset)";
     if (va != vb) return absl::StrCat(path, ": checkpoint has ", va, ", this run has ", vb);
   }
   return std::nullopt;
@@ -85,8 +89,8 @@ std::string CheckpointDirName(int64_t step) { return absl::StrFormat("%s%08d", k
 CheckpointManager::CheckpointManager(std::string root, int keep_last, Communicator* comm)
     : root_(std::move(root)), keep_last_(keep_last), comm_(comm) {}
 
-absl::StatusOr<std::string> CheckpointManager::Save(int64_t step,
-                                                    const std::function<absl::Status(const std::string& dir)>& write_files) {
+absl::StatusOr<std::string> CheckpointManager::Save(
+    int64_t step, const std::function<absl::Status(const std::string& dir)>& write_files) {
   const std::string name = CheckpointDirName(step);
   const std::string tmp = (fs::path(root_) / absl::StrCat(".tmp.", name)).string();
   const std::string final_dir = (fs::path(root_) / name).string();
@@ -103,7 +107,8 @@ absl::StatusOr<std::string> CheckpointManager::Save(int64_t step,
   }
   M1RL_RETURN_IF_ERROR(comm_->Barrier());
   M1RL_RETURN_IF_ERROR(local);
-  if (!fs::is_directory(tmp)) return absl::InternalError(absl::StrCat("rank ", comm_->rank(), " cannot see ", tmp));
+  if (!fs::is_directory(tmp))
+    return absl::InternalError(absl::StrCat("rank ", comm_->rank(), " cannot see ", tmp));
   M1RL_RETURN_IF_ERROR_WITH(write_files(tmp), "writing checkpoint ", name, " on rank ", comm_->rank());
   M1RL_RETURN_IF_ERROR(comm_->Barrier());
   if (comm_->rank() == 0) {
@@ -114,7 +119,8 @@ absl::StatusOr<std::string> CheckpointManager::Save(int64_t step,
                                                    absl::StrCat("step ", step, "\n")));
     if (keep_last_ > 0) {
       std::vector<std::string> complete = ListCompleteCheckpoints(root_);
-      for (size_t i = 0; i + static_cast<size_t>(keep_last_) < complete.size(); ++i) fs::remove_all(complete[i], ec);
+      for (size_t i = 0; i + static_cast<size_t>(keep_last_) < complete.size(); ++i)
+        fs::remove_all(complete[i], ec);
     }
     for (const auto& entry : fs::directory_iterator(root_, ec)) {
       const std::string n = entry.path().filename().string();
@@ -146,7 +152,8 @@ std::vector<std::string> ListCompleteCheckpoints(const std::string& root) {
   if (!fs::is_directory(root, ec)) return {};
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     absl::StatusOr<int64_t> step = CheckpointStep(entry.path().string());
-    if (step.ok() && IsCompleteCheckpoint(entry.path().string())) found.emplace_back(*step, entry.path().string());
+    if (step.ok() && IsCompleteCheckpoint(entry.path().string()))
+      found.emplace_back(*step, entry.path().string());
   }
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
@@ -162,14 +169,17 @@ absl::StatusOr<std::string> FindLatestComplete(const std::string& root) {
 
 absl::StatusOr<std::string> ResolveResume(const std::string& resume, const std::string& root) {
   if (resume == "auto") return FindLatestComplete(root);
-  if (!fs::is_directory(resume)) return absl::NotFoundError(absl::StrCat("--resume ", resume, ": no such directory"));
+  if (!fs::is_directory(resume))
+    return absl::NotFoundError(absl::StrCat("--resume ", resume, ": no such directory"));
   if (!IsCompleteCheckpoint(resume)) {
-    return absl::FailedPreconditionError(absl::StrCat("--resume ", resume, " has no COMPLETE marker (an interrupted save)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("--resume ", resume, " has no COMPLETE marker (an interrupted save)"));
   }
   return resume;
 }
 
-absl::Status CheckResumeCompatible(const google::protobuf::Message& saved, const google::protobuf::Message& current,
+absl::Status CheckResumeCompatible(const google::protobuf::Message& saved,
+                                   const google::protobuf::Message& current,
                                    const std::vector<std::string>& ignored) {
   std::optional<std::string> diff = FirstDifference(saved, current, "", ignored);
   if (diff) return absl::FailedPreconditionError(absl::StrCat("config mismatch on resume: ", *diff));

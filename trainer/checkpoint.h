@@ -40,7 +40,8 @@ class CheckpointManager {
   // files into `dir` (rank-unique names). Returns the final directory. Errors from write_files or the
   // file system (kInternal naming the path) fail the save; the temp dir is then left for the next
   // Save to clear and no COMPLETE marker exists.
-  absl::StatusOr<std::string> Save(int64_t step, const std::function<absl::Status(const std::string& dir)>& write_files);
+  absl::StatusOr<std::string> Save(int64_t step,
+                                   const std::function<absl::Status(const std::string& dir)>& write_files);
 
   const std::string& root() const { return root_; }
 
@@ -65,7 +66,8 @@ std::vector<std::string> ListCompleteCheckpoints(const std::string& root);
 // Compares the resolved config saved in a checkpoint with the current one, field by field (proto
 // reflection, full paths like "trainer.optim.lr"). Paths in `ignored` (exact, or a prefix followed by
 // '.') may differ. kFailedPrecondition naming the first differing field and both values otherwise.
-absl::Status CheckResumeCompatible(const google::protobuf::Message& saved, const google::protobuf::Message& current,
+absl::Status CheckResumeCompatible(const google::protobuf::Message& saved,
+                                   const google::protobuf::Message& current,
                                    const std::vector<std::string>& ignored);
 
 }  // namespace m1rl::trainer

@@ -28,13 +28,15 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 std::string TempRoot(const std::string& name) {
-  std::string root = (fs::temp_directory_path() / absl::StrCat("m1rl_ckpt_test_", name, "_", ::getpid())).string();
+  std::string root =
+      (fs::temp_directory_path() / absl::StrCat("m1rl_ckpt_test_", name, "_", ::getpid())).string();
   fs::remove_all(root);
   return root;
 }
 
-// The PyTorch wheel's libtorch.so exports its own copy of std::filesystem whose remove_all(path) calls through
-// a null pointer; executables must bind libstdc++'s (the link order in cmake/m1rl_deps.cmake ensures it).
+// The PyTorch wheel's libtorch.so exports its own copy of std::filesystem whose remove_all(path) calls
+// through a null pointer; executables must bind libstdc++'s (the link order in cmake/m1rl_deps.cmake ensures
+// it).
 TEST(CheckpointFilesystemTest, StdFilesystemIsLibstdcxxNotLibTorchsCopy) {
   auto* remove_all = static_cast<std::uintmax_t (*)(const fs::path&)>(&fs::remove_all);
   Dl_info info{};
@@ -87,9 +89,12 @@ TEST(CheckpointManagerTest, SaveKeepsLastKAndOnlyCompleteOnesResume) {
   M1RL_ASSERT_OK_AND_ASSIGN(latest, FindLatestComplete(root));
   EXPECT_EQ(fs::path(latest).filename(), "step_00000003");
   // Saving step 9 again replaces the incomplete leftover.
-  ASSERT_THAT(mgr.Save(9, [](const std::string& d) { return internal::WriteFileAtomic(d + "/x", "x"); }).status(), IsOk());
+  ASSERT_THAT(
+      mgr.Save(9, [](const std::string& d) { return internal::WriteFileAtomic(d + "/x", "x"); }).status(),
+      IsOk());
   EXPECT_TRUE(IsCompleteCheckpoint(root + "/step_00000009"));
-  EXPECT_THAT(FindLatestComplete(root + "/nothing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no complete checkpoint")));
+  EXPECT_THAT(FindLatestComplete(root + "/nothing"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no complete checkpoint")));
   fs::remove_all(root);
 }
 
@@ -102,9 +107,11 @@ TEST(CheckpointManagerTest, TwoRanksWriteIntoOneDirectory) {
     threads.emplace_back([&, r] {
       auto comm = group.Rank(r);
       CheckpointManager mgr(root, 0, comm.get());
-      status[r] = mgr.Save(5, [&](const std::string& d) {
-                        return internal::WriteFileAtomic(absl::StrCat(d, "/rank", r), "ok");
-                      }).status();
+      status[r] = mgr.Save(5,
+                           [&](const std::string& d) {
+                             return internal::WriteFileAtomic(absl::StrCat(d, "/rank", r), "ok");
+                           })
+                      .status();
     });
   }
   for (auto& t : threads) t.join();

@@ -25,7 +25,8 @@ class SingleRankCommunicator final : public Communicator {
     return absl::OkStatus();
   }
   absl::Status Broadcast(at::Tensor&, int root) override {
-    if (root != 0) return absl::InvalidArgumentError(absl::StrCat("Broadcast: root ", root, " >= world size 1"));
+    if (root != 0)
+      return absl::InvalidArgumentError(absl::StrCat("Broadcast: root ", root, " >= world size 1"));
     return absl::OkStatus();
   }
   absl::Status Barrier() override { return absl::OkStatus(); }
@@ -34,7 +35,9 @@ class SingleRankCommunicator final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> MakeSingleRankCommunicator() { return std::make_unique<SingleRankCommunicator>(); }
+std::unique_ptr<Communicator> MakeSingleRankCommunicator() {
+  return std::make_unique<SingleRankCommunicator>();
+}
 
 class InProcessCommunicator final : public Communicator {
  public:
@@ -51,9 +54,15 @@ class InProcessCommunicator final : public Communicator {
           at::Tensor acc = parts[0].clone();
           for (size_t i = 1; i < parts.size(); ++i) {
             switch (op) {
-              case ReduceOp::kSum: acc.add_(parts[i]); break;
-              case ReduceOp::kMin: acc = acc.minimum(parts[i]); break;
-              case ReduceOp::kMax: acc = acc.maximum(parts[i]); break;
+              case ReduceOp::kSum:
+                acc.add_(parts[i]);
+                break;
+              case ReduceOp::kMin:
+                acc = acc.minimum(parts[i]);
+                break;
+              case ReduceOp::kMax:
+                acc = acc.maximum(parts[i]);
+                break;
             }
           }
           return acc;
@@ -80,7 +89,8 @@ class InProcessCommunicator final : public Communicator {
 
   absl::Status Broadcast(at::Tensor& tensor, int root) override {
     if (root < 0 || root >= world_size()) {
-      return absl::InvalidArgumentError(absl::StrCat("Broadcast: root ", root, " out of [0, ", world_size(), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Broadcast: root ", root, " out of [0, ", world_size(), ")"));
     }
     at::Tensor result;
     absl::Status s = group_->Exchange(
@@ -119,9 +129,9 @@ void InProcessGroup::DropPeer(int r) {
   cv_.notify_all();
 }
 
-absl::Status InProcessGroup::Exchange(int rank, const std::string& what, const at::Tensor& contribution,
-                                      const std::function<at::Tensor(const std::vector<at::Tensor>&)>& combine,
-                                      at::Tensor* result) {
+absl::Status InProcessGroup::Exchange(
+    int rank, const std::string& what, const at::Tensor& contribution,
+    const std::function<at::Tensor(const std::vector<at::Tensor>&)>& combine, at::Tensor* result) {
   std::unique_lock<std::mutex> lock(mu_);
   auto lost = [&] {
     return absl::UnavailableError(

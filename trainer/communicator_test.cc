@@ -24,7 +24,8 @@ using ::testing::HasSubstr;
 template <typename Fn>
 void RunRanks(std::vector<std::unique_ptr<Communicator>>& comms, Fn fn) {
   std::vector<std::thread> threads;
-  for (size_t r = 0; r < comms.size(); ++r) threads.emplace_back([&, r] { fn(static_cast<int>(r), comms[r].get()); });
+  for (size_t r = 0; r < comms.size(); ++r)
+    threads.emplace_back([&, r] { fn(static_cast<int>(r), comms[r].get()); });
   for (auto& t : threads) t.join();
 }
 

@@ -11,12 +11,14 @@
 namespace m1rl::trainer {
 namespace {
 
-absl::StatusOr<std::string> OptionalText(const nlohmann::json& row, const char* key, const std::string& where) {
+absl::StatusOr<std::string> OptionalText(const nlohmann::json& row, const char* key,
+                                         const std::string& where) {
   if (!row.contains(key) || row[key].is_null()) return std::string();
   const nlohmann::json& v = row[key];
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return v.dump();
-  return absl::InvalidArgumentError(absl::StrCat(where, ": field '", key, "' must be a string or number, got ", v.type_name()));
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": field '", key, "' must be a string or number, got ", v.type_name()));
 }
 
 }  // namespace
@@ -33,7 +35,8 @@ absl::StatusOr<PromptDataset> PromptDataset::Load(const std::string& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = absl::StrCat(path, ":", line_no);
     nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded() || !row.is_object()) return absl::InvalidArgumentError(absl::StrCat(where, ": not a JSON object"));
+    if (row.is_discarded() || !row.is_object())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": not a JSON object"));
     if (!row.contains("prompt") || !row["prompt"].is_string()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": field 'prompt' (string) is missing"));
     }

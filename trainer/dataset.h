@@ -24,7 +24,7 @@ namespace m1rl::trainer {
 struct PromptRow {
   std::string id;
   std::string prompt;
-  std::string answer;      // empty if absent
+  std::string answer;  // empty if absent
   std::string domain;
   std::string completion;  // SFT demonstration; empty if absent
   nlohmann::json raw;      // the whole row

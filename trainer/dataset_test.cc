@@ -41,7 +41,8 @@ TEST(PromptDatasetTest, ErrorsNameFileLineAndField) {
   EXPECT_THAT(PromptDataset::Load(path),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path + ":2: field 'prompt'")));
   std::filesystem::remove(path);
-  EXPECT_THAT(PromptDataset::Load("/nonexistent.jsonl"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent.jsonl")));
+  EXPECT_THAT(PromptDataset::Load("/nonexistent.jsonl"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent.jsonl")));
 }
 
 TEST(PromptSamplerTest, EpochsArePermutationsAndCursorResumes) {

@@ -2,6 +2,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
+
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 // The PyTorch wheel (GPU host) ships libtorch's Gloo compiled in but no gloo/*.h headers: there the Gloo
@@ -23,8 +24,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "trainer/internal/status.h"
 #include "trainer/internal/c10d_compat.h"
+#include "trainer/internal/status.h"
 
 namespace m1rl::trainer {
 namespace {
@@ -32,16 +33,20 @@ namespace {
 absl::StatusOr<int> ParseIntVar(const std::string& name, const std::string& value) {
   int out = 0;
   if (!absl::SimpleAtoi(value, &out)) {
-    return absl::InvalidArgumentError(absl::StrCat("environment variable ", name, "='", value, "' is not an integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("environment variable ", name, "='", value, "' is not an integer"));
   }
   return out;
 }
 
 c10d::ReduceOp ToC10d(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return c10d::ReduceOp::SUM;
-    case ReduceOp::kMin: return c10d::ReduceOp::MIN;
-    case ReduceOp::kMax: return c10d::ReduceOp::MAX;
+    case ReduceOp::kSum:
+      return c10d::ReduceOp::SUM;
+    case ReduceOp::kMin:
+      return c10d::ReduceOp::MIN;
+    case ReduceOp::kMax:
+      return c10d::ReduceOp::MAX;
   }
   return c10d::ReduceOp::SUM;
 }
@@ -50,9 +55,13 @@ c10d::ReduceOp ToC10d(ReduceOp op) {
 template <typename Group>
 class C10dCommunicator final : public Communicator {
  public:
-  C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group, int rank, int world,
-                   std::string backend)
-      : store_(std::move(store)), group_(std::move(group)), rank_(rank), world_(world), backend_(std::move(backend)) {}
+  C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<Group> group, int rank,
+                   int world, std::string backend)
+      : store_(std::move(store)),
+        group_(std::move(group)),
+        rank_(rank),
+        world_(world),
+        backend_(std::move(backend)) {}
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_; }
@@ -69,8 +78,8 @@ class C10dCommunicator final : public Communicator {
 
   absl::Status AllGather(const at::Tensor& input, at::Tensor& output) override {
     if (output.numel() != input.numel() * world_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("AllGather: output has ", output.numel(), " elements, expected ", input.numel() * world_));
+      return absl::InvalidArgumentError(absl::StrCat("AllGather: output has ", output.numel(),
+                                                     " elements, expected ", input.numel() * world_));
     }
     return Run("AllGather", [&] {
       std::vector<at::Tensor> inputs{input.reshape({-1}).contiguous()};
@@ -101,7 +110,8 @@ class C10dCommunicator final : public Communicator {
     try {
       fn();
     } catch (const c10::Error& e) {
-      return absl::UnavailableError(absl::StrCat(what, " failed on rank ", rank_, ": ", e.what_without_backtrace()));
+      return absl::UnavailableError(
+          absl::StrCat(what, " failed on rank ", rank_, ": ", e.what_without_backtrace()));
     } catch (const std::exception& e) {
       return absl::UnavailableError(absl::StrCat(what, " failed on rank ", rank_, ": ", e.what()));
     }
@@ -115,11 +125,12 @@ class C10dCommunicator final : public Communicator {
   std::string backend_;
 };
 
-absl::StatusOr<std::unique_ptr<Communicator>> MakeGloo(c10::intrusive_ptr<c10d::Store> store, int rank, int world,
-                                                       std::chrono::milliseconds timeout,
+absl::StatusOr<std::unique_ptr<Communicator>> MakeGloo(c10::intrusive_ptr<c10d::Store> store, int rank,
+                                                       int world, std::chrono::milliseconds timeout,
                                                        const std::string& hostname) {
 #ifndef M1RL_HAVE_GLOO
-  return absl::UnimplementedError(absl::StrCat("rank ", rank, ": this LibTorch build has no Gloo headers; use nccl"));
+  return absl::UnimplementedError(
+      absl::StrCat("rank ", rank, ": this LibTorch build has no Gloo headers; use nccl"));
 #else
   try {
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
@@ -128,10 +139,11 @@ absl::StatusOr<std::unique_ptr<Communicator>> MakeGloo(c10::intrusive_ptr<c10d::
     return std::unique_ptr<Communicator>(
         std::make_unique<C10dCommunicator<c10d::ProcessGroupGloo>>(store, group, rank, world, "gloo"));
   } catch (const c10::Error& e) {
-    return absl::UnavailableError(
-        absl::StrCat("creating the Gloo process group on rank ", rank, " of ", world, ": ", e.what_without_backtrace()));
+    return absl::UnavailableError(absl::StrCat("creating the Gloo process group on rank ", rank, " of ",
+                                               world, ": ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("creating the Gloo process group on rank ", rank, " of ", world, ": ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("creating the Gloo process group on rank ", rank, " of ", world, ": ", e.what()));
   }
 #endif
 }
@@ -168,8 +180,10 @@ absl::StatusOr<DistEnv> ReadDistEnv(const EnvLookup& env) {
     return out;
   }
   std::optional<std::string> rank = env(rank_var), world = env(world_var);
-  if (!rank.has_value()) return absl::InvalidArgumentError(absl::StrCat(world_var, " is set but ", rank_var, " is not"));
-  if (!world.has_value()) return absl::InvalidArgumentError(absl::StrCat(rank_var, " is set but ", world_var, " is not"));
+  if (!rank.has_value())
+    return absl::InvalidArgumentError(absl::StrCat(world_var, " is set but ", rank_var, " is not"));
+  if (!world.has_value())
+    return absl::InvalidArgumentError(absl::StrCat(rank_var, " is set but ", world_var, " is not"));
   M1RL_ASSIGN_OR_RETURN(out.rank, ParseIntVar(rank_var, *rank));
   M1RL_ASSIGN_OR_RETURN(out.world_size, ParseIntVar(world_var, *world));
   if (out.world_size < 1) {
@@ -185,8 +199,9 @@ absl::StatusOr<DistEnv> ReadDistEnv(const EnvLookup& env) {
   }
   std::optional<std::string> addr = env("MASTER_ADDR"), port = env("MASTER_PORT");
   if (out.world_size > 1 && (!addr.has_value() || !port.has_value())) {
-    return absl::InvalidArgumentError(absl::StrCat(world_var, "=", out.world_size, " needs MASTER_ADDR and MASTER_PORT (",
-                                                   addr.has_value() ? "MASTER_PORT" : "MASTER_ADDR", " is unset)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(world_var, "=", out.world_size, " needs MASTER_ADDR and MASTER_PORT (",
+                     addr.has_value() ? "MASTER_PORT" : "MASTER_ADDR", " is unset)"));
   }
   if (addr.has_value()) out.master_addr = *addr;
   if (port.has_value()) {
@@ -198,10 +213,12 @@ absl::StatusOr<DistEnv> ReadDistEnv(const EnvLookup& env) {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const DistEnv& env, const std::string& backend,
+absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const DistEnv& env,
+                                                                 const std::string& backend,
                                                                  std::chrono::milliseconds timeout) {
   if (backend != "gloo" && backend != "nccl") {
-    return absl::InvalidArgumentError(absl::StrCat("distributed backend must be gloo or nccl, got '", backend, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("distributed backend must be gloo or nccl, got '", backend, "'"));
   }
   if (env.world_size == 1) return MakeSingleRankCommunicator();
   c10::intrusive_ptr<c10d::Store> store;
@@ -214,24 +231,27 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const DistEnv& 
     opts.timeout = timeout;
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, opts);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("rendezvous at ", env.master_addr, ":", env.master_port, " for rank ",
-                                               env.rank, " of ", env.world_size, " failed: ", e.what()));
+    return absl::UnavailableError(absl::StrCat("rendezvous at ", env.master_addr, ":", env.master_port,
+                                               " for rank ", env.rank, " of ", env.world_size,
+                                               " failed: ", e.what()));
   }
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>(absl::StrCat("m1rl/", backend), store);
   if (backend == "gloo") {
     // Gloo binds to the address peers use to reach the master's host; loopback when local.
     const bool local = env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
-    return MakeGloo(prefixed, env.rank, env.world_size, timeout, local ? "127.0.0.1" : internal::LocalHostname());
+    return MakeGloo(prefixed, env.rank, env.world_size, timeout,
+                    local ? "127.0.0.1" : internal::LocalHostname());
   }
 #ifdef M1RL_WITH_NCCL
   try {
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = timeout;
     auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, options);
-    return std::unique_ptr<Communicator>(
-        std::make_unique<C10dCommunicator<c10d::ProcessGroupNCCL>>(prefixed, group, env.rank, env.world_size, "nccl"));
+    return std::unique_ptr<Communicator>(std::make_unique<C10dCommunicator<c10d::ProcessGroupNCCL>>(
+        prefixed, group, env.rank, env.world_size, "nccl"));
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("creating the NCCL process group on rank ", env.rank, ": ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("creating the NCCL process group on rank ", env.rank, ": ", e.what()));
   }
 #else
   return absl::UnimplementedError("distributed backend nccl needs a CUDA build (M1RL_WITH_NCCL); use gloo");

@@ -41,7 +41,8 @@ absl::StatusOr<DistEnv> ReadDistEnv(const EnvLookup& env);
 // group: "gloo" (CPU tensors) or "nccl" (CUDA tensors; only in builds with M1RL_WITH_NCCL, else
 // kUnimplemented). World size 1 returns MakeSingleRankCommunicator() without any networking.
 // kDeadlineExceeded / kUnavailable when peers do not show up within `timeout`.
-absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const DistEnv& env, const std::string& backend,
+absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const DistEnv& env,
+                                                                 const std::string& backend,
                                                                  std::chrono::milliseconds timeout);
 
 // N ranks as threads of one process, each with its own real ProcessGroupGloo over one shared in-memory

@@ -28,8 +28,11 @@ TEST(ReadDistEnvTest, NothingSetIsSingleRank) {
 }
 
 TEST(ReadDistEnvTest, TorchrunContract) {
-  M1RL_ASSERT_OK_AND_ASSIGN(DistEnv env, ReadDistEnv(MapEnv({{"RANK", "3"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"},
-                                                              {"MASTER_ADDR", "10.0.0.2"}, {"MASTER_PORT", "29511"}})));
+  M1RL_ASSERT_OK_AND_ASSIGN(DistEnv env, ReadDistEnv(MapEnv({{"RANK", "3"},
+                                                             {"WORLD_SIZE", "4"},
+                                                             {"LOCAL_RANK", "1"},
+                                                             {"MASTER_ADDR", "10.0.0.2"},
+                                                             {"MASTER_PORT", "29511"}})));
   EXPECT_EQ(env.rank, 3);
   EXPECT_EQ(env.world_size, 4);
   EXPECT_EQ(env.local_rank, 1);
@@ -39,9 +42,11 @@ TEST(ReadDistEnvTest, TorchrunContract) {
 }
 
 TEST(ReadDistEnvTest, SlurmVariablesMapOntoTheContract) {
-  M1RL_ASSERT_OK_AND_ASSIGN(DistEnv env, ReadDistEnv(MapEnv({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"},
-                                                              {"SLURM_LOCALID", "1"}, {"MASTER_ADDR", "node1"},
-                                                              {"MASTER_PORT", "1234"}})));
+  M1RL_ASSERT_OK_AND_ASSIGN(DistEnv env, ReadDistEnv(MapEnv({{"SLURM_PROCID", "5"},
+                                                             {"SLURM_NTASKS", "8"},
+                                                             {"SLURM_LOCALID", "1"},
+                                                             {"MASTER_ADDR", "node1"},
+                                                             {"MASTER_PORT", "1234"}})));
   EXPECT_EQ(env.rank, 5);
   EXPECT_EQ(env.world_size, 8);
   EXPECT_EQ(env.local_rank, 1);
@@ -49,8 +54,9 @@ TEST(ReadDistEnvTest, SlurmVariablesMapOntoTheContract) {
 }
 
 TEST(ReadDistEnvTest, TorchrunWinsOverSlurm) {
-  M1RL_ASSERT_OK_AND_ASSIGN(DistEnv env, ReadDistEnv(MapEnv({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"SLURM_PROCID", "5"},
-                                                              {"SLURM_NTASKS", "8"}})));
+  M1RL_ASSERT_OK_AND_ASSIGN(
+      DistEnv env, ReadDistEnv(MapEnv(
+                       {{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}})));
   EXPECT_EQ(env.world_size, 1);
   EXPECT_EQ(env.source, "torchrun");
 }
@@ -58,8 +64,9 @@ TEST(ReadDistEnvTest, TorchrunWinsOverSlurm) {
 TEST(ReadDistEnvTest, ErrorsNameTheVariable) {
   EXPECT_THAT(ReadDistEnv(MapEnv({{"RANK", "x"}, {"WORLD_SIZE", "2"}})),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RANK='x'")));
-  EXPECT_THAT(ReadDistEnv(MapEnv({{"RANK", "2"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RANK=2 is outside [0, WORLD_SIZE=2)")));
+  EXPECT_THAT(
+      ReadDistEnv(MapEnv({{"RANK", "2"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RANK=2 is outside [0, WORLD_SIZE=2)")));
   EXPECT_THAT(ReadDistEnv(MapEnv({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "a"}})),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("MASTER_PORT is unset")));
   EXPECT_THAT(ReadDistEnv(MapEnv({{"WORLD_SIZE", "2"}})),

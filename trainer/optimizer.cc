@@ -39,29 +39,40 @@ absl::StatusOr<AdamWOptions> AdamWOptions::FromProto(const config::OptimConfig& 
 }
 
 absl::Status AdamWOptions::Validate() const {
-  if (!(lr > 0) || !std::isfinite(lr)) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.lr must be > 0, got ", lr));
-  if (!(beta1 >= 0 && beta1 < 1)) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.betas[0] must be in [0, 1), got ", beta1));
-  if (!(beta2 >= 0 && beta2 < 1)) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.betas[1] must be in [0, 1), got ", beta2));
+  if (!(lr > 0) || !std::isfinite(lr))
+    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.lr must be > 0, got ", lr));
+  if (!(beta1 >= 0 && beta1 < 1))
+    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.betas[0] must be in [0, 1), got ", beta1));
+  if (!(beta2 >= 0 && beta2 < 1))
+    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.betas[1] must be in [0, 1), got ", beta2));
   if (!(eps > 0)) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.eps must be > 0, got ", eps));
-  if (weight_decay < 0) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.weight_decay must be >= 0, got ", weight_decay));
-  if (grad_clip < 0) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.grad_clip must be >= 0, got ", grad_clip));
-  if (warmup_steps < 0) return absl::InvalidArgumentError(absl::StrCat("trainer.optim.warmup_steps must be >= 0, got ", warmup_steps));
+  if (weight_decay < 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("trainer.optim.weight_decay must be >= 0, got ", weight_decay));
+  if (grad_clip < 0)
+    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.grad_clip must be >= 0, got ", grad_clip));
+  if (warmup_steps < 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("trainer.optim.warmup_steps must be >= 0, got ", warmup_steps));
   if (schedule != "constant" && schedule != "cosine" && schedule != "linear" && schedule != "wsd") {
     return absl::InvalidArgumentError(
         absl::StrCat("trainer.optim.schedule must be constant, cosine, linear or wsd, got '", schedule, "'"));
   }
   if (!(decay_fraction > 0 && decay_fraction <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.decay_fraction must be in (0, 1], got ", decay_fraction));
+    return absl::InvalidArgumentError(
+        absl::StrCat("trainer.optim.decay_fraction must be in (0, 1], got ", decay_fraction));
   }
   if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("trainer.optim.min_lr_ratio must be in [0, 1], got ", min_lr_ratio));
+    return absl::InvalidArgumentError(
+        absl::StrCat("trainer.optim.min_lr_ratio must be in [0, 1], got ", min_lr_ratio));
   }
   if (bucket_bytes < 4) return absl::InvalidArgumentError("bucket_bytes must be >= 4");
   return absl::OkStatus();
 }
 
 double LearningRateAt(const AdamWOptions& o, int64_t step) {
-  if (step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
+  if (step < o.warmup_steps)
+    return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
   if (o.schedule == "constant") return o.lr;
   const double span = static_cast<double>(std::max<int64_t>(1, o.total_steps - o.warmup_steps));
   const double progress = std::clamp(static_cast<double>(step - o.warmup_steps) / span, 0.0, 1.0);
@@ -72,21 +83,23 @@ double LearningRateAt(const AdamWOptions& o, int64_t step) {
   return o.lr * (o.min_lr_ratio + (1.0 - o.min_lr_ratio) * factor);
 }
 
-absl::StatusOr<std::unique_ptr<ShardedAdamW>> ShardedAdamW::Create(std::vector<std::pair<std::string, at::Tensor>> params,
-                                                                   const AdamWOptions& options, Communicator* comm) {
+absl::StatusOr<std::unique_ptr<ShardedAdamW>> ShardedAdamW::Create(
+    std::vector<std::pair<std::string, at::Tensor>> params, const AdamWOptions& options, Communicator* comm) {
   M1RL_RETURN_IF_ERROR(options.Validate());
   if (params.empty()) return absl::InvalidArgumentError("optimizer: no parameters");
   for (const auto& [name, p] : params) {
     if (!p.defined() || p.scalar_type() != at::kFloat) {
-      return absl::InvalidArgumentError(absl::StrCat("optimizer: parameter ", name, " must be a defined fp32 tensor"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("optimizer: parameter ", name, " must be a defined fp32 tensor"));
     }
-    if (!p.is_contiguous()) return absl::InvalidArgumentError(absl::StrCat("optimizer: parameter ", name, " is not contiguous"));
+    if (!p.is_contiguous())
+      return absl::InvalidArgumentError(absl::StrCat("optimizer: parameter ", name, " is not contiguous"));
   }
   return std::unique_ptr<ShardedAdamW>(new ShardedAdamW(std::move(params), options, comm));
 }
 
-ShardedAdamW::ShardedAdamW(std::vector<std::pair<std::string, at::Tensor>> params, const AdamWOptions& options,
-                           Communicator* comm)
+ShardedAdamW::ShardedAdamW(std::vector<std::pair<std::string, at::Tensor>> params,
+                           const AdamWOptions& options, Communicator* comm)
     : params_(std::move(params)), options_(options), comm_(comm) {
   std::vector<at::Tensor> masks;
   for (const auto& [name, p] : params_) {
@@ -120,7 +133,8 @@ absl::Status ShardedAdamW::AllReduceGradients(at::Tensor& flat_grad) {
   const int64_t bucket = std::max<int64_t>(1, options_.bucket_bytes / static_cast<int64_t>(sizeof(float)));
   for (int64_t begin = 0; begin < total_; begin += bucket) {
     at::Tensor slice = flat_grad.narrow(0, begin, std::min(bucket, total_ - begin));
-    M1RL_RETURN_IF_ERROR_WITH(comm_->AllReduce(slice, ReduceOp::kSum), "gradient all-reduce, optimizer step ", step_);
+    M1RL_RETURN_IF_ERROR_WITH(comm_->AllReduce(slice, ReduceOp::kSum), "gradient all-reduce, optimizer step ",
+                              step_);
   }
   return absl::OkStatus();
 }
@@ -130,7 +144,8 @@ absl::StatusOr<OptimizerStepStats> ShardedAdamW::Step() {
   std::vector<at::Tensor> grads, values;
   grads.reserve(params_.size());
   for (const auto& [name, p] : params_) {
-    grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : at::zeros({p.numel()}, p.options().requires_grad(false)));
+    grads.push_back(p.grad().defined() ? p.grad().reshape({-1})
+                                       : at::zeros({p.numel()}, p.options().requires_grad(false)));
     values.push_back(p.detach().reshape({-1}));
   }
   at::Tensor flat_grad = at::cat(grads);  // [total] fp32
@@ -165,7 +180,8 @@ absl::StatusOr<OptimizerStepStats> ShardedAdamW::Step() {
     at::Tensor shard = at::zeros({shard_size_}, flat_param.options());
     shard.narrow(0, 0, n).copy_(p);
     at::Tensor gathered = at::zeros({shard_size_ * comm_->world_size()}, flat_param.options());
-    M1RL_RETURN_IF_ERROR_WITH(comm_->AllGather(shard, gathered), "ZeRO-1 parameter all-gather, optimizer step ", step_);
+    M1RL_RETURN_IF_ERROR_WITH(comm_->AllGather(shard, gathered),
+                              "ZeRO-1 parameter all-gather, optimizer step ", step_);
     flat_param = gathered.narrow(0, 0, total_);
   }
   int64_t offset = 0;
@@ -178,7 +194,9 @@ absl::StatusOr<OptimizerStepStats> ShardedAdamW::Step() {
 }
 
 std::vector<std::pair<std::string, at::Tensor>> ShardedAdamW::StateDict() const {
-  return {{"step", at::scalar_tensor(step_, at::kLong)}, {"exp_avg", exp_avg_.clone()}, {"exp_avg_sq", exp_avg_sq_.clone()}};
+  return {{"step", at::scalar_tensor(step_, at::kLong)},
+          {"exp_avg", exp_avg_.clone()},
+          {"exp_avg_sq", exp_avg_sq_.clone()}};
 }
 
 absl::Status ShardedAdamW::LoadStateDict(const std::vector<std::pair<std::string, at::Tensor>>& state) {
@@ -191,10 +209,12 @@ absl::Status ShardedAdamW::LoadStateDict(const std::vector<std::pair<std::string
   at::Tensor step = find("step"), m = find("exp_avg"), v = find("exp_avg_sq");
   if (!step.defined()) return absl::InvalidArgumentError("optimizer state: missing entry 'step'");
   for (const auto& [key, t] : {std::pair<std::string, at::Tensor>{"exp_avg", m}, {"exp_avg_sq", v}}) {
-    if (!t.defined()) return absl::InvalidArgumentError(absl::StrCat("optimizer state: missing entry '", key, "'"));
+    if (!t.defined())
+      return absl::InvalidArgumentError(absl::StrCat("optimizer state: missing entry '", key, "'"));
     if (t.numel() != exp_avg_.numel()) {
-      return absl::InvalidArgumentError(absl::StrCat("optimizer state: '", key, "' has ", t.numel(), " elements, this rank's shard has ",
-                                                     exp_avg_.numel(), " (different world size, zero1 or model?)"));
+      return absl::InvalidArgumentError(absl::StrCat("optimizer state: '", key, "' has ", t.numel(),
+                                                     " elements, this rank's shard has ", exp_avg_.numel(),
+                                                     " (different world size, zero1 or model?)"));
     }
   }
   at::NoGradGuard no_grad;

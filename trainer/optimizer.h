@@ -40,12 +40,12 @@ struct AdamWOptions {
   double beta2 = 0.95;
   double eps = 1e-15;
   double weight_decay = 0.0;
-  double grad_clip = 0.0;        // global norm; 0 = off
-  int64_t warmup_steps = 0;      // linear from lr/warmup to lr over the first warmup_steps steps
+  double grad_clip = 0.0;             // global norm; 0 = off
+  int64_t warmup_steps = 0;           // linear from lr/warmup to lr over the first warmup_steps steps
   std::string schedule = "constant";  // "constant" | "cosine" | "linear" (decay after warm-up) | "wsd"
-  double min_lr_ratio = 0.0;     // floor of cosine/linear/wsd decay, as a fraction of lr
-  double decay_fraction = 0.2;   // "wsd": lr stays flat, then decays linearly over this share of the steps
-  int64_t total_steps = 1;       // horizon of the decay
+  double min_lr_ratio = 0.0;          // floor of cosine/linear/wsd decay, as a fraction of lr
+  double decay_fraction = 0.2;  // "wsd": lr stays flat, then decays linearly over this share of the steps
+  int64_t total_steps = 1;      // horizon of the decay
   bool zero1 = false;
   int64_t bucket_bytes = 8 << 20;
 
@@ -67,8 +67,9 @@ class ShardedAdamW {
  public:
   // params: (name, leaf tensor [*] fp32 requiring grad), in the same order on every rank.
   // The communicator must outlive the optimizer.
-  static absl::StatusOr<std::unique_ptr<ShardedAdamW>> Create(std::vector<std::pair<std::string, at::Tensor>> params,
-                                                              const AdamWOptions& options, Communicator* comm);
+  static absl::StatusOr<std::unique_ptr<ShardedAdamW>> Create(
+      std::vector<std::pair<std::string, at::Tensor>> params, const AdamWOptions& options,
+      Communicator* comm);
 
   ShardedAdamW(const ShardedAdamW&) = delete;
   ShardedAdamW& operator=(const ShardedAdamW&) = delete;
@@ -92,19 +93,20 @@ class ShardedAdamW {
   absl::Status LoadStateDict(const std::vector<std::pair<std::string, at::Tensor>>& state);
 
  private:
-  ShardedAdamW(std::vector<std::pair<std::string, at::Tensor>> params, const AdamWOptions& options, Communicator* comm);
+  ShardedAdamW(std::vector<std::pair<std::string, at::Tensor>> params, const AdamWOptions& options,
+               Communicator* comm);
   absl::Status AllReduceGradients(at::Tensor& flat_grad);
 
   std::vector<std::pair<std::string, at::Tensor>> params_;  // each [*] fp32 leaf
   AdamWOptions options_;
   Communicator* comm_;
-  int64_t total_ = 0;        // number of parameter elements
-  int64_t shard_size_ = 0;   // padded shard length (zero1) or total_
+  int64_t total_ = 0;       // number of parameter elements
+  int64_t shard_size_ = 0;  // padded shard length (zero1) or total_
   int64_t shard_begin_ = 0;
   int64_t shard_end_ = 0;
-  at::Tensor exp_avg_;       // [shard_end - shard_begin] fp32
-  at::Tensor exp_avg_sq_;    // [shard_end - shard_begin] fp32
-  at::Tensor decay_mask_;    // [shard_end - shard_begin] fp32, 1 where weight decay applies
+  at::Tensor exp_avg_;     // [shard_end - shard_begin] fp32
+  at::Tensor exp_avg_sq_;  // [shard_end - shard_begin] fp32
+  at::Tensor decay_mask_;  // [shard_end - shard_begin] fp32, 1 where weight decay applies
   int64_t step_ = 0;
 };
 

@@ -27,9 +27,12 @@ std::vector<std::pair<std::string, at::Tensor>> MakeParams() {
 }
 
 // Gradient of step s on rank r for element i: deterministic, distinct per rank.
-float GradValue(int step, int rank, int i) { return 0.01f * (i + 1) * (rank + 1) * (step % 2 == 0 ? 1.0f : -0.5f) + 1e-3f * step; }
+float GradValue(int step, int rank, int i) {
+  return 0.01f * (i + 1) * (rank + 1) * (step % 2 == 0 ? 1.0f : -0.5f) + 1e-3f * step;
+}
 
-void SetGrads(std::vector<std::pair<std::string, at::Tensor>>& params, int step, int rank, int world_scale = 1) {
+void SetGrads(std::vector<std::pair<std::string, at::Tensor>>& params, int step, int rank,
+              int world_scale = 1) {
   int i = 0;
   for (auto& [name, p] : params) {
     std::vector<float> g;
@@ -74,12 +77,14 @@ TEST(LearningRateTest, WarmupThenSchedulesMatchHandValues) {
 TEST(AdamWOptionsTest, ValidationNamesTheField) {
   config::OptimConfig proto;
   proto.set_lr(-1);
-  EXPECT_THAT(AdamWOptions::FromProto(proto, 10),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainer.optim.lr must be > 0, got -1")));
+  EXPECT_THAT(
+      AdamWOptions::FromProto(proto, 10),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainer.optim.lr must be > 0, got -1")));
   proto.set_lr(1e-3);
   proto.add_betas(0.9);
-  EXPECT_THAT(AdamWOptions::FromProto(proto, 10),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainer.optim.betas must have 2 entries")));
+  EXPECT_THAT(
+      AdamWOptions::FromProto(proto, 10),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainer.optim.betas must have 2 entries")));
   proto.add_betas(0.95);
   proto.set_schedule("step");
   EXPECT_THAT(AdamWOptions::FromProto(proto, 10),

@@ -15,8 +15,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -37,10 +37,10 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/progress.h"
-#include "trainer/internal/status.h"
 #include "model/chat_template.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
+#include "trainer/internal/status.h"
 #include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {
@@ -49,7 +49,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 uint64_t SplitMix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -78,26 +80,40 @@ at::Tensor LongTensor(const std::vector<int64_t>& v) {
 }  // namespace
 
 const std::vector<std::string>& ResumeMutableFields() {
-  static const std::vector<std::string>* fields = new std::vector<std::string>{
-      "trainer.steps",         "trainer.checkpoint",   "trainer.metrics_dir",        "trainer.log_every",
-      "trainer.eval_every",    "trainer.eval_prompts", "trainer.tensorboard",        "trainer.export_hf_dir",
-      "trainer.eval_at_start", "trainer.dist_timeout_s", "trainer.eval_max_new_tokens", "reward.address",
-      "reward.deadline_ms",    "reward.max_in_flight", "reward.max_retries",         "reward.retry_backoff_ms",
-      "reward.give_up_after_ms", "model.init_from",    "model.device",               "data.eval_path",
-      "name"};
+  static const std::vector<std::string>* fields = new std::vector<std::string>{"trainer.steps",
+                                                                               "trainer.checkpoint",
+                                                                               "trainer.metrics_dir",
+                                                                               "trainer.log_every",
+                                                                               "trainer.eval_every",
+                                                                               "trainer.eval_prompts",
+                                                                               "trainer.tensorboard",
+                                                                               "trainer.export_hf_dir",
+                                                                               "trainer.eval_at_start",
+                                                                               "trainer.dist_timeout_s",
+                                                                               "trainer.eval_max_new_tokens",
+                                                                               "reward.address",
+                                                                               "reward.deadline_ms",
+                                                                               "reward.max_in_flight",
+                                                                               "reward.max_retries",
+                                                                               "reward.retry_backoff_ms",
+                                                                               "reward.give_up_after_ms",
+                                                                               "model.init_from",
+                                                                               "model.device",
+                                                                               "data.eval_path",
+                                                                               "name"};
   return *fields;
 }
 
 // One completion kept for the update.
 struct Trainer::Sample {
-  int64_t group = 0;                 // local group index
-  std::vector<int32_t> prompt;       // prompt token ids
-  std::vector<int32_t> completion;   // generated token ids
+  int64_t group = 0;                    // local group index
+  std::vector<int32_t> prompt;          // prompt token ids
+  std::vector<int32_t> completion;      // generated token ids
   std::vector<float> rollout_logprobs;  // [completion] behaviour log-probs
-  std::vector<uint8_t> loss_mask;    // [completion] v
+  std::vector<uint8_t> loss_mask;       // [completion] v
   double advantage = 0;
-  at::Tensor old_logprobs;           // [completion] fp32, l_old
-  at::Tensor ref_logprobs;           // [completion] fp32, l_ref (only when the KL term needs it)
+  at::Tensor old_logprobs;  // [completion] fp32, l_old
+  at::Tensor ref_logprobs;  // [completion] fp32, l_ref (only when the KL term needs it)
 };
 
 Trainer::Trainer(const config::RunConfig& config, Communicator* comm) : config_(config), comm_(comm) {}
@@ -115,18 +131,21 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   if (tc.mode() != "rl" && tc.mode() != "sft") {
     return absl::InvalidArgumentError(absl::StrCat("trainer.mode must be rl or sft, got '", tc.mode(), "'"));
   }
-  if (tc.steps() < 0) return absl::InvalidArgumentError(absl::StrCat("trainer.steps must be >= 0, got ", tc.steps()));
+  if (tc.steps() < 0)
+    return absl::InvalidArgumentError(absl::StrCat("trainer.steps must be >= 0, got ", tc.steps()));
   if (tc.mode() == "rl") {
     if (tc.prompts_per_step() < 1) {
-      return absl::InvalidArgumentError(absl::StrCat("trainer.prompts_per_step must be >= 1, got ", tc.prompts_per_step()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trainer.prompts_per_step must be >= 1, got ", tc.prompts_per_step()));
     }
     if (config_.rollout().n_samples() < 2) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("rollout.n_samples must be >= 2 for group advantages, got ", config_.rollout().n_samples()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rollout.n_samples must be >= 2 for group advantages, got ", config_.rollout().n_samples()));
     }
     M1RL_RETURN_IF_ERROR(algorithms::ResolveAlgorithmConfig(config_.algorithm()).status());
   } else if (tc.sft_batch_size() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("trainer.sft_batch_size must be >= 1, got ", tc.sft_batch_size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("trainer.sft_batch_size must be >= 1, got ", tc.sft_batch_size()));
   }
   if (!tc.prompt_template().empty() && tc.prompt_template() != "chat" && tc.prompt_template() != "raw") {
     return absl::InvalidArgumentError(
@@ -154,11 +173,13 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
 
   at::Device device(at::kCPU);
-  if (!config_.model().device().empty() && config_.model().device() != "cpu" && config_.model().device() != "auto") {
+  if (!config_.model().device().empty() && config_.model().device() != "cpu" &&
+      config_.model().device() != "auto") {
     try {
       device = at::Device(config_.model().device());
     } catch (const c10::Error& e) {
-      return absl::InvalidArgumentError(absl::StrCat("model.device: '", config_.model().device(), "' is not a device"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.device: '", config_.model().device(), "' is not a device"));
     }
   }
   // The initial policy: model.init_from, else a seeded random init (identical on every rank).
@@ -172,7 +193,8 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   };
   M1RL_ASSIGN_OR_RETURN(model_, initial_policy());
   if (tc.mode() == "rl") {
-    M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg, algorithms::ResolveAlgorithmConfig(config_.algorithm()));
+    M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg,
+                          algorithms::ResolveAlgorithmConfig(config_.algorithm()));
     if (alg.needs_reference_model()) {
       // The KL term's reference is the initial policy, frozen (also after a resume: the checkpoint
       // holds the trained policy, the reference is rebuilt from the same source).
@@ -182,11 +204,12 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   }
   if (tokenizer_->vocab_size() > model_->config().vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat("model.vocab_size ", model_->config().vocab_size,
-                                                   " is smaller than the tokenizer's ", tokenizer_->vocab_size()));
+                                                   " is smaller than the tokenizer's ",
+                                                   tokenizer_->vocab_size()));
   }
 
-  const int64_t total_steps = std::max<int64_t>(1, tc.steps()) *
-                              (tc.mode() == "rl" ? std::max(1, tc.minibatches_per_step()) : 1);
+  const int64_t total_steps =
+      std::max<int64_t>(1, tc.steps()) * (tc.mode() == "rl" ? std::max(1, tc.minibatches_per_step()) : 1);
   M1RL_ASSIGN_OR_RETURN(AdamWOptions opts, AdamWOptions::FromProto(tc.optim(), total_steps));
   M1RL_ASSIGN_OR_RETURN(optimizer_, ShardedAdamW::Create(model_->NamedParameters(), opts, comm_));
 
@@ -204,17 +227,21 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
     eval_data_ = std::move(eval);
   }
   const uint64_t data_seed = config_.data().seed() != 0 ? config_.data().seed() : tc.seed();
-  sampler_ = std::make_unique<PromptSampler>(static_cast<int64_t>(train_data_->size()), data_seed, config_.data().shuffle());
+  sampler_ = std::make_unique<PromptSampler>(static_cast<int64_t>(train_data_->size()), data_seed,
+                                             config_.data().shuffle());
 
   if (!tc.checkpoint().dir().empty()) {
-    checkpoints_ = std::make_unique<CheckpointManager>(tc.checkpoint().dir(), tc.checkpoint().keep_last(), comm_);
+    checkpoints_ =
+        std::make_unique<CheckpointManager>(tc.checkpoint().dir(), tc.checkpoint().keep_last(), comm_);
   }
   if (comm_->rank() == 0 && !tc.metrics_dir().empty()) {
     std::error_code ec;
     fs::create_directories(tc.metrics_dir(), ec);
-    if (ec) return absl::InternalError(absl::StrCat("trainer.metrics_dir ", tc.metrics_dir(), ": ", ec.message()));
+    if (ec)
+      return absl::InternalError(absl::StrCat("trainer.metrics_dir ", tc.metrics_dir(), ": ", ec.message()));
     auto multi = std::make_unique<MultiWriter>();
-    M1RL_ASSIGN_OR_RETURN(auto jsonl, JsonlMetricsWriter::Open(tc.metrics_dir() + "/metrics.jsonl", /*append=*/true));
+    M1RL_ASSIGN_OR_RETURN(auto jsonl,
+                          JsonlMetricsWriter::Open(tc.metrics_dir() + "/metrics.jsonl", /*append=*/true));
     multi->Add(std::move(jsonl));
     if (tc.tensorboard()) {
       M1RL_ASSIGN_OR_RETURN(auto tb, TensorBoardWriter::Open(tc.metrics_dir() + "/tb"));
@@ -246,20 +273,22 @@ namespace {
 // Packs (prompt + completion) sequences into one training forward: inputs are seq[:-1], targets
 // seq[1:]; completion token k of a sequence sits at target position P - 1 + k.
 struct Packed {
-  at::Tensor input_ids;              // [T] int64
-  at::Tensor targets;                // [T] int64
-  std::vector<int64_t> cu_seqlens;   // [S+1]
+  at::Tensor input_ids;                   // [T] int64
+  at::Tensor targets;                     // [T] int64
+  std::vector<int64_t> cu_seqlens;        // [S+1]
   std::vector<int64_t> completion_begin;  // per sequence: index in [T] of its first completion target
 };
 
-Packed Pack(const std::vector<const std::vector<int32_t>*>& prompts, const std::vector<const std::vector<int32_t>*>& completions) {
+Packed Pack(const std::vector<const std::vector<int32_t>*>& prompts,
+            const std::vector<const std::vector<int32_t>*>& completions) {
   std::vector<int64_t> in, tg;
   Packed p;
   p.cu_seqlens.push_back(0);
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::vector<int64_t> full(prompts[i]->begin(), prompts[i]->end());
     full.insert(full.end(), completions[i]->begin(), completions[i]->end());
-    p.completion_begin.push_back(static_cast<int64_t>(in.size()) + static_cast<int64_t>(prompts[i]->size()) - 1);
+    p.completion_begin.push_back(static_cast<int64_t>(in.size()) + static_cast<int64_t>(prompts[i]->size()) -
+                                 1);
     in.insert(in.end(), full.begin(), full.end() - 1);
     tg.insert(tg.end(), full.begin() + 1, full.end());
     p.cu_seqlens.push_back(static_cast<int64_t>(in.size()));
@@ -310,7 +339,8 @@ absl::StatusOr<StepResult> Trainer::TrainStep() {
 absl::StatusOr<StepResult> Trainer::RlStep() {
   const config::TrainerConfig& tc = config_.trainer();
   const config::RolloutConfig& rc = config_.rollout();
-  M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg, algorithms::ResolveAlgorithmConfig(config_.algorithm()));
+  M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg,
+                        algorithms::ResolveAlgorithmConfig(config_.algorithm()));
   const int world = comm_->world_size(), rank = comm_->rank();
   const int64_t step_index = step_;  // 0-based index of this step
   const uint64_t seed = static_cast<uint64_t>(tc.seed());
@@ -341,11 +371,13 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   M1RL_ASSIGN_OR_RETURN(auto engine, rollout::Engine::Create(&decode, eo));
 
   std::optional<algorithms::DynamicSampler> dyn;
-  if (alg.dynamic_sampling) dyn.emplace(std::max<int64_t>(1, local_target), alg.max_gen_rounds, alg.on_exhausted);
+  if (alg.dynamic_sampling)
+    dyn.emplace(std::max<int64_t>(1, local_target), alg.max_gen_rounds, alg.on_exhausted);
   std::vector<Sample> samples;
   int64_t num_groups = 0;
   std::vector<uint64_t> group_keys;  // per kept group: its global minibatch-order key (>= 0 as int64)
-  int64_t unscored = 0, total_completions = 0, repetition_dropped = 0, groups_dropped = 0, zero_var_groups = 0;
+  int64_t unscored = 0, total_completions = 0, repetition_dropped = 0, groups_dropped = 0,
+          zero_var_groups = 0;
   int64_t correct_count = 0, scored_count = 0, masked_tokens = 0;
   double reward_sum = 0, length_sum = 0, length_max = 0, abs_adv_sum = 0;
   std::map<std::string, std::pair<double, int64_t>> domain_reward;
@@ -380,7 +412,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       req.domain = row.domain;
       req.prompt_token_ids = EncodePrompt(row.prompt);
       req.n = G;
-      req.seed = Mix(seed, static_cast<uint64_t>(step_index), static_cast<uint64_t>(round), static_cast<uint64_t>(i));
+      req.seed = Mix(seed, static_cast<uint64_t>(step_index), static_cast<uint64_t>(round),
+                     static_cast<uint64_t>(i));
       req.max_new_tokens = rc.max_new_tokens() > 0 ? rc.max_new_tokens() : 256;
       req.sampling.temperature = rollout_temperature_;
       req.sampling.top_p = rc.top_p() > 0 ? rc.top_p() : 1.0;
@@ -393,15 +426,18 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     std::map<std::pair<size_t, int>, rl::ScoreResult> results;
     std::map<std::string, size_t> request_of;
     for (size_t i = 0; i < requests.size(); ++i) request_of[requests[i].group_id] = i;
-    const bool repetition_scored = !alg.repetition || algorithms::RepetitionPolicyCallsVerifier(alg.repetition_policy);
+    const bool repetition_scored =
+        !alg.repetition || algorithms::RepetitionPolicyCallsVerifier(alg.repetition_policy);
     auto on_done = [&](const rl::Completion& c) {
-      if (c.stop_reason() == rl::STOP_REPETITION && !repetition_scored) return;  // policy decides, no verifier call
+      if (c.stop_reason() == rl::STOP_REPETITION && !repetition_scored)
+        return;  // policy decides, no verifier call
       const size_t ri = request_of.at(c.group_id());
       const int j = c.sample_index();
-      reward_->ScoreAsync(MakeScoreItem(*rows[ri], c, c.text()), [&mu, &results, ri, j](const rl::ScoreResult& r) {
-        std::lock_guard<std::mutex> lock(mu);
-        results[{ri, j}] = r;
-      });
+      reward_->ScoreAsync(MakeScoreItem(*rows[ri], c, c.text()),
+                          [&mu, &results, ri, j](const rl::ScoreResult& r) {
+                            std::lock_guard<std::mutex> lock(mu);
+                            results[{ri, j}] = r;
+                          });
     };
     const Clock::time_point t_gen = Clock::now();
     absl::StatusOr<std::vector<rollout::RequestOutput>> outs = engine->Generate(requests, on_done);
@@ -434,7 +470,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
             reward = it->second.total();
             correct = it->second.verdict() == rl::CORRECT;
           } else {
-            last_score_error = absl::StrCat(rl::ItemStatus_Name(it->second.status()), ": ", it->second.details());
+            last_score_error =
+                absl::StrCat(rl::ItemStatus_Name(it->second.status()), ": ", it->second.details());
           }
         }
         if (c.stop_reason() == rl::STOP_REPETITION && alg.repetition) {
@@ -463,21 +500,25 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
         reward_sum += *reward;
         domain_reward[rows[ri]->domain].first += *reward;
         domain_reward[rows[ri]->domain].second += 1;
-        if (alg.overlong) *reward += algorithms::SoftOverlongPenalty(c.token_ids_size(), alg.overlong_max_len, alg.overlong_cache_len);
+        if (alg.overlong)
+          *reward += algorithms::SoftOverlongPenalty(c.token_ids_size(), alg.overlong_max_len,
+                                                     alg.overlong_cache_len);
         rewards[static_cast<size_t>(j)] = reward;
         verdicts[static_cast<size_t>(j)] = correct;
         masks[static_cast<size_t>(j)] = std::move(mask);
       }
       if (dyn && !dyn->OfferGroup(static_cast<int64_t>(ri), verdicts)) continue;
-      M1RL_ASSIGN_OR_RETURN(algorithms::GroupAdvantages adv, algorithms::ComputeGroupAdvantages(alg.advantage, rewards));
+      M1RL_ASSIGN_OR_RETURN(algorithms::GroupAdvantages adv,
+                            algorithms::ComputeGroupAdvantages(alg.advantage, rewards));
       if (adv.dropped) {
         ++groups_dropped;
         continue;
       }
       if (adv.zero_variance) ++zero_var_groups;
       const int64_t gidx = num_groups++;
-      group_keys.push_back(Mix(seed ^ 0x6d696e69ULL, static_cast<uint64_t>(step_index), static_cast<uint64_t>(round),
-                               static_cast<uint64_t>(shard_begin) + ri) >> 1);
+      group_keys.push_back(Mix(seed ^ 0x6d696e69ULL, static_cast<uint64_t>(step_index),
+                               static_cast<uint64_t>(round), static_cast<uint64_t>(shard_begin) + ri) >>
+                           1);
       for (int j = 0; j < G; ++j) {
         if (dropped[static_cast<size_t>(j)] || !adv.advantages[static_cast<size_t>(j)].has_value()) continue;
         const rl::Completion& c = out.completions[static_cast<size_t>(j)];
@@ -498,7 +539,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   at::Tensor err = at::scalar_tensor(local_error.ok() ? 0 : 1, at::kLong).reshape({1});
   M1RL_RETURN_IF_ERROR(comm_->AllReduce(err, ReduceOp::kMax));
   if (!local_error.ok()) return local_error;
-  if (err.item<int64_t>() != 0) return absl::AbortedError("another rank failed this step's generation rounds");
+  if (err.item<int64_t>() != 0)
+    return absl::AbortedError("another rank failed this step's generation rounds");
   if (dyn) {
     M1RL_ASSIGN_OR_RETURN(algorithms::DynamicSamplingResult dr, dyn->Finish());
     m["dynamic_sampling/rounds"] = static_cast<double>(dr.rounds);
@@ -509,13 +551,20 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
 
   // ---- global rollout statistics ----
   {
-    std::vector<double> sums = {static_cast<double>(total_completions), static_cast<double>(unscored),
-                                static_cast<double>(scored_count),      static_cast<double>(correct_count),
-                                reward_sum,                             length_sum,
-                                static_cast<double>(repetition_dropped), static_cast<double>(groups_dropped),
-                                static_cast<double>(zero_var_groups),   static_cast<double>(num_groups),
-                                static_cast<double>(gen_tokens),        abs_adv_sum,
-                                static_cast<double>(samples.size()),    static_cast<double>(masked_tokens)};
+    std::vector<double> sums = {static_cast<double>(total_completions),
+                                static_cast<double>(unscored),
+                                static_cast<double>(scored_count),
+                                static_cast<double>(correct_count),
+                                reward_sum,
+                                length_sum,
+                                static_cast<double>(repetition_dropped),
+                                static_cast<double>(groups_dropped),
+                                static_cast<double>(zero_var_groups),
+                                static_cast<double>(num_groups),
+                                static_cast<double>(gen_tokens),
+                                abs_adv_sum,
+                                static_cast<double>(samples.size()),
+                                static_cast<double>(masked_tokens)};
     for (int k = 0; k < rl::StopReason_ARRAYSIZE; ++k) sums.push_back(static_cast<double>(stop_counts[k]));
     at::Tensor t = at::tensor(sums, at::TensorOptions().dtype(at::kDouble));
     M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
@@ -537,14 +586,15 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     m["rollout/abs_advantage_mean"] = v(12) > 0 ? v(11) / v(12) : 0;
     m["rollout/masked_tokens_repetition"] = v(13);
     for (int k = 1; k < rl::StopReason_ARRAYSIZE; ++k) {
-      m[absl::StrCat("rollout/stop_", absl::AsciiStrToLower(rl::StopReason_Name(static_cast<rl::StopReason>(k))))] = v(14 + k);
+      m[absl::StrCat("rollout/stop_",
+                     absl::AsciiStrToLower(rl::StopReason_Name(static_cast<rl::StopReason>(k))))] = v(14 + k);
     }
     const double limit = tc.max_unscored_fraction() > 0 ? tc.max_unscored_fraction() : 0.5;
     if (total > 0 && uns / total > limit) {
-      return absl::UnavailableError(absl::StrCat("reward service: ", static_cast<int64_t>(uns), " of ",
-                                                 static_cast<int64_t>(total), " completions unscored (limit ", limit,
-                                                 " = trainer.max_unscored_fraction; reward.address ",
-                                                 config_.reward().address(), "); last error: ", last_score_error));
+      return absl::UnavailableError(absl::StrCat(
+          "reward service: ", static_cast<int64_t>(uns), " of ", static_cast<int64_t>(total),
+          " completions unscored (limit ", limit, " = trainer.max_unscored_fraction; reward.address ",
+          config_.reward().address(), "); last error: ", last_score_error));
     }
   }
   for (const auto& [domain, rs] : domain_reward) {
@@ -579,7 +629,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     group_to_mb[static_cast<size_t>(g)] = pos * M / std::max<int64_t>(1, n_global);
   }
   std::vector<std::vector<Sample*>> minibatches(static_cast<size_t>(M));
-  for (Sample& s : samples) minibatches[static_cast<size_t>(group_to_mb[static_cast<size_t>(s.group)])].push_back(&s);
+  for (Sample& s : samples)
+    minibatches[static_cast<size_t>(group_to_mb[static_cast<size_t>(s.group)])].push_back(&s);
 
   // Micro-batches by token budget (whole sequences).
   auto split_micro = [&](const std::vector<Sample*>& mb) {
@@ -587,7 +638,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     int64_t tokens = 0;
     for (Sample* s : mb) {
       const int64_t len = static_cast<int64_t>(s->prompt.size() + s->completion.size()) - 1;
-      if (out.empty() || (tc.micro_batch_tokens() > 0 && tokens + len > tc.micro_batch_tokens() && tokens > 0)) {
+      if (out.empty() ||
+          (tc.micro_batch_tokens() > 0 && tokens + len > tc.micro_batch_tokens() && tokens > 0)) {
         out.emplace_back();
         tokens = 0;
       }
@@ -619,7 +671,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       auto completion_logprobs = [&](const model::HybridModel& m, at::Tensor Sample::*field) {
         at::Tensor lp = m.Forward(p.input_ids, p.targets, p.cu_seqlens, fwd).logprobs.to(at::kCPU);
         for (size_t i = 0; i < micro.size(); ++i) {
-          micro[i]->*field = lp.narrow(0, p.completion_begin[i], static_cast<int64_t>(micro[i]->completion.size())).clone();
+          micro[i]->*field =
+              lp.narrow(0, p.completion_begin[i], static_cast<int64_t>(micro[i]->completion.size())).clone();
         }
       };
       if (recompute_old) completion_logprobs(*model_, &Sample::old_logprobs);
@@ -636,7 +689,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     // Dense global ids: this rank's sequences and groups follow those of lower ranks.
     std::map<int64_t, int64_t> local_group_id;
     for (Sample* s : mb) local_group_id.emplace(s->group, static_cast<int64_t>(local_group_id.size()));
-    at::Tensor mine = LongTensor({static_cast<int64_t>(mb.size()), static_cast<int64_t>(local_group_id.size())});
+    at::Tensor mine =
+        LongTensor({static_cast<int64_t>(mb.size()), static_cast<int64_t>(local_group_id.size())});
     at::Tensor all = at::zeros({2 * world}, at::kLong);
     M1RL_RETURN_IF_ERROR(comm_->AllGather(mine, all));
     int64_t seq_off = 0, grp_off = 0, S = 0, Gn = 0;
@@ -700,13 +754,15 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
     at::Tensor packed_counts = at::cat({counts.Pack(), LongTensor({local_positions})});
     M1RL_RETURN_IF_ERROR(comm_->AllReduce(packed_counts, ReduceOp::kSum));
     const double global_positions = static_cast<double>(packed_counts[S + Gn].item<int64_t>());
-    const algorithms::TokenCounts global = algorithms::TokenCounts::Unpack(packed_counts.narrow(0, 0, S + Gn), S);
+    const algorithms::TokenCounts global =
+        algorithms::TokenCounts::Unpack(packed_counts.narrow(0, 0, S + Gn), S);
     const double global_tokens = static_cast<double>(global.num_tokens());
     train_tokens += global_tokens;
     double loss_sum = 0;
     optimizer_->ZeroGrad();
     for (Micro& mc : micros) {
-      model::ForwardOutput out = model_->Forward(mc.packed.input_ids, mc.packed.targets, mc.packed.cu_seqlens, fwd);
+      model::ForwardOutput out =
+          model_->Forward(mc.packed.input_ids, mc.packed.targets, mc.packed.cu_seqlens, fwd);
       algorithms::PolicyLossInputs in;
       in.logprobs = out.logprobs;
       in.old_logprobs = mc.old_lp;
@@ -720,7 +776,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       at::Tensor total = pl.loss;
       if (out.aux_loss.defined() && global_tokens > 0) {
         // Router aux loss as a position-weighted mean over the micro-batches of all ranks.
-        total = total.add(out.aux_loss.mul(static_cast<double>(mc.packed.input_ids.size(0)) / std::max(1.0, global_positions)));
+        total = total.add(out.aux_loss.mul(static_cast<double>(mc.packed.input_ids.size(0)) /
+                                           std::max(1.0, global_positions)));
       }
       total.backward();
       loss_sum += pl.loss.item<double>();
@@ -738,7 +795,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   // ---- policy metrics, global ----
   {
     std::array<double, algorithms::PolicyStats::kNumSums> sums = stats.Sums();
-    at::Tensor t = at::tensor(std::vector<double>(sums.begin(), sums.end()), at::TensorOptions().dtype(at::kDouble));
+    at::Tensor t =
+        at::tensor(std::vector<double>(sums.begin(), sums.end()), at::TensorOptions().dtype(at::kDouble));
     M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
     for (size_t i = 0; i < sums.size(); ++i) sums[i] = t[static_cast<int64_t>(i)].item<double>();
     stats.SetSums(sums);
@@ -753,7 +811,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   double loss_mean = 0;
   for (double l : result.losses) loss_mean += l;
   m["train/loss"] = result.losses.empty() ? 0 : loss_mean / static_cast<double>(result.losses.size());
-  m["train/grad_norm"] = result.losses.empty() ? 0 : grad_norm_sum / static_cast<double>(result.losses.size());
+  m["train/grad_norm"] =
+      result.losses.empty() ? 0 : grad_norm_sum / static_cast<double>(result.losses.size());
   m["train/clip_fired"] = clipped;
   m["train/lr"] = lr;
   m["train/minibatches"] = static_cast<double>(M);
@@ -776,11 +835,13 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
   const int64_t B = tc.sft_batch_size();
   std::vector<int64_t> batch = sampler_->NextBatch(B);
   const auto [begin, end] = ShardRange(B, rank, world);
-  const std::string tmpl = tc.sft_completion_template().empty() ? "\\boxed{{answer}}" : tc.sft_completion_template();
+  const std::string tmpl =
+      tc.sft_completion_template().empty() ? "\\boxed{{answer}}" : tc.sft_completion_template();
   std::vector<std::vector<int32_t>> prompts, completions;
   for (int64_t i = begin; i < end; ++i) {
     const PromptRow& row = train_data_->row(static_cast<size_t>(batch[static_cast<size_t>(i)]));
-    const std::string text = !row.completion.empty() ? row.completion : absl::StrReplaceAll(tmpl, {{"{answer}", row.answer}});
+    const std::string text =
+        !row.completion.empty() ? row.completion : absl::StrReplaceAll(tmpl, {{"{answer}", row.answer}});
     prompts.push_back(EncodePrompt(row.prompt));
     std::vector<int32_t> c = tokenizer_->Encode(text);
     if (tokenizer_->eos_id() >= 0) c.push_back(tokenizer_->eos_id());
@@ -810,7 +871,8 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
     // Sum of NLL with the global count (a SUM per rank; the gradient all-reduce adds ranks).
     at::Tensor nll = at::where(m, out.logprobs, at::zeros_like(out.logprobs)).sum().div(-global_tokens);
     at::Tensor total = nll;
-    if (out.aux_loss.defined()) total = total.add(out.aux_loss.mul(static_cast<double>(local_tokens) / global_tokens));
+    if (out.aux_loss.defined())
+      total = total.add(out.aux_loss.mul(static_cast<double>(local_tokens) / global_tokens));
     total.backward();
     loss_sum = nll.item<double>();
   }
@@ -832,67 +894,72 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate() {
-  return Guard(absl::StrCat("evaluation at step ", step_, " on rank ", comm_->rank()), [&]() -> absl::StatusOr<EvalResult> {
-    if (reward_ == nullptr) return absl::FailedPreconditionError("evaluation needs a reward client");
-    const PromptDataset& data = eval_data_.has_value() ? *eval_data_ : *train_data_;
-    const int64_t n = std::min<int64_t>(config_.trainer().eval_prompts() > 0 ? config_.trainer().eval_prompts() : 64,
-                                        static_cast<int64_t>(data.size()));
-    const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
-    rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
-    rollout::EngineOptions eo;
-    eo.max_batch_size = config_.rollout().max_batch_size() > 0 ? config_.rollout().max_batch_size() : 64;
-    eo.eos_token_ids = {tokenizer_->eos_id()};
-    const model::Tokenizer* tok = tokenizer_.get();
-    eo.detokenize = [tok](const std::vector<int32_t>& ids) { return StripSpecials(*tok, ids); };
-    M1RL_ASSIGN_OR_RETURN(auto engine, rollout::Engine::Create(&decode, eo));
-    std::vector<rollout::GenerationRequest> reqs;
-    const int max_new = config_.trainer().eval_max_new_tokens() > 0 ? config_.trainer().eval_max_new_tokens()
-                        : config_.rollout().max_new_tokens() > 0     ? config_.rollout().max_new_tokens()
+  return Guard(
+      absl::StrCat("evaluation at step ", step_, " on rank ", comm_->rank()),
+      [&]() -> absl::StatusOr<EvalResult> {
+        if (reward_ == nullptr) return absl::FailedPreconditionError("evaluation needs a reward client");
+        const PromptDataset& data = eval_data_.has_value() ? *eval_data_ : *train_data_;
+        const int64_t n =
+            std::min<int64_t>(config_.trainer().eval_prompts() > 0 ? config_.trainer().eval_prompts() : 64,
+                              static_cast<int64_t>(data.size()));
+        const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
+        rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
+        rollout::EngineOptions eo;
+        eo.max_batch_size = config_.rollout().max_batch_size() > 0 ? config_.rollout().max_batch_size() : 64;
+        eo.eos_token_ids = {tokenizer_->eos_id()};
+        const model::Tokenizer* tok = tokenizer_.get();
+        eo.detokenize = [tok](const std::vector<int32_t>& ids) { return StripSpecials(*tok, ids); };
+        M1RL_ASSIGN_OR_RETURN(auto engine, rollout::Engine::Create(&decode, eo));
+        std::vector<rollout::GenerationRequest> reqs;
+        const int max_new = config_.trainer().eval_max_new_tokens() > 0
+                                ? config_.trainer().eval_max_new_tokens()
+                            : config_.rollout().max_new_tokens() > 0 ? config_.rollout().max_new_tokens()
                                                                      : 256;
-    for (int64_t i = begin; i < end; ++i) {
-      const PromptRow& row = data.row(static_cast<size_t>(i));
-      rollout::GenerationRequest r;
-      r.prompt_id = row.id;
-      r.group_id = absl::StrCat("eval.", row.id, ".", i);
-      r.prompt = row.prompt;
-      r.domain = row.domain;
-      r.prompt_token_ids = EncodePrompt(row.prompt);
-      r.n = 1;
-      r.max_new_tokens = max_new;
-      r.sampling.greedy = true;
-      r.sampling.temperature = rollout_temperature_;
-      reqs.push_back(std::move(r));
-    }
-    M1RL_ASSIGN_OR_RETURN(std::vector<rollout::RequestOutput> outs, engine->Generate(reqs));
-    std::vector<rl::ScoreItem> items;
-    for (size_t i = 0; i < outs.size(); ++i) {
-      M1RL_RETURN_IF_ERROR(outs[i].status);
-      const rl::Completion& c = outs[i].completions[0];
-      items.push_back(MakeScoreItem(data.row(static_cast<size_t>(begin) + i), c, c.text()));
-    }
-    M1RL_ASSIGN_OR_RETURN(std::vector<rl::ScoreResult> results, reward_->ScoreBatch(std::move(items)));
-    int64_t correct = 0, scored = 0, uns = 0;
-    for (const rl::ScoreResult& r : results) {
-      if (r.status() != rl::OK) {
-        ++uns;
-        continue;
-      }
-      ++scored;
-      if (r.verdict() == rl::CORRECT) ++correct;
-    }
-    at::Tensor t = LongTensor({scored, correct, uns});
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
-    EvalResult e;
-    e.num_prompts = t[0].item<int64_t>();
-    e.num_correct = t[1].item<int64_t>();
-    e.num_unscored = t[2].item<int64_t>();
-    if (e.num_prompts == 0 && e.num_unscored > 0) {
-      return absl::UnavailableError(absl::StrCat("evaluation: all ", e.num_unscored, " completions unscored (reward.address ",
-                                                 config_.reward().address(), ")"));
-    }
-    last_eval_accuracy_ = e.accuracy();
-    return e;
-  });
+        for (int64_t i = begin; i < end; ++i) {
+          const PromptRow& row = data.row(static_cast<size_t>(i));
+          rollout::GenerationRequest r;
+          r.prompt_id = row.id;
+          r.group_id = absl::StrCat("eval.", row.id, ".", i);
+          r.prompt = row.prompt;
+          r.domain = row.domain;
+          r.prompt_token_ids = EncodePrompt(row.prompt);
+          r.n = 1;
+          r.max_new_tokens = max_new;
+          r.sampling.greedy = true;
+          r.sampling.temperature = rollout_temperature_;
+          reqs.push_back(std::move(r));
+        }
+        M1RL_ASSIGN_OR_RETURN(std::vector<rollout::RequestOutput> outs, engine->Generate(reqs));
+        std::vector<rl::ScoreItem> items;
+        for (size_t i = 0; i < outs.size(); ++i) {
+          M1RL_RETURN_IF_ERROR(outs[i].status);
+          const rl::Completion& c = outs[i].completions[0];
+          items.push_back(MakeScoreItem(data.row(static_cast<size_t>(begin) + i), c, c.text()));
+        }
+        M1RL_ASSIGN_OR_RETURN(std::vector<rl::ScoreResult> results, reward_->ScoreBatch(std::move(items)));
+        int64_t correct = 0, scored = 0, uns = 0;
+        for (const rl::ScoreResult& r : results) {
+          if (r.status() != rl::OK) {
+            ++uns;
+            continue;
+          }
+          ++scored;
+          if (r.verdict() == rl::CORRECT) ++correct;
+        }
+        at::Tensor t = LongTensor({scored, correct, uns});
+        M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
+        EvalResult e;
+        e.num_prompts = t[0].item<int64_t>();
+        e.num_correct = t[1].item<int64_t>();
+        e.num_unscored = t[2].item<int64_t>();
+        if (e.num_prompts == 0 && e.num_unscored > 0) {
+          return absl::UnavailableError(absl::StrCat("evaluation: all ", e.num_unscored,
+                                                     " completions unscored (reward.address ",
+                                                     config_.reward().address(), ")"));
+        }
+        last_eval_accuracy_ = e.accuracy();
+        return e;
+      });
 }
 
 absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
@@ -902,7 +969,8 @@ absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
     M1RL_RETURN_IF_ERROR(internal::WriteTensorFile(absl::StrCat(dir, "/optim_rank", rank, ".safetensors"),
                                                    optimizer_->StateDict()));
     at::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
-    M1RL_RETURN_IF_ERROR(internal::WriteTensorFile(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), {{"cpu", rng}}));
+    M1RL_RETURN_IF_ERROR(
+        internal::WriteTensorFile(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), {{"cpu", rng}}));
     if (rank != 0) return absl::OkStatus();
     M1RL_RETURN_IF_ERROR(internal::WriteTensorFile(dir + "/model.safetensors", model_->NamedParameters()));
     nlohmann::json state = {{"step", step_},
@@ -922,38 +990,45 @@ absl::Status Trainer::Resume(const std::string& resume) {
   const std::string root = config_.trainer().checkpoint().dir();
   absl::StatusOr<std::string> dir = ResolveResume(resume, root);
   if (resume == "auto" && absl::IsNotFound(dir.status())) {
-    if (comm_->rank() == 0) M1RL_LOG(INFO) << "--resume auto: no complete checkpoint under " << root << ", starting fresh";
+    if (comm_->rank() == 0)
+      M1RL_LOG(INFO) << "--resume auto: no complete checkpoint under " << root << ", starting fresh";
     return absl::OkStatus();
   }
   M1RL_RETURN_IF_ERROR(dir.status());
   M1RL_ASSIGN_OR_RETURN(std::string pb, internal::ReadFile(*dir + "/config.pb"));
   config::RunConfig saved;
   if (!saved.ParseFromString(pb)) return absl::DataLossError(absl::StrCat(*dir, "/config.pb: unparseable"));
-  M1RL_RETURN_IF_ERROR_WITH(CheckResumeCompatible(saved, config_, ResumeMutableFields()), "resuming from ", *dir);
+  M1RL_RETURN_IF_ERROR_WITH(CheckResumeCompatible(saved, config_, ResumeMutableFields()), "resuming from ",
+                            *dir);
   M1RL_ASSIGN_OR_RETURN(std::string state_text, internal::ReadFile(*dir + "/trainer_state.json"));
   nlohmann::json state = nlohmann::json::parse(state_text, nullptr, false);
-  if (!state.is_object()) return absl::DataLossError(absl::StrCat(*dir, "/trainer_state.json: not a JSON object"));
+  if (!state.is_object())
+    return absl::DataLossError(absl::StrCat(*dir, "/trainer_state.json: not a JSON object"));
   if (state.value("world_size", 1) != comm_->world_size() && optimizer_->options().zero1) {
     return absl::FailedPreconditionError(absl::StrCat("resuming from ", *dir, ": saved with world size ",
                                                       state.value("world_size", 1), ", this run has ",
                                                       comm_->world_size(), " (ZeRO-1 shards differ)"));
   }
   return Guard(absl::StrCat("resuming from ", *dir), [&]() -> absl::Status {
-    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors weights, internal::ReadTensorFile(*dir + "/model.safetensors"));
+    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors weights,
+                          internal::ReadTensorFile(*dir + "/model.safetensors"));
     std::map<std::string, at::Tensor> by_name(weights.begin(), weights.end());
     at::NoGradGuard no_grad;
     for (auto& [name, p] : model_->NamedParameters()) {
       auto it = by_name.find(name);
-      if (it == by_name.end()) return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: missing ", name));
-      if (it->second.sizes() != p.sizes()) return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: ", name, " has the wrong shape"));
+      if (it == by_name.end())
+        return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: missing ", name));
+      if (it->second.sizes() != p.sizes())
+        return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: ", name, " has the wrong shape"));
       p.detach().copy_(it->second);
     }
     const int rank = comm_->rank();
     const int saved_rank = state.value("world_size", 1) == comm_->world_size() ? rank : 0;
-    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors opt,
-                          internal::ReadTensorFile(absl::StrCat(*dir, "/optim_rank", saved_rank, ".safetensors")));
+    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors opt, internal::ReadTensorFile(absl::StrCat(
+                                                          *dir, "/optim_rank", saved_rank, ".safetensors")));
     M1RL_RETURN_IF_ERROR(optimizer_->LoadStateDict(opt));
-    absl::StatusOr<internal::NamedTensors> rng = internal::ReadTensorFile(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
+    absl::StatusOr<internal::NamedTensors> rng =
+        internal::ReadTensorFile(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
     if (rng.ok() && !rng->empty()) {
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       gen.set_state((*rng)[0].second);
@@ -976,12 +1051,16 @@ absl::Status Trainer::Run() {
   const bool leader = comm_->rank() == 0;
   if (tc.eval_at_start() && step_ == 0 && reward_ != nullptr) {
     M1RL_ASSIGN_OR_RETURN(EvalResult e, Evaluate());
-    if (leader) M1RL_LOG(INFO) << "eval step 0: accuracy " << e.accuracy() << " (" << e.num_correct << "/" << e.num_prompts << ")";
-    M1RL_RETURN_IF_ERROR(WriteMetrics(0, {{"eval/accuracy", e.accuracy()}, {"eval/unscored", static_cast<double>(e.num_unscored)}}));
+    if (leader)
+      M1RL_LOG(INFO) << "eval step 0: accuracy " << e.accuracy() << " (" << e.num_correct << "/"
+                     << e.num_prompts << ")";
+    M1RL_RETURN_IF_ERROR(WriteMetrics(
+        0, {{"eval/accuracy", e.accuracy()}, {"eval/unscored", static_cast<double>(e.num_unscored)}}));
   }
   const int64_t first = step_;
   std::unique_ptr<Progress> progress;
-  if (leader) progress = std::make_unique<Progress>(absl::StrCat(tc.mode(), " train"), tc.steps() - first, "step");
+  if (leader)
+    progress = std::make_unique<Progress>(absl::StrCat(tc.mode(), " train"), tc.steps() - first, "step");
   int64_t last_saved = -1;
   while (step_ < tc.steps()) {
     M1RL_ASSIGN_OR_RETURN(StepResult r, TrainStep());
@@ -993,21 +1072,26 @@ absl::Status Trainer::Run() {
     M1RL_RETURN_IF_ERROR(WriteMetrics(step_, r.metrics));
     if (leader) {
       std::string line = absl::StrFormat("step %d loss %.5f", step_, r.metrics["train/loss"]);
-      if (r.metrics.count("rollout/accuracy")) absl::StrAppendFormat(&line, " train_acc %.3f", r.metrics["rollout/accuracy"]);
-      if (r.metrics.count("eval/accuracy")) absl::StrAppendFormat(&line, " eval_acc %.3f", r.metrics["eval/accuracy"]);
+      if (r.metrics.count("rollout/accuracy"))
+        absl::StrAppendFormat(&line, " train_acc %.3f", r.metrics["rollout/accuracy"]);
+      if (r.metrics.count("eval/accuracy"))
+        absl::StrAppendFormat(&line, " eval_acc %.3f", r.metrics["eval/accuracy"]);
       absl::StrAppendFormat(&line, " %.2fs", r.metrics["time/step_s"]);
       if (tc.log_every() > 0 && step_ % tc.log_every() == 0) M1RL_LOG(INFO) << line;
       progress->Update(step_ - first, line);
     }
-    if (checkpoints_ != nullptr && tc.checkpoint().every_steps() > 0 && step_ % tc.checkpoint().every_steps() == 0) {
+    if (checkpoints_ != nullptr && tc.checkpoint().every_steps() > 0 &&
+        step_ % tc.checkpoint().every_steps() == 0) {
       M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
       last_saved = step_;
     }
   }
   if (progress) progress->Finish();
-  if (checkpoints_ != nullptr && last_saved != step_ && step_ > first) M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
+  if (checkpoints_ != nullptr && last_saved != step_ && step_ > first)
+    M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
   if (!tc.export_hf_dir().empty() && leader) {
-    M1RL_RETURN_IF_ERROR(Guard("export", [&]() -> absl::Status { return model_->SaveHf(tc.export_hf_dir()); }));
+    M1RL_RETURN_IF_ERROR(
+        Guard("export", [&]() -> absl::Status { return model_->SaveHf(tc.export_hf_dir()); }));
     M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
   }
   return comm_->Barrier();

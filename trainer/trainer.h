@@ -47,13 +47,13 @@
 namespace m1rl::trainer {
 
 struct StepResult {
-  int64_t step = 0;                      // 1-based index of the finished step
-  std::vector<double> losses;            // global loss of each optimizer step (minibatch) of this step
-  std::map<std::string, double> metrics; // everything written to the metrics files
+  int64_t step = 0;                       // 1-based index of the finished step
+  std::vector<double> losses;             // global loss of each optimizer step (minibatch) of this step
+  std::map<std::string, double> metrics;  // everything written to the metrics files
 };
 
 struct EvalResult {
-  int64_t num_prompts = 0;   // scored prompts (global)
+  int64_t num_prompts = 0;  // scored prompts (global)
   int64_t num_correct = 0;
   int64_t num_unscored = 0;  // excluded, counted
   double accuracy() const { return num_prompts > 0 ? static_cast<double>(num_correct) / num_prompts : 0.0; }
@@ -65,8 +65,9 @@ class Trainer {
   // and the reward client (`reward` when given, else RewardClient::Create(config.reward)).
   // kInvalidArgument naming the field for bad configs; kNotFound for missing files.
   // `comm` must outlive the trainer.
-  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const config::RunConfig& config, Communicator* comm,
-                                                         std::unique_ptr<reward::RewardClient> reward = nullptr);
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      const config::RunConfig& config, Communicator* comm,
+      std::unique_ptr<reward::RewardClient> reward = nullptr);
   ~Trainer();
 
   // Restores a checkpoint: "" does nothing; "auto" the newest complete one under

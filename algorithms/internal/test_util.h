@@ -3,12 +3,12 @@
 #ifndef M1RL_ALGORITHMS_INTERNAL_TEST_UTIL_H_
 #define M1RL_ALGORITHMS_INTERNAL_TEST_UTIL_H_
 
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/tensor.h>
+
 #include <cstdint>
 #include <functional>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <ATen/ops/tensor.h>
 
 namespace m1rl::algorithms::testing {
 
@@ -23,7 +23,9 @@ inline at::Tensor BoolVec(const std::vector<int64_t>& v) {
 }
 
 // [N] int64 tensor.
-inline at::Tensor LongVec(const std::vector<int64_t>& v) { return at::tensor(v, at::TensorOptions().dtype(at::kLong)); }
+inline at::Tensor LongVec(const std::vector<int64_t>& v) {
+  return at::tensor(v, at::TensorOptions().dtype(at::kLong));
+}
 
 inline std::vector<double> ToVector(const at::Tensor& t) {
   const at::Tensor c = t.detach().to(at::kDouble).contiguous().cpu();

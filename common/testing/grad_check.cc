@@ -1,12 +1,12 @@
 #include "common/testing/grad_check.h"
 
-#include <cmath>
-#include <limits>
-#include <string>
-
 #include <ATen/core/Tensor.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -25,7 +25,8 @@ std::string MultiIndex(int64_t flat, at::IntArrayRef sizes) {
 }
 
 // sum(f(xs)) as a double. REQUIRES: f's output was validated once.
-double SumOf(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f, const std::vector<at::Tensor>& xs) {
+double SumOf(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f,
+             const std::vector<at::Tensor>& xs) {
   return f(xs).sum().to(at::kDouble).item<double>();
 }
 
@@ -34,13 +35,15 @@ double SumOf(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f,
 absl::Status CheckGradients(std::function<at::Tensor(const std::vector<at::Tensor>&)> f,
                             std::vector<at::Tensor> inputs, double eps, double atol, double rtol) {
   if (!(eps > 0) || !(atol >= 0) || !(rtol >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("CheckGradients: need eps > 0, atol >= 0, rtol >= 0; got eps ",
-                                                   eps, ", atol ", atol, ", rtol ", rtol));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CheckGradients: need eps > 0, atol >= 0, rtol >= 0; got eps ", eps, ", atol ", atol,
+                     ", rtol ", rtol));
   }
   std::vector<at::Tensor> leaves;
   leaves.reserve(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) return absl::InvalidArgumentError(absl::StrCat("CheckGradients: input ", i, " is undefined"));
+    if (!inputs[i].defined())
+      return absl::InvalidArgumentError(absl::StrCat("CheckGradients: input ", i, " is undefined"));
     if (inputs[i].scalar_type() != at::kDouble) {
       return absl::InvalidArgumentError(absl::StrCat("CheckGradients: input ", i, " must be float64, got ",
                                                      c10::toString(inputs[i].scalar_type())));
@@ -55,7 +58,8 @@ absl::Status CheckGradients(std::function<at::Tensor(const std::vector<at::Tenso
     try {
       out = f(leaves);
     } catch (const c10::Error& e) {
-      return absl::InvalidArgumentError(absl::StrCat("CheckGradients: f threw: ", e.what_without_backtrace()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("CheckGradients: f threw: ", e.what_without_backtrace()));
     }
     if (!out.defined() || !at::isFloatingType(out.scalar_type())) {
       return absl::InvalidArgumentError("CheckGradients: f must return a defined floating-point tensor");

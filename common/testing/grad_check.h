@@ -24,10 +24,10 @@
 #ifndef M1RL_COMMON_TESTING_GRAD_CHECK_H_
 #define M1RL_COMMON_TESTING_GRAD_CHECK_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <functional>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "absl/status/status.h"
 

@@ -23,9 +23,11 @@ at::Tensor Doubles(std::vector<double> v, std::vector<int64_t> shape) {
 TEST(CheckGradientsTest, PassesOnAKnownGradient) {
   const at::Tensor x = Doubles({0.3, -1.2, 2.0, 0.5, 1.5, -0.7}, {2, 3});
   const at::Tensor w = Doubles({1.5, -0.25, 2.0}, {3});
-  EXPECT_THAT(CheckGradients([](const std::vector<at::Tensor>& in) { return in[0].mul(in[0]).mul(in[1]).add(in[0].sin()); },
-                             {x, w}),
-              IsOk());
+  EXPECT_THAT(
+      CheckGradients(
+          [](const std::vector<at::Tensor>& in) { return in[0].mul(in[0]).mul(in[1]).add(in[0].sin()); },
+          {x, w}),
+      IsOk());
 }
 
 // y = 3 x with a correct and a deliberately wrong backward.
@@ -48,9 +50,11 @@ TEST(CheckGradientsTest, FailsOnAWrongCustomBackwardNamingTheWorstElement) {
   // Numeric gradient is 3 for every element, autograd says 2: |diff| = 1 > 1e-7 + 1e-5 * 3 everywhere.
   // With the extra input x^2 (gradient 2x) only the custom op is wrong; the worst element is the same
   // for all four, so the first one (input 0, [0, 0]) is reported.
-  const absl::Status s =
-      CheckGradients([](const std::vector<at::Tensor>& in) { return TripleFn<false>::apply(in[0]).sum().add(in[1].mul(in[1]).sum()); },
-                     {Doubles({1.0, 2.0, 3.0, 4.0}, {2, 2}), Doubles({0.5, -1.0}, {2})});
+  const absl::Status s = CheckGradients(
+      [](const std::vector<at::Tensor>& in) {
+        return TripleFn<false>::apply(in[0]).sum().add(in[1].mul(in[1]).sum());
+      },
+      {Doubles({1.0, 2.0, 3.0, 4.0}, {2, 2}), Doubles({0.5, -1.0}, {2})});
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal,
                           AllOf(HasSubstr("failed for 4 of 6 elements"), HasSubstr("input 0 element [0, 0]"),
                                 HasSubstr("autograd 2,"), HasSubstr("finite difference 3"))));
@@ -84,7 +88,8 @@ TEST(CheckGradientsTest, RejectsNonDoubleInputs) {
 
 TEST(CheckGradientsTest, DoesNotModifyTheCallersTensors) {
   const at::Tensor x = Doubles({1.0, 2.0}, {2});
-  ASSERT_THAT(CheckGradients([](const std::vector<at::Tensor>& in) { return in[0].mul(in[0]); }, {x}), IsOk());
+  ASSERT_THAT(CheckGradients([](const std::vector<at::Tensor>& in) { return in[0].mul(in[0]); }, {x}),
+              IsOk());
   EXPECT_EQ(x[0].item<double>(), 1.0);
   EXPECT_FALSE(x.requires_grad());
 }

@@ -56,8 +56,8 @@ MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
 #define M1RL_EXPECT_OK(expr) EXPECT_THAT((expr), ::m1rl::testing::IsOk())
 
 #define M1RL_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                                     \
-  ASSERT_TRUE(tmp.ok()) << tmp.status();                 \
+  auto tmp = (expr);                                    \
+  ASSERT_TRUE(tmp.ok()) << tmp.status();                \
   lhs = std::move(*tmp)
 #define M1RL_TESTING_CONCAT_INNER_(a, b) a##b
 #define M1RL_TESTING_CONCAT_(a, b) M1RL_TESTING_CONCAT_INNER_(a, b)

@@ -1,6 +1,6 @@
 // CUDA kernels against the plain C++ references of kernels/reference/naive.h (label cuda; skipped without a
-// device). Inputs: lightning q, k, v = SiLU(N(0,1)); outputs NaN-poisoned before each launch; shapes include 1,
-// primes, non-multiples of the 32-token chunk and 32-column tiles, ragged batches with an empty sequence.
+// device). Inputs: lightning q, k, v = SiLU(N(0,1)); outputs NaN-poisoned before each launch; shapes include
+// 1, primes, non-multiples of the 32-token chunk and 32-column tiles, ragged batches with an empty sequence.
 // Error metric (KERNELS.md): max|y - y_ref| / max|y_ref|; NaN always fails.
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
@@ -98,8 +98,8 @@ void ExpectClose(const std::vector<A>& got, const std::vector<B>& ref, double re
     }
   }
   const double rel = max_ref > 0 ? worst / max_ref : worst;
-  EXPECT_LE(rel, rel_tol) << what << ": worst index " << worst_i << " got " << double(got[worst_i]) << " expected "
-                          << double(ref[worst_i]) << " (max|ref| " << max_ref << ")";
+  EXPECT_LE(rel, rel_tol) << what << ": worst index " << worst_i << " got " << double(got[worst_i])
+                          << " expected " << double(ref[worst_i]) << " (max|ref| " << max_ref << ")";
 }
 
 struct LightningCase {
@@ -117,7 +117,8 @@ std::vector<float> DecayRates(int64_t H) {
 
 class LightningTest : public ::testing::TestWithParam<LightningCase> {};
 
-// fp32 scan over up to ~100 tokens of d-length dot products: error ~ eps32 * sqrt(T*d) * max, bounded by 2e-5.
+// fp32 scan over up to ~100 tokens of d-length dot products: error ~ eps32 * sqrt(T*d) * max, bounded by
+// 2e-5.
 constexpr double kLightningTol = 2e-5;
 
 TEST_P(LightningTest, ForwardMatchesRecurrence) {
@@ -162,7 +163,8 @@ TEST_P(LightningTest, BackwardMatchesReverseScan) {
   std::vector<float> init = c.with_state ? Normal(B * H * D * D, 15) : std::vector<float>{};
   std::vector<float> dfin = c.with_state ? Normal(B * H * D * D, 16) : std::vector<float>{};
   std::vector<float> rdq, rdk, rdv, rds0;
-  reference::naive::LightningBackward(q, k, v, go, c.cu_seqlens, H, D, rates, init, dfin, &rdq, &rdk, &rdv, &rds0);
+  reference::naive::LightningBackward(q, k, v, go, c.cu_seqlens, H, D, rates, init, dfin, &rdq, &rdk, &rdv,
+                                      &rds0);
 
   DeviceBuffer<float> dq(q), dk(k), dv(v), dgo(go), drates(rates), dinit(init), ddfin(dfin);
   DeviceBuffer<float> gq(T * H * D), gk(T * H * D), gv(T * H * D), gs0(B * H * D * D);
@@ -211,7 +213,8 @@ TEST_P(LightningTest, DecodeMatchesForward) {
   std::vector<int32_t> slots(B);
   for (int64_t b = 0; b < B; ++b) {
     slots[b] = static_cast<int32_t>(B - 1 - b);
-    std::copy(init.begin() + b * H * D * D, init.begin() + (b + 1) * H * D * D, pool.begin() + slots[b] * H * D * D);
+    std::copy(init.begin() + b * H * D * D, init.begin() + (b + 1) * H * D * D,
+              pool.begin() + slots[b] * H * D * D);
   }
   DeviceBuffer<float> dpool(pool), drates(rates), dq(q), dk(k), dv(v), dout(B * H * D);
   DeviceBuffer<int32_t> dslots(slots);
@@ -244,8 +247,8 @@ TEST_P(LightningTest, DecodeMatchesForward) {
 }
 
 // bf16 inputs and outputs (the KERNELS.md contract; tensor-core path for d % 16 == 0): references on the same
-// bf16-rounded inputs in double. Bounds from KERNELS.md §1-2: o <= 3e-3, final state <= 1e-3, dq/dk/dv <= 5e-3,
-// dS_0 <= 2e-3 (bf16 output rounding is 2^-9; TF32 operands of the state products 2^-11).
+// bf16-rounded inputs in double. Bounds from KERNELS.md §1-2: o <= 3e-3, final state <= 1e-3, dq/dk/dv <=
+// 5e-3, dS_0 <= 2e-3 (bf16 output rounding is 2^-9; TF32 operands of the state products 2^-11).
 std::vector<__nv_bfloat16> ToBf16(const std::vector<float>& v) {
   std::vector<__nv_bfloat16> b(v.size());
   for (size_t i = 0; i < v.size(); ++i) b[i] = __float2bfloat16(v[i]);
@@ -346,11 +349,12 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LightningBf16Test,
                                            LightningCase{{0, 67}, 3, 48, false},
                                            LightningCase{{0, 64, 100}, 2, 40, true}));
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, LightningTest,
-    ::testing::Values(LightningCase{{0, 1}, 1, 1, false}, LightningCase{{0, 37}, 2, 17, true},
-                      LightningCase{{0, 1, 38, 38, 105}, 3, 32, true}, LightningCase{{0, 64, 97}, 2, 64, false},
-                      LightningCase{{0, 33, 100}, 2, 128, true}));
+INSTANTIATE_TEST_SUITE_P(Shapes, LightningTest,
+                         ::testing::Values(LightningCase{{0, 1}, 1, 1, false},
+                                           LightningCase{{0, 37}, 2, 17, true},
+                                           LightningCase{{0, 1, 38, 38, 105}, 3, 32, true},
+                                           LightningCase{{0, 64, 97}, 2, 64, false},
+                                           LightningCase{{0, 33, 100}, 2, 128, true}));
 
 struct HeadCase {
   int64_t tokens, hidden, vocab, chunk;
@@ -443,13 +447,13 @@ TEST_P(HeadTest, ForwardAndBackwardMatchReference) {
 // Tolerances: IEEE fp32 with H <= 96 terms: ~1e-5 relative; TF32 rounds operands to 10 mantissa bits but
 // bf16-valued inputs (7 bits) are exact in TF32, so it matches IEEE to accumulation order (KERNELS.md: within
 // 1.3e-4 of IEEE logits on M1 shapes); bf16_fp32_out on bf16-valued inputs is exact in the products.
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, HeadTest,
-    ::testing::Values(HeadCase{1, 64, 101, 32, HeadGemmPrecision::kIeeeFp32, 1e-5},
-                      HeadCase{37, 96, 1009, 256, HeadGemmPrecision::kIeeeFp32, 1e-5},
-                      HeadCase{37, 96, 1009, 4096, HeadGemmPrecision::kIeeeFp32, 1e-5},
-                      HeadCase{29, 64, 517, 128, HeadGemmPrecision::kTf32, 2e-4},
-                      HeadCase{29, 64, 517, 128, HeadGemmPrecision::kBf16Fp32Out, 2e-4}));
+INSTANTIATE_TEST_SUITE_P(Shapes, HeadTest,
+                         ::testing::Values(HeadCase{1, 64, 101, 32, HeadGemmPrecision::kIeeeFp32, 1e-5},
+                                           HeadCase{37, 96, 1009, 256, HeadGemmPrecision::kIeeeFp32, 1e-5},
+                                           HeadCase{37, 96, 1009, 4096, HeadGemmPrecision::kIeeeFp32, 1e-5},
+                                           HeadCase{29, 64, 517, 128, HeadGemmPrecision::kTf32, 2e-4},
+                                           HeadCase{29, 64, 517, 128, HeadGemmPrecision::kBf16Fp32Out,
+                                                    2e-4}));
 
 TEST(MoeTest, RoutePermuteCombineMatchReference) {
   SKIP_WITHOUT_DEVICE();

@@ -6,10 +6,10 @@
 //   o_i = lambda^(i+1) q_i S_prev + sum_{j<=i} lambda^(i-j) (q_i . k_j) v_j        (i, j local, 0-based)
 //   S   = lambda^m S_prev + sum_j lambda^(m-1-j) k_j^T v_j
 // All arithmetic is fp32 SIMT (IEEE exp for the decays, no fast math).
-#include "kernels/cuda/lightning_attention.h"
-
 #include <cuda_bf16.h>
 #include <mma.h>
+
+#include "kernels/cuda/lightning_attention.h"
 
 namespace m1rl::cuda {
 namespace {
@@ -136,7 +136,8 @@ __global__ void __launch_bounds__(kThreads) LightningScanKernel(LightningScanArg
     const float scale = a.final_scale_lambda ? sPow[1] : 1.0f;
     for (int idx = tid; idx < D * kDvTile; idx += kThreads) {
       const int d = idx / kDvTile, c = idx % kDvTile;
-      if (c0 + c < D) a.final_state[state_off + static_cast<int64_t>(d) * D + c0 + c] = scale * sS[d * ldv + c];
+      if (c0 + c < D)
+        a.final_state[state_off + static_cast<int64_t>(d) * D + c0 + c] = scale * sS[d * ldv + c];
     }
   }
 }
@@ -174,19 +175,19 @@ __global__ void LightningDecodeKernel(LightningDecodeArgs a) {
   Store(static_cast<T*>(a.out), (b * a.num_heads + h) * D + c, acc);
 }
 
-
 // Tensor-core scan for bf16 io and d % 16 == 0 (d <= 64 or d = 128): same block structure as the SIMT kernel
-// with chunks of 64 tokens and d_v tiles of min(64, d) columns. A = Q K^T uses bf16 MMA (exact products of the
-// bf16 inputs, fp32 accumulation); every product with an fp32 operand uses TF32 MMA: A V, Q S (q read from the
-// bf16 tile, exact in TF32; lambda^(i+1) scales the fp32 result) and K'^T V (K' carries lambda^(m-1-j) in fp32,
-// rounded to TF32). The decayed A stays fp32 and enters A V as two TF32 terms (hi + lo, 2^-22 relative): rounded
-// once to TF32 it was the kernel's largest error, up to 2.4e-4 of max|o| on the bf16 test inputs. The state stays
-// fp32 in shared memory and is only rounded (to TF32, 2^-11 relative) as an operand. The bf16 store of o adds up
-// to 2^-8 of max|o| (half an ulp of the top binade) whatever the kernel does.
+// with chunks of 64 tokens and d_v tiles of min(64, d) columns. A = Q K^T uses bf16 MMA (exact products of
+// the bf16 inputs, fp32 accumulation); every product with an fp32 operand uses TF32 MMA: A V, Q S (q read
+// from the bf16 tile, exact in TF32; lambda^(i+1) scales the fp32 result) and K'^T V (K' carries
+// lambda^(m-1-j) in fp32, rounded to TF32). The decayed A stays fp32 and enters A V as two TF32 terms (hi +
+// lo, 2^-22 relative): rounded once to TF32 it was the kernel's largest error, up to 2.4e-4 of max|o| on the
+// bf16 test inputs. The state stays fp32 in shared memory and is only rounded (to TF32, 2^-11 relative) as an
+// operand. The bf16 store of o adds up to 2^-8 of max|o| (half an ulp of the top binade) whatever the kernel
+// does.
 namespace tc {
 
 namespace wmma = nvcuda::wmma;
-constexpr int kC = 64;        // chunk tokens
+constexpr int kC = 64;  // chunk tokens
 constexpr int kWarps = 16;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kMaxVecQ = kC * 128 / 8 / kThreads;  // uint4 of a [kC, d <= 128] bf16 tile per thread
@@ -202,8 +203,9 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   L.D = D;
   L.DV = D < 64 ? D : 64;
   L.ldqb = D + 8;
-  // Leading dimensions (4-byte words) for conflict-free fragment loads: row-major A operands (A; Q, K in bf16,
-  // ld/2) want ld = 4 mod 32, row-major B operands (V, S) and the column-major A operand K' want ld = 8 mod 32.
+  // Leading dimensions (4-byte words) for conflict-free fragment loads: row-major A operands (A; Q, K in
+  // bf16, ld/2) want ld = 4 mod 32, row-major B operands (V, S) and the column-major A operand K' want ld = 8
+  // mod 32.
   L.ldkf = D + 8;
   L.ldvf = L.DV + 8;
   L.lda = kC + 4;
@@ -218,9 +220,9 @@ __host__ __device__ inline Layout MakeLayout(int D) {
   L.off_kb = take(sizeof(__nv_bfloat16) * kC * L.ldqb);
   L.off_kf = take(sizeof(float) * kC * L.ldkf);
   L.off_vf = take(sizeof(float) * kC * L.ldvf);
-  L.off_af = take(sizeof(float) * kC * L.lda);   // masked, decayed A [kC, kC]
-  L.off_ob = take(sizeof(float) * kC * L.lds);   // O tile [kC, DV]
-  L.off_s = take(sizeof(float) * D * L.lds);   // state, double-buffered: chunk n reads one, writes the other
+  L.off_af = take(sizeof(float) * kC * L.lda);  // masked, decayed A [kC, kC]
+  L.off_ob = take(sizeof(float) * kC * L.lds);  // O tile [kC, DV]
+  L.off_s = take(sizeof(float) * D * L.lds);    // state, double-buffered: chunk n reads one, writes the other
   L.off_s2 = take(sizeof(float) * D * L.lds);
   L.off_pow = take(sizeof(float) * (kC + 1));
   L.total = o;
@@ -229,16 +231,18 @@ __host__ __device__ inline Layout MakeLayout(int D) {
 
 // Raw mma.sync on register fragments (PTX ISA layouts; g = lane / 4, t = lane % 4):
 //   m16n8k8 tf32:  A a0 (g, t) a1 (g+8, t) a2 (g, t+4) a3 (g+8, t+4); B b0 (k t, n g) b1 (k t+4, n g)
-//   m16n8k16 bf16: A a0 (g, 2t..2t+1) a1 (g+8, ..) a2 (g, 2t+8..) a3 (g+8, 2t+8..); B b0 (k 2t..2t+1, n g) b1 (k 2t+8..)
-//   C (both): c0 (g, 2t) c1 (g, 2t+1) c2 (g+8, 2t) c3 (g+8, 2t+1)
+//   m16n8k16 bf16: A a0 (g, 2t..2t+1) a1 (g+8, ..) a2 (g, 2t+8..) a3 (g+8, 2t+8..); B b0 (k 2t..2t+1, n g) b1
+//   (k 2t+8..) C (both): c0 (g, 2t) c1 (g, 2t+1) c2 (g+8, 2t) c3 (g+8, 2t+1)
 // Fragments are loaded with plain shared-memory loads (wmma's loads compile to generic 64-bit loads here).
 __device__ __forceinline__ void MmaTf32(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 __device__ __forceinline__ void MmaBf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
@@ -357,7 +361,8 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
     if (p0 + kC < len) fetch(p0 + kC);
 
     // A = Q K^T (bf16 MMA, fp32 accumulate): 4x4 tiles of 16x16 (only j0 <= i0 are computed: the A V product
-    // below never reads the others), one per warp; causal mask and decay applied in registers, A stored in fp32.
+    // below never reads the others), one per warp; causal mask and decay applied in registers, A stored in
+    // fp32.
     {
       const int i0 = (warp / 4) * 16, j0 = (warp % 4) * 16;
       if (j0 <= i0) {
@@ -385,21 +390,23 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
     }
     __syncthreads();
 
-    // O = lambda^(i+1) Q S + A V, TF32 with fp32 accumulation, tiles of 16 x 16 over [kC, DV], one per warp (two
-    // n8 halves each). Q S goes to acq and is scaled per row; A V is A_hi V + A_lo V with A_hi = tf32(A),
-    // A_lo = tf32(A - A_hi), A_hi V into acc and A_lo V into acq (two independent accumulator chains).
+    // O = lambda^(i+1) Q S + A V, TF32 with fp32 accumulation, tiles of 16 x 16 over [kC, DV], one per warp
+    // (two n8 halves each). Q S goes to acq and is scaled per row; A V is A_hi V + A_lo V with A_hi =
+    // tf32(A), A_lo = tf32(A - A_hi), A_hi V into acc and A_lo V into acq (two independent accumulator
+    // chains).
     const int nct = DV / 16;
     const int o_tiles = (kC / 16) * nct;
     for (int tile = warp; tile < o_tiles; tile += kWarps) {
       const int i0 = (tile / nct) * 16, cc = (tile % nct) * 16;
       float acc[2][4] = {}, acq[2][4] = {};
-      // q as the TF32 A operand: a bf16 shifted into the high half of a 32-bit word is the same value in TF32.
+      // q as the TF32 A operand: a bf16 shifted into the high half of a 32-bit word is the same value in
+      // TF32.
       const auto* qh = reinterpret_cast<const unsigned short*>(Qb + (i0 + g) * L.ldqb) + t4;
       const float* sr = S + t4 * L.lds + cc + g;
 #pragma unroll 4
       for (int k0 = 0; k0 < D; k0 += 8) {
-        const uint32_t fa[4] = {uint32_t{qh[k0]} << 16, uint32_t{qh[8 * L.ldqb + k0]} << 16, uint32_t{qh[k0 + 4]} << 16,
-                                uint32_t{qh[8 * L.ldqb + k0 + 4]} << 16};
+        const uint32_t fa[4] = {uint32_t{qh[k0]} << 16, uint32_t{qh[8 * L.ldqb + k0]} << 16,
+                                uint32_t{qh[k0 + 4]} << 16, uint32_t{qh[8 * L.ldqb + k0 + 4]} << 16};
         const float* sb = sr + k0 * L.lds;
         MmaTf32(acq[0], fa, Tf32Bits(sb[0]), Tf32Bits(sb[4 * L.lds]));
         MmaTf32(acq[1], fa, Tf32Bits(sb[8]), Tf32Bits(sb[4 * L.lds + 8]));
@@ -424,7 +431,8 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
           lo[e] = Tf32Bits(x[e] - __uint_as_float(hi[e]));
         }
         const float* vb = vr + j0 * L.ldvf;
-        const uint32_t b00 = Bits(vb[0]), b01 = Bits(vb[4 * L.ldvf]), b10 = Bits(vb[8]), b11 = Bits(vb[4 * L.ldvf + 8]);
+        const uint32_t b00 = Bits(vb[0]), b01 = Bits(vb[4 * L.ldvf]), b10 = Bits(vb[8]),
+                       b11 = Bits(vb[4 * L.ldvf + 8]);
         MmaTf32(acc[0], hi, b00, b01);
         MmaTf32(acc[1], hi, b10, b11);
         MmaTf32(acq[0], lo, b00, b01);
@@ -434,12 +442,13 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
       for (int nt = 0; nt < 2; ++nt) {
         float* ob = Ob + (i0 + g) * L.lds + cc + 8 * nt + 2 * t4;
         *reinterpret_cast<float2*>(ob) = make_float2(acc[nt][0] + acq[nt][0], acc[nt][1] + acq[nt][1]);
-        *reinterpret_cast<float2*>(ob + 8 * L.lds) = make_float2(acc[nt][2] + acq[nt][2], acc[nt][3] + acq[nt][3]);
+        *reinterpret_cast<float2*>(ob + 8 * L.lds) =
+            make_float2(acc[nt][2] + acq[nt][2], acc[nt][3] + acq[nt][3]);
       }
     }
 
-    // Same phase: S' = lambda^m S + K'^T V (TF32) into the other state buffer, blocks of 16 x (8 kNT) per warp
-    // (K' is the column-major A operand, its fragment shared by kNT n8 tiles).
+    // Same phase: S' = lambda^m S + K'^T V (TF32) into the other state buffer, blocks of 16 x (8 kNT) per
+    // warp (K' is the column-major A operand, its fragment shared by kNT n8 tiles).
     constexpr int kDV = kD < 64 ? kD : 64;
     constexpr int kNT = kDV % 32 == 0 ? 4 : 2;
     constexpr int kBlkC = kDV / (8 * kNT);
@@ -465,7 +474,8 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
         const uint32_t fa[4] = {Bits(kk[0]), Bits(kk[8]), Bits(kk[4 * L.ldkf]), Bits(kk[4 * L.ldkf + 8])};
         const float* vb = vr + j0 * L.ldvf;
 #pragma unroll
-        for (int nt = 0; nt < kNT; ++nt) MmaTf32(acc[nt], fa, Bits(vb[8 * nt]), Bits(vb[4 * L.ldvf + 8 * nt]));
+        for (int nt = 0; nt < kNT; ++nt)
+          MmaTf32(acc[nt], fa, Bits(vb[8 * nt]), Bits(vb[4 * L.ldvf + 8 * nt]));
       }
 #pragma unroll
       for (int nt = 0; nt < kNT; ++nt) {
@@ -502,8 +512,8 @@ bool Aligned16(const TokenHeadView& v) {
 
 bool Applies(const LightningScanArgs& a) {
   const int64_t D = a.head_dim;
-  return a.io_type == IoType::kBF16 && D % 16 == 0 && (D <= 64 || D == 128) && Aligned16(a.q) && Aligned16(a.k) &&
-         Aligned16(a.v);
+  return a.io_type == IoType::kBF16 && D % 16 == 0 && (D <= 64 || D == 128) && Aligned16(a.q) &&
+         Aligned16(a.k) && Aligned16(a.v);
 }
 
 }  // namespace tc
@@ -520,10 +530,10 @@ __global__ void __launch_bounds__(256) LightningDecodeVec4Kernel(LightningDecode
   const int D = static_cast<int>(a.head_dim);
   const int C4 = D / 4;
   const int R = 256 / C4;
-  float* sq = sh;          // [D]
-  float* sk = sq + D;      // [D]
-  float* sv = sk + D;      // [D]
-  float* part = sv + D;    // [R][D]
+  float* sq = sh;        // [D]
+  float* sk = sq + D;    // [D]
+  float* sv = sk + D;    // [D]
+  float* part = sv + D;  // [R][D]
   const int64_t b = blockIdx.x / a.num_heads;
   const int64_t h = blockIdx.x % a.num_heads;
   const int64_t slot = a.slot_idx != nullptr ? a.slot_idx[b] : b;
@@ -536,7 +546,8 @@ __global__ void __launch_bounds__(256) LightningDecodeVec4Kernel(LightningDecode
   __syncthreads();
   const int c4 = threadIdx.x % C4, g = threadIdx.x / C4;
   if (g < R) {
-    float4* S = reinterpret_cast<float4*>(a.state_pool + (slot * a.num_heads + h) * static_cast<int64_t>(D) * D);
+    float4* S =
+        reinterpret_cast<float4*>(a.state_pool + (slot * a.num_heads + h) * static_cast<int64_t>(D) * D);
     const float lambda = expf(-a.decay_rate[h]);
     const float4 v4 = make_float4(sv[4 * c4], sv[4 * c4 + 1], sv[4 * c4 + 2], sv[4 * c4 + 3]);
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
@@ -574,32 +585,40 @@ cudaError_t LightningScan(const LightningScanArgs& args, cudaStream_t stream) {
   if (args.head_dim < 1 || args.head_dim > kMaxHeadDim) return cudaErrorInvalidValue;
   if (tc::Applies(args)) {
     const tc::Layout L = tc::MakeLayout(static_cast<int>(args.head_dim));
-    const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads), static_cast<unsigned>(args.head_dim / L.DV));
+    const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads),
+                    static_cast<unsigned>(args.head_dim / L.DV));
     auto launch = [&](auto kernel) {
-      cudaError_t err =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(L.total));
+      cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(L.total));
       if (err != cudaSuccess) return err;
       kernel<<<grid, tc::kThreads, L.total, stream>>>(args);
       return cudaGetLastError();
     };
     switch (args.head_dim) {
-      case 16: return launch(tc::ScanKernel<16>);
-      case 32: return launch(tc::ScanKernel<32>);
-      case 48: return launch(tc::ScanKernel<48>);
-      case 64: return launch(tc::ScanKernel<64>);
-      default: return launch(tc::ScanKernel<128>);
+      case 16:
+        return launch(tc::ScanKernel<16>);
+      case 32:
+        return launch(tc::ScanKernel<32>);
+      case 48:
+        return launch(tc::ScanKernel<48>);
+      case 64:
+        return launch(tc::ScanKernel<64>);
+      default:
+        return launch(tc::ScanKernel<128>);
     }
   }
   const size_t smem = ScanSharedBytes(args.head_dim);
   const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads),
                   static_cast<unsigned>((args.head_dim + kDvTile - 1) / kDvTile));
   auto launch = [&](auto kernel) {
-    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    cudaError_t err =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     if (err != cudaSuccess) return err;
     kernel<<<grid, kThreads, smem, stream>>>(args);
     return cudaGetLastError();
   };
-  return args.io_type == IoType::kBF16 ? launch(LightningScanKernel<__nv_bfloat16>) : launch(LightningScanKernel<float>);
+  return args.io_type == IoType::kBF16 ? launch(LightningScanKernel<__nv_bfloat16>)
+                                       : launch(LightningScanKernel<float>);
 }
 
 cudaError_t LightningBackward(const LightningBackwardArgs& a, cudaStream_t stream) {

@@ -8,17 +8,17 @@
 #ifndef M1RL_KERNELS_CUDA_LIGHTNING_ATTENTION_H_
 #define M1RL_KERNELS_CUDA_LIGHTNING_ATTENTION_H_
 
-#include <cstdint>
-
 #include <cuda_runtime_api.h>
+
+#include <cstdint>
 
 namespace m1rl::cuda {
 
 // Element type of q, k, v, dO and outputs (states and decays are always fp32).
 enum class IoType { kF32, kBF16 };
 
-// A strided view of a per-token, per-head vector: element (t, h, i) is at ptr[t*tok_stride + h*head_stride + i],
-// of type io_type (fp32 or bf16) given in the args struct.
+// A strided view of a per-token, per-head vector: element (t, h, i) is at ptr[t*tok_stride + h*head_stride +
+// i], of type io_type (fp32 or bf16) given in the args struct.
 struct TokenHeadView {
   const void* ptr = nullptr;
   int64_t tok_stride = 0;
@@ -26,24 +26,24 @@ struct TokenHeadView {
 };
 
 struct LightningScanArgs {
-  TokenHeadView q;  // [T, H, d] "query" role
-  TokenHeadView k;  // [T, H, d] "key" role (rows of S)
-  TokenHeadView v;  // [T, H, d] "value" role (columns of S)
+  TokenHeadView q;                      // [T, H, d] "query" role
+  TokenHeadView k;                      // [T, H, d] "key" role (rows of S)
+  TokenHeadView v;                      // [T, H, d] "value" role (columns of S)
   const int32_t* cu_seqlens = nullptr;  // [num_seqs + 1] device, int32
   int64_t num_seqs = 0;
   int64_t num_heads = 0;
-  int64_t head_dim = 0;                 // d (1..128)
-  const float* decay_rate = nullptr;    // [H] device: s_h * f_i; lambda_h = exp(-decay_rate[h])
-  const float* init_state = nullptr;    // [num_seqs, H, d, d] fp32 or null (zeros)
-  bool transpose_init = false;          // read init_state as [.., d_v, d_k]
-  bool init_scale_inv_lambda = false;   // multiply init_state by 1/lambda_h (backward scans)
-  float* final_state = nullptr;         // [num_seqs, H, d, d] fp32 or null
-  bool final_scale_lambda = false;      // multiply final_state by lambda_h (backward: dS_0 = lambda G_1)
-  bool reverse = false;                 // scan each sequence from its last token to its first
-  void* out = nullptr;                  // [T, H, d]: element (t, h, i) at out[t*out_tok_stride + h*out_head_stride + i]
+  int64_t head_dim = 0;                // d (1..128)
+  const float* decay_rate = nullptr;   // [H] device: s_h * f_i; lambda_h = exp(-decay_rate[h])
+  const float* init_state = nullptr;   // [num_seqs, H, d, d] fp32 or null (zeros)
+  bool transpose_init = false;         // read init_state as [.., d_v, d_k]
+  bool init_scale_inv_lambda = false;  // multiply init_state by 1/lambda_h (backward scans)
+  float* final_state = nullptr;        // [num_seqs, H, d, d] fp32 or null
+  bool final_scale_lambda = false;     // multiply final_state by lambda_h (backward: dS_0 = lambda G_1)
+  bool reverse = false;                // scan each sequence from its last token to its first
+  void* out = nullptr;  // [T, H, d]: element (t, h, i) at out[t*out_tok_stride + h*out_head_stride + i]
   int64_t out_tok_stride = 0;
   int64_t out_head_stride = 0;
-  IoType io_type = IoType::kF32;        // type of q, k, v and out
+  IoType io_type = IoType::kF32;  // type of q, k, v and out
 };
 
 // Chunked scan: the forward of lightning attention (and, with roles swapped / reverse, its backward).
@@ -59,18 +59,18 @@ cudaError_t LightningScan(const LightningScanArgs& args, cudaStream_t stream);
 //   dk_j = v_j G_j^T               -> reverse scan with (q,k,v) = (v, dO, q), init dS_T^T / lambda
 //   dS_0 = lambda G_1              -> final state of the dv scan, times lambda
 struct LightningBackwardArgs {
-  TokenHeadView q, k, v;                // forward inputs
-  TokenHeadView dout;                   // [T, H, d]
+  TokenHeadView q, k, v;  // forward inputs
+  TokenHeadView dout;     // [T, H, d]
   const int32_t* cu_seqlens = nullptr;
   int64_t num_seqs = 0, num_heads = 0, head_dim = 0;
-  const float* decay_rate = nullptr;    // [H]
-  const float* init_state = nullptr;    // [num_seqs, H, d, d] or null
-  const float* d_final_state = nullptr; // [num_seqs, H, d, d] or null
-  void* dq = nullptr;                   // [T, H, d] contiguous, io_type
+  const float* decay_rate = nullptr;     // [H]
+  const float* init_state = nullptr;     // [num_seqs, H, d, d] or null
+  const float* d_final_state = nullptr;  // [num_seqs, H, d, d] or null
+  void* dq = nullptr;                    // [T, H, d] contiguous, io_type
   void* dk = nullptr;
   void* dv = nullptr;
-  float* d_init_state = nullptr;        // [num_seqs, H, d, d] or null
-  IoType io_type = IoType::kF32;        // type of q, k, v, dout, dq, dk, dv
+  float* d_init_state = nullptr;  // [num_seqs, H, d, d] or null
+  IoType io_type = IoType::kF32;  // type of q, k, v, dout, dq, dk, dv
 };
 cudaError_t LightningBackward(const LightningBackwardArgs& args, cudaStream_t stream);
 

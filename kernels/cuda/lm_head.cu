@@ -1,9 +1,9 @@
 // Chunked FP32 LM head. See lm_head.h.
-#include "kernels/cuda/lm_head.h"
-
 #include <cuda_bf16.h>
 
 #include <cmath>
+
+#include "kernels/cuda/lm_head.h"
 
 namespace m1rl::cuda {
 namespace {
@@ -87,8 +87,8 @@ __global__ void FinalizeKernel(const float* stats, int64_t T, float* logprobs, f
 }
 
 // dz[t, c] = grad_t * inv_temp * (1[c == target] - exp(z - lse_t)), in place over the logit tile.
-__global__ void DLogitsKernel(float* tile, int64_t cols, int64_t col0, const int64_t* targets, const float* grad,
-                              const float* lse, float inv_temp, __nv_bfloat16* tile_bf16) {
+__global__ void DLogitsKernel(float* tile, int64_t cols, int64_t col0, const int64_t* targets,
+                              const float* grad, const float* lse, float inv_temp, __nv_bfloat16* tile_bf16) {
   const int64_t t = blockIdx.x;
   float* row = tile + t * cols;
   const float g = grad[t] * inv_temp, l = lse[t];
@@ -102,27 +102,29 @@ __global__ void DLogitsKernel(float* tile, int64_t cols, int64_t col0, const int
 }
 
 // C[rows_c, cols_c] (row-major, fp32) = A · B^T  or the variants below, via cuBLAS column-major calls.
-cublasStatus_t Gemm(cublasHandle_t h, HeadGemmPrecision prec, cublasOperation_t ta, cublasOperation_t tb, int64_t m,
-                    int64_t n, int64_t k, const void* a, int64_t lda, const void* b, int64_t ldb, float beta, float* c,
-                    int64_t ldc) {
+cublasStatus_t Gemm(cublasHandle_t h, HeadGemmPrecision prec, cublasOperation_t ta, cublasOperation_t tb,
+                    int64_t m, int64_t n, int64_t k, const void* a, int64_t lda, const void* b, int64_t ldb,
+                    float beta, float* c, int64_t ldc) {
   const float alpha = 1.f;
   switch (prec) {
     case HeadGemmPrecision::kIeeeFp32:
-      return cublasGemmEx(h, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta, c, CUDA_R_32F,
-                          ldc, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT);
+      return cublasGemmEx(h, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta, c,
+                          CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT);
     case HeadGemmPrecision::kTf32:
-      return cublasGemmEx(h, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta, c, CUDA_R_32F,
-                          ldc, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT);
+      return cublasGemmEx(h, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta, c,
+                          CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT);
     case HeadGemmPrecision::kBf16Fp32Out:
-      return cublasGemmEx(h, ta, tb, m, n, k, &alpha, a, CUDA_R_16BF, lda, b, CUDA_R_16BF, ldb, &beta, c, CUDA_R_32F,
-                          ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+      return cublasGemmEx(h, ta, tb, m, n, k, &alpha, a, CUDA_R_16BF, lda, b, CUDA_R_16BF, ldb, &beta, c,
+                          CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
   return CUBLAS_STATUS_INVALID_VALUE;
 }
 
 size_t ElemBytes(HeadGemmPrecision p) { return p == HeadGemmPrecision::kBf16Fp32Out ? 2 : 4; }
 
-cudaError_t FromCublas(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown; }
+cudaError_t FromCublas(cublasStatus_t s) {
+  return s == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
+}
 
 }  // namespace
 
@@ -142,10 +144,11 @@ cudaError_t HeadLogProbsForward(cublasHandle_t handle, const HeadForwardArgs& a,
     cublasStatus_t st = Gemm(handle, a.precision, CUBLAS_OP_T, CUBLAS_OP_N, cols, T, H,
                              w + c0 * H * ElemBytes(a.precision), H, a.x, H, 0.f, tile, cols);
     if (st != CUBLAS_STATUS_SUCCESS) return FromCublas(st);
-    FoldChunkKernel<<<static_cast<unsigned>(T), kThreads, 0, stream>>>(tile, cols, c0, a.targets, a.inv_temperature,
-                                                                      stats);
+    FoldChunkKernel<<<static_cast<unsigned>(T), kThreads, 0, stream>>>(tile, cols, c0, a.targets,
+                                                                       a.inv_temperature, stats);
   }
-  FinalizeKernel<<<static_cast<unsigned>((T + 255) / 256), 256, 0, stream>>>(stats, T, a.logprobs, a.entropy, a.lse);
+  FinalizeKernel<<<static_cast<unsigned>((T + 255) / 256), 256, 0, stream>>>(stats, T, a.logprobs, a.entropy,
+                                                                             a.lse);
   return cudaGetLastError();
 }
 
@@ -163,15 +166,18 @@ cudaError_t HeadLogProbsBackward(cublasHandle_t handle, const HeadBackwardArgs& 
   for (int64_t c0 = 0; c0 < V; c0 += chunk) {
     const int64_t cols = V - c0 < chunk ? V - c0 : chunk;
     const void* wc = w + c0 * H * ElemBytes(a.precision);
-    cublasStatus_t st = Gemm(handle, a.precision, CUBLAS_OP_T, CUBLAS_OP_N, cols, T, H, wc, H, a.x, H, 0.f, tile, cols);
+    cublasStatus_t st =
+        Gemm(handle, a.precision, CUBLAS_OP_T, CUBLAS_OP_N, cols, T, H, wc, H, a.x, H, 0.f, tile, cols);
     if (st != CUBLAS_STATUS_SUCCESS) return FromCublas(st);
     DLogitsKernel<<<static_cast<unsigned>(T), kThreads, 0, stream>>>(tile, cols, c0, a.targets, a.grad, a.lse,
-                                                                    a.inv_temperature, tile_bf16);
+                                                                     a.inv_temperature, tile_bf16);
     // dx[T,H] (+)= dz[T,cols] · w_c[cols,H]:  column-major dx^T[H,T] = w_c^T[H,cols] · dz^T[cols,T].
-    st = Gemm(handle, a.precision, CUBLAS_OP_N, CUBLAS_OP_N, H, T, cols, wc, H, dz, cols, c0 == 0 ? 0.f : 1.f, a.dx, H);
+    st = Gemm(handle, a.precision, CUBLAS_OP_N, CUBLAS_OP_N, H, T, cols, wc, H, dz, cols, c0 == 0 ? 0.f : 1.f,
+              a.dx, H);
     if (st != CUBLAS_STATUS_SUCCESS) return FromCublas(st);
     // dw_c[cols,H] = dz^T[cols,T] · x[T,H]:  column-major dw_c^T[H,cols] = x^T[H,T] · dz[T,cols].
-    st = Gemm(handle, a.precision, CUBLAS_OP_N, CUBLAS_OP_T, H, cols, T, a.x, H, dz, cols, 0.f, a.dw + c0 * H, H);
+    st = Gemm(handle, a.precision, CUBLAS_OP_N, CUBLAS_OP_T, H, cols, T, a.x, H, dz, cols, 0.f, a.dw + c0 * H,
+              H);
     if (st != CUBLAS_STATUS_SUCCESS) return FromCublas(st);
   }
   return cudaGetLastError();

@@ -1,9 +1,9 @@
 // MoE routing and permutation kernels. See moe.h.
-#include "kernels/cuda/moe.h"
-
 #include <cuda_bf16.h>
 
 #include <algorithm>
+
+#include "kernels/cuda/moe.h"
 
 namespace m1rl::cuda {
 namespace {
@@ -11,8 +11,8 @@ namespace {
 constexpr int kMaxTopK = 8;
 
 // One warp per token.
-__global__ void RouteKernel(const float* logits, int64_t T, int64_t E, int64_t k, int32_t* experts, float* weights,
-                            float* probs) {
+__global__ void RouteKernel(const float* logits, int64_t T, int64_t E, int64_t k, int32_t* experts,
+                            float* weights, float* probs) {
   const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.y) + threadIdx.y;
   if (t >= T) return;
   const int lane = threadIdx.x;
@@ -118,12 +118,13 @@ __device__ inline float ToFloat(float v) { return v; }
 __device__ inline float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename T>
-__global__ void CombineKernel(const T* yp, const int32_t* slot_to_row, const float* weights, int64_t k, int64_t H,
-                              float* out) {
+__global__ void CombineKernel(const T* yp, const int32_t* slot_to_row, const float* weights, int64_t k,
+                              int64_t H, float* out) {
   const int64_t t = blockIdx.x;
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) {
     float acc = 0.f;
-    for (int64_t j = 0; j < k; ++j) acc = fmaf(weights[t * k + j], ToFloat(yp[slot_to_row[t * k + j] * H + i]), acc);
+    for (int64_t j = 0; j < k; ++j)
+      acc = fmaf(weights[t * k + j], ToFloat(yp[slot_to_row[t * k + j] * H + i]), acc);
     out[t * H + i] = acc;
   }
 }
@@ -153,32 +154,34 @@ cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cud
   return cudaGetLastError();
 }
 
-cudaError_t MoeRoute(const float* router_logits, int64_t T, int64_t E, int64_t k, int32_t* experts, float* weights,
-                     float* probs, cudaStream_t stream) {
+cudaError_t MoeRoute(const float* router_logits, int64_t T, int64_t E, int64_t k, int32_t* experts,
+                     float* weights, float* probs, cudaStream_t stream) {
   if (k < 1 || k > kMaxTopK || k > E || E > 1024) return cudaErrorInvalidValue;
   if (T == 0) return cudaSuccess;
   const dim3 block(32, 8);
-  RouteKernel<<<static_cast<unsigned>((T + 7) / 8), block, 0, stream>>>(router_logits, T, E, k, experts, weights,
-                                                                        probs);
+  RouteKernel<<<static_cast<unsigned>((T + 7) / 8), block, 0, stream>>>(router_logits, T, E, k, experts,
+                                                                        weights, probs);
   return cudaGetLastError();
 }
 
 cudaError_t MoePermuteIndices(const int32_t* experts, int64_t T, int64_t k, int64_t E, int32_t* offsets,
                               int32_t* row_to_slot, int32_t* slot_to_row, cudaStream_t stream) {
   const int64_t S = T * k;
-  GroupKernel<true><<<static_cast<unsigned>(E), 1024, 0, stream>>>(experts, S, offsets, nullptr, nullptr, nullptr);
+  GroupKernel<true>
+      <<<static_cast<unsigned>(E), 1024, 0, stream>>>(experts, S, offsets, nullptr, nullptr, nullptr);
   ExclusiveScanKernel<<<1, 32, 0, stream>>>(offsets, E);
-  GroupKernel<false><<<static_cast<unsigned>(E), 1024, 0, stream>>>(experts, S, nullptr, offsets, row_to_slot,
-                                                                     slot_to_row);
+  GroupKernel<false>
+      <<<static_cast<unsigned>(E), 1024, 0, stream>>>(experts, S, nullptr, offsets, row_to_slot, slot_to_row);
   return cudaGetLastError();
 }
 
-cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t T, int64_t k, int64_t H, int elem_bytes,
-                      void* xp, cudaStream_t stream) {
+cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t T, int64_t k, int64_t H,
+                      int elem_bytes, void* xp, cudaStream_t stream) {
   if (T * k == 0) return cudaSuccess;
   const unsigned rows = static_cast<unsigned>(T * k);
   if (elem_bytes == 4) {
-    GatherKernel<<<rows, 256, 0, stream>>>(static_cast<const float*>(x), row_to_slot, k, H, static_cast<float*>(xp));
+    GatherKernel<<<rows, 256, 0, stream>>>(static_cast<const float*>(x), row_to_slot, k, H,
+                                           static_cast<float*>(xp));
   } else if (elem_bytes == 2) {
     GatherKernel<<<rows, 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), row_to_slot, k, H,
                                            static_cast<__nv_bfloat16*>(xp));
@@ -188,15 +191,15 @@ cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t T, int6
   return cudaGetLastError();
 }
 
-cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const float* weights, int64_t T, int64_t k,
-                              int64_t H, int elem_bytes, float* out, cudaStream_t stream) {
+cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const float* weights, int64_t T,
+                              int64_t k, int64_t H, int elem_bytes, float* out, cudaStream_t stream) {
   if (T == 0) return cudaSuccess;
   if (elem_bytes == 4) {
-    CombineKernel<<<static_cast<unsigned>(T), 256, 0, stream>>>(static_cast<const float*>(yp), slot_to_row, weights,
-                                                                 k, H, out);
+    CombineKernel<<<static_cast<unsigned>(T), 256, 0, stream>>>(static_cast<const float*>(yp), slot_to_row,
+                                                                weights, k, H, out);
   } else if (elem_bytes == 2) {
-    CombineKernel<<<static_cast<unsigned>(T), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(yp), slot_to_row,
-                                                                 weights, k, H, out);
+    CombineKernel<<<static_cast<unsigned>(T), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(yp),
+                                                                slot_to_row, weights, k, H, out);
   } else {
     return cudaErrorInvalidValue;
   }

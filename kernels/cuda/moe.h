@@ -1,14 +1,15 @@
 // MoE routing and token permutation kernels (MODEL.md §6). Raw pointers + sizes + stream (S3).
 //
-// Routing: p = softmax(router_logits) in fp32; top-k with ties to the lower expert index; weights renormalised
-// over the chosen k. Permutation groups the T*k (token, slot) pairs by expert, stably (ascending token, then
-// slot), so the result is deterministic; experts then run as one grouped GEMM over contiguous row ranges.
+// Routing: p = softmax(router_logits) in fp32; top-k with ties to the lower expert index; weights
+// renormalised over the chosen k. Permutation groups the T*k (token, slot) pairs by expert, stably (ascending
+// token, then slot), so the result is deterministic; experts then run as one grouped GEMM over contiguous row
+// ranges.
 #ifndef M1RL_KERNELS_CUDA_MOE_H_
 #define M1RL_KERNELS_CUDA_MOE_H_
 
-#include <cstdint>
-
 #include <cuda_runtime_api.h>
+
+#include <cstdint>
 
 namespace m1rl::cuda {
 
@@ -18,22 +19,25 @@ cudaError_t MoeRoute(const float* router_logits, int64_t num_tokens, int64_t num
                      int32_t* experts, float* weights, float* probs, cudaStream_t stream);
 
 // Stable grouping of the T*k slots by expert.
-//   experts [T*k] int32 (slot s = t*k + j) -> offsets [E+1] (rows of expert e are [offsets[e], offsets[e+1])),
-//   row_to_slot [T*k] (permuted row -> slot), slot_to_row [T*k] (slot -> permuted row).
+//   experts [T*k] int32 (slot s = t*k + j) -> offsets [E+1] (rows of expert e are [offsets[e],
+//   offsets[e+1])), row_to_slot [T*k] (permuted row -> slot), slot_to_row [T*k] (slot -> permuted row).
 cudaError_t MoePermuteIndices(const int32_t* experts, int64_t num_tokens, int64_t top_k, int64_t num_experts,
-                              int32_t* offsets, int32_t* row_to_slot, int32_t* slot_to_row, cudaStream_t stream);
+                              int32_t* offsets, int32_t* row_to_slot, int32_t* slot_to_row,
+                              cudaStream_t stream);
 
 // xp[r, :] = x[row_to_slot[r] / k, :] for r < T*k; x [T, H], xp [T*k, H]; elem_bytes 2 (bf16) or 4 (fp32).
-cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t num_tokens, int64_t top_k, int64_t hidden,
-                      int elem_bytes, void* xp, cudaStream_t stream);
+cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t num_tokens, int64_t top_k,
+                      int64_t hidden, int elem_bytes, void* xp, cudaStream_t stream);
 
 // out[t, :] = sum_j weights[t, j] * yp[slot_to_row[t*k + j], :], accumulated in fp32, in slot order.
 // yp [T*k, H] fp32 or bf16 (elem_bytes 4 / 2); out [T, H] fp32.
-cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const float* weights, int64_t num_tokens,
-                              int64_t top_k, int64_t hidden, int elem_bytes, float* out, cudaStream_t stream);
+cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const float* weights,
+                              int64_t num_tokens, int64_t top_k, int64_t hidden, int elem_bytes, float* out,
+                              cudaStream_t stream);
 
-// Fused SwiGLU on the gate/up GEMM output: act[r, i] = silu(h[r, i]) * h[r, I + i], computed in fp32 and rounded
-// once to bf16. h [rows, 2I] bf16, act [rows, I] bf16 (one pass instead of three elementwise kernels).
+// Fused SwiGLU on the gate/up GEMM output: act[r, i] = silu(h[r, i]) * h[r, I + i], computed in fp32 and
+// rounded once to bf16. h [rows, 2I] bf16, act [rows, I] bf16 (one pass instead of three elementwise
+// kernels).
 cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cudaStream_t stream);
 
 }  // namespace m1rl::cuda

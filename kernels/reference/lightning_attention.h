@@ -6,10 +6,10 @@
 #ifndef M1RL_KERNELS_REFERENCE_LIGHTNING_ATTENTION_H_
 #define M1RL_KERNELS_REFERENCE_LIGHTNING_ATTENTION_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 namespace m1rl::reference {
 

@@ -11,8 +11,8 @@ namespace {
 inline int64_t Thd(int64_t t, int64_t h, int64_t i, int64_t H, int64_t d) { return (t * H + h) * d + i; }
 
 // z[c] = (x_t . w_c) / temperature for every vocabulary row c, in double; returns max_c z[c].
-double ScaledLogits(const std::vector<float>& x, const std::vector<float>& w, int64_t t, int64_t Hd, int64_t V,
-                    double temperature, std::vector<double>* z) {
+double ScaledLogits(const std::vector<float>& x, const std::vector<float>& w, int64_t t, int64_t Hd,
+                    int64_t V, double temperature, std::vector<double>* z) {
   z->resize(V);
   double mx = -INFINITY;
   for (int64_t c = 0; c < V; ++c) {
@@ -59,8 +59,8 @@ void LightningForward(const std::vector<float>& q, const std::vector<float>& k, 
 void LightningBackward(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
                        const std::vector<float>& dout, const std::vector<int32_t>& cu_seqlens, int64_t H,
                        int64_t d, const std::vector<float>& decay_rate, const std::vector<float>& init_state,
-                       const std::vector<float>& d_final_state, std::vector<float>* dq, std::vector<float>* dk,
-                       std::vector<float>* dv, std::vector<float>* d_init_state) {
+                       const std::vector<float>& d_final_state, std::vector<float>* dq,
+                       std::vector<float>* dk, std::vector<float>* dv, std::vector<float>* d_init_state) {
   const int64_t num_seqs = static_cast<int64_t>(cu_seqlens.size()) - 1;
   const int64_t T = cu_seqlens.back();
   dq->assign(T * H * d, 0.0f);
@@ -86,7 +86,8 @@ void LightningBackward(const std::vector<float>& q, const std::vector<float>& k,
         }
       }
       // Reverse scan: G_T = q_T^T dO_T + dS_T; G_j = lambda G_{j+1} + q_j^T dO_j.
-      for (int64_t e = 0; e < d * d; ++e) G[e] = d_final_state.empty() ? 0.0 : d_final_state[off + e] / lambda;
+      for (int64_t e = 0; e < d * d; ++e)
+        G[e] = d_final_state.empty() ? 0.0 : d_final_state[off + e] / lambda;
       for (int64_t t = t1 - 1; t >= t0; --t) {
         for (int64_t i = 0; i < d; ++i)
           for (int64_t j = 0; j < d; ++j)
@@ -103,7 +104,8 @@ void LightningBackward(const std::vector<float>& q, const std::vector<float>& k,
       }
       if (d_init_state != nullptr) {
         if (t1 == t0) {
-          for (int64_t e = 0; e < d * d; ++e) (*d_init_state)[off + e] = d_final_state.empty() ? 0.0f : d_final_state[off + e];
+          for (int64_t e = 0; e < d * d; ++e)
+            (*d_init_state)[off + e] = d_final_state.empty() ? 0.0f : d_final_state[off + e];
         } else {
           for (int64_t e = 0; e < d * d; ++e) (*d_init_state)[off + e] = static_cast<float>(lambda * G[e]);
         }
@@ -112,9 +114,9 @@ void LightningBackward(const std::vector<float>& q, const std::vector<float>& k,
   }
 }
 
-void HeadLogProbs(const std::vector<float>& x, const std::vector<float>& w, const std::vector<int64_t>& targets,
-                  int64_t T, int64_t Hd, int64_t V, double temperature, std::vector<double>* logprobs,
-                  std::vector<double>* entropy) {
+void HeadLogProbs(const std::vector<float>& x, const std::vector<float>& w,
+                  const std::vector<int64_t>& targets, int64_t T, int64_t Hd, int64_t V, double temperature,
+                  std::vector<double>* logprobs, std::vector<double>* entropy) {
   logprobs->assign(T, 0.0);
   if (entropy != nullptr) entropy->assign(T, 0.0);
   std::vector<double> z(V);

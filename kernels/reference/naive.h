@@ -1,6 +1,7 @@
 // Plain C++ references for the CUDA kernels (KERNELS.md: "reference::Foo is plain C++ on the CPU with double
 // accumulation"). Straight from the defining recurrences of MODEL.md, with no chunking and no LibTorch, so
-// they are independent of both the CUDA kernels and the ATen reference in kernels/reference/. Slow; for tests.
+// they are independent of both the CUDA kernels and the ATen reference in kernels/reference/. Slow; for
+// tests.
 #ifndef M1RL_KERNELS_REFERENCE_NAIVE_H_
 #define M1RL_KERNELS_REFERENCE_NAIVE_H_
 
@@ -17,27 +18,27 @@ void LightningForward(const std::vector<float>& q, const std::vector<float>& k, 
                       const std::vector<float>& decay_rate, const std::vector<float>& init_state,
                       std::vector<float>* out, std::vector<float>* final_state);
 
-// Backward by MODEL.md §4.8: dq_t = dO_t S_t^T; G_j = lambda G_{j+1} + q_j^T dO_j with G_{T+1} = dS_T / lambda
-// (i.e. G_T = q_T^T dO_T + dS_T); dk_j = v_j G_j^T; dv_j = k_j G_j; dS_0 = lambda G_1.
+// Backward by MODEL.md §4.8: dq_t = dO_t S_t^T; G_j = lambda G_{j+1} + q_j^T dO_j with G_{T+1} = dS_T /
+// lambda (i.e. G_T = q_T^T dO_T + dS_T); dk_j = v_j G_j^T; dv_j = k_j G_j; dS_0 = lambda G_1.
 //   d_final_state may be empty (zero). d_init_state is written when non-null.
 void LightningBackward(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                       const std::vector<float>& dout, const std::vector<int32_t>& cu_seqlens, int64_t num_heads,
-                       int64_t head_dim, const std::vector<float>& decay_rate,
+                       const std::vector<float>& dout, const std::vector<int32_t>& cu_seqlens,
+                       int64_t num_heads, int64_t head_dim, const std::vector<float>& decay_rate,
                        const std::vector<float>& init_state, const std::vector<float>& d_final_state,
                        std::vector<float>* dq, std::vector<float>* dk, std::vector<float>* dv,
                        std::vector<float>* d_init_state);
 
-// LM-head log-prob and entropy of targets: z = (x W^T) / temperature, logprob_t = z_t[target_t] - logsumexp(z_t),
-// entropy_t = -sum p log p.  x [T, H], w [V, H] row-major.
-void HeadLogProbs(const std::vector<float>& x, const std::vector<float>& w, const std::vector<int64_t>& targets,
-                  int64_t num_tokens, int64_t hidden, int64_t vocab, double temperature,
-                  std::vector<double>* logprobs, std::vector<double>* entropy);
+// LM-head log-prob and entropy of targets: z = (x W^T) / temperature, logprob_t = z_t[target_t] -
+// logsumexp(z_t), entropy_t = -sum p log p.  x [T, H], w [V, H] row-major.
+void HeadLogProbs(const std::vector<float>& x, const std::vector<float>& w,
+                  const std::vector<int64_t>& targets, int64_t num_tokens, int64_t hidden, int64_t vocab,
+                  double temperature, std::vector<double>* logprobs, std::vector<double>* entropy);
 
 // Gradients of sum_t g_t * logprob_t:  dz = g (onehot - p) / temperature;  dx = dz W;  dw = dz^T x.
 void HeadLogProbsBackward(const std::vector<float>& x, const std::vector<float>& w,
-                          const std::vector<int64_t>& targets, const std::vector<float>& grad, int64_t num_tokens,
-                          int64_t hidden, int64_t vocab, double temperature, std::vector<double>* dx,
-                          std::vector<double>* dw);
+                          const std::vector<int64_t>& targets, const std::vector<float>& grad,
+                          int64_t num_tokens, int64_t hidden, int64_t vocab, double temperature,
+                          std::vector<double>* dx, std::vector<double>* dw);
 
 // MoE routing: softmax over router logits [T, E] (double), top-k with ties to the lower index, weights
 // renormalised over the chosen k.  experts / weights: [T, k].

@@ -35,14 +35,14 @@ struct ArithShape {
 
 // Difficulty d selects a row; subtraction at d <= 2 keeps results non-negative.
 constexpr ArithShape kArithShapes[] = {
-    {2, 9, "+"},      // 1: 7+5=
-    {2, 9, "+-"},     // 2: 9-4=
-    {2, 9, "+-*"},    // 3: 3*4=
-    {3, 9, "+-*"},    // 4: 3*4+2=
-    {2, 99, "+-"},    // 5: 47+38=
-    {3, 99, "+-*"},   // 6
-    {4, 9, "+-*"},    // 7
-    {4, 99, "+-*"},   // 8
+    {2, 9, "+"},     // 1: 7+5=
+    {2, 9, "+-"},    // 2: 9-4=
+    {2, 9, "+-*"},   // 3: 3*4=
+    {3, 9, "+-*"},   // 4: 3*4+2=
+    {2, 99, "+-"},   // 5: 47+38=
+    {3, 99, "+-*"},  // 6
+    {4, 9, "+-*"},   // 7
+    {4, 99, "+-*"},  // 8
 };
 
 class ArithFamily : public TaskFamily {
@@ -50,7 +50,8 @@ class ArithFamily : public TaskFamily {
   std::string_view name() const override { return "arith"; }
   std::string_view domain() const override { return "math"; }
   std::string_view difficulty_help() const override {
-    return "1: a+b one digit; 2: +,-; 3: +,-,*; 4: three operands; 5: two digits; up to 8: four two-digit operands";
+    return "1: a+b one digit; 2: +,-; 3: +,-,*; 4: three operands; 5: two digits; up to 8: four two-digit "
+           "operands";
   }
   int max_difficulty() const override { return static_cast<int>(std::size(kArithShapes)); }
 
@@ -72,7 +73,8 @@ class ArithFamily : public TaskFamily {
       expr += std::to_string(b);
     }
     absl::StatusOr<ParsedExpr> parsed = ParseExpression(expr);
-    if (!parsed.ok() || !parsed->value) return absl::InternalError("arith: generated expression does not evaluate");
+    if (!parsed.ok() || !parsed->value)
+      return absl::InternalError("arith: generated expression does not evaluate");
     GeneratedInstance g;
     g.instance = {{"expression", expr}};
     g.prompt = expr + "=";
@@ -80,14 +82,16 @@ class ArithFamily : public TaskFamily {
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     absl::StatusOr<std::string> expr = GetString(instance, "expression", 256);
     if (!expr.ok()) return expr.status();
     absl::StatusOr<ParsedExpr> parsed = ParseExpression(*expr);
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("instance.expression: ", parsed.status().message()));
     }
-    if (!parsed->value) return absl::InvalidArgumentError("instance.expression: has no value (division by zero or overflow)");
+    if (!parsed->value)
+      return absl::InvalidArgumentError("instance.expression: has no value (division by zero or overflow)");
     return CompareNumber(*parsed->value, answer);
   }
 };
@@ -101,21 +105,26 @@ struct ChainStep {
 
 absl::StatusOr<std::vector<ChainStep>> ReadSteps(const nlohmann::json& instance) {
   auto it = instance.find("steps");
-  if (it == instance.end() || !it->is_array()) return absl::InvalidArgumentError("instance.steps: missing or not an array");
-  if (it->empty() || it->size() > 64) return absl::InvalidArgumentError("instance.steps: expected 1..64 steps");
+  if (it == instance.end() || !it->is_array())
+    return absl::InvalidArgumentError("instance.steps: missing or not an array");
+  if (it->empty() || it->size() > 64)
+    return absl::InvalidArgumentError("instance.steps: expected 1..64 steps");
   std::vector<ChainStep> steps;
   for (size_t i = 0; i < it->size(); ++i) {
     const nlohmann::json& s = (*it)[i];
     const std::string field = absl::StrCat("steps[", i, "]");
-    if (!s.is_object()) return absl::InvalidArgumentError(absl::StrCat("instance.", field, ": expected an object"));
+    if (!s.is_object())
+      return absl::InvalidArgumentError(absl::StrCat("instance.", field, ": expected an object"));
     absl::StatusOr<std::string> op = GetString(s, "op", 8);
     if (!op.ok()) return NestField(op.status(), field);
     if (*op != "add" && *op != "sub" && *op != "mul" && *op != "div") {
-      return absl::InvalidArgumentError(absl::StrCat("instance.", field, ".op: must be add|sub|mul|div, got '", *op, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("instance.", field, ".op: must be add|sub|mul|div, got '", *op, "'"));
     }
     absl::StatusOr<int64_t> arg = GetInt(s, "arg", -1000, 1000);
     if (!arg.ok()) return NestField(arg.status(), field);
-    if (*op == "div" && *arg == 0) return absl::InvalidArgumentError(absl::StrCat("instance.", field, ".arg: division by zero"));
+    if (*op == "div" && *arg == 0)
+      return absl::InvalidArgumentError(absl::StrCat("instance.", field, ".arg: division by zero"));
     steps.push_back({*op, *arg});
   }
   return steps;
@@ -175,14 +184,16 @@ class ArithChainFamily : public TaskFamily {
       js.push_back({{"op", s.op}, {"arg", s.arg}});
       absl::StrAppend(&prompt, " ", StepText(s));
     }
-    absl::StrAppend(&prompt, " What number do you get? Give it (integer or fraction p/q) inside <answer></answer>.");
+    absl::StrAppend(&prompt,
+                    " What number do you get? Give it (integer or fraction p/q) inside <answer></answer>.");
     g.instance = {{"start", start}, {"steps", js}};
     g.prompt = prompt;
     g.witness = value.ToString();
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     absl::StatusOr<int64_t> start = GetInt(instance, "start", -1000000, 1000000);
     if (!start.ok()) return start.status();
     absl::StatusOr<std::vector<ChainStep>> steps = ReadSteps(instance);

@@ -26,7 +26,8 @@ constexpr size_t kMaxNumbers = 8;
 std::string_view StripClaimedResult(std::string_view answer) {
   const size_t eq = answer.rfind('=');
   if (eq == std::string_view::npos) return answer;
-  if (!ParseRationalLiteral(answer.substr(eq + 1))) return answer;  // not "= number": let the parser reject it
+  if (!ParseRationalLiteral(answer.substr(eq + 1)))
+    return answer;  // not "= number": let the parser reject it
   return answer.substr(0, eq);
 }
 
@@ -52,14 +53,16 @@ CheckResult CheckExpression(const std::vector<int64_t>& numbers, int64_t target,
   }
   if (!parsed->value) return Incorrect("division by zero", parsed->normalized);
   if (!(*parsed->value == Rational(target))) {
-    return Incorrect(absl::StrCat("evaluates to ", parsed->value->ToString(), ", not ", target), parsed->normalized);
+    return Incorrect(absl::StrCat("evaluates to ", parsed->value->ToString(), ", not ", target),
+                     parsed->normalized);
   }
   return Correct(parsed->normalized);
 }
 
-absl::StatusOr<CheckResult> ReadAndCheck(const nlohmann::json& instance, std::string_view answer, bool use_all,
-                                         size_t min_numbers) {
-  absl::StatusOr<std::vector<int64_t>> numbers = GetIntArray(instance, "numbers", min_numbers, kMaxNumbers, 1, kMaxNumber);
+absl::StatusOr<CheckResult> ReadAndCheck(const nlohmann::json& instance, std::string_view answer,
+                                         bool use_all, size_t min_numbers) {
+  absl::StatusOr<std::vector<int64_t>> numbers =
+      GetIntArray(instance, "numbers", min_numbers, kMaxNumbers, 1, kMaxNumber);
   if (!numbers.ok()) return numbers.status();
   absl::StatusOr<int64_t> target = GetInt(instance, "target", -1000000, 1000000);
   if (!target.ok()) return target.status();
@@ -147,7 +150,8 @@ class CountdownFamily : public TaskFamily {
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     return ReadAndCheck(instance, answer, /*use_all=*/false, /*min_numbers=*/1);
   }
 };
@@ -191,7 +195,9 @@ std::string Solve(const std::vector<Term>& terms, const Rational& target) {
 class Game24Family : public TaskFamily {
  public:
   std::string_view name() const override { return "game24"; }
-  std::string_view difficulty_help() const override { return "numbers drawn from 1..6 (1), 1..9 (2), 1..13 (3)"; }
+  std::string_view difficulty_help() const override {
+    return "numbers drawn from 1..6 (1), 1..9 (2), 1..13 (3)";
+  }
   int max_difficulty() const override { return 3; }
 
  protected:
@@ -219,7 +225,8 @@ class Game24Family : public TaskFamily {
     return absl::InternalError("game24: no solvable draw in 1000 attempts");
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     return ReadAndCheck(instance, answer, /*use_all=*/true, /*min_numbers=*/2);
   }
 };

@@ -15,8 +15,8 @@ const nlohmann::json kCountdown = {{"numbers", {2, 3, 7, 25, 50}}, {"target", 17
 TEST(CountdownTest, AnyExpressionReachingTheTargetIsAccepted) {
   // By hand: 7*25 = 175 and 50*3+25 = 150+25 = 175.
   EXPECT_EQ(Kind("countdown", kCountdown, "7*25"), kCorrect);
-  EXPECT_EQ(Kind("countdown", kCountdown, "50*3+25"), kCorrect);       // alternative
-  EXPECT_EQ(Kind("countdown", kCountdown, "(50 x 3) + 25 = 175"), kCorrect);  // trailing claim ignored
+  EXPECT_EQ(Kind("countdown", kCountdown, "50*3+25"), kCorrect);                 // alternative
+  EXPECT_EQ(Kind("countdown", kCountdown, "(50 x 3) + 25 = 175"), kCorrect);     // trailing claim ignored
   EXPECT_EQ(Kind("countdown", kCountdown, "25 * (2 + 3 + 50/25)"), kIncorrect);  // uses 25 twice
 }
 
@@ -44,8 +44,9 @@ TEST(CountdownTest, MalformedInstance) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.target: missing")));
   EXPECT_THAT(InstanceStatus("countdown", {{"numbers", "2 3"}, {"target", 5}}, "5"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.numbers: expected an array")));
-  EXPECT_THAT(InstanceStatus("countdown", {{"numbers", {2, 0}}, {"target", 5}}, "5"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.numbers[1]: must be in [1, 1000]")));
+  EXPECT_THAT(
+      InstanceStatus("countdown", {{"numbers", {2, 0}}, {"target", 5}}, "5"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.numbers[1]: must be in [1, 1000]")));
   EXPECT_THAT(InstanceStatus("countdown", {{"numbers", {1, 2, 3, 4, 5, 6, 7, 8, 9}}, {"target", 5}}, "5"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.numbers")));
 }

@@ -18,11 +18,13 @@ namespace {
 
 absl::Status CheckWord(const std::string& w, const std::string& field, size_t max_len) {
   if (w.empty() || w.size() > max_len) {
-    return absl::InvalidArgumentError(absl::StrCat("instance.", field, ": expected 1..", max_len, " letters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("instance.", field, ": expected 1..", max_len, " letters"));
   }
   for (char c : w) {
     if (c < 'A' || c > 'Z') {
-      return absl::InvalidArgumentError(absl::StrCat("instance.", field, ": '", w, "' must be uppercase A-Z"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("instance.", field, ": '", w, "' must be uppercase A-Z"));
     }
   }
   return absl::OkStatus();
@@ -42,7 +44,8 @@ std::optional<std::vector<std::pair<char, int>>> ParseAssignment(std::string_vie
     char letter = s[i];
     if (letter >= 'a' && letter <= 'z') letter = static_cast<char>(letter - 'a' + 'A');
     if (letter < 'A' || letter > 'Z') {
-      *why = absl::StrCat("answer: expected a letter at offset ", i, ", got '", std::string(s.substr(i, 8)), "'");
+      *why = absl::StrCat("answer: expected a letter at offset ", i, ", got '", std::string(s.substr(i, 8)),
+                          "'");
       return std::nullopt;
     }
     ++i;
@@ -53,7 +56,8 @@ std::optional<std::vector<std::pair<char, int>>> ParseAssignment(std::string_vie
     }
     ++i;
     while (i < s.size() && space(s[i])) ++i;
-    if (i >= s.size() || s[i] < '0' || s[i] > '9' || (i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9')) {
+    if (i >= s.size() || s[i] < '0' || s[i] > '9' ||
+        (i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9')) {
       *why = absl::StrCat("answer: expected one digit after ", std::string(1, letter), "=");
       return std::nullopt;
     }
@@ -117,14 +121,16 @@ class CryptarithmFamily : public TaskFamily {
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     auto it = instance.find("addends");
     if (it == instance.end() || !it->is_array() || it->size() < 2 || it->size() > 5) {
       return absl::InvalidArgumentError("instance.addends: expected an array of 2..5 words");
     }
     std::vector<std::string> words;
     for (size_t i = 0; i < it->size(); ++i) {
-      if (!(*it)[i].is_string()) return absl::InvalidArgumentError(absl::StrCat("instance.addends[", i, "]: expected a string"));
+      if (!(*it)[i].is_string())
+        return absl::InvalidArgumentError(absl::StrCat("instance.addends[", i, "]: expected a string"));
       words.push_back((*it)[i].get<std::string>());
       absl::Status s = CheckWord(words.back(), absl::StrCat("addends[", i, "]"), 10);
       if (!s.ok()) return s;
@@ -143,19 +149,23 @@ class CryptarithmFamily : public TaskFamily {
     std::map<char, int> value;
     std::vector<std::string> parts;
     for (const auto& [c, d] : *assignment) {
-      if (!letters.count(c)) return Incorrect(absl::StrCat("letter ", std::string(1, c), " is not in the puzzle"), "");
-      if (!value.emplace(c, d).second) return Incorrect(absl::StrCat("letter ", std::string(1, c), " assigned twice"), "");
+      if (!letters.count(c))
+        return Incorrect(absl::StrCat("letter ", std::string(1, c), " is not in the puzzle"), "");
+      if (!value.emplace(c, d).second)
+        return Incorrect(absl::StrCat("letter ", std::string(1, c), " assigned twice"), "");
     }
     for (const auto& [c, d] : value) parts.push_back(absl::StrCat(std::string(1, c), "=", d));
     const std::string normalized = absl::StrJoin(parts, ",");
     std::map<int, char> owner;
     for (char c : letters) {
       auto v = value.find(c);
-      if (v == value.end()) return Incorrect(absl::StrCat("letter ", std::string(1, c), " has no digit"), normalized);
+      if (v == value.end())
+        return Incorrect(absl::StrCat("letter ", std::string(1, c), " has no digit"), normalized);
       auto [o, inserted] = owner.emplace(v->second, c);
       if (!inserted) {
         return Incorrect(absl::StrCat("letters ", std::string(1, o->second), " and ", std::string(1, c),
-                                      " share digit ", v->second), normalized);
+                                      " share digit ", v->second),
+                         normalized);
       }
     }
     auto number = [&](const std::string& w) {

@@ -48,7 +48,7 @@ TEST(CryptarithmTest, NearMisses) {
   EXPECT_EQ(Kind("cryptarithm", lead, "A=1, B=1, C=2, D=3", &why), kIncorrect);
   EXPECT_THAT(why, HasSubstr("share digit"));
   EXPECT_EQ(Kind("cryptarithm", lead, "A=1, B=0, C=2, D=2", &why), kIncorrect);  // C and D share 2
-  EXPECT_EQ(Kind("cryptarithm", lead, "A=1, B=0, C=2, D=4"), kIncorrect);  // 10+2 != 14
+  EXPECT_EQ(Kind("cryptarithm", lead, "A=1, B=0, C=2, D=4"), kIncorrect);        // 10+2 != 14
   EXPECT_EQ(Kind("cryptarithm", lead, "A=1, B=0, C=3, D=3"), kIncorrect);
   EXPECT_EQ(Kind("cryptarithm", lead, "A=1, B=0, C=4, D=3"), kIncorrect);  // 10+4 != 13
   EXPECT_EQ(Kind("cryptarithm", lead, "A=1, B=0, C=3, D=4"), kIncorrect);  // 10+3 = 13 != 14
@@ -62,8 +62,9 @@ TEST(CryptarithmTest, Unparseable) {
 }
 
 TEST(CryptarithmTest, MalformedInstance) {
-  EXPECT_THAT(InstanceStatus("cryptarithm", {{"addends", {"SEND"}}, {"result", "MONEY"}}, "S=1"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.addends: expected an array of 2..5")));
+  EXPECT_THAT(
+      InstanceStatus("cryptarithm", {{"addends", {"SEND"}}, {"result", "MONEY"}}, "S=1"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.addends: expected an array of 2..5")));
   EXPECT_THAT(InstanceStatus("cryptarithm", {{"addends", {"SEND", "more"}}, {"result", "MONEY"}}, "S=1"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.addends[1]")));
   EXPECT_THAT(InstanceStatus("cryptarithm", {{"addends", {"SEND", "MORE"}}}, "S=1"),

@@ -56,7 +56,8 @@ class DyckFamily : public TaskFamily {
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     absl::StatusOr<std::string> prefix = GetString(instance, "prefix", 4096);
     if (!prefix.ok()) return prefix.status();
     std::vector<char> stack;
@@ -68,11 +69,12 @@ class DyckFamily : public TaskFamily {
       }
       const size_t k = kClose.find(c);
       if (k == std::string_view::npos) {
-        return absl::InvalidArgumentError(absl::StrCat("instance.prefix: character '", std::string(1, c),
-                                                       "' at ", i, " is not a bracket"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("instance.prefix: character '", std::string(1, c), "' at ", i, " is not a bracket"));
       }
       if (stack.empty() || stack.back() != kOpen[k]) {
-        return absl::InvalidArgumentError(absl::StrCat("instance.prefix: unmatched '", std::string(1, c), "' at ", i));
+        return absl::InvalidArgumentError(
+            absl::StrCat("instance.prefix: unmatched '", std::string(1, c), "' at ", i));
       }
       stack.pop_back();
     }
@@ -81,7 +83,8 @@ class DyckFamily : public TaskFamily {
       const char c = answer[i];
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
       if (kOpen.find(c) == std::string_view::npos && kClose.find(c) == std::string_view::npos) {
-        return Unparseable(absl::StrCat("answer: '", std::string(1, c), "' at offset ", i, " is not a bracket"));
+        return Unparseable(
+            absl::StrCat("answer: '", std::string(1, c), "' at offset ", i, " is not a bracket"));
       }
       normalized.push_back(c);
     }
@@ -95,7 +98,8 @@ class DyckFamily : public TaskFamily {
       if (stack.empty()) return Incorrect(absl::StrCat("closer ", i, " has nothing to close"), normalized);
       if (stack.back() != kOpen[k]) {
         return Incorrect(absl::StrCat("closer ", i, " '", std::string(1, c), "' does not match '",
-                                      std::string(1, stack.back()), "'"), normalized);
+                                      std::string(1, stack.back()), "'"),
+                         normalized);
       }
       stack.pop_back();
     }

@@ -15,7 +15,7 @@ const nlohmann::json kInst = {{"prefix", "([{}<"}};  // open: ( [ <  -> shortest
 TEST(DyckTest, ShortestAndLongerCompletionsAccepted) {
   EXPECT_EQ(Kind("dyck", kInst, ">])"), kCorrect);
   EXPECT_EQ(Kind("dyck", kInst, " > ] ) "), kCorrect);
-  EXPECT_EQ(Kind("dyck", kInst, ">]())"), kCorrect);     // alternative: an extra balanced pair
+  EXPECT_EQ(Kind("dyck", kInst, ">]())"), kCorrect);      // alternative: an extra balanced pair
   EXPECT_EQ(Kind("dyck", kInst, "{}>][]){}"), kCorrect);  // alternative
 }
 

@@ -32,7 +32,8 @@ class Parser {
   using Value = std::optional<Rational>;
 
   void SkipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+      ++pos_;
   }
 
   bool Fail(std::string msg) {
@@ -61,10 +62,14 @@ class Parser {
   static Value Apply(char op, const Value& a, const Value& b) {
     if (!a || !b) return std::nullopt;
     switch (op) {
-      case '+': return Add(*a, *b);
-      case '-': return Sub(*a, *b);
-      case '*': return Mul(*a, *b);
-      default: return Div(*a, *b);
+      case '+':
+        return Add(*a, *b);
+      case '-':
+        return Sub(*a, *b);
+      case '*':
+        return Mul(*a, *b);
+      default:
+        return Div(*a, *b);
     }
   }
 

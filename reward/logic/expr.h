@@ -32,9 +32,9 @@ struct ExprOptions {
 };
 
 struct ParsedExpr {
-  std::vector<int64_t> literals;   // integer literals in order of appearance
-  std::optional<Rational> value;   // nullopt: division by zero or overflow somewhere
-  std::string normalized;          // the expression with whitespace removed, ASCII operators
+  std::vector<int64_t> literals;  // integer literals in order of appearance
+  std::optional<Rational> value;  // nullopt: division by zero or overflow somewhere
+  std::string normalized;         // the expression with whitespace removed, ASCII operators
 };
 
 // Returns kInvalidArgument (message says what and where) when `text` is not in the grammar or

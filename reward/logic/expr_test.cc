@@ -13,9 +13,21 @@ using ::testing::HasSubstr;
 
 TEST(ExprTest, PrecedenceAndParentheses) {
   // Values by hand: 3*4+2 = 14; 3*(4+2) = 18; 10-4-3 = 3 (left-assoc); 8/4/2 = 1; 2+3*4-6/3 = 12.
-  const std::pair<const char*, int64_t> cases[] = {
-      {"3*4+2", 14}, {"3*(4+2)", 18}, {"10-4-3", 3}, {"8/4/2", 1}, {"2+3*4-6/3", 12}, {" ( ( 7 ) ) ", 7},
-      {"6 x 4", 24}, {"6\xC3\x97" "4", 24}, {"48\xC3\xB7" "2", 24}, {"-3+5", 2}, {"--3", 3}};
+  const std::pair<const char*, int64_t> cases[] = {{"3*4+2", 14},
+                                                   {"3*(4+2)", 18},
+                                                   {"10-4-3", 3},
+                                                   {"8/4/2", 1},
+                                                   {"2+3*4-6/3", 12},
+                                                   {" ( ( 7 ) ) ", 7},
+                                                   {"6 x 4", 24},
+                                                   {"6\xC3\x97"
+                                                    "4",
+                                                    24},
+                                                   {"48\xC3\xB7"
+                                                    "2",
+                                                    24},
+                                                   {"-3+5", 2},
+                                                   {"--3", 3}};
   for (const auto& [text, want] : cases) {
     absl::StatusOr<ParsedExpr> p = ParseExpression(text);
     ASSERT_TRUE(p.ok()) << text << ": " << p.status();

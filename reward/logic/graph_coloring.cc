@@ -40,15 +40,16 @@ class GraphColoringFamily : public TaskFamily {
     }
     GeneratedInstance g;
     g.instance = {{"num_vertices", n}, {"num_colors", k}, {"edges", edges}};
-    g.prompt = absl::StrCat("Color the vertices 0..", n - 1, " with colors 0..", k - 1,
-                            " so that no edge joins two vertices of the same color. Edges: ",
-                            absl::StrJoin(edge_text, ", "), ". Give the colors of vertices 0..", n - 1,
-                            " in order, space-separated, inside <answer></answer>.");
+    g.prompt = absl::StrCat(
+        "Color the vertices 0..", n - 1, " with colors 0..", k - 1,
+        " so that no edge joins two vertices of the same color. Edges: ", absl::StrJoin(edge_text, ", "),
+        ". Give the colors of vertices 0..", n - 1, " in order, space-separated, inside <answer></answer>.");
     g.witness = absl::StrJoin(colour, " ");
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     absl::StatusOr<int64_t> n = GetInt(instance, "num_vertices", 1, 1000);
     if (!n.ok()) return n.status();
     absl::StatusOr<int64_t> k = GetInt(instance, "num_colors", 1, 100);
@@ -57,7 +58,8 @@ class GraphColoringFamily : public TaskFamily {
     if (!edges.ok()) return edges.status();
     for (size_t i = 0; i < edges->size(); ++i) {
       if ((*edges)[i].first == (*edges)[i].second) {
-        return absl::InvalidArgumentError(absl::StrCat("instance.edges[", i, "]: self-loop makes the graph uncolorable"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("instance.edges[", i, "]: self-loop makes the graph uncolorable"));
       }
     }
     std::string why;
@@ -69,13 +71,15 @@ class GraphColoringFamily : public TaskFamily {
     }
     for (size_t v = 0; v < colours->size(); ++v) {
       if ((*colours)[v] < 0 || (*colours)[v] >= *k) {
-        return Incorrect(absl::StrCat("vertex ", v, " has color ", (*colours)[v], " outside 0..", *k - 1), normalized);
+        return Incorrect(absl::StrCat("vertex ", v, " has color ", (*colours)[v], " outside 0..", *k - 1),
+                         normalized);
       }
     }
     for (const auto& [u, v] : *edges) {
       if ((*colours)[static_cast<size_t>(u)] == (*colours)[static_cast<size_t>(v)]) {
         return Incorrect(absl::StrCat("edge ", u, "-", v, " joins two vertices of color ",
-                                      (*colours)[static_cast<size_t>(u)]), normalized);
+                                      (*colours)[static_cast<size_t>(u)]),
+                         normalized);
       }
     }
     return Correct(normalized);

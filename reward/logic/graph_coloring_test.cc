@@ -39,15 +39,22 @@ TEST(GraphColoringTest, Unparseable) {
 }
 
 TEST(GraphColoringTest, MalformedInstance) {
-  EXPECT_THAT(InstanceStatus("graph_coloring", {{"num_vertices", 3}, {"num_colors", 2}, {"edges", {{0, 3}}}}, "0 1 0"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.edges[0]: entries must be in [0, 2]")));
-  EXPECT_THAT(InstanceStatus("graph_coloring", {{"num_vertices", 3}, {"edges", nlohmann::json::array()}}, "0 1 0"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.num_colors: missing")));
-  EXPECT_THAT(InstanceStatus("graph_coloring", {{"num_vertices", 0}, {"num_colors", 2}, {"edges", nlohmann::json::array()}}, "0"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.num_vertices: must be in [1, 1000]")));
-  EXPECT_THAT(InstanceStatus("graph_coloring", {{"num_vertices", 3}, {"num_colors", 2}, {"edges", {{0, 1, 2}}}}, "0 1 0"),
+  EXPECT_THAT(InstanceStatus("graph_coloring", {{"num_vertices", 3}, {"num_colors", 2}, {"edges", {{0, 3}}}},
+                             "0 1 0"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("instance.edges[0]: entries must be in [0, 2]")));
+  EXPECT_THAT(
+      InstanceStatus("graph_coloring", {{"num_vertices", 3}, {"edges", nlohmann::json::array()}}, "0 1 0"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.num_colors: missing")));
+  EXPECT_THAT(
+      InstanceStatus("graph_coloring",
+                     {{"num_vertices", 0}, {"num_colors", 2}, {"edges", nlohmann::json::array()}}, "0"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.num_vertices: must be in [1, 1000]")));
+  EXPECT_THAT(InstanceStatus("graph_coloring",
+                             {{"num_vertices", 3}, {"num_colors", 2}, {"edges", {{0, 1, 2}}}}, "0 1 0"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.edges[0]: expected a pair")));
-  EXPECT_THAT(InstanceStatus("graph_coloring", {{"num_vertices", 3}, {"num_colors", 2}, {"edges", {{0, 1}, {2, 2}}}}, "0 1 0"),
+  EXPECT_THAT(InstanceStatus("graph_coloring",
+                             {{"num_vertices", 3}, {"num_colors", 2}, {"edges", {{0, 1}, {2, 2}}}}, "0 1 0"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.edges[1]: self-loop")));
 }
 

@@ -48,7 +48,8 @@ std::optional<std::vector<Move>> ParseMoves(std::string_view s, size_t max_moves
     }
     const int from = peg(s[i]);
     if (from < 0) {
-      *why = absl::StrCat("answer: expected a peg A-C at offset ", i, ", got '", std::string(s.substr(i, 8)), "'");
+      *why = absl::StrCat("answer: expected a peg A-C at offset ", i, ", got '", std::string(s.substr(i, 8)),
+                          "'");
       return std::nullopt;
     }
     ++i;
@@ -108,16 +109,19 @@ class HanoiFamily : public TaskFamily {
       where.push_back(absl::StrCat(PegName(p), ": ", disks.empty() ? "empty" : absl::StrJoin(disks, " ")));
     }
     GeneratedInstance g;
-    g.instance = {{"start", start}, {"target", PegName(target)}, {"max_moves", static_cast<int64_t>(moves.size())}};
-    g.prompt = absl::StrCat("Tower of Hanoi with disks 1 (smallest) to ", n, ", listed bottom to top: ",
-                            absl::StrJoin(where, "; "), ". Move all disks to peg ", PegName(target), " in at most ",
-                            moves.size(), " moves, never a larger disk on a smaller one. Give the moves like AC,",
+    g.instance = {
+        {"start", start}, {"target", PegName(target)}, {"max_moves", static_cast<int64_t>(moves.size())}};
+    g.prompt = absl::StrCat("Tower of Hanoi with disks 1 (smallest) to ", n,
+                            ", listed bottom to top: ", absl::StrJoin(where, "; "),
+                            ". Move all disks to peg ", PegName(target), " in at most ", moves.size(),
+                            " moves, never a larger disk on a smaller one. Give the moves like AC,",
                             " comma-separated, inside <answer></answer>.");
     g.witness = absl::StrJoin(text, ", ");
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     absl::StatusOr<std::string> start = GetString(instance, "start", 20);
     if (!start.ok()) return start.status();
     if (start->empty()) return absl::InvalidArgumentError("instance.start: no disks");
@@ -145,22 +149,26 @@ class HanoiFamily : public TaskFamily {
     }
     // Each peg is a stack of disk numbers, bottom first; the start position lists disk d's peg.
     std::vector<std::vector<int>> pegs(3);
-    for (int d = static_cast<int>(start->size()); d >= 1; --d) pegs[static_cast<size_t>((*start)[static_cast<size_t>(d - 1)] - 'A')].push_back(d);
+    for (int d = static_cast<int>(start->size()); d >= 1; --d)
+      pegs[static_cast<size_t>((*start)[static_cast<size_t>(d - 1)] - 'A')].push_back(d);
     for (size_t m = 0; m < moves->size(); ++m) {
       const auto [f, t] = (*moves)[m];
       auto& src = pegs[static_cast<size_t>(f)];
       auto& dst = pegs[static_cast<size_t>(t)];
-      if (src.empty()) return Incorrect(absl::StrCat("move ", m + 1, " takes from empty peg ", PegName(f)), normalized);
+      if (src.empty())
+        return Incorrect(absl::StrCat("move ", m + 1, " takes from empty peg ", PegName(f)), normalized);
       if (f == t) return Incorrect(absl::StrCat("move ", m + 1, " does not move"), normalized);
       if (!dst.empty() && dst.back() < src.back()) {
-        return Incorrect(absl::StrCat("move ", m + 1, " puts disk ", src.back(), " on disk ", dst.back()), normalized);
+        return Incorrect(absl::StrCat("move ", m + 1, " puts disk ", src.back(), " on disk ", dst.back()),
+                         normalized);
       }
       dst.push_back(src.back());
       src.pop_back();
     }
     const size_t goal = static_cast<size_t>((*target)[0] - 'A');
     if (pegs[goal].size() != start->size()) {
-      return Incorrect(absl::StrCat(start->size() - pegs[goal].size(), " disks are not on peg ", *target), normalized);
+      return Incorrect(absl::StrCat(start->size() - pegs[goal].size(), " disks are not on peg ", *target),
+                       normalized);
     }
     return Correct(normalized);
   }

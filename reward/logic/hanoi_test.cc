@@ -18,7 +18,8 @@ TEST(HanoiTest, OptimalSolutionInAnyNotation) {
   EXPECT_EQ(Kind("hanoi", kTwo, "A->B A->C B->C"), kCorrect);
   EXPECT_EQ(Kind("hanoi", kTwo, "a-b;a>c;BC"), kCorrect);
   // Three disks, the classic 7 moves.
-  EXPECT_EQ(Kind("hanoi", {{"start", "AAA"}, {"target", "C"}, {"max_moves", 7}}, "AC AB CB AC BA BC AC"), kCorrect);
+  EXPECT_EQ(Kind("hanoi", {{"start", "AAA"}, {"target", "C"}, {"max_moves", 7}}, "AC AB CB AC BA BC AC"),
+            kCorrect);
   // A scattered start, disk 1 on C and disk 2 on A, target B: disk 2 A->B, then disk 1 C->B.
   EXPECT_EQ(Kind("hanoi", {{"start", "CA"}, {"target", "B"}, {"max_moves", 2}}, "AB, CB"), kCorrect);
 }

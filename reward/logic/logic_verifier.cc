@@ -51,7 +51,8 @@ VerifyOutcome NonOk(rl::ItemStatus status, std::string details) {
 std::string GoldField(const absl::Status& status) {
   const std::string message(status.message());
   constexpr std::string_view kPrefix = "instance";
-  if (message.substr(0, kPrefix.size()) == kPrefix) return absl::StrCat("gold", message.substr(kPrefix.size()));
+  if (message.substr(0, kPrefix.size()) == kPrefix)
+    return absl::StrCat("gold", message.substr(kPrefix.size()));
   return std::string(message);
 }
 
@@ -99,7 +100,8 @@ class LogicVerifier : public Verifier {
       if (!probe.ok()) return NonOk(rl::INVALID_INPUT, GoldField(probe.status()));
       o.status = rl::OK;
       o.verdict = rl::NO_ANSWER;
-      o.details = extracted.truncated_think ? "no </think>: truncated trace" : "no <answer>...</answer> block";
+      o.details =
+          extracted.truncated_think ? "no </think>: truncated trace" : "no <answer>...</answer> block";
       return o;
     }
     absl::StatusOr<logic::CheckResult> r = logic::CheckInstance(instance, extracted.last);
@@ -117,7 +119,9 @@ class LogicVerifier : public Verifier {
     o.correctness = r->correct() ? 1.0 : 0.0;
     o.verdict = r->correct() ? rl::CORRECT : rl::INCORRECT;
     o.details = absl::StrCat(instance.value("family", std::string("?")), ": ", r->reason,
-                             extracted.num_blocks > 1 ? absl::StrCat(" (", extracted.num_blocks, " answer blocks: format 0)") : "");
+                             extracted.num_blocks > 1
+                                 ? absl::StrCat(" (", extracted.num_blocks, " answer blocks: format 0)")
+                                 : "");
     return o;
   }
 };

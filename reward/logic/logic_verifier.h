@@ -33,9 +33,9 @@ namespace logic {
 
 // The answer blocks of a response, as the logic verifier reads them.
 struct ExtractedAnswer {
-  int num_blocks = 0;        // complete <answer>...</answer> blocks in the scored region
+  int num_blocks = 0;            // complete <answer>...</answer> blocks in the scored region
   bool truncated_think = false;  // "<think>" present but no "</think>"
-  std::string last;          // content of the last block (untrimmed); empty if none
+  std::string last;              // content of the last block (untrimmed); empty if none
 };
 ExtractedAnswer ExtractAnswer(std::string_view response);
 

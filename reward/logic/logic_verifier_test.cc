@@ -14,8 +14,8 @@ using ::testing::HasSubstr;
 
 const char kDyckGold[] = R"({"family":"dyck","prefix":"([{}<"})";  // completion ">])"
 
-VerifyOutcome Score(const std::string& gold, const std::string& response, nlohmann::json options = nlohmann::json::object(),
-                  const CheckContext& ctx = {}) {
+VerifyOutcome Score(const std::string& gold, const std::string& response,
+                    nlohmann::json options = nlohmann::json::object(), const CheckContext& ctx = {}) {
   static const std::unique_ptr<Verifier> v = NewLogicVerifier();
   VerifyInput in;
   in.domain = "logic";
@@ -51,8 +51,9 @@ TEST(LogicVerifierTest, WrongAnswerScoresZero) {
 }
 
 TEST(LogicVerifierTest, NoAnswerAndTruncatedTrace) {
-  for (const char* response : {"I think it is >])", "<answer>>])", "<think>x <answer>>])</answer>",
-                               "<answer>>])</answer><think>still thinking", "<think><answer>>])</answer></think>"}) {
+  for (const char* response :
+       {"I think it is >])", "<answer>>])", "<think>x <answer>>])</answer>",
+        "<answer>>])</answer><think>still thinking", "<think><answer>>])</answer></think>"}) {
     VerifyOutcome o = Score(kDyckGold, response);
     EXPECT_EQ(o.status, rl::OK) << response;
     EXPECT_EQ(o.verdict, rl::NO_ANSWER) << response;
@@ -85,8 +86,10 @@ TEST(LogicVerifierTest, MalformedGoldIsInvalidInputNamingTheField) {
   EXPECT_THAT(Score("{not json", "<answer>1</answer>").details, HasSubstr("gold: not valid JSON"));
   EXPECT_THAT(Score("[1,2]", "<answer>1</answer>").details, HasSubstr("gold: expected a JSON object"));
   EXPECT_THAT(Score(R"({"prefix":"(("})", "<answer>))</answer>").details, HasSubstr("gold.family: missing"));
-  EXPECT_THAT(Score(R"({"family":"chess"})", "<answer>e4</answer>").details, HasSubstr("gold.family: unknown family 'chess'"));
-  VerifyOutcome o = Score(R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"12"})", "no answer here");
+  EXPECT_THAT(Score(R"({"family":"chess"})", "<answer>e4</answer>").details,
+              HasSubstr("gold.family: unknown family 'chess'"));
+  VerifyOutcome o =
+      Score(R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"12"})", "no answer here");
   EXPECT_EQ(o.status, rl::INVALID_INPUT);
   EXPECT_THAT(o.details, HasSubstr("gold.grid: expected 16 cells"));
   EXPECT_EQ(Score(R"({"family":"dyck","prefix":"(]"})", "<answer>)</answer>").status, rl::INVALID_INPUT);
@@ -125,13 +128,14 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"game24","numbers":[1,2,3,4],"target":24})", "1*2*3*4", "1+2+3+4"},
       {R"({"family":"cryptarithm","addends":["A","B"],"result":"C"})", "A=1,B=2,C=3", "A=1,B=2,C=4"},
       {R"({"family":"dyck","prefix":"(["})", "])", ")]"},
-      {R"({"family":"graph_coloring","num_vertices":3,"num_colors":3,"edges":[[0,1],[1,2],[0,2]]})", "0 1 2", "0 1 0"},
+      {R"({"family":"graph_coloring","num_vertices":3,"num_colors":3,"edges":[[0,1],[1,2],[0,2]]})", "0 1 2",
+       "0 1 0"},
       {R"({"family":"n_queens","n":4,"fixed":[]})", "3 1 4 2", "1 3 1 4"},
       {R"({"family":"sorting","values":[3,1,2],"key":"value","order":"asc"})", "1, 2, 3", "3, 2, 1"},
       {R"({"family":"subset_sum","numbers":[3,5,9],"target":12})", "3, 9", "5, 9"},
       {R"({"family":"hanoi","start":"AA","target":"C","max_moves":3})", "AB, AC, BC", "AC, AB, CB"},
-      {R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"1234............"})", "1234341221434321",
-       "1234341221433421"},
+      {R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"1234............"})",
+       "1234341221434321", "1234341221433421"},
   };
   EXPECT_EQ(std::size(cases), logic::FamilyNames().size());
   for (const Case& c : cases) {
@@ -152,7 +156,8 @@ TEST(LogicVerifierTest, GeneratedRowsVerifyThroughTheVerifier) {
     absl::StatusOr<logic::GeneratedInstance> g = f->Generate(11, f->default_difficulty());
     ASSERT_TRUE(g.ok()) << g.status();
     const nlohmann::json row = logic::MakeRow(*g, "x");
-    VerifyOutcome o = Score(row["answer"].get<std::string>(), "<think>...</think><answer>" + g->witness + "</answer>");
+    VerifyOutcome o =
+        Score(row["answer"].get<std::string>(), "<think>...</think><answer>" + g->witness + "</answer>");
     EXPECT_EQ(o.verdict, rl::CORRECT) << f->name() << ": " << o.details;
   }
 }
@@ -162,7 +167,8 @@ TEST(LogicVerifierTest, ConcurrentCallsAgree) {
   std::atomic<int> correct{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 200; ++i) correct += Score(kDyckGold, "<answer>>])</answer>").verdict == rl::CORRECT;
+      for (int i = 0; i < 200; ++i)
+        correct += Score(kDyckGold, "<answer>>])</answer>").verdict == rl::CORRECT;
     });
   }
   for (auto& th : threads) th.join();

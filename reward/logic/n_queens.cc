@@ -36,7 +36,9 @@ bool Place(int64_t n, size_t row, std::vector<int64_t>& cols, Rng& rng) {
 class NQueensFamily : public TaskFamily {
  public:
   std::string_view name() const override { return "n_queens"; }
-  std::string_view difficulty_help() const override { return "board size difficulty+3 (4..12); n/4 queens given"; }
+  std::string_view difficulty_help() const override {
+    return "board size difficulty+3 (4..12); n/4 queens given";
+  }
   int max_difficulty() const override { return 9; }
 
  protected:
@@ -58,16 +60,18 @@ class NQueensFamily : public TaskFamily {
     }
     GeneratedInstance g;
     g.instance = {{"n", n}, {"fixed", fixed}};
-    g.prompt = absl::StrCat("Place ", n, " queens on a ", n, "x", n,
-                            " board (rows and columns 1..", n, ") so that no two attack each other");
-    if (!fixed.empty()) absl::StrAppend(&g.prompt, ", keeping the queens at ", absl::StrJoin(fixed_text, ", "));
+    g.prompt = absl::StrCat("Place ", n, " queens on a ", n, "x", n, " board (rows and columns 1..", n,
+                            ") so that no two attack each other");
+    if (!fixed.empty())
+      absl::StrAppend(&g.prompt, ", keeping the queens at ", absl::StrJoin(fixed_text, ", "));
     absl::StrAppend(&g.prompt, ". Give the column of the queen in rows 1..", n,
                     " in order, space-separated, inside <answer></answer>.");
     g.witness = absl::StrJoin(cols, " ");
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     absl::StatusOr<int64_t> n = GetInt(instance, "n", 1, 100);
     if (!n.ok()) return n.status();
     auto fixed = GetPairArray(instance, "fixed", 100, 1, *n);
@@ -81,7 +85,8 @@ class NQueensFamily : public TaskFamily {
     }
     for (size_t r = 0; r < cols->size(); ++r) {
       if ((*cols)[r] < 1 || (*cols)[r] > *n) {
-        return Incorrect(absl::StrCat("row ", r + 1, " column ", (*cols)[r], " is off the board"), normalized);
+        return Incorrect(absl::StrCat("row ", r + 1, " column ", (*cols)[r], " is off the board"),
+                         normalized);
       }
     }
     for (const auto& [r, c] : *fixed) {
@@ -93,7 +98,8 @@ class NQueensFamily : public TaskFamily {
       for (size_t b = a + 1; b < cols->size(); ++b) {
         const int64_t dc = (*cols)[a] > (*cols)[b] ? (*cols)[a] - (*cols)[b] : (*cols)[b] - (*cols)[a];
         if (dc == 0 || dc == static_cast<int64_t>(b - a)) {
-          return Incorrect(absl::StrCat("queens in rows ", a + 1, " and ", b + 1, " attack each other"), normalized);
+          return Incorrect(absl::StrCat("queens in rows ", a + 1, " and ", b + 1, " attack each other"),
+                           normalized);
         }
       }
     }

@@ -76,7 +76,8 @@ std::optional<Rational> Rational::Make(Int num, Int den) {
 std::string Int128ToString(Int v) {
   if (v == 0) return "0";
   const bool negative = v < 0;
-  unsigned __int128 u = negative ? static_cast<unsigned __int128>(-(v + 1)) + 1 : static_cast<unsigned __int128>(v);
+  unsigned __int128 u =
+      negative ? static_cast<unsigned __int128>(-(v + 1)) + 1 : static_cast<unsigned __int128>(v);
   std::string s;
   while (u > 0) {
     s.push_back(static_cast<char>('0' + static_cast<int>(u % 10)));

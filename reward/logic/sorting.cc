@@ -20,7 +20,8 @@ class SortingFamily : public TaskFamily {
  public:
   std::string_view name() const override { return "sorting"; }
   std::string_view difficulty_help() const override {
-    return "3+2*difficulty numbers in [-10*difficulty, 10*difficulty]; from 4 on, half the instances sort by absolute value";
+    return "3+2*difficulty numbers in [-10*difficulty, 10*difficulty]; from 4 on, half the instances sort by "
+           "absolute value";
   }
   int max_difficulty() const override { return 10; }
 
@@ -39,14 +40,16 @@ class SortingFamily : public TaskFamily {
     });
     GeneratedInstance g;
     g.instance = {{"values", values}, {"key", abs ? "abs" : "value"}, {"order", desc ? "desc" : "asc"}};
-    g.prompt = absl::StrCat("Sort these numbers", abs ? " by absolute value (ties in any order)" : "",
-                            desc ? " in descending order: " : " in ascending order: ", absl::StrJoin(values, ", "),
-                            ". Give the sorted list, comma-separated, inside <answer></answer>.");
+    g.prompt =
+        absl::StrCat("Sort these numbers", abs ? " by absolute value (ties in any order)" : "",
+                     desc ? " in descending order: " : " in ascending order: ", absl::StrJoin(values, ", "),
+                     ". Give the sorted list, comma-separated, inside <answer></answer>.");
     g.witness = absl::StrJoin(sorted, ", ");
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     auto values = GetIntArray(instance, "values", 1, 1000, -1000000000, 1000000000);
     if (!values.ok()) return values.status();
     absl::StatusOr<std::string> key = GetString(instance, "key", 16);

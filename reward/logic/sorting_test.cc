@@ -29,7 +29,7 @@ TEST(SortingTest, ByValue) {
 TEST(SortingTest, ByAbsoluteValueTiesInAnyOrder) {
   const nlohmann::json inst = {{"values", {3, -1, -3, 2}}, {"key", "abs"}, {"order", "asc"}};
   EXPECT_EQ(Kind("sorting", inst, "-1, 2, 3, -3"), kCorrect);
-  EXPECT_EQ(Kind("sorting", inst, "-1, 2, -3, 3"), kCorrect);  // alternative: the tie swapped
+  EXPECT_EQ(Kind("sorting", inst, "-1, 2, -3, 3"), kCorrect);    // alternative: the tie swapped
   EXPECT_EQ(Kind("sorting", inst, "-3, -1, 2, 3"), kIncorrect);  // sorted by value, not |value|
   EXPECT_EQ(Kind("sorting", inst, "-1, 2, 3, 3"), kIncorrect);   // sign lost
 }
@@ -46,10 +46,13 @@ TEST(SortingTest, MalformedInstance) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.key: must be value|abs")));
   EXPECT_THAT(InstanceStatus("sorting", {{"values", {1}}, {"key", "value"}}, "1"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.order: missing")));
-  EXPECT_THAT(InstanceStatus("sorting", {{"values", {1, "2"}}, {"key", "value"}, {"order", "asc"}}, "1"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.values[1]: expected an integer")));
-  EXPECT_THAT(InstanceStatus("sorting", {{"values", nlohmann::json::array()}, {"key", "value"}, {"order", "asc"}}, "1"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.values: expected 1..1000 elements")));
+  EXPECT_THAT(
+      InstanceStatus("sorting", {{"values", {1, "2"}}, {"key", "value"}, {"order", "asc"}}, "1"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.values[1]: expected an integer")));
+  EXPECT_THAT(
+      InstanceStatus("sorting", {{"values", nlohmann::json::array()}, {"key", "value"}, {"order", "asc"}},
+                     "1"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.values: expected 1..1000 elements")));
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ class SubsetSumFamily : public TaskFamily {
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     auto numbers = GetIntArray(instance, "numbers", 1, 1000, 1, 1000000);
     if (!numbers.ok()) return numbers.status();
     absl::StatusOr<int64_t> target = GetInt(instance, "target", 1, 1000000000000LL);
@@ -66,7 +67,8 @@ class SubsetSumFamily : public TaskFamily {
     for (int64_t n : *numbers) ++available[n];
     int64_t sum = 0;
     for (int64_t p : *picked) {
-      if (--available[p] < 0) return Incorrect(absl::StrCat("uses ", p, " more often than given"), normalized);
+      if (--available[p] < 0)
+        return Incorrect(absl::StrCat("uses ", p, " more often than given"), normalized);
       sum += p;  // <= 1000 * 10^6: no overflow
     }
     if (sum != *target) return Incorrect(absl::StrCat("sums to ", sum, ", not ", *target), normalized);

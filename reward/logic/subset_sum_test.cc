@@ -38,7 +38,8 @@ TEST(SubsetSumTest, Unparseable) {
 
 TEST(SubsetSumTest, MalformedInstance) {
   EXPECT_THAT(InstanceStatus("subset_sum", {{"numbers", {3, 0}}, {"target", 3}}, "3"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.numbers[1]: must be in [1, 1000000]")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("instance.numbers[1]: must be in [1, 1000000]")));
   EXPECT_THAT(InstanceStatus("subset_sum", {{"numbers", {3}}}, "3"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.target: missing")));
 }

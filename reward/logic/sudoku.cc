@@ -53,7 +53,8 @@ class SudokuFamily : public TaskFamily {
       for (int c = 0; c < n; ++c) {
         const int rr = rows[static_cast<size_t>(r)];
         const int cc = cols[static_cast<size_t>(c)];
-        solution.push_back(static_cast<char>('0' + digits[static_cast<size_t>((b * (rr % b) + rr / b + cc) % n)]));
+        solution.push_back(
+            static_cast<char>('0' + digits[static_cast<size_t>((b * (rr % b) + rr / b + cc) % n)]));
       }
     }
     std::vector<int> cells(static_cast<size_t>(n * n));
@@ -62,17 +63,20 @@ class SudokuFamily : public TaskFamily {
     std::string grid = solution;
     for (int i = 0; i < difficulty; ++i) grid[static_cast<size_t>(cells[static_cast<size_t>(i)])] = '.';
     std::string rows_text;
-    for (int r = 0; r < n; ++r) absl::StrAppend(&rows_text, r ? "/" : "", grid.substr(static_cast<size_t>(r * n), static_cast<size_t>(n)));
+    for (int r = 0; r < n; ++r)
+      absl::StrAppend(&rows_text, r ? "/" : "",
+                      grid.substr(static_cast<size_t>(r * n), static_cast<size_t>(n)));
     GeneratedInstance g;
     g.instance = {{"size", n}, {"box_rows", b}, {"box_cols", b}, {"grid", grid}};
     g.prompt = absl::StrCat("Solve this ", n, "x", n, " sudoku (", b, "x", b, " boxes, digits 1-", n,
-                            ", '.' is blank; rows separated by /): ", rows_text, ". Give the full grid as ", n * n,
-                            " digits row by row inside <answer></answer>.");
+                            ", '.' is blank; rows separated by /): ", rows_text, ". Give the full grid as ",
+                            n * n, " digits row by row inside <answer></answer>.");
     g.witness = solution;
     return g;
   }
 
-  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance, std::string_view answer) const override {
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
     absl::StatusOr<int64_t> size = GetInt(instance, "size", 1, 9);
     if (!size.ok()) return size.status();
     absl::StatusOr<int64_t> box_rows = GetInt(instance, "box_rows", 1, 9);
@@ -80,19 +84,21 @@ class SudokuFamily : public TaskFamily {
     absl::StatusOr<int64_t> box_cols = GetInt(instance, "box_cols", 1, 9);
     if (!box_cols.ok()) return box_cols.status();
     if (*box_rows * *box_cols != *size) {
-      return absl::InvalidArgumentError(absl::StrCat("instance.box_rows: box_rows*box_cols = ", *box_rows * *box_cols,
-                                                     " must equal size ", *size));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "instance.box_rows: box_rows*box_cols = ", *box_rows * *box_cols, " must equal size ", *size));
     }
     const int n = static_cast<int>(*size);
     absl::StatusOr<std::string> grid = GetString(instance, "grid", 81);
     if (!grid.ok()) return grid.status();
     if (static_cast<int>(grid->size()) != n * n) {
-      return absl::InvalidArgumentError(absl::StrCat("instance.grid: expected ", n * n, " cells, got ", grid->size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("instance.grid: expected ", n * n, " cells, got ", grid->size()));
     }
     for (size_t i = 0; i < grid->size(); ++i) {
       const char c = (*grid)[i];
       if (c != '.' && c != '0' && (c < '1' || c > '0' + n)) {
-        return absl::InvalidArgumentError(absl::StrCat("instance.grid: cell ", i, " is '", std::string(1, c), "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("instance.grid: cell ", i, " is '", std::string(1, c), "'"));
       }
     }
     std::string cells;
@@ -100,8 +106,10 @@ class SudokuFamily : public TaskFamily {
       const char c = answer[i];
       if (c >= '0' && c <= '9') {
         cells.push_back(c);
-      } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '|' && c != ',' && c != '-' && c != '+') {
-        return Unparseable(absl::StrCat("answer: '", std::string(1, c), "' at offset ", i, " is not a digit"));
+      } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '|' && c != ',' && c != '-' &&
+                 c != '+') {
+        return Unparseable(
+            absl::StrCat("answer: '", std::string(1, c), "' at offset ", i, " is not a digit"));
       }
     }
     if (static_cast<int>(cells.size()) != n * n) {
@@ -110,12 +118,14 @@ class SudokuFamily : public TaskFamily {
     for (int i = 0; i < n * n; ++i) {
       const char c = cells[static_cast<size_t>(i)];
       if (c < '1' || c > '0' + n) {
-        return Incorrect(absl::StrCat("row ", i / n + 1, " column ", i % n + 1, " holds ", std::string(1, c)), cells);
+        return Incorrect(absl::StrCat("row ", i / n + 1, " column ", i % n + 1, " holds ", std::string(1, c)),
+                         cells);
       }
       const char given = (*grid)[static_cast<size_t>(i)];
       if (given != '.' && given != '0' && given != c) {
         return Incorrect(absl::StrCat("row ", i / n + 1, " column ", i % n + 1, " changes the given ",
-                                      std::string(1, given)), cells);
+                                      std::string(1, given)),
+                         cells);
       }
     }
     auto at = [&](int r, int c) { return cells[static_cast<size_t>(r * n + c)]; };
@@ -126,9 +136,13 @@ class SudokuFamily : public TaskFamily {
       for (int i = 0; i < n; ++i) {
         const unsigned rbit = 1u << (at(unit, i) - '0');
         const unsigned cbit = 1u << (at(i, unit) - '0');
-        const unsigned bbit = 1u << (at(br + i / static_cast<int>(*box_cols), bc + i % static_cast<int>(*box_cols)) - '0');
-        if (row_seen & rbit) return Incorrect(absl::StrCat("row ", unit + 1, " repeats ", std::string(1, at(unit, i))), cells);
-        if (col_seen & cbit) return Incorrect(absl::StrCat("column ", unit + 1, " repeats ", std::string(1, at(i, unit))), cells);
+        const unsigned bbit =
+            1u << (at(br + i / static_cast<int>(*box_cols), bc + i % static_cast<int>(*box_cols)) - '0');
+        if (row_seen & rbit)
+          return Incorrect(absl::StrCat("row ", unit + 1, " repeats ", std::string(1, at(unit, i))), cells);
+        if (col_seen & cbit)
+          return Incorrect(absl::StrCat("column ", unit + 1, " repeats ", std::string(1, at(i, unit))),
+                           cells);
         if (box_seen & bbit) return Incorrect(absl::StrCat("box ", unit + 1, " repeats a digit"), cells);
         row_seen |= rbit;
         col_seen |= cbit;

@@ -66,20 +66,25 @@ TEST(SudokuTest, NineByNineClassic) {
 
 TEST(SudokuTest, Unparseable) {
   const nlohmann::json inst = Four("12.43.1221.34.21");
-  for (const char* bad : {"123434122143432", "12343412214343211", "1234 3412 2143 432x", "", "[[1,2,3,4],...]"}) {
+  for (const char* bad :
+       {"123434122143432", "12343412214343211", "1234 3412 2143 432x", "", "[[1,2,3,4],...]"}) {
     EXPECT_EQ(Kind("sudoku", inst, bad), kUnparseable) << bad;
   }
 }
 
 TEST(SudokuTest, MalformedInstance) {
-  EXPECT_THAT(InstanceStatus("sudoku", Four("123"), kSolution),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.grid: expected 16 cells, got 3")));
+  EXPECT_THAT(
+      InstanceStatus("sudoku", Four("123"), kSolution),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.grid: expected 16 cells, got 3")));
   EXPECT_THAT(InstanceStatus("sudoku", Four("12.43.1221.34.29"), kSolution),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.grid: cell 15 is '9'")));
-  EXPECT_THAT(InstanceStatus("sudoku", {{"size", 4}, {"box_rows", 2}, {"box_cols", 3}, {"grid", "................"}}, kSolution),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.box_rows")));
-  EXPECT_THAT(InstanceStatus("sudoku", {{"size", 4}, {"box_rows", 2}, {"grid", "................"}}, kSolution),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.box_cols: missing")));
+  EXPECT_THAT(
+      InstanceStatus("sudoku", {{"size", 4}, {"box_rows", 2}, {"box_cols", 3}, {"grid", "................"}},
+                     kSolution),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.box_rows")));
+  EXPECT_THAT(
+      InstanceStatus("sudoku", {{"size", 4}, {"box_rows", 2}, {"grid", "................"}}, kSolution),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.box_cols: missing")));
 }
 
 }  // namespace

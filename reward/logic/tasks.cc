@@ -13,9 +13,9 @@ namespace m1rl::reward::logic {
 
 absl::StatusOr<GeneratedInstance> TaskFamily::Generate(uint64_t seed, int difficulty) const {
   if (difficulty < min_difficulty() || difficulty > max_difficulty()) {
-    return absl::InvalidArgumentError(absl::StrCat("difficulty for task '", std::string(name()), "' must be in [",
-                                                   min_difficulty(), ", ", max_difficulty(), "], got ",
-                                                   difficulty, " (", std::string(difficulty_help()), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("difficulty for task '", std::string(name()), "' must be in [", min_difficulty(), ", ",
+                     max_difficulty(), "], got ", difficulty, " (", std::string(difficulty_help()), ")"));
   }
   absl::StatusOr<GeneratedInstance> g = GenerateImpl(seed, difficulty);
   if (!g.ok()) return g.status();
@@ -26,9 +26,9 @@ absl::StatusOr<GeneratedInstance> TaskFamily::Generate(uint64_t seed, int diffic
   // Invariant: every generated witness passes its own verifier (REWARDS.md §3).
   absl::StatusOr<CheckResult> r = Check(g->instance, g->witness);
   if (!r.ok() || !r->correct()) {
-    return absl::InternalError(absl::StrCat("task '", std::string(name()), "' seed ", seed, " difficulty ", difficulty,
-                                            ": the generated witness fails its check: ",
-                                            r.ok() ? r->reason : std::string(r.status().message())));
+    return absl::InternalError(absl::StrCat(
+        "task '", std::string(name()), "' seed ", seed, " difficulty ", difficulty,
+        ": the generated witness fails its check: ", r.ok() ? r->reason : std::string(r.status().message())));
   }
   return g;
 }
@@ -112,7 +112,8 @@ absl::StatusOr<CheckResult> CheckInstance(const nlohmann::json& instance, std::s
   }
   const TaskFamily* f = FindFamily(it->get<std::string>());
   if (f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("instance.family: unknown family '", it->get<std::string>(),
+    return absl::InvalidArgumentError(absl::StrCat("instance.family: unknown family '",
+                                                   it->get<std::string>(),
                                                    "' (known: ", absl::StrJoin(FamilyNames(), ", "), ")"));
   }
   return f->Check(instance, answer);
@@ -137,15 +138,16 @@ absl::StatusOr<std::vector<nlohmann::json>> MakeDataset(std::string_view task, i
                                                         int difficulty) {
   const TaskFamily* f = FindFamily(task);
   if (f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("--task: unknown task '", std::string(task), "' (known: ",
-                                                   absl::StrJoin(FamilyNames(), ", "), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("--task: unknown task '", std::string(task),
+                                                   "' (known: ", absl::StrJoin(FamilyNames(), ", "), ")"));
   }
   if (n <= 0) return absl::InvalidArgumentError(absl::StrCat("--n: must be > 0, got ", n));
   if (difficulty < 0) difficulty = f->default_difficulty();
   std::vector<nlohmann::json> rows;
   rows.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    absl::StatusOr<GeneratedInstance> g = f->Generate(InstanceSeed(seed, static_cast<uint64_t>(i)), difficulty);
+    absl::StatusOr<GeneratedInstance> g =
+        f->Generate(InstanceSeed(seed, static_cast<uint64_t>(i)), difficulty);
     if (!g.ok()) return g.status();
     rows.push_back(MakeRow(*g, absl::StrCat(std::string(task), "-", seed, "-", i)));
   }

@@ -34,11 +34,11 @@ namespace m1rl::reward::logic {
 
 struct GeneratedInstance {
   std::string family;
-  std::string domain;         // "logic" for puzzles, "math" for arith
+  std::string domain;  // "logic" for puzzles, "math" for arith
   int difficulty = 0;
-  nlohmann::json instance;    // self-contained; has "family"
-  std::string prompt;         // short printable ASCII
-  std::string witness;        // a valid answer: the text that goes inside <answer>...</answer>
+  nlohmann::json instance;  // self-contained; has "family"
+  std::string prompt;       // short printable ASCII
+  std::string witness;      // a valid answer: the text that goes inside <answer>...</answer>
 };
 
 struct CheckResult {
@@ -48,7 +48,7 @@ struct CheckResult {
     kUnparseable,  // the answer is not in the family's answer grammar
   };
   Kind kind = Kind::kIncorrect;
-  std::string reason;   // which constraint failed / why it does not parse; "ok" when correct
+  std::string reason;             // which constraint failed / why it does not parse; "ok" when correct
   std::string normalized_answer;  // the parsed answer, re-rendered canonically (empty if unparseable)
 
   bool correct() const { return kind == Kind::kCorrect; }

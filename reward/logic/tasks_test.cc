@@ -45,8 +45,12 @@ std::vector<int64_t> SplitInts(const std::string& s) {
 const std::map<std::string, Mutator>& Mutators() {
   static const std::map<std::string, Mutator> m{
       // value + 1 differs from the value.
-      {"arith", [](const nlohmann::json&, const std::string& w) { return Add(*ParseRationalLiteral(w), Rational(1))->ToString(); }},
-      {"arith_chain", [](const nlohmann::json&, const std::string& w) { return Add(*ParseRationalLiteral(w), Rational(1))->ToString(); }},
+      {"arith", [](const nlohmann::json&,
+                   const std::string& w) { return Add(*ParseRationalLiteral(w), Rational(1))->ToString(); }},
+      {"arith_chain",
+       [](const nlohmann::json&, const std::string& w) {
+         return Add(*ParseRationalLiteral(w), Rational(1))->ToString();
+       }},
       // "+1" either uses a 1 that is not available or moves the value off the target.
       {"countdown", [](const nlohmann::json&, const std::string& w) { return "(" + w + ")+1"; }},
       {"game24", [](const nlohmann::json&, const std::string& w) { return "(" + w + ")+1"; }},
@@ -104,8 +108,9 @@ const std::map<std::string, Mutator>& Mutators() {
 
 TEST(TasksTest, RegistryHasAtLeastEightLogicFamiliesAndArith) {
   std::vector<std::string> names = FamilyNames();
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"arith", "arith_chain", "countdown", "game24", "cryptarithm", "dyck",
-                                              "graph_coloring", "hanoi", "n_queens", "sorting", "subset_sum", "sudoku"}));
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"arith", "arith_chain", "countdown", "game24", "cryptarithm",
+                                              "dyck", "graph_coloring", "hanoi", "n_queens", "sorting",
+                                              "subset_sum", "sudoku"}));
   int logic = 0;
   for (const TaskFamily* f : AllFamilies()) logic += f->domain() == "logic";
   EXPECT_GE(logic, 8);
@@ -155,7 +160,8 @@ TEST(TasksTest, WitnessPassesAndMutatedWitnessFailsEverywhere) {
         if (f->domain() == "logic" && g->witness.size() > 3) {
           EXPECT_EQ(g->instance.dump().find(g->witness), std::string::npos) << g->witness;
         }
-        for (char c : g->prompt) ASSERT_TRUE(c >= 0x20 && c < 0x7F) << "non-printable in prompt: " << g->prompt;
+        for (char c : g->prompt)
+          ASSERT_TRUE(c >= 0x20 && c < 0x7F) << "non-printable in prompt: " << g->prompt;
       }
     }
   }
@@ -220,8 +226,9 @@ TEST(TasksTest, ArbitraryAnswersNeverCrashOrError) {
       std::string answer;
       const int64_t len = rng.Uniform(0, 40);
       for (int64_t k = 0; k < len; ++k) {
-        answer.push_back(i % 2 ? static_cast<char>(rng.Uniform(0, 255))
-                               : alphabet[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(alphabet.size()) - 1))]);
+        answer.push_back(
+            i % 2 ? static_cast<char>(rng.Uniform(0, 255))
+                  : alphabet[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(alphabet.size()) - 1))]);
       }
       absl::StatusOr<CheckResult> r = f->Check(g->instance, answer);
       ASSERT_TRUE(r.ok()) << f->name() << ": " << r.status();
@@ -267,14 +274,17 @@ TEST(MakeDatasetTest, ArithRowsAreMathWithIntegerAnswers) {
     std::vector<int64_t> nums;
     std::vector<char> ops;
     for (char c : prompt.substr(0, prompt.size() - 1)) {
-      if (c >= '0' && c <= '9') nums.push_back(c - '0');
-      else ops.push_back(c);
+      if (c >= '0' && c <= '9')
+        nums.push_back(c - '0');
+      else
+        ops.push_back(c);
     }
     ASSERT_EQ(nums.size(), 3u);
     std::vector<int64_t> terms = {nums[0]};
     std::vector<char> signs = {'+'};
     for (size_t i = 0; i < ops.size(); ++i) {
-      if (ops[i] == '*') terms.back() *= nums[i + 1];
+      if (ops[i] == '*')
+        terms.back() *= nums[i + 1];
       else {
         terms.push_back(nums[i + 1]);
         signs.push_back(ops[i]);
@@ -287,11 +297,15 @@ TEST(MakeDatasetTest, ArithRowsAreMathWithIntegerAnswers) {
 }
 
 TEST(MakeDatasetTest, Errors) {
-  EXPECT_THAT(MakeDataset("chess", 3, 1, -1),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--task: unknown task 'chess' (known: arith")));
-  EXPECT_THAT(MakeDataset("dyck", 0, 1, -1), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--n: must be > 0")));
-  EXPECT_THAT(MakeDataset("dyck", -4, 1, -1), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("got -4")));
-  EXPECT_THAT(MakeDataset("dyck", 2, 1, 99), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("difficulty")));
+  EXPECT_THAT(
+      MakeDataset("chess", 3, 1, -1),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--task: unknown task 'chess' (known: arith")));
+  EXPECT_THAT(MakeDataset("dyck", 0, 1, -1),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--n: must be > 0")));
+  EXPECT_THAT(MakeDataset("dyck", -4, 1, -1),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("got -4")));
+  EXPECT_THAT(MakeDataset("dyck", 2, 1, 99),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("difficulty")));
 }
 
 }  // namespace

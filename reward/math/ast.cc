@@ -16,13 +16,20 @@ NodeP MakeNumber(std::string digits) { return MakeNode(NodeKind::kNumber, std::m
 
 const char* RelOpString(RelOp op) {
   switch (op) {
-    case RelOp::kEq: return "=";
-    case RelOp::kLt: return "<";
-    case RelOp::kLe: return "\\le";
-    case RelOp::kGt: return ">";
-    case RelOp::kGe: return "\\ge";
-    case RelOp::kNe: return "\\ne";
-    case RelOp::kIn: return "\\in";
+    case RelOp::kEq:
+      return "=";
+    case RelOp::kLt:
+      return "<";
+    case RelOp::kLe:
+      return "\\le";
+    case RelOp::kGt:
+      return ">";
+    case RelOp::kGe:
+      return "\\ge";
+    case RelOp::kNe:
+      return "\\ne";
+    case RelOp::kIn:
+      return "\\in";
   }
   return "?";
 }
@@ -87,7 +94,8 @@ std::string Print(const Node& n) {
           out += " - " + (paren ? "(" + Print(inner) + ")" : Print(inner));
           continue;
         }
-        bool paren = k.kind == NodeKind::kAdd || k.kind == NodeKind::kPlusMinus || k.kind == NodeKind::kRelation;
+        bool paren =
+            k.kind == NodeKind::kAdd || k.kind == NodeKind::kPlusMinus || k.kind == NodeKind::kRelation;
         if (i > 0) out += " + ";
         out += paren ? "(" + Print(k) + ")" : Print(k);
       }
@@ -142,7 +150,8 @@ std::string Print(const Node& n) {
                    r.kind == NodeKind::kRelation;
       const Node& l = *n.kids[0];
       bool lparen = l.kind == NodeKind::kRelation;
-      return (lparen ? "(" + Print(l) + ")" : Print(l)) + " \\pm " + (paren ? "(" + Print(r) + ")" : Print(r));
+      return (lparen ? "(" + Print(l) + ")" : Print(l)) + " \\pm " +
+             (paren ? "(" + Print(r) + ")" : Print(r));
     }
     case NodeKind::kTuple:
       return "(" + Join(n.kids, ", ") + ")";

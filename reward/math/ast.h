@@ -51,10 +51,10 @@ struct Node {
   NodeKind kind;
   std::string text;
   std::vector<NodeP> kids;
-  std::vector<RelOp> ops;      // kRelation only
-  bool left_closed = false;    // kInterval only
-  bool right_closed = false;   // kInterval only
-  int rows = 0, cols = 0;      // kMatrix only
+  std::vector<RelOp> ops;     // kRelation only
+  bool left_closed = false;   // kInterval only
+  bool right_closed = false;  // kInterval only
+  int rows = 0, cols = 0;     // kMatrix only
 };
 
 NodeP MakeNode(NodeKind kind, std::string text = "", std::vector<NodeP> kids = {});

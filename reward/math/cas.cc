@@ -28,7 +28,8 @@ class ToGinac {
         if (dot == std::string::npos) return GiNaC::numeric(n.text.c_str());
         std::string all = n.text.substr(0, dot) + n.text.substr(dot + 1);
         size_t frac = n.text.size() - dot - 1;
-        return GiNaC::numeric(all.c_str()) / GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(frac)));
+        return GiNaC::numeric(all.c_str()) /
+               GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(frac)));
       }
       case NodeKind::kSymbol: {
         auto it = syms_.find(n.text);
@@ -110,8 +111,8 @@ std::optional<GiNaC::numeric> EvalAt(const GiNaC::ex& e, const GiNaC::exmap& at,
     GiNaC::numeric num = GiNaC::ex_to<GiNaC::numeric>(v);
     if (!allow_complex && !num.is_real()) {
       // Non-real points are skipped, unless the imaginary part is rounding noise.
-      if (GiNaC::abs(num.imag()) > GiNaC::numeric(1, 1000000000) * GiNaC::abs(num.real()) +
-                                       GiNaC::numeric(1, 100000000000LL))
+      if (GiNaC::abs(num.imag()) >
+          GiNaC::numeric(1, 1000000000) * GiNaC::abs(num.real()) + GiNaC::numeric(1, 100000000000LL))
         return std::nullopt;
       num = num.real();
     }
@@ -125,7 +126,7 @@ std::optional<GiNaC::numeric> EvalAt(const GiNaC::ex& e, const GiNaC::exmap& at,
 
 bool Close(const GiNaC::numeric& a, const GiNaC::numeric& b, const GiNaC::numeric& rel) {
   GiNaC::numeric d = GiNaC::abs(a - b);
-  GiNaC::numeric m = std::max(GiNaC::abs(a), GiNaC::abs(b)) ;
+  GiNaC::numeric m = std::max(GiNaC::abs(a), GiNaC::abs(b));
   if (d.is_zero()) return true;
   return d <= rel * m;
 }
@@ -152,7 +153,8 @@ CasResult RunEqual(const GiNaC::ex& g, const GiNaC::ex& p, const ToGinac& conv, 
   using K = CasResult::Kind;
   GiNaC::ex diff = g - p;
   try {
-    if (GiNaC::normal(GiNaC::expand(diff)).is_zero()) return Result(K::kEqual, "cas_normal", "normal(expand(g-p)) == 0");
+    if (GiNaC::normal(GiNaC::expand(diff)).is_zero())
+      return Result(K::kEqual, "cas_normal", "normal(expand(g-p)) == 0");
   } catch (const std::bad_alloc&) {
     throw;  // the memory limit ends the job (RunCasJob)
   } catch (const std::exception&) {
@@ -194,7 +196,8 @@ CasResult RunProportional(const GiNaC::ex& g, const GiNaC::ex& p, const ToGinac&
     GiNaC::ex gn = GiNaC::normal(GiNaC::expand(g));
     GiNaC::ex pn = GiNaC::normal(GiNaC::expand(p));
     if (gn.is_zero() || pn.is_zero())
-      return Result(gn.is_zero() && pn.is_zero() ? K::kEqual : K::kUnequal, "cas_proportional", "degenerate equation");
+      return Result(gn.is_zero() && pn.is_zero() ? K::kEqual : K::kUnequal, "cas_proportional",
+                    "degenerate equation");
     GiNaC::ex r = GiNaC::normal(gn / pn);
     if (GiNaC::is_a<GiNaC::numeric>(r) && !r.is_zero())
       return Result(K::kEqual, "cas_proportional", "lhs-rhs differ by a constant factor");
@@ -261,7 +264,10 @@ CasResult RunCasJob(const CasJob& job) {
   try {
     auto g = ParseAnswer(job.gold);
     auto p = ParseAnswer(job.pred);
-    if (!g.ok() || !p.ok()) return Result(K::kError, "cas", "job does not parse: " + std::string(g.ok() ? p.status().message() : g.status().message()));
+    if (!g.ok() || !p.ok())
+      return Result(
+          K::kError, "cas",
+          "job does not parse: " + std::string(g.ok() ? p.status().message() : g.status().message()));
     ToGinac conv;
     GiNaC::ex ge = conv.Convert(**g);
     GiNaC::ex pe = conv.Convert(**p);

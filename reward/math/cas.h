@@ -32,7 +32,13 @@ struct CasJob {
 struct CasResult {
   // kTooComplex: the worker hit its memory limit (RLIMIT_AS) on this job.
   enum class Kind : uint8_t {
-    kEqual = 1, kUnequal = 2, kUndecided = 3, kTimeout = 4, kCancelled = 5, kError = 6, kTooComplex = 7
+    kEqual = 1,
+    kUnequal = 2,
+    kUndecided = 3,
+    kTimeout = 4,
+    kCancelled = 5,
+    kError = 6,
+    kTooComplex = 7
   };
   Kind kind = Kind::kUndecided;
   std::string layer;   // "cas_normal", "cas_numeric50", "identity_test", ...

@@ -102,7 +102,8 @@ int64_t VirtualSizeBytes() {
 
 absl::StatusOr<std::unique_ptr<CasPool>> CasPool::Create(const Options& options) {
   if (options.num_workers < 1)
-    return absl::InvalidArgumentError(absl::StrCat("cas num_workers must be >= 1, got ", options.num_workers));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cas num_workers must be >= 1, got ", options.num_workers));
   std::unique_ptr<CasPool> pool(new CasPool(options));
   for (int i = 0; i < options.num_workers; ++i) {
     absl::StatusOr<Worker> w = pool->Spawn();

@@ -81,7 +81,9 @@ TEST(CasPoolTest, ManyThreads) {
       ctx.deadline = Clock::now() + std::chrono::seconds(20);
       for (int k = 0; k < 5; ++k) {
         std::string n = std::to_string(i * 10 + k);
-        CasResult r = pool->Run({CasJob::Op::kEqual, 1, "(x + " + n + ")^{2}", "x^{2} + 2 \\cdot " + n + " \\cdot x + " + n + "^{2}"}, ctx);
+        CasResult r = pool->Run({CasJob::Op::kEqual, 1, "(x + " + n + ")^{2}",
+                                 "x^{2} + 2 \\cdot " + n + " \\cdot x + " + n + "^{2}"},
+                                ctx);
         if (r.kind == Kind::kEqual) ++equal;
       }
     });
@@ -106,8 +108,9 @@ TEST(CasPoolTest, MemoryLimitMakesAJobTooComplexNotACrash) {
 }
 
 TEST(CasPoolTest, RejectsBadOptions) {
-  EXPECT_THAT(CasPool::Create({.num_workers = 0, .memory_limit_mb = 0}),
-              m1rl::testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("num_workers")));
+  EXPECT_THAT(
+      CasPool::Create({.num_workers = 0, .memory_limit_mb = 0}),
+      m1rl::testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("num_workers")));
 }
 
 }  // namespace

@@ -35,10 +35,12 @@ TEST(CasTest, SymbolFreeFiftyDigits) {
 }
 
 TEST(CasTest, Proportional) {
-  EXPECT_EQ(RunCasJob({CasJob::Op::kProportional, 1, "y - (2 \\cdot x + 1)", "2 \\cdot x - y + 1"}).kind, Kind::kEqual);
+  EXPECT_EQ(RunCasJob({CasJob::Op::kProportional, 1, "y - (2 \\cdot x + 1)", "2 \\cdot x - y + 1"}).kind,
+            Kind::kEqual);
   // Math-Verify #60: 3x - y + 13 = 0 vs 3x + 4y + 14 = 0 must not match.
-  EXPECT_EQ(RunCasJob({CasJob::Op::kProportional, 1, "3 \\cdot x - y + 13", "3 \\cdot x + 4 \\cdot y + 14"}).kind,
-            Kind::kUnequal);
+  EXPECT_EQ(
+      RunCasJob({CasJob::Op::kProportional, 1, "3 \\cdot x - y + 13", "3 \\cdot x + 4 \\cdot y + 14"}).kind,
+      Kind::kUnequal);
 }
 
 TEST(CasTest, WireFormatRoundTrip) {

@@ -13,7 +13,9 @@ namespace {
 
 using K = Decision::Kind;
 
-Decision D(K k, std::string layer, std::string reason = "") { return Decision{k, std::move(layer), std::move(reason)}; }
+Decision D(K k, std::string layer, std::string reason = "") {
+  return Decision{k, std::move(layer), std::move(reason)};
+}
 
 bool Fatal(const Decision& d) {
   return d.kind == K::kTooComplex || d.kind == K::kTimeout || d.kind == K::kCancelled || d.kind == K::kError;
@@ -39,15 +41,22 @@ bool HasKind(const Node& n, NodeKind k) {
   return false;
 }
 
-bool IsInequalityOp(RelOp op) { return op == RelOp::kLt || op == RelOp::kLe || op == RelOp::kGt || op == RelOp::kGe; }
+bool IsInequalityOp(RelOp op) {
+  return op == RelOp::kLt || op == RelOp::kLe || op == RelOp::kGt || op == RelOp::kGe;
+}
 
 RelOp Flip(RelOp op) {
   switch (op) {
-    case RelOp::kLt: return RelOp::kGt;
-    case RelOp::kLe: return RelOp::kGe;
-    case RelOp::kGt: return RelOp::kLt;
-    case RelOp::kGe: return RelOp::kLe;
-    default: return op;
+    case RelOp::kLt:
+      return RelOp::kGt;
+    case RelOp::kLe:
+      return RelOp::kGe;
+    case RelOp::kGt:
+      return RelOp::kLt;
+    case RelOp::kGe:
+      return RelOp::kLe;
+    default:
+      return op;
   }
 }
 
@@ -89,8 +98,10 @@ NodeP InequalityToInterval(const NodeP& rel) {
     return MakeInterval(r->kids[0], r->kids[2], r->ops[0] == RelOp::kLe, r->ops[1] == RelOp::kLe);
   if (r->kids.size() != 2) return nullptr;
   bool le = r->ops[0] == RelOp::kLe;
-  if (r->kids[0]->kind == NodeKind::kSymbol && !HasSymbol(*r->kids[1])) return MakeInterval(ninf, r->kids[1], false, le);
-  if (r->kids[1]->kind == NodeKind::kSymbol && !HasSymbol(*r->kids[0])) return MakeInterval(r->kids[0], inf, le, false);
+  if (r->kids[0]->kind == NodeKind::kSymbol && !HasSymbol(*r->kids[1]))
+    return MakeInterval(ninf, r->kids[1], false, le);
+  if (r->kids[1]->kind == NodeKind::kSymbol && !HasSymbol(*r->kids[0]))
+    return MakeInterval(r->kids[0], inf, le, false);
   return nullptr;
 }
 
@@ -167,7 +178,8 @@ class Comparer {
     if (HasKind(*g, NodeKind::kPlusMinus) || HasKind(*p, NodeKind::kPlusMinus)) {
       NodeP gs = HasKind(*g, NodeKind::kPlusMinus) ? MakeNode(NodeKind::kSet, "", ExpandPm(g)) : g;
       NodeP ps = HasKind(*p, NodeKind::kPlusMinus) ? MakeNode(NodeKind::kSet, "", ExpandPm(p)) : p;
-      if (!IsCollection(*gs) || !IsCollection(*ps)) return D(K::kUnequal, "structure", "\\pm set vs a single value");
+      if (!IsCollection(*gs) || !IsCollection(*ps))
+        return D(K::kUnequal, "structure", "\\pm set vs a single value");
       return Structure(gs, ps);
     }
     if (IsCollection(*g) || IsCollection(*p)) return Structure(g, p);
@@ -188,7 +200,8 @@ class Comparer {
       bool geq = AllOps(*g, eq), peq = AllOps(*p, eq);
       if (geq && peq) {
         if (IsAssignment(*g) && IsAssignment(*p)) {
-          if (Print(*g->kids[0]) != Print(*p->kids[0])) return D(K::kUnequal, "relation", "assigned variables differ");
+          if (Print(*g->kids[0]) != Print(*p->kids[0]))
+            return D(K::kUnequal, "relation", "assigned variables differ");
           return Cmp(g->kids[1], p->kids[1]);
         }
         if (IsAssignment(*g) && p->kids.size() > 2 && Print(*p->kids[0]) == Print(*g->kids[0]))
@@ -234,7 +247,8 @@ class Comparer {
       Decision d = Cmp(a[i], b[i]);
       if (Fatal(d)) return d;
       if (d.kind == K::kUndecided) undecided = true;
-      if (d.kind == K::kUnequal) return D(K::kUnequal, layer, "element " + std::to_string(i) + " differs: " + d.reason);
+      if (d.kind == K::kUnequal)
+        return D(K::kUnequal, layer, "element " + std::to_string(i) + " differs: " + d.reason);
     }
     if (undecided) return D(K::kUndecided, layer, "an element is undecided");
     return D(K::kEqual, layer, "all elements equal");
@@ -253,16 +267,19 @@ class Comparer {
         if (d.kind == K::kUndecided) undecided = true;
         if (d.kind == K::kEqual) found = used[j] = true;
       }
-      if (!found) return D(undecided ? K::kUndecided : K::kUnequal, layer, "element " + Print(*x) + " unmatched");
+      if (!found)
+        return D(undecided ? K::kUndecided : K::kUnequal, layer, "element " + Print(*x) + " unmatched");
     }
     return D(K::kEqual, layer, "same elements");
   }
 
   Decision Structure(const NodeP& g, const NodeP& p) {
-    if (!IsCollection(*g) || !IsCollection(*p)) return D(K::kUnequal, "structure", "a collection vs a single value");
+    if (!IsCollection(*g) || !IsCollection(*p))
+      return D(K::kUnequal, "structure", "a collection vs a single value");
     NodeKind gk = g->kind, pk = p->kind;
     if (gk == NodeKind::kMatrix || pk == NodeKind::kMatrix) {
-      if (gk != pk || g->rows != p->rows || g->cols != p->cols) return D(K::kUnequal, "structure", "matrix shapes differ");
+      if (gk != pk || g->rows != p->rows || g->cols != p->cols)
+        return D(K::kUnequal, "structure", "matrix shapes differ");
       return Ordered(g->kids, p->kids, "structure");
     }
     if (gk == NodeKind::kUnion || pk == NodeKind::kUnion) {
@@ -273,7 +290,8 @@ class Comparer {
       return n.kind == NodeKind::kInterval || (n.kind == NodeKind::kTuple && n.kids.size() == 2);
     };
     if (gk == NodeKind::kInterval || pk == NodeKind::kInterval) {
-      if (!interval_like(*g) || !interval_like(*p)) return D(K::kUnequal, "structure", "interval vs non-interval");
+      if (!interval_like(*g) || !interval_like(*p))
+        return D(K::kUnequal, "structure", "interval vs non-interval");
       if (g->left_closed != p->left_closed || g->right_closed != p->right_closed)
         return D(K::kUnequal, "structure", "interval openness differs");
       return Ordered(g->kids, p->kids, "structure");
@@ -302,7 +320,8 @@ class Comparer {
     RationalValue rg = EvalRational(*g);
     RationalValue rp = EvalRational(*p);
     if (rg.status == EvalStatus::kTooComplex || rp.status == EvalStatus::kTooComplex)
-      return D(K::kTooComplex, "exact_rational", "too_complex: " + (rg.detail.empty() ? rp.detail : rg.detail));
+      return D(K::kTooComplex, "exact_rational",
+               "too_complex: " + (rg.detail.empty() ? rp.detail : rg.detail));
     bool dec = HasDecimal(*g) || HasDecimal(*p);
     if (rg.status == EvalStatus::kOk && rp.status == EvalStatus::kOk) {
       if (!dec) {
@@ -311,15 +330,18 @@ class Comparer {
                  eq ? "equal rationals" : RationalToString(rg.value) + " != " + RationalToString(rp.value));
       }
       bool eq = WithinRelative(rg.value, rp.value, o_.rel_tolerance);
-      return D(eq ? K::kEqual : K::kUnequal, "decimal_tolerance", eq ? "within tolerance" : "outside tolerance");
+      return D(eq ? K::kEqual : K::kUnequal, "decimal_tolerance",
+               eq ? "within tolerance" : "outside tolerance");
     }
     if (rg.status == EvalStatus::kUndefined || rp.status == EvalStatus::kUndefined)
-      return D(K::kUnequal, "exact_rational", "undefined value: " + (rg.detail.empty() ? rp.detail : rg.detail));
+      return D(K::kUnequal, "exact_rational",
+               "undefined value: " + (rg.detail.empty() ? rp.detail : rg.detail));
     if (dec && !HasSymbol(*g) && !HasSymbol(*p)) {
       auto ag = EvalApprox(*g), ap = EvalApprox(*p);
       if (ag && ap) {
         bool eq = WithinRelative(*ag, *ap, o_.rel_tolerance);
-        return D(eq ? K::kEqual : K::kUnequal, "decimal_tolerance", eq ? "within tolerance" : "outside tolerance");
+        return D(eq ? K::kEqual : K::kUnequal, "decimal_tolerance",
+                 eq ? "within tolerance" : "outside tolerance");
       }
     }
     return Cas(CasJob::Op::kEqual, g, p);
@@ -336,7 +358,8 @@ class Comparer {
     if (first.kind == K::kEqual || Fatal(first)) return first;
     Decision second = gp ? Cmp(pct->kids[0], other) : Cmp(other, pct->kids[0]);
     if (second.kind == K::kEqual || Fatal(second)) return second;
-    if (first.kind == K::kUndecided || second.kind == K::kUndecided) return D(K::kUndecided, "percent", "undecided");
+    if (first.kind == K::kUndecided || second.kind == K::kUndecided)
+      return D(K::kUndecided, "percent", "undecided");
     return D(K::kUnequal, "percent", "neither p nor p/100 matches");
   }
 
@@ -349,13 +372,20 @@ class Comparer {
     job.seed = Fnv1a(job.gold, job.pred);
     CasResult r = cas_->Run(job, ctx_);
     switch (r.kind) {
-      case CasResult::Kind::kEqual: return D(K::kEqual, r.layer, r.detail);
-      case CasResult::Kind::kUnequal: return D(K::kUnequal, r.layer, r.detail);
-      case CasResult::Kind::kUndecided: return D(K::kUndecided, r.layer, r.detail);
-      case CasResult::Kind::kTimeout: return D(K::kTimeout, r.layer, r.detail);
-      case CasResult::Kind::kCancelled: return D(K::kCancelled, r.layer, r.detail);
-      case CasResult::Kind::kError: return D(K::kError, r.layer, r.detail);
-      case CasResult::Kind::kTooComplex: return D(K::kTooComplex, r.layer, r.detail);
+      case CasResult::Kind::kEqual:
+        return D(K::kEqual, r.layer, r.detail);
+      case CasResult::Kind::kUnequal:
+        return D(K::kUnequal, r.layer, r.detail);
+      case CasResult::Kind::kUndecided:
+        return D(K::kUndecided, r.layer, r.detail);
+      case CasResult::Kind::kTimeout:
+        return D(K::kTimeout, r.layer, r.detail);
+      case CasResult::Kind::kCancelled:
+        return D(K::kCancelled, r.layer, r.detail);
+      case CasResult::Kind::kError:
+        return D(K::kError, r.layer, r.detail);
+      case CasResult::Kind::kTooComplex:
+        return D(K::kTooComplex, r.layer, r.detail);
     }
     return D(K::kError, "cas", "bad CAS result");
   }

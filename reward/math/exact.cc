@@ -1,10 +1,10 @@
 #include "reward/math/exact.h"
 
+#include <cln/dfloat.h>
 #include <cln/float.h>
 #include <cln/integer.h>
 #include <cln/integer_io.h>
 #include <cln/rational_io.h>
-#include <cln/dfloat.h>
 #include <cln/real.h>
 
 #include <cmath>
@@ -61,7 +61,8 @@ RationalValue EvalCharged(const Node& n, long* work_bits);
 
 RationalValue Charge(RationalValue v, long* work_bits) {
   if (v.status != EvalStatus::kOk) return v;
-  *work_bits += cln::integer_length(cln::abs(cln::numerator(v.value))) + cln::integer_length(cln::denominator(v.value));
+  *work_bits +=
+      cln::integer_length(cln::abs(cln::numerator(v.value))) + cln::integer_length(cln::denominator(v.value));
   if (*work_bits > kWorkBudgetBits) return Fail(EvalStatus::kTooComplex, "too much big-number work");
   return v;
 }
@@ -74,12 +75,14 @@ RationalValue Eval(const Node& n, long* work_bits) {
       if (k.back().status != EvalStatus::kOk) return k.back();
     }
   }
-  if (n.kind == NodeKind::kPow || n.kind == NodeKind::kFactorial || (n.kind == NodeKind::kFunc && n.text == "binom")) {
+  if (n.kind == NodeKind::kPow || n.kind == NodeKind::kFactorial ||
+      (n.kind == NodeKind::kFunc && n.text == "binom")) {
     if (*work_bits > kWorkBudgetBits) return Fail(EvalStatus::kTooComplex, "too much big-number work");
   }
   switch (n.kind) {
     case NodeKind::kNumber:
-      if (n.text.size() > static_cast<size_t>(kMaxDigits)) return Fail(EvalStatus::kTooComplex, "literal too long");
+      if (n.text.size() > static_cast<size_t>(kMaxDigits))
+        return Fail(EvalStatus::kTooComplex, "literal too long");
       return Ok(ParseLiteral(n.text));
     case NodeKind::kAdd: {
       cln::cl_RA s = 0;
@@ -119,7 +122,8 @@ RationalValue Eval(const Node& n, long* work_bits) {
       cln::cl_I ae = cln::abs(ei);
       // A lower bound of log2|num| + log2|den|, so a rejected power is surely over the limit; the
       // result is checked exactly afterwards.
-      long bits = cln::integer_length(cln::abs(cln::numerator(b))) - 1 + cln::integer_length(cln::denominator(b)) - 1;
+      long bits =
+          cln::integer_length(cln::abs(cln::numerator(b))) - 1 + cln::integer_length(cln::denominator(b)) - 1;
       if (cln::integer_length(ae) > 40 || cln::cl_I(bits) * ae > kMaxBits)
         return Fail(EvalStatus::kTooComplex, "power over 1e5 digits");
       long el = cln::cl_I_to_long(ae);
@@ -128,7 +132,8 @@ RationalValue Eval(const Node& n, long* work_bits) {
     }
     case NodeKind::kFactorial: {
       const cln::cl_RA& v = k[0].value;
-      if (!IsInteger(v) || cln::minusp(v)) return Fail(EvalStatus::kNotRational, "factorial of a non-natural");
+      if (!IsInteger(v) || cln::minusp(v))
+        return Fail(EvalStatus::kNotRational, "factorial of a non-natural");
       cln::cl_I vi = cln::numerator(v);
       // log10(25206!) ~ 1e5.
       if (vi > 25000) return Fail(EvalStatus::kTooComplex, "factorial over 1e5 digits");
@@ -138,7 +143,8 @@ RationalValue Eval(const Node& n, long* work_bits) {
       if (n.text == "binom") {
         const cln::cl_RA& a = k[0].value;
         const cln::cl_RA& b = k[1].value;
-        if (!IsInteger(a) || !IsInteger(b) || cln::minusp(a)) return Fail(EvalStatus::kNotRational, "binom args");
+        if (!IsInteger(a) || !IsInteger(b) || cln::minusp(a))
+          return Fail(EvalStatus::kNotRational, "binom args");
         if (cln::minusp(b) || b > a) return Ok(0);
         if (a > 1000000) return Fail(EvalStatus::kTooComplex, "binom over 1e6");
         long nn = cln::cl_I_to_long(cln::numerator(a));
@@ -173,7 +179,8 @@ RationalValue Eval(const Node& n, long* work_bits) {
 
 RationalValue EvalCharged(const Node& n, long* work_bits) {
   RationalValue v = Eval(n, work_bits);
-  if (n.kind == NodeKind::kPow || n.kind == NodeKind::kFactorial || (n.kind == NodeKind::kFunc && n.text == "binom"))
+  if (n.kind == NodeKind::kPow || n.kind == NodeKind::kFactorial ||
+      (n.kind == NodeKind::kFunc && n.text == "binom"))
     return Charge(std::move(v), work_bits);
   return v;
 }
@@ -259,9 +266,11 @@ std::optional<long double> EvalApprox(const Node& n) {
       if (f == "floor") return std::floor(x);
       if (f == "ceil") return std::ceil(x);
       if (f == "binom") {
-        if (x < 0 || k[1] < 0 || x != std::floor(x) || k[1] != std::floor(k[1]) || x > 1000) return std::nullopt;
+        if (x < 0 || k[1] < 0 || x != std::floor(x) || k[1] != std::floor(k[1]) || x > 1000)
+          return std::nullopt;
         if (k[1] > x) return 0.0L;
-        return finite(std::round(std::exp(std::lgamma(x + 1) - std::lgamma(k[1] + 1) - std::lgamma(x - k[1] + 1))));
+        return finite(
+            std::round(std::exp(std::lgamma(x + 1) - std::lgamma(k[1] + 1) - std::lgamma(x - k[1] + 1))));
       }
       return std::nullopt;
     }

@@ -10,10 +10,10 @@
 #ifndef M1RL_REWARD_MATH_EXACT_H_
 #define M1RL_REWARD_MATH_EXACT_H_
 
+#include <cln/rational.h>
+
 #include <optional>
 #include <string>
-
-#include <cln/rational.h>
 // CLN defines a Mutable(type, x) macro that breaks later Abseil headers; its own headers never use it.
 #undef Mutable
 

@@ -37,7 +37,7 @@ TEST(ExactTest, StatusKinds) {
   EXPECT_EQ(R("\\frac{1}{0}").status, EvalStatus::kUndefined);
   EXPECT_EQ(R("2^{2^{20}}").status, EvalStatus::kTooComplex);  // 315,653 digits
   EXPECT_EQ(R("30000!").status, EvalStatus::kTooComplex);
-  EXPECT_EQ(R("2^{300000}").status, EvalStatus::kOk);          // 90,309 digits: under 1e5
+  EXPECT_EQ(R("2^{300000}").status, EvalStatus::kOk);  // 90,309 digits: under 1e5
   // Each 25000! is ~99,094 digits (under the limit) but five of them exceed the work budget of four
   // full-size values, which bounds the time a span can spend in the request thread.
   EXPECT_EQ(R("25000! - 25000! + 25000! - 25000!").status, EvalStatus::kOk);

@@ -11,11 +11,16 @@ namespace m1rl::reward::math {
 
 const char* AnswerSourceName(AnswerSource s) {
   switch (s) {
-    case AnswerSource::kNone: return "none";
-    case AnswerSource::kBoxed: return "boxed";
-    case AnswerSource::kAnswerLine: return "answer_line";
-    case AnswerSource::kMathSpan: return "math_span";
-    case AnswerSource::kBareNumber: return "bare_number";
+    case AnswerSource::kNone:
+      return "none";
+    case AnswerSource::kBoxed:
+      return "boxed";
+    case AnswerSource::kAnswerLine:
+      return "answer_line";
+    case AnswerSource::kMathSpan:
+      return "math_span";
+    case AnswerSource::kBareNumber:
+      return "bare_number";
   }
   return "?";
 }
@@ -116,16 +121,17 @@ bool LastMathSpan(std::string_view text, std::string* content) {
 }
 
 bool LastAnswerLine(std::string_view final_part, std::string* out) {
-  std::string tail(final_part.size() > kAnswerLineWindow ? final_part.substr(final_part.size() - kAnswerLineWindow)
-                                                         : final_part);
+  std::string tail(final_part.size() > kAnswerLineWindow
+                       ? final_part.substr(final_part.size() - kAnswerLineWindow)
+                       : final_part);
   tail = absl::StrReplaceAll(tail, {{"**", ""}, {"__", ""}});
   std::string lower = absl::AsciiStrToLower(tail);
   size_t pos = lower.rfind("answer:");
   if (pos == std::string::npos) return false;
   size_t start = pos + 7;
   size_t nl = tail.find('\n', start);
-  std::string line(absl::StripAsciiWhitespace(tail.substr(start, nl == std::string::npos ? std::string::npos
-                                                                                           : nl - start)));
+  std::string line(absl::StripAsciiWhitespace(
+      tail.substr(start, nl == std::string::npos ? std::string::npos : nl - start)));
   if (line.empty() && nl != std::string::npos) {
     size_t nl2 = tail.find('\n', nl + 1);
     line = std::string(absl::StripAsciiWhitespace(
@@ -151,8 +157,8 @@ bool LastBareNumber(std::string_view text, std::string* out) {
   while (i > 0 && !std::isdigit(static_cast<unsigned char>(text[i - 1]))) --i;
   if (i == 0) return false;
   size_t end = i;
-  while (i > 0 && (std::isdigit(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.' ||
-                   text[i - 1] == '/'))
+  while (i > 0 &&
+         (std::isdigit(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.' || text[i - 1] == '/'))
     --i;
   if (i > 0 && text[i - 1] == '-') --i;
   std::string num(text.substr(i, end - i));

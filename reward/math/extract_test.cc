@@ -52,9 +52,7 @@ TEST(ExtractTest, AnswerLineOnlyInFinalWindow) {
   EXPECT_EQ(e.answer, "6");
 }
 
-TEST(ExtractTest, UnclosedDollarIsNotASpan) {
-  EXPECT_EQ(ExtractAnswer("value $3$ and then $4").answer, "3");
-}
+TEST(ExtractTest, UnclosedDollarIsNotASpan) { EXPECT_EQ(ExtractAnswer("value $3$ and then $4").answer, "3"); }
 
 }  // namespace
 }  // namespace m1rl::reward::math

@@ -88,7 +88,10 @@ const Case kCases[] = {
     {"2x", "2*x", C, "*"},
     {"2x", "2\\times x", C, "\\times"},
     {"\\pi", "\xcf\x80", C, "unicode pi"},
-    {"-3", "\xe2\x88\x92" "3", C, "unicode minus"},
+    {"-3",
+     "\xe2\x88\x92"
+     "3",
+     C, "unicode minus"},
     {"\\text{Monday}", "\\text{monday}", C, "text answers compare case-insensitively"},
     {"\\text{Monday}", "\\text{Tuesday}", I, "different text answers"},
     {"5", "\\textbf{5}", C, "\\textbf unwrapped"},
@@ -264,10 +267,13 @@ const Case kCases[] = {
     {"(-\\infty, 1) \\cup (2, \\infty)", "(2, \\infty) \\cup (-\\infty, 1)", C, "unions are unordered"},
     {"(-\\infty, 1) \\cup (2, \\infty)", "(-\\infty, 1) \\cup [2, \\infty)", I, "union part openness"},
     {"(-\\infty, 1) \\cup (2, \\infty)", "(-\\infty, 1)", I, "union vs one interval"},
-    {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", C, "matrix environments"},
-    {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}", I, "matrices elementwise"},
+    {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", C,
+     "matrix environments"},
+    {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}", I,
+     "matrices elementwise"},
     {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix}1&2&3&4\\end{pmatrix}", I, "matrix shape"},
-    {"\\begin{pmatrix}\\frac12&0\\\\0&1\\end{pmatrix}", "\\begin{pmatrix}0.5&0\\\\0&1\\end{pmatrix}", C, "matrix entry values"},
+    {"\\begin{pmatrix}\\frac12&0\\\\0&1\\end{pmatrix}", "\\begin{pmatrix}0.5&0\\\\0&1\\end{pmatrix}", C,
+     "matrix entry values"},
     {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}", I, "column vs row vector"},
     {"\\pm 2", "2, -2", C, "\\pm a = {a, -a}"},
     {"\\pm 2", "-2, 2", C, "\\pm set unordered"},
@@ -421,18 +427,26 @@ TEST_F(MathCasesTest, AllCases) {
     VerifyOutcome o = verifier_->Verify(in, ctx);
     bool ok = false;
     switch (c.expect) {
-      case C: ok = o.status == rl::OK && o.verdict == rl::CORRECT && o.correctness == 1.0; break;
-      case I: ok = o.status == rl::OK && o.verdict == rl::INCORRECT && o.correctness == 0.0; break;
-      case N: ok = o.status == rl::OK && o.verdict == rl::NO_ANSWER; break;
-      case X: ok = o.status == rl::INVALID_INPUT; break;
+      case C:
+        ok = o.status == rl::OK && o.verdict == rl::CORRECT && o.correctness == 1.0;
+        break;
+      case I:
+        ok = o.status == rl::OK && o.verdict == rl::INCORRECT && o.correctness == 0.0;
+        break;
+      case N:
+        ok = o.status == rl::OK && o.verdict == rl::NO_ANSWER;
+        break;
+      case X:
+        ok = o.status == rl::INVALID_INPUT;
+        break;
     }
     if (!ok) {
       ++failures;
       ADD_FAILURE() << "pins: " << c.pins << "\n  gold: " << c.gold << "\n  pred: " << c.pred
-                    << "\n  expected " << "CIN?"[c.expect == X ? 3 : c.expect] << " got status "
-                    << rl::ItemStatus_Name(o.status) << " verdict " << rl::Verdict_Name(o.verdict)
-                    << "\n  details: " << o.details << "\n  normalised: " << o.normalized_gold << " | "
-                    << o.normalized_pred;
+                    << "\n  expected "
+                    << "CIN?"[c.expect == X ? 3 : c.expect] << " got status " << rl::ItemStatus_Name(o.status)
+                    << " verdict " << rl::Verdict_Name(o.verdict) << "\n  details: " << o.details
+                    << "\n  normalised: " << o.normalized_gold << " | " << o.normalized_pred;
     }
   }
   EXPECT_EQ(failures, 0);

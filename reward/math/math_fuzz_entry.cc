@@ -31,7 +31,8 @@ void MathFuzzOneInput(const uint8_t* data, size_t size) {
       if (!again.ok() && absl::IsResourceExhausted(again.status())) continue;
       M1RL_CHECK(again.ok()) << "printed form does not parse: '" << printed << "' from '" << vu.value
                              << "': " << again.status();
-      M1RL_CHECK(Print(**again) == printed) << "round trip changed '" << printed << "' to '" << Print(**again) << "'";
+      M1RL_CHECK(Print(**again) == printed)
+          << "round trip changed '" << printed << "' to '" << Print(**again) << "'";
       EvalRational(**tree);
       EvalApprox(**tree);
       CheckContext ctx;

@@ -5,7 +5,8 @@
 //       -DM1RL_BUILD_FUZZERS=ON
 //   ninja -C build-math-fuzz math_fuzzer
 //   mkdir -p /tmp/math_corpus   # new inputs land here; the checked-in seeds stay read-only
-//   ASAN_OPTIONS=detect_leaks=0 ./build-math-fuzz/math_fuzzer /tmp/math_corpus reward/math/testdata/fuzz_seeds \
+//   ASAN_OPTIONS=detect_leaks=0 ./build-math-fuzz/math_fuzzer /tmp/math_corpus
+//   reward/math/testdata/fuzz_seeds \
 //       -max_total_time=300 -max_len=2048 -timeout=5 -detect_leaks=0
 // (no leak checks: CLN allocates static caches lazily on first use, which LeakSanitizer reports.)
 // The target is built with -fsanitize=fuzzer,address,undefined (reward/math.cmake). A crash leaves a

@@ -46,15 +46,17 @@ Parsed ParseSide(std::string_view raw, bool allow_thousands) {
 
 // Parses the gold (a boxed gold uses its last box); the status names the gold on failure.
 absl::Status ParseGold(std::string_view gold_text, Parsed* gold) {
-  if (gold_text.find_first_not_of(" \t\n") == std::string_view::npos) return absl::InvalidArgumentError("gold is empty");
+  if (gold_text.find_first_not_of(" \t\n") == std::string_view::npos)
+    return absl::InvalidArgumentError("gold is empty");
   std::string gold_raw(gold_text);
   math::Extraction gx = math::ExtractAnswer(gold_raw);
   if (gx.source == math::AnswerSource::kBoxed) gold_raw = gx.answer;
   static const std::regex kThousands("-?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?");
   *gold = ParseSide(gold_raw, std::regex_match(math::NormalizeLatex(gold_raw), kThousands));
   if (!gold->tree.ok())
-    return absl::InvalidArgumentError(absl::StrCat("gold unparseable (GOLD_UNPARSEABLE): ", gold->tree.status().message(),
-                                                   " in gold '", std::string(gold_text.substr(0, 200)), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gold unparseable (GOLD_UNPARSEABLE): ", gold->tree.status().message(), " in gold '",
+                     std::string(gold_text.substr(0, 200)), "'"));
   return absl::OkStatus();
 }
 
@@ -114,14 +116,17 @@ class MathVerifier : public Verifier {
       const nlohmann::json& v = it.value();
       if (k == "rel_tolerance") {
         if (!v.is_number() || v.get<double>() < 0 || v.get<double>() >= 1)
-          return absl::InvalidArgumentError("options.rel_tolerance must be a number in [0, 1), got " + v.dump());
+          return absl::InvalidArgumentError("options.rel_tolerance must be a number in [0, 1), got " +
+                                            v.dump());
         if (v.get<double>() > 0) io->rel_tolerance = v.get<double>();
       } else if (k == "require_think" || k == "evaluation") {
-        if (!v.is_boolean()) return absl::InvalidArgumentError("options." + k + " must be a bool, got " + v.dump());
+        if (!v.is_boolean())
+          return absl::InvalidArgumentError("options." + k + " must be a bool, got " + v.dump());
         (k == "require_think" ? io->require_think : io->evaluation) = v.get<bool>();
       } else if (k == "answer_form") {
         if (!v.is_string() || (v != "boxed" && v != "any"))
-          return absl::InvalidArgumentError("options.answer_form must be \"boxed\" or \"any\", got " + v.dump());
+          return absl::InvalidArgumentError("options.answer_form must be \"boxed\" or \"any\", got " +
+                                            v.dump());
         io->boxed_form = v == "boxed";
       } else {
         return absl::InvalidArgumentError("options." + k + " is not a math verifier option");
@@ -141,10 +146,12 @@ class MathVerifier : public Verifier {
     if (ctx.Cancelled()) return Status(rl::CANCELLED, "cancelled before the check");
     if (ctx.Expired()) return Status(rl::TIMEOUT, "deadline passed before the check");
     ItemOptions io;
-    if (absl::Status s = ReadOptions(in.options, &io); !s.ok()) return Status(rl::INVALID_INPUT, std::string(s.message()));
+    if (absl::Status s = ReadOptions(in.options, &io); !s.ok())
+      return Status(rl::INVALID_INPUT, std::string(s.message()));
 
     Parsed gold;
-    if (absl::Status s = ParseGold(in.gold, &gold); !s.ok()) return Status(rl::INVALID_INPUT, std::string(s.message()));
+    if (absl::Status s = ParseGold(in.gold, &gold); !s.ok())
+      return Status(rl::INVALID_INPUT, std::string(s.message()));
     VerifyOutcome out;
     out.status = rl::OK;
     out.normalized_gold = math::Print(**gold.tree);
@@ -159,10 +166,12 @@ class MathVerifier : public Verifier {
       distinct.insert(pb.tree.ok() ? math::Print(**pb.tree) : pb.normalized);
     }
     bool hedging = distinct.size() > 1;
-    bool form_ok = io.boxed_form ? ex.source == math::AnswerSource::kBoxed : ex.source != math::AnswerSource::kNone;
+    bool form_ok =
+        io.boxed_form ? ex.source == math::AnswerSource::kBoxed : ex.source != math::AnswerSource::kNone;
     bool think_ok = !io.require_think || ex.think_block_first;
     out.format = form_ok && !hedging && think_ok ? 1.0 : 0.0;
-    std::string src = absl::StrCat(" source=", math::AnswerSourceName(ex.source), hedging ? " hedging=1" : "");
+    std::string src =
+        absl::StrCat(" source=", math::AnswerSourceName(ex.source), hedging ? " hedging=1" : "");
 
     auto verdict = [&](rl::Verdict v, const std::string& layer, const std::string& reason) {
       out.verdict = v;
@@ -183,8 +192,9 @@ class MathVerifier : public Verifier {
     if (pred.normalized == gold.normalized) return verdict(rl::CORRECT, "string", "normalised strings equal");
     if (!pred.tree.ok()) {
       bool complex = absl::IsResourceExhausted(pred.tree.status());
-      return verdict(rl::INCORRECT, complex ? "too_complex" : "parse",
-                     std::string(complex ? "" : "pred_unparseable: ") + std::string(pred.tree.status().message()));
+      return verdict(
+          rl::INCORRECT, complex ? "too_complex" : "parse",
+          std::string(complex ? "" : "pred_unparseable: ") + std::string(pred.tree.status().message()));
     }
     math::CompareOptions co;
     co.rel_tolerance = io.rel_tolerance;
@@ -193,14 +203,19 @@ class MathVerifier : public Verifier {
     math::CasRunner* cas = pool_.ok() ? static_cast<math::CasRunner*>(pool_->get()) : &failed_;
     Decision d = math::CompareAnswers(*gold.tree, *pred.tree, co, cas, cas_ctx);
     switch (d.kind) {
-      case Decision::Kind::kEqual: return verdict(rl::CORRECT, d.layer, d.reason);
-      case Decision::Kind::kUnequal: return verdict(rl::INCORRECT, d.layer, d.reason);
-      case Decision::Kind::kTooComplex: return verdict(rl::INCORRECT, "too_complex", d.reason);
+      case Decision::Kind::kEqual:
+        return verdict(rl::CORRECT, d.layer, d.reason);
+      case Decision::Kind::kUnequal:
+        return verdict(rl::INCORRECT, d.layer, d.reason);
+      case Decision::Kind::kTooComplex:
+        return verdict(rl::INCORRECT, "too_complex", d.reason);
       case Decision::Kind::kUndecided:
         undecided_.fetch_add(1);
         return verdict(rl::INCORRECT, "undecided", d.layer + ": " + d.reason + " (suspected false negative)");
-      case Decision::Kind::kTimeout: return Status(rl::TIMEOUT, "layer=" + d.layer + " reason=" + d.reason);
-      case Decision::Kind::kCancelled: return Status(rl::CANCELLED, "layer=" + d.layer + " reason=" + d.reason);
+      case Decision::Kind::kTimeout:
+        return Status(rl::TIMEOUT, "layer=" + d.layer + " reason=" + d.reason);
+      case Decision::Kind::kCancelled:
+        return Status(rl::CANCELLED, "layer=" + d.layer + " reason=" + d.reason);
       case Decision::Kind::kError:
         return Status(rl::INTERNAL, "layer=" + d.layer + " reason=" + d.reason);
     }
@@ -217,8 +232,9 @@ class MathVerifier : public Verifier {
 
 std::unique_ptr<Verifier> NewMathVerifier(const MathVerifierOptions& options) {
   math::CasPool::Options po;
-  po.num_workers = options.cas_workers != 0 ? options.cas_workers
-                                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  po.num_workers = options.cas_workers != 0
+                       ? options.cas_workers
+                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   po.memory_limit_mb = options.cas_memory_limit_mb;
   return std::make_unique<MathVerifier>(options, math::CasPool::Create(po));
 }

@@ -33,7 +33,6 @@
 #include <string_view>
 
 #include "absl/status/status.h"
-
 #include "reward/verifier.h"
 
 namespace m1rl::reward {

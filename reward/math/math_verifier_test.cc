@@ -172,7 +172,8 @@ TEST_F(MathVerifierTest, ConcurrentCallers) {
         std::string g = "(x+" + std::to_string(n) + ")^2";
         std::string p = "\\boxed{x^2+" + std::to_string(2 * n) + "x+" + std::to_string(n * n) + "}";
         if (V(g, p).verdict == rl::CORRECT) ++correct;
-        if (V(std::to_string(n) + "/3", "\\boxed{\\frac{" + std::to_string(n) + "}{3}}").verdict == rl::CORRECT)
+        if (V(std::to_string(n) + "/3", "\\boxed{\\frac{" + std::to_string(n) + "}{3}}").verdict ==
+            rl::CORRECT)
           ++correct;
       }
     });

@@ -98,9 +98,9 @@ std::string NormalizeLatex(std::string_view span) {
       pos += 1;
     }
   }
-  for (const char* c : {"\\displaystyle", "\\textstyle", "\\left.", "\\right.", "\\left", "\\right", "\\bigl",
-                        "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big", "\\qquad", "\\quad", "\\!", "\\,", "\\;",
-                        "\\:", "\\ "})
+  for (const char* c :
+       {"\\displaystyle", "\\textstyle", "\\left.", "\\right.", "\\left", "\\right", "\\bigl", "\\bigr",
+        "\\Bigl", "\\Bigr", "\\big", "\\Big", "\\qquad", "\\quad", "\\!", "\\,", "\\;", "\\:", "\\ "})
     ReplaceCommand(s, c, c[1] == 'q' || c[1] == ' ' || c[1] == ',' || c[1] == ';' || c[1] == ':' ? " " : "");
   ReplaceCommand(s, "\\dfrac", "\\frac");
   ReplaceCommand(s, "\\tfrac", "\\frac");
@@ -111,11 +111,15 @@ std::string NormalizeLatex(std::string_view span) {
   s = absl::StrReplaceAll(s, {{"^{\\circ}", ""}, {"^\\circ", ""}, {"\\circ", ""}, {"\\degree", ""}});
   ReplaceCommand(s, "\\lbrace", "\\{");
   ReplaceCommand(s, "\\rbrace", "\\}");
-  for (const char* w : {"\\boxed", "\\mathrm", "\\mathbf", "\\textbf", "\\mathit", "\\boldsymbol", "\\bm", "\\mathsf",
-                        "\\textrm"})
+  for (const char* w : {"\\boxed", "\\mathrm", "\\mathbf", "\\textbf", "\\mathit", "\\boldsymbol", "\\bm",
+                        "\\mathsf", "\\textrm"})
     UnwrapCommand(s, w);
-  s = absl::StrReplaceAll(s, {{"\\text{ and }", ","}, {"\\text{and}", ","}, {"\\text{ or }", ","},
-                              {"\\text{or}", ","}, {"\\mbox{ and }", ","}, {"\\mbox{and}", ","}});
+  s = absl::StrReplaceAll(s, {{"\\text{ and }", ","},
+                              {"\\text{and}", ","},
+                              {"\\text{ or }", ","},
+                              {"\\text{or}", ","},
+                              {"\\mbox{ and }", ","},
+                              {"\\mbox{and}", ","}});
   ReplaceWord(s, "infinity", "\\infty ");
   ReplaceWord(s, "and", ",");
   ReplaceWord(s, "or", ",");
@@ -160,23 +164,57 @@ struct UnitName {
 
 // Unit spellings (lower case, singular) and their canonical names. Plural 's' is stripped before lookup.
 constexpr UnitName kUnits[] = {
-    {"cm", "centimeter"},  {"centimeter", "centimeter"}, {"centimetre", "centimeter"},
-    {"mm", "millimeter"},  {"millimeter", "millimeter"}, {"km", "kilometer"},
-    {"kilometer", "kilometer"}, {"m", "meter"},          {"meter", "meter"},
-    {"metre", "meter"},    {"kg", "kilogram"},           {"kilogram", "kilogram"},
-    {"g", "gram"},         {"gram", "gram"},             {"s", "second"},
-    {"sec", "second"},     {"second", "second"},         {"min", "minute"},
-    {"minute", "minute"},  {"h", "hour"},                {"hr", "hour"},
-    {"hour", "hour"},      {"day", "day"},               {"week", "week"},
-    {"year", "year"},      {"ft", "foot"},               {"foot", "foot"},
-    {"feet", "foot"},      {"in", "inch"},               {"inch", "inch"},
-    {"inche", "inch"},     {"mi", "mile"},               {"mile", "mile"},
-    {"mph", "mph"},        {"dollar", "dollar"},         {"cent", "cent"},
-    {"degree", "degree"},  {"deg", "degree"},            {"unit", "unit"},
-    {"square unit", "square unit"}, {"sq unit", "square unit"}, {"l", "liter"},
-    {"liter", "liter"},    {"ml", "milliliter"},         {"radian", "radian"},
-    {"rad", "radian"},     {"people", "people"},         {"person", "people"},
-    {"point", "point"},    {"way", "way"},               {"yard", "yard"},
+    {"cm", "centimeter"},
+    {"centimeter", "centimeter"},
+    {"centimetre", "centimeter"},
+    {"mm", "millimeter"},
+    {"millimeter", "millimeter"},
+    {"km", "kilometer"},
+    {"kilometer", "kilometer"},
+    {"m", "meter"},
+    {"meter", "meter"},
+    {"metre", "meter"},
+    {"kg", "kilogram"},
+    {"kilogram", "kilogram"},
+    {"g", "gram"},
+    {"gram", "gram"},
+    {"s", "second"},
+    {"sec", "second"},
+    {"second", "second"},
+    {"min", "minute"},
+    {"minute", "minute"},
+    {"h", "hour"},
+    {"hr", "hour"},
+    {"hour", "hour"},
+    {"day", "day"},
+    {"week", "week"},
+    {"year", "year"},
+    {"ft", "foot"},
+    {"foot", "foot"},
+    {"feet", "foot"},
+    {"in", "inch"},
+    {"inch", "inch"},
+    {"inche", "inch"},
+    {"mi", "mile"},
+    {"mile", "mile"},
+    {"mph", "mph"},
+    {"dollar", "dollar"},
+    {"cent", "cent"},
+    {"degree", "degree"},
+    {"deg", "degree"},
+    {"unit", "unit"},
+    {"square unit", "square unit"},
+    {"sq unit", "square unit"},
+    {"l", "liter"},
+    {"liter", "liter"},
+    {"ml", "milliliter"},
+    {"radian", "radian"},
+    {"rad", "radian"},
+    {"people", "people"},
+    {"person", "people"},
+    {"point", "point"},
+    {"way", "way"},
+    {"yard", "yard"},
 };
 
 // Canonical unit for `words` or "" if not a unit.

@@ -31,19 +31,19 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 bool IsFunctionName(const std::string& w) {
-  static const char* const kNames[] = {"sin",  "cos",  "tan",  "cot",  "sec", "csc", "arcsin", "arccos",
-                                       "arctan", "sinh", "cosh", "tanh", "ln", "log", "exp"};
+  static const char* const kNames[] = {"sin",    "cos",  "tan",  "cot",  "sec", "csc", "arcsin", "arccos",
+                                       "arctan", "sinh", "cosh", "tanh", "ln",  "log", "exp"};
   for (const char* n : kNames)
     if (w == n) return true;
   return false;
 }
 
 bool IsGreek(const std::string& w) {
-  static const char* const kNames[] = {"alpha", "beta",  "gamma", "delta", "epsilon", "varepsilon", "zeta",
-                                       "eta",   "theta", "vartheta", "iota", "kappa", "lambda", "mu", "nu",
-                                       "xi",    "rho",   "sigma", "tau",   "upsilon", "phi",  "varphi", "chi",
-                                       "psi",   "omega", "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi",
-                                       "Psi",   "Omega"};
+  static const char* const kNames[] = {
+      "alpha",    "beta",    "gamma", "delta",  "epsilon", "varepsilon", "zeta",  "eta",   "theta",
+      "vartheta", "iota",    "kappa", "lambda", "mu",      "nu",         "xi",    "rho",   "sigma",
+      "tau",      "upsilon", "phi",   "varphi", "chi",     "psi",        "omega", "Gamma", "Delta",
+      "Theta",    "Lambda",  "Sigma", "Phi",    "Psi",     "Omega"};
   for (const char* n : kNames)
     if (w == n) return true;
   return false;
@@ -80,7 +80,8 @@ class Lexer {
         if (IsFunctionName(w) || w == "sqrt" || w == "pi") {
           out.push_back({Tok::kWord, w, start});
         } else {
-          for (size_t k = 0; k < w.size(); ++k) out.push_back({Tok::kLetter, std::string(1, w[k]), start + k});
+          for (size_t k = 0; k < w.size(); ++k)
+            out.push_back({Tok::kLetter, std::string(1, w[k]), start + k});
         }
       } else if (c == '\\') {
         ++i_;
@@ -179,7 +180,8 @@ class Parser {
  private:
   struct DepthGuard {
     explicit DepthGuard(Parser* p) : p(p) {
-      if (++p->depth_ > kMaxDepth) throw ParseError{true, "too_complex: nesting deeper than 150", p->Peek().pos};
+      if (++p->depth_ > kMaxDepth)
+        throw ParseError{true, "too_complex: nesting deeper than 150", p->Peek().pos};
     }
     ~DepthGuard() { --p->depth_; }
     Parser* p;
@@ -379,8 +381,9 @@ class Parser {
         bool frac_next = IsCmd("frac");
         NodeP f = Factor();
         // Mixed number "3\frac{1}{2}" = 3 + 1/2 (answer keys write it so).
-        if (plain_integer && frac_next && f->kind == NodeKind::kDiv && f->kids[0]->kind == NodeKind::kNumber &&
-            f->kids[1]->kind == NodeKind::kNumber && f->kids[0]->text.find('.') == std::string::npos &&
+        if (plain_integer && frac_next && f->kind == NodeKind::kDiv &&
+            f->kids[0]->kind == NodeKind::kNumber && f->kids[1]->kind == NodeKind::kNumber &&
+            f->kids[0]->text.find('.') == std::string::npos &&
             f->kids[1]->text.find('.') == std::string::npos) {
           r = Make(NodeKind::kAdd, "", {r, f});
         } else {
@@ -474,8 +477,9 @@ class Parser {
           // Environment tokens carry "begin:ENV" / "end:ENV": print them back as \begin{ENV} so the canonical
           // text re-parses (found by MathFuzzTest).
           const size_t colon = t.s.find(':');
-          sub += colon == std::string::npos ? "\\" + t.s + " "
-                                            : "\\" + t.s.substr(0, colon) + "{" + t.s.substr(colon + 1) + "} ";
+          sub += colon == std::string::npos
+                     ? "\\" + t.s + " "
+                     : "\\" + t.s.substr(0, colon) + "{" + t.s.substr(colon + 1) + "} ";
         } else {
           sub += t.s;
         }

@@ -66,13 +66,14 @@ TEST(ParserTest, SubscriptWithEnvironmentTokenRoundTrips) {
 TEST(ParserTest, ThousandsOnlyWhenAllowed) {
   EXPECT_EQ(P("1,000", /*thousands=*/true), "1000");
   EXPECT_EQ(P("1,000", /*thousands=*/false), "1, 0");
-  EXPECT_EQ(P("1,00", /*thousands=*/true), "1, 0");      // not a 3-digit group
+  EXPECT_EQ(P("1,00", /*thousands=*/true), "1, 0");  // not a 3-digit group
   EXPECT_EQ(P("12,3456", /*thousands=*/true), "12, 3456");
 }
 
 TEST(ParserTest, MustConsumeWholeSpan) {
   // Math-Verify #41: 4\sqrt(2) must not become 4.
-  EXPECT_THAT(ParseAnswer("4\\sqrt(2)"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parse error")));
+  EXPECT_THAT(ParseAnswer("4\\sqrt(2)"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parse error")));
   EXPECT_THAT(ParseAnswer("\\forall x>0, f(x)=0"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unsupported command \\forall")));
   EXPECT_THAT(ParseAnswer("2 3"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parse error")));

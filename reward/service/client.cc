@@ -54,8 +54,9 @@ class RewardClient::GrpcTransport final : public Transport {
     stub_->async()->Score(&a->ctx, &a->request, &a->response, [client, p, a](grpc::Status s) {
       if (s.ok()) {
         if (a->response.results_size() != 1) {
-          client->OnAttemptError(p, rl::INTERNAL, true, 0,
-                                 absl::StrCat("server returned ", a->response.results_size(), " results for 1 item"));
+          client->OnAttemptError(
+              p, rl::INTERNAL, true, 0,
+              absl::StrCat("server returned ", a->response.results_size(), " results for 1 item"));
           return;
         }
         client->OnAttemptResult(p, std::move(*a->response.mutable_results(0)));
@@ -66,8 +67,8 @@ class RewardClient::GrpcTransport final : public Transport {
       if (auto it = md.find("retry-after-ms"); it != md.end()) {
         std::from_chars(it->second.data(), it->second.data() + it->second.size(), hint_ms);
       }
-      std::string error = absl::StrCat("Score RPC: ", absl::StatusCodeToString(FromGrpcStatus(s).code()), ": ",
-                                       s.error_message());
+      std::string error = absl::StrCat("Score RPC: ", absl::StatusCodeToString(FromGrpcStatus(s).code()),
+                                       ": ", s.error_message());
       switch (s.error_code()) {
         case grpc::StatusCode::UNAVAILABLE:
         case grpc::StatusCode::CANCELLED:
@@ -131,22 +132,27 @@ class RewardClient::InProcessTransport final : public Transport {
 // Debian's Abseil (absl::string_view is not std::string_view there).
 absl::StatusOr<RewardClient::Resolved> RewardClient::Resolve(const config::RewardConfig& c) {
   if (c.mode() != "grpc" && c.mode() != "in_process") {
-    return absl::InvalidArgumentError(absl::StrCat("reward.mode must be \"grpc\" or \"in_process\", got \"", c.mode(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("reward.mode must be \"grpc\" or \"in_process\", got \"", c.mode(), "\""));
   }
   if (c.mode() == "grpc" && c.address().empty()) {
     return absl::InvalidArgumentError("reward.address must be host:port when reward.mode is \"grpc\"");
   }
   const std::pair<const char*, int64_t> non_negative[] = {
-      {"reward.deadline_ms", c.deadline_ms()},           {"reward.max_in_flight", c.max_in_flight()},
-      {"reward.max_retries", c.max_retries()},           {"reward.retry_backoff_ms", c.retry_backoff_ms()},
-      {"reward.give_up_after_ms", c.give_up_after_ms()}, {"reward.in_process_workers", c.in_process_workers()},
+      {"reward.deadline_ms", c.deadline_ms()},
+      {"reward.max_in_flight", c.max_in_flight()},
+      {"reward.max_retries", c.max_retries()},
+      {"reward.retry_backoff_ms", c.retry_backoff_ms()},
+      {"reward.give_up_after_ms", c.give_up_after_ms()},
+      {"reward.in_process_workers", c.in_process_workers()},
       {"reward.queue_capacity", c.queue_capacity()}};
   for (const auto& [name, value] : non_negative) {
     if (value < 0) return absl::InvalidArgumentError(absl::StrCat(name, " must be >= 0, got ", value));
   }
   if (!(c.correctness_weight() >= 0) || !(c.format_weight() >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("reward.correctness_weight and reward.format_weight must be >= 0, got ",
-                                                   c.correctness_weight(), " and ", c.format_weight()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("reward.correctness_weight and reward.format_weight must be >= 0, got ",
+                     c.correctness_weight(), " and ", c.format_weight()));
   }
   Resolved r;
   r.mode = c.mode();
@@ -169,8 +175,8 @@ absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::CreateGrpc(const con
   return std::unique_ptr<RewardClient>(new RewardClient(std::move(*resolved), std::move(transport)));
 }
 
-absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::CreateInProcess(const config::RewardConfig& config,
-                                                                            std::shared_ptr<ScoringEngine> engine) {
+absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::CreateInProcess(
+    const config::RewardConfig& config, std::shared_ptr<ScoringEngine> engine) {
   if (engine == nullptr) return absl::InvalidArgumentError("RewardClient::CreateInProcess: engine is null");
   config::RewardConfig c = config;
   c.set_mode("in_process");
@@ -238,7 +244,9 @@ void RewardClient::Pump() {
   }
 }
 
-void RewardClient::StartAttempt(std::shared_ptr<Pending> p) { transport_->Start(this, std::move(p), config_.deadline_ms); }
+void RewardClient::StartAttempt(std::shared_ptr<Pending> p) {
+  transport_->Start(this, std::move(p), config_.deadline_ms);
+}
 
 void RewardClient::OnAttemptResult(std::shared_ptr<Pending> p, rl::ScoreResult result) {
   {
@@ -276,7 +284,8 @@ void RewardClient::OnAttemptError(std::shared_ptr<Pending> p, rl::ItemStatus sta
   }
 }
 
-void RewardClient::RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult final_if_no_retry, int64_t retry_after_ms) {
+void RewardClient::RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult final_if_no_retry,
+                                 int64_t retry_after_ms) {
   bool give_up = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -285,8 +294,10 @@ void RewardClient::RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult fin
     rng_state_ ^= rng_state_ << 13;
     rng_state_ ^= rng_state_ >> 7;
     rng_state_ ^= rng_state_ << 17;
-    const double jitter = 0.5 + 0.5 * static_cast<double>(rng_state_ >> 11) / static_cast<double>(uint64_t{1} << 53);
-    const int64_t delay_ms = std::max(static_cast<int64_t>(static_cast<double>(backoff) * jitter), retry_after_ms);
+    const double jitter =
+        0.5 + 0.5 * static_cast<double>(rng_state_ >> 11) / static_cast<double>(uint64_t{1} << 53);
+    const int64_t delay_ms =
+        std::max(static_cast<int64_t>(static_cast<double>(backoff) * jitter), retry_after_ms);
     const Clock::time_point at = Clock::now() + std::chrono::milliseconds(delay_ms);
     const bool out_of_time = at - p->first_attempt > std::chrono::milliseconds(config_.give_up_after_ms);
     const bool out_of_attempts = config_.max_retries >= 0 && p->attempts > config_.max_retries;
@@ -305,10 +316,9 @@ void RewardClient::RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult fin
   }
   const double waited_ms = std::chrono::duration<double, std::milli>(Clock::now() - p->first_attempt).count();
   if (final_if_no_retry.status() != rl::INTERNAL) {
-    final_if_no_retry.set_details(absl::StrCat("gave up after ", p->attempts, " attempts in ",
-                                               static_cast<int64_t>(waited_ms), " ms; last: ",
-                                               rl::ItemStatus_Name(final_if_no_retry.status()), ": ",
-                                               final_if_no_retry.details()));
+    final_if_no_retry.set_details(absl::StrCat(
+        "gave up after ", p->attempts, " attempts in ", static_cast<int64_t>(waited_ms),
+        " ms; last: ", rl::ItemStatus_Name(final_if_no_retry.status()), ": ", final_if_no_retry.details()));
     final_if_no_retry.set_status(rl::INFRA_ERROR);
     final_if_no_retry.set_retryable(true);
   }

@@ -97,8 +97,8 @@ class RewardClient {
   void StartAttempt(std::shared_ptr<Pending> p);
   // Called once per attempt with its outcome: a result to deliver or retry, or an RPC-level failure.
   void OnAttemptResult(std::shared_ptr<Pending> p, rl::ScoreResult result);
-  void OnAttemptError(std::shared_ptr<Pending> p, rl::ItemStatus status, bool retryable, int64_t retry_after_ms,
-                      std::string error);
+  void OnAttemptError(std::shared_ptr<Pending> p, rl::ItemStatus status, bool retryable,
+                      int64_t retry_after_ms, std::string error);
   void RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult final_if_no_retry, int64_t retry_after_ms);
   void Finish(std::shared_ptr<Pending> p, rl::ScoreResult result);
   void TimerLoop();
@@ -107,7 +107,7 @@ class RewardClient {
   std::unique_ptr<Transport> transport_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // drain and timer wake-ups
+  std::condition_variable cv_;                  // drain and timer wake-ups
   std::deque<std::shared_ptr<Pending>> ready_;  // guarded by mu_
   struct Timed {
     Clock::time_point at;
@@ -115,12 +115,12 @@ class RewardClient {
     bool operator>(const Timed& o) const { return at > o.at; }
   };
   std::priority_queue<Timed, std::vector<Timed>, std::greater<Timed>> timers_;  // guarded by mu_
-  int in_flight_ = 0;        // guarded by mu_
-  int64_t outstanding_ = 0;  // guarded by mu_
-  bool pumping_ = false;     // guarded by mu_
-  bool stopping_ = false;    // guarded by mu_
-  uint64_t rng_state_;       // guarded by mu_ (jitter)
-  Stats stats_;              // guarded by mu_
+  int in_flight_ = 0;                                                           // guarded by mu_
+  int64_t outstanding_ = 0;                                                     // guarded by mu_
+  bool pumping_ = false;                                                        // guarded by mu_
+  bool stopping_ = false;                                                       // guarded by mu_
+  uint64_t rng_state_;                                                          // guarded by mu_ (jitter)
+  Stats stats_;                                                                 // guarded by mu_
   std::thread timer_;
 };
 

@@ -15,7 +15,8 @@ TEST(RewardClientCreateTest, UnknownModeIsRejected) {
   config::RewardConfig c;
   c.set_mode("carrier-pigeon");
   EXPECT_THAT(RewardClient::Create(c).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.mode must be \"grpc\" or \"in_process\"")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("reward.mode must be \"grpc\" or \"in_process\"")));
   c.set_mode("grpc");
   EXPECT_THAT(RewardClient::Create(c).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.address must be host:port")));

@@ -15,8 +15,8 @@ namespace m1rl::reward {
 namespace {
 
 using ::m1rl::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::FakeVerifier;
+using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 rl::ScoreItem Item(std::string id, std::string domain, std::string response, std::string gold) {
@@ -108,8 +108,9 @@ TEST(RewardClientTest, CreateValidatesTheConfig) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.address must be host:port")));
   c.set_address("127.0.0.1:1");
   c.set_deadline_ms(-5);
-  EXPECT_THAT(RewardClient::CreateGrpc(c).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.deadline_ms must be >= 0, got -5")));
+  EXPECT_THAT(
+      RewardClient::CreateGrpc(c).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.deadline_ms must be >= 0, got -5")));
   EXPECT_THAT(RewardClient::CreateInProcess(config::RewardConfig(), nullptr).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("engine is null")));
 }
@@ -118,8 +119,8 @@ TEST(RewardClientTest, InProcessBatchKeepsOrderAndStatuses) {
   Rig s = MakeEngine(EngineOptions{}, 0);
   auto client = RewardClient::CreateInProcess(config::RewardConfig(), s.engine);
   ASSERT_TRUE(client.ok()) << client.status();
-  auto results = (*client)->ScoreBatch({Item("a", "fake", "1", "1"), Item("b", "mystery", "1", "1"),
-                                        Item("c", "fake", "2", "1")});
+  auto results = (*client)->ScoreBatch(
+      {Item("a", "fake", "1", "1"), Item("b", "mystery", "1", "1"), Item("c", "fake", "2", "1")});
   ASSERT_TRUE(results.ok());
   ASSERT_EQ(results->size(), 3u);
   EXPECT_EQ((*results)[0].item_id(), "a");
@@ -135,7 +136,8 @@ TEST(RewardClientTest, RequireThinkFromConfigIsSentPerItem) {
   c.set_require_think(true);
   auto client = RewardClient::CreateInProcess(c, s.engine);
   ASSERT_TRUE(client.ok());
-  auto results = (*client)->ScoreBatch({Item("a", "fake", "1", "1"), Item("b", "fake", "<think>x</think>1", "1")});
+  auto results =
+      (*client)->ScoreBatch({Item("a", "fake", "1", "1"), Item("b", "fake", "<think>x</think>1", "1")});
   ASSERT_TRUE(results.ok());
   EXPECT_EQ((*results)[0].components().format(), 0.0);
   EXPECT_EQ((*results)[1].components().format(), 1.0);
@@ -198,7 +200,8 @@ TEST(RewardClientTest, QueueFullThenSuccessAfterBackoff) {
   for (int i = 0; i < 16; ++i) items.push_back(Item("q" + std::to_string(i), "fake", std::to_string(i), "3"));
   auto results = (*client)->ScoreBatch(items);
   ASSERT_TRUE(results.ok());
-  for (const rl::ScoreResult& r : *results) EXPECT_EQ(r.status(), rl::OK) << r.item_id() << " " << r.details();
+  for (const rl::ScoreResult& r : *results)
+    EXPECT_EQ(r.status(), rl::OK) << r.item_id() << " " << r.details();
   EXPECT_GT(s.engine->Info().rejected_queue_full(), 0);
   EXPECT_GT((*client)->stats().retries, 0);
   EXPECT_EQ(s.fake->calls(), 16);
@@ -218,7 +221,8 @@ TEST(RewardClientTest, ServerKilledAndRestartedMidStreamScoresEveryCompletionOnc
   Answers answers;
   constexpr int kItems = 300;
   for (int i = 0; i < kItems; ++i) {
-    (*client)->ScoreAsync(Item("c" + std::to_string(i), "fake", "resp" + std::to_string(i), "resp7"), answers.Callback());
+    (*client)->ScoreAsync(Item("c" + std::to_string(i), "fake", "resp" + std::to_string(i), "resp7"),
+                          answers.Callback());
   }
   for (int i = 0; i < 2000 && answers.total() < 60; ++i) std::this_thread::sleep_for(1ms);
   ASSERT_GE(answers.total(), 60);
@@ -271,10 +275,12 @@ TEST(RewardClientTest, LoadAtTwiceSaturationLosesNothing) {
   while (sent < kRatePerS * kSeconds) {
     const auto due = start + std::chrono::microseconds(int64_t{1000000} * sent / kRatePerS);
     std::this_thread::sleep_until(due);
-    (*client)->ScoreAsync(Item("l" + std::to_string(sent), "fake", "r" + std::to_string(sent), "r0"), answers.Callback());
+    (*client)->ScoreAsync(Item("l" + std::to_string(sent), "fake", "r" + std::to_string(sent), "r0"),
+                          answers.Callback());
     ++sent;
   }
-  ASSERT_TRUE(DrainWithin(**client, 60s)) << "requests hung: " << answers.total() << " of " << sent << " answered";
+  ASSERT_TRUE(DrainWithin(**client, 60s))
+      << "requests hung: " << answers.total() << " of " << sent << " answered";
   const auto counts = answers.counts();
   const auto last = answers.last();
   ASSERT_EQ(static_cast<int>(counts.size()), sent);

@@ -21,14 +21,16 @@ double Percentile(std::vector<double> v, double q) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Create(std::shared_ptr<const VerifierRegistry> registry,
-                                                                     const EngineOptions& options) {
+absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Create(
+    std::shared_ptr<const VerifierRegistry> registry, const EngineOptions& options) {
   if (registry == nullptr) return absl::InvalidArgumentError("ScoringEngine: registry is null");
   if (options.num_workers < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("engine.num_workers must be >= 1, got ", options.num_workers));
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine.num_workers must be >= 1, got ", options.num_workers));
   }
   if (options.queue_capacity < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("engine.queue_capacity must be >= 1, got ", options.queue_capacity));
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine.queue_capacity must be >= 1, got ", options.queue_capacity));
   }
   if (!(options.rules.correctness_weight >= 0) || !(options.rules.format_weight >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("engine weights must be >= 0, got correctness ",
@@ -38,7 +40,8 @@ absl::StatusOr<std::unique_ptr<ScoringEngine>> ScoringEngine::Create(std::shared
   if (options.default_item_deadline_ms <= 0 || options.reaper_period_ms <= 0 || options.retry_after_ms < 0 ||
       options.cache_ttl_ms <= 0) {
     return absl::InvalidArgumentError(
-        "engine.default_item_deadline_ms, reaper_period_ms and cache_ttl_ms must be > 0, retry_after_ms >= 0");
+        "engine.default_item_deadline_ms, reaper_period_ms and cache_ttl_ms must be > 0, retry_after_ms >= "
+        "0");
   }
   return std::unique_ptr<ScoringEngine>(new ScoringEngine(std::move(registry), options));
 }
@@ -105,7 +108,8 @@ rl::ScoreResult ScoringEngine::Stamp(const rl::ScoreResult& base, const Waiter& 
   return r;
 }
 
-void ScoringEngine::RecordAnswer(const std::string& domain, const rl::ScoreResult& result, double latency_ms) {
+void ScoringEngine::RecordAnswer(const std::string& domain, const rl::ScoreResult& result,
+                                 double latency_ms) {
   rl::DomainCounters& c = domains_[domain];
   c.set_domain(domain);
   if (result.status() == rl::OK) {
@@ -183,8 +187,10 @@ absl::Status ScoringEngine::Submit(std::vector<rl::ScoreItem> items, Clock::time
                 : DeriveIdempotencyKey(item, verifier != nullptr ? verifier->version() : "");
     p.invalid_result.set_idempotency_key(p.key);
     p.deadline = call_deadline;
-    if (item.deadline_ms() > 0) p.deadline = std::min(p.deadline, now + std::chrono::milliseconds(item.deadline_ms()));
-    if (p.deadline == Clock::time_point::max()) p.deadline = now + std::chrono::milliseconds(options_.default_item_deadline_ms);
+    if (item.deadline_ms() > 0)
+      p.deadline = std::min(p.deadline, now + std::chrono::milliseconds(item.deadline_ms()));
+    if (p.deadline == Clock::time_point::max())
+      p.deadline = now + std::chrono::milliseconds(options_.default_item_deadline_ms);
   }
 
   std::vector<Delivery> deliveries;
@@ -197,16 +203,19 @@ absl::Status ScoringEngine::Submit(std::vector<rl::ScoreItem> items, Clock::time
       const Prep& p = prep[i];
       if (p.invalid || p.deadline <= now || active_.count(p.key) != 0) continue;
       auto c = cache_.find(p.key);
-      if (c != cache_.end() && now - c->second.stored <= std::chrono::milliseconds(options_.cache_ttl_ms)) continue;
-      if (std::any_of(batch_keys.begin(), batch_keys.end(), [&](const std::string* k) { return *k == p.key; })) continue;
+      if (c != cache_.end() && now - c->second.stored <= std::chrono::milliseconds(options_.cache_ttl_ms))
+        continue;
+      if (std::any_of(batch_keys.begin(), batch_keys.end(),
+                      [&](const std::string* k) { return *k == p.key; }))
+        continue;
       batch_keys.push_back(&p.key);
       ++new_jobs;
     }
     if (queue_.size() + new_jobs > static_cast<size_t>(options_.queue_capacity)) {
       ++rejected_queue_full_;
-      return absl::ResourceExhaustedError(absl::StrCat("reward queue full (", queue_.size(), "/", options_.queue_capacity,
-                                                       " queued, call needs ", new_jobs,
-                                                       "); retry after ", options_.retry_after_ms, " ms"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("reward queue full (", queue_.size(), "/", options_.queue_capacity,
+                       " queued, call needs ", new_jobs, "); retry after ", options_.retry_after_ms, " ms"));
     }
     items_ += static_cast<int64_t>(items.size());
     for (size_t i = 0; i < items.size(); ++i) {

@@ -50,12 +50,12 @@ namespace m1rl::reward {
 
 struct EngineOptions {
   int num_workers = 4;
-  int queue_capacity = 1024;                  // jobs waiting for a worker (running ones excluded)
-  ScoringRules rules;                         // weights and format options
-  size_t cache_capacity = 100000;             // idempotency LRU entries
-  int64_t cache_ttl_ms = 15 * 60 * 1000;      // REWARDS.md §7: 15-min LRU
-  int64_t retry_after_ms = 50;                // hint returned with kResourceExhausted
-  int64_t default_item_deadline_ms = 30000;   // when neither the call nor the item sets one
+  int queue_capacity = 1024;                 // jobs waiting for a worker (running ones excluded)
+  ScoringRules rules;                        // weights and format options
+  size_t cache_capacity = 100000;            // idempotency LRU entries
+  int64_t cache_ttl_ms = 15 * 60 * 1000;     // REWARDS.md §7: 15-min LRU
+  int64_t retry_after_ms = 50;               // hint returned with kResourceExhausted
+  int64_t default_item_deadline_ms = 30000;  // when neither the call nor the item sets one
   int64_t reaper_period_ms = 5;
   std::string server_version = "m1rl-reward-1";
 };
@@ -76,8 +76,8 @@ class ScoringEngine {
 
   // kInvalidArgument naming the option for num_workers < 1, queue_capacity < 1, negative weights or
   // non-positive deadlines/periods; kInvalidArgument for a null registry.
-  static absl::StatusOr<std::unique_ptr<ScoringEngine>> Create(std::shared_ptr<const VerifierRegistry> registry,
-                                                               const EngineOptions& options);
+  static absl::StatusOr<std::unique_ptr<ScoringEngine>> Create(
+      std::shared_ptr<const VerifierRegistry> registry, const EngineOptions& options);
   ~ScoringEngine();
   ScoringEngine(const ScoringEngine&) = delete;
   ScoringEngine& operator=(const ScoringEngine&) = delete;
@@ -112,7 +112,7 @@ class ScoringEngine {
     rl::ScoreItem item;
     std::vector<Waiter> waiters;  // guarded by the engine's mu_
     std::atomic<bool> cancelled{false};
-    bool queued = true;           // guarded by mu_
+    bool queued = true;  // guarded by mu_
   };
   struct Delivery {
     Waiter waiter;
@@ -130,7 +130,8 @@ class ScoringEngine {
   static void Deliver(std::vector<Delivery>& deliveries);
   void RecordAnswer(const std::string& domain, const rl::ScoreResult& result, double latency_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const rl::ScoreResult* CacheLookup(const std::string& key, Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const rl::ScoreResult* CacheLookup(const std::string& key, Clock::time_point now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CachePut(const std::string& key, const rl::ScoreResult& result, Clock::time_point now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static rl::ScoreResult Stamp(const rl::ScoreResult& base, const Waiter& w, Clock::time_point now);

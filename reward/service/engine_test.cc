@@ -14,8 +14,8 @@ namespace {
 
 using ::m1rl::testing::IsOk;
 using ::m1rl::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::FakeVerifier;
+using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 rl::ScoreItem Item(std::string id, std::string domain, std::string response, std::string gold) {
@@ -99,8 +99,9 @@ TEST(ScoringEngineTest, CreateValidatesOptions) {
   auto registry = std::make_shared<VerifierRegistry>();
   EngineOptions bad;
   bad.num_workers = 0;
-  EXPECT_THAT(ScoringEngine::Create(registry, bad).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("engine.num_workers must be >= 1, got 0")));
+  EXPECT_THAT(
+      ScoringEngine::Create(registry, bad).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("engine.num_workers must be >= 1, got 0")));
   bad = EngineOptions{};
   bad.queue_capacity = 0;
   EXPECT_THAT(ScoringEngine::Create(registry, bad).status(),
@@ -178,7 +179,8 @@ TEST(ScoringEngineTest, CancelStopsRunningAndQueuedChecks) {
   Fixture f = MakeEngine(options);
   auto call = std::make_shared<CallHandle>();
   Collector c(2);
-  ASSERT_THAT(f.engine->Submit({Item("r", "hang", "a", "y"), Item("q", "hang", "b", "y")}, In(30s), call, c.Callback()),
+  ASSERT_THAT(f.engine->Submit({Item("r", "hang", "a", "y"), Item("q", "hang", "b", "y")}, In(30s), call,
+                               c.Callback()),
               IsOk());
   for (int i = 0; i < 200 && f.hang->running() == 0; ++i) std::this_thread::sleep_for(5ms);
   ASSERT_EQ(f.hang->running(), 1);
@@ -201,17 +203,19 @@ TEST(ScoringEngineTest, QueueFullIsResourceExhaustedThenSucceeds) {
   Collector first(3);
   // One runs, then two wait: the queue is full. (All three at once would not fit: admission counts
   // every new job of the call against the free slots.)
-  EXPECT_THAT(f.engine->Submit({Item("1", "slow", "a", "a"), Item("2", "slow", "b", "b"), Item("3", "slow", "c", "c")},
-                               In(5s), nullptr, first.Callback()),
+  EXPECT_THAT(f.engine->Submit(
+                  {Item("1", "slow", "a", "a"), Item("2", "slow", "b", "b"), Item("3", "slow", "c", "c")},
+                  In(5s), nullptr, first.Callback()),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("call needs 3")));
   ASSERT_THAT(f.engine->Submit({Item("1", "slow", "a", "a")}, In(5s), nullptr,
                                [&first](size_t, rl::ScoreResult r) { first.Callback()(0, std::move(r)); }),
               IsOk());
   for (int i = 0; i < 200 && f.slow->running() == 0; ++i) std::this_thread::sleep_for(1ms);
   ASSERT_EQ(f.slow->running(), 1);
-  ASSERT_THAT(f.engine->Submit({Item("2", "slow", "b", "b"), Item("3", "slow", "c", "c")}, In(5s), nullptr,
-                               [&first](size_t i, rl::ScoreResult r) { first.Callback()(i + 1, std::move(r)); }),
-              IsOk());
+  ASSERT_THAT(
+      f.engine->Submit({Item("2", "slow", "b", "b"), Item("3", "slow", "c", "c")}, In(5s), nullptr,
+                       [&first](size_t i, rl::ScoreResult r) { first.Callback()(i + 1, std::move(r)); }),
+      IsOk());
   Collector second(1);
   EXPECT_THAT(f.engine->Submit({Item("4", "slow", "d", "d")}, In(5s), nullptr, second.Callback()),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry after 20 ms")));
@@ -242,7 +246,8 @@ TEST(ScoringEngineTest, DuplicatesRunOnceAndLaterOnesHitTheCache) {
   ASSERT_THAT(f.engine->Submit(items, In(5s), nullptr, c.Callback()), IsOk());
   // A second call joins the running job.
   Collector joined(1);
-  ASSERT_THAT(f.engine->Submit({Item("j", "slow", "same", "same")}, In(5s), nullptr, joined.Callback()), IsOk());
+  ASSERT_THAT(f.engine->Submit({Item("j", "slow", "same", "same")}, In(5s), nullptr, joined.Callback()),
+              IsOk());
   ASSERT_TRUE(c.WaitFor(4, 5s));
   ASSERT_TRUE(joined.WaitFor(1, 5s));
   EXPECT_EQ(f.slow->calls(), 1);
@@ -253,7 +258,8 @@ TEST(ScoringEngineTest, DuplicatesRunOnceAndLaterOnesHitTheCache) {
   EXPECT_EQ(joined.result(0).item_id(), "j");
   // After completion: answered from the LRU, no new run.
   Collector cached(1);
-  ASSERT_THAT(f.engine->Submit({Item("k", "slow", "same", "same")}, In(5s), nullptr, cached.Callback()), IsOk());
+  ASSERT_THAT(f.engine->Submit({Item("k", "slow", "same", "same")}, In(5s), nullptr, cached.Callback()),
+              IsOk());
   ASSERT_TRUE(cached.WaitFor(1, 1s));
   EXPECT_EQ(cached.result(0).status(), rl::OK);
   EXPECT_EQ(cached.result(0).verdict(), rl::CORRECT);
@@ -297,8 +303,9 @@ TEST(ScoringEngineTest, TimeoutsAreNotCached) {
 TEST(ScoringEngineTest, InfoCountsVerdictsPerDomain) {
   Fixture f = MakeEngine(EngineOptions{});
   Collector c(3);
-  ASSERT_THAT(f.engine->Submit({Item("a", "fake", "1", "1"), Item("b", "fake", "2", "1"), Item("c", "fake", "3", "1")},
-                               In(5s), nullptr, c.Callback()),
+  ASSERT_THAT(f.engine->Submit(
+                  {Item("a", "fake", "1", "1"), Item("b", "fake", "2", "1"), Item("c", "fake", "3", "1")},
+                  In(5s), nullptr, c.Callback()),
               IsOk());
   ASSERT_TRUE(c.WaitFor(3, 5s));
   const rl::InfoResponse info = f.engine->Info();
@@ -317,7 +324,8 @@ TEST(ScoringEngineTest, ShutdownAnswersPendingItemsCancelled) {
   options.num_workers = 1;
   Fixture f = MakeEngine(options);
   Collector c(2);
-  ASSERT_THAT(f.engine->Submit({Item("a", "hang", "a", "y"), Item("b", "hang", "b", "y")}, In(30s), nullptr, c.Callback()),
+  ASSERT_THAT(f.engine->Submit({Item("a", "hang", "a", "y"), Item("b", "hang", "b", "y")}, In(30s), nullptr,
+                               c.Callback()),
               IsOk());
   f.engine->Shutdown();
   ASSERT_TRUE(c.WaitFor(2, 1s));

@@ -12,8 +12,8 @@
 namespace m1rl::reward {
 
 struct FormatOptions {
-  bool require_think = false;         // the response must contain the think block
-  bool open_tag_in_prompt = false;    // the template ends the prompt with think_open: no open tag expected
+  bool require_think = false;       // the response must contain the think block
+  bool open_tag_in_prompt = false;  // the template ends the prompt with think_open: no open tag expected
   std::string think_open = "<think>";
   std::string think_close = "</think>";
 };

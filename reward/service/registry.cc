@@ -9,9 +9,11 @@ namespace m1rl::reward {
 absl::Status VerifierRegistry::Register(std::unique_ptr<Verifier> verifier) {
   if (verifier == nullptr) return absl::InvalidArgumentError("VerifierRegistry::Register: null verifier");
   std::string domain(verifier->domain());
-  if (domain.empty()) return absl::InvalidArgumentError("VerifierRegistry::Register: verifier has an empty domain");
+  if (domain.empty())
+    return absl::InvalidArgumentError("VerifierRegistry::Register: verifier has an empty domain");
   if (verifiers_.count(domain) != 0) {
-    return absl::AlreadyExistsError(absl::StrCat("VerifierRegistry::Register: domain '", domain, "' already registered"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("VerifierRegistry::Register: domain '", domain, "' already registered"));
   }
   verifiers_.emplace(std::move(domain), std::move(verifier));
   return absl::OkStatus();

@@ -54,7 +54,8 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
       if (item.math().rel_tolerance() > 0.0) in.options["rel_tolerance"] = item.math().rel_tolerance();
       break;
     case rl::ScoreItem::kLogic:
-      if (item.logic().instance_json().empty()) return absl::InvalidArgumentError("item.logic.instance_json is empty");
+      if (item.logic().instance_json().empty())
+        return absl::InvalidArgumentError("item.logic.instance_json is empty");
       in.gold = item.logic().instance_json();
       if (!item.logic().family().empty()) in.options["family"] = item.logic().family();
       break;
@@ -124,7 +125,8 @@ rl::ScoreResult ScoreItemNow(const VerifierRegistry& registry, const ScoringRule
     std::string known;
     for (const std::string& d : registry.Domains()) absl::StrAppend(&known, known.empty() ? "" : ", ", d);
     result.set_status(rl::INVALID_INPUT);
-    result.set_details(absl::StrCat("item.domain: unknown domain '", item.domain(), "' (known: ", known, ")"));
+    result.set_details(
+        absl::StrCat("item.domain: unknown domain '", item.domain(), "' (known: ", known, ")"));
     return finish(result);
   }
   result.set_verifier_version(std::string(verifier->version()));
@@ -140,7 +142,8 @@ rl::ScoreResult ScoreItemNow(const VerifierRegistry& registry, const ScoringRule
   } catch (...) {
     outcome = VerifyOutcome{};
     outcome.status = rl::INTERNAL;
-    outcome.details = absl::StrCat("verifier '", std::string(verifier->domain()), "' threw a non-std exception");
+    outcome.details =
+        absl::StrCat("verifier '", std::string(verifier->domain()), "' threw a non-std exception");
   }
   if (outcome.status == rl::ITEM_STATUS_UNSPECIFIED) {
     outcome.status = rl::INTERNAL;

@@ -12,8 +12,8 @@ namespace m1rl::reward {
 namespace {
 
 using ::m1rl::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::FakeVerifier;
+using ::testing::HasSubstr;
 
 rl::ScoreItem GoldItem(std::string domain, std::string response, std::string gold) {
   rl::ScoreItem item;
@@ -50,7 +50,8 @@ TEST_F(ScoringTest, RegistryRejectsDuplicatesAndResolvesSubdomains) {
 }
 
 TEST_F(ScoringTest, CorrectAndWellFormattedGetsWeightedTotal) {
-  const rl::ScoreResult r = ScoreItemNow(registry_, rules_, GoldItem("fake", "<think>hm</think> 42", "42"), {});
+  const rl::ScoreResult r =
+      ScoreItemNow(registry_, rules_, GoldItem("fake", "<think>hm</think> 42", "42"), {});
   EXPECT_EQ(r.status(), rl::OK);
   EXPECT_EQ(r.verdict(), rl::CORRECT);
   EXPECT_EQ(r.components().correctness(), 1.0);
@@ -163,7 +164,8 @@ TEST(IdempotencyKeyTest, DeterministicAndSensitiveToEveryInput) {
   rl::ScoreItem b = GoldItem("math", "x", "2");
   EXPECT_NE(k, DeriveIdempotencyKey(b, "v1"));
   // Length prefixes: moving a character between fields changes the key.
-  EXPECT_NE(DeriveIdempotencyKey(GoldItem("math", "ab", "c"), "v"), DeriveIdempotencyKey(GoldItem("math", "a", "bc"), "v"));
+  EXPECT_NE(DeriveIdempotencyKey(GoldItem("math", "ab", "c"), "v"),
+            DeriveIdempotencyKey(GoldItem("math", "a", "bc"), "v"));
   rl::ScoreItem think = a;
   think.set_require_think(true);
   EXPECT_NE(k, DeriveIdempotencyKey(think, "v1"));
@@ -175,7 +177,8 @@ TEST(IdempotencyKeyTest, Sha256OfKnownBytes) {
   //   fields = [b"m1rl-score-v1", b"", b"", b"", b"0", b"", b""]
   //   sha256(b"".join(len(f).to_bytes(8, "little") + f for f in fields)).hexdigest()
   rl::ScoreItem empty;
-  EXPECT_EQ(DeriveIdempotencyKey(empty, ""), "5cf8ae69359222c5777ee352a0c1b1d663fdd63173aeb316356924b021606152");
+  EXPECT_EQ(DeriveIdempotencyKey(empty, ""),
+            "5cf8ae69359222c5777ee352a0c1b1d663fdd63173aeb316356924b021606152");
 }
 
 }  // namespace

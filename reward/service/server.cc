@@ -32,7 +32,8 @@ class RewardServiceImpl final : public rl::RewardService::Service {
   RewardServiceImpl(std::shared_ptr<ScoringEngine> engine, const ServerOptions& options)
       : engine_(std::move(engine)), options_(options) {}
 
-  grpc::Status Score(grpc::ServerContext* ctx, const rl::ScoreRequest* request, rl::ScoreResponse* response) override {
+  grpc::Status Score(grpc::ServerContext* ctx, const rl::ScoreRequest* request,
+                     rl::ScoreResponse* response) override {
     engine_->CountRequest();
     const Clock::time_point deadline = SteadyDeadline(*ctx);
     if (deadline == Clock::time_point::max()) {
@@ -54,11 +55,12 @@ class RewardServiceImpl final : public rl::RewardService::Service {
     }
     auto call = std::make_shared<CallHandle>();
     std::vector<rl::ScoreItem> items(request->items().begin(), request->items().end());
-    absl::Status admitted = engine_->Submit(std::move(items), deadline, call, [state](size_t i, rl::ScoreResult r) {
-      absl::MutexLock lock(&state->mu);
-      state->results[i] = std::move(r);
-      if (--state->remaining == 0) state->cv.SignalAll();
-    });
+    absl::Status admitted =
+        engine_->Submit(std::move(items), deadline, call, [state](size_t i, rl::ScoreResult r) {
+          absl::MutexLock lock(&state->mu);
+          state->results[i] = std::move(r);
+          if (--state->remaining == 0) state->cv.SignalAll();
+        });
     if (absl::IsResourceExhausted(admitted)) {
       ctx->AddTrailingMetadata("retry-after-ms", std::to_string(engine_->retry_after_ms()));
       return ToGrpcStatus(admitted);
@@ -96,7 +98,8 @@ class RewardServiceImpl final : public rl::RewardService::Service {
       bool broken = false;
       absl::MutexLock lock(&state->mu);
       while (true) {
-        while (state->out.empty() && !(state->reading_done && state->outstanding == 0)) state->cv.Wait(&state->mu);
+        while (state->out.empty() && !(state->reading_done && state->outstanding == 0))
+          state->cv.Wait(&state->mu);
         if (state->out.empty()) break;
         rl::ScoreResult r = std::move(state->out.front());
         state->out.pop_front();
@@ -126,12 +129,13 @@ class RewardServiceImpl final : public rl::RewardService::Service {
       const std::string item_id = item.item_id();
       std::vector<rl::ScoreItem> one;
       one.push_back(std::move(item));
-      absl::Status admitted = engine_->Submit(std::move(one), deadline, call, [state](size_t, rl::ScoreResult r) {
-        absl::MutexLock lock(&state->mu);
-        state->out.push_back(std::move(r));
-        --state->outstanding;
-        state->cv.SignalAll();
-      });
+      absl::Status admitted =
+          engine_->Submit(std::move(one), deadline, call, [state](size_t, rl::ScoreResult r) {
+            absl::MutexLock lock(&state->mu);
+            state->out.push_back(std::move(r));
+            --state->outstanding;
+            state->cv.SignalAll();
+          });
       if (!admitted.ok()) {
         rl::ScoreResult r;
         r.set_item_id(item_id);

@@ -32,8 +32,8 @@ class Server;
 namespace m1rl::reward {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";        // "0.0.0.0" to listen on every interface
-  int port = 0;                          // 0 = pick a free port (see port())
+  std::string host = "127.0.0.1";  // "0.0.0.0" to listen on every interface
+  int port = 0;                    // 0 = pick a free port (see port())
   int64_t stream_item_deadline_ms = 30000;
   int max_message_bytes = 64 << 20;
 };

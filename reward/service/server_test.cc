@@ -1,9 +1,8 @@
 #include "reward/service/server.h"
 
+#include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <future>
@@ -16,8 +15,8 @@
 namespace m1rl::reward {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeVerifier;
+using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 rl::ScoreItem Item(std::string id, std::string domain, std::string response, std::string gold) {
@@ -184,7 +183,8 @@ TEST_F(ServerTest, QueueFullIsResourceExhaustedWithRetryHint) {
       rl::ScoreResponse resp;
       return stub_->Score(&c, r, &resp);
     }));
-    for (int i = 0; i < 200 && engine_->Info().items() < (std::string(id) == "s1" ? 1 : 2); ++i) std::this_thread::sleep_for(2ms);
+    for (int i = 0; i < 200 && engine_->Info().items() < (std::string(id) == "s1" ? 1 : 2); ++i)
+      std::this_thread::sleep_for(2ms);
   }
   rl::ScoreRequest request;
   *request.add_items() = Item("s3", "slow", "s3", "s3");
@@ -320,7 +320,8 @@ TEST_F(ServerTest, InvalidPortIsRejected) {
   ServerOptions bad;
   bad.port = 70000;
   EXPECT_THAT(RewardServer::Start(engine_, bad).status(),
-              ::m1rl::testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--port must be in [0, 65535]")));
+              ::m1rl::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("--port must be in [0, 65535]")));
   EXPECT_THAT(RewardServer::Start(nullptr, ServerOptions{}).status(),
               ::m1rl::testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("engine is null")));
 }

@@ -1,9 +1,9 @@
 #include "rollout/testing/fake_decode_model.h"
 
+#include <ATen/ops/empty.h>
+
 #include <algorithm>
 #include <utility>
-
-#include <ATen/ops/empty.h>
 
 #include "common/check.h"
 
@@ -64,7 +64,8 @@ at::Tensor FakeDecodeModel::Prefill(DecodeState* state, const std::vector<int32_
   return out;
 }
 
-at::Tensor FakeDecodeModel::Step(const std::vector<DecodeState*>& states, const std::vector<int32_t>& tokens) {
+at::Tensor FakeDecodeModel::Step(const std::vector<DecodeState*>& states,
+                                 const std::vector<int32_t>& tokens) {
   M1RL_CHECK_EQ(states.size(), tokens.size());
   M1RL_CHECK(!states.empty());
   step_batch_sizes_.push_back(static_cast<int64_t>(states.size()));

@@ -4,12 +4,12 @@
 #ifndef M1RL_ROLLOUT_TESTING_FAKE_DECODE_MODEL_H_
 #define M1RL_ROLLOUT_TESTING_FAKE_DECODE_MODEL_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "rollout/decode_model.h"
 
@@ -26,7 +26,9 @@ class FakeDecodeModel final : public DecodeModel {
 
   int32_t vocab_size() const override { return vocab_size_; }
   int64_t max_context() const override { return max_context_; }
-  int64_t StateBytesAt(int64_t num_tokens) const override { return fixed_bytes_ + bytes_per_token_ * num_tokens; }
+  int64_t StateBytesAt(int64_t num_tokens) const override {
+    return fixed_bytes_ + bytes_per_token_ * num_tokens;
+  }
   std::unique_ptr<DecodeState> NewSequence() override;
   at::Tensor Prefill(DecodeState* state, const std::vector<int32_t>& tokens) override;  // [V] fp32
   at::Tensor Step(const std::vector<DecodeState*>& states,

@@ -35,5 +35,6 @@ int RunConfigCommand(const std::vector<std::string>& args) {
 }  // namespace
 }  // namespace m1rl
 
-M1RL_REGISTER_COMMAND(config, "config", "print the resolved run config (YAML + --set overrides), or the error",
+M1RL_REGISTER_COMMAND(config, "config",
+                      "print the resolved run config (YAML + --set overrides), or the error",
                       m1rl::RunConfigCommand);

@@ -8,6 +8,11 @@
 // the line number; with --chat-template, the default, the prompt is wrapped by model::FormatPrompt).
 // Output: one rl.Completion per line (proto JSON, proto field names) in finishing order, flushed per
 // line; a progress line (tokens/s, sequences done, ETA) on stderr; a summary at the end.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/util/Exception.h>
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -16,11 +21,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <c10/core/Device.h>
-#include <c10/util/Exception.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -67,7 +67,8 @@ absl::StatusOr<at::ScalarType> ParseDtype(const std::string& name) {
   if (name == "float32") return at::kFloat;
   if (name == "bfloat16") return at::kBFloat16;
   if (name == "float64") return at::kDouble;
-  return absl::InvalidArgumentError(absl::StrCat("--dtype must be float32, bfloat16 or float64, got '", name, "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--dtype must be float32, bfloat16 or float64, got '", name, "'"));
 }
 
 absl::Status Generate(const GenerateFlags& f) {
@@ -86,11 +87,13 @@ absl::Status Generate(const GenerateFlags& f) {
   }
   absl::StatusOr<std::unique_ptr<model::Tokenizer>> tok = model::LoadTokenizer(tok_spec);
   if (!tok.ok()) return tok.status();
-  absl::StatusOr<std::unique_ptr<model::HybridModel>> policy = model::HybridModel::LoadHf(f.model_dir, *dtype, at::Device(f.device));
+  absl::StatusOr<std::unique_ptr<model::HybridModel>> policy =
+      model::HybridModel::LoadHf(f.model_dir, *dtype, at::Device(f.device));
   if (!policy.ok()) return policy.status();
   if ((*tok)->vocab_size() > (*policy)->config().vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tok_spec, " has ", (*tok)->vocab_size(),
-                                                   " ids but the model vocabulary is ", (*policy)->config().vocab_size));
+                                                   " ids but the model vocabulary is ",
+                                                   (*policy)->config().vocab_size));
   }
   rollout::PromptFileOptions popts;
   popts.chat_template = f.chat_template;
@@ -101,7 +104,8 @@ absl::Status Generate(const GenerateFlags& f) {
   popts.sampling.top_p = f.top_p;
   popts.sampling.top_k = static_cast<int32_t>(f.top_k);
   popts.sampling.greedy = f.greedy;
-  absl::StatusOr<std::vector<rollout::GenerationRequest>> requests = rollout::ReadPromptFile(f.prompts, **tok, popts);
+  absl::StatusOr<std::vector<rollout::GenerationRequest>> requests =
+      rollout::ReadPromptFile(f.prompts, **tok, popts);
   if (!requests.ok()) return requests.status();
 
   rollout::HybridDecodeModel decode(policy->get(), {.head = *head, .max_context = f.max_context});
@@ -111,7 +115,8 @@ absl::Status Generate(const GenerateFlags& f) {
   opts.prefill_chunk = static_cast<int32_t>(f.prefill_chunk);
   if ((*tok)->eos_id() >= 0) opts.eos_token_ids.push_back((*tok)->eos_id());
   const int64_t config_eos = (*policy)->config().eos_token_id;
-  if (config_eos >= 0 && config_eos != (*tok)->eos_id()) opts.eos_token_ids.push_back(static_cast<int32_t>(config_eos));
+  if (config_eos >= 0 && config_eos != (*tok)->eos_id())
+    opts.eos_token_ids.push_back(static_cast<int32_t>(config_eos));
   opts.stop_strings = f.stop;
   opts.repetition_run_length = f.repetition_run_length;
   opts.repetition_threshold = f.repetition_threshold;
@@ -139,7 +144,8 @@ absl::Status Generate(const GenerateFlags& f) {
     std::string line;
     const auto st = google::protobuf::util::MessageToJsonString(c, &line, json_opts);
     if (!st.ok() && write_status.ok()) {
-      write_status = absl::InternalError(absl::StrCat("serialising completion ", c.prompt_id(), ": ", st.ToString()));
+      write_status =
+          absl::InternalError(absl::StrCat("serialising completion ", c.prompt_id(), ": ", st.ToString()));
     }
     out << line << "\n" << std::flush;
     unused_budget += std::max<int64_t>(0, f.max_new_tokens - c.token_ids_size());
@@ -148,7 +154,8 @@ absl::Status Generate(const GenerateFlags& f) {
     progress.Update(s.generated_tokens + unused_budget,
                     absl::StrCat("seqs ", done, "/", total_seqs, " batch ", s.peak_batch_size));
   };
-  absl::StatusOr<std::vector<rollout::RequestOutput>> outputs = (*engine)->Generate(*requests, on_done, on_progress);
+  absl::StatusOr<std::vector<rollout::RequestOutput>> outputs =
+      (*engine)->Generate(*requests, on_done, on_progress);
   if (!outputs.ok()) return outputs.status();
   const rollout::GenerationStats& s = (*engine)->last_stats();
   progress.Finish(absl::StrCat("seqs ", s.completions, "/", total_seqs));
@@ -157,7 +164,8 @@ absl::Status Generate(const GenerateFlags& f) {
   for (size_t i = 0; i < outputs->size(); ++i) {
     if (!(*outputs)[i].status.ok()) {
       ++bad;
-      std::cerr << "generate: skipped " << (*requests)[i].prompt_id << ": " << (*outputs)[i].status.message() << "\n";
+      std::cerr << "generate: skipped " << (*requests)[i].prompt_id << ": " << (*outputs)[i].status.message()
+                << "\n";
     }
   }
   int64_t max_state = 0;
@@ -165,14 +173,17 @@ absl::Status Generate(const GenerateFlags& f) {
     for (int64_t b : o.state_bytes) max_state = std::max(max_state, b);
   }
   std::cerr << "generate: " << s.completions << " completions, " << s.generated_tokens << " tokens in "
-            << s.wall_ms / 1000.0 << " s (" << (s.wall_ms > 0 ? s.generated_tokens / (s.wall_ms / 1000.0) : 0.0)
-            << " tok/s), " << bad << " prompts skipped; stops: eos " << s.stop_counts[rl::STOP_EOS] << ", length "
-            << s.stop_counts[rl::STOP_LENGTH] << ", string " << s.stop_counts[rl::STOP_STRING] << ", repetition "
-            << s.stop_counts[rl::STOP_REPETITION] << ", context " << s.stop_counts[rl::STOP_CONTEXT]
-            << "; max state bytes per sequence " << max_state << "; peak batch " << s.peak_batch_size << "\n";
+            << s.wall_ms / 1000.0 << " s ("
+            << (s.wall_ms > 0 ? s.generated_tokens / (s.wall_ms / 1000.0) : 0.0) << " tok/s), " << bad
+            << " prompts skipped; stops: eos " << s.stop_counts[rl::STOP_EOS] << ", length "
+            << s.stop_counts[rl::STOP_LENGTH] << ", string " << s.stop_counts[rl::STOP_STRING]
+            << ", repetition " << s.stop_counts[rl::STOP_REPETITION] << ", context "
+            << s.stop_counts[rl::STOP_CONTEXT] << "; max state bytes per sequence " << max_state
+            << "; peak batch " << s.peak_batch_size << "\n";
   if (!out.good()) return absl::DataLossError(absl::StrCat("--out: writing ", f.out, " failed"));
   return bad == 0 ? absl::OkStatus()
-                  : absl::InvalidArgumentError(absl::StrCat(bad, " of ", requests->size(), " prompts were invalid"));
+                  : absl::InvalidArgumentError(
+                        absl::StrCat(bad, " of ", requests->size(), " prompts were invalid"));
 }
 
 int RunGenerate(const std::vector<std::string>& args) {
@@ -182,7 +193,8 @@ int RunGenerate(const std::vector<std::string>& args) {
   flags.AddString("prompts", &f.prompts, "input JSONL: {\"prompt\", \"id\"?, \"domain\"?} per line");
   flags.AddString("out", &f.out, "output JSONL of rl.Completion");
   flags.AddInt("n", &f.n, "samples per prompt (G)");
-  flags.AddString("tokenizer", &f.tokenizer, "\"char\" or a tokenizer.json path (default: DIR/tokenizer.json, else char)");
+  flags.AddString("tokenizer", &f.tokenizer,
+                  "\"char\" or a tokenizer.json path (default: DIR/tokenizer.json, else char)");
   flags.AddInt("max-new-tokens", &f.max_new_tokens, "generation budget per sample");
   flags.AddDouble("temperature", &f.temperature, "sampling temperature (> 0)");
   flags.AddDouble("top-p", &f.top_p, "nucleus mass in (0, 1]; 1 = off");
@@ -194,7 +206,8 @@ int RunGenerate(const std::vector<std::string>& args) {
   flags.AddInt("prefill-chunk", &f.prefill_chunk, "prompt tokens per prefill call");
   flags.AddInt("max-context", &f.max_context, "context limit in tokens; 0 = the model's");
   flags.AddRepeated("stop", &f.stop, "stop string (repeatable)");
-  flags.AddInt("repetition-run-length", &f.repetition_run_length, "stop after N consecutive tokens with p > threshold; 0 = off");
+  flags.AddInt("repetition-run-length", &f.repetition_run_length,
+               "stop after N consecutive tokens with p > threshold; 0 = off");
   flags.AddDouble("repetition-threshold", &f.repetition_threshold, "repetition probability threshold");
   flags.AddString("head", &f.head, "LM head precision: ieee_fp32 | tf32 | bf16_fp32_out | bf16");
   flags.AddString("dtype", &f.dtype, "model dtype: float32 | bfloat16 | float64");
@@ -217,4 +230,5 @@ int RunGenerate(const std::vector<std::string>& args) {
 }  // namespace
 }  // namespace m1rl
 
-M1RL_REGISTER_COMMAND(generate, "generate", "sample completions from a checkpoint (rollout engine)", m1rl::RunGenerate);
+M1RL_REGISTER_COMMAND(generate, "generate", "sample completions from a checkpoint (rollout engine)",
+                      m1rl::RunGenerate);

@@ -11,7 +11,8 @@ namespace {
 void PrintUsage() {
   std::cout << "usage: m1rl <command> [flags]   (m1rl <command> --help for its flags)\n\ncommands:\n";
   for (const auto& [name, cmd] : m1rl::cli::Registry()) {
-    std::cout << "  " << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << cmd.help << "\n";
+    std::cout << "  " << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << cmd.help
+              << "\n";
   }
 }
 

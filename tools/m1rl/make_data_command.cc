@@ -79,4 +79,5 @@ int RunMakeData(const std::vector<std::string>& args) {
 
 }  // namespace
 
-M1RL_REGISTER_COMMAND(make_data, "make-data", "write a synthetic JSONL dataset (m1rl make-data --help)", RunMakeData);
+M1RL_REGISTER_COMMAND(make_data, "make-data", "write a synthetic JSONL dataset (m1rl make-data --help)",
+                      RunMakeData);

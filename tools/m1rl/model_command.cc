@@ -4,12 +4,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/cli.h"
 #include "common/flags.h"
@@ -28,7 +27,8 @@ int RunModelInfo(const std::vector<std::string>& args) {
   std::string preset = "minimax-m1";
   std::string config_json;
   int64_t head_tokens = 4096;
-  m1rl::FlagSet flags("m1rl model-info", "Parameter counts and state sizes of a policy config (no allocation).");
+  m1rl::FlagSet flags("m1rl model-info",
+                      "Parameter counts and state sizes of a policy config (no allocation).");
   flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 (ignored with --config_json)");
   flags.AddString("config_json", &config_json, "a Hugging Face config.json instead of a preset");
   flags.AddInt("head_tokens", &head_tokens, "T for the chunked FP32 head memory estimate");
@@ -59,10 +59,10 @@ int RunModelInfo(const std::vector<std::string>& args) {
   const auto p = c.CountParameters();
   const int64_t n_lin = c.num_layers_of(m1rl::model::LayerType::kLinearAttention);
   const int64_t n_full = c.num_layers_of(m1rl::model::LayerType::kFullAttention);
-  std::cout << "layers " << c.num_hidden_layers << " (" << n_lin << " lightning, " << n_full << " softmax), hidden "
-            << c.hidden_size << ", heads " << c.num_attention_heads << " x " << c.head_dim << ", kv heads "
-            << c.num_key_value_heads << ", experts " << c.num_local_experts << " top-" << c.num_experts_per_tok
-            << ", vocab " << c.vocab_size << "\n";
+  std::cout << "layers " << c.num_hidden_layers << " (" << n_lin << " lightning, " << n_full
+            << " softmax), hidden " << c.hidden_size << ", heads " << c.num_attention_heads << " x "
+            << c.head_dim << ", kv heads " << c.num_key_value_heads << ", experts " << c.num_local_experts
+            << " top-" << c.num_experts_per_tok << ", vocab " << c.vocab_size << "\n";
   std::cout << "total parameters          " << Billions(p.total) << "\n";
   std::cout << "active (no embed/head)    " << Billions(p.active) << "\n";
   std::cout << "active with head          " << Billions(p.active_with_head) << "\n";
@@ -77,12 +77,13 @@ int RunModelInfo(const std::vector<std::string>& args) {
             << " B/token KV (bf16)\n";
   const int64_t chunk = m1rl::model::HeadChunkSize(head_tokens, c.vocab_size, 4, 0);
   const auto mem = m1rl::model::HeadPeakMemory(head_tokens, c.vocab_size, c.hidden_size, 4, chunk);
-  std::cout << "FP32 head, T=" << head_tokens << ": chunk " << chunk << " columns, forward extra " << mem.forward
-            << " B, backward extra " << mem.backward << " B (incl. dW), full logits would be " << mem.full_logits
-            << " B\n";
+  std::cout << "FP32 head, T=" << head_tokens << ": chunk " << chunk << " columns, forward extra "
+            << mem.forward << " B, backward extra " << mem.backward << " B (incl. dW), full logits would be "
+            << mem.full_logits << " B\n";
   return 0;
 }
 
 }  // namespace
 
-M1RL_REGISTER_COMMAND(model_info, "model-info", "parameter counts and state sizes of a policy config", RunModelInfo);
+M1RL_REGISTER_COMMAND(model_info, "model-info", "parameter counts and state sizes of a policy config",
+                      RunModelInfo);

@@ -22,12 +22,11 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 void OnSignal(int sig) { g_stop_signal = sig; }
 
 std::string CountersLine(const rl::InfoResponse& info) {
-  std::string line = absl::StrCat("reward-server: requests=", info.requests(), " items=", info.items(),
-                                  " queue=", info.queue_depth(), "/", info.queue_capacity(),
-                                  " in_flight=", info.in_flight(), " p50_ms=", info.latency_p50_ms(),
-                                  " p99_ms=", info.latency_p99_ms(), " rejected=", info.rejected_queue_full(),
-                                  " timeouts=", info.timeouts(), " runs=", info.verifier_runs(),
-                                  " cache_hits=", info.cache_hits());
+  std::string line = absl::StrCat(
+      "reward-server: requests=", info.requests(), " items=", info.items(), " queue=", info.queue_depth(),
+      "/", info.queue_capacity(), " in_flight=", info.in_flight(), " p50_ms=", info.latency_p50_ms(),
+      " p99_ms=", info.latency_p99_ms(), " rejected=", info.rejected_queue_full(),
+      " timeouts=", info.timeouts(), " runs=", info.verifier_runs(), " cache_hits=", info.cache_hits());
   for (const rl::DomainCounters& d : info.domains()) {
     absl::StrAppend(&line, " | ", d.domain(), ": correct=", d.correct(), " incorrect=", d.incorrect(),
                     " no_answer=", d.no_answer(), " non_ok=", d.non_ok());
@@ -64,8 +63,9 @@ int RunRewardServer(const std::vector<std::string>& args) {
   flags.AddInt("grace-ms", &grace_ms, "on SIGTERM/SIGINT: time given to running calls before cancelling");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (workers < 1 || queue < 1 || cache_entries < 0 || stats_interval_s < 0 || grace_ms < 0) {
-    std::cerr << "m1rl reward-server: --workers and --queue must be >= 1; --cache-entries, --stats-interval-s and "
-                 "--grace-ms >= 0\n";
+    std::cerr
+        << "m1rl reward-server: --workers and --queue must be >= 1; --cache-entries, --stats-interval-s and "
+           "--grace-ms >= 0\n";
     return 2;
   }
   EngineOptions options;
@@ -106,7 +106,8 @@ int RunRewardServer(const std::vector<std::string>& args) {
       std::cout << CountersLine(shared_engine->Info()) << std::endl;
     }
   }
-  std::cout << "reward-server: signal " << g_stop_signal << ", shutting down (grace " << grace_ms << " ms)" << std::endl;
+  std::cout << "reward-server: signal " << g_stop_signal << ", shutting down (grace " << grace_ms << " ms)"
+            << std::endl;
   (*server)->Shutdown(std::chrono::milliseconds(grace_ms));
   shared_engine->Shutdown();
   std::cout << CountersLine(shared_engine->Info()) << "\nreward-server: stopped" << std::endl;

@@ -25,10 +25,12 @@ int Fail(const std::string& what, const absl::Status& s) {
 int RunTrain(const std::vector<std::string>& args) {
   std::string config_path, resume, log_level = "info";
   std::vector<std::string> overrides;
-  m1rl::FlagSet flags("m1rl train", "Trains a policy (RL with CISPO/GRPO/DAPO, or SFT) as one rank of a run.");
+  m1rl::FlagSet flags("m1rl train",
+                      "Trains a policy (RL with CISPO/GRPO/DAPO, or SFT) as one rank of a run.");
   flags.AddString("config", &config_path, "YAML run config (configs/*.yaml)");
   flags.AddRepeated("set", &overrides, "override path=value, e.g. trainer.optim.lr=1e-5 (repeatable)");
-  flags.AddString("resume", &resume, "auto (newest complete checkpoint, else fresh) or a checkpoint directory");
+  flags.AddString("resume", &resume,
+                  "auto (newest complete checkpoint, else fresh) or a checkpoint directory");
   flags.AddString("log_level", &log_level, "info | warning | error");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (config_path.empty()) {
@@ -53,7 +55,8 @@ int RunTrain(const std::vector<std::string>& args) {
   if (!comm.ok()) return Fail("distributed setup", comm.status());
   if (env->rank == 0) {
     M1RL_LOG(INFO) << "rank 0 of " << env->world_size << " (" << env->source << ", " << (*comm)->backend()
-                   << "); resolved config:\n" << m1rl::DumpConfigYaml(*cfg);
+                   << "); resolved config:\n"
+                   << m1rl::DumpConfigYaml(*cfg);
   }
   auto trainer = m1rl::trainer::Trainer::Create(*cfg, comm->get());
   if (!trainer.ok()) return Fail("trainer setup", trainer.status());

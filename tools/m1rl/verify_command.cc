@@ -19,8 +19,9 @@ namespace {
 
 // Builds the ScoreItem for `domain` (math -> MathPayload, logic -> LogicPayload, else gold).
 // options: rel_tolerance (math), require_think (bool), family (logic). kInvalidArgument naming the key.
-absl::StatusOr<rl::ScoreItem> MakeItem(const std::string& domain, const std::string& prompt, const std::string& pred,
-                                       const nlohmann::json& gold, const nlohmann::json& options) {
+absl::StatusOr<rl::ScoreItem> MakeItem(const std::string& domain, const std::string& prompt,
+                                       const std::string& pred, const nlohmann::json& gold,
+                                       const nlohmann::json& options) {
   rl::ScoreItem item;
   item.set_domain(domain);
   item.set_prompt(prompt);
@@ -35,14 +36,16 @@ absl::StatusOr<rl::ScoreItem> MakeItem(const std::string& domain, const std::str
     } else if (key == "family") {
       if (!value.is_string()) return absl::InvalidArgumentError("options.family must be a string");
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("options.", key, ": unknown option (known: require_think, "
+      return absl::InvalidArgumentError(absl::StrCat("options.", key,
+                                                     ": unknown option (known: require_think, "
                                                      "rel_tolerance, family)"));
     }
   }
   const std::string gold_text = gold.is_string() ? gold.get<std::string>() : gold.dump();
   if (domain == "math") {
     item.mutable_math()->set_gold(gold_text);
-    if (options.contains("rel_tolerance")) item.mutable_math()->set_rel_tolerance(options["rel_tolerance"].get<double>());
+    if (options.contains("rel_tolerance"))
+      item.mutable_math()->set_rel_tolerance(options["rel_tolerance"].get<double>());
   } else if (domain == "logic" || domain.rfind("logic/", 0) == 0) {
     item.mutable_logic()->set_instance_json(gold_text);
     if (options.contains("family")) {
@@ -82,13 +85,15 @@ int RunVerify(const std::vector<std::string>& args) {
   int64_t timeout_ms = 10000;
   double correctness_weight = 1.0;
   double format_weight = 0.0;
-  FlagSet flags("m1rl verify", "Scores an answer (or a JSONL batch) with the reward verifiers, without a server.");
+  FlagSet flags("m1rl verify",
+                "Scores an answer (or a JSONL batch) with the reward verifiers, without a server.");
   flags.AddString("domain", &domain, "math | logic | logic/<family> | format");
   flags.AddString("gold", &gold, "reference answer (logic: the instance JSON)");
   flags.AddString("pred", &pred, "the model's full response");
   flags.AddString("prompt", &prompt, "the prompt (optional)");
   flags.AddString("options", &options_json, "JSON object: rel_tolerance, require_think, family");
-  flags.AddString("jsonl", &jsonl, "batch file: one {\"gold\",\"pred\"[,\"domain\",\"prompt\",\"options\"]} per line");
+  flags.AddString("jsonl", &jsonl,
+                  "batch file: one {\"gold\",\"pred\"[,\"domain\",\"prompt\",\"options\"]} per line");
   flags.AddBool("require-think", &require_think, "format: require <think>...</think> before the answer");
   flags.AddInt("timeout-ms", &timeout_ms, "per-check budget; past it the check is abandoned (TIMEOUT)");
   flags.AddDouble("correctness-weight", &correctness_weight, "total = wc*correctness + wf*format");
@@ -125,7 +130,8 @@ int RunVerify(const std::vector<std::string>& args) {
       return 2;
     }
     const rl::ScoreResult r = score(*item);
-    std::cout << "status: " << rl::ItemStatus_Name(r.status()) << "\nverdict: " << rl::Verdict_Name(r.verdict())
+    std::cout << "status: " << rl::ItemStatus_Name(r.status())
+              << "\nverdict: " << rl::Verdict_Name(r.verdict())
               << "\ncorrectness: " << r.components().correctness() << "\nformat: " << r.components().format()
               << "\ntotal: " << r.total() << "\nnormalized_gold: " << r.normalized_gold()
               << "\nnormalized_pred: " << r.normalized_pred() << "\ndetails: " << r.details()
@@ -156,8 +162,8 @@ int RunVerify(const std::vector<std::string>& args) {
       } else {
         const std::string row_domain = row.value("domain", domain);
         nlohmann::json options = row.value("options", nlohmann::json::object());
-        item = MakeItem(row_domain, row.value("prompt", std::string()), row["pred"].get<std::string>(), row["gold"],
-                        options);
+        item = MakeItem(row_domain, row.value("prompt", std::string()), row["pred"].get<std::string>(),
+                        row["gold"], options);
       }
     }
     if (!item.ok()) {

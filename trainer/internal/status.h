@@ -25,7 +25,8 @@ const absl::Status& AsStatus(const absl::StatusOr<T>& s) {
 }
 // `s` with `prefix: ` prepended to its message, same code.
 inline absl::Status Annotate(const absl::Status& s, std::string_view prefix) {
-  return absl::Status(s.code(), absl::StrCat(absl::string_view(prefix.data(), prefix.size()), ": ", s.message()));
+  return absl::Status(s.code(),
+                      absl::StrCat(absl::string_view(prefix.data(), prefix.size()), ": ", s.message()));
 }
 
 }  // namespace m1rl::trainer::internal
@@ -34,17 +35,17 @@ inline absl::Status Annotate(const absl::Status& s, std::string_view prefix) {
 #define M1RL_TRAINER_CONCAT_(a, b) M1RL_TRAINER_CONCAT_INNER_(a, b)
 
 #ifndef M1RL_RETURN_IF_ERROR
-#define M1RL_RETURN_IF_ERROR(expr)                                                              \
-  do {                                                                                          \
-    const ::absl::Status m1rl_trainer_status_ = ::m1rl::trainer::internal::AsStatus((expr));   \
-    if (!m1rl_trainer_status_.ok()) return m1rl_trainer_status_;                                \
+#define M1RL_RETURN_IF_ERROR(expr)                                                           \
+  do {                                                                                       \
+    const ::absl::Status m1rl_trainer_status_ = ::m1rl::trainer::internal::AsStatus((expr)); \
+    if (!m1rl_trainer_status_.ok()) return m1rl_trainer_status_;                             \
   } while (0)
 #endif
 
 #ifndef M1RL_RETURN_IF_ERROR_WITH
 #define M1RL_RETURN_IF_ERROR_WITH(expr, ...)                                                         \
   do {                                                                                               \
-    const ::absl::Status m1rl_trainer_status_ = ::m1rl::trainer::internal::AsStatus((expr));        \
+    const ::absl::Status m1rl_trainer_status_ = ::m1rl::trainer::internal::AsStatus((expr));         \
     if (!m1rl_trainer_status_.ok())                                                                  \
       return ::m1rl::trainer::internal::Annotate(m1rl_trainer_status_, ::absl::StrCat(__VA_ARGS__)); \
   } while (0)

@@ -25,7 +25,8 @@ constexpr DtypeName kDtypes[] = {{at::kFloat, "F32"}, {at::kDouble, "F64"}, {at:
 
 absl::Status FsyncPath(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, " for fsync: ", std::strerror(errno)));
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("cannot open ", path, " for fsync: ", std::strerror(errno)));
   const int rc = ::fsync(fd);
   ::close(fd);
   if (rc != 0) return absl::InternalError(absl::StrCat("fsync ", path, ": ", std::strerror(errno)));
@@ -40,13 +41,15 @@ absl::Status WriteTensorFile(const std::string& path, const NamedTensors& tensor
   std::set<std::string> names;
   int64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    if (!names.insert(name).second) return absl::InvalidArgumentError(absl::StrCat(path, ": duplicate tensor ", name));
+    if (!names.insert(name).second)
+      return absl::InvalidArgumentError(absl::StrCat(path, ": duplicate tensor ", name));
     const char* dtype = nullptr;
     for (const auto& d : kDtypes) {
       if (d.type == t.scalar_type()) dtype = d.name;
     }
     if (dtype == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": tensor ", name, " has unsupported dtype ", c10::toString(t.scalar_type())));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tensor ", name, " has unsupported dtype ", c10::toString(t.scalar_type())));
     }
     at::Tensor c = t.detach().to(at::kCPU).contiguous();
     const int64_t bytes = c.numel() * static_cast<int64_t>(c.element_size());
@@ -66,7 +69,8 @@ absl::Status WriteTensorFile(const std::string& path, const NamedTensors& tensor
     out.write(len, 8);
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
     for (const at::Tensor& c : cpu) {
-      out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
+      out.write(static_cast<const char*>(c.data_ptr()),
+                static_cast<std::streamsize>(c.numel() * c.element_size()));
     }
     out.flush();
     if (!out) return absl::InternalError(absl::StrCat("write failed: ", tmp));
@@ -84,10 +88,12 @@ absl::StatusOr<NamedTensors> ReadTensorFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string data = ss.str();
-  if (data.size() < 8) return absl::DataLossError(absl::StrCat(path, ": truncated (", data.size(), " bytes)"));
+  if (data.size() < 8)
+    return absl::DataLossError(absl::StrCat(path, ": truncated (", data.size(), " bytes)"));
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(data[i])) << (8 * i);
-  if (n > data.size() - 8) return absl::DataLossError(absl::StrCat(path, ": header length ", n, " exceeds the file"));
+  if (n > data.size() - 8)
+    return absl::DataLossError(absl::StrCat(path, ": header length ", n, " exceeds the file"));
   nlohmann::json header = nlohmann::json::parse(data.substr(8, n), nullptr, /*allow_exceptions=*/false);
   if (!header.is_object()) return absl::DataLossError(absl::StrCat(path, ": header is not a JSON object"));
   const size_t base = 8 + n;
@@ -109,13 +115,16 @@ absl::StatusOr<NamedTensors> ReadTensorFile(const std::string& path) {
         found = true;
       }
     }
-    if (!found) return absl::DataLossError(absl::StrCat(path, ": tensor ", name, " has unsupported dtype ", e["dtype"].dump()));
+    if (!found)
+      return absl::DataLossError(
+          absl::StrCat(path, ": tensor ", name, " has unsupported dtype ", e["dtype"].dump()));
     std::vector<int64_t> shape = e["shape"].get<std::vector<int64_t>>();
     const int64_t end = e["data_offsets"][1].get<int64_t>();
     at::Tensor t = at::empty(shape, at::TensorOptions().dtype(type));
     const int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
     if (end - begin != bytes || base + static_cast<size_t>(end) > data.size()) {
-      return absl::DataLossError(absl::StrCat(path, ": tensor ", name, " data range is inconsistent or truncated"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": tensor ", name, " data range is inconsistent or truncated"));
     }
     std::memcpy(t.data_ptr(), data.data() + base + begin, static_cast<size_t>(bytes));
     out.emplace_back(name, t);

@@ -41,15 +41,18 @@ absl::StatusOr<std::vector<int64_t>> GetIntArray(const nlohmann::json& j, std::s
   if (v == nullptr) return FieldError(field, "missing");
   if (!v->is_array()) return FieldError(field, "expected an array");
   if (v->size() < min_size || v->size() > max_size) {
-    return FieldError(field, absl::StrCat("expected ", min_size, "..", max_size, " elements, got ", v->size()));
+    return FieldError(field,
+                      absl::StrCat("expected ", min_size, "..", max_size, " elements, got ", v->size()));
   }
   std::vector<int64_t> out;
   for (size_t i = 0; i < v->size(); ++i) {
     const nlohmann::json& e = (*v)[i];
-    if (!e.is_number_integer()) return FieldError(absl::StrCat(std::string(field), "[", i, "]"), "expected an integer");
+    if (!e.is_number_integer())
+      return FieldError(absl::StrCat(std::string(field), "[", i, "]"), "expected an integer");
     const int64_t x = e.get<int64_t>();
     if (x < lo || x > hi) {
-      return FieldError(absl::StrCat(std::string(field), "[", i, "]"), absl::StrCat("must be in [", lo, ", ", hi, "], got ", x));
+      return FieldError(absl::StrCat(std::string(field), "[", i, "]"),
+                        absl::StrCat("must be in [", lo, ", ", hi, "], got ", x));
     }
     out.push_back(x);
   }
@@ -57,9 +60,8 @@ absl::StatusOr<std::vector<int64_t>> GetIntArray(const nlohmann::json& j, std::s
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> GetPairArray(const nlohmann::json& j,
-                                                                       std::string_view field,
-                                                                       size_t max_size, int64_t lo,
-                                                                       int64_t hi) {
+                                                                      std::string_view field, size_t max_size,
+                                                                      int64_t lo, int64_t hi) {
   const nlohmann::json* v = Field(j, field);
   if (v == nullptr) return FieldError(field, "missing");
   if (!v->is_array()) return FieldError(field, "expected an array");
@@ -95,7 +97,8 @@ std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
-std::optional<std::vector<int64_t>> ParseIntList(std::string_view answer, size_t max_tokens, std::string* why) {
+std::optional<std::vector<int64_t>> ParseIntList(std::string_view answer, size_t max_tokens,
+                                                 std::string* why) {
   std::string_view s = TrimSpace(answer);
   if (s.size() >= 2 && ((s.front() == '[' && s.back() == ']') || (s.front() == '(' && s.back() == ')'))) {
     s = s.substr(1, s.size() - 2);

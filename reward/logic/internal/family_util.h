@@ -25,14 +25,14 @@ absl::StatusOr<std::vector<int64_t>> GetIntArray(const nlohmann::json& j, std::s
                                                  size_t min_size, size_t max_size, int64_t lo, int64_t hi);
 // instance.<field> must be an array of [a, b] integer pairs in [lo, hi], at most max_size of them.
 absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> GetPairArray(const nlohmann::json& j,
-                                                                       std::string_view field,
-                                                                       size_t max_size, int64_t lo,
-                                                                       int64_t hi);
+                                                                      std::string_view field, size_t max_size,
+                                                                      int64_t lo, int64_t hi);
 
 // Splits an answer into integer tokens separated by whitespace, commas or semicolons; one pair of
 // enclosing [] or () is allowed. nullopt (with *why set) if any token is not a [+-]?digits integer
 // of at most 18 digits, or there are more than max_tokens.
-std::optional<std::vector<int64_t>> ParseIntList(std::string_view answer, size_t max_tokens, std::string* why);
+std::optional<std::vector<int64_t>> ParseIntList(std::string_view answer, size_t max_tokens,
+                                                 std::string* why);
 
 // Rewrites an "instance.<f>: ..." error from the getters above, applied to a sub-object, into
 // "instance.<parent>.<f>: ...".

@@ -22,7 +22,8 @@ inline CheckResult::Kind Kind(std::string_view family, nlohmann::json instance, 
 }
 
 // The status of checking a (malformed) instance.
-inline absl::Status InstanceStatus(std::string_view family, nlohmann::json instance, std::string_view answer) {
+inline absl::Status InstanceStatus(std::string_view family, nlohmann::json instance,
+                                   std::string_view answer) {
   instance["family"] = std::string(family);
   return FindFamily(family)->Check(instance, answer).status();
 }
