@@ -4,10 +4,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "reward/math/math_fuzz_entry.h"
 
@@ -104,6 +109,40 @@ std::string Mutate(std::string s, std::mt19937_64& rng) {
   }
   if (s.size() > 4096) s.resize(4096);
   return s;
+}
+
+void Feed(const std::string& s) { MathFuzzOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+// Findings of the libFuzzer target (base64 of the input), replayed through the same entry point.
+const char* const kFindings[] = {
+    // Issue 15: non-UTF-8 bytes, \t and \textnormal{} inside a subscript; the printed subscript
+    // re-parsed to a different form (tokens were re-joined instead of keeping the source text).
+    "NjE1LDEkWl97jY1wYVx0NSwsLCwsLDAwMSwsMDEsLCwsLCwsLCwwLCwsLCwsLCwsMDBcdGV4dG5vcm1hbHsxLCwsLCwsMTUsLCwk"
+    "LCwwMDEsLCxmcmFjfXBhLCwsLCwsMCwsLCwsLFx0Zs8wMHJhY30=",
+};
+
+TEST(MathFuzzTest, FindingsStayFixed) {
+  for (const char* b64 : kFindings) {
+    std::string input;
+    ASSERT_TRUE(absl::Base64Unescape(b64, &input)) << b64;
+    Feed(input);  // aborts on a violated invariant
+  }
+}
+
+// Every checked-in seed (the libFuzzer corpus, including saved findings) passes the invariants.
+TEST(MathFuzzTest, CheckedInSeeds) {
+  const char* root = std::getenv("M1RL_SOURCE_DIR");
+  if (root == nullptr) GTEST_SKIP() << "M1RL_SOURCE_DIR is not set (run through ctest)";
+  int n = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(root) / "reward/math/testdata/fuzz_seeds")) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    Feed(buf.str());
+    ++n;
+  }
+  EXPECT_GT(n, 10);
 }
 
 TEST(MathFuzzTest, MutatedLatexForBoundedTime) {

@@ -168,7 +168,7 @@ class Lexer {
 
 class Parser {
  public:
-  explicit Parser(std::vector<Token> toks) : t_(std::move(toks)) {}
+  Parser(std::string_view src, std::vector<Token> toks) : src_(src), t_(std::move(toks)) {}
 
   NodeP Top() {
     std::vector<NodeP> items = Seq();
@@ -464,27 +464,25 @@ class Parser {
   }
 
   std::string Subscript() {
-    // After '_': {raw tokens} or one token; returns canonical text.
+    // After '_': {raw text} or one token. A braced subscript is kept as its source text with whitespace
+    // runs collapsed: re-lexing printed tokens lost \text{} wrappers and joined numbers (the fuzzer's
+    // round-trip finding, issue 15), while the source text re-parses to itself.
     if (IsChar("{")) {
-      Next();
-      std::string sub;
+      const size_t open = Next().pos;
       int depth = 1;
       while (Peek().t != Tok::kEnd) {
         if (IsChar("{")) ++depth;
         if (IsChar("}") && --depth == 0) break;
-        const Token& t = Next();
-        if (t.t == Tok::kCmd) {
-          // Environment tokens carry "begin:ENV" / "end:ENV": print them back as \begin{ENV} so the canonical
-          // text re-parses (found by MathFuzzTest).
-          const size_t colon = t.s.find(':');
-          sub += colon == std::string::npos
-                     ? "\\" + t.s + " "
-                     : "\\" + t.s.substr(0, colon) + "{" + t.s.substr(colon + 1) + "} ";
-        } else {
-          sub += t.s;
-        }
+        Next();
       }
+      const size_t close = Peek().pos;
       Expect("}");
+      std::string sub;
+      for (char c : src_.substr(open + 1, close - open - 1)) {
+        const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+        if (space && (sub.empty() || sub.back() == ' ')) continue;
+        sub += space ? ' ' : c;
+      }
       while (!sub.empty() && sub.back() == ' ') sub.pop_back();
       if (sub.empty()) Fail("empty subscript");
       return sub;
@@ -721,6 +719,7 @@ class Parser {
     throw ParseError{false, "unsupported command \\" + c, t.pos};
   }
 
+  std::string_view src_;
   std::vector<Token> t_;
   size_t i_ = 0;
   int depth_ = 0;
@@ -737,7 +736,7 @@ absl::StatusOr<NodeP> ParseAnswer(std::string_view normalized, const ParseOption
   try {
     std::vector<Token> toks = Lexer(normalized, options).Run();
     if (toks.size() == 1) return absl::InvalidArgumentError("parse error at byte 0: empty answer");
-    return Parser(std::move(toks)).Top();
+    return Parser(normalized, std::move(toks)).Top();
   } catch (const ParseError& e) {
     if (e.too_complex) return absl::ResourceExhaustedError(e.message);
     return absl::InvalidArgumentError(absl::StrCat("parse error at byte ", e.pos, ": ", e.message));
