@@ -30,6 +30,8 @@ const char* RelOpString(RelOp op) {
       return "\\ne";
     case RelOp::kIn:
       return "\\in";
+    case RelOp::kApprox:
+      return "\\approx";
   }
   return "?";
 }

@@ -15,7 +15,7 @@ namespace m1rl::reward::math {
 
 enum class NodeKind {
   kNumber,     // text = literal digits, optionally with one '.' ("016" is kept; value 16)
-  kSymbol,     // text = canonical name ("x", "x_{1}", "\alpha")
+  kSymbol,     // text = canonical name ("x", "x_{1}", "\alpha", "f'")
   kConst,      // text = "pi" | "e" | "i"
   kInfinity,   // +infinity; -infinity is Neg(kInfinity)
   kText,       // text = the words of a \text{} that is not a number or unit
@@ -42,7 +42,8 @@ enum class NodeKind {
 // Functions (kFunc): "sqrt"(x), "root"(x, n), "sin" "cos" "tan" "cot" "sec" "csc" "arcsin" "arccos"
 // "arctan" "sinh" "cosh" "tanh" "ln" "exp"(x), "log"(x) natural, "logb"(x, base), "binom"(n, k),
 // "floor"(x), "ceil"(x).
-enum class RelOp { kEq, kLt, kLe, kGt, kGe, kNe, kIn };
+// kApprox: "a \approx v" (compare.h reads a chain with it as its exact part).
+enum class RelOp { kEq, kLt, kLe, kGt, kGe, kNe, kIn, kApprox };
 
 struct Node;
 using NodeP = std::shared_ptr<const Node>;

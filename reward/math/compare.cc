@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -160,6 +162,90 @@ std::vector<NodeP> ExpandPm(const NodeP& n) {
   return out;
 }
 
+// The left side of "lhs = v" names a quantity: a symbol ("k", "a_{3}", "f'"), or a product led by a
+// symbol with no coefficient or operator ("f(2)", "AB", "P(A)"); not "3k", "x + y", "x^2".
+bool NamesQuantity(const Node& lhs) {
+  if (lhs.kind == NodeKind::kSymbol) return true;
+  if (lhs.kind != NodeKind::kMul || lhs.kids[0]->kind != NodeKind::kSymbol) return false;
+  for (const NodeP& k : lhs.kids)
+    if (k->kind != NodeKind::kSymbol && k->kind != NodeKind::kNumber && k->kind != NodeKind::kConst)
+      return false;
+  return true;
+}
+
+// "2 \cdot 3 = 6": every side but the last is free of symbols.
+bool SymbolFreeChain(const Node& rel) {
+  for (size_t i = 0; i + 1 < rel.kids.size(); ++i)
+    if (HasSymbol(*rel.kids[i])) return false;
+  return true;
+}
+
+// A word or choice-letter answer, lower case without blanks and enclosing brackets: \text{(C)} -> "c",
+// \text{Monday} -> "monday"; a symbol or a product of one-letter symbols written without \text{} reads the
+// same ("C", "Monday" = M*o*n*d*a*y). Anything else: nullopt.
+std::optional<std::string> Word(const Node& n) {
+  std::string w;
+  if (n.kind == NodeKind::kText) {
+    for (char c : n.text)
+      if (c != ' ') w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (w.size() >= 3 && ((w.front() == '(' && w.back() == ')') || (w.front() == '[' && w.back() == ']')))
+      w = w.substr(1, w.size() - 2);
+    if (!w.empty() && w.back() == '.') w.pop_back();
+  } else {
+    auto letter = [](const Node& k) {
+      return (k.kind == NodeKind::kSymbol || k.kind == NodeKind::kConst) && k.text.size() == 1 &&
+             std::isalpha(static_cast<unsigned char>(k.text[0]));
+    };
+    if (letter(n)) {
+      w = n.text;
+    } else if (n.kind == NodeKind::kMul) {
+      for (const NodeP& k : n.kids) {
+        if (!letter(*k)) return std::nullopt;
+        w += k->text;
+      }
+    }
+    w = absl::AsciiStrToLower(w);
+  }
+  if (w.empty()) return std::nullopt;
+  for (char c : w)
+    if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
+  return w;
+}
+
+// "a \approx v" chains read as their exact part: the kids before the first \approx ("x = 2\pi \approx
+// 6.28" -> x = 2\pi; "\frac{\sqrt3}{3} \approx 0.577" -> \frac{\sqrt3}{3}); "x \approx 6.28" -> x = 6.28.
+NodeP StripApprox(const NodeP& n) {
+  if (n->kind != NodeKind::kRelation) return n;
+  auto first = std::find(n->ops.begin(), n->ops.end(), RelOp::kApprox);
+  if (first == n->ops.end()) return n;
+  size_t k = first - n->ops.begin();
+  if (k == 0) {
+    if (n->kids[0]->kind != NodeKind::kSymbol) return n->kids[0];
+    auto rel = std::make_shared<Node>(*n);
+    rel->kids = {n->kids[0], n->kids[1]};
+    rel->ops = {RelOp::kEq};
+    return rel;
+  }
+  auto rel = std::make_shared<Node>(*n);
+  rel->kids.assign(n->kids.begin(), n->kids.begin() + k + 1);
+  rel->ops.assign(n->ops.begin(), n->ops.begin() + k);
+  return rel;
+}
+
+// A list of assignments against a gold list or set of values: the values ("x_1 = 2, x_2 = 3" -> 2, 3).
+NodeP AssignedValues(const NodeP& gold, const NodeP& pred) {
+  if (pred->kind != NodeKind::kList || (gold->kind != NodeKind::kList && gold->kind != NodeKind::kSet))
+    return pred;
+  for (const NodeP& k : gold->kids)
+    if (k->kind == NodeKind::kRelation) return pred;
+  std::vector<NodeP> values;
+  for (const NodeP& k : pred->kids) {
+    if (!IsAssignment(*k)) return pred;
+    values.push_back(k->kids[1]);
+  }
+  return MakeNode(NodeKind::kList, "", std::move(values));
+}
+
 class Comparer {
  public:
   Comparer(const CompareOptions& o, CasRunner* cas, const CheckContext& ctx) : o_(o), cas_(cas), ctx_(ctx) {}
@@ -227,7 +313,11 @@ class Comparer {
       return D(K::kUnequal, "relation", "gold relation vs a bare value");
     }
     // Gold value, predicted relation.
-    if (AllOps(*p, [](RelOp op) { return op == RelOp::kEq; })) return Cmp(g, p->kids.back());
+    if (AllOps(*p, [](RelOp op) { return op == RelOp::kEq; })) {
+      if (!NamesQuantity(*p->kids[0]) && !SymbolFreeChain(*p))
+        return D(K::kUnequal, "relation", "predicted equation vs gold value (not an assignment)");
+      return Cmp(g, p->kids.back());
+    }
     if (p->ops.size() == 1 && p->ops[0] == RelOp::kIn) return Cmp(g, p->kids[1]);
     return D(K::kUnequal, "relation", "predicted relation vs gold value (echoed condition)");
   }
@@ -302,18 +392,17 @@ class Comparer {
       return Ordered(g->kids, p->kids, "structure");
     }
     // Sets and bare lists.
-    if (ellipsis) return Ordered(g->kids, p->kids, "structure");
+    if (ellipsis || (o_.ordered_lists && gk == NodeKind::kList && pk == NodeKind::kList))
+      return Ordered(g->kids, p->kids, "structure");
     return Unordered(g->kids, p->kids, "structure");
   }
 
   Decision Scalar(const NodeP& g, const NodeP& p) {
-    if (!IsScalar(*g) || !IsScalar(*p)) {
-      if (g->kind == NodeKind::kText && p->kind == NodeKind::kText) {
-        bool eq = absl::AsciiStrToLower(g->text) == absl::AsciiStrToLower(p->text);
-        return D(eq ? K::kEqual : K::kUnequal, "string", "text answers");
-      }
-      return D(K::kUnequal, "structure", "kinds differ");
+    if (g->kind == NodeKind::kText || p->kind == NodeKind::kText) {
+      std::optional<std::string> gw = Word(*g), pw = Word(*p);
+      if (gw && pw) return D(*gw == *pw ? K::kEqual : K::kUnequal, "string", "word or choice answers");
     }
+    if (!IsScalar(*g) || !IsScalar(*p)) return D(K::kUnequal, "structure", "kinds differ");
     if (HasKind(*g, NodeKind::kInfinity) || HasKind(*p, NodeKind::kInfinity))
       return D(K::kUnequal, "string", "infinities compare only by form");
     if (g->kind == NodeKind::kPercent || p->kind == NodeKind::kPercent) return Percent(g, p);
@@ -329,22 +418,27 @@ class Comparer {
         return D(eq ? K::kEqual : K::kUnequal, "exact_rational",
                  eq ? "equal rationals" : RationalToString(rg.value) + " != " + RationalToString(rp.value));
       }
-      bool eq = WithinRelative(rg.value, rp.value, o_.rel_tolerance);
-      return D(eq ? K::kEqual : K::kUnequal, "decimal_tolerance",
-               eq ? "within tolerance" : "outside tolerance");
+      return Tolerance(o_.decimal_places >= 0 ? EqualAtPlaces(rg.value, rp.value, o_.decimal_places)
+                                              : WithinRelative(rg.value, rp.value, o_.rel_tolerance));
     }
     if (rg.status == EvalStatus::kUndefined || rp.status == EvalStatus::kUndefined)
       return D(K::kUnequal, "exact_rational",
                "undefined value: " + (rg.detail.empty() ? rp.detail : rg.detail));
     if (dec && !HasSymbol(*g) && !HasSymbol(*p)) {
       auto ag = EvalApprox(*g), ap = EvalApprox(*p);
-      if (ag && ap) {
-        bool eq = WithinRelative(*ag, *ap, o_.rel_tolerance);
-        return D(eq ? K::kEqual : K::kUnequal, "decimal_tolerance",
-                 eq ? "within tolerance" : "outside tolerance");
-      }
+      if (ag && ap)
+        return Tolerance(o_.decimal_places >= 0 ? EqualAtPlaces(*ag, *ap, o_.decimal_places)
+                                                : WithinRelative(*ag, *ap, o_.rel_tolerance));
     }
     return Cas(CasJob::Op::kEqual, g, p);
+  }
+
+  Decision Tolerance(bool eq) const {
+    const bool places = o_.decimal_places >= 0;
+    return D(
+        eq ? K::kEqual : K::kUnequal, "decimal_tolerance",
+        eq ? (places ? "equal at " + std::to_string(o_.decimal_places) + " places" : "within tolerance")
+           : (places ? "differ at " + std::to_string(o_.decimal_places) + " places" : "outside tolerance"));
   }
 
   Decision Percent(const NodeP& g, const NodeP& p) {
@@ -405,10 +499,18 @@ bool IsAssignment(const Node& n) {
 
 NodeP GroupAssignments(const NodeP& top) {
   if (top->kind != NodeKind::kList || top->kids.empty() || !IsAssignment(*top->kids[0])) return top;
-  for (size_t i = 1; i < top->kids.size(); ++i)
-    if (top->kids[i]->kind == NodeKind::kRelation) return top;
+  const std::string var = Print(*top->kids[0]->kids[0]);
+  bool same_var = true;     // "x = 2, x = 3"
+  bool values_only = true;  // "x = 2, 3"
+  for (size_t i = 1; i < top->kids.size(); ++i) {
+    const Node& k = *top->kids[i];
+    same_var = same_var && IsAssignment(k) && Print(*k.kids[0]) == var;
+    values_only = values_only && k.kind != NodeKind::kRelation;
+  }
+  if (!same_var && !values_only) return top;
   std::vector<NodeP> values{top->kids[0]->kids[1]};
-  values.insert(values.end(), top->kids.begin() + 1, top->kids.end());
+  for (size_t i = 1; i < top->kids.size(); ++i)
+    values.push_back(same_var ? top->kids[i]->kids[1] : top->kids[i]);
   auto rel = std::make_shared<Node>(*top->kids[0]);
   rel->kids[1] = MakeNode(NodeKind::kList, "", std::move(values));
   return rel;
@@ -417,7 +519,8 @@ NodeP GroupAssignments(const NodeP& top) {
 Decision CompareAnswers(const NodeP& gold, const NodeP& pred, const CompareOptions& options, CasRunner* cas,
                         const CheckContext& cas_ctx) {
   Comparer c(options, cas, cas_ctx);
-  return c.Cmp(GroupAssignments(gold), GroupAssignments(pred));
+  const NodeP g = GroupAssignments(StripApprox(gold));
+  return c.Cmp(g, AssignedValues(g, GroupAssignments(StripApprox(pred))));
 }
 
 }  // namespace m1rl::reward::math

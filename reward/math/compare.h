@@ -12,6 +12,12 @@
 // predicted interval may match, gold interval vs predicted inequality fails; gold value vs predicted
 // chain a = ... = v compares v; gold equation vs bare value fails unless the gold is an assignment;
 // gold scalar vs a list containing it fails. Percent: a % on either side lets p% equal p or p/100.
+// Issue 15: a chain with \approx is read as its exact part ("\frac{\sqrt3}{3} \approx 0.577"); a gold
+// value vs a predicted equation compares the last value only when the left side names a quantity (a
+// symbol, "f(2)", "AB", "P(A)") or the chain is a computation without symbols ("2 \cdot 3 = 6"), never
+// "3k = 45" or "x + y = 45"; repeated assignments of one variable group ("x = 2, x = 3" is x = 2, 3);
+// a list of assignments ("x_1 = 2, x_2 = 3") against a gold list or set compares the values; a \text{}
+// answer equals the same word or choice letter written without it ("\text{(C)}" = C, "\text{odd}" = odd).
 // Thread-safe if `cas` is.
 #ifndef M1RL_REWARD_MATH_COMPARE_H_
 #define M1RL_REWARD_MATH_COMPARE_H_
@@ -24,8 +30,12 @@
 
 namespace m1rl::reward::math {
 
+inline constexpr int kMaxDecimalPlaces = 15;
+
 struct CompareOptions {
   double rel_tolerance = 1e-6;
+  int decimal_places = -1;     // >= 0: layer 4 compares values rounded to this many places instead
+  bool ordered_lists = false;  // bare lists compare in order (sets never do)
 };
 
 struct Decision {
@@ -42,7 +52,8 @@ Decision CompareAnswers(const NodeP& gold, const NodeP& pred, const CompareOptio
 
 // "x = 5"-style: one '=', a lone symbol on the left and a symbol-free right side.
 bool IsAssignment(const Node& n);
-// Applies the top-level grouping used by CompareAnswers ("n = 2, 3, 4" -> n = (list 2, 3, 4)).
+// Applies the top-level grouping used by CompareAnswers ("n = 2, 3, 4" and "n = 2, n = 3, n = 4" ->
+// n = (list 2, 3, 4)).
 NodeP GroupAssignments(const NodeP& top);
 
 }  // namespace m1rl::reward::math

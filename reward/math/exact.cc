@@ -289,6 +289,28 @@ bool WithinRelative(long double a, long double b, double rel) {
   return std::fabs(a - b) <= static_cast<long double>(rel) * std::max(std::fabs(a), std::fabs(b));
 }
 
+namespace {
+
+// round(x * 10^places), half away from zero.
+cln::cl_I RoundAtPlaces(const cln::cl_RA& x, int places) {
+  // cln::expt_pos needs a positive exponent (it never returns for 0).
+  const cln::cl_RA scaled =
+      places == 0 ? cln::cl_RA(cln::abs(x)) : cln::abs(x) * cln::expt_pos(cln::cl_I(10), places);
+  const cln::cl_I r = cln::floor1(scaled + cln::cl_RA(1) / 2);
+  return cln::minusp(x) ? cln::cl_I(-r) : r;
+}
+
+}  // namespace
+
+bool EqualAtPlaces(const cln::cl_RA& a, const cln::cl_RA& b, int places) {
+  return RoundAtPlaces(a, places) == RoundAtPlaces(b, places);
+}
+
+bool EqualAtPlaces(long double a, long double b, int places) {
+  const long double scale = std::pow(10.0L, places);
+  return std::round(a * scale) == std::round(b * scale);
+}
+
 std::string RationalToString(const cln::cl_RA& v) {
   std::ostringstream os;
   os << v;

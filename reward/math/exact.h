@@ -40,6 +40,11 @@ std::optional<long double> EvalApprox(const Node& n);
 bool WithinRelative(const cln::cl_RA& a, const cln::cl_RA& b, double rel);
 bool WithinRelative(long double a, long double b, double rel);
 
+// Both round to the same value at `places` decimal places (half away from zero); REQUIRES places >= 0.
+// The long-double form is for symbol-free irrational values (std::round also rounds half away from zero).
+bool EqualAtPlaces(const cln::cl_RA& a, const cln::cl_RA& b, int places);
+bool EqualAtPlaces(long double a, long double b, int places);
+
 std::string RationalToString(const cln::cl_RA& v);
 
 }  // namespace m1rl::reward::math

@@ -39,10 +39,35 @@ TEST(ExtractTest, AnswerLineThenMathSpanThenBareNumber) {
   // Bare numbers only in evaluation mode.
   EXPECT_EQ(ExtractAnswer("so it is 42.").source, AnswerSource::kNone);
   ExtractOptions eval;
-  eval.evaluation = true;
+  eval.mode = ExtractMode::kEval;
   Extraction b = ExtractAnswer("so it is 42.", eval);
-  EXPECT_EQ(b.source, AnswerSource::kBareNumber);
+  EXPECT_EQ(b.source, AnswerSource::kBareExpression);
   EXPECT_EQ(b.answer, "42");
+  EXPECT_EQ(ExtractAnswer("We get x = -5.", eval).answer, "x = -5");
+  EXPECT_EQ(ExtractAnswer("So the length is 2\\sqrt{3}.", eval).answer, "2\\sqrt{3}");
+  EXPECT_EQ(ExtractAnswer("In total 1,234 people came.", eval).answer, "1,234");
+  EXPECT_EQ(ExtractAnswer("The value is .5 here", eval).answer, ".5");
+  EXPECT_EQ(ExtractAnswer("I am not sure.", eval).source, AnswerSource::kNone);
+}
+
+TEST(ExtractTest, AnchoredAnswerTakesItsFirstSpanOrSentence) {
+  EXPECT_EQ(ExtractAnswer("The final answer is $1,234$. Note that $n$ was even.").answer, "1,234");
+  EXPECT_EQ(ExtractAnswer("The answer is $5$, since $n = 3$ gives $x = 7$.").answer, "5");
+  EXPECT_EQ(ExtractAnswer("Answer: $x = 2$ and $x = 3$").answer, "x = 2, x = 3");
+  EXPECT_EQ(ExtractAnswer("Final Answer: The final answer is 1,234. I hope it is correct.").answer, "1,234.");
+  EXPECT_EQ(ExtractAnswer("The answer is: 42").answer, "42");
+}
+
+TEST(ExtractTest, WholeResponseOnlyWhenItReadsAsLatex) {
+  Extraction w = ExtractAnswer("  \\frac{7}{3} ");
+  EXPECT_EQ(w.source, AnswerSource::kWholeResponse);
+  EXPECT_EQ(w.answer, "\\frac{7}{3}");
+  EXPECT_EQ(ExtractAnswer("x = 5").source, AnswerSource::kWholeResponse);
+  EXPECT_EQ(ExtractAnswer("\\$12").source, AnswerSource::kWholeResponse);
+  EXPECT_EQ(ExtractAnswer("six").source, AnswerSource::kNone);
+  EXPECT_EQ(ExtractAnswer("so it is 5").source, AnswerSource::kNone);
+  EXPECT_EQ(ExtractAnswer("\\frac{1}{").source, AnswerSource::kNone);
+  EXPECT_EQ(ExtractAnswer(std::string(400, '1')).source, AnswerSource::kNone);
 }
 
 TEST(ExtractTest, AnswerLineOnlyInFinalWindow) {

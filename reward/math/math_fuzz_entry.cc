@@ -15,7 +15,7 @@ namespace m1rl::reward::math {
 void MathFuzzOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   ExtractOptions eo;
-  eo.evaluation = true;
+  eo.mode = ExtractMode::kEval;
   Extraction ex = ExtractAnswer(text, eo);
   for (std::string_view span : {std::string_view(ex.answer), text}) {
     ValueAndUnit vu = SplitUnit(NormalizeLatex(span));

@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "reward/math/cas_pool.h"
 #include "reward/math/compare.h"
 #include "reward/math/extract.h"
@@ -21,9 +23,9 @@ using math::Decision;
 using math::NodeP;
 
 struct ItemOptions {
-  double rel_tolerance;
+  math::CompareOptions compare;
   bool require_think;
-  bool evaluation;
+  math::ExtractMode extract;
   bool boxed_form;
 };
 
@@ -36,6 +38,9 @@ struct Parsed {
 Parsed ParseSide(std::string_view raw, bool allow_thousands) {
   Parsed p;
   math::ValueAndUnit vu = math::SplitUnit(math::NormalizeLatex(raw));
+  // A decimal comma where it cannot be a thousands separator ("3,5", "0,125"), for a scalar gold only.
+  static const std::regex kDecimalComma("-?([0-9]+,[0-9]{1,2}|0,[0-9]+)");
+  if (allow_thousands && std::regex_match(vu.value, kDecimalComma)) vu.value[vu.value.find(',')] = '.';
   p.normalized = vu.value;
   p.unit = vu.unit;
   math::ParseOptions po;
@@ -63,6 +68,15 @@ absl::Status ParseGold(std::string_view gold_text, Parsed* gold) {
 bool ScalarGold(const NodeP& g) {
   if (math::IsScalar(*g)) return true;
   return math::IsAssignment(*g) && math::IsScalar(*g->kids[1]);
+}
+
+// A gold of several values (a set, a bare list, \pm, "x = 2, 3", "x = 1, y = 2"): several boxed answers
+// together form the predicted collection. Tuples, intervals and matrices are one object, never split.
+bool CollectionGold(const NodeP& g) {
+  const NodeP grouped = math::GroupAssignments(g);
+  const math::Node& n = math::IsAssignment(*grouped) ? *grouped->kids[1] : *grouped;
+  return n.kind == math::NodeKind::kList || n.kind == math::NodeKind::kSet ||
+         n.kind == math::NodeKind::kPlusMinus;
 }
 
 // Stands in for the pool when it could not be created: every CAS job is an error naming why.
@@ -105,32 +119,42 @@ class MathVerifier : public Verifier {
 
  private:
   absl::Status ReadOptions(const nlohmann::json& j, ItemOptions* io) const {
-    io->rel_tolerance = o_.default_rel_tolerance;
+    io->compare.rel_tolerance = o_.default_rel_tolerance;
     io->require_think = o_.default_require_think;
-    io->evaluation = o_.default_evaluation;
+    io->extract = o_.default_extract;
     io->boxed_form = true;
     if (j.is_null()) return absl::OkStatus();
     if (!j.is_object()) return absl::InvalidArgumentError("options must be a JSON object");
+    if (j.contains("rel_tolerance") && j.contains("decimal_places"))
+      return absl::InvalidArgumentError("options: set one of rel_tolerance and decimal_places, not both");
     for (auto it = j.begin(); it != j.end(); ++it) {
-      const std::string& k = it.key();
-      const nlohmann::json& v = it.value();
-      if (k == "rel_tolerance") {
-        if (!v.is_number() || v.get<double>() < 0 || v.get<double>() >= 1)
-          return absl::InvalidArgumentError("options.rel_tolerance must be a number in [0, 1), got " +
-                                            v.dump());
-        if (v.get<double>() > 0) io->rel_tolerance = v.get<double>();
-      } else if (k == "require_think" || k == "evaluation") {
-        if (!v.is_boolean())
-          return absl::InvalidArgumentError("options." + k + " must be a bool, got " + v.dump());
-        (k == "require_think" ? io->require_think : io->evaluation) = v.get<bool>();
-      } else if (k == "answer_form") {
-        if (!v.is_string() || (v != "boxed" && v != "any"))
-          return absl::InvalidArgumentError("options.answer_form must be \"boxed\" or \"any\", got " +
-                                            v.dump());
-        io->boxed_form = v == "boxed";
-      } else {
-        return absl::InvalidArgumentError("options." + k + " is not a math verifier option");
-      }
+      M1RL_RETURN_IF_ERROR(ReadOption(it.key(), it.value(), io));
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status ReadOption(const std::string& k, const nlohmann::json& v, ItemOptions* io) {
+    auto bad = [&](const char* want) {
+      return absl::InvalidArgumentError(absl::StrCat("options.", k, " must be ", want, ", got ", v.dump()));
+    };
+    if (k == "rel_tolerance") {
+      if (!v.is_number() || v.get<double>() < 0 || v.get<double>() >= 1) return bad("a number in [0, 1)");
+      if (v.get<double>() > 0) io->compare.rel_tolerance = v.get<double>();
+    } else if (k == "decimal_places") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > math::kMaxDecimalPlaces)
+        return bad("an integer in [0, 15]");
+      io->compare.decimal_places = static_cast<int>(v.get<int64_t>());
+    } else if (k == "ordered_lists" || k == "require_think") {
+      if (!v.is_boolean()) return bad("a bool");
+      (k == "ordered_lists" ? io->compare.ordered_lists : io->require_think) = v.get<bool>();
+    } else if (k == "extract") {
+      if (!v.is_string() || (v != "rl" && v != "eval")) return bad("\"rl\" or \"eval\"");
+      io->extract = v == "eval" ? math::ExtractMode::kEval : math::ExtractMode::kRl;
+    } else if (k == "answer_form") {
+      if (!v.is_string() || (v != "boxed" && v != "any")) return bad("\"boxed\" or \"any\"");
+      io->boxed_form = v == "boxed";
+    } else {
+      return absl::InvalidArgumentError("options." + k + " is not a math verifier option");
     }
     return absl::OkStatus();
   }
@@ -157,15 +181,18 @@ class MathVerifier : public Verifier {
     out.normalized_gold = math::Print(**gold.tree);
 
     math::ExtractOptions eo;
-    eo.evaluation = io.evaluation;
+    eo.mode = io.extract;
     math::Extraction ex = math::ExtractAnswer(in.response, eo);
-    // Hedging: several distinct boxed answers.
-    std::set<std::string> distinct;
+    // Several distinct boxed answers: hedging when the gold is a scalar (only the last is graded), the
+    // predicted collection when the gold is one ("\boxed{2}, \boxed{3}" for {2, 3}).
+    std::vector<std::string> distinct;
     for (const std::string& b : ex.boxed) {
       Parsed pb = ParseSide(b, ScalarGold(*gold.tree));
-      distinct.insert(pb.tree.ok() ? math::Print(**pb.tree) : pb.normalized);
+      std::string key = pb.tree.ok() ? math::Print(**pb.tree) : pb.normalized;
+      if (std::find(distinct.begin(), distinct.end(), key) == distinct.end()) distinct.push_back(key);
     }
-    bool hedging = distinct.size() > 1;
+    bool hedging = distinct.size() > 1 && !CollectionGold(*gold.tree);
+    if (distinct.size() > 1 && !hedging) ex.answer = absl::StrJoin(distinct, ", ");
     bool form_ok =
         io.boxed_form ? ex.source == math::AnswerSource::kBoxed : ex.source != math::AnswerSource::kNone;
     bool think_ok = !io.require_think || ex.think_block_first;
@@ -196,8 +223,7 @@ class MathVerifier : public Verifier {
           rl::INCORRECT, complex ? "too_complex" : "parse",
           std::string(complex ? "" : "pred_unparseable: ") + std::string(pred.tree.status().message()));
     }
-    math::CompareOptions co;
-    co.rel_tolerance = io.rel_tolerance;
+    const math::CompareOptions& co = io.compare;
     CheckContext cas_ctx = ctx;
     cas_ctx.deadline = std::min(ctx.deadline, Clock::now() + std::chrono::milliseconds(o_.cas_timeout_ms));
     math::CasRunner* cas = pool_.ok() ? static_cast<math::CasRunner*>(pool_->get()) : &failed_;

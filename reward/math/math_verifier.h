@@ -12,13 +12,18 @@
 // (different units), pred_unparseable, undecided (no layer decided: counted, a suspected false negative).
 //
 // Per-item options (VerifyInput.options, all optional; any other key is INVALID_INPUT):
-//   "rel_tolerance": number in [0, 1) (layer 4; 0 = MathVerifierOptions::default_rel_tolerance, as in
-//                    rl.MathPayload)
-//   "require_think": bool         (format needs a leading <think>...</think>)
-//   "evaluation":    bool         (allow the last bare number as the answer)
-//   "answer_form":   "boxed"|"any" (which extraction counts as the required form for format)
-// Format = 1 iff the answer came in the required form, no distinct second boxed answer exists (hedging),
-// and the think block is present when required. The total (correctness + 0.1 * format) is the service's.
+//   "rel_tolerance":  number in [0, 1) (layer 4; 0 = MathVerifierOptions::default_rel_tolerance, as in
+//                     rl.MathPayload)
+//   "decimal_places": integer in [0, 15] (layer 4 instead of rel_tolerance: equal iff both values round
+//                     to the same number at that many places, half away from zero; not with rel_tolerance)
+//   "ordered_lists":  bool (bare lists, and several boxes forming a collection, compare in order; sets
+//                     stay unordered)
+//   "require_think":  bool (format needs a leading <think>...</think>)
+//   "extract":        "rl" | "eval" (extract.h ExtractMode: eval also takes the last bare expression)
+//   "answer_form":    "boxed" | "any" (which extraction counts as the required form for format)
+// Format = 1 iff the answer came in the required form, no distinct second boxed answer exists (hedging;
+// when the gold is a collection, distinct boxes together are the predicted collection instead), and the
+// think block is present when required. The total (correctness + 0.1 * format) is the service's.
 //
 // Thread-safety: Verify() is called concurrently from many threads; the CAS layers run in a pool of
 // pre-forked processes (cas_pool.h), which NewMathVerifier forks immediately. If the pool cannot be
@@ -33,6 +38,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "reward/math/extract.h"
 #include "reward/verifier.h"
 
 namespace m1rl::reward {
@@ -43,7 +49,7 @@ struct MathVerifierOptions {
   int64_t cas_timeout_ms = 2000;       // CAS budget per check (also bounded by ctx.deadline)
   double default_rel_tolerance = 1e-6;
   bool default_require_think = false;
-  bool default_evaluation = false;
+  math::ExtractMode default_extract = math::ExtractMode::kRl;
 };
 
 // Counters since creation, for metrics (undecided = suspected false negatives).
@@ -65,7 +71,7 @@ absl::Status CheckMathGold(std::string_view gold);
 MathVerifierCounters GetMathVerifierCounters(const Verifier& v);
 
 // The verifier version (changes whenever verdicts may change).
-inline constexpr char kMathVerifierVersion[] = "math-1.0";
+inline constexpr char kMathVerifierVersion[] = "math-1.1";
 
 }  // namespace m1rl::reward
 

@@ -83,7 +83,7 @@ TEST_F(MathVerifierTest, NoAnswer) {
   EXPECT_EQ(t.format, 0.0);
   EXPECT_THAT(t.details, HasSubstr("truncated"));
   EXPECT_EQ(V("2", "I do not know").verdict, rl::NO_ANSWER);
-  EXPECT_EQ(V("2", "it is 2", {{"evaluation", true}}).verdict, rl::CORRECT);
+  EXPECT_EQ(V("2", "it is 2", {{"extract", "eval"}}).verdict, rl::CORRECT);
 }
 
 TEST_F(MathVerifierTest, InvalidInput) {

@@ -120,11 +120,16 @@ std::string NormalizeLatex(std::string_view span) {
                               {"\\text{or}", ","},
                               {"\\mbox{ and }", ","},
                               {"\\mbox{and}", ","}});
+  s = absl::StrReplaceAll(s, {{"\\text{ percent}", "\\%"},
+                              {"\\text{percent}", "\\%"},
+                              {"\\text{ pct}", "\\%"},
+                              {"\\text{pct}", "\\%"}});
   ReplaceWord(s, "infinity", "\\infty ");
   ReplaceWord(s, "and", ",");
   ReplaceWord(s, "or", ",");
   ReplaceCommand(s, "\\percent", "\\%");
   ReplaceWord(s, "percent", "\\%");
+  ReplaceWord(s, "pct", "\\%");
   // A bare % becomes \%; an already escaped one stays.
   std::string out;
   out.reserve(s.size());
@@ -147,8 +152,9 @@ std::string NormalizeLatex(std::string_view span) {
     collapsed += cc;
   }
   absl::string_view v = absl::StripAsciiWhitespace(collapsed);
-  while (!v.empty() && (v.back() == '.' || v.back() == ',' || v.back() == ' ')) {
-    // A trailing period ends a sentence; "3." is not a decimal here.
+  while (!v.empty() && (v.back() == '.' || v.back() == ',' || v.back() == ' ' || v.back() == '\\')) {
+    // A trailing period ends a sentence; "3." is not a decimal here. A trailing backslash (a stray one, or
+    // the row break "\\" after the last row) ends nothing.
     v.remove_suffix(1);
   }
   while (!v.empty() && (v.front() == ',' || v.front() == ' ')) v.remove_prefix(1);

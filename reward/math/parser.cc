@@ -264,6 +264,7 @@ class Parser {
     if (t.s == "gt") return *op = RelOp::kGt, true;
     if (t.s == "ne" || t.s == "neq") return *op = RelOp::kNe, true;
     if (t.s == "in") return *op = RelOp::kIn, true;
+    if (t.s == "approx") return *op = RelOp::kApprox, true;
     return false;
   }
 
@@ -607,9 +608,14 @@ class Parser {
         return Make(NodeKind::kNumber, CanonicalDigits(t.s));
       case Tok::kLetter: {
         Next();
-        if (NodeP s = SymbolWithSub(t.s)) return s;
-        if (t.s == "e" || t.s == "i") return Make(NodeKind::kConst, t.s);
-        return Make(NodeKind::kSymbol, t.s);
+        std::string name = t.s;
+        while (IsChar("'")) {  // primes: f', y''
+          Next();
+          name += "'";
+        }
+        if (NodeP s = SymbolWithSub(name)) return s;
+        if (name == "e" || name == "i") return Make(NodeKind::kConst, name);
+        return Make(NodeKind::kSymbol, name);
       }
       case Tok::kWord:
         Next();
