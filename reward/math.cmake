@@ -26,12 +26,13 @@ m1rl_cc_test(NAME math_verifier_test SRCS ${_m}/math_verifier_test.cc ${_m}/math
 m1rl_cc_test(NAME math_fuzz_test SRCS ${_m}/math_fuzz_test.cc ${_m}/lsan_suppressions.cc
   DEPS m1rl::math_verifier LABEL cpu TIMEOUT 60)
 
-# The real libFuzzer target: only with clang and -DM1RL_BUILD_FUZZERS=ON (see math_fuzzer.cc). The
-# sources are compiled into the fuzzer itself so that all of them carry coverage instrumentation.
+# The real libFuzzer target: only with clang and -DM1RL_BUILD_FUZZERS=ON (tools/fuzz.sh builds and runs it).
+# The sources are compiled into the fuzzer itself so that all of them carry coverage instrumentation; the
+# LeakSanitizer suppressions (CLN's lazily allocated static caches) are linked in, so leak detection stays on.
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND M1RL_BUILD_FUZZERS)
   m1rl_cc_binary(NAME math_fuzzer
     SRCS ${_m}/math_fuzzer.cc ${_m}/math_fuzz_entry.cc ${_m}/normalize.cc ${_m}/ast.cc ${_m}/parser.cc
-         ${_m}/extract.cc ${_m}/exact.cc ${_m}/compare.cc
+         ${_m}/extract.cc ${_m}/exact.cc ${_m}/compare.cc ${_m}/lsan_suppressions.cc
     DEPS m1rl::reward_verifier m1rl::status PkgConfig::GINAC absl::status absl::statusor absl::strings)
   target_compile_options(math_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(math_fuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
@@ -39,7 +40,6 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND M1RL_BUILD_FUZZERS)
   file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/math_fuzz_corpus)
   add_test(NAME math_libfuzzer_bounded
     COMMAND math_fuzzer ${PROJECT_BINARY_DIR}/math_fuzz_corpus ${_m}/testdata/fuzz_seeds
-            -max_total_time=20 -max_len=2048 -timeout=5 -detect_leaks=0)
-  # CLN allocates static caches lazily; LeakSanitizer would fail the run at exit.
-  set_tests_properties(math_libfuzzer_bounded PROPERTIES LABELS cpu TIMEOUT 120 ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+            -max_total_time=20 -max_len=2048 -timeout=5)
+  set_tests_properties(math_libfuzzer_bounded PROPERTIES LABELS cpu TIMEOUT 120)
 endif()

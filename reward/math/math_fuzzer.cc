@@ -1,17 +1,11 @@
 // libFuzzer target for math answer extraction + LaTeX normalisation + parsing (math_fuzz_entry.h).
 //
-// How to run it (clang from Debian; no other tools needed):
-//   CC=clang CXX=clang++ cmake -S . -B build-math-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-//       -DM1RL_BUILD_FUZZERS=ON
-//   ninja -C build-math-fuzz math_fuzzer
-//   mkdir -p /tmp/math_corpus   # new inputs land here; the checked-in seeds stay read-only
-//   ASAN_OPTIONS=detect_leaks=0 ./build-math-fuzz/math_fuzzer /tmp/math_corpus
-//   reward/math/testdata/fuzz_seeds \
-//       -max_total_time=300 -max_len=2048 -timeout=5 -detect_leaks=0
-// (no leak checks: CLN allocates static caches lazily on first use, which LeakSanitizer reports.)
-// The target is built with -fsanitize=fuzzer,address,undefined (reward/math.cmake). A crash leaves a
-// crash-<sha1> file; replay it with ./build-math-fuzz/math_fuzzer crash-<sha1>. The g++ test
-// math_fuzz_test runs the same entry point over a mutated seed corpus for 5 s in CI.
+// Build and run it with tools/fuzz.sh [SECONDS] [BUILD_DIR] (clang, -DM1RL_BUILD_FUZZERS=ON, default 60 s in
+// build-fuzz; exit 1 on any finding). The target is built with -fsanitize=fuzzer,address,undefined and links
+// reward/math/lsan_suppressions.cc, so LeakSanitizer stays on but ignores CLN's lazily allocated static
+// caches. A finding leaves build-fuzz/fuzz_artifacts/math_fuzzer/crash-<sha1>; replay it with
+// build-fuzz/reward/math_fuzzer <file>. The g++ test math_fuzz_test replays the checked-in seeds and
+// findings and runs the same entry point over a mutated seed corpus for 5 s in CI.
 #include <cstddef>
 #include <cstdint>
 
