@@ -51,7 +51,12 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
             absl::StrCat("item.math.rel_tolerance must be >= 0, got ", item.math().rel_tolerance()));
       }
       in.gold = item.math().gold();
+      // Passed through as verifier options; the math verifier validates them (ranges, combinations).
       if (item.math().rel_tolerance() > 0.0) in.options["rel_tolerance"] = item.math().rel_tolerance();
+      if (item.math().has_decimal_places()) in.options["decimal_places"] = item.math().decimal_places();
+      if (item.math().ordered_lists()) in.options["ordered_lists"] = true;
+      if (item.math().extract() == rl::MATH_EXTRACT_RL) in.options["extract"] = "rl";
+      if (item.math().extract() == rl::MATH_EXTRACT_EVAL) in.options["extract"] = "eval";
       break;
     case rl::ScoreItem::kLogic:
       if (item.logic().instance_json().empty())
@@ -81,6 +86,9 @@ std::string DeriveIdempotencyKey(const rl::ScoreItem& item, std::string_view ver
     case rl::ScoreItem::kMath:
       AppendField(buf, item.math().gold());
       AppendField(buf, absl::StrCat(item.math().rel_tolerance()));
+      AppendField(buf, absl::StrCat(item.math().extract()));
+      AppendField(buf, item.math().has_decimal_places() ? absl::StrCat(item.math().decimal_places()) : "-");
+      AppendField(buf, item.math().ordered_lists() ? "ordered" : "");
       break;
     case rl::ScoreItem::kLogic:
       AppendField(buf, item.logic().family());

@@ -27,7 +27,8 @@ struct ScoringRules {
   FormatOptions format;
 };
 
-// The payload of `item` as a VerifyInput: math -> gold, options {rel_tolerance, require_think};
+// The payload of `item` as a VerifyInput: math -> gold, options {rel_tolerance, decimal_places,
+// ordered_lists, extract, require_think} (each only when set; the math verifier validates them);
 // logic -> gold = instance_json, options {family}; gold -> gold. kInvalidArgument (message naming the
 // field: "item.domain", "item.payload", "item.math.gold", ...) when the item is malformed.
 absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item);

@@ -171,6 +171,40 @@ TEST(IdempotencyKeyTest, DeterministicAndSensitiveToEveryInput) {
   EXPECT_NE(k, DeriveIdempotencyKey(think, "v1"));
 }
 
+TEST(ToVerifyInputTest, MathOptionsPassThroughOnlyWhenSet) {
+  rl::ScoreItem item;
+  item.set_domain("math");
+  item.mutable_math()->set_gold("1");
+  absl::StatusOr<VerifyInput> plain = ToVerifyInput(item);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->options, nlohmann::json::object());
+  item.mutable_math()->set_extract(rl::MATH_EXTRACT_EVAL);
+  item.mutable_math()->set_decimal_places(0);  // set to 0 is not unset
+  item.mutable_math()->set_ordered_lists(true);
+  absl::StatusOr<VerifyInput> in = ToVerifyInput(item);
+  ASSERT_TRUE(in.ok());
+  EXPECT_EQ(in->options,
+            (nlohmann::json{{"extract", "eval"}, {"decimal_places", 0}, {"ordered_lists", true}}));
+  item.mutable_math()->set_extract(rl::MATH_EXTRACT_RL);
+  EXPECT_EQ(ToVerifyInput(item)->options["extract"], "rl");
+}
+
+TEST(IdempotencyKeyTest, MathOptionsAreInputs) {
+  rl::ScoreItem a;
+  a.set_domain("math");
+  a.mutable_math()->set_gold("1");
+  const std::string k = DeriveIdempotencyKey(a, "v");
+  rl::ScoreItem b = a;
+  b.mutable_math()->set_extract(rl::MATH_EXTRACT_EVAL);
+  EXPECT_NE(k, DeriveIdempotencyKey(b, "v"));
+  b = a;
+  b.mutable_math()->set_decimal_places(0);
+  EXPECT_NE(k, DeriveIdempotencyKey(b, "v"));
+  b = a;
+  b.mutable_math()->set_ordered_lists(true);
+  EXPECT_NE(k, DeriveIdempotencyKey(b, "v"));
+}
+
 TEST(IdempotencyKeyTest, Sha256OfKnownBytes) {
   // The key is sha256 over length-prefixed fields; check the hash primitive on the empty-field layout
   // independently: all-empty item, empty version. Expected value computed with Python hashlib:

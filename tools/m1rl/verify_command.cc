@@ -3,6 +3,8 @@
 // INCORRECT/NO_ANSWER, 3 for a non-OK status. A batch (--jsonl FILE; one object per line with "gold",
 // "pred", optional "domain", "prompt" and "options") prints one JSON object per line and exits 0 when
 // the file was read (per-line problems are reported as INVALID_INPUT lines and counted on stderr).
+// Math options (--options or a row's "options"): rel_tolerance | decimal_places, ordered_lists, extract
+// ("rl" | "eval"; --extract sets it for every math item that does not).
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/cli.h"
 #include "common/flags.h"
+#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "reward/service/registry.h"
 #include "reward/service/scoring.h"
@@ -17,11 +20,20 @@
 namespace m1rl::reward {
 namespace {
 
+// Parses an extraction mode ("rl" | "eval") into the MathPayload enum.
+absl::StatusOr<rl::MathExtract> ParseExtract(const nlohmann::json& v, const std::string& what) {
+  if (v == "rl") return rl::MATH_EXTRACT_RL;
+  if (v == "eval") return rl::MATH_EXTRACT_EVAL;
+  return absl::InvalidArgumentError(absl::StrCat(what, " must be \"rl\" or \"eval\", got ", v.dump()));
+}
+
 // Builds the ScoreItem for `domain` (math -> MathPayload, logic -> LogicPayload, else gold).
-// options: rel_tolerance (math), require_think (bool), family (logic). kInvalidArgument naming the key.
+// options: rel_tolerance, decimal_places, ordered_lists, extract (math), require_think (bool), family
+// (logic); kInvalidArgument naming the key. The math verifier validates the values' ranges.
+// `default_extract` (--extract) applies to math items whose options do not name one.
 absl::StatusOr<rl::ScoreItem> MakeItem(const std::string& domain, const std::string& prompt,
                                        const std::string& pred, const nlohmann::json& gold,
-                                       const nlohmann::json& options) {
+                                       const nlohmann::json& options, rl::MathExtract default_extract) {
   rl::ScoreItem item;
   item.set_domain(domain);
   item.set_prompt(prompt);
@@ -33,19 +45,36 @@ absl::StatusOr<rl::ScoreItem> MakeItem(const std::string& domain, const std::str
       item.set_require_think(value.get<bool>());
     } else if (key == "rel_tolerance") {
       if (!value.is_number()) return absl::InvalidArgumentError("options.rel_tolerance must be a number");
+    } else if (key == "decimal_places") {
+      if (!value.is_number_integer())
+        return absl::InvalidArgumentError("options.decimal_places must be an integer");
+    } else if (key == "ordered_lists") {
+      if (!value.is_boolean()) return absl::InvalidArgumentError("options.ordered_lists must be a bool");
+    } else if (key == "extract") {
+      M1RL_RETURN_IF_ERROR(ParseExtract(value, "options.extract").status());
     } else if (key == "family") {
       if (!value.is_string()) return absl::InvalidArgumentError("options.family must be a string");
     } else {
       return absl::InvalidArgumentError(absl::StrCat("options.", key,
                                                      ": unknown option (known: require_think, "
-                                                     "rel_tolerance, family)"));
+                                                     "rel_tolerance, decimal_places, ordered_lists, extract, "
+                                                     "family)"));
     }
   }
   const std::string gold_text = gold.is_string() ? gold.get<std::string>() : gold.dump();
   if (domain == "math") {
-    item.mutable_math()->set_gold(gold_text);
-    if (options.contains("rel_tolerance"))
-      item.mutable_math()->set_rel_tolerance(options["rel_tolerance"].get<double>());
+    rl::MathPayload& math = *item.mutable_math();
+    math.set_gold(gold_text);
+    if (options.contains("rel_tolerance")) math.set_rel_tolerance(options["rel_tolerance"].get<double>());
+    if (options.contains("decimal_places")) {
+      const int64_t places = options["decimal_places"].get<int64_t>();
+      if (places < INT32_MIN || places > INT32_MAX)
+        return absl::InvalidArgumentError("options.decimal_places is out of range");
+      math.set_decimal_places(static_cast<int32_t>(places));
+    }
+    if (options.contains("ordered_lists")) math.set_ordered_lists(options["ordered_lists"].get<bool>());
+    math.set_extract(default_extract);
+    if (options.contains("extract")) math.set_extract(*ParseExtract(options["extract"], "options.extract"));
   } else if (domain == "logic" || domain.rfind("logic/", 0) == 0) {
     item.mutable_logic()->set_instance_json(gold_text);
     if (options.contains("family")) {
@@ -81,6 +110,7 @@ int RunVerify(const std::vector<std::string>& args) {
   std::string prompt;
   std::string jsonl;
   std::string options_json = "{}";
+  std::string extract;
   bool require_think = false;
   int64_t timeout_ms = 10000;
   double correctness_weight = 1.0;
@@ -91,7 +121,12 @@ int RunVerify(const std::vector<std::string>& args) {
   flags.AddString("gold", &gold, "reference answer (logic: the instance JSON)");
   flags.AddString("pred", &pred, "the model's full response");
   flags.AddString("prompt", &prompt, "the prompt (optional)");
-  flags.AddString("options", &options_json, "JSON object: rel_tolerance, require_think, family");
+  flags.AddString(
+      "options", &options_json,
+      "JSON object: rel_tolerance, decimal_places, ordered_lists, extract, require_think, family");
+  flags.AddString("extract", &extract,
+                  "math answer extraction, rl | eval (eval also takes the last bare expression); a row's "
+                  "options.extract wins; default: the verifier's (rl)");
   flags.AddString("jsonl", &jsonl,
                   "batch file: one {\"gold\",\"pred\"[,\"domain\",\"prompt\",\"options\"]} per line");
   flags.AddBool("require-think", &require_think, "format: require <think>...</think> before the answer");
@@ -102,6 +137,15 @@ int RunVerify(const std::vector<std::string>& args) {
   if (jsonl.empty() && (!flags.IsSet("gold") || !flags.IsSet("pred"))) {
     std::cerr << "m1rl verify: give --gold and --pred, or --jsonl FILE\n" << flags.Usage();
     return 2;
+  }
+  rl::MathExtract default_extract = rl::MATH_EXTRACT_DEFAULT;
+  if (!extract.empty()) {
+    absl::StatusOr<rl::MathExtract> e = ParseExtract(extract, "--extract");
+    if (!e.ok()) {
+      std::cerr << "m1rl verify: " << e.status().message() << "\n";
+      return 2;
+    }
+    default_extract = *e;
   }
   if (timeout_ms <= 0) {
     std::cerr << "m1rl verify: --timeout-ms must be > 0, got " << timeout_ms << "\n";
@@ -124,7 +168,7 @@ int RunVerify(const std::vector<std::string>& args) {
       std::cerr << "m1rl verify: --options is not valid JSON: " << options_json << "\n";
       return 2;
     }
-    auto item = MakeItem(domain, prompt, pred, gold, options);
+    auto item = MakeItem(domain, prompt, pred, gold, options, default_extract);
     if (!item.ok()) {
       std::cerr << "m1rl verify: " << item.status().message() << "\n";
       return 2;
@@ -163,7 +207,7 @@ int RunVerify(const std::vector<std::string>& args) {
         const std::string row_domain = row.value("domain", domain);
         nlohmann::json options = row.value("options", nlohmann::json::object());
         item = MakeItem(row_domain, row.value("prompt", std::string()), row["pred"].get<std::string>(),
-                        row["gold"], options);
+                        row["gold"], options, default_extract);
       }
     }
     if (!item.ok()) {
