@@ -166,6 +166,11 @@ std::vector<NodeP> ExpandPm(const NodeP& n) {
 // symbol with no coefficient or operator ("f(2)", "AB", "P(A)"); not "3k", "x + y", "x^2".
 bool NamesQuantity(const Node& lhs) {
   if (lhs.kind == NodeKind::kSymbol) return true;
+  if (lhs.kind == NodeKind::kTuple) {  // "(x, y) = (2, 3)"
+    for (const NodeP& k : lhs.kids)
+      if (k->kind != NodeKind::kSymbol) return false;
+    return true;
+  }
   if (lhs.kind != NodeKind::kMul || lhs.kids[0]->kind != NodeKind::kSymbol) return false;
   for (const NodeP& k : lhs.kids)
     if (k->kind != NodeKind::kSymbol && k->kind != NodeKind::kNumber && k->kind != NodeKind::kConst)
@@ -232,9 +237,11 @@ NodeP StripApprox(const NodeP& n) {
   return rel;
 }
 
-// A list of assignments against a gold list or set of values: the values ("x_1 = 2, x_2 = 3" -> 2, 3).
+// A list of assignments against a gold list, set or tuple of values: the values ("x_1 = 2, x_2 = 3" ->
+// 2, 3; "x = 2, y = 3" against the point (2, 3) compares in order).
 NodeP AssignedValues(const NodeP& gold, const NodeP& pred) {
-  if (pred->kind != NodeKind::kList || (gold->kind != NodeKind::kList && gold->kind != NodeKind::kSet))
+  if (pred->kind != NodeKind::kList ||
+      (gold->kind != NodeKind::kList && gold->kind != NodeKind::kSet && gold->kind != NodeKind::kTuple))
     return pred;
   for (const NodeP& k : gold->kids)
     if (k->kind == NodeKind::kRelation) return pred;

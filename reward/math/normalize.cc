@@ -104,6 +104,7 @@ std::string NormalizeLatex(std::string_view span) {
     ReplaceCommand(s, c, c[1] == 'q' || c[1] == ' ' || c[1] == ',' || c[1] == ';' || c[1] == ':' ? " " : "");
   ReplaceCommand(s, "\\dfrac", "\\frac");
   ReplaceCommand(s, "\\tfrac", "\\frac");
+  ReplaceCommand(s, "\\cfrac", "\\frac");
   ReplaceCommand(s, "\\dbinom", "\\binom");
   ReplaceCommand(s, "\\tbinom", "\\binom");
   ReplaceCommand(s, "\\emptyset", "\\{\\}");
