@@ -42,8 +42,11 @@ Parsed ParseSide(std::string_view raw, bool allow_thousands) {
   static const std::regex kDecimalComma("-?([0-9]+,[0-9]{1,2}|0,[0-9]+)");
   // Digit groups separated by single spaces ("1 234 567"), for a scalar gold only.
   static const std::regex kSpacedThousands("-?[0-9]{1,3}( [0-9]{3})+(\\.[0-9]+)?");
-  if (allow_thousands && std::regex_match(vu.value, kDecimalComma)) vu.value[vu.value.find(',')] = '.';
-  if (allow_thousands && std::regex_match(vu.value, kSpacedThousands))
+  // (std::regex is slow: only spans that hold a comma or a blank are matched.)
+  const bool comma = vu.value.find(',') != std::string::npos, blank = vu.value.find(' ') != std::string::npos;
+  if (allow_thousands && comma && std::regex_match(vu.value, kDecimalComma))
+    vu.value[vu.value.find(',')] = '.';
+  if (allow_thousands && blank && std::regex_match(vu.value, kSpacedThousands))
     vu.value.erase(std::remove(vu.value.begin(), vu.value.end(), ' '), vu.value.end());
   p.normalized = vu.value;
   p.unit = vu.unit;
