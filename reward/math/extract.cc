@@ -258,10 +258,13 @@ bool ParsesWhole(std::string_view s) {
   return ParseAnswer(SplitUnit(NormalizeLatex(s)).value, po).ok();
 }
 
-// An undelimited response that reads as LaTeX and parses whole ("\frac{7}{3}", "x = 5", "\$12").
+// An undelimited response that reads as LaTeX and parses whole ("\frac{7}{3}", "x = 5", "\$12", "6 ways":
+// a known unit word may follow the value).
 bool WholeResponse(std::string_view final_part, std::string* out) {
   std::string_view t = Strip(final_part);
-  if (t.empty() || t.size() > kWholeResponseMaxBytes || !LooksLikeMath(t) || !ParsesWhole(t)) return false;
+  if (t.empty() || t.size() > kWholeResponseMaxBytes) return false;
+  const std::string value = SplitUnit(NormalizeLatex(t)).value;
+  if (!LooksLikeMath(value) || !ParsesWhole(value)) return false;
   *out = std::string(t);
   return true;
 }

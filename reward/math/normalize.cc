@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,44 @@ void ReplaceWord(std::string& s, std::string_view word, std::string_view with) {
   }
 }
 
+// "0.1\overline{6}" -> "\frac{15}{90}": a repeating decimal as its exact fraction (at most 18 digits in
+// all; longer ones are left alone and fail to parse).
+void RepeatingDecimals(std::string& s) {
+  static const std::regex kRepeating("([0-9]*)\\.([0-9]*)\\\\overline\\{([0-9]+)\\}");
+  std::smatch m;
+  std::string out;
+  std::string rest = s;
+  while (std::regex_search(rest, m, kRepeating)) {
+    const std::string i = m[1], b = m[2], c = m[3];
+    out += m.prefix();
+    if (i.size() + b.size() + c.size() > 18) {
+      out += m[0];
+    } else {
+      unsigned __int128 pb = 1, pc = 1;
+      for (size_t k = 0; k < b.size(); ++k) pb *= 10;
+      for (size_t k = 0; k < c.size(); ++k) pc *= 10;
+      auto num = [](const std::string& d) {
+        unsigned __int128 v = 0;
+        for (char ch : d) v = v * 10 + static_cast<unsigned>(ch - '0');
+        return v;
+      };
+      const unsigned __int128 den = pb * (pc - 1);
+      const unsigned __int128 n = num(i) * den + num(b + c) - num(b);
+      auto str = [](unsigned __int128 v) {
+        std::string d;
+        do {
+          d.insert(d.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+          v /= 10;
+        } while (v != 0);
+        return d;
+      };
+      out += "\\frac{" + str(n) + "}{" + str(den) + "}";
+    }
+    rest = m.suffix();
+  }
+  s = out + rest;
+}
+
 }  // namespace
 
 std::string NormalizeLatex(std::string_view span) {
@@ -110,6 +149,7 @@ std::string NormalizeLatex(std::string_view span) {
   ReplaceCommand(s, "\\emptyset", "\\{\\}");
   ReplaceCommand(s, "\\varnothing", "\\{\\}");
   s = absl::StrReplaceAll(s, {{"^{\\circ}", ""}, {"^\\circ", ""}, {"\\circ", ""}, {"\\degree", ""}});
+  if (s.find("\\overline") != std::string::npos) RepeatingDecimals(s);
   ReplaceCommand(s, "\\lbrace", "\\{");
   ReplaceCommand(s, "\\rbrace", "\\}");
   for (const char* w : {"\\boxed", "\\mathrm", "\\mathbf", "\\textbf", "\\mathit", "\\boldsymbol", "\\bm",

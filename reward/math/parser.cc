@@ -516,6 +516,12 @@ class Parser {
     if (IsChar("^")) {
       Next();
       power = Exponent();
+      // \sin^{-1} x is arcsin x (the inverse function, not 1 / \sin x).
+      if ((name == "sin" || name == "cos" || name == "tan") && power->kind == NodeKind::kNeg &&
+          power->kids[0]->kind == NodeKind::kNumber && power->kids[0]->text == "1") {
+        name = "arc" + name;
+        power = nullptr;
+      }
     }
     NodeP arg;
     if (IsChar("(")) {
