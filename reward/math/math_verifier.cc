@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <regex>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -84,6 +84,22 @@ bool CollectionGold(const NodeP& g) {
   const math::Node& n = math::IsAssignment(*grouped) ? *grouped->kids[1] : *grouped;
   return n.kind == math::NodeKind::kList || n.kind == math::NodeKind::kSet ||
          n.kind == math::NodeKind::kPlusMinus;
+}
+
+// Several distinct boxed answers: hedging when the gold is a scalar (returns true; only the last box is
+// graded), the predicted collection when the gold is one ("\boxed{2}, \boxed{3}" for {2, 3}: ex->answer
+// becomes the distinct boxes joined, in order of first appearance).
+bool ResolveBoxes(const NodeP& gold, math::Extraction* ex) {
+  std::vector<std::string> distinct;
+  for (const std::string& b : ex->boxed) {
+    Parsed pb = ParseSide(b, ScalarGold(gold));
+    std::string key = pb.tree.ok() ? math::Print(**pb.tree) : pb.normalized;
+    if (std::find(distinct.begin(), distinct.end(), key) == distinct.end()) distinct.push_back(key);
+  }
+  if (distinct.size() <= 1) return false;
+  if (!CollectionGold(gold)) return true;
+  ex->answer = absl::StrJoin(distinct, ", ");
+  return false;
 }
 
 // Stands in for the pool when it could not be created: every CAS job is an error naming why.
@@ -190,16 +206,7 @@ class MathVerifier : public Verifier {
     math::ExtractOptions eo;
     eo.mode = io.extract;
     math::Extraction ex = math::ExtractAnswer(in.response, eo);
-    // Several distinct boxed answers: hedging when the gold is a scalar (only the last is graded), the
-    // predicted collection when the gold is one ("\boxed{2}, \boxed{3}" for {2, 3}).
-    std::vector<std::string> distinct;
-    for (const std::string& b : ex.boxed) {
-      Parsed pb = ParseSide(b, ScalarGold(*gold.tree));
-      std::string key = pb.tree.ok() ? math::Print(**pb.tree) : pb.normalized;
-      if (std::find(distinct.begin(), distinct.end(), key) == distinct.end()) distinct.push_back(key);
-    }
-    bool hedging = distinct.size() > 1 && !CollectionGold(*gold.tree);
-    if (distinct.size() > 1 && !hedging) ex.answer = absl::StrJoin(distinct, ", ");
+    const bool hedging = ResolveBoxes(*gold.tree, &ex);
     bool form_ok =
         io.boxed_form ? ex.source == math::AnswerSource::kBoxed : ex.source != math::AnswerSource::kNone;
     bool think_ok = !io.require_think || ex.think_block_first;
