@@ -16,25 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "yaml-cpp/yaml.h"
-
-// common/status_macros.h does not compile against Debian's Abseil 20220623 (its Annotate() passes a
-// std::string_view to absl::StrCat; absl::string_view is a distinct type there). Until it does, this file
-// uses local equivalents; switch to M1RL_RETURN_IF_ERROR / M1RL_ASSIGN_OR_RETURN once it is fixed.
-#define CONFIG_CONCAT_INNER_(a, b) a##b
-#define CONFIG_CONCAT_(a, b) CONFIG_CONCAT_INNER_(a, b)
-#define CONFIG_RETURN_IF_ERROR(expr)                 \
-  do {                                               \
-    const ::absl::Status config_status_ = (expr);    \
-    if (!config_status_.ok()) return config_status_; \
-  } while (0)
-#define CONFIG_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                                  \
-  if (!tmp.ok()) return tmp.status();                 \
-  lhs = std::move(*tmp)
-#define CONFIG_ASSIGN_OR_RETURN(lhs, expr) \
-  CONFIG_ASSIGN_OR_RETURN_IMPL_(CONFIG_CONCAT_(config_statusor_, __LINE__), lhs, expr)
 
 namespace m1rl {
 namespace {
@@ -203,7 +187,7 @@ class YamlToProto {
         }
         oneofs_seen[oneof] = key;
       }
-      CONFIG_RETURN_IF_ERROR(SetField(kv.second, msg, f, JoinPath(path, f->name())));
+      M1RL_RETURN_IF_ERROR(SetField(kv.second, msg, f, JoinPath(path, f->name())));
     }
     return absl::OkStatus();
   }
@@ -225,12 +209,12 @@ class YamlToProto {
         const std::string key_text = kv.first.IsScalar() ? kv.first.Scalar() : "?";
         const std::string entry_path = absl::StrCat(path, "[\"", absl::CEscape(key_text), "\"]");
         Message* entry = refl->AddMessage(msg, f);
-        CONFIG_RETURN_IF_ERROR(StoreScalar(kv.first, entry, key_f, entry_path, StoreMode::kSet, 0));
+        M1RL_RETURN_IF_ERROR(StoreScalar(kv.first, entry, key_f, entry_path, StoreMode::kSet, 0));
         if (value_f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-          CONFIG_RETURN_IF_ERROR(
+          M1RL_RETURN_IF_ERROR(
               MergeMessage(kv.second, entry->GetReflection()->MutableMessage(entry, value_f), entry_path));
         } else {
-          CONFIG_RETURN_IF_ERROR(StoreScalar(kv.second, entry, value_f, entry_path, StoreMode::kSet, 0));
+          M1RL_RETURN_IF_ERROR(StoreScalar(kv.second, entry, value_f, entry_path, StoreMode::kSet, 0));
         }
       }
       return absl::OkStatus();
@@ -244,9 +228,9 @@ class YamlToProto {
           if (!node[i].IsMap()) {
             return Error(node[i], elem_path, absl::StrCat("expected a mapping, got ", Describe(node[i])));
           }
-          CONFIG_RETURN_IF_ERROR(MergeMessage(node[i], refl->AddMessage(msg, f), elem_path));
+          M1RL_RETURN_IF_ERROR(MergeMessage(node[i], refl->AddMessage(msg, f), elem_path));
         } else {
-          CONFIG_RETURN_IF_ERROR(StoreScalar(node[i], msg, f, elem_path, StoreMode::kAdd, 0));
+          M1RL_RETURN_IF_ERROR(StoreScalar(node[i], msg, f, elem_path, StoreMode::kAdd, 0));
         }
       }
       return absl::OkStatus();
@@ -654,8 +638,8 @@ absl::Status ApplyOverrideImpl(const std::string& assignment, Message* msg) {
   }
   const std::string path_text = std::string(absl::StripAsciiWhitespace(assignment.substr(0, eq)));
   const std::string value_text = assignment.substr(eq + 1);
-  CONFIG_ASSIGN_OR_RETURN(std::vector<PathSegment> path, ParsePath(path_text));
-  CONFIG_ASSIGN_OR_RETURN(YAML::Node value, LoadYaml(value_text));
+  M1RL_ASSIGN_OR_RETURN(std::vector<PathSegment> path, ParsePath(path_text));
+  M1RL_ASSIGN_OR_RETURN(YAML::Node value, LoadYaml(value_text));
 
   Message* cur = msg;
   std::string walked;
@@ -942,7 +926,7 @@ void ValidateTrainer(const config::TrainerConfig& t, Checker& c) {
 // -------------------------------------------------------------------------------------- public API
 
 absl::Status MergeYamlIntoMessage(const std::string& yaml_text, Message* msg) {
-  CONFIG_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml_text));
+  M1RL_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml_text));
   if (!root.IsNull() && !root.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the top level must be a mapping of sections, got ", Describe(root)));
@@ -968,7 +952,7 @@ void PopulateSubmessages(Message* msg) {
 
 absl::StatusOr<config::RunConfig> ParseConfigYaml(const std::string& yaml_text) {
   config::RunConfig cfg;
-  CONFIG_RETURN_IF_ERROR(MergeYamlIntoMessage(yaml_text, &cfg));
+  M1RL_RETURN_IF_ERROR(MergeYamlIntoMessage(yaml_text, &cfg));
   PopulateSubmessages(&cfg);
   return cfg;
 }
@@ -987,8 +971,8 @@ absl::StatusOr<config::RunConfig> LoadConfig(const std::string& yaml_path,
   buf << in.rdbuf();
   absl::StatusOr<config::RunConfig> cfg = ParseConfigYaml(buf.str());
   if (!cfg.ok()) return Annotate(cfg.status(), yaml_path);
-  for (const std::string& o : overrides) CONFIG_RETURN_IF_ERROR(ApplyOverride(&*cfg, o));
-  CONFIG_RETURN_IF_ERROR(Annotate(
+  for (const std::string& o : overrides) M1RL_RETURN_IF_ERROR(ApplyOverride(&*cfg, o));
+  M1RL_RETURN_IF_ERROR(Annotate(
       ValidateRunConfig(*cfg), absl::StrCat(yaml_path, overrides.empty() ? "" : " (after --set overrides)")));
   return cfg;
 }

@@ -7,16 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "common/random.h"
 
 namespace m1rl::rollout {
 namespace {
-
-uint64_t SplitMix64(uint64_t* x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -39,9 +33,8 @@ absl::Status ValidateSamplingParams(const SamplingParams& params, const std::str
 
 SequenceRng::SequenceRng(uint64_t seed, uint64_t stream) {
   // Two splitmix64 rounds mix seed and stream, so (seed, stream) and (seed + 1, stream - 1) differ.
-  uint64_t x = seed;
-  uint64_t mixed = SplitMix64(&x) ^ (stream * 0xD1B54A32D192ED03ULL);
-  for (uint64_t& s : s_) s = SplitMix64(&mixed);
+  uint64_t mixed = StreamSeed(seed, stream);
+  for (uint64_t& s : s_) s = SplitMix64Next(&mixed);
 }
 
 uint64_t SequenceRng::NextU64() {

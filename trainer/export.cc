@@ -6,10 +6,10 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "model/hybrid_model.h"
 #include "proto/config.pb.h"
 #include "trainer/checkpoint.h"
-#include "trainer/internal/status.h"
 #include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {

@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "trainer/internal/status.h"
+#include "common/status_macros.h"
 
 namespace m1rl::trainer {
 

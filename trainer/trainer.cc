@@ -37,10 +37,11 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/progress.h"
+#include "common/random.h"
+#include "common/status_macros.h"
 #include "model/chat_template.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
-#include "trainer/internal/status.h"
 #include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {
@@ -53,15 +54,11 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
+// Per-(step, round, prompt) seeds: common/random.h's MixSeeds.
+template <typename... Seeds>
+uint64_t Mix(Seeds... seeds) {
+  return MixSeeds(static_cast<uint64_t>(seeds)...);
 }
-uint64_t Mix(uint64_t a, uint64_t b) { return SplitMix(a ^ SplitMix(b)); }
-uint64_t Mix(uint64_t a, uint64_t b, uint64_t c) { return Mix(Mix(a, b), c); }
-uint64_t Mix(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return Mix(Mix(a, b, c), d); }
 
 // Catches LibTorch exceptions at the step boundary (S16).
 template <typename Fn>
@@ -332,7 +329,7 @@ absl::StatusOr<StepResult> Trainer::TrainStep() {
   absl::StatusOr<StepResult> r = Guard(where, [&]() -> absl::StatusOr<StepResult> {
     return config_.trainer().mode() == "rl" ? RlStep() : SftStep();
   });
-  if (!r.ok()) return internal::Annotate(r.status(), where);
+  if (!r.ok()) return ::m1rl::internal::Annotate(r.status(), where);
   return r;
 }
 
