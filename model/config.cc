@@ -168,6 +168,31 @@ absl::StatusOr<ModelConfig> ModelConfig::Preset(std::string_view name) {
   return c;
 }
 
+namespace {
+
+// config.json's `postnorm` as M1's remote code reads it (absent -> false in an M1-format config).
+absl::Status CheckPostnorm(const json& j) {
+  const auto it = j.find("postnorm");
+  if (it != j.end() && !it->is_null() && !it->is_boolean()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: 'postnorm' must be true or false, got ", it->dump()));
+  }
+  if (it != j.end() && it->is_boolean()) {
+    if (it->get<bool>()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        "config.json: postnorm false (pre-norm) cannot be represented (MODEL.md §3)");
+  }
+  if (const auto types = j.find("attn_type_list"); types != j.end() && !types->is_null()) {
+    return absl::InvalidArgumentError(
+        "config.json: 'postnorm' is absent from an M1-format config (attn_type_list), so M1's code builds a "
+        "pre-norm model (postnorm defaults to false), which cannot be represented (MODEL.md §3); add "
+        "\"postnorm\": true if the checkpoint is post-norm, as MiniMax-M1's is");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("config.json: top level must be an object");
   ModelConfig c;
@@ -235,11 +260,11 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
     c.layer_types = DefaultSchedule(c.num_hidden_layers);
   }
 
+  // Residual placement. This model is M1's post-norm DeepNorm (MODEL.md §3). transformers' MiniMax is always
+  // post-norm, but M1's remote code reads `postnorm` with default false: an M1-format config
+  // (attn_type_list) without the key describes a pre-norm model, which cannot be represented here.
+  M1RL_RETURN_IF_ERROR(CheckPostnorm(j));
   // DeepNorm: M1 names first, transformers names override (transformers wins when both exist).
-  if (auto it = j.find("postnorm"); it != j.end() && it->is_boolean() && !it->get<bool>()) {
-    return absl::InvalidArgumentError(
-        "config.json: postnorm false (pre-norm) cannot be represented (MODEL.md §3)");
-  }
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_alpha", &c.linear_attn_alpha_factor));
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_beta", &c.linear_attn_beta_factor));
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_full_attention_alpha", &c.full_attn_alpha_factor));

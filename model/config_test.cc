@@ -13,6 +13,7 @@ namespace {
 
 using ::m1rl::testing::IsOk;
 using ::m1rl::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // MODEL.md §10: the published numbers, computed there by hand from the shapes.
@@ -107,6 +108,31 @@ TEST(ModelConfigTest, ReadsM1RemoteCodeKeys) {
   j["mlp_alpha_factor"] = 9.0;
   M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c2, ModelConfig::FromHfConfigJson(j));
   EXPECT_DOUBLE_EQ(c2.mlp_alpha_factor, 9.0);
+}
+
+// M1's remote code defaults postnorm to false (pre-norm): an M1-format config without the key is not this
+// (post-norm) model and is refused naming the key; transformers-format configs are post-norm by design.
+TEST(ModelConfigTest, M1ConfigWithoutPostnormIsPreNormAndRefused) {
+  nlohmann::json j = {{"vocab_size", 256},        {"hidden_size", 64},        {"intermediate_size", 96},
+                      {"num_hidden_layers", 2},   {"num_attention_heads", 4}, {"num_local_experts", 4},
+                      {"attn_type_list", {0, 1}}, {"postnorm", true}};
+  ASSERT_THAT(ModelConfig::FromHfConfigJson(j).status(), IsOk());
+  j.erase("postnorm");
+  EXPECT_THAT(
+      ModelConfig::FromHfConfigJson(j).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("config.json"), HasSubstr("'postnorm' is absent"), HasSubstr("pre-norm"))));
+  j["postnorm"] = false;
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("postnorm false")));
+  j["postnorm"] = "yes";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'postnorm' must be true or false")));
+  // transformers format (layer_types, no attn_type_list): no postnorm key, post-norm by definition.
+  j.erase("postnorm");
+  j.erase("attn_type_list");
+  j["layer_types"] = {"linear_attention", "full_attention"};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(), IsOk());
 }
 
 TEST(ModelConfigTest, BadConfigsNameTheField) {
