@@ -9,10 +9,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
-#include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {
 namespace fs = std::filesystem;
@@ -115,8 +115,8 @@ absl::StatusOr<std::string> CheckpointManager::Save(
     if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);  // an incomplete leftover of a crash
     fs::rename(tmp, final_dir, ec);
     if (ec) return FsError("cannot rename checkpoint to", final_dir, ec);
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic((fs::path(final_dir) / kCompleteMarker).string(),
-                                                   absl::StrCat("step ", step, "\n")));
+    M1RL_RETURN_IF_ERROR(
+        WriteFileAtomic((fs::path(final_dir) / kCompleteMarker).string(), absl::StrCat("step ", step, "\n")));
     if (keep_last_ > 0) {
       std::vector<std::string> complete = ListCompleteCheckpoints(root_);
       for (size_t i = 0; i + static_cast<size_t>(keep_last_) < complete.size(); ++i)

@@ -1,8 +1,5 @@
 #include "trainer/checkpoint.h"
 
-#include <ATen/ops/arange.h>
-#include <ATen/ops/equal.h>
-#include <ATen/ops/tensor.h>
 #include <dlfcn.h>
 
 #include <cstdint>
@@ -10,11 +7,11 @@
 #include <fstream>
 #include <thread>
 
+#include "common/file.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/config.pb.h"
-#include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {
 namespace {
@@ -47,30 +44,13 @@ TEST(CheckpointFilesystemTest, StdFilesystemIsLibstdcxxNotLibTorchsCopy) {
   EXPECT_THAT(object, Not(StartsWith("libc10"))) << info.dli_fname;
 }
 
-TEST(TensorFileTest, RoundTripsBitExactlyAndDetectsTruncation) {
-  const std::string root = TempRoot("tf");
-  fs::create_directories(root);
-  const std::string path = root + "/t.safetensors";
-  internal::NamedTensors in = {{"a", at::arange(6, at::kFloat).reshape({2, 3}).div(7)},
-                               {"b", at::tensor({int64_t{1} << 40, int64_t{-3}})}};
-  ASSERT_THAT(internal::WriteTensorFile(path, in), IsOk());
-  M1RL_ASSERT_OK_AND_ASSIGN(internal::NamedTensors out, internal::ReadTensorFile(path));
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].first, "a");
-  EXPECT_TRUE(at::equal(out[0].second, in[0].second));
-  EXPECT_TRUE(at::equal(out[1].second, in[1].second));
-  fs::resize_file(path, fs::file_size(path) - 4);
-  EXPECT_THAT(internal::ReadTensorFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("tensor b")));
-  fs::remove_all(root);
-}
-
 TEST(CheckpointManagerTest, SaveKeepsLastKAndOnlyCompleteOnesResume) {
   const std::string root = TempRoot("keep");
   auto comm = MakeSingleRankCommunicator();
   CheckpointManager mgr(root, 2, comm.get());
   for (int step : {1, 2, 3}) {
     M1RL_ASSERT_OK_AND_ASSIGN(std::string dir, mgr.Save(step, [&](const std::string& d) {
-      return internal::WriteFileAtomic(d + "/state.txt", std::to_string(step));
+      return WriteFileAtomic(d + "/state.txt", std::to_string(step));
     }));
     EXPECT_TRUE(IsCompleteCheckpoint(dir));
   }
@@ -89,9 +69,8 @@ TEST(CheckpointManagerTest, SaveKeepsLastKAndOnlyCompleteOnesResume) {
   M1RL_ASSERT_OK_AND_ASSIGN(latest, FindLatestComplete(root));
   EXPECT_EQ(fs::path(latest).filename(), "step_00000003");
   // Saving step 9 again replaces the incomplete leftover.
-  ASSERT_THAT(
-      mgr.Save(9, [](const std::string& d) { return internal::WriteFileAtomic(d + "/x", "x"); }).status(),
-      IsOk());
+  ASSERT_THAT(mgr.Save(9, [](const std::string& d) { return WriteFileAtomic(d + "/x", "x"); }).status(),
+              IsOk());
   EXPECT_TRUE(IsCompleteCheckpoint(root + "/step_00000009"));
   EXPECT_THAT(FindLatestComplete(root + "/nothing"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no complete checkpoint")));
@@ -107,11 +86,10 @@ TEST(CheckpointManagerTest, TwoRanksWriteIntoOneDirectory) {
     threads.emplace_back([&, r] {
       auto comm = group.Rank(r);
       CheckpointManager mgr(root, 0, comm.get());
-      status[r] = mgr.Save(5,
-                           [&](const std::string& d) {
-                             return internal::WriteFileAtomic(absl::StrCat(d, "/rank", r), "ok");
-                           })
-                      .status();
+      status[r] =
+          mgr.Save(5,
+                   [&](const std::string& d) { return WriteFileAtomic(absl::StrCat(d, "/rank", r), "ok"); })
+              .status();
     });
   }
   for (auto& t : threads) t.join();

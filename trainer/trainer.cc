@@ -35,14 +35,16 @@
 #include "algorithms/policy_loss.h"
 #include "algorithms/repetition.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "common/logging.h"
 #include "common/progress.h"
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "model/chat_template.h"
+#include "model/safetensors.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
-#include "trainer/internal/tensor_file.h"
+#include "trainer/policy.h"
 
 namespace m1rl::trainer {
 namespace fs = std::filesystem;
@@ -179,23 +181,14 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
           absl::StrCat("model.device: '", config_.model().device(), "' is not a device"));
     }
   }
-  // The initial policy: model.init_from, else a seeded random init (identical on every rank).
-  auto initial_policy = [&]() -> absl::StatusOr<std::unique_ptr<model::HybridModel>> {
-    if (!config_.model().init_from().empty()) {
-      return model::HybridModel::LoadHf(config_.model().init_from(), at::kFloat, device);
-    }
-    M1RL_ASSIGN_OR_RETURN(model::ModelConfig mc, model::ModelConfig::FromProto(config_.model()));
-    const uint64_t seed = config_.model().seed() != 0 ? config_.model().seed() : tc.seed();
-    return model::HybridModel::Create(mc, at::kFloat, device, seed);
-  };
-  M1RL_ASSIGN_OR_RETURN(model_, initial_policy());
+  M1RL_ASSIGN_OR_RETURN(model_, InitialPolicy(config_, device));
   if (tc.mode() == "rl") {
     M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg,
                           algorithms::ResolveAlgorithmConfig(config_.algorithm()));
     if (alg.needs_reference_model()) {
       // The KL term's reference is the initial policy, frozen (also after a resume: the checkpoint
       // holds the trained policy, the reference is rebuilt from the same source).
-      M1RL_ASSIGN_OR_RETURN(ref_model_, initial_policy());
+      M1RL_ASSIGN_OR_RETURN(ref_model_, InitialPolicy(config_, device));
       for (auto& [name, p] : ref_model_->NamedParameters()) p.requires_grad_(false);
     }
   }
@@ -963,21 +956,22 @@ absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
   if (checkpoints_ == nullptr) return absl::FailedPreconditionError("trainer.checkpoint.dir is not set");
   const int rank = comm_->rank();
   return checkpoints_->Save(step_, [&](const std::string& dir) -> absl::Status {
-    M1RL_RETURN_IF_ERROR(internal::WriteTensorFile(absl::StrCat(dir, "/optim_rank", rank, ".safetensors"),
-                                                   optimizer_->StateDict()));
+    M1RL_RETURN_IF_ERROR(model::WriteSafetensors(absl::StrCat(dir, "/optim_rank", rank, ".safetensors"),
+                                                 optimizer_->StateDict()));
     at::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
     M1RL_RETURN_IF_ERROR(
-        internal::WriteTensorFile(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), {{"cpu", rng}}));
+        model::WriteSafetensors(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), {{"cpu", rng}}));
     if (rank != 0) return absl::OkStatus();
-    M1RL_RETURN_IF_ERROR(internal::WriteTensorFile(dir + "/model.safetensors", model_->NamedParameters()));
+    M1RL_RETURN_IF_ERROR(SavePolicyWeights(dir, *model_));
     nlohmann::json state = {{"step", step_},
                             {"data_consumed", sampler_->cursor().consumed},
                             {"mode", config_.trainer().mode()},
                             {"world_size", comm_->world_size()},
                             {"last_eval_accuracy", last_eval_accuracy_}};
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic(dir + "/trainer_state.json", state.dump(2)));
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic(dir + "/config.yaml", DumpConfigYaml(config_)));
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic(dir + "/config.pb", config_.SerializeAsString()));
+    M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/trainer_state.json", state.dump(2)));
+    M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.yaml", DumpConfigYaml(config_)));
+    M1RL_RETURN_IF_ERROR(
+        WriteFileAtomic(absl::StrCat(dir, "/", kConfigProtoFile), config_.SerializeAsString()));
     return absl::OkStatus();
   });
 }
@@ -992,12 +986,10 @@ absl::Status Trainer::Resume(const std::string& resume) {
     return absl::OkStatus();
   }
   M1RL_RETURN_IF_ERROR(dir.status());
-  M1RL_ASSIGN_OR_RETURN(std::string pb, internal::ReadFile(*dir + "/config.pb"));
-  config::RunConfig saved;
-  if (!saved.ParseFromString(pb)) return absl::DataLossError(absl::StrCat(*dir, "/config.pb: unparseable"));
+  M1RL_ASSIGN_OR_RETURN(const config::RunConfig saved, ReadCheckpointConfig(*dir));
   M1RL_RETURN_IF_ERROR_WITH(CheckResumeCompatible(saved, config_, ResumeMutableFields()), "resuming from ",
                             *dir);
-  M1RL_ASSIGN_OR_RETURN(std::string state_text, internal::ReadFile(*dir + "/trainer_state.json"));
+  M1RL_ASSIGN_OR_RETURN(std::string state_text, ReadFile(*dir + "/trainer_state.json"));
   nlohmann::json state = nlohmann::json::parse(state_text, nullptr, false);
   if (!state.is_object())
     return absl::DataLossError(absl::StrCat(*dir, "/trainer_state.json: not a JSON object"));
@@ -1007,25 +999,14 @@ absl::Status Trainer::Resume(const std::string& resume) {
                                                       comm_->world_size(), " (ZeRO-1 shards differ)"));
   }
   return Guard(absl::StrCat("resuming from ", *dir), [&]() -> absl::Status {
-    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors weights,
-                          internal::ReadTensorFile(*dir + "/model.safetensors"));
-    std::map<std::string, at::Tensor> by_name(weights.begin(), weights.end());
-    at::NoGradGuard no_grad;
-    for (auto& [name, p] : model_->NamedParameters()) {
-      auto it = by_name.find(name);
-      if (it == by_name.end())
-        return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: missing ", name));
-      if (it->second.sizes() != p.sizes())
-        return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: ", name, " has the wrong shape"));
-      p.detach().copy_(it->second);
-    }
+    M1RL_RETURN_IF_ERROR(LoadPolicyWeights(*dir, *model_));
     const int rank = comm_->rank();
     const int saved_rank = state.value("world_size", 1) == comm_->world_size() ? rank : 0;
-    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors opt, internal::ReadTensorFile(absl::StrCat(
-                                                          *dir, "/optim_rank", saved_rank, ".safetensors")));
+    M1RL_ASSIGN_OR_RETURN(model::NamedTensors opt, model::ReadSafetensors(absl::StrCat(
+                                                       *dir, "/optim_rank", saved_rank, ".safetensors")));
     M1RL_RETURN_IF_ERROR(optimizer_->LoadStateDict(opt));
-    absl::StatusOr<internal::NamedTensors> rng =
-        internal::ReadTensorFile(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
+    absl::StatusOr<model::NamedTensors> rng =
+        model::ReadSafetensors(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
     if (rng.ok() && !rng->empty()) {
       at::Generator gen = at::detail::getDefaultCPUGenerator();
       gen.set_state((*rng)[0].second);
