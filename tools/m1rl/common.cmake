@@ -1,4 +1,4 @@
-# Commands and tools of the common module (owned by it).
+# Commands and tools of the common module.
 target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/config_command.cc)
 target_link_libraries(m1rl PRIVATE m1rl::config)
 
