@@ -175,7 +175,7 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ReadSafetensorsDir(const std::
       by_file[it.value().get<std::string>()].insert(it.key());
     }
     for (const auto& [file, names] : by_file) {
-      M1RL_ASSIGN_OR_RETURN(NamedTensors shard, ReadSafetensors(dir + "/" + file));
+      M1RL_ASSIGN_OR_RETURN(NamedTensors shard, ReadSafetensors(absl::StrCat(dir, "/", file)));
       for (auto& [name, t] : shard) out[name] = t;
       for (const std::string& name : names) {
         if (out.find(name) == out.end()) {
@@ -218,7 +218,7 @@ absl::Status WriteSafetensorsDir(const std::string& dir, const NamedTensors& ten
   nlohmann::ordered_json map = nlohmann::ordered_json::object();
   for (size_t i = 0; i < shards.size(); ++i) {
     const std::string file = absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-    M1RL_RETURN_IF_ERROR(WriteSafetensors(dir + "/" + file, shards[i], meta));
+    M1RL_RETURN_IF_ERROR(WriteSafetensors(absl::StrCat(dir, "/", file), shards[i], meta));
     for (const auto& [name, t] : shards[i]) map[name] = file;
   }
   index["weight_map"] = map;

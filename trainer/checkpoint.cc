@@ -157,6 +157,7 @@ std::vector<std::string> ListCompleteCheckpoints(const std::string& root) {
   }
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
+  out.reserve(found.size());
   for (auto& [s, p] : found) out.push_back(p);
   return out;
 }
