@@ -79,8 +79,8 @@ start=$(date +%s)
 printf '%s\0' "${tidy_files[@]}" |
   xargs -0 -n 1 -P "$JOBS" "$CLANG_TIDY" -p "$BUILD_DIR" --quiet --extra-arg=-Wno-unknown-warning-option \
     >"$log" 2>&1 || true
-findings=$(grep -E "^$PWD/[^:]+:[0-9]+:[0-9]+: (warning|error):" "$log" | sort -u || true)
-outside=$(grep -E '^/[^:]+:[0-9]+:[0-9]+: error:' "$log" | grep -v "^$PWD/" | wc -l)
+findings=$( (grep -E "^$PWD/[^:]+:[0-9]+:[0-9]+: (warning|error):" "$log" || true) | sort -u)
+outside=$( (grep -E '^/[^:]+:[0-9]+:[0-9]+: error:' "$log" || true) | (grep -vc "^$PWD/" || true))
 if [ "$outside" -gt 0 ]; then
   echo "lint: note: clang-tidy hit $outside error(s) in system headers (clang cannot parse some LibTorch headers);"
   echo "      findings in the affected files may be incomplete"
