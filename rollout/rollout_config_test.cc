@@ -1,5 +1,9 @@
 #include "rollout/rollout_config.h"
 
+#include <sstream>
+#include <string>
+
+#include "common/logging.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -61,6 +65,24 @@ TEST(RolloutConfigTest, NamedDefaultsAndBehaviourLogprob) {
   c.set_top_p(0.9);
   M1RL_ASSERT_OK_AND_ASSIGN(SamplingParams trunc, SamplingParamsFromConfig(c));
   EXPECT_EQ(trunc.behaviour_logprob, BehaviourLogprob::kTruncated);
+}
+
+// Issue 12 fix 4: top_p/top_k with behaviour_logprob full warns, once per process; truncated does not.
+TEST(RolloutConfigTest, WarnsOnceWhenFullLogprobsMeetTruncatedSampling) {
+  std::ostringstream log;
+  SetLogSinkForTesting(&log);
+  config::RolloutConfig c = Minimal();
+  c.set_top_k(5);
+  c.set_behaviour_logprob(config::RolloutConfig::BEHAVIOUR_LOGPROB_TRUNCATED);
+  ASSERT_THAT(SamplingParamsFromConfig(c), ::m1rl::testing::IsOk());
+  EXPECT_EQ(log.str(), "");
+  c.set_behaviour_logprob(config::RolloutConfig::BEHAVIOUR_LOGPROB_FULL);
+  ASSERT_THAT(SamplingParamsFromConfig(c), ::m1rl::testing::IsOk());
+  ASSERT_THAT(SamplingParamsFromConfig(c), ::m1rl::testing::IsOk());
+  SetLogSinkForTesting(nullptr);
+  const std::string text = log.str();
+  EXPECT_THAT(text, HasSubstr("rollout.behaviour_logprob is full"));
+  EXPECT_EQ(text.find("rollout.behaviour_logprob is full"), text.rfind("rollout.behaviour_logprob is full"));
 }
 
 TEST(RolloutConfigTest, CopiesSetFields) {
