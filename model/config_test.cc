@@ -169,15 +169,50 @@ TEST(ModelConfigTest, FromProtoPresetAndOverrides) {
   M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c4, ModelConfig::FromProto(p));
   EXPECT_EQ(c4.layer_types.size(), 4u);
   EXPECT_NEAR(c4.mlp_alpha_factor, std::pow(8.0, 0.25), 1e-12);
-  p.set_lm_head_precision("fp16");
+  p.set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_BF16_FP32_OUT);
+  EXPECT_EQ(HeadPrecisionFromConfig(p), HeadPrecision::kBf16Fp32Out);
+  p.add_layer_types(config::ModelConfig::LAYER_TYPE_FULL_ATTENTION);
   EXPECT_THAT(ModelConfig::FromProto(p).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lm_head_precision")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.layer_types")));
+}
+
+// The model section's one validation: ranges and names, and the resolved network without init_from.
+TEST(ModelConfigTest, ValidateModelConfigNamesEveryViolation) {
+  m1rl::config::ModelConfig p;
+  p.set_preset("tiny2");
+  EXPECT_THAT(ValidateModelConfig(p), ::m1rl::testing::IsOk());
+  p.set_dtype(config::ModelConfig::DTYPE_BFLOAT16);  // valid config; the trainer decides what it trains
+  p.set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_BF16);
+  EXPECT_THAT(ValidateModelConfig(p), ::m1rl::testing::IsOk());
+  p.set_device("tpu");
+  p.set_head_chunk_size(-1);
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("model.head_chunk_size must be >= 0, got -1"),
+                             HasSubstr("model.device must be one of cpu, cuda, cuda:N, auto, got \"tpu\""))));
+  p.set_device("cuda:1");
+  p.set_head_chunk_size(0);
+  p.set_num_attention_heads(3);  // the resolved tiny2 network is checked: heads must be a power of two
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("model.num_attention_heads must be a power of two")));
+  p.set_init_from("/some/hf_dir");  // shapes come from the checkpoint: not resolved here
+  EXPECT_THAT(ValidateModelConfig(p), ::m1rl::testing::IsOk());
+  p.set_preset("tiny9");
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.preset")));
 }
 
 TEST(ModelConfigTest, HeadPrecisionNames) {
-  EXPECT_THAT(ParseHeadPrecision("bf16_fp32out"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kBf16Fp32Out));
-  EXPECT_THAT(ParseHeadPrecision("fp32_ieee"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kIeeeFp32));
+  EXPECT_THAT(ParseHeadPrecision("bf16_fp32_out"),
+              ::m1rl::testing::IsOkAndHolds(HeadPrecision::kBf16Fp32Out));
+  EXPECT_THAT(ParseHeadPrecision("ieee_fp32"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kIeeeFp32));
   EXPECT_EQ(HeadPrecisionName(HeadPrecision::kTf32), "tf32");
+  // One spelling per value: the old aliases are gone.
+  EXPECT_THAT(ParseHeadPrecision("bf16_fp32out").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bf16_fp32out")));
+  EXPECT_THAT(ParseHeadPrecision("fp32_ieee").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp32_ieee")));
   EXPECT_THAT(ParseHeadPrecision("fp8").status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp8")));
 }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/config.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,6 +25,7 @@ namespace {
 
 using ::m1rl::testing::IsOk;
 using ::m1rl::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 at::Tensor FlatParams(Trainer& t) {
@@ -159,7 +161,7 @@ TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
 TEST(TrainerRewardFailureTest, ServerDownFailsTheStepAfterTheLimitWithoutScoringZero) {
   testutil::TempDir dir("down");
   config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
-  cfg.mutable_reward()->set_mode("grpc");
+  cfg.mutable_reward()->set_mode(config::RewardConfig::MODE_GRPC);
   cfg.mutable_reward()->set_address(absl::StrCat("127.0.0.1:", testutil::UnusedPort()));  // nobody listens
   cfg.mutable_reward()->set_deadline_ms(200);
   cfg.mutable_reward()->set_retry_backoff_ms(20);
@@ -180,14 +182,31 @@ TEST(TrainerConfigTest, ModelDtypeAndHeadPrecisionAreCheckedNotIgnored) {
   testutil::TempDir dir("dtype");
   config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
   auto comm = MakeSingleRankCommunicator();
-  cfg.mutable_model()->set_dtype("bfloat16");
+  // bf16 weights are a valid config (ValidateRunConfig) that this trainer refuses, in one place.
+  cfg.mutable_model()->set_dtype(config::ModelConfig::DTYPE_BFLOAT16);
   EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.dtype")));
-  cfg.mutable_model()->set_dtype("float32");
-  cfg.mutable_model()->set_lm_head_precision("fp16");
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("model.dtype: the trainer keeps FP32 weights; got bfloat16")));
+  cfg.mutable_model()->set_dtype(config::ModelConfig::DTYPE_FLOAT32);
+  // RL with the bf16 head needs the explicit opt-in (issue 12 fix 3), also through Trainer::Create.
+  cfg.mutable_model()->set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_BF16);
   EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lm_head_precision")));
-  cfg.mutable_model()->set_lm_head_precision("tf32");
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.allow_bf16_head")));
+  // The trainer applies ValidateRunConfig's rules (the same as `m1rl config`): G >= 2 for RL.
+  cfg.mutable_model()->set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_TF32);
+  cfg.mutable_rollout()->set_n_samples(1);
+  EXPECT_THAT(
+      Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.n_samples must be >= 2 for RL")));
+  cfg.mutable_rollout()->set_n_samples(4);
+  // A missing data file is named with its field before any model is built (issue 12 fix 6).
+  const std::string train_path = cfg.data().train_path();
+  cfg.mutable_data()->set_train_path(dir.path() + "/no_such.jsonl");
+  EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("data.train_path"), HasSubstr(dir.path() + "/no_such.jsonl"),
+                             HasSubstr("m1rl make-data"))));
+  cfg.mutable_data()->set_train_path(train_path);
   M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
   EXPECT_THAT(t->TrainStep().status(), IsOk());
 }
@@ -214,10 +233,10 @@ TEST_P(TrainerLearnsTest, FirstDigitRewardRises) {
   cfg.mutable_rollout()->set_max_new_tokens(3);
   auto* a = cfg.mutable_algorithm();
   a->Clear();
-  a->set_preset(GetParam());
+  ASSERT_THAT(ApplyOverrideToMessage(absl::StrCat("preset=", GetParam()), a), IsOk());
   if (GetParam() == "cispo") a->mutable_is_weight()->set_eps_high(4.0);
   a->mutable_dynamic_sampling()->set_max_gen_rounds(2);
-  a->mutable_dynamic_sampling()->set_on_exhausted("train_partial");
+  a->mutable_dynamic_sampling()->set_on_exhausted(config::DynamicSamplingConfig::ON_EXHAUSTED_TRAIN_PARTIAL);
   a->mutable_overlong()->set_max_len(3);
   a->mutable_overlong()->set_cache_len(1);
   cfg.mutable_trainer()->set_prompts_per_step(8);

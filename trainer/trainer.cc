@@ -44,7 +44,9 @@
 #include "model/safetensors.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
+#include "rollout/rollout_config.h"
 #include "trainer/policy.h"
+#include "trainer/trainer_config.h"
 
 namespace m1rl::trainer {
 namespace fs = std::filesystem;
@@ -127,46 +129,22 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const config::RunConfig
 
 absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   const config::TrainerConfig& tc = config_.trainer();
-  if (tc.mode() != "rl" && tc.mode() != "sft") {
-    return absl::InvalidArgumentError(absl::StrCat("trainer.mode must be rl or sft, got '", tc.mode(), "'"));
-  }
-  if (tc.steps() < 0)
-    return absl::InvalidArgumentError(absl::StrCat("trainer.steps must be >= 0, got ", tc.steps()));
-  if (tc.mode() == "rl") {
-    if (tc.prompts_per_step() < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("trainer.prompts_per_step must be >= 1, got ", tc.prompts_per_step()));
-    }
-    if (config_.rollout().n_samples() < 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "rollout.n_samples must be >= 2 for group advantages, got ", config_.rollout().n_samples()));
-    }
-    M1RL_RETURN_IF_ERROR(algorithms::ResolveAlgorithmConfig(config_.algorithm()).status());
-  } else if (tc.sft_batch_size() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trainer.sft_batch_size must be >= 1, got ", tc.sft_batch_size()));
-  }
-  if (!tc.prompt_template().empty() && tc.prompt_template() != "chat" && tc.prompt_template() != "raw") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trainer.prompt_template must be chat or raw, got '", tc.prompt_template(), "'"));
-  }
-  rollout_temperature_ = config_.rollout().temperature() > 0 ? config_.rollout().temperature() : 1.0;
+  const bool rl = tc.mode() == config::TrainerConfig::MODE_RL;
+  // The one validation of a run config, shared with `m1rl config` (trainer/trainer_config.h).
+  M1RL_RETURN_IF_ERROR(ValidateRunConfig(config_));
+  // Warns once when top_p/top_k truncate sampling while the recorded behaviour log-probs are full.
+  if (rl) M1RL_RETURN_IF_ERROR(rollout::SamplingParamsFromConfig(config_.rollout()).status());
+  rollout_temperature_ = rollout::Temperature(config_.rollout());
+  M1RL_RETURN_IF_ERROR(CheckDataFiles(config_.data()));
 
-  // The trainer keeps FP32 weights, gradients and Adam moments (ALGORITHMS.md §7); the head precision is
-  // the one the rollout uses too, so both sides compute the same token probabilities (M1 §3.2).
-  if (!config_.model().dtype().empty() && config_.model().dtype() != "float32") {
-    return absl::InvalidArgumentError(absl::StrCat("model.dtype: the trainer keeps FP32 weights; got '",
-                                                   config_.model().dtype(), "' (use float32)"));
+  // The trainer keeps FP32 weights, gradients and Adam moments (ALGORITHMS.md §7): the one place that
+  // refuses other parameter dtypes (the config itself may name them). The head precision is the one the
+  // rollout uses too, so both sides compute the same token probabilities (M1 §3.2).
+  if (config_.model().dtype() != config::ModelConfig::DTYPE_FLOAT32) {
+    return absl::InvalidArgumentError(absl::StrCat("model.dtype: the trainer keeps FP32 weights; got ",
+                                                   YamlName(config_.model().dtype()), " (use float32)"));
   }
-  if (!config_.model().lm_head_precision().empty()) {
-    absl::StatusOr<model::HeadPrecision> hp = model::ParseHeadPrecision(config_.model().lm_head_precision());
-    if (!hp.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", hp.status().message()));
-    head_precision_ = *hp;
-  }
-  if (config_.model().head_chunk_size() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.head_chunk_size must be >= 0, got ", config_.model().head_chunk_size()));
-  }
+  head_precision_ = model::HeadPrecisionFromConfig(config_.model());
 
   const std::string tok_spec = config_.model().tokenizer().empty() ? "char" : config_.model().tokenizer();
   M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
@@ -182,9 +160,10 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
     }
   }
   M1RL_ASSIGN_OR_RETURN(model_, InitialPolicy(config_, device));
-  if (tc.mode() == "rl") {
-    M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg,
-                          algorithms::ResolveAlgorithmConfig(config_.algorithm()));
+  if (rl) {
+    M1RL_ASSIGN_OR_RETURN(
+        algorithms::ResolvedAlgorithm alg,
+        algorithms::ResolveAlgorithmConfig(config_.algorithm(), rollout::MaxNewTokens(config_.rollout())));
     if (alg.needs_reference_model()) {
       // The KL term's reference is the initial policy, frozen (also after a resume: the checkpoint
       // holds the trained policy, the reference is rebuilt from the same source).
@@ -199,17 +178,16 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   }
 
   const int64_t total_steps =
-      std::max<int64_t>(1, tc.steps()) * (tc.mode() == "rl" ? std::max(1, tc.minibatches_per_step()) : 1);
+      std::max<int64_t>(1, tc.steps()) * (rl ? std::max(1, tc.minibatches_per_step()) : 1);
   M1RL_ASSIGN_OR_RETURN(AdamWOptions opts, AdamWOptions::FromProto(tc.optim(), total_steps));
   M1RL_ASSIGN_OR_RETURN(optimizer_, ShardedAdamW::Create(model_->NamedParameters(), opts, comm_));
 
   if (reward != nullptr) {
     reward_ = std::move(reward);
-  } else if (tc.mode() == "rl" || tc.eval_every() > 0 || tc.eval_at_start()) {
+  } else if (rl || tc.eval_every() > 0 || tc.eval_at_start()) {
     M1RL_ASSIGN_OR_RETURN(reward_, reward::RewardClient::Create(config_.reward()));
   }
 
-  if (config_.data().train_path().empty()) return absl::InvalidArgumentError("data.train_path is required");
   M1RL_ASSIGN_OR_RETURN(PromptDataset train, PromptDataset::Load(config_.data().train_path()));
   train_data_ = std::move(train);
   if (!config_.data().eval_path().empty()) {
@@ -250,7 +228,7 @@ model::ForwardOptions Trainer::HeadForwardOptions() const {
 }
 
 std::vector<int32_t> Trainer::EncodePrompt(const std::string& prompt) const {
-  const bool raw = config_.trainer().prompt_template() == "raw";
+  const bool raw = config_.trainer().prompt_template() == config::TrainerConfig::PROMPT_TEMPLATE_RAW;
   std::vector<int32_t> ids;
   if (tokenizer_->bos_id() >= 0) ids.push_back(tokenizer_->bos_id());
   std::vector<int32_t> body = tokenizer_->Encode(raw ? prompt : model::FormatPrompt(prompt));
@@ -320,7 +298,7 @@ rl::ScoreItem MakeScoreItem(const PromptRow& row, const rl::Completion& c, const
 absl::StatusOr<StepResult> Trainer::TrainStep() {
   const std::string where = absl::StrCat("step ", step_ + 1, " on rank ", comm_->rank());
   absl::StatusOr<StepResult> r = Guard(where, [&]() -> absl::StatusOr<StepResult> {
-    return config_.trainer().mode() == "rl" ? RlStep() : SftStep();
+    return config_.trainer().mode() == config::TrainerConfig::MODE_RL ? RlStep() : SftStep();
   });
   if (!r.ok()) return ::m1rl::internal::Annotate(r.status(), where);
   return r;
@@ -330,7 +308,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   const config::TrainerConfig& tc = config_.trainer();
   const config::RolloutConfig& rc = config_.rollout();
   M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg,
-                        algorithms::ResolveAlgorithmConfig(config_.algorithm()));
+                        algorithms::ResolveAlgorithmConfig(config_.algorithm(), rollout::MaxNewTokens(rc)));
   const int world = comm_->world_size(), rank = comm_->rank();
   const int64_t step_index = step_;  // 0-based index of this step
   const uint64_t seed = static_cast<uint64_t>(tc.seed());
@@ -346,9 +324,9 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   // ---- generation rounds with scoring, filtering and advantages ----
   rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
   rollout::EngineOptions eo;
-  eo.max_batch_size = rc.max_batch_size() > 0 ? rc.max_batch_size() : 64;
+  eo.max_batch_size = rc.max_batch_size() > 0 ? rc.max_batch_size() : rollout::kDefaultMaxBatchSize;
   eo.memory_budget_bytes = rc.memory_budget_bytes();
-  eo.prefill_chunk = rc.prefill_chunk() > 0 ? rc.prefill_chunk() : 2048;
+  eo.prefill_chunk = rc.prefill_chunk() > 0 ? rc.prefill_chunk() : rollout::kDefaultPrefillChunk;
   eo.eos_token_ids = {tokenizer_->eos_id()};
   eo.stop_strings.assign(rc.stop_strings().begin(), rc.stop_strings().end());
   if (alg.repetition) {
@@ -404,10 +382,14 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       req.n = G;
       req.seed = Mix(seed, static_cast<uint64_t>(step_index), static_cast<uint64_t>(round),
                      static_cast<uint64_t>(i));
-      req.max_new_tokens = rc.max_new_tokens() > 0 ? rc.max_new_tokens() : 256;
+      req.max_new_tokens = rollout::MaxNewTokens(rc);
       req.sampling.temperature = rollout_temperature_;
-      req.sampling.top_p = rc.top_p() > 0 ? rc.top_p() : 1.0;
+      req.sampling.top_p = rc.top_p() > 0 ? rc.top_p() : rollout::kDefaultTopP;
       req.sampling.top_k = rc.top_k();
+      req.sampling.behaviour_logprob =
+          rc.behaviour_logprob() == config::RolloutConfig::BEHAVIOUR_LOGPROB_TRUNCATED
+              ? rollout::BehaviourLogprob::kTruncated
+              : rollout::BehaviourLogprob::kFull;
       requests.push_back(std::move(req));
       rows.push_back(&row);
     }
@@ -579,7 +561,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
       m[absl::StrCat("rollout/stop_",
                      absl::AsciiStrToLower(rl::StopReason_Name(static_cast<rl::StopReason>(k))))] = v(14 + k);
     }
-    const double limit = tc.max_unscored_fraction() > 0 ? tc.max_unscored_fraction() : 0.5;
+    const double limit = MaxUnscoredFraction(tc);
     if (total > 0 && uns / total > limit) {
       return absl::UnavailableError(absl::StrCat(
           "reward service: ", static_cast<int64_t>(uns), " of ", static_cast<int64_t>(total),
@@ -890,21 +872,18 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
         if (reward_ == nullptr) return absl::FailedPreconditionError("evaluation needs a reward client");
         const PromptDataset& data = eval_data_.has_value() ? *eval_data_ : *train_data_;
         const int64_t n =
-            std::min<int64_t>(config_.trainer().eval_prompts() > 0 ? config_.trainer().eval_prompts() : 64,
-                              static_cast<int64_t>(data.size()));
+            std::min<int64_t>(EvalPrompts(config_.trainer()), static_cast<int64_t>(data.size()));
         const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
         rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
         rollout::EngineOptions eo;
-        eo.max_batch_size = config_.rollout().max_batch_size() > 0 ? config_.rollout().max_batch_size() : 64;
+        eo.max_batch_size = config_.rollout().max_batch_size() > 0 ? config_.rollout().max_batch_size()
+                                                                   : rollout::kDefaultMaxBatchSize;
         eo.eos_token_ids = {tokenizer_->eos_id()};
         const model::Tokenizer* tok = tokenizer_.get();
         eo.detokenize = [tok](const std::vector<int32_t>& ids) { return StripSpecials(*tok, ids); };
         M1RL_ASSIGN_OR_RETURN(auto engine, rollout::Engine::Create(&decode, eo));
         std::vector<rollout::GenerationRequest> reqs;
-        const int max_new = config_.trainer().eval_max_new_tokens() > 0
-                                ? config_.trainer().eval_max_new_tokens()
-                            : config_.rollout().max_new_tokens() > 0 ? config_.rollout().max_new_tokens()
-                                                                     : 256;
+        const int max_new = EvalMaxNewTokens(config_);
         for (int64_t i = begin; i < end; ++i) {
           const PromptRow& row = data.row(static_cast<size_t>(i));
           rollout::GenerationRequest r;
@@ -965,7 +944,7 @@ absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
     M1RL_RETURN_IF_ERROR(SavePolicyWeights(dir, *model_));
     nlohmann::json state = {{"step", step_},
                             {"data_consumed", sampler_->cursor().consumed},
-                            {"mode", config_.trainer().mode()},
+                            {"mode", YamlName(config_.trainer().mode())},
                             {"world_size", comm_->world_size()},
                             {"last_eval_accuracy", last_eval_accuracy_}};
     M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/trainer_state.json", state.dump(2)));
@@ -1038,7 +1017,8 @@ absl::Status Trainer::Run() {
   const int64_t first = step_;
   std::unique_ptr<Progress> progress;
   if (leader)
-    progress = std::make_unique<Progress>(absl::StrCat(tc.mode(), " train"), tc.steps() - first, "step");
+    progress =
+        std::make_unique<Progress>(absl::StrCat(YamlName(tc.mode()), " train"), tc.steps() - first, "step");
   int64_t last_saved = -1;
   while (step_ < tc.steps()) {
     M1RL_ASSIGN_OR_RETURN(StepResult r, TrainStep());
