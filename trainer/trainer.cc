@@ -116,12 +116,17 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const config::RunConfig
 }
 
 absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
-  M1RL_RETURN_IF_ERROR(CheckConfig());
-  const std::string tok_spec = config_.model().tokenizer().empty() ? "char" : config_.model().tokenizer();
-  M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
-  M1RL_RETURN_IF_ERROR(BuildPolicy());
-  M1RL_RETURN_IF_ERROR(BuildOptimizerAndReward(std::move(reward)));
-  return LoadDataAndWriters();
+  // Local setup; a failure on any rank fails Create on every rank (the others would otherwise wait in the
+  // first collective of the first step).
+  absl::Status local = Guard("initialising", [&]() -> absl::Status {
+    M1RL_RETURN_IF_ERROR(CheckConfig());
+    const std::string tok_spec = config_.model().tokenizer().empty() ? "char" : config_.model().tokenizer();
+    M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
+    M1RL_RETURN_IF_ERROR(BuildPolicy());
+    M1RL_RETURN_IF_ERROR(BuildOptimizerAndReward(std::move(reward)));
+    return LoadDataAndWriters();
+  });
+  return SyncStatus(*comm_, local, "initialising");
 }
 
 absl::Status Trainer::CheckConfig() {
@@ -1066,6 +1071,10 @@ absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
 
 absl::Status Trainer::Resume(const std::string& resume) {
   if (resume.empty()) return absl::OkStatus();
+  return SyncStatus(*comm_, ResumeLocal(resume), "resuming");
+}
+
+absl::Status Trainer::ResumeLocal(const std::string& resume) {
   const std::string root = config_.trainer().checkpoint().dir();
   absl::StatusOr<std::string> dir = ResolveResume(resume, root);
   if (resume == "auto" && absl::IsNotFound(dir.status())) {
@@ -1133,8 +1142,10 @@ absl::Status Trainer::Run() {
     if (leader)
       M1RL_LOG(INFO) << "eval step 0: accuracy " << e.accuracy() << " (" << e.num_correct << "/"
                      << e.num_prompts << ")";
-    M1RL_RETURN_IF_ERROR(WriteMetrics(
-        0, {{"eval/accuracy", e.accuracy()}, {"eval/unscored", static_cast<double>(e.num_unscored)}}));
+    M1RL_RETURN_IF_ERROR(SyncStatus(*comm_,
+                                    WriteMetrics(0, {{"eval/accuracy", e.accuracy()},
+                                                     {"eval/unscored", static_cast<double>(e.num_unscored)}}),
+                                    "writing metrics"));
   }
   const int64_t first = step_;
   std::unique_ptr<Progress> progress;
@@ -1153,12 +1164,12 @@ absl::Status Trainer::Run() {
   if (progress) progress->Finish();
   if (checkpoints_ != nullptr && last_saved != step_ && step_ > first)
     M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
+  absl::Status exported = absl::OkStatus();
   if (!tc.export_hf_dir().empty() && leader) {
-    M1RL_RETURN_IF_ERROR(
-        Guard("export", [&]() -> absl::Status { return model_->SaveHf(tc.export_hf_dir()); }));
-    M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
+    exported = Guard("export", [&]() -> absl::Status { return model_->SaveHf(tc.export_hf_dir()); });
+    if (exported.ok()) M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
   }
-  return comm_->Barrier();
+  return SyncStatus(*comm_, exported, "exporting");  // also the final barrier
 }
 
 // After a step: periodic evaluation (collective), metrics, the log line and the progress display (rank 0).
@@ -1169,7 +1180,7 @@ absl::Status Trainer::RecordStep(StepResult& r, Progress* progress, int64_t firs
     r.metrics["eval/accuracy"] = e.accuracy();
     r.metrics["eval/unscored"] = static_cast<double>(e.num_unscored);
   }
-  M1RL_RETURN_IF_ERROR(WriteMetrics(step_, r.metrics));
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, WriteMetrics(step_, r.metrics), "writing metrics"));
   if (progress == nullptr) return absl::OkStatus();
   std::string line = absl::StrFormat("step %d loss %.5f", step_, r.metrics["train/loss"]);
   if (r.metrics.count("rollout/accuracy"))

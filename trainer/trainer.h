@@ -77,8 +77,9 @@ class Trainer {
  public:
   // Builds model (model.init_from, else random init from the config), tokenizer, datasets, optimizer
   // and the reward client (`reward` when given, else RewardClient::Create(config.reward)).
-  // kInvalidArgument naming the field for bad configs; kNotFound for missing files.
-  // `comm` must outlive the trainer.
+  // kInvalidArgument naming the field for bad configs; kNotFound for missing files. Collective: a failure
+  // on any rank fails Create on every rank ("initialising: rank R failed: ..."). `comm` must outlive the
+  // trainer.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const config::RunConfig& config, Communicator* comm,
       std::unique_ptr<reward::RewardClient> reward = nullptr);
@@ -87,13 +88,15 @@ class Trainer {
   // Restores a checkpoint: "" does nothing; "auto" the newest complete one under
   // trainer.checkpoint.dir (none: starts fresh, OK); else that directory. The saved resolved config
   // must match (kFailedPrecondition naming the field; trainer.steps, checkpoint/metrics/logging
-  // settings and reward transport fields may change). Collective.
+  // settings and reward transport fields may change). Collective: a failure on any rank fails every
+  // rank ("resuming: rank R failed: ...").
   absl::Status Resume(const std::string& resume);
 
   // One RL or SFT step (collective). Errors name the step and rank.
   absl::StatusOr<StepResult> TrainStep();
-  // Greedy decoding on the first trainer.eval_prompts rows of data.eval_path, scored by the reward
-  // client (collective).
+  // Greedy decoding on the first trainer.eval_prompts rows of data.eval_path (every other rollout field
+  // from the config, as in RL), scored by the reward client. Collective; a failure on any rank fails
+  // every rank ("evaluation: rank R failed: ...").
   absl::StatusOr<EvalResult> Evaluate();
   // Writes a checkpoint of the current state (collective); returns its directory.
   absl::StatusOr<std::string> SaveCheckpoint();
@@ -121,6 +124,7 @@ class Trainer {
   absl::Status BuildPolicy();
   absl::Status BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward);
   absl::Status LoadDataAndWriters();
+  absl::Status ResumeLocal(const std::string& resume);
 
   // RL step (ARCHITECTURE "One RL step"); each stage's collectives are preceded by a SyncStatus.
   absl::StatusOr<StepResult> RlStep();
