@@ -211,6 +211,92 @@ TEST(TrainerConfigTest, ModelDtypeAndHeadPrecisionAreCheckedNotIgnored) {
   EXPECT_THAT(t->TrainStep().status(), IsOk());
 }
 
+// rollout.greedy reaches the RL rollouts (through rollout::EngineOptionsFromConfig/SamplingParamsFromConfig):
+// greedy decoding gives G identical completions per prompt, so every group has one verdict, zero variance
+// and advantage 0 -- and the CISPO loss is exactly 0. (Sampled, the random tiny policy gives mixed
+// groups on the parity task.)
+TEST(TrainerRolloutConfigTest, GreedyRolloutsGiveIdenticalCompletionsPerGroup) {
+  testutil::TempDir dir("greedy");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_rollout()->set_greedy(true);
+  auto comm = MakeSingleRankCommunicator();
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+  M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+  EXPECT_EQ(r.metrics.at("rollout/groups_kept"), 4);
+  EXPECT_EQ(r.metrics.at("rollout/zero_variance_group_share"), 1.0);
+  EXPECT_EQ(r.metrics.at("rollout/abs_advantage_mean"), 0.0);
+  for (double loss : r.losses) EXPECT_EQ(loss, 0.0);
+}
+
+// Runs `fn(rank, comm)` on two Gloo ranks (threads); skips without Gloo.
+template <typename Fn>
+void OnTwoGlooRanks(const std::string& store_key, Fn fn) {
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      auto c = CreateGlooCommunicatorInProcess(r, 2, store_key);
+      ASSERT_THAT(c.status(), IsOk());
+      fn(r, c->get());
+    });
+  }
+  for (auto& th : threads) th.join();
+}
+
+// A failure on rank 1 alone, in the middle of the step's collective protocol, is the same clear error on
+// both ranks (before: rank 0 learned only that "another rank failed", or waited in the next collective
+// until the c10d timeout). Rank 1 runs dynamic sampling with one round against a verifier that calls
+// everything correct, so its round keeps no group and the next round is refused.
+TEST(TrainerSyncStatusTest, RankOneGenerationFailureNamesRankOneOnEveryRank) {
+  if (!GlooAvailable()) GTEST_SKIP() << "this LibTorch build has no Gloo backend";
+  testutil::TempDir dir("sync_rl");
+  const config::RunConfig cfg0 = testutil::TinyRlConfig(dir.path());
+  config::RunConfig cfg1 = cfg0;
+  cfg1.mutable_algorithm()->mutable_dynamic_sampling()->set_enabled(true);
+  cfg1.mutable_algorithm()->mutable_dynamic_sampling()->set_max_gen_rounds(1);
+  cfg1.mutable_algorithm()->mutable_dynamic_sampling()->set_on_exhausted(
+      config::DynamicSamplingConfig::ON_EXHAUSTED_ERROR);
+  std::vector<absl::Status> got(2);
+  OnTwoGlooRanks("sync_rl", [&](int r, Communicator* comm) {
+    auto reward = r == 0 ? testutil::MakeParityRewardClient()
+                         : testutil::MakeInProcessRewardClient(std::make_unique<testutil::PredicateVerifier>(
+                               "parity", [](const std::string&) { return true; }));
+    auto t = Trainer::Create(r == 0 ? cfg0 : cfg1, comm, std::move(reward));
+    ASSERT_THAT(t.status(), IsOk());
+    got[r] = (*t)->TrainStep().status();
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kResourceExhausted,
+                                 HasSubstr(absl::StrCat("step 1 on rank ", r,
+                                                        ": collecting rollout groups: rank 1 failed: "))))
+        << "rank " << r;
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kResourceExhausted,
+                                 HasSubstr("algorithm.dynamic_sampling.max_gen_rounds")))
+        << "rank " << r;
+  }
+}
+
+// Evaluation: rank 1 has no reward client (SFT without evaluation configured), rank 0 has one. Before,
+// rank 1 returned while rank 0 waited in the all-reduce of the counts until the c10d timeout.
+TEST(TrainerSyncStatusTest, RankOneEvaluationFailureNamesRankOneOnEveryRank) {
+  if (!GlooAvailable()) GTEST_SKIP() << "this LibTorch build has no Gloo backend";
+  testutil::TempDir dir("sync_eval");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_trainer()->set_mode(config::TrainerConfig::MODE_SFT);
+  cfg.mutable_trainer()->set_sft_batch_size(4);
+  cfg.mutable_trainer()->set_eval_prompts(4);
+  std::vector<absl::Status> got(2);
+  OnTwoGlooRanks("sync_eval", [&](int r, Communicator* comm) {
+    auto t = Trainer::Create(cfg, comm, r == 0 ? testutil::MakeParityRewardClient() : nullptr);
+    ASSERT_THAT(t.status(), IsOk());
+    got[r] = (*t)->Evaluate().status();
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 "evaluation: rank 1 failed: evaluation needs a reward client"))
+        << "rank " << r;
+  }
+}
+
 // Every algorithm of the ablation learns: on a task whose response is CORRECT iff it starts with a digit
 // (a random character policy: about 10%), the sampled accuracy rises to at least 0.8 (the update direction,
 // the advantages, the masks and the KL reference are all wired the right way round; a sign error anywhere

@@ -77,6 +77,32 @@ TEST(CheckpointManagerTest, SaveKeepsLastKAndOnlyCompleteOnesResume) {
   fs::remove_all(root);
 }
 
+// A writer failing on rank 1 only fails the save on both ranks with the same error naming rank 1 (before,
+// rank 0 waited in the barrier after the writes until the collective timed out).
+TEST(CheckpointManagerTest, WriterFailureOnOneRankFailsTheSaveOnEveryRank) {
+  const std::string root = TempRoot("rank_fail");
+  InProcessGroup group(2);
+  std::vector<absl::StatusOr<std::string>> got(2, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r, comm = group.Rank(r)] {
+      CheckpointManager mgr(root, 2, comm.get());
+      got[r] = mgr.Save(5, [r](const std::string& d) {
+        if (r == 1) return absl::InternalError("disk full");
+        return WriteFileAtomic(d + "/rank0.txt", "x");
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kInternal,
+                                 "writing checkpoint step_00000005: rank 1 failed: disk full"))
+        << "rank " << r;
+  }
+  EXPECT_FALSE(IsCompleteCheckpoint(root + "/step_00000005"));
+  fs::remove_all(root);
+}
+
 TEST(CheckpointManagerTest, TwoRanksWriteIntoOneDirectory) {
   const std::string root = TempRoot("ranks");
   InProcessGroup group(2);
