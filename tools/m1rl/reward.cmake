@@ -1,4 +1,4 @@
-# Commands and tools of the reward module (owned by it).
+# Commands and tools of the reward module.
 target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/reward_server_command.cc ${CMAKE_CURRENT_LIST_DIR}/verify_command.cc)
 target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry)
 
@@ -20,28 +20,26 @@ set_tests_properties(m1rl_verify_unknown_flag_fails PROPERTIES LABELS cpu WILL_F
 add_test(NAME m1rl_verify_jsonl COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_format.jsonl)
 set_tests_properties(m1rl_verify_jsonl PROPERTIES LABELS cpu
   PASS_REGULAR_EXPRESSION "\"line\":1,[^\n]*\"status\":\"OK\"[^\n]*\"verdict\":\"CORRECT\".*\"line\":2,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":3,\"status\":\"INVALID_INPUT\".*\"line\":4,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":5,[^\n]*\"status\":\"INVALID_INPUT\"[^\n]*unknown domain 'astrology'")
-if(TARGET m1rl::math_verifier)
-  add_test(NAME m1rl_verify_math_boxed COMMAND m1rl verify --domain math --gold "\\frac{1}{2}" --pred "<think>so</think> \\boxed{0.5}")
-  set_tests_properties(m1rl_verify_math_boxed PROPERTIES LABELS cpu PASS_REGULAR_EXPRESSION "verdict: CORRECT")
-  add_test(NAME m1rl_verify_math_extract_eval
-           COMMAND m1rl verify --domain math --gold 4 --pred "the result is 4" --extract eval)
-  set_tests_properties(m1rl_verify_math_extract_eval PROPERTIES LABELS cpu
-                       PASS_REGULAR_EXPRESSION "verdict: CORRECT[^\n]*\n.*source=bare_expression")
-  add_test(NAME m1rl_verify_math_extract_rl
-           COMMAND m1rl verify --domain math --gold 4 --pred "the result is 4" --extract rl)
-  set_tests_properties(m1rl_verify_math_extract_rl PROPERTIES LABELS cpu PASS_REGULAR_EXPRESSION "verdict: NO_ANSWER")
-  add_test(NAME m1rl_verify_math_extract_bad_exits_2 COMMAND m1rl verify --gold 4 --pred 4 --extract both)
-  set_tests_properties(m1rl_verify_math_extract_bad_exits_2 PROPERTIES LABELS cpu WILL_FAIL TRUE)
-  # Per-row options, and --extract as the default for rows without one (row 5 is NO_ANSWER without it).
-  add_test(NAME m1rl_verify_jsonl_math_options
-           COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_math_options.jsonl)
-  set_tests_properties(m1rl_verify_jsonl_math_options PROPERTIES LABELS cpu
-    PASS_REGULAR_EXPRESSION "\"line\":1,[^\n]*\"verdict\":\"CORRECT\".*\"line\":2,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":3,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":4,[^\n]*\"verdict\":\"CORRECT\".*\"line\":5,[^\n]*\"verdict\":\"NO_ANSWER\".*\"line\":6,\"status\":\"INVALID_INPUT\"[^\n]*options.extract")
-  add_test(NAME m1rl_verify_jsonl_extract_default
-           COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_math_options.jsonl --extract eval)
-  set_tests_properties(m1rl_verify_jsonl_extract_default PROPERTIES LABELS cpu
-    PASS_REGULAR_EXPRESSION "\"line\":5,[^\n]*\"verdict\":\"CORRECT\"")
-endif()
+add_test(NAME m1rl_verify_math_boxed COMMAND m1rl verify --domain math --gold "\\frac{1}{2}" --pred "<think>so</think> \\boxed{0.5}")
+set_tests_properties(m1rl_verify_math_boxed PROPERTIES LABELS cpu PASS_REGULAR_EXPRESSION "verdict: CORRECT")
+add_test(NAME m1rl_verify_math_extract_eval
+         COMMAND m1rl verify --domain math --gold 4 --pred "the result is 4" --extract eval)
+set_tests_properties(m1rl_verify_math_extract_eval PROPERTIES LABELS cpu
+                     PASS_REGULAR_EXPRESSION "verdict: CORRECT[^\n]*\n.*source=bare_expression")
+add_test(NAME m1rl_verify_math_extract_rl
+         COMMAND m1rl verify --domain math --gold 4 --pred "the result is 4" --extract rl)
+set_tests_properties(m1rl_verify_math_extract_rl PROPERTIES LABELS cpu PASS_REGULAR_EXPRESSION "verdict: NO_ANSWER")
+add_test(NAME m1rl_verify_math_extract_bad_exits_2 COMMAND m1rl verify --gold 4 --pred 4 --extract both)
+set_tests_properties(m1rl_verify_math_extract_bad_exits_2 PROPERTIES LABELS cpu WILL_FAIL TRUE)
+# Per-row options, and --extract as the default for rows without one (row 5 is NO_ANSWER without it).
+add_test(NAME m1rl_verify_jsonl_math_options
+         COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_math_options.jsonl)
+set_tests_properties(m1rl_verify_jsonl_math_options PROPERTIES LABELS cpu
+  PASS_REGULAR_EXPRESSION "\"line\":1,[^\n]*\"verdict\":\"CORRECT\".*\"line\":2,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":3,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":4,[^\n]*\"verdict\":\"CORRECT\".*\"line\":5,[^\n]*\"verdict\":\"NO_ANSWER\".*\"line\":6,\"status\":\"INVALID_INPUT\"[^\n]*options.extract")
+add_test(NAME m1rl_verify_jsonl_extract_default
+         COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_math_options.jsonl --extract eval)
+set_tests_properties(m1rl_verify_jsonl_extract_default PROPERTIES LABELS cpu
+  PASS_REGULAR_EXPRESSION "\"line\":5,[^\n]*\"verdict\":\"CORRECT\"")
 add_test(NAME m1rl_reward_server_graceful_sigterm
          COMMAND ${PROJECT_SOURCE_DIR}/reward/service/testing/reward_server_smoke.sh $<TARGET_FILE:m1rl>)
 set_tests_properties(m1rl_reward_server_graceful_sigterm PROPERTIES LABELS cpu TIMEOUT 60 PASS_REGULAR_EXPRESSION "smoke: ok")
