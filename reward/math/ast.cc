@@ -218,7 +218,7 @@ bool HasSymbol(const Node& n) {
   return false;
 }
 
-bool IsScalar(const Node& n) {
+bool IsCollection(const Node& n) {
   switch (n.kind) {
     case NodeKind::kTuple:
     case NodeKind::kList:
@@ -226,6 +226,15 @@ bool IsScalar(const Node& n) {
     case NodeKind::kInterval:
     case NodeKind::kUnion:
     case NodeKind::kMatrix:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsScalar(const Node& n) {
+  if (IsCollection(n)) return false;
+  switch (n.kind) {
     case NodeKind::kRelation:
     case NodeKind::kPlusMinus:
     case NodeKind::kText:

@@ -71,7 +71,9 @@ int CountNodes(const Node& n);
 bool HasDecimal(const Node& n);
 // True iff the tree contains a kSymbol.
 bool HasSymbol(const Node& n);
-// True iff the tree is a scalar expression (no tuple/list/set/interval/union/matrix/relation/±/text).
+// True iff the node is a tuple, list, set, interval, union or matrix (compared by structure, layer 2).
+bool IsCollection(const Node& n);
+// True iff the tree is a scalar expression (no collection, relation, ±, text or ellipsis anywhere in it).
 bool IsScalar(const Node& n);
 
 }  // namespace m1rl::reward::math

@@ -107,20 +107,6 @@ NodeP InequalityToInterval(const NodeP& rel) {
   return nullptr;
 }
 
-bool IsCollection(const Node& n) {
-  switch (n.kind) {
-    case NodeKind::kTuple:
-    case NodeKind::kList:
-    case NodeKind::kSet:
-    case NodeKind::kInterval:
-    case NodeKind::kUnion:
-    case NodeKind::kMatrix:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Expands every \pm into the set of values (at most 16).
 std::vector<NodeP> ExpandPm(const NodeP& n) {
   if (n->kind == NodeKind::kPlusMinus) {
