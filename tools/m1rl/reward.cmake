@@ -31,11 +31,12 @@ add_test(NAME m1rl_verify_math_extract_rl
 set_tests_properties(m1rl_verify_math_extract_rl PROPERTIES LABELS cpu PASS_REGULAR_EXPRESSION "verdict: NO_ANSWER")
 add_test(NAME m1rl_verify_math_extract_bad_exits_2 COMMAND m1rl verify --gold 4 --pred 4 --extract both)
 set_tests_properties(m1rl_verify_math_extract_bad_exits_2 PROPERTIES LABELS cpu WILL_FAIL TRUE)
-# Per-row options, and --extract as the default for rows without one (row 5 is NO_ANSWER without it).
+# Per-row options (decimal_places, ordered_lists, extract, rel_tolerance: rows 7-8 are the same pair with and
+# without it), and --extract as the default for rows without one (row 5 is NO_ANSWER without it).
 add_test(NAME m1rl_verify_jsonl_math_options
          COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_math_options.jsonl)
 set_tests_properties(m1rl_verify_jsonl_math_options PROPERTIES LABELS cpu
-  PASS_REGULAR_EXPRESSION "\"line\":1,[^\n]*\"verdict\":\"CORRECT\".*\"line\":2,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":3,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":4,[^\n]*\"verdict\":\"CORRECT\".*\"line\":5,[^\n]*\"verdict\":\"NO_ANSWER\".*\"line\":6,\"status\":\"INVALID_INPUT\"[^\n]*options.extract")
+  PASS_REGULAR_EXPRESSION "\"line\":1,[^\n]*\"verdict\":\"CORRECT\".*\"line\":2,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":3,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":4,[^\n]*\"verdict\":\"CORRECT\".*\"line\":5,[^\n]*\"verdict\":\"NO_ANSWER\".*\"line\":6,\"status\":\"INVALID_INPUT\"[^\n]*options.extract.*\"line\":7,[^\n]*\"verdict\":\"CORRECT\".*\"line\":8,[^\n]*\"verdict\":\"INCORRECT\"")
 add_test(NAME m1rl_verify_jsonl_extract_default
          COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_math_options.jsonl --extract eval)
 set_tests_properties(m1rl_verify_jsonl_extract_default PROPERTIES LABELS cpu
