@@ -105,25 +105,9 @@ void RepeatingDecimals(std::string& s) {
   s = out + rest;
 }
 
-}  // namespace
-
-std::string NormalizeLatex(std::string_view span) {
-  std::string s(span);
-  // Unicode first (UTF-8 sequences).
-  s = absl::StrReplaceAll(s, {{"\xe2\x88\x92", "-"},          // U+2212 minus
-                              {"\xc3\x97", "\\times "},       // ×
-                              {"\xc3\xb7", "\\div "},         // ÷
-                              {"\xcf\x80", "\\pi "},          // π
-                              {"\xe2\x89\xa4", "\\le "},      // ≤
-                              {"\xe2\x89\xa5", "\\ge "},      // ≥
-                              {"\xe2\x89\xa0", "\\ne "},      // ≠
-                              {"\xe2\x88\x9e", "\\infty "},   // ∞
-                              {"\xc2\xb1", "\\pm "},          // ±
-                              {"\xc2\xb7", "\\cdot "},        // ·
-                              {"\xc2\xb0", ""},               // °
-                              {"\xe2\x88\xaa", "\\cup "},     // ∪
-                              {"\xe2\x88\x9a", "\\sqrt "}});  // √
-  s = absl::StrReplaceAll(s, {{"**", ""}, {"`", ""}, {"\\$", ""}, {"$", ""}, {"{,}", ","}});
+// The backslash-command part of NormalizeLatex: thin-space thousands, spacing and sizing commands,
+// \dfrac-style aliases, degrees, repeating decimals, font wrappers, and \text{and}/\text{percent}.
+void NormalizeCommands(std::string& s) {
   // A thin space between digit groups ("1\,000", "1\!000") is a thousands separator: make it a comma,
   // which the parser accepts as one only for exact 3-digit groups and a scalar gold.
   for (const char* sep : {"\\,", "\\!", "\\ "}) {
@@ -165,6 +149,29 @@ std::string NormalizeLatex(std::string_view span) {
                               {"\\text{percent}", "\\%"},
                               {"\\text{ pct}", "\\%"},
                               {"\\text{pct}", "\\%"}});
+}
+
+}  // namespace
+
+std::string NormalizeLatex(std::string_view span) {
+  std::string s(span);
+  // Unicode first (UTF-8 sequences; an ASCII span has none).
+  if (std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+    s = absl::StrReplaceAll(s, {{"\xe2\x88\x92", "-"},          // U+2212 minus
+                                {"\xc3\x97", "\\times "},       // ×
+                                {"\xc3\xb7", "\\div "},         // ÷
+                                {"\xcf\x80", "\\pi "},          // π
+                                {"\xe2\x89\xa4", "\\le "},      // ≤
+                                {"\xe2\x89\xa5", "\\ge "},      // ≥
+                                {"\xe2\x89\xa0", "\\ne "},      // ≠
+                                {"\xe2\x88\x9e", "\\infty "},   // ∞
+                                {"\xc2\xb1", "\\pm "},          // ±
+                                {"\xc2\xb7", "\\cdot "},        // ·
+                                {"\xc2\xb0", ""},               // °
+                                {"\xe2\x88\xaa", "\\cup "},     // ∪
+                                {"\xe2\x88\x9a", "\\sqrt "}});  // √
+  s = absl::StrReplaceAll(s, {{"**", ""}, {"`", ""}, {"\\$", ""}, {"$", ""}, {"{,}", ","}});
+  if (s.find('\\') != std::string::npos) NormalizeCommands(s);  // (most spans have no command)
   ReplaceWord(s, "infinity", "\\infty ");
   ReplaceWord(s, "and", ",");
   ReplaceWord(s, "or", ",");
