@@ -125,17 +125,13 @@ void NormalizeCommands(std::string& s) {
        {"\\displaystyle", "\\textstyle", "\\left.", "\\right.", "\\left", "\\right", "\\bigl", "\\bigr",
         "\\Bigl", "\\Bigr", "\\big", "\\Big", "\\qquad", "\\quad", "\\!", "\\,", "\\;", "\\:", "\\ "})
     ReplaceCommand(s, c, c[1] == 'q' || c[1] == ' ' || c[1] == ',' || c[1] == ';' || c[1] == ':' ? " " : "");
-  ReplaceCommand(s, "\\dfrac", "\\frac");
-  ReplaceCommand(s, "\\tfrac", "\\frac");
-  ReplaceCommand(s, "\\cfrac", "\\frac");
-  ReplaceCommand(s, "\\dbinom", "\\binom");
-  ReplaceCommand(s, "\\tbinom", "\\binom");
-  ReplaceCommand(s, "\\emptyset", "\\{\\}");
-  ReplaceCommand(s, "\\varnothing", "\\{\\}");
+  constexpr std::pair<const char*, const char*> kAliases[] = {
+      {"\\dfrac", "\\frac"},      {"\\tfrac", "\\frac"},   {"\\cfrac", "\\frac"},
+      {"\\dbinom", "\\binom"},    {"\\tbinom", "\\binom"}, {"\\emptyset", "\\{\\}"},
+      {"\\varnothing", "\\{\\}"}, {"\\lbrace", "\\{"},     {"\\rbrace", "\\}"}};
+  for (const auto& [cmd, with] : kAliases) ReplaceCommand(s, cmd, with);
   s = absl::StrReplaceAll(s, {{"^{\\circ}", ""}, {"^\\circ", ""}, {"\\circ", ""}, {"\\degree", ""}});
   if (s.find("\\overline") != std::string::npos) RepeatingDecimals(s);
-  ReplaceCommand(s, "\\lbrace", "\\{");
-  ReplaceCommand(s, "\\rbrace", "\\}");
   for (const char* w : {"\\boxed", "\\mathrm", "\\mathbf", "\\textbf", "\\mathit", "\\boldsymbol", "\\bm",
                         "\\mathsf", "\\textrm"})
     UnwrapCommand(s, w);
