@@ -103,87 +103,59 @@ nlohmann::ordered_json ResultJson(const rl::ScoreResult& r) {
   return j;
 }
 
-int RunVerify(const std::vector<std::string>& args) {
-  std::string domain = "math";
-  std::string gold;
-  std::string pred;
-  std::string prompt;
-  std::string jsonl;
-  std::string options_json = "{}";
-  std::string extract;
-  bool require_think = false;
-  int64_t timeout_ms = 10000;
-  double correctness_weight = 1.0;
-  double format_weight = 0.0;
-  FlagSet flags("m1rl verify",
-                "Scores an answer (or a JSONL batch) with the reward verifiers, without a server.");
-  flags.AddString("domain", &domain, "math | logic | logic/<family> | format");
-  flags.AddString("gold", &gold, "reference answer (logic: the instance JSON)");
-  flags.AddString("pred", &pred, "the model's full response");
-  flags.AddString("prompt", &prompt, "the prompt (optional)");
-  flags.AddString(
-      "options", &options_json,
-      "JSON object: rel_tolerance, decimal_places, ordered_lists, extract, require_think, family");
-  flags.AddString("extract", &extract,
-                  "math answer extraction, rl | eval (eval also takes the last bare expression); a row's "
-                  "options.extract wins; default: the verifier's (rl)");
-  flags.AddString("jsonl", &jsonl,
-                  "batch file: one {\"gold\",\"pred\"[,\"domain\",\"prompt\",\"options\"]} per line");
-  flags.AddBool("require-think", &require_think, "format: require <think>...</think> before the answer");
-  flags.AddInt("timeout-ms", &timeout_ms, "per-check budget; past it the check is abandoned (TIMEOUT)");
-  flags.AddDouble("correctness-weight", &correctness_weight, "total = wc*correctness + wf*format");
-  flags.AddDouble("format-weight", &format_weight, "weight of the format component");
-  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
-  if (jsonl.empty() && (!flags.IsSet("gold") || !flags.IsSet("pred"))) {
-    std::cerr << "m1rl verify: give --gold and --pred, or --jsonl FILE\n" << flags.Usage();
-    return 2;
-  }
-  rl::MathExtract default_extract = rl::MATH_EXTRACT_DEFAULT;
-  if (!extract.empty()) {
-    absl::StatusOr<rl::MathExtract> e = ParseExtract(extract, "--extract");
-    if (!e.ok()) {
-      std::cerr << "m1rl verify: " << e.status().message() << "\n";
-      return 2;
-    }
-    default_extract = *e;
-  }
-  if (timeout_ms <= 0) {
-    std::cerr << "m1rl verify: --timeout-ms must be > 0, got " << timeout_ms << "\n";
-    return 2;
-  }
+// The registry, rules and per-check budget every item of one `m1rl verify` run is scored with.
+struct Scorer {
+  std::unique_ptr<VerifierRegistry> registry;
   ScoringRules rules;
-  rules.correctness_weight = correctness_weight;
-  rules.format_weight = format_weight;
-  rules.format.require_think = require_think;
-  std::unique_ptr<VerifierRegistry> registry = DefaultVerifierRegistry();
-  auto score = [&](const rl::ScoreItem& item) {
+  int64_t timeout_ms = 10000;
+
+  rl::ScoreResult operator()(const rl::ScoreItem& item) const {
     CheckContext ctx;
     ctx.deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     return ScoreItemNow(*registry, rules, item, ctx);
-  };
-
-  if (jsonl.empty()) {
-    nlohmann::json options = nlohmann::json::parse(options_json, nullptr, /*allow_exceptions=*/false);
-    if (options.is_discarded()) {
-      std::cerr << "m1rl verify: --options is not valid JSON: " << options_json << "\n";
-      return 2;
-    }
-    auto item = MakeItem(domain, prompt, pred, gold, options, default_extract);
-    if (!item.ok()) {
-      std::cerr << "m1rl verify: " << item.status().message() << "\n";
-      return 2;
-    }
-    const rl::ScoreResult r = score(*item);
-    std::cout << "status: " << rl::ItemStatus_Name(r.status())
-              << "\nverdict: " << rl::Verdict_Name(r.verdict())
-              << "\ncorrectness: " << r.components().correctness() << "\nformat: " << r.components().format()
-              << "\ntotal: " << r.total() << "\nnormalized_gold: " << r.normalized_gold()
-              << "\nnormalized_pred: " << r.normalized_pred() << "\ndetails: " << r.details()
-              << "\nverifier: " << r.verifier_version() << " (" << r.run_ms() << " ms)\n";
-    if (r.status() != rl::OK) return 3;
-    return r.verdict() == rl::CORRECT ? 0 : 1;
   }
+};
 
+// One item from the flags: prints the result; exit 0 CORRECT, 1 otherwise, 3 not OK, 2 bad input.
+int VerifyOne(const Scorer& score, const std::string& domain, const std::string& prompt,
+              const std::string& pred, const std::string& gold, const std::string& options_json,
+              rl::MathExtract default_extract) {
+  nlohmann::json options = nlohmann::json::parse(options_json, nullptr, /*allow_exceptions=*/false);
+  if (options.is_discarded()) {
+    std::cerr << "m1rl verify: --options is not valid JSON: " << options_json << "\n";
+    return 2;
+  }
+  auto item = MakeItem(domain, prompt, pred, gold, options, default_extract);
+  if (!item.ok()) {
+    std::cerr << "m1rl verify: " << item.status().message() << "\n";
+    return 2;
+  }
+  const rl::ScoreResult r = score(*item);
+  std::cout << "status: " << rl::ItemStatus_Name(r.status()) << "\nverdict: " << rl::Verdict_Name(r.verdict())
+            << "\ncorrectness: " << r.components().correctness() << "\nformat: " << r.components().format()
+            << "\ntotal: " << r.total() << "\nnormalized_gold: " << r.normalized_gold()
+            << "\nnormalized_pred: " << r.normalized_pred() << "\ndetails: " << r.details()
+            << "\nverifier: " << r.verifier_version() << " (" << r.run_ms() << " ms)\n";
+  if (r.status() != rl::OK) return 3;
+  return r.verdict() == rl::CORRECT ? 0 : 1;
+}
+
+// The item of one --jsonl row, or why the row is not one.
+absl::StatusOr<rl::ScoreItem> RowItem(const std::string& line, const std::string& domain,
+                                      rl::MathExtract default_extract) {
+  nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (row.is_discarded()) return absl::InvalidArgumentError("not valid JSON");
+  if (!row.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  if (!row.contains("gold") || !row.contains("pred") || !row["pred"].is_string())
+    return absl::InvalidArgumentError("needs \"gold\" and a string \"pred\"");
+  nlohmann::json options = row.value("options", nlohmann::json::object());
+  return MakeItem(row.value("domain", domain), row.value("prompt", std::string()),
+                  row["pred"].get<std::string>(), row["gold"], options, default_extract);
+}
+
+// A --jsonl batch: one JSON result per line on stdout, the verdict/status counts on stderr.
+int VerifyJsonl(const Scorer& score, const std::string& jsonl, const std::string& domain,
+                rl::MathExtract default_extract) {
   std::ifstream in(jsonl);
   if (!in) {
     std::cerr << "m1rl verify: cannot open --jsonl " << jsonl << "\n";
@@ -197,19 +169,7 @@ int RunVerify(const std::vector<std::string>& args) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     nlohmann::ordered_json out;
     out["line"] = line_no;
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    absl::StatusOr<rl::ScoreItem> item =
-        absl::InvalidArgumentError(row.is_discarded() ? "not valid JSON" : "not a JSON object");
-    if (!row.is_discarded() && row.is_object()) {
-      if (!row.contains("gold") || !row.contains("pred") || !row["pred"].is_string()) {
-        item = absl::InvalidArgumentError("needs \"gold\" and a string \"pred\"");
-      } else {
-        const std::string row_domain = row.value("domain", domain);
-        nlohmann::json options = row.value("options", nlohmann::json::object());
-        item = MakeItem(row_domain, row.value("prompt", std::string()), row["pred"].get<std::string>(),
-                        row["gold"], options, default_extract);
-      }
-    }
+    const absl::StatusOr<rl::ScoreItem> item = RowItem(line, domain, default_extract);
     if (!item.ok()) {
       out["status"] = "INVALID_INPUT";
       out["details"] = absl::StrCat(jsonl, ":", line_no, ": ", item.status().message());
@@ -226,6 +186,58 @@ int RunVerify(const std::vector<std::string>& args) {
   for (const auto& [what, n] : counts) std::cerr << " " << what << "=" << n;
   std::cerr << "\n";
   return 0;
+}
+
+int RunVerify(const std::vector<std::string>& args) {
+  std::string domain = "math";
+  std::string gold;
+  std::string pred;
+  std::string prompt;
+  std::string jsonl;
+  std::string options_json = "{}";
+  std::string extract;
+  Scorer score;
+  FlagSet flags("m1rl verify",
+                "Scores an answer (or a JSONL batch) with the reward verifiers, without a server.");
+  flags.AddString("domain", &domain, "math | logic | logic/<family> | format");
+  flags.AddString("gold", &gold, "reference answer (logic: the instance JSON)");
+  flags.AddString("pred", &pred, "the model's full response");
+  flags.AddString("prompt", &prompt, "the prompt (optional)");
+  flags.AddString(
+      "options", &options_json,
+      "JSON object: rel_tolerance, decimal_places, ordered_lists, extract, require_think, family");
+  flags.AddString("extract", &extract,
+                  "math answer extraction, rl | eval (eval also takes the last bare expression); a row's "
+                  "options.extract wins; default: the verifier's (rl)");
+  flags.AddString("jsonl", &jsonl,
+                  "batch file: one {\"gold\",\"pred\"[,\"domain\",\"prompt\",\"options\"]} per line");
+  flags.AddBool("require-think", &score.rules.format.require_think,
+                "format: require <think>...</think> before the answer");
+  flags.AddInt("timeout-ms", &score.timeout_ms, "per-check budget; past it the check is abandoned (TIMEOUT)");
+  flags.AddDouble("correctness-weight", &score.rules.correctness_weight,
+                  "total = wc*correctness + wf*format");
+  flags.AddDouble("format-weight", &score.rules.format_weight, "weight of the format component");
+  if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
+  if (jsonl.empty() && (!flags.IsSet("gold") || !flags.IsSet("pred"))) {
+    std::cerr << "m1rl verify: give --gold and --pred, or --jsonl FILE\n" << flags.Usage();
+    return 2;
+  }
+  rl::MathExtract default_extract = rl::MATH_EXTRACT_DEFAULT;
+  if (!extract.empty()) {
+    absl::StatusOr<rl::MathExtract> e = ParseExtract(extract, "--extract");
+    if (!e.ok()) {
+      std::cerr << "m1rl verify: " << e.status().message() << "\n";
+      return 2;
+    }
+    default_extract = *e;
+  }
+  if (score.timeout_ms <= 0) {
+    std::cerr << "m1rl verify: --timeout-ms must be > 0, got " << score.timeout_ms << "\n";
+    return 2;
+  }
+  score.registry = DefaultVerifierRegistry();
+  if (jsonl.empty()) return VerifyOne(score, domain, prompt, pred, gold, options_json, default_extract);
+  return VerifyJsonl(score, jsonl, domain, default_extract);
 }
 
 }  // namespace
