@@ -8,19 +8,20 @@
 #include <cln/real.h>
 
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 namespace m1rl::reward::math {
 namespace {
 
 // 1e5 decimal digits ~ 332,193 bits.
-constexpr long kMaxBits = 332193;
+constexpr int64_t kMaxBits = 332193;
 
 bool TooBig(const cln::cl_RA& v) {
   return cln::integer_length(cln::numerator(v)) + cln::integer_length(cln::denominator(v)) > kMaxBits;
 }
 
-RationalValue Ok(cln::cl_RA v) {
+RationalValue Ok(const cln::cl_RA& v) {
   RationalValue r;
   if (TooBig(v)) {
     r.status = EvalStatus::kTooComplex;
@@ -44,7 +45,7 @@ cln::cl_RA ParseLiteral(const std::string& digits) {
   if (dot == std::string::npos) return cln::cl_I(digits.c_str());
   std::string all = digits.substr(0, dot) + digits.substr(dot + 1);
   size_t frac = digits.size() - dot - 1;
-  return cln::cl_I(all.c_str()) / cln::expt_pos(cln::cl_I(10), static_cast<long>(frac));
+  return cln::cl_I(all.c_str()) / cln::expt_pos(cln::cl_I(10), static_cast<int64_t>(frac));
 }
 
 bool IsInteger(const cln::cl_RA& v) { return cln::denominator(v) == 1; }
@@ -55,11 +56,11 @@ namespace {
 
 // Total bits the expensive operations (powers, factorials, binomials) may produce in one evaluation:
 // four full-size values. Bounds the request-thread time of spans like "25000! + 25000! + ...".
-constexpr long kWorkBudgetBits = 4 * kMaxBits;
+constexpr int64_t kWorkBudgetBits = 4 * kMaxBits;
 
-RationalValue EvalCharged(const Node& n, long* work_bits);
+RationalValue EvalCharged(const Node& n, int64_t* work_bits);
 
-RationalValue Charge(RationalValue v, long* work_bits) {
+RationalValue Charge(RationalValue v, int64_t* work_bits) {
   if (v.status != EvalStatus::kOk) return v;
   *work_bits +=
       cln::integer_length(cln::abs(cln::numerator(v.value))) + cln::integer_length(cln::denominator(v.value));
@@ -67,7 +68,7 @@ RationalValue Charge(RationalValue v, long* work_bits) {
   return v;
 }
 
-RationalValue Eval(const Node& n, long* work_bits) {
+RationalValue Eval(const Node& n, int64_t* work_bits) {
   std::vector<RationalValue> k;
   if (n.kind != NodeKind::kNumber) {
     for (const auto& kid : n.kids) {
@@ -122,11 +123,11 @@ RationalValue Eval(const Node& n, long* work_bits) {
       cln::cl_I ae = cln::abs(ei);
       // A lower bound of log2|num| + log2|den|, so a rejected power is surely over the limit; the
       // result is checked exactly afterwards.
-      long bits =
+      int64_t bits =
           cln::integer_length(cln::abs(cln::numerator(b))) - 1 + cln::integer_length(cln::denominator(b)) - 1;
       if (cln::integer_length(ae) > 40 || cln::cl_I(bits) * ae > kMaxBits)
         return Fail(EvalStatus::kTooComplex, "power over 1e5 digits");
-      long el = cln::cl_I_to_long(ae);
+      int64_t el = cln::cl_I_to_long(ae);
       cln::cl_RA p = cln::expt_pos(b, el);
       return Ok(cln::minusp(ei) ? 1 / p : p);
     }
@@ -147,8 +148,8 @@ RationalValue Eval(const Node& n, long* work_bits) {
           return Fail(EvalStatus::kNotRational, "binom args");
         if (cln::minusp(b) || b > a) return Ok(0);
         if (a > 1000000) return Fail(EvalStatus::kTooComplex, "binom over 1e6");
-        long nn = cln::cl_I_to_long(cln::numerator(a));
-        long kk = cln::cl_I_to_long(cln::numerator(b));
+        int64_t nn = cln::cl_I_to_long(cln::numerator(a));
+        int64_t kk = cln::cl_I_to_long(cln::numerator(b));
         // log10 C(n,k) <= n*log10(2).
         if (std::min(kk, nn - kk) * std::log10(static_cast<double>(nn) + 1) > kMaxDigits)
           return Fail(EvalStatus::kTooComplex, "binom over 1e5 digits");
@@ -158,7 +159,7 @@ RationalValue Eval(const Node& n, long* work_bits) {
       if (n.text == "ceil") return Ok(cln::ceiling1(k[0].value));
       if (n.text == "sqrt" || n.text == "root") {
         // Exact perfect powers stay rational: \sqrt{16} = 4, \sqrt{9/4} = 3/2.
-        long deg = 2;
+        int64_t deg = 2;
         if (n.text == "root") {
           if (!IsInteger(k[1].value) || k[1].value < 2 || k[1].value > 64)
             return Fail(EvalStatus::kNotRational, "root degree");
@@ -177,7 +178,7 @@ RationalValue Eval(const Node& n, long* work_bits) {
   }
 }
 
-RationalValue EvalCharged(const Node& n, long* work_bits) {
+RationalValue EvalCharged(const Node& n, int64_t* work_bits) {
   RationalValue v = Eval(n, work_bits);
   if (n.kind == NodeKind::kPow || n.kind == NodeKind::kFactorial ||
       (n.kind == NodeKind::kFunc && n.text == "binom"))
@@ -188,7 +189,7 @@ RationalValue EvalCharged(const Node& n, long* work_bits) {
 }  // namespace
 
 RationalValue EvalRational(const Node& n) {
-  long work_bits = 0;
+  int64_t work_bits = 0;
   return EvalCharged(n, &work_bits);
 }
 
@@ -295,9 +296,9 @@ namespace {
 cln::cl_I RoundAtPlaces(const cln::cl_RA& x, int places) {
   // cln::expt_pos needs a positive exponent (it never returns for 0).
   const cln::cl_RA scaled =
-      places == 0 ? cln::cl_RA(cln::abs(x)) : cln::abs(x) * cln::expt_pos(cln::cl_I(10), places);
+      places == 0 ? static_cast<cln::cl_RA>(cln::abs(x)) : cln::abs(x) * cln::expt_pos(cln::cl_I(10), places);
   const cln::cl_I r = cln::floor1(scaled + cln::cl_RA(1) / 2);
-  return cln::minusp(x) ? cln::cl_I(-r) : r;
+  return cln::minusp(x) ? static_cast<cln::cl_I>(-r) : r;
 }
 
 }  // namespace

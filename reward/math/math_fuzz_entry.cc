@@ -17,7 +17,7 @@ void MathFuzzOneInput(const uint8_t* data, size_t size) {
   ExtractOptions eo;
   eo.mode = ExtractMode::kEval;
   Extraction ex = ExtractAnswer(text, eo);
-  for (std::string_view span : {std::string_view(ex.answer), text}) {
+  for (std::string_view span : {std::string_view{ex.answer}, text}) {
     ValueAndUnit vu = SplitUnit(NormalizeLatex(span));
     for (bool thousands : {false, true}) {
       ParseOptions po;

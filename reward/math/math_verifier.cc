@@ -126,7 +126,7 @@ class MathVerifier : public Verifier {
   MathVerifier(const MathVerifierOptions& o, absl::StatusOr<std::unique_ptr<math::CasPool>> pool)
       : o_(o),
         pool_(std::move(pool)),
-        failed_(pool_.ok() ? "" : "no CAS workers: " + std::string(pool_.status().message())) {}
+        failed_(pool_.ok() ? "" : absl::StrCat("no CAS workers: ", pool_.status().message())) {}
 
   std::string_view domain() const override { return "math"; }
   std::string_view version() const override { return kMathVerifierVersion; }
@@ -138,7 +138,7 @@ class MathVerifier : public Verifier {
     return out;
   }
 
-  MathVerifierCounters counters() const {
+  MathVerifierCounters Counters() const {
     MathVerifierCounters c;
     c.checks = checks_.load();
     c.undecided = undecided_.load();
@@ -201,11 +201,11 @@ class MathVerifier : public Verifier {
     if (ctx.Expired()) return Status(rl::TIMEOUT, "deadline passed before the check");
     ItemOptions io;
     if (absl::Status s = ReadOptions(in.options, &io); !s.ok())
-      return Status(rl::INVALID_INPUT, std::string(s.message()));
+      return Status(rl::INVALID_INPUT, std::string{s.message()});
 
     Parsed gold;
     if (absl::Status s = ParseGold(in.gold, &gold); !s.ok())
-      return Status(rl::INVALID_INPUT, std::string(s.message()));
+      return Status(rl::INVALID_INPUT, std::string{s.message()});
     VerifyOutcome out;
     out.status = rl::OK;
     out.normalized_gold = math::Print(**gold.tree);
@@ -240,9 +240,8 @@ class MathVerifier : public Verifier {
     if (pred.normalized == gold.normalized) return verdict(rl::CORRECT, "string", "normalised strings equal");
     if (!pred.tree.ok()) {
       bool complex = absl::IsResourceExhausted(pred.tree.status());
-      return verdict(
-          rl::INCORRECT, complex ? "too_complex" : "parse",
-          std::string(complex ? "" : "pred_unparseable: ") + std::string(pred.tree.status().message()));
+      return verdict(rl::INCORRECT, complex ? "too_complex" : "parse",
+                     absl::StrCat(complex ? "" : "pred_unparseable: ", pred.tree.status().message()));
     }
     const math::CompareOptions& co = io.compare;
     CheckContext cas_ctx = ctx;
@@ -292,7 +291,7 @@ absl::Status CheckMathGold(std::string_view gold) {
 }
 
 MathVerifierCounters GetMathVerifierCounters(const Verifier& v) {
-  if (const auto* m = dynamic_cast<const MathVerifier*>(&v)) return m->counters();
+  if (const auto* m = dynamic_cast<const MathVerifier*>(&v)) return m->Counters();
   return {};
 }
 

@@ -16,10 +16,10 @@ using ::testing::HasSubstr;
 
 class MathVerifierTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { verifier_ = NewMathVerifier({.cas_workers = 2}).release(); }
+  static void SetUpTestSuite() { shared_verifier = NewMathVerifier({.cas_workers = 2}).release(); }
   static void TearDownTestSuite() {
-    delete verifier_;
-    verifier_ = nullptr;
+    delete shared_verifier;
+    shared_verifier = nullptr;
   }
   static VerifyOutcome V(const std::string& gold, const std::string& response,
                          nlohmann::json options = nlohmann::json::object(), CheckContext ctx = {}) {
@@ -28,15 +28,15 @@ class MathVerifierTest : public ::testing::Test {
     in.gold = gold;
     in.response = response;
     in.options = std::move(options);
-    return verifier_->Verify(in, ctx);
+    return shared_verifier->Verify(in, ctx);
   }
-  static Verifier* verifier_;
+  static Verifier* shared_verifier;
 };
-Verifier* MathVerifierTest::verifier_ = nullptr;
+Verifier* MathVerifierTest::shared_verifier = nullptr;
 
 TEST_F(MathVerifierTest, DomainAndVersion) {
-  EXPECT_EQ(verifier_->domain(), "math");
-  EXPECT_EQ(verifier_->version(), kMathVerifierVersion);
+  EXPECT_EQ(shared_verifier->domain(), "math");
+  EXPECT_EQ(shared_verifier->version(), kMathVerifierVersion);
 }
 
 TEST_F(MathVerifierTest, CorrectWithFormat) {
@@ -140,7 +140,7 @@ TEST_F(MathVerifierTest, PathologicalInputTimesOutPromptly) {
   EXPECT_LT(ms, 1000);  // 150 ms budget + 20 ms poll slice + kill/respawn, generous for loaded CI
   // The verifier still works afterwards (respawned worker).
   EXPECT_EQ(V("x^2+2x+1", "\\boxed{(x+1)^2}").verdict, rl::CORRECT);
-  EXPECT_GE(GetMathVerifierCounters(*verifier_).cas_restarts, 1);
+  EXPECT_GE(GetMathVerifierCounters(*shared_verifier).cas_restarts, 1);
 }
 
 TEST_F(MathVerifierTest, ExpiredAndCancelled) {
@@ -165,6 +165,7 @@ TEST_F(MathVerifierTest, TooComplex) {
 TEST_F(MathVerifierTest, ConcurrentCallers) {
   std::atomic<int> correct{0};
   std::vector<std::thread> ts;
+  ts.reserve(6);
   for (int i = 0; i < 6; ++i)
     ts.emplace_back([&, i] {
       for (int k = 0; k < 10; ++k) {

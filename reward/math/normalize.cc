@@ -202,7 +202,7 @@ std::string NormalizeLatex(std::string_view span) {
     v.remove_suffix(1);
   }
   while (!v.empty() && (v.front() == ',' || v.front() == ' ')) v.remove_prefix(1);
-  return std::string(v);
+  return std::string{v};
 }
 
 namespace {

@@ -49,7 +49,7 @@ bool IsGreek(const std::string& w) {
   return false;
 }
 
-std::string CanonicalDigits(std::string digits) {
+std::string CanonicalDigits(const std::string& digits) {
   // Strip leading zeros of the integer part ("016" -> "16", ".5" -> "0.5", "00.5" -> "0.5").
   size_t dot = digits.find('.');
   std::string ip = dot == std::string::npos ? digits : digits.substr(0, dot);
@@ -110,7 +110,7 @@ class Lexer {
           } else if (w == "begin" || w == "end") {
             std::string env = ReadBraced(start);
             if (w == "begin" && env == "array") ReadBraced(start);  // column spec
-            out.push_back({Tok::kCmd, w + ":" + env, start});
+            out.push_back({Tok::kCmd, absl::StrCat(w, ":", env), start});
           } else {
             out.push_back({Tok::kCmd, w, start});
           }
