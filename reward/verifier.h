@@ -43,6 +43,9 @@ struct VerifyInput {
   std::string response;  // full model output (may include <think>...</think>)
   std::string gold;      // ground truth (math: LaTeX/plain answer; logic: instance JSON)
   nlohmann::json options = nlohmann::json::object();  // per-item options (e.g. rel_tolerance, family)
+  // The item itself, for domains whose payload is structured (code: item->code()). May be null (tests,
+  // `m1rl verify`); such verifiers then return INVALID_INPUT. Not owned; valid during Verify().
+  const rl::ScoreItem* item = nullptr;
 };
 
 struct VerifyOutcome {
