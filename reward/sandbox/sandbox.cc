@@ -34,6 +34,7 @@ constexpr int kStatusFd = 4;
 constexpr int64_t kStderrCap = 64 << 10;
 constexpr int kCpuSampleMs = 50;
 constexpr int kReapTimeoutMs = 2000;
+constexpr int kPidfdIdType = 3;  // P_PIDFD of linux/wait.h (glibc 2.36 does not export it)
 
 int64_t MsSince(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -237,6 +238,9 @@ class Supervision {
   void Pump(RunResult& result);
   pid_t pid() const { return pid_; }
   const BwrapStatus& bwrap() const { return bwrap_; }
+  // A pidfd of the namespace init (-1 if bwrap never reported it): signals and waits reach that process
+  // even after its pid is recycled.
+  int init_pidfd() const { return init_pidfd_.get(); }
   int64_t sampled_cpu_ms() const { return sampled_cpu_ms_; }
 
  private:
@@ -244,12 +248,14 @@ class Supervision {
   bool ReadInto(int fd, std::string& sink, int64_t cap, RunResult& result);
   void WriteStdin();
   void CheckCpu(RunResult& result);
+  void OnBwrapStatus();
 
   const RunSpec& spec_;
   const pid_t pid_;
   const int pidfd_;  // readable once the outer bwrap has exited
   RunFds& fds_;
   BwrapStatus bwrap_;
+  Fd init_pidfd_;
   std::string status_text_;
   size_t stdin_off_ = 0;
   int64_t sampled_cpu_ms_ = 0;  // the last tree CPU sample (the killed tree's rusage may be partial)
@@ -264,8 +270,7 @@ void Supervision::Kill() {
   kill(-pid_, SIGKILL);  // the process group of the outer bwrap (it called setsid)
   kill(pid_, SIGKILL);
   // Killing the namespace init kills every process of the namespace, other sessions included.
-  if (bwrap_.init_pid > 0 && internal::PidNamespaceInode(bwrap_.init_pid) == bwrap_.pid_ns)
-    kill(bwrap_.init_pid, SIGKILL);
+  if (init_pidfd_.get() >= 0) syscall(SYS_pidfd_send_signal, init_pidfd_.get(), SIGKILL, nullptr, 0);
 }
 
 // Returns false at EOF (or error). Output past the run's byte cap is dropped and ends the run; stderr
@@ -296,6 +301,15 @@ void Supervision::WriteStdin() {
     if (n < 0 && errno != EAGAIN && errno != EINTR) stdin_off_ = data.size();  // reader gone
   }
   if (stdin_off_ >= data.size()) fds_.stdin_parent.Reset();  // EOF for the program
+}
+
+void Supervision::OnBwrapStatus() {
+  if (bwrap_.pid_ns != 0) return;
+  ParseBwrapStatus(status_text_, bwrap_);
+  if (bwrap_.init_pid <= 0) return;
+  init_pidfd_ = Fd(static_cast<int>(syscall(SYS_pidfd_open, bwrap_.init_pid, 0)));
+  // The pid is the init's only if it still lives in the run's namespace (checked after taking the pidfd).
+  if (internal::PidNamespaceInode(bwrap_.init_pid) != bwrap_.pid_ns) init_pidfd_.Reset();
 }
 
 void Supervision::CheckCpu(RunResult& result) {
@@ -341,7 +355,7 @@ void Supervision::Pump(RunResult& result) {
         const ssize_t got = read(fd, buf, sizeof(buf));
         status_open = got > 0 || (got < 0 && errno == EINTR);
         if (got > 0) status_text_.append(buf, static_cast<size_t>(got));
-        ParseBwrapStatus(status_text_, bwrap_);
+        OnBwrapStatus();
       }
       if (fd == fds_.stdin_parent.get()) WriteStdin();
       if (fd == pidfd_ && !exited) {
@@ -552,8 +566,11 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunSpec& spec, int slot) const {
   // The namespace init was reparented to us (subreaper) when the outer bwrap exited; its rusage holds
   // the whole tree's CPU and peak RSS. It dies with its parent (--die-with-parent), so this is prompt.
   rusage init_usage{};
-  if (const pid_t init = supervision.bwrap().init_pid; init > 0) {
-    while (wait4(init, nullptr, __WALL, &init_usage) < 0 && errno == EINTR) {
+  if (supervision.init_pidfd() >= 0) {
+    siginfo_t info{};
+    while (syscall(SYS_waitid, kPidfdIdType, supervision.init_pidfd(), &info, WEXITED | __WALL, &init_usage) <
+               0 &&
+           errno == EINTR) {
     }
   }
   result.wall_ms = MsSince(start);
