@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "nlohmann/json.hpp"
 #include "proto/rl.pb.h"
@@ -56,6 +57,14 @@ struct VerifyOutcome {
   std::string details;       // reason / deciding layer / error naming the field
   std::string normalized_gold;
   std::string normalized_pred;
+
+  // An outcome without a verdict (INVALID_INPUT, TIMEOUT, CANCELLED, INTERNAL, INFRA_ERROR, ...).
+  static VerifyOutcome NonOk(rl::ItemStatus status, std::string details) {
+    VerifyOutcome o;
+    o.status = status;
+    o.details = std::move(details);
+    return o;
+  }
 };
 
 class Verifier {

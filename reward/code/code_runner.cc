@@ -43,7 +43,8 @@ absl::Status CheckUnderUsr(const char* field, const std::string& path) {
 class WorkDir {
  public:
   static absl::StatusOr<std::unique_ptr<WorkDir>> Create() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "m1rl-code-XXXXXX").string();
+    // /tmp (mode 1777), not $TMPDIR: the sandbox's uid must be able to reach the directory to bind it.
+    std::string tmpl = "/tmp/m1rl-code-XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr)
       return absl::InternalError(absl::StrCat("code: mkdtemp ", tmpl, ": ", std::strerror(errno)));
     auto dir = std::unique_ptr<WorkDir>(new WorkDir(tmpl));
@@ -89,6 +90,8 @@ CodeReport FromPoolError(const absl::Status& status) {
       return Failed(rl::RESOURCE_EXHAUSTED, std::string(status.message()));
     case absl::StatusCode::kDeadlineExceeded:
       return Failed(rl::TIMEOUT, std::string(status.message()));
+    case absl::StatusCode::kCancelled:
+      return Failed(rl::CANCELLED, std::string(status.message()));
     default:
       return Failed(rl::INFRA_ERROR, std::string(status.message()));
   }
@@ -159,6 +162,7 @@ absl::StatusOr<std::string> CompileCpp(SandboxPool& pool, const CodeOptions& opt
   spec.limits.output_bytes = kCompileOutputBytes;
   spec.limits.file_bytes = int64_t{256} << 20;
   spec.limits.max_procs = options.max_procs;
+  spec.cancelled = ctx.cancelled;
   M1RL_ASSIGN_OR_RETURN(RunResult r, pool.Run(spec, Deadline(ctx, spec.limits.wall_ms)));
   *compiled = r.Succeeded();
   if (*compiled) return std::string();
@@ -269,6 +273,7 @@ CodeReport RunCode(SandboxPool& pool, const CodeOptions& options, const rl::Code
                   : std::vector<std::string>{options.python_path, "-I", "-S", "-B", "/src/main.py"};
   spec.mounts = {{(*dir)->src(), "/src", false}, {(*dir)->out(), "/out", false}};
   spec.limits = TestLimits(options, payload);
+  spec.cancelled = ctx.cancelled;
   for (int i = 0; i < payload.tests_size(); ++i) {
     const rl::CodeTest& test = payload.tests(i);
     TestOutcome outcome;

@@ -36,13 +36,6 @@ ExtractedCode ExtractCode(std::string_view response) {
 
 namespace {
 
-VerifyOutcome NonOk(rl::ItemStatus status, std::string details) {
-  VerifyOutcome o;
-  o.status = status;
-  o.details = std::move(details);
-  return o;
-}
-
 class CodeVerifier : public Verifier {
  public:
   CodeVerifier(std::shared_ptr<sandbox::SandboxPool> pool, code::CodeOptions options)
@@ -54,19 +47,20 @@ class CodeVerifier : public Verifier {
     try {
       return VerifyImpl(input, ctx);
     } catch (const std::exception& e) {
-      return NonOk(rl::INTERNAL, absl::StrCat("code verifier: unexpected exception: ", e.what()));
+      return VerifyOutcome::NonOk(rl::INTERNAL,
+                                  absl::StrCat("code verifier: unexpected exception: ", e.what()));
     }
   }
 
  private:
   VerifyOutcome VerifyImpl(const VerifyInput& input, const CheckContext& ctx) const {
-    if (ctx.Cancelled()) return NonOk(rl::CANCELLED, "cancelled before the run");
-    if (ctx.Expired()) return NonOk(rl::TIMEOUT, "deadline passed before the run");
+    if (ctx.Cancelled()) return VerifyOutcome::NonOk(rl::CANCELLED, "cancelled before the run");
+    if (ctx.Expired()) return VerifyOutcome::NonOk(rl::TIMEOUT, "deadline passed before the run");
     if (input.item == nullptr || input.item->payload_case() != rl::ScoreItem::kCode)
-      return NonOk(rl::INVALID_INPUT, "item.code: missing (domain code needs a CodePayload)");
+      return VerifyOutcome::NonOk(rl::INVALID_INPUT, "item.code: missing (domain code needs a CodePayload)");
     const rl::CodePayload& payload = input.item->code();
     if (absl::Status s = code::ValidateCodePayload(payload); !s.ok())
-      return NonOk(rl::INVALID_INPUT, std::string(s.message()));
+      return VerifyOutcome::NonOk(rl::INVALID_INPUT, std::string(s.message()));
     const code::ExtractedCode program = code::ExtractCode(input.response);
     VerifyOutcome out;
     out.status = rl::OK;
@@ -76,7 +70,7 @@ class CodeVerifier : public Verifier {
       return out;
     }
     const code::CodeReport report = code::RunCode(*pool_, options_, payload, program.source, ctx);
-    if (report.status != rl::OK) return NonOk(report.status, report.error);
+    if (report.status != rl::OK) return VerifyOutcome::NonOk(report.status, report.error);
     const int accepted = report.NumAccepted();
     const bool all = accepted == static_cast<int>(report.tests.size());
     out.verdict = all ? rl::CORRECT : rl::INCORRECT;

@@ -189,6 +189,37 @@ TEST_F(CodeVerifierTest, MalformedPayloadsAreInvalidInputNamingTheField) {
   EXPECT_EQ(o.details, "item.code: missing (domain code needs a CodePayload)");
 }
 
+TEST_F(CodeVerifierTest, MissingInterpreterIsInfraErrorNotAVerdict) {
+  code::CodeOptions options;
+  options.python_path = "/usr/bin/m1rl-no-such-python";
+  VerifyOutcome o = Verify(AddItem(rl::CodePayload::PYTHON3, kPyAdd), options);
+  EXPECT_EQ(o.status, rl::INFRA_ERROR);
+  EXPECT_THAT(o.details, HasSubstr("could not start /usr/bin/m1rl-no-such-python"));
+}
+
+// REWARDS.md §7: a cancel kills running work within 1 s.
+TEST_F(CodeVerifierTest, CancelKillsTheRunningProgram) {
+  rl::ScoreItem item = AddItem(rl::CodePayload::PYTHON3, "import time\ntime.sleep(3)\nprint(5)");
+  std::unique_ptr<Verifier> verifier = NewCodeVerifier(*pool_, {});
+  VerifyInput input;
+  input.response = item.response();
+  input.item = &item;
+  std::atomic<bool> cancel{false};
+  CheckContext ctx;
+  ctx.deadline = Clock::now() + std::chrono::seconds(60);
+  ctx.cancelled = &cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel.store(true);
+  });
+  const auto start = Clock::now();
+  VerifyOutcome o = verifier->Verify(input, ctx);
+  const double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  canceller.join();
+  EXPECT_EQ(o.status, rl::CANCELLED) << o.details;
+  EXPECT_LT(elapsed_ms, 300.0 + 1000.0);
+}
+
 TEST_F(CodeVerifierTest, ExpiredDeadlineIsTimeoutNotAVerdict) {
   rl::ScoreItem item = AddItem(rl::CodePayload::PYTHON3, "import time\ntime.sleep(1)\nprint(5)");
   std::unique_ptr<Verifier> verifier = NewCodeVerifier(*pool_, {});

@@ -241,6 +241,11 @@ class Supervision {
   // A pidfd of the namespace init (-1 if bwrap never reported it): signals and waits reach that process
   // even after its pid is recycled.
   int init_pidfd() const { return init_pidfd_.get(); }
+  // Whether bwrap reported the command's exit ({"exit-code": N} on the status fd, which the sandboxed
+  // program cannot reach): false when bwrap failed to set up or exec the command. Call after Pump().
+  bool CommandRan();
+  bool killed() const { return killed_; }
+  bool cancelled() const { return cancelled_; }
   int64_t sampled_cpu_ms() const { return sampled_cpu_ms_; }
 
  private:
@@ -260,6 +265,7 @@ class Supervision {
   size_t stdin_off_ = 0;
   int64_t sampled_cpu_ms_ = 0;  // the last tree CPU sample (the killed tree's rusage may be partial)
   bool killed_ = false;
+  bool cancelled_ = false;
   Clock::time_point start_ = Clock::now();
   Clock::time_point next_cpu_sample_ = Clock::now();
 };
@@ -301,6 +307,16 @@ void Supervision::WriteStdin() {
     if (n < 0 && errno != EAGAIN && errno != EINTR) stdin_off_ = data.size();  // reader gone
   }
   if (stdin_off_ >= data.size()) fds_.stdin_parent.Reset();  // EOF for the program
+}
+
+bool Supervision::CommandRan() {
+  // The outer bwrap has exited: drain what it wrote (its writers are gone, so this ends).
+  fcntl(fds_.status.read.get(), F_SETFL, O_NONBLOCK);
+  char buf[1024];
+  ssize_t got;
+  while ((got = read(fds_.status.read.get(), buf, sizeof(buf))) > 0)
+    status_text_.append(buf, static_cast<size_t>(got));
+  return status_text_.find("\"exit-code\"") != std::string::npos;
 }
 
 void Supervision::OnBwrapStatus() {
@@ -364,6 +380,10 @@ void Supervision::Pump(RunResult& result) {
       }
     }
     if (!killed_) CheckCpu(result);
+    if (!killed_ && spec_.cancelled != nullptr && spec_.cancelled->load(std::memory_order_relaxed)) {
+      cancelled_ = true;
+      Kill();
+    }
     // Once bwrap is gone the namespace is dead; a pipe still open after that is the reaper's business.
     if (exited && Clock::now() - exit_time > std::chrono::milliseconds(200)) break;
   }
@@ -578,10 +598,12 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunSpec& spec, int slot) const {
   result.cpu_ms = std::max(result.cpu_ms, supervision.sampled_cpu_ms());
   if (supervision.bwrap().pid_ns != 0)
     result.reaped = internal::ReapNamespace(supervision.bwrap().pid_ns, kReapTimeoutMs);
-  if (WIFEXITED(wait_status) && (WEXITSTATUS(wait_status) == 125 || WEXITSTATUS(wait_status) == 127) &&
-      supervision.bwrap().pid_ns == 0) {
-    return absl::InternalError(absl::StrCat("sandbox: could not start ", options_.bwrap_path, " (exit ",
-                                            WEXITSTATUS(wait_status), "): ", result.stderr_data));
+  if (supervision.cancelled()) return absl::CancelledError("sandbox: run cancelled by the caller");
+  if (!supervision.killed() && !supervision.CommandRan()) {
+    // bwrap (or its setup: a mount, the exec of argv[0]) failed: an infra fault, never the program's verdict.
+    return absl::InternalError(absl::StrCat("sandbox: could not start ", spec.argv[0], " under ",
+                                            options_.bwrap_path, " (exit ", result.exit_code,
+                                            "): ", result.stderr_data.substr(0, 500)));
   }
   return result;
 }

@@ -25,6 +25,7 @@
 #ifndef M1RL_REWARD_SANDBOX_SANDBOX_H_
 #define M1RL_REWARD_SANDBOX_SANDBOX_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -98,6 +99,8 @@ struct RunSpec {
   std::vector<std::pair<std::string, std::string>> env = {
       {"PATH", "/usr/bin:/bin"}, {"HOME", "/tmp"}, {"LANG", "C.UTF-8"}};
   RunLimits limits;
+  // When set and it becomes true, the run is killed within ~50 ms and Run() returns kCancelled. Not owned.
+  const std::atomic<bool>* cancelled = nullptr;
 };
 
 struct RunResult {
@@ -135,8 +138,9 @@ class Sandbox {
   bool has_dedicated_uid() const { return dedicated_uid_; }
 
   // Runs `spec` in slot `slot` (0 <= slot < options.slots). Limits end the run, they are not errors.
-  // Errors (kInvalidArgument for a bad spec, kInternal for fork/pipe/exec failures) are infra faults:
-  // the caller must not turn them into a verdict.
+  // Errors (kInvalidArgument for a bad spec, kInternal for fork/pipe failures and for bwrap failing to
+  // set up or exec argv[0], told apart from the program's own exit by bwrap's status record) are infra
+  // faults: the caller must not turn them into a verdict.
   absl::StatusOr<RunResult> Run(const RunSpec& spec, int slot) const;
 
  private:

@@ -337,6 +337,17 @@ TEST_F(SandboxTest, ReportsProtections) {
   EXPECT_EQ(sandbox_->protections().size(), std::size(kProtectionNames));
 }
 
+// A command bwrap cannot start is an infra error, not the program's exit status (which could be faked).
+TEST_F(SandboxTest, MissingCommandIsAnInfraErrorButItsExitIsNot) {
+  RunSpec spec;
+  spec.argv = {"/usr/bin/m1rl-no-such-program"};
+  EXPECT_THAT(
+      sandbox_->Run(spec, 0).status(),
+      StatusIs(absl::StatusCode::kInternal, HasSubstr("could not start /usr/bin/m1rl-no-such-program")));
+  RunResult r = Shell("echo 'bwrap: execvp /x: No such file or directory' >&2; exit 1");
+  EXPECT_EQ(r.exit_code, 1);
+}
+
 TEST(SandboxCreateTest, RefusesWhenARequiredProtectionIsUnavailable) {
   config::SandboxConfig config;
   config.add_required_protections("seccomp");
