@@ -51,13 +51,17 @@ class CodeVerifierTest : public ::testing::Test {
   }
 
   static VerifyOutcome Verify(const rl::ScoreItem& item, code::CodeOptions options = {}) {
+    CheckContext ctx;
+    ctx.deadline = Clock::now() + std::chrono::seconds(60);
+    return VerifyIn(ctx, item, std::move(options));
+  }
+  static VerifyOutcome VerifyIn(const CheckContext& ctx, const rl::ScoreItem& item,
+                                code::CodeOptions options = {}) {
     std::unique_ptr<Verifier> verifier = NewCodeVerifier(*pool_, std::move(options));
     VerifyInput input;
     input.domain = item.domain();
     input.response = item.response();
     input.item = &item;
-    CheckContext ctx;
-    ctx.deadline = Clock::now() + std::chrono::seconds(60);
     return verifier->Verify(input, ctx);
   }
 
@@ -200,10 +204,6 @@ TEST_F(CodeVerifierTest, MissingInterpreterIsInfraErrorNotAVerdict) {
 // REWARDS.md §7: a cancel kills running work within 1 s.
 TEST_F(CodeVerifierTest, CancelKillsTheRunningProgram) {
   rl::ScoreItem item = AddItem(rl::CodePayload::PYTHON3, "import time\ntime.sleep(3)\nprint(5)");
-  std::unique_ptr<Verifier> verifier = NewCodeVerifier(*pool_, {});
-  VerifyInput input;
-  input.response = item.response();
-  input.item = &item;
   std::atomic<bool> cancel{false};
   CheckContext ctx;
   ctx.deadline = Clock::now() + std::chrono::seconds(60);
@@ -213,7 +213,7 @@ TEST_F(CodeVerifierTest, CancelKillsTheRunningProgram) {
     cancel.store(true);
   });
   const auto start = Clock::now();
-  VerifyOutcome o = verifier->Verify(input, ctx);
+  VerifyOutcome o = VerifyIn(ctx, item);
   const double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   canceller.join();
   EXPECT_EQ(o.status, rl::CANCELLED) << o.details;
@@ -222,14 +222,10 @@ TEST_F(CodeVerifierTest, CancelKillsTheRunningProgram) {
 
 TEST_F(CodeVerifierTest, ExpiredDeadlineIsTimeoutNotAVerdict) {
   rl::ScoreItem item = AddItem(rl::CodePayload::PYTHON3, "import time\ntime.sleep(1)\nprint(5)");
-  std::unique_ptr<Verifier> verifier = NewCodeVerifier(*pool_, {});
-  VerifyInput input;
-  input.response = item.response();
-  input.item = &item;
   CheckContext ctx;
   ctx.deadline = Clock::now() + std::chrono::milliseconds(300);
   const auto start = Clock::now();
-  VerifyOutcome o = verifier->Verify(input, ctx);
+  VerifyOutcome o = VerifyIn(ctx, item);
   EXPECT_EQ(o.status, rl::TIMEOUT) << o.details;
   const double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   EXPECT_LT(elapsed_ms, 300.0 + 1000.0);
