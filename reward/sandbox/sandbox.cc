@@ -34,6 +34,8 @@ constexpr int kStatusFd = 4;
 constexpr int64_t kStderrCap = 64 << 10;
 constexpr int kCpuSampleMs = 50;
 constexpr int kReapTimeoutMs = 2000;
+constexpr uint32_t kDefaultUidFloor = 100000;  // above any account; pid_max (2^22) * 256 + this < 2^32
+constexpr uint32_t kSlotsPerDefaultUidRange = 256;
 constexpr int kPidfdIdType = 3;  // P_PIDFD of linux/wait.h (glibc 2.36 does not export it)
 
 int64_t MsSince(Clock::time_point start) {
@@ -461,7 +463,17 @@ absl::StatusOr<SandboxOptions> ResolveSandboxOptions(const config::SandboxConfig
     }
   }
   o.allow_degraded = config.allow_degraded();
-  if (config.uid_base() != 0) o.uid_base = config.uid_base();
+  // Default: a range of its own per supervising process (pids are unique while both live), so that two
+  // processes on a host never share a run uid and with it an RLIMIT_NPROC count.
+  if (config.uid_base() != 0) {
+    o.uid_base = config.uid_base();
+  } else if (static_cast<uint32_t>(o.slots) > kSlotsPerDefaultUidRange) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reward.sandbox.slots must be <= ", kSlotsPerDefaultUidRange,
+                     " unless reward.sandbox.uid_base is set, got ", o.slots));
+  } else {
+    o.uid_base = kDefaultUidFloor + static_cast<uint32_t>(getpid()) * kSlotsPerDefaultUidRange;
+  }
   if (config.tmp_bytes() > 0) o.tmp_bytes = config.tmp_bytes();
   if (!config.bwrap_path().empty()) o.bwrap_path = config.bwrap_path();
   return o;

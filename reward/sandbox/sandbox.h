@@ -66,7 +66,7 @@ struct SandboxOptions {
   int queue_capacity = 2;
   std::vector<std::string> required_protections;
   bool allow_degraded = false;
-  uint32_t uid_base = 1500000;
+  uint32_t uid_base = 0;  // resolved: config value, or 100000 + 256 * pid
   int64_t tmp_bytes = int64_t{64} << 20;
   std::string bwrap_path = "/usr/bin/bwrap";
 };

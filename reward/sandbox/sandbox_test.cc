@@ -379,6 +379,18 @@ TEST(SandboxOptionsTest, RejectsBadConfigNamingTheField) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("reward.sandbox.required_protections: unknown protection 'magic'")));
   config.Clear();
+  config.set_slots(300);
+  EXPECT_THAT(ResolveSandboxOptions(config).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "reward.sandbox.slots must be <= 256 unless reward.sandbox.uid_base is set, got 300"));
+  config.set_uid_base(2000000);
+  absl::StatusOr<SandboxOptions> pinned = ResolveSandboxOptions(config);
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_EQ(pinned->uid_base, 2000000u);
+  config.Clear();
+  absl::StatusOr<SandboxOptions> by_pid = ResolveSandboxOptions(config);
+  ASSERT_TRUE(by_pid.ok());
+  EXPECT_EQ(by_pid->uid_base, 100000u + 256u * static_cast<uint32_t>(getpid()));
   config.set_slots(-1);
   EXPECT_THAT(
       ResolveSandboxOptions(config).status(),
