@@ -26,6 +26,17 @@ if(NOT TARGET PkgConfig::GINAC)
   endif()
 endif()
 
+# libseccomp (Debian libseccomp-dev) for the sandbox's syscall filter (reward/sandbox). Optional: without it
+# the sandbox and the code domain are not built (the GPU host carries no libseccomp).
+if(PkgConfig_FOUND)
+  pkg_check_modules(SECCOMP IMPORTED_TARGET libseccomp)
+endif()
+set(M1RL_HAVE_SANDBOX OFF)
+if(TARGET PkgConfig::SECCOMP)
+  set(M1RL_HAVE_SANDBOX ON)
+endif()
+message(STATUS "m1rl: sandbox (libseccomp) = ${M1RL_HAVE_SANDBOX}")
+
 # LibTorch. Debian's libtorch-dev installs TorchConfig.cmake under /usr/lib/x86_64-linux-gnu/cmake/Torch.
 find_package(Torch REQUIRED)
 # Torch's config appends its flags to CMAKE_CXX_FLAGS; we rely on the torch target only (S38).

@@ -24,9 +24,19 @@ m1rl_cc_library(NAME reward_default_registry SRCS service/default_registry.cc
 m1rl_cc_library(NAME reward_client_core SRCS service/client.cc HDRS service/client.h
   DEPS m1rl::reward_engine m1rl::config_proto m1rl::rl_proto m1rl::status gRPC::grpc++)
 m1rl_cc_library(NAME reward_client SRCS service/client_default.cc
-  DEPS m1rl::reward_client_core m1rl::reward_default_registry)
+  DEPS m1rl::reward_client_core m1rl::reward_default_registry m1rl::reward_sandboxed_registry)
 
 m1rl_cc_test(NAME reward_service_server_test SRCS service/server_test.cc service/client_test.cc
   DEPS m1rl::reward_server m1rl::reward_client_core m1rl::status_matchers LABEL cpu TIMEOUT 120)
 m1rl_cc_test(NAME reward_service_client_default_test SRCS service/client_default_test.cc
   DEPS m1rl::reward_client m1rl::status_matchers LABEL cpu TIMEOUT 60)
+
+# AddSandboxedVerifiers(): domain "code" when reward.code.enabled (reward/sandbox, reward/code).
+m1rl_cc_library(NAME reward_sandboxed_registry SRCS service/sandboxed_registry.cc HDRS service/sandboxed_registry.h
+  DEPS m1rl::reward_registry m1rl::config_proto m1rl::status)
+if(M1RL_HAVE_SANDBOX)
+  target_compile_definitions(m1rl_reward_sandboxed_registry PRIVATE M1RL_HAVE_SANDBOX)
+  target_link_libraries(m1rl_reward_sandboxed_registry PUBLIC m1rl::code_verifier)
+  m1rl_cc_test(NAME reward_service_code_domain_test SRCS service/code_domain_test.cc
+    DEPS m1rl::reward_client m1rl::reward_server m1rl::status_matchers LABEL cpu TIMEOUT 120)
+endif()

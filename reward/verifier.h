@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "nlohmann/json.hpp"
 #include "proto/rl.pb.h"
@@ -43,6 +44,9 @@ struct VerifyInput {
   std::string response;  // full model output (may include <think>...</think>)
   std::string gold;      // ground truth (math: LaTeX/plain answer; logic: instance JSON)
   nlohmann::json options = nlohmann::json::object();  // per-item options (e.g. rel_tolerance, family)
+  // The item itself, for domains whose payload is structured (code: item->code()). May be null (tests,
+  // `m1rl verify`); such verifiers then return INVALID_INPUT. Not owned; valid during Verify().
+  const rl::ScoreItem* item = nullptr;
 };
 
 struct VerifyOutcome {
@@ -53,6 +57,14 @@ struct VerifyOutcome {
   std::string details;       // reason / deciding layer / error naming the field
   std::string normalized_gold;
   std::string normalized_pred;
+
+  // An outcome without a verdict (INVALID_INPUT, TIMEOUT, CANCELLED, INTERNAL, INFRA_ERROR, ...).
+  static VerifyOutcome NonOk(rl::ItemStatus status, std::string details) {
+    VerifyOutcome o;
+    o.status = status;
+    o.details = std::move(details);
+    return o;
+  }
 };
 
 class Verifier {

@@ -40,13 +40,6 @@ ExtractedAnswer ExtractAnswer(std::string_view response) {
 
 namespace {
 
-VerifyOutcome NonOk(rl::ItemStatus status, std::string details) {
-  VerifyOutcome o;
-  o.status = status;
-  o.details = std::move(details);
-  return o;
-}
-
 // "instance.x: ..." -> "gold.x: ..." so the message names the item field the caller sent.
 std::string GoldField(const absl::Status& status) {
   const std::string message(status.message());
@@ -65,28 +58,32 @@ class LogicVerifier : public Verifier {
     try {
       return VerifyImpl(input, ctx);
     } catch (const std::exception& e) {
-      return NonOk(rl::INTERNAL, absl::StrCat("logic verifier: unexpected exception: ", e.what()));
+      return VerifyOutcome::NonOk(rl::INTERNAL,
+                                  absl::StrCat("logic verifier: unexpected exception: ", e.what()));
     }
   }
 
  private:
   VerifyOutcome VerifyImpl(const VerifyInput& input, const CheckContext& ctx) const {
-    if (ctx.Cancelled()) return NonOk(rl::CANCELLED, "cancelled before the check");
-    if (ctx.Expired()) return NonOk(rl::TIMEOUT, "deadline passed before the check");
-    if (input.gold.empty()) return NonOk(rl::INVALID_INPUT, "gold: empty (expected the instance JSON)");
+    if (ctx.Cancelled()) return VerifyOutcome::NonOk(rl::CANCELLED, "cancelled before the check");
+    if (ctx.Expired()) return VerifyOutcome::NonOk(rl::TIMEOUT, "deadline passed before the check");
+    if (input.gold.empty())
+      return VerifyOutcome::NonOk(rl::INVALID_INPUT, "gold: empty (expected the instance JSON)");
     nlohmann::json instance = nlohmann::json::parse(input.gold, nullptr, /*allow_exceptions=*/false);
-    if (instance.is_discarded()) return NonOk(rl::INVALID_INPUT, "gold: not valid JSON");
-    if (!instance.is_object()) return NonOk(rl::INVALID_INPUT, "gold: expected a JSON object");
+    if (instance.is_discarded()) return VerifyOutcome::NonOk(rl::INVALID_INPUT, "gold: not valid JSON");
+    if (!instance.is_object()) return VerifyOutcome::NonOk(rl::INVALID_INPUT, "gold: expected a JSON object");
     if (input.options.is_object()) {
       auto it = input.options.find("family");
       if (it != input.options.end()) {
-        if (!it->is_string()) return NonOk(rl::INVALID_INPUT, "options.family: expected a string");
+        if (!it->is_string())
+          return VerifyOutcome::NonOk(rl::INVALID_INPUT, "options.family: expected a string");
         auto gold_family = instance.find("family");
         if (gold_family == instance.end()) {
           instance["family"] = *it;
         } else if (*gold_family != *it) {
-          return NonOk(rl::INVALID_INPUT, absl::StrCat("options.family: '", it->get<std::string>(),
-                                                       "' disagrees with gold.family ", gold_family->dump()));
+          return VerifyOutcome::NonOk(rl::INVALID_INPUT,
+                                      absl::StrCat("options.family: '", it->get<std::string>(),
+                                                   "' disagrees with gold.family ", gold_family->dump()));
         }
       }
     }
@@ -97,7 +94,7 @@ class LogicVerifier : public Verifier {
     if (extracted.num_blocks == 0) {
       // Validate the instance anyway: a malformed gold is the item's fault even with no answer.
       absl::StatusOr<logic::CheckResult> probe = logic::CheckInstance(instance, "");
-      if (!probe.ok()) return NonOk(rl::INVALID_INPUT, GoldField(probe.status()));
+      if (!probe.ok()) return VerifyOutcome::NonOk(rl::INVALID_INPUT, GoldField(probe.status()));
       o.status = rl::OK;
       o.verdict = rl::NO_ANSWER;
       o.details =
@@ -105,9 +102,9 @@ class LogicVerifier : public Verifier {
       return o;
     }
     absl::StatusOr<logic::CheckResult> r = logic::CheckInstance(instance, extracted.last);
-    if (!r.ok()) return NonOk(rl::INVALID_INPUT, GoldField(r.status()));
-    if (ctx.Cancelled()) return NonOk(rl::CANCELLED, "cancelled during the check");
-    if (ctx.Expired()) return NonOk(rl::TIMEOUT, "deadline passed during the check");
+    if (!r.ok()) return VerifyOutcome::NonOk(rl::INVALID_INPUT, GoldField(r.status()));
+    if (ctx.Cancelled()) return VerifyOutcome::NonOk(rl::CANCELLED, "cancelled during the check");
+    if (ctx.Expired()) return VerifyOutcome::NonOk(rl::TIMEOUT, "deadline passed during the check");
     o.normalized_pred = r->normalized_answer;
     if (r->kind == logic::CheckResult::Kind::kUnparseable) {
       o.status = rl::INVALID_INPUT;

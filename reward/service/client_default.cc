@@ -1,10 +1,12 @@
 // RewardClient::Create(): the one entry point that needs the real verifiers (in_process mode uses
-// DefaultVerifierRegistry), kept apart so that the client core and its tests do not link them.
+// DefaultVerifierRegistry, plus domain "code" when reward.code.enabled), kept apart so that the client core
+// and its tests do not link them.
 #include <algorithm>
 #include <thread>
 
 #include "reward/service/client.h"
 #include "reward/service/registry.h"
+#include "reward/service/sandboxed_registry.h"
 
 namespace m1rl::reward {
 
@@ -23,7 +25,10 @@ absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::Create(const config:
     options.rules.format_weight = config.format_weight();
   }
   options.rules.format.require_think = config.require_think();
-  std::shared_ptr<const VerifierRegistry> registry = DefaultVerifierRegistry();
+  std::unique_ptr<VerifierRegistry> verifiers = DefaultVerifierRegistry();
+  if (absl::Status s = AddSandboxedVerifiers(config, verifiers.get(), &options.protections); !s.ok())
+    return s;
+  std::shared_ptr<const VerifierRegistry> registry = std::move(verifiers);
   absl::StatusOr<std::unique_ptr<ScoringEngine>> engine = ScoringEngine::Create(registry, options);
   if (!engine.ok()) return engine.status();
   return CreateInProcess(config, std::shared_ptr<ScoringEngine>(std::move(*engine)));

@@ -371,6 +371,7 @@ rl::InfoResponse ScoringEngine::Info() const {
   info.add_protections("deadline: items answered TIMEOUT at min(call, item) deadline, queue time included");
   info.add_protections("idempotency: duplicates run once; LRU of OK/INVALID_INPUT results");
   info.add_protections("backpressure: bounded queue, RESOURCE_EXHAUSTED with retry-after-ms");
+  for (const std::string& p : options_.protections) info.add_protections(p);
   info.set_rejected_queue_full(rejected_queue_full_);
   info.set_timeouts(timeouts_);
   info.set_verifier_runs(verifier_runs_);

@@ -58,6 +58,7 @@ struct EngineOptions {
   int64_t default_item_deadline_ms = 30000;  // when neither the call nor the item sets one
   int64_t reaper_period_ms = 5;
   std::string server_version = "m1rl-reward-1";
+  std::vector<std::string> protections;  // extra GetInfo protections (the sandbox's, when it runs code)
 };
 
 // Shared by the items of one call (an RPC, a stream). Cancel() is sticky and idempotent.

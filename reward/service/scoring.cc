@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace m1rl::reward {
 namespace {
@@ -43,6 +45,7 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
   in.domain = item.domain();
   in.prompt = item.prompt();
   in.response = item.response();
+  in.item = &item;
   switch (item.payload_case()) {
     case rl::ScoreItem::kMath:
       if (item.math().gold().empty()) return absl::InvalidArgumentError("item.math.gold is empty");
@@ -67,6 +70,8 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
     case rl::ScoreItem::kGold:
       in.gold = item.gold();
       break;
+    case rl::ScoreItem::kCode:
+      break;  // structured: the code verifier reads and validates item.code
     case rl::ScoreItem::PAYLOAD_NOT_SET:
       // Domains without ground truth ("format") accept an empty payload; the verifier decides.
       break;
@@ -97,6 +102,16 @@ std::string DeriveIdempotencyKey(const rl::ScoreItem& item, std::string_view ver
     case rl::ScoreItem::kGold:
       AppendField(buf, item.gold());
       break;
+    case rl::ScoreItem::kCode: {
+      std::string bytes;
+      google::protobuf::io::StringOutputStream stream(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      item.code().SerializeToCodedStream(&coded);
+      coded.Trim();
+      AppendField(buf, bytes);
+      break;
+    }
     case rl::ScoreItem::PAYLOAD_NOT_SET:
       break;
   }

@@ -1,6 +1,6 @@
 # Commands and tools of the reward module.
 target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/reward_server_command.cc ${CMAKE_CURRENT_LIST_DIR}/verify_command.cc)
-target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry)
+target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry m1rl::reward_sandboxed_registry m1rl::config)
 
 # tools/bench_reward: verifications/s/core and latency at saturation, gRPC vs in-process.
 m1rl_cc_binary(NAME bench_reward SRCS ${CMAKE_CURRENT_LIST_DIR}/../bench_reward.cc
@@ -44,3 +44,15 @@ set_tests_properties(m1rl_verify_jsonl_extract_default PROPERTIES LABELS cpu
 add_test(NAME m1rl_reward_server_graceful_sigterm
          COMMAND ${PROJECT_SOURCE_DIR}/reward/service/testing/reward_server_smoke.sh $<TARGET_FILE:m1rl>)
 set_tests_properties(m1rl_reward_server_graceful_sigterm PROPERTIES LABELS cpu TIMEOUT 60 PASS_REGULAR_EXPRESSION "smoke: ok")
+
+# tools/bench_sandbox: sandbox start overhead and executions/s/core vs the bare program.
+if(M1RL_HAVE_SANDBOX)
+  m1rl_cc_binary(NAME bench_sandbox SRCS ${CMAKE_CURRENT_LIST_DIR}/../bench_sandbox.cc DEPS m1rl::sandbox m1rl::flags)
+endif()
+if(M1RL_HAVE_SANDBOX)
+  # The server refuses to start (exit 2) when a required sandbox protection is unavailable.
+  add_test(NAME m1rl_reward_server_refuses_missing_protection
+           COMMAND m1rl reward-server --port 0 --config ${_m1rl_reward_testdata}/code_requires_cgroup_v2.yaml)
+  set_tests_properties(m1rl_reward_server_refuses_missing_protection PROPERTIES LABELS cpu TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "required protections unavailable: cgroup_v2")
+endif()

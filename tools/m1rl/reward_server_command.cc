@@ -1,5 +1,6 @@
 // `m1rl reward-server`: serves RewardService (reward/service/server.h) over gRPC with the default
-// verifiers (math, logic, format). Prints "listening on HOST:PORT" once ready (scripts wait for it;
+// verifiers (math, logic, format; "code" in the sandbox when --config enables reward.code). Prints "listening
+// on HOST:PORT" once ready (scripts wait for it;
 // --port 0 picks a free port), counters every --stats-interval-s, and shuts down gracefully on
 // SIGTERM/SIGINT (running calls get --grace-ms, then are cancelled; exit code 0).
 #include <csignal>
@@ -9,9 +10,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/cli.h"
+#include "common/config.h"
 #include "common/flags.h"
 #include "reward/service/engine.h"
 #include "reward/service/registry.h"
+#include "reward/service/sandboxed_registry.h"
 #include "reward/service/server.h"
 
 namespace m1rl::reward {
@@ -47,7 +50,9 @@ int RunRewardServer(const std::vector<std::string>& args) {
   bool require_think = false;
   int64_t stats_interval_s = 30;
   int64_t grace_ms = 5000;
-  FlagSet flags("m1rl reward-server", "Serves rule-based rewards (math, logic, format) over gRPC.");
+  std::string config_path;
+  FlagSet flags("m1rl reward-server",
+                "Serves rule-based rewards (math, logic, format; code with --config) over gRPC.");
   flags.AddString("host", &host, "address to bind: 127.0.0.1 (local) or 0.0.0.0 (all interfaces)");
   flags.AddInt("port", &port, "port; 0 picks a free one (printed in the 'listening on' line)");
   flags.AddInt("workers", &workers, "verifier threads");
@@ -61,6 +66,9 @@ int RunRewardServer(const std::vector<std::string>& args) {
   flags.AddBool("require-think", &require_think, "format: require <think>...</think> before the answer");
   flags.AddInt("stats-interval-s", &stats_interval_s, "print counters every N seconds (0: never)");
   flags.AddInt("grace-ms", &grace_ms, "on SIGTERM/SIGINT: time given to running calls before cancelling");
+  flags.AddString("config", &config_path,
+                  "YAML run config whose reward.code / reward.sandbox sections enable the sandboxed domain "
+                  "\"code\" (reward.code.enabled: true); refuses to start without the required protections");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (workers < 1 || queue < 1 || cache_entries < 0 || stats_interval_s < 0 || grace_ms < 0) {
     std::cerr
@@ -76,7 +84,19 @@ int RunRewardServer(const std::vector<std::string>& args) {
   options.rules.correctness_weight = correctness_weight;
   options.rules.format_weight = format_weight;
   options.rules.format.require_think = require_think;
-  std::shared_ptr<const VerifierRegistry> registry = DefaultVerifierRegistry();
+  std::unique_ptr<VerifierRegistry> verifiers = DefaultVerifierRegistry();
+  if (!config_path.empty()) {
+    absl::StatusOr<config::RunConfig> config = LoadConfig(config_path);
+    absl::Status added = config.ok()
+                             ? AddSandboxedVerifiers(config->reward(), verifiers.get(), &options.protections)
+                             : config.status();
+    if (!added.ok()) {
+      std::cerr << "m1rl reward-server: " << added.message() << "\n";
+      return 2;
+    }
+    for (const std::string& p : options.protections) std::cout << "reward-server: " << p << "\n";
+  }
+  std::shared_ptr<const VerifierRegistry> registry = std::move(verifiers);
   auto engine = ScoringEngine::Create(registry, options);
   if (!engine.ok()) {
     std::cerr << "m1rl reward-server: " << engine.status().message() << "\n";
