@@ -13,6 +13,7 @@
 #include "algorithms/repetition.h"
 #include "common/check.h"
 #include "common/status_macros.h"
+#include "rollout/slot_engine.h"
 
 namespace m1rl::rollout {
 namespace {
@@ -77,6 +78,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(DecodeModel* model, Engin
   if (!options.stop_strings.empty() && !options.detokenize) {
     return absl::InvalidArgumentError("rollout.stop_strings need a detokenizer (EngineOptions.detokenize)");
   }
+  if (options.decode_path == DecodePath::kSlots && model->slot_decoder() == nullptr) {
+    return absl::InvalidArgumentError("rollout.decode_path is slots but the model has no slot decoder");
+  }
   if (options.repetition_run_length < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("rollout.repetition_run_length must be >= 0, got ", options.repetition_run_length));
@@ -95,6 +99,15 @@ Engine::Engine(DecodeModel* model, EngineOptions options) : model_(model), optio
   size_t longest = 0;
   for (const std::string& s : options_.stop_strings) longest = std::max(longest, s.size());
   stop_window_tokens_ = longest == 0 ? 0 : longest + 8;
+}
+
+Engine::~Engine() = default;
+
+bool Engine::UseSlots() const {
+  if (options_.decode_path == DecodePath::kPerSequence) return false;
+  SlotDecoder* decoder = model_->slot_decoder();
+  if (decoder == nullptr) return false;
+  return options_.decode_path == DecodePath::kSlots || decoder->device().is_cuda();
 }
 
 absl::Status Engine::ValidateRequest(const GenerationRequest& r, const std::string& field) const {
@@ -152,6 +165,14 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(
     queue.push_back(i);
   }
   stats_.requests = static_cast<int64_t>(requests.size());
+  if (UseSlots()) {
+    if (slot_runner_ == nullptr) {
+      slot_runner_ = std::make_unique<SlotRunner>(model_, model_->slot_decoder(), options_);
+    }
+    M1RL_RETURN_IF_ERROR(slot_runner_->Generate(requests, &outputs, on_done, on_progress, &stats_));
+    stats_.wall_ms = MsSince(t0);
+    return outputs;
+  }
 
   std::optional<PendingGroup> group;
   std::vector<Slot> active;
