@@ -439,7 +439,7 @@ std::unique_ptr<ops::DeviceGraph> CaptureGraph(at::Device device, const std::fun
                                                std::string* why) {
   c10::cuda::CUDAGuard guard(device);
   static const auto pool = at::cuda::graph_pool_handle();
-  const c10::cuda::CUDAStream main = c10::cuda::getCurrentCUDAStream();
+  const c10::cuda::CUDAStream origin = c10::cuda::getCurrentCUDAStream();
   const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
   TimedEvent ready(device);
   ready.Record();
@@ -472,7 +472,7 @@ std::unique_ptr<ops::DeviceGraph> CaptureGraph(at::Device device, const std::fun
     }
     TimedEvent done(device);
     done.Record();
-    M1RL_CUDA_CHECK(cudaStreamWaitEvent(main.stream(), static_cast<cudaEvent_t>(done.event_handle()), 0));
+    M1RL_CUDA_CHECK(cudaStreamWaitEvent(origin.stream(), static_cast<cudaEvent_t>(done.event_handle()), 0));
     return result;
   }
 }

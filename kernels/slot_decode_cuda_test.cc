@@ -3,6 +3,7 @@
 // rows; its distribution by a chi-square test of 10^5 draws; the repetition counter), decode attention over
 // slotted KV caches, KV append and the lightning state-pool update.
 #include <ATen/Context.h>
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>

@@ -1,10 +1,11 @@
-// Test helpers for the fused slot sampler (CPU reference and CUDA kernel through ops::SampleSlots): a batch of
-// slots with host-side parameters and state, the host sampler's expected distribution computed independently
-// in float64, and a chi-square critical value.
+// Test helpers for the fused slot sampler (CPU reference and CUDA kernel through ops::SampleSlots): a batch
+// of slots with host-side parameters and state, the host sampler's expected distribution computed
+// independently in float64, and a chi-square critical value.
 #ifndef M1RL_KERNELS_TESTING_SAMPLING_TESTING_H_
 #define M1RL_KERNELS_TESTING_SAMPLING_TESTING_H_
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
 #include <algorithm>
