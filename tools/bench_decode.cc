@@ -121,7 +121,8 @@ std::vector<int32_t> Prompt(int64_t len, int64_t vocab, int64_t b) {
 struct Options {
   std::string model_dir, config_path, preset, device = "cuda", dtype = "bfloat16", batch_sizes = "1,64",
                                               new_tokens = "512,2048", json;
-  int64_t prompt_len = 64, profile_steps = 50, profile_batch = 64, profile_context = 512, seed = 1;
+  int64_t prompt_len = 64, profile_steps = 50, profile_batch = 64, profile_context = 512, seed = 1,
+          progress_every = 0;
   bool sample = false;
   int64_t cuda_graphs = 1;
 };
@@ -161,7 +162,18 @@ int Throughput(const Options& o, model::HybridModel& policy, double bandwidth) {
       if (!(*engine)->Generate(warm).ok()) return 1;
       ops::PeakDeviceBytes(policy.device(), /*reset=*/true);
       const auto t0 = Clock::now();
-      auto out = (*engine)->Generate(rs);
+      int64_t next_report = o.progress_every;
+      auto progress = [&](const rollout::GenerationStats& s, int64_t) {
+        if (o.progress_every <= 0 || s.decode_steps < next_report) return;
+        next_report += o.progress_every;
+        const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+        std::cout << "  progress: step " << s.decode_steps << ", " << s.generated_tokens << " tokens, "
+                  << std::setprecision(1) << std::fixed << el << " s, " << s.generated_tokens / el
+                  << " tok/s, peak " << ops::PeakDeviceBytes(policy.device(), false) / double(1 << 20)
+                  << " MiB\n"
+                  << std::flush;
+      };
+      auto out = (*engine)->Generate(rs, nullptr, progress);
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       if (!out.ok()) {
         std::cerr << out.status() << "\n";
@@ -328,6 +340,8 @@ int Run(int argc, char** argv) {
   flags.AddInt("profile-batch", &o.profile_batch, "sequences in the profiled step");
   flags.AddInt("profile-context", &o.profile_context, "context length of the profiled step");
   flags.AddString("json", &o.json, "append JSON lines here");
+  flags.AddInt("progress-every", &o.progress_every,
+               "print running tokens/s every this many decode steps (0 = off)");
   flags.AddInt("seed", &o.seed, "init / prompt seed");
   if (std::optional<int> exit_code = flags.ParseForCommand(argc, argv, 1)) return *exit_code;
   const at::ScalarType dtype = o.dtype == "float32" ? at::kFloat : at::kBFloat16;
