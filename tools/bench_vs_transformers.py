@@ -73,9 +73,9 @@ def main():
     hf_news = [int(x) for x in a.hf_new_tokens.split(",")]
 
     # Configs of the other benchmarks.
-    make_config(1024, 16, {7, 15}, 16, 4, 16, 2048).to_json_file(os.path.join(a.work, "large_1p7b.json"))
-    make_config(512, 8, set(range(8)), 8, 2, 8, 1024).to_json_file(os.path.join(a.work, "softmax_143m.json"))
-    make_config(512, 8, {7}, 8, 2, 8, 1024).to_json_file(os.path.join(a.work, "hybrid_143m.json"))
+    make_config(1024, 16, {7, 15}, 16, 4, 16, 2048).to_json_file(os.path.join(a.work, "large_1p7b.json"), use_diff=False)
+    make_config(512, 8, set(range(8)), 8, 2, 8, 1024).to_json_file(os.path.join(a.work, "softmax_143m.json"), use_diff=False)
+    make_config(512, 8, {7}, 8, 2, 8, 1024).to_json_file(os.path.join(a.work, "hybrid_143m.json"), use_diff=False)
 
     ckpt = os.path.join(a.work, "minimax_143m")
     torch.manual_seed(0)
