@@ -66,6 +66,11 @@ rl::StopReason ToStopReason(int32_t code) {
   }
 }
 
+// Prompt plus max_new_tokens, capped by the context: the tokens a sample's state may reach.
+int64_t FinalLength(const GenerationRequest& r, int64_t max_context) {
+  return std::min<int64_t>(static_cast<int64_t>(r.prompt_token_ids.size()) + r.max_new_tokens, max_context);
+}
+
 at::Tensor HostInts(const std::vector<int64_t>& v, at::ScalarType dtype) {
   return at::from_blob(const_cast<int64_t*>(v.data()), {static_cast<int64_t>(v.size())},
                        at::TensorOptions().dtype(at::kLong))
@@ -74,14 +79,45 @@ at::Tensor HostInts(const std::vector<int64_t>& v, at::ScalarType dtype) {
 
 }  // namespace
 
+// The state of one Generate call on the slot path and its stages: admission (packed prefill of single-sample
+// prompts, prefix copies for groups), first tokens sampled from the prefill logits, batched decode steps.
 struct SlotRunner::Run {
-  Run(const std::vector<GenerationRequest>& r, std::vector<RequestOutput>* o, GenerationStats* s,
-      int32_t slots, int64_t budget)
-      : requests(r), outputs(o), stats(s), pool(slots, budget) {}
+  Run(SlotRunner* runner, const std::vector<GenerationRequest>& r, std::vector<RequestOutput>* o,
+      const Engine::DoneFn& done, const Engine::ProgressFn& progress, GenerationStats* s, int32_t slots)
+      : self(*runner),
+        options(runner->options_),
+        requests(r),
+        outputs(*o),
+        on_done(done),
+        on_progress(progress),
+        stats(*s),
+        pool(slots, runner->options_.memory_budget_bytes),
+        max_context(runner->model_->max_context()) {}
+
+  absl::Status Loop();
+  absl::Status AdmitAll();
+  bool PrefillBatch();
+  bool AdmitFromGroup();
+  void NewSeq(size_t request, int32_t sample, int32_t slot, const at::Tensor& logits);
+  absl::Status StartFresh();
+  at::Tensor WriteFreshSlots();
+  absl::Status DecodeStep();
+  absl::StatusOr<rl::StopReason> Accept(Seq& seq, int32_t token, float logprob, int32_t code);
+  void Finish(Seq& seq, rl::StopReason reason);
+  void Report() {
+    if (on_progress) on_progress(stats, stats.completions);
+  }
+  int64_t FinalLen(const GenerationRequest& r) const { return FinalLength(r, max_context); }
+
+  SlotRunner& self;
+  const EngineOptions& options;
   const std::vector<GenerationRequest>& requests;
-  std::vector<RequestOutput>* outputs;
-  GenerationStats* stats;
+  std::vector<RequestOutput>& outputs;
+  const Engine::DoneFn& on_done;
+  const Engine::ProgressFn& on_progress;
+  GenerationStats& stats;
   SlotPool pool;
+  const int64_t max_context;
   std::deque<size_t> queue;
   std::optional<Group> group;
   std::vector<Seq> active;
@@ -177,278 +213,18 @@ void SlotRunner::RunStep(Bucket& bucket, GenerationStats* stats) {
 absl::Status SlotRunner::Generate(const std::vector<GenerationRequest>& requests,
                                   std::vector<RequestOutput>* outputs, const Engine::DoneFn& on_done,
                                   const Engine::ProgressFn& on_progress, GenerationStats* stats) {
-  const int64_t max_context = model_->max_context();
-  const int64_t budget = options_.memory_budget_bytes;
-  const int32_t max_batch = options_.max_batch_size;
-  auto final_len = [&](const GenerationRequest& r) {
-    return std::min<int64_t>(static_cast<int64_t>(r.prompt_token_ids.size()) + r.max_new_tokens, max_context);
-  };
+  // Slots: max_batch samples, one prompt prefix, one scratch slot for the padding rows of a bucket.
   int64_t max_tokens = 1;
   for (size_t i = 0; i < requests.size(); ++i) {
-    if ((*outputs)[i].status.ok()) max_tokens = std::max(max_tokens, final_len(requests[i]));
+    if ((*outputs)[i].status.ok())
+      max_tokens = std::max(max_tokens, FinalLength(requests[i], model_->max_context()));
   }
-  // Slots: max_batch samples, one prompt prefix, one scratch slot for the padding rows of a bucket.
-  EnsureCapacity(max_batch + 2, max_tokens);
-  const int32_t scratch = num_slots_ - 1;
-  Run run(requests, outputs, stats, num_slots_ - 1, budget);
+  EnsureCapacity(options_.max_batch_size + 2, max_tokens);
+  Run run(this, requests, outputs, on_done, on_progress, stats, num_slots_ - 1);
   for (size_t i = 0; i < requests.size(); ++i)
     if ((*outputs)[i].status.ok()) run.queue.push_back(i);
   stats->decode_path = "slots";
-
-  auto finish = [&](Seq& seq, rl::StopReason reason) {
-    const GenerationRequest& r = requests[seq.request];
-    rl::Completion& c = seq.completion;
-    c.set_stop_reason(reason);
-    if (options_.detokenize) {
-      std::vector<int32_t> ids(c.token_ids().begin(), c.token_ids().end());
-      if (reason == rl::STOP_EOS) ids.pop_back();
-      c.set_text(options_.detokenize(ids));
-    }
-    c.set_generate_ms(MsSince(seq.start));
-    ++stats->completions;
-    ++stats->stop_counts[reason];
-    run.pool.Release(seq.slot);
-    RequestOutput& out = (*outputs)[seq.request];
-    // Tokens in the state: the last sampled token is never fed to the model.
-    out.state_bytes[seq.sample] =
-        model_->StateBytesAt(static_cast<int64_t>(r.prompt_token_ids.size()) + c.token_ids_size() - 1);
-    if (on_done) on_done(c);
-    out.completions[seq.sample] = std::move(c);
-  };
-
-  // Appends one sampled token; returns the stop reason (UNSPECIFIED = continue) or an engine error.
-  auto accept = [&](Seq& seq, int32_t token, float logprob, int32_t code) -> absl::StatusOr<rl::StopReason> {
-    rl::Completion& c = seq.completion;
-    if (code == cuda::kStopError || token < 0) {
-      return absl::InternalError(absl::StrCat("rollout: requests[", seq.request, "] sample ", seq.sample,
-                                              " token ", c.token_ids_size(),
-                                              ": logits contain NaN or +inf, or are all -inf"));
-    }
-    c.add_token_ids(token);
-    c.add_logprobs(logprob);
-    ++stats->generated_tokens;
-    const rl::StopReason device_reason = ToStopReason(code);
-    if (device_reason == rl::STOP_EOS) return device_reason;
-    if (!options_.stop_strings.empty()) {
-      size_t window = 0;
-      for (const std::string& s : options_.stop_strings) window = std::max(window, s.size() + 8);
-      const int64_t begin = std::max<int64_t>(0, c.token_ids_size() - static_cast<int64_t>(window));
-      const std::string tail =
-          options_.detokenize(std::vector<int32_t>(c.token_ids().begin() + begin, c.token_ids().end()));
-      for (const std::string& s : options_.stop_strings)
-        if (tail.find(s) != std::string::npos) return rl::STOP_STRING;
-    }
-    return device_reason;
-  };
-
-  // Writes the sampling parameters and fresh state of the run.fresh samples' slots, samples their first
-  // tokens from the prefill logits on the device and accepts them.
-  auto start_fresh = [&]() -> absl::Status {
-    if (run.fresh.empty()) return absl::OkStatus();
-    const Clock::time_point t0 = Clock::now();
-    const int64_t k = static_cast<int64_t>(run.fresh.size());
-    std::vector<cuda::SlotSamplingParams> params(k);
-    std::vector<cuda::SlotSamplingState> state(k);
-    std::vector<int64_t> slots(k), lengths(k);
-    std::vector<at::Tensor> rows;
-    for (int64_t i = 0; i < k; ++i) {
-      const Seq& seq = run.active[run.fresh[i].active_index];
-      const GenerationRequest& r = requests[seq.request];
-      params[i].seed = r.seed;
-      params[i].stream = static_cast<uint64_t>(seq.sample);
-      params[i].inv_temperature = 1.0 / r.sampling.temperature;
-      params[i].top_p = r.sampling.top_p;
-      params[i].top_k = r.sampling.top_k;
-      params[i].greedy = r.sampling.greedy ? 1 : 0;
-      params[i].max_new_tokens = r.max_new_tokens;
-      params[i].max_generated =
-          static_cast<int32_t>(max_context - static_cast<int64_t>(r.prompt_token_ids.size()));
-      state[i].stop = cuda::kStopNone;
-      slots[i] = seq.slot;
-      lengths[i] = static_cast<int64_t>(r.prompt_token_ids.size());
-      rows.push_back(run.fresh[i].logits);
-    }
-    const at::Tensor idx = HostInts(slots, at::kLong).to(device_);
-    const auto byte_opts = at::TensorOptions().dtype(at::kByte);
-    params_.index_copy_(
-        0, idx,
-        at::from_blob(params.data(), {k, static_cast<int64_t>(sizeof(cuda::SlotSamplingParams))}, byte_opts)
-            .to(device_));
-    state_.index_copy_(
-        0, idx,
-        at::from_blob(state.data(), {k, static_cast<int64_t>(sizeof(cuda::SlotSamplingState))}, byte_opts)
-            .to(device_));
-    length_.index_copy_(0, idx, HostInts(lengths, at::kLong).to(device_));
-    const at::Tensor slots_dev = idx.to(at::kInt);
-    const auto i32 = at::TensorOptions().dtype(at::kInt).device(device_);
-    at::Tensor out_token = at::empty({k}, i32), out_stop = at::empty({k}, i32);
-    at::Tensor out_logprob = at::empty({k}, i32.dtype(at::kFloat));
-    ops::SampleSlots({at::stack(rows, 0).contiguous(), slots_dev, params_, state_, eos_, next_token_, length_,
-                      out_token, out_logprob, out_stop},
-                     options_.repetition_threshold, static_cast<int32_t>(options_.repetition_run_length),
-                     /*advance_length=*/0);
-    const at::Tensor tok = out_token.cpu(), lp = out_logprob.cpu(), stop = out_stop.cpu();
-    stats->prefill_ms += MsSince(t0);
-    std::vector<bool> done(run.active.size(), false);
-    for (int64_t i = 0; i < k; ++i) {
-      const size_t a = run.fresh[i].active_index;
-      M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason,
-                            accept(run.active[a], tok.data_ptr<int32_t>()[i], lp.data_ptr<float>()[i],
-                                   stop.data_ptr<int32_t>()[i]));
-      if (reason != rl::STOP_REASON_UNSPECIFIED) {
-        finish(run.active[a], reason);
-        done[a] = true;
-      }
-    }
-    run.fresh.clear();
-    std::vector<Seq> kept;
-    for (size_t a = 0; a < run.active.size(); ++a)
-      if (!done[a]) kept.push_back(std::move(run.active[a]));
-    run.active = std::move(kept);
-    return absl::OkStatus();
-  };
-
-  auto new_seq = [&](size_t request, int32_t sample, int32_t slot, const at::Tensor& logits) {
-    const GenerationRequest& r = requests[request];
-    Seq seq;
-    seq.request = request;
-    seq.sample = sample;
-    seq.slot = slot;
-    seq.start = Clock::now();
-    rl::Completion& c = seq.completion;
-    c.set_prompt_id(r.prompt_id);
-    c.set_sample_index(sample);
-    c.set_group_id(r.group_id.empty() ? r.prompt_id : r.group_id);
-    c.set_prompt(r.prompt);
-    c.set_domain(r.domain);
-    c.set_policy_version(options_.policy_version);
-    c.mutable_prompt_token_ids()->Add(r.prompt_token_ids.begin(), r.prompt_token_ids.end());
-    run.active.push_back(std::move(seq));
-    run.fresh.push_back({run.active.size() - 1, logits});
-  };
-
-  // Admits one sample of the pending group; false when it must wait.
-  auto admit_from_group = [&]() -> bool {
-    Group& g = *run.group;
-    const GenerationRequest& r = requests[g.request];
-    const int64_t prompt = static_cast<int64_t>(r.prompt_token_ids.size());
-    const int64_t sample_bytes = model_->StateBytesAt(final_len(r));
-    const bool idle = run.active.empty();
-    int32_t slot = -1;
-    if (g.next_sample + 1 == r.n) {  // the last sample takes the prefix slot over
-      const int64_t need = sample_bytes - model_->StateBytesAt(prompt);
-      if (budget > 0 && !idle && run.pool.reserved_bytes() + need > budget) {
-        ++stats->admission_waits;
-        return false;
-      }
-      slot = g.prefix_slot;
-      run.pool.Reserve(slot, sample_bytes);
-    } else {
-      std::optional<int32_t> s = run.pool.Acquire(sample_bytes, idle);
-      if (!s.has_value()) return false;
-      slot = *s;
-      decoder_->CopySlot(g.prefix_slot, slot, prompt);
-    }
-    new_seq(g.request, g.next_sample++, slot, g.logits);
-    if (g.next_sample == r.n) run.group.reset();
-    return true;
-  };
-
-  // Prefills the next requests from the queue in one packed call; false when none could be admitted.
-  auto prefill_batch = [&]() -> bool {
-    std::vector<size_t> reqs;
-    std::vector<int32_t> slots;
-    std::vector<std::vector<int32_t>> prompts;
-    int64_t tokens = 0;
-    while (!run.queue.empty()) {
-      const GenerationRequest& r = requests[run.queue.front()];
-      const int64_t prompt = static_cast<int64_t>(r.prompt_token_ids.size());
-      if (!reqs.empty() && (r.n > 1 || tokens + prompt > options_.prefill_chunk)) break;
-      if (static_cast<int32_t>(run.active.size() + reqs.size()) >= max_batch) break;
-      const bool idle = run.active.empty() && reqs.empty();
-      const int64_t sample_bytes = model_->StateBytesAt(final_len(r));
-      const int64_t prefix_bytes = model_->StateBytesAt(prompt);
-      if (r.n > 1 && budget > 0 && !idle &&
-          run.pool.reserved_bytes() + prefix_bytes + sample_bytes > budget) {
-        ++stats->admission_waits;
-        break;
-      }
-      std::optional<int32_t> slot = run.pool.Acquire(r.n > 1 ? prefix_bytes : sample_bytes, idle || r.n > 1);
-      if (!slot.has_value()) break;
-      reqs.push_back(run.queue.front());
-      slots.push_back(*slot);
-      prompts.push_back(r.prompt_token_ids);
-      tokens += prompt;
-      run.queue.pop_front();
-      if (r.n > 1) break;
-    }
-    if (reqs.empty()) return false;
-    const Clock::time_point t0 = Clock::now();
-    const at::Tensor logits = decoder_->PrefillSlots(slots, prompts);  // [n, V]
-    TORCH_CHECK(logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(reqs.size()) &&
-                    logits.size(1) == model_->vocab_size(),
-                "expected prefill logits [", reqs.size(), ", ", model_->vocab_size(), "], got ",
-                logits.sizes());
-    stats->prefill_ms += MsSince(t0);
-    ++stats->prefill_calls;
-    stats->prompt_tokens_prefilled += tokens;
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      if (requests[reqs[i]].n == 1) {
-        new_seq(reqs[i], 0, slots[i], logits[i]);
-      } else {
-        run.group = Group{reqs[i], 0, slots[i], logits[i]};
-      }
-    }
-    return true;
-  };
-
-  auto report = [&]() {
-    if (on_progress) on_progress(*stats, stats->completions);
-  };
-
-  while (true) {
-    // Admission until the batch is full or memory says wait; fresh samples get their first token at once, and
-    // those that stop on it make room for more.
-    while (true) {
-      while (static_cast<int32_t>(run.active.size()) < max_batch &&
-             (run.group.has_value() ? admit_from_group() : (!run.queue.empty() && prefill_batch()))) {
-      }
-      const size_t before = run.active.size();
-      M1RL_RETURN_IF_ERROR(start_fresh());
-      if (run.active.size() == before) break;
-      report();
-    }
-    stats->peak_reserved_bytes = std::max(stats->peak_reserved_bytes, run.pool.peak_reserved_bytes());
-    if (run.active.empty()) {
-      if (run.group.has_value() || !run.queue.empty()) continue;
-      break;
-    }
-
-    const int32_t batch = static_cast<int32_t>(run.active.size());
-    stats->peak_batch_size = std::max(stats->peak_batch_size, batch);
-    Bucket& bucket = BucketFor(batch);
-    int32_t* slot_ptr = bucket.slots_host.data_ptr<int32_t>();
-    for (int32_t i = 0; i < bucket.size; ++i) slot_ptr[i] = i < batch ? run.active[i].slot : scratch;
-    RunStep(bucket, stats);
-    ++stats->decode_steps;
-    stats->peak_state_bytes = std::max(stats->peak_state_bytes, decoder_->SlotBytes());
-    const int32_t* out = bucket.out_host.data_ptr<int32_t>();
-    std::vector<Seq> still;
-    still.reserve(run.active.size());
-    for (int32_t i = 0; i < batch; ++i) {
-      float logprob;
-      std::memcpy(&logprob, &out[bucket.size + i], sizeof(float));
-      M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason,
-                            accept(run.active[i], out[i], logprob, out[2 * bucket.size + i]));
-      if (reason != rl::STOP_REASON_UNSPECIFIED) {
-        finish(run.active[i], reason);
-      } else {
-        still.push_back(std::move(run.active[i]));
-      }
-    }
-    run.active = std::move(still);
-    report();
-  }
+  M1RL_RETURN_IF_ERROR(run.Loop());
   M1RL_CHECK_EQ(run.pool.reserved_bytes(), 0);
   stats->admission_waits += run.pool.budget_waits();
   int32_t graphs = 0;
@@ -457,6 +233,277 @@ absl::Status SlotRunner::Generate(const std::vector<GenerationRequest>& requests
   if (graphs > 0) stats->decode_path = "slots+graphs";
   stats->model_ms = stats->prefill_ms + stats->step_ms;
   return absl::OkStatus();
+}
+
+absl::Status SlotRunner::Run::Loop() {
+  while (true) {
+    M1RL_RETURN_IF_ERROR(AdmitAll());
+    stats.peak_reserved_bytes = std::max(stats.peak_reserved_bytes, pool.peak_reserved_bytes());
+    if (active.empty()) {
+      if (group.has_value() || !queue.empty()) continue;
+      return absl::OkStatus();
+    }
+    M1RL_RETURN_IF_ERROR(DecodeStep());
+  }
+}
+
+// Admission until the batch is full or memory says wait; fresh samples get their first token at once, and
+// those that stop on it make room for more.
+absl::Status SlotRunner::Run::AdmitAll() {
+  while (true) {
+    while (static_cast<int32_t>(active.size()) < options.max_batch_size &&
+           (group.has_value() ? AdmitFromGroup() : (!queue.empty() && PrefillBatch()))) {
+    }
+    const size_t before = active.size();
+    M1RL_RETURN_IF_ERROR(StartFresh());
+    if (active.size() == before) return absl::OkStatus();
+    Report();
+  }
+}
+
+// Prefills the next requests from the queue in one packed call; false when none could be admitted.
+bool SlotRunner::Run::PrefillBatch() {
+  const int64_t budget = options.memory_budget_bytes;
+  std::vector<size_t> reqs;
+  std::vector<int32_t> slots;
+  std::vector<std::vector<int32_t>> prompts;
+  int64_t tokens = 0;
+  while (!queue.empty()) {
+    const GenerationRequest& r = requests[queue.front()];
+    const int64_t prompt = static_cast<int64_t>(r.prompt_token_ids.size());
+    if (!reqs.empty() && (r.n > 1 || tokens + prompt > options.prefill_chunk)) break;
+    if (static_cast<int32_t>(active.size() + reqs.size()) >= options.max_batch_size) break;
+    const bool idle = active.empty() && reqs.empty();
+    const int64_t sample_bytes = self.model_->StateBytesAt(FinalLen(r));
+    const int64_t prefix_bytes = self.model_->StateBytesAt(prompt);
+    if (r.n > 1 && budget > 0 && !idle && pool.reserved_bytes() + prefix_bytes + sample_bytes > budget) {
+      ++stats.admission_waits;
+      break;
+    }
+    std::optional<int32_t> slot = pool.Acquire(r.n > 1 ? prefix_bytes : sample_bytes, idle || r.n > 1);
+    if (!slot.has_value()) break;
+    reqs.push_back(queue.front());
+    slots.push_back(*slot);
+    prompts.push_back(r.prompt_token_ids);
+    tokens += prompt;
+    queue.pop_front();
+    if (r.n > 1) break;
+  }
+  if (reqs.empty()) return false;
+  const Clock::time_point t0 = Clock::now();
+  const int32_t vocab = self.model_->vocab_size();
+  const at::Tensor logits = self.decoder_->PrefillSlots(slots, prompts);  // [n, V]
+  TORCH_CHECK(
+      logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(reqs.size()) && logits.size(1) == vocab,
+      "expected prefill logits [", reqs.size(), ", ", vocab, "], got ", logits.sizes());
+  stats.prefill_ms += MsSince(t0);
+  ++stats.prefill_calls;
+  stats.prompt_tokens_prefilled += tokens;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    if (requests[reqs[i]].n == 1) {
+      NewSeq(reqs[i], 0, slots[i], logits[i]);
+    } else {
+      group = Group{reqs[i], 0, slots[i], logits[i]};
+    }
+  }
+  return true;
+}
+
+// Admits one sample of the pending group; false when it must wait.
+bool SlotRunner::Run::AdmitFromGroup() {
+  Group& g = *group;
+  const GenerationRequest& r = requests[g.request];
+  const int64_t prompt = static_cast<int64_t>(r.prompt_token_ids.size());
+  const int64_t sample_bytes = self.model_->StateBytesAt(FinalLen(r));
+  const int64_t budget = options.memory_budget_bytes;
+  const bool idle = active.empty();
+  int32_t slot = -1;
+  if (g.next_sample + 1 == r.n) {  // the last sample takes the prefix slot over
+    const int64_t need = sample_bytes - self.model_->StateBytesAt(prompt);
+    if (budget > 0 && !idle && pool.reserved_bytes() + need > budget) {
+      ++stats.admission_waits;
+      return false;
+    }
+    slot = g.prefix_slot;
+    pool.Reserve(slot, sample_bytes);
+  } else {
+    std::optional<int32_t> s = pool.Acquire(sample_bytes, idle);
+    if (!s.has_value()) return false;
+    slot = *s;
+    self.decoder_->CopySlot(g.prefix_slot, slot, prompt);
+  }
+  NewSeq(g.request, g.next_sample++, slot, g.logits);
+  if (g.next_sample == r.n) group.reset();
+  return true;
+}
+
+void SlotRunner::Run::NewSeq(size_t request, int32_t sample, int32_t slot, const at::Tensor& logits) {
+  const GenerationRequest& r = requests[request];
+  Seq seq;
+  seq.request = request;
+  seq.sample = sample;
+  seq.slot = slot;
+  seq.start = Clock::now();
+  rl::Completion& c = seq.completion;
+  c.set_prompt_id(r.prompt_id);
+  c.set_sample_index(sample);
+  c.set_group_id(r.group_id.empty() ? r.prompt_id : r.group_id);
+  c.set_prompt(r.prompt);
+  c.set_domain(r.domain);
+  c.set_policy_version(options.policy_version);
+  c.mutable_prompt_token_ids()->Add(r.prompt_token_ids.begin(), r.prompt_token_ids.end());
+  active.push_back(std::move(seq));
+  fresh.push_back({active.size() - 1, logits});
+}
+
+// Writes the sampling parameters and fresh sampler state of the fresh samples' slots and their prompt
+// lengths; returns the slots [k] int64 on the device.
+at::Tensor SlotRunner::Run::WriteFreshSlots() {
+  const int64_t k = static_cast<int64_t>(fresh.size());
+  std::vector<cuda::SlotSamplingParams> params(k);
+  std::vector<cuda::SlotSamplingState> state(k);
+  std::vector<int64_t> slots(k), lengths(k);
+  for (int64_t i = 0; i < k; ++i) {
+    const Seq& seq = active[fresh[i].active_index];
+    const GenerationRequest& r = requests[seq.request];
+    params[i].seed = r.seed;
+    params[i].stream = static_cast<uint64_t>(seq.sample);
+    params[i].inv_temperature = 1.0 / r.sampling.temperature;
+    params[i].top_p = r.sampling.top_p;
+    params[i].top_k = r.sampling.top_k;
+    params[i].greedy = r.sampling.greedy ? 1 : 0;
+    params[i].max_new_tokens = r.max_new_tokens;
+    params[i].max_generated =
+        static_cast<int32_t>(max_context - static_cast<int64_t>(r.prompt_token_ids.size()));
+    state[i].stop = cuda::kStopNone;
+    slots[i] = seq.slot;
+    lengths[i] = static_cast<int64_t>(r.prompt_token_ids.size());
+  }
+  const at::Device device = self.device_;
+  const at::Tensor idx = HostInts(slots, at::kLong).to(device);
+  const auto byte_opts = at::TensorOptions().dtype(at::kByte);
+  self.params_.index_copy_(
+      0, idx,
+      at::from_blob(params.data(), {k, static_cast<int64_t>(sizeof(cuda::SlotSamplingParams))}, byte_opts)
+          .to(device));
+  self.state_.index_copy_(
+      0, idx,
+      at::from_blob(state.data(), {k, static_cast<int64_t>(sizeof(cuda::SlotSamplingState))}, byte_opts)
+          .to(device));
+  self.length_.index_copy_(0, idx, HostInts(lengths, at::kLong).to(device));
+  return idx;
+}
+
+// Samples the fresh samples' first tokens from their prefill logits on the device and accepts them.
+absl::Status SlotRunner::Run::StartFresh() {
+  if (fresh.empty()) return absl::OkStatus();
+  const Clock::time_point t0 = Clock::now();
+  const int64_t k = static_cast<int64_t>(fresh.size());
+  const at::Tensor slots_dev = WriteFreshSlots().to(at::kInt);
+  std::vector<at::Tensor> rows;
+  for (const NewSample& f : fresh) rows.push_back(f.logits);
+  const auto i32 = at::TensorOptions().dtype(at::kInt).device(self.device_);
+  at::Tensor out_token = at::empty({k}, i32), out_stop = at::empty({k}, i32);
+  at::Tensor out_logprob = at::empty({k}, i32.dtype(at::kFloat));
+  ops::SampleSlots({at::stack(rows, 0).contiguous(), slots_dev, self.params_, self.state_, self.eos_,
+                    self.next_token_, self.length_, out_token, out_logprob, out_stop},
+                   options.repetition_threshold, static_cast<int32_t>(options.repetition_run_length),
+                   /*advance_length=*/0);
+  const at::Tensor tok = out_token.cpu(), lp = out_logprob.cpu(), stop = out_stop.cpu();
+  stats.prefill_ms += MsSince(t0);
+  std::vector<bool> done(active.size(), false);
+  for (int64_t i = 0; i < k; ++i) {
+    const size_t a = fresh[i].active_index;
+    M1RL_ASSIGN_OR_RETURN(
+        const rl::StopReason reason,
+        Accept(active[a], tok.data_ptr<int32_t>()[i], lp.data_ptr<float>()[i], stop.data_ptr<int32_t>()[i]));
+    if (reason != rl::STOP_REASON_UNSPECIFIED) {
+      Finish(active[a], reason);
+      done[a] = true;
+    }
+  }
+  fresh.clear();
+  std::vector<Seq> kept;
+  for (size_t a = 0; a < active.size(); ++a)
+    if (!done[a]) kept.push_back(std::move(active[a]));
+  active = std::move(kept);
+  return absl::OkStatus();
+}
+
+// One decode step over every active sample at the next bucket size (padding rows aim at the scratch slot).
+absl::Status SlotRunner::Run::DecodeStep() {
+  const int32_t batch = static_cast<int32_t>(active.size());
+  stats.peak_batch_size = std::max(stats.peak_batch_size, batch);
+  Bucket& bucket = self.BucketFor(batch);
+  const int32_t scratch = self.num_slots_ - 1;
+  int32_t* slot_ptr = bucket.slots_host.data_ptr<int32_t>();
+  for (int32_t i = 0; i < bucket.size; ++i) slot_ptr[i] = i < batch ? active[i].slot : scratch;
+  self.RunStep(bucket, &stats);
+  ++stats.decode_steps;
+  stats.peak_state_bytes = std::max(stats.peak_state_bytes, self.decoder_->SlotBytes());
+  const int32_t* out = bucket.out_host.data_ptr<int32_t>();
+  std::vector<Seq> still;
+  still.reserve(active.size());
+  for (int32_t i = 0; i < batch; ++i) {
+    float logprob;
+    std::memcpy(&logprob, &out[bucket.size + i], sizeof(float));
+    M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason,
+                          Accept(active[i], out[i], logprob, out[2 * bucket.size + i]));
+    if (reason != rl::STOP_REASON_UNSPECIFIED) {
+      Finish(active[i], reason);
+    } else {
+      still.push_back(std::move(active[i]));
+    }
+  }
+  active = std::move(still);
+  Report();
+  return absl::OkStatus();
+}
+
+// Appends one sampled token; returns the stop reason (UNSPECIFIED = continue) or an engine error.
+absl::StatusOr<rl::StopReason> SlotRunner::Run::Accept(Seq& seq, int32_t token, float logprob, int32_t code) {
+  rl::Completion& c = seq.completion;
+  if (code == cuda::kStopError || token < 0) {
+    return absl::InternalError(absl::StrCat("rollout: requests[", seq.request, "] sample ", seq.sample,
+                                            " token ", c.token_ids_size(),
+                                            ": logits contain NaN or +inf, or are all -inf"));
+  }
+  c.add_token_ids(token);
+  c.add_logprobs(logprob);
+  ++stats.generated_tokens;
+  const rl::StopReason device_reason = ToStopReason(code);
+  if (device_reason == rl::STOP_EOS) return device_reason;
+  if (!options.stop_strings.empty()) {
+    size_t window = 0;
+    for (const std::string& s : options.stop_strings) window = std::max(window, s.size() + 8);
+    const int64_t begin = std::max<int64_t>(0, c.token_ids_size() - static_cast<int64_t>(window));
+    const std::string tail =
+        options.detokenize(std::vector<int32_t>(c.token_ids().begin() + begin, c.token_ids().end()));
+    for (const std::string& s : options.stop_strings)
+      if (tail.find(s) != std::string::npos) return rl::STOP_STRING;
+  }
+  return device_reason;
+}
+
+void SlotRunner::Run::Finish(Seq& seq, rl::StopReason reason) {
+  const GenerationRequest& r = requests[seq.request];
+  rl::Completion& c = seq.completion;
+  c.set_stop_reason(reason);
+  if (options.detokenize) {
+    std::vector<int32_t> ids(c.token_ids().begin(), c.token_ids().end());
+    if (reason == rl::STOP_EOS) ids.pop_back();
+    c.set_text(options.detokenize(ids));
+  }
+  c.set_generate_ms(MsSince(seq.start));
+  ++stats.completions;
+  ++stats.stop_counts[reason];
+  pool.Release(seq.slot);
+  RequestOutput& out = outputs[seq.request];
+  // Tokens in the state: the last sampled token is never fed to the model.
+  out.state_bytes[seq.sample] =
+      self.model_->StateBytesAt(static_cast<int64_t>(r.prompt_token_ids.size()) + c.token_ids_size() - 1);
+  if (on_done) on_done(c);
+  out.completions[seq.sample] = std::move(c);
 }
 
 }  // namespace m1rl::rollout
