@@ -438,7 +438,6 @@ class CudaGraphImpl final : public ops::DeviceGraph {
 std::unique_ptr<ops::DeviceGraph> CaptureGraph(at::Device device, const std::function<void()>& fn,
                                                std::string* why) {
   c10::cuda::CUDAGuard guard(device);
-  static const auto pool = at::cuda::graph_pool_handle();
   const c10::cuda::CUDAStream origin = c10::cuda::getCurrentCUDAStream();
   const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
   TimedEvent ready(device);
@@ -450,7 +449,10 @@ std::unique_ptr<ops::DeviceGraph> CaptureGraph(at::Device device, const std::fun
     auto graph = std::make_unique<at::cuda::CUDAGraph>();
     std::unique_ptr<ops::DeviceGraph> result;
     try {
-      graph->capture_begin(pool);
+      // Each graph gets its own private memory pool. (A process-wide graph_pool_handle() shared by every
+      // capture breaks once all graphs that used it are destroyed: the next capture_begin on it fails
+      // PyTorch's "use_count > 0" assert in CUDACachingAllocator, seen on LibTorch 2.11.)
+      graph->capture_begin();
       fn();
       graph->capture_end();
       result = std::make_unique<CudaGraphImpl>(std::move(graph));

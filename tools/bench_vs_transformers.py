@@ -9,7 +9,7 @@ checkpoint, same prompts' shape), and prints tokens/s and the ratio per (batch, 
 config.json files of the larger configuration (~1.7B) and of a softmax-only model of the 143M shape for the
 other benchmarks (random init, no weights needed).
 
-  python3 tools/bench_vs_transformers.py --bench build-cuda/bench_decode --work /tmp/bvt \
+  python3 tools/bench_vs_transformers.py --bench build-cuda/tools/bench_decode --work /tmp/bvt \
       [--batch-sizes 1,64] [--new-tokens 512,2048] [--hf-new-tokens 512]
 """
 import argparse
