@@ -4,8 +4,9 @@ m1rl_cc_library(NAME naive_reference SRCS reference/naive.cc HDRS reference/naiv
 
 if(M1RL_ENABLE_CUDA)
   m1rl_cc_library(NAME cuda_kernels
-    CUDA_SRCS cuda/lightning_attention.cu cuda/lm_head.cu cuda/moe.cu
-    HDRS cuda/lightning_attention.h cuda/lm_head.h cuda/moe.h
+    CUDA_SRCS cuda/lightning_attention.cu cuda/lm_head.cu cuda/moe.cu cuda/decode_attention.cu cuda/sampling.cu
+    HDRS cuda/lightning_attention.h cuda/lm_head.h cuda/moe.h cuda/decode_attention.h cuda/sampling.h
+         cuda/sampling_args.h cuda/philox.h
     DEPS CUDA::cudart CUDA::cublas)
   target_compile_options(m1rl_cuda_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 -lineinfo>)
   set_target_properties(m1rl_cuda_kernels PROPERTIES CUDA_ARCHITECTURES 90)
@@ -20,4 +21,8 @@ if(M1RL_ENABLE_CUDA AND M1RL_TORCH_HAS_CUDA)
   target_link_libraries(m1rl_ops PUBLIC m1rl::cuda_ops)
   target_compile_definitions(m1rl_ops PRIVATE M1RL_WITH_CUDA_OPS)
   m1rl_cc_test(NAME cuda_ops_test SRCS cuda_ops_test.cc DEPS m1rl::cuda_ops m1rl::ops LABEL cuda TORCH)
+endif()
+
+if(M1RL_ENABLE_CUDA AND M1RL_TORCH_HAS_CUDA)
+  m1rl_cc_test(NAME slot_decode_cuda_test SRCS slot_decode_cuda_test.cc DEPS m1rl::ops LABEL cuda TORCH TIMEOUT 300)
 endif()

@@ -2,17 +2,22 @@
 #include "kernels/cuda_ops.h"
 
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "common/torch_compat.h"
+#include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/lightning_attention.h"
 #include "kernels/cuda/lm_head.h"
 #include "kernels/cuda/moe.h"
+#include "kernels/cuda/sampling.h"
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
 #include <ATen/ops/_grouped_mm.h>
@@ -357,6 +362,170 @@ at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::
       yp.data_ptr(), routing.slot_to_row.data_ptr<int32_t>(), routing.weights.data_ptr<float>(), T, k, H,
       static_cast<int>(yp.element_size()), out.data_ptr<float>(), stream));
   return out;
+}
+
+void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,
+                   const at::Tensor& slots, const at::Tensor& positions) {
+  TORCH_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous(), "kv caches must be contiguous");
+  c10::cuda::CUDAGuard guard(k_new.device());
+  const at::Tensor kn = k_new.contiguous(), vn = v_new.contiguous();
+  const at::Tensor pos = positions.contiguous(), sl = slots.contiguous();
+  cuda::KvCacheAppendArgs a;
+  a.k_new = kn.data_ptr();
+  a.v_new = vn.data_ptr();
+  a.k_cache = k_cache.data_ptr();
+  a.v_cache = v_cache.data_ptr();
+  a.slots = sl.data_ptr<int32_t>();
+  a.positions = pos.data_ptr<int64_t>();
+  a.batch = kn.size(0);
+  a.num_kv_heads = kn.size(1);
+  a.head_dim = kn.size(2);
+  a.max_tokens = k_cache.size(1);
+  TORCH_CHECK(kn.scalar_type() == at::kBFloat16 || kn.scalar_type() == at::kFloat,
+              "kv append: bf16 or fp32 expected, got ", kn.scalar_type());
+  a.io_type = ToIoType(kn.scalar_type());
+  M1RL_CUDA_CHECK(cuda::KvCacheAppend(a, c10::cuda::getCurrentCUDAStream()));
+}
+
+at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& slots, const at::Tensor& positions, double scale) {
+  TORCH_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous(), "kv caches must be contiguous");
+  TORCH_CHECK(q.scalar_type() == k_cache.scalar_type() &&
+                  (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kFloat),
+              "decode attention: q and caches must share a bf16/fp32 dtype");
+  c10::cuda::CUDAGuard guard(q.device());
+  const at::Tensor qc = q.contiguous(), pos = positions.contiguous(), sl = slots.contiguous();
+  const int64_t b = q.size(0), heads = q.size(1), dim = q.size(2);
+  cuda::DecodeAttentionArgs a;
+  a.q = qc.data_ptr();
+  a.k_cache = k_cache.data_ptr();
+  a.v_cache = v_cache.data_ptr();
+  a.slots = sl.data_ptr<int32_t>();
+  a.positions = pos.data_ptr<int64_t>();
+  a.batch = b;
+  a.num_heads = heads;
+  a.num_kv_heads = k_cache.size(2);
+  a.head_dim = dim;
+  a.max_tokens = k_cache.size(1);
+  a.scale = static_cast<float>(scale);
+  a.num_splits = cuda::DecodeAttentionSplits(a.max_tokens);
+  at::Tensor partial = at::empty({b, heads, a.num_splits, dim + 2}, q.options().dtype(at::kFloat));
+  at::Tensor out = at::empty({b, heads, dim}, qc.options());
+  a.partial = partial.data_ptr<float>();
+  a.out = out.data_ptr();
+  a.io_type = ToIoType(q.scalar_type());
+  M1RL_CUDA_CHECK(cuda::DecodeAttention(a, c10::cuda::getCurrentCUDAStream()));
+  return out;
+}
+
+void SampleSlots(const cuda::SampleSlotsArgs& args) {
+  M1RL_CUDA_CHECK(cuda::SampleSlots(args, c10::cuda::getCurrentCUDAStream()));
+}
+
+namespace {
+
+class CudaGraphImpl final : public ops::DeviceGraph {
+ public:
+  explicit CudaGraphImpl(std::unique_ptr<at::cuda::CUDAGraph> graph) : graph_(std::move(graph)) {}
+  void Replay() override { graph_->replay(); }
+
+ private:
+  std::unique_ptr<at::cuda::CUDAGraph> graph_;
+};
+
+}  // namespace
+
+std::unique_ptr<ops::DeviceGraph> CaptureGraph(at::Device device, const std::function<void()>& fn,
+                                               std::string* why) {
+  c10::cuda::CUDAGuard guard(device);
+  const c10::cuda::CUDAStream origin = c10::cuda::getCurrentCUDAStream();
+  const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+  TimedEvent ready(device);
+  ready.Record();
+  {
+    c10::cuda::CUDAStreamGuard on_side(side);
+    M1RL_CUDA_CHECK(cudaStreamWaitEvent(side.stream(), static_cast<cudaEvent_t>(ready.event_handle()), 0));
+    fn();  // warm-up: lazy initialisation (cuBLAS handles, allocator blocks) must not happen under capture
+    auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    std::unique_ptr<ops::DeviceGraph> result;
+    try {
+      // Each graph gets its own private memory pool. (A process-wide graph_pool_handle() shared by every
+      // capture breaks once all graphs that used it are destroyed: the next capture_begin on it fails
+      // PyTorch's "use_count > 0" assert in CUDACachingAllocator, seen on LibTorch 2.11.)
+      graph->capture_begin();
+      fn();
+      graph->capture_end();
+      result = std::make_unique<CudaGraphImpl>(std::move(graph));
+    } catch (const c10::Error& e) {
+      *why = e.what_without_backtrace();
+      try {
+        graph->capture_end();  // also returns the allocator's capture pool routing
+      } catch (const c10::Error&) {
+      }
+      // Leave capture mode if the failure happened inside it.
+      cudaStreamCaptureStatus status;
+      if (cudaStreamIsCapturing(side.stream(), &status) == cudaSuccess &&
+          status != cudaStreamCaptureStatusNone) {
+        cudaGraph_t broken = nullptr;
+        (void)cudaStreamEndCapture(side.stream(), &broken);
+        if (broken != nullptr) (void)cudaGraphDestroy(broken);
+      }
+      (void)cudaGetLastError();  // clear the (non-sticky) capture error
+    }
+    TimedEvent done(device);
+    done.Record();
+    M1RL_CUDA_CHECK(cudaStreamWaitEvent(origin.stream(), static_cast<cudaEvent_t>(done.event_handle()), 0));
+    return result;
+  }
+}
+
+int64_t PeakDeviceBytes(at::Device device, bool reset) {
+  const c10::DeviceIndex index = device.index() < 0 ? c10::cuda::current_device() : device.index();
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+  const int64_t peak = stats.allocated_bytes[0].peak;  // StatType::AGGREGATE
+  if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(index);
+  return peak;
+}
+
+TimedEvent::TimedEvent(at::Device device) : device_index_(device.index() < 0 ? 0 : device.index()) {
+  c10::cuda::CUDAGuard guard(device);
+  cudaEvent_t e;
+  M1RL_CUDA_CHECK(cudaEventCreate(&e));
+  event_ = e;
+}
+
+TimedEvent::TimedEvent(TimedEvent&& other) noexcept
+    : event_(other.event_), device_index_(other.device_index_) {
+  other.event_ = nullptr;
+}
+
+TimedEvent& TimedEvent::operator=(TimedEvent&& other) noexcept {
+  std::swap(event_, other.event_);
+  std::swap(device_index_, other.device_index_);
+  return *this;
+}
+
+TimedEvent::~TimedEvent() {
+  if (event_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+}
+
+void TimedEvent::Record() {
+  TORCH_CHECK(event_ != nullptr, "TimedEvent: not created");
+  M1RL_CUDA_CHECK(cudaEventRecord(
+      static_cast<cudaEvent_t>(event_),
+      c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_index_)).stream()));
+}
+
+void TimedEvent::Wait() {
+  TORCH_CHECK(event_ != nullptr, "TimedEvent: not created");
+  M1RL_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_)));
+}
+
+double TimedEvent::ElapsedMsSince(const TimedEvent& start) const {
+  float ms = 0.0f;
+  M1RL_CUDA_CHECK(
+      cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start.event_), static_cast<cudaEvent_t>(event_)));
+  return ms;
 }
 
 }  // namespace m1rl::cuda_ops

@@ -5,10 +5,17 @@
 #define M1RL_KERNELS_CUDA_OPS_H_
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "kernels/cuda/sampling_args.h"
+#include "kernels/ops.h"
 
 namespace m1rl::cuda_ops {
 
@@ -56,6 +63,37 @@ MoeRouting MoeRoute(const at::Tensor& router_logits,  // [T, E] fp32
 // fp32.
 at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::Tensor& w13,
                       const at::Tensor& w2);
+
+// Slotted decode (contracts in kernels/ops.h).
+void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,
+                   const at::Tensor& slots, const at::Tensor& positions);
+at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& slots, const at::Tensor& positions, double scale);
+// Launches the fused sampler on the current stream; `args` hold device pointers.
+void SampleSlots(const cuda::SampleSlotsArgs& args);
+
+std::unique_ptr<ops::DeviceGraph> CaptureGraph(at::Device device, const std::function<void()>& fn,
+                                               std::string* why);
+
+int64_t PeakDeviceBytes(at::Device device, bool reset);
+
+// A timing-capable cudaEvent_t on the current stream of its device. Movable.
+class TimedEvent {
+ public:
+  TimedEvent() = default;
+  explicit TimedEvent(at::Device device);
+  TimedEvent(TimedEvent&& other) noexcept;
+  TimedEvent& operator=(TimedEvent&& other) noexcept;
+  ~TimedEvent();
+  void Record();
+  void Wait();
+  double ElapsedMsSince(const TimedEvent& start) const;
+  void* event_handle() const { return event_; }  // cudaEvent_t
+
+ private:
+  void* event_ = nullptr;  // cudaEvent_t
+  int device_index_ = 0;
+};
 
 }  // namespace m1rl::cuda_ops
 

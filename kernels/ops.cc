@@ -1,14 +1,21 @@
 #include "kernels/ops.h"
 
 #include <ATen/Context.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/matmul.h>
 #include <ATen/ops/mkldnn_linear.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <limits>
+
+#include "kernels/cuda/sampling_args.h"
 #include "kernels/reference/lightning_attention.h"
+#include "kernels/reference/sampling.h"
 
 #ifdef M1RL_WITH_CUDA_OPS
 #include "kernels/cuda_ops.h"
@@ -186,6 +193,209 @@ at::Tensor LightningDecode(const at::Tensor& q, const at::Tensor& k, const at::T
   }
 #endif
   return reference::LightningDecodeStep(q, k, v, decay, state).to(q.scalar_type());
+}
+
+// ---- slotted decode ---------------------------------------------------------------------------------------
+
+namespace {
+
+void CheckSlots(const at::Tensor& slots, int64_t batch, const at::Tensor& like) {
+  TORCH_CHECK(slots.dim() == 1 && slots.size(0) == batch && slots.scalar_type() == at::kInt,
+              "slots: expected [", batch, "] int32, got ", slots.sizes(), " ", slots.scalar_type());
+  TORCH_CHECK(slots.device() == like.device(), "slots: expected device ", like.device(), ", got ",
+              slots.device());
+}
+
+}  // namespace
+
+at::Tensor LightningDecodeSlots(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& decay, at::Tensor& pool, const at::Tensor& slots) {
+  CheckDtype(q, k, v);
+  TORCH_CHECK(q.dim() == 3, "lightning decode: expected q [B, N_h, d], got ", q.sizes());
+  CheckSlots(slots, q.size(0), q);
+  TORCH_CHECK(pool.dim() == 4 && pool.size(1) == q.size(1) && pool.size(2) == q.size(2) &&
+                  pool.size(3) == q.size(2) && pool.scalar_type() == StateDtype(q),
+              "lightning decode: expected pool [S, ", q.size(1), ", ", q.size(2), ", ", q.size(2), "] ",
+              StateDtype(q), ", got ", pool.sizes(), " ", pool.scalar_type());
+#ifdef M1RL_WITH_CUDA_OPS
+  if (q.is_cuda() && q.scalar_type() != at::kDouble) {
+    return cuda_ops::LightningDecode(q, k, v, decay, pool, slots).to(q.scalar_type());
+  }
+#endif
+  const at::Tensor idx = slots.to(at::kLong);
+  at::Tensor states = pool.index_select(0, idx);
+  const at::Tensor out = reference::LightningDecodeStep(q, k, v, decay, states);
+  pool.index_copy_(0, idx, states);
+  return out.to(q.scalar_type());
+}
+
+void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,
+                   const at::Tensor& slots, const at::Tensor& positions) {
+  TORCH_CHECK(k_new.dim() == 3 && v_new.sizes() == k_new.sizes(),
+              "kv append: expected k, v [B, N_kv, d], got ", k_new.sizes(), " and ", v_new.sizes());
+  TORCH_CHECK(k_cache.dim() == 4 && k_cache.size(2) == k_new.size(1) && k_cache.size(3) == k_new.size(2) &&
+                  v_cache.sizes() == k_cache.sizes() && k_cache.scalar_type() == k_new.scalar_type() &&
+                  v_cache.scalar_type() == k_new.scalar_type(),
+              "kv append: expected caches [S, T, ", k_new.size(1), ", ", k_new.size(2), "] ",
+              k_new.scalar_type(), ", got ", k_cache.sizes(), " ", k_cache.scalar_type());
+  CheckSlots(slots, k_new.size(0), k_new);
+  TORCH_CHECK(
+      positions.dim() == 1 && positions.size(0) == k_new.size(0) && positions.scalar_type() == at::kLong,
+      "kv append: expected positions [B] int64, got ", positions.sizes());
+#ifdef M1RL_WITH_CUDA_OPS
+  if (k_new.is_cuda() && k_new.scalar_type() != at::kDouble) {
+    cuda_ops::KvCacheAppend(k_new, v_new, k_cache, v_cache, slots, positions);
+    return;
+  }
+#endif
+  const at::Tensor idx = slots.to(at::kLong);
+  k_cache.index_put_({idx, positions}, k_new);
+  v_cache.index_put_({idx, positions}, v_new);
+}
+
+at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& slots, const at::Tensor& positions, double scale) {
+  TORCH_CHECK(q.dim() == 3 && k_cache.dim() == 4 && v_cache.sizes() == k_cache.sizes() &&
+                  k_cache.size(3) == q.size(2) && q.size(1) % k_cache.size(2) == 0,
+              "decode attention: expected q [B, N_h, d] and caches [S, T, N_kv, d] with N_kv | N_h, got ",
+              q.sizes(), " and ", k_cache.sizes());
+  CheckSlots(slots, q.size(0), q);
+  TORCH_CHECK(positions.dim() == 1 && positions.size(0) == q.size(0) && positions.scalar_type() == at::kLong,
+              "decode attention: expected positions [B] int64, got ", positions.sizes());
+#ifdef M1RL_WITH_CUDA_OPS
+  if (q.is_cuda() && q.scalar_type() != at::kDouble) {
+    return cuda_ops::DecodeAttention(q, k_cache, v_cache, slots, positions, scale);
+  }
+#endif
+  const int64_t b = q.size(0), heads = q.size(1), dim = q.size(2), kv = k_cache.size(2), t = k_cache.size(1);
+  const int64_t group = heads / kv;
+  const at::ScalarType cdt = StateDtype(q);
+  const at::Tensor idx = slots.to(at::kLong);
+  const at::Tensor kc = k_cache.index_select(0, idx).to(cdt).permute({0, 2, 3, 1});  // [B, N_kv, d, T]
+  const at::Tensor vc = v_cache.index_select(0, idx).to(cdt).permute({0, 2, 1, 3});  // [B, N_kv, T, d]
+  const at::Tensor qg = q.to(cdt).view({b, kv, group, dim});
+  at::Tensor scores = at::matmul(qg, kc) * scale;  // [B, N_kv, G, T]
+  const at::Tensor key_pos = at::arange(t, positions.options()).view({1, 1, 1, t});
+  scores =
+      scores.masked_fill(key_pos > positions.view({b, 1, 1, 1}), -std::numeric_limits<double>::infinity());
+  return at::matmul(scores.softmax(-1), vc).reshape({b, heads, dim}).to(q.scalar_type());
+}
+
+bool CudaMoe(const at::Tensor& u, const at::Tensor& router, const at::Tensor& gate_up, const at::Tensor& down,
+             int64_t top_k, at::Tensor* out) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (!u.is_cuda() || u.scalar_type() == at::kDouble) return false;
+  const at::Tensor logits = Linear(u.to(router.scalar_type()), router).to(at::kFloat);  // [T, E]
+  *out = cuda_ops::MoeExperts(u, cuda_ops::MoeRoute(logits, top_k), gate_up, down);
+  return true;
+#else
+  (void)u, (void)router, (void)gate_up, (void)down, (void)top_k, (void)out;
+  return false;
+#endif
+}
+
+void SampleSlots(const SampleSlotsTensors& t, double repetition_threshold, int32_t repetition_run_length,
+                 int32_t advance_length) {
+  TORCH_CHECK(t.logits.dim() == 2 && t.logits.scalar_type() == at::kFloat && t.logits.stride(1) == 1,
+              "sample: expected logits [B, V] fp32 with contiguous rows, got ", t.logits.sizes(), " ",
+              t.logits.scalar_type());
+  const int64_t b = t.logits.size(0);
+  CheckSlots(t.slots, b, t.logits);
+  const int64_t s = t.params.size(0);
+  TORCH_CHECK(t.params.dim() == 2 && t.params.size(1) == sizeof(cuda::SlotSamplingParams) &&
+                  t.params.scalar_type() == at::kByte && t.params.is_contiguous(),
+              "sample: params must be contiguous uint8 [S, ", sizeof(cuda::SlotSamplingParams), "]");
+  TORCH_CHECK(t.state.dim() == 2 && t.state.size(0) == s &&
+                  t.state.size(1) == sizeof(cuda::SlotSamplingState) && t.state.scalar_type() == at::kByte &&
+                  t.state.is_contiguous(),
+              "sample: state must be contiguous uint8 [S, ", sizeof(cuda::SlotSamplingState), "]");
+  TORCH_CHECK(t.next_token.numel() == s && t.next_token.scalar_type() == at::kLong && t.length.numel() == s &&
+                  t.length.scalar_type() == at::kLong,
+              "sample: next_token and length must be [S] int64");
+  TORCH_CHECK(t.out_token.numel() == b && t.out_token.scalar_type() == at::kInt && t.out_stop.numel() == b &&
+                  t.out_stop.scalar_type() == at::kInt && t.out_logprob.numel() == b &&
+                  t.out_logprob.scalar_type() == at::kFloat,
+              "sample: outputs must be [B] int32 / fp32 / int32");
+  TORCH_CHECK(t.eos_ids.dim() == 1 && t.eos_ids.scalar_type() == at::kInt,
+              "sample: eos_ids must be int32 [n]");
+  cuda::SampleSlotsArgs a;
+  a.logits = t.logits.data_ptr<float>();
+  a.batch = b;
+  a.vocab = t.logits.size(1);
+  a.logits_row_stride = t.logits.stride(0);
+  a.slots = t.slots.data_ptr<int32_t>();
+  a.params = reinterpret_cast<const cuda::SlotSamplingParams*>(t.params.data_ptr<uint8_t>());
+  a.state = reinterpret_cast<cuda::SlotSamplingState*>(t.state.data_ptr<uint8_t>());
+  a.eos_ids = t.eos_ids.numel() > 0 ? t.eos_ids.data_ptr<int32_t>() : nullptr;
+  a.num_eos = static_cast<int32_t>(t.eos_ids.numel());
+  a.repetition_threshold = repetition_threshold;
+  a.repetition_run_length = repetition_run_length;
+  a.next_token = t.next_token.data_ptr<int64_t>();
+  a.length = t.length.data_ptr<int64_t>();
+  a.advance_length = advance_length;
+  a.out_token = t.out_token.data_ptr<int32_t>();
+  a.out_logprob = t.out_logprob.data_ptr<float>();
+  a.out_stop = t.out_stop.data_ptr<int32_t>();
+#ifdef M1RL_WITH_CUDA_OPS
+  if (t.logits.is_cuda()) {
+    cuda_ops::SampleSlots(a);
+    return;
+  }
+#endif
+  TORCH_CHECK(t.logits.device().is_cpu(), "sample: no kernel for device ", t.logits.device());
+  reference::SampleSlots(a);
+}
+
+std::unique_ptr<DeviceGraph> CaptureDeviceGraph(at::Device device, const std::function<void()>& fn,
+                                                std::string* why) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (device.is_cuda()) return cuda_ops::CaptureGraph(device, fn, why);
+#endif
+  fn();
+  *why = device.is_cuda() ? "this build has no CUDA graphs" : "not a CUDA device";
+  return nullptr;
+}
+
+int64_t PeakDeviceBytes(at::Device device, bool reset) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (device.is_cuda()) return cuda_ops::PeakDeviceBytes(device, reset);
+#endif
+  (void)reset;
+  return 0;
+}
+
+struct DeviceEvent::Impl {
+#ifdef M1RL_WITH_CUDA_OPS
+  cuda_ops::TimedEvent event;
+#endif
+};
+
+DeviceEvent::DeviceEvent(at::Device device) : device_(device), impl_(std::make_unique<Impl>()) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (device_.is_cuda()) impl_->event = cuda_ops::TimedEvent(device_);
+#endif
+}
+
+DeviceEvent::~DeviceEvent() = default;
+
+void DeviceEvent::Record() {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (device_.is_cuda()) impl_->event.Record();
+#endif
+}
+
+void DeviceEvent::Wait() {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (device_.is_cuda()) impl_->event.Wait();
+#endif
+}
+
+double DeviceEvent::ElapsedMsSince(const DeviceEvent& start) const {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (device_.is_cuda()) return impl_->event.ElapsedMsSince(start.impl_->event);
+#endif
+  (void)start;
+  return 0.0;
 }
 
 }  // namespace m1rl::ops

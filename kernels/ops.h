@@ -7,6 +7,9 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace m1rl::ops {
@@ -81,6 +84,103 @@ bool CudaHeadLogProbs(const at::Tensor& x,        // [T, H] fp32
                       double temperature, HeadMode mode, int64_t chunk, bool compute_entropy,
                       at::Tensor* logprobs,  // [T] fp32
                       at::Tensor* entropy);  // [T] fp32
+
+// ---- Slotted decode (rollout; ARCHITECTURE.md "On the GPU") ----------------------------------------------
+// Sequences live in fixed slots of preallocated pools; a decode step names its slots with a device tensor, so
+// the step never touches the host. Every op below dispatches CUDA tensors to kernels/cuda and CPU tensors to
+// a LibTorch reference with the same semantics.
+
+// LightningDecode over a state pool: for each b, pool[slots[b]] <- λ·pool[slots[b]] + k_bᵀv_b and returns
+// o_b = q_b·pool[slots[b]]. REQUIRES distinct slots (except that duplicated rows may race; callers pad with
+// one scratch slot whose contents are never read). Not differentiable.
+at::Tensor LightningDecodeSlots(const at::Tensor& q,       // [B, N_h, d]
+                                const at::Tensor& k,       // [B, N_h, d]
+                                const at::Tensor& v,       // [B, N_h, d]
+                                const at::Tensor& decay,   // [N_h]
+                                at::Tensor& pool,          // [S, N_h, d, d] state dtype, in place
+                                const at::Tensor& slots);  // [B] int32
+
+// Writes k_new[b], v_new[b] at row positions[b] of slot slots[b] of the caches.
+void KvCacheAppend(const at::Tensor& k_new,       // [B, N_kv, d]
+                   const at::Tensor& v_new,       // [B, N_kv, d]
+                   at::Tensor& k_cache,           // [S, max_tokens, N_kv, d], in place
+                   at::Tensor& v_cache,           // [S, max_tokens, N_kv, d], in place
+                   const at::Tensor& slots,       // [B] int32
+                   const at::Tensor& positions);  // [B] int64
+
+// Softmax attention of one query token per sequence over its slot's keys 0..positions[b] (GQA: head h reads
+// kv head h / (N_h / N_kv)), scores scaled by `scale`, fp32 softmax. Returns [B, N_h, d] in q's dtype.
+at::Tensor DecodeAttention(const at::Tensor& q,          // [B, N_h, d]
+                           const at::Tensor& k_cache,    // [S, max_tokens, N_kv, d]
+                           const at::Tensor& v_cache,    // [S, max_tokens, N_kv, d]
+                           const at::Tensor& slots,      // [B] int32
+                           const at::Tensor& positions,  // [B] int64
+                           double scale);
+
+// The MoE block through the CUDA routing/grouped-GEMM kernels (no host synchronisation) when this build has
+// them and u is a CUDA bf16/fp32 tensor: sets *out [T, H] fp32 and returns true; false (out untouched)
+// otherwise. Routing as MODEL.md §6 (fp32 router, softmax, top-k ties to the lower index, renormalised).
+bool CudaMoe(const at::Tensor& u,        // [T, H]
+             const at::Tensor& router,   // [E, H] fp32
+             const at::Tensor& gate_up,  // [E, 2I, H]
+             const at::Tensor& down,     // [E, H, I]
+             int64_t top_k, at::Tensor* out);
+
+// The fused slot sampler (kernels/cuda/sampling.h has the contract; kernels/reference/sampling.h the CPU
+// twin). params/state are byte tensors holding cuda::SlotSamplingParams / cuda::SlotSamplingState per slot;
+// every tensor on the logits' device.
+struct SampleSlotsTensors {
+  at::Tensor logits;       // [B, V] fp32
+  at::Tensor slots;        // [B] int32
+  at::Tensor params;       // [S, sizeof(SlotSamplingParams)] uint8
+  at::Tensor state;        // [S, sizeof(SlotSamplingState)] uint8, updated
+  at::Tensor eos_ids;      // [n_eos] int32
+  at::Tensor next_token;   // [S] int64, updated
+  at::Tensor length;       // [S] int64, updated
+  at::Tensor out_token;    // [B] int32
+  at::Tensor out_logprob;  // [B] fp32
+  at::Tensor out_stop;     // [B] int32
+};
+void SampleSlots(const SampleSlotsTensors& t, double repetition_threshold, int32_t repetition_run_length,
+                 int32_t advance_length);
+
+// A CUDA graph of device work, replayed on the current stream.
+class DeviceGraph {
+ public:
+  virtual ~DeviceGraph() = default;
+  virtual void Replay() = 0;
+};
+// Runs `fn` once eagerly (warm-up) and once under CUDA-graph capture on a side stream of `device`, sharing
+// one memory pool among all graphs of the process (replays must not overlap; tensors created inside `fn`
+// must not outlive it). Returns null with *why set when the build has no CUDA graphs, the device is not
+// CUDA, or capture failed (an op synchronised with the host, say); the warm-up's effects remain in either
+// case.
+std::unique_ptr<DeviceGraph> CaptureDeviceGraph(at::Device device, const std::function<void()>& fn,
+                                                std::string* why);
+
+// Peak bytes allocated by LibTorch's caching allocator on a CUDA device since the last reset (0 for CPU);
+// `reset` starts a new peak window afterwards.
+int64_t PeakDeviceBytes(at::Device device, bool reset);
+
+// A marker in the current stream of a device: Record() enqueues it, Wait() blocks the host until the work
+// before it is done. No-ops for CPU devices.
+class DeviceEvent {
+ public:
+  explicit DeviceEvent(at::Device device);
+  ~DeviceEvent();
+  DeviceEvent(const DeviceEvent&) = delete;
+  DeviceEvent& operator=(const DeviceEvent&) = delete;
+  void Record();
+  void Wait();
+  // Milliseconds between two recorded, completed events of the same device (0 on CPU). REQUIRES both created
+  // with timing (the constructor's default).
+  double ElapsedMsSince(const DeviceEvent& start) const;
+
+ private:
+  struct Impl;
+  at::Device device_;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace m1rl::ops
 

@@ -731,4 +731,148 @@ at::Tensor HybridModel::Step(const std::vector<SequenceState*>& seqs, const std:
   return HeadLogits(hidden, w_->lm_head, options.head);
 }
 
+// ---- slot path
+// ----------------------------------------------------------------------------------------------
+
+int64_t DecodePool::Bytes() const {
+  int64_t n = 0;
+  for (const auto* list : {&lightning, &keys, &values}) {
+    for (const at::Tensor& t : *list) n += t.numel() * static_cast<int64_t>(t.element_size());
+  }
+  return n;
+}
+
+DecodePool HybridModel::NewDecodePool(int64_t num_slots, int64_t max_tokens) const {
+  TORCH_CHECK(num_slots >= 1 && max_tokens >= 1, "NewDecodePool: need >= 1 slot and token, got ", num_slots,
+              " and ", max_tokens);
+  DecodePool pool;
+  pool.num_slots = num_slots;
+  pool.max_tokens = max_tokens;
+  const int64_t heads = config_.num_attention_heads, dim = config_.head_dim, kv = config_.num_key_value_heads;
+  const auto state_opts = at::TensorOptions().dtype(ComputeDtype(dtype_)).device(device_);
+  const auto kv_opts = at::TensorOptions().dtype(dtype_).device(device_);
+  for (LayerType t : config_.layer_types) {
+    if (t == LayerType::kLinearAttention) {
+      pool.lightning.push_back(at::zeros({num_slots, heads, dim, dim}, state_opts));
+    } else {
+      pool.keys.push_back(at::zeros({num_slots, max_tokens, kv, dim}, kv_opts));
+      pool.values.push_back(at::zeros({num_slots, max_tokens, kv, dim}, kv_opts));
+    }
+  }
+  return pool;
+}
+
+at::Tensor HybridModel::PrefillSlots(DecodePool* pool, const std::vector<int32_t>& slots,
+                                     const std::vector<std::vector<int32_t>>& prompts,
+                                     const DecodeOptions& options) const {
+  TORCH_CHECK(pool != nullptr && !slots.empty() && slots.size() == prompts.size(),
+              "PrefillSlots: expected one slot per prompt, got ", slots.size(), " slots for ", prompts.size(),
+              " prompts");
+  at::NoGradGuard no_grad;
+  std::vector<int64_t> cu{0}, ids_v, pos_v, last;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const int64_t n = static_cast<int64_t>(prompts[i].size());
+    TORCH_CHECK(n >= 1 && n <= pool->max_tokens, "PrefillSlots: prompt ", i, " has ", n,
+                " tokens; the pool holds 1..", pool->max_tokens);
+    TORCH_CHECK(slots[i] >= 0 && slots[i] < pool->num_slots, "PrefillSlots: slot ", slots[i],
+                " out of range");
+    for (int64_t j = 0; j < n; ++j) {
+      const int32_t tok = prompts[i][j];
+      TORCH_CHECK(tok >= 0 && tok < config_.vocab_size, "PrefillSlots: token ", tok, " out of range");
+      ids_v.push_back(tok);
+      pos_v.push_back(j);
+    }
+    cu.push_back(cu.back() + n);
+    last.push_back(cu.back() - 1);
+  }
+  auto host = [](std::vector<int64_t>& v) {
+    return at::from_blob(v.data(), {static_cast<int64_t>(v.size())}, at::TensorOptions().dtype(at::kLong))
+        .clone();
+  };
+  std::vector<SequenceState> states;
+  std::vector<SequenceState*> seqs;
+  states.reserve(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) states.push_back(NewSequence());
+  for (SequenceState& st : states) seqs.push_back(&st);
+  const at::Tensor hidden = RunLayers(host(ids_v), cu, host(pos_v), &seqs, /*decode=*/false, nullptr);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const int64_t slot = slots[i], n = static_cast<int64_t>(prompts[i].size());
+    for (size_t l = 0; l < pool->lightning.size(); ++l)
+      pool->lightning[l][slot].copy_(states[i].lightning_[l]);
+    for (size_t f = 0; f < pool->keys.size(); ++f) {
+      pool->keys[f][slot].narrow(0, 0, n).copy_(states[i].keys_[f].narrow(1, 0, n).permute({1, 0, 2}));
+      pool->values[f][slot].narrow(0, 0, n).copy_(states[i].values_[f].narrow(1, 0, n).permute({1, 0, 2}));
+    }
+  }
+  const at::Tensor rows = hidden.index_select(0, host(last).to(device_));
+  return HeadLogits(rows, w_->lm_head, options.head);
+}
+
+void HybridModel::CopySlot(DecodePool* pool, int32_t src, int32_t dst, int64_t num_tokens) const {
+  TORCH_CHECK(pool != nullptr && src >= 0 && dst >= 0 && src < pool->num_slots && dst < pool->num_slots &&
+                  num_tokens >= 0 && num_tokens <= pool->max_tokens,
+              "CopySlot: bad slots ", src, " -> ", dst, " or length ", num_tokens);
+  at::NoGradGuard no_grad;
+  for (at::Tensor& t : pool->lightning) t[dst].copy_(t[src]);
+  for (auto* list : {&pool->keys, &pool->values}) {
+    for (at::Tensor& t : *list) t[dst].narrow(0, 0, num_tokens).copy_(t[src].narrow(0, 0, num_tokens));
+  }
+}
+
+at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, const at::Tensor& tokens,
+                                  const at::Tensor& positions, const DecodeOptions& options) const {
+  TORCH_CHECK(pool != nullptr && slots.dim() == 1 && tokens.sizes() == slots.sizes() &&
+                  positions.sizes() == slots.sizes(),
+              "StepSlots: expected slots, tokens, positions [B], got ", slots.sizes(), ", ", tokens.sizes(),
+              ", ", positions.sizes());
+  at::NoGradGuard no_grad;
+  const int64_t b = slots.size(0);
+  const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads, dim = config_.head_dim;
+  auto mark = [&options](const char* phase) {
+    if (options.on_phase) options.on_phase(phase);
+  };
+  mark("embed");
+  const at::Tensor pos = positions.to(ComputeDtype(dtype_));
+  at::Tensor h = w_->embed.index_select(0, tokens);  // [B, H]
+  size_t lin_ord = 0, full_ord = 0;
+  for (size_t i = 0; i < w_->layers.size(); ++i) {
+    const LayerWeights& l = w_->layers[i];
+    const at::Tensor u = RmsNorm(h, l.input_norm, config_.rms_norm_eps, dtype_);
+    at::Tensor mixed;
+    mark(l.type == LayerType::kLinearAttention ? "lightning" : "softmax");
+    if (l.type == LayerType::kLinearAttention) {
+      const at::Tensor a = at::silu(ops::Linear(u, l.qkv)).view({b, heads, 3, dim});
+      const at::Tensor o = ops::LightningDecodeSlots(a.select(2, 0), a.select(2, 1), a.select(2, 2), l.decay,
+                                                     pool->lightning[lin_ord++], slots);  // [B, N_h, d]
+      const at::Tensor normed =
+          RmsNorm(o.reshape({b, heads * dim}), l.norm, config_.lightning_norm_eps, dtype_);
+      mixed = ops::Linear(ops::Linear(u, l.gate).sigmoid() * normed, l.out);
+    } else {
+      const at::Tensor q =
+          ApplyRope(ops::Linear(u, l.q_proj).view({b, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const at::Tensor k =
+          ApplyRope(ops::Linear(u, l.k_proj).view({b, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+      const at::Tensor v = ops::Linear(u, l.v_proj).view({b, kv, dim});
+      ops::KvCacheAppend(k, v, pool->keys[full_ord], pool->values[full_ord], slots, positions);
+      const at::Tensor att = ops::DecodeAttention(q, pool->keys[full_ord], pool->values[full_ord], slots,
+                                                  positions, 1.0 / std::sqrt(static_cast<double>(dim)));
+      ++full_ord;
+      mixed = ops::Linear(att.reshape({b, heads * dim}), l.o_proj);
+    }
+    const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
+    const at::Tensor u2 = RmsNorm(h1, l.post_norm, config_.rms_norm_eps, dtype_);
+    at::Tensor moe;
+    mark("moe");
+    if (!ops::CudaMoe(u2, l.router, l.gate_up, l.down, config_.num_experts_per_tok, &moe)) {
+      moe = MoE(l, u2, nullptr);
+    }
+    h = u2 * config_.mlp_alpha_factor + moe.to(dtype_) * config_.mlp_beta_factor;
+  }
+  mark("head");
+  const at::Tensor hidden = RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
+  at::Tensor logits = HeadLogits(hidden, w_->lm_head, options.head);
+  mark("end");
+  return logits;
+}
+
 }  // namespace m1rl::model

@@ -17,6 +17,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -45,6 +46,9 @@ struct ForwardOutput {
 
 struct DecodeOptions {
   HeadPrecision head = HeadPrecision::kIeeeFp32;
+  // Profiling hook of StepSlots (tools/bench_decode): called with a phase name ("embed", "lightning",
+  // "softmax", "moe", "head", "end") before each phase's kernels are enqueued. Leave empty in production.
+  std::function<void(const char* phase)> on_phase;
 };
 
 // Decode state of one sequence. Move-only; Copy() makes an independent deep copy (the G samples of one
@@ -69,6 +73,19 @@ class SequenceState {
   std::vector<at::Tensor> lightning_;  // per lightning layer: [N_h, d_k, d_v] fp32 (fp64 for fp64 models)
   std::vector<at::Tensor> keys_;       // per softmax layer: [N_kv, capacity, d] model dtype, after RoPE
   std::vector<at::Tensor> values_;     // per softmax layer: [N_kv, capacity, d] model dtype
+};
+
+// Decode pools of the rollout's slot path (ARCHITECTURE.md "On the GPU"): each sequence lives in one fixed
+// slot of preallocated tensors, so a decode step over any set of slots is a fixed sequence of kernels that
+// reads the slot indices and positions from device memory (no host work, capturable in a CUDA graph).
+// Move-only.
+struct DecodePool {
+  int64_t num_slots = 0;
+  int64_t max_tokens = 0;             // KV rows per slot (longest prompt + generation it can hold)
+  std::vector<at::Tensor> lightning;  // per lightning layer: [S, N_h, d_k, d_v] fp32 (fp64 for fp64 models)
+  std::vector<at::Tensor> keys;       // per softmax layer: [S, max_tokens, N_kv, d] model dtype, after RoPE
+  std::vector<at::Tensor> values;     // per softmax layer: [S, max_tokens, N_kv, d] model dtype
+  int64_t Bytes() const;
 };
 
 class HybridModel {
@@ -128,6 +145,28 @@ class HybridModel {
   // Appends tokens[b] to *seqs[b] for each b and returns raw logits [B, V] fp32 (fp64 for float64 models).
   at::Tensor Step(const std::vector<SequenceState*>& seqs, const std::vector<int32_t>& tokens,
                   const DecodeOptions& options) const;
+
+  // ---- slot path (DecodePool) ----
+  // Zero-initialised pools for `num_slots` sequences of at most `max_tokens` tokens each.
+  DecodePool NewDecodePool(int64_t num_slots, int64_t max_tokens) const;
+  // Prefills prompts[i] (non-empty, fresh sequences) into slots[i] (distinct) in one packed forward and
+  // returns the raw logits of each prompt's last position, [n, V] fp32 (fp64 for float64 models). Slot states
+  // are overwritten; prompts must fit max_tokens. Synchronises with the host (prefill is not graph-captured).
+  at::Tensor PrefillSlots(DecodePool* pool, const std::vector<int32_t>& slots,
+                          const std::vector<std::vector<int32_t>>& prompts,
+                          const DecodeOptions& options) const;
+  // Copies slot `src`'s lightning states and first `num_tokens` KV rows into slot `dst` (sample forking).
+  void CopySlot(DecodePool* pool, int32_t src, int32_t dst, int64_t num_tokens) const;
+  // One decode step: token tokens[b] at position positions[b] appended to slot slots[b], for every b. Returns
+  // raw logits [B, V] fp32 (fp64 for float64 models) on the model's device. REQUIRES positions[b] <
+  // max_tokens; slots distinct except rows aimed at a scratch slot whose contents are never used. Reads all
+  // indices from device tensors and never synchronises with the host on CUDA (bf16 MoE through the grouped
+  // GEMM), so it can run under CUDA-graph capture.
+  at::Tensor StepSlots(DecodePool* pool,
+                       const at::Tensor& slots,      // [B] int32, model device
+                       const at::Tensor& tokens,     // [B] int64, model device
+                       const at::Tensor& positions,  // [B] int64, model device
+                       const DecodeOptions& options) const;
 
   const ModelConfig& config() const { return config_; }
   at::Device device() const { return device_; }

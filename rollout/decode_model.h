@@ -28,6 +28,29 @@ class DecodeState {
   virtual int64_t StateBytes() const = 0;
 };
 
+// The slot path (ARCHITECTURE.md "On the GPU"): sequences live in fixed slots of device-resident pools; a
+// decode step names its slots, tokens and positions with device tensors and returns device logits, so the
+// engine's step loop (rollout/slot_engine.h) never copies logits or state to the host.
+class SlotDecoder {
+ public:
+  virtual ~SlotDecoder() = default;
+  virtual at::Device device() const = 0;
+  // (Re)allocates the pools for `num_slots` sequences of at most `max_tokens` tokens; frees the previous
+  // ones.
+  virtual void AllocateSlots(int32_t num_slots, int64_t max_tokens) = 0;
+  virtual void FreeSlots() = 0;
+  // Device bytes held by the pools.
+  virtual int64_t SlotBytes() const = 0;
+  // Fresh sequences: prompts[i] into slots[i]; returns the last-position logits [n, V] fp32 on device().
+  virtual at::Tensor PrefillSlots(const std::vector<int32_t>& slots,
+                                  const std::vector<std::vector<int32_t>>& prompts) = 0;
+  virtual void CopySlot(int32_t src, int32_t dst, int64_t num_tokens) = 0;
+  // One token per row; [B] device tensors (slots int32, tokens and positions int64). Returns [B, V] fp32 on
+  // device(), without synchronising with the host.
+  virtual at::Tensor StepSlots(const at::Tensor& slots, const at::Tensor& tokens,
+                               const at::Tensor& positions) = 0;
+};
+
 class DecodeModel {
  public:
   virtual ~DecodeModel() = default;
@@ -47,6 +70,8 @@ class DecodeModel {
   // Appends tokens[i] to states[i] for every i (one batched step; states distinct, same size as
   // tokens) and returns the raw fp32 logits of the new positions, [B, V] fp32.
   virtual at::Tensor Step(const std::vector<DecodeState*>& states, const std::vector<int32_t>& tokens) = 0;
+  // The slot path of this model, or null when it has none (the engine then decodes per sequence).
+  virtual SlotDecoder* slot_decoder() { return nullptr; }
 };
 
 }  // namespace m1rl::rollout

@@ -13,6 +13,7 @@
 #include "algorithms/repetition.h"
 #include "common/check.h"
 #include "common/status_macros.h"
+#include "rollout/slot_engine.h"
 
 namespace m1rl::rollout {
 namespace {
@@ -43,6 +44,263 @@ struct Slot {
   int32_t pending_token = -1;  // last sampled token, not yet fed to the model
   int64_t reserved_bytes = 0;
   Clock::time_point start;
+};
+
+// The per-sequence decode loop of one Generate call: FIFO admission under the memory budget (prefill once
+// per prompt, the samples copy or take over its prefix), host sampling, stop rules, and one batched
+// DecodeModel::Step over every active sequence per iteration.
+class PerSequenceRun {
+ public:
+  PerSequenceRun(DecodeModel* model, const EngineOptions& options, size_t stop_window_tokens,
+                 const std::vector<GenerationRequest>& requests, std::deque<size_t> queue,
+                 std::vector<RequestOutput>* outputs, const Engine::DoneFn& on_done,
+                 const Engine::ProgressFn& on_progress, GenerationStats* stats)
+      : model_(model),
+        options_(options),
+        stop_window_tokens_(stop_window_tokens),
+        requests_(requests),
+        queue_(std::move(queue)),
+        outputs_(*outputs),
+        on_done_(on_done),
+        on_progress_(on_progress),
+        stats_(*stats),
+        vocab_(model->vocab_size()),
+        max_context_(model->max_context()) {}
+
+  absl::Status Run() {
+    while (true) {
+      while (static_cast<int32_t>(active_.size()) < options_.max_batch_size &&
+             (group_.has_value() || !queue_.empty())) {
+        M1RL_ASSIGN_OR_RETURN(const bool admitted, AdmitOne());
+        if (!admitted) break;
+      }
+      if (active_.empty()) {
+        if (group_.has_value() || !queue_.empty()) continue;  // admission always proceeds when idle
+        break;
+      }
+      M1RL_RETURN_IF_ERROR(Step());
+    }
+    M1RL_CHECK_EQ(reserved_, 0);
+    return absl::OkStatus();
+  }
+
+ private:
+  int64_t FinalLenBound(const GenerationRequest& r) const {
+    return std::min<int64_t>(static_cast<int64_t>(r.prompt_token_ids.size()) + r.max_new_tokens,
+                             max_context_);
+  }
+
+  // False (and one more admission wait) when `need` more reserved bytes would exceed the budget; a lone
+  // sequence is always admitted.
+  bool Fits(int64_t need) {
+    const int64_t budget = options_.memory_budget_bytes;
+    if (budget > 0 && !active_.empty() && reserved_ + need > budget) {
+      ++stats_.admission_waits;
+      return false;
+    }
+    return true;
+  }
+
+  // Admits the next sample (FIFO; prefilling its prompt first when it opens a new group). False when the
+  // budget makes it wait.
+  absl::StatusOr<bool> AdmitOne() {
+    const size_t req_index = group_.has_value() ? group_->request : queue_.front();
+    const GenerationRequest& r = requests_[req_index];
+    const int64_t sample_bytes = model_->StateBytesAt(FinalLenBound(r));
+    const Clock::time_point admit_start = Clock::now();
+    if (!group_.has_value()) {
+      const int64_t prefix_bytes = model_->StateBytesAt(static_cast<int64_t>(r.prompt_token_ids.size()));
+      if (!Fits(r.n > 1 ? prefix_bytes + sample_bytes : sample_bytes)) return false;
+      queue_.pop_front();
+      PrefillGroup(req_index, prefix_bytes);
+    } else {
+      // The last sample takes the prefix over, so its reservation replaces the prefix's.
+      const bool last = group_->next_sample + 1 == r.n;
+      if (!Fits(last ? sample_bytes - group_->reserved_bytes : sample_bytes)) return false;
+    }
+    Slot slot = NewSlot(req_index, admit_start);
+    const at::Tensor first_logits = group_->logits;
+    if (group_->next_sample == r.n) {
+      slot.state = std::move(group_->prefix);
+      reserved_ -= group_->reserved_bytes;
+      group_.reset();
+    } else {
+      const Clock::time_point copy_start = Clock::now();
+      slot.state = group_->prefix->Copy();
+      stats_.model_ms += MsSince(copy_start);
+    }
+    slot.reserved_bytes = sample_bytes;
+    reserved_ += sample_bytes;
+    stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, reserved_);
+    M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason, SampleInto(slot, first_logits.data_ptr<float>()));
+    if (reason != rl::STOP_REASON_UNSPECIFIED) {
+      Finish(slot, reason);
+      Report();
+    } else {
+      active_.push_back(std::move(slot));
+    }
+    return true;
+  }
+
+  // Prefills requests_[req_index]'s prompt in chunks into a new group holding its first-token logits.
+  void PrefillGroup(size_t req_index, int64_t prefix_bytes) {
+    PendingGroup g;
+    g.request = req_index;
+    const Clock::time_point prefill_start = Clock::now();
+    g.prefix = model_->NewSequence();
+    at::Tensor logits;
+    const std::vector<int32_t>& ids = requests_[req_index].prompt_token_ids;
+    for (size_t begin = 0; begin < ids.size(); begin += options_.prefill_chunk) {
+      const size_t end = std::min(ids.size(), begin + static_cast<size_t>(options_.prefill_chunk));
+      logits = model_->Prefill(g.prefix.get(), std::vector<int32_t>(ids.begin() + begin, ids.begin() + end));
+      ++stats_.prefill_calls;
+    }
+    stats_.prompt_tokens_prefilled += static_cast<int64_t>(ids.size());
+    g.logits = logits.to(at::kCPU, at::kFloat).contiguous();
+    TORCH_CHECK(g.logits.numel() == vocab_, "expected prefill logits [", vocab_, "], got ", g.logits.sizes());
+    stats_.model_ms += MsSince(prefill_start);
+    g.reserved_bytes = prefix_bytes;
+    reserved_ += prefix_bytes;
+    group_ = std::move(g);
+  }
+
+  // The group's next sample: its RNG stream, repetition detector and completion header.
+  Slot NewSlot(size_t req_index, Clock::time_point admit_start) {
+    const GenerationRequest& r = requests_[req_index];
+    Slot slot;
+    slot.request = req_index;
+    slot.sample = group_->next_sample++;
+    slot.start = admit_start;
+    slot.rng = SequenceRng(r.seed, static_cast<uint64_t>(slot.sample));
+    if (options_.repetition_run_length > 0) {
+      slot.repetition.emplace(options_.repetition_threshold, options_.repetition_run_length);
+    }
+    rl::Completion& c = slot.completion;
+    c.set_prompt_id(r.prompt_id);
+    c.set_sample_index(slot.sample);
+    c.set_group_id(r.group_id.empty() ? r.prompt_id : r.group_id);
+    c.set_prompt(r.prompt);
+    c.set_domain(r.domain);
+    c.set_policy_version(options_.policy_version);
+    c.mutable_prompt_token_ids()->Add(r.prompt_token_ids.begin(), r.prompt_token_ids.end());
+    return slot;
+  }
+
+  // One batched decode step over every active sequence, then sampling and stop rules per sequence.
+  absl::Status Step() {
+    stats_.peak_batch_size = std::max<int32_t>(stats_.peak_batch_size, static_cast<int32_t>(active_.size()));
+    std::vector<DecodeState*> states;
+    std::vector<int32_t> tokens;
+    states.reserve(active_.size());
+    tokens.reserve(active_.size());
+    for (Slot& s : active_) {
+      states.push_back(s.state.get());
+      tokens.push_back(s.pending_token);
+    }
+    const Clock::time_point step_start = Clock::now();
+    const at::Tensor logits = model_->Step(states, tokens).to(at::kCPU, at::kFloat).contiguous();
+    stats_.model_ms += MsSince(step_start);
+    ++stats_.decode_steps;
+    TORCH_CHECK(logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(active_.size()) &&
+                    logits.size(1) == vocab_,
+                "expected step logits [", active_.size(), ", ", vocab_, "], got ", logits.sizes());
+    int64_t live_bytes = group_.has_value() ? group_->prefix->StateBytes() : 0;
+    for (const Slot& s : active_) live_bytes += s.state->StateBytes();
+    stats_.peak_state_bytes = std::max(stats_.peak_state_bytes, live_bytes);
+    const float* data = logits.data_ptr<float>();
+    std::vector<Slot> still_active;
+    still_active.reserve(active_.size());
+    for (size_t b = 0; b < active_.size(); ++b) {
+      Slot& slot = active_[b];
+      M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason, SampleInto(slot, data + b * vocab_));
+      if (reason != rl::STOP_REASON_UNSPECIFIED) {
+        Finish(slot, reason);
+      } else {
+        still_active.push_back(std::move(slot));
+      }
+    }
+    active_ = std::move(still_active);
+    Report();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<rl::StopReason> SampleInto(Slot& slot, const float* row) {
+    const GenerationRequest& r = requests_[slot.request];
+    absl::StatusOr<SampledToken> sampled = SampleToken(row, vocab_, r.sampling, &slot.rng, &scratch_);
+    if (!sampled.ok()) {
+      return absl::InternalError(absl::StrCat("rollout: requests[", slot.request, "] sample ", slot.sample,
+                                              " token ", slot.completion.token_ids_size(), ": ",
+                                              sampled.status().message()));
+    }
+    slot.pending_token = sampled->token;
+    return AcceptToken(slot, *sampled);
+  }
+
+  // Appends a sampled token to the slot's completion and returns the stop reason if it must stop.
+  rl::StopReason AcceptToken(Slot& slot, const SampledToken& sampled) {
+    const GenerationRequest& r = requests_[slot.request];
+    rl::Completion& c = slot.completion;
+    c.add_token_ids(sampled.token);
+    c.add_logprobs(sampled.logprob);
+    ++stats_.generated_tokens;
+    const int64_t generated = c.token_ids_size();
+    if (std::find(options_.eos_token_ids.begin(), options_.eos_token_ids.end(), sampled.token) !=
+        options_.eos_token_ids.end()) {
+      return rl::STOP_EOS;
+    }
+    if (stop_window_tokens_ > 0) {
+      const int64_t begin = std::max<int64_t>(0, generated - static_cast<int64_t>(stop_window_tokens_));
+      const std::string tail =
+          options_.detokenize(std::vector<int32_t>(c.token_ids().begin() + begin, c.token_ids().end()));
+      for (const std::string& s : options_.stop_strings) {
+        if (tail.find(s) != std::string::npos) return rl::STOP_STRING;
+      }
+    }
+    if (slot.repetition.has_value() && slot.repetition->ObserveSampledToken(sampled.prob))
+      return rl::STOP_REPETITION;
+    if (generated >= r.max_new_tokens) return rl::STOP_LENGTH;
+    if (static_cast<int64_t>(r.prompt_token_ids.size()) + generated >= max_context_) return rl::STOP_CONTEXT;
+    return rl::STOP_REASON_UNSPECIFIED;
+  }
+
+  void Finish(Slot& slot, rl::StopReason reason) {
+    rl::Completion& c = slot.completion;
+    c.set_stop_reason(reason);
+    if (options_.detokenize) {
+      std::vector<int32_t> ids(c.token_ids().begin(), c.token_ids().end());
+      if (reason == rl::STOP_EOS) ids.pop_back();  // the EOS token is kept in token_ids, not rendered
+      c.set_text(options_.detokenize(ids));
+    }
+    c.set_generate_ms(MsSince(slot.start));
+    ++stats_.completions;
+    ++stats_.stop_counts[reason];
+    reserved_ -= slot.reserved_bytes;
+    RequestOutput& out = outputs_[slot.request];
+    out.state_bytes[slot.sample] = slot.state->StateBytes();
+    slot.state.reset();
+    if (on_done_) on_done_(c);
+    out.completions[slot.sample] = std::move(c);
+  }
+
+  void Report() {
+    if (on_progress_) on_progress_(stats_, stats_.completions);
+  }
+
+  DecodeModel* const model_;
+  const EngineOptions& options_;
+  const size_t stop_window_tokens_;
+  const std::vector<GenerationRequest>& requests_;
+  std::deque<size_t> queue_;  // validated requests not yet prefilled, FIFO
+  std::vector<RequestOutput>& outputs_;
+  const Engine::DoneFn& on_done_;
+  const Engine::ProgressFn& on_progress_;
+  GenerationStats& stats_;
+  const int32_t vocab_;
+  const int64_t max_context_;
+  std::optional<PendingGroup> group_;  // the prompt whose samples are being admitted
+  std::vector<Slot> active_;
+  int64_t reserved_ = 0;  // bytes reserved by the group's prefix and the active samples
+  std::vector<double> scratch_;
 };
 
 }  // namespace
@@ -77,6 +335,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(DecodeModel* model, Engin
   if (!options.stop_strings.empty() && !options.detokenize) {
     return absl::InvalidArgumentError("rollout.stop_strings need a detokenizer (EngineOptions.detokenize)");
   }
+  if (options.decode_path == DecodePath::kSlots && model->slot_decoder() == nullptr) {
+    return absl::InvalidArgumentError("rollout.decode_path is slots but the model has no slot decoder");
+  }
   if (options.repetition_run_length < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("rollout.repetition_run_length must be >= 0, got ", options.repetition_run_length));
@@ -95,6 +356,15 @@ Engine::Engine(DecodeModel* model, EngineOptions options) : model_(model), optio
   size_t longest = 0;
   for (const std::string& s : options_.stop_strings) longest = std::max(longest, s.size());
   stop_window_tokens_ = longest == 0 ? 0 : longest + 8;
+}
+
+Engine::~Engine() = default;
+
+bool Engine::UseSlots() const {
+  if (options_.decode_path == DecodePath::kPerSequence) return false;
+  SlotDecoder* decoder = model_->slot_decoder();
+  if (decoder == nullptr) return false;
+  return options_.decode_path == DecodePath::kSlots || decoder->device().is_cuda();
 }
 
 absl::Status Engine::ValidateRequest(const GenerationRequest& r, const std::string& field) const {
@@ -139,9 +409,6 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::Generate(const std::vector<Ge
 absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(
     const std::vector<GenerationRequest>& requests, const DoneFn& on_done, const ProgressFn& on_progress) {
   const Clock::time_point t0 = Clock::now();
-  const int32_t vocab = model_->vocab_size();
-  const int64_t max_context = model_->max_context();
-  const int64_t budget = options_.memory_budget_bytes;
   std::vector<RequestOutput> outputs(requests.size());
   std::deque<size_t> queue;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -152,201 +419,16 @@ absl::StatusOr<std::vector<RequestOutput>> Engine::GenerateImpl(
     queue.push_back(i);
   }
   stats_.requests = static_cast<int64_t>(requests.size());
-
-  std::optional<PendingGroup> group;
-  std::vector<Slot> active;
-  int64_t reserved = 0;
-  std::vector<double> scratch;
-
-  auto final_len_bound = [&](const GenerationRequest& r) {
-    return std::min<int64_t>(static_cast<int64_t>(r.prompt_token_ids.size()) + r.max_new_tokens, max_context);
-  };
-
-  // Appends a sampled token to the slot's completion and returns the stop reason if it must stop.
-  auto accept_token = [&](Slot& slot, const SampledToken& sampled) -> rl::StopReason {
-    const GenerationRequest& r = requests[slot.request];
-    rl::Completion& c = slot.completion;
-    c.add_token_ids(sampled.token);
-    c.add_logprobs(sampled.logprob);
-    ++stats_.generated_tokens;
-    const int64_t generated = c.token_ids_size();
-    if (std::find(options_.eos_token_ids.begin(), options_.eos_token_ids.end(), sampled.token) !=
-        options_.eos_token_ids.end()) {
-      return rl::STOP_EOS;
+  if (UseSlots()) {
+    if (slot_runner_ == nullptr) {
+      slot_runner_ = std::make_unique<SlotRunner>(model_, model_->slot_decoder(), options_);
     }
-    if (stop_window_tokens_ > 0) {
-      const int64_t begin = std::max<int64_t>(0, generated - static_cast<int64_t>(stop_window_tokens_));
-      const std::string tail =
-          options_.detokenize(std::vector<int32_t>(c.token_ids().begin() + begin, c.token_ids().end()));
-      for (const std::string& s : options_.stop_strings) {
-        if (tail.find(s) != std::string::npos) return rl::STOP_STRING;
-      }
-    }
-    if (slot.repetition.has_value() && slot.repetition->ObserveSampledToken(sampled.prob))
-      return rl::STOP_REPETITION;
-    if (generated >= r.max_new_tokens) return rl::STOP_LENGTH;
-    if (static_cast<int64_t>(r.prompt_token_ids.size()) + generated >= max_context) return rl::STOP_CONTEXT;
-    return rl::STOP_REASON_UNSPECIFIED;
-  };
-
-  auto finish = [&](Slot& slot, rl::StopReason reason) {
-    rl::Completion& c = slot.completion;
-    c.set_stop_reason(reason);
-    if (options_.detokenize) {
-      std::vector<int32_t> ids(c.token_ids().begin(), c.token_ids().end());
-      if (reason == rl::STOP_EOS) ids.pop_back();  // the EOS token is kept in token_ids, not rendered
-      c.set_text(options_.detokenize(ids));
-    }
-    c.set_generate_ms(MsSince(slot.start));
-    ++stats_.completions;
-    ++stats_.stop_counts[reason];
-    reserved -= slot.reserved_bytes;
-    RequestOutput& out = outputs[slot.request];
-    out.state_bytes[slot.sample] = slot.state->StateBytes();
-    slot.state.reset();
-    if (on_done) on_done(c);
-    out.completions[slot.sample] = std::move(c);
-  };
-
-  auto sample_into = [&](Slot& slot, const float* row) -> absl::StatusOr<rl::StopReason> {
-    const GenerationRequest& r = requests[slot.request];
-    absl::StatusOr<SampledToken> sampled = SampleToken(row, vocab, r.sampling, &slot.rng, &scratch);
-    if (!sampled.ok()) {
-      return absl::InternalError(absl::StrCat("rollout: requests[", slot.request, "] sample ", slot.sample,
-                                              " token ", slot.completion.token_ids_size(), ": ",
-                                              sampled.status().message()));
-    }
-    slot.pending_token = sampled->token;
-    return accept_token(slot, *sampled);
-  };
-
-  auto report = [&]() {
-    if (on_progress) on_progress(stats_, stats_.completions);
-  };
-
-  while (true) {
-    // Admission: fill free batch slots FIFO while the memory reservations allow.
-    while (static_cast<int32_t>(active.size()) < options_.max_batch_size &&
-           (group.has_value() || !queue.empty())) {
-      const size_t req_index = group.has_value() ? group->request : queue.front();
-      const GenerationRequest& r = requests[req_index];
-      const int64_t sample_bytes = model_->StateBytesAt(final_len_bound(r));
-      const Clock::time_point admit_start = Clock::now();
-      if (!group.has_value()) {
-        const int64_t prefix_bytes = model_->StateBytesAt(static_cast<int64_t>(r.prompt_token_ids.size()));
-        const int64_t need = r.n > 1 ? prefix_bytes + sample_bytes : sample_bytes;
-        if (budget > 0 && !active.empty() && reserved + need > budget) {
-          ++stats_.admission_waits;
-          break;
-        }
-        queue.pop_front();
-        PendingGroup g;
-        g.request = req_index;
-        const Clock::time_point prefill_start = Clock::now();
-        g.prefix = model_->NewSequence();
-        at::Tensor logits;
-        const std::vector<int32_t>& ids = r.prompt_token_ids;
-        for (size_t begin = 0; begin < ids.size(); begin += options_.prefill_chunk) {
-          const size_t end = std::min(ids.size(), begin + static_cast<size_t>(options_.prefill_chunk));
-          logits =
-              model_->Prefill(g.prefix.get(), std::vector<int32_t>(ids.begin() + begin, ids.begin() + end));
-          ++stats_.prefill_calls;
-        }
-        stats_.prompt_tokens_prefilled += static_cast<int64_t>(ids.size());
-        g.logits = logits.to(at::kCPU, at::kFloat).contiguous();
-        TORCH_CHECK(g.logits.numel() == vocab, "expected prefill logits [", vocab, "], got ",
-                    g.logits.sizes());
-        stats_.model_ms += MsSince(prefill_start);
-        g.reserved_bytes = prefix_bytes;
-        reserved += prefix_bytes;
-        group = std::move(g);
-      } else {
-        // The last sample takes the prefix over, so its reservation replaces the prefix's.
-        const bool last = group->next_sample + 1 == r.n;
-        const int64_t need = last ? sample_bytes - group->reserved_bytes : sample_bytes;
-        if (budget > 0 && !active.empty() && reserved + need > budget) {
-          ++stats_.admission_waits;
-          break;
-        }
-      }
-      Slot slot;
-      slot.request = req_index;
-      slot.sample = group->next_sample++;
-      slot.start = admit_start;
-      slot.rng = SequenceRng(r.seed, static_cast<uint64_t>(slot.sample));
-      if (options_.repetition_run_length > 0) {
-        slot.repetition.emplace(options_.repetition_threshold, options_.repetition_run_length);
-      }
-      rl::Completion& c = slot.completion;
-      c.set_prompt_id(r.prompt_id);
-      c.set_sample_index(slot.sample);
-      c.set_group_id(r.group_id.empty() ? r.prompt_id : r.group_id);
-      c.set_prompt(r.prompt);
-      c.set_domain(r.domain);
-      c.set_policy_version(options_.policy_version);
-      c.mutable_prompt_token_ids()->Add(r.prompt_token_ids.begin(), r.prompt_token_ids.end());
-      const at::Tensor first_logits = group->logits;
-      if (group->next_sample == r.n) {
-        slot.state = std::move(group->prefix);
-        reserved -= group->reserved_bytes;
-        group.reset();
-      } else {
-        const Clock::time_point copy_start = Clock::now();
-        slot.state = group->prefix->Copy();
-        stats_.model_ms += MsSince(copy_start);
-      }
-      slot.reserved_bytes = sample_bytes;
-      reserved += sample_bytes;
-      stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, reserved);
-      M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason, sample_into(slot, first_logits.data_ptr<float>()));
-      if (reason != rl::STOP_REASON_UNSPECIFIED) {
-        finish(slot, reason);
-        report();
-      } else {
-        active.push_back(std::move(slot));
-      }
-    }
-    if (active.empty()) {
-      if (group.has_value() || !queue.empty()) continue;  // admission always proceeds when idle
-      break;
-    }
-
-    // One batched decode step over every active sequence.
-    stats_.peak_batch_size = std::max<int32_t>(stats_.peak_batch_size, static_cast<int32_t>(active.size()));
-    std::vector<DecodeState*> states;
-    std::vector<int32_t> tokens;
-    states.reserve(active.size());
-    tokens.reserve(active.size());
-    for (Slot& s : active) {
-      states.push_back(s.state.get());
-      tokens.push_back(s.pending_token);
-    }
-    const Clock::time_point step_start = Clock::now();
-    const at::Tensor logits = model_->Step(states, tokens).to(at::kCPU, at::kFloat).contiguous();
-    stats_.model_ms += MsSince(step_start);
-    ++stats_.decode_steps;
-    TORCH_CHECK(
-        logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(active.size()) && logits.size(1) == vocab,
-        "expected step logits [", active.size(), ", ", vocab, "], got ", logits.sizes());
-    int64_t live_bytes = group.has_value() ? group->prefix->StateBytes() : 0;
-    for (const Slot& s : active) live_bytes += s.state->StateBytes();
-    stats_.peak_state_bytes = std::max(stats_.peak_state_bytes, live_bytes);
-    const float* data = logits.data_ptr<float>();
-    std::vector<Slot> still_active;
-    still_active.reserve(active.size());
-    for (size_t b = 0; b < active.size(); ++b) {
-      Slot& slot = active[b];
-      M1RL_ASSIGN_OR_RETURN(const rl::StopReason reason, sample_into(slot, data + b * vocab));
-      if (reason != rl::STOP_REASON_UNSPECIFIED) {
-        finish(slot, reason);
-      } else {
-        still_active.push_back(std::move(slot));
-      }
-    }
-    active = std::move(still_active);
-    report();
+    M1RL_RETURN_IF_ERROR(slot_runner_->Generate(requests, &outputs, on_done, on_progress, &stats_));
+  } else {
+    PerSequenceRun run(model_, options_, stop_window_tokens_, requests, std::move(queue), &outputs, on_done,
+                       on_progress, &stats_);
+    M1RL_RETURN_IF_ERROR(run.Run());
   }
-  M1RL_CHECK_EQ(reserved, 0);
   stats_.wall_ms = MsSince(t0);
   return outputs;
 }

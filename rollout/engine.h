@@ -38,6 +38,12 @@
 // non-OK status only for engine failures: c10::Error from the model or non-finite logits (kInternal,
 // naming the step), after which no output is returned.
 //
+// Slot path (EngineOptions.decode_path; the default on CUDA models with one, rollout/slot_engine.h): the same
+// scheduling, stop rules, admission and outputs, with the decode state in device slot pools, sampling, stop
+// rules and the repetition counter evaluated on the device, and the step replayed from CUDA graphs. Its
+// uniforms are Philox(seed, sample, token index) (kernels/cuda/philox.h) instead of SequenceRng, and it walks
+// top-k/top-p candidates in index order: the same distribution, different tokens for the same seed.
+//
 // Thread safety: none; one Generate() at a time. The DecodeModel is borrowed and must outlive the engine.
 #ifndef M1RL_ROLLOUT_ENGINE_H_
 #define M1RL_ROLLOUT_ENGINE_H_
@@ -56,6 +62,10 @@
 
 namespace m1rl::rollout {
 
+// Which decode loop Generate runs. kAuto: the slot path when the model has one and lives on a CUDA device,
+// else per sequence.
+enum class DecodePath { kAuto, kPerSequence, kSlots };
+
 struct EngineOptions {
   int32_t max_batch_size = 64;      // sequences decoded together (>= 1)
   int64_t memory_budget_bytes = 0;  // state bytes of all active sequences; 0 = unlimited
@@ -68,6 +78,8 @@ struct EngineOptions {
   // no stop strings.
   std::function<std::string(const std::vector<int32_t>&)> detokenize;
   int64_t policy_version = 0;  // copied into every Completion
+  DecodePath decode_path = DecodePath::kAuto;
+  bool cuda_graphs = true;  // slot path: replay the decode step from CUDA graphs per batch-size bucket
 };
 
 struct GenerationRequest {
@@ -102,7 +114,15 @@ struct GenerationStats {
   double wall_ms = 0.0;
   double model_ms = 0.0;  // inside DecodeModel Prefill/Step/Copy (incl. the logits copy)
   int64_t stop_counts[rl::StopReason_ARRAYSIZE] = {};  // by rl::StopReason
+  // Slot path only.
+  std::string decode_path = "per_sequence";  // "per_sequence", "slots" (eager) or "slots+graphs"
+  int32_t graphs_captured = 0;               // batch-size buckets replayed from CUDA graphs
+  std::string graph_note;                    // why the step ran eagerly, when it did
+  double prefill_ms = 0.0;                   // host wall time in PrefillSlots + first-token sampling
+  double step_ms = 0.0;                      // host wall time from step launch to its outputs on the host
 };
+
+class SlotRunner;  // rollout/slot_engine.h
 
 class Engine {
  public:
@@ -113,6 +133,7 @@ class Engine {
   // kInvalidArgument naming the option (rollout.max_batch_size, ...) when options are out of range.
   // `model` is borrowed.
   static absl::StatusOr<std::unique_ptr<Engine>> Create(DecodeModel* model, EngineOptions options);
+  ~Engine();
 
   // Generates n completions for each request. `on_done` (may be null) receives each completion as soon
   // as it finishes, in finishing order, before Generate returns. Returns one RequestOutput per request,
@@ -131,6 +152,7 @@ class Engine {
 
  private:
   Engine(DecodeModel* model, EngineOptions options);
+  bool UseSlots() const;
   absl::StatusOr<std::vector<RequestOutput>> GenerateImpl(const std::vector<GenerationRequest>& requests,
                                                           const DoneFn& on_done,
                                                           const ProgressFn& on_progress);
@@ -139,6 +161,7 @@ class Engine {
   EngineOptions options_;
   size_t stop_window_tokens_ = 0;  // tokens decoded for the stop-string check
   GenerationStats stats_;
+  std::unique_ptr<SlotRunner> slot_runner_;  // created on the first slot-path Generate
 };
 
 }  // namespace m1rl::rollout

@@ -68,4 +68,23 @@ at::Tensor HybridDecodeModel::Step(const std::vector<DecodeState*>& states,
   return model_->Step(seqs, tokens, decode_options_).to(at::kFloat);
 }
 
+void HybridDecodeModel::AllocateSlots(int32_t num_slots, int64_t max_tokens) {
+  pool_ = model::DecodePool();  // free first: the old and new pools need not fit together
+  pool_ = model_->NewDecodePool(num_slots, max_tokens);
+}
+
+at::Tensor HybridDecodeModel::PrefillSlots(const std::vector<int32_t>& slots,
+                                           const std::vector<std::vector<int32_t>>& prompts) {
+  return model_->PrefillSlots(&pool_, slots, prompts, decode_options_).to(at::kFloat);
+}
+
+void HybridDecodeModel::CopySlot(int32_t src, int32_t dst, int64_t num_tokens) {
+  model_->CopySlot(&pool_, src, dst, num_tokens);
+}
+
+at::Tensor HybridDecodeModel::StepSlots(const at::Tensor& slots, const at::Tensor& tokens,
+                                        const at::Tensor& positions) {
+  return model_->StepSlots(&pool_, slots, tokens, positions, decode_options_).to(at::kFloat);
+}
+
 }  // namespace m1rl::rollout

@@ -28,7 +28,7 @@ struct HybridDecodeOptions {
   int64_t max_context = 0;
 };
 
-class HybridDecodeModel final : public DecodeModel {
+class HybridDecodeModel final : public DecodeModel, public SlotDecoder {
  public:
   HybridDecodeModel(const model::HybridModel* model, HybridDecodeOptions options = {});
 
@@ -41,11 +41,24 @@ class HybridDecodeModel final : public DecodeModel {
   at::Tensor Prefill(DecodeState* state, const std::vector<int32_t>& tokens) override;  // [V] fp32
   at::Tensor Step(const std::vector<DecodeState*>& states,
                   const std::vector<int32_t>& tokens) override;  // [B, V] fp32
+  SlotDecoder* slot_decoder() override { return this; }
+
+  // SlotDecoder over a model::DecodePool owned by this adapter.
+  at::Device device() const override { return model_->device(); }
+  void AllocateSlots(int32_t num_slots, int64_t max_tokens) override;
+  void FreeSlots() override { pool_ = model::DecodePool(); }
+  int64_t SlotBytes() const override { return pool_.Bytes(); }
+  at::Tensor PrefillSlots(const std::vector<int32_t>& slots,
+                          const std::vector<std::vector<int32_t>>& prompts) override;  // [n, V] fp32
+  void CopySlot(int32_t src, int32_t dst, int64_t num_tokens) override;
+  at::Tensor StepSlots(const at::Tensor& slots, const at::Tensor& tokens,
+                       const at::Tensor& positions) override;  // [B, V] fp32
 
  private:
   const model::HybridModel* model_;
   model::DecodeOptions decode_options_;
   int64_t max_context_;
+  model::DecodePool pool_;
 };
 
 }  // namespace m1rl::rollout

@@ -126,9 +126,31 @@ TEST_F(HybridEngineTest, GreedyEqualsArgmaxOfTrainingForwardAtEveryStep) {
   EXPECT_GE(exact, checked / 2);
 }
 
+// The behaviour log-probs of sampled completions equal the training forward's.
+void CheckSampledLogProbs(const model::HybridModel& policy, const at::Tensor& lm_head,
+                          const std::vector<GenerationRequest>& rs, const std::vector<RequestOutput>& out);
+
 TEST_F(HybridEngineTest, SampledLogProbsEqualTrainingForwardLogProbs) {
   const std::vector<GenerationRequest> rs = Requests(/*greedy=*/false);
-  const std::vector<RequestOutput> out = Run(rs, {});
+  CheckSampledLogProbs(*policy_, lm_head_, rs, Run(rs, {}));
+}
+
+TEST_F(HybridEngineTest, SlotPathSampledLogProbsEqualTrainingForwardLogProbs) {
+  const std::vector<GenerationRequest> rs = Requests(/*greedy=*/false);
+  EngineOptions opts;
+  opts.decode_path = DecodePath::kSlots;
+  CheckSampledLogProbs(*policy_, lm_head_, rs, Run(rs, opts));
+}
+
+void CheckSampledLogProbs(const model::HybridModel& policy, const at::Tensor& lm_head,
+                          const std::vector<GenerationRequest>& rs, const std::vector<RequestOutput>& out) {
+  auto train_logits = [&](const std::vector<int32_t>& ids) {
+    std::vector<int64_t> ids64(ids.begin(), ids.end());
+    const at::Tensor input =
+        at::from_blob(ids64.data(), {static_cast<int64_t>(ids64.size())}, at::kLong).clone();
+    return at::matmul(policy.Hidden(input, {0, static_cast<int64_t>(ids64.size())}).detach().to(at::kDouble),
+                      lm_head.t());
+  };
   // One packed training forward over all 6 completions: inputs = prompt + generated[:-1], targets =
   // the next token, temperature 0.8, same head precision (IEEE fp32).
   std::vector<int64_t> inputs, targets, cu{0};
@@ -138,7 +160,7 @@ TEST_F(HybridEngineTest, SampledLogProbsEqualTrainingForwardLogProbs) {
   for (const RequestOutput& o : out) {
     for (const rl::Completion& c : o.completions) {
       const std::vector<int32_t> ids = FullSequence(c);
-      max_abs_z = std::max(max_abs_z, TrainLogits(ids).abs().max().item<double>());
+      max_abs_z = std::max(max_abs_z, train_logits(ids).abs().max().item<double>());
       const int64_t prompt = c.prompt_token_ids_size();
       for (size_t i = 0; i + 1 < ids.size(); ++i) {
         inputs.push_back(ids[i]);
@@ -154,8 +176,8 @@ TEST_F(HybridEngineTest, SampledLogProbsEqualTrainingForwardLogProbs) {
   model::ForwardOptions fo;
   fo.temperature = 0.8;
   const model::ForwardOutput fwd =
-      policy_->Forward(at::from_blob(inputs.data(), {total}, at::kLong).clone(),
-                       at::from_blob(targets.data(), {total}, at::kLong).clone(), cu, fo);
+      policy.Forward(at::from_blob(inputs.data(), {total}, at::kLong).clone(),
+                     at::from_blob(targets.data(), {total}, at::kLong).clone(), cu, fo);
   const at::Tensor lp = fwd.logprobs.detach().to(at::kDouble).contiguous();
   const double tol = 2 * (8 * 2 * 128 * kEps32 * (1.0 + max_abs_z)) / 0.8;
   size_t r = 0;
@@ -169,7 +191,8 @@ TEST_F(HybridEngineTest, SampledLogProbsEqualTrainingForwardLogProbs) {
     ++r;
   }
   EXPECT_EQ(r, 6u * 12u);
-  RecordProperty("worst_logprob_diff", std::to_string(worst));
+  EXPECT_EQ(rs.size(), 2u);
+  ::testing::Test::RecordProperty("worst_logprob_diff", std::to_string(worst));
 }
 
 TEST_F(HybridEngineTest, ContinuousBatchingEqualsOneAtATime) {
@@ -225,6 +248,110 @@ TEST_F(HybridEngineTest, StateBytesFollowMemoryFormula) {
   EXPECT_EQ(decode.vocab_size(), 256);
   HybridDecodeModel limited(policy_.get(), {.max_context = 64});
   EXPECT_EQ(limited.max_context(), 64);
+}
+
+// ---- slot path (device-resident pools, fused sampler) on CPU ----
+
+std::vector<int32_t> Tokens(const rl::Completion& c) {
+  return std::vector<int32_t>(c.token_ids().begin(), c.token_ids().end());
+}
+
+TEST_F(HybridEngineTest, SlotPathGreedyEqualsPerSequencePath) {
+  const std::vector<GenerationRequest> rs = Requests(/*greedy=*/true);
+  EngineOptions slots;
+  slots.decode_path = DecodePath::kSlots;
+  const std::vector<RequestOutput> a = Run(rs, {});
+  const std::vector<RequestOutput> b = Run(rs, slots);
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const rl::Completion& x = a[i].completions[0];
+    const rl::Completion& y = b[i].completions[0];
+    // Same model function; the slot path's attention sums in another order (fp32 ulps), far below the
+    // random-init top-2 gaps (~1e-2).
+    EXPECT_EQ(Tokens(x), Tokens(y)) << i;
+    for (int t = 0; t < x.logprobs_size(); ++t) EXPECT_NEAR(x.logprobs(t), y.logprobs(t), 1e-4) << t;
+    EXPECT_EQ(y.stop_reason(), rl::STOP_LENGTH);
+    EXPECT_EQ(a[i].state_bytes[0], b[i].state_bytes[0]);
+  }
+}
+
+TEST_F(HybridEngineTest, SlotPathFinishingSequenceFreesItsSlotForAWaitingOne) {
+  // Four requests, two slots: request 0 stops first (3 tokens) and request 2 takes its slot mid-batch, and so
+  // on. Every sequence's tokens depend only on its own seed and history, so they equal a run with room for
+  // all.
+  std::vector<GenerationRequest> rs(4);
+  const int32_t lengths[4] = {3, 9, 5, 4};
+  for (int i = 0; i < 4; ++i) {
+    rs[i].prompt_id = std::to_string(i);
+    rs[i].prompt_token_ids = {1, 7 + i, 9, 200 - i};
+    rs[i].max_new_tokens = lengths[i];
+    rs[i].seed = 50 + i;
+    rs[i].sampling.temperature = 0.9;
+  }
+  EngineOptions two;
+  two.decode_path = DecodePath::kSlots;
+  two.max_batch_size = 2;
+  EngineOptions all = two;
+  all.max_batch_size = 64;
+  HybridDecodeModel decode(policy_.get());
+  auto engine = Engine::Create(&decode, two);
+  ASSERT_THAT(engine, m1rl::testing::IsOk());
+  std::vector<std::string> finish_order;
+  auto out = (*engine)->Generate(rs, [&](const rl::Completion& c) { finish_order.push_back(c.prompt_id()); });
+  ASSERT_THAT(out, m1rl::testing::IsOk());
+  const GenerationStats& st = (*engine)->last_stats();
+  EXPECT_EQ(st.peak_batch_size, 2);
+  EXPECT_EQ(st.completions, 4);
+  EXPECT_EQ(st.generated_tokens, 3 + 9 + 5 + 4);
+  EXPECT_EQ(st.decode_path, "slots");
+  // The first token comes from the prefill, each further one from a decode step: request 0 ends at step 2 and
+  // request 2 joins, ending at step 2 + 4 = 6 when request 3 joins (ends at 6 + 3 = 9); request 1 ends at 8.
+  EXPECT_EQ(finish_order, std::vector<std::string>({"0", "2", "1", "3"}));
+  const std::vector<RequestOutput> ref = Run(rs, all);
+  for (int i = 0; i < 4; ++i) {
+    const rl::Completion& c = (*out)[i].completions[0];
+    EXPECT_EQ(c.token_ids_size(), lengths[i]);
+    EXPECT_EQ(c.stop_reason(), rl::STOP_LENGTH);
+    EXPECT_EQ(Tokens(c), Tokens(ref[i].completions[0])) << i;
+  }
+}
+
+TEST_F(HybridEngineTest, SlotPathBatchingAndBudgetDoNotChangeSamples) {
+  const std::vector<GenerationRequest> rs = Requests(/*greedy=*/false);  // n = 3: prefix slot + copies
+  EngineOptions batched;
+  batched.decode_path = DecodePath::kSlots;
+  EngineOptions single = batched;
+  single.max_batch_size = 1;
+  EngineOptions tight = batched;
+  tight.memory_budget_bytes = 1;
+  const std::vector<RequestOutput> a = Run(rs, batched);
+  for (const EngineOptions& o : {single, tight}) {
+    const std::vector<RequestOutput> b = Run(rs, o);
+    for (size_t i = 0; i < rs.size(); ++i) {
+      for (int s = 0; s < rs[i].n; ++s) {
+        EXPECT_EQ(Tokens(a[i].completions[s]), Tokens(b[i].completions[s])) << i << " " << s;
+        EXPECT_EQ(a[i].completions[s].sample_index(), s);
+      }
+    }
+  }
+  // Samples of one prompt differ (distinct Philox streams).
+  EXPECT_NE(Tokens(a[0].completions[0]), Tokens(a[0].completions[1]));
+}
+
+TEST_F(HybridEngineTest, SlotPathRepetitionCounterStopsAtN) {
+  // threshold 0: every sampled token has p > 0 and extends the run, so each completion stops at exactly N.
+  std::vector<GenerationRequest> rs = Requests(/*greedy=*/false);
+  for (auto& r : rs) r.max_new_tokens = 50;
+  EngineOptions opts;
+  opts.decode_path = DecodePath::kSlots;
+  opts.repetition_threshold = 0.0;
+  opts.repetition_run_length = 5;
+  const std::vector<RequestOutput> out = Run(rs, opts);
+  for (const RequestOutput& o : out) {
+    for (const rl::Completion& c : o.completions) {
+      EXPECT_EQ(c.token_ids_size(), 5);
+      EXPECT_EQ(c.stop_reason(), rl::STOP_REPETITION);
+    }
+  }
 }
 
 }  // namespace
