@@ -40,6 +40,8 @@ std::string ScalarString(const Message& m, const FieldDescriptor* f) {
       return absl::StrCat(r->GetInt32(m, f));
     case FieldDescriptor::CPPTYPE_STRING:
       return r->GetString(m, f);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return r->GetEnum(m, f)->name();
     default:
       return "?";
   }
@@ -94,6 +96,34 @@ absl::Status Finite(double v, std::string_view path) {
 absl::Status Positive(double v, std::string_view path) {
   M1RL_RETURN_IF_ERROR(Finite(v, path));
   if (!(v > 0)) return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be > 0, got ", v));
+  return absl::OkStatus();
+}
+
+absl::Status ResolveRolloutCorrection(const config::RolloutCorrectionConfig& rc,
+                                      RolloutCorrectionParams* out) {
+  switch (rc.mode()) {
+    case config::RolloutCorrectionConfig::tis:
+      out->kind = RolloutCorrection::kTis;
+      break;
+    case config::RolloutCorrectionConfig::icepop:
+      out->kind = RolloutCorrection::kIcePop;
+      break;
+    default:
+      out->kind = RolloutCorrection::kNone;
+  }
+  M1RL_RETURN_IF_ERROR(Finite(rc.tis_cap(), "algorithm.rollout_correction.tis_cap"));
+  if (rc.tis_cap() < 1.0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.rollout_correction.tis_cap must be >= 1 (rho = 1 must keep weight 1), got ",
+                     rc.tis_cap()));
+  }
+  M1RL_RETURN_IF_ERROR(Finite(rc.icepop_k(), "algorithm.rollout_correction.icepop_k"));
+  if (!(rc.icepop_k() > 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm.rollout_correction.icepop_k must be > 1 (band [1/k, k]), got ", rc.icepop_k()));
+  }
+  out->tis_cap = rc.tis_cap();
+  out->icepop_k = rc.icepop_k();
   return absl::OkStatus();
 }
 
@@ -152,6 +182,9 @@ config::AlgorithmConfig PresetConfig(Preset preset) {
   c.mutable_trust_region()->set_eps_high(0.2);
   c.mutable_kl()->set_estimator("none");
   c.mutable_kl()->set_beta(0.0);
+  c.mutable_rollout_correction()->set_mode(config::RolloutCorrectionConfig::none);
+  c.mutable_rollout_correction()->set_tis_cap(2.0);  // [m1rl] verl's rollout_is_threshold default
+  c.mutable_rollout_correction()->set_icepop_k(2.0);
   switch (preset) {
     case Preset::kGrpo:
       c.mutable_is_weight()->set_enabled(false);
@@ -336,6 +369,8 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   out.repetition_failure_reward = rep.failure_reward();
 
   M1RL_ASSIGN_OR_RETURN(out.ratio_denominator, ParseRatioDenominator(c.ratio_denominator()));
+  M1RL_RETURN_IF_ERROR(ResolveRolloutCorrection(c.rollout_correction(), &out.rollout_correction));
+  out.rollout_correction.log_ratio_clamp = p.log_ratio_clamp;
   return out;
 }
 

@@ -29,6 +29,18 @@ const char* KlEstimatorName(KlEstimator estimator) {
   return "?";
 }
 
+const char* RolloutCorrectionName(RolloutCorrection kind) {
+  switch (kind) {
+    case RolloutCorrection::kNone:
+      return "none";
+    case RolloutCorrection::kTis:
+      return "tis";
+    case RolloutCorrection::kIcePop:
+      return "icepop";
+  }
+  return "?";
+}
+
 absl::StatusOr<LossAgg> ParseLossAgg(std::string_view name) {
   if (name == "token_mean") return LossAgg::kTokenMean;
   if (name == "seq_mean_token_mean") return LossAgg::kSeqMeanTokenMean;
