@@ -180,9 +180,24 @@ TEST(TrainerConfigTest, ModelDtypeAndHeadPrecisionAreCheckedNotIgnored) {
   testutil::TempDir dir("dtype");
   config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
   auto comm = MakeSingleRankCommunicator();
-  cfg.mutable_model()->set_dtype("bfloat16");
+  cfg.mutable_model()->set_dtype("float64");
   EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.dtype")));
+  // bfloat16 is mixed precision: bf16 compute, fp32 master weights (and so fp32 Adam state and gradients),
+  // with layer recomputation on; one RL step trains and moves the fp32 masters.
+  cfg.mutable_model()->set_dtype("bfloat16");
+  cfg.mutable_model()->set_recompute_layers(true);
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    EXPECT_EQ(t->policy().compute_dtype(), at::kBFloat16);
+    const at::Tensor before = FlatParams(*t).clone();
+    EXPECT_EQ(before.scalar_type(), at::kFloat);
+    EXPECT_THAT(t->TrainStep().status(), IsOk());
+    for (const auto& [name, p] : t->policy().NamedParameters())
+      EXPECT_EQ(p.scalar_type(), at::kFloat) << name;
+    EXPECT_FALSE(at::equal(before, FlatParams(*t)));
+  }
+  cfg.mutable_model()->set_recompute_layers(false);
   cfg.mutable_model()->set_dtype("float32");
   cfg.mutable_model()->set_lm_head_precision("fp16");
   EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),

@@ -153,12 +153,17 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   }
   rollout_temperature_ = config_.rollout().temperature() > 0 ? config_.rollout().temperature() : 1.0;
 
-  // The trainer keeps FP32 weights, gradients and Adam moments (ALGORITHMS.md §7); the head precision is
-  // the one the rollout uses too, so both sides compute the same token probabilities (M1 §3.2).
-  if (!config_.model().dtype().empty() && config_.model().dtype() != "float32") {
-    return absl::InvalidArgumentError(absl::StrCat("model.dtype: the trainer keeps FP32 weights; got '",
-                                                   config_.model().dtype(), "' (use float32)"));
+  // The trainer keeps FP32 weights, gradients and Adam moments (ALGORITHMS.md §7): model.dtype bfloat16 is
+  // bf16 compute over FP32 master weights (model::ModelPrecision). The head precision is the one the
+  // rollout uses too, so both sides compute the same token probabilities (M1 §3.2).
+  const std::string& dtype = config_.model().dtype();
+  if (!dtype.empty() && dtype != "float32" && dtype != "bfloat16") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.dtype: the trainer keeps FP32 master weights, computing in float32 or bfloat16; got '", dtype,
+        "'"));
   }
+  const model::ModelPrecision precision =
+      model::ModelPrecision::ForTraining(dtype == "bfloat16" ? at::kBFloat16 : at::kFloat);
   if (!config_.model().lm_head_precision().empty()) {
     absl::StatusOr<model::HeadPrecision> hp = model::ParseHeadPrecision(config_.model().lm_head_precision());
     if (!hp.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", hp.status().message()));
@@ -185,11 +190,11 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   // The initial policy: model.init_from, else a seeded random init (identical on every rank).
   auto initial_policy = [&]() -> absl::StatusOr<std::unique_ptr<model::HybridModel>> {
     if (!config_.model().init_from().empty()) {
-      return model::HybridModel::LoadHf(config_.model().init_from(), at::kFloat, device);
+      return model::HybridModel::LoadHf(config_.model().init_from(), precision, device);
     }
     M1RL_ASSIGN_OR_RETURN(model::ModelConfig mc, model::ModelConfig::FromProto(config_.model()));
     const uint64_t seed = config_.model().seed() != 0 ? config_.model().seed() : tc.seed();
-    return model::HybridModel::Create(mc, at::kFloat, device, seed);
+    return model::HybridModel::Create(mc, precision, device, seed);
   };
   M1RL_ASSIGN_OR_RETURN(model_, initial_policy());
   if (tc.mode() == "rl") {
@@ -256,6 +261,7 @@ model::ForwardOptions Trainer::HeadForwardOptions() const {
   model::ForwardOptions fwd;
   fwd.head = head_precision_;
   fwd.head_chunk_size = config_.model().head_chunk_size();
+  fwd.recompute_layers = config_.model().recompute_layers();
   return fwd;
 }
 
