@@ -6,20 +6,6 @@
 
 namespace m1rl::algorithms {
 
-absl::StatusOr<AdvantageEstimator> ParseAdvantageEstimator(std::string_view name) {
-  if (name == "grpo") return AdvantageEstimator::kGrpo;
-  if (name == "rloo") return AdvantageEstimator::kRloo;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.advantage.estimator must be one of grpo|rloo, got '", std::string(name), "'"));
-}
-
-absl::StatusOr<StdKind> ParseStdKind(std::string_view name) {
-  if (name == "sample") return StdKind::kSample;
-  if (name == "population") return StdKind::kPopulation;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm.advantage.std_kind must be one of sample|population, got '", std::string(name), "'"));
-}
-
 absl::StatusOr<GroupAdvantages> ComputeGroupAdvantages(const AdvantageParams& params,
                                                        std::span<const std::optional<double>> rewards) {
   const int64_t g = static_cast<int64_t>(rewards.size());

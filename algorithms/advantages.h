@@ -24,9 +24,6 @@ struct AdvantageParams {
   double std_eps = 1e-6;  // A = (R - mean) / (std + std_eps)
 };
 
-absl::StatusOr<AdvantageEstimator> ParseAdvantageEstimator(std::string_view name);  // "grpo" | "rloo"
-absl::StatusOr<StdKind> ParseStdKind(std::string_view name);                        // "sample" | "population"
-
 // One group's result.
 struct GroupAdvantages {
   // [G] per response; nullopt for unscored responses and for every response of a dropped group.

@@ -120,10 +120,6 @@ TEST(AdvantagesTest, GroupSizeBelowTwoAndNonFiniteAreErrors) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("group size must be >= 2")));
   EXPECT_THAT(ComputeGroupAdvantages(Grpo(StdKind::kSample), Rewards{1, std::nan("")}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not finite")));
-  EXPECT_THAT(ParseStdKind("unbiased"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.advantage.std_kind")));
-  EXPECT_THAT(ParseAdvantageEstimator("ppo"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.advantage.estimator")));
 }
 
 TEST(AdvantagesTest, BatchStatsCountGroupsByKind) {

@@ -1,5 +1,6 @@
 #include "algorithms/algorithm_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/config.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -23,8 +25,8 @@ using google::protobuf::Reflection;
 
 // Fields with no preset value: setting them is not a deviation.
 const std::set<std::string>& NoDefaultFields() {
-  static const std::set<std::string> kFields = {"algorithm.is_weight.eps_high",
-                                                "algorithm.generation_budget"};
+  static const std::set<std::string> kFields = {"algorithm.is_weight.eps_high", "algorithm.generation_budget",
+                                                "algorithm.overlong.max_len", "algorithm.overlong.cache_len"};
   return kFields;
 }
 
@@ -38,10 +40,8 @@ std::string ScalarString(const Message& m, const FieldDescriptor* f) {
       return absl::StrCat(r->GetDouble(m, f));
     case FieldDescriptor::CPPTYPE_INT32:
       return absl::StrCat(r->GetInt32(m, f));
-    case FieldDescriptor::CPPTYPE_STRING:
-      return r->GetString(m, f);
     case FieldDescriptor::CPPTYPE_ENUM:
-      return r->GetEnum(m, f)->name();
+      return EnumValueYamlName(r->GetEnum(m, f));
     default:
       return "?";
   }
@@ -71,22 +71,6 @@ void CollectDeviations(const Message& user, const Message& preset, const std::st
   }
 }
 
-// The config loader accepts "" for enum-like strings as "the owner's default": here that is the preset's
-// value, so empty strings are treated as unset.
-void ClearEmptyStrings(Message* m) {
-  const auto* desc = m->GetDescriptor();
-  const Reflection* r = m->GetReflection();
-  for (int i = 0; i < desc->field_count(); ++i) {
-    const FieldDescriptor* f = desc->field(i);
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (r->HasField(*m, f)) ClearEmptyStrings(r->MutableMessage(m, f));
-    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && r->HasField(*m, f) &&
-               r->GetString(*m, f).empty()) {
-      r->ClearField(m, f);
-    }
-  }
-}
-
 absl::Status Finite(double v, std::string_view path) {
   if (!std::isfinite(v))
     return absl::InvalidArgumentError(absl::StrCat(std::string(path), " must be finite, got ", v));
@@ -102,10 +86,10 @@ absl::Status Positive(double v, std::string_view path) {
 absl::Status ResolveRolloutCorrection(const config::RolloutCorrectionConfig& rc,
                                       RolloutCorrectionParams* out) {
   switch (rc.mode()) {
-    case config::RolloutCorrectionConfig::tis:
+    case config::RolloutCorrectionConfig::MODE_TIS:
       out->kind = RolloutCorrection::kTis;
       break;
-    case config::RolloutCorrectionConfig::icepop:
+    case config::RolloutCorrectionConfig::MODE_ICEPOP:
       out->kind = RolloutCorrection::kIcePop;
       break;
     default:
@@ -127,70 +111,149 @@ absl::Status ResolveRolloutCorrection(const config::RolloutCorrectionConfig& rc,
   return absl::OkStatus();
 }
 
-absl::StatusOr<RatioDenominator> ParseRatioDenominator(std::string_view name) {
-  if (name == "recompute") return RatioDenominator::kRecompute;
-  if (name == "rollout") return RatioDenominator::kRollout;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm.ratio_denominator must be one of recompute|rollout, got '", std::string(name), "'"));
+// proto enum -> the module's C++ enums (the YAML names are the proto's; see common/config.h).
+KlEstimator ToKl(config::KlConfig::Estimator e) {
+  switch (e) {
+    case config::KlConfig::ESTIMATOR_K1:
+      return KlEstimator::kK1;
+    case config::KlConfig::ESTIMATOR_K2:
+      return KlEstimator::kK2;
+    case config::KlConfig::ESTIMATOR_K3:
+      return KlEstimator::kK3;
+    default:
+      return KlEstimator::kNone;
+  }
+}
+
+LossAgg ToLossAgg(config::AlgorithmConfig::LossAgg a) {
+  switch (a) {
+    case config::AlgorithmConfig::LOSS_AGG_SEQ_MEAN_TOKEN_MEAN:
+      return LossAgg::kSeqMeanTokenMean;
+    case config::AlgorithmConfig::LOSS_AGG_GROUP_TOKEN_MEAN:
+      return LossAgg::kGroupTokenMean;
+    case config::AlgorithmConfig::LOSS_AGG_SEQ_MEAN_TOKEN_SUM_NORM:
+      return LossAgg::kSeqMeanTokenSumNorm;
+    default:
+      return LossAgg::kTokenMean;
+  }
+}
+
+RepetitionPolicy ToRepetitionPolicy(config::RepetitionConfig::Policy p) {
+  switch (p) {
+    case config::RepetitionConfig::POLICY_SCORE:
+      return RepetitionPolicy::kScore;
+    case config::RepetitionConfig::POLICY_FAIL_MASK_RUN:
+      return RepetitionPolicy::kFailMaskRun;
+    case config::RepetitionConfig::POLICY_MASK_ALL:
+      return RepetitionPolicy::kMaskAll;
+    case config::RepetitionConfig::POLICY_DROP:
+      return RepetitionPolicy::kDrop;
+    default:
+      return RepetitionPolicy::kFail;
+  }
+}
+
+Preset ToPreset(config::AlgorithmConfig::Preset p) {
+  switch (p) {
+    case config::AlgorithmConfig::PRESET_GRPO:
+      return Preset::kGrpo;
+    case config::AlgorithmConfig::PRESET_DAPO:
+      return Preset::kDapo;
+    case config::AlgorithmConfig::PRESET_REINFORCE:
+      return Preset::kReinforce;
+    default:
+      return Preset::kCispo;
+  }
+}
+
+config::AlgorithmConfig::Preset FromPreset(Preset p) {
+  switch (p) {
+    case Preset::kGrpo:
+      return config::AlgorithmConfig::PRESET_GRPO;
+    case Preset::kDapo:
+      return config::AlgorithmConfig::PRESET_DAPO;
+    case Preset::kReinforce:
+      return config::AlgorithmConfig::PRESET_REINFORCE;
+    case Preset::kCispo:
+      break;
+  }
+  return config::AlgorithmConfig::PRESET_CISPO;
+}
+
+// Overlong (DAPO §3.4): L_max follows the generation budget unless set; an explicit L_max above the
+// budget is an error (the penalty would never fire); L_cache defaults to the DAPO recipe's 4096,
+// capped at L_max / kOverlongCacheDivisor (20480 / 5 = 4096).
+absl::Status ResolveOverlong(const config::OverlongConfig& ol, int64_t max_new_tokens,
+                             ResolvedAlgorithm* out) {
+  out->overlong = ol.enabled();
+  if (ol.has_max_len() && ol.max_len() > max_new_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm.overlong.max_len (", ol.max_len(), ") must be <= rollout.max_new_tokens (", max_new_tokens,
+        "), the generation budget: no completion can be longer, so the penalty would never apply; leave "
+        "algorithm.overlong.max_len unset to follow the budget"));
+  }
+  out->overlong_max_len = ol.has_max_len() ? ol.max_len() : max_new_tokens;
+  out->overlong_cache_len =
+      ol.has_cache_len()
+          ? ol.cache_len()
+          : std::max<int64_t>(1, std::min(kOverlongCacheLen, out->overlong_max_len / kOverlongCacheDivisor));
+  if (!out->overlong) return absl::OkStatus();
+  if (out->overlong_cache_len <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.overlong.cache_len must be > 0, got ", out->overlong_cache_len));
+  }
+  if (out->overlong_max_len < out->overlong_cache_len) {
+    return absl::InvalidArgumentError(absl::StrCat("algorithm.overlong.max_len (", out->overlong_max_len,
+                                                   ") must be >= algorithm.overlong.cache_len (",
+                                                   out->overlong_cache_len, ")"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<Preset> ParsePreset(std::string_view name) {
-  if (name == "cispo") return Preset::kCispo;
-  if (name == "grpo") return Preset::kGrpo;
-  if (name == "dapo") return Preset::kDapo;
-  if (name == "reinforce") return Preset::kReinforce;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm.preset must be one of cispo|grpo|dapo|reinforce, got '", std::string(name), "'"));
+  const auto* v = FindEnumValueByYamlName(config::AlgorithmConfig::Preset_descriptor(), name);
+  if (v == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm.preset must be one of ", EnumYamlNames(config::AlgorithmConfig::Preset_descriptor()),
+        ", got \"", std::string(name), "\""));
+  }
+  return ToPreset(static_cast<config::AlgorithmConfig::Preset>(v->number()));
 }
 
-const char* PresetName(Preset preset) {
-  switch (preset) {
-    case Preset::kCispo:
-      return "cispo";
-    case Preset::kGrpo:
-      return "grpo";
-    case Preset::kDapo:
-      return "dapo";
-    case Preset::kReinforce:
-      return "reinforce";
-  }
-  return "?";
-}
+std::string PresetName(Preset preset) { return YamlName(FromPreset(preset)); }
 
 config::AlgorithmConfig PresetConfig(Preset preset) {
   config::AlgorithmConfig c;
-  c.set_preset(std::string(PresetName(preset)));
+  c.set_preset(FromPreset(preset));
   // Shared by every preset.
-  c.mutable_advantage()->set_estimator("grpo");
+  c.mutable_advantage()->set_estimator(config::AdvantageConfig::ESTIMATOR_GRPO);
   c.mutable_advantage()->set_scale_by_std(true);
-  c.mutable_advantage()->set_std_kind("sample");
+  c.mutable_advantage()->set_std_kind(config::AdvantageConfig::STD_KIND_SAMPLE);
   c.mutable_advantage()->set_std_eps(1e-6);
   c.mutable_dynamic_sampling()->set_max_gen_rounds(10);
-  c.mutable_dynamic_sampling()->set_on_exhausted("error");
-  c.mutable_overlong()->set_max_len(20480);
-  c.mutable_overlong()->set_cache_len(4096);
+  c.mutable_dynamic_sampling()->set_on_exhausted(config::DynamicSamplingConfig::ON_EXHAUSTED_ERROR);
   c.mutable_repetition()->set_enabled(true);
   c.mutable_repetition()->set_threshold(0.99);
   c.mutable_repetition()->set_run_length(3000);
-  c.mutable_repetition()->set_policy("fail");
+  c.mutable_repetition()->set_policy(config::RepetitionConfig::POLICY_FAIL);
   c.mutable_repetition()->set_failure_reward(0.0);
-  c.set_ratio_denominator("recompute");
+  c.set_ratio_denominator(config::AlgorithmConfig::RATIO_DENOMINATOR_RECOMPUTE);
   c.set_log_ratio_clamp(20.0);
   c.mutable_trust_region()->set_eps_low(0.2);
   c.mutable_trust_region()->set_eps_high(0.2);
-  c.mutable_kl()->set_estimator("none");
+  c.mutable_kl()->set_estimator(config::KlConfig::ESTIMATOR_NONE);
   c.mutable_kl()->set_beta(0.0);
-  c.mutable_rollout_correction()->set_mode(config::RolloutCorrectionConfig::none);
+  c.mutable_rollout_correction()->set_mode(config::RolloutCorrectionConfig::MODE_NONE);
   c.mutable_rollout_correction()->set_tis_cap(2.0);  // [m1rl] verl's rollout_is_threshold default
   c.mutable_rollout_correction()->set_icepop_k(2.0);
   switch (preset) {
     case Preset::kGrpo:
       c.mutable_is_weight()->set_enabled(false);
       c.mutable_trust_region()->set_enabled(true);
-      c.set_loss_agg("seq_mean_token_mean");
-      c.mutable_kl()->set_estimator("k3");
+      c.set_loss_agg(config::AlgorithmConfig::LOSS_AGG_SEQ_MEAN_TOKEN_MEAN);
+      c.mutable_kl()->set_estimator(config::KlConfig::ESTIMATOR_K3);
       c.mutable_kl()->set_beta(0.04);
       c.mutable_dynamic_sampling()->set_enabled(false);
       c.mutable_overlong()->set_enabled(false);
@@ -199,21 +262,21 @@ config::AlgorithmConfig PresetConfig(Preset preset) {
       c.mutable_is_weight()->set_enabled(false);
       c.mutable_trust_region()->set_enabled(true);
       c.mutable_trust_region()->set_eps_high(0.28);
-      c.set_loss_agg("token_mean");
+      c.set_loss_agg(config::AlgorithmConfig::LOSS_AGG_TOKEN_MEAN);
       c.mutable_dynamic_sampling()->set_enabled(true);
       c.mutable_overlong()->set_enabled(true);
       break;
     case Preset::kCispo:
       c.mutable_is_weight()->set_enabled(true);  // eps_high: no default (required)
       c.mutable_trust_region()->set_enabled(false);
-      c.set_loss_agg("token_mean");
+      c.set_loss_agg(config::AlgorithmConfig::LOSS_AGG_TOKEN_MEAN);
       c.mutable_dynamic_sampling()->set_enabled(true);
       c.mutable_overlong()->set_enabled(true);
       break;
     case Preset::kReinforce:
       c.mutable_is_weight()->set_enabled(false);
       c.mutable_trust_region()->set_enabled(false);
-      c.set_loss_agg("seq_mean_token_mean");
+      c.set_loss_agg(config::AlgorithmConfig::LOSS_AGG_SEQ_MEAN_TOKEN_MEAN);
       c.mutable_dynamic_sampling()->set_enabled(false);
       c.mutable_overlong()->set_enabled(false);
       break;
@@ -221,16 +284,20 @@ config::AlgorithmConfig PresetConfig(Preset preset) {
   return c;
 }
 
-absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user_in) {
-  config::AlgorithmConfig user = user_in;
-  ClearEmptyStrings(&user);
+absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user,
+                                                         int64_t max_new_tokens) {
   if (!user.has_preset()) {
-    return absl::InvalidArgumentError("algorithm.preset is required (cispo|grpo|dapo|reinforce)");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm.preset is required (", EnumYamlNames(config::AlgorithmConfig::Preset_descriptor()), ")"));
+  }
+  if (max_new_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout.max_new_tokens (the generation budget) must be >= 1, got ", max_new_tokens));
   }
   ResolvedAlgorithm out;
-  M1RL_ASSIGN_OR_RETURN(out.preset, ParsePreset(user.preset()));
+  out.preset = ToPreset(user.preset());
   const config::AlgorithmConfig preset = PresetConfig(out.preset);
-  CollectDeviations(user, preset, "algorithm", PresetName(out.preset), &out.deviations);
+  CollectDeviations(user, preset, "algorithm", PresetName(out.preset).c_str(), &out.deviations);
   auto merged = std::make_shared<config::AlgorithmConfig>(preset);
   merged->MergeFrom(user);
   out.config = merged;
@@ -289,7 +356,7 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
     M1RL_RETURN_IF_ERROR(Positive(tr.eps_high(), "algorithm.trust_region.eps_high"));
   }
 
-  M1RL_ASSIGN_OR_RETURN(p.kl, ParseKlEstimator(c.kl().estimator()));
+  p.kl = ToKl(c.kl().estimator());
   M1RL_RETURN_IF_ERROR(Finite(c.kl().beta(), "algorithm.kl.beta"));
   if (c.kl().beta() < 0) {
     return absl::InvalidArgumentError(absl::StrCat("algorithm.kl.beta must be >= 0, got ", c.kl().beta()));
@@ -302,7 +369,7 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   M1RL_RETURN_IF_ERROR(Positive(c.log_ratio_clamp(), "algorithm.log_ratio_clamp"));
   p.log_ratio_clamp = c.log_ratio_clamp();
 
-  M1RL_ASSIGN_OR_RETURN(out.loss_agg, ParseLossAgg(c.loss_agg()));
+  out.loss_agg = ToLossAgg(c.loss_agg());
   if (c.has_generation_budget()) {
     if (c.generation_budget() <= 0) {
       return absl::InvalidArgumentError(
@@ -316,8 +383,12 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   }
 
   const auto& adv = c.advantage();
-  M1RL_ASSIGN_OR_RETURN(out.advantage.estimator, ParseAdvantageEstimator(adv.estimator()));
-  M1RL_ASSIGN_OR_RETURN(out.advantage.std_kind, ParseStdKind(adv.std_kind()));
+  out.advantage.estimator = adv.estimator() == config::AdvantageConfig::ESTIMATOR_RLOO
+                                ? AdvantageEstimator::kRloo
+                                : AdvantageEstimator::kGrpo;
+  out.advantage.std_kind = adv.std_kind() == config::AdvantageConfig::STD_KIND_POPULATION
+                               ? StdKind::kPopulation
+                               : StdKind::kSample;
   out.advantage.scale_by_std = adv.scale_by_std();
   M1RL_RETURN_IF_ERROR(Finite(adv.std_eps(), "algorithm.advantage.std_eps"));
   if (adv.std_eps() < 0) {
@@ -333,23 +404,11 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
         absl::StrCat("algorithm.dynamic_sampling.max_gen_rounds must be >= 1, got ", ds.max_gen_rounds()));
   }
   out.max_gen_rounds = ds.max_gen_rounds();
-  M1RL_ASSIGN_OR_RETURN(out.on_exhausted, ParseOnExhausted(ds.on_exhausted()));
+  out.on_exhausted = ds.on_exhausted() == config::DynamicSamplingConfig::ON_EXHAUSTED_TRAIN_PARTIAL
+                         ? OnExhausted::kTrainPartial
+                         : OnExhausted::kError;
 
-  const auto& ol = c.overlong();
-  out.overlong = ol.enabled();
-  out.overlong_max_len = ol.max_len();
-  out.overlong_cache_len = ol.cache_len();
-  if (out.overlong) {
-    if (ol.cache_len() <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("algorithm.overlong.cache_len must be > 0, got ", ol.cache_len()));
-    }
-    if (ol.max_len() < ol.cache_len()) {
-      return absl::InvalidArgumentError(absl::StrCat("algorithm.overlong.max_len (", ol.max_len(),
-                                                     ") must be >= algorithm.overlong.cache_len (",
-                                                     ol.cache_len(), ")"));
-    }
-  }
+  M1RL_RETURN_IF_ERROR(ResolveOverlong(c.overlong(), max_new_tokens, &out));
 
   const auto& rep = c.repetition();
   out.repetition = rep.enabled();
@@ -364,25 +423,28 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   }
   out.repetition_threshold = rep.threshold();
   out.repetition_run_length = rep.run_length();
-  M1RL_ASSIGN_OR_RETURN(out.repetition_policy, ParseRepetitionPolicy(rep.policy()));
+  out.repetition_policy = ToRepetitionPolicy(rep.policy());
   M1RL_RETURN_IF_ERROR(Finite(rep.failure_reward(), "algorithm.repetition.failure_reward"));
   out.repetition_failure_reward = rep.failure_reward();
 
-  M1RL_ASSIGN_OR_RETURN(out.ratio_denominator, ParseRatioDenominator(c.ratio_denominator()));
+  out.ratio_denominator = c.ratio_denominator() == config::AlgorithmConfig::RATIO_DENOMINATOR_ROLLOUT
+                              ? RatioDenominator::kRollout
+                              : RatioDenominator::kRecompute;
   M1RL_RETURN_IF_ERROR(ResolveRolloutCorrection(c.rollout_correction(), &out.rollout_correction));
   out.rollout_correction.log_ratio_clamp = p.log_ratio_clamp;
   return out;
 }
 
-absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, std::optional<double> eps_high,
-                                                std::optional<double> eps_low,
+absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, int64_t max_new_tokens,
+                                                std::optional<double> eps_high, std::optional<double> eps_low,
                                                 std::optional<double> max_ratio) {
   config::AlgorithmConfig c;
-  c.set_preset(std::string(preset));
+  M1RL_ASSIGN_OR_RETURN(Preset p, ParsePreset(preset));
+  c.set_preset(FromPreset(p));
   if (eps_high) c.mutable_is_weight()->set_eps_high(*eps_high);
   if (eps_low) c.mutable_is_weight()->set_eps_low(*eps_low);
   if (max_ratio) c.mutable_is_weight()->set_max_ratio(*max_ratio);
-  return ResolveAlgorithmConfig(c);
+  return ResolveAlgorithmConfig(c, max_new_tokens);
 }
 
 std::string ResolvedAlgorithm::Summary() const {

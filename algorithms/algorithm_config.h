@@ -1,7 +1,9 @@
 // algorithm.* resolution (ALGORITHMS.md §2-§6): preset -> user overrides -> validation -> typed
 // parameters for the policy loss, advantages and batch shaping.
 //
-//   M1RL_ASSIGN_OR_RETURN(ResolvedAlgorithm alg, ResolveAlgorithmConfig(run_config.algorithm()));
+//   M1RL_ASSIGN_OR_RETURN(ResolvedAlgorithm alg,
+//                         ResolveAlgorithmConfig(run_config.algorithm(),
+//                         MaxNewTokens(run_config.rollout())));
 //   for (const auto& note : alg.deviations) LOG(INFO) << "deviates from preset: " << note;
 //   LOG(INFO) << alg.Summary();   // includes "is_weight: eps_high 4 -> cap 5; no floor"
 //
@@ -14,8 +16,10 @@
 // 1+eps_high, no floor| off       | token_mean          | none       | on                      | | reinforce
 // | off                     | off       | seq_mean_token_mean | none       | off                     | All
 // presets: advantage grpo/sample std/std_eps 1e-6, repetition on (0.99, 3000, fail, reward 0),
-// dynamic_sampling.max_gen_rounds 10 on_exhausted error, overlong 20480/4096 (DAPO recipe),
-// ratio_denominator recompute, log_ratio_clamp 20.
+// dynamic_sampling.max_gen_rounds 10 on_exhausted error, ratio_denominator recompute, log_ratio_clamp 20.
+// Overlong (every preset): L_max = the generation budget (rollout.max_new_tokens) unless
+// algorithm.overlong.max_len is set (it must not exceed the budget); L_cache = min(4096, L_max / 5)
+// unless set (the DAPO recipe's 20480/4096 at a 20480 budget).
 // No default: algorithm.is_weight.eps_high (required when the IS band is on; M1 does not publish it),
 // algorithm.generation_budget (required by seq_mean_token_sum_norm).
 #ifndef M1RL_ALGORITHMS_ALGORITHM_CONFIG_H_
@@ -47,8 +51,12 @@ namespace m1rl::algorithms {
 enum class Preset { kCispo, kGrpo, kDapo, kReinforce };
 enum class RatioDenominator { kRecompute, kRollout };
 
-absl::StatusOr<Preset> ParsePreset(std::string_view name);  // InvalidArgument naming algorithm.preset
-const char* PresetName(Preset preset);
+// The YAML names of config::AlgorithmConfig::Preset ("cispo", ...). InvalidArgument naming algorithm.preset.
+absl::StatusOr<Preset> ParsePreset(std::string_view name);
+std::string PresetName(Preset preset);
+
+inline constexpr int64_t kOverlongCacheLen = 4096;   // L_cache default (DAPO recipe)
+inline constexpr int64_t kOverlongCacheDivisor = 5;  // ... capped at L_max / 5 (DAPO: 20480 / 4096)
 
 // The preset's full config (every field the preset defines is set).
 config::AlgorithmConfig PresetConfig(Preset preset);
@@ -95,19 +103,24 @@ struct ResolvedAlgorithm {
   std::string Summary() const;
 };
 
-// Applies the preset named by user.preset, then the user's set fields, validates, and converts. An empty
-// string field counts as unset (the config loader's "owner's default").
+// Applies the preset named by user.preset, then the user's set fields, validates, and converts.
+// `max_new_tokens` is the generation budget (rollout.max_new_tokens resolved, rollout::MaxNewTokens):
+// the overlong penalty's L_max follows it unless algorithm.overlong.max_len is set, and an explicit
+// L_max above it is an error naming both fields. This is the algorithm section's one validation
+// (trainer::ValidateRunConfig calls it for RL).
 // Errors (all InvalidArgument, message naming the full field path, e.g. algorithm.is_weight.eps_high):
-// unknown preset / enum string; IS band on without eps_high or max_ratio; eps_high together with
-// rollout_correction.tis_cap < 1 or icepop_k <= 1 (or non-finite);
-// max_ratio; non-finite or out-of-range values; kl.beta > 0 with estimator none;
-// seq_mean_token_sum_norm without generation_budget > 0; overlong cache_len outside (0, max_len].
-absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user);
+// unset preset; IS band on without eps_high or max_ratio; eps_high together with max_ratio; non-finite
+// or out-of-range values; kl.beta > 0 with estimator none; seq_mean_token_sum_norm without
+// generation_budget > 0; overlong cache_len outside (0, max_len]; overlong.max_len > max_new_tokens;
+// rollout_correction.tis_cap < 1 or icepop_k <= 1 (or non-finite).
+absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user,
+                                                         int64_t max_new_tokens);
 
 // Convenience for callers without the proto header: resolves `preset` with the IS-weight fields
 // (algorithm.is_weight.eps_high / eps_low / max_ratio) set where given. Same errors as
 // ResolveAlgorithmConfig.
-absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, std::optional<double> eps_high,
+absl::StatusOr<ResolvedAlgorithm> ResolvePreset(std::string_view preset, int64_t max_new_tokens,
+                                                std::optional<double> eps_high,
                                                 std::optional<double> eps_low = std::nullopt,
                                                 std::optional<double> max_ratio = std::nullopt);
 

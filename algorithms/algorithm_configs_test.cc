@@ -29,8 +29,8 @@ TEST(AlgorithmConfigsTest, EveryShippedRlConfigResolves) {
     if (!e.is_regular_file() || e.path().extension() != ".yaml") continue;
     SCOPED_TRACE(e.path().string());
     M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig cfg, LoadConfig(e.path().string()));
-    if (cfg.trainer().mode() == "sft") continue;
-    auto alg = ResolveAlgorithmConfig(cfg.algorithm());
+    if (cfg.trainer().mode() == config::TrainerConfig::MODE_SFT) continue;
+    auto alg = ResolveAlgorithmConfig(cfg.algorithm(), cfg.rollout().max_new_tokens());
     EXPECT_TRUE(alg.ok()) << alg.status();
     ++resolved;
   }
@@ -45,7 +45,8 @@ TEST(AlgorithmConfigsTest, AblationArmsResolveToTheirPresets) {
     if (!std::filesystem::exists(path)) continue;
     SCOPED_TRACE(path.string());
     M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig cfg, LoadConfig(path.string()));
-    M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm alg, ResolveAlgorithmConfig(cfg.algorithm()));
+    M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm alg,
+                              ResolveAlgorithmConfig(cfg.algorithm(), cfg.rollout().max_new_tokens()));
     EXPECT_EQ(PresetName(alg.preset), arm);
     if (arm == "cispo") {
       EXPECT_TRUE(alg.policy_loss.is_enabled);
@@ -59,11 +60,11 @@ TEST(AlgorithmConfigsTest, AblationArmsResolveToTheirPresets) {
   }
 }
 
-TEST(AlgorithmConfigsTest, EmptyEnumStringMeansThePresetValue) {
+TEST(AlgorithmConfigsTest, NullMeansThePresetValue) {
   config::RunConfig cfg;
-  ASSERT_THAT(MergeYamlIntoMessage("algorithm: {preset: dapo, loss_agg: '', kl: {estimator: ''}}", &cfg),
+  ASSERT_THAT(MergeYamlIntoMessage("algorithm: {preset: dapo, loss_agg: null, kl: {estimator: null}}", &cfg),
               ::m1rl::testing::IsOk());
-  M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm alg, ResolveAlgorithmConfig(cfg.algorithm()));
+  M1RL_ASSERT_OK_AND_ASSIGN(ResolvedAlgorithm alg, ResolveAlgorithmConfig(cfg.algorithm(), 256));
   EXPECT_EQ(alg.loss_agg, LossAgg::kTokenMean);
   EXPECT_EQ(alg.policy_loss.kl, KlEstimator::kNone);
   EXPECT_TRUE(alg.deviations.empty());

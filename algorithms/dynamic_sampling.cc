@@ -5,14 +5,6 @@
 
 namespace m1rl::algorithms {
 
-absl::StatusOr<OnExhausted> ParseOnExhausted(std::string_view name) {
-  if (name == "error") return OnExhausted::kError;
-  if (name == "train_partial") return OnExhausted::kTrainPartial;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.dynamic_sampling.on_exhausted must be one of error|train_partial, got '",
-                   std::string(name), "'"));
-}
-
 bool KeepGroupByVerdict(std::span<const std::optional<bool>> correct) {
   int64_t scored = 0;
   int64_t num_correct = 0;

@@ -28,9 +28,6 @@ namespace m1rl::algorithms {
 
 enum class OnExhausted { kError, kTrainPartial };
 
-// "error" | "train_partial"; InvalidArgument naming algorithm.dynamic_sampling.on_exhausted otherwise.
-absl::StatusOr<OnExhausted> ParseOnExhausted(std::string_view name);
-
 // Filter decision for one group on verdicts ([G], nullopt = unscored, excluded from G').
 // Keep iff G' >= 2 and 0 < #correct < G'.
 bool KeepGroupByVerdict(std::span<const std::optional<bool>> correct);

@@ -102,11 +102,5 @@ TEST(DynamicSamplingTest, V9ExhaustedTrainPartialReturnsWhatWasKept) {
   EXPECT_THAT(s.BeginRound(), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("exhausted")));
 }
 
-TEST(DynamicSamplingTest, ParseOnExhausted) {
-  EXPECT_THAT(ParseOnExhausted("train_partial"), ::m1rl::testing::IsOkAndHolds(OnExhausted::kTrainPartial));
-  EXPECT_THAT(ParseOnExhausted("skip"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                 HasSubstr("algorithm.dynamic_sampling.on_exhausted")));
-}
-
 }  // namespace
 }  // namespace m1rl::algorithms

@@ -10,7 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "algorithms/params.h"  // KlEstimator, ParseKlEstimator, KlEstimatorName
+#include "algorithms/params.h"  // KlEstimator, KlEstimatorName
 
 namespace m1rl::algorithms {
 

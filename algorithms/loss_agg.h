@@ -29,7 +29,7 @@
 
 #include <cstdint>
 
-#include "algorithms/params.h"  // LossAgg, ParseLossAgg, LossAggName
+#include "algorithms/params.h"  // LossAgg, LossAggName
 
 namespace m1rl::algorithms {
 

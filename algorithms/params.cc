@@ -6,15 +6,6 @@
 
 namespace m1rl::algorithms {
 
-absl::StatusOr<KlEstimator> ParseKlEstimator(std::string_view name) {
-  if (name == "none") return KlEstimator::kNone;
-  if (name == "k1") return KlEstimator::kK1;
-  if (name == "k2") return KlEstimator::kK2;
-  if (name == "k3") return KlEstimator::kK3;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.kl.estimator must be one of none|k1|k2|k3, got '", std::string(name), "'"));
-}
-
 const char* KlEstimatorName(KlEstimator estimator) {
   switch (estimator) {
     case KlEstimator::kNone:
@@ -39,18 +30,6 @@ const char* RolloutCorrectionName(RolloutCorrection kind) {
       return "icepop";
   }
   return "?";
-}
-
-absl::StatusOr<LossAgg> ParseLossAgg(std::string_view name) {
-  if (name == "token_mean") return LossAgg::kTokenMean;
-  if (name == "seq_mean_token_mean") return LossAgg::kSeqMeanTokenMean;
-  if (name == "group_token_mean") return LossAgg::kGroupTokenMean;
-  if (name == "seq_mean_token_sum_norm") return LossAgg::kSeqMeanTokenSumNorm;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.loss_agg must be one of "
-                   "token_mean|seq_mean_token_mean|group_token_mean|seq_mean_token_sum_norm, "
-                   "got '",
-                   std::string(name), "'"));
 }
 
 const char* LossAggName(LossAgg agg) {

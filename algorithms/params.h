@@ -13,16 +13,12 @@ namespace m1rl::algorithms {
 // KL estimators against a reference policy (§5; kl.h).
 enum class KlEstimator { kNone, kK1, kK2, kK3 };
 
-// "none" | "k1" | "k2" | "k3"; InvalidArgument naming algorithm.kl.estimator otherwise.
-absl::StatusOr<KlEstimator> ParseKlEstimator(std::string_view name);
 const char* KlEstimatorName(KlEstimator estimator);
 
 // Loss aggregation modes (§2.5; loss_agg.h).
 enum class LossAgg { kTokenMean, kSeqMeanTokenMean, kGroupTokenMean, kSeqMeanTokenSumNorm };
 
-// "token_mean" | "seq_mean_token_mean" | "group_token_mean" | "seq_mean_token_sum_norm";
-// InvalidArgument naming algorithm.loss_agg otherwise.
-absl::StatusOr<LossAgg> ParseLossAgg(std::string_view name);
+// "token_mean" | "seq_mean_token_mean" | "group_token_mean" | "seq_mean_token_sum_norm".
 const char* LossAggName(LossAgg agg);
 
 // Rollout/trainer mismatch correction (rollout_correction.h), from rho = exp(l_old - l_roll).

@@ -85,7 +85,8 @@ TEST(PolicyLossCudaTest, MatchesCpuForEveryPreset) {
   const Fixture f = Make();
   for (const std::string name : {"grpo", "dapo", "cispo"}) {
     SCOPED_TRACE(name);
-    auto alg = ResolvePreset(name, name == "cispo" ? std::optional<double>(4.0) : std::nullopt);
+    auto alg = ResolvePreset(name, /*max_new_tokens=*/20480,
+                             name == "cispo" ? std::optional<double>(4.0) : std::nullopt);
     ASSERT_TRUE(alg.ok()) << alg.status();
     for (c10::ScalarType dtype : {at::kDouble, at::kFloat}) {
       const Out cpu = RunOn(*alg, f, at::Device(at::kCPU), dtype);

@@ -118,7 +118,7 @@ Closed ClosedForm(const Fixture& f, const std::vector<double>& w, const std::vec
 ResolvedAlgorithm Resolve(const std::string& preset, std::optional<double> eps_high = std::nullopt,
                           std::optional<double> eps_low = std::nullopt,
                           std::optional<double> max_ratio = std::nullopt) {
-  auto r = ResolvePreset(preset, eps_high, eps_low, max_ratio);
+  auto r = ResolvePreset(preset, /*max_new_tokens=*/20480, eps_high, eps_low, max_ratio);
   M1RL_CHECK(r.ok()) << r.status();
   return *r;
 }

@@ -20,17 +20,6 @@ bool RepetitionDetector::ObserveSampledToken(double prob) {
   return run_ == run_length_;
 }
 
-absl::StatusOr<RepetitionPolicy> ParseRepetitionPolicy(std::string_view name) {
-  if (name == "score") return RepetitionPolicy::kScore;
-  if (name == "fail") return RepetitionPolicy::kFail;
-  if (name == "fail_mask_run") return RepetitionPolicy::kFailMaskRun;
-  if (name == "mask_all") return RepetitionPolicy::kMaskAll;
-  if (name == "drop") return RepetitionPolicy::kDrop;
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm.repetition.policy must be one of score|fail|fail_mask_run|mask_all|drop, got '",
-                   std::string(name), "'"));
-}
-
 const char* RepetitionPolicyName(RepetitionPolicy policy) {
   switch (policy) {
     case RepetitionPolicy::kScore:

@@ -60,9 +60,6 @@ enum class RepetitionPolicy {
   kDrop,         // remove the completion (the trainer refills / excludes it, counted)
 };
 
-// Parses "score" | "fail" | "fail_mask_run" | "mask_all" | "drop". InvalidArgument naming
-// algorithm.repetition.policy otherwise.
-absl::StatusOr<RepetitionPolicy> ParseRepetitionPolicy(std::string_view name);
 const char* RepetitionPolicyName(RepetitionPolicy policy);
 
 // True iff the verifier must be called for a REPETITION-truncated completion under `policy`.

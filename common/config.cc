@@ -16,25 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "yaml-cpp/yaml.h"
-
-// common/status_macros.h does not compile against Debian's Abseil 20220623 (its Annotate() passes a
-// std::string_view to absl::StrCat; absl::string_view is a distinct type there). Until it does, this file
-// uses local equivalents; switch to M1RL_RETURN_IF_ERROR / M1RL_ASSIGN_OR_RETURN once it is fixed.
-#define CONFIG_CONCAT_INNER_(a, b) a##b
-#define CONFIG_CONCAT_(a, b) CONFIG_CONCAT_INNER_(a, b)
-#define CONFIG_RETURN_IF_ERROR(expr)                 \
-  do {                                               \
-    const ::absl::Status config_status_ = (expr);    \
-    if (!config_status_.ok()) return config_status_; \
-  } while (0)
-#define CONFIG_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                                  \
-  if (!tmp.ok()) return tmp.status();                 \
-  lhs = std::move(*tmp)
-#define CONFIG_ASSIGN_OR_RETURN(lhs, expr) \
-  CONFIG_ASSIGN_OR_RETURN_IMPL_(CONFIG_CONCAT_(config_statusor_, __LINE__), lhs, expr)
 
 namespace m1rl {
 namespace {
@@ -203,7 +187,7 @@ class YamlToProto {
         }
         oneofs_seen[oneof] = key;
       }
-      CONFIG_RETURN_IF_ERROR(SetField(kv.second, msg, f, JoinPath(path, f->name())));
+      M1RL_RETURN_IF_ERROR(SetField(kv.second, msg, f, JoinPath(path, f->name())));
     }
     return absl::OkStatus();
   }
@@ -225,12 +209,12 @@ class YamlToProto {
         const std::string key_text = kv.first.IsScalar() ? kv.first.Scalar() : "?";
         const std::string entry_path = absl::StrCat(path, "[\"", absl::CEscape(key_text), "\"]");
         Message* entry = refl->AddMessage(msg, f);
-        CONFIG_RETURN_IF_ERROR(StoreScalar(kv.first, entry, key_f, entry_path, StoreMode::kSet, 0));
+        M1RL_RETURN_IF_ERROR(StoreScalar(kv.first, entry, key_f, entry_path, StoreMode::kSet, 0));
         if (value_f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-          CONFIG_RETURN_IF_ERROR(
+          M1RL_RETURN_IF_ERROR(
               MergeMessage(kv.second, entry->GetReflection()->MutableMessage(entry, value_f), entry_path));
         } else {
-          CONFIG_RETURN_IF_ERROR(StoreScalar(kv.second, entry, value_f, entry_path, StoreMode::kSet, 0));
+          M1RL_RETURN_IF_ERROR(StoreScalar(kv.second, entry, value_f, entry_path, StoreMode::kSet, 0));
         }
       }
       return absl::OkStatus();
@@ -244,9 +228,9 @@ class YamlToProto {
           if (!node[i].IsMap()) {
             return Error(node[i], elem_path, absl::StrCat("expected a mapping, got ", Describe(node[i])));
           }
-          CONFIG_RETURN_IF_ERROR(MergeMessage(node[i], refl->AddMessage(msg, f), elem_path));
+          M1RL_RETURN_IF_ERROR(MergeMessage(node[i], refl->AddMessage(msg, f), elem_path));
         } else {
-          CONFIG_RETURN_IF_ERROR(StoreScalar(node[i], msg, f, elem_path, StoreMode::kAdd, 0));
+          M1RL_RETURN_IF_ERROR(StoreScalar(node[i], msg, f, elem_path, StoreMode::kAdd, 0));
         }
       }
       return absl::OkStatus();
@@ -435,9 +419,10 @@ class YamlToProto {
       }
       case FieldDescriptor::CPPTYPE_ENUM: {
         const EnumDescriptor* ed = f->enum_type();
-        const EnumValueDescriptor* ev = ed->FindValueByName(text);
-        int64_t number;
-        if (ev == nullptr) {
+        const EnumValueDescriptor* ev = FindEnumValueByYamlName(ed, text);
+        if (ev == nullptr && !HasYamlNames(ed)) {
+          // An enum outside the naming rule (e.g. rl.proto's): its value names, or numbers.
+          int64_t number;
           auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
           if (ec == std::errc() && p == text.data() + text.size() &&
               number >= std::numeric_limits<int>::min() && number <= std::numeric_limits<int>::max()) {
@@ -445,9 +430,7 @@ class YamlToProto {
           }
         }
         if (ev == nullptr) {
-          std::vector<std::string> names;
-          for (int i = 0; i < ed->value_count(); ++i) names.push_back(ed->value(i)->name());
-          return Error(node, path, absl::StrCat("expected one of ", absl::StrJoin(names, ", "), got));
+          return Error(node, path, absl::StrCat("expected one of ", EnumYamlNames(ed), got));
         }
         M1RL_STORE_(Enum, ev);
         return absl::OkStatus();
@@ -517,7 +500,7 @@ void EmitScalar(YAML::Emitter& e, const Message& m, const FieldDescriptor* f, in
       e << ((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
       break;
     case FieldDescriptor::CPPTYPE_ENUM:
-      e << (rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))->name();
+      e << EnumValueYamlName(rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f));
       break;
     case FieldDescriptor::CPPTYPE_STRING: {
       const std::string v = rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
@@ -654,8 +637,8 @@ absl::Status ApplyOverrideImpl(const std::string& assignment, Message* msg) {
   }
   const std::string path_text = std::string(absl::StripAsciiWhitespace(assignment.substr(0, eq)));
   const std::string value_text = assignment.substr(eq + 1);
-  CONFIG_ASSIGN_OR_RETURN(std::vector<PathSegment> path, ParsePath(path_text));
-  CONFIG_ASSIGN_OR_RETURN(YAML::Node value, LoadYaml(value_text));
+  M1RL_ASSIGN_OR_RETURN(std::vector<PathSegment> path, ParsePath(path_text));
+  M1RL_ASSIGN_OR_RETURN(YAML::Node value, LoadYaml(value_text));
 
   Message* cur = msg;
   std::string walked;
@@ -705,244 +688,12 @@ absl::Status ApplyOverrideImpl(const std::string& assignment, Message* msg) {
   return absl::OkStatus();
 }
 
-// ----------------------------------------------------------------------------------------- validation
-
-class Checker {
- public:
-  void Positive(double v, const std::string& path) {
-    if (!(v > 0) || !std::isfinite(v)) Add(path, absl::StrCat(" must be > 0, got ", v));
-  }
-  void NonNegative(double v, const std::string& path) {
-    if (!(v >= 0) || !std::isfinite(v)) Add(path, absl::StrCat(" must be >= 0, got ", v));
-  }
-  void Finite(double v, const std::string& path) {
-    if (!std::isfinite(v)) Add(path, absl::StrCat(" must be finite, got ", v));
-  }
-  // lo <= v < hi, or lo <= v <= hi with hi_inclusive; "(" bounds with lo_exclusive.
-  void InRange(double v, double lo, double hi, bool lo_exclusive, bool hi_inclusive,
-               const std::string& path) {
-    const bool ok = (lo_exclusive ? v > lo : v >= lo) && (hi_inclusive ? v <= hi : v < hi);
-    if (!ok) {
-      Add(path, absl::StrCat(" must be in ", lo_exclusive ? "(" : "[", lo, ", ", hi, hi_inclusive ? "]" : ")",
-                             ", got ", v));
-    }
-  }
-  void AtLeast(int64_t v, int64_t min, const std::string& path) {
-    if (v < min) Add(path, absl::StrCat(" must be >= ", min, ", got ", v));
-  }
-  void OneOf(const std::string& v, std::initializer_list<const char*> allowed, const std::string& path) {
-    for (const char* a : allowed) {
-      if (v == a) return;
-    }
-    std::vector<std::string> quoted;
-    for (const char* a : allowed) quoted.push_back(absl::StrCat("\"", a, "\""));
-    Add(path, absl::StrCat(" must be one of ", absl::StrJoin(quoted, ", "), ", got \"", v, "\""));
-  }
-  void Add(const std::string& path, const std::string& what) { errors_.push_back(path + what); }
-  absl::Status Result() const {
-    if (errors_.empty()) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrJoin(errors_, "; "));
-  }
-
- private:
-  std::vector<std::string> errors_;
-};
-
-void ValidateModel(const config::ModelConfig& m, Checker& c) {
-  c.OneOf(m.preset(),
-          {"", "tiny8", "tiny2", "minimax-m1", "tiny8-hfparity", "tiny2-hfparity", "minimax-m1-hfparity"},
-          "model.preset");
-  const bool from_fields = m.preset().empty() && m.init_from().empty();
-  const int64_t min_dim = from_fields ? 1 : 0;  // 0 = "from the preset / checkpoint"
-  c.AtLeast(m.vocab_size(), min_dim, "model.vocab_size");
-  c.AtLeast(m.hidden_size(), min_dim, "model.hidden_size");
-  c.AtLeast(m.intermediate_size(), min_dim, "model.intermediate_size");
-  c.AtLeast(m.num_hidden_layers(), min_dim, "model.num_hidden_layers");
-  c.AtLeast(m.num_attention_heads(), min_dim, "model.num_attention_heads");
-  c.AtLeast(m.head_dim(), min_dim, "model.head_dim");
-  c.AtLeast(m.num_key_value_heads(), min_dim, "model.num_key_value_heads");
-  c.AtLeast(m.num_local_experts(), min_dim, "model.num_local_experts");
-  c.AtLeast(m.num_experts_per_tok(), min_dim, "model.num_experts_per_tok");
-  c.AtLeast(m.rotary_dim(), 0, "model.rotary_dim");
-  c.AtLeast(m.block_size(), 0, "model.block_size");
-  c.AtLeast(m.max_position_embeddings(), 0, "model.max_position_embeddings");
-  c.AtLeast(m.head_chunk_size(), 0, "model.head_chunk_size");
-  c.NonNegative(m.rope_theta(), "model.rope_theta");
-  c.NonNegative(m.rms_norm_eps(), "model.rms_norm_eps");
-  c.NonNegative(m.lightning_norm_eps(), "model.lightning_norm_eps");
-  c.NonNegative(m.router_aux_loss_coef(), "model.router_aux_loss_coef");
-  c.NonNegative(m.init_std(), "model.init_std");
-  if (m.num_experts_per_tok() > 0 && m.num_local_experts() > 0 &&
-      m.num_experts_per_tok() > m.num_local_experts()) {
-    c.Add("model.num_experts_per_tok",
-          absl::StrCat(" must be <= model.num_local_experts (", m.num_local_experts(), "), got ",
-                       m.num_experts_per_tok()));
-  }
-  if (m.num_key_value_heads() > 0 && m.num_attention_heads() > 0 &&
-      m.num_attention_heads() % m.num_key_value_heads() != 0) {
-    c.Add("model.num_key_value_heads",
-          absl::StrCat(" must divide model.num_attention_heads (", m.num_attention_heads(), "), got ",
-                       m.num_key_value_heads()));
-  }
-  if (m.rotary_dim() > 0 && m.head_dim() > 0 && (m.rotary_dim() > m.head_dim() || m.rotary_dim() % 2 != 0)) {
-    c.Add("model.rotary_dim",
-          absl::StrCat(" must be even and <= model.head_dim (", m.head_dim(), "), got ", m.rotary_dim()));
-  }
-  for (int i = 0; i < m.layer_types_size(); ++i) {
-    c.OneOf(m.layer_types(i), {"linear_attention", "full_attention"},
-            absl::StrCat("model.layer_types[", i, "]"));
-  }
-  if (m.layer_types_size() > 0 && m.num_hidden_layers() > 0 &&
-      m.layer_types_size() != m.num_hidden_layers()) {
-    c.Add("model.layer_types", absl::StrCat(" must have model.num_hidden_layers (", m.num_hidden_layers(),
-                                            ") entries, got ", m.layer_types_size()));
-  }
-  c.OneOf(m.dtype(), {"", "float32", "bfloat16", "float64"}, "model.dtype");
-  c.OneOf(m.lm_head_precision(),
-          {"", "ieee_fp32", "fp32_ieee", "tf32", "bf16_fp32_out", "bf16_fp32out", "bf16"},
-          "model.lm_head_precision");
-  const std::string& dev = m.device();
-  const bool cuda_n = dev.size() > 5 && dev.rfind("cuda:", 0) == 0 &&
-                      std::all_of(dev.begin() + 5, dev.end(),
-                                  [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
-  if (!cuda_n) c.OneOf(dev, {"", "cpu", "cuda", "auto"}, "model.device");
-}
-
-void ValidateRollout(const config::RolloutConfig& r, bool rl, Checker& c) {
-  if (rl) {
-    c.AtLeast(r.n_samples(), 1, "rollout.n_samples");
-    c.AtLeast(r.max_new_tokens(), 1, "rollout.max_new_tokens");
-    if (!r.greedy()) c.Positive(r.temperature(), "rollout.temperature");
-    c.InRange(r.top_p(), 0, 1, /*lo_exclusive=*/true, /*hi_inclusive=*/true, "rollout.top_p");
-  } else {
-    c.AtLeast(r.n_samples(), 0, "rollout.n_samples");
-    c.AtLeast(r.max_new_tokens(), 0, "rollout.max_new_tokens");
-    c.NonNegative(r.temperature(), "rollout.temperature");
-    c.InRange(r.top_p(), 0, 1, false, true, "rollout.top_p");
-  }
-  c.AtLeast(r.top_k(), 0, "rollout.top_k");
-  c.AtLeast(r.max_batch_size(), 0, "rollout.max_batch_size");
-  c.AtLeast(r.memory_budget_bytes(), 0, "rollout.memory_budget_bytes");
-  c.AtLeast(r.prefill_chunk(), 0, "rollout.prefill_chunk");
-  for (int i = 0; i < r.stop_strings_size(); ++i) {
-    if (r.stop_strings(i).empty()) c.Add(absl::StrCat("rollout.stop_strings[", i, "]"), " must not be empty");
-  }
-}
-
-void ValidateReward(const config::RewardConfig& r, Checker& c) {
-  c.OneOf(r.mode(), {"", "grpc", "in_process"}, "reward.mode");
-  if (r.mode() == "grpc" && r.address().empty())
-    c.Add("reward.address", " must be set when reward.mode is \"grpc\"");
-  c.AtLeast(r.deadline_ms(), 0, "reward.deadline_ms");
-  c.AtLeast(r.max_in_flight(), 0, "reward.max_in_flight");
-  c.AtLeast(r.max_retries(), 0, "reward.max_retries");
-  c.AtLeast(r.retry_backoff_ms(), 0, "reward.retry_backoff_ms");
-  c.AtLeast(r.give_up_after_ms(), 0, "reward.give_up_after_ms");
-  c.Finite(r.correctness_weight(), "reward.correctness_weight");
-  c.Finite(r.format_weight(), "reward.format_weight");
-  c.AtLeast(r.in_process_workers(), 0, "reward.in_process_workers");
-  c.AtLeast(r.queue_capacity(), 0, "reward.queue_capacity");
-}
-
-// Every algorithm.* scalar is `optional`: unset means "the preset's value" (algorithms/algorithm_config.h
-// resolves and re-validates the merged result), so only the fields the user wrote are checked here.
-void ValidateAlgorithm(const config::AlgorithmConfig& a, bool rl, Checker& c) {
-  if (a.has_preset()) {
-    c.OneOf(a.preset(), {"cispo", "grpo", "dapo", "reinforce"}, "algorithm.preset");
-  } else if (rl) {
-    c.Add("algorithm.preset",
-          " must be set when trainer.mode is \"rl\" (one of cispo, grpo, dapo, reinforce)");
-  }
-  const auto& is = a.is_weight();
-  if (is.has_eps_high()) c.Positive(is.eps_high(), "algorithm.is_weight.eps_high");
-  if (is.has_eps_low()) c.Positive(is.eps_low(), "algorithm.is_weight.eps_low");
-  if (is.has_max_ratio()) c.Positive(is.max_ratio(), "algorithm.is_weight.max_ratio");
-  if (is.has_eps_high() && is.has_max_ratio()) {
-    c.Add("algorithm.is_weight.max_ratio", " must not be set together with algorithm.is_weight.eps_high");
-  }
-  const auto& tr = a.trust_region();
-  if (tr.has_eps_low()) c.InRange(tr.eps_low(), 0, 1, false, true, "algorithm.trust_region.eps_low");
-  if (tr.has_eps_high()) c.NonNegative(tr.eps_high(), "algorithm.trust_region.eps_high");
-  if (a.has_loss_agg()) {
-    c.OneOf(a.loss_agg(),
-            {"token_mean", "seq_mean_token_mean", "group_token_mean", "seq_mean_token_sum_norm"},
-            "algorithm.loss_agg");
-  }
-  if (a.kl().has_estimator())
-    c.OneOf(a.kl().estimator(), {"none", "k1", "k2", "k3"}, "algorithm.kl.estimator");
-  if (a.kl().has_beta()) c.NonNegative(a.kl().beta(), "algorithm.kl.beta");
-  const auto& adv = a.advantage();
-  if (adv.has_estimator()) c.OneOf(adv.estimator(), {"grpo", "rloo"}, "algorithm.advantage.estimator");
-  if (adv.has_std_kind()) c.OneOf(adv.std_kind(), {"sample", "population"}, "algorithm.advantage.std_kind");
-  if (adv.has_std_eps()) c.NonNegative(adv.std_eps(), "algorithm.advantage.std_eps");
-  const auto& ds = a.dynamic_sampling();
-  if (ds.has_max_gen_rounds()) c.AtLeast(ds.max_gen_rounds(), 1, "algorithm.dynamic_sampling.max_gen_rounds");
-  if (ds.has_on_exhausted()) {
-    c.OneOf(ds.on_exhausted(), {"error", "train_partial"}, "algorithm.dynamic_sampling.on_exhausted");
-  }
-  const auto& ol = a.overlong();
-  if (ol.has_max_len()) c.AtLeast(ol.max_len(), 1, "algorithm.overlong.max_len");
-  if (ol.has_cache_len()) c.AtLeast(ol.cache_len(), 1, "algorithm.overlong.cache_len");
-  if (ol.has_max_len() && ol.has_cache_len() && ol.cache_len() > ol.max_len()) {
-    c.Add("algorithm.overlong.cache_len",
-          absl::StrCat(" must be <= algorithm.overlong.max_len (", ol.max_len(), "), got ", ol.cache_len()));
-  }
-  const auto& rep = a.repetition();
-  if (rep.has_threshold()) c.InRange(rep.threshold(), 0, 1, true, false, "algorithm.repetition.threshold");
-  if (rep.has_run_length()) c.AtLeast(rep.run_length(), 1, "algorithm.repetition.run_length");
-  if (rep.has_policy()) {
-    c.OneOf(rep.policy(), {"score", "fail", "fail_mask_run", "mask_all", "drop"},
-            "algorithm.repetition.policy");
-  }
-  if (rep.has_failure_reward()) c.Finite(rep.failure_reward(), "algorithm.repetition.failure_reward");
-  if (a.has_ratio_denominator()) {
-    c.OneOf(a.ratio_denominator(), {"recompute", "rollout"}, "algorithm.ratio_denominator");
-  }
-  if (a.has_log_ratio_clamp()) c.Positive(a.log_ratio_clamp(), "algorithm.log_ratio_clamp");
-  if (a.has_generation_budget()) c.AtLeast(a.generation_budget(), 1, "algorithm.generation_budget");
-}
-
-void ValidateTrainer(const config::TrainerConfig& t, Checker& c) {
-  c.OneOf(t.mode(), {"rl", "sft"}, "trainer.mode");
-  const bool rl = t.mode() == "rl";
-  c.AtLeast(t.steps(), 0, "trainer.steps");
-  c.AtLeast(t.prompts_per_step(), rl ? 1 : 0, "trainer.prompts_per_step");
-  c.AtLeast(t.minibatches_per_step(), rl ? 1 : 0, "trainer.minibatches_per_step");
-  c.AtLeast(t.micro_batch_tokens(), 0, "trainer.micro_batch_tokens");
-  c.AtLeast(t.eval_every(), 0, "trainer.eval_every");
-  c.AtLeast(t.eval_prompts(), 0, "trainer.eval_prompts");
-  c.AtLeast(t.log_every(), 0, "trainer.log_every");
-  c.AtLeast(t.sft_batch_size(), t.mode() == "sft" ? 1 : 0, "trainer.sft_batch_size");
-  const auto& o = t.optim();
-  c.Positive(o.lr(), "trainer.optim.lr");
-  if (o.betas_size() != 2) {
-    c.Add("trainer.optim.betas", absl::StrCat(" must have exactly 2 entries, got ", o.betas_size()));
-  }
-  for (int i = 0; i < o.betas_size(); ++i) {
-    c.InRange(o.betas(i), 0, 1, false, false, absl::StrCat("trainer.optim.betas[", i, "]"));
-  }
-  c.Positive(o.eps(), "trainer.optim.eps");
-  c.NonNegative(o.weight_decay(), "trainer.optim.weight_decay");
-  c.NonNegative(o.grad_clip(), "trainer.optim.grad_clip");
-  c.AtLeast(o.warmup_steps(), 0, "trainer.optim.warmup_steps");
-  c.OneOf(o.schedule(), {"", "constant", "cosine", "linear", "wsd"}, "trainer.optim.schedule");
-  c.InRange(o.min_lr_ratio(), 0, 1, false, true, "trainer.optim.min_lr_ratio");
-  c.InRange(o.decay_fraction(), 0, 1, false, true, "trainer.optim.decay_fraction");
-  c.OneOf(t.prompt_template(), {"", "chat", "raw"}, "trainer.prompt_template");
-  c.InRange(t.max_unscored_fraction(), 0, 1, false, true, "trainer.max_unscored_fraction");
-  c.OneOf(t.backend(), {"", "gloo", "nccl"}, "trainer.backend");
-  c.AtLeast(t.dist_timeout_s(), 0, "trainer.dist_timeout_s");
-  c.AtLeast(t.eval_max_new_tokens(), 0, "trainer.eval_max_new_tokens");
-  c.AtLeast(t.checkpoint().every_steps(), 0, "trainer.checkpoint.every_steps");
-  c.AtLeast(t.checkpoint().keep_last(), 0, "trainer.checkpoint.keep_last");
-}
-
 }  // namespace
 
 // -------------------------------------------------------------------------------------- public API
 
 absl::Status MergeYamlIntoMessage(const std::string& yaml_text, Message* msg) {
-  CONFIG_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml_text));
+  M1RL_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml_text));
   if (!root.IsNull() && !root.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the top level must be a mapping of sections, got ", Describe(root)));
@@ -968,7 +719,7 @@ void PopulateSubmessages(Message* msg) {
 
 absl::StatusOr<config::RunConfig> ParseConfigYaml(const std::string& yaml_text) {
   config::RunConfig cfg;
-  CONFIG_RETURN_IF_ERROR(MergeYamlIntoMessage(yaml_text, &cfg));
+  M1RL_RETURN_IF_ERROR(MergeYamlIntoMessage(yaml_text, &cfg));
   PopulateSubmessages(&cfg);
   return cfg;
 }
@@ -987,23 +738,99 @@ absl::StatusOr<config::RunConfig> LoadConfig(const std::string& yaml_path,
   buf << in.rdbuf();
   absl::StatusOr<config::RunConfig> cfg = ParseConfigYaml(buf.str());
   if (!cfg.ok()) return Annotate(cfg.status(), yaml_path);
-  for (const std::string& o : overrides) CONFIG_RETURN_IF_ERROR(ApplyOverride(&*cfg, o));
-  CONFIG_RETURN_IF_ERROR(Annotate(
-      ValidateRunConfig(*cfg), absl::StrCat(yaml_path, overrides.empty() ? "" : " (after --set overrides)")));
+  for (const std::string& o : overrides) M1RL_RETURN_IF_ERROR(ApplyOverride(&*cfg, o));
   return cfg;
 }
 
 std::string DumpConfigYaml(const config::RunConfig& cfg) { return DumpMessageYaml(cfg); }
 
-absl::Status ValidateRunConfig(const config::RunConfig& cfg) {
-  Checker c;
-  const bool rl = cfg.trainer().mode() == "rl";
-  ValidateModel(cfg.model(), c);
-  ValidateRollout(cfg.rollout(), rl, c);
-  ValidateReward(cfg.reward(), c);
-  ValidateAlgorithm(cfg.algorithm(), rl, c);
-  ValidateTrainer(cfg.trainer(), c);
-  return c.Result();
+// ------------------------------------------------------------------------------------ enum names
+
+namespace {
+
+// "HeadPrecision" -> "HEAD_PRECISION_": '_' before an upper-case letter that follows a lower-case letter
+// or a digit.
+std::string EnumPrefix(const EnumDescriptor* ed) {
+  std::string out;
+  const std::string& name = ed->name();
+  for (size_t i = 0; i < name.size(); ++i) {
+    const unsigned char ch = static_cast<unsigned char>(name[i]);
+    if (i > 0 && std::isupper(ch) &&
+        (std::islower(static_cast<unsigned char>(name[i - 1])) ||
+         std::isdigit(static_cast<unsigned char>(name[i - 1])))) {
+      out += '_';
+    }
+    out += static_cast<char>(std::toupper(ch));
+  }
+  return out + "_";
+}
+
+}  // namespace
+
+bool HasYamlNames(const EnumDescriptor* ed) {
+  const std::string prefix = EnumPrefix(ed);
+  for (int i = 0; i < ed->value_count(); ++i) {
+    const std::string& n = ed->value(i)->name();
+    if (n.size() <= prefix.size() || n.compare(0, prefix.size(), prefix) != 0) return false;
+  }
+  return true;
+}
+
+std::string EnumValueYamlName(const EnumValueDescriptor* value) {
+  const EnumDescriptor* ed = value->type();
+  if (!HasYamlNames(ed)) return value->name();
+  return absl::AsciiStrToLower(value->name().substr(EnumPrefix(ed).size()));
+}
+
+const EnumValueDescriptor* FindEnumValueByYamlName(const EnumDescriptor* ed, std::string_view name) {
+  for (int i = 0; i < ed->value_count(); ++i) {
+    if (EnumValueYamlName(ed->value(i)) == name) return ed->value(i);
+  }
+  return nullptr;
+}
+
+std::string EnumYamlNames(const EnumDescriptor* ed) {
+  std::vector<std::string> names;
+  for (int i = 0; i < ed->value_count(); ++i) names.push_back(EnumValueYamlName(ed->value(i)));
+  return absl::StrJoin(names, ", ");
+}
+
+// ------------------------------------------------------------------------------------ FieldChecker
+
+void FieldChecker::Positive(double v, const std::string& path) {
+  if (!(v > 0) || !std::isfinite(v)) Add(path, absl::StrCat(" must be > 0, got ", v));
+}
+
+void FieldChecker::NonNegative(double v, const std::string& path) {
+  if (!(v >= 0) || !std::isfinite(v)) Add(path, absl::StrCat(" must be >= 0, got ", v));
+}
+
+void FieldChecker::Finite(double v, const std::string& path) {
+  if (!std::isfinite(v)) Add(path, absl::StrCat(" must be finite, got ", v));
+}
+
+void FieldChecker::InRange(double v, double lo, double hi, bool lo_exclusive, bool hi_inclusive,
+                           const std::string& path) {
+  const bool ok = (lo_exclusive ? v > lo : v >= lo) && (hi_inclusive ? v <= hi : v < hi);
+  if (!ok) {
+    Add(path, absl::StrCat(" must be in ", lo_exclusive ? "(" : "[", lo, ", ", hi, hi_inclusive ? "]" : ")",
+                           ", got ", v));
+  }
+}
+
+void FieldChecker::AtLeast(int64_t v, int64_t min, const std::string& path) {
+  if (v < min) Add(path, absl::StrCat(" must be >= ", min, ", got ", v));
+}
+
+void FieldChecker::Add(const std::string& path, const std::string& what) { errors_.push_back(path + what); }
+
+void FieldChecker::Merge(const absl::Status& s) {
+  if (!s.ok()) errors_.push_back(std::string(s.message()));
+}
+
+absl::Status FieldChecker::Result() const {
+  if (errors_.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(errors_, "; "));
 }
 
 }  // namespace m1rl

@@ -11,7 +11,7 @@
 //    spellings, or a duplicated key) is an error. Unknown keys are errors: "unknown key
 //    trainer.optim.betass".
 //  - messages are mappings, merged into what is already there; repeated fields are sequences and replace
-//    the whole list; map fields are mappings; enums are value names (or their numbers); bools are
+//    the whole list; map fields are mappings; enums are their YAML names (below); bools are
 //    true/false; integers are range-checked for their type (int32 overflow is an error; 1e6 is accepted
 //    for an integer field because it is integral); doubles accept YAML's .inf/-.inf/.nan; floats must fit.
 //    Numbers may be quoted ("1e-6"), as in the JSON mapping. bytes are base64.
@@ -27,11 +27,15 @@
 #ifndef M1RL_COMMON_CONFIG_H_
 #define M1RL_COMMON_CONFIG_H_
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/generated_enum_reflection.h"
 #include "google/protobuf/message.h"
 #include "proto/config.pb.h"
 
@@ -49,8 +53,9 @@ absl::StatusOr<config::RunConfig> ParseConfigYaml(const std::string& yaml_text);
 // `--set trainer.optim.lrr=1: unknown key trainer.optim.lrr`.
 absl::Status ApplyOverride(config::RunConfig* cfg, const std::string& assignment);
 
-// Reads `yaml_path`, applies `overrides` in order, then ValidateRunConfig. Errors are prefixed with the
-// file path; a missing file is kNotFound.
+// Reads `yaml_path` and applies `overrides` in order; no range validation (each module validates what it
+// owns; trainer/trainer_config.h composes them: LoadRunConfig). Errors are prefixed with the file path; a
+// missing file is kNotFound.
 absl::StatusOr<config::RunConfig> LoadConfig(const std::string& yaml_path,
                                              const std::vector<std::string>& overrides = {});
 
@@ -58,15 +63,47 @@ absl::StatusOr<config::RunConfig> LoadConfig(const std::string& yaml_path,
 // unset oneof members are omitted; doubles in shortest round-trip form.
 std::string DumpConfigYaml(const config::RunConfig& cfg);
 
-// Range checks on single fields and simple cross-field facts every module relies on (lr > 0, exactly two
-// betas in [0, 1), temperature > 0, top_p in (0, 1], enum-like strings among their allowed values, ...).
-// trainer.mode must be "rl" or "sft"; rollout sampling fields and algorithm.preset are required only for
-// "rl". Model dimensions may be 0 ("from the preset / checkpoint") unless model.preset and
-// model.init_from are both empty. Enum-like strings accept "" (the owner's default).
-// Module-specific semantics (e.g. CISPO needs is_weight.eps_high) are validated by their owners. Returns
-// kInvalidArgument listing every violation, "; "-separated, each naming its path:
-// `trainer.optim.betas[1] must be in [0, 1), got 1.5`.
-absl::Status ValidateRunConfig(const config::RunConfig& cfg);
+// ----------------------------------------------------------------------------------- enum names
+//
+// One spelling per enum value, derived by a fixed rule: an enum whose every value starts with its type
+// name in UPPER_SNAKE_CASE plus "_" is written as the rest of the value name, lower-cased
+// (ModelConfig.HeadPrecision HEAD_PRECISION_IEEE_FP32 <-> `ieee_fp32`, TrainerConfig.Mode MODE_RL <-> `rl`).
+// Enums outside the rule (rl.proto's) are written as their value names (numbers are accepted too).
+
+bool HasYamlNames(const google::protobuf::EnumDescriptor* type);
+std::string EnumValueYamlName(const google::protobuf::EnumValueDescriptor* value);
+// nullptr when no value of `type` is spelt `name`.
+const google::protobuf::EnumValueDescriptor* FindEnumValueByYamlName(
+    const google::protobuf::EnumDescriptor* type, std::string_view name);
+// Every YAML name of `type`, ", "-separated, in declaration order.
+std::string EnumYamlNames(const google::protobuf::EnumDescriptor* type);
+
+// The YAML name of a generated enum value: YamlName(config::TrainerConfig::MODE_RL) == "rl".
+template <typename E>
+std::string YamlName(E value) {
+  const google::protobuf::EnumDescriptor* type = google::protobuf::GetEnumDescriptor<E>();
+  const google::protobuf::EnumValueDescriptor* v = type->FindValueByNumber(static_cast<int>(value));
+  return v != nullptr ? EnumValueYamlName(v) : std::to_string(static_cast<int>(value));
+}
+
+// Collects every violation of a config section, each "<path> <what>"; Result() is kInvalidArgument with
+// all of them "; "-separated (`trainer.optim.betas[1] must be in [0, 1), got 1.5`), or OK. Each module's
+// Validate*Config uses one, so a run config reports every problem at once.
+class FieldChecker {
+ public:
+  void Positive(double v, const std::string& path);     // finite and > 0
+  void NonNegative(double v, const std::string& path);  // finite and >= 0
+  void Finite(double v, const std::string& path);
+  // lo <= v < hi, or lo <= v <= hi with hi_inclusive; "(" bounds with lo_exclusive.
+  void InRange(double v, double lo, double hi, bool lo_exclusive, bool hi_inclusive, const std::string& path);
+  void AtLeast(int64_t v, int64_t min, const std::string& path);
+  void Add(const std::string& path, const std::string& what);  // what: " must ..." (leading space)
+  void Merge(const absl::Status& s);                           // adds s's message unless OK
+  absl::Status Result() const;
+
+ private:
+  std::vector<std::string> errors_;
+};
 
 // ------------------------------------------------- the same machinery for any message (e.g. a tool's)
 

@@ -33,15 +33,15 @@ inline absl::Status Annotate(const absl::Status& s, absl::string_view prefix) {
 #define M1RL_STATUS_CONCAT_INNER_(a, b) a##b
 #define M1RL_STATUS_CONCAT_(a, b) M1RL_STATUS_CONCAT_INNER_(a, b)
 
-#define M1RL_RETURN_IF_ERROR(expr)                                          \
-  do {                                                                      \
-    const ::absl::Status m1rl_status_ = ::m1rl::internal::AsStatus((expr)); \
-    if (!m1rl_status_.ok()) return m1rl_status_;                            \
+#define M1RL_RETURN_IF_ERROR(expr)                                    \
+  do {                                                                \
+    ::absl::Status m1rl_status_ = ::m1rl::internal::AsStatus((expr)); \
+    if (!m1rl_status_.ok()) return m1rl_status_;                      \
   } while (0)
 
 #define M1RL_RETURN_IF_ERROR_WITH(expr, ...)                                                              \
   do {                                                                                                    \
-    const ::absl::Status m1rl_status_ = ::m1rl::internal::AsStatus((expr));                               \
+    ::absl::Status m1rl_status_ = ::m1rl::internal::AsStatus((expr));                                     \
     if (!m1rl_status_.ok()) return ::m1rl::internal::Annotate(m1rl_status_, ::absl::StrCat(__VA_ARGS__)); \
   } while (0)
 

@@ -1,5 +1,5 @@
-# kernels/ops (owned by the model engineer): tensor-level kernel API and its CPU references.
-# The CUDA binding (cuda.cmake, kernels engineer) adds its sources/dispatch to this library.
+# kernels/ops: tensor-level kernel API and its CPU references.
+# The CUDA binding (cuda.cmake) adds its dispatch to this library.
 m1rl_cc_library(NAME ops
   SRCS ops.cc reference/lightning_attention.cc
   HDRS ops.h reference/lightning_attention.h

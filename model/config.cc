@@ -1,10 +1,13 @@
 #include "model/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/config.h"
 #include "common/status_macros.h"
 #include "proto/config_model.pb.h"
 
@@ -121,9 +124,9 @@ absl::StatusOr<LayerType> ParseLayerType(std::string_view name) {
 }
 
 absl::StatusOr<HeadPrecision> ParseHeadPrecision(std::string_view name) {
-  if (name == "ieee_fp32" || name == "fp32_ieee" || name.empty()) return HeadPrecision::kIeeeFp32;
+  if (name == "ieee_fp32") return HeadPrecision::kIeeeFp32;
   if (name == "tf32") return HeadPrecision::kTf32;
-  if (name == "bf16_fp32_out" || name == "bf16_fp32out") return HeadPrecision::kBf16Fp32Out;
+  if (name == "bf16_fp32_out") return HeadPrecision::kBf16Fp32Out;
   if (name == "bf16") return HeadPrecision::kBf16;
   return absl::InvalidArgumentError(
       absl::StrCat("lm_head_precision must be one of ieee_fp32, tf32, bf16_fp32_out, bf16; got '",
@@ -142,6 +145,19 @@ std::string_view HeadPrecisionName(HeadPrecision precision) {
       return "bf16";
   }
   return "unknown";
+}
+
+HeadPrecision HeadPrecisionFromConfig(const m1rl::config::ModelConfig& proto) {
+  switch (proto.lm_head_precision()) {
+    case config::ModelConfig::HEAD_PRECISION_TF32:
+      return HeadPrecision::kTf32;
+    case config::ModelConfig::HEAD_PRECISION_BF16_FP32_OUT:
+      return HeadPrecision::kBf16Fp32Out;
+    case config::ModelConfig::HEAD_PRECISION_BF16:
+      return HeadPrecision::kBf16;
+    default:
+      return HeadPrecision::kIeeeFp32;
+  }
 }
 
 absl::StatusOr<ModelConfig> ModelConfig::Preset(std::string_view name) {
@@ -167,6 +183,31 @@ absl::StatusOr<ModelConfig> ModelConfig::Preset(std::string_view name) {
   if (hfparity) c.rotary_dim = c.head_dim;
   return c;
 }
+
+namespace {
+
+// config.json's `postnorm` as M1's remote code reads it (absent -> false in an M1-format config).
+absl::Status CheckPostnorm(const json& j) {
+  const auto it = j.find("postnorm");
+  if (it != j.end() && !it->is_null() && !it->is_boolean()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: 'postnorm' must be true or false, got ", it->dump()));
+  }
+  if (it != j.end() && it->is_boolean()) {
+    if (it->get<bool>()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        "config.json: postnorm false (pre-norm) cannot be represented (MODEL.md §3)");
+  }
+  if (const auto types = j.find("attn_type_list"); types != j.end() && !types->is_null()) {
+    return absl::InvalidArgumentError(
+        "config.json: 'postnorm' is absent from an M1-format config (attn_type_list), so M1's code builds a "
+        "pre-norm model (postnorm defaults to false), which cannot be represented (MODEL.md §3); add "
+        "\"postnorm\": true if the checkpoint is post-norm, as MiniMax-M1's is");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("config.json: top level must be an object");
@@ -235,11 +276,11 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
     c.layer_types = DefaultSchedule(c.num_hidden_layers);
   }
 
+  // Residual placement. This model is M1's post-norm DeepNorm (MODEL.md §3). transformers' MiniMax is always
+  // post-norm, but M1's remote code reads `postnorm` with default false: an M1-format config
+  // (attn_type_list) without the key describes a pre-norm model, which cannot be represented here.
+  M1RL_RETURN_IF_ERROR(CheckPostnorm(j));
   // DeepNorm: M1 names first, transformers names override (transformers wins when both exist).
-  if (auto it = j.find("postnorm"); it != j.end() && it->is_boolean() && !it->get<bool>()) {
-    return absl::InvalidArgumentError(
-        "config.json: postnorm false (pre-norm) cannot be represented (MODEL.md §3)");
-  }
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_alpha", &c.linear_attn_alpha_factor));
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_linear_attention_beta", &c.linear_attn_beta_factor));
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "layernorm_full_attention_alpha", &c.full_attn_alpha_factor));
@@ -350,10 +391,9 @@ absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConf
   if (p.layer_types_size() > 0) {
     c.layer_types.clear();
     for (int i = 0; i < p.layer_types_size(); ++i) {
-      auto t = ParseLayerType(p.layer_types(i));
-      if (!t.ok())
-        return absl::InvalidArgumentError(absl::StrCat("model.layer_types[", i, "]: ", t.status().message()));
-      c.layer_types.push_back(*t);
+      c.layer_types.push_back(p.layer_types(i) == config::ModelConfig::LAYER_TYPE_FULL_ATTENTION
+                                  ? LayerType::kFullAttention
+                                  : LayerType::kLinearAttention);
     }
   } else if (c.layer_types.empty() || c.num_hidden_layers != old_layers) {
     c.layer_types = DefaultSchedule(c.num_hidden_layers);
@@ -362,10 +402,6 @@ absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConf
     // DeepNorm α = (2L)^(1/4) for a custom depth (MODEL.md §1).
     const double alpha = std::pow(2.0 * static_cast<double>(c.num_hidden_layers), 0.25);
     c.linear_attn_alpha_factor = c.full_attn_alpha_factor = c.mlp_alpha_factor = alpha;
-  }
-  if (!p.lm_head_precision().empty()) {
-    auto hp = ParseHeadPrecision(p.lm_head_precision());
-    if (!hp.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", hp.status().message()));
   }
   M1RL_RETURN_IF_ERROR(c.Validate());
   return c;
@@ -475,6 +511,57 @@ ParameterCounts ModelConfig::CountParameters() const {
                  (num_experts_per_tok * p.expert + num_local_experts * hidden_size + p.norms_per_layer);
   p.active_with_head = p.active + p.lm_head;
   return p;
+}
+
+namespace {
+
+void CheckModelRanges(const config::ModelConfig& m, FieldChecker& c) {
+  const bool from_fields = m.preset().empty() && m.init_from().empty();
+  const int64_t min_dim = from_fields ? 1 : 0;  // 0 = "from the preset / checkpoint"
+  c.AtLeast(m.vocab_size(), min_dim, "model.vocab_size");
+  c.AtLeast(m.hidden_size(), min_dim, "model.hidden_size");
+  c.AtLeast(m.intermediate_size(), min_dim, "model.intermediate_size");
+  c.AtLeast(m.num_hidden_layers(), min_dim, "model.num_hidden_layers");
+  c.AtLeast(m.num_attention_heads(), min_dim, "model.num_attention_heads");
+  c.AtLeast(m.head_dim(), min_dim, "model.head_dim");
+  c.AtLeast(m.num_key_value_heads(), min_dim, "model.num_key_value_heads");
+  c.AtLeast(m.num_local_experts(), min_dim, "model.num_local_experts");
+  c.AtLeast(m.num_experts_per_tok(), min_dim, "model.num_experts_per_tok");
+  c.AtLeast(m.rotary_dim(), 0, "model.rotary_dim");
+  c.AtLeast(m.block_size(), 0, "model.block_size");
+  c.AtLeast(m.max_position_embeddings(), 0, "model.max_position_embeddings");
+  c.AtLeast(m.head_chunk_size(), 0, "model.head_chunk_size");
+  c.NonNegative(m.rope_theta(), "model.rope_theta");
+  c.NonNegative(m.rms_norm_eps(), "model.rms_norm_eps");
+  c.NonNegative(m.lightning_norm_eps(), "model.lightning_norm_eps");
+  c.NonNegative(m.router_aux_loss_coef(), "model.router_aux_loss_coef");
+  c.NonNegative(m.init_std(), "model.init_std");
+  if (m.layer_types_size() > 0 && m.num_hidden_layers() > 0 &&
+      m.layer_types_size() != m.num_hidden_layers()) {
+    c.Add("model.layer_types", absl::StrCat(" must have model.num_hidden_layers (", m.num_hidden_layers(),
+                                            ") entries, got ", m.layer_types_size()));
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateModelConfig(const m1rl::config::ModelConfig& m) {
+  FieldChecker c;
+  if (!m.preset().empty()) {
+    absl::StatusOr<ModelConfig> preset = ModelConfig::Preset(m.preset());
+    if (!preset.ok()) c.Add("model.preset", absl::StrCat(": ", preset.status().message()));
+  }
+  CheckModelRanges(m, c);
+  const std::string& dev = m.device();
+  const bool cuda_n = dev.size() > 5 && dev.rfind("cuda:", 0) == 0 &&
+                      std::all_of(dev.begin() + 5, dev.end(),
+                                  [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
+  if (!cuda_n && !dev.empty() && dev != "cpu" && dev != "cuda" && dev != "auto") {
+    c.Add("model.device", absl::StrCat(" must be one of cpu, cuda, cuda:N, auto, got \"", dev, "\""));
+  }
+  // Without a checkpoint the network is built from these fields: check the resolved shapes too.
+  if (m.init_from().empty() && c.Result().ok()) c.Merge(ModelConfig::FromProto(m).status());
+  return c.Result();
 }
 
 }  // namespace m1rl::model

@@ -38,14 +38,16 @@ absl::StatusOr<LayerType> ParseLayerType(std::string_view name);
 // Arithmetic of the LM head GEMM (MODEL.md §7). On CPU the reduced modes are emulated by rounding the
 // operands (tf32: 10 mantissa bits, bf16: 7) and, for kBf16, the output; accumulation is fp32.
 enum class HeadPrecision {
-  kIeeeFp32,     // "ieee_fp32" (also "fp32_ieee"): fp32 operands, fp32 accumulate; the M1 recipe, default
+  kIeeeFp32,     // "ieee_fp32": fp32 operands, fp32 accumulate; the M1 recipe, default
   kTf32,         // "tf32": operands rounded to TF32, fp32 accumulate and output
-  kBf16Fp32Out,  // "bf16_fp32_out" (also "bf16_fp32out"): bf16 operands, fp32 accumulate and output
+  kBf16Fp32Out,  // "bf16_fp32_out": bf16 operands, fp32 accumulate and output
   kBf16,         // "bf16": bf16 operands and bf16-rounded logits (forbidden for RL; kept for measurements)
 };
 
-// InvalidArgument naming the value for an unknown spelling.
+// InvalidArgument naming the value for an unknown spelling (one spelling per value, as above).
 absl::StatusOr<HeadPrecision> ParseHeadPrecision(std::string_view name);
+// model.lm_head_precision of a run config.
+HeadPrecision HeadPrecisionFromConfig(const m1rl::config::ModelConfig& proto);
 std::string_view HeadPrecisionName(HeadPrecision precision);
 
 // Parameter counts derived from the config alone (no allocation). MODEL.md §10.
@@ -125,6 +127,13 @@ struct ModelConfig {
 
   ParameterCounts CountParameters() const;
 };
+
+// The model.* section of a run config, validated once (the one function `m1rl config` and `m1rl train`
+// both reach through trainer::ValidateRunConfig): ranges, enum-like strings (model.preset, model.device)
+// and, without model.init_from, the resolved network (FromProto). Every violation is reported, each
+// naming its path. model.dtype bfloat16 and lm_head_precision bf16 are valid here; whether a run may use
+// them is the trainer's decision.
+absl::Status ValidateModelConfig(const m1rl::config::ModelConfig& proto);
 
 }  // namespace m1rl::model
 

@@ -13,6 +13,7 @@ namespace {
 
 using ::m1rl::testing::IsOk;
 using ::m1rl::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // MODEL.md §10: the published numbers, computed there by hand from the shapes.
@@ -109,6 +110,31 @@ TEST(ModelConfigTest, ReadsM1RemoteCodeKeys) {
   EXPECT_DOUBLE_EQ(c2.mlp_alpha_factor, 9.0);
 }
 
+// M1's remote code defaults postnorm to false (pre-norm): an M1-format config without the key is not this
+// (post-norm) model and is refused naming the key; transformers-format configs are post-norm by design.
+TEST(ModelConfigTest, M1ConfigWithoutPostnormIsPreNormAndRefused) {
+  nlohmann::json j = {{"vocab_size", 256},        {"hidden_size", 64},        {"intermediate_size", 96},
+                      {"num_hidden_layers", 2},   {"num_attention_heads", 4}, {"num_local_experts", 4},
+                      {"attn_type_list", {0, 1}}, {"postnorm", true}};
+  ASSERT_THAT(ModelConfig::FromHfConfigJson(j).status(), IsOk());
+  j.erase("postnorm");
+  EXPECT_THAT(
+      ModelConfig::FromHfConfigJson(j).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("config.json"), HasSubstr("'postnorm' is absent"), HasSubstr("pre-norm"))));
+  j["postnorm"] = false;
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("postnorm false")));
+  j["postnorm"] = "yes";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'postnorm' must be true or false")));
+  // transformers format (layer_types, no attn_type_list): no postnorm key, post-norm by definition.
+  j.erase("postnorm");
+  j.erase("attn_type_list");
+  j["layer_types"] = {"linear_attention", "full_attention"};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(), IsOk());
+}
+
 TEST(ModelConfigTest, BadConfigsNameTheField) {
   M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::Preset("tiny8"));
   nlohmann::json j = c.ToHfConfigJson();
@@ -143,15 +169,50 @@ TEST(ModelConfigTest, FromProtoPresetAndOverrides) {
   M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c4, ModelConfig::FromProto(p));
   EXPECT_EQ(c4.layer_types.size(), 4u);
   EXPECT_NEAR(c4.mlp_alpha_factor, std::pow(8.0, 0.25), 1e-12);
-  p.set_lm_head_precision("fp16");
+  p.set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_BF16_FP32_OUT);
+  EXPECT_EQ(HeadPrecisionFromConfig(p), HeadPrecision::kBf16Fp32Out);
+  p.add_layer_types(config::ModelConfig::LAYER_TYPE_FULL_ATTENTION);
   EXPECT_THAT(ModelConfig::FromProto(p).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lm_head_precision")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.layer_types")));
+}
+
+// The model section's one validation: ranges and names, and the resolved network without init_from.
+TEST(ModelConfigTest, ValidateModelConfigNamesEveryViolation) {
+  m1rl::config::ModelConfig p;
+  p.set_preset("tiny2");
+  EXPECT_THAT(ValidateModelConfig(p), ::m1rl::testing::IsOk());
+  p.set_dtype(config::ModelConfig::DTYPE_BFLOAT16);  // valid config; the trainer decides what it trains
+  p.set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_BF16);
+  EXPECT_THAT(ValidateModelConfig(p), ::m1rl::testing::IsOk());
+  p.set_device("tpu");
+  p.set_head_chunk_size(-1);
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("model.head_chunk_size must be >= 0, got -1"),
+                             HasSubstr("model.device must be one of cpu, cuda, cuda:N, auto, got \"tpu\""))));
+  p.set_device("cuda:1");
+  p.set_head_chunk_size(0);
+  p.set_num_attention_heads(3);  // the resolved tiny2 network is checked: heads must be a power of two
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("model.num_attention_heads must be a power of two")));
+  p.set_init_from("/some/hf_dir");  // shapes come from the checkpoint: not resolved here
+  EXPECT_THAT(ValidateModelConfig(p), ::m1rl::testing::IsOk());
+  p.set_preset("tiny9");
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.preset")));
 }
 
 TEST(ModelConfigTest, HeadPrecisionNames) {
-  EXPECT_THAT(ParseHeadPrecision("bf16_fp32out"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kBf16Fp32Out));
-  EXPECT_THAT(ParseHeadPrecision("fp32_ieee"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kIeeeFp32));
+  EXPECT_THAT(ParseHeadPrecision("bf16_fp32_out"),
+              ::m1rl::testing::IsOkAndHolds(HeadPrecision::kBf16Fp32Out));
+  EXPECT_THAT(ParseHeadPrecision("ieee_fp32"), ::m1rl::testing::IsOkAndHolds(HeadPrecision::kIeeeFp32));
   EXPECT_EQ(HeadPrecisionName(HeadPrecision::kTf32), "tf32");
+  // One spelling per value: the old aliases are gone.
+  EXPECT_THAT(ParseHeadPrecision("bf16_fp32out").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bf16_fp32out")));
+  EXPECT_THAT(ParseHeadPrecision("fp32_ieee").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp32_ieee")));
   EXPECT_THAT(ParseHeadPrecision("fp8").status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp8")));
 }

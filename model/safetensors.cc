@@ -4,13 +4,13 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 
 namespace m1rl::model {
@@ -42,15 +42,6 @@ const DtypeInfo* FindDtype(at::ScalarType t) {
   return nullptr;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::InternalError(absl::StrCat("error reading '", path, "'"));
-  return ss.str();
-}
-
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) absl::StrAppend(&s, i ? ", " : "", shape[i]);
@@ -60,7 +51,9 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 }  // namespace
 
 absl::StatusOr<NamedTensors> ReadSafetensors(const std::string& path) {
-  M1RL_ASSIGN_OR_RETURN(const std::string data, ReadFile(path));
+  // Mapped, not read: the tensors are the only copy of the data in memory (plus pages the kernel may drop).
+  M1RL_ASSIGN_OR_RETURN(const MappedFile file, MappedFile::Open(path));
+  const std::string_view data = file.data();
   auto bad = [&](const std::string& what) {
     return absl::InvalidArgumentError(absl::StrCat("safetensors '", path, "': ", what));
   };
@@ -150,20 +143,17 @@ absl::Status WriteSafetensors(const std::string& path, const NamedTensors& tenso
   std::string h = header.dump();
   while ((8 + h.size()) % 8 != 0)
     h.push_back(' ');  // data section 8-byte aligned, as the reference writer does
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::InternalError(absl::StrCat("cannot create '", path, "'"));
-  char len[8];
-  uint64_t n = h.size();
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
-  out.write(len, 8);
-  out.write(h.data(), static_cast<std::streamsize>(h.size()));
-  for (const at::Tensor& c : contiguous) {
-    out.write(static_cast<const char*>(c.data_ptr()),
-              static_cast<std::streamsize>(c.numel() * c.element_size()));
-  }
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("error writing '", path, "'"));
-  return absl::OkStatus();
+  return WriteFileAtomic(path, [&](std::ostream& out) {
+    char len[8];
+    const uint64_t n = h.size();
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
+    out.write(len, 8);
+    out.write(h.data(), static_cast<std::streamsize>(h.size()));
+    for (const at::Tensor& c : contiguous) {
+      out.write(static_cast<const char*>(c.data_ptr()),
+                static_cast<std::streamsize>(c.numel() * c.element_size()));
+    }
+  });
 }
 
 absl::StatusOr<std::map<std::string, at::Tensor>> ReadSafetensorsDir(const std::string& dir) {
@@ -185,7 +175,7 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ReadSafetensorsDir(const std::
       by_file[it.value().get<std::string>()].insert(it.key());
     }
     for (const auto& [file, names] : by_file) {
-      M1RL_ASSIGN_OR_RETURN(NamedTensors shard, ReadSafetensors(dir + "/" + file));
+      M1RL_ASSIGN_OR_RETURN(NamedTensors shard, ReadSafetensors(absl::StrCat(dir, "/", file)));
       for (auto& [name, t] : shard) out[name] = t;
       for (const std::string& name : names) {
         if (out.find(name) == out.end()) {
@@ -228,16 +218,11 @@ absl::Status WriteSafetensorsDir(const std::string& dir, const NamedTensors& ten
   nlohmann::ordered_json map = nlohmann::ordered_json::object();
   for (size_t i = 0; i < shards.size(); ++i) {
     const std::string file = absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-    M1RL_RETURN_IF_ERROR(WriteSafetensors(dir + "/" + file, shards[i], meta));
+    M1RL_RETURN_IF_ERROR(WriteSafetensors(absl::StrCat(dir, "/", file), shards[i], meta));
     for (const auto& [name, t] : shards[i]) map[name] = file;
   }
   index["weight_map"] = map;
-  std::ofstream out(dir + "/model.safetensors.index.json", std::ios::trunc);
-  out << index.dump(2) << "\n";
-  out.close();
-  if (!out)
-    return absl::InternalError(absl::StrCat("error writing '", dir, "/model.safetensors.index.json'"));
-  return absl::OkStatus();
+  return WriteFileAtomic(dir + "/model.safetensors.index.json", index.dump(2) + "\n");
 }
 
 }  // namespace m1rl::model

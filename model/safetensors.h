@@ -23,12 +23,14 @@ namespace m1rl::model {
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
-// All tensors of one file, as CPU tensors in their stored dtype, in header order.
+// All tensors of one file, as CPU tensors in their stored dtype, in header order. The file is memory-mapped
+// and each tensor copied out of the mapping once (peak memory: the tensors, not the file plus the tensors).
 // NotFound if the file is missing; InvalidArgument (naming file and tensor) if it is malformed or truncated.
 absl::StatusOr<NamedTensors> ReadSafetensors(const std::string& path);
 
-// Writes `tensors` (any device; stored contiguous, in their dtype) with optional string metadata.
-// InvalidArgument for an unsupported dtype or duplicate name; Internal on I/O failure.
+// Writes `tensors` (any device; stored contiguous, in their dtype) with optional string metadata, atomically
+// (common/file.h: temp file, fsync, rename). InvalidArgument for an unsupported dtype or duplicate name;
+// Internal naming the file on I/O failure.
 absl::Status WriteSafetensors(const std::string& path, const NamedTensors& tensors,
                               const std::map<std::string, std::string>& metadata = {});
 

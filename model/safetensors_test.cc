@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "common/testing/status_matchers.h"
 #include "model/hybrid_model.h"
@@ -114,6 +115,33 @@ TEST(SafetensorsTest, TruncatedAndMalformedFilesAreRejected) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.safetensors")));
 }
 
+// A damaged file on disk (written by the writer, then cut short or overwritten in the header) is an error
+// naming the file's path, for the reader and for the HF loader that reads it.
+TEST(SafetensorsTest, TruncatedOrCorruptFileErrorNamesTheFile) {
+  const std::string dir = TempDir("corrupt");
+  const std::string path = dir + "/model.safetensors";
+  ASSERT_THAT(WriteSafetensors(path, {{"w", at::randn({16, 16})}, {"b", at::randn({16})}}), IsOk());
+  const std::string good = ReadBytes(path);
+  WriteBytes(path, good.substr(0, good.size() - 3));
+  EXPECT_THAT(ReadSafetensors(path).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, AllOf(HasSubstr(path), HasSubstr("truncated"))));
+  std::string garbled = good;
+  garbled[8] = '[';  // the JSON header now opens an array
+  WriteBytes(path, garbled);
+  EXPECT_THAT(ReadSafetensors(path).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, AllOf(HasSubstr(path), HasSubstr("JSON"))));
+  WriteBytes(path, "");
+  EXPECT_THAT(ReadSafetensors(path).status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
+
+  const ModelConfig c = *ModelConfig::Preset("tiny2");
+  M1RL_ASSERT_OK_AND_ASSIGN(auto m, HybridModel::Create(c, at::kFloat, at::kCPU, 1));
+  ASSERT_THAT(m->SaveHf(dir), IsOk());
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  EXPECT_THAT(HybridModel::LoadHf(dir, at::kFloat, at::kCPU).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SafetensorsTest, ShardedDirectoryRoundTrip) {
   const std::string dir = TempDir("sharded");
   const NamedTensors in{{"a", at::randn({100})}, {"b", at::randn({100})}, {"c", at::randn({10})}};
@@ -166,6 +194,23 @@ TEST(HfCheckpointTest, SaveLoadRoundTrip) {
   EXPECT_TRUE(std::filesystem::exists(dir2 + "/model.safetensors.index.json"));
   M1RL_ASSERT_OK_AND_ASSIGN(auto loaded2, HybridModel::LoadHf(dir2, at::kFloat, at::kCPU));
   EXPECT_TRUE(at::equal(a.logprobs, loaded2->Forward(ids, ids.flip(0), {0, 12, 30}, {}).logprobs));
+}
+
+// An M1-format config.json (attn_type_list) without `postnorm` is pre-norm to M1's code: LoadHf refuses it,
+// naming the file and the key, instead of loading it as this post-norm model.
+TEST(HfCheckpointTest, M1ConfigWithoutPostnormIsRefusedNamingFileAndKey) {
+  const ModelConfig c = *ModelConfig::Preset("tiny2");
+  M1RL_ASSERT_OK_AND_ASSIGN(auto m, HybridModel::Create(c, at::kFloat, at::kCPU, 1));
+  const std::string dir = TempDir("hf_prenorm");
+  ASSERT_THAT(m->SaveHf(dir), IsOk());
+  nlohmann::json j = nlohmann::json::parse(ReadBytes(dir + "/config.json"));
+  j.erase("postnorm");
+  j.erase("layer_types");  // M1 remote-code format: the schedule is attn_type_list only
+  WriteBytes(dir + "/config.json", j.dump());
+  EXPECT_THAT(HybridModel::LoadHf(dir, at::kFloat, at::kCPU).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(dir + "/config.json"), HasSubstr("'postnorm' is absent"))));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HfCheckpointTest, BadCheckpointNamesEachProblem) {

@@ -1,11 +1,11 @@
-# Logic tasks (issue 5, owned by the logic engineer): task families with seeded generators and
+# Logic tasks: task families with seeded generators and
 # constraint-checking verifiers, and the "logic" Verifier. No LibTorch (S2).
 m1rl_cc_library(NAME logic_tasks
   SRCS logic/tasks.cc logic/rational.cc logic/expr.cc logic/internal/family_util.cc
        logic/arith.cc logic/countdown.cc logic/cryptarithm.cc logic/dyck.cc logic/graph_coloring.cc
        logic/n_queens.cc logic/sorting.cc logic/sudoku.cc logic/subset_sum.cc logic/hanoi.cc logic/long_mult.cc
   HDRS logic/tasks.h logic/rational.h logic/expr.h logic/rng.h logic/internal/family_util.h logic/internal/test_util.h
-  DEPS m1rl::status nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings)
+  DEPS m1rl::status m1rl::random nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings)
 m1rl_cc_library(NAME logic_verifier
   SRCS logic/logic_verifier.cc
   HDRS logic/logic_verifier.h

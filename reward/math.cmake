@@ -1,4 +1,4 @@
-# The math verifier (REWARDS.md §2), owned by the math engineer. No LibTorch here (S2).
+# The math verifier (REWARDS.md §2). No LibTorch here (S2).
 # GiNaC/CLN (PkgConfig::GINAC) provide exact bignums in the request thread (CLN) and the symbolic
 # layer, which runs only inside the pre-forked CAS worker processes (reward/math/cas_pool.h).
 set(_m ${CMAKE_CURRENT_LIST_DIR}/math)
@@ -9,7 +9,7 @@ m1rl_cc_library(NAME math_parse
 m1rl_cc_library(NAME math_cas
   SRCS ${_m}/exact.cc ${_m}/cas.cc ${_m}/cas_pool.cc
   HDRS ${_m}/exact.h ${_m}/cas.h ${_m}/cas_pool.h
-  DEPS m1rl::math_parse m1rl::reward_verifier PkgConfig::GINAC absl::synchronization Threads::Threads)
+  DEPS m1rl::math_parse m1rl::reward_verifier m1rl::random PkgConfig::GINAC absl::synchronization Threads::Threads)
 m1rl_cc_library(NAME math_verifier
   SRCS ${_m}/compare.cc ${_m}/math_verifier.cc ${_m}/math_fuzz_entry.cc
   HDRS ${_m}/compare.h ${_m}/math_verifier.h ${_m}/math_fuzz_entry.h

@@ -1,5 +1,4 @@
-# The reward service (owned by the service engineer): registry, format reward, scoring engine, gRPC
-# server and client. No LibTorch (S2).
+# The reward service: registry, format reward, scoring engine, gRPC server and client. No LibTorch (S2).
 m1rl_cc_library(NAME reward_registry
   SRCS service/format_reward.cc service/registry.cc service/scoring.cc
   HDRS service/format_reward.h service/registry.h service/scoring.h
@@ -16,17 +15,9 @@ m1rl_cc_test(NAME reward_service_engine_test SRCS service/engine_test.cc
 m1rl_cc_library(NAME reward_server SRCS service/server.cc HDRS service/server.h
   DEPS m1rl::reward_engine m1rl::rl_proto m1rl::status gRPC::grpc++)
 
-# DefaultVerifierRegistry(): the real verifiers, when their targets are in the build.
+# DefaultVerifierRegistry(): the format, math and logic verifiers.
 m1rl_cc_library(NAME reward_default_registry SRCS service/default_registry.cc
-  DEPS m1rl::reward_registry m1rl::status)
-if(TARGET m1rl::math_verifier)
-  target_link_libraries(m1rl_reward_default_registry PUBLIC m1rl::math_verifier)
-  target_compile_definitions(m1rl_reward_default_registry PRIVATE M1RL_REWARD_HAVE_MATH)
-endif()
-if(TARGET m1rl::logic_verifier)
-  target_link_libraries(m1rl_reward_default_registry PUBLIC m1rl::logic_verifier)
-  target_compile_definitions(m1rl_reward_default_registry PRIVATE M1RL_REWARD_HAVE_LOGIC)
-endif()
+  DEPS m1rl::reward_registry m1rl::math_verifier m1rl::logic_verifier m1rl::status)
 
 # The client without Create() (grpc and explicit in-process engines): its tests do not link the
 # math/logic verifiers. m1rl::reward_client adds Create(), which builds DefaultVerifierRegistry().

@@ -1,55 +1,77 @@
 #include "rollout/rollout_config.h"
 
+#include <atomic>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/logging.h"
 
 namespace m1rl::rollout {
 
+absl::Status ValidateRolloutConfig(const config::RolloutConfig& r, bool rl) {
+  FieldChecker c;
+  if (rl) {
+    if (r.n_samples() < 2) {
+      c.Add("rollout.n_samples",
+            absl::StrCat(" must be >= 2 for RL (group advantages compare the samples of a prompt), got ",
+                         r.n_samples()));
+    }
+  } else {
+    c.AtLeast(r.n_samples(), 0, "rollout.n_samples");
+  }
+  c.AtLeast(r.max_new_tokens(), 0, "rollout.max_new_tokens");
+  c.NonNegative(r.temperature(), "rollout.temperature");
+  c.InRange(r.top_p(), 0, 1, /*lo_exclusive=*/false, /*hi_inclusive=*/true, "rollout.top_p");
+  c.AtLeast(r.top_k(), 0, "rollout.top_k");
+  c.AtLeast(r.max_batch_size(), 0, "rollout.max_batch_size");
+  c.AtLeast(r.memory_budget_bytes(), 0, "rollout.memory_budget_bytes");
+  c.AtLeast(r.prefill_chunk(), 0, "rollout.prefill_chunk");
+  for (int i = 0; i < r.stop_strings_size(); ++i) {
+    if (r.stop_strings(i).empty()) c.Add(absl::StrCat("rollout.stop_strings[", i, "]"), " must not be empty");
+  }
+  return c.Result();
+}
+
+int32_t MaxNewTokens(const config::RolloutConfig& config) {
+  return config.max_new_tokens() != 0 ? config.max_new_tokens() : kDefaultMaxNewTokens;
+}
+
+double Temperature(const config::RolloutConfig& config) {
+  return config.temperature() != 0.0 ? config.temperature() : kDefaultTemperature;
+}
+
 absl::StatusOr<SamplingParams> SamplingParamsFromConfig(const config::RolloutConfig& config) {
+  if (absl::Status s = ValidateRolloutConfig(config, /*rl=*/false); !s.ok()) return s;
   SamplingParams p;
-  if (config.temperature() != 0.0) p.temperature = config.temperature();
-  if (config.top_p() != 0.0) p.top_p = config.top_p();
+  p.temperature = Temperature(config);
+  p.top_p = config.top_p() != 0.0 ? config.top_p() : kDefaultTopP;
   p.top_k = config.top_k();
   p.greedy = config.greedy();
-  absl::Status valid = ValidateSamplingParams(p, "rollout");
-  if (!valid.ok()) return valid;
-  if (config.n_samples() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rollout.n_samples must be >= 1, got ", config.n_samples()));
-  }
-  if (config.max_new_tokens() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rollout.max_new_tokens must be >= 1, got ", config.max_new_tokens()));
+  p.behaviour_logprob = config.behaviour_logprob() == config::RolloutConfig::BEHAVIOUR_LOGPROB_TRUNCATED
+                            ? BehaviourLogprob::kTruncated
+                            : BehaviourLogprob::kFull;
+  const bool truncating = !p.greedy && (p.top_p < 1.0 || p.top_k > 0);
+  if (truncating && p.behaviour_logprob == BehaviourLogprob::kFull) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true)) {
+      M1RL_LOG(WARNING) << "rollout.top_p " << p.top_p << " / rollout.top_k " << p.top_k
+                        << " truncate sampling, but rollout.behaviour_logprob is full: the recorded "
+                           "behaviour log-probs are of the full tempered distribution, not the one the "
+                           "tokens were drawn from (set rollout.behaviour_logprob: truncated to record "
+                           "the renormalised log-prob)";
+    }
   }
   return p;
 }
 
 absl::StatusOr<EngineOptions> EngineOptionsFromConfig(const config::RolloutConfig& config) {
-  absl::StatusOr<SamplingParams> sampling = SamplingParamsFromConfig(config);
-  if (!sampling.ok()) return sampling.status();
+  if (absl::Status s = ValidateRolloutConfig(config, /*rl=*/false); !s.ok()) return s;
   EngineOptions o;
-  if (config.max_batch_size() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rollout.max_batch_size must be >= 1 (0 = default 64), got ", config.max_batch_size()));
-  }
-  if (config.max_batch_size() > 0) o.max_batch_size = config.max_batch_size();
-  if (config.memory_budget_bytes() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rollout.memory_budget_bytes must be >= 0, got ", config.memory_budget_bytes()));
-  }
+  o.max_batch_size = config.max_batch_size() != 0 ? config.max_batch_size() : kDefaultMaxBatchSize;
   o.memory_budget_bytes = config.memory_budget_bytes();
-  if (config.prefill_chunk() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rollout.prefill_chunk must be >= 1 (0 = default 2048), got ", config.prefill_chunk()));
-  }
-  if (config.prefill_chunk() > 0) o.prefill_chunk = config.prefill_chunk();
-  for (int i = 0; i < config.stop_strings_size(); ++i) {
-    if (config.stop_strings(i).empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("rollout.stop_strings[", i, "] is empty"));
-    }
-    o.stop_strings.push_back(config.stop_strings(i));
-  }
+  o.prefill_chunk = config.prefill_chunk() != 0 ? config.prefill_chunk() : kDefaultPrefillChunk;
+  o.stop_strings.assign(config.stop_strings().begin(), config.stop_strings().end());
   return o;
 }
 

@@ -7,16 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "common/random.h"
 
 namespace m1rl::rollout {
 namespace {
-
-uint64_t SplitMix64(uint64_t* x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -39,9 +33,8 @@ absl::Status ValidateSamplingParams(const SamplingParams& params, const std::str
 
 SequenceRng::SequenceRng(uint64_t seed, uint64_t stream) {
   // Two splitmix64 rounds mix seed and stream, so (seed, stream) and (seed + 1, stream - 1) differ.
-  uint64_t x = seed;
-  uint64_t mixed = SplitMix64(&x) ^ (stream * 0xD1B54A32D192ED03ULL);
-  for (uint64_t& s : s_) s = SplitMix64(&mixed);
+  uint64_t mixed = StreamSeed(seed, stream);
+  for (uint64_t& s : s_) s = SplitMix64Next(&mixed);
 }
 
 uint64_t SequenceRng::NextU64() {
@@ -58,13 +51,15 @@ uint64_t SequenceRng::NextU64() {
 
 double SequenceRng::NextUniform() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-53; }
 
-int32_t SampleFromWeights(const std::vector<double>& weights, int32_t top_k, double top_p, double u) {
+int32_t SampleFromWeights(const std::vector<double>& weights, int32_t top_k, double top_p, double u,
+                          double* kept_mass) {
   const int32_t vocab = static_cast<int32_t>(weights.size());
   M1RL_CHECK_GT(vocab, 0);
   const bool use_k = top_k > 0 && top_k < vocab;
   const bool use_p = top_p < 1.0;
   if (!use_k && !use_p) {
     const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
+    if (kept_mass != nullptr) *kept_mass = total;
     const double target = u * total;
     double cum = 0.0;
     int32_t last_positive = 0;
@@ -100,6 +95,7 @@ int32_t SampleFromWeights(const std::vector<double>& weights, int32_t top_k, dou
       }
     }
   }
+  if (kept_mass != nullptr) *kept_mass = mass;
   const double target = u * mass;
   double cum = 0.0;
   for (int32_t i = 0; i < kept; ++i) {
@@ -139,10 +135,15 @@ absl::StatusOr<SampledToken> SampleToken(const float* logits, int32_t vocab_size
   }
   const double log_z = max_scaled + std::log(total);
   int32_t token = argmax;
-  if (!params.greedy) token = SampleFromWeights(w, params.top_k, params.top_p, rng->NextUniform());
+  double log_kept = 0.0;  // log of the sampled set's probability mass (0: the full distribution)
+  if (!params.greedy) {
+    double kept_mass = total;
+    token = SampleFromWeights(w, params.top_k, params.top_p, rng->NextUniform(), &kept_mass);
+    if (params.behaviour_logprob == BehaviourLogprob::kTruncated) log_kept = std::log(kept_mass / total);
+  }
   SampledToken out;
   out.token = token;
-  const double logprob = static_cast<double>(logits[token]) * inv_t - log_z;
+  const double logprob = static_cast<double>(logits[token]) * inv_t - log_z - log_kept;
   out.logprob = static_cast<float>(logprob);
   out.prob = std::exp(logprob);
   return out;

@@ -157,6 +157,82 @@ TEST(SampleTokenTest, EmpiricalFrequenciesMatchTheNucleus) {
   EXPECT_NEAR(counts[3], n * 4.0 / 7, 5 * std::sqrt(n * (4.0 / 7) * (3.0 / 7)));
 }
 
+// behaviour_logprob truncated (issue 12 fix 4): the log-prob of the distribution actually sampled.
+// softmax([0, ln2, ln3, ln4]) = [0.1, 0.2, 0.3, 0.4] (T = 1). Hand values:
+//  top_k 2 keeps {3, 2} (mass 0.7): log(0.4 / 0.7) = log(4/7), log(0.3 / 0.7) = log(3/7);
+//  top_p 0.8 keeps {3, 2, 1} (0.4, 0.7, 0.9 >= 0.8; mass 0.9): token 1 -> log(0.2 / 0.9) = log(2/9);
+//  T = 2, top_k 1: only token 3 -> log 1 = 0.
+TEST(SampleTokenTest, TruncatedBehaviourLogProbIsRenormalisedOverTheKeptSet) {
+  const float z[4] = {0.0f, static_cast<float>(std::log(2.0)), static_cast<float>(std::log(3.0)),
+                      static_cast<float>(std::log(4.0))};
+  std::vector<double> scratch;
+  SequenceRng rng(7, 0);
+  const double want_k2[4] = {NAN, NAN, std::log(3.0 / 7.0), std::log(4.0 / 7.0)};
+  const double want_p08[4] = {NAN, std::log(2.0 / 9.0), std::log(3.0 / 9.0), std::log(4.0 / 9.0)};
+  const double full[4] = {std::log(0.1), std::log(0.2), std::log(0.3), std::log(0.4)};
+  std::set<int32_t> seen_k2, seen_p08;
+  for (int i = 0; i < 200; ++i) {
+    auto k2 =
+        SampleToken(z, 4, {.top_k = 2, .behaviour_logprob = BehaviourLogprob::kTruncated}, &rng, &scratch);
+    ASSERT_THAT(k2, IsOk());
+    ASSERT_TRUE(k2->token == 2 || k2->token == 3) << k2->token;
+    EXPECT_NEAR(k2->logprob, want_k2[k2->token], 1e-6);
+    EXPECT_NEAR(k2->prob, std::exp(want_k2[k2->token]), 1e-6);
+    seen_k2.insert(k2->token);
+    auto p08 =
+        SampleToken(z, 4, {.top_p = 0.8, .behaviour_logprob = BehaviourLogprob::kTruncated}, &rng, &scratch);
+    ASSERT_THAT(p08, IsOk());
+    ASSERT_NE(p08->token, 0);
+    EXPECT_NEAR(p08->logprob, want_p08[p08->token], 1e-6);
+    seen_p08.insert(p08->token);
+    // The same draw under `full` records the whole distribution's log-prob.
+    auto f = SampleToken(z, 4, {.top_p = 0.8}, &rng, &scratch);
+    ASSERT_THAT(f, IsOk());
+    EXPECT_NEAR(f->logprob, full[f->token], 1e-6);
+  }
+  EXPECT_EQ(seen_k2.size(), 2u);
+  EXPECT_EQ(seen_p08.size(), 3u);
+  auto only =
+      SampleToken(z, 4, {.temperature = 2.0, .top_k = 1, .behaviour_logprob = BehaviourLogprob::kTruncated},
+                  &rng, &scratch);
+  ASSERT_THAT(only, IsOk());
+  EXPECT_EQ(only->token, 3);
+  EXPECT_NEAR(only->logprob, 0.0, 1e-6);
+  EXPECT_NEAR(only->prob, 1.0, 1e-6);
+}
+
+// Without a filter the two modes agree; greedy records the full log-prob in both.
+TEST(SampleTokenTest, TruncatedEqualsFullWithoutTruncationAndForGreedy) {
+  const float z[4] = {0.0f, static_cast<float>(std::log(2.0)), static_cast<float>(std::log(3.0)),
+                      static_cast<float>(std::log(4.0))};
+  std::vector<double> scratch;
+  SequenceRng a(11, 3), b(11, 3);
+  for (int i = 0; i < 50; ++i) {
+    auto t = SampleToken(z, 4, {.behaviour_logprob = BehaviourLogprob::kTruncated}, &a, &scratch);
+    auto f = SampleToken(z, 4, {}, &b, &scratch);
+    ASSERT_THAT(t, IsOk());
+    ASSERT_THAT(f, IsOk());
+    EXPECT_EQ(t->token, f->token);
+    EXPECT_EQ(t->logprob, f->logprob);
+  }
+  auto g = SampleToken(z, 4, {.top_k = 2, .greedy = true, .behaviour_logprob = BehaviourLogprob::kTruncated},
+                       &a, &scratch);
+  ASSERT_THAT(g, IsOk());
+  EXPECT_EQ(g->token, 3);
+  EXPECT_NEAR(g->logprob, std::log(0.4), 1e-6);
+}
+
+TEST(SampleFromWeightsTest, ReportsTheKeptMass) {
+  const std::vector<double> w = {1, 2, 3, 4};
+  double mass = 0;
+  SampleFromWeights(w, 0, 1.0, 0.5, &mass);
+  EXPECT_EQ(mass, 10.0);
+  SampleFromWeights(w, 2, 1.0, 0.5, &mass);
+  EXPECT_EQ(mass, 7.0);
+  SampleFromWeights(w, 0, 0.8, 0.5, &mass);  // 4, 7, 9 >= 8
+  EXPECT_EQ(mass, 9.0);
+}
+
 TEST(SampleTokenTest, NonFiniteLogitsAreInternalErrors) {
   std::vector<double> scratch;
   SequenceRng rng(1, 1);

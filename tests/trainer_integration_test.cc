@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/config.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,6 +25,7 @@ namespace {
 
 using ::m1rl::testing::IsOk;
 using ::m1rl::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 at::Tensor FlatParams(Trainer& t) {
@@ -159,7 +161,7 @@ TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
 TEST(TrainerRewardFailureTest, ServerDownFailsTheStepAfterTheLimitWithoutScoringZero) {
   testutil::TempDir dir("down");
   config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
-  cfg.mutable_reward()->set_mode("grpc");
+  cfg.mutable_reward()->set_mode(config::RewardConfig::MODE_GRPC);
   cfg.mutable_reward()->set_address(absl::StrCat("127.0.0.1:", testutil::UnusedPort()));  // nobody listens
   cfg.mutable_reward()->set_deadline_ms(200);
   cfg.mutable_reward()->set_retry_backoff_ms(20);
@@ -180,12 +182,13 @@ TEST(TrainerConfigTest, ModelDtypeAndHeadPrecisionAreCheckedNotIgnored) {
   testutil::TempDir dir("dtype");
   config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
   auto comm = MakeSingleRankCommunicator();
-  cfg.mutable_model()->set_dtype("float64");
+  // float64 is not a training precision (ValidateRunConfig, shared with `m1rl config`).
+  cfg.mutable_model()->set_dtype(config::ModelConfig::DTYPE_FLOAT64);
   EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.dtype")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.dtype float64")));
   // bfloat16 is mixed precision: bf16 compute, fp32 master weights (and so fp32 Adam state and gradients),
   // with layer recomputation on; one RL step trains and moves the fp32 masters.
-  cfg.mutable_model()->set_dtype("bfloat16");
+  cfg.mutable_model()->set_dtype(config::ModelConfig::DTYPE_BFLOAT16);
   cfg.mutable_model()->set_recompute_layers(true);
   {
     M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
@@ -198,13 +201,114 @@ TEST(TrainerConfigTest, ModelDtypeAndHeadPrecisionAreCheckedNotIgnored) {
     EXPECT_FALSE(at::equal(before, FlatParams(*t)));
   }
   cfg.mutable_model()->set_recompute_layers(false);
-  cfg.mutable_model()->set_dtype("float32");
-  cfg.mutable_model()->set_lm_head_precision("fp16");
+  cfg.mutable_model()->set_dtype(config::ModelConfig::DTYPE_FLOAT32);
+  // RL with the bf16 head needs the explicit opt-in (issue 12 fix 3), also through Trainer::Create.
+  cfg.mutable_model()->set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_BF16);
   EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lm_head_precision")));
-  cfg.mutable_model()->set_lm_head_precision("tf32");
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.allow_bf16_head")));
+  // The trainer applies ValidateRunConfig's rules (the same as `m1rl config`): G >= 2 for RL.
+  cfg.mutable_model()->set_lm_head_precision(config::ModelConfig::HEAD_PRECISION_TF32);
+  cfg.mutable_rollout()->set_n_samples(1);
+  EXPECT_THAT(
+      Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.n_samples must be >= 2 for RL")));
+  cfg.mutable_rollout()->set_n_samples(4);
+  // A missing data file is named with its field before any model is built (issue 12 fix 6).
+  const std::string train_path = cfg.data().train_path();
+  cfg.mutable_data()->set_train_path(dir.path() + "/no_such.jsonl");
+  EXPECT_THAT(Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()).status(),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("data.train_path"), HasSubstr(dir.path() + "/no_such.jsonl"),
+                             HasSubstr("m1rl make-data"))));
+  cfg.mutable_data()->set_train_path(train_path);
   M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
   EXPECT_THAT(t->TrainStep().status(), IsOk());
+}
+
+// rollout.greedy reaches the RL rollouts (through rollout::EngineOptionsFromConfig/SamplingParamsFromConfig):
+// greedy decoding gives G identical completions per prompt, so every group has one verdict, zero variance
+// and advantage 0 -- and the CISPO loss is exactly 0. (Sampled, the random tiny policy gives mixed
+// groups on the parity task.)
+TEST(TrainerRolloutConfigTest, GreedyRolloutsGiveIdenticalCompletionsPerGroup) {
+  testutil::TempDir dir("greedy");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_rollout()->set_greedy(true);
+  auto comm = MakeSingleRankCommunicator();
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+  M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+  EXPECT_EQ(r.metrics.at("rollout/groups_kept"), 4);
+  EXPECT_EQ(r.metrics.at("rollout/zero_variance_group_share"), 1.0);
+  EXPECT_EQ(r.metrics.at("rollout/abs_advantage_mean"), 0.0);
+  for (double loss : r.losses) EXPECT_EQ(loss, 0.0);
+}
+
+// Runs `fn(rank, comm)` on two Gloo ranks (threads); skips without Gloo.
+template <typename Fn>
+void OnTwoGlooRanks(const std::string& store_key, Fn fn) {
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      auto c = CreateGlooCommunicatorInProcess(r, 2, store_key);
+      ASSERT_THAT(c.status(), IsOk());
+      fn(r, c->get());
+    });
+  }
+  for (auto& th : threads) th.join();
+}
+
+// A failure on rank 1 alone, in the middle of the step's collective protocol, is the same clear error on
+// both ranks (before: rank 0 learned only that "another rank failed", or waited in the next collective
+// until the c10d timeout). Rank 1 runs dynamic sampling with one round against a verifier that calls
+// everything correct, so its round keeps no group and the next round is refused.
+TEST(TrainerSyncStatusTest, RankOneGenerationFailureNamesRankOneOnEveryRank) {
+  if (!GlooAvailable()) GTEST_SKIP() << "this LibTorch build has no Gloo backend";
+  testutil::TempDir dir("sync_rl");
+  const config::RunConfig cfg0 = testutil::TinyRlConfig(dir.path());
+  config::RunConfig cfg1 = cfg0;
+  cfg1.mutable_algorithm()->mutable_dynamic_sampling()->set_enabled(true);
+  cfg1.mutable_algorithm()->mutable_dynamic_sampling()->set_max_gen_rounds(1);
+  cfg1.mutable_algorithm()->mutable_dynamic_sampling()->set_on_exhausted(
+      config::DynamicSamplingConfig::ON_EXHAUSTED_ERROR);
+  std::vector<absl::Status> got(2);
+  OnTwoGlooRanks("sync_rl", [&](int r, Communicator* comm) {
+    auto reward = r == 0 ? testutil::MakeParityRewardClient()
+                         : testutil::MakeInProcessRewardClient(std::make_unique<testutil::PredicateVerifier>(
+                               "parity", [](const std::string&) { return true; }));
+    auto t = Trainer::Create(r == 0 ? cfg0 : cfg1, comm, std::move(reward));
+    ASSERT_THAT(t.status(), IsOk());
+    got[r] = (*t)->TrainStep().status();
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kResourceExhausted,
+                                 HasSubstr(absl::StrCat("step 1 on rank ", r,
+                                                        ": collecting rollout groups: rank 1 failed: "))))
+        << "rank " << r;
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kResourceExhausted,
+                                 HasSubstr("algorithm.dynamic_sampling.max_gen_rounds")))
+        << "rank " << r;
+  }
+}
+
+// Evaluation: rank 1 has no reward client (SFT without evaluation configured), rank 0 has one. Before,
+// rank 1 returned while rank 0 waited in the all-reduce of the counts until the c10d timeout.
+TEST(TrainerSyncStatusTest, RankOneEvaluationFailureNamesRankOneOnEveryRank) {
+  if (!GlooAvailable()) GTEST_SKIP() << "this LibTorch build has no Gloo backend";
+  testutil::TempDir dir("sync_eval");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_trainer()->set_mode(config::TrainerConfig::MODE_SFT);
+  cfg.mutable_trainer()->set_sft_batch_size(4);
+  cfg.mutable_trainer()->set_eval_prompts(4);
+  std::vector<absl::Status> got(2);
+  OnTwoGlooRanks("sync_eval", [&](int r, Communicator* comm) {
+    auto t = Trainer::Create(cfg, comm, r == 0 ? testutil::MakeParityRewardClient() : nullptr);
+    ASSERT_THAT(t.status(), IsOk());
+    got[r] = (*t)->Evaluate().status();
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 "evaluation: rank 1 failed: evaluation needs a reward client"))
+        << "rank " << r;
+  }
 }
 
 // Every algorithm of the ablation learns: on a task whose response is CORRECT iff it starts with a digit
@@ -229,10 +333,10 @@ TEST_P(TrainerLearnsTest, FirstDigitRewardRises) {
   cfg.mutable_rollout()->set_max_new_tokens(3);
   auto* a = cfg.mutable_algorithm();
   a->Clear();
-  a->set_preset(GetParam());
+  ASSERT_THAT(ApplyOverrideToMessage(absl::StrCat("preset=", GetParam()), a), IsOk());
   if (GetParam() == "cispo") a->mutable_is_weight()->set_eps_high(4.0);
   a->mutable_dynamic_sampling()->set_max_gen_rounds(2);
-  a->mutable_dynamic_sampling()->set_on_exhausted("train_partial");
+  a->mutable_dynamic_sampling()->set_on_exhausted(config::DynamicSamplingConfig::ON_EXHAUSTED_TRAIN_PARTIAL);
   a->mutable_overlong()->set_max_len(3);
   a->mutable_overlong()->set_cache_len(1);
   cfg.mutable_trainer()->set_prompts_per_step(8);

@@ -72,7 +72,7 @@ inline std::unique_ptr<reward::RewardClient> MakeInProcessRewardClient(
   auto engine = reward::ScoringEngine::Create(registry, eo);
   if (!engine.ok()) return nullptr;
   config::RewardConfig rc;
-  rc.set_mode("in_process");
+  rc.set_mode(config::RewardConfig::MODE_IN_PROCESS);
   auto client =
       reward::RewardClient::CreateInProcess(rc, std::shared_ptr<reward::ScoringEngine>(std::move(*engine)));
   return client.ok() ? std::move(*client) : nullptr;
@@ -107,18 +107,18 @@ inline config::RunConfig TinyRlConfig(const std::string& dir) {
   r->set_top_p(1.0);
   r->set_max_new_tokens(6);
   r->set_max_batch_size(16);
-  c.mutable_reward()->set_mode("in_process");
+  c.mutable_reward()->set_mode(config::RewardConfig::MODE_IN_PROCESS);
   auto* a = c.mutable_algorithm();
-  a->set_preset("cispo");
+  a->set_preset(config::AlgorithmConfig::PRESET_CISPO);
   a->mutable_is_weight()->set_eps_high(4.0);
   a->mutable_dynamic_sampling()->set_enabled(false);
   a->mutable_overlong()->set_enabled(false);
   auto* t = c.mutable_trainer();
-  t->set_mode("rl");
+  t->set_mode(config::TrainerConfig::MODE_RL);
   t->set_steps(2);
   t->set_prompts_per_step(4);
   t->set_minibatches_per_step(2);
-  t->set_prompt_template("raw");
+  t->set_prompt_template(config::TrainerConfig::PROMPT_TEMPLATE_RAW);
   t->set_seed(5);
   t->mutable_optim()->set_lr(1e-3);
   t->mutable_optim()->set_grad_clip(1.0);

@@ -191,7 +191,7 @@ int Main(int argc, char** argv) {
   }
   auto inproc = RewardClient::CreateInProcess(config, std::move(*inproc_engine));
   config::RewardConfig grpc_config = config;
-  grpc_config.set_mode("grpc");
+  grpc_config.set_mode(config::RewardConfig::MODE_GRPC);
   grpc_config.set_address((*server)->address());
   auto grpc = RewardClient::Create(grpc_config);
   if (!inproc.ok() || !grpc.ok()) {

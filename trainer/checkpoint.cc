@@ -9,10 +9,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file.h"
+#include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
-#include "trainer/internal/status.h"
-#include "trainer/internal/tensor_file.h"
+#include "trainer/sync_status.h"
 
 namespace m1rl::trainer {
 namespace fs = std::filesystem;
@@ -95,6 +96,8 @@ absl::StatusOr<std::string> CheckpointManager::Save(
   const std::string tmp = (fs::path(root_) / absl::StrCat(".tmp.", name)).string();
   const std::string final_dir = (fs::path(root_) / name).string();
   std::error_code ec;
+  // Each phase ends in SyncStatus (also the barrier between phases): a failure on any rank is the same
+  // error on every rank instead of a hang in the next barrier.
   absl::Status local = absl::OkStatus();
   if (comm_->rank() == 0) {
     fs::create_directories(root_, ec);
@@ -105,30 +108,37 @@ absl::StatusOr<std::string> CheckpointManager::Save(
       if (ec) local = FsError("cannot create", tmp, ec);
     }
   }
-  M1RL_RETURN_IF_ERROR(comm_->Barrier());
-  M1RL_RETURN_IF_ERROR(local);
-  if (!fs::is_directory(tmp))
-    return absl::InternalError(absl::StrCat("rank ", comm_->rank(), " cannot see ", tmp));
-  M1RL_RETURN_IF_ERROR_WITH(write_files(tmp), "writing checkpoint ", name, " on rank ", comm_->rank());
-  M1RL_RETURN_IF_ERROR(comm_->Barrier());
-  if (comm_->rank() == 0) {
-    if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);  // an incomplete leftover of a crash
-    fs::rename(tmp, final_dir, ec);
-    if (ec) return FsError("cannot rename checkpoint to", final_dir, ec);
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic((fs::path(final_dir) / kCompleteMarker).string(),
-                                                   absl::StrCat("step ", step, "\n")));
-    if (keep_last_ > 0) {
-      std::vector<std::string> complete = ListCompleteCheckpoints(root_);
-      for (size_t i = 0; i + static_cast<size_t>(keep_last_) < complete.size(); ++i)
-        fs::remove_all(complete[i], ec);
-    }
-    for (const auto& entry : fs::directory_iterator(root_, ec)) {
-      const std::string n = entry.path().filename().string();
-      if (n.rfind(kTmpPrefix, 0) == 0) fs::remove_all(entry.path(), ec);
-    }
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, absl::StrCat("creating checkpoint ", name)));
+  if (!fs::is_directory(tmp)) {
+    local = absl::InternalError(absl::StrCat("cannot see ", tmp));
+  } else {
+    local = write_files(tmp);
   }
-  M1RL_RETURN_IF_ERROR(comm_->Barrier());
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, absl::StrCat("writing checkpoint ", name)));
+  if (comm_->rank() == 0) local = Complete(step, tmp, final_dir);
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, absl::StrCat("completing checkpoint ", name)));
   return final_dir;
+}
+
+// Rank 0: renames the written directory to its final name, marks it COMPLETE, prunes old checkpoints and
+// leftovers of crashed saves.
+absl::Status CheckpointManager::Complete(int64_t step, const std::string& tmp, const std::string& final_dir) {
+  std::error_code ec;
+  if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);  // an incomplete leftover of a crash
+  fs::rename(tmp, final_dir, ec);
+  if (ec) return FsError("cannot rename checkpoint to", final_dir, ec);
+  M1RL_RETURN_IF_ERROR(
+      WriteFileAtomic((fs::path(final_dir) / kCompleteMarker).string(), absl::StrCat("step ", step, "\n")));
+  if (keep_last_ > 0) {
+    std::vector<std::string> complete = ListCompleteCheckpoints(root_);
+    for (size_t i = 0; i + static_cast<size_t>(keep_last_) < complete.size(); ++i)
+      fs::remove_all(complete[i], ec);
+  }
+  for (const auto& entry : fs::directory_iterator(root_, ec)) {
+    const std::string n = entry.path().filename().string();
+    if (n.rfind(kTmpPrefix, 0) == 0) fs::remove_all(entry.path(), ec);
+  }
+  return absl::OkStatus();
 }
 
 bool IsCompleteCheckpoint(const std::string& dir) {
@@ -157,6 +167,7 @@ std::vector<std::string> ListCompleteCheckpoints(const std::string& root) {
   }
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
+  out.reserve(found.size());
   for (auto& [s, p] : found) out.push_back(p);
   return out;
 }

@@ -4,10 +4,11 @@
 //   step_00000012/            a finished checkpoint: files of every rank, then COMPLETE (written last)
 //   .tmp.step_00000012/       being written; never read
 // Save protocol (collective over the communicator):
-//   rank 0 clears and creates the temp dir -> barrier -> every rank writes its files into it ->
-//   barrier -> rank 0 fsyncs, renames the temp dir to step_N (replacing an incomplete step_N left by
-//   a crash) and writes COMPLETE atomically, then deletes all but the newest `keep_last` complete
-//   checkpoints (and stale temp dirs) -> barrier.
+//   rank 0 clears and creates the temp dir -> sync -> every rank writes its files into it -> sync ->
+//   rank 0 fsyncs, renames the temp dir to step_N (replacing an incomplete step_N left by a crash) and
+//   writes COMPLETE atomically, then deletes all but the newest `keep_last` complete checkpoints (and
+//   stale temp dirs) -> sync. Each sync is a SyncStatus (sync_status.h): a failure on any rank fails the
+//   save on every rank with the same error naming that rank, instead of leaving the others in a barrier.
 // A crash at any point leaves either no step_N, or a step_N without COMPLETE, neither of which is ever
 // resumed from: FindLatestComplete() only returns directories holding COMPLETE.
 //
@@ -38,14 +39,17 @@ class CheckpointManager {
 
   // Collective (all ranks, same step). `write_files(dir)` runs on every rank and writes that rank's
   // files into `dir` (rank-unique names). Returns the final directory. Errors from write_files or the
-  // file system (kInternal naming the path) fail the save; the temp dir is then left for the next
-  // Save to clear and no COMPLETE marker exists.
+  // file system (kInternal naming the path) fail the save on every rank ("writing checkpoint step_N:
+  // rank R failed: ..."); the temp dir is then left for the next Save to clear and no COMPLETE marker
+  // exists.
   absl::StatusOr<std::string> Save(int64_t step,
                                    const std::function<absl::Status(const std::string& dir)>& write_files);
 
   const std::string& root() const { return root_; }
 
  private:
+  absl::Status Complete(int64_t step, const std::string& tmp, const std::string& final_dir);
+
   std::string root_;
   int keep_last_;
   Communicator* comm_;

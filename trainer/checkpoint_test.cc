@@ -1,8 +1,5 @@
 #include "trainer/checkpoint.h"
 
-#include <ATen/ops/arange.h>
-#include <ATen/ops/equal.h>
-#include <ATen/ops/tensor.h>
 #include <dlfcn.h>
 
 #include <cstdint>
@@ -10,11 +7,11 @@
 #include <fstream>
 #include <thread>
 
+#include "common/file.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/config.pb.h"
-#include "trainer/internal/tensor_file.h"
 
 namespace m1rl::trainer {
 namespace {
@@ -47,30 +44,13 @@ TEST(CheckpointFilesystemTest, StdFilesystemIsLibstdcxxNotLibTorchsCopy) {
   EXPECT_THAT(object, Not(StartsWith("libc10"))) << info.dli_fname;
 }
 
-TEST(TensorFileTest, RoundTripsBitExactlyAndDetectsTruncation) {
-  const std::string root = TempRoot("tf");
-  fs::create_directories(root);
-  const std::string path = root + "/t.safetensors";
-  internal::NamedTensors in = {{"a", at::arange(6, at::kFloat).reshape({2, 3}).div(7)},
-                               {"b", at::tensor({int64_t{1} << 40, int64_t{-3}})}};
-  ASSERT_THAT(internal::WriteTensorFile(path, in), IsOk());
-  M1RL_ASSERT_OK_AND_ASSIGN(internal::NamedTensors out, internal::ReadTensorFile(path));
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].first, "a");
-  EXPECT_TRUE(at::equal(out[0].second, in[0].second));
-  EXPECT_TRUE(at::equal(out[1].second, in[1].second));
-  fs::resize_file(path, fs::file_size(path) - 4);
-  EXPECT_THAT(internal::ReadTensorFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("tensor b")));
-  fs::remove_all(root);
-}
-
 TEST(CheckpointManagerTest, SaveKeepsLastKAndOnlyCompleteOnesResume) {
   const std::string root = TempRoot("keep");
   auto comm = MakeSingleRankCommunicator();
   CheckpointManager mgr(root, 2, comm.get());
   for (int step : {1, 2, 3}) {
     M1RL_ASSERT_OK_AND_ASSIGN(std::string dir, mgr.Save(step, [&](const std::string& d) {
-      return internal::WriteFileAtomic(d + "/state.txt", std::to_string(step));
+      return WriteFileAtomic(d + "/state.txt", std::to_string(step));
     }));
     EXPECT_TRUE(IsCompleteCheckpoint(dir));
   }
@@ -89,12 +69,37 @@ TEST(CheckpointManagerTest, SaveKeepsLastKAndOnlyCompleteOnesResume) {
   M1RL_ASSERT_OK_AND_ASSIGN(latest, FindLatestComplete(root));
   EXPECT_EQ(fs::path(latest).filename(), "step_00000003");
   // Saving step 9 again replaces the incomplete leftover.
-  ASSERT_THAT(
-      mgr.Save(9, [](const std::string& d) { return internal::WriteFileAtomic(d + "/x", "x"); }).status(),
-      IsOk());
+  ASSERT_THAT(mgr.Save(9, [](const std::string& d) { return WriteFileAtomic(d + "/x", "x"); }).status(),
+              IsOk());
   EXPECT_TRUE(IsCompleteCheckpoint(root + "/step_00000009"));
   EXPECT_THAT(FindLatestComplete(root + "/nothing"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no complete checkpoint")));
+  fs::remove_all(root);
+}
+
+// A writer failing on rank 1 only fails the save on both ranks with the same error naming rank 1 (before,
+// rank 0 waited in the barrier after the writes until the collective timed out).
+TEST(CheckpointManagerTest, WriterFailureOnOneRankFailsTheSaveOnEveryRank) {
+  const std::string root = TempRoot("rank_fail");
+  InProcessGroup group(2);
+  std::vector<absl::StatusOr<std::string>> got(2, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r, comm = group.Rank(r)] {
+      CheckpointManager mgr(root, 2, comm.get());
+      got[r] = mgr.Save(5, [r](const std::string& d) {
+        if (r == 1) return absl::InternalError("disk full");
+        return WriteFileAtomic(d + "/rank0.txt", "x");
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_THAT(got[r], StatusIs(absl::StatusCode::kInternal,
+                                 "writing checkpoint step_00000005: rank 1 failed: disk full"))
+        << "rank " << r;
+  }
+  EXPECT_FALSE(IsCompleteCheckpoint(root + "/step_00000005"));
   fs::remove_all(root);
 }
 
@@ -107,11 +112,10 @@ TEST(CheckpointManagerTest, TwoRanksWriteIntoOneDirectory) {
     threads.emplace_back([&, r] {
       auto comm = group.Rank(r);
       CheckpointManager mgr(root, 0, comm.get());
-      status[r] = mgr.Save(5,
-                           [&](const std::string& d) {
-                             return internal::WriteFileAtomic(absl::StrCat(d, "/rank", r), "ok");
-                           })
-                      .status();
+      status[r] =
+          mgr.Save(5,
+                   [&](const std::string& d) { return WriteFileAtomic(absl::StrCat(d, "/rank", r), "ok"); })
+              .status();
     });
   }
   for (auto& t : threads) t.join();

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "common/random.h"
 
 namespace m1rl::trainer {
 namespace {
@@ -80,7 +81,7 @@ int64_t PromptSampler::IndexAt(int64_t position) {
     perm_.resize(static_cast<size_t>(num_rows_));
     std::iota(perm_.begin(), perm_.end(), 0);
     // Fisher-Yates with mt19937_64 (fully specified by the standard, so the order is portable).
-    std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) + 1);
+    std::mt19937_64 rng(seed_ * kGoldenGamma + static_cast<uint64_t>(epoch) + 1);
     for (int64_t i = num_rows_ - 1; i > 0; --i) {
       const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
       std::swap(perm_[static_cast<size_t>(i)], perm_[static_cast<size_t>(j)]);

@@ -24,8 +24,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "trainer/internal/c10d_compat.h"
-#include "trainer/internal/status.h"
 
 namespace m1rl::trainer {
 namespace {

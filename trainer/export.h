@@ -9,9 +9,10 @@
 
 namespace m1rl::trainer {
 
-// Rebuilds the policy of `checkpoint_dir` (its saved config.pb and model.safetensors) and writes it to
-// `out_dir`. kFailedPrecondition if the checkpoint has no COMPLETE marker; kNotFound / kDataLoss naming
-// the file for missing or damaged files.
+// Loads the policy of `checkpoint_dir` with the loader the trainer's resume uses (policy.h:
+// LoadCheckpointPolicy) and writes it to `out_dir` with the model's SaveHf. kFailedPrecondition if the
+// checkpoint has no COMPLETE marker; kNotFound / kInvalidArgument / kDataLoss naming the file for missing
+// or damaged files.
 absl::Status ExportCheckpoint(const std::string& checkpoint_dir, const std::string& out_dir);
 
 }  // namespace m1rl::trainer

@@ -10,7 +10,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "trainer/internal/status.h"
+#include "common/config.h"
+#include "common/status_macros.h"
 
 namespace m1rl::trainer {
 
@@ -29,7 +30,7 @@ absl::StatusOr<AdamWOptions> AdamWOptions::FromProto(const config::OptimConfig& 
   o.weight_decay = proto.weight_decay();
   o.grad_clip = proto.grad_clip();
   o.warmup_steps = proto.warmup_steps();
-  if (!proto.schedule().empty()) o.schedule = proto.schedule();
+  o.schedule = YamlName(proto.schedule());
   o.min_lr_ratio = proto.min_lr_ratio();
   if (proto.decay_fraction() != 0) o.decay_fraction = proto.decay_fraction();
   o.zero1 = proto.zero1();

@@ -86,13 +86,13 @@ TEST(AdamWOptionsTest, ValidationNamesTheField) {
       AdamWOptions::FromProto(proto, 10),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainer.optim.betas must have 2 entries")));
   proto.add_betas(0.95);
-  proto.set_schedule("step");
-  EXPECT_THAT(AdamWOptions::FromProto(proto, 10),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainer.optim.schedule")));
-  proto.set_schedule("");
   M1RL_ASSERT_OK_AND_ASSIGN(AdamWOptions o, AdamWOptions::FromProto(proto, 10));
   EXPECT_EQ(o.eps, 1e-15);  // ALGORITHMS §7 default
   EXPECT_EQ(o.beta2, 0.95);
+  EXPECT_EQ(o.schedule, "constant");  // the proto enum's zero value
+  proto.set_schedule(config::OptimConfig::SCHEDULE_WSD);
+  M1RL_ASSERT_OK_AND_ASSIGN(AdamWOptions w, AdamWOptions::FromProto(proto, 10));
+  EXPECT_EQ(w.schedule, "wsd");
 }
 
 TEST(ShardedAdamWTest, SingleRankMatchesFloat64Formula) {

@@ -1,11 +1,10 @@
 #include "trainer/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/cat.h>
-#include <ATen/ops/from_blob.h>
 #include <ATen/ops/full.h>
-#include <ATen/ops/ones.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/where.h>
@@ -31,17 +30,27 @@
 #include "algorithms/dynamic_sampling.h"
 #include "algorithms/loss_agg.h"
 #include "algorithms/metrics.h"
+#include "algorithms/mismatch.h"
 #include "algorithms/overlong.h"
 #include "algorithms/policy_loss.h"
 #include "algorithms/repetition.h"
+#include "algorithms/rollout_correction.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "common/logging.h"
 #include "common/progress.h"
+#include "common/random.h"
+#include "common/status_macros.h"
 #include "model/chat_template.h"
+#include "model/flops.h"
+#include "model/safetensors.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
-#include "trainer/internal/status.h"
-#include "trainer/internal/tensor_file.h"
+#include "rollout/rollout_config.h"
+#include "trainer/policy.h"
+#include "trainer/rollout_metrics.h"
+#include "trainer/sync_status.h"
+#include "trainer/trainer_config.h"
 
 namespace m1rl::trainer {
 namespace fs = std::filesystem;
@@ -53,15 +62,11 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
+// Per-(step, round, prompt) seeds: common/random.h's MixSeeds.
+template <typename... Seeds>
+uint64_t Mix(Seeds... seeds) {
+  return MixSeeds(static_cast<uint64_t>(seeds)...);
 }
-uint64_t Mix(uint64_t a, uint64_t b) { return SplitMix(a ^ SplitMix(b)); }
-uint64_t Mix(uint64_t a, uint64_t b, uint64_t c) { return Mix(Mix(a, b), c); }
-uint64_t Mix(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return Mix(Mix(a, b, c), d); }
 
 // Catches LibTorch exceptions at the step boundary (S16).
 template <typename Fn>
@@ -104,18 +109,6 @@ const std::vector<std::string>& ResumeMutableFields() {
   return *fields;
 }
 
-// One completion kept for the update.
-struct Trainer::Sample {
-  int64_t group = 0;                    // local group index
-  std::vector<int32_t> prompt;          // prompt token ids
-  std::vector<int32_t> completion;      // generated token ids
-  std::vector<float> rollout_logprobs;  // [completion] behaviour log-probs
-  std::vector<uint8_t> loss_mask;       // [completion] v
-  double advantage = 0;
-  at::Tensor old_logprobs;  // [completion] fp32, l_old
-  at::Tensor ref_logprobs;  // [completion] fp32, l_ref (only when the KL term needs it)
-};
-
 Trainer::Trainer(const config::RunConfig& config, Communicator* comm) : config_(config), comm_(comm) {}
 Trainer::~Trainer() = default;
 
@@ -127,56 +120,44 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const config::RunConfig
 }
 
 absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
+  // Local setup; a failure on any rank fails Create on every rank (the others would otherwise wait in the
+  // first collective of the first step).
+  absl::Status local = Guard("initialising", [&]() -> absl::Status {
+    M1RL_RETURN_IF_ERROR(CheckConfig());
+    const std::string tok_spec = config_.model().tokenizer().empty() ? "char" : config_.model().tokenizer();
+    M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
+    M1RL_RETURN_IF_ERROR(BuildPolicy());
+    M1RL_RETURN_IF_ERROR(BuildOptimizerAndReward(std::move(reward)));
+    return LoadDataAndWriters();
+  });
+  return SyncStatus(*comm_, local, "initialising");
+}
+
+absl::Status Trainer::CheckConfig() {
   const config::TrainerConfig& tc = config_.trainer();
-  if (tc.mode() != "rl" && tc.mode() != "sft") {
-    return absl::InvalidArgumentError(absl::StrCat("trainer.mode must be rl or sft, got '", tc.mode(), "'"));
+  const bool rl = tc.mode() == config::TrainerConfig::MODE_RL;
+  // The one validation of a run config, shared with `m1rl config` (trainer/trainer_config.h).
+  M1RL_RETURN_IF_ERROR(ValidateRunConfig(config_));
+  if (rl) {
+    M1RL_ASSIGN_OR_RETURN(algorithm_, algorithms::ResolveAlgorithmConfig(
+                                          config_.algorithm(), rollout::MaxNewTokens(config_.rollout())));
+    // Every rollout field reaches the engine through rollout/rollout_config.h (checked here, used per step).
+    // Warns once when top_p/top_k truncate sampling while the recorded behaviour log-probs are full.
+    M1RL_ASSIGN_OR_RETURN(sampling_, rollout::SamplingParamsFromConfig(config_.rollout()));
+    M1RL_RETURN_IF_ERROR(rollout::EngineOptionsFromConfig(config_.rollout()).status());
   }
-  if (tc.steps() < 0)
-    return absl::InvalidArgumentError(absl::StrCat("trainer.steps must be >= 0, got ", tc.steps()));
-  if (tc.mode() == "rl") {
-    if (tc.prompts_per_step() < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("trainer.prompts_per_step must be >= 1, got ", tc.prompts_per_step()));
-    }
-    if (config_.rollout().n_samples() < 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "rollout.n_samples must be >= 2 for group advantages, got ", config_.rollout().n_samples()));
-    }
-    M1RL_RETURN_IF_ERROR(algorithms::ResolveAlgorithmConfig(config_.algorithm()).status());
-  } else if (tc.sft_batch_size() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trainer.sft_batch_size must be >= 1, got ", tc.sft_batch_size()));
-  }
-  if (!tc.prompt_template().empty() && tc.prompt_template() != "chat" && tc.prompt_template() != "raw") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trainer.prompt_template must be chat or raw, got '", tc.prompt_template(), "'"));
-  }
-  rollout_temperature_ = config_.rollout().temperature() > 0 ? config_.rollout().temperature() : 1.0;
+  rollout_temperature_ = rollout::Temperature(config_.rollout());
+  M1RL_RETURN_IF_ERROR(CheckDataFiles(config_.data()));
 
-  // The trainer keeps FP32 weights, gradients and Adam moments (ALGORITHMS.md §7): model.dtype bfloat16 is
-  // bf16 compute over FP32 master weights (model::ModelPrecision). The head precision is the one the
-  // rollout uses too, so both sides compute the same token probabilities (M1 §3.2).
-  const std::string& dtype = config_.model().dtype();
-  if (!dtype.empty() && dtype != "float32" && dtype != "bfloat16") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model.dtype: the trainer keeps FP32 master weights, computing in float32 or bfloat16; got '", dtype,
-        "'"));
-  }
-  const model::ModelPrecision precision =
-      model::ModelPrecision::ForTraining(dtype == "bfloat16" ? at::kBFloat16 : at::kFloat);
-  if (!config_.model().lm_head_precision().empty()) {
-    absl::StatusOr<model::HeadPrecision> hp = model::ParseHeadPrecision(config_.model().lm_head_precision());
-    if (!hp.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", hp.status().message()));
-    head_precision_ = *hp;
-  }
-  if (config_.model().head_chunk_size() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.head_chunk_size must be >= 0, got ", config_.model().head_chunk_size()));
-  }
+  // The head precision is the one the rollout uses too, so both sides compute the same token
+  // probabilities (M1 §3.2). model.dtype (fp32 masters, bf16 or fp32 compute) is checked by
+  // ValidateRunConfig and applied by InitialPolicy.
+  head_precision_ = model::HeadPrecisionFromConfig(config_.model());
+  return absl::OkStatus();
+}
 
-  const std::string tok_spec = config_.model().tokenizer().empty() ? "char" : config_.model().tokenizer();
-  M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
-
+absl::Status Trainer::BuildPolicy() {
+  const config::TrainerConfig& tc = config_.trainer();
   at::Device device(at::kCPU);
   if (!config_.model().device().empty() && config_.model().device() != "cpu" &&
       config_.model().device() != "auto") {
@@ -187,44 +168,39 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
           absl::StrCat("model.device: '", config_.model().device(), "' is not a device"));
     }
   }
-  // The initial policy: model.init_from, else a seeded random init (identical on every rank).
-  auto initial_policy = [&]() -> absl::StatusOr<std::unique_ptr<model::HybridModel>> {
-    if (!config_.model().init_from().empty()) {
-      return model::HybridModel::LoadHf(config_.model().init_from(), precision, device);
-    }
-    M1RL_ASSIGN_OR_RETURN(model::ModelConfig mc, model::ModelConfig::FromProto(config_.model()));
-    const uint64_t seed = config_.model().seed() != 0 ? config_.model().seed() : tc.seed();
-    return model::HybridModel::Create(mc, precision, device, seed);
-  };
-  M1RL_ASSIGN_OR_RETURN(model_, initial_policy());
-  if (tc.mode() == "rl") {
-    M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg,
-                          algorithms::ResolveAlgorithmConfig(config_.algorithm()));
-    if (alg.needs_reference_model()) {
-      // The KL term's reference is the initial policy, frozen (also after a resume: the checkpoint
-      // holds the trained policy, the reference is rebuilt from the same source).
-      M1RL_ASSIGN_OR_RETURN(ref_model_, initial_policy());
-      for (auto& [name, p] : ref_model_->NamedParameters()) p.requires_grad_(false);
-    }
+  M1RL_ASSIGN_OR_RETURN(model_, InitialPolicy(config_, device));
+  if (tc.mode() == config::TrainerConfig::MODE_RL && algorithm_.needs_reference_model()) {
+    // The KL term's reference is the initial policy, frozen (also after a resume: the checkpoint
+    // holds the trained policy, the reference is rebuilt from the same source).
+    M1RL_ASSIGN_OR_RETURN(ref_model_, InitialPolicy(config_, device));
+    for (auto& [name, p] : ref_model_->NamedParameters()) p.requires_grad_(false);
   }
   if (tokenizer_->vocab_size() > model_->config().vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat("model.vocab_size ", model_->config().vocab_size,
                                                    " is smaller than the tokenizer's ",
                                                    tokenizer_->vocab_size()));
   }
+  return absl::OkStatus();
+}
 
+absl::Status Trainer::BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward) {
+  const config::TrainerConfig& tc = config_.trainer();
+  const bool rl = tc.mode() == config::TrainerConfig::MODE_RL;
   const int64_t total_steps =
-      std::max<int64_t>(1, tc.steps()) * (tc.mode() == "rl" ? std::max(1, tc.minibatches_per_step()) : 1);
+      std::max<int64_t>(1, tc.steps()) * (rl ? std::max(1, tc.minibatches_per_step()) : 1);
   M1RL_ASSIGN_OR_RETURN(AdamWOptions opts, AdamWOptions::FromProto(tc.optim(), total_steps));
   M1RL_ASSIGN_OR_RETURN(optimizer_, ShardedAdamW::Create(model_->NamedParameters(), opts, comm_));
 
   if (reward != nullptr) {
     reward_ = std::move(reward);
-  } else if (tc.mode() == "rl" || tc.eval_every() > 0 || tc.eval_at_start()) {
+  } else if (rl || tc.eval_every() > 0 || tc.eval_at_start()) {
     M1RL_ASSIGN_OR_RETURN(reward_, reward::RewardClient::Create(config_.reward()));
   }
+  return absl::OkStatus();
+}
 
-  if (config_.data().train_path().empty()) return absl::InvalidArgumentError("data.train_path is required");
+absl::Status Trainer::LoadDataAndWriters() {
+  const config::TrainerConfig& tc = config_.trainer();
   M1RL_ASSIGN_OR_RETURN(PromptDataset train, PromptDataset::Load(config_.data().train_path()));
   train_data_ = std::move(train);
   if (!config_.data().eval_path().empty()) {
@@ -265,8 +241,14 @@ model::ForwardOptions Trainer::HeadForwardOptions() const {
   return fwd;
 }
 
+model::ForwardOptions Trainer::TrainForwardOptions() const {
+  model::ForwardOptions fwd = HeadForwardOptions();
+  fwd.temperature = rollout_temperature_;
+  return fwd;
+}
+
 std::vector<int32_t> Trainer::EncodePrompt(const std::string& prompt) const {
-  const bool raw = config_.trainer().prompt_template() == "raw";
+  const bool raw = config_.trainer().prompt_template() == config::TrainerConfig::PROMPT_TEMPLATE_RAW;
   std::vector<int32_t> ids;
   if (tokenizer_->bos_id() >= 0) ids.push_back(tokenizer_->bos_id());
   std::vector<int32_t> body = tokenizer_->Encode(raw ? prompt : model::FormatPrompt(prompt));
@@ -275,34 +257,6 @@ std::vector<int32_t> Trainer::EncodePrompt(const std::string& prompt) const {
 }
 
 namespace {
-
-// Packs (prompt + completion) sequences into one training forward: inputs are seq[:-1], targets
-// seq[1:]; completion token k of a sequence sits at target position P - 1 + k.
-struct Packed {
-  at::Tensor input_ids;                   // [T] int64
-  at::Tensor targets;                     // [T] int64
-  std::vector<int64_t> cu_seqlens;        // [S+1]
-  std::vector<int64_t> completion_begin;  // per sequence: index in [T] of its first completion target
-};
-
-Packed Pack(const std::vector<const std::vector<int32_t>*>& prompts,
-            const std::vector<const std::vector<int32_t>*>& completions) {
-  std::vector<int64_t> in, tg;
-  Packed p;
-  p.cu_seqlens.push_back(0);
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    std::vector<int64_t> full(prompts[i]->begin(), prompts[i]->end());
-    full.insert(full.end(), completions[i]->begin(), completions[i]->end());
-    p.completion_begin.push_back(static_cast<int64_t>(in.size()) + static_cast<int64_t>(prompts[i]->size()) -
-                                 1);
-    in.insert(in.end(), full.begin(), full.end() - 1);
-    tg.insert(tg.end(), full.begin() + 1, full.end());
-    p.cu_seqlens.push_back(static_cast<int64_t>(in.size()));
-  }
-  p.input_ids = LongTensor(in);
-  p.targets = LongTensor(tg);
-  return p;
-}
 
 std::string StripSpecials(const model::Tokenizer& tok, const std::vector<int32_t>& ids) {
   std::vector<int32_t> kept;
@@ -333,556 +287,740 @@ rl::ScoreItem MakeScoreItem(const PromptRow& row, const rl::Completion& c, const
 
 }  // namespace
 
+absl::StatusOr<rollout::EngineOptions> Trainer::MakeEngineOptions(const config::RolloutConfig& rc) const {
+  M1RL_ASSIGN_OR_RETURN(rollout::EngineOptions eo, rollout::EngineOptionsFromConfig(rc));
+  eo.eos_token_ids = {tokenizer_->eos_id()};
+  const model::Tokenizer* tok = tokenizer_.get();
+  eo.detokenize = [tok](const std::vector<int32_t>& ids) { return StripSpecials(*tok, ids); };
+  return eo;
+}
+
 absl::StatusOr<StepResult> Trainer::TrainStep() {
   const std::string where = absl::StrCat("step ", step_ + 1, " on rank ", comm_->rank());
   absl::StatusOr<StepResult> r = Guard(where, [&]() -> absl::StatusOr<StepResult> {
-    return config_.trainer().mode() == "rl" ? RlStep() : SftStep();
+    return config_.trainer().mode() == config::TrainerConfig::MODE_RL ? RlStep() : SftStep();
   });
-  if (!r.ok()) return internal::Annotate(r.status(), where);
+  if (!r.ok()) return ::m1rl::internal::Annotate(r.status(), where);
   return r;
 }
 
+// ---- the RL step ----------------------------------------------------------------------------------------
+
+// One generation round's requests over this rank's shard [shard_begin, shard_end) of the global batch.
+struct Trainer::RoundRequests {
+  int64_t round = 0;        // 1-based
+  int64_t shard_begin = 0;  // global batch index of requests[0]
+  std::vector<rollout::GenerationRequest> requests;
+  std::vector<const PromptRow*> rows;                        // [requests]
+  std::vector<rollout::RequestOutput> outputs;               // [requests], after generation
+  std::map<std::pair<size_t, int>, rl::ScoreResult> scores;  // (request, sample) -> reply
+};
+
+// Stage 1: this rank's kept groups, in collection order.
+struct Trainer::RolloutBatch {
+  std::vector<RlSample> samples;
+  std::vector<int64_t> group_keys;  // [kept groups] global minibatch-order key, >= 0
+  RolloutCounters counters;         // local
+  std::map<std::string, std::pair<double, int64_t>> domain_reward;  // domain -> (reward sum, count), local
+  std::optional<algorithms::DynamicSamplingResult> dynamic_sampling;
+  std::string last_score_error;  // the latest unscored item's status and details
+  double generate_s = 0, score_wait_s = 0;
+};
+
+// Stage 2: global rollout metrics.
+struct Trainer::RolloutReport {
+  RolloutCounters global;
+  std::map<std::string, double> metrics;
+};
+
+// Stage 5: the reducible sums of the step's updates (policy loss and rollout correction).
+struct Trainer::UpdateStats {
+  algorithms::PolicyStats policy;
+  algorithms::RolloutCorrectionStats correction;
+};
+
+// Stage 5: one minibatch's optimizer step.
+struct Trainer::PolicyUpdate {
+  double loss = 0;         // global
+  double loss_tokens = 0;  // global N_tok
+  OptimizerStepStats optim;
+};
+
 absl::StatusOr<StepResult> Trainer::RlStep() {
-  const config::TrainerConfig& tc = config_.trainer();
-  const config::RolloutConfig& rc = config_.rollout();
-  M1RL_ASSIGN_OR_RETURN(algorithms::ResolvedAlgorithm alg,
-                        algorithms::ResolveAlgorithmConfig(config_.algorithm()));
-  const int world = comm_->world_size(), rank = comm_->rank();
-  const int64_t step_index = step_;  // 0-based index of this step
-  const uint64_t seed = static_cast<uint64_t>(tc.seed());
-  const int G = rc.n_samples();
-  const int64_t B = tc.prompts_per_step();
-  const auto [shard_begin, shard_end] = ShardRange(B, rank, world);
-  const int64_t local_target = shard_end - shard_begin;
-  std::map<std::string, double> m;
   const Clock::time_point t_step = Clock::now();
-  double gen_s = 0, score_wait_s = 0;
-  int64_t gen_tokens = 0;
-
-  // ---- generation rounds with scoring, filtering and advantages ----
-  rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
-  rollout::EngineOptions eo;
-  eo.max_batch_size = rc.max_batch_size() > 0 ? rc.max_batch_size() : 64;
-  eo.memory_budget_bytes = rc.memory_budget_bytes();
-  eo.prefill_chunk = rc.prefill_chunk() > 0 ? rc.prefill_chunk() : 2048;
-  eo.eos_token_ids = {tokenizer_->eos_id()};
-  eo.stop_strings.assign(rc.stop_strings().begin(), rc.stop_strings().end());
-  if (alg.repetition) {
-    eo.repetition_run_length = alg.repetition_run_length;
-    eo.repetition_threshold = alg.repetition_threshold;
-  }
-  const model::Tokenizer* tok = tokenizer_.get();
-  eo.detokenize = [tok](const std::vector<int32_t>& ids) { return StripSpecials(*tok, ids); };
-  eo.policy_version = step_index;
-  M1RL_ASSIGN_OR_RETURN(auto engine, rollout::Engine::Create(&decode, eo));
-
-  std::optional<algorithms::DynamicSampler> dyn;
-  if (alg.dynamic_sampling)
-    dyn.emplace(std::max<int64_t>(1, local_target), alg.max_gen_rounds, alg.on_exhausted);
-  std::vector<Sample> samples;
-  int64_t num_groups = 0;
-  std::vector<uint64_t> group_keys;  // per kept group: its global minibatch-order key (>= 0 as int64)
-  int64_t unscored = 0, total_completions = 0, repetition_dropped = 0, groups_dropped = 0,
-          zero_var_groups = 0;
-  int64_t correct_count = 0, scored_count = 0, masked_tokens = 0;
-  double reward_sum = 0, length_sum = 0, length_max = 0, abs_adv_sum = 0;
-  std::map<std::string, std::pair<double, int64_t>> domain_reward;
-  int64_t stop_counts[rl::StopReason_ARRAYSIZE] = {};
-  std::string last_score_error;
-  absl::Status local_error = absl::OkStatus();
-  int64_t round = 0;
-  while (true) {
-    const bool need_local = local_error.ok() && (dyn ? dyn->NeedsMoreGroups() : round == 0);
-    at::Tensor flag = at::scalar_tensor(need_local ? 1 : 0, at::kLong).reshape({1});
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(flag, ReduceOp::kMax));
-    if (flag.item<int64_t>() == 0) break;
-    // All ranks draw the same global batch, so the cursor stays identical; a rank that has enough
-    // groups discards its share (counted as dynamic-sampling extras).
-    std::vector<int64_t> batch = sampler_->NextBatch(B);
-    ++round;
-    if (!need_local) continue;
-    if (dyn) {
-      if (absl::Status s = dyn->BeginRound(); !s.ok()) {
-        local_error = s;
-        continue;
-      }
-    }
-    std::vector<rollout::GenerationRequest> requests;
-    std::vector<const PromptRow*> rows;
-    for (int64_t i = shard_begin; i < shard_end; ++i) {
-      const PromptRow& row = train_data_->row(static_cast<size_t>(batch[static_cast<size_t>(i)]));
-      rollout::GenerationRequest req;
-      req.prompt_id = row.id;
-      req.group_id = absl::StrCat(row.id, "@", step_index, ".", round, ".", i);
-      req.prompt = row.prompt;
-      req.domain = row.domain;
-      req.prompt_token_ids = EncodePrompt(row.prompt);
-      req.n = G;
-      req.seed = Mix(seed, static_cast<uint64_t>(step_index), static_cast<uint64_t>(round),
-                     static_cast<uint64_t>(i));
-      req.max_new_tokens = rc.max_new_tokens() > 0 ? rc.max_new_tokens() : 256;
-      req.sampling.temperature = rollout_temperature_;
-      req.sampling.top_p = rc.top_p() > 0 ? rc.top_p() : 1.0;
-      req.sampling.top_k = rc.top_k();
-      requests.push_back(std::move(req));
-      rows.push_back(&row);
-    }
-    // Streamed scoring: each finished completion goes to the reward client at once.
-    std::mutex mu;
-    std::map<std::pair<size_t, int>, rl::ScoreResult> results;
-    std::map<std::string, size_t> request_of;
-    for (size_t i = 0; i < requests.size(); ++i) request_of[requests[i].group_id] = i;
-    const bool repetition_scored =
-        !alg.repetition || algorithms::RepetitionPolicyCallsVerifier(alg.repetition_policy);
-    auto on_done = [&](const rl::Completion& c) {
-      if (c.stop_reason() == rl::STOP_REPETITION && !repetition_scored)
-        return;  // policy decides, no verifier call
-      const size_t ri = request_of.at(c.group_id());
-      const int j = c.sample_index();
-      reward_->ScoreAsync(MakeScoreItem(*rows[ri], c, c.text()),
-                          [&mu, &results, ri, j](const rl::ScoreResult& r) {
-                            std::lock_guard<std::mutex> lock(mu);
-                            results[{ri, j}] = r;
-                          });
-    };
-    const Clock::time_point t_gen = Clock::now();
-    absl::StatusOr<std::vector<rollout::RequestOutput>> outs = engine->Generate(requests, on_done);
-    gen_s += Seconds(t_gen);
-    const Clock::time_point t_wait = Clock::now();
-    reward_->Drain();
-    score_wait_s += Seconds(t_wait);
-    if (!outs.ok()) return outs.status();
-    gen_tokens += engine->last_stats().generated_tokens;
-    for (size_t ri = 0; ri < outs->size(); ++ri) {
-      const rollout::RequestOutput& out = (*outs)[ri];
-      M1RL_RETURN_IF_ERROR_WITH(out.status, "generation request ", requests[ri].group_id);
-      std::vector<std::optional<double>> rewards(static_cast<size_t>(G));
-      std::vector<std::optional<bool>> verdicts(static_cast<size_t>(G));
-      std::vector<std::vector<uint8_t>> masks(static_cast<size_t>(G));
-      std::vector<bool> dropped(static_cast<size_t>(G), false);
-      for (int j = 0; j < G; ++j) {
-        const rl::Completion& c = out.completions[static_cast<size_t>(j)];
-        ++total_completions;
-        ++stop_counts[c.stop_reason()];
-        const double len = c.token_ids_size();
-        length_sum += len;
-        length_max = std::max(length_max, len);
-        std::vector<uint8_t> mask(static_cast<size_t>(c.token_ids_size()), 1);
-        std::optional<double> reward;
-        std::optional<bool> correct;
-        auto it = results.find({ri, j});
-        if (it != results.end()) {
-          if (it->second.status() == rl::OK) {
-            reward = it->second.total();
-            correct = it->second.verdict() == rl::CORRECT;
-          } else {
-            last_score_error =
-                absl::StrCat(rl::ItemStatus_Name(it->second.status()), ": ", it->second.details());
-          }
-        }
-        if (c.stop_reason() == rl::STOP_REPETITION && alg.repetition) {
-          algorithms::RepetitionOutcome o = algorithms::ApplyRepetitionPolicy(
-              alg.repetition_policy, alg.repetition_failure_reward, alg.repetition_run_length, mask,
-              repetition_scored ? reward : std::nullopt, repetition_scored ? correct : std::nullopt);
-          if (o.drop) {
-            dropped[static_cast<size_t>(j)] = true;
-            ++repetition_dropped;
-            continue;
-          }
-          reward = o.reward;
-          correct = o.correct;
-          mask = o.loss_mask;
-          masked_tokens += o.num_masked;
-        } else if (it == results.end() || it->second.status() != rl::OK) {
-          ++unscored;  // excluded, counted; never scored as 0
-          continue;
-        }
-        if (!reward.has_value()) {
-          ++unscored;
-          continue;
-        }
-        ++scored_count;
-        if (correct.value_or(false)) ++correct_count;
-        reward_sum += *reward;
-        domain_reward[rows[ri]->domain].first += *reward;
-        domain_reward[rows[ri]->domain].second += 1;
-        if (alg.overlong)
-          *reward += algorithms::SoftOverlongPenalty(c.token_ids_size(), alg.overlong_max_len,
-                                                     alg.overlong_cache_len);
-        rewards[static_cast<size_t>(j)] = reward;
-        verdicts[static_cast<size_t>(j)] = correct;
-        masks[static_cast<size_t>(j)] = std::move(mask);
-      }
-      if (dyn && !dyn->OfferGroup(static_cast<int64_t>(ri), verdicts)) continue;
-      M1RL_ASSIGN_OR_RETURN(algorithms::GroupAdvantages adv,
-                            algorithms::ComputeGroupAdvantages(alg.advantage, rewards));
-      if (adv.dropped) {
-        ++groups_dropped;
-        continue;
-      }
-      if (adv.zero_variance) ++zero_var_groups;
-      const int64_t gidx = num_groups++;
-      group_keys.push_back(Mix(seed ^ 0x6d696e69ULL, static_cast<uint64_t>(step_index),
-                               static_cast<uint64_t>(round), static_cast<uint64_t>(shard_begin) + ri) >>
-                           1);
-      for (int j = 0; j < G; ++j) {
-        if (dropped[static_cast<size_t>(j)] || !adv.advantages[static_cast<size_t>(j)].has_value()) continue;
-        const rl::Completion& c = out.completions[static_cast<size_t>(j)];
-        Sample s;
-        s.group = gidx;
-        s.prompt.assign(c.prompt_token_ids().begin(), c.prompt_token_ids().end());
-        s.completion.assign(c.token_ids().begin(), c.token_ids().end());
-        s.rollout_logprobs.assign(c.logprobs().begin(), c.logprobs().end());
-        s.loss_mask = masks[static_cast<size_t>(j)];
-        s.advantage = *adv.advantages[static_cast<size_t>(j)];
-        abs_adv_sum += std::abs(s.advantage);
-        if (s.completion.empty()) continue;
-        samples.push_back(std::move(s));
-      }
-    }
-  }
-  // Dynamic-sampling exhaustion (kError) and other local failures end the step on every rank.
-  at::Tensor err = at::scalar_tensor(local_error.ok() ? 0 : 1, at::kLong).reshape({1});
-  M1RL_RETURN_IF_ERROR(comm_->AllReduce(err, ReduceOp::kMax));
-  if (!local_error.ok()) return local_error;
-  if (err.item<int64_t>() != 0)
-    return absl::AbortedError("another rank failed this step's generation rounds");
-  if (dyn) {
-    M1RL_ASSIGN_OR_RETURN(algorithms::DynamicSamplingResult dr, dyn->Finish());
-    m["dynamic_sampling/rounds"] = static_cast<double>(dr.rounds);
-    m["dynamic_sampling/filtered"] = static_cast<double>(dr.num_filtered);
-    m["dynamic_sampling/discarded_extra"] = static_cast<double>(dr.num_discarded_extra);
-    m["dynamic_sampling/partial"] = dr.partial ? 1.0 : 0.0;
-  }
-
-  // ---- global rollout statistics ----
-  {
-    std::vector<double> sums = {static_cast<double>(total_completions),
-                                static_cast<double>(unscored),
-                                static_cast<double>(scored_count),
-                                static_cast<double>(correct_count),
-                                reward_sum,
-                                length_sum,
-                                static_cast<double>(repetition_dropped),
-                                static_cast<double>(groups_dropped),
-                                static_cast<double>(zero_var_groups),
-                                static_cast<double>(num_groups),
-                                static_cast<double>(gen_tokens),
-                                abs_adv_sum,
-                                static_cast<double>(samples.size()),
-                                static_cast<double>(masked_tokens)};
-    for (int k = 0; k < rl::StopReason_ARRAYSIZE; ++k) sums.push_back(static_cast<double>(stop_counts[k]));
-    at::Tensor t = at::tensor(sums, at::TensorOptions().dtype(at::kDouble));
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
-    at::Tensor mx = at::tensor(std::vector<double>{length_max}, at::TensorOptions().dtype(at::kDouble));
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(mx, ReduceOp::kMax));
-    auto v = [&](int i) { return t[i].item<double>(); };
-    const double total = v(0), uns = v(1), scored = v(2);
-    m["rollout/completions"] = total;
-    m["rollout/unscored"] = uns;
-    m["rollout/accuracy"] = scored > 0 ? v(3) / scored : 0;
-    m["rollout/reward_mean"] = scored > 0 ? v(4) / scored : 0;
-    m["rollout/response_length_mean"] = total > 0 ? v(5) / total : 0;
-    m["rollout/response_length_max"] = mx[0].item<double>();
-    m["rollout/repetition_dropped"] = v(6);
-    m["rollout/groups_dropped"] = v(7);
-    m["rollout/zero_variance_group_share"] = v(9) > 0 ? v(8) / v(9) : 0;
-    m["rollout/groups_kept"] = v(9);
-    m["rollout/gen_tokens"] = v(10);
-    m["rollout/abs_advantage_mean"] = v(12) > 0 ? v(11) / v(12) : 0;
-    m["rollout/masked_tokens_repetition"] = v(13);
-    for (int k = 1; k < rl::StopReason_ARRAYSIZE; ++k) {
-      m[absl::StrCat("rollout/stop_",
-                     absl::AsciiStrToLower(rl::StopReason_Name(static_cast<rl::StopReason>(k))))] = v(14 + k);
-    }
-    const double limit = tc.max_unscored_fraction() > 0 ? tc.max_unscored_fraction() : 0.5;
-    if (total > 0 && uns / total > limit) {
-      return absl::UnavailableError(absl::StrCat(
-          "reward service: ", static_cast<int64_t>(uns), " of ", static_cast<int64_t>(total),
-          " completions unscored (limit ", limit, " = trainer.max_unscored_fraction; reward.address ",
-          config_.reward().address(), "); last error: ", last_score_error));
-    }
-  }
-  for (const auto& [domain, rs] : domain_reward) {
-    // Per-domain means are local (domains may differ per rank); rank 0's view is logged.
-    m[absl::StrCat("reward/", domain, "_mean")] = rs.second > 0 ? rs.first / rs.second : 0;
-  }
-
-  // ---- minibatches of whole groups: a seeded global order over every rank's groups ----
-  // Each kept group has a key derived from (seed, step, round, global prompt index); the keys of all
-  // ranks are gathered and sorted, and position p of N goes to minibatch p * M / N. The split is thus
-  // a function of the global batch only, identical for any number of ranks.
-  at::Tensor max_groups = at::scalar_tensor(num_groups, at::kLong).reshape({1});
-  M1RL_RETURN_IF_ERROR(comm_->AllReduce(max_groups, ReduceOp::kMax));
-  const int64_t kmax = std::max<int64_t>(1, max_groups.item<int64_t>());
-  constexpr int64_t kNoKey = std::numeric_limits<int64_t>::min();
-  at::Tensor keys = at::full({kmax}, kNoKey, at::kLong);
-  for (int64_t g = 0; g < num_groups; ++g) keys[g] = static_cast<int64_t>(group_keys[static_cast<size_t>(g)]);
-  at::Tensor all_keys = at::zeros({kmax * world}, at::kLong);
-  M1RL_RETURN_IF_ERROR(comm_->AllGather(keys, all_keys));
-  std::vector<int64_t> sorted_keys;
-  const int64_t* kp = all_keys.data_ptr<int64_t>();
-  for (int64_t i = 0; i < kmax * world; ++i) {
-    if (kp[i] != kNoKey) sorted_keys.push_back(kp[i]);
-  }
-  std::sort(sorted_keys.begin(), sorted_keys.end());
-  const int64_t n_global = static_cast<int64_t>(sorted_keys.size());
-  const int64_t M = std::max<int64_t>(1, std::min<int64_t>(std::max(1, tc.minibatches_per_step()), n_global));
-  std::vector<int64_t> group_to_mb(static_cast<size_t>(num_groups));
-  for (int64_t g = 0; g < num_groups; ++g) {
-    const int64_t key = static_cast<int64_t>(group_keys[static_cast<size_t>(g)]);
-    const int64_t pos = std::lower_bound(sorted_keys.begin(), sorted_keys.end(), key) - sorted_keys.begin();
-    group_to_mb[static_cast<size_t>(g)] = pos * M / std::max<int64_t>(1, n_global);
-  }
-  std::vector<std::vector<Sample*>> minibatches(static_cast<size_t>(M));
-  for (Sample& s : samples)
-    minibatches[static_cast<size_t>(group_to_mb[static_cast<size_t>(s.group)])].push_back(&s);
-
-  // Micro-batches by token budget (whole sequences).
-  auto split_micro = [&](const std::vector<Sample*>& mb) {
-    std::vector<std::vector<Sample*>> out;
-    int64_t tokens = 0;
-    for (Sample* s : mb) {
-      const int64_t len = static_cast<int64_t>(s->prompt.size() + s->completion.size()) - 1;
-      if (out.empty() ||
-          (tc.micro_batch_tokens() > 0 && tokens + len > tc.micro_batch_tokens() && tokens > 0)) {
-        out.emplace_back();
-        tokens = 0;
-      }
-      out.back().push_back(s);
-      tokens += len;
-    }
-    return out;
-  };
-  model::ForwardOptions fwd = HeadForwardOptions();
-  fwd.temperature = rollout_temperature_;
-
-  // ---- old log-probs: recomputed with theta_old in the update's packing, or the rollout's; ----
-  // ---- reference log-probs from the frozen initial policy when the KL term needs them      ----
+  M1RL_ASSIGN_OR_RETURN(RolloutBatch batch, CollectGroups());
+  M1RL_ASSIGN_OR_RETURN(RolloutReport report, ReduceRolloutMetrics(batch));
+  M1RL_ASSIGN_OR_RETURN(Minibatches minibatches, AssignGroupsToMinibatches(batch));
   const Clock::time_point t_update = Clock::now();
-  const bool recompute_old = alg.ratio_denominator != algorithms::RatioDenominator::kRollout;
-  for (const auto& mb : minibatches) {
-    for (const auto& micro : split_micro(mb)) {
-      if (!recompute_old) {
-        for (Sample* s : micro) s->old_logprobs = at::tensor(s->rollout_logprobs);
-      }
-      if (!recompute_old && ref_model_ == nullptr) continue;
-      std::vector<const std::vector<int32_t>*> ps, cs;
-      for (Sample* s : micro) {
-        ps.push_back(&s->prompt);
-        cs.push_back(&s->completion);
-      }
-      Packed p = Pack(ps, cs);
-      at::NoGradGuard no_grad;
-      auto completion_logprobs = [&](const model::HybridModel& m, at::Tensor Sample::*field) {
-        at::Tensor lp = m.Forward(p.input_ids, p.targets, p.cu_seqlens, fwd).logprobs.to(at::kCPU);
-        for (size_t i = 0; i < micro.size(); ++i) {
-          micro[i]->*field =
-              lp.narrow(0, p.completion_begin[i], static_cast<int64_t>(micro[i]->completion.size())).clone();
-        }
-      };
-      if (recompute_old) completion_logprobs(*model_, &Sample::old_logprobs);
-      if (ref_model_ != nullptr) completion_logprobs(*ref_model_, &Sample::ref_logprobs);
-    }
-  }
-
-  // ---- updates: one optimizer step per minibatch ----
+  M1RL_ASSIGN_OR_RETURN(algorithms::MismatchStats agreement, ComputeOldAndRefLogprobs(minibatches));
   StepResult result;
-  algorithms::PolicyStats stats;
-  double grad_norm_sum = 0, clipped = 0, train_tokens = 0, lr = 0;
-  for (size_t mbi = 0; mbi < minibatches.size(); ++mbi) {
-    const std::vector<Sample*>& mb = minibatches[mbi];
-    // Dense global ids: this rank's sequences and groups follow those of lower ranks.
-    std::map<int64_t, int64_t> local_group_id;
-    for (Sample* s : mb) local_group_id.emplace(s->group, static_cast<int64_t>(local_group_id.size()));
-    at::Tensor mine =
-        LongTensor({static_cast<int64_t>(mb.size()), static_cast<int64_t>(local_group_id.size())});
-    at::Tensor all = at::zeros({2 * world}, at::kLong);
-    M1RL_RETURN_IF_ERROR(comm_->AllGather(mine, all));
-    int64_t seq_off = 0, grp_off = 0, S = 0, Gn = 0;
-    for (int r = 0; r < world; ++r) {
-      if (r < rank) {
-        seq_off += all[2 * r].item<int64_t>();
-        grp_off += all[2 * r + 1].item<int64_t>();
-      }
-      S += all[2 * r].item<int64_t>();
-      Gn += all[2 * r + 1].item<int64_t>();
-    }
-    struct Micro {
-      Packed packed;
-      at::Tensor mask, seq_ids, group_ids, adv, old_lp, ref_lp;  // [T] (ref_lp only with a KL term)
-    };
-    std::vector<Micro> micros;
-    int64_t seq_counter = 0;
-    algorithms::TokenCounts counts{at::zeros({S}, at::kLong), at::zeros({Gn}, at::kLong)};
-    for (const auto& micro : split_micro(mb)) {
-      std::vector<const std::vector<int32_t>*> ps, cs;
-      for (Sample* s : micro) {
-        ps.push_back(&s->prompt);
-        cs.push_back(&s->completion);
-      }
-      Micro mc;
-      mc.packed = Pack(ps, cs);
-      const int64_t T = mc.packed.input_ids.size(0);
-      std::vector<uint8_t> mask(static_cast<size_t>(T), 0);
-      std::vector<int64_t> sid(static_cast<size_t>(T), 0), gid(static_cast<size_t>(T), 0);
-      std::vector<float> adv(static_cast<size_t>(T), 0.0f), old(static_cast<size_t>(T), 0.0f),
-          ref(ref_model_ != nullptr ? static_cast<size_t>(T) : 0, 0.0f);
-      for (size_t i = 0; i < micro.size(); ++i) {
-        const Sample& s = *micro[i];
-        const int64_t begin = mc.packed.cu_seqlens[i], end = mc.packed.cu_seqlens[i + 1];
-        for (int64_t t = begin; t < end; ++t) {
-          sid[static_cast<size_t>(t)] = S > 0 ? seq_off + seq_counter : 0;
-          gid[static_cast<size_t>(t)] = grp_off + local_group_id.at(s.group);
-        }
-        const float* old_ptr = s.old_logprobs.data_ptr<float>();
-        for (size_t k = 0; k < s.completion.size(); ++k) {
-          const size_t t = static_cast<size_t>(mc.packed.completion_begin[i]) + k;
-          mask[t] = s.loss_mask[k];
-          adv[t] = static_cast<float>(s.advantage);
-          old[t] = old_ptr[k];
-          if (!ref.empty()) ref[t] = s.ref_logprobs.data_ptr<float>()[k];
-        }
-        ++seq_counter;
-      }
-      mc.mask = at::tensor(std::vector<int64_t>(mask.begin(), mask.end()), at::kLong).to(at::kBool);
-      mc.seq_ids = LongTensor(sid);
-      mc.group_ids = LongTensor(gid);
-      mc.adv = at::tensor(adv);
-      mc.old_lp = at::tensor(old);
-      if (!ref.empty()) mc.ref_lp = at::tensor(ref);
-      counts.Add(algorithms::CountLossTokens(mc.mask, mc.seq_ids, mc.group_ids, S, Gn));
-      micros.push_back(std::move(mc));
-    }
-    int64_t local_positions = 0;
-    for (const Micro& mc : micros) local_positions += mc.packed.input_ids.size(0);
-    // One integer all-reduce: the loss-token counts plus the number of positions (aux-loss weight).
-    at::Tensor packed_counts = at::cat({counts.Pack(), LongTensor({local_positions})});
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(packed_counts, ReduceOp::kSum));
-    const double global_positions = static_cast<double>(packed_counts[S + Gn].item<int64_t>());
-    const algorithms::TokenCounts global =
-        algorithms::TokenCounts::Unpack(packed_counts.narrow(0, 0, S + Gn), S);
-    const double global_tokens = static_cast<double>(global.num_tokens());
-    train_tokens += global_tokens;
-    double loss_sum = 0;
-    optimizer_->ZeroGrad();
-    for (Micro& mc : micros) {
-      model::ForwardOutput out =
-          model_->Forward(mc.packed.input_ids, mc.packed.targets, mc.packed.cu_seqlens, fwd);
-      algorithms::PolicyLossInputs in;
-      in.logprobs = out.logprobs;
-      in.old_logprobs = mc.old_lp;
-      in.advantages = mc.adv;
-      in.mask = mc.mask;
-      in.ref_logprobs = mc.ref_lp;  // undefined without a KL term
-      in.coef = algorithms::LossCoefficients(alg.loss_agg, mc.mask, mc.seq_ids, mc.group_ids, global,
-                                             alg.generation_budget, at::kFloat);
-      algorithms::PolicyLossResult pl = algorithms::ComputePolicyLoss(alg.policy_loss, in);
-      stats.Accumulate(pl.stats);
-      at::Tensor total = pl.loss;
-      if (out.aux_loss.defined() && global_tokens > 0) {
-        // Router aux loss as a position-weighted mean over the micro-batches of all ranks.
-        total = total.add(out.aux_loss.mul(static_cast<double>(mc.packed.input_ids.size(0)) /
-                                           std::max(1.0, global_positions)));
-      }
-      total.backward();
-      loss_sum += pl.loss.item<double>();
-    }
-    at::Tensor loss_t = at::tensor(std::vector<double>{loss_sum}, at::TensorOptions().dtype(at::kDouble));
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(loss_t, ReduceOp::kSum));
-    result.losses.push_back(loss_t[0].item<double>());
-    M1RL_ASSIGN_OR_RETURN(OptimizerStepStats os, optimizer_->Step());
-    grad_norm_sum += os.grad_norm;
-    clipped += os.clipped ? 1 : 0;
-    lr = os.lr;
+  UpdateStats stats;
+  double grad_norm_sum = 0, clipped = 0, train_tokens = 0, lr = 0, loss_sum = 0;
+  for (const std::vector<RlSample*>& mb : minibatches) {
+    M1RL_ASSIGN_OR_RETURN(PolicyUpdate u, UpdateMinibatch(mb, &stats));
+    result.losses.push_back(u.loss);
+    loss_sum += u.loss;
+    train_tokens += u.loss_tokens;
+    grad_norm_sum += u.optim.grad_norm;
+    clipped += u.optim.clipped ? 1 : 0;
+    lr = u.optim.lr;
   }
   const double update_s = Seconds(t_update);
-
-  // ---- policy metrics, global ----
-  {
-    std::array<double, algorithms::PolicyStats::kNumSums> sums = stats.Sums();
-    at::Tensor t =
-        at::tensor(std::vector<double>(sums.begin(), sums.end()), at::TensorOptions().dtype(at::kDouble));
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
-    for (size_t i = 0; i < sums.size(); ++i) sums[i] = t[static_cast<int64_t>(i)].item<double>();
-    stats.SetSums(sums);
-    at::Tensor mn = at::tensor(std::vector<double>{stats.ratio_min}, at::TensorOptions().dtype(at::kDouble));
-    at::Tensor mx = at::tensor(std::vector<double>{stats.ratio_max}, at::TensorOptions().dtype(at::kDouble));
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(mn, ReduceOp::kMin));
-    M1RL_RETURN_IF_ERROR(comm_->AllReduce(mx, ReduceOp::kMax));
-    stats.ratio_min = mn[0].item<double>();
-    stats.ratio_max = mx[0].item<double>();
-    for (const auto& [k, v] : stats.Finalize().ToMap()) m[k] = v;
-  }
-  double loss_mean = 0;
-  for (double l : result.losses) loss_mean += l;
-  m["train/loss"] = result.losses.empty() ? 0 : loss_mean / static_cast<double>(result.losses.size());
-  m["train/grad_norm"] =
-      result.losses.empty() ? 0 : grad_norm_sum / static_cast<double>(result.losses.size());
+  std::map<std::string, double>& m = report.metrics;
+  M1RL_ASSIGN_OR_RETURN(auto policy, ReduceUpdateStats(stats, agreement));
+  for (const auto& [k, v] : policy) m[k] = v;
+  const double num_updates = static_cast<double>(result.losses.size());
+  m["train/loss"] = result.losses.empty() ? 0 : loss_sum / num_updates;
+  m["train/grad_norm"] = result.losses.empty() ? 0 : grad_norm_sum / num_updates;
   m["train/clip_fired"] = clipped;
   m["train/lr"] = lr;
-  m["train/minibatches"] = static_cast<double>(M);
-  m["time/generate_s"] = gen_s;
-  m["time/score_wait_s"] = score_wait_s;
+  m["train/minibatches"] = static_cast<double>(minibatches.size());
+  m["time/generate_s"] = batch.generate_s;
+  m["time/score_wait_s"] = batch.score_wait_s;
   m["time/update_s"] = update_s;
   m["time/step_s"] = Seconds(t_step);
-  m["throughput/rollout_tokens_per_s"] = gen_s > 0 ? m["rollout/gen_tokens"] / gen_s : 0;
+  m["throughput/rollout_tokens_per_s"] =
+      batch.generate_s > 0 ? m["rollout/gen_tokens"] / batch.generate_s : 0;
   m["throughput/train_tokens_per_s"] = update_s > 0 ? train_tokens / update_s : 0;
+  // Model FLOPs of this rank's update phase (model/flops.h; MFU = this / the device's bf16 peak).
+  m["throughput/model_tflops_per_s"] = update_s > 0 ? UpdateFlops(batch) / update_s / 1e12 : 0;
   ++step_;
   result.step = step_;
   result.metrics = std::move(m);
   return result;
 }
 
-absl::StatusOr<StepResult> Trainer::SftStep() {
+// ---- 1. collect groups: generation rounds, streamed scoring, reward shaping, group filter, advantages ----
+
+absl::StatusOr<Trainer::RolloutBatch> Trainer::CollectGroups() {
+  const algorithms::ResolvedAlgorithm& alg = algorithm_;
+  const int64_t B = config_.trainer().prompts_per_step();
+  const auto [shard_begin, shard_end] = ShardRange(B, comm_->rank(), comm_->world_size());
+  RolloutBatch batch;
+  std::optional<algorithms::DynamicSampler> dyn;
+  if (alg.dynamic_sampling)
+    dyn.emplace(std::max<int64_t>(1, shard_end - shard_begin), alg.max_gen_rounds, alg.on_exhausted);
+  // A local failure stops this rank's rounds; it keeps joining the round barrier (and drawing the global
+  // batch, so the data cursor stays identical) until every rank is done, then all ranks see it.
+  rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
+  std::unique_ptr<rollout::Engine> engine;
+  absl::Status local = [&]() -> absl::Status {
+    M1RL_ASSIGN_OR_RETURN(rollout::EngineOptions eo, MakeEngineOptions(config_.rollout()));
+    if (alg.repetition) {
+      eo.repetition_run_length = alg.repetition_run_length;
+      eo.repetition_threshold = alg.repetition_threshold;
+    }
+    eo.policy_version = step_;
+    M1RL_ASSIGN_OR_RETURN(engine, rollout::Engine::Create(&decode, eo));
+    return absl::OkStatus();
+  }();
+  for (int64_t round = 0;;) {
+    const bool need = local.ok() && (dyn ? dyn->NeedsMoreGroups() : round == 0);
+    M1RL_ASSIGN_OR_RETURN(bool any, AnyRankNeedsGroups(need));
+    if (!any) break;
+    // All ranks draw the same global batch; a rank that has enough groups discards its share (counted as
+    // dynamic-sampling extras).
+    const std::vector<int64_t> global_batch = sampler_->NextBatch(B);
+    ++round;
+    if (!need) continue;
+    local = Guard(absl::StrCat("generation round ", round), [&]() -> absl::Status {
+      return RunRound(*engine, round, global_batch, dyn ? &*dyn : nullptr, &batch);
+    });
+  }
+  if (local.ok() && dyn) {
+    absl::StatusOr<algorithms::DynamicSamplingResult> dr = dyn->Finish();
+    if (dr.ok()) batch.dynamic_sampling = *dr;
+    local = dr.status();
+  }
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, "collecting rollout groups"));
+  return batch;
+}
+
+absl::StatusOr<bool> Trainer::AnyRankNeedsGroups(bool local_need) {
+  at::Tensor flag = at::scalar_tensor(local_need ? 1 : 0, at::kLong).reshape({1});
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(flag, ReduceOp::kMax));
+  return flag.item<int64_t>() != 0;
+}
+
+absl::Status Trainer::RunRound(rollout::Engine& engine, int64_t round,
+                               const std::vector<int64_t>& global_batch, algorithms::DynamicSampler* dyn,
+                               RolloutBatch* batch) {
+  if (dyn != nullptr) M1RL_RETURN_IF_ERROR(dyn->BeginRound());
+  RoundRequests rq = MakeRoundRequests(round, global_batch);
+  M1RL_RETURN_IF_ERROR(GenerateAndScore(engine, rq, batch));
+  for (size_t ri = 0; ri < rq.outputs.size(); ++ri) {
+    M1RL_RETURN_IF_ERROR_WITH(rq.outputs[ri].status, "generation request ", rq.requests[ri].group_id);
+    M1RL_RETURN_IF_ERROR(AddGroup(rq, ri, dyn, batch));
+  }
+  return absl::OkStatus();
+}
+
+Trainer::RoundRequests Trainer::MakeRoundRequests(int64_t round,
+                                                  const std::vector<int64_t>& global_batch) const {
+  const auto [shard_begin, shard_end] =
+      ShardRange(config_.trainer().prompts_per_step(), comm_->rank(), comm_->world_size());
+  const uint64_t seed = static_cast<uint64_t>(config_.trainer().seed());
+  RoundRequests rq;
+  rq.round = round;
+  rq.shard_begin = shard_begin;
+  for (int64_t i = shard_begin; i < shard_end; ++i) {
+    const PromptRow& row = train_data_->row(static_cast<size_t>(global_batch[static_cast<size_t>(i)]));
+    rollout::GenerationRequest req;
+    req.prompt_id = row.id;
+    req.group_id = absl::StrCat(row.id, "@", step_, ".", round, ".", i);
+    req.prompt = row.prompt;
+    req.domain = row.domain;
+    req.prompt_token_ids = EncodePrompt(row.prompt);
+    req.n = config_.rollout().n_samples();
+    req.seed =
+        Mix(seed, static_cast<uint64_t>(step_), static_cast<uint64_t>(round), static_cast<uint64_t>(i));
+    req.max_new_tokens = rollout::MaxNewTokens(config_.rollout());
+    req.sampling = sampling_;
+    rq.requests.push_back(std::move(req));
+    rq.rows.push_back(&row);
+  }
+  return rq;
+}
+
+// Streamed scoring: each finished completion goes to the reward client at once.
+absl::Status Trainer::GenerateAndScore(rollout::Engine& engine, RoundRequests& rq, RolloutBatch* batch) {
+  const algorithms::ResolvedAlgorithm& alg = algorithm_;
+  const bool repetition_scored =
+      !alg.repetition || algorithms::RepetitionPolicyCallsVerifier(alg.repetition_policy);
+  std::map<std::string, size_t> request_of;
+  for (size_t i = 0; i < rq.requests.size(); ++i) request_of[rq.requests[i].group_id] = i;
+  std::mutex mu;
+  std::map<std::pair<size_t, int>, rl::ScoreResult> scores;
+  auto on_done = [&](const rl::Completion& c) {
+    if (c.stop_reason() == rl::STOP_REPETITION && !repetition_scored) return;  // policy decides, no verifier
+    const size_t ri = request_of.at(c.group_id());
+    const int j = c.sample_index();
+    reward_->ScoreAsync(MakeScoreItem(*rq.rows[ri], c, c.text()),
+                        [&mu, &scores, ri, j](const rl::ScoreResult& r) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          scores[{ri, j}] = r;
+                        });
+  };
+  const Clock::time_point t_gen = Clock::now();
+  absl::StatusOr<std::vector<rollout::RequestOutput>> outs = engine.Generate(rq.requests, on_done);
+  batch->generate_s += Seconds(t_gen);
+  const Clock::time_point t_wait = Clock::now();
+  reward_->Drain();  // Invariant: no callback touches `scores` after this
+  batch->score_wait_s += Seconds(t_wait);
+  if (!outs.ok()) return outs.status();
+  batch->counters.generated_tokens += engine.last_stats().generated_tokens;
+  rq.outputs = std::move(*outs);
+  rq.scores = std::move(scores);
+  return absl::OkStatus();
+}
+
+namespace {
+
+// A completion after reward -> repetition policy -> overlong penalty (ALGORITHMS.md §4 order).
+struct JudgedCompletion {
+  std::optional<double> reward;  // shaped reward; nullopt: unscored or dropped (not in the group estimator)
+  std::optional<bool> correct;   // verdict for dynamic sampling
+  std::vector<uint8_t> mask;     // [completion] v
+  bool dropped = false;          // repetition policy "drop"
+};
+
+JudgedCompletion JudgeCompletion(const algorithms::ResolvedAlgorithm& alg, const rl::Completion& c,
+                                 const rl::ScoreResult* score, const std::string& domain,
+                                 std::map<std::string, std::pair<double, int64_t>>& domain_reward,
+                                 RolloutCounters& n, std::string& last_score_error) {
+  const bool repetition_scored =
+      !alg.repetition || algorithms::RepetitionPolicyCallsVerifier(alg.repetition_policy);
+  ++n.completions;
+  ++n.stop_counts[static_cast<size_t>(c.stop_reason())];
+  n.length_sum += c.token_ids_size();
+  n.length_max = std::max<double>(n.length_max, c.token_ids_size());
+  JudgedCompletion out;
+  out.mask.assign(static_cast<size_t>(c.token_ids_size()), 1);
+  const bool score_ok = score != nullptr && score->status() == rl::OK;
+  std::optional<double> reward;
+  std::optional<bool> correct;
+  if (score_ok) {
+    reward = score->total();
+    correct = score->verdict() == rl::CORRECT;
+  } else if (score != nullptr) {
+    last_score_error = absl::StrCat(rl::ItemStatus_Name(score->status()), ": ", score->details());
+  }
+  if (c.stop_reason() == rl::STOP_REPETITION && alg.repetition) {
+    algorithms::RepetitionOutcome o = algorithms::ApplyRepetitionPolicy(
+        alg.repetition_policy, alg.repetition_failure_reward, alg.repetition_run_length, out.mask,
+        repetition_scored ? reward : std::nullopt, repetition_scored ? correct : std::nullopt);
+    if (o.drop) {
+      out.dropped = true;
+      ++n.repetition_dropped;
+      return out;
+    }
+    reward = o.reward;
+    correct = o.correct;
+    out.mask = std::move(o.loss_mask);
+    n.masked_tokens_repetition += o.num_masked;
+  } else if (!score_ok) {
+    ++n.unscored;  // excluded, counted; never scored as 0
+    return out;
+  }
+  if (!reward.has_value()) {
+    ++n.unscored;
+    return out;
+  }
+  ++n.scored;
+  if (correct.value_or(false)) ++n.correct;
+  n.reward_sum += *reward;
+  domain_reward[domain].first += *reward;
+  domain_reward[domain].second += 1;
+  if (alg.overlong)
+    *reward +=
+        algorithms::SoftOverlongPenalty(c.token_ids_size(), alg.overlong_max_len, alg.overlong_cache_len);
+  out.reward = reward;
+  out.correct = correct;
+  return out;
+}
+
+}  // namespace
+
+// One request's group: judge each completion, filter (dynamic sampling), advantages, keep its samples.
+absl::Status Trainer::AddGroup(const RoundRequests& rq, size_t ri, algorithms::DynamicSampler* dyn,
+                               RolloutBatch* batch) {
+  const std::vector<rl::Completion>& completions = rq.outputs[ri].completions;
+  const size_t G = completions.size();
+  std::vector<JudgedCompletion> judged;
+  std::vector<std::optional<double>> rewards(G);
+  std::vector<std::optional<bool>> verdicts(G);
+  for (size_t j = 0; j < G; ++j) {
+    auto it = rq.scores.find({ri, static_cast<int>(j)});
+    judged.push_back(JudgeCompletion(algorithm_, completions[j],
+                                     it == rq.scores.end() ? nullptr : &it->second, rq.rows[ri]->domain,
+                                     batch->domain_reward, batch->counters, batch->last_score_error));
+    rewards[j] = judged[j].reward;
+    verdicts[j] = judged[j].correct;
+  }
+  if (dyn != nullptr && !dyn->OfferGroup(static_cast<int64_t>(ri), verdicts)) return absl::OkStatus();
+  M1RL_ASSIGN_OR_RETURN(algorithms::GroupAdvantages adv,
+                        algorithms::ComputeGroupAdvantages(algorithm_.advantage, rewards));
+  if (adv.dropped) {
+    ++batch->counters.groups_dropped;
+    return absl::OkStatus();
+  }
+  if (adv.zero_variance) ++batch->counters.zero_variance_groups;
+  const int64_t group = batch->counters.groups_kept++;
+  // The minibatch-order key: a function of the global batch only (seed, step, round, global prompt index).
+  const uint64_t seed = static_cast<uint64_t>(config_.trainer().seed());
+  batch->group_keys.push_back(
+      static_cast<int64_t>(Mix(seed ^ 0x6d696e69ULL, static_cast<uint64_t>(step_),
+                               static_cast<uint64_t>(rq.round), static_cast<uint64_t>(rq.shard_begin) + ri) >>
+                           1));
+  for (size_t j = 0; j < G; ++j) {
+    if (judged[j].dropped || !adv.advantages[j].has_value()) continue;
+    const rl::Completion& c = completions[j];
+    RlSample s;
+    s.group = group;
+    s.prompt.assign(c.prompt_token_ids().begin(), c.prompt_token_ids().end());
+    s.completion.assign(c.token_ids().begin(), c.token_ids().end());
+    s.rollout_logprobs.assign(c.logprobs().begin(), c.logprobs().end());
+    s.loss_mask = std::move(judged[j].mask);
+    s.advantage = *adv.advantages[j];
+    batch->counters.abs_advantage_sum += std::abs(s.advantage);
+    if (s.completion.empty()) continue;
+    ++batch->counters.samples;
+    batch->samples.push_back(std::move(s));
+  }
+  return absl::OkStatus();
+}
+
+// ---- 2. rollout metrics, global ----
+
+absl::StatusOr<Trainer::RolloutReport> Trainer::ReduceRolloutMetrics(const RolloutBatch& batch) {
+  RolloutReport report;
+  M1RL_ASSIGN_OR_RETURN(report.global, AllReduceRolloutCounters(*comm_, batch.counters));
+  const RolloutCounters& g = report.global;
+  const double limit = MaxUnscoredFraction(config_.trainer());
+  if (g.completions > 0 && static_cast<double>(g.unscored) / static_cast<double>(g.completions) > limit) {
+    // The same global numbers on every rank: every rank returns this error.
+    return absl::UnavailableError(
+        absl::StrCat("reward service: ", g.unscored, " of ", g.completions, " completions unscored (limit ",
+                     limit, " = trainer.max_unscored_fraction; reward.address ", config_.reward().address(),
+                     "); last error: ", batch.last_score_error));
+  }
+  report.metrics = g.ToMetrics();
+  if (batch.dynamic_sampling.has_value()) {
+    const algorithms::DynamicSamplingResult& dr = *batch.dynamic_sampling;
+    report.metrics["dynamic_sampling/rounds"] = static_cast<double>(dr.rounds);
+    report.metrics["dynamic_sampling/filtered"] = static_cast<double>(dr.num_filtered);
+    report.metrics["dynamic_sampling/discarded_extra"] = static_cast<double>(dr.num_discarded_extra);
+    report.metrics["dynamic_sampling/partial"] = dr.partial ? 1.0 : 0.0;
+  }
+  for (const auto& [domain, rs] : batch.domain_reward) {
+    // Per-domain means are local (domains may differ per rank); rank 0's view is logged.
+    report.metrics[absl::StrCat("reward/", domain, "_mean")] = rs.second > 0 ? rs.first / rs.second : 0;
+  }
+  return report;
+}
+
+// ---- 3. minibatches of whole groups: a seeded global order over every rank's groups ----
+
+absl::StatusOr<Trainer::Minibatches> Trainer::AssignGroupsToMinibatches(RolloutBatch& batch) {
+  const int64_t num_groups = static_cast<int64_t>(batch.group_keys.size());
+  at::Tensor max_groups = at::scalar_tensor(num_groups, at::kLong).reshape({1});
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(max_groups, ReduceOp::kMax));
+  const int64_t kmax = std::max<int64_t>(1, max_groups.item<int64_t>());
+  at::Tensor keys = at::full({kmax}, kNoGroupKey, at::kLong);
+  std::copy(batch.group_keys.begin(), batch.group_keys.end(), keys.data_ptr<int64_t>());
+  at::Tensor all_keys = at::zeros({kmax * comm_->world_size()}, at::kLong);
+  M1RL_RETURN_IF_ERROR(comm_->AllGather(keys, all_keys));
+  const int64_t* kp = all_keys.data_ptr<int64_t>();
+  const MinibatchAssignment a = AssignMinibatches(std::vector<int64_t>(kp, kp + all_keys.numel()),
+                                                  batch.group_keys, config_.trainer().minibatches_per_step());
+  Minibatches minibatches(static_cast<size_t>(a.num_minibatches));
+  for (RlSample& s : batch.samples)
+    minibatches[static_cast<size_t>(a.minibatch_of[static_cast<size_t>(s.group)])].push_back(&s);
+  return minibatches;
+}
+
+Trainer::Minibatches Trainer::MicroBatches(const std::vector<RlSample*>& minibatch) const {
+  std::vector<int64_t> positions;
+  for (const RlSample* s : minibatch)
+    positions.push_back(static_cast<int64_t>(s->prompt.size() + s->completion.size()) - 1);
+  Minibatches micros;
+  for (const std::vector<size_t>& idx :
+       SplitMicroBatches(positions, config_.trainer().micro_batch_tokens())) {
+    micros.emplace_back();
+    for (size_t i : idx) micros.back().push_back(minibatch[i]);
+  }
+  return micros;
+}
+
+// ---- 4. old log-probs (recomputed with theta_old in the update's packing, or the rollout's) and the ----
+// ---- reference log-probs of the frozen initial policy when the KL term needs them                 ----
+
+namespace {
+
+// Packs a micro-batch for a training forward on `device`.
+PackedSequences PackMicroBatch(const std::vector<RlSample*>& micro, at::Device device) {
+  std::vector<const std::vector<int32_t>*> ps, cs;
+  for (const RlSample* s : micro) {
+    ps.push_back(&s->prompt);
+    cs.push_back(&s->completion);
+  }
+  return PackSequences(ps, cs, device);
+}
+
+// Copies the completion positions of `values` ([T], any device) into (micro[i]->*field).
+void ScatterCompletions(const at::Tensor& values, const PackedSequences& p,
+                        const std::vector<RlSample*>& micro, std::vector<float> RlSample::*field) {
+  const at::Tensor host = values.to(at::kCPU, at::kFloat).contiguous();
+  const float* ptr = host.data_ptr<float>();
+  for (size_t i = 0; i < micro.size(); ++i) {
+    const float* begin = ptr + p.completion_begin[i];
+    (micro[i]->*field).assign(begin, begin + micro[i]->completion.size());
+  }
+}
+
+// The train/infer agreement of one micro-batch (M1 Fig. 3): l_old (the trainer, before the first update)
+// against l_roll (the rollout engine) and the trainer's entropy, over the completion tokens with v = 1.
+// Computed in float64 on the host.
+algorithms::MismatchStats MicroBatchAgreement(const std::vector<RlSample*>& micro, const at::Tensor& entropy,
+                                              const PackedSequences& p) {
+  std::vector<double> old, roll, ent;
+  std::vector<int64_t> mask;
+  const at::Tensor ent_host = entropy.to(at::kCPU, at::kDouble).contiguous();
+  const double* e = ent_host.data_ptr<double>();
+  for (size_t i = 0; i < micro.size(); ++i) {
+    const RlSample& s = *micro[i];
+    for (size_t k = 0; k < s.completion.size(); ++k) {
+      old.push_back(s.old_logprobs[k]);
+      roll.push_back(s.rollout_logprobs[k]);
+      ent.push_back(e[p.completion_begin[i] + static_cast<int64_t>(k)]);
+      mask.push_back(s.loss_mask[k]);
+    }
+  }
+  const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble);
+  return algorithms::ComputeMismatchStats(at::tensor(old, f64), at::tensor(roll, f64),
+                                          LongTensor(mask).to(at::kBool), at::tensor(ent, f64));
+}
+
+// Element-wise all-reduce (sum) of a stats struct's Sums().
+template <typename Stats>
+absl::Status AllReduceSums(Communicator& comm, Stats* stats) {
+  const auto sums = stats->Sums();
+  at::Tensor t =
+      at::tensor(std::vector<double>(sums.begin(), sums.end()), at::TensorOptions().dtype(at::kDouble));
+  M1RL_RETURN_IF_ERROR(comm.AllReduce(t, ReduceOp::kSum));
+  auto reduced = sums;
+  for (size_t i = 0; i < reduced.size(); ++i) reduced[i] = t[static_cast<int64_t>(i)].item<double>();
+  stats->SetSums(reduced);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// Three policies stay distinct (ALGORITHMS.md §3): l_roll (RlSample::rollout_logprobs, from the engine),
+// l_old (recomputed here by the trainer under theta_old, or l_roll under ratio_denominator rollout) and the
+// current l of each update's forward. Returns this rank's agreement sums of l_old vs l_roll (empty when
+// l_old is not recomputed).
+absl::StatusOr<algorithms::MismatchStats> Trainer::ComputeOldAndRefLogprobs(const Minibatches& minibatches) {
+  const bool recompute_old = algorithm_.ratio_denominator != algorithms::RatioDenominator::kRollout;
+  model::ForwardOptions fwd = TrainForwardOptions();
+  fwd.recompute_layers = false;  // no graph is kept under no_grad
+  algorithms::MismatchStats agreement;
+  absl::Status local = Guard("old/reference log-probs", [&]() -> absl::Status {
+    for (const std::vector<RlSample*>& mb : minibatches) {
+      for (const std::vector<RlSample*>& micro : MicroBatches(mb)) {
+        if (!recompute_old) {
+          for (RlSample* s : micro) s->old_logprobs = s->rollout_logprobs;
+        }
+        if (!recompute_old && ref_model_ == nullptr) continue;
+        const PackedSequences p = PackMicroBatch(micro, model_->device());
+        at::NoGradGuard no_grad;
+        if (recompute_old) {
+          model::ForwardOptions with_entropy = fwd;
+          with_entropy.compute_entropy = true;
+          const model::ForwardOutput out =
+              model_->Forward(p.input_ids, p.targets, p.cu_seqlens, with_entropy);
+          ScatterCompletions(out.logprobs, p, micro, &RlSample::old_logprobs);
+          agreement.Accumulate(MicroBatchAgreement(micro, out.entropy, p));
+        }
+        if (ref_model_ != nullptr) {
+          const model::ForwardOutput out = ref_model_->Forward(p.input_ids, p.targets, p.cu_seqlens, fwd);
+          ScatterCompletions(out.logprobs, p, micro, &RlSample::ref_logprobs);
+        }
+      }
+    }
+    return absl::OkStatus();
+  });
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, "old/reference log-probs"));
+  return agreement;
+}
+
+// Model FLOPs of this rank's update phase (model/flops.h): per kept sequence, forward + backward of each
+// update (3 forwards' worth; layer recomputation is not counted, the MFU convention) plus one no-grad
+// forward for l_old when recomputed and one for l_ref with a KL term.
+double Trainer::UpdateFlops(const RolloutBatch& batch) const {
+  std::vector<int64_t> lengths;
+  for (const RlSample& s : batch.samples)
+    lengths.push_back(static_cast<int64_t>(s.prompt.size() + s.completion.size()) - 1);
+  const bool recompute_old = algorithm_.ratio_denominator != algorithms::RatioDenominator::kRollout;
+  const double passes = 3.0 + (recompute_old ? 1.0 : 0.0) + (ref_model_ != nullptr ? 1.0 : 0.0);
+  return passes * model::ForwardFlops(model_->config(), lengths).total();
+}
+
+// ---- 5. one optimizer step per minibatch ----
+
+namespace {
+
+// Dense global ids of one minibatch: this rank's sequences and groups follow those of lower ranks.
+struct MinibatchIds {
+  int64_t num_sequences = 0;                                  // S, global
+  int64_t num_groups = 0;                                     // G, global
+  std::vector<std::vector<int64_t>> sequence_ids, group_ids;  // [micro][sample]
+};
+
+// Collective: one all-gather of every rank's (sequences, groups).
+absl::StatusOr<MinibatchIds> GatherMinibatchIds(Communicator& comm,
+                                                const std::vector<std::vector<RlSample*>>& micros) {
+  std::map<int64_t, int64_t> local_group_id;
+  int64_t num_local = 0;
+  for (const auto& micro : micros) {
+    for (const RlSample* s : micro)
+      local_group_id.emplace(s->group, static_cast<int64_t>(local_group_id.size()));
+    num_local += static_cast<int64_t>(micro.size());
+  }
+  at::Tensor mine = LongTensor({num_local, static_cast<int64_t>(local_group_id.size())});
+  at::Tensor all = at::zeros({2 * comm.world_size()}, at::kLong);
+  M1RL_RETURN_IF_ERROR(comm.AllGather(mine, all));
+  MinibatchIds ids;
+  int64_t seq_off = 0, grp_off = 0;
+  for (int r = 0; r < comm.world_size(); ++r) {
+    if (r < comm.rank()) {
+      seq_off += all[2 * r].item<int64_t>();
+      grp_off += all[2 * r + 1].item<int64_t>();
+    }
+    ids.num_sequences += all[2 * r].item<int64_t>();
+    ids.num_groups += all[2 * r + 1].item<int64_t>();
+  }
+  for (const auto& micro : micros) {
+    ids.sequence_ids.emplace_back();
+    ids.group_ids.emplace_back();
+    for (const RlSample* s : micro) {
+      ids.sequence_ids.back().push_back(seq_off++);
+      ids.group_ids.back().push_back(grp_off + local_group_id.at(s->group));
+    }
+  }
+  return ids;
+}
+
+}  // namespace
+
+absl::StatusOr<Trainer::PolicyUpdate> Trainer::UpdateMinibatch(const std::vector<RlSample*>& mb,
+                                                               UpdateStats* stats) {
+  const Minibatches micro_samples = MicroBatches(mb);
+  M1RL_ASSIGN_OR_RETURN(const MinibatchIds ids, GatherMinibatchIds(*comm_, micro_samples));
+  // Local: the micro-batches' tensors on the model's device and their loss-token counts.
+  const at::Device device = model_->device();
+  std::vector<PolicyMicroBatch> micros;
+  algorithms::TokenCounts counts;
+  int64_t local_positions = 0;
+  absl::Status local = Guard("building micro-batches", [&]() -> absl::Status {
+    const at::TensorOptions longs = at::TensorOptions().dtype(at::kLong).device(device);
+    counts = {at::zeros({ids.num_sequences}, longs), at::zeros({ids.num_groups}, longs)};
+    for (size_t i = 0; i < micro_samples.size(); ++i) {
+      const std::vector<const RlSample*> samples(micro_samples[i].begin(), micro_samples[i].end());
+      micros.push_back(BuildPolicyMicroBatch(samples, ids.sequence_ids[i], ids.group_ids[i],
+                                             ref_model_ != nullptr, device));
+      const PolicyMicroBatch& m = micros.back();
+      counts.Add(algorithms::CountLossTokens(m.mask, m.sequence_ids, m.group_ids, ids.num_sequences,
+                                             ids.num_groups));
+      local_positions += m.packed.input_ids.size(0);
+    }
+    return absl::OkStatus();
+  });
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, "building micro-batches"));
+  // One integer all-reduce (on the host): the loss-token counts plus the number of positions (aux weight).
+  at::Tensor packed_counts = at::cat({counts.Pack().to(at::kCPU), LongTensor({local_positions})});
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(packed_counts, ReduceOp::kSum));
+  const int64_t S = ids.num_sequences, Gn = ids.num_groups;
+  const double global_positions = static_cast<double>(packed_counts[S + Gn].item<int64_t>());
+  const algorithms::TokenCounts host = algorithms::TokenCounts::Unpack(packed_counts.narrow(0, 0, S + Gn), S);
+  const algorithms::TokenCounts global{host.tokens_per_sequence.to(device), host.tokens_per_group.to(device)};
+  PolicyUpdate u;
+  u.loss_tokens = static_cast<double>(host.num_tokens());
+  optimizer_->ZeroGrad();
+  double loss_sum = 0;
+  local = Guard("forward/backward", [&]() -> absl::Status {
+    for (const PolicyMicroBatch& m : micros)
+      loss_sum += PolicyLossBackward(m, global, global_positions, stats);
+    return absl::OkStatus();
+  });
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, "forward/backward"));
+  at::Tensor loss_t = at::tensor(std::vector<double>{loss_sum}, at::TensorOptions().dtype(at::kDouble));
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(loss_t, ReduceOp::kSum));
+  u.loss = loss_t[0].item<double>();
+  M1RL_ASSIGN_OR_RETURN(u.optim, optimizer_->Step());
+  return u;
+}
+
+// Forward, unified policy loss (+ router aux loss) and backward of one micro-batch; returns its loss.
+double Trainer::PolicyLossBackward(const PolicyMicroBatch& m, const algorithms::TokenCounts& global,
+                                   double global_positions, UpdateStats* stats) {
+  model::ForwardOutput out =
+      model_->Forward(m.packed.input_ids, m.packed.targets, m.packed.cu_seqlens, TrainForwardOptions());
+  algorithms::PolicyLossInputs in;
+  in.logprobs = out.logprobs;
+  in.old_logprobs = m.old_logprobs;
+  in.advantages = m.advantages;
+  in.mask = m.mask;
+  in.ref_logprobs = m.ref_logprobs;  // undefined without a KL term
+  if (algorithm_.rollout_correction.kind != algorithms::RolloutCorrection::kNone) {
+    // TIS / IcePop factor from rho = pi_old / pi_roll, composed with the policy loss's weight.
+    algorithms::RolloutCorrectionResult rc = algorithms::ComputeRolloutCorrection(
+        algorithm_.rollout_correction, m.old_logprobs, m.rollout_logprobs, m.mask);
+    in.rollout_weight = rc.weight;
+    stats->correction.Accumulate(rc.stats);
+  }
+  in.coef = algorithms::LossCoefficients(algorithm_.loss_agg, m.mask, m.sequence_ids, m.group_ids, global,
+                                         algorithm_.generation_budget, at::kFloat);
+  algorithms::PolicyLossResult pl = algorithms::ComputePolicyLoss(algorithm_.policy_loss, in);
+  stats->policy.Accumulate(pl.stats);
+  at::Tensor total = pl.loss;
+  if (out.aux_loss.defined() && global.num_tokens() > 0) {
+    // Router aux loss as a position-weighted mean over the micro-batches of all ranks.
+    total = total.add(
+        out.aux_loss.mul(static_cast<double>(m.packed.input_ids.size(0)) / std::max(1.0, global_positions)));
+  }
+  total.backward();
+  return pl.loss.item<double>();
+}
+
+// The step's policy-loss, rollout-correction and train/infer agreement metrics, reduced over all ranks.
+absl::StatusOr<std::map<std::string, double>> Trainer::ReduceUpdateStats(
+    UpdateStats stats, algorithms::MismatchStats agreement) {
+  algorithms::PolicyStats& policy = stats.policy;
+  M1RL_RETURN_IF_ERROR(AllReduceSums(*comm_, &policy));
+  at::Tensor mn = at::tensor(std::vector<double>{policy.ratio_min}, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor mx = at::tensor(std::vector<double>{policy.ratio_max}, at::TensorOptions().dtype(at::kDouble));
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(mn, ReduceOp::kMin));
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(mx, ReduceOp::kMax));
+  policy.ratio_min = mn[0].item<double>();
+  policy.ratio_max = mx[0].item<double>();
+  std::map<std::string, double> out = policy.Finalize().ToMap();
+  if (algorithm_.rollout_correction.kind != algorithms::RolloutCorrection::kNone) {
+    M1RL_RETURN_IF_ERROR(AllReduceSums(*comm_, &stats.correction));
+    for (const auto& [k, v] : stats.correction.Finalize().ToMap()) out[k] = v;
+  }
+  if (algorithm_.ratio_denominator != algorithms::RatioDenominator::kRollout) {
+    M1RL_RETURN_IF_ERROR(AllReduceSums(*comm_, &agreement));
+    for (const auto& [k, v] : agreement.Finalize().ToMap()) out[k] = v;
+  }
+  return out;
+}
+
+// ---- the SFT step ---------------------------------------------------------------------------------------
+
+// This rank's slice of the SFT batch, tokenized.
+struct Trainer::SftBatch {
+  std::vector<std::vector<int32_t>> prompts, completions;
+  int64_t completion_tokens = 0;
+};
+
+Trainer::SftBatch Trainer::EncodeSftBatch() {
   const config::TrainerConfig& tc = config_.trainer();
-  const int world = comm_->world_size(), rank = comm_->rank();
-  const Clock::time_point t_step = Clock::now();
   const int64_t B = tc.sft_batch_size();
   std::vector<int64_t> batch = sampler_->NextBatch(B);
-  const auto [begin, end] = ShardRange(B, rank, world);
+  const auto [begin, end] = ShardRange(B, comm_->rank(), comm_->world_size());
   const std::string tmpl =
       tc.sft_completion_template().empty() ? "\\boxed{{answer}}" : tc.sft_completion_template();
-  std::vector<std::vector<int32_t>> prompts, completions;
+  SftBatch b;
   for (int64_t i = begin; i < end; ++i) {
     const PromptRow& row = train_data_->row(static_cast<size_t>(batch[static_cast<size_t>(i)]));
     const std::string text =
         !row.completion.empty() ? row.completion : absl::StrReplaceAll(tmpl, {{"{answer}", row.answer}});
-    prompts.push_back(EncodePrompt(row.prompt));
+    b.prompts.push_back(EncodePrompt(row.prompt));
     std::vector<int32_t> c = tokenizer_->Encode(text);
     if (tokenizer_->eos_id() >= 0) c.push_back(tokenizer_->eos_id());
-    completions.push_back(std::move(c));
+    b.completion_tokens += static_cast<int64_t>(c.size());
+    b.completions.push_back(std::move(c));
   }
+  return b;
+}
+
+// Cross-entropy on the completion tokens as a SUM with the global count (the gradient all-reduce adds the
+// ranks); returns this rank's share of the loss.
+absl::StatusOr<double> Trainer::SftForwardBackward(const SftBatch& b, double global_tokens) {
+  if (b.prompts.empty()) return 0.0;
   std::vector<const std::vector<int32_t>*> ps, cs;
-  int64_t local_tokens = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    ps.push_back(&prompts[i]);
-    cs.push_back(&completions[i]);
-    local_tokens += static_cast<int64_t>(completions[i].size());
+  for (size_t i = 0; i < b.prompts.size(); ++i) {
+    ps.push_back(&b.prompts[i]);
+    cs.push_back(&b.completions[i]);
   }
-  at::Tensor n = at::scalar_tensor(local_tokens, at::kLong).reshape({1});
+  const at::Device device = model_->device();
+  const PackedSequences p = PackSequences(ps, cs, device);
+  std::vector<int64_t> mask(static_cast<size_t>(p.cu_seqlens.back()), 0);
+  for (size_t i = 0; i < cs.size(); ++i) {
+    for (size_t k = 0; k < cs[i]->size(); ++k) mask[static_cast<size_t>(p.completion_begin[i]) + k] = 1;
+  }
+  const at::Tensor m = at::tensor(mask, at::kLong).to(at::kBool).to(device);
+  model::ForwardOutput out = model_->Forward(p.input_ids, p.targets, p.cu_seqlens, HeadForwardOptions());
+  at::Tensor nll = at::where(m, out.logprobs, at::zeros_like(out.logprobs)).sum().div(-global_tokens);
+  at::Tensor total = nll;
+  if (out.aux_loss.defined())
+    total = total.add(out.aux_loss.mul(static_cast<double>(b.completion_tokens) / global_tokens));
+  total.backward();
+  return nll.item<double>();
+}
+
+absl::StatusOr<StepResult> Trainer::SftStep() {
+  const Clock::time_point t_step = Clock::now();
+  const SftBatch b = EncodeSftBatch();
+  at::Tensor n = at::scalar_tensor(b.completion_tokens, at::kLong).reshape({1});
   M1RL_RETURN_IF_ERROR(comm_->AllReduce(n, ReduceOp::kSum));
   const double global_tokens = static_cast<double>(std::max<int64_t>(1, n.item<int64_t>()));
   optimizer_->ZeroGrad();
-  double loss_sum = 0;
-  if (!ps.empty()) {
-    Packed p = Pack(ps, cs);
-    std::vector<uint8_t> mask(static_cast<size_t>(p.input_ids.size(0)), 0);
-    for (size_t i = 0; i < cs.size(); ++i) {
-      for (size_t k = 0; k < cs[i]->size(); ++k) mask[static_cast<size_t>(p.completion_begin[i]) + k] = 1;
-    }
-    at::Tensor m = at::tensor(std::vector<int64_t>(mask.begin(), mask.end()), at::kLong).to(at::kBool);
-    model::ForwardOptions fwd = HeadForwardOptions();
-    model::ForwardOutput out = model_->Forward(p.input_ids, p.targets, p.cu_seqlens, fwd);
-    // Sum of NLL with the global count (a SUM per rank; the gradient all-reduce adds ranks).
-    at::Tensor nll = at::where(m, out.logprobs, at::zeros_like(out.logprobs)).sum().div(-global_tokens);
-    at::Tensor total = nll;
-    if (out.aux_loss.defined())
-      total = total.add(out.aux_loss.mul(static_cast<double>(local_tokens) / global_tokens));
-    total.backward();
-    loss_sum = nll.item<double>();
-  }
-  at::Tensor l = at::tensor(std::vector<double>{loss_sum}, at::TensorOptions().dtype(at::kDouble));
+  absl::StatusOr<double> loss =
+      Guard("SFT forward/backward", [&] { return SftForwardBackward(b, global_tokens); });
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, loss.status(), "SFT forward/backward"));
+  at::Tensor l = at::tensor(std::vector<double>{*loss}, at::TensorOptions().dtype(at::kDouble));
   M1RL_RETURN_IF_ERROR(comm_->AllReduce(l, ReduceOp::kSum));
   M1RL_ASSIGN_OR_RETURN(OptimizerStepStats os, optimizer_->Step());
   ++step_;
@@ -899,100 +1037,111 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
   return r;
 }
 
+// ---- evaluation -----------------------------------------------------------------------------------------
+
 absl::StatusOr<EvalResult> Trainer::Evaluate() {
-  return Guard(
-      absl::StrCat("evaluation at step ", step_, " on rank ", comm_->rank()),
-      [&]() -> absl::StatusOr<EvalResult> {
-        if (reward_ == nullptr) return absl::FailedPreconditionError("evaluation needs a reward client");
-        const PromptDataset& data = eval_data_.has_value() ? *eval_data_ : *train_data_;
-        const int64_t n =
-            std::min<int64_t>(config_.trainer().eval_prompts() > 0 ? config_.trainer().eval_prompts() : 64,
-                              static_cast<int64_t>(data.size()));
-        const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
-        rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
-        rollout::EngineOptions eo;
-        eo.max_batch_size = config_.rollout().max_batch_size() > 0 ? config_.rollout().max_batch_size() : 64;
-        eo.eos_token_ids = {tokenizer_->eos_id()};
-        const model::Tokenizer* tok = tokenizer_.get();
-        eo.detokenize = [tok](const std::vector<int32_t>& ids) { return StripSpecials(*tok, ids); };
-        M1RL_ASSIGN_OR_RETURN(auto engine, rollout::Engine::Create(&decode, eo));
-        std::vector<rollout::GenerationRequest> reqs;
-        const int max_new = config_.trainer().eval_max_new_tokens() > 0
-                                ? config_.trainer().eval_max_new_tokens()
-                            : config_.rollout().max_new_tokens() > 0 ? config_.rollout().max_new_tokens()
-                                                                     : 256;
-        for (int64_t i = begin; i < end; ++i) {
-          const PromptRow& row = data.row(static_cast<size_t>(i));
-          rollout::GenerationRequest r;
-          r.prompt_id = row.id;
-          r.group_id = absl::StrCat("eval.", row.id, ".", i);
-          r.prompt = row.prompt;
-          r.domain = row.domain;
-          r.prompt_token_ids = EncodePrompt(row.prompt);
-          r.n = 1;
-          r.max_new_tokens = max_new;
-          r.sampling.greedy = true;
-          r.sampling.temperature = rollout_temperature_;
-          reqs.push_back(std::move(r));
-        }
-        M1RL_ASSIGN_OR_RETURN(std::vector<rollout::RequestOutput> outs, engine->Generate(reqs));
-        std::vector<rl::ScoreItem> items;
-        for (size_t i = 0; i < outs.size(); ++i) {
-          M1RL_RETURN_IF_ERROR(outs[i].status);
-          const rl::Completion& c = outs[i].completions[0];
-          items.push_back(MakeScoreItem(data.row(static_cast<size_t>(begin) + i), c, c.text()));
-        }
-        M1RL_ASSIGN_OR_RETURN(std::vector<rl::ScoreResult> results, reward_->ScoreBatch(std::move(items)));
-        int64_t correct = 0, scored = 0, uns = 0;
-        for (const rl::ScoreResult& r : results) {
-          if (r.status() != rl::OK) {
-            ++uns;
-            continue;
-          }
-          ++scored;
-          if (r.verdict() == rl::CORRECT) ++correct;
-        }
-        at::Tensor t = LongTensor({scored, correct, uns});
-        M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
-        EvalResult e;
-        e.num_prompts = t[0].item<int64_t>();
-        e.num_correct = t[1].item<int64_t>();
-        e.num_unscored = t[2].item<int64_t>();
-        if (e.num_prompts == 0 && e.num_unscored > 0) {
-          return absl::UnavailableError(absl::StrCat("evaluation: all ", e.num_unscored,
-                                                     " completions unscored (reward.address ",
-                                                     config_.reward().address(), ")"));
-        }
-        last_eval_accuracy_ = e.accuracy();
-        return e;
-      });
+  const std::string where = absl::StrCat("evaluation at step ", step_, " on rank ", comm_->rank());
+  // Local: greedy generation and scoring of this rank's share; then every rank learns of any failure.
+  absl::StatusOr<EvalResult> local = Guard(where, [&] { return EvaluateLocal(); });
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local.status(), "evaluation"));
+  at::Tensor t = LongTensor({local->num_prompts, local->num_correct, local->num_unscored});
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
+  EvalResult e;
+  e.num_prompts = t[0].item<int64_t>();
+  e.num_correct = t[1].item<int64_t>();
+  e.num_unscored = t[2].item<int64_t>();
+  if (e.num_prompts == 0 && e.num_unscored > 0) {
+    return absl::UnavailableError(absl::StrCat("evaluation: all ", e.num_unscored,
+                                               " completions unscored (reward.address ",
+                                               config_.reward().address(), ")"));
+  }
+  last_eval_accuracy_ = e.accuracy();
+  return e;
+}
+
+// Greedy decoding of this rank's share of the first trainer.eval_prompts rows; the engine takes every other
+// rollout field (batch size, memory budget, prefill chunk, stop strings, temperature of the recorded
+// log-probs) from the config, as in RL.
+absl::StatusOr<EvalResult> Trainer::EvaluateLocal() {
+  if (reward_ == nullptr) return absl::FailedPreconditionError("evaluation needs a reward client");
+  const PromptDataset& data = eval_data_.has_value() ? *eval_data_ : *train_data_;
+  const int64_t n = std::min<int64_t>(EvalPrompts(config_.trainer()), static_cast<int64_t>(data.size()));
+  const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
+  config::RolloutConfig rc = config_.rollout();
+  rc.set_n_samples(1);
+  rc.set_greedy(true);
+  rc.set_max_new_tokens(EvalMaxNewTokens(config_));
+  M1RL_ASSIGN_OR_RETURN(rollout::EngineOptions eo, MakeEngineOptions(rc));
+  M1RL_ASSIGN_OR_RETURN(rollout::SamplingParams sampling, rollout::SamplingParamsFromConfig(rc));
+  rollout::HybridDecodeModel decode(model_.get(), rollout::HybridDecodeOptions{head_precision_, 0});
+  M1RL_ASSIGN_OR_RETURN(auto engine, rollout::Engine::Create(&decode, eo));
+  std::vector<rollout::GenerationRequest> reqs;
+  for (int64_t i = begin; i < end; ++i) {
+    const PromptRow& row = data.row(static_cast<size_t>(i));
+    rollout::GenerationRequest r;
+    r.prompt_id = row.id;
+    r.group_id = absl::StrCat("eval.", row.id, ".", i);
+    r.prompt = row.prompt;
+    r.domain = row.domain;
+    r.prompt_token_ids = EncodePrompt(row.prompt);
+    r.n = 1;
+    r.max_new_tokens = rc.max_new_tokens();
+    r.sampling = sampling;
+    reqs.push_back(std::move(r));
+  }
+  M1RL_ASSIGN_OR_RETURN(std::vector<rollout::RequestOutput> outs, engine->Generate(reqs));
+  std::vector<rl::ScoreItem> items;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    M1RL_RETURN_IF_ERROR(outs[i].status);
+    const rl::Completion& c = outs[i].completions[0];
+    items.push_back(MakeScoreItem(data.row(static_cast<size_t>(begin) + i), c, c.text()));
+  }
+  M1RL_ASSIGN_OR_RETURN(std::vector<rl::ScoreResult> results, reward_->ScoreBatch(std::move(items)));
+  EvalResult e;
+  for (const rl::ScoreResult& r : results) {
+    if (r.status() != rl::OK) {
+      ++e.num_unscored;
+      continue;
+    }
+    ++e.num_prompts;
+    if (r.verdict() == rl::CORRECT) ++e.num_correct;
+  }
+  return e;
 }
 
 absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
   if (checkpoints_ == nullptr) return absl::FailedPreconditionError("trainer.checkpoint.dir is not set");
   const int rank = comm_->rank();
   return checkpoints_->Save(step_, [&](const std::string& dir) -> absl::Status {
-    M1RL_RETURN_IF_ERROR(internal::WriteTensorFile(absl::StrCat(dir, "/optim_rank", rank, ".safetensors"),
-                                                   optimizer_->StateDict()));
-    at::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
-    M1RL_RETURN_IF_ERROR(
-        internal::WriteTensorFile(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), {{"cpu", rng}}));
+    M1RL_RETURN_IF_ERROR(model::WriteSafetensors(absl::StrCat(dir, "/optim_rank", rank, ".safetensors"),
+                                                 optimizer_->StateDict()));
+    // The CPU generator and, on a GPU, the device's CUDA generator (neither is drawn from by sampling,
+    // which uses counter-based streams, but any LibTorch op that draws resumes where it was).
+    model::NamedTensors rng = {{"cpu", at::detail::getDefaultCPUGenerator().get_state()}};
+    if (model_->device().is_cuda())
+      rng.emplace_back("cuda", at::globalContext().defaultGenerator(model_->device()).get_state());
+    M1RL_RETURN_IF_ERROR(model::WriteSafetensors(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), rng));
     if (rank != 0) return absl::OkStatus();
-    M1RL_RETURN_IF_ERROR(internal::WriteTensorFile(dir + "/model.safetensors", model_->NamedParameters()));
+    M1RL_RETURN_IF_ERROR(SavePolicyWeights(dir, *model_));
     nlohmann::json state = {{"step", step_},
                             {"data_consumed", sampler_->cursor().consumed},
-                            {"mode", config_.trainer().mode()},
+                            {"mode", YamlName(config_.trainer().mode())},
                             {"world_size", comm_->world_size()},
                             {"last_eval_accuracy", last_eval_accuracy_}};
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic(dir + "/trainer_state.json", state.dump(2)));
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic(dir + "/config.yaml", DumpConfigYaml(config_)));
-    M1RL_RETURN_IF_ERROR(internal::WriteFileAtomic(dir + "/config.pb", config_.SerializeAsString()));
+    M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/trainer_state.json", state.dump(2)));
+    M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.yaml", DumpConfigYaml(config_)));
+    M1RL_RETURN_IF_ERROR(
+        WriteFileAtomic(absl::StrCat(dir, "/", kConfigProtoFile), config_.SerializeAsString()));
     return absl::OkStatus();
   });
 }
 
 absl::Status Trainer::Resume(const std::string& resume) {
   if (resume.empty()) return absl::OkStatus();
+  return SyncStatus(*comm_, ResumeLocal(resume), "resuming");
+}
+
+absl::Status Trainer::ResumeLocal(const std::string& resume) {
   const std::string root = config_.trainer().checkpoint().dir();
   absl::StatusOr<std::string> dir = ResolveResume(resume, root);
   if (resume == "auto" && absl::IsNotFound(dir.status())) {
@@ -1001,12 +1150,10 @@ absl::Status Trainer::Resume(const std::string& resume) {
     return absl::OkStatus();
   }
   M1RL_RETURN_IF_ERROR(dir.status());
-  M1RL_ASSIGN_OR_RETURN(std::string pb, internal::ReadFile(*dir + "/config.pb"));
-  config::RunConfig saved;
-  if (!saved.ParseFromString(pb)) return absl::DataLossError(absl::StrCat(*dir, "/config.pb: unparseable"));
+  M1RL_ASSIGN_OR_RETURN(const config::RunConfig saved, ReadCheckpointConfig(*dir));
   M1RL_RETURN_IF_ERROR_WITH(CheckResumeCompatible(saved, config_, ResumeMutableFields()), "resuming from ",
                             *dir);
-  M1RL_ASSIGN_OR_RETURN(std::string state_text, internal::ReadFile(*dir + "/trainer_state.json"));
+  M1RL_ASSIGN_OR_RETURN(std::string state_text, ReadFile(*dir + "/trainer_state.json"));
   nlohmann::json state = nlohmann::json::parse(state_text, nullptr, false);
   if (!state.is_object())
     return absl::DataLossError(absl::StrCat(*dir, "/trainer_state.json: not a JSON object"));
@@ -1016,28 +1163,19 @@ absl::Status Trainer::Resume(const std::string& resume) {
                                                       comm_->world_size(), " (ZeRO-1 shards differ)"));
   }
   return Guard(absl::StrCat("resuming from ", *dir), [&]() -> absl::Status {
-    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors weights,
-                          internal::ReadTensorFile(*dir + "/model.safetensors"));
-    std::map<std::string, at::Tensor> by_name(weights.begin(), weights.end());
-    at::NoGradGuard no_grad;
-    for (auto& [name, p] : model_->NamedParameters()) {
-      auto it = by_name.find(name);
-      if (it == by_name.end())
-        return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: missing ", name));
-      if (it->second.sizes() != p.sizes())
-        return absl::DataLossError(absl::StrCat(*dir, "/model.safetensors: ", name, " has the wrong shape"));
-      p.detach().copy_(it->second);
-    }
+    M1RL_RETURN_IF_ERROR(LoadPolicyWeights(*dir, *model_));
     const int rank = comm_->rank();
     const int saved_rank = state.value("world_size", 1) == comm_->world_size() ? rank : 0;
-    M1RL_ASSIGN_OR_RETURN(internal::NamedTensors opt, internal::ReadTensorFile(absl::StrCat(
-                                                          *dir, "/optim_rank", saved_rank, ".safetensors")));
+    M1RL_ASSIGN_OR_RETURN(model::NamedTensors opt, model::ReadSafetensors(absl::StrCat(
+                                                       *dir, "/optim_rank", saved_rank, ".safetensors")));
     M1RL_RETURN_IF_ERROR(optimizer_->LoadStateDict(opt));
-    absl::StatusOr<internal::NamedTensors> rng =
-        internal::ReadTensorFile(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
-    if (rng.ok() && !rng->empty()) {
-      at::Generator gen = at::detail::getDefaultCPUGenerator();
-      gen.set_state((*rng)[0].second);
+    absl::StatusOr<model::NamedTensors> rng =
+        model::ReadSafetensors(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
+    for (const auto& [name, state] : rng.ok() ? *rng : model::NamedTensors{}) {
+      if (name != "cpu" && !(name == "cuda" && model_->device().is_cuda())) continue;
+      at::Generator gen = name == "cpu" ? at::detail::getDefaultCPUGenerator()
+                                        : at::globalContext().defaultGenerator(model_->device());
+      gen.set_state(state);
     }
     step_ = state.value("step", int64_t{0});
     sampler_->set_cursor(DataCursor{state.value("data_consumed", int64_t{0})});
@@ -1060,32 +1198,20 @@ absl::Status Trainer::Run() {
     if (leader)
       M1RL_LOG(INFO) << "eval step 0: accuracy " << e.accuracy() << " (" << e.num_correct << "/"
                      << e.num_prompts << ")";
-    M1RL_RETURN_IF_ERROR(WriteMetrics(
-        0, {{"eval/accuracy", e.accuracy()}, {"eval/unscored", static_cast<double>(e.num_unscored)}}));
+    M1RL_RETURN_IF_ERROR(SyncStatus(*comm_,
+                                    WriteMetrics(0, {{"eval/accuracy", e.accuracy()},
+                                                     {"eval/unscored", static_cast<double>(e.num_unscored)}}),
+                                    "writing metrics"));
   }
   const int64_t first = step_;
   std::unique_ptr<Progress> progress;
   if (leader)
-    progress = std::make_unique<Progress>(absl::StrCat(tc.mode(), " train"), tc.steps() - first, "step");
+    progress =
+        std::make_unique<Progress>(absl::StrCat(YamlName(tc.mode()), " train"), tc.steps() - first, "step");
   int64_t last_saved = -1;
   while (step_ < tc.steps()) {
     M1RL_ASSIGN_OR_RETURN(StepResult r, TrainStep());
-    if (tc.eval_every() > 0 && step_ % tc.eval_every() == 0 && reward_ != nullptr) {
-      M1RL_ASSIGN_OR_RETURN(EvalResult e, Evaluate());
-      r.metrics["eval/accuracy"] = e.accuracy();
-      r.metrics["eval/unscored"] = static_cast<double>(e.num_unscored);
-    }
-    M1RL_RETURN_IF_ERROR(WriteMetrics(step_, r.metrics));
-    if (leader) {
-      std::string line = absl::StrFormat("step %d loss %.5f", step_, r.metrics["train/loss"]);
-      if (r.metrics.count("rollout/accuracy"))
-        absl::StrAppendFormat(&line, " train_acc %.3f", r.metrics["rollout/accuracy"]);
-      if (r.metrics.count("eval/accuracy"))
-        absl::StrAppendFormat(&line, " eval_acc %.3f", r.metrics["eval/accuracy"]);
-      absl::StrAppendFormat(&line, " %.2fs", r.metrics["time/step_s"]);
-      if (tc.log_every() > 0 && step_ % tc.log_every() == 0) M1RL_LOG(INFO) << line;
-      progress->Update(step_ - first, line);
-    }
+    M1RL_RETURN_IF_ERROR(RecordStep(r, progress.get(), first));
     if (checkpoints_ != nullptr && tc.checkpoint().every_steps() > 0 &&
         step_ % tc.checkpoint().every_steps() == 0) {
       M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
@@ -1095,12 +1221,33 @@ absl::Status Trainer::Run() {
   if (progress) progress->Finish();
   if (checkpoints_ != nullptr && last_saved != step_ && step_ > first)
     M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
+  absl::Status exported = absl::OkStatus();
   if (!tc.export_hf_dir().empty() && leader) {
-    M1RL_RETURN_IF_ERROR(
-        Guard("export", [&]() -> absl::Status { return model_->SaveHf(tc.export_hf_dir()); }));
-    M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
+    exported = Guard("export", [&]() -> absl::Status { return model_->SaveHf(tc.export_hf_dir()); });
+    if (exported.ok()) M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
   }
-  return comm_->Barrier();
+  return SyncStatus(*comm_, exported, "exporting");  // also the final barrier
+}
+
+// After a step: periodic evaluation (collective), metrics, the log line and the progress display (rank 0).
+absl::Status Trainer::RecordStep(StepResult& r, Progress* progress, int64_t first_step) {
+  const config::TrainerConfig& tc = config_.trainer();
+  if (tc.eval_every() > 0 && step_ % tc.eval_every() == 0 && reward_ != nullptr) {
+    M1RL_ASSIGN_OR_RETURN(EvalResult e, Evaluate());
+    r.metrics["eval/accuracy"] = e.accuracy();
+    r.metrics["eval/unscored"] = static_cast<double>(e.num_unscored);
+  }
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, WriteMetrics(step_, r.metrics), "writing metrics"));
+  if (progress == nullptr) return absl::OkStatus();
+  std::string line = absl::StrFormat("step %d loss %.5f", step_, r.metrics["train/loss"]);
+  if (r.metrics.count("rollout/accuracy"))
+    absl::StrAppendFormat(&line, " train_acc %.3f", r.metrics["rollout/accuracy"]);
+  if (r.metrics.count("eval/accuracy"))
+    absl::StrAppendFormat(&line, " eval_acc %.3f", r.metrics["eval/accuracy"]);
+  absl::StrAppendFormat(&line, " %.2fs", r.metrics["time/step_s"]);
+  if (tc.log_every() > 0 && step_ % tc.log_every() == 0) M1RL_LOG(INFO) << line;
+  progress->Update(step_ - first_step, line);
+  return absl::OkStatus();
 }
 
 }  // namespace m1rl::trainer

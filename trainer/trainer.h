@@ -1,20 +1,26 @@
 // The RL and SFT loops (ARCHITECTURE "One RL step", colocated and synchronous), data parallel over a
 // Communicator, with checkpoints, evaluation and metrics.
 //
-// RL step (trainer.mode "rl"):
-//   1. every rank takes its slice of the next global batch of B = trainer.prompts_per_step prompts;
-//   2. generates G = rollout.n_samples completions per prompt with the rollout engine on the current
-//      weights (behaviour log-probs from the FP32 head), streaming each finished completion to the
-//      reward client while the others still generate;
-//   3. reward -> repetition policy -> overlong penalty -> group filter (dynamic sampling with refill
-//      rounds, synchronised across ranks so the data cursor stays identical) -> advantages;
-//      unscored completions are excluded and counted; the step fails (kUnavailable) when more than
-//      trainer.max_unscored_fraction of them are unscored;
-//   4. groups are shuffled (seeded by step) and split into trainer.minibatches_per_step minibatches;
-//      the old log-probs are recomputed with the training forward in the same packing (or taken from
-//      the rollout, algorithm.ratio_denominator);
-//   5. per minibatch: loss-token counts all-reduced (global normaliser), per micro-batch forward +
-//      unified policy loss (+ router aux loss) + backward, then one ShardedAdamW step.
+// RL step (trainer.mode "rl"), one function per stage with a plain result struct (trainer.cc):
+//   1. CollectGroups: every rank takes its slice of the next global batch of B = trainer.prompts_per_step
+//      prompts and generates G = rollout.n_samples completions per prompt with the rollout engine on the
+//      current weights (engine and sampling options from the rollout section through
+//      rollout::EngineOptionsFromConfig; behaviour log-probs from the FP32 head), streaming each finished
+//      completion to the reward client while the others still generate; then reward -> repetition
+//      policy -> overlong penalty -> group filter (dynamic sampling with refill rounds, synchronised
+//      across ranks so the data cursor stays identical) -> advantages;
+//   2. ReduceRolloutMetrics: RolloutCounters summed over ranks; unscored completions are excluded and
+//      counted, and the step fails (kUnavailable) when more than trainer.max_unscored_fraction of them
+//      are unscored;
+//   3. AssignGroupsToMinibatches: groups split into trainer.minibatches_per_step minibatches by a seeded
+//      global order (AssignMinibatches, minibatch.h: the same split for any world size);
+//   4. ComputeOldAndRefLogprobs: the old log-probs recomputed with the training forward in the same
+//      packing (or taken from the rollout, algorithm.ratio_denominator), reference log-probs for a KL term;
+//   5. UpdateMinibatch, per minibatch: loss-token counts all-reduced (global normaliser), per micro-batch
+//      forward + unified policy loss (+ router aux loss) + backward, then one ShardedAdamW step.
+// Every tensor of the update lives on the model's device. Local work that can fail (generation, scoring,
+// forward/backward) ends in SyncStatus (sync_status.h) before the next collective, so a failure on any rank
+// is the same error, naming that rank and the cause, on every rank.
 // SFT step (trainer.mode "sft"): trainer.sft_batch_size rows (global), cross-entropy on the completion
 // tokens normalised by the global token count, one optimizer step.
 //
@@ -34,14 +40,22 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "algorithms/algorithm_config.h"
+#include "algorithms/dynamic_sampling.h"
+#include "algorithms/loss_agg.h"
+#include "algorithms/metrics.h"
 #include "common/metrics.h"
+#include "common/progress.h"
 #include "model/hybrid_model.h"
 #include "model/tokenizer.h"
 #include "proto/config.pb.h"
 #include "reward/service/client.h"
+#include "rollout/engine.h"
+#include "rollout/sampler.h"
 #include "trainer/checkpoint.h"
 #include "trainer/communicator.h"
 #include "trainer/dataset.h"
+#include "trainer/minibatch.h"
 #include "trainer/optimizer.h"
 
 namespace m1rl::trainer {
@@ -63,8 +77,9 @@ class Trainer {
  public:
   // Builds model (model.init_from, else random init from the config), tokenizer, datasets, optimizer
   // and the reward client (`reward` when given, else RewardClient::Create(config.reward)).
-  // kInvalidArgument naming the field for bad configs; kNotFound for missing files.
-  // `comm` must outlive the trainer.
+  // kInvalidArgument naming the field for bad configs; kNotFound for missing files. Collective: a failure
+  // on any rank fails Create on every rank ("initialising: rank R failed: ..."). `comm` must outlive the
+  // trainer.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const config::RunConfig& config, Communicator* comm,
       std::unique_ptr<reward::RewardClient> reward = nullptr);
@@ -73,13 +88,15 @@ class Trainer {
   // Restores a checkpoint: "" does nothing; "auto" the newest complete one under
   // trainer.checkpoint.dir (none: starts fresh, OK); else that directory. The saved resolved config
   // must match (kFailedPrecondition naming the field; trainer.steps, checkpoint/metrics/logging
-  // settings and reward transport fields may change). Collective.
+  // settings and reward transport fields may change). Collective: a failure on any rank fails every
+  // rank ("resuming: rank R failed: ...").
   absl::Status Resume(const std::string& resume);
 
   // One RL or SFT step (collective). Errors name the step and rank.
   absl::StatusOr<StepResult> TrainStep();
-  // Greedy decoding on the first trainer.eval_prompts rows of data.eval_path, scored by the reward
-  // client (collective).
+  // Greedy decoding on the first trainer.eval_prompts rows of data.eval_path (every other rollout field
+  // from the config, as in RL), scored by the reward client. Collective; a failure on any rank fails
+  // every rank ("evaluation: rank R failed: ...").
   absl::StatusOr<EvalResult> Evaluate();
   // Writes a checkpoint of the current state (collective); returns its directory.
   absl::StatusOr<std::string> SaveCheckpoint();
@@ -93,11 +110,54 @@ class Trainer {
   ShardedAdamW& optimizer() { return *optimizer_; }
 
  private:
-  struct Sample;
+  // Results of the RL stages (trainer.cc), in the order RlStep runs them.
+  struct RoundRequests;  // one generation round's requests over this rank's shard
+  struct RolloutBatch;   // 1. collected groups and local counters
+  struct RolloutReport;  // 2. global rollout metrics
+  struct UpdateStats;    // 5. reducible sums of the step's updates
+  struct PolicyUpdate;   // 5. one minibatch's optimizer step
+  struct SftBatch;
+  using Minibatches = std::vector<std::vector<RlSample*>>;
+
   Trainer(const config::RunConfig& config, Communicator* comm);
   absl::Status Init(std::unique_ptr<reward::RewardClient> reward);
+  absl::Status CheckConfig();
+  absl::Status BuildPolicy();
+  absl::Status BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward);
+  absl::Status LoadDataAndWriters();
+  absl::Status ResumeLocal(const std::string& resume);
+
+  // RL step (ARCHITECTURE "One RL step"); each stage's collectives are preceded by a SyncStatus.
   absl::StatusOr<StepResult> RlStep();
+  absl::StatusOr<RolloutBatch> CollectGroups();              // 1.
+  absl::StatusOr<bool> AnyRankNeedsGroups(bool local_need);  // 1. round barrier
+  absl::Status RunRound(rollout::Engine& engine, int64_t round, const std::vector<int64_t>& global_batch,
+                        algorithms::DynamicSampler* dyn, RolloutBatch* batch);
+  RoundRequests MakeRoundRequests(int64_t round, const std::vector<int64_t>& global_batch) const;
+  absl::Status GenerateAndScore(rollout::Engine& engine, RoundRequests& round, RolloutBatch* batch);
+  absl::Status AddGroup(const RoundRequests& round, size_t ri, algorithms::DynamicSampler* dyn,
+                        RolloutBatch* batch);
+  absl::StatusOr<RolloutReport> ReduceRolloutMetrics(const RolloutBatch& batch);  // 2.
+  absl::StatusOr<Minibatches> AssignGroupsToMinibatches(RolloutBatch& batch);     // 3.
+  // 4. l_old (and l_ref); returns this rank's train/infer agreement sums (l_old vs l_roll).
+  absl::StatusOr<algorithms::MismatchStats> ComputeOldAndRefLogprobs(const Minibatches& minibatches);
+  absl::StatusOr<PolicyUpdate> UpdateMinibatch(const std::vector<RlSample*>& minibatch,
+                                               UpdateStats* stats);  // 5.
+  double PolicyLossBackward(const PolicyMicroBatch& micro, const algorithms::TokenCounts& global,
+                            double global_positions, UpdateStats* stats);
+  absl::StatusOr<std::map<std::string, double>> ReduceUpdateStats(UpdateStats stats,
+                                                                  algorithms::MismatchStats agreement);
+  double UpdateFlops(const RolloutBatch& batch) const;
+  Minibatches MicroBatches(const std::vector<RlSample*>& minibatch) const;
+  absl::StatusOr<rollout::EngineOptions> MakeEngineOptions(const config::RolloutConfig& rc) const;
+  model::ForwardOptions TrainForwardOptions() const;  // head precision, chunk and sampling temperature
+
   absl::StatusOr<StepResult> SftStep();
+  SftBatch EncodeSftBatch();
+  absl::StatusOr<double> SftForwardBackward(const SftBatch& batch, double global_tokens);
+  absl::StatusOr<EvalResult> EvaluateLocal();
+  absl::Status RecordStep(StepResult& r, Progress* progress, int64_t first_step);
+
   std::vector<int32_t> EncodePrompt(const std::string& prompt) const;
   model::ForwardOptions HeadForwardOptions() const;  // the configured head precision and chunk
   absl::Status WriteMetrics(int64_t step, const std::map<std::string, double>& values);
@@ -114,6 +174,8 @@ class Trainer {
   std::optional<PromptDataset> train_data_;
   std::optional<PromptDataset> eval_data_;
   std::unique_ptr<PromptSampler> sampler_;
+  algorithms::ResolvedAlgorithm algorithm_;  // trainer.mode rl: the resolved algorithm section
+  rollout::SamplingParams sampling_;         // trainer.mode rl: rollout.{temperature,top_p,top_k,greedy}
   int64_t step_ = 0;
   double rollout_temperature_ = 1.0;
   model::HeadPrecision head_precision_ = model::HeadPrecision::kIeeeFp32;  // model.lm_head_precision

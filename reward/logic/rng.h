@@ -11,39 +11,18 @@
 #include <utility>
 #include <vector>
 
+#include "common/random.h"
+
 namespace m1rl::reward::logic {
-
-// SplitMix64 step (Steele, Lea, Flood 2014): a bijective mixer of a 64-bit state.
-inline uint64_t Mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-// FNV-1a over a string; used to give every family its own stream for the same seed.
-inline uint64_t HashName(std::string_view s) {
-  uint64_t h = 0xCBF29CE484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001B3ULL;
-  }
-  return h;
-}
 
 class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
   Rng(std::string_view family, uint64_t seed, int difficulty)
-      : state_(Mix64(HashName(family) ^ Mix64(seed ^ Mix64(static_cast<uint64_t>(difficulty))))) {}
+      : state_(SplitMix64(Fnv1a64(family) ^ MixSeeds(seed, static_cast<uint64_t>(difficulty)))) {}
 
-  uint64_t Next() {
-    state_ += 0x9E3779B97F4A7C15ULL;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
+  // The next SplitMix64 output (common/random.h).
+  uint64_t Next() { return SplitMix64Next(&state_); }
 
   // Uniform integer in [lo, hi] (inclusive), by rejection so there is no modulo bias.
   // REQUIRES: lo <= hi.

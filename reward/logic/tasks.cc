@@ -122,7 +122,7 @@ absl::StatusOr<CheckResult> CheckInstance(const nlohmann::json& instance, std::s
 }
 
 uint64_t InstanceSeed(uint64_t dataset_seed, uint64_t index) {
-  return Mix64(Mix64(dataset_seed) ^ (index * 0xD1B54A32D192ED03ULL));
+  return SplitMix64(StreamSeed(dataset_seed, index));
 }
 
 nlohmann::json MakeRow(const GeneratedInstance& g, std::string_view id) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/random.h"
 #include "reward/math/parser.h"
 
 namespace m1rl::reward::math {
@@ -96,13 +97,6 @@ class ToGinac {
   std::map<std::string, GiNaC::realsymbol> syms_;
 };
 
-uint64_t SplitMix(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 // Evaluates e at a numeric substitution; nullopt if undefined or non-real (or not numeric).
 std::optional<GiNaC::numeric> EvalAt(const GiNaC::ex& e, const GiNaC::exmap& at, bool allow_complex) {
   try {
@@ -138,11 +132,11 @@ CasResult Result(CasResult::Kind k, std::string layer, std::string detail) {
 }
 
 // One random point for the identity tests: every symbol at k/97 with k in [-388, 387] \ {0}, i.e. points in
-// (-4, 4) \ {0} on a 1/97 grid: rational, irregular, both signs. Advances the SplitMix state `s`.
+// (-4, 4) \ {0} on a 1/97 grid: rational, irregular, both signs. Advances the SplitMix64 state `s`.
 GiNaC::exmap RandomPoint(const ToGinac& conv, uint64_t& s) {
   GiNaC::exmap at;
   for (const auto& [name, sym] : conv.symbols()) {
-    long k = static_cast<long>(SplitMix(s) % 776) - 388;
+    long k = static_cast<long>(SplitMix64Next(&s) % 776) - 388;
     if (k == 0) k = 1;
     at[sym] = GiNaC::numeric(k, 97);
   }

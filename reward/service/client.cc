@@ -131,11 +131,10 @@ class RewardClient::InProcessTransport final : public Transport {
 // Statuses are propagated by hand in this file: common/status_macros.h does not compile against
 // Debian's Abseil (absl::string_view is not std::string_view there).
 absl::StatusOr<RewardClient::Resolved> RewardClient::Resolve(const config::RewardConfig& c) {
-  if (c.mode() != "grpc" && c.mode() != "in_process") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reward.mode must be \"grpc\" or \"in_process\", got \"", c.mode(), "\""));
+  if (c.mode() == config::RewardConfig::MODE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("reward.mode must be set: grpc or in_process");
   }
-  if (c.mode() == "grpc" && c.address().empty()) {
+  if (c.mode() == config::RewardConfig::MODE_GRPC && c.address().empty()) {
     return absl::InvalidArgumentError("reward.address must be host:port when reward.mode is \"grpc\"");
   }
   const std::pair<const char*, int64_t> non_negative[] = {
@@ -155,20 +154,24 @@ absl::StatusOr<RewardClient::Resolved> RewardClient::Resolve(const config::Rewar
                      c.correctness_weight(), " and ", c.format_weight()));
   }
   Resolved r;
-  r.mode = c.mode();
+  r.mode = c.mode() == config::RewardConfig::MODE_GRPC ? "grpc" : "in_process";
   r.address = c.address();
-  r.deadline_ms = c.deadline_ms() > 0 ? c.deadline_ms() : 30000;
-  r.max_in_flight = c.max_in_flight() > 0 ? c.max_in_flight() : 256;
-  r.max_retries = c.max_retries() > 0 ? c.max_retries() : -1;
-  r.retry_backoff_ms = c.retry_backoff_ms() > 0 ? c.retry_backoff_ms() : 50;
-  r.give_up_after_ms = c.give_up_after_ms() > 0 ? c.give_up_after_ms() : 60000;
+  r.deadline_ms = c.deadline_ms() > 0 ? c.deadline_ms() : kDefaultDeadlineMs;
+  r.max_in_flight = c.max_in_flight() > 0 ? c.max_in_flight() : kDefaultMaxInFlight;
+  r.max_retries = c.max_retries() > 0 ? c.max_retries() : -1;  // unbounded within give_up_after_ms
+  r.retry_backoff_ms = c.retry_backoff_ms() > 0 ? c.retry_backoff_ms() : kDefaultRetryBackoffMs;
+  r.give_up_after_ms = c.give_up_after_ms() > 0 ? c.give_up_after_ms() : kDefaultGiveUpAfterMs;
   r.require_think = c.require_think();
   return r;
 }
 
+absl::Status RewardClient::ValidateConfig(const config::RewardConfig& config) {
+  return Resolve(config).status();
+}
+
 absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::CreateGrpc(const config::RewardConfig& config) {
   config::RewardConfig c = config;
-  c.set_mode("grpc");
+  c.set_mode(config::RewardConfig::MODE_GRPC);
   absl::StatusOr<Resolved> resolved = Resolve(c);
   if (!resolved.ok()) return resolved.status();
   auto transport = std::make_unique<GrpcTransport>(resolved->address);
@@ -179,7 +182,7 @@ absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::CreateInProcess(
     const config::RewardConfig& config, std::shared_ptr<ScoringEngine> engine) {
   if (engine == nullptr) return absl::InvalidArgumentError("RewardClient::CreateInProcess: engine is null");
   config::RewardConfig c = config;
-  c.set_mode("in_process");
+  c.set_mode(config::RewardConfig::MODE_IN_PROCESS);
   absl::StatusOr<Resolved> resolved = Resolve(c);
   if (!resolved.ok()) return resolved.status();
   auto transport = std::make_unique<InProcessTransport>(std::move(engine));

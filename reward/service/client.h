@@ -12,8 +12,8 @@
 // the item is answered INFRA_ERROR (retryable) naming the last error: never silently dropped, never
 // scored as zero. An attempt that exceeds its deadline is answered TIMEOUT.
 //
-// Defaults for zero config fields: deadline_ms 30000, max_in_flight 256, retry_backoff_ms 50,
-// give_up_after_ms 60000, max_retries unbounded; both weights 0 -> correctness 1, format 0. In grpc
+// Defaults for zero config fields: the kDefault* constants below, max_retries unbounded, in_process_workers
+// the hardware threads; both weights 0 -> correctness 1, format 0. In grpc
 // mode the weights and format rules are the server's (its flags); config.require_think is sent per item.
 //
 // Thread safety: all methods are thread-safe. Callbacks run on client-internal threads (gRPC's, the
@@ -40,9 +40,19 @@
 
 namespace m1rl::reward {
 
+inline constexpr int64_t kDefaultDeadlineMs = 30000;     // reward.deadline_ms = 0
+inline constexpr int32_t kDefaultMaxInFlight = 256;      // reward.max_in_flight = 0
+inline constexpr int64_t kDefaultRetryBackoffMs = 50;    // reward.retry_backoff_ms = 0
+inline constexpr int64_t kDefaultGiveUpAfterMs = 60000;  // reward.give_up_after_ms = 0
+inline constexpr int32_t kDefaultQueueCapacity = 4096;   // reward.queue_capacity = 0 (in_process)
+
 class RewardClient {
  public:
   using Done = std::function<void(const rl::ScoreResult&)>;
+
+  // The reward.* section's one validation (the checks Create applies): kInvalidArgument naming the
+  // field for an unset mode, a missing address in grpc mode or negative numbers.
+  static absl::Status ValidateConfig(const config::RewardConfig& config);
 
   // kInvalidArgument naming the field for an unknown mode, a missing address in grpc mode or negative
   // numbers. grpc mode does not connect here (the first call does, with retries).

@@ -9,7 +9,7 @@
 namespace m1rl::reward {
 
 absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::Create(const config::RewardConfig& config) {
-  if (config.mode() == "grpc") return CreateGrpc(config);
+  if (config.mode() == config::RewardConfig::MODE_GRPC) return CreateGrpc(config);
   // Validates the config (mode included) before building verifiers.
   absl::StatusOr<Resolved> resolved = Resolve(config);
   if (!resolved.ok()) return resolved.status();
@@ -17,7 +17,7 @@ absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::Create(const config:
   options.num_workers = config.in_process_workers() > 0
                             ? config.in_process_workers()
                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  options.queue_capacity = config.queue_capacity() > 0 ? config.queue_capacity() : 4096;
+  options.queue_capacity = config.queue_capacity() > 0 ? config.queue_capacity() : kDefaultQueueCapacity;
   if (config.correctness_weight() > 0 || config.format_weight() > 0) {
     options.rules.correctness_weight = config.correctness_weight();
     options.rules.format_weight = config.format_weight();

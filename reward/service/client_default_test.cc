@@ -13,18 +13,17 @@ using ::testing::HasSubstr;
 
 TEST(RewardClientCreateTest, UnknownModeIsRejected) {
   config::RewardConfig c;
-  c.set_mode("carrier-pigeon");
-  EXPECT_THAT(RewardClient::Create(c).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("reward.mode must be \"grpc\" or \"in_process\"")));
-  c.set_mode("grpc");
+  EXPECT_THAT(
+      RewardClient::Create(c).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.mode must be set: grpc or in_process")));
+  c.set_mode(config::RewardConfig::MODE_GRPC);
   EXPECT_THAT(RewardClient::Create(c).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.address must be host:port")));
 }
 
 TEST(RewardClientCreateTest, InProcessUsesTheDefaultRegistryAndConfigWeights) {
   config::RewardConfig c;
-  c.set_mode("in_process");
+  c.set_mode(config::RewardConfig::MODE_IN_PROCESS);
   c.set_in_process_workers(1);
   c.set_correctness_weight(1.0);
   c.set_format_weight(0.5);

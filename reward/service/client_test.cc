@@ -56,7 +56,7 @@ Rig MakeEngine(EngineOptions options, int fake_sleep_ms) {
 
 config::RewardConfig GrpcConfig(int port) {
   config::RewardConfig c;
-  c.set_mode("grpc");
+  c.set_mode(config::RewardConfig::MODE_GRPC);
   c.set_address("127.0.0.1:" + std::to_string(port));
   c.set_deadline_ms(5000);
   c.set_retry_backoff_ms(20);

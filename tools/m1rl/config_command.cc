@@ -8,6 +8,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "trainer/trainer_config.h"
 
 namespace m1rl {
 namespace {
@@ -23,7 +24,8 @@ int RunConfigCommand(const std::vector<std::string>& args) {
     std::cerr << "m1rl config: --config is required\n" << flags.Usage();
     return 1;
   }
-  absl::StatusOr<config::RunConfig> cfg = LoadConfig(config_path, overrides);
+  // The same validation `m1rl train` applies (trainer::ValidateRunConfig).
+  absl::StatusOr<config::RunConfig> cfg = trainer::LoadRunConfig(config_path, overrides);
   if (!cfg.ok()) {
     std::cerr << "m1rl config: " << cfg.status().message() << "\n";
     return 1;

@@ -1,4 +1,4 @@
-# Commands and tools of the reward module (owned by it).
+# Commands and tools of the reward module.
 target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/reward_server_command.cc ${CMAKE_CURRENT_LIST_DIR}/verify_command.cc)
 target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry)
 
@@ -20,10 +20,8 @@ set_tests_properties(m1rl_verify_unknown_flag_fails PROPERTIES LABELS cpu WILL_F
 add_test(NAME m1rl_verify_jsonl COMMAND m1rl verify --jsonl ${_m1rl_reward_testdata}/verify_format.jsonl)
 set_tests_properties(m1rl_verify_jsonl PROPERTIES LABELS cpu
   PASS_REGULAR_EXPRESSION "\"line\":1,[^\n]*\"status\":\"OK\"[^\n]*\"verdict\":\"CORRECT\".*\"line\":2,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":3,\"status\":\"INVALID_INPUT\".*\"line\":4,[^\n]*\"verdict\":\"INCORRECT\".*\"line\":5,[^\n]*\"status\":\"INVALID_INPUT\"[^\n]*unknown domain 'astrology'")
-if(TARGET m1rl::math_verifier)
-  add_test(NAME m1rl_verify_math_boxed COMMAND m1rl verify --domain math --gold "\\frac{1}{2}" --pred "<think>so</think> \\boxed{0.5}")
-  set_tests_properties(m1rl_verify_math_boxed PROPERTIES LABELS cpu PASS_REGULAR_EXPRESSION "verdict: CORRECT")
-endif()
+add_test(NAME m1rl_verify_math_boxed COMMAND m1rl verify --domain math --gold "\\frac{1}{2}" --pred "<think>so</think> \\boxed{0.5}")
+set_tests_properties(m1rl_verify_math_boxed PROPERTIES LABELS cpu PASS_REGULAR_EXPRESSION "verdict: CORRECT")
 add_test(NAME m1rl_reward_server_graceful_sigterm
          COMMAND ${PROJECT_SOURCE_DIR}/reward/service/testing/reward_server_smoke.sh $<TARGET_FILE:m1rl>)
 set_tests_properties(m1rl_reward_server_graceful_sigterm PROPERTIES LABELS cpu TIMEOUT 60 PASS_REGULAR_EXPRESSION "smoke: ok")

@@ -1,4 +1,4 @@
-# Commands and tools of the rollout module (owned by it).
+# Commands and tools of the rollout module.
 target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/generate_command.cc)
 target_link_libraries(m1rl PRIVATE m1rl::rollout_hybrid m1rl::rollout_prompts m1rl::model m1rl::tokenizer m1rl::progress m1rl::flags)
 

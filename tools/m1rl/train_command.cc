@@ -15,6 +15,7 @@
 #include "trainer/device.h"
 #include "trainer/distributed.h"
 #include "trainer/trainer.h"
+#include "trainer/trainer_config.h"
 
 namespace {
 
@@ -44,7 +45,7 @@ int RunTrain(const std::vector<std::string>& args) {
     return 2;
   }
   m1rl::SetMinLogLevel(level);
-  absl::StatusOr<m1rl::config::RunConfig> cfg = m1rl::LoadConfig(config_path, overrides);
+  absl::StatusOr<m1rl::config::RunConfig> cfg = m1rl::trainer::LoadRunConfig(config_path, overrides);
   if (!cfg.ok()) return Fail("config", cfg.status());
   absl::StatusOr<m1rl::trainer::DistEnv> env = m1rl::trainer::ReadDistEnv(m1rl::trainer::ProcessEnv());
   if (!env.ok()) return Fail("distributed environment", env.status());
@@ -55,9 +56,8 @@ int RunTrain(const std::vector<std::string>& args) {
   if (!device.ok()) return Fail("model.device", device.status());
   M1RL_LOG(INFO) << device->description;
   cfg->mutable_model()->set_device(device->device);
-  std::string backend = cfg->trainer().backend();
-  if (backend.empty()) backend = cfg->model().device().rfind("cuda", 0) == 0 ? "nccl" : "gloo";
-  const int timeout_s = cfg->trainer().dist_timeout_s() > 0 ? cfg->trainer().dist_timeout_s() : 600;
+  const std::string backend = m1rl::trainer::BackendName(*cfg);
+  const int timeout_s = m1rl::trainer::DistTimeoutSeconds(cfg->trainer());
   auto comm = m1rl::trainer::CreateCommunicator(*env, backend, std::chrono::seconds(timeout_s));
   if (!comm.ok()) return Fail("distributed setup", comm.status());
   if (env->rank == 0) {

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "trainer/trainer_config.h"
 
 namespace m1rl {
 namespace {
@@ -39,7 +40,7 @@ TEST(ConfigsTest, EveryFileLoadsValidatesAndRoundTrips) {
   std::set<std::string> names;
   for (const auto& p : files) {
     SCOPED_TRACE(p.string());
-    absl::StatusOr<config::RunConfig> c = LoadConfig(p.string());
+    absl::StatusOr<config::RunConfig> c = trainer::LoadRunConfig(p.string());
     ASSERT_THAT(c, IsOk());
     absl::StatusOr<config::RunConfig> back = ParseConfigYaml(DumpConfigYaml(*c));
     ASSERT_THAT(back, IsOk());
@@ -53,11 +54,12 @@ TEST(ConfigsTest, EveryFileLoadsValidatesAndRoundTrips) {
 }
 
 TEST(ConfigsTest, QuickstartIsATinyCispoRlRun) {
-  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c, LoadConfig((ConfigsDir() / "quickstart.yaml").string()));
-  EXPECT_EQ(c.trainer().mode(), "rl");
+  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c,
+                            trainer::LoadRunConfig((ConfigsDir() / "quickstart.yaml").string()));
+  EXPECT_EQ(c.trainer().mode(), config::TrainerConfig::MODE_RL);
   EXPECT_EQ(c.model().tokenizer(), "char");
   EXPECT_EQ(c.rollout().n_samples(), 8);
-  EXPECT_EQ(c.algorithm().preset(), "cispo");
+  EXPECT_EQ(c.algorithm().preset(), config::AlgorithmConfig::PRESET_CISPO);
   ASSERT_TRUE(c.algorithm().is_weight().has_eps_high());
   EXPECT_EQ(c.algorithm().is_weight().eps_high(), 4.0);
 }
@@ -68,8 +70,9 @@ TEST(ConfigsTest, AblationArmsDifferOnlyInAlgorithm) {
   std::vector<config::RunConfig> arms;
   for (const char* arm : {"cispo", "grpo", "dapo"}) {
     M1RL_ASSERT_OK_AND_ASSIGN(
-        config::RunConfig c, LoadConfig((ConfigsDir() / "ablation" / (std::string(arm) + ".yaml")).string()));
-    EXPECT_EQ(c.algorithm().preset(), arm);
+        config::RunConfig c,
+        trainer::LoadRunConfig((ConfigsDir() / "ablation" / (std::string(arm) + ".yaml")).string()));
+    EXPECT_EQ(YamlName(c.algorithm().preset()), arm);
     c.clear_algorithm();
     c.clear_name();
     c.mutable_trainer()->clear_metrics_dir();
@@ -86,7 +89,8 @@ TEST(ConfigsTest, AblationArmsDifferOnlyInAlgorithm) {
 
 // configs/minimax_m1.yaml carries the published M1 shapes (MODEL.md §1-2).
 TEST(ConfigsTest, MinimaxM1HasPublishedShapes) {
-  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c, LoadConfig((ConfigsDir() / "minimax_m1.yaml").string()));
+  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c,
+                            trainer::LoadRunConfig((ConfigsDir() / "minimax_m1.yaml").string()));
   const config::ModelConfig& m = c.model();
   EXPECT_EQ(m.num_hidden_layers(), 80);
   EXPECT_EQ(m.hidden_size(), 6144);
@@ -99,10 +103,14 @@ TEST(ConfigsTest, MinimaxM1HasPublishedShapes) {
   EXPECT_EQ(m.vocab_size(), 200064);
   ASSERT_EQ(m.layer_types_size(), 80);
   for (int i = 0; i < 80; ++i) {
-    EXPECT_EQ(m.layer_types(i), i % 8 == 7 ? "full_attention" : "linear_attention") << "layer " << i;
+    EXPECT_EQ(m.layer_types(i), i % 8 == 7 ? config::ModelConfig::LAYER_TYPE_FULL_ATTENTION
+                                           : config::ModelConfig::LAYER_TYPE_LINEAR_ATTENTION)
+        << "layer " << i;
   }
   EXPECT_EQ(c.trainer().optim().eps(), 1e-15);
   EXPECT_EQ(c.trainer().minibatches_per_step(), 16);
+  // Fix 6 of issue 12: bf16 weights validate (the trainer alone decides whether it can train them).
+  EXPECT_EQ(m.dtype(), config::ModelConfig::DTYPE_BFLOAT16);
 }
 
 }  // namespace
