@@ -11,8 +11,11 @@
 # Usage: tools/gpu_run.sh [--smoke]
 #   --smoke   a tiny model and 2-digit problems on CPU in about a minute (tests the pipeline, learns nothing)
 #   env: BUILD_DIR (default build), RUN_DIR (default runs/gpu_small), BUDGET_S (default 540),
-#        SKIP_BUILD=1 (use the existing BUILD_DIR/m1rl), SFT_STEPS (default 300), EXTRA_SET (more
-#        "path=value" overrides for both stages, space separated)
+#        SKIP_BUILD=1 (use the existing BUILD_DIR/m1rl), SFT_STEPS (default 300), SFT_CKPT_EVERY (SFT
+#        checkpoint interval, default 50), EXTRA_SET (more "path=value" overrides for both stages, space
+#        separated; a stage's own --set below wins)
+# Disk: a gpu_small checkpoint is ~20 GB (FP32 masters + AdamW moments); the SFT checkpoints are deleted
+# once the SFT policy is exported, and RL keeps trainer.checkpoint.keep_last of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -94,9 +97,10 @@ if [[ ! -f "$RUN_DIR/sft/DONE" ]]; then
   run_stage sft --set trainer.mode=sft --set "trainer.steps=$SFT_STEPS" --set trainer.optim.lr=3e-4 \
     --set trainer.eval_every=0 --set trainer.eval_at_start=false \
     --set "trainer.metrics_dir=$RUN_DIR/sft" --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" \
-    --set "trainer.checkpoint.every_steps=$([[ $SMOKE == 1 ]] && echo 2 || echo 50)" \
+    --set "trainer.checkpoint.every_steps=$([[ $SMOKE == 1 ]] && echo 2 || echo "${SFT_CKPT_EVERY:-50}")" \
     --set "trainer.export_hf_dir=$RUN_DIR/sft_model"
   touch "$RUN_DIR/sft/DONE"
+  rm -rf "$RUN_DIR/sft/checkpoints"  # the exported sft_model is what RL starts from
 fi
 
 # --- CISPO RL from the SFT policy, held-out evaluation every trainer.eval_every steps ---
