@@ -5,7 +5,7 @@
 #   tests      the cuda-label tests of trainer/ and algorithms/ (model/ has no cuda-label test)
 #   mfu        bench_mfu on configs/gpu_small.yaml at 4096 tokens per sequence, and at the run's 1400
 #   agreement  bench_agreement on gpu_small (RUN_DIR/sft_model when exported, else the random init)
-#   run        tools/gpu_run.sh until DEADLINE (epoch seconds), resumable
+#   run        tools/gpu_run.sh until RUN_END (epoch seconds, default DEADLINE), resumable
 # Logs go to OUT_DIR/<phase>.log; nvidia-smi samples memory once a second to OUT_DIR/smi.csv.
 #
 # Usage: tools/gpu_measure.sh PHASE...
@@ -40,13 +40,14 @@ for p in "$@"; do
       "$BUILD_DIR/tools/bench_mfu" --config configs/gpu_small.yaml --seq_lens 4096,1400 --seqs 2 --iters 3 \
         2>&1 | tee "$OUT_DIR/mfu.log" ;;
     agreement)
+      SKIP_BUILD=1 BUILD_DIR="$BUILD_DIR" RUN_DIR="$RUN_DIR" tools/gpu_run.sh --data-only >/dev/null || exit 1
       init=()
       [[ -f "$RUN_DIR/sft_model/config.json" ]] && init=(--set "model.init_from=$RUN_DIR/sft_model")
       "$BUILD_DIR/tools/bench_agreement" --config configs/gpu_small.yaml "${init[@]}" \
         --set "data.eval_path=$RUN_DIR/data/eval.jsonl" --set "data.train_path=$RUN_DIR/data/train.jsonl" \
         --prompts "${AGREE_PROMPTS:-32}" --max_new "${AGREE_TOKENS:-384}" 2>&1 | tee -a "$OUT_DIR/agreement.log" ;;
     run)
-      BUDGET_S=$(( DEADLINE - $(date +%s) )) SKIP_BUILD=1 BUILD_DIR="$BUILD_DIR" RUN_DIR="$RUN_DIR" \
+      BUDGET_S=$(( ${RUN_END:-$DEADLINE} - $(date +%s) )) SKIP_BUILD=1 BUILD_DIR="$BUILD_DIR" RUN_DIR="$RUN_DIR" \
         tools/gpu_run.sh 2>&1 | tee -a "$OUT_DIR/run.log" | grep -v '^rl train\|^sft train' ;
       cp "$RUN_DIR"/sft/metrics.jsonl "$OUT_DIR/sft_metrics.jsonl" 2>/dev/null
       cp "$RUN_DIR"/rl/metrics.jsonl "$OUT_DIR/rl_metrics.jsonl" 2>/dev/null ;;

@@ -8,8 +8,9 @@
 # skipped, an interrupted stage resumes from its newest checkpoint with --resume auto). Exit 0 when the
 # budget ran out (prints "budget used; run again"), 0 when everything is done, 1 on a failure.
 #
-# Usage: tools/gpu_run.sh [--smoke]
-#   --smoke   a tiny model and 2-digit problems on CPU in about a minute (tests the pipeline, learns nothing)
+# Usage: tools/gpu_run.sh [--smoke] [--data-only]
+#   --smoke      a tiny model and 2-digit problems on CPU in about a minute (tests the pipeline, learns nothing)
+#   --data-only  make the data files (RUN_DIR/data) and stop
 #   env: BUILD_DIR (default build), RUN_DIR (default runs/gpu_small), BUDGET_S (default 540),
 #        SKIP_BUILD=1 (use the existing BUILD_DIR/m1rl), SFT_STEPS (default 300), SFT_CKPT_EVERY (SFT
 #        checkpoint interval, default 50), EXTRA_SET (more "path=value" overrides for both stages, space
@@ -24,10 +25,12 @@ RUN_DIR=${RUN_DIR:-runs/gpu_small}
 BUDGET_S=${BUDGET_S:-540}
 CONFIG=configs/gpu_small.yaml
 SMOKE=0
+DATA_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --smoke) SMOKE=1 ;;
-    *) echo "gpu_run: unknown argument '$arg' (usage: tools/gpu_run.sh [--smoke])" >&2; exit 2 ;;
+    --data-only) DATA_ONLY=1 ;;
+    *) echo "gpu_run: unknown argument '$arg' (usage: tools/gpu_run.sh [--smoke] [--data-only])" >&2; exit 2 ;;
   esac
 done
 
@@ -91,6 +94,7 @@ if [[ ! -f "$RUN_DIR/data/DONE" ]]; then
     --out "$RUN_DIR/data/eval.jsonl"
   touch "$RUN_DIR/data/DONE"
 fi
+(( DATA_ONLY == 1 )) && exit 0
 
 # --- SFT: the scratchpad demonstrations ("completion" of each row) ---
 if [[ ! -f "$RUN_DIR/sft/DONE" ]]; then

@@ -1033,7 +1033,14 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
   r.metrics["train/lr"] = os.lr;
   r.metrics["train/tokens"] = global_tokens;
   r.metrics["time/step_s"] = Seconds(t_step);
-  r.metrics["throughput/train_tokens_per_s"] = global_tokens / std::max(1e-9, Seconds(t_step));
+  const double step_s = std::max(1e-9, Seconds(t_step));
+  r.metrics["throughput/train_tokens_per_s"] = global_tokens / step_s;
+  // Model FLOPs of this rank's forward + backward (model/flops.h; MFU = this / the device's bf16 peak).
+  std::vector<int64_t> lengths;
+  for (size_t i = 0; i < b.prompts.size(); ++i)
+    lengths.push_back(static_cast<int64_t>(b.prompts[i].size() + b.completions[i].size()) - 1);
+  r.metrics["throughput/model_tflops_per_s"] =
+      3.0 * model::ForwardFlops(model_->config(), lengths).total() / step_s / 1e12;
   return r;
 }
 
