@@ -83,6 +83,34 @@ absl::Status Positive(double v, std::string_view path) {
   return absl::OkStatus();
 }
 
+absl::Status ResolveRolloutCorrection(const config::RolloutCorrectionConfig& rc,
+                                      RolloutCorrectionParams* out) {
+  switch (rc.mode()) {
+    case config::RolloutCorrectionConfig::MODE_TIS:
+      out->kind = RolloutCorrection::kTis;
+      break;
+    case config::RolloutCorrectionConfig::MODE_ICEPOP:
+      out->kind = RolloutCorrection::kIcePop;
+      break;
+    default:
+      out->kind = RolloutCorrection::kNone;
+  }
+  M1RL_RETURN_IF_ERROR(Finite(rc.tis_cap(), "algorithm.rollout_correction.tis_cap"));
+  if (rc.tis_cap() < 1.0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.rollout_correction.tis_cap must be >= 1 (rho = 1 must keep weight 1), got ",
+                     rc.tis_cap()));
+  }
+  M1RL_RETURN_IF_ERROR(Finite(rc.icepop_k(), "algorithm.rollout_correction.icepop_k"));
+  if (!(rc.icepop_k() > 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm.rollout_correction.icepop_k must be > 1 (band [1/k, k]), got ", rc.icepop_k()));
+  }
+  out->tis_cap = rc.tis_cap();
+  out->icepop_k = rc.icepop_k();
+  return absl::OkStatus();
+}
+
 // proto enum -> the module's C++ enums (the YAML names are the proto's; see common/config.h).
 KlEstimator ToKl(config::KlConfig::Estimator e) {
   switch (e) {
@@ -217,6 +245,9 @@ config::AlgorithmConfig PresetConfig(Preset preset) {
   c.mutable_trust_region()->set_eps_high(0.2);
   c.mutable_kl()->set_estimator(config::KlConfig::ESTIMATOR_NONE);
   c.mutable_kl()->set_beta(0.0);
+  c.mutable_rollout_correction()->set_mode(config::RolloutCorrectionConfig::MODE_NONE);
+  c.mutable_rollout_correction()->set_tis_cap(2.0);  // [m1rl] verl's rollout_is_threshold default
+  c.mutable_rollout_correction()->set_icepop_k(2.0);
   switch (preset) {
     case Preset::kGrpo:
       c.mutable_is_weight()->set_enabled(false);
@@ -399,6 +430,8 @@ absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::Algorithm
   out.ratio_denominator = c.ratio_denominator() == config::AlgorithmConfig::RATIO_DENOMINATOR_ROLLOUT
                               ? RatioDenominator::kRollout
                               : RatioDenominator::kRecompute;
+  M1RL_RETURN_IF_ERROR(ResolveRolloutCorrection(c.rollout_correction(), &out.rollout_correction));
+  out.rollout_correction.log_ratio_clamp = p.log_ratio_clamp;
   return out;
 }
 

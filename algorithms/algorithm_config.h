@@ -86,6 +86,8 @@ struct ResolvedAlgorithm {
   double repetition_failure_reward = 0.0;
 
   RatioDenominator ratio_denominator = RatioDenominator::kRecompute;
+  // algorithm.rollout_correction (off unless set); feed ComputeRolloutCorrection.
+  RolloutCorrectionParams rollout_correction;
 
   // "algorithm.loss_agg: seq_mean_token_mean (preset cispo: token_mean)", one per differing override.
   std::vector<std::string> deviations;
@@ -109,7 +111,8 @@ struct ResolvedAlgorithm {
 // Errors (all InvalidArgument, message naming the full field path, e.g. algorithm.is_weight.eps_high):
 // unset preset; IS band on without eps_high or max_ratio; eps_high together with max_ratio; non-finite
 // or out-of-range values; kl.beta > 0 with estimator none; seq_mean_token_sum_norm without
-// generation_budget > 0; overlong cache_len outside (0, max_len]; overlong.max_len > max_new_tokens.
+// generation_budget > 0; overlong cache_len outside (0, max_len]; overlong.max_len > max_new_tokens;
+// rollout_correction.tis_cap < 1 or icepop_k <= 1 (or non-finite).
 absl::StatusOr<ResolvedAlgorithm> ResolveAlgorithmConfig(const config::AlgorithmConfig& user,
                                                          int64_t max_new_tokens);
 

@@ -271,5 +271,45 @@ TEST(AlgorithmConfigTest, OverlongMaxLenAboveTheBudgetIsAnErrorNamingBothFields)
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rollout.max_new_tokens")));
 }
 
+// algorithm.rollout_correction: off unless set; tis / icepop resolve with their bounds; out-of-range values
+// fail naming the field; a changed mode is a recorded deviation.
+TEST(AlgorithmConfigTest, RolloutCorrectionResolvesAndValidates) {
+  absl::StatusOr<ResolvedAlgorithm> def = ResolveAlgorithmConfig(Cispo(4.0), kBudget);
+  ASSERT_THAT(def.status(), IsOk());
+  EXPECT_EQ(def->rollout_correction.kind, RolloutCorrection::kNone);
+
+  config::AlgorithmConfig tis = Cispo(4.0);
+  tis.mutable_rollout_correction()->set_mode(config::RolloutCorrectionConfig::MODE_TIS);
+  tis.mutable_rollout_correction()->set_tis_cap(3.0);
+  absl::StatusOr<ResolvedAlgorithm> r = ResolveAlgorithmConfig(tis, kBudget);
+  ASSERT_THAT(r.status(), IsOk());
+  EXPECT_EQ(r->rollout_correction.kind, RolloutCorrection::kTis);
+  EXPECT_EQ(r->rollout_correction.tis_cap, 3.0);
+  EXPECT_EQ(r->rollout_correction.log_ratio_clamp, 20.0);
+  EXPECT_THAT(r->deviations, ::testing::Contains(HasSubstr("algorithm.rollout_correction.mode: tis")));
+
+  config::AlgorithmConfig ice = Cispo(4.0);
+  ice.mutable_rollout_correction()->set_mode(config::RolloutCorrectionConfig::MODE_ICEPOP);
+  r = ResolveAlgorithmConfig(ice, kBudget);
+  ASSERT_THAT(r.status(), IsOk());
+  EXPECT_EQ(r->rollout_correction.kind, RolloutCorrection::kIcePop);
+  EXPECT_EQ(r->rollout_correction.icepop_k, 2.0);  // preset default
+
+  config::AlgorithmConfig bad_cap = tis;
+  bad_cap.mutable_rollout_correction()->set_tis_cap(0.5);
+  EXPECT_THAT(
+      ResolveAlgorithmConfig(bad_cap, kBudget).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.rollout_correction.tis_cap")));
+  config::AlgorithmConfig bad_k = ice;
+  bad_k.mutable_rollout_correction()->set_icepop_k(1.0);
+  EXPECT_THAT(
+      ResolveAlgorithmConfig(bad_k, kBudget).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.rollout_correction.icepop_k")));
+  bad_k.mutable_rollout_correction()->set_icepop_k(std::nan(""));
+  EXPECT_THAT(
+      ResolveAlgorithmConfig(bad_k, kBudget).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm.rollout_correction.icepop_k")));
+}
+
 }  // namespace
 }  // namespace m1rl::algorithms

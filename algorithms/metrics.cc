@@ -102,7 +102,17 @@ std::map<std::string, double> PolicyMetrics::ToMap() const {
 }
 
 std::array<double, MismatchStats::kNumSums> MismatchStats::Sums() const {
-  return {count, sum_x, sum_y, sum_xx, sum_yy, sum_xy, sum_abs_logprob_diff, sum_k3};
+  return {count,
+          sum_x,
+          sum_y,
+          sum_xx,
+          sum_yy,
+          sum_xy,
+          sum_abs_logprob_diff,
+          sum_k3,
+          sum_sq_log_ratio,
+          sum_entropy,
+          entropy_count};
 }
 
 void MismatchStats::SetSums(const std::array<double, kNumSums>& s) {
@@ -114,6 +124,9 @@ void MismatchStats::SetSums(const std::array<double, kNumSums>& s) {
   sum_xy = s[5];
   sum_abs_logprob_diff = s[6];
   sum_k3 = s[7];
+  sum_sq_log_ratio = s[8];
+  sum_entropy = s[9];
+  entropy_count = s[10];
 }
 
 void MismatchStats::Accumulate(const MismatchStats& other) {
@@ -129,6 +142,8 @@ MismatchMetrics MismatchStats::Finalize() const {
   if (count <= 0) return m;
   m.mean_abs_logprob_diff = sum_abs_logprob_diff / count;
   m.mean_k3 = sum_k3 / count;
+  m.rms_log_ratio = std::sqrt(sum_sq_log_ratio / count);
+  if (entropy_count > 0) m.mean_entropy = sum_entropy / entropy_count;
   // Sums of probabilities in [0, 1]: the one-pass covariance loses at most ~count * eps, far below the
   // variances of interest (a constant side is reported as 0).
   const double cov = sum_xy - sum_x * sum_y / count;
@@ -139,10 +154,48 @@ MismatchMetrics MismatchStats::Finalize() const {
 }
 
 std::map<std::string, double> MismatchMetrics::ToMap() const {
-  return {{"mismatch/num_tokens", static_cast<double>(num_tokens)},
-          {"mismatch/pearson", pearson},
-          {"mismatch/mean_abs_logprob_diff", mean_abs_logprob_diff},
-          {"mismatch/mean_k3", mean_k3}};
+  std::map<std::string, double> out = {{"mismatch/num_tokens", static_cast<double>(num_tokens)},
+                                       {"mismatch/pearson", pearson},
+                                       {"mismatch/mean_abs_logprob_diff", mean_abs_logprob_diff},
+                                       {"mismatch/rms_log_ratio", rms_log_ratio},
+                                       {"mismatch/mean_k3", mean_k3}};
+  if (mean_entropy) out["mismatch/mean_entropy"] = *mean_entropy;
+  return out;
+}
+
+std::array<double, RolloutCorrectionStats::kNumSums> RolloutCorrectionStats::Sums() const {
+  return {count, sum_rho, sum_weight, num_corrected};
+}
+
+void RolloutCorrectionStats::SetSums(const std::array<double, kNumSums>& s) {
+  count = s[0];
+  sum_rho = s[1];
+  sum_weight = s[2];
+  num_corrected = s[3];
+}
+
+void RolloutCorrectionStats::Accumulate(const RolloutCorrectionStats& other) {
+  std::array<double, kNumSums> a = Sums();
+  const std::array<double, kNumSums> b = other.Sums();
+  for (int i = 0; i < kNumSums; ++i) a[i] += b[i];
+  SetSums(a);
+}
+
+RolloutCorrectionMetrics RolloutCorrectionStats::Finalize() const {
+  RolloutCorrectionMetrics m;
+  m.num_tokens = static_cast<int64_t>(count);
+  if (count <= 0) return m;
+  m.rho_mean = sum_rho / count;
+  m.weight_mean = sum_weight / count;
+  m.corrected_frac = num_corrected / count;
+  return m;
+}
+
+std::map<std::string, double> RolloutCorrectionMetrics::ToMap() const {
+  return {{"rollout_correction/num_tokens", static_cast<double>(num_tokens)},
+          {"rollout_correction/rho_mean", rho_mean},
+          {"rollout_correction/weight_mean", weight_mean},
+          {"rollout_correction/corrected_frac", corrected_frac}};
 }
 
 }  // namespace m1rl::algorithms

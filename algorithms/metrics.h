@@ -72,27 +72,53 @@ struct PolicyMetrics {
   std::map<std::string, double> ToMap() const;
 };
 
-// Train/inference mismatch over v = 1 tokens (ALGORITHMS.md §3, §9): x = p_old = exp(l_old),
-// y = p_roll = exp(l_roll). Pearson(x, y), mean |l_old - l_roll| and mean k3 with delta = l_roll - l_old
-// (an estimate of KL(pi_roll || pi_old) on samples from pi_roll). Filled by ComputeMismatchStats
-// (mismatch.h). All fields SUM-reduce across micro-batches and DP ranks; then Finalize().
+// Train/inference mismatch over v = 1 tokens (ALGORITHMS.md §3, §9; the train/infer agreement of M1 Fig. 3):
+// x = p_old = exp(l_old), y = p_roll = exp(l_roll). Pearson(x, y) of token PROBABILITIES, mean
+// |l_old - l_roll|, RMS of the log-ratio sqrt(mean (l_old - l_roll)^2), mean k3 with delta = l_roll - l_old
+// (an estimate of KL(pi_roll || pi_old) on samples from pi_roll), and the mean trainer entropy when given
+// (MODEL.md §7 acceptance: Pearson >= 0.997, RMS <= 0.03 nats with the FP32 head). Filled by
+// ComputeMismatchStats (mismatch.h). All fields SUM-reduce across micro-batches and DP ranks; then
+// Finalize().
 struct MismatchMetrics {
   int64_t num_tokens = 0;
   double pearson = 0;  // 0 when fewer than 2 tokens or a constant side
   double mean_abs_logprob_diff = 0;
+  double rms_log_ratio = 0;
   double mean_k3 = 0;
+  std::optional<double> mean_entropy;           // when entropy was given
   std::map<std::string, double> ToMap() const;  // "mismatch/pearson", ...
 };
 
 struct MismatchStats {
   double count = 0, sum_x = 0, sum_y = 0, sum_xx = 0, sum_yy = 0, sum_xy = 0;
   double sum_abs_logprob_diff = 0, sum_k3 = 0;
+  double sum_sq_log_ratio = 0;
+  double sum_entropy = 0, entropy_count = 0;
 
-  static constexpr int kNumSums = 8;
+  static constexpr int kNumSums = 11;
   std::array<double, kNumSums> Sums() const;
   void SetSums(const std::array<double, kNumSums>& sums);
   void Accumulate(const MismatchStats& other);
   MismatchMetrics Finalize() const;
+};
+
+// Rollout/trainer mismatch correction (rollout_correction.h) over v = 1 tokens, rho = pi_old / pi_roll.
+struct RolloutCorrectionMetrics {
+  int64_t num_tokens = 0;
+  double rho_mean = 0;        // mean rho (after the log-ratio clamp)
+  double weight_mean = 0;     // mean correction factor
+  double corrected_frac = 0;  // tis: rho > cap (truncated); icepop: rho outside [1/k, k] (dropped)
+  std::map<std::string, double> ToMap() const;  // "rollout_correction/weight_mean", ...
+};
+
+struct RolloutCorrectionStats {
+  double count = 0, sum_rho = 0, sum_weight = 0, num_corrected = 0;
+
+  static constexpr int kNumSums = 4;
+  std::array<double, kNumSums> Sums() const;
+  void SetSums(const std::array<double, kNumSums>& sums);
+  void Accumulate(const RolloutCorrectionStats& other);
+  RolloutCorrectionMetrics Finalize() const;
 };
 
 }  // namespace m1rl::algorithms

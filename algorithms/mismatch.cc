@@ -13,7 +13,7 @@
 namespace m1rl::algorithms {
 
 MismatchStats ComputeMismatchStats(const at::Tensor& old_logprobs, const at::Tensor& rollout_logprobs,
-                                   const at::Tensor& mask) {
+                                   const at::Tensor& mask, const at::Tensor& entropy) {
   TORCH_CHECK(old_logprobs.dim() == 1, "ComputeMismatchStats: expected old_logprobs [N], got ",
               old_logprobs.sizes());
   TORCH_CHECK(old_logprobs.scalar_type() == at::kFloat || old_logprobs.scalar_type() == at::kDouble,
@@ -24,6 +24,9 @@ MismatchStats ComputeMismatchStats(const at::Tensor& old_logprobs, const at::Ten
               rollout_logprobs.sizes(), " ", rollout_logprobs.scalar_type());
   TORCH_CHECK(mask.sizes() == old_logprobs.sizes() && mask.scalar_type() == at::kBool,
               "ComputeMismatchStats: expected mask [N] bool");
+  TORCH_CHECK(!entropy.defined() || (entropy.sizes() == old_logprobs.sizes() &&
+                                     entropy.scalar_type() == old_logprobs.scalar_type()),
+              "ComputeMismatchStats: expected entropy like old_logprobs or undefined");
   // Select, never multiply: v = 0 positions become l = 0 on both sides (p = 1, zero difference), and are
   // removed from the p sums below by a second select.
   const at::Tensor zeros = at::zeros_like(old_logprobs);
@@ -40,6 +43,9 @@ MismatchStats ComputeMismatchStats(const at::Tensor& old_logprobs, const at::Ten
       (x * y).sum(),
       (l_old - l_roll).abs().sum(),
       KlPerToken(KlEstimator::kK3, l_roll, l_old).sum(),
+      (l_old - l_roll).square().sum(),
+      entropy.defined() ? at::where(mask, entropy.detach(), zeros).sum() : zeros.sum(),
+      entropy.defined() ? mask.sum().to(old_logprobs.scalar_type()) : zeros.sum(),
   };
   const at::Tensor host = at::stack(parts).to(at::kDouble).cpu().contiguous();
   std::array<double, MismatchStats::kNumSums> sums{};

@@ -20,6 +20,18 @@ const char* KlEstimatorName(KlEstimator estimator) {
   return "?";
 }
 
+const char* RolloutCorrectionName(RolloutCorrection kind) {
+  switch (kind) {
+    case RolloutCorrection::kNone:
+      return "none";
+    case RolloutCorrection::kTis:
+      return "tis";
+    case RolloutCorrection::kIcePop:
+      return "icepop";
+  }
+  return "?";
+}
+
 const char* LossAggName(LossAgg agg) {
   switch (agg) {
     case LossAgg::kTokenMean:

@@ -21,6 +21,21 @@ enum class LossAgg { kTokenMean, kSeqMeanTokenMean, kGroupTokenMean, kSeqMeanTok
 // "token_mean" | "seq_mean_token_mean" | "group_token_mean" | "seq_mean_token_sum_norm".
 const char* LossAggName(LossAgg agg);
 
+// Rollout/trainer mismatch correction (rollout_correction.h), from rho = exp(l_old - l_roll).
+enum class RolloutCorrection {
+  kNone,    // factor 1
+  kTis,     // truncated IS: factor min(rho, tis_cap)
+  kIcePop,  // mask: factor 1 iff 1/icepop_k <= rho <= icepop_k, else 0
+};
+const char* RolloutCorrectionName(RolloutCorrection kind);  // "none" | "tis" | "icepop"
+
+struct RolloutCorrectionParams {
+  RolloutCorrection kind = RolloutCorrection::kNone;
+  double tis_cap = 2.0;   // C >= 1
+  double icepop_k = 2.0;  // k > 1
+  double log_ratio_clamp = 20.0;
+};
+
 // Parameters of the unified per-token loss (policy_loss.h). ResolveAlgorithmConfig fills them from a
 // preset and the user's overrides.
 struct PolicyLossParams {

@@ -42,6 +42,7 @@ PolicyLossResult ComputePolicyLoss(const PolicyLossParams& params, const PolicyL
   TORCH_CHECK(params.kl == KlEstimator::kNone || have_ref, "ComputePolicyLoss: KL estimator ",
               KlEstimatorName(params.kl), " needs ref_logprobs");
   if (in.entropy.defined()) CheckLike(l, in.entropy, "entropy");
+  if (in.rollout_weight.defined()) CheckLike(l, in.rollout_weight, "rollout_weight");
   TORCH_CHECK(!params.is_enabled || params.is_high.has_value(),
               "ComputePolicyLoss: IS band enabled without a cap (algorithm.is_weight.eps_high)");
   TORCH_CHECK(params.log_ratio_clamp > 0, "ComputePolicyLoss: expected log_ratio_clamp > 0, got ",
@@ -84,7 +85,12 @@ PolicyLossResult ComputePolicyLoss(const PolicyLossParams& params, const PolicyL
     below = ratio.lt(1.0 - params.tr_eps_low) & v;
     trust = v & ~((above & pos) | (below & neg));
   }
-  const at::Tensor weight = at::where(trust, is_weight, zeros);  // detached: w = sg(M * r^)
+  // The rollout correction factor multiplies after the IS cap: the cap bounds the policy ratio r, the
+  // factor is a separate importance weight pi_old / pi_roll (three-policy decomposition).
+  const at::Tensor factor =
+      in.rollout_weight.defined() ? at::where(v, in.rollout_weight.detach(), zeros) : at::Tensor();
+  const at::Tensor weight =
+      at::where(trust, factor.defined() ? is_weight * factor : is_weight, zeros);  // detached: w = sg(M r^ f)
 
   at::Tensor loss = -(coef * weight * adv * l_sel).sum();
 

@@ -26,6 +26,7 @@
 #include "common/status_macros.h"
 #include "kernels/ops.h"
 #include "model/head.h"
+#include "model/recompute.h"
 #include "model/safetensors.h"
 
 namespace m1rl::model {
@@ -219,8 +220,23 @@ int64_t SequenceState::StateBytes() const {
 
 // ---- construction -----------------------------------------------------------------------------------------
 
-HybridModel::HybridModel(const ModelConfig& config, at::ScalarType dtype, at::Device device)
-    : config_(config), dtype_(dtype), device_(device), w_(std::make_unique<Weights>()) {}
+// Compute-dtype copies of the weight matrices for no-grad use, keyed on the parameters' version counters.
+struct HybridModel::CastCache {
+  struct Entry {
+    bool valid = false;
+    std::vector<int64_t> versions;  // _version() of each master matrix when cast
+    LayerWeights weights;
+  };
+  std::vector<Entry> layers;
+};
+
+HybridModel::HybridModel(const ModelConfig& config, ModelPrecision precision, at::Device device)
+    : config_(config),
+      dtype_(precision.params),
+      compute_dtype_(precision.compute),
+      device_(device),
+      w_(std::make_unique<Weights>()),
+      cast_cache_(std::make_unique<CastCache>()) {}
 HybridModel::HybridModel(HybridModel&&) noexcept = default;
 HybridModel& HybridModel::operator=(HybridModel&&) noexcept = default;
 HybridModel::~HybridModel() = default;
@@ -228,12 +244,27 @@ HybridModel::~HybridModel() = default;
 absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConfig& config,
                                                                  at::ScalarType dtype, at::Device device,
                                                                  uint64_t seed) {
+  return Create(config, ModelPrecision::Uniform(dtype), device, seed);
+}
+
+absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConfig& config,
+                                                                 ModelPrecision precision, at::Device device,
+                                                                 uint64_t seed) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
+  const at::ScalarType dtype = precision.params;
   if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kDouble) {
     return absl::InvalidArgumentError(absl::StrCat("model.dtype must be float32, bfloat16 or float64, got ",
                                                    std::string(c10::toString(dtype))));
   }
-  std::unique_ptr<HybridModel> m(new HybridModel(config, dtype, device));
+  const bool mixed = precision.params == at::kFloat && precision.compute == at::kBFloat16;
+  if (precision.compute != precision.params && !mixed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.dtype: parameters ", std::string(c10::toString(precision.params)),
+                     " with compute ", std::string(c10::toString(precision.compute)),
+                     " is not supported (uniform float32/bfloat16/float64, or float32 master weights with "
+                     "bfloat16 compute)"));
+  }
+  std::unique_ptr<HybridModel> m(new HybridModel(config, precision, device));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::ScalarType cdt = ComputeDtype(dtype);
   const auto cpu64 = at::TensorOptions().dtype(at::kDouble);
@@ -390,6 +421,12 @@ absl::Status HybridModel::SaveHf(const std::string& dir, int64_t max_shard_bytes
 
 absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::string& dir, at::ScalarType dtype,
                                                                  at::Device device) {
+  return LoadHf(dir, ModelPrecision::Uniform(dtype), device);
+}
+
+absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::string& dir,
+                                                                 ModelPrecision precision,
+                                                                 at::Device device) {
   const std::string config_path = dir + "/config.json";
   std::ifstream in(config_path);
   if (!in) return absl::NotFoundError(absl::StrCat("LoadHf: cannot open '", config_path, "'"));
@@ -402,7 +439,7 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
   if (!config.ok()) {
     return absl::Status(config.status().code(), absl::StrCat(config_path, ": ", config.status().message()));
   }
-  M1RL_ASSIGN_OR_RETURN(std::unique_ptr<HybridModel> model, Create(*config, dtype, device, /*seed=*/0));
+  M1RL_ASSIGN_OR_RETURN(std::unique_ptr<HybridModel> model, Create(*config, precision, device, /*seed=*/0));
   M1RL_ASSIGN_OR_RETURN(auto tensors, ReadSafetensorsDir(dir));
   std::vector<std::string> problems;
   const auto views = model->HfViews();
@@ -449,6 +486,81 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
   return model;
 }
 
+// ---- compute weights, recomputation -------------------------------------------------------------------
+
+namespace {
+
+// The weight matrices of a layer (the tensors mixed precision casts), as pointers into `l`.
+std::vector<at::Tensor*> Matrices(LayerWeights& l) {
+  std::vector<at::Tensor*> out;
+  for (at::Tensor* t :
+       {&l.qkv, &l.gate, &l.out, &l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_up, &l.down}) {
+    if (t->defined()) out.push_back(t);
+  }
+  return out;
+}
+
+// Every parameter of a layer (norms, matrices, router), i.e. what its forward differentiates through.
+std::vector<at::Tensor> LayerParams(const LayerWeights& l) {
+  std::vector<at::Tensor> out;
+  for (const at::Tensor* t : {&l.input_norm, &l.post_norm, &l.qkv, &l.gate, &l.out, &l.norm, &l.q_proj,
+                              &l.k_proj, &l.v_proj, &l.o_proj, &l.router, &l.gate_up, &l.down}) {
+    if (t->defined()) out.push_back(*t);
+  }
+  return out;
+}
+
+}  // namespace
+
+LayerWeights HybridModel::ComputeWeights(size_t layer) const {
+  const LayerWeights& master = w_->layers[layer];
+  if (compute_dtype_ == dtype_) return master;
+  auto cast = [&]() {
+    LayerWeights c = master;  // norms (fp32 arithmetic anyway), router (fp32 by design) and decay as they are
+    for (at::Tensor* t : Matrices(c)) *t = t->to(compute_dtype_);
+    return c;
+  };
+  // Under grad mode the cast is part of the graph: its backward hands fp32 gradients to the masters.
+  if (at::GradMode::is_enabled()) return cast();
+  LayerWeights probe = master;
+  std::vector<int64_t> versions;
+  for (at::Tensor* t : Matrices(probe)) versions.push_back(t->_version());
+  if (cast_cache_->layers.size() != w_->layers.size()) cast_cache_->layers.resize(w_->layers.size());
+  CastCache::Entry& e = cast_cache_->layers[layer];
+  if (!e.valid || e.versions != versions) {
+    e.weights = cast();
+    e.valid = true;
+    e.versions = std::move(versions);
+  }
+  return e.weights;
+}
+
+at::Tensor HybridModel::RecomputedLayer(const at::Tensor& h, size_t layer,
+                                        const std::vector<int64_t>& cu_seqlens, const at::Tensor& pos,
+                                        AuxStats* aux) const {
+  const int64_t num_experts = config_.num_local_experts;
+  // The layer's outputs: h' [T, H], its router Σ probs [E] (differentiable, feeds the aux loss) and its
+  // top-k counts [E] int64. Routing is recomputed from the same saved input, so the counts repeat exactly.
+  RecomputeFn fn = [this, layer, cu_seqlens, pos, num_experts](const std::vector<at::Tensor>& in) {
+    AuxStats local;
+    local.counts.assign(static_cast<size_t>(num_experts), 0.0);
+    at::Tensor out = RunLayerRange(in[0], layer, layer + 1, cu_seqlens, pos, nullptr, false, &local);
+    at::Tensor counts = at::empty({num_experts}, at::TensorOptions().dtype(at::kLong));
+    for (int64_t e = 0; e < num_experts; ++e)
+      counts.data_ptr<int64_t>()[e] = static_cast<int64_t>(local.counts[e]);
+    at::Tensor prob_sum = local.prob_sum.defined() ? local.prob_sum : at::zeros({num_experts}, pos.options());
+    return std::vector<at::Tensor>{out, prob_sum, counts};
+  };
+  const std::vector<at::Tensor> r = RunWithRecompute(fn, {h}, LayerParams(w_->layers[layer]));
+  if (aux != nullptr) {
+    aux->prob_sum = aux->prob_sum.defined() ? aux->prob_sum + r[1] : r[1];
+    for (int64_t e = 0; e < num_experts; ++e)
+      aux->counts[e] += static_cast<double>(r[2].data_ptr<int64_t>()[e]);
+    aux->rows += h.size(0);
+  }
+  return r[0];
+}
+
 // ---- layers -----------------------------------------------------------------------------------------------
 
 // Lightning attention mixer (MODEL.md §4). `states` [B, N_h, d, d] is the initial state (undefined: zeros)
@@ -472,7 +584,8 @@ at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& 
     o = r.out;
     if (states != nullptr) *states = r.final_state;
   }
-  const at::Tensor normed = RmsNorm(o.reshape({t, heads * dim}), l.norm, config_.lightning_norm_eps, dtype_);
+  const at::Tensor normed =
+      RmsNorm(o.reshape({t, heads * dim}), l.norm, config_.lightning_norm_eps, compute_dtype_);
   return ops::Linear(ops::Linear(u, l.gate).sigmoid() * normed, l.out);
 }
 
@@ -519,21 +632,38 @@ at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, 
     for (int64_t e = 0; e < num_experts; ++e) aux->counts[e] += static_cast<double>(slots[e].size());
     aux->rows += t;
   }
-  return out.to(dtype_);
+  return out.to(compute_dtype_);
 }
 
 at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
                                   const std::vector<int64_t>& cu_seqlens, const at::Tensor& positions,  // [T]
-                                  std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux) const {
-  const int64_t t = input_ids.size(0);
-  const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
-  at::Tensor h = w_->embed.index_select(0, input_ids.to(device_));  // [T, H]
+                                  std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux,
+                                  bool recompute_layers) const {
+  // The lookup reads the master embedding; only the T gathered rows are cast.
+  at::Tensor h = w_->embed.index_select(0, input_ids.to(device_)).to(compute_dtype_);  // [T, H]
   const at::Tensor pos = positions.to(device_).to(ComputeDtype(dtype_));
-  int64_t lin_ord = 0;
+  if (recompute_layers && seqs == nullptr && at::GradMode::is_enabled()) {
+    for (size_t i = 0; i < w_->layers.size(); ++i) h = RecomputedLayer(h, i, cu_seqlens, pos, aux);
+  } else {
+    h = RunLayerRange(h, 0, w_->layers.size(), cu_seqlens, pos, seqs, decode, aux);
+  }
+  // The final-norm output feeding the FP32 head stays in the compute dtype (MODEL.md §7).
+  return RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
+}
+
+at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
+                                      size_t begin, size_t end, const std::vector<int64_t>& cu_seqlens,
+                                      const at::Tensor& pos,  // [T]
+                                      std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux) const {
+  const int64_t t = h.size(0);
+  const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  int64_t lin_ord = 0;  // ordinals of layer `begin` within its type
   int64_t full_ord = 0;
-  for (size_t i = 0; i < w_->layers.size(); ++i) {
-    const LayerWeights& l = w_->layers[i];
-    const at::Tensor u = RmsNorm(h, l.input_norm, config_.rms_norm_eps, dtype_);
+  for (size_t i = 0; i < begin; ++i)
+    ++(w_->layers[i].type == LayerType::kLinearAttention ? lin_ord : full_ord);
+  for (size_t i = begin; i < end; ++i) {
+    const LayerWeights l = ComputeWeights(i);
+    const at::Tensor u = RmsNorm(h, l.input_norm, config_.rms_norm_eps, compute_dtype_);
     at::Tensor mixed;
     if (l.type == LayerType::kLinearAttention) {
       if (seqs != nullptr) {
@@ -600,11 +730,10 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
       ++full_ord;
     }
     const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
-    const at::Tensor u2 = RmsNorm(h1, l.post_norm, config_.rms_norm_eps, dtype_);
+    const at::Tensor u2 = RmsNorm(h1, l.post_norm, config_.rms_norm_eps, compute_dtype_);
     h = u2 * config_.mlp_alpha_factor + MoE(l, u2, aux) * config_.mlp_beta_factor;
   }
-  // The final-norm output feeding the FP32 head stays in the compute dtype (MODEL.md §7).
-  return RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
+  return h;
 }
 
 namespace {
@@ -630,13 +759,13 @@ void CheckCuSeqlens(const std::vector<int64_t>& cu_seqlens, int64_t t) {
 }  // namespace
 
 at::Tensor HybridModel::Hidden(const at::Tensor& input_ids, const std::vector<int64_t>& cu_seqlens,
-                               at::Tensor* router_aux) const {
+                               at::Tensor* router_aux, bool recompute_layers) const {
   TORCH_CHECK(input_ids.dim() == 1, "Forward: expected input_ids [T], got ", input_ids.sizes());
   CheckCuSeqlens(cu_seqlens, input_ids.size(0));
   AuxStats aux;
   aux.counts.assign(config_.num_local_experts, 0.0);
-  at::Tensor hidden =
-      RunLayers(input_ids.to(at::kLong), cu_seqlens, PackedPositions(cu_seqlens), nullptr, false, &aux);
+  at::Tensor hidden = RunLayers(input_ids.to(at::kLong), cu_seqlens, PackedPositions(cu_seqlens), nullptr,
+                                false, &aux, recompute_layers);
   if (router_aux != nullptr) {
     // Switch loss over the router rows of all layers: E·Σ_e f_e·P_e, f = slots/R, P = mean prob.
     const at::ScalarType cdt = ComputeDtype(dtype_);
@@ -664,7 +793,7 @@ ForwardOutput HybridModel::Forward(const at::Tensor& input_ids, const at::Tensor
               input_ids.size(0), "], got ", targets.sizes());
   TORCH_CHECK(options.temperature > 0, "Forward: temperature must be > 0, got ", options.temperature);
   ForwardOutput out;
-  const at::Tensor hidden = Hidden(input_ids, cu_seqlens, &out.aux_loss);
+  const at::Tensor hidden = Hidden(input_ids, cu_seqlens, &out.aux_loss, options.recompute_layers);
   HeadOutput head =
       ChunkedLogProbs(hidden, w_->lm_head, targets.to(device_).to(at::kLong), 1.0 / options.temperature,
                       options.head, options.head_chunk_size, options.compute_entropy);
@@ -683,8 +812,8 @@ SequenceState HybridModel::NewSequence() const {
     if (t == LayerType::kLinearAttention) {
       s.lightning_.push_back(at::zeros({heads, dim, dim}, at::TensorOptions().dtype(cdt).device(device_)));
     } else {
-      s.keys_.push_back(at::empty({kv, 0, dim}, at::TensorOptions().dtype(dtype_).device(device_)));
-      s.values_.push_back(at::empty({kv, 0, dim}, at::TensorOptions().dtype(dtype_).device(device_)));
+      s.keys_.push_back(at::empty({kv, 0, dim}, at::TensorOptions().dtype(compute_dtype_).device(device_)));
+      s.values_.push_back(at::empty({kv, 0, dim}, at::TensorOptions().dtype(compute_dtype_).device(device_)));
     }
   }
   return s;

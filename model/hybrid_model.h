@@ -31,11 +31,40 @@ namespace m1rl::model {
 
 struct LayerWeights;  // internal (hybrid_model.cc)
 
+// Numeric formats of a model (ARCHITECTURE.md "On the GPU", MODEL.md §7). `params` is the storage of the
+// parameters: what NamedParameters() returns, what an optimizer updates and a checkpoint holds (the master
+// weights). `compute` is the dtype of the matmul operands and of the activations between layers.
+// Supported: {f32, f32}, {bf16, bf16}, {f64, f64} (uniform) and {f32, bf16}, mixed precision as M1 trains:
+//   - every weight matrix is cast to bf16 where a layer uses it, so autograd returns fp32 gradients to
+//     the fp32 parameters (the cast's backward widens); AdamW then sees fp32 parameters and gradients;
+//   - norm arithmetic, lightning state, softmax and the MoE accumulation stay fp32 (as in uniform bf16);
+//   - the router weight is fp32 storage and fp32 compute (MODEL.md §6);
+//   - the LM head reads the fp32 master weight and the fp32 final-norm output under
+//     ForwardOptions::head / DecodeOptions::head, identically on the training and the decode side.
+// Under no-grad (decode, old log-probs) the bf16 copies are cached and re-cast when a parameter changed
+// (tensor version counter: any in-place tensor op, e.g. an optimizer step, bumps it; writes through raw
+// data pointers are not seen and are not allowed).
+struct ModelPrecision {
+  at::ScalarType params = at::kFloat;
+  at::ScalarType compute = at::kFloat;
+
+  static ModelPrecision Uniform(at::ScalarType dtype) { return {dtype, dtype}; }
+  // The precision a training run uses for `model.dtype` = `dtype`: bf16 means fp32 master weights with
+  // bf16 compute; float32 and float64 are uniform.
+  static ModelPrecision ForTraining(at::ScalarType dtype) {
+    return dtype == at::kBFloat16 ? ModelPrecision{at::kFloat, at::kBFloat16} : Uniform(dtype);
+  }
+};
+
 struct ForwardOptions {
   double temperature = 1.0;      // log-probs of softmax(logits / temperature); must be > 0
   bool compute_entropy = false;  // also return the entropy of softmax(logits / temperature)
   HeadPrecision head = HeadPrecision::kIeeeFp32;
   int64_t head_chunk_size = 0;  // vocabulary chunk of the head; 0 = auto (see ChunkedLogProbs)
+  // Activation recomputation per decoder layer: each layer runs without keeping its autograd graph and is
+  // re-run in backward (saved activations drop from all layers' intermediates to one [T, H] input per
+  // layer; the cost is a second forward of the layers). Gradients are identical. Only with grad enabled.
+  bool recompute_layers = false;
 };
 
 struct ForwardOutput {
@@ -95,11 +124,20 @@ class HybridModel {
   // InvalidArgument if the config does not Validate() or the dtype is unsupported.
   static absl::StatusOr<std::unique_ptr<HybridModel>> Create(const ModelConfig& config, at::ScalarType dtype,
                                                              at::Device device, uint64_t seed);
+  // Same with separate parameter and compute dtypes (ModelPrecision); the random init is the same values
+  // (rounded to precision.params) as Create(config, precision.params, ...). InvalidArgument for an
+  // unsupported pair, naming model.dtype.
+  static absl::StatusOr<std::unique_ptr<HybridModel>> Create(const ModelConfig& config,
+                                                             ModelPrecision precision, at::Device device,
+                                                             uint64_t seed);
 
   // Loads `dir`/config.json and `dir`/model.safetensors (or model.safetensors.index.json + shards).
   // Every expected tensor is checked for presence, shape and a supported dtype (cast to `dtype`);
   // problems are reported together, each by tensor name (InvalidArgument / NotFound for files).
   static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(const std::string& dir, at::ScalarType dtype,
+                                                             at::Device device);
+  // Same, with the tensors cast to precision.params.
+  static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(const std::string& dir, ModelPrecision precision,
                                                              at::Device device);
 
   // Writes `dir`/config.json and `dir`/model.safetensors with the HF tensor names of MODEL.md §9
@@ -133,8 +171,10 @@ class HybridModel {
 
   // The final hidden state after model.norm, [T, H] fp32 (fp64 for float64 models): the input of the
   // FP32 head. If `router_aux` is non-null it receives ForwardOutput::aux_loss.
+  // `recompute_layers` as in ForwardOptions.
   at::Tensor Hidden(const at::Tensor& input_ids,  // [T] int64
-                    const std::vector<int64_t>& cu_seqlens, at::Tensor* router_aux = nullptr) const;
+                    const std::vector<int64_t>& cu_seqlens, at::Tensor* router_aux = nullptr,
+                    bool recompute_layers = false) const;
 
   // A fresh empty decode state.
   SequenceState NewSequence() const;
@@ -170,12 +210,30 @@ class HybridModel {
 
   const ModelConfig& config() const { return config_; }
   at::Device device() const { return device_; }
+  // The parameter (master weight) dtype, ModelPrecision::params.
   at::ScalarType dtype() const { return dtype_; }
+  // ModelPrecision::compute: the dtype of matmul operands and activations.
+  at::ScalarType compute_dtype() const { return compute_dtype_; }
 
  private:
   struct Weights;
   struct AuxStats;
-  HybridModel(const ModelConfig& config, at::ScalarType dtype, at::Device device);
+  struct CastCache;
+  HybridModel(const ModelConfig& config, ModelPrecision precision, at::Device device);
+  // Layer `layer`'s weights as the layer computes with them: the parameters themselves when compute and
+  // parameter dtypes agree, else the matrices cast to the compute dtype (in the autograd graph under grad
+  // mode, cached under no-grad).
+  LayerWeights ComputeWeights(size_t layer) const;
+  // Decoder layers [begin, end) on h [T, H] compute dtype; the loop body of RunLayers.
+  at::Tensor RunLayerRange(at::Tensor h,  // [T, H] compute dtype
+                           size_t begin, size_t end, const std::vector<int64_t>& cu_seqlens,
+                           const at::Tensor& pos,  // [T] compute dtype (fp32/fp64)
+                           std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux) const;
+  // One decoder layer of the training forward under activation recomputation (ForwardOptions).
+  at::Tensor RecomputedLayer(const at::Tensor& h,  // [T, H] compute dtype
+                             size_t layer, const std::vector<int64_t>& cu_seqlens,
+                             const at::Tensor& pos,  // [T]
+                             AuxStats* aux) const;
   void InitBuffers();
   std::vector<std::pair<std::string, at::Tensor>> HfViews() const;
   at::Tensor LightningMixer(const LayerWeights& l, const at::Tensor& u,  // [T, H]
@@ -191,12 +249,15 @@ class HybridModel {
   at::Tensor RunLayers(const at::Tensor& input_ids,  // [T] int64
                        const std::vector<int64_t>& cu_seqlens,
                        const at::Tensor& positions,  // [T] int64
-                       std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux) const;
+                       std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux,
+                       bool recompute_layers = false) const;
 
   ModelConfig config_;
   at::ScalarType dtype_;
+  at::ScalarType compute_dtype_;
   at::Device device_;
   std::unique_ptr<Weights> w_;
+  std::unique_ptr<CastCache> cast_cache_;  // compute-dtype copies for no-grad use (mixed precision only)
 };
 
 }  // namespace m1rl::model

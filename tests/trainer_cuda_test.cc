@@ -1,5 +1,6 @@
 // The trainer on a CUDA device: RL steps with mixed-verdict groups (so the policy loss and the update
-// really run) and an SFT step, with every tensor of the update on the model's device. Skips without a
+// really run) and an SFT step, with every tensor of the update on the model's device; the train/infer
+// agreement with the FP32 head; bf16 compute over FP32 masters; a bit-identical resume. Skips without a
 // device.
 #include <ATen/Context.h>
 #include <ATen/ops/cat.h>
@@ -36,12 +37,16 @@ TEST(TrainerCudaTest, RlStepsWithMixedGroupsUpdateThePolicyOnTheDevice) {
   ASSERT_TRUE(t->policy().device().is_cuda());
   const at::Tensor before = FlatParamsOnCpu(*t);
   double mixed_share = 0;
-  for (int s = 0; s < 2; ++s) {
+  for (int s = 0; s < 3; ++s) {
     M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
     ASSERT_EQ(r.losses.size(), 2u);  // trainer.minibatches_per_step
     for (double loss : r.losses) EXPECT_TRUE(std::isfinite(loss));
     EXPECT_GT(r.metrics.at("rollout/groups_kept"), 0);
     mixed_share += 1.0 - r.metrics.at("rollout/zero_variance_group_share");
+    // Train/infer agreement with the FP32 head (M1 Fig. 3): rollout decode vs the trainer's recompute.
+    EXPECT_GE(r.metrics.at("mismatch/pearson"), 0.99) << "step " << s + 1;
+    EXPECT_GT(r.metrics.at("mismatch/num_tokens"), 0);
+    EXPECT_TRUE(std::isfinite(r.metrics.at("mismatch/mean_entropy")));
   }
   EXPECT_GT(mixed_share, 0) << "every group had one verdict: no update ran";
   EXPECT_FALSE(at::equal(before, FlatParamsOnCpu(*t)));
@@ -63,6 +68,67 @@ TEST(TrainerCudaTest, SftStepRunsOnTheDevice) {
   EXPECT_GT(r.losses[0], 1.0);
   EXPECT_LT(r.losses[0], 10.0);
   EXPECT_FALSE(at::equal(before, FlatParamsOnCpu(*t)));
+}
+
+// model.dtype bfloat16 on CUDA: bf16 compute, the parameters (master weights) stay fp32 and move.
+TEST(TrainerCudaTest, Bf16ComputeKeepsFp32MastersOnTheDevice) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  testutil::TempDir dir("cuda_bf16");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_model()->set_device("cuda");
+  cfg.mutable_model()->set_dtype(config::ModelConfig::DTYPE_BFLOAT16);
+  cfg.mutable_model()->set_recompute_layers(true);
+  cfg.mutable_trainer()->mutable_checkpoint()->set_dir("");
+  auto comm = MakeSingleRankCommunicator();
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+  EXPECT_EQ(t->policy().compute_dtype(), at::kBFloat16);
+  const at::Tensor before = FlatParamsOnCpu(*t);
+  for (int s = 0; s < 2; ++s) {
+    M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+    for (double loss : r.losses) EXPECT_TRUE(std::isfinite(loss));
+  }
+  for (const auto& [name, p] : t->policy().NamedParameters()) {
+    EXPECT_EQ(p.scalar_type(), at::kFloat) << name;
+    EXPECT_TRUE(p.device().is_cuda()) << name;
+  }
+  EXPECT_FALSE(at::equal(before, FlatParamsOnCpu(*t)));
+}
+
+// A resume on CUDA continues bit for bit: 3 steps in one go == 1 step, checkpoint, resume, 2 steps.
+// (Sampling draws from counter-based streams of trainer.seed and the step, not from the CUDA generator,
+// so the checkpoint's data cursor and optimizer state are the whole state.)
+TEST(TrainerCudaTest, ResumeIsBitIdentical) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  testutil::TempDir dir("cuda_resume");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_model()->set_device("cuda");
+  cfg.mutable_trainer()->set_steps(3);
+  auto comm = MakeSingleRankCommunicator();
+  std::vector<double> ref_losses;
+  at::Tensor ref_params;
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    for (int s = 0; s < 3; ++s) {
+      M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+      if (s >= 1) ref_losses.insert(ref_losses.end(), r.losses.begin(), r.losses.end());
+    }
+    ref_params = FlatParamsOnCpu(*t);
+  }
+  cfg.mutable_trainer()->mutable_checkpoint()->set_dir(dir.path() + "/ckpt2");
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    ASSERT_THAT(t->TrainStep().status(), IsOk());
+    ASSERT_THAT(t->SaveCheckpoint().status(), IsOk());
+  }
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+  ASSERT_THAT(t->Resume("auto"), IsOk());
+  std::vector<double> losses;
+  for (int s = 1; s < 3; ++s) {
+    M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+    losses.insert(losses.end(), r.losses.begin(), r.losses.end());
+  }
+  EXPECT_EQ(losses, ref_losses);
+  EXPECT_TRUE(at::equal(FlatParamsOnCpu(*t), ref_params));
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ PolicyMicroBatch BuildPolicyMicroBatch(const std::vector<const RlSample*>& sampl
   mb.packed = PackSequences(ps, cs, device);
   const size_t T = static_cast<size_t>(mb.packed.cu_seqlens.back());
   std::vector<int64_t> mask(T, 0), sid(T, 0), gid(T, 0);
-  std::vector<float> adv(T, 0.0f), old(T, 0.0f), ref(with_ref ? T : 0, 0.0f);
+  std::vector<float> adv(T, 0.0f), old(T, 0.0f), roll(T, 0.0f), ref(with_ref ? T : 0, 0.0f);
   for (size_t i = 0; i < samples.size(); ++i) {
     const RlSample& s = *samples[i];
     std::fill(sid.begin() + mb.packed.cu_seqlens[i], sid.begin() + mb.packed.cu_seqlens[i + 1],
@@ -88,6 +88,7 @@ PolicyMicroBatch BuildPolicyMicroBatch(const std::vector<const RlSample*>& sampl
       mask[t] = s.loss_mask[k];
       adv[t] = static_cast<float>(s.advantage);
       old[t] = s.old_logprobs[k];
+      roll[t] = s.rollout_logprobs[k];
       if (with_ref) ref[t] = s.ref_logprobs[k];
     }
   }
@@ -96,6 +97,7 @@ PolicyMicroBatch BuildPolicyMicroBatch(const std::vector<const RlSample*>& sampl
   mb.group_ids = HostLongs(gid).to(device);
   mb.advantages = at::tensor(adv).to(device);
   mb.old_logprobs = at::tensor(old).to(device);
+  mb.rollout_logprobs = at::tensor(roll).to(device);
   if (with_ref) mb.ref_logprobs = at::tensor(ref).to(device);
   return mb;
 }

@@ -74,17 +74,19 @@ PackedSequences PackSequences(const std::vector<const std::vector<int32_t>*>& pr
 struct PolicyMicroBatch {
   PackedSequences packed;
   // All [T] on the requested device; 0 / false at prompt positions.
-  at::Tensor mask;          // [T] bool, v
-  at::Tensor sequence_ids;  // [T] int64, dense ids of the global minibatch
-  at::Tensor group_ids;     // [T] int64, dense ids of the global minibatch
-  at::Tensor advantages;    // [T] fp32
-  at::Tensor old_logprobs;  // [T] fp32
-  at::Tensor ref_logprobs;  // [T] fp32; undefined unless with_ref
+  at::Tensor mask;              // [T] bool, v
+  at::Tensor sequence_ids;      // [T] int64, dense ids of the global minibatch
+  at::Tensor group_ids;         // [T] int64, dense ids of the global minibatch
+  at::Tensor advantages;        // [T] fp32
+  at::Tensor old_logprobs;      // [T] fp32, l_old
+  at::Tensor rollout_logprobs;  // [T] fp32, l_roll (the behaviour policy's; rollout correction)
+  at::Tensor ref_logprobs;      // [T] fp32; undefined unless with_ref
 };
 
 // Packs `samples` and lays their per-token values out on the packed positions.
 //   sequence_ids[i], group_ids[i]: the global dense ids of samples[i] (every token of it carries them).
-// REQUIRES: samples[i]->old_logprobs (and ref_logprobs when with_ref) have completion.size() entries.
+// REQUIRES: samples[i]->old_logprobs, rollout_logprobs (and ref_logprobs when with_ref) have
+// completion.size() entries.
 // Every tensor is built on the host and moved to `device` once.
 PolicyMicroBatch BuildPolicyMicroBatch(const std::vector<const RlSample*>& samples,
                                        const std::vector<int64_t>& sequence_ids,

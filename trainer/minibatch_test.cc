@@ -90,6 +90,7 @@ RlSample MakeSample(std::vector<int32_t> prompt, std::vector<int32_t> completion
   for (size_t k = 0; k < s.completion.size(); ++k) {
     s.loss_mask.push_back(k == 0 ? 0 : 1);
     s.old_logprobs.push_back(-0.5f - static_cast<float>(k));
+    s.rollout_logprobs.push_back(-0.25f - static_cast<float>(k));
     s.ref_logprobs.push_back(-2.0f * static_cast<float>(k + 1));
   }
   return s;
@@ -105,6 +106,8 @@ TEST(BuildPolicyMicroBatchTest, PerTokenValuesSitOnTheCompletionTargets) {
   EXPECT_TRUE(at::equal(mb.advantages, at::tensor(std::vector<float>{0, 0.75f, 0.75f, -1.5f, -1.5f, -1.5f})));
   EXPECT_TRUE(
       at::equal(mb.old_logprobs, at::tensor(std::vector<float>{0, -0.5f, -1.5f, -0.5f, -1.5f, -2.5f})));
+  EXPECT_TRUE(at::equal(mb.rollout_logprobs,
+                        at::tensor(std::vector<float>{0, -0.25f, -1.25f, -0.25f, -1.25f, -2.25f})));
   EXPECT_TRUE(at::equal(mb.ref_logprobs, at::tensor(std::vector<float>{0, -2, -4, -2, -4, -6})));
   const PolicyMicroBatch no_ref = BuildPolicyMicroBatch({&a}, {0}, {0}, /*with_ref=*/false, at::kCPU);
   EXPECT_FALSE(no_ref.ref_logprobs.defined());
@@ -117,8 +120,9 @@ TEST(BuildPolicyMicroBatchTest, EveryTensorIsOnTheRequestedDevice) {
   const RlSample a = MakeSample({1, 2}, {3, 4}, 0.75);
   const at::Device meta(at::kMeta);
   const PolicyMicroBatch mb = BuildPolicyMicroBatch({&a}, {0}, {0}, /*with_ref=*/true, meta);
-  for (const at::Tensor* t : {&mb.packed.input_ids, &mb.packed.targets, &mb.mask, &mb.sequence_ids,
-                              &mb.group_ids, &mb.advantages, &mb.old_logprobs, &mb.ref_logprobs}) {
+  for (const at::Tensor* t :
+       {&mb.packed.input_ids, &mb.packed.targets, &mb.mask, &mb.sequence_ids, &mb.group_ids, &mb.advantages,
+        &mb.old_logprobs, &mb.rollout_logprobs, &mb.ref_logprobs}) {
     EXPECT_EQ(t->device(), meta);
   }
   EXPECT_EQ(mb.mask.scalar_type(), at::kBool);

@@ -12,14 +12,20 @@
 
 namespace m1rl::trainer {
 
+model::ModelPrecision TrainingPrecision(const config::ModelConfig& m) {
+  return model::ModelPrecision::ForTraining(m.dtype() == config::ModelConfig::DTYPE_BFLOAT16 ? at::kBFloat16
+                                                                                             : at::kFloat);
+}
+
 absl::StatusOr<std::unique_ptr<model::HybridModel>> InitialPolicy(const config::RunConfig& cfg,
                                                                   at::Device device) {
+  const model::ModelPrecision precision = TrainingPrecision(cfg.model());
   if (!cfg.model().init_from().empty()) {
-    return model::HybridModel::LoadHf(cfg.model().init_from(), at::kFloat, device);
+    return model::HybridModel::LoadHf(cfg.model().init_from(), precision, device);
   }
   M1RL_ASSIGN_OR_RETURN(model::ModelConfig mc, model::ModelConfig::FromProto(cfg.model()));
   const uint64_t seed = cfg.model().seed() != 0 ? cfg.model().seed() : cfg.trainer().seed();
-  return model::HybridModel::Create(mc, at::kFloat, device, seed);
+  return model::HybridModel::Create(mc, precision, device, seed);
 }
 
 absl::Status SavePolicyWeights(const std::string& dir, const model::HybridModel& policy) {

@@ -24,9 +24,14 @@ namespace m1rl::trainer {
 inline constexpr char kPolicyWeightsFile[] = "model.safetensors";
 inline constexpr char kConfigProtoFile[] = "config.pb";
 
-// The initial policy of `cfg`, FP32 on `device`: model.init_from (a Hugging Face directory) if set, else a
-// random init seeded by model.seed (trainer.seed when 0), identical on every rank. Errors of the model
-// module (bad config, unreadable init_from) unchanged.
+// The precision training uses for model.dtype (ALGORITHMS.md §7): FP32 master weights always (so FP32
+// gradients and AdamW state); bfloat16 computes in bf16 (model::ModelPrecision), float32 in fp32. float64
+// is refused by ValidateRunConfig before this is reached.
+model::ModelPrecision TrainingPrecision(const config::ModelConfig& m);
+
+// The initial policy of `cfg`, FP32 master weights on `device` computing in TrainingPrecision:
+// model.init_from (a Hugging Face directory) if set, else a random init seeded by model.seed (trainer.seed
+// when 0), identical on every rank. Errors of the model module (bad config, unreadable init_from) unchanged.
 absl::StatusOr<std::unique_ptr<model::HybridModel>> InitialPolicy(const config::RunConfig& cfg,
                                                                   at::Device device);
 

@@ -1,6 +1,7 @@
 #include "trainer/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/full.h>
@@ -29,9 +30,11 @@
 #include "algorithms/dynamic_sampling.h"
 #include "algorithms/loss_agg.h"
 #include "algorithms/metrics.h"
+#include "algorithms/mismatch.h"
 #include "algorithms/overlong.h"
 #include "algorithms/policy_loss.h"
 #include "algorithms/repetition.h"
+#include "algorithms/rollout_correction.h"
 #include "common/config.h"
 #include "common/file.h"
 #include "common/logging.h"
@@ -39,6 +42,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "model/chat_template.h"
+#include "model/flops.h"
 #include "model/safetensors.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
@@ -145,13 +149,9 @@ absl::Status Trainer::CheckConfig() {
   rollout_temperature_ = rollout::Temperature(config_.rollout());
   M1RL_RETURN_IF_ERROR(CheckDataFiles(config_.data()));
 
-  // The trainer keeps FP32 weights, gradients and Adam moments (ALGORITHMS.md §7): the one place that
-  // refuses other parameter dtypes (the config itself may name them). The head precision is the one the
-  // rollout uses too, so both sides compute the same token probabilities (M1 §3.2).
-  if (config_.model().dtype() != config::ModelConfig::DTYPE_FLOAT32) {
-    return absl::InvalidArgumentError(absl::StrCat("model.dtype: the trainer keeps FP32 weights; got ",
-                                                   YamlName(config_.model().dtype()), " (use float32)"));
-  }
+  // The head precision is the one the rollout uses too, so both sides compute the same token
+  // probabilities (M1 §3.2). model.dtype (fp32 masters, bf16 or fp32 compute) is checked by
+  // ValidateRunConfig and applied by InitialPolicy.
   head_precision_ = model::HeadPrecisionFromConfig(config_.model());
   return absl::OkStatus();
 }
@@ -237,6 +237,7 @@ model::ForwardOptions Trainer::HeadForwardOptions() const {
   model::ForwardOptions fwd;
   fwd.head = head_precision_;
   fwd.head_chunk_size = config_.model().head_chunk_size();
+  fwd.recompute_layers = config_.model().recompute_layers();
   return fwd;
 }
 
@@ -332,6 +333,12 @@ struct Trainer::RolloutReport {
   std::map<std::string, double> metrics;
 };
 
+// Stage 5: the reducible sums of the step's updates (policy loss and rollout correction).
+struct Trainer::UpdateStats {
+  algorithms::PolicyStats policy;
+  algorithms::RolloutCorrectionStats correction;
+};
+
 // Stage 5: one minibatch's optimizer step.
 struct Trainer::PolicyUpdate {
   double loss = 0;         // global
@@ -345,9 +352,9 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   M1RL_ASSIGN_OR_RETURN(RolloutReport report, ReduceRolloutMetrics(batch));
   M1RL_ASSIGN_OR_RETURN(Minibatches minibatches, AssignGroupsToMinibatches(batch));
   const Clock::time_point t_update = Clock::now();
-  M1RL_RETURN_IF_ERROR(ComputeOldAndRefLogprobs(minibatches));
+  M1RL_ASSIGN_OR_RETURN(algorithms::MismatchStats agreement, ComputeOldAndRefLogprobs(minibatches));
   StepResult result;
-  algorithms::PolicyStats stats;
+  UpdateStats stats;
   double grad_norm_sum = 0, clipped = 0, train_tokens = 0, lr = 0, loss_sum = 0;
   for (const std::vector<RlSample*>& mb : minibatches) {
     M1RL_ASSIGN_OR_RETURN(PolicyUpdate u, UpdateMinibatch(mb, &stats));
@@ -360,7 +367,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   }
   const double update_s = Seconds(t_update);
   std::map<std::string, double>& m = report.metrics;
-  M1RL_ASSIGN_OR_RETURN(auto policy, ReducePolicyStats(stats));
+  M1RL_ASSIGN_OR_RETURN(auto policy, ReduceUpdateStats(stats, agreement));
   for (const auto& [k, v] : policy) m[k] = v;
   const double num_updates = static_cast<double>(result.losses.size());
   m["train/loss"] = result.losses.empty() ? 0 : loss_sum / num_updates;
@@ -375,6 +382,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   m["throughput/rollout_tokens_per_s"] =
       batch.generate_s > 0 ? m["rollout/gen_tokens"] / batch.generate_s : 0;
   m["throughput/train_tokens_per_s"] = update_s > 0 ? train_tokens / update_s : 0;
+  // Model FLOPs of this rank's update phase (model/flops.h; MFU = this / the device's bf16 peak).
+  m["throughput/model_tflops_per_s"] = update_s > 0 ? UpdateFlops(batch) / update_s / 1e12 : 0;
   ++step_;
   result.step = step_;
   result.metrics = std::move(m);
@@ -686,9 +695,76 @@ Trainer::Minibatches Trainer::MicroBatches(const std::vector<RlSample*>& minibat
 // ---- 4. old log-probs (recomputed with theta_old in the update's packing, or the rollout's) and the ----
 // ---- reference log-probs of the frozen initial policy when the KL term needs them                 ----
 
-absl::Status Trainer::ComputeOldAndRefLogprobs(const Minibatches& minibatches) {
+namespace {
+
+// Packs a micro-batch for a training forward on `device`.
+PackedSequences PackMicroBatch(const std::vector<RlSample*>& micro, at::Device device) {
+  std::vector<const std::vector<int32_t>*> ps, cs;
+  for (const RlSample* s : micro) {
+    ps.push_back(&s->prompt);
+    cs.push_back(&s->completion);
+  }
+  return PackSequences(ps, cs, device);
+}
+
+// Copies the completion positions of `values` ([T], any device) into (micro[i]->*field).
+void ScatterCompletions(const at::Tensor& values, const PackedSequences& p,
+                        const std::vector<RlSample*>& micro, std::vector<float> RlSample::*field) {
+  const at::Tensor host = values.to(at::kCPU, at::kFloat).contiguous();
+  const float* ptr = host.data_ptr<float>();
+  for (size_t i = 0; i < micro.size(); ++i) {
+    const float* begin = ptr + p.completion_begin[i];
+    (micro[i]->*field).assign(begin, begin + micro[i]->completion.size());
+  }
+}
+
+// The train/infer agreement of one micro-batch (M1 Fig. 3): l_old (the trainer, before the first update)
+// against l_roll (the rollout engine) and the trainer's entropy, over the completion tokens with v = 1.
+// Computed in float64 on the host.
+algorithms::MismatchStats MicroBatchAgreement(const std::vector<RlSample*>& micro, const at::Tensor& entropy,
+                                              const PackedSequences& p) {
+  std::vector<double> old, roll, ent;
+  std::vector<int64_t> mask;
+  const at::Tensor ent_host = entropy.to(at::kCPU, at::kDouble).contiguous();
+  const double* e = ent_host.data_ptr<double>();
+  for (size_t i = 0; i < micro.size(); ++i) {
+    const RlSample& s = *micro[i];
+    for (size_t k = 0; k < s.completion.size(); ++k) {
+      old.push_back(s.old_logprobs[k]);
+      roll.push_back(s.rollout_logprobs[k]);
+      ent.push_back(e[p.completion_begin[i] + static_cast<int64_t>(k)]);
+      mask.push_back(s.loss_mask[k]);
+    }
+  }
+  const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble);
+  return algorithms::ComputeMismatchStats(at::tensor(old, f64), at::tensor(roll, f64),
+                                          LongTensor(mask).to(at::kBool), at::tensor(ent, f64));
+}
+
+// Element-wise all-reduce (sum) of a stats struct's Sums().
+template <typename Stats>
+absl::Status AllReduceSums(Communicator& comm, Stats* stats) {
+  const auto sums = stats->Sums();
+  at::Tensor t =
+      at::tensor(std::vector<double>(sums.begin(), sums.end()), at::TensorOptions().dtype(at::kDouble));
+  M1RL_RETURN_IF_ERROR(comm.AllReduce(t, ReduceOp::kSum));
+  auto reduced = sums;
+  for (size_t i = 0; i < reduced.size(); ++i) reduced[i] = t[static_cast<int64_t>(i)].item<double>();
+  stats->SetSums(reduced);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// Three policies stay distinct (ALGORITHMS.md §3): l_roll (RlSample::rollout_logprobs, from the engine),
+// l_old (recomputed here by the trainer under theta_old, or l_roll under ratio_denominator rollout) and the
+// current l of each update's forward. Returns this rank's agreement sums of l_old vs l_roll (empty when
+// l_old is not recomputed).
+absl::StatusOr<algorithms::MismatchStats> Trainer::ComputeOldAndRefLogprobs(const Minibatches& minibatches) {
   const bool recompute_old = algorithm_.ratio_denominator != algorithms::RatioDenominator::kRollout;
-  const model::ForwardOptions fwd = TrainForwardOptions();
+  model::ForwardOptions fwd = TrainForwardOptions();
+  fwd.recompute_layers = false;  // no graph is kept under no_grad
+  algorithms::MismatchStats agreement;
   absl::Status local = Guard("old/reference log-probs", [&]() -> absl::Status {
     for (const std::vector<RlSample*>& mb : minibatches) {
       for (const std::vector<RlSample*>& micro : MicroBatches(mb)) {
@@ -696,30 +772,38 @@ absl::Status Trainer::ComputeOldAndRefLogprobs(const Minibatches& minibatches) {
           for (RlSample* s : micro) s->old_logprobs = s->rollout_logprobs;
         }
         if (!recompute_old && ref_model_ == nullptr) continue;
-        std::vector<const std::vector<int32_t>*> ps, cs;
-        for (RlSample* s : micro) {
-          ps.push_back(&s->prompt);
-          cs.push_back(&s->completion);
-        }
-        const PackedSequences p = PackSequences(ps, cs, model_->device());
+        const PackedSequences p = PackMicroBatch(micro, model_->device());
         at::NoGradGuard no_grad;
-        auto completion_logprobs = [&](const model::HybridModel& m, std::vector<float> RlSample::*field) {
-          const at::Tensor lp = m.Forward(p.input_ids, p.targets, p.cu_seqlens, fwd)
-                                    .logprobs.to(at::kCPU, at::kFloat)
-                                    .contiguous();
-          const float* lp_ptr = lp.data_ptr<float>();
-          for (size_t i = 0; i < micro.size(); ++i) {
-            const float* begin = lp_ptr + p.completion_begin[i];
-            (micro[i]->*field).assign(begin, begin + micro[i]->completion.size());
-          }
-        };
-        if (recompute_old) completion_logprobs(*model_, &RlSample::old_logprobs);
-        if (ref_model_ != nullptr) completion_logprobs(*ref_model_, &RlSample::ref_logprobs);
+        if (recompute_old) {
+          model::ForwardOptions with_entropy = fwd;
+          with_entropy.compute_entropy = true;
+          const model::ForwardOutput out =
+              model_->Forward(p.input_ids, p.targets, p.cu_seqlens, with_entropy);
+          ScatterCompletions(out.logprobs, p, micro, &RlSample::old_logprobs);
+          agreement.Accumulate(MicroBatchAgreement(micro, out.entropy, p));
+        }
+        if (ref_model_ != nullptr) {
+          const model::ForwardOutput out = ref_model_->Forward(p.input_ids, p.targets, p.cu_seqlens, fwd);
+          ScatterCompletions(out.logprobs, p, micro, &RlSample::ref_logprobs);
+        }
       }
     }
     return absl::OkStatus();
   });
-  return SyncStatus(*comm_, local, "old/reference log-probs");
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, local, "old/reference log-probs"));
+  return agreement;
+}
+
+// Model FLOPs of this rank's update phase (model/flops.h): per kept sequence, forward + backward of each
+// update (3 forwards' worth; layer recomputation is not counted, the MFU convention) plus one no-grad
+// forward for l_old when recomputed and one for l_ref with a KL term.
+double Trainer::UpdateFlops(const RolloutBatch& batch) const {
+  std::vector<int64_t> lengths;
+  for (const RlSample& s : batch.samples)
+    lengths.push_back(static_cast<int64_t>(s.prompt.size() + s.completion.size()) - 1);
+  const bool recompute_old = algorithm_.ratio_denominator != algorithms::RatioDenominator::kRollout;
+  const double passes = 3.0 + (recompute_old ? 1.0 : 0.0) + (ref_model_ != nullptr ? 1.0 : 0.0);
+  return passes * model::ForwardFlops(model_->config(), lengths).total();
 }
 
 // ---- 5. one optimizer step per minibatch ----
@@ -770,7 +854,7 @@ absl::StatusOr<MinibatchIds> GatherMinibatchIds(Communicator& comm,
 }  // namespace
 
 absl::StatusOr<Trainer::PolicyUpdate> Trainer::UpdateMinibatch(const std::vector<RlSample*>& mb,
-                                                               algorithms::PolicyStats* stats) {
+                                                               UpdateStats* stats) {
   const Minibatches micro_samples = MicroBatches(mb);
   M1RL_ASSIGN_OR_RETURN(const MinibatchIds ids, GatherMinibatchIds(*comm_, micro_samples));
   // Local: the micro-batches' tensors on the model's device and their loss-token counts.
@@ -819,7 +903,7 @@ absl::StatusOr<Trainer::PolicyUpdate> Trainer::UpdateMinibatch(const std::vector
 
 // Forward, unified policy loss (+ router aux loss) and backward of one micro-batch; returns its loss.
 double Trainer::PolicyLossBackward(const PolicyMicroBatch& m, const algorithms::TokenCounts& global,
-                                   double global_positions, algorithms::PolicyStats* stats) {
+                                   double global_positions, UpdateStats* stats) {
   model::ForwardOutput out =
       model_->Forward(m.packed.input_ids, m.packed.targets, m.packed.cu_seqlens, TrainForwardOptions());
   algorithms::PolicyLossInputs in;
@@ -828,10 +912,17 @@ double Trainer::PolicyLossBackward(const PolicyMicroBatch& m, const algorithms::
   in.advantages = m.advantages;
   in.mask = m.mask;
   in.ref_logprobs = m.ref_logprobs;  // undefined without a KL term
+  if (algorithm_.rollout_correction.kind != algorithms::RolloutCorrection::kNone) {
+    // TIS / IcePop factor from rho = pi_old / pi_roll, composed with the policy loss's weight.
+    algorithms::RolloutCorrectionResult rc = algorithms::ComputeRolloutCorrection(
+        algorithm_.rollout_correction, m.old_logprobs, m.rollout_logprobs, m.mask);
+    in.rollout_weight = rc.weight;
+    stats->correction.Accumulate(rc.stats);
+  }
   in.coef = algorithms::LossCoefficients(algorithm_.loss_agg, m.mask, m.sequence_ids, m.group_ids, global,
                                          algorithm_.generation_budget, at::kFloat);
   algorithms::PolicyLossResult pl = algorithms::ComputePolicyLoss(algorithm_.policy_loss, in);
-  stats->Accumulate(pl.stats);
+  stats->policy.Accumulate(pl.stats);
   at::Tensor total = pl.loss;
   if (out.aux_loss.defined() && global.num_tokens() > 0) {
     // Router aux loss as a position-weighted mean over the micro-batches of all ranks.
@@ -842,20 +933,27 @@ double Trainer::PolicyLossBackward(const PolicyMicroBatch& m, const algorithms::
   return pl.loss.item<double>();
 }
 
-absl::StatusOr<std::map<std::string, double>> Trainer::ReducePolicyStats(algorithms::PolicyStats stats) {
-  std::array<double, algorithms::PolicyStats::kNumSums> sums = stats.Sums();
-  at::Tensor t =
-      at::tensor(std::vector<double>(sums.begin(), sums.end()), at::TensorOptions().dtype(at::kDouble));
-  M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kSum));
-  for (size_t i = 0; i < sums.size(); ++i) sums[i] = t[static_cast<int64_t>(i)].item<double>();
-  stats.SetSums(sums);
-  at::Tensor mn = at::tensor(std::vector<double>{stats.ratio_min}, at::TensorOptions().dtype(at::kDouble));
-  at::Tensor mx = at::tensor(std::vector<double>{stats.ratio_max}, at::TensorOptions().dtype(at::kDouble));
+// The step's policy-loss, rollout-correction and train/infer agreement metrics, reduced over all ranks.
+absl::StatusOr<std::map<std::string, double>> Trainer::ReduceUpdateStats(
+    UpdateStats stats, algorithms::MismatchStats agreement) {
+  algorithms::PolicyStats& policy = stats.policy;
+  M1RL_RETURN_IF_ERROR(AllReduceSums(*comm_, &policy));
+  at::Tensor mn = at::tensor(std::vector<double>{policy.ratio_min}, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor mx = at::tensor(std::vector<double>{policy.ratio_max}, at::TensorOptions().dtype(at::kDouble));
   M1RL_RETURN_IF_ERROR(comm_->AllReduce(mn, ReduceOp::kMin));
   M1RL_RETURN_IF_ERROR(comm_->AllReduce(mx, ReduceOp::kMax));
-  stats.ratio_min = mn[0].item<double>();
-  stats.ratio_max = mx[0].item<double>();
-  return stats.Finalize().ToMap();
+  policy.ratio_min = mn[0].item<double>();
+  policy.ratio_max = mx[0].item<double>();
+  std::map<std::string, double> out = policy.Finalize().ToMap();
+  if (algorithm_.rollout_correction.kind != algorithms::RolloutCorrection::kNone) {
+    M1RL_RETURN_IF_ERROR(AllReduceSums(*comm_, &stats.correction));
+    for (const auto& [k, v] : stats.correction.Finalize().ToMap()) out[k] = v;
+  }
+  if (algorithm_.ratio_denominator != algorithms::RatioDenominator::kRollout) {
+    M1RL_RETURN_IF_ERROR(AllReduceSums(*comm_, &agreement));
+    for (const auto& [k, v] : agreement.Finalize().ToMap()) out[k] = v;
+  }
+  return out;
 }
 
 // ---- the SFT step ---------------------------------------------------------------------------------------
@@ -935,7 +1033,14 @@ absl::StatusOr<StepResult> Trainer::SftStep() {
   r.metrics["train/lr"] = os.lr;
   r.metrics["train/tokens"] = global_tokens;
   r.metrics["time/step_s"] = Seconds(t_step);
-  r.metrics["throughput/train_tokens_per_s"] = global_tokens / std::max(1e-9, Seconds(t_step));
+  const double step_s = std::max(1e-9, Seconds(t_step));
+  r.metrics["throughput/train_tokens_per_s"] = global_tokens / step_s;
+  // Model FLOPs of this rank's forward + backward (model/flops.h; MFU = this / the device's bf16 peak).
+  std::vector<int64_t> lengths;
+  for (size_t i = 0; i < b.prompts.size(); ++i)
+    lengths.push_back(static_cast<int64_t>(b.prompts[i].size() + b.completions[i].size()) - 1);
+  r.metrics["throughput/model_tflops_per_s"] =
+      3.0 * model::ForwardFlops(model_->config(), lengths).total() / step_s / 1e12;
   return r;
 }
 
@@ -1017,9 +1122,12 @@ absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
   return checkpoints_->Save(step_, [&](const std::string& dir) -> absl::Status {
     M1RL_RETURN_IF_ERROR(model::WriteSafetensors(absl::StrCat(dir, "/optim_rank", rank, ".safetensors"),
                                                  optimizer_->StateDict()));
-    at::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
-    M1RL_RETURN_IF_ERROR(
-        model::WriteSafetensors(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), {{"cpu", rng}}));
+    // The CPU generator and, on a GPU, the device's CUDA generator (neither is drawn from by sampling,
+    // which uses counter-based streams, but any LibTorch op that draws resumes where it was).
+    model::NamedTensors rng = {{"cpu", at::detail::getDefaultCPUGenerator().get_state()}};
+    if (model_->device().is_cuda())
+      rng.emplace_back("cuda", at::globalContext().defaultGenerator(model_->device()).get_state());
+    M1RL_RETURN_IF_ERROR(model::WriteSafetensors(absl::StrCat(dir, "/rng_rank", rank, ".safetensors"), rng));
     if (rank != 0) return absl::OkStatus();
     M1RL_RETURN_IF_ERROR(SavePolicyWeights(dir, *model_));
     nlohmann::json state = {{"step", step_},
@@ -1070,9 +1178,11 @@ absl::Status Trainer::ResumeLocal(const std::string& resume) {
     M1RL_RETURN_IF_ERROR(optimizer_->LoadStateDict(opt));
     absl::StatusOr<model::NamedTensors> rng =
         model::ReadSafetensors(absl::StrCat(*dir, "/rng_rank", saved_rank, ".safetensors"));
-    if (rng.ok() && !rng->empty()) {
-      at::Generator gen = at::detail::getDefaultCPUGenerator();
-      gen.set_state((*rng)[0].second);
+    for (const auto& [name, state] : rng.ok() ? *rng : model::NamedTensors{}) {
+      if (name != "cpu" && !(name == "cuda" && model_->device().is_cuda())) continue;
+      at::Generator gen = name == "cpu" ? at::detail::getDefaultCPUGenerator()
+                                        : at::globalContext().defaultGenerator(model_->device());
+      gen.set_state(state);
     }
     step_ = state.value("step", int64_t{0});
     sampler_->set_cursor(DataCursor{state.value("data_consumed", int64_t{0})});

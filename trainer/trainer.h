@@ -114,6 +114,7 @@ class Trainer {
   struct RoundRequests;  // one generation round's requests over this rank's shard
   struct RolloutBatch;   // 1. collected groups and local counters
   struct RolloutReport;  // 2. global rollout metrics
+  struct UpdateStats;    // 5. reducible sums of the step's updates
   struct PolicyUpdate;   // 5. one minibatch's optimizer step
   struct SftBatch;
   using Minibatches = std::vector<std::vector<RlSample*>>;
@@ -138,12 +139,15 @@ class Trainer {
                         RolloutBatch* batch);
   absl::StatusOr<RolloutReport> ReduceRolloutMetrics(const RolloutBatch& batch);  // 2.
   absl::StatusOr<Minibatches> AssignGroupsToMinibatches(RolloutBatch& batch);     // 3.
-  absl::Status ComputeOldAndRefLogprobs(const Minibatches& minibatches);          // 4.
+  // 4. l_old (and l_ref); returns this rank's train/infer agreement sums (l_old vs l_roll).
+  absl::StatusOr<algorithms::MismatchStats> ComputeOldAndRefLogprobs(const Minibatches& minibatches);
   absl::StatusOr<PolicyUpdate> UpdateMinibatch(const std::vector<RlSample*>& minibatch,
-                                               algorithms::PolicyStats* stats);  // 5.
+                                               UpdateStats* stats);  // 5.
   double PolicyLossBackward(const PolicyMicroBatch& micro, const algorithms::TokenCounts& global,
-                            double global_positions, algorithms::PolicyStats* stats);
-  absl::StatusOr<std::map<std::string, double>> ReducePolicyStats(algorithms::PolicyStats stats);
+                            double global_positions, UpdateStats* stats);
+  absl::StatusOr<std::map<std::string, double>> ReduceUpdateStats(UpdateStats stats,
+                                                                  algorithms::MismatchStats agreement);
+  double UpdateFlops(const RolloutBatch& batch) const;
   Minibatches MicroBatches(const std::vector<RlSample*>& minibatch) const;
   absl::StatusOr<rollout::EngineOptions> MakeEngineOptions(const config::RolloutConfig& rc) const;
   model::ForwardOptions TrainForwardOptions() const;  // head precision, chunk and sampling temperature

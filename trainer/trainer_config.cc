@@ -23,6 +23,13 @@ bool NeedsReward(const config::RunConfig& cfg) {
 
 // Rules that span sections.
 void CheckCrossSection(const config::RunConfig& cfg, FieldChecker& c) {
+  // The trainer keeps FP32 master weights, gradients and AdamW state (ALGORITHMS.md §7) and computes in
+  // float32 or bfloat16 (bf16 compute over the FP32 masters: trainer/policy.h TrainingPrecision).
+  if (cfg.model().dtype() == config::ModelConfig::DTYPE_FLOAT64) {
+    c.Add("model.dtype",
+          " float64 is not a training precision: the trainer keeps FP32 master weights and "
+          "computes in float32 or bfloat16");
+  }
   // M1 §3.2: the bf16 LM head makes the training and rollout token probabilities disagree; the FP32
   // head is the fix. Kept for measurements behind an explicit opt-in.
   if (IsRl(cfg) && cfg.model().lm_head_precision() == config::ModelConfig::HEAD_PRECISION_BF16 &&

@@ -78,6 +78,8 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewSortingFamily());
   r.owned.push_back(internal::NewSubsetSumFamily());
   r.owned.push_back(internal::NewSudokuFamily());
+  r.owned.push_back(internal::NewLongMultFamily());
+  r.owned.push_back(internal::NewLongMultHeldoutFamily());
   for (const auto& f : r.owned) r.sorted.push_back(f.get());
   std::sort(r.sorted.begin(), r.sorted.end(),
             [](const TaskFamily* a, const TaskFamily* b) { return a->name() < b->name(); });
@@ -131,6 +133,7 @@ nlohmann::json MakeRow(const GeneratedInstance& g, std::string_view id) {
   row["domain"] = g.domain;
   row["difficulty"] = g.difficulty;
   row["family"] = g.family;
+  if (!g.demonstration.empty()) row["completion"] = g.demonstration;
   return row;
 }
 

@@ -7,7 +7,8 @@
 //   absl::StatusOr<CheckResult> r = f->Check(g->instance, g->witness);   // r->kind == kCorrect
 //
 // Families: arith (domain "math", the quickstart task), arith_chain, countdown, game24, cryptarithm,
-// dyck, graph_coloring, hanoi, n_queens, sorting, subset_sum, sudoku. FamilyNames() lists them.
+// dyck, graph_coloring, hanoi, long_mult / long_mult_heldout (disjoint train / held-out problems with a
+// scratchpad demonstration), n_queens, sorting, subset_sum, sudoku. FamilyNames() lists them.
 //
 // Rules every family obeys:
 //  - Generate is deterministic in (seed, difficulty) on every platform (reward/logic/rng.h), and the
@@ -36,9 +37,11 @@ struct GeneratedInstance {
   std::string family;
   std::string domain;  // "logic" for puzzles, "math" for arith
   int difficulty = 0;
-  nlohmann::json instance;  // self-contained; has "family"
-  std::string prompt;       // short printable ASCII
-  std::string witness;      // a valid answer: the text that goes inside <answer>...</answer>
+  nlohmann::json instance;    // self-contained; has "family"
+  std::string prompt;         // short printable ASCII
+  std::string witness;        // a valid answer: the text that goes inside <answer>...</answer>
+  std::string demonstration;  // a full worked response (SFT target) ending in <answer>witness</answer>,
+                              // or empty (families without a scratchpad)
 };
 
 struct CheckResult {
@@ -98,7 +101,8 @@ absl::StatusOr<CheckResult> CheckInstance(const nlohmann::json& instance, std::s
 // independent of N and of each other.
 uint64_t InstanceSeed(uint64_t dataset_seed, uint64_t index);
 
-// One dataset row: {"id","prompt","answer","domain","difficulty","family"}. For domain "logic" the
+// One dataset row: {"id","prompt","answer","domain","difficulty","family"} plus "completion" (the SFT
+// demonstration) when the family writes one. For domain "logic" the
 // answer is the instance JSON (compact string) that the logic verifier takes as gold; for domain
 // "math" it is the witness (the number).
 nlohmann::json MakeRow(const GeneratedInstance& g, std::string_view id);

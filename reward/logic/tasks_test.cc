@@ -91,6 +91,11 @@ const std::map<std::string, Mutator>& Mutators() {
          v.push_back(v[0]);
          return IntsToString(v, ", ");
        }},
+      // product + 1 is not the product.
+      {"long_mult",
+       [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
+      {"long_mult_heldout",
+       [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
       // Dropping the last move leaves the disk it moved off the target peg.
       {"hanoi", [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(',')); }},
       // Dropping a picked (positive) number lowers the sum.

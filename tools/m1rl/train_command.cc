@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "trainer/device.h"
 #include "trainer/distributed.h"
 #include "trainer/trainer.h"
 #include "trainer/trainer_config.h"
@@ -49,6 +50,12 @@ int RunTrain(const std::vector<std::string>& args) {
   absl::StatusOr<m1rl::trainer::DistEnv> env = m1rl::trainer::ReadDistEnv(m1rl::trainer::ProcessEnv());
   if (!env.ok()) return Fail("distributed environment", env.status());
   m1rl::SetLogRank(env->rank);
+  // Every rank's first line says where it runs: model.device auto/cuda take cuda:LOCAL_RANK.
+  absl::StatusOr<m1rl::trainer::DeviceChoice> device = m1rl::trainer::ChooseDevice(
+      cfg->model().device(), m1rl::trainer::ProbeDevices(), env->rank, env->local_rank);
+  if (!device.ok()) return Fail("model.device", device.status());
+  M1RL_LOG(INFO) << device->description;
+  cfg->mutable_model()->set_device(device->device);
   const std::string backend = m1rl::trainer::BackendName(*cfg);
   const int timeout_s = m1rl::trainer::DistTimeoutSeconds(cfg->trainer());
   auto comm = m1rl::trainer::CreateCommunicator(*env, backend, std::chrono::seconds(timeout_s));

@@ -61,6 +61,13 @@ std::unique_ptr<TaskFamily> NewNQueensFamily();
 std::unique_ptr<TaskFamily> NewSortingFamily();
 std::unique_ptr<TaskFamily> NewSubsetSumFamily();
 std::unique_ptr<TaskFamily> NewSudokuFamily();
+std::unique_ptr<TaskFamily> NewLongMultFamily();
+std::unique_ptr<TaskFamily> NewLongMultHeldoutFamily();
+
+// long_mult (long_mult.cc): whether the unordered problem {a, b} belongs to the held-out split, and the
+// scratchpad demonstration "<think>...</think>\n<answer>a*b</answer>".
+bool HeldOutBucket(int64_t a, int64_t b);
+std::string LongMultDemonstration(int64_t a, int64_t b);
 
 }  // namespace m1rl::reward::logic::internal
 

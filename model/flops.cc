@@ -1,0 +1,30 @@
+#include "model/flops.h"
+
+namespace m1rl::model {
+
+int64_t MatmulParamsPerToken(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, D = c.inner_dim();
+  const int64_t lightning = 5 * D * H;  // q, k, v, output gate (H -> D) and out (D -> H)
+  const int64_t softmax = 2 * D * H + 2 * c.num_key_value_heads * c.head_dim * H;  // q, o, k, v
+  const int64_t moe = c.num_experts_per_tok * 3 * c.intermediate_size * H + c.num_local_experts * H;
+  return c.num_layers_of(LayerType::kLinearAttention) * lightning +
+         c.num_layers_of(LayerType::kFullAttention) * softmax + c.num_hidden_layers * moe + c.vocab_size * H;
+}
+
+FlopCount ForwardFlops(const ModelConfig& c, const std::vector<int64_t>& lengths) {
+  double tokens = 0, causal_pairs = 0;
+  for (int64_t n : lengths) {
+    tokens += static_cast<double>(n);
+    causal_pairs += static_cast<double>(n) * static_cast<double>(n + 1) / 2.0;
+  }
+  const double heads = static_cast<double>(c.num_attention_heads), d = static_cast<double>(c.head_dim);
+  FlopCount f;
+  f.matmul = 2.0 * static_cast<double>(MatmulParamsPerToken(c)) * tokens;
+  f.softmax =
+      static_cast<double>(c.num_layers_of(LayerType::kFullAttention)) * 4.0 * heads * d * causal_pairs;
+  f.lightning =
+      static_cast<double>(c.num_layers_of(LayerType::kLinearAttention)) * 4.0 * heads * d * d * tokens;
+  return f;
+}
+
+}  // namespace m1rl::model
