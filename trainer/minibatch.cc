@@ -75,9 +75,10 @@ PolicyMicroBatch BuildPolicyMicroBatch(const std::vector<const RlSample*>& sampl
   }
   PolicyMicroBatch mb;
   mb.packed = PackSequences(ps, cs, device);
-  const size_t T = static_cast<size_t>(mb.packed.cu_seqlens.back());
-  std::vector<int64_t> mask(T, 0), sid(T, 0), gid(T, 0);
-  std::vector<float> adv(T, 0.0f), old(T, 0.0f), roll(T, 0.0f), ref(with_ref ? T : 0, 0.0f);
+  const size_t num_tokens = static_cast<size_t>(mb.packed.cu_seqlens.back());
+  std::vector<int64_t> mask(num_tokens, 0), sid(num_tokens, 0), gid(num_tokens, 0);
+  std::vector<float> adv(num_tokens, 0.0f), old(num_tokens, 0.0f), roll(num_tokens, 0.0f),
+      ref(with_ref ? num_tokens : 0, 0.0f);
   for (size_t i = 0; i < samples.size(); ++i) {
     const RlSample& s = *samples[i];
     std::fill(sid.begin() + mb.packed.cu_seqlens[i], sid.begin() + mb.packed.cu_seqlens[i + 1],

@@ -394,8 +394,8 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
 
 absl::StatusOr<Trainer::RolloutBatch> Trainer::CollectGroups() {
   const algorithms::ResolvedAlgorithm& alg = algorithm_;
-  const int64_t B = config_.trainer().prompts_per_step();
-  const auto [shard_begin, shard_end] = ShardRange(B, comm_->rank(), comm_->world_size());
+  const int64_t prompts = config_.trainer().prompts_per_step();
+  const auto [shard_begin, shard_end] = ShardRange(prompts, comm_->rank(), comm_->world_size());
   RolloutBatch batch;
   std::optional<algorithms::DynamicSampler> dyn;
   if (alg.dynamic_sampling)
@@ -420,7 +420,7 @@ absl::StatusOr<Trainer::RolloutBatch> Trainer::CollectGroups() {
     if (!any) break;
     // All ranks draw the same global batch; a rank that has enough groups discards its share (counted as
     // dynamic-sampling extras).
-    const std::vector<int64_t> global_batch = sampler_->NextBatch(B);
+    const std::vector<int64_t> global_batch = sampler_->NextBatch(prompts);
     ++round;
     if (!need) continue;
     local = Guard(absl::StrCat("generation round ", round), [&]() -> absl::Status {
@@ -585,11 +585,11 @@ JudgedCompletion JudgeCompletion(const algorithms::ResolvedAlgorithm& alg, const
 absl::Status Trainer::AddGroup(const RoundRequests& rq, size_t ri, algorithms::DynamicSampler* dyn,
                                RolloutBatch* batch) {
   const std::vector<rl::Completion>& completions = rq.outputs[ri].completions;
-  const size_t G = completions.size();
+  const size_t group_size = completions.size();
   std::vector<JudgedCompletion> judged;
-  std::vector<std::optional<double>> rewards(G);
-  std::vector<std::optional<bool>> verdicts(G);
-  for (size_t j = 0; j < G; ++j) {
+  std::vector<std::optional<double>> rewards(group_size);
+  std::vector<std::optional<bool>> verdicts(group_size);
+  for (size_t j = 0; j < group_size; ++j) {
     auto it = rq.scores.find({ri, static_cast<int>(j)});
     judged.push_back(JudgeCompletion(algorithm_, completions[j],
                                      it == rq.scores.end() ? nullptr : &it->second, rq.rows[ri]->domain,
@@ -612,7 +612,7 @@ absl::Status Trainer::AddGroup(const RoundRequests& rq, size_t ri, algorithms::D
       static_cast<int64_t>(Mix(seed ^ 0x6d696e69ULL, static_cast<uint64_t>(step_),
                                static_cast<uint64_t>(rq.round), static_cast<uint64_t>(rq.shard_begin) + ri) >>
                            1));
-  for (size_t j = 0; j < G; ++j) {
+  for (size_t j = 0; j < group_size; ++j) {
     if (judged[j].dropped || !adv.advantages[j].has_value()) continue;
     const rl::Completion& c = completions[j];
     RlSample s;
@@ -828,16 +828,16 @@ absl::StatusOr<MinibatchIds> GatherMinibatchIds(Communicator& comm,
     num_local += static_cast<int64_t>(micro.size());
   }
   at::Tensor mine = LongTensor({num_local, static_cast<int64_t>(local_group_id.size())});
-  at::Tensor all = at::zeros({2 * comm.world_size()}, at::kLong);
+  at::Tensor all = at::zeros({int64_t{2} * comm.world_size()}, at::kLong);
   M1RL_RETURN_IF_ERROR(comm.AllGather(mine, all));
   MinibatchIds ids;
   int64_t seq_off = 0, grp_off = 0;
   for (int r = 0; r < comm.world_size(); ++r) {
     if (r < comm.rank()) {
-      seq_off += all[2 * r].item<int64_t>();
+      seq_off += all[int64_t{2} * r].item<int64_t>();
       grp_off += all[2 * r + 1].item<int64_t>();
     }
-    ids.num_sequences += all[2 * r].item<int64_t>();
+    ids.num_sequences += all[int64_t{2} * r].item<int64_t>();
     ids.num_groups += all[2 * r + 1].item<int64_t>();
   }
   for (const auto& micro : micros) {
@@ -880,9 +880,10 @@ absl::StatusOr<Trainer::PolicyUpdate> Trainer::UpdateMinibatch(const std::vector
   // One integer all-reduce (on the host): the loss-token counts plus the number of positions (aux weight).
   at::Tensor packed_counts = at::cat({counts.Pack().to(at::kCPU), LongTensor({local_positions})});
   M1RL_RETURN_IF_ERROR(comm_->AllReduce(packed_counts, ReduceOp::kSum));
-  const int64_t S = ids.num_sequences, Gn = ids.num_groups;
-  const double global_positions = static_cast<double>(packed_counts[S + Gn].item<int64_t>());
-  const algorithms::TokenCounts host = algorithms::TokenCounts::Unpack(packed_counts.narrow(0, 0, S + Gn), S);
+  const int64_t num_seqs = ids.num_sequences, num_groups = ids.num_groups;
+  const double global_positions = static_cast<double>(packed_counts[num_seqs + num_groups].item<int64_t>());
+  const algorithms::TokenCounts host =
+      algorithms::TokenCounts::Unpack(packed_counts.narrow(0, 0, num_seqs + num_groups), num_seqs);
   const algorithms::TokenCounts global{host.tokens_per_sequence.to(device), host.tokens_per_group.to(device)};
   PolicyUpdate u;
   u.loss_tokens = static_cast<double>(host.num_tokens());
@@ -966,9 +967,9 @@ struct Trainer::SftBatch {
 
 Trainer::SftBatch Trainer::EncodeSftBatch() {
   const config::TrainerConfig& tc = config_.trainer();
-  const int64_t B = tc.sft_batch_size();
-  std::vector<int64_t> batch = sampler_->NextBatch(B);
-  const auto [begin, end] = ShardRange(B, comm_->rank(), comm_->world_size());
+  const int64_t batch_size = tc.sft_batch_size();
+  std::vector<int64_t> batch = sampler_->NextBatch(batch_size);
+  const auto [begin, end] = ShardRange(batch_size, comm_->rank(), comm_->world_size());
   const std::string tmpl =
       tc.sft_completion_template().empty() ? "\\boxed{{answer}}" : tc.sft_completion_template();
   SftBatch b;
