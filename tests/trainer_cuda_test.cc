@@ -94,6 +94,29 @@ TEST(TrainerCudaTest, Bf16ComputeKeepsFp32MastersOnTheDevice) {
   EXPECT_FALSE(at::equal(before, FlatParamsOnCpu(*t)));
 }
 
+// Two fresh runs of the same config give the same bits on CUDA (the premise of a bit-identical resume: if
+// this fails, a kernel or LibTorch op is run-to-run nondeterministic, not the checkpoint).
+TEST(TrainerCudaTest, TwoFreshRunsAreBitIdentical) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  testutil::TempDir dir("cuda_repeat");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_model()->set_device("cuda");
+  cfg.mutable_trainer()->mutable_checkpoint()->set_dir("");
+  auto comm = MakeSingleRankCommunicator();
+  std::vector<std::vector<double>> losses(2);
+  std::vector<at::Tensor> params(2);
+  for (int run = 0; run < 2; ++run) {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    for (int s = 0; s < 3; ++s) {
+      M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
+      losses[run].insert(losses[run].end(), r.losses.begin(), r.losses.end());
+    }
+    params[run] = FlatParamsOnCpu(*t);
+  }
+  EXPECT_EQ(losses[0], losses[1]);
+  EXPECT_TRUE(at::equal(params[0], params[1]));
+}
+
 // A resume on CUDA continues bit for bit: 3 steps in one go == 1 step, checkpoint, resume, 2 steps.
 // (Sampling draws from counter-based streams of trainer.seed and the step, not from the CUDA generator,
 // so the checkpoint's data cursor and optimizer state are the whole state.)
@@ -115,13 +138,17 @@ TEST(TrainerCudaTest, ResumeIsBitIdentical) {
     ref_params = FlatParamsOnCpu(*t);
   }
   cfg.mutable_trainer()->mutable_checkpoint()->set_dir(dir.path() + "/ckpt2");
+  at::Tensor saved_params;
   {
     M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
     ASSERT_THAT(t->TrainStep().status(), IsOk());
     ASSERT_THAT(t->SaveCheckpoint().status(), IsOk());
+    saved_params = FlatParamsOnCpu(*t);
   }
   M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
   ASSERT_THAT(t->Resume("auto"), IsOk());
+  // The restore itself is exact; a difference below then comes from the steps, not the checkpoint.
+  EXPECT_TRUE(at::equal(FlatParamsOnCpu(*t), saved_params));
   std::vector<double> losses;
   for (int s = 1; s < 3; ++s) {
     M1RL_ASSERT_OK_AND_ASSIGN(StepResult r, t->TrainStep());
