@@ -65,6 +65,21 @@ absl::StatusOr<SamplingParams> SamplingParamsFromConfig(const config::RolloutCon
   return p;
 }
 
+namespace {
+
+DecodePath DecodePathFromConfig(config::RolloutConfig::DecodePath p) {
+  switch (p) {
+    case config::RolloutConfig::DECODE_PATH_PER_SEQUENCE:
+      return DecodePath::kPerSequence;
+    case config::RolloutConfig::DECODE_PATH_SLOTS:
+      return DecodePath::kSlots;
+    default:
+      return DecodePath::kAuto;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<EngineOptions> EngineOptionsFromConfig(const config::RolloutConfig& config) {
   if (absl::Status s = ValidateRolloutConfig(config, /*rl=*/false); !s.ok()) return s;
   EngineOptions o;
@@ -72,6 +87,8 @@ absl::StatusOr<EngineOptions> EngineOptionsFromConfig(const config::RolloutConfi
   o.memory_budget_bytes = config.memory_budget_bytes();
   o.prefill_chunk = config.prefill_chunk() != 0 ? config.prefill_chunk() : kDefaultPrefillChunk;
   o.stop_strings.assign(config.stop_strings().begin(), config.stop_strings().end());
+  o.decode_path = DecodePathFromConfig(config.decode_path());
+  o.cuda_graphs = !config.eager_decode();
   return o;
 }
 

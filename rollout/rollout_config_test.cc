@@ -105,6 +105,20 @@ TEST(RolloutConfigTest, CopiesSetFields) {
   EXPECT_EQ(o.memory_budget_bytes, 1 << 20);
   EXPECT_EQ(o.prefill_chunk, 512);
   EXPECT_THAT(o.stop_strings, ElementsAre("</answer>"));
+  EXPECT_EQ(o.decode_path, DecodePath::kAuto);  // defaults: auto, graphs on
+  EXPECT_TRUE(o.cuda_graphs);
+}
+
+TEST(RolloutConfigTest, DecodePathAndEagerDecodeReachTheEngine) {
+  config::RolloutConfig c = Minimal();
+  c.set_decode_path(config::RolloutConfig::DECODE_PATH_SLOTS);
+  c.set_eager_decode(true);
+  M1RL_ASSERT_OK_AND_ASSIGN(EngineOptions o, EngineOptionsFromConfig(c));
+  EXPECT_EQ(o.decode_path, DecodePath::kSlots);
+  EXPECT_FALSE(o.cuda_graphs);
+  c.set_decode_path(config::RolloutConfig::DECODE_PATH_PER_SEQUENCE);
+  M1RL_ASSERT_OK_AND_ASSIGN(o, EngineOptionsFromConfig(c));
+  EXPECT_EQ(o.decode_path, DecodePath::kPerSequence);
 }
 
 TEST(RolloutConfigTest, OutOfRangeValuesNameTheField) {
