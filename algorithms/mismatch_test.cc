@@ -24,6 +24,7 @@ const std::vector<double> kPRoll = {0.4, 0.3, 0.9, 0.07};
 
 std::vector<double> Log(const std::vector<double>& p) {
   std::vector<double> out;
+  out.reserve(p.size());
   for (double v : p) out.push_back(std::log(v));
   return out;
 }

@@ -50,10 +50,12 @@ bool UseOneDnn(const at::Tensor& a, const at::Tensor& b) {
 
 class LinearFunction : public torch::autograd::Function<LinearFunction> {
  public:
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
     ctx->save_for_backward({x, w});
     return MatmulNT(x, w);
   }
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
@@ -77,10 +79,12 @@ at::Tensor LoopMatmulNT(const at::Tensor& a, const at::Tensor& bt) {
 
 class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunction> {
  public:
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
     ctx->save_for_backward({a, b});
     return LoopMatmulNT(a, b.transpose(1, 2));
   }
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();

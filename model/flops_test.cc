@@ -19,8 +19,8 @@ TEST(FlopsTest, Tiny2ByHand) {
 
   const FlopCount f = ForwardFlops(c, {3, 5});
   EXPECT_DOUBLE_EQ(f.matmul, 2.0 * 156160 * 8);
-  EXPECT_DOUBLE_EQ(f.softmax, 4.0 * 4 * 32 * (3 * 4 / 2 + 5 * 6 / 2));  // one softmax layer
-  EXPECT_DOUBLE_EQ(f.lightning, 4.0 * 4 * 32 * 32 * 8);                 // one lightning layer
+  EXPECT_DOUBLE_EQ(f.softmax, 4.0 * 4 * 32 * (3.0 * 4 / 2 + 5.0 * 6 / 2));  // one softmax layer
+  EXPECT_DOUBLE_EQ(f.lightning, 4.0 * 4 * 32 * 32 * 8);                     // one lightning layer
   EXPECT_DOUBLE_EQ(f.total(), 2498560.0 + 10752.0 + 131072.0);
   EXPECT_DOUBLE_EQ(ForwardFlops(c, {}).total(), 0.0);
 }

@@ -268,7 +268,7 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConf
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::ScalarType cdt = ComputeDtype(dtype);
   const auto cpu64 = at::TensorOptions().dtype(at::kDouble);
-  auto normal = [&](std::vector<int64_t> shape, at::ScalarType t) {
+  auto normal = [&](const std::vector<int64_t>& shape, at::ScalarType t) {
     return (at::randn(shape, gen, cpu64) * 0.02).to(device, t).requires_grad_(true);
   };
   auto ones = [&](int64_t n) {

@@ -250,7 +250,7 @@ TEST(HybridModelTest, HeadPrecisionsWithinDerivedBound) {
 TEST(HybridModelTest, HeadChunkPlanMemory) {
   EXPECT_EQ(HeadChunkSize(4096, 200064, 4, 0), 4096);
   const HeadPeakBytes p = HeadPeakMemory(4096, 200064, 6144, 4, 4096);
-  EXPECT_EQ(p.forward, 3 * (int64_t{64} << 20) + (int64_t{96} << 20) + 4 * 4096 * 4);
+  EXPECT_EQ(p.forward, 3 * (int64_t{64} << 20) + (int64_t{96} << 20) + int64_t{4} * 4096 * 4);
   EXPECT_EQ(p.full_logits, int64_t{4096} * 200064 * 4);
   EXPECT_LT(p.forward * 10, p.full_logits);
 }
@@ -437,7 +437,7 @@ double StepLoss(const HybridModel& m, const std::vector<int32_t>& toks, const st
 
 void SgdStep(const HybridModel& m, double lr) {
   at::NoGradGuard ng;
-  for (at::Tensor p : m.Parameters()) {
+  for (const at::Tensor& p : m.Parameters()) {
     p.add_(p.grad(), -lr);
     p.mutable_grad() = at::Tensor();
   }
@@ -490,7 +490,7 @@ struct GradRun {
 GradRun RunForGrads(const HybridModel& m, bool recompute, const std::vector<int32_t>& toks,
                     const std::vector<int32_t>& targets, const std::vector<int64_t>& cu) {
   GradRun r;
-  for (at::Tensor p : m.Parameters()) p.mutable_grad() = at::Tensor();
+  for (const at::Tensor& p : m.Parameters()) p.mutable_grad() = at::Tensor();
   ForwardOptions opt;
   opt.recompute_layers = recompute;
   ForwardOutput out;

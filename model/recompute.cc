@@ -23,6 +23,7 @@ struct RecomputeState : torch::CustomClassHolder {
 class RecomputeFunction : public torch::autograd::Function<RecomputeFunction> {
  public:
   // `inputs` = activations then params (so the engine routes the returned gradients to both).
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static variable_list forward(AutogradContext* ctx, at::TensorList inputs,
                                c10::intrusive_ptr<RecomputeState> state) {
     std::vector<at::Tensor> activations(inputs.begin(), inputs.begin() + state->num_activations);
@@ -32,6 +33,7 @@ class RecomputeFunction : public torch::autograd::Function<RecomputeFunction> {
     return out;
   }
 
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto state =
         c10::static_intrusive_pointer_cast<RecomputeState>(ctx->saved_data["state"].toCapsule());

@@ -17,7 +17,7 @@ class HybridState final : public DecodeState {
   std::unique_ptr<DecodeState> Copy() const override { return std::make_unique<HybridState>(state_.Copy()); }
   int64_t num_tokens() const override { return state_.num_tokens(); }
   int64_t StateBytes() const override { return state_.StateBytes(); }
-  model::SequenceState* get() { return &state_; }
+  model::SequenceState* Get() { return &state_; }
 
  private:
   model::SequenceState state_;
@@ -57,14 +57,14 @@ std::unique_ptr<DecodeState> HybridDecodeModel::NewSequence() {
 }
 
 at::Tensor HybridDecodeModel::Prefill(DecodeState* state, const std::vector<int32_t>& tokens) {
-  return model_->Prefill(Cast(state)->get(), tokens, decode_options_).to(at::kFloat);
+  return model_->Prefill(Cast(state)->Get(), tokens, decode_options_).to(at::kFloat);
 }
 
 at::Tensor HybridDecodeModel::Step(const std::vector<DecodeState*>& states,
                                    const std::vector<int32_t>& tokens) {
   std::vector<model::SequenceState*> seqs;
   seqs.reserve(states.size());
-  for (DecodeState* s : states) seqs.push_back(Cast(s)->get());
+  for (DecodeState* s : states) seqs.push_back(Cast(s)->Get());
   return model_->Step(seqs, tokens, decode_options_).to(at::kFloat);
 }
 

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "common/testing/status_matchers.h"
@@ -78,7 +79,7 @@ class HybridEngineTest : public ::testing::Test {
 
   std::vector<RequestOutput> Run(const std::vector<GenerationRequest>& rs, EngineOptions opts) {
     HybridDecodeModel decode(policy_.get());
-    auto engine = Engine::Create(&decode, opts);
+    auto engine = Engine::Create(&decode, std::move(opts));
     EXPECT_THAT(engine, m1rl::testing::IsOk());
     auto out = (*engine)->Generate(rs);
     EXPECT_THAT(out, m1rl::testing::IsOk());

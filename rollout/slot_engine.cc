@@ -380,7 +380,7 @@ at::Tensor SlotRunner::Run::WriteFreshSlots() {
     lengths[i] = static_cast<int64_t>(r.prompt_token_ids.size());
   }
   const at::Device device = self.device_;
-  const at::Tensor idx = HostInts(slots, at::kLong).to(device);
+  at::Tensor idx = HostInts(slots, at::kLong).to(device);
   const auto byte_opts = at::TensorOptions().dtype(at::kByte);
   self.params_.index_copy_(
       0, idx,

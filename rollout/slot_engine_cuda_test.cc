@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/testing/status_matchers.h"
@@ -48,7 +49,7 @@ class SlotEngineCudaTest : public ::testing::Test {
   std::vector<RequestOutput> Run(const std::vector<GenerationRequest>& rs, EngineOptions opts,
                                  GenerationStats* stats = nullptr,
                                  std::vector<std::string>* order = nullptr) {
-    auto engine = Engine::Create(decode_.get(), opts);
+    auto engine = Engine::Create(decode_.get(), std::move(opts));
     EXPECT_THAT(engine, m1rl::testing::IsOk());
     auto out = (*engine)->Generate(rs, [&](const rl::Completion& c) {
       if (order != nullptr) order->push_back(c.prompt_id());

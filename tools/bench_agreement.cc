@@ -23,10 +23,12 @@
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/tensor.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -174,9 +176,7 @@ std::vector<std::string> Sets(int argc, char** argv) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   const std::string config_path = Flag(argc, argv, "config", "");
   if (config_path.empty()) {
     std::fprintf(stderr,
@@ -229,4 +229,19 @@ int main(int argc, char** argv) {
                 mm.pearson, mm.rms_log_ratio, mm.mean_abs_logprob_diff, mm.mean_entropy.value_or(0.0));
   }
   return 0;
+}
+
+}  // namespace
+
+// Bad flag values (std::stoul/stol/stoull) and LibTorch errors end the run with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "bench_agreement: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_agreement: %s\n", e.what());
+    return 1;
+  }
 }

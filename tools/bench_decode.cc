@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -55,7 +56,7 @@ using Clock = std::chrono::steady_clock;
 std::vector<int64_t> ParseList(const std::string& s) {
   std::vector<int64_t> out;
   for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty()))
-    out.push_back(std::stoll(std::string(part)));
+    out.push_back(std::stoll(std::string{part}));
   return out;
 }
 
@@ -81,7 +82,7 @@ double CopyBandwidth(at::Device device) {
 
 struct StepBytes {
   double weights = 0, experts = 0, head = 0, states = 0, kv = 0;
-  double total() const { return weights + experts + head + states + kv; }
+  double Total() const { return weights + experts + head + states + kv; }
 };
 
 // Bytes one decode step of `batch` sequences at context `context` must move (see the file comment).
@@ -169,8 +170,8 @@ int Throughput(const Options& o, model::HybridModel& policy, double bandwidth) {
         const double el = std::chrono::duration<double>(Clock::now() - t0).count();
         std::cout << "  progress: step " << s.decode_steps << ", " << s.generated_tokens << " tokens, "
                   << std::setprecision(1) << std::fixed << el << " s, " << s.generated_tokens / el
-                  << " tok/s, peak " << ops::PeakDeviceBytes(policy.device(), false) / double(1 << 20)
-                  << " MiB\n"
+                  << " tok/s, peak "
+                  << ops::PeakDeviceBytes(policy.device(), false) / static_cast<double>(1 << 20) << " MiB\n"
                   << std::flush;
       };
       auto out = (*engine)->Generate(rs, nullptr, progress);
@@ -185,7 +186,7 @@ int Throughput(const Options& o, model::HybridModel& policy, double bandwidth) {
       const double step_ms = st.decode_steps > 0 ? st.step_ms / static_cast<double>(st.decode_steps) : 0.0;
       // Roofline at the mean context of the run.
       const StepBytes bytes = BytesPerStep(policy, batch, o.prompt_len + n_new / 2);
-      const double floor_ms = bandwidth > 0 ? bytes.total() / bandwidth * 1e3 : 0.0;
+      const double floor_ms = bandwidth > 0 ? bytes.Total() / bandwidth * 1e3 : 0.0;
       const double pct = step_ms > 0 && floor_ms > 0 ? 100.0 * floor_ms / step_ms : 0.0;
       std::cout << std::left << std::setw(7) << batch << std::setw(7) << n_new << std::fixed
                 << std::setprecision(1) << std::setw(14) << tps << std::setprecision(3) << std::setw(12)
@@ -203,7 +204,7 @@ int Throughput(const Options& o, model::HybridModel& policy, double bandwidth) {
                    {"decode_steps", st.decode_steps},
                    {"prefill_ms", st.prefill_ms},
                    {"peak_device_bytes", ops::PeakDeviceBytes(policy.device(), false)},
-                   {"bytes_per_step", bytes.total()},
+                   {"bytes_per_step", bytes.Total()},
                    {"roofline_step_ms", floor_ms},
                    {"hbm_roofline_pct", pct},
                    {"decode_path", st.decode_path},
@@ -295,7 +296,7 @@ int Profile(const Options& o, model::HybridModel& policy, double bandwidth) {
     graph_ms = e1.ElapsedMsSince(e0) / static_cast<double>(steps);
   }
   const StepBytes bytes = BytesPerStep(policy, b, ctx);
-  const double floor_ms = bandwidth > 0 ? bytes.total() / bandwidth * 1e3 : 0.0;
+  const double floor_ms = bandwidth > 0 ? bytes.Total() / bandwidth * 1e3 : 0.0;
   std::cout << "\nprofile: batch " << b << ", context " << ctx << ", " << steps
             << " eager steps (CUDA events between phases; launch gaps fall into the next phase)\n";
   nlohmann::json j = {{"kind", "profile"}, {"batch", b}, {"context", ctx}};
@@ -308,7 +309,7 @@ int Profile(const Options& o, model::HybridModel& policy, double bandwidth) {
   std::cout << "  eager step " << std::setprecision(4) << total_ms / static_cast<double>(steps)
             << " ms; graph replay " << graph_ms << " ms"
             << (graph == nullptr ? " (capture failed: " + why + ")" : "")
-            << "\n  roofline: " << std::setprecision(1) << bytes.total() / 1e6 << " MB/step (weights "
+            << "\n  roofline: " << std::setprecision(1) << bytes.Total() / 1e6 << " MB/step (weights "
             << bytes.weights / 1e6 << ", experts " << bytes.experts / 1e6 << ", head " << bytes.head / 1e6
             << ", lightning states " << bytes.states / 1e6 << ", KV " << bytes.kv / 1e6 << ") at "
             << bandwidth / 1e12 << " TB/s = " << std::setprecision(4) << floor_ms << " ms; graph step at "
@@ -317,7 +318,7 @@ int Profile(const Options& o, model::HybridModel& policy, double bandwidth) {
   j["eager_step_ms"] = total_ms / static_cast<double>(steps);
   j["graph_step_ms"] = graph_ms;
   j["roofline_step_ms"] = floor_ms;
-  j["bytes_per_step"] = bytes.total();
+  j["bytes_per_step"] = bytes.Total();
   EmitJson(o, j);
   return 0;
 }
@@ -388,6 +389,9 @@ int main(int argc, char** argv) {
     return m1rl::Run(argc, argv);
   } catch (const c10::Error& e) {
     std::cerr << "bench_decode: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {  // bad flag values (std::stoll, ...), JSON output errors
+    std::cerr << "bench_decode: " << e.what() << "\n";
     return 1;
   }
 }

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   const at::Device device = at::hasCUDA() ? at::Device("cuda:0") : at::Device(at::kCPU);
   std::vector<int64_t> seq_lens;
   for (absl::string_view v : absl::StrSplit(Flag(argc, argv, "seq_lens", "4096"), ','))
-    seq_lens.push_back(std::stol(std::string(v)));
+    seq_lens.push_back(std::stol(std::string{v}));
   const int64_t seqs = std::stol(Flag(argc, argv, "seqs", "2"));
   const int iters = std::stoi(Flag(argc, argv, "iters", "3"));
   const int64_t n = std::stol(Flag(argc, argv, "gemm", "8192"));
@@ -98,14 +98,15 @@ int main(int argc, char** argv) {
               static_cast<long>(m1rl::model::MatmulParamsPerToken(m.config())));
   const at::Tensor first_param = m.Parameters().front();
   for (const int64_t seq_len : seq_lens) {
-    const int64_t T = seq_len * seqs;
+    const int64_t tokens = seq_len * seqs;
     const at::Tensor ids =
-        at::randint(m.config().vocab_size, {T + 1}, at::TensorOptions().dtype(at::kLong).device(device));
+        at::randint(m.config().vocab_size, {tokens + 1}, at::TensorOptions().dtype(at::kLong).device(device));
     std::vector<int64_t> cu{0};
     for (int64_t s = 0; s < seqs; ++s) cu.push_back(cu.back() + seq_len);
     const double step_s = MedianSeconds(iters, [&] {
       for (const at::Tensor& p : m.Parameters()) p.mutable_grad() = at::Tensor();
-      const m1rl::model::ForwardOutput out = m.Forward(ids.narrow(0, 0, T), ids.narrow(0, 1, T), cu, fwd);
+      const m1rl::model::ForwardOutput out =
+          m.Forward(ids.narrow(0, 0, tokens), ids.narrow(0, 1, tokens), cu, fwd);
       at::Tensor loss = -out.logprobs.mean();
       if (out.aux_loss.defined()) loss = loss + out.aux_loss;
       loss.backward();
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
         "  %ld x %ld tokens: forward %.3f TFLOP (matmul %.3f, softmax attn %.3f, lightning %.3f); "
         "fwd+bwd %.4f s -> %.0f tokens/s, %.1f TFLOP/s -> MFU %.1f%%\n",
         static_cast<long>(seqs), static_cast<long>(seq_len), f.total() / 1e12, f.matmul / 1e12,
-        f.softmax / 1e12, f.lightning / 1e12, step_s, static_cast<double>(T) / step_s, achieved / 1e12,
+        f.softmax / 1e12, f.lightning / 1e12, step_s, static_cast<double>(tokens) / step_s, achieved / 1e12,
         100.0 * achieved / peak);
   }
   return 0;

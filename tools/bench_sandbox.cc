@@ -59,6 +59,7 @@ Sample ClosedLoop(int workers, double seconds, const std::function<bool(int)>& f
   const auto stop =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(workers));
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
       while (Clock::now() < stop) {

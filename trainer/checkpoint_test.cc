@@ -84,6 +84,7 @@ TEST(CheckpointManagerTest, WriterFailureOnOneRankFailsTheSaveOnEveryRank) {
   InProcessGroup group(2);
   std::vector<absl::StatusOr<std::string>> got(2, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&, r, comm = group.Rank(r)] {
       CheckpointManager mgr(root, 2, comm.get());
@@ -108,6 +109,7 @@ TEST(CheckpointManagerTest, TwoRanksWriteIntoOneDirectory) {
   InProcessGroup group(2);
   std::vector<absl::Status> status(2);
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&, r] {
       auto comm = group.Rank(r);

@@ -68,9 +68,11 @@ TEST(RolloutCountersTest, MetricsAreHandRatios) {
 TEST(RolloutCountersTest, AllReduceSumsAndTakesTheMaximumLength) {
   InProcessGroup group(2);
   std::vector<std::unique_ptr<Communicator>> comms;
+  comms.reserve(2);
   for (int r = 0; r < 2; ++r) comms.push_back(group.Rank(r));
   std::vector<absl::StatusOr<RolloutCounters>> got(2, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int r = 0; r < 2; ++r)
     threads.emplace_back([&, r] { got[r] = AllReduceRolloutCounters(*comms[r], Example(r + 1)); });
   for (auto& t : threads) t.join();

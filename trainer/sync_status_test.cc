@@ -31,6 +31,7 @@ std::vector<absl::Status> SyncAll(std::vector<std::unique_ptr<Communicator>>& co
 
 std::vector<std::unique_ptr<Communicator>> InProcessRanks(InProcessGroup& group) {
   std::vector<std::unique_ptr<Communicator>> comms;
+  comms.reserve(group.world_size());
   for (int r = 0; r < group.world_size(); ++r) comms.push_back(group.Rank(r));
   return comms;
 }
@@ -79,6 +80,7 @@ TEST(SyncStatusTest, GlooRanksAllNameTheFailingRank) {
   if (!GlooAvailable()) GTEST_SKIP() << "this LibTorch build has no Gloo backend";
   std::vector<std::unique_ptr<Communicator>> comms(2);
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&, r] {
       auto c = CreateGlooCommunicatorInProcess(r, 2, "sync_status_test");

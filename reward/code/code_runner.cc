@@ -49,8 +49,8 @@ class WorkDir {
       return absl::InternalError(absl::StrCat("code: mkdtemp ", tmpl, ": ", std::strerror(errno)));
     auto dir = std::unique_ptr<WorkDir>(new WorkDir(tmpl));
     // The sandbox's uid must traverse the directory and read src/ (it cannot list the parent).
-    if (chmod(tmpl.c_str(), 0711) != 0 || mkdir(dir->src().c_str(), 0755) != 0 ||
-        mkdir(dir->out().c_str(), 0755) != 0)
+    if (chmod(tmpl.c_str(), 0711) != 0 || mkdir(dir->Src().c_str(), 0755) != 0 ||
+        mkdir(dir->Out().c_str(), 0755) != 0)
       return absl::InternalError(absl::StrCat("code: preparing ", tmpl, ": ", std::strerror(errno)));
     return dir;
   }
@@ -58,11 +58,11 @@ class WorkDir {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
-  std::string src() const { return path_ + "/src"; }
-  std::string out() const { return path_ + "/out"; }
+  std::string Src() const { return path_ + "/src"; }
+  std::string Out() const { return path_ + "/out"; }
 
   absl::Status WriteSource(const std::string& name, std::string_view text) const {
-    const std::string file = src() + "/" + name;
+    const std::string file = Src() + "/" + name;
     std::ofstream f(file, std::ios::binary);
     f.write(text.data(), static_cast<std::streamsize>(text.size()));
     f.close();
@@ -87,13 +87,13 @@ CodeReport Failed(rl::ItemStatus status, std::string error) {
 CodeReport FromPoolError(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kResourceExhausted:
-      return Failed(rl::RESOURCE_EXHAUSTED, std::string(status.message()));
+      return Failed(rl::RESOURCE_EXHAUSTED, std::string{status.message()});
     case absl::StatusCode::kDeadlineExceeded:
-      return Failed(rl::TIMEOUT, std::string(status.message()));
+      return Failed(rl::TIMEOUT, std::string{status.message()});
     case absl::StatusCode::kCancelled:
-      return Failed(rl::CANCELLED, std::string(status.message()));
+      return Failed(rl::CANCELLED, std::string{status.message()});
     default:
-      return Failed(rl::INFRA_ERROR, std::string(status.message()));
+      return Failed(rl::INFRA_ERROR, std::string{status.message()});
   }
 }
 
@@ -155,7 +155,7 @@ absl::StatusOr<std::string> CompileCpp(SandboxPool& pool, const CodeOptions& opt
                                        const CheckContext& ctx, bool* compiled) {
   RunSpec spec;
   spec.argv = {options.cxx_path, "-std=c++17", "-O2", "-pipe", "-o", "/out/main", "/src/main.cpp"};
-  spec.mounts = {{dir.src(), "/src", false}, {dir.out(), "/out", true}};
+  spec.mounts = {{dir.Src(), "/src", false}, {dir.Out(), "/out", true}};
   spec.limits.cpu_ms = options.compile_time_limit_ms;
   spec.limits.wall_ms = 2 * options.compile_time_limit_ms + 1000;
   spec.limits.memory_bytes = kCompileMemoryBytes;
@@ -253,10 +253,10 @@ std::string CodeReport::Summary() const {
 CodeReport RunCode(SandboxPool& pool, const CodeOptions& options, const rl::CodePayload& payload,
                    std::string_view source, const CheckContext& ctx) {
   absl::StatusOr<std::unique_ptr<WorkDir>> dir = WorkDir::Create();
-  if (!dir.ok()) return Failed(rl::INFRA_ERROR, std::string(dir.status().message()));
+  if (!dir.ok()) return Failed(rl::INFRA_ERROR, std::string{dir.status().message()});
   const bool cpp = payload.language() == rl::CodePayload::CPP;
   if (absl::Status s = (*dir)->WriteSource(cpp ? "main.cpp" : "main.py", source); !s.ok())
-    return Failed(rl::INFRA_ERROR, std::string(s.message()));
+    return Failed(rl::INFRA_ERROR, std::string{s.message()});
   CodeReport report;
   bool compiled = true;
   if (cpp) {
@@ -271,7 +271,7 @@ CodeReport RunCode(SandboxPool& pool, const CodeOptions& options, const rl::Code
   RunSpec spec;
   spec.argv = cpp ? std::vector<std::string>{"/out/main"}
                   : std::vector<std::string>{options.python_path, "-I", "-S", "-B", "/src/main.py"};
-  spec.mounts = {{(*dir)->src(), "/src", false}, {(*dir)->out(), "/out", false}};
+  spec.mounts = {{(*dir)->Src(), "/src", false}, {(*dir)->Out(), "/out", false}};
   spec.limits = TestLimits(options, payload);
   spec.cancelled = ctx.cancelled;
   for (int i = 0; i < payload.tests_size(); ++i) {

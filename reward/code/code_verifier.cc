@@ -60,7 +60,7 @@ class CodeVerifier : public Verifier {
       return VerifyOutcome::NonOk(rl::INVALID_INPUT, "item.code: missing (domain code needs a CodePayload)");
     const rl::CodePayload& payload = input.item->code();
     if (absl::Status s = code::ValidateCodePayload(payload); !s.ok())
-      return VerifyOutcome::NonOk(rl::INVALID_INPUT, std::string(s.message()));
+      return VerifyOutcome::NonOk(rl::INVALID_INPUT, std::string{s.message()});
     const code::ExtractedCode program = code::ExtractCode(input.response);
     VerifyOutcome out;
     out.status = rl::OK;

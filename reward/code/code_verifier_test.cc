@@ -24,11 +24,11 @@ class CodeVerifierTest : public ::testing::Test {
     ASSERT_TRUE(options.ok()) << options.status();
     absl::StatusOr<std::unique_ptr<sandbox::SandboxPool>> pool = sandbox::SandboxPool::Create(*options);
     ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = new std::shared_ptr<sandbox::SandboxPool>(std::move(*pool));
+    shared_pool = new std::shared_ptr<sandbox::SandboxPool>(std::move(*pool));
   }
   static void TearDownTestSuite() {
-    delete pool_;
-    pool_ = nullptr;
+    delete shared_pool;
+    shared_pool = nullptr;
   }
 
   // An item whose tests add two integers: "2 3" -> 5, "3 4" -> 7.
@@ -57,7 +57,7 @@ class CodeVerifierTest : public ::testing::Test {
   }
   static VerifyOutcome VerifyIn(const CheckContext& ctx, const rl::ScoreItem& item,
                                 code::CodeOptions options = {}) {
-    std::unique_ptr<Verifier> verifier = NewCodeVerifier(*pool_, std::move(options));
+    std::unique_ptr<Verifier> verifier = NewCodeVerifier(*shared_pool, std::move(options));
     VerifyInput input;
     input.domain = item.domain();
     input.response = item.response();
@@ -65,9 +65,9 @@ class CodeVerifierTest : public ::testing::Test {
     return verifier->Verify(input, ctx);
   }
 
-  static std::shared_ptr<sandbox::SandboxPool>* pool_;
+  static std::shared_ptr<sandbox::SandboxPool>* shared_pool;
 };
-std::shared_ptr<sandbox::SandboxPool>* CodeVerifierTest::pool_ = nullptr;
+std::shared_ptr<sandbox::SandboxPool>* CodeVerifierTest::shared_pool = nullptr;
 
 constexpr char kPyAdd[] = "a, b = map(int, input().split())\nprint(a + b)";
 
@@ -240,6 +240,7 @@ TEST_F(CodeVerifierTest, HundredRerunsGiveIdenticalVerdicts) {
   std::mutex mu;
   std::multiset<std::string> seen;
   std::vector<std::thread> callers;
+  callers.reserve(2);
   for (int c = 0; c < 2; ++c) {
     callers.emplace_back([&] {
       for (int i = 0; i < 50; ++i) {

@@ -16,13 +16,13 @@ const char kDyckGold[] = R"({"family":"dyck","prefix":"([{}<"})";  // completion
 
 VerifyOutcome Score(const std::string& gold, const std::string& response,
                     nlohmann::json options = nlohmann::json::object(), const CheckContext& ctx = {}) {
-  static const std::unique_ptr<Verifier> v = NewLogicVerifier();
+  static const std::unique_ptr<Verifier> kVerifier = NewLogicVerifier();
   VerifyInput in;
   in.domain = "logic";
   in.gold = gold;
   in.response = response;
   in.options = std::move(options);
-  return v->Verify(in, ctx);
+  return kVerifier->Verify(in, ctx);
 }
 
 TEST(LogicVerifierTest, DomainAndVersion) {
@@ -166,6 +166,7 @@ TEST(LogicVerifierTest, GeneratedRowsVerifyThroughTheVerifier) {
 
 TEST(LogicVerifierTest, ConcurrentCallsAgree) {
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> correct{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {

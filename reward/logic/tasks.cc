@@ -28,7 +28,7 @@ absl::StatusOr<GeneratedInstance> TaskFamily::Generate(uint64_t seed, int diffic
   if (!r.ok() || !r->correct()) {
     return absl::InternalError(absl::StrCat(
         "task '", std::string(name()), "' seed ", seed, " difficulty ", difficulty,
-        ": the generated witness fails its check: ", r.ok() ? r->reason : std::string(r.status().message())));
+        ": the generated witness fails its check: ", r.ok() ? r->reason : std::string{r.status().message()}));
   }
   return g;
 }
@@ -89,8 +89,8 @@ Registry MakeRegistry() {
 }  // namespace
 
 const std::vector<const TaskFamily*>& AllFamilies() {
-  static const Registry registry = MakeRegistry();
-  return registry.sorted;
+  static const Registry kRegistry = MakeRegistry();
+  return kRegistry.sorted;
 }
 
 std::vector<std::string> FamilyNames() {

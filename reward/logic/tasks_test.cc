@@ -43,7 +43,7 @@ std::vector<int64_t> SplitInts(const std::string& s) {
 }
 
 const std::map<std::string, Mutator>& Mutators() {
-  static const std::map<std::string, Mutator> m{
+  static const std::map<std::string, Mutator> kMutators{
       // value + 1 differs from the value.
       {"arith", [](const nlohmann::json&,
                    const std::string& w) { return Add(*ParseRationalLiteral(w), Rational(1))->ToString(); }},
@@ -108,7 +108,7 @@ const std::map<std::string, Mutator>& Mutators() {
          return s;
        }},
   };
-  return m;
+  return kMutators;
 }
 
 TEST(TasksTest, RegistryHasAtLeastEightLogicFamiliesAndArith) {

@@ -86,9 +86,10 @@ TEST(SandboxPoolTest, SaturationAtTwiceThePoolReturnsWithinLimitPlusSlack) {
   std::unique_ptr<SandboxPool> pool = MakePool(kSlots, kSlots / 2);  // 4 callers, 2 slots, 1 queue place
   ASSERT_NE(pool, nullptr);
   const auto stop = Clock::now() + std::chrono::seconds(3);
-  std::vector<std::vector<double>> latencies(2 * kSlots);
+  std::vector<std::vector<double>> latencies(size_t{2} * kSlots);
   std::atomic<int> ok{0}, exhausted{0}, expired{0}, other{0};
   std::vector<std::thread> callers;
+  callers.reserve(size_t{2} * kSlots);
   for (int c = 0; c < 2 * kSlots; ++c) {
     callers.emplace_back([&, c] {
       while (Clock::now() < stop) {

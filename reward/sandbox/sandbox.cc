@@ -59,7 +59,7 @@ class Fd {
     return *this;
   }
   ~Fd() { Reset(); }
-  int get() const { return fd_; }
+  int Get() const { return fd_; }
   void Reset() {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
@@ -238,17 +238,17 @@ class Supervision {
 
   // Pumps stdin/stdout/stderr and enforces the limits until the child has exited and its pipes closed.
   void Pump(RunResult& result);
-  pid_t pid() const { return pid_; }
-  const BwrapStatus& bwrap() const { return bwrap_; }
+  pid_t Pid() const { return pid_; }
+  const BwrapStatus& Bwrap() const { return bwrap_; }
   // A pidfd of the namespace init (-1 if bwrap never reported it): signals and waits reach that process
   // even after its pid is recycled.
-  int init_pidfd() const { return init_pidfd_.get(); }
+  int InitPidfd() const { return init_pidfd_.Get(); }
   // Whether bwrap reported the command's exit ({"exit-code": N} on the status fd, which the sandboxed
   // program cannot reach): false when bwrap failed to set up or exec the command. Call after Pump().
   bool CommandRan();
-  bool killed() const { return killed_; }
-  bool cancelled() const { return cancelled_; }
-  int64_t sampled_cpu_ms() const { return sampled_cpu_ms_; }
+  bool Killed() const { return killed_; }
+  bool Cancelled() const { return cancelled_; }
+  int64_t SampledCpuMs() const { return sampled_cpu_ms_; }
 
  private:
   void Kill();
@@ -278,7 +278,7 @@ void Supervision::Kill() {
   kill(-pid_, SIGKILL);  // the process group of the outer bwrap (it called setsid)
   kill(pid_, SIGKILL);
   // Killing the namespace init kills every process of the namespace, other sessions included.
-  if (init_pidfd_.get() >= 0) syscall(SYS_pidfd_send_signal, init_pidfd_.get(), SIGKILL, nullptr, 0);
+  if (init_pidfd_.Get() >= 0) syscall(SYS_pidfd_send_signal, init_pidfd_.Get(), SIGKILL, nullptr, 0);
 }
 
 // Returns false at EOF (or error). Output past the run's byte cap is dropped and ends the run; stderr
@@ -303,7 +303,7 @@ bool Supervision::ReadInto(int fd, std::string& sink, int64_t cap, RunResult& re
 void Supervision::WriteStdin() {
   const std::string& data = spec_.stdin_data;
   if (stdin_off_ < data.size()) {
-    const ssize_t n = send(fds_.stdin_parent.get(), data.data() + stdin_off_, data.size() - stdin_off_,
+    const ssize_t n = send(fds_.stdin_parent.Get(), data.data() + stdin_off_, data.size() - stdin_off_,
                            MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) stdin_off_ += static_cast<size_t>(n);
     if (n < 0 && errno != EAGAIN && errno != EINTR) stdin_off_ = data.size();  // reader gone
@@ -313,10 +313,10 @@ void Supervision::WriteStdin() {
 
 bool Supervision::CommandRan() {
   // The outer bwrap has exited: drain what it wrote (its writers are gone, so this ends).
-  fcntl(fds_.status.read.get(), F_SETFL, O_NONBLOCK);
+  fcntl(fds_.status.read.Get(), F_SETFL, O_NONBLOCK);
   char buf[1024];
   ssize_t got;
-  while ((got = read(fds_.status.read.get(), buf, sizeof(buf))) > 0)
+  while ((got = read(fds_.status.read.Get(), buf, sizeof(buf))) > 0)
     status_text_.append(buf, static_cast<size_t>(got));
   return status_text_.find("\"exit-code\"") != std::string::npos;
 }
@@ -347,13 +347,13 @@ void Supervision::Pump(RunResult& result) {
   while (out_open || err_open || !exited) {
     pollfd p[5];
     int n = 0;
-    auto add = [&](bool want, int fd, short events) {
+    auto add = [&](bool want, int fd, int16_t events) {
       if (want && fd >= 0) p[n++] = pollfd{fd, events, 0};
     };
-    add(out_open, fds_.out.read.get(), POLLIN);
-    add(err_open, fds_.err.read.get(), POLLIN);
-    add(status_open, fds_.status.read.get(), POLLIN);
-    add(true, fds_.stdin_parent.get(), POLLOUT);
+    add(out_open, fds_.out.read.Get(), POLLIN);
+    add(err_open, fds_.err.read.Get(), POLLIN);
+    add(status_open, fds_.status.read.Get(), POLLIN);
+    add(true, fds_.stdin_parent.Get(), POLLOUT);
     add(!exited, pidfd_, POLLIN);
     const int64_t wall_left = spec_.limits.wall_ms - MsSince(start_);
     if (wall_left <= 0 && !killed_) {
@@ -365,17 +365,17 @@ void Supervision::Pump(RunResult& result) {
     for (int i = 0; i < n; ++i) {
       if (p[i].revents == 0) continue;
       const int fd = p[i].fd;
-      if (fd == fds_.out.read.get())
+      if (fd == fds_.out.read.Get())
         out_open = ReadInto(fd, result.stdout_data, spec_.limits.output_bytes, result);
-      if (fd == fds_.err.read.get()) err_open = ReadInto(fd, result.stderr_data, kStderrCap, result);
-      if (fd == fds_.status.read.get()) {
+      if (fd == fds_.err.read.Get()) err_open = ReadInto(fd, result.stderr_data, kStderrCap, result);
+      if (fd == fds_.status.read.Get()) {
         char buf[1024];
         const ssize_t got = read(fd, buf, sizeof(buf));
         status_open = got > 0 || (got < 0 && errno == EINTR);
         if (got > 0) status_text_.append(buf, static_cast<size_t>(got));
         OnBwrapStatus();
       }
-      if (fd == fds_.stdin_parent.get()) WriteStdin();
+      if (fd == fds_.stdin_parent.Get()) WriteStdin();
       if (fd == pidfd_ && !exited) {
         exited = true;
         exit_time = Clock::now();
@@ -411,6 +411,7 @@ void FillExit(int wait_status, const rusage& usage, const rusage& init_usage, co
 
 std::vector<char*> CStrings(std::vector<std::string>& strings) {
   std::vector<char*> out;
+  out.reserve(strings.size() + 1);
   for (std::string& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;
@@ -506,7 +507,7 @@ absl::Status Sandbox::Probe() {
       bwrap_ok ? "bwrap " + options_.bwrap_path
                : absl::StrCat("bwrap probe failed: ",
                               probe.ok() ? absl::StrCat("exit ", probe->exit_code, ": ", probe->stderr_data)
-                                         : std::string(probe.status().message()));
+                                         : std::string{probe.status().message()});
   const bool proc_ok = internal::PidNamespaceInode(getpid()) != 0;
   const bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
   protections_.clear();
@@ -567,8 +568,8 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunSpec& spec, int slot) const {
   setup.limits = RlimitsFor(spec.limits, dedicated_uid_);
   setup.dedicated_uid = dedicated_uid_;
   setup.uid = uid;
-  const int child_fds[5] = {fds.stdin_child.get(), fds.out.write.get(), fds.err.write.get(),
-                            fds.seccomp.get(), fds.status.write.get()};
+  const int child_fds[5] = {fds.stdin_child.Get(), fds.out.write.Get(), fds.err.write.Get(),
+                            fds.seccomp.Get(), fds.status.write.Get()};
   std::copy(std::begin(child_fds), std::end(child_fds), setup.fds);
   std::vector<char*> argv = CStrings(setup.args);
   const auto start = Clock::now();
@@ -580,16 +581,16 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunSpec& spec, int slot) const {
   fds.err.write.Reset();
   fds.status.write.Reset();
   fds.seccomp.Reset();
-  fcntl(fds.stdin_parent.get(), F_SETFL, O_NONBLOCK);
+  fcntl(fds.stdin_parent.Get(), F_SETFL, O_NONBLOCK);
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd.get() < 0) {
+  if (pidfd.Get() < 0) {
     const int err = errno;
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     return absl::InternalError(absl::StrCat("sandbox: pidfd_open: ", std::strerror(err)));
   }
   RunResult result;
-  Supervision supervision(spec, pid, pidfd.get(), fds);
+  Supervision supervision(spec, pid, pidfd.Get(), fds);
   supervision.Pump(result);
   int wait_status = 0;
   rusage usage{};
@@ -598,20 +599,20 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunSpec& spec, int slot) const {
   // The namespace init was reparented to us (subreaper) when the outer bwrap exited; its rusage holds
   // the whole tree's CPU and peak RSS. It dies with its parent (--die-with-parent), so this is prompt.
   rusage init_usage{};
-  if (supervision.init_pidfd() >= 0) {
+  if (supervision.InitPidfd() >= 0) {
     siginfo_t info{};
-    while (syscall(SYS_waitid, kPidfdIdType, supervision.init_pidfd(), &info, WEXITED | __WALL, &init_usage) <
+    while (syscall(SYS_waitid, kPidfdIdType, supervision.InitPidfd(), &info, WEXITED | __WALL, &init_usage) <
                0 &&
            errno == EINTR) {
     }
   }
   result.wall_ms = MsSince(start);
   FillExit(wait_status, usage, init_usage, spec.limits, result);
-  result.cpu_ms = std::max(result.cpu_ms, supervision.sampled_cpu_ms());
-  if (supervision.bwrap().pid_ns != 0)
-    result.reaped = internal::ReapNamespace(supervision.bwrap().pid_ns, kReapTimeoutMs);
-  if (supervision.cancelled()) return absl::CancelledError("sandbox: run cancelled by the caller");
-  if (!supervision.killed() && !supervision.CommandRan()) {
+  result.cpu_ms = std::max(result.cpu_ms, supervision.SampledCpuMs());
+  if (supervision.Bwrap().pid_ns != 0)
+    result.reaped = internal::ReapNamespace(supervision.Bwrap().pid_ns, kReapTimeoutMs);
+  if (supervision.Cancelled()) return absl::CancelledError("sandbox: run cancelled by the caller");
+  if (!supervision.Killed() && !supervision.CommandRan()) {
     // bwrap (or its setup: a mount, the exec of argv[0]) failed: an infra fault, never the program's verdict.
     return absl::InternalError(absl::StrCat("sandbox: could not start ", spec.argv[0], " under ",
                                             options_.bwrap_path, " (exit ", result.exit_code,

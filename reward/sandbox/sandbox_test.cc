@@ -31,15 +31,15 @@ class SandboxTest : public ::testing::Test {
     ASSERT_TRUE(options.ok()) << options.status();
     absl::StatusOr<std::unique_ptr<Sandbox>> sandbox = Sandbox::Create(*options);
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox).release();
+    shared_sandbox = std::move(*sandbox).release();
   }
   static void TearDownTestSuite() {
-    delete sandbox_;
-    sandbox_ = nullptr;
+    delete shared_sandbox;
+    shared_sandbox = nullptr;
   }
 
-  static RunResult Run(RunSpec spec, int slot = 0) {
-    absl::StatusOr<RunResult> result = sandbox_->Run(spec, slot);
+  static RunResult Run(const RunSpec& spec, int slot = 0) {
+    absl::StatusOr<RunResult> result = shared_sandbox->Run(spec, slot);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : RunResult{};
   }
@@ -56,9 +56,9 @@ class SandboxTest : public ::testing::Test {
     return Run(spec);
   }
 
-  static Sandbox* sandbox_;
+  static Sandbox* shared_sandbox;
 };
-Sandbox* SandboxTest::sandbox_ = nullptr;
+Sandbox* SandboxTest::shared_sandbox = nullptr;
 
 // Host processes whose command line contains `marker`.
 int HostProcessesWith(const std::string& marker) {
@@ -195,7 +195,7 @@ except MemoryError:
 
 // Checklist 4: a fork bomb is bounded by RLIMIT_NPROC on the run's own uid.
 TEST_F(SandboxTest, ForkBombIsBounded) {
-  if (!sandbox_->has_dedicated_uid()) GTEST_SKIP() << "needs root for a dedicated uid (RLIMIT_NPROC)";
+  if (!shared_sandbox->has_dedicated_uid()) GTEST_SKIP() << "needs root for a dedicated uid (RLIMIT_NPROC)";
   RunLimits limits;
   limits.max_procs = 16;
   limits.wall_ms = 3000;
@@ -324,7 +324,7 @@ TEST_F(SandboxTest, EnvFdsAndWorkdirAreClean) {
 
 TEST_F(SandboxTest, ReportsProtections) {
   int active = 0;
-  for (const ProtectionState& p : sandbox_->protections()) {
+  for (const ProtectionState& p : shared_sandbox->protections()) {
     if (p.name == "cgroup_v2") {
       EXPECT_FALSE(p.active);
       EXPECT_THAT(p.detail, HasSubstr("rlimits + PID namespace + reaper in force"));
@@ -334,7 +334,7 @@ TEST_F(SandboxTest, ReportsProtections) {
     active += p.active ? 1 : 0;
   }
   EXPECT_GE(active, 11);
-  EXPECT_EQ(sandbox_->protections().size(), std::size(kProtectionNames));
+  EXPECT_EQ(shared_sandbox->protections().size(), std::size(kProtectionNames));
 }
 
 // A command bwrap cannot start is an infra error, not the program's exit status (which could be faked).
@@ -342,7 +342,7 @@ TEST_F(SandboxTest, MissingCommandIsAnInfraErrorButItsExitIsNot) {
   RunSpec spec;
   spec.argv = {"/usr/bin/m1rl-no-such-program"};
   EXPECT_THAT(
-      sandbox_->Run(spec, 0).status(),
+      shared_sandbox->Run(spec, 0).status(),
       StatusIs(absl::StatusCode::kInternal, HasSubstr("could not start /usr/bin/m1rl-no-such-program")));
   RunResult r = Shell("echo 'bwrap: execvp /x: No such file or directory' >&2; exit 1");
   EXPECT_EQ(r.exit_code, 1);

@@ -70,10 +70,10 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
     case rl::ScoreItem::kGold:
       in.gold = item.gold();
       break;
+    // Nothing to map: code is structured (the code verifier reads and validates item.code through
+    // in.item), and domains without ground truth ("format") accept an empty payload (the verifier decides).
     case rl::ScoreItem::kCode:
-      break;  // structured: the code verifier reads and validates item.code
     case rl::ScoreItem::PAYLOAD_NOT_SET:
-      // Domains without ground truth ("format") accept an empty payload; the verifier decides.
       break;
   }
   if (ItemRequiresThink(item)) in.options["require_think"] = true;

@@ -33,7 +33,7 @@ std::vector<pid_t> PidsInNamespace(uint64_t ns_inode) {
   if (dir == nullptr) return out;
   while (const dirent* entry = readdir(dir)) {
     char* end = nullptr;
-    const long pid = std::strtol(entry->d_name, &end, 10);
+    const int64_t pid = std::strtoll(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
     if (PidNamespaceInode(static_cast<pid_t>(pid)) == ns_inode) out.push_back(static_cast<pid_t>(pid));
   }
@@ -63,7 +63,7 @@ int64_t ProcessTicks(pid_t pid) {
   for (int token = 1; token <= 15; ++token) {
     while (*p == ' ') ++p;
     char* end = nullptr;
-    const long long value = std::strtoll(p, &end, 10);
+    const int64_t value = std::strtoll(p, &end, 10);
     if (token >= 12) ticks += value;
     p = end;
     while (*p != ' ' && *p != '\0') ++p;
@@ -74,7 +74,7 @@ int64_t ProcessTicks(pid_t pid) {
 }  // namespace
 
 int64_t TreeCpuMs(const std::vector<pid_t>& pids) {
-  static const long kTicksPerSecond = sysconf(_SC_CLK_TCK);
+  static const int64_t kTicksPerSecond = sysconf(_SC_CLK_TCK);
   int64_t ticks = 0;
   for (pid_t pid : pids) {
     const int64_t t = ProcessTicks(pid);
