@@ -1,6 +1,7 @@
-// Families "arith" (the quickstart task: "3*4+2=" -> 14, domain "math") and "arith_chain"
-// ("Start with 7. Add 5. ..."). Both answers are one rational literal compared exactly with the value
-// recomputed from the instance, so "7/2", "3.5" and "+3.50" are the same valid answer.
+// Families "arith" ("3*4+2=" -> 14, domain "math"), "arith_add" / "arith_add_heldout" (the quickstart
+// task: "47+38=" -> 85, domain "math", train and held-out problems disjoint) and "arith_chain" ("Start
+// with 7. Add 5. ..."). All answers are one rational literal compared exactly with the value recomputed
+// from the instance, so "7/2", "3.5" and "+3.50" are the same valid answer.
 #include <string>
 #include <vector>
 
@@ -94,6 +95,62 @@ class ArithFamily : public TaskFamily {
       return absl::InvalidArgumentError("instance.expression: has no value (division by zero or overflow)");
     return CompareNumber(*parsed->value, answer);
   }
+};
+
+// ---------------------------------------------------------------------------------------------
+// arith_add / arith_add_heldout: "a+b=" with both operands of exactly d digits (0..9 at d = 1). The
+// unordered problem {a, b} is held out iff HeldOutBucket(a, b) (family_util.h): "arith_add" draws only
+// problems outside the bucket and "arith_add_heldout" only inside, so an eval set made with the second
+// shares no problem (in either operand order) with a train set made with the first, whatever the seeds.
+// Every digit pair of a column still occurs in training; a held-out problem is a new combination of
+// columns, so solving it takes the column-wise rule with carries, not a lookup.
+constexpr int kAdditionMaxDigits = 9;
+
+class AdditionFamily : public TaskFamily {
+ public:
+  explicit AdditionFamily(bool heldout) : heldout_(heldout) {}
+  std::string_view name() const override { return heldout_ ? "arith_add_heldout" : "arith_add"; }
+  std::string_view domain() const override { return "math"; }
+  std::string_view difficulty_help() const override {
+    return heldout_ ? "a+b, both operands of d digits; held-out problems (disjoint from arith_add)"
+                    : "a+b, both operands of d digits (d = 2: 10..99); 1/8 of the problems held out";
+  }
+  int max_difficulty() const override { return kAdditionMaxDigits; }
+  int default_difficulty() const override { return 2; }
+
+ protected:
+  absl::StatusOr<GeneratedInstance> GenerateImpl(uint64_t seed, int difficulty) const override {
+    // Both families draw from one stream and reject the other split's problems (d = 1: 55 unordered
+    // problems, a handful held out; from d = 2 on, hundreds or more on each side).
+    Rng rng("arith_add", seed, difficulty);
+    int64_t hi = 1;
+    for (int i = 0; i < difficulty; ++i) hi *= 10;
+    const int64_t lo = difficulty == 1 ? 0 : hi / 10;
+    hi -= 1;
+    for (int attempt = 0; attempt < 100000; ++attempt) {
+      const int64_t a = rng.Uniform(lo, hi), b = rng.Uniform(lo, hi);
+      if (HeldOutBucket(a, b) != heldout_) continue;
+      GeneratedInstance g;
+      g.instance = {{"a", a}, {"b", b}};
+      g.prompt = absl::StrCat(a, "+", b, "=");
+      g.witness = absl::StrCat(a + b);
+      return g;
+    }
+    return absl::InternalError(absl::StrCat(std::string(name()), ": no problem of this split found"));
+  }
+
+  absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
+                                        std::string_view answer) const override {
+    constexpr int64_t kMax = 999999999;  // kAdditionMaxDigits digits
+    absl::StatusOr<int64_t> a = GetInt(instance, "a", 0, kMax);
+    if (!a.ok()) return a.status();
+    absl::StatusOr<int64_t> b = GetInt(instance, "b", 0, kMax);
+    if (!b.ok()) return b.status();
+    return CompareNumber(Rational(*a + *b), answer);
+  }
+
+ private:
+  bool heldout_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -212,5 +269,7 @@ class ArithChainFamily : public TaskFamily {
 
 std::unique_ptr<TaskFamily> NewArithFamily() { return std::make_unique<ArithFamily>(); }
 std::unique_ptr<TaskFamily> NewArithChainFamily() { return std::make_unique<ArithChainFamily>(); }
+std::unique_ptr<TaskFamily> NewAdditionFamily() { return std::make_unique<AdditionFamily>(false); }
+std::unique_ptr<TaskFamily> NewAdditionHeldoutFamily() { return std::make_unique<AdditionFamily>(true); }
 
 }  // namespace m1rl::reward::logic::internal

@@ -1,6 +1,14 @@
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "reward/logic/internal/family_util.h"
 #include "reward/logic/internal/test_util.h"
 
 namespace m1rl::reward::logic {
@@ -72,6 +80,100 @@ TEST(ArithChainTest, MalformedInstance) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.steps[0].arg: missing")));
   EXPECT_THAT(InstanceStatus("arith_chain", {{"start", "1"}, {"steps", nlohmann::json::array()}}, "1"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.start")));
+}
+
+TEST(ArithAddTest, SumIsRecomputedFromTheOperands) {
+  const nlohmann::json inst = {{"a", 47}, {"b", 38}};  // 85 by hand
+  for (const char* family : {"arith_add", "arith_add_heldout"}) {
+    EXPECT_EQ(Kind(family, inst, "85"), kCorrect) << family;
+    EXPECT_EQ(Kind(family, inst, "85.0"), kCorrect) << family;
+    EXPECT_EQ(Kind(family, inst, "84"), kIncorrect) << family;
+    EXPECT_EQ(Kind(family, inst, "47+38"), kUnparseable) << family;
+  }
+  EXPECT_THAT(InstanceStatus("arith_add", {{"a", 47}}, "85"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.b")));
+  EXPECT_THAT(InstanceStatus("arith_add", {{"a", -1}, {"b", 3}}, "2"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("instance.a")));
+  EXPECT_EQ(FindFamily("arith_add")->domain(), "math");
+  EXPECT_EQ(FindFamily("arith_add")->default_difficulty(), 2);
+}
+
+// The unordered problem {a, b} of a prompt "a+b=" with both operands of `digits` digits.
+std::pair<int64_t, int64_t> AddProblem(const nlohmann::json& row, int digits) {
+  const std::string p = row["prompt"].get<std::string>();
+  const size_t plus = p.find('+');
+  int64_t a = -1, b = -1;
+  EXPECT_TRUE(plus != std::string::npos && p.back() == '=') << p;
+  EXPECT_TRUE(absl::SimpleAtoi(p.substr(0, plus), &a) &&
+              absl::SimpleAtoi(p.substr(plus + 1, p.size() - plus - 2), &b))
+      << p;
+  EXPECT_EQ(row["answer"].get<std::string>(), std::to_string(a + b)) << p;
+  const int64_t lo = digits == 1 ? 0 : digits == 2 ? 10 : 100, hi = digits == 1 ? 9 : digits == 2 ? 99 : 999;
+  EXPECT_TRUE(a >= lo && a <= hi && b >= lo && b <= hi) << p;
+  return {std::min(a, b), std::max(a, b)};
+}
+
+std::set<std::pair<int64_t, int64_t>> AddProblems(const char* family, int64_t n, uint64_t seed, int digits,
+                                                  int64_t* rows_checked) {
+  absl::StatusOr<std::vector<nlohmann::json>> rows = MakeDataset(family, n, seed, digits);
+  EXPECT_TRUE(rows.ok()) << rows.status();
+  std::set<std::pair<int64_t, int64_t>> problems;
+  if (!rows.ok()) return problems;
+  for (const nlohmann::json& r : *rows) problems.insert(AddProblem(r, digits));
+  *rows_checked += static_cast<int64_t>(rows->size());
+  return problems;
+}
+
+// The quickstart's data (tools/quickstart.sh: 20,000 arith_add rows with seed 1, 200 arith_add_heldout rows
+// with seed 2, d = 2) share no problem in either operand order, and neither do other seeds' sets: the
+// split is a property of the problem, not of the seed. The two-digit space has 90*91/2 = 4095 unordered
+// problems; the held-out side is about 1/8 of them and the eval seeds together reach most of it.
+TEST(ArithAddTest, TrainAndHeldOutProblemsAreDisjointForEverySeed) {
+  int64_t train_rows = 0, eval_rows = 0;
+  std::set<std::pair<int64_t, int64_t>> train = AddProblems("arith_add", 20000, 1, 2, &train_rows);
+  std::set<std::pair<int64_t, int64_t>> eval = AddProblems("arith_add_heldout", 200, 2, 2, &eval_rows);
+  for (uint64_t seed = 3; seed < 8; ++seed) {
+    for (const auto& p : AddProblems("arith_add", 2000, seed, 2, &train_rows)) train.insert(p);
+    for (const auto& p : AddProblems("arith_add_heldout", 200, seed + 100, 2, &eval_rows)) eval.insert(p);
+  }
+  EXPECT_EQ(train_rows, 30000);
+  EXPECT_EQ(eval_rows, 1200);
+  int64_t shared = 0;
+  for (const auto& p : eval) shared += train.count(p);
+  EXPECT_EQ(shared, 0);
+  // Exhaustively: every problem is on exactly one side, and every generated problem on its family's side.
+  int64_t held_total = 0, total = 0;
+  for (int64_t a = 10; a < 100; ++a) {
+    for (int64_t b = a; b < 100; ++b, ++total) {
+      const bool held = internal::HeldOutBucket(a, b);
+      ASSERT_EQ(held, internal::HeldOutBucket(b, a));
+      held_total += held;
+      if (held) {
+        EXPECT_EQ(train.count({a, b}), 0u) << a << "+" << b;
+      } else {
+        EXPECT_EQ(eval.count({a, b}), 0u) << a << "+" << b;
+      }
+    }
+  }
+  EXPECT_EQ(total, 4095);
+  EXPECT_NEAR(static_cast<double>(held_total) / static_cast<double>(total), 0.125, 0.02);
+  // 30,000 draws cover the ~3,580 training problems; 1,200 draws reach most of the ~510 held-out ones.
+  EXPECT_GE(static_cast<double>(train.size()), 0.99 * static_cast<double>(total - held_total));
+  EXPECT_GE(static_cast<double>(eval.size()), 0.8 * static_cast<double>(held_total));
+  EXPECT_LE(static_cast<int64_t>(eval.size()), held_total);
+}
+
+// One- and three-digit sets: the same split, disjoint too (d = 1 has 55 problems, a handful held out).
+TEST(ArithAddTest, OtherDifficultiesAreDisjointToo) {
+  for (int d : {1, 3}) {
+    int64_t rows = 0;
+    const std::set<std::pair<int64_t, int64_t>> train = AddProblems("arith_add", 3000, 1, d, &rows);
+    const std::set<std::pair<int64_t, int64_t>> eval = AddProblems("arith_add_heldout", 300, 2, d, &rows);
+    EXPECT_EQ(rows, 3300);
+    EXPECT_FALSE(eval.empty());
+    for (const auto& p : eval)
+      EXPECT_EQ(train.count(p), 0u) << "d=" << d << " " << p.first << "+" << p.second;
+  }
 }
 
 }  // namespace

@@ -72,11 +72,6 @@ std::string AddSteps(int64_t acc, int64_t addend) {
 
 }  // namespace
 
-bool HeldOutBucket(int64_t a, int64_t b) {
-  const uint64_t lo = static_cast<uint64_t>(std::min(a, b)), hi = static_cast<uint64_t>(std::max(a, b));
-  return SplitMix64(SplitMix64(lo ^ 0x6C6F6E675F6D756CULL) ^ hi) % 8 == 0;  // 1/8 of the problems
-}
-
 std::string LongMultDemonstration(int64_t a, int64_t b) {
   std::string s = absl::StrCat("<think>\n", a, "*", b, "\n");
   const std::vector<int> bd = DigitsLsf(b);

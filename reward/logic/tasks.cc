@@ -80,6 +80,8 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewSudokuFamily());
   r.owned.push_back(internal::NewLongMultFamily());
   r.owned.push_back(internal::NewLongMultHeldoutFamily());
+  r.owned.push_back(internal::NewAdditionFamily());
+  r.owned.push_back(internal::NewAdditionHeldoutFamily());
   for (const auto& f : r.owned) r.sorted.push_back(f.get());
   std::sort(r.sorted.begin(), r.sorted.end(),
             [](const TaskFamily* a, const TaskFamily* b) { return a->name() < b->name(); });

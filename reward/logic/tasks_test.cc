@@ -96,6 +96,11 @@ const std::map<std::string, Mutator>& Mutators() {
        [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
       {"long_mult_heldout",
        [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
+      // sum + 1 is not the sum.
+      {"arith_add",
+       [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
+      {"arith_add_heldout",
+       [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
       // Dropping the last move leaves the disk it moved off the target peg.
       {"hanoi", [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(',')); }},
       // Dropping a picked (positive) number lowers the sum.

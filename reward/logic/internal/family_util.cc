@@ -1,7 +1,10 @@
 #include "reward/logic/internal/family_util.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "reward/logic/rng.h"
 
 namespace m1rl::reward::logic::internal {
 namespace {
@@ -149,6 +152,11 @@ CheckResult Incorrect(std::string reason, std::string normalized) {
 }
 CheckResult Unparseable(std::string reason) {
   return CheckResult{CheckResult::Kind::kUnparseable, std::move(reason), ""};
+}
+
+bool HeldOutBucket(int64_t a, int64_t b) {
+  const uint64_t lo = static_cast<uint64_t>(std::min(a, b)), hi = static_cast<uint64_t>(std::max(a, b));
+  return SplitMix64(SplitMix64(lo ^ 0x6C6F6E675F6D756CULL) ^ hi) % 8 == 0;  // 1/8 of the problems
 }
 
 }  // namespace m1rl::reward::logic::internal

@@ -63,10 +63,14 @@ std::unique_ptr<TaskFamily> NewSubsetSumFamily();
 std::unique_ptr<TaskFamily> NewSudokuFamily();
 std::unique_ptr<TaskFamily> NewLongMultFamily();
 std::unique_ptr<TaskFamily> NewLongMultHeldoutFamily();
+std::unique_ptr<TaskFamily> NewAdditionFamily();
+std::unique_ptr<TaskFamily> NewAdditionHeldoutFamily();
 
-// long_mult (long_mult.cc): whether the unordered problem {a, b} belongs to the held-out split, and the
-// scratchpad demonstration "<think>...</think>\n<answer>a*b</answer>".
+// The train / held-out split of two-operand problems (long_mult, arith_add): whether the unordered
+// problem {a, b} is held out. A fixed hash of the pair, about 1/8 of the problems, independent of any
+// seed: the "_heldout" family draws only problems inside it, its training sibling only outside.
 bool HeldOutBucket(int64_t a, int64_t b);
+// long_mult (long_mult.cc): the scratchpad demonstration "<think>...</think>\n<answer>a*b</answer>".
 std::string LongMultDemonstration(int64_t a, int64_t b);
 
 }  // namespace m1rl::reward::logic::internal
