@@ -41,7 +41,7 @@ class CountVerifier final : public reward::Verifier {
     if (!absl::SimpleAtoi(in.gold, &count))
       return reward::VerifyOutcome::NonOk(rl::INVALID_INPUT, "answer is not a count");
     if (!absl::SimpleAtoi(id.substr(id.rfind('/') + 1), &sample))
-      return reward::VerifyOutcome::NonOk(rl::INTERNAL_ERROR, "item id " + id);
+      return reward::VerifyOutcome::NonOk(rl::INFRA_ERROR, "item id " + id);
     reward::VerifyOutcome out;
     out.status = rl::OK;
     out.verdict = sample < count ? rl::CORRECT : rl::INCORRECT;
