@@ -175,6 +175,23 @@ absl::Status TensorBoardWriter::Write(int64_t step, const std::map<std::string, 
   return WriteRecord(data);
 }
 
+absl::Status TensorBoardWriter::WriteText(int64_t step, const std::string& tag, const std::string& text) {
+  constexpr int32_t kDtString = 7;  // tensorflow/core/framework/types.proto DT_STRING
+  tb::Event event;
+  event.set_wall_time(clock_());
+  event.set_step(step);
+  tb::SummaryValue* v = event.mutable_summary()->add_value();
+  v->set_tag(tag);
+  v->mutable_metadata()->mutable_plugin_data()->set_plugin_name("text");
+  tb::Tensor* t = v->mutable_tensor();
+  t->set_dtype(kDtString);
+  t->mutable_tensor_shape();  // no dims: a scalar
+  t->add_string_val(text);
+  std::string data;
+  event.SerializeToString(&data);
+  return WriteRecord(data);
+}
+
 absl::Status TensorBoardWriter::Flush() {
   out_.flush();
   if (!out_.good()) return absl::InternalError(absl::StrCat("flush failed: ", path_));
@@ -189,6 +206,15 @@ absl::Status MultiWriter::Write(int64_t step, const std::map<std::string, double
   absl::Status first;
   for (auto& w : writers_) {
     absl::Status s = w->Write(step, values);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+absl::Status MultiWriter::WriteText(int64_t step, const std::string& tag, const std::string& text) {
+  absl::Status first;
+  for (auto& w : writers_) {
+    absl::Status s = w->WriteText(step, tag, text);
     if (first.ok() && !s.ok()) first = s;
   }
   return first;

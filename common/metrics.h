@@ -14,7 +14,8 @@
 //  - TensorBoard: `events.out.tfevents.<unix-secs>.<hostname>` in the given directory, TFRecord framing
 //    (uint64 length, masked CRC32C of the length, data, masked CRC32C of the data; little-endian), the
 //    first record an Event with file_version "brain.Event:2", then one Event per Write holding one
-//    Summary simple_value (float) per metric.
+//    Summary simple_value (float) per metric. WriteText: an Event with one value holding a scalar string
+//    tensor (DT_STRING) and plugin_name "text", which TensorBoard's text dashboard renders as markdown.
 // Writers flush after every Write so a crashed run keeps its metrics; metrics are a few lines per step.
 //
 // Thread safety: a writer is not thread-safe; callers (the trainer's rank 0) serialise calls.
@@ -41,6 +42,11 @@ class MetricsWriter {
   virtual ~MetricsWriter() = default;
   // Records `values` for `step`. Steps need not be increasing (a resumed run may rewrite steps).
   virtual absl::Status Write(int64_t step, const std::map<std::string, double>& values) = 0;
+  // Records a text (markdown) value under `tag` for `step`. Writers without a text view (JSONL: scalars
+  // only; the trainer keeps its samples in samples.jsonl) ignore it and return OK.
+  virtual absl::Status WriteText(int64_t /*step*/, const std::string& /*tag*/, const std::string& /*text*/) {
+    return absl::OkStatus();
+  }
   // Flushes buffered data to the OS.
   virtual absl::Status Flush() = 0;
 };
@@ -77,6 +83,7 @@ class TensorBoardWriter : public MetricsWriter {
   static absl::StatusOr<std::unique_ptr<TensorBoardWriter>> Open(const std::string& dir,
                                                                  TensorBoardOptions options = {});
   absl::Status Write(int64_t step, const std::map<std::string, double>& values) override;
+  absl::Status WriteText(int64_t step, const std::string& tag, const std::string& text) override;
   absl::Status Flush() override;
   // The event file's full path.
   const std::string& path() const { return path_; }
@@ -96,6 +103,7 @@ class MultiWriter : public MetricsWriter {
   void Add(std::unique_ptr<MetricsWriter> writer);
   size_t size() const { return writers_.size(); }
   absl::Status Write(int64_t step, const std::map<std::string, double>& values) override;
+  absl::Status WriteText(int64_t step, const std::string& tag, const std::string& text) override;
   absl::Status Flush() override;
 
  private:

@@ -153,6 +153,33 @@ TEST(TensorBoardWriterTest, FieldNumbersMatchTensorFlow) {
   EXPECT_EQ(data, std::string("\x1a\x01x", 3));
 }
 
+TEST(TensorBoardWriterTest, TextSummaryWireFormat) {
+  // summary.proto Value: tag = 1, tensor = 8 (tag 0x42), metadata = 9 (tag 0x4a); SummaryMetadata
+  // plugin_data = 1, PluginData plugin_name = 1; tensor.proto dtype = 1 (DT_STRING = 7), tensor_shape = 2
+  // (tag 0x12, empty: a scalar), string_val = 8 (tag 0x42). Bytes derived by hand from the wire format.
+  const std::string dir = FreshDir("tb_text");
+  TensorBoardOptions opt;
+  opt.clock = [] { return 0.0; };  // wall_time 0 is not serialised
+  opt.hostname = "h";
+  M1RL_ASSERT_OK_AND_ASSIGN(auto w, TensorBoardWriter::Open(dir, opt));
+  ASSERT_THAT(w->WriteText(3, "t", "hi"), IsOk());
+  M1RL_ASSERT_OK_AND_ASSIGN(std::vector<std::string> records, ReadTfRecords(w->path()));
+  ASSERT_EQ(records.size(), 2u);
+  // value: [0a 01 't'] [42 08 [08 07] [12 00] [42 02 'h' 'i']] [4a 08 [0a 06 [0a 04 't' 'e' 'x' 't']]]
+  const std::string value("\x0a\x01t\x42\x08\x08\x07\x12\x00\x42\x02hi\x4a\x08\x0a\x06\x0a\x04text", 23);
+  const std::string expected = std::string("\x10\x03\x2a\x19\x0a\x17", 6) + value;
+  EXPECT_EQ(records[1], expected);
+}
+
+TEST(TensorBoardWriterTest, ZeroScalarIsWritten) {
+  // simple_value sits in a oneof (as in summary.proto), so 0.0 is serialised: 15 00 00 00 00.
+  tb::Event e;
+  e.mutable_summary()->add_value()->set_simple_value(0.0f);
+  std::string data;
+  e.SerializeToString(&data);
+  EXPECT_EQ(data, std::string("\x2a\x07\x0a\x05\x15\x00\x00\x00\x00", 9));
+}
+
 TEST(TensorBoardWriterTest, SameSecondGetsDistinctFiles) {
   const std::string dir = FreshDir("tb_two");
   TensorBoardOptions opt;

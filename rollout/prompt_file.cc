@@ -9,6 +9,25 @@
 
 namespace m1rl::rollout {
 
+GenerationRequest MakeGenerationRequest(const std::string& user_prompt, std::string prompt_id,
+                                        std::string domain, uint64_t seed_index,
+                                        const model::Tokenizer& tokenizer, const PromptFileOptions& options) {
+  GenerationRequest r;
+  r.prompt = options.chat_template ? model::FormatPrompt(user_prompt) : user_prompt;
+  r.prompt_id = std::move(prompt_id);
+  r.domain = std::move(domain);
+  r.prompt_token_ids = tokenizer.Encode(r.prompt);
+  const int32_t bos = tokenizer.bos_id();
+  if (bos >= 0 && (r.prompt_token_ids.empty() || r.prompt_token_ids.front() != bos)) {
+    r.prompt_token_ids.insert(r.prompt_token_ids.begin(), bos);
+  }
+  r.n = options.n;
+  r.seed = options.seed * 1000003ULL + seed_index;
+  r.max_new_tokens = options.max_new_tokens;
+  r.sampling = options.sampling;
+  return r;
+}
+
 absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string& path,
                                                               const model::Tokenizer& tokenizer,
                                                               const PromptFileOptions& options) {
@@ -28,24 +47,13 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string&
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", line_no, ": missing string field \"prompt\""));
     }
-    GenerationRequest r;
-    const std::string user = row["prompt"].get<std::string>();
-    r.prompt = options.chat_template ? model::FormatPrompt(user) : user;
-    if (row.contains("id")) {
-      r.prompt_id = row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump();
-    } else {
-      r.prompt_id = std::to_string(line_no);
-    }
-    if (row.contains("domain") && row["domain"].is_string()) r.domain = row["domain"].get<std::string>();
-    r.prompt_token_ids = tokenizer.Encode(r.prompt);
-    const int32_t bos = tokenizer.bos_id();
-    if (bos >= 0 && (r.prompt_token_ids.empty() || r.prompt_token_ids.front() != bos)) {
-      r.prompt_token_ids.insert(r.prompt_token_ids.begin(), bos);
-    }
-    r.n = options.n;
-    r.seed = options.seed * 1000003ULL + static_cast<uint64_t>(line_no);
-    r.max_new_tokens = options.max_new_tokens;
-    r.sampling = options.sampling;
+    std::string id = std::to_string(line_no);
+    if (row.contains("id")) id = row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump();
+    std::string domain;
+    if (row.contains("domain") && row["domain"].is_string()) domain = row["domain"].get<std::string>();
+    GenerationRequest r =
+        MakeGenerationRequest(row["prompt"].get<std::string>(), std::move(id), std::move(domain),
+                              static_cast<uint64_t>(line_no), tokenizer, options);
     requests.push_back(std::move(r));
   }
   return requests;

@@ -27,6 +27,12 @@ struct PromptFileOptions {
   SamplingParams sampling;
 };
 
+// One row's request: `user_prompt` wrapped (options.chat_template) and encoded with BOS as above; n, budget
+// and sampling from `options`; seed = options.seed * 1000003 + seed_index (ReadPromptFile: the line number).
+GenerationRequest MakeGenerationRequest(const std::string& user_prompt, std::string prompt_id,
+                                        std::string domain, uint64_t seed_index,
+                                        const model::Tokenizer& tokenizer, const PromptFileOptions& options);
+
 // NotFound if `path` cannot be opened; InvalidArgument naming `path:line` for a line that is not a JSON
 // object or lacks a string "prompt". Value ranges (n, budget, sampling) are checked by the engine.
 absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string& path,

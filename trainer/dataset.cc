@@ -33,7 +33,10 @@ absl::StatusOr<PromptDataset> PromptDataset::Load(const std::string& path) {
   int64_t line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      ++ds.blank_lines_;
+      continue;
+    }
     const std::string where = absl::StrCat(path, ":", line_no);
     nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (row.is_discarded() || !row.is_object())
@@ -56,10 +59,30 @@ absl::StatusOr<PromptDataset> PromptDataset::Load(const std::string& path) {
     if (!completion.ok()) return completion.status();
     r.completion = *completion;
     r.raw = std::move(row);
+    r.line = line_no;
     ds.rows_.push_back(std::move(r));
   }
   if (ds.rows_.empty()) return absl::InvalidArgumentError(absl::StrCat("dataset ", path, " has no rows"));
   return ds;
+}
+
+rl::ScoreItem ScoreItemForRow(const PromptRow& row, const rl::Completion& c, const std::string& response) {
+  rl::ScoreItem item;
+  item.set_item_id(absl::StrCat(c.group_id(), "/", c.sample_index()));
+  item.set_domain(row.domain);
+  item.set_prompt(row.prompt);
+  item.set_response(response);
+  item.set_group_id(c.group_id());
+  item.set_response_tokens(c.token_ids_size());
+  if (row.domain == "math") {
+    item.mutable_math()->set_gold(row.answer);
+  } else if (row.domain == "logic") {
+    item.mutable_logic()->set_family(row.raw.value("family", std::string()));
+    item.mutable_logic()->set_instance_json(row.answer);
+  } else {
+    item.set_gold(row.answer);
+  }
+  return item;
 }
 
 PromptDataset PromptDataset::FromRows(std::vector<PromptRow> rows) {

@@ -3,7 +3,7 @@
 // Rows: one JSON object per line with at least "prompt" (string); optional "id" (default "row<i>"),
 // "domain" (default "math"), "answer" (string or number: the ground truth), "completion" (an SFT
 // demonstration; SFT falls back to "answer"), and any other fields (kept in `raw`). Blank lines are
-// skipped.
+// skipped (counted: blank_lines()).
 //
 // Order: global batches of B indices; epoch e visits all rows in a permutation seeded by (seed, e)
 // (identity order without shuffle); a batch may span an epoch boundary. Every rank computes the same
@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+#include "proto/rl.pb.h"
 
 namespace m1rl::trainer {
 
@@ -28,7 +29,14 @@ struct PromptRow {
   std::string domain;
   std::string completion;  // SFT demonstration; empty if absent
   nlohmann::json raw;      // the whole row
+  int64_t line = 0;        // 1-based line in the file; 0 for FromRows
 };
+
+// The reward item for `response`, a completion `c` of `row`: the one mapping of a row's ground truth onto
+// a ScoreItem (trainer and `m1rl eval`). domain "math": MathPayload.gold = answer; "logic": LogicPayload
+// {family = the row's "family", instance_json = answer}; any other domain: gold = answer. item_id is
+// "<c.group_id>/<c.sample_index>", group_id c.group_id, response_tokens the completion's token count.
+rl::ScoreItem ScoreItemForRow(const PromptRow& row, const rl::Completion& c, const std::string& response);
 
 class PromptDataset {
  public:
@@ -40,10 +48,12 @@ class PromptDataset {
   size_t size() const { return rows_.size(); }
   const PromptRow& row(size_t i) const { return rows_[i]; }
   const std::string& path() const { return path_; }
+  int64_t blank_lines() const { return blank_lines_; }
 
  private:
   std::vector<PromptRow> rows_;
   std::string path_;
+  int64_t blank_lines_ = 0;
 };
 
 // Position in the stream of indices: `consumed` indices handed out so far (epoch = consumed / n).

@@ -85,27 +85,29 @@ at::Tensor LongTensor(const std::vector<int64_t>& v) {
 }  // namespace
 
 const std::vector<std::string>& ResumeMutableFields() {
-  static const std::vector<std::string>* fields = new std::vector<std::string>{"trainer.steps",
-                                                                               "trainer.checkpoint",
-                                                                               "trainer.metrics_dir",
-                                                                               "trainer.log_every",
-                                                                               "trainer.eval_every",
-                                                                               "trainer.eval_prompts",
-                                                                               "trainer.tensorboard",
-                                                                               "trainer.export_hf_dir",
-                                                                               "trainer.eval_at_start",
-                                                                               "trainer.dist_timeout_s",
-                                                                               "trainer.eval_max_new_tokens",
-                                                                               "reward.address",
-                                                                               "reward.deadline_ms",
-                                                                               "reward.max_in_flight",
-                                                                               "reward.max_retries",
-                                                                               "reward.retry_backoff_ms",
-                                                                               "reward.give_up_after_ms",
-                                                                               "model.init_from",
-                                                                               "model.device",
-                                                                               "data.eval_path",
-                                                                               "name"};
+  static const std::vector<std::string>* fields =
+      new std::vector<std::string>{"trainer.steps",
+                                   "trainer.checkpoint",
+                                   "trainer.metrics_dir",
+                                   "trainer.log_every",
+                                   "trainer.eval_every",
+                                   "trainer.eval_prompts",
+                                   "trainer.tensorboard",
+                                   "trainer.export_hf_dir",
+                                   "trainer.eval_at_start",
+                                   "trainer.dist_timeout_s",
+                                   "trainer.eval_max_new_tokens",
+                                   "trainer.sample_prompts_per_step",
+                                   "reward.address",
+                                   "reward.deadline_ms",
+                                   "reward.max_in_flight",
+                                   "reward.max_retries",
+                                   "reward.retry_backoff_ms",
+                                   "reward.give_up_after_ms",
+                                   "model.init_from",
+                                   "model.device",
+                                   "data.eval_path",
+                                   "name"};
   return *fields;
 }
 
@@ -229,6 +231,11 @@ absl::Status Trainer::LoadDataAndWriters() {
       multi->Add(std::move(tb));
     }
     metrics_ = std::move(multi);
+    M1RL_RETURN_IF_ERROR(WriteFileAtomic(tc.metrics_dir() + "/config.yaml", DumpConfigYaml(config_)));
+    if (tc.mode() == config::TrainerConfig::MODE_RL && SamplePromptsPerStep(tc) > 0) {
+      M1RL_ASSIGN_OR_RETURN(samples_,
+                            SampleWriter::Open(tc.metrics_dir() + "/samples.jsonl", /*append=*/true));
+    }
   }
   return absl::OkStatus();
 }
@@ -264,25 +271,6 @@ std::string StripSpecials(const model::Tokenizer& tok, const std::vector<int32_t
     if (id != tok.eos_id() && id != tok.bos_id() && id != tok.pad_id()) kept.push_back(id);
   }
   return tok.Decode(kept);
-}
-
-rl::ScoreItem MakeScoreItem(const PromptRow& row, const rl::Completion& c, const std::string& response) {
-  rl::ScoreItem item;
-  item.set_item_id(absl::StrCat(c.group_id(), "/", c.sample_index()));
-  item.set_domain(row.domain);
-  item.set_prompt(row.prompt);
-  item.set_response(response);
-  item.set_group_id(c.group_id());
-  item.set_response_tokens(c.token_ids_size());
-  if (row.domain == "math") {
-    item.mutable_math()->set_gold(row.answer);
-  } else if (row.domain == "logic") {
-    item.mutable_logic()->set_family(row.raw.value("family", std::string()));
-    item.mutable_logic()->set_instance_json(row.answer);
-  } else {
-    item.set_gold(row.answer);
-  }
-  return item;
 }
 
 }  // namespace
@@ -325,6 +313,7 @@ struct Trainer::RolloutBatch {
   std::optional<algorithms::DynamicSamplingResult> dynamic_sampling;
   std::string last_score_error;  // the latest unscored item's status and details
   double generate_s = 0, score_wait_s = 0;
+  std::vector<SampleRecord> logged;  // rank 0: the step's samples.jsonl rows
 };
 
 // Stage 2: global rollout metrics.
@@ -387,6 +376,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   ++step_;
   result.step = step_;
   result.metrics = std::move(m);
+  result.samples = std::move(batch.logged);
   return result;
 }
 
@@ -448,6 +438,15 @@ absl::Status Trainer::RunRound(rollout::Engine& engine, int64_t round,
   if (dyn != nullptr) M1RL_RETURN_IF_ERROR(dyn->BeginRound());
   RoundRequests rq = MakeRoundRequests(round, global_batch);
   M1RL_RETURN_IF_ERROR(GenerateAndScore(engine, rq, batch));
+  const size_t logged_prompts =
+      round == 1 && samples_ != nullptr ? static_cast<size_t>(SamplePromptsPerStep(config_.trainer())) : 0;
+  for (size_t ri = 0; ri < std::min(logged_prompts, rq.outputs.size()); ++ri) {
+    for (const rl::Completion& c : rq.outputs[ri].completions) {
+      auto it = rq.scores.find({ri, c.sample_index()});
+      batch->logged.push_back(
+          MakeSampleRecord(*rq.rows[ri], c, it == rq.scores.end() ? nullptr : &it->second));
+    }
+  }
   for (size_t ri = 0; ri < rq.outputs.size(); ++ri) {
     M1RL_RETURN_IF_ERROR_WITH(rq.outputs[ri].status, "generation request ", rq.requests[ri].group_id);
     M1RL_RETURN_IF_ERROR(AddGroup(rq, ri, dyn, batch));
@@ -495,7 +494,7 @@ absl::Status Trainer::GenerateAndScore(rollout::Engine& engine, RoundRequests& r
     if (c.stop_reason() == rl::STOP_REPETITION && !repetition_scored) return;  // policy decides, no verifier
     const size_t ri = request_of.at(c.group_id());
     const int j = c.sample_index();
-    reward_->ScoreAsync(MakeScoreItem(*rq.rows[ri], c, c.text()),
+    reward_->ScoreAsync(ScoreItemForRow(*rq.rows[ri], c, c.text()),
                         [&mu, &scores, ri, j](const rl::ScoreResult& r) {
                           std::lock_guard<std::mutex> lock(mu);
                           scores[{ri, j}] = r;
@@ -1102,7 +1101,7 @@ absl::StatusOr<EvalResult> Trainer::EvaluateLocal() {
   for (size_t i = 0; i < outs.size(); ++i) {
     M1RL_RETURN_IF_ERROR(outs[i].status);
     const rl::Completion& c = outs[i].completions[0];
-    items.push_back(MakeScoreItem(data.row(static_cast<size_t>(begin) + i), c, c.text()));
+    items.push_back(ScoreItemForRow(data.row(static_cast<size_t>(begin) + i), c, c.text()));
   }
   M1RL_ASSIGN_OR_RETURN(std::vector<rl::ScoreResult> results, reward_->ScoreBatch(std::move(items)));
   EvalResult e;
@@ -1245,7 +1244,10 @@ absl::Status Trainer::RecordStep(StepResult& r, Progress* progress, int64_t firs
     r.metrics["eval/accuracy"] = e.accuracy();
     r.metrics["eval/unscored"] = static_cast<double>(e.num_unscored);
   }
-  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, WriteMetrics(step_, r.metrics), "writing metrics"));
+  absl::Status written = WriteMetrics(step_, r.metrics);
+  if (written.ok() && samples_ != nullptr)
+    written = LogStepSamples(step_, std::move(r.samples), *samples_, metrics_.get());  // text: TensorBoard
+  M1RL_RETURN_IF_ERROR(SyncStatus(*comm_, written, "writing metrics"));
   if (progress == nullptr) return absl::OkStatus();
   std::string line = absl::StrFormat("step %d loss %.5f", step_, r.metrics["train/loss"]);
   if (r.metrics.count("rollout/accuracy"))

@@ -21,6 +21,9 @@
 // Every tensor of the update lives on the model's device. Local work that can fail (generation, scoring,
 // forward/backward) ends in SyncStatus (sync_status.h) before the next collective, so a failure on any rank
 // is the same error, naming that rank and the cause, on every rank.
+// Run directory (trainer.metrics_dir, rank 0): config.yaml (the resolved config, written at start),
+// metrics.jsonl, tb/ with trainer.tensorboard, and for RL samples.jsonl: every completion of the first
+// trainer.sample_prompts_per_step prompts of rank 0's shard in each step's first round (samples.h).
 // SFT step (trainer.mode "sft"): trainer.sft_batch_size rows (global), cross-entropy on the completion
 // tokens normalised by the global token count, one optimizer step.
 //
@@ -57,6 +60,7 @@
 #include "trainer/dataset.h"
 #include "trainer/minibatch.h"
 #include "trainer/optimizer.h"
+#include "trainer/samples.h"
 
 namespace m1rl::trainer {
 
@@ -64,6 +68,7 @@ struct StepResult {
   int64_t step = 0;                       // 1-based index of the finished step
   std::vector<double> losses;             // global loss of each optimizer step (minibatch) of this step
   std::map<std::string, double> metrics;  // everything written to the metrics files
+  std::vector<SampleRecord> samples;      // rank 0 with a run directory: samples.jsonl rows of this step
 };
 
 struct EvalResult {
@@ -171,6 +176,7 @@ class Trainer {
   std::unique_ptr<reward::RewardClient> reward_;
   std::unique_ptr<CheckpointManager> checkpoints_;
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
+  std::unique_ptr<SampleWriter> samples_;   // rank 0 with trainer.metrics_dir and samples per step > 0
   std::optional<PromptDataset> train_data_;
   std::optional<PromptDataset> eval_data_;
   std::unique_ptr<PromptSampler> sampler_;

@@ -54,6 +54,11 @@ int32_t EvalPrompts(const config::TrainerConfig& t) {
   return t.eval_prompts() != 0 ? t.eval_prompts() : kDefaultEvalPrompts;
 }
 
+int32_t SamplePromptsPerStep(const config::TrainerConfig& t) {
+  if (t.sample_prompts_per_step() < 0) return 0;
+  return t.sample_prompts_per_step() != 0 ? t.sample_prompts_per_step() : kDefaultSamplePromptsPerStep;
+}
+
 int32_t EvalMaxNewTokens(const config::RunConfig& cfg) {
   return cfg.trainer().eval_max_new_tokens() != 0 ? cfg.trainer().eval_max_new_tokens()
                                                   : rollout::MaxNewTokens(cfg.rollout());
@@ -83,6 +88,7 @@ absl::Status ValidateTrainerConfig(const config::TrainerConfig& t) {
   c.InRange(t.max_unscored_fraction(), 0, 1, false, true, "trainer.max_unscored_fraction");
   c.AtLeast(t.dist_timeout_s(), 0, "trainer.dist_timeout_s");
   c.AtLeast(t.eval_max_new_tokens(), 0, "trainer.eval_max_new_tokens");
+  c.AtLeast(t.sample_prompts_per_step(), -1, "trainer.sample_prompts_per_step");
   c.AtLeast(t.checkpoint().every_steps(), 0, "trainer.checkpoint.every_steps");
   c.AtLeast(t.checkpoint().keep_last(), 0, "trainer.checkpoint.keep_last");
   return c.Result();

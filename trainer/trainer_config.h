@@ -23,10 +23,13 @@ namespace m1rl::trainer {
 inline constexpr double kDefaultMaxUnscoredFraction = 0.5;  // trainer.max_unscored_fraction = 0
 inline constexpr int32_t kDefaultDistTimeoutS = 600;        // trainer.dist_timeout_s = 0
 inline constexpr int32_t kDefaultEvalPrompts = 64;          // trainer.eval_prompts = 0
+inline constexpr int32_t kDefaultSamplePromptsPerStep = 2;  // trainer.sample_prompts_per_step = 0
 
 double MaxUnscoredFraction(const config::TrainerConfig& t);
 int32_t DistTimeoutSeconds(const config::TrainerConfig& t);
 int32_t EvalPrompts(const config::TrainerConfig& t);
+// Prompts per RL step logged to samples.jsonl: the default for 0, none (0) for -1.
+int32_t SamplePromptsPerStep(const config::TrainerConfig& t);
 // trainer.eval_max_new_tokens, else the rollout's generation budget (rollout::MaxNewTokens).
 int32_t EvalMaxNewTokens(const config::RunConfig& cfg);
 // trainer.backend, "auto" resolved: nccl when model.device is CUDA, else gloo.

@@ -190,6 +190,19 @@ TEST(TrainerConfigTest, NamedDefaults) {
   EXPECT_EQ(EvalMaxNewTokens(c), 7);
 }
 
+TEST(TrainerConfigTest, SamplePromptsPerStep) {
+  config::RunConfig c = Valid();
+  EXPECT_EQ(SamplePromptsPerStep(c.trainer()), kDefaultSamplePromptsPerStep);
+  c.mutable_trainer()->set_sample_prompts_per_step(5);
+  EXPECT_EQ(SamplePromptsPerStep(c.trainer()), 5);
+  c.mutable_trainer()->set_sample_prompts_per_step(-1);
+  EXPECT_EQ(SamplePromptsPerStep(c.trainer()), 0);
+  EXPECT_THAT(ValidateRunConfig(c), IsOk());
+  c.mutable_trainer()->set_sample_prompts_per_step(-2);
+  EXPECT_THAT(ValidateRunConfig(c),
+              StatusIs(kInvalid, HasSubstr("trainer.sample_prompts_per_step must be >= -1, got -2")));
+}
+
 TEST(LoadRunConfigTest, ValidatesAfterOverridesNamingTheFile) {
   const std::string dir = ::testing::TempDir() + "/m1rl_trainer_config_test_" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
