@@ -123,6 +123,8 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
   };
   const Case cases[] = {
       {R"({"family":"arith","expression":"3*4+2"})", "14", "18"},
+      {R"({"family":"arith_add","a":47,"b":38})", "85", "75"},
+      {R"({"family":"arith_add_heldout","a":12,"b":9})", "21", "22"},
       {R"({"family":"arith_chain","start":2,"steps":[{"op":"mul","arg":5},{"op":"sub","arg":1}]})", "9", "5"},
       {R"({"family":"countdown","numbers":[2,3,7],"target":17})", "2*7+3", "2*7*3"},
       {R"({"family":"game24","numbers":[1,2,3,4],"target":24})", "1*2*3*4", "1+2+3+4"},

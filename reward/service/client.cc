@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -42,13 +44,26 @@ class RewardClient::GrpcTransport final : public Transport {
     stub_ = rl::RewardService::NewStub(channel_);
   }
 
+  // A callback may still be unwinding on a gRPC thread after the client has seen its result: the lambda,
+  // and with it the attempt's ClientContext (which holds a channel reference), die only when it returns.
+  // Wait for every attempt so the channel is released here, never from inside a gRPC callback.
+  ~GrpcTransport() override {
+    std::unique_lock<std::mutex> lock(live_mu_);
+    live_cv_.wait(lock, [this] { return live_attempts_ == 0; });
+  }
+
+  GrpcTransport(const GrpcTransport&) = delete;
+  GrpcTransport& operator=(const GrpcTransport&) = delete;
+
   void Start(RewardClient* client, std::shared_ptr<Pending> p, int64_t deadline_ms) override {
     struct Attempt {
+      explicit Attempt(GrpcTransport* t) : live(t) {}
+      LiveToken live;  // declared first: released after ctx
       grpc::ClientContext ctx;
       rl::ScoreRequest request;
       rl::ScoreResponse response;
     };
-    auto a = std::make_shared<Attempt>();
+    auto a = std::make_shared<Attempt>(this);
     a->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
     *a->request.add_items() = p->item;
     stub_->async()->Score(&a->ctx, &a->request, &a->response, [client, p, a](grpc::Status s) {
@@ -101,8 +116,30 @@ class RewardClient::GrpcTransport final : public Transport {
   }
 
  private:
+  // Counts one attempt for the destructor's wait, from construction to destruction.
+  class LiveToken {
+   public:
+    explicit LiveToken(GrpcTransport* t) : t_(t) {
+      std::lock_guard<std::mutex> lock(t_->live_mu_);
+      ++t_->live_attempts_;
+    }
+    ~LiveToken() {
+      std::lock_guard<std::mutex> lock(t_->live_mu_);
+      // Notify under the lock: the transport may be destroyed as soon as live_mu_ is free.
+      if (--t_->live_attempts_ == 0) t_->live_cv_.notify_all();
+    }
+    LiveToken(const LiveToken&) = delete;
+    LiveToken& operator=(const LiveToken&) = delete;
+
+   private:
+    GrpcTransport* t_;
+  };
+
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<rl::RewardService::Stub> stub_;
+  std::mutex live_mu_;
+  std::condition_variable live_cv_;
+  int64_t live_attempts_ = 0;  // guarded by live_mu_
 };
 
 class RewardClient::InProcessTransport final : public Transport {

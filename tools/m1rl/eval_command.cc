@@ -53,7 +53,9 @@ absl::Status Eval(const EvalFlags& f) {
   M1RL_ASSIGN_OR_RETURN(std::unique_ptr<rollout::CheckpointGenerator> gen,
                         rollout::CheckpointGenerator::Create(f.gen));
   std::unique_ptr<trainer::SampleWriter> samples;
-  if (!f.out.empty()) M1RL_ASSIGN_OR_RETURN(samples, trainer::SampleWriter::Open(f.out, /*append=*/false));
+  if (!f.out.empty()) {
+    M1RL_ASSIGN_OR_RETURN(samples, trainer::SampleWriter::Open(f.out, /*append=*/false));
+  }
   trainer::CheckpointEvalOptions opts;
   opts.prompt = gen->prompt_options(static_cast<int32_t>(f.n));
   opts.samples = samples.get();
@@ -63,9 +65,10 @@ absl::Status Eval(const EvalFlags& f) {
   std::cerr << "m1rl eval: " << data.size() << " rows (" << data.blank_lines() << " blank lines skipped), "
             << r.failed_prompts << " not generated, " << r.problems.size() << " rows with problems\n";
   std::cout << trainer::FormatEvalTable(r.reports);
-  if (r.failed_prompts > 0)
+  if (r.failed_prompts > 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(r.failed_prompts, " of ", data.size(), " prompts not generated"));
+  }
   return absl::OkStatus();
 }
 
