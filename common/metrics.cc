@@ -125,8 +125,8 @@ absl::StatusOr<std::vector<std::string>> ReadTfRecords(const std::string& path) 
   return records;
 }
 
-absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::Open(const std::string& dir,
-                                                                           TensorBoardOptions options) {
+absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::Open(
+    const std::string& dir, const TensorBoardOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)

@@ -81,7 +81,7 @@ class TensorBoardWriter : public MetricsWriter {
  public:
   // Creates `dir` (and parents) if needed and a new event file in it; writes the file_version record.
   static absl::StatusOr<std::unique_ptr<TensorBoardWriter>> Open(const std::string& dir,
-                                                                 TensorBoardOptions options = {});
+                                                                 const TensorBoardOptions& options = {});
   absl::Status Write(int64_t step, const std::map<std::string, double>& values) override;
   absl::Status WriteText(int64_t step, const std::string& tag, const std::string& text) override;
   absl::Status Flush() override;

@@ -21,7 +21,7 @@ using ::m1rl::testing::StatusIs;
 using ::testing::HasSubstr;
 
 std::string FreshDir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/m1rl_metrics_" + name + "_" + std::to_string(::getpid());
+  std::string dir = ::testing::TempDir() + "/m1rl_metrics_" + name + "_" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -77,7 +77,7 @@ class CheckpointEvalTest : public ::testing::Test {
 
   // A tiny random-init checkpoint in HF format (char tokenizer vocabulary).
   std::string SaveTinyCheckpoint() {
-    const std::string ckpt = dir_ + "/ckpt";
+    std::string ckpt = dir_ + "/ckpt";
     model::ModelConfig c = *model::ModelConfig::Preset("tiny2");
     c.vocab_size = (*model::LoadTokenizer("char"))->vocab_size();
     auto m = model::HybridModel::Create(c, at::kFloat, at::kCPU, 7);
@@ -87,7 +87,7 @@ class CheckpointEvalTest : public ::testing::Test {
   }
 
   std::string WriteFile(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
+    std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     return path;
   }

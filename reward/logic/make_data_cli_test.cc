@@ -69,7 +69,9 @@ TEST(MakeDataCliTest, ErrorsNameTheFlag) {
   const std::string out = ::testing::TempDir() + "/never.jsonl";
   Result unknown = RunM1rl("make-data --task chess --n 3 --seed 1 --out " + out);
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_THAT(unknown.output, HasSubstr("--task: unknown task 'chess' (known: arith, arith_add, arith_add_heldout, arith_chain"));
+  EXPECT_THAT(
+      unknown.output,
+      HasSubstr("--task: unknown task 'chess' (known: arith, arith_add, arith_add_heldout, arith_chain"));
   Result zero = RunM1rl("make-data --task dyck --n 0 --seed 1 --out " + out);
   EXPECT_EQ(zero.exit_code, 2);
   EXPECT_THAT(zero.output, HasSubstr("--n: must be > 0, got 0"));

@@ -66,7 +66,7 @@ class RewardClient::GrpcTransport final : public Transport {
     auto a = std::make_shared<Attempt>(this);
     a->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
     *a->request.add_items() = p->item;
-    stub_->async()->Score(&a->ctx, &a->request, &a->response, [client, p, a](grpc::Status s) {
+    stub_->async()->Score(&a->ctx, &a->request, &a->response, [client, p, a](const grpc::Status& s) {
       if (s.ok()) {
         if (a->response.results_size() != 1) {
           client->OnAttemptError(
@@ -153,9 +153,9 @@ class RewardClient::InProcessTransport final : public Transport {
                         [client, p](size_t, rl::ScoreResult r) { client->OnAttemptResult(p, std::move(r)); });
     if (absl::IsResourceExhausted(admitted)) {
       client->OnAttemptError(p, rl::RESOURCE_EXHAUSTED, true, engine_->retry_after_ms(),
-                             std::string(admitted.message()));
+                             std::string{admitted.message()});
     } else if (!admitted.ok()) {
-      client->OnAttemptError(p, rl::INFRA_ERROR, false, 0, std::string(admitted.message()));
+      client->OnAttemptError(p, rl::INFRA_ERROR, false, 0, std::string{admitted.message()});
     }
   }
 
@@ -301,7 +301,7 @@ void RewardClient::OnAttemptResult(std::shared_ptr<Pending> p, rl::ScoreResult r
     const int64_t hint = result.retry_after_ms();
     RetryOrFinish(std::move(p), std::move(result), hint);
   } else {
-    Finish(std::move(p), std::move(result));
+    Finish(p, std::move(result));
   }
 }
 
@@ -320,13 +320,14 @@ void RewardClient::OnAttemptError(std::shared_ptr<Pending> p, rl::ItemStatus sta
   if (retryable) {
     RetryOrFinish(std::move(p), std::move(r), retry_after_ms);
   } else {
-    Finish(std::move(p), std::move(r));
+    Finish(p, std::move(r));
   }
 }
 
 void RewardClient::RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult final_if_no_retry,
                                  int64_t retry_after_ms) {
   bool give_up = false;
+  Clock::time_point at;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int shift = static_cast<int>(std::min<int64_t>(p->attempts - 1, 16));
@@ -338,34 +339,34 @@ void RewardClient::RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult fin
         0.5 + 0.5 * static_cast<double>(rng_state_ >> 11) / static_cast<double>(uint64_t{1} << 53);
     const int64_t delay_ms =
         std::max(static_cast<int64_t>(static_cast<double>(backoff) * jitter), retry_after_ms);
-    const Clock::time_point at = Clock::now() + std::chrono::milliseconds(delay_ms);
+    at = Clock::now() + std::chrono::milliseconds(delay_ms);
     const bool out_of_time = at - p->first_attempt > std::chrono::milliseconds(config_.give_up_after_ms);
     const bool out_of_attempts = config_.max_retries >= 0 && p->attempts > config_.max_retries;
-    if (out_of_time || out_of_attempts) {
-      give_up = true;
-      ++stats_.gave_up;
-    } else {
-      ++stats_.retries;
-      timers_.push(Timed{at, std::move(p)});
-      cv_.notify_all();
-    }
+    give_up = out_of_time || out_of_attempts;
+    ++(give_up ? stats_.gave_up : stats_.retries);
   }
-  if (!give_up) {
-    Pump();
+  if (give_up) {
+    const double waited_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - p->first_attempt).count();
+    if (final_if_no_retry.status() != rl::INTERNAL) {
+      final_if_no_retry.set_details(absl::StrCat(
+          "gave up after ", p->attempts, " attempts in ", static_cast<int64_t>(waited_ms),
+          " ms; last: ", rl::ItemStatus_Name(final_if_no_retry.status()), ": ", final_if_no_retry.details()));
+      final_if_no_retry.set_status(rl::INFRA_ERROR);
+      final_if_no_retry.set_retryable(true);
+    }
+    Finish(p, std::move(final_if_no_retry));
     return;
   }
-  const double waited_ms = std::chrono::duration<double, std::milli>(Clock::now() - p->first_attempt).count();
-  if (final_if_no_retry.status() != rl::INTERNAL) {
-    final_if_no_retry.set_details(absl::StrCat(
-        "gave up after ", p->attempts, " attempts in ", static_cast<int64_t>(waited_ms),
-        " ms; last: ", rl::ItemStatus_Name(final_if_no_retry.status()), ": ", final_if_no_retry.details()));
-    final_if_no_retry.set_status(rl::INFRA_ERROR);
-    final_if_no_retry.set_retryable(true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    timers_.push(Timed{at, std::move(p)});
+    cv_.notify_all();
   }
-  Finish(std::move(p), std::move(final_if_no_retry));
+  Pump();
 }
 
-void RewardClient::Finish(std::shared_ptr<Pending> p, rl::ScoreResult result) {
+void RewardClient::Finish(const std::shared_ptr<Pending>& p, rl::ScoreResult result) {
   if (result.item_id().empty()) result.set_item_id(p->item.item_id());
   if (result.idempotency_key().empty()) result.set_idempotency_key(p->item.idempotency_key());
   Done done = std::move(p->done);

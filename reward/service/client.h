@@ -110,7 +110,7 @@ class RewardClient {
   void OnAttemptError(std::shared_ptr<Pending> p, rl::ItemStatus status, bool retryable,
                       int64_t retry_after_ms, std::string error);
   void RetryOrFinish(std::shared_ptr<Pending> p, rl::ScoreResult final_if_no_retry, int64_t retry_after_ms);
-  void Finish(std::shared_ptr<Pending> p, rl::ScoreResult result);
+  void Finish(const std::shared_ptr<Pending>& p, rl::ScoreResult result);
   void TimerLoop();
 
   const Resolved config_;
