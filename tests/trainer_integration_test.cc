@@ -5,6 +5,7 @@
 #include <ATen/ops/equal.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -157,6 +158,41 @@ TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
     losses.insert(losses.end(), r.losses.begin(), r.losses.end());
   }
   EXPECT_EQ(losses, ref_losses);
+  EXPECT_TRUE(at::equal(FlatParams(*t), ref_params));
+}
+
+// A stop request (what `m1rl train` wires to SIGTERM/SIGINT) ends Run after the current step with a
+// checkpoint, though periodic checkpoints are off; Run from that checkpoint ends where an uninterrupted
+// run ends, bit for bit.
+TEST(TrainerResumeTest, StopRequestCheckpointsAndTheResumedRunEndsBitIdentical) {
+  testutil::TempDir dir("stopresume");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_trainer()->set_steps(3);
+  cfg.mutable_trainer()->mutable_checkpoint()->set_every_steps(0);
+  auto comm = MakeSingleRankCommunicator();
+  at::Tensor ref_params;
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    ASSERT_THAT(t->Run(), IsOk());
+    EXPECT_EQ(t->stopped_by(), 0);
+    ref_params = FlatParams(*t).clone();
+  }
+  cfg.mutable_trainer()->mutable_checkpoint()->set_dir(dir.path() + "/ckpt2");
+  {
+    M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+    int checks = 0;
+    t->SetStopCheck([&checks] { return ++checks == 2 ? SIGTERM : 0; });  // arrives during step 2
+    ASSERT_THAT(t->Run(), IsOk());
+    EXPECT_EQ(t->stopped_by(), SIGTERM);
+    EXPECT_EQ(t->step(), 2);
+    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/ckpt2/step_00000002/COMPLETE"));
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/ckpt2/step_00000003"));
+  }
+  M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
+  ASSERT_THAT(t->Resume("auto"), IsOk());
+  EXPECT_EQ(t->step(), 2);
+  ASSERT_THAT(t->Run(), IsOk());
+  EXPECT_EQ(t->step(), 3);
   EXPECT_TRUE(at::equal(FlatParams(*t), ref_params));
 }
 

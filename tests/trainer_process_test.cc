@@ -151,6 +151,43 @@ TEST_F(TrainerProcessTest, KillNineThenResumeAutoRepeatsTheLossesBitForBit) {
   }
 }
 
+// Preemption: SIGTERM mid-run finishes the step, writes a checkpoint (periodic ones are off here) and exits
+// 0 with a line saying so; `--resume auto` then repeats the uninterrupted run's losses bit for bit.
+TEST_F(TrainerProcessTest, SigtermCheckpointsExitsZeroAndResumeRepeatsTheLosses) {
+  ASSERT_EQ(Wait(Spawn(TrainArgs("ref"), dir_ + "/ref.log")), 0) << ReadAll(dir_ + "/ref.log");
+  const std::map<int64_t, double> ref = Losses(dir_ + "/ref/metrics/metrics.jsonl");
+  ASSERT_EQ(ref.size(), 6u);
+
+  std::vector<std::string> args = TrainArgs("termed");
+  args.insert(args.end(), {"--set", "trainer.checkpoint.every_steps=0"});
+  pid_t pid = Spawn(args, dir_ + "/termed.log");
+  const std::string metrics = dir_ + "/termed/metrics/metrics.jsonl";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (Losses(metrics).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_FALSE(Losses(metrics).empty()) << ReadAll(dir_ + "/termed.log");
+  ::kill(pid, SIGTERM);
+  ASSERT_EQ(Wait(pid), 0) << ReadAll(dir_ + "/termed.log");
+  const std::string log = ReadAll(dir_ + "/termed.log");
+  EXPECT_THAT(log, ::testing::HasSubstr("SIGTERM received: stopped cleanly after step "));
+  const int64_t stopped_at = Losses(metrics).rbegin()->first;
+  ASSERT_LT(stopped_at, 6) << "the run ended before the signal arrived: " << log;
+  EXPECT_TRUE(
+      fs::exists(absl::StrCat(dir_, "/termed/ckpt/step_", std::string(7, '0'), stopped_at, "/COMPLETE")))
+      << log;
+
+  std::vector<std::string> resume = TrainArgs("termed");
+  resume.back() = "trainer.metrics_dir=" + dir_ + "/resumed/metrics";
+  resume.insert(resume.end(), {"--resume", "auto"});
+  ASSERT_EQ(Wait(Spawn(resume, dir_ + "/resumed.log")), 0) << ReadAll(dir_ + "/resumed.log");
+  const std::map<int64_t, double> resumed = Losses(dir_ + "/resumed/metrics/metrics.jsonl");
+  ASSERT_FALSE(resumed.empty());
+  EXPECT_EQ(resumed.begin()->first, stopped_at + 1);
+  EXPECT_EQ(resumed.rbegin()->first, 6);
+  for (const auto& [step, loss] : resumed) EXPECT_EQ(loss, ref.at(step)) << "step " << step;
+}
+
 TEST_F(TrainerProcessTest, SeededRunMatchesTheGoldenLosses) {
   ASSERT_EQ(Wait(Spawn(TrainArgs("golden"), dir_ + "/golden.log")), 0) << ReadAll(dir_ + "/golden.log");
   const std::map<int64_t, double> got = Losses(dir_ + "/golden/metrics/metrics.jsonl");

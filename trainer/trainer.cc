@@ -1224,6 +1224,11 @@ absl::Status Trainer::Run() {
       M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
       last_saved = step_;
     }
+    M1RL_ASSIGN_OR_RETURN(stopped_by_, AgreedStopSignal());
+    if (stopped_by_ != 0) {
+      if (progress) progress->Finish();
+      return StopEarly(last_saved);
+    }
   }
   if (progress) progress->Finish();
   if (checkpoints_ != nullptr && last_saved != step_ && step_ > first)
@@ -1234,6 +1239,31 @@ absl::Status Trainer::Run() {
     if (exported.ok()) M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
   }
   return SyncStatus(*comm_, exported, "exporting");  // also the final barrier
+}
+
+// The largest stop request (signal number) any rank has seen; 0 when none or no check is set. Collective.
+absl::StatusOr<int> Trainer::AgreedStopSignal() {
+  if (!stop_check_) return 0;
+  at::Tensor t = at::tensor(std::vector<double>{static_cast<double>(stop_check_())},
+                            at::TensorOptions().dtype(at::kDouble));
+  M1RL_RETURN_IF_ERROR(comm_->AllReduce(t, ReduceOp::kMax));
+  return static_cast<int>(t.item<double>());
+}
+
+// Ends Run on a stop request: a checkpoint of the finished steps (unless this step's was just written), no
+// export. The caller (m1rl train) says which signal it was and how to continue.
+absl::Status Trainer::StopEarly(int64_t last_saved) {
+  std::string saved = "not saved (trainer.checkpoint.dir is empty)";
+  if (checkpoints_ != nullptr && last_saved == step_) saved = "checkpoint of this step already written";
+  if (checkpoints_ != nullptr && last_saved != step_) {
+    M1RL_ASSIGN_OR_RETURN(const std::string dir, SaveCheckpoint());
+    saved = absl::StrCat("checkpoint ", dir);
+  }
+  if (comm_->rank() == 0) {
+    M1RL_LOG(INFO) << "stop requested (signal " << stopped_by_ << "): stopped after step " << step_ << " of "
+                   << config_.trainer().steps() << "; " << saved;
+  }
+  return absl::OkStatus();
 }
 
 // After a step: periodic evaluation (collective), metrics, the log line and the progress display (rank 0).

@@ -36,6 +36,7 @@
 #define M1RL_TRAINER_TRAINER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -109,6 +110,13 @@ class Trainer {
   // checkpoints every trainer.checkpoint.every_steps and at the end, HF export at the end.
   absl::Status Run();
 
+  // Where Run looks after each step for a request to stop early: a signal number, 0 for none (the `m1rl
+  // train` command passes m1rl::StopSignalReceived). Set it on every rank or on none: Run agrees on it
+  // across ranks (one all-reduce per step), writes a checkpoint of the finished steps, skips the export and
+  // returns OK; stopped_by() then says which signal ended it.
+  void SetStopCheck(std::function<int()> check) { stop_check_ = std::move(check); }
+  int stopped_by() const { return stopped_by_; }
+
   int64_t step() const { return step_; }
   model::HybridModel& policy() { return *model_; }
   const config::RunConfig& config() const { return config_; }
@@ -127,6 +135,8 @@ class Trainer {
   Trainer(const config::RunConfig& config, Communicator* comm);
   absl::Status Init(std::unique_ptr<reward::RewardClient> reward);
   absl::Status CheckConfig();
+  absl::StatusOr<int> AgreedStopSignal();
+  absl::Status StopEarly(int64_t last_saved);
   absl::Status BuildPolicy();
   absl::Status BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward);
   absl::Status LoadDataAndWriters();
@@ -183,6 +193,8 @@ class Trainer {
   algorithms::ResolvedAlgorithm algorithm_;  // trainer.mode rl: the resolved algorithm section
   rollout::SamplingParams sampling_;         // trainer.mode rl: rollout.{temperature,top_p,top_k,greedy}
   int64_t step_ = 0;
+  std::function<int()> stop_check_;  // see SetStopCheck
+  int stopped_by_ = 0;
   double rollout_temperature_ = 1.0;
   model::HeadPrecision head_precision_ = model::HeadPrecision::kIeeeFp32;  // model.lm_head_precision
   double last_eval_accuracy_ = -1;

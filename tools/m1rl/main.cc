@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/cli.h"
+#include "common/signals.h"
 
 namespace {
 
@@ -19,6 +20,7 @@ void PrintUsage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  m1rl::InstallFailureSignalHandler(argv[0]);  // a crash prints a symbolised stack trace
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
       std::string(argv[1]) == "help") {
     PrintUsage();

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "trainer/device.h"
 #include "trainer/distributed.h"
 #include "trainer/trainer.h"
@@ -68,7 +69,14 @@ int RunTrain(const std::vector<std::string>& args) {
   auto trainer = m1rl::trainer::Trainer::Create(*cfg, comm->get());
   if (!trainer.ok()) return Fail("trainer setup", trainer.status());
   if (absl::Status s = (*trainer)->Resume(resume); !s.ok()) return Fail("resume", s);
+  // SIGTERM (Slurm preemption) or SIGINT: finish the step, checkpoint, exit 0; a second one kills.
+  if (absl::Status s = m1rl::InstallStopSignalHandlers(); !s.ok()) return Fail("signal handlers", s);
+  (*trainer)->SetStopCheck(m1rl::StopSignalReceived);
   if (absl::Status s = (*trainer)->Run(); !s.ok()) return Fail("training", s);
+  if (const int sig = (*trainer)->stopped_by(); sig != 0 && env->rank == 0) {
+    M1RL_LOG(INFO) << m1rl::SignalName(sig) << " received: stopped cleanly after step " << (*trainer)->step()
+                   << "; continue with --resume auto";
+  }
   return 0;
 }
 
