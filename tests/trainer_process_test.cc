@@ -43,6 +43,7 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
     (void)f;
     dup2(fileno(stdout), fileno(stderr));
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execv(argv[0], argv.data());
