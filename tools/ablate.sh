@@ -35,7 +35,7 @@ if [[ -z "$init" ]]; then
     --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-75}" --set trainer.sft_batch_size=32 \
     --set trainer.optim.lr=3e-3 --set trainer.eval_every=0 --set "trainer.metrics_dir=$RUN_DIR/sft" \
     --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" --set trainer.checkpoint.every_steps=0 \
-    --set "trainer.export_hf_dir=$init" --log_level warning
+    --set "trainer.export_hf_dir=$init" --log-level warning
 fi
 
 for arm in $ARMS; do
@@ -43,7 +43,7 @@ for arm in $ARMS; do
   rm -rf "$RUN_DIR/$arm"
   "$M1RL" train --config "configs/ablation/$arm.yaml" "${common[@]}" --set "model.init_from=$init" \
     --set trainer.eval_at_start=true --set "trainer.metrics_dir=$RUN_DIR/$arm" \
-    --set "trainer.checkpoint.dir=$RUN_DIR/$arm/checkpoints" --log_level warning "$@"
+    --set "trainer.checkpoint.dir=$RUN_DIR/$arm/checkpoints" --log-level warning "$@"
 done
 
 python3 - "$RUN_DIR" "$THRESHOLD" $ARMS <<'PY'

@@ -58,7 +58,7 @@ for arm in $ARMS; do
     set +e
     timeout --signal=TERM --kill-after=15 "$left" "$M1RL" train --config configs/gpu_small.yaml "${common[@]}" \
       "${arm_sets[@]}" --set "trainer.seed=$seed" --set "data.seed=$seed" --set "trainer.metrics_dir=$out" \
-      --set "trainer.checkpoint.dir=$out/checkpoints" --resume auto --log_level warning
+      --set "trainer.checkpoint.dir=$out/checkpoints" --resume auto --log-level warning
     rc=$?
     set -e
     if (( rc == 124 || rc == 137 )); then echo "gpu_ablation: budget used during $arm seed $seed; run again"; exit 0; fi

@@ -72,7 +72,7 @@ run_stage() {
   echo "gpu_run: stage $name ($left s left)"
   set +e
   timeout --signal=TERM --kill-after=15 "$left" "$M1RL" train --config "$CONFIG" "${common[@]}" "$@" \
-    --resume auto --log_level warning
+    --resume auto --log-level warning
   local rc=$?
   set -e
   if (( rc == 124 || rc == 137 )); then

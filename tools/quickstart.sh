@@ -45,7 +45,7 @@ common=(--set "reward.mode=grpc" --set "reward.address=$addr"
   --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-75}" --set trainer.sft_batch_size=32 \
   --set trainer.optim.lr=3e-3 --set trainer.eval_every=0 --set trainer.eval_at_start=false \
   --set "trainer.metrics_dir=$RUN_DIR/sft" --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" \
-  --set trainer.checkpoint.every_steps=0 --set "trainer.export_hf_dir=$RUN_DIR/sft_model" --log_level warning
+  --set trainer.checkpoint.every_steps=0 --set "trainer.export_hf_dir=$RUN_DIR/sft_model" --log-level warning
 t_sft=$(date +%s)
 
 # --- stage 2: CISPO RL from the SFT policy ---

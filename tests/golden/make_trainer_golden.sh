@@ -21,7 +21,7 @@ with open(f"{d}/sft.yaml", "w") as f:
             f"data: {{shuffle: true, seed: 3, train_path: {d}/train.jsonl}}\n")
 PY
 "$M1RL" train --config "$dir/sft.yaml" --set "trainer.checkpoint.dir=$dir/golden/ckpt" \
-  --set "trainer.metrics_dir=$dir/golden/metrics" --log_level warning
+  --set "trainer.metrics_dir=$dir/golden/metrics" --log-level warning
 python3 - "$dir/golden/metrics/metrics.jsonl" > tests/golden/trainer_sft_losses.txt <<'PY'
 import json, sys
 for line in open(sys.argv[1]):

@@ -1,6 +1,6 @@
 // m1rl model-info: parameter counts and decode-state sizes from a config alone (nothing is allocated).
 //   m1rl model-info --preset minimax-m1
-//   m1rl model-info --config_json path/to/config.json
+//   m1rl model-info --config-json path/to/config.json
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -29,9 +29,9 @@ int RunModelInfo(const std::vector<std::string>& args) {
   int64_t head_tokens = 4096;
   m1rl::FlagSet flags("m1rl model-info",
                       "Parameter counts and state sizes of a policy config (no allocation).");
-  flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 (ignored with --config_json)");
-  flags.AddString("config_json", &config_json, "a Hugging Face config.json instead of a preset");
-  flags.AddInt("head_tokens", &head_tokens, "T for the chunked FP32 head memory estimate");
+  flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 (ignored with --config-json)");
+  flags.AddString("config-json", &config_json, "a Hugging Face config.json instead of a preset");
+  flags.AddInt("head-tokens", &head_tokens, "T for the chunked FP32 head memory estimate");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   absl::StatusOr<m1rl::model::ModelConfig> config;
   if (!config_json.empty()) {

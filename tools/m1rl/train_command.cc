@@ -34,7 +34,7 @@ int RunTrain(const std::vector<std::string>& args) {
   flags.AddRepeated("set", &overrides, "override path=value, e.g. trainer.optim.lr=1e-5 (repeatable)");
   flags.AddString("resume", &resume,
                   "auto (newest complete checkpoint, else fresh) or a checkpoint directory");
-  flags.AddString("log_level", &log_level, "info | warning | error");
+  flags.AddString("log-level", &log_level, "info | warning | error");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (config_path.empty()) {
     std::cerr << "m1rl train: --config is required\n" << flags.Usage();
@@ -42,7 +42,7 @@ int RunTrain(const std::vector<std::string>& args) {
   }
   m1rl::LogLevel level;
   if (!m1rl::ParseLogLevel(log_level, &level)) {
-    std::cerr << "m1rl train: --log_level must be info, warning or error, got '" << log_level << "'\n";
+    std::cerr << "m1rl train: --log-level must be info, warning or error, got '" << log_level << "'\n";
     return 2;
   }
   m1rl::SetMinLogLevel(level);
