@@ -26,6 +26,33 @@ if(NOT TARGET PkgConfig::GINAC)
   endif()
 endif()
 
+# PCRE2 and ICU (Debian libpcre2-dev, libicu-dev): tokenizer.json pre-tokenizer patterns and Unicode
+# normalizers (model/text_pipeline.h). pkg-config where available, else a search as for GiNaC.
+if(PkgConfig_FOUND)
+  pkg_check_modules(PCRE2 IMPORTED_TARGET libpcre2-8)
+  pkg_check_modules(ICU_UC IMPORTED_TARGET icu-uc)
+endif()
+if(NOT TARGET PkgConfig::PCRE2)
+  find_path(M1RL_PCRE2_INCLUDE pcre2.h HINTS ENV CPATH)
+  find_library(M1RL_PCRE2_LIB pcre2-8 HINTS ENV LIBRARY_PATH)
+  if(NOT (M1RL_PCRE2_INCLUDE AND M1RL_PCRE2_LIB))
+    message(FATAL_ERROR "PCRE2 not found (Debian libpcre2-dev; tools/setup-deps.sh installs it)")
+  endif()
+  add_library(PkgConfig::PCRE2 INTERFACE IMPORTED)
+  target_include_directories(PkgConfig::PCRE2 INTERFACE ${M1RL_PCRE2_INCLUDE})
+  target_link_libraries(PkgConfig::PCRE2 INTERFACE ${M1RL_PCRE2_LIB})
+endif()
+if(NOT TARGET PkgConfig::ICU_UC)
+  find_path(M1RL_ICU_INCLUDE unicode/normalizer2.h HINTS ENV CPATH)
+  find_library(M1RL_ICU_UC_LIB icuuc HINTS ENV LIBRARY_PATH)
+  if(NOT (M1RL_ICU_INCLUDE AND M1RL_ICU_UC_LIB))
+    message(FATAL_ERROR "ICU not found (Debian libicu-dev; tools/setup-deps.sh installs it)")
+  endif()
+  add_library(PkgConfig::ICU_UC INTERFACE IMPORTED)
+  target_include_directories(PkgConfig::ICU_UC INTERFACE ${M1RL_ICU_INCLUDE})
+  target_link_libraries(PkgConfig::ICU_UC INTERFACE ${M1RL_ICU_UC_LIB})
+endif()
+
 # libseccomp (Debian libseccomp-dev) for the sandbox's syscall filter (reward/sandbox). Optional: without it
 # the sandbox and the code domain are not built (the GPU host carries no libseccomp).
 if(PkgConfig_FOUND)

@@ -72,7 +72,11 @@ function(m1rl_cc_library)
 endfunction()
 
 function(m1rl_cc_test)
-  cmake_parse_arguments(A "TORCH;TORCH_FRONTEND" "NAME;LABEL;TIMEOUT" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(A "TORCH;TORCH_FRONTEND" "NAME;LABEL;TIMEOUT;FIXTURE" "SRCS;DEPS" ${ARGN})
+  set(fixture "")
+  if(A_FIXTURE)  # a ctest fixture (FIXTURES_SETUP elsewhere) every test of this binary requires
+    set(fixture FIXTURES_REQUIRED ${A_FIXTURE})
+  endif()
   if(NOT A_LABEL)
     set(A_LABEL cpu)
   endif()
@@ -95,7 +99,8 @@ function(m1rl_cc_test)
     # Each property holds a single value: list values do not survive gtest_discover_tests' quoting.
     PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}
                ENVIRONMENT "M1RL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
-               ENVIRONMENT_MODIFICATION "M1RL_BINARY_DIR=set:${PROJECT_BINARY_DIR}")
+               ENVIRONMENT_MODIFICATION "M1RL_BINARY_DIR=set:${PROJECT_BINARY_DIR}"
+               ${fixture})
 endfunction()
 
 function(m1rl_cc_binary)

@@ -56,44 +56,6 @@ CodePoint NextCodePoint(std::string_view s, size_t i) {
   return {0xFFFD, 1};  // invalid byte: one-byte piece, classified as a letter-like symbol
 }
 
-bool IsSpace(uint32_t cp) {
-  return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
-}
-
-bool IsNumber(uint32_t cp) {
-  return (cp >= '0' && cp <= '9') || (cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0x0660 && cp <= 0x0669) ||
-         (cp >= 0x00B2 && cp <= 0x00B3) || cp == 0x00B9 || (cp >= 0x00BC && cp <= 0x00BE);
-}
-
-// Approximates \p{L}: ASCII letters; above ASCII, everything that is not whitespace, a number, or in the
-// Latin-1 / general / CJK / fullwidth punctuation and symbol blocks.
-bool IsLetter(uint32_t cp) {
-  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
-  if (IsSpace(cp) || IsNumber(cp)) return false;
-  if (cp >= 0x80 && cp <= 0xBF) return cp == 0xAA || cp == 0xB5 || cp == 0xBA;
-  if (cp == 0xD7 || cp == 0xF7) return false;
-  if (cp >= 0x2000 && cp <= 0x2BFF) return false;  // punctuation, symbols, arrows, math, boxes
-  if (cp >= 0x3000 && cp <= 0x303F) return false;  // CJK punctuation
-  if ((cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) ||
-      (cp >= 0xFF5B && cp <= 0xFF65)) {
-    return false;  // fullwidth punctuation
-  }
-  if (cp >= 0x1F000 && cp <= 0x1FAFF) return false;  // emoji and pictographs
-  return true;
-}
-
-enum class CharClass { kLetter, kNumber, kSpace, kOther };
-
-CharClass Classify(uint32_t cp) {
-  if (IsSpace(cp)) return CharClass::kSpace;
-  if (IsLetter(cp)) return CharClass::kLetter;
-  if (IsNumber(cp)) return CharClass::kNumber;
-  return CharClass::kOther;
-}
-
-// GPT-2 byte -> printable code point map.
 const std::vector<uint32_t>& ByteToUnicode() {
   static const std::vector<uint32_t> table = [] {
     std::vector<uint32_t> t(256, 0);
@@ -165,55 +127,11 @@ std::string CharTokenizer::Decode(const std::vector<int32_t>& ids) const {
 // ---- BpeTokenizer --------------------------------------------------------------------------------------
 
 std::vector<std::string> BpeTokenizer::PreTokenize(std::string_view text) {
-  std::vector<uint32_t> cps;
-  std::vector<size_t> offs;  // byte offset of each code point, plus the end
-  for (size_t i = 0; i < text.size();) {
-    CodePoint c = NextCodePoint(text, i);
-    cps.push_back(c.cp);
-    offs.push_back(i);
-    i += c.len;
-  }
-  offs.push_back(text.size());
-  const size_t n = cps.size();
-  std::vector<std::string> pieces;
-  auto emit = [&](size_t a, size_t b) { pieces.emplace_back(text.substr(offs[a], offs[b] - offs[a])); };
-  size_t i = 0;
-  while (i < n) {
-    // 's|'t|'re|'ve|'m|'ll|'d
-    if (cps[i] == '\'' && i + 1 < n) {
-      auto at = [&](size_t k) -> uint32_t { return i + k < n ? cps[i + k] : 0; };
-      size_t len = 0;
-      if (at(1) == 's' || at(1) == 't' || at(1) == 'm' || at(1) == 'd') {
-        len = 2;
-      } else if ((at(1) == 'r' && at(2) == 'e') || (at(1) == 'v' && at(2) == 'e') ||
-                 (at(1) == 'l' && at(2) == 'l')) {
-        len = 3;
-      }
-      if (len > 0) {
-        emit(i, i + len);
-        i += len;
-        continue;
-      }
-    }
-    // " ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+"
-    size_t j = i;
-    if (cps[j] == ' ' && j + 1 < n && Classify(cps[j + 1]) != CharClass::kSpace) ++j;
-    const CharClass cls = Classify(cps[j]);
-    if (cls != CharClass::kSpace) {
-      size_t e = j + 1;
-      while (e < n && Classify(cps[e]) == cls) ++e;
-      emit(i, e);
-      i = e;
-      continue;
-    }
-    // "\s+(?!\S)|\s+"
-    size_t e = i;
-    while (e < n && Classify(cps[e]) == CharClass::kSpace) ++e;
-    if (e < n && e - i > 1) --e;  // leave the last space to prefix the next word
-    emit(i, e);
-    i = e;
-  }
-  return pieces;
+  return TextPipeline::Gpt2()->Split(text);
+}
+
+std::vector<std::string> BpeTokenizer::Pieces(std::string_view text) const {
+  return pipeline_->Split(pipeline_->Normalize(text));
 }
 
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromFile(const std::string& path) {
@@ -244,6 +162,17 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
     return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' has no model.vocab object"));
   }
   std::unique_ptr<BpeTokenizer> tok(new BpeTokenizer());
+  nlohmann::json stages = {{"normalizer", j.value("normalizer", nlohmann::json())},
+                           {"pre_tokenizer", j.value("pre_tokenizer", nlohmann::json())}};
+  if (!j.contains("pre_tokenizer")) stages["pre_tokenizer"] = {{"type", "ByteLevel"}, {"use_regex", true}};
+  M1RL_ASSIGN_OR_RETURN(tok->pipeline_,
+                        TextPipeline::FromJson(stages, absl::StrCat("tokenizer '", origin, "'")));
+  if (!tok->pipeline_->byte_level()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokenizer '", origin,
+                     "': pre_tokenizer has no ByteLevel step; only byte-level BPE "
+                     "(GPT-2, Llama-3, Qwen2 style) is supported"));
+  }
   int32_t max_id = -1;
   for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
@@ -254,6 +183,9 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
     const int32_t id = it.value().get<int32_t>();
     tok->vocab_[it.key()] = id;
     max_id = std::max(max_id, id);
+  }
+  if (auto im = model.find("ignore_merges"); im != model.end() && im->is_boolean()) {
+    tok->ignore_merges_ = im->get<bool>();
   }
   auto merges_it = model.find("merges");
   if (merges_it != model.end() && !merges_it->is_array()) {
@@ -325,10 +257,18 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
 void BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) const {
   const auto& b2u = ByteToUnicode();
   std::vector<std::string> symbols;
+  std::string whole;
   for (char c : piece) {
     std::string s;
     AppendUtf8(b2u[static_cast<unsigned char>(c)], &s);
+    whole += s;
     symbols.push_back(std::move(s));
+  }
+  if (ignore_merges_) {
+    if (auto it = vocab_.find(whole); it != vocab_.end()) {
+      out->push_back(it->second);
+      return;
+    }
   }
   // Repeatedly merge every occurrence of the lowest-ranked adjacent pair (GPT-2 BPE).
   while (symbols.size() > 1) {
@@ -364,7 +304,7 @@ std::vector<int32_t> BpeTokenizer::Encode(std::string_view text) const {
   size_t start = 0;
   auto flush = [&](size_t end) {
     if (end <= start) return;
-    for (const std::string& piece : PreTokenize(text.substr(start, end - start))) EncodePiece(piece, &ids);
+    for (const std::string& piece : Pieces(text.substr(start, end - start))) EncodePiece(piece, &ids);
   };
   size_t i = 0;
   while (i < text.size()) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/text_pipeline.h"
 
 namespace m1rl::model {
 
@@ -44,12 +45,12 @@ class CharTokenizer final : public Tokenizer {
   int32_t pad_id() const override { return 0; }
 };
 
-// Byte-level BPE (GPT-2 / tiktoken style) from tokenizer.json: model.vocab, model.merges (either "a b"
-// strings or [a, b] pairs), added_tokens (specials matched literally before pre-tokenization), and the
-// pre-tokenizer: the GPT-2 split pattern (letters, numbers, other, whitespace with the (?!\S) rule and
-// English contractions) implemented without a regex engine; Unicode letters/numbers are classified by
-// code point ranges (all non-ASCII code points that are not whitespace or common punctuation count as
-// letters). eos/bos/pad are found among added tokens by the usual names.
+// Byte-level BPE (GPT-2 / Llama-3 / Qwen2 style) from tokenizer.json: model.vocab, model.merges (either
+// "a b" strings or [a, b] pairs), added_tokens (matched literally on the raw text before normalisation, as
+// `tokenizers` does for tokens with normalized: false), then the file's normalizer and pre_tokenizer run
+// as written (model/text_pipeline.h). A file without a "pre_tokenizer" key gets GPT-2's ByteLevel split;
+// one whose pre_tokenizer has no ByteLevel step (sentencepiece-style BPE) is refused, as is a model.type
+// other than BPE. eos/bos/pad are found among added tokens by the usual names.
 class BpeTokenizer final : public Tokenizer {
  public:
   // InvalidArgument / NotFound naming the file and key on malformed input.
@@ -64,13 +65,17 @@ class BpeTokenizer final : public Tokenizer {
   int32_t bos_id() const override { return bos_id_; }
   int32_t pad_id() const override { return pad_id_; }
 
-  // The pre-tokenizer pieces of `text` (no specials), for tests.
+  // GPT-2's pre-tokenizer pieces of `text` (no specials), for tests.
   static std::vector<std::string> PreTokenize(std::string_view text);
+  // This tokenizer's normalizer + pre-tokenizer pieces of `text` (no specials).
+  std::vector<std::string> Pieces(std::string_view text) const;
 
  private:
   BpeTokenizer() = default;
   void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
 
+  std::unique_ptr<TextPipeline> pipeline_;
+  bool ignore_merges_ = false;  // model.ignore_merges: a piece found whole in the vocab is one token
   std::unordered_map<std::string, int32_t> vocab_;         // byte-level unicode string -> id
   std::vector<std::string> id_to_token_;                   // id -> byte-level unicode string ("" if unused)
   std::unordered_map<std::string, int32_t> merge_rank_;    // "a\x01b" -> rank

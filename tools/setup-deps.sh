@@ -13,6 +13,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format clang-tidy
   gnuplot-nox
   bubblewrap libseccomp-dev
+  libpcre2-dev libicu-dev
 )
 
 SUDO=""
