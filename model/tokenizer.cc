@@ -57,7 +57,7 @@ CodePoint NextCodePoint(std::string_view s, size_t i) {
 }
 
 const std::vector<uint32_t>& ByteToUnicode() {
-  static const std::vector<uint32_t> table = [] {
+  static const std::vector<uint32_t> kTable = [] {
     std::vector<uint32_t> t(256, 0);
     std::vector<bool> direct(256, false);
     for (int b = '!'; b <= '~'; ++b) direct[b] = true;
@@ -67,17 +67,17 @@ const std::vector<uint32_t>& ByteToUnicode() {
     for (int b = 0; b < 256; ++b) t[b] = direct[b] ? static_cast<uint32_t>(b) : 256 + n++;
     return t;
   }();
-  return table;
+  return kTable;
 }
 
 const std::unordered_map<uint32_t, unsigned char>& UnicodeToByte() {
-  static const std::unordered_map<uint32_t, unsigned char> table = [] {
+  static const std::unordered_map<uint32_t, unsigned char> kTable = [] {
     std::unordered_map<uint32_t, unsigned char> t;
     const auto& fwd = ByteToUnicode();
     for (int b = 0; b < 256; ++b) t[fwd[b]] = static_cast<unsigned char>(b);
     return t;
   }();
-  return table;
+  return kTable;
 }
 
 }  // namespace
@@ -211,7 +211,7 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
         return absl::InvalidArgumentError(
             absl::StrCat("tokenizer: '", origin, "' model.merges[", rank, "] must be a string or a pair"));
       }
-      tok->merge_rank_.emplace(a + '\x01' + b, rank);
+      tok->merge_rank_.emplace(absl::StrCat(a, "\x01", b), rank);
       ++rank;
     }
   }
