@@ -138,6 +138,7 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"hanoi","start":"AA","target":"C","max_moves":3})", "AB, AC, BC", "AC, AB, CB"},
       {R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"1234............"})",
        "1234341221434321", "1234341221433421"},
+      {R"({"family":"topo_sort","num_tasks":3,"edges":[[2,0],[0,1]]})", "C A B", "A C B"},
       {R"({"family":"long_mult","a":123,"b":45})", "5535", "5545"},
       {R"({"family":"long_mult_heldout","a":12,"b":34})", "408", "418"},
   };

@@ -112,6 +112,15 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(s[0], s[1]);
          return s;
        }},
+      // Swap the two tasks of the first constraint (every instance has one): it now runs backwards.
+      {"topo_sort",
+       [](const nlohmann::json& inst, const std::string& w) {
+         std::string s = w;
+         const size_t a = s.find(static_cast<char>('A' + inst["edges"][0][0].get<int>()));
+         const size_t b = s.find(static_cast<char>('A' + inst["edges"][0][1].get<int>()));
+         std::swap(s[a], s[b]);
+         return s;
+       }},
   };
   return kMutators;
 }
