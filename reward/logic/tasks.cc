@@ -68,6 +68,8 @@ Registry MakeRegistry() {
   Registry r;
   r.owned.push_back(internal::NewArithFamily());
   r.owned.push_back(internal::NewArithChainFamily());
+  r.owned.push_back(internal::NewBaseConversionFamily());
+  r.owned.push_back(internal::NewCalendarFamily());
   r.owned.push_back(internal::NewCountdownFamily());
   r.owned.push_back(internal::NewCryptarithmFamily());
   r.owned.push_back(internal::NewDyckFamily());
