@@ -126,6 +126,10 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"arith_add","a":47,"b":38})", "85", "75"},
       {R"({"family":"arith_add_heldout","a":12,"b":9})", "21", "22"},
       {R"({"family":"arith_chain","start":2,"steps":[{"op":"mul","arg":5},{"op":"sub","arg":1}]})", "9", "5"},
+      {R"({"family":"base_conversion","value":"255","from_base":10,"to_base":16})", "FF", "FE"},
+      {R"({"family":"calendar","question":"weekday","date":"2000-02-29"})", "Tuesday", "Wednesday"},
+      {R"({"family":"calendar","question":"days_between","from":"2024-01-01","to":"2024-03-01"})", "60",
+       "59"},
       {R"({"family":"countdown","numbers":[2,3,7],"target":17})", "2*7+3", "2*7*3"},
       {R"({"family":"game24","numbers":[1,2,3,4],"target":24})", "1*2*3*4", "1+2+3+4"},
       {R"({"family":"cryptarithm","addends":["A","B"],"result":"C"})", "A=1,B=2,C=3", "A=1,B=2,C=4"},
@@ -138,10 +142,11 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"hanoi","start":"AA","target":"C","max_moves":3})", "AB, AC, BC", "AC, AB, CB"},
       {R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"1234............"})",
        "1234341221434321", "1234341221433421"},
+      {R"({"family":"topo_sort","num_tasks":3,"edges":[[2,0],[0,1]]})", "C A B", "A C B"},
       {R"({"family":"long_mult","a":123,"b":45})", "5535", "5545"},
       {R"({"family":"long_mult_heldout","a":12,"b":34})", "408", "418"},
   };
-  EXPECT_EQ(std::size(cases), logic::FamilyNames().size());
+  EXPECT_EQ(std::size(cases), logic::FamilyNames().size() + 1);  // calendar has two questions
   for (const Case& c : cases) {
     VerifyOutcome right = Score(c.gold, std::string("<answer>") + c.right + "</answer>");
     EXPECT_EQ(right.status, rl::OK) << c.gold << " " << right.details;

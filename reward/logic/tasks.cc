@@ -68,6 +68,8 @@ Registry MakeRegistry() {
   Registry r;
   r.owned.push_back(internal::NewArithFamily());
   r.owned.push_back(internal::NewArithChainFamily());
+  r.owned.push_back(internal::NewBaseConversionFamily());
+  r.owned.push_back(internal::NewCalendarFamily());
   r.owned.push_back(internal::NewCountdownFamily());
   r.owned.push_back(internal::NewCryptarithmFamily());
   r.owned.push_back(internal::NewDyckFamily());
@@ -78,6 +80,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewSortingFamily());
   r.owned.push_back(internal::NewSubsetSumFamily());
   r.owned.push_back(internal::NewSudokuFamily());
+  r.owned.push_back(internal::NewTopoSortFamily());
   r.owned.push_back(internal::NewLongMultFamily());
   r.owned.push_back(internal::NewLongMultHeldoutFamily());
   r.owned.push_back(internal::NewAdditionFamily());

@@ -112,6 +112,28 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(s[0], s[1]);
          return s;
        }},
+      // Swap the two tasks of the first constraint (every instance has one): it now runs backwards.
+      {"topo_sort",
+       [](const nlohmann::json& inst, const std::string& w) {
+         std::string s = w;
+         const size_t a = s.find(static_cast<char>('A' + inst["edges"][0][0].get<int>()));
+         const size_t b = s.find(static_cast<char>('A' + inst["edges"][0][1].get<int>()));
+         std::swap(s[a], s[b]);
+         return s;
+       }},
+      // Changing the last digit ('1' and '0' exist in every base) changes the value.
+      {"base_conversion",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         s.back() = s.back() == '1' ? '0' : '1';
+         return s == "01" ? std::string("1") : s;
+       }},
+      // Another weekday, or the day count + 1.
+      {"calendar",
+       [](const nlohmann::json& inst, const std::string& w) {
+         if (inst["question"] == "weekday") return std::string(w == "Monday" ? "Tuesday" : "Monday");
+         return std::to_string(std::stoll(w) + 1);
+       }},
   };
   return kMutators;
 }

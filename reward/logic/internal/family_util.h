@@ -51,6 +51,8 @@ inline constexpr size_t kMaxAnswerBytes = 65536;
 
 std::unique_ptr<TaskFamily> NewArithFamily();
 std::unique_ptr<TaskFamily> NewArithChainFamily();
+std::unique_ptr<TaskFamily> NewBaseConversionFamily();
+std::unique_ptr<TaskFamily> NewCalendarFamily();
 std::unique_ptr<TaskFamily> NewCountdownFamily();
 std::unique_ptr<TaskFamily> NewGame24Family();
 std::unique_ptr<TaskFamily> NewCryptarithmFamily();
@@ -61,6 +63,7 @@ std::unique_ptr<TaskFamily> NewNQueensFamily();
 std::unique_ptr<TaskFamily> NewSortingFamily();
 std::unique_ptr<TaskFamily> NewSubsetSumFamily();
 std::unique_ptr<TaskFamily> NewSudokuFamily();
+std::unique_ptr<TaskFamily> NewTopoSortFamily();
 std::unique_ptr<TaskFamily> NewLongMultFamily();
 std::unique_ptr<TaskFamily> NewLongMultHeldoutFamily();
 std::unique_ptr<TaskFamily> NewAdditionFamily();
