@@ -18,6 +18,11 @@ namespace {
 
 using Less = std::array<int64_t, 4>;  // r1, c1, r2, c2 (1-based): cell 1 < cell 2
 
+// Row-major index of 0-based (r, c) in an n x n grid.
+size_t Cell(int r, int c, int n) {
+  return static_cast<size_t>(r) * static_cast<size_t>(n) + static_cast<size_t>(c);
+}
+
 // A random Latin square: the cyclic square with rows, columns and symbols permuted.
 std::vector<int> RandomLatinSquare(int n, Rng& rng) {
   std::vector<int> rows(static_cast<size_t>(n)), cols(static_cast<size_t>(n)), syms(static_cast<size_t>(n));
@@ -30,7 +35,7 @@ std::vector<int> RandomLatinSquare(int n, Rng& rng) {
   for (int r = 0; r < n; ++r) {
     for (int c = 0; c < n; ++c) {
       const int k = (rows[static_cast<size_t>(r)] + cols[static_cast<size_t>(c)]) % n;
-      sq[static_cast<size_t>(r * n + c)] = syms[static_cast<size_t>(k)];
+      sq[Cell(r, c, n)] = syms[static_cast<size_t>(k)];
     }
   }
   return sq;
@@ -39,7 +44,7 @@ std::vector<int> RandomLatinSquare(int n, Rng& rng) {
 // k random adjacent pairs of the solution, oriented so the smaller cell comes first.
 std::vector<Less> RandomInequalities(int n, const std::vector<int>& sq, size_t k, Rng& rng) {
   std::vector<Less> all;
-  all.reserve(static_cast<size_t>(2 * n * (n - 1)));
+  all.reserve(2 * Cell(n, 0, n));
   for (int r = 0; r < n; ++r) {
     for (int c = 0; c < n; ++c) {
       if (c + 1 < n) all.push_back({r, c, r, c + 1});
@@ -118,8 +123,8 @@ std::string LatinViolation(const std::string& cells, const std::string& grid, in
   for (int u = 0; u < n; ++u) {
     unsigned row_seen = 0, col_seen = 0;
     for (int i = 0; i < n; ++i) {
-      const unsigned rbit = 1u << (cells[static_cast<size_t>(u * n + i)] - '0');
-      const unsigned cbit = 1u << (cells[static_cast<size_t>(i * n + u)] - '0');
+      const unsigned rbit = 1u << (cells[Cell(u, i, n)] - '0');
+      const unsigned cbit = 1u << (cells[Cell(i, u, n)] - '0');
       if (row_seen & rbit) return absl::StrCat("row ", u + 1, " repeats a digit");
       if (col_seen & cbit) return absl::StrCat("column ", u + 1, " repeats a digit");
       row_seen |= rbit;
@@ -156,8 +161,7 @@ class FutoshikiFamily : public TaskFamily {
     std::string witness;
     for (int v : sq) witness.push_back(static_cast<char>('0' + v));
     std::vector<std::string> rows_text, less_text;
-    for (int r = 0; r < n; ++r)
-      rows_text.push_back(grid.substr(static_cast<size_t>(r * n), static_cast<size_t>(n)));
+    for (int r = 0; r < n; ++r) rows_text.push_back(grid.substr(Cell(r, 0, n), static_cast<size_t>(n)));
     for (const Less& l : less)
       less_text.push_back(absl::StrCat("(", l[0], ",", l[1], ")<(", l[2], ",", l[3], ")"));
     GeneratedInstance g;
