@@ -133,6 +133,8 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"futoshiki","size":3,"grid":"1........","less":[[1,2,1,3]]})", "123231312", "132213321"},
       {R"({"family":"graph_coloring","num_vertices":3,"num_colors":3,"edges":[[0,1],[1,2],[0,2]]})", "0 1 2",
        "0 1 0"},
+      {R"({"family":"knights_knaves","statements":[{"kind":"is_knave","a":1},{"kind":"same","a":0,"b":1}]})",
+       "knight knave", "knight knight"},
       {R"({"family":"n_queens","n":4,"fixed":[]})", "3 1 4 2", "1 3 1 4"},
       {R"({"family":"sat","num_vars":3,"clauses":[[1,2],[-1,3],[-2,-3]]})", "1 0 1", "1 1 1"},
       {R"({"family":"sorting","values":[3,1,2],"key":"value","order":"asc"})", "1, 2, 3", "3, 2, 1"},

@@ -110,6 +110,11 @@ const std::map<std::string, Mutator>& Mutators() {
        [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
       // Dropping the last move leaves the disk it moved off the target peg.
       {"hanoi", [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(',')); }},
+      // The solution is unique, so flipping the first islander's kind breaks it.
+      {"knights_knaves",
+       [](const nlohmann::json&, const std::string& w) {
+         return w.substr(0, 6) == "knight" ? "knave" + w.substr(6) : "knight" + w.substr(5);
+       }},
       // Every variable of clause 1 set to the value that makes its literal false.
       {"sat",
        [](const nlohmann::json& inst, const std::string& w) {
