@@ -8,8 +8,8 @@
 //
 // Families: arith (domain "math"), arith_add / arith_add_heldout (domain "math", the quickstart task:
 // disjoint train / held-out problems), arith_chain, countdown, game24, cryptarithm,
-// dyck, futoshiki, graph_coloring, hanoi, knights_knaves, long_mult / long_mult_heldout (disjoint train / held-out
-// problems with a scratchpad demonstration), n_queens, sat, sorting, subset_sum, sudoku.
+// dyck, futoshiki, graph_coloring, hanoi, knights_knaves, long_mult / long_mult_heldout (disjoint train /
+// held-out problems with a scratchpad demonstration), n_queens, sat, sorting, subset_sum, sudoku.
 // FamilyNames() lists them.
 //
 // Rules every family obeys:
