@@ -2,9 +2,10 @@
 # constraint-checking verifiers, and the "logic" Verifier. No LibTorch (S2).
 m1rl_cc_library(NAME logic_tasks
   SRCS logic/tasks.cc logic/rational.cc logic/expr.cc logic/internal/family_util.cc
-       logic/arith.cc logic/countdown.cc logic/cryptarithm.cc logic/dyck.cc logic/graph_coloring.cc
+       logic/arith.cc logic/countdown.cc logic/cryptarithm.cc logic/dyck.cc logic/futoshiki.cc logic/graph_coloring.cc
        logic/n_queens.cc logic/sorting.cc logic/sudoku.cc logic/subset_sum.cc logic/hanoi.cc logic/long_mult.cc
        logic/topo_sort.cc logic/base_conversion.cc logic/calendar.cc
+       logic/knights_knaves.cc logic/sat.cc
   HDRS logic/tasks.h logic/rational.h logic/expr.h logic/rng.h logic/internal/family_util.h logic/internal/test_util.h
   DEPS m1rl::status m1rl::random nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings)
 m1rl_cc_library(NAME logic_verifier
@@ -17,10 +18,11 @@ m1rl_cc_test(NAME logic_rational_test SRCS logic/rational_test.cc logic/expr_tes
 m1rl_cc_test(NAME logic_tasks_test SRCS logic/tasks_test.cc
   DEPS m1rl::logic_tasks m1rl::status_matchers LABEL cpu TIMEOUT 120)
 m1rl_cc_test(NAME logic_families_test
-  SRCS logic/arith_test.cc logic/countdown_test.cc logic/cryptarithm_test.cc logic/dyck_test.cc
+  SRCS logic/arith_test.cc logic/countdown_test.cc logic/cryptarithm_test.cc logic/dyck_test.cc logic/futoshiki_test.cc
        logic/graph_coloring_test.cc logic/n_queens_test.cc logic/sorting_test.cc logic/sudoku_test.cc
        logic/subset_sum_test.cc logic/hanoi_test.cc logic/long_mult_test.cc
        logic/topo_sort_test.cc logic/base_conversion_test.cc logic/calendar_test.cc
+       logic/knights_knaves_test.cc logic/sat_test.cc
   DEPS m1rl::logic_tasks m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME logic_verifier_test SRCS logic/logic_verifier_test.cc
   DEPS m1rl::logic_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)

@@ -73,10 +73,13 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewCountdownFamily());
   r.owned.push_back(internal::NewCryptarithmFamily());
   r.owned.push_back(internal::NewDyckFamily());
+  r.owned.push_back(internal::NewFutoshikiFamily());
   r.owned.push_back(internal::NewGame24Family());
   r.owned.push_back(internal::NewGraphColoringFamily());
   r.owned.push_back(internal::NewHanoiFamily());
+  r.owned.push_back(internal::NewKnightsKnavesFamily());
   r.owned.push_back(internal::NewNQueensFamily());
+  r.owned.push_back(internal::NewSatFamily());
   r.owned.push_back(internal::NewSortingFamily());
   r.owned.push_back(internal::NewSubsetSumFamily());
   r.owned.push_back(internal::NewSudokuFamily());

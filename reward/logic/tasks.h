@@ -7,9 +7,10 @@
 //   absl::StatusOr<CheckResult> r = f->Check(g->instance, g->witness);   // r->kind == kCorrect
 //
 // Families: arith (domain "math"), arith_add / arith_add_heldout (domain "math", the quickstart task:
-// disjoint train / held-out problems), arith_chain, base_conversion, calendar, countdown, game24, cryptarithm,
-// dyck, graph_coloring, hanoi, long_mult / long_mult_heldout (disjoint train / held-out problems with a
-// scratchpad demonstration), n_queens, sorting, subset_sum, sudoku, topo_sort. FamilyNames() lists them.
+// disjoint train / held-out problems), arith_chain, base_conversion, calendar, countdown, game24,
+// cryptarithm, dyck, futoshiki, graph_coloring, hanoi, knights_knaves, long_mult / long_mult_heldout
+// (disjoint train / held-out problems with a scratchpad demonstration), n_queens, sat, sorting, subset_sum,
+// sudoku, topo_sort. FamilyNames() lists them.
 //
 // Rules every family obeys:
 //  - Generate is deterministic in (seed, difficulty) on every platform (reward/logic/rng.h), and the

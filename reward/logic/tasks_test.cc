@@ -58,6 +58,13 @@ const std::map<std::string, Mutator>& Mutators() {
       {"cryptarithm", [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(',')); }},
       // Dropping the last closer leaves one bracket open.
       {"dyck", [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.size() - 1); }},
+      // Swap cells 0 and 1 of row 1: each digit lands in a column that already holds it.
+      {"futoshiki",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         std::swap(s[0], s[1]);
+         return s;
+       }},
       // Give an edge's second endpoint the colour of its first (or an out-of-range colour if no edges).
       {"graph_coloring",
        [](const nlohmann::json& inst, const std::string& w) {
@@ -103,6 +110,21 @@ const std::map<std::string, Mutator>& Mutators() {
        [](const nlohmann::json&, const std::string& w) { return std::to_string(std::stoll(w) + 1); }},
       // Dropping the last move leaves the disk it moved off the target peg.
       {"hanoi", [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(',')); }},
+      // The solution is unique, so flipping the first islander's kind breaks it.
+      {"knights_knaves",
+       [](const nlohmann::json&, const std::string& w) {
+         return w.substr(0, 6) == "knight" ? "knave" + w.substr(6) : "knight" + w.substr(5);
+       }},
+      // Every variable of clause 1 set to the value that makes its literal false.
+      {"sat",
+       [](const nlohmann::json& inst, const std::string& w) {
+         std::vector<int64_t> v = SplitInts(w);
+         for (const auto& lit : inst["clauses"][0]) {
+           const int64_t l = lit.get<int64_t>();
+           v[static_cast<size_t>(std::abs(l) - 1)] = l > 0 ? 0 : 1;
+         }
+         return IntsToString(v, " ");
+       }},
       // Dropping a picked (positive) number lowers the sum.
       {"subset_sum", [](const nlohmann::json&, const std::string& w) { return w.substr(w.find(',') + 1); }},
       // Swap cells 0 and 1 of row 1: each digit lands in a column that already holds it.
