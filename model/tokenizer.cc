@@ -162,59 +162,83 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
     return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' has no model.vocab object"));
   }
   std::unique_ptr<BpeTokenizer> tok(new BpeTokenizer());
+  M1RL_RETURN_IF_ERROR(tok->ReadPipeline(j, origin));
+  M1RL_ASSIGN_OR_RETURN(int32_t max_id, tok->ReadVocab(*vocab_it, origin));
+  if (auto im = model.find("ignore_merges"); im != model.end() && im->is_boolean()) {
+    tok->ignore_merges_ = im->get<bool>();
+  }
+  M1RL_RETURN_IF_ERROR(tok->ReadMerges(model, origin));
+  M1RL_ASSIGN_OR_RETURN(const int32_t max_added, tok->ReadAddedTokens(j, origin));
+  tok->IndexTokens(std::max(max_id, max_added));
+  return tok;
+}
+
+// The file's normalizer and pre_tokenizer (GPT-2's ByteLevel when the key is absent); byte-level only.
+absl::Status BpeTokenizer::ReadPipeline(const nlohmann::json& j, const std::string& origin) {
   nlohmann::json stages = {{"normalizer", j.value("normalizer", nlohmann::json())},
                            {"pre_tokenizer", j.value("pre_tokenizer", nlohmann::json())}};
   if (!j.contains("pre_tokenizer")) stages["pre_tokenizer"] = {{"type", "ByteLevel"}, {"use_regex", true}};
-  M1RL_ASSIGN_OR_RETURN(tok->pipeline_,
-                        TextPipeline::FromJson(stages, absl::StrCat("tokenizer '", origin, "'")));
-  if (!tok->pipeline_->byte_level()) {
+  M1RL_ASSIGN_OR_RETURN(pipeline_, TextPipeline::FromJson(stages, absl::StrCat("tokenizer '", origin, "'")));
+  if (!pipeline_->byte_level()) {
     return absl::InvalidArgumentError(
         absl::StrCat("tokenizer '", origin,
                      "': pre_tokenizer has no ByteLevel step; only byte-level BPE "
                      "(GPT-2, Llama-3, Qwen2 style) is supported"));
   }
+  return absl::OkStatus();
+}
+
+// model.vocab into vocab_; returns the largest id (-1 when empty).
+absl::StatusOr<int32_t> BpeTokenizer::ReadVocab(const nlohmann::json& vocab, const std::string& origin) {
   int32_t max_id = -1;
-  for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
         it.value().get<int64_t>() > INT32_MAX) {
       return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.vocab[\"", it.key(),
                                                      "\"] must be a non-negative integer"));
     }
     const int32_t id = it.value().get<int32_t>();
-    tok->vocab_[it.key()] = id;
+    vocab_[it.key()] = id;
     max_id = std::max(max_id, id);
   }
-  if (auto im = model.find("ignore_merges"); im != model.end() && im->is_boolean()) {
-    tok->ignore_merges_ = im->get<bool>();
-  }
+  return max_id;
+}
+
+// model.merges ("a b" strings or [a, b] pairs) into merge_rank_, in rank order.
+absl::Status BpeTokenizer::ReadMerges(const nlohmann::json& model, const std::string& origin) {
   auto merges_it = model.find("merges");
-  if (merges_it != model.end() && !merges_it->is_array()) {
+  if (merges_it == model.end()) return absl::OkStatus();
+  if (!merges_it->is_array()) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.merges must be a list"));
   }
-  if (merges_it != model.end()) {
-    int32_t rank = 0;
-    for (const auto& m : *merges_it) {
-      std::string a, b;
-      if (m.is_string()) {
-        const std::string s = m.get<std::string>();
-        const size_t sp = s.find(' ');
-        if (sp == std::string::npos) {
-          return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.merges[", rank,
-                                                         "] must be \"a b\", got \"", s, "\""));
-        }
-        a = s.substr(0, sp);
-        b = s.substr(sp + 1);
-      } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-        a = m[0].get<std::string>();
-        b = m[1].get<std::string>();
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("tokenizer: '", origin, "' model.merges[", rank, "] must be a string or a pair"));
+  int32_t rank = 0;
+  for (const auto& m : *merges_it) {
+    std::string a, b;
+    if (m.is_string()) {
+      const std::string s = m.get<std::string>();
+      const size_t sp = s.find(' ');
+      if (sp == std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.merges[", rank,
+                                                       "] must be \"a b\", got \"", s, "\""));
       }
-      tok->merge_rank_.emplace(absl::StrCat(a, "\x01", b), rank);
-      ++rank;
+      a = s.substr(0, sp);
+      b = s.substr(sp + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      a = m[0].get<std::string>();
+      b = m[1].get<std::string>();
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer: '", origin, "' model.merges[", rank, "] must be a string or a pair"));
     }
+    merge_rank_.emplace(absl::StrCat(a, "\x01", b), rank);
+    ++rank;
   }
+  return absl::OkStatus();
+}
+
+// added_tokens into specials_ (longest first, for literal matching); returns the largest id (-1 if none).
+absl::StatusOr<int32_t> BpeTokenizer::ReadAddedTokens(const nlohmann::json& j, const std::string& origin) {
+  int32_t max_id = -1;
   if (auto added = j.find("added_tokens"); added != j.end() && added->is_array()) {
     for (size_t i = 0; i < added->size(); ++i) {
       const auto& t = (*added)[i];
@@ -224,34 +248,36 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::
                                                        "] needs integer 'id' and string 'content'"));
       }
       const int32_t id = t["id"].get<int32_t>();
-      const std::string content = t["content"].get<std::string>();
-      tok->specials_.emplace_back(content, id);
+      specials_.emplace_back(t["content"].get<std::string>(), id);
       max_id = std::max(max_id, id);
     }
   }
-  std::sort(tok->specials_.begin(), tok->specials_.end(),
+  std::sort(specials_.begin(), specials_.end(),
             [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
-  tok->vocab_size_ = max_id + 1;
-  tok->id_to_token_.assign(tok->vocab_size_, "");
-  tok->is_special_.assign(tok->vocab_size_, false);
-  for (const auto& [s, id] : tok->vocab_) tok->id_to_token_[id] = s;
-  for (const auto& [s, id] : tok->specials_) {
-    tok->id_to_token_[id] = s;
-    tok->is_special_[id] = true;
+  return max_id;
+}
+
+// id -> token tables over [0, max_id], and eos/bos/pad among the specials by the usual names.
+void BpeTokenizer::IndexTokens(int32_t max_id) {
+  vocab_size_ = max_id + 1;
+  id_to_token_.assign(vocab_size_, "");
+  is_special_.assign(vocab_size_, false);
+  for (const auto& [s, id] : vocab_) id_to_token_[id] = s;
+  for (const auto& [s, id] : specials_) {
+    id_to_token_[id] = s;
+    is_special_[id] = true;
   }
   auto find_special = [&](std::initializer_list<std::string_view> names) -> int32_t {
     for (std::string_view name : names) {
-      for (const auto& [s, id] : tok->specials_) {
+      for (const auto& [s, id] : specials_) {
         if (s == name) return id;
       }
     }
     return -1;
   };
-  tok->eos_id_ =
-      find_special({"<end_of_sentence>", "<|endoftext|>", "</s>", "<eos>", "<|eot_id|>", "<|im_end|>"});
-  tok->bos_id_ = find_special({"<beginning_of_sentence>", "<s>", "<bos>", "<|begin_of_text|>"});
-  tok->pad_id_ = find_special({"<pad>", "<|pad|>", "[PAD]"});
-  return tok;
+  eos_id_ = find_special({"<end_of_sentence>", "<|endoftext|>", "</s>", "<eos>", "<|eot_id|>", "<|im_end|>"});
+  bos_id_ = find_special({"<beginning_of_sentence>", "<s>", "<bos>", "<|begin_of_text|>"});
+  pad_id_ = find_special({"<pad>", "<|pad|>", "[PAD]"});
 }
 
 void BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) const {

@@ -72,6 +72,12 @@ class BpeTokenizer final : public Tokenizer {
 
  private:
   BpeTokenizer() = default;
+  // FromJsonString's stages, in order.
+  absl::Status ReadPipeline(const nlohmann::json& j, const std::string& origin);
+  absl::StatusOr<int32_t> ReadVocab(const nlohmann::json& vocab, const std::string& origin);
+  absl::Status ReadMerges(const nlohmann::json& model, const std::string& origin);
+  absl::StatusOr<int32_t> ReadAddedTokens(const nlohmann::json& j, const std::string& origin);
+  void IndexTokens(int32_t max_id);
   void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
 
   std::unique_ptr<TextPipeline> pipeline_;
