@@ -16,6 +16,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/testing/byte_symbols.h"
 #include "model/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -24,23 +25,10 @@ namespace {
 
 using json = nlohmann::json;
 
-// GPT-2's byte -> printable code point table, from its definition (printable Latin-1 ranges map to
-// themselves, the other bytes to 256, 257, ... in byte order), as UTF-8 strings.
 std::vector<std::string> ByteSymbols() {
-  std::vector<std::string> out(256);
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    const int cp = printable ? b : next++;
-    std::string s;
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    out[b] = s;
-  }
+  std::vector<std::string> out;
+  out.reserve(256);
+  for (int b = 0; b < 256; ++b) out.push_back(::m1rl::model::testing::ByteSymbol(b));
   return out;
 }
 

@@ -9,35 +9,15 @@
 
 #include "common/testing/status_matchers.h"
 #include "model/chat_template.h"
+#include "model/testing/byte_symbols.h"
 
 namespace m1rl::model {
 namespace {
 
+using ::m1rl::model::testing::ByteSymbol;
 using ::m1rl::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// GPT-2's bytes_to_unicode, written from its definition: printable bytes map to themselves, the other 68
-// bytes to U+0100 onwards in byte order. Returns the UTF-8 string of byte b's symbol.
-std::string ByteSymbol(int b) {
-  auto direct = [](int x) {
-    return (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF);
-  };
-  int cp = b;
-  if (!direct(b)) {
-    int n = 0;
-    for (int x = 0; x < b; ++x) n += !direct(x);
-    cp = 256 + n;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return s;
-}
 
 // Vocab: byte b has id b; merges (rank order) and their products get ids 256...
 nlohmann::json TestTokenizerJson(bool pair_merges) {
