@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "model/chat_template.h"
 #include "model/testing/byte_symbols.h"
@@ -23,16 +24,16 @@ using ::testing::HasSubstr;
 nlohmann::json TestTokenizerJson(bool pair_merges) {
   nlohmann::json vocab = nlohmann::json::object();
   for (int b = 0; b < 256; ++b) vocab[ByteSymbol(b)] = b;
-  const std::string G = ByteSymbol(' ');  // "Ġ"
-  const std::vector<std::pair<std::string, std::string>> merges{{G, "t"},   {"h", "e"},   {G + "t", "he"},
-                                                                {"l", "l"}, {"he", "ll"}, {"hell", "o"}};
+  const std::string space = ByteSymbol(' ');  // "Ġ"
+  const std::vector<std::pair<std::string, std::string>> merges{
+      {space, "t"}, {"h", "e"}, {space + "t", "he"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}};
   nlohmann::json m = nlohmann::json::array();
   int id = 256;
   for (const auto& [a, b] : merges) {
     if (pair_merges) {
       m.push_back({a, b});
     } else {
-      m.push_back(a + " " + b);
+      m.push_back(absl::StrCat(a, " ", b));
     }
     vocab[a + b] = id++;
   }
