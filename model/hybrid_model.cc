@@ -5,6 +5,7 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/embedding.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/ones.h>
@@ -639,8 +640,10 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
                                   const std::vector<int64_t>& cu_seqlens, const at::Tensor& positions,  // [T]
                                   std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux,
                                   bool recompute_layers) const {
-  // The lookup reads the master embedding; only the T gathered rows are cast.
-  at::Tensor h = w_->embed.index_select(0, input_ids.to(device_)).to(compute_dtype_);  // [T, H]
+  // The lookup reads the master embedding; only the T gathered rows are cast. at::embedding, not
+  // index_select: on CUDA index_select's backward adds repeated rows with atomics (run-to-run different
+  // bits in the embedding gradient), embedding's backward sorts and sums segments in a fixed order.
+  at::Tensor h = at::embedding(w_->embed, input_ids.to(device_)).to(compute_dtype_);  // [T, H]
   const at::Tensor pos = positions.to(device_).to(ComputeDtype(dtype_));
   if (recompute_layers && seqs == nullptr && at::GradMode::is_enabled()) {
     for (size_t i = 0; i < w_->layers.size(); ++i) h = RecomputedLayer(h, i, cu_seqlens, pos, aux);
