@@ -9,8 +9,14 @@
 //     reported; none: PATCH_FAILED); reset every file the test patch touches to the snapshot (removed if
 //     the snapshot lacks it) and apply the test patch, so candidate edits to test files are neutralised.
 //     git runs without hooks or system config. An empty candidate skips the ladder (rung "empty").
-//  2. tests: `/bin/sh -c test_command` in /work/repo. The supervisor's wait status is the test
-//     command's; the log (stdout) is parsed by results_format (test_results.h).
+//  2. tests: `/bin/sh -c test_command` in /work/repo (a second run, possibly another slot's uid: setup
+//     leaves the copy world-writable). The supervisor's wait status is the test command's; its stdout is
+//     parsed by results_format (test_results.h).
+// Forgery: the log is the only results channel (no junit XML: the candidate's code runs in the same
+// process and uid as the framework, so a file is no harder to forge than stdout). What is caught: a
+// self-printed pass cannot hide the framework's own FAILED/ERROR line for the test (worst status wins),
+// and a non-zero exit with no failure in the log is SPOOFED. Not caught: a fake pass line for a test the
+// framework reports without its id (pytest's "SKIPPED [1] file:line") in a run that exits 0.
 // The snapshot must be readable by the sandbox's uids (world-readable when the server runs as root).
 //
 // Before any run the candidate is inspected (diff_paths.h): a path outside the repository or under .git/,
@@ -19,7 +25,7 @@
 //
 // Run verdicts, first that applies:
 //   INVALID_RUN  the test run hit its wall/CPU limit, was killed by a signal, hit the output cap, or
-//                reported no test at all;
+//                reported no test at all (e.g. the project no longer compiles);
 //   SPOOFED      it exited non-zero but its log shows no FAILED/ERROR test (self-printed passes: the
 //                framework would have reported the failure it exits for; SWE-bench #620);
 //   RESOLVED     every FAIL_TO_PASS test passed and every PASS_TO_PASS test was maintained (test_results.h);
