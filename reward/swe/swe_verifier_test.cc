@@ -117,6 +117,12 @@ class SweVerifierTest : public ::testing::Test {
     WriteFile(tmpl + "/cc/mathx.h", kMathH);
     WriteFile(tmpl + "/cc/test_main.cc", kTestMainCc);
     for (const char* d : {"/py", "/py/tests", "/cc"}) ASSERT_EQ(chmod((tmpl + d).c_str(), 0755), 0);
+    // The same Python project as a git bundle (a copy, so that py/ stays a plain directory).
+    const std::string git = "git -c user.email=t@t -c user.name=t -c init.defaultBranch=main";
+    const std::string cmd = "cp -a " + tmpl + "/py " + tmpl + "/pygit && cd " + tmpl + "/pygit && " + git +
+                            " init -q && " + git + " add -A && " + git + " commit -qm base && " + git +
+                            " bundle create -q ../py.bundle HEAD main 2>/dev/null && chmod 644 ../py.bundle";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
   static void TearDownTestSuite() {
     std::error_code ignored;
@@ -174,6 +180,21 @@ TEST_F(SweVerifierTest, GoldPatchResolves) {
   EXPECT_EQ(o.verdict, rl::CORRECT) << o.details;
   EXPECT_EQ(o.correctness, 1.0);
   EXPECT_THAT(o.details, HasSubstr("RESOLVED rung=git_apply exit=0 F2P 1/1 P2P 1/1"));
+}
+
+TEST_F(SweVerifierTest, GitBundleSnapshot) {
+  rl::ScoreItem item = PyItem(kPyGold);
+  item.mutable_swe()->clear_repo_dir();
+  item.mutable_swe()->set_repo_bundle(*fixture_root + "/py.bundle");
+  VerifyOutcome o = Verify(item);
+  ASSERT_EQ(o.status, rl::OK) << o.details;
+  EXPECT_EQ(o.correctness, 1.0) << o.details;
+  EXPECT_THAT(o.details, HasSubstr("RESOLVED rung=git_apply exit=0 F2P 1/1 P2P 1/1"));
+  item.set_response("```diff\n```");
+  o = Verify(item);
+  ASSERT_EQ(o.status, rl::OK) << o.details;
+  EXPECT_EQ(o.correctness, 0.0) << o.details;
+  EXPECT_THAT(o.details, HasSubstr("UNRESOLVED rung=empty"));
 }
 
 TEST_F(SweVerifierTest, EmptyPatchDoesNotResolve) {
