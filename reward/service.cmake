@@ -36,7 +36,7 @@ m1rl_cc_library(NAME reward_sandboxed_registry SRCS service/sandboxed_registry.c
   DEPS m1rl::reward_registry m1rl::config_proto m1rl::status)
 if(M1RL_HAVE_SANDBOX)
   target_compile_definitions(m1rl_reward_sandboxed_registry PRIVATE M1RL_HAVE_SANDBOX)
-  target_link_libraries(m1rl_reward_sandboxed_registry PUBLIC m1rl::code_verifier)
+  target_link_libraries(m1rl_reward_sandboxed_registry PUBLIC m1rl::code_verifier m1rl::swe_verifier)
   m1rl_cc_test(NAME reward_service_code_domain_test SRCS service/code_domain_test.cc
     DEPS m1rl::reward_client m1rl::reward_server m1rl::status_matchers LABEL cpu TIMEOUT 120)
 endif()

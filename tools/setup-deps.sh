@@ -12,7 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libginac-dev libcln-dev libssl-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   gnuplot-nox
-  bubblewrap libseccomp-dev
+  bubblewrap libseccomp-dev patch python3-pytest
   libpcre2-dev libicu-dev
 )
 

@@ -113,5 +113,37 @@ TEST(CodeDomainTest, GrpcServerScoresCodeWithinTheRpcDeadline) {
   EXPECT_LT(elapsed_ms, 1000.0 + 1000.0);
 }
 
+// Domain "swe" shares the sandbox pool: served when reward.swe.enabled, and validates its payload.
+TEST(CodeDomainTest, SweDomainServedWhenEnabled) {
+  config::RewardConfig c = CodeConfig();
+  c.mutable_code()->set_enabled(false);
+  c.mutable_swe()->set_enabled(true);
+  auto client = RewardClient::Create(c);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto info = (*client)->GetInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_THAT(info->domains_served(), Contains("swe"));
+  EXPECT_THAT(info->protections(), Contains("sandbox: seccomp"));
+  rl::ScoreItem missing;
+  missing.set_item_id("m");
+  missing.set_domain("swe");
+  missing.set_response("```diff\n```");
+  rl::ScoreItem bad = missing;
+  bad.set_item_id("b");
+  bad.mutable_swe()->set_repo_dir("/nonexistent/m1rl-swe-repo");
+  auto results = (*client)->ScoreBatch({missing, bad});
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].status(), rl::INVALID_INPUT);
+  EXPECT_THAT((*results)[0].details(), HasSubstr("item.swe: missing"));
+  EXPECT_EQ((*results)[1].status(), rl::INVALID_INPUT);
+  EXPECT_THAT((*results)[1].details(),
+              HasSubstr("item.swe.repo_dir: '/nonexistent/m1rl-swe-repo' does not exist"));
+
+  c.mutable_swe()->set_regression_penalty(1.0);
+  EXPECT_THAT(
+      RewardClient::Create(c).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.swe.regression_penalty must be <= 0")));
+}
+
 }  // namespace
 }  // namespace m1rl::reward

@@ -70,9 +70,10 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
     case rl::ScoreItem::kGold:
       in.gold = item.gold();
       break;
-    // Nothing to map: code is structured (the code verifier reads and validates item.code through
-    // in.item), and domains without ground truth ("format") accept an empty payload (the verifier decides).
+    // Nothing to map: code and swe are structured (their verifiers read and validate item.code /
+    // item.swe through in.item), and domains without ground truth ("format") accept an empty payload.
     case rl::ScoreItem::kCode:
+    case rl::ScoreItem::kSwe:
     case rl::ScoreItem::PAYLOAD_NOT_SET:
       break;
   }
@@ -102,12 +103,17 @@ std::string DeriveIdempotencyKey(const rl::ScoreItem& item, std::string_view ver
     case rl::ScoreItem::kGold:
       AppendField(buf, item.gold());
       break;
-    case rl::ScoreItem::kCode: {
+    case rl::ScoreItem::kCode:
+    case rl::ScoreItem::kSwe: {
       std::string bytes;
       google::protobuf::io::StringOutputStream stream(&bytes);
       google::protobuf::io::CodedOutputStream coded(&stream);
       coded.SetSerializationDeterministic(true);
-      item.code().SerializeToCodedStream(&coded);
+      if (item.has_code()) {
+        item.code().SerializeToCodedStream(&coded);
+      } else {
+        item.swe().SerializeToCodedStream(&coded);
+      }
       coded.Trim();
       AppendField(buf, bytes);
       break;
