@@ -15,7 +15,12 @@ namespace {
 // A uniform in [0, 1) from the top 53 bits of a 64-bit hash.
 double Uniform01(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
-bool HasRamp(const config::DataSourceConfig& s) { return s.has_ramp(); }
+// Set when any ramp field is (message presence does not survive the config loader, which fills every
+// sub-message).
+bool HasRamp(const config::DataSourceConfig& s) {
+  const auto& r = s.ramp();
+  return r.from() != 0 || r.to() != 0 || r.start_step() != 0 || r.end_step() != 0;
+}
 
 void CheckSchedule(const config::DataSourceConfig& s, const std::string& path, int num_stages,
                    std::vector<std::string>& errors) {
@@ -67,7 +72,7 @@ std::vector<config::DataSourceConfig> ResolvedSources(const config::DataConfig& 
 
 double SourceWeight(const config::DataSourceConfig& s, int64_t step, int stage) {
   if (s.per_stage_size() > 0) return s.per_stage(std::clamp(stage, 0, s.per_stage_size() - 1));
-  if (!s.has_ramp()) return s.weight();
+  if (!HasRamp(s)) return s.weight();
   const auto& r = s.ramp();
   if (step <= r.start_step()) return r.from();
   if (step >= r.end_step()) return r.to();
