@@ -591,9 +591,14 @@ void PopulateRecursive(Message* msg, std::vector<const Descriptor*>* on_path) {
   const Reflection* r = msg->GetReflection();
   for (int i = 0; i < desc->field_count(); ++i) {
     const FieldDescriptor* f = desc->field(i);
-    if (f->is_repeated() || f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_map() || f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
     if (f->real_containing_oneof() != nullptr) continue;
     if (std::find(on_path->begin(), on_path->end(), f->message_type()) != on_path->end()) continue;
+    if (f->is_repeated()) {  // also each element of a list of messages (trainer.stages, data.sources)
+      for (int j = 0; j < r->FieldSize(*msg, f); ++j)
+        PopulateRecursive(r->MutableRepeatedMessage(msg, f, j), on_path);
+      continue;
+    }
     PopulateRecursive(r->MutableMessage(msg, f), on_path);
   }
   on_path->pop_back();

@@ -11,6 +11,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "trainer/data_mixture.h"
+#include "trainer/stages.h"
 #include "trainer/trainer_config.h"
 
 namespace m1rl {
@@ -85,6 +87,33 @@ TEST(ConfigsTest, AblationArmsDifferOnlyInAlgorithm) {
   EXPECT_TRUE(d.Compare(arms[0], arms[1])) << "cispo vs grpo: " << diff;
   diff.clear();
   EXPECT_TRUE(d.Compare(arms[0], arms[2])) << "cispo vs dapo: " << diff;
+}
+
+// configs/minimax_m1.yaml's schedule (M1 §4.3, §5): 40K first, budgets rising to 80K, eps_high and the
+// grad clip lowered only in the 80K stage; rule-verified sources from step 0, the general source ramped in.
+TEST(ConfigsTest, MinimaxM1Schedule) {
+  M1RL_ASSERT_OK_AND_ASSIGN(config::RunConfig c,
+                            trainer::LoadRunConfig((ConfigsDir() / "minimax_m1.yaml").string()));
+  const auto& stages = c.trainer().stages();
+  ASSERT_EQ(stages.size(), 6);
+  EXPECT_EQ(stages[0].max_new_tokens(), 40960);
+  EXPECT_EQ(stages[5].max_new_tokens(), 81920);
+  for (int i = 0; i + 1 < stages.size(); ++i) {
+    EXPECT_LT(stages[i].max_new_tokens(), stages[i + 1].max_new_tokens()) << i;
+    const config::RunConfig s = trainer::ApplyStage(c, stages[i]);
+    EXPECT_EQ(s.algorithm().is_weight().eps_high(), c.algorithm().is_weight().eps_high()) << i;
+    EXPECT_EQ(s.trainer().optim().grad_clip(), c.trainer().optim().grad_clip()) << i;
+    EXPECT_EQ(s.algorithm().overlong().max_len(), stages[i].max_new_tokens()) << i;
+  }
+  const config::RunConfig last = trainer::ApplyStage(c, stages[5]);
+  EXPECT_LT(last.algorithm().is_weight().eps_high(), c.algorithm().is_weight().eps_high());
+  EXPECT_LT(last.trainer().optim().grad_clip(), c.trainer().optim().grad_clip());
+  EXPECT_EQ(last.rollout().max_new_tokens(), 81920);
+  ASSERT_EQ(c.data().sources_size(), 4);
+  EXPECT_EQ(c.data().sources(3).name(), "general");
+  EXPECT_EQ(trainer::SourceWeight(c.data().sources(3), 0, 0), 0.0);
+  EXPECT_GT(trainer::SourceWeight(c.data().sources(3), 1000, 0), 0.0);
+  for (int i = 0; i < 3; ++i) EXPECT_GT(trainer::SourceWeight(c.data().sources(i), 0, 0), 0.0) << i;
 }
 
 // configs/minimax_m1.yaml carries the published M1 shapes (MODEL.md §1-2).

@@ -9,7 +9,9 @@
 #include "model/config.h"
 #include "reward/service/client.h"
 #include "rollout/rollout_config.h"
+#include "trainer/data_mixture.h"
 #include "trainer/optimizer.h"
+#include "trainer/stages.h"
 
 namespace m1rl::trainer {
 namespace {
@@ -109,6 +111,8 @@ absl::Status ValidateRunConfig(const config::RunConfig& cfg) {
         algorithms::ResolveAlgorithmConfig(cfg.algorithm(), rollout::MaxNewTokens(cfg.rollout())).status());
   }
   c.Merge(ValidateTrainerConfig(cfg.trainer()));
+  c.Merge(ValidateStages(cfg.trainer()));
+  c.Merge(ValidateDataSources(cfg.data(), cfg.trainer().stages_size()));
   CheckCrossSection(cfg, c);
   return c.Result();
 }
@@ -117,7 +121,13 @@ absl::Status CheckDataFiles(const config::DataConfig& data) {
   constexpr char kHint[] =
       "write one with `m1rl make-data --task arith --difficulty 1 --n 20000 --seed 1 --out PATH` "
       "(tools/quickstart.sh does this for configs/quickstart.yaml)";
-  if (data.train_path().empty()) {
+  if (data.sources_size() > 0) {
+    for (int i = 0; i < data.sources_size(); ++i) {
+      if (std::filesystem::is_regular_file(data.sources(i).path())) continue;
+      return absl::NotFoundError(
+          absl::StrCat("data.sources[", i, "].path: no such file ", data.sources(i).path(), "; ", kHint));
+    }
+  } else if (data.train_path().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("data.train_path is required for training: a JSONL of "
                      "prompts; ",

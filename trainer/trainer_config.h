@@ -41,13 +41,15 @@ absl::Status ValidateTrainerConfig(const config::TrainerConfig& t);
 // The whole run config: each module's validation (model::ValidateModelConfig,
 // rollout::ValidateRolloutConfig, algorithms::ResolveAlgorithmConfig for RL with the generation budget,
 // reward::RewardClient::ValidateConfig where a reward client is needed, ValidateTrainerConfig) plus the
+// trainer.stages (ValidateStages), data.sources (ValidateDataSources) and the
 // cross-section rules: RL with model.lm_head_precision bf16 needs model.allow_bf16_head; model.dtype is
 // float32 or bfloat16 (FP32 masters, bf16 compute). kInvalidArgument
 // listing every violation, "; "-separated. data.train_path is not required here (configs/minimax_m1.yaml
 // is a planning config); Trainer::Create requires it and names a missing file.
 absl::Status ValidateRunConfig(const config::RunConfig& cfg);
 
-// What training needs of data.* beyond ValidateRunConfig: data.train_path set and both files present.
+// What training needs of data.* beyond ValidateRunConfig: data.train_path (or every data.sources path)
+// and data.eval_path present.
 // kInvalidArgument / kNotFound naming the field, the file and how to make one (`m1rl make-data`).
 absl::Status CheckDataFiles(const config::DataConfig& data);
 
