@@ -24,7 +24,8 @@ absl::StatusOr<std::string> OptionalText(const nlohmann::json& row, const char* 
 
 }  // namespace
 
-absl::StatusOr<PromptDataset> PromptDataset::Load(const std::string& path) {
+absl::StatusOr<PromptDataset> PromptDataset::Load(const std::string& path,
+                                                  const std::string& default_domain) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("dataset ", path, ": cannot open"));
   PromptDataset ds;
@@ -51,7 +52,7 @@ absl::StatusOr<PromptDataset> PromptDataset::Load(const std::string& path) {
     r.id = id->empty() ? absl::StrCat("row", ds.rows_.size()) : *id;
     absl::StatusOr<std::string> domain = OptionalText(row, "domain", where);
     if (!domain.ok()) return domain.status();
-    r.domain = domain->empty() ? "math" : *domain;
+    r.domain = !domain->empty() ? *domain : !default_domain.empty() ? default_domain : "math";
     absl::StatusOr<std::string> answer = OptionalText(row, "answer", where);
     if (!answer.ok()) return answer.status();
     r.answer = *answer;

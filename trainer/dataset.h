@@ -42,7 +42,8 @@ class PromptDataset {
  public:
   // kNotFound naming the file; kInvalidArgument naming file:line and the field for malformed rows;
   // kInvalidArgument if the file has no rows.
-  static absl::StatusOr<PromptDataset> Load(const std::string& path);
+  // Rows without "domain" get `default_domain` (data.sources[i].domain; "" = "math").
+  static absl::StatusOr<PromptDataset> Load(const std::string& path, const std::string& default_domain = "");
   static PromptDataset FromRows(std::vector<PromptRow> rows);
 
   size_t size() const { return rows_.size(); }
@@ -69,9 +70,10 @@ class PromptSampler {
   std::vector<int64_t> NextBatch(int64_t count);
   DataCursor cursor() const { return cursor_; }
   void set_cursor(DataCursor cursor) { cursor_ = cursor; }
+  // The row index at stream position `position` (>= 0); NextBatch hands these out in order.
+  int64_t IndexAt(int64_t position);
 
  private:
-  int64_t IndexAt(int64_t position);  // row index of stream position
   int64_t num_rows_;
   uint64_t seed_;
   bool shuffle_;

@@ -84,6 +84,14 @@ double LearningRateAt(const AdamWOptions& o, int64_t step) {
   return o.lr * (o.min_lr_ratio + (1.0 - o.min_lr_ratio) * factor);
 }
 
+absl::Status ShardedAdamW::SetOptions(const AdamWOptions& options) {
+  M1RL_RETURN_IF_ERROR(options.Validate());
+  if (options.zero1 != options_.zero1 || options.bucket_bytes != options_.bucket_bytes)
+    return absl::InvalidArgumentError("optimizer: zero1 and bucket_bytes cannot change during a run");
+  options_ = options;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<ShardedAdamW>> ShardedAdamW::Create(
     std::vector<std::pair<std::string, at::Tensor>> params, const AdamWOptions& options, Communicator* comm) {
   M1RL_RETURN_IF_ERROR(options.Validate());

@@ -82,6 +82,10 @@ class ShardedAdamW {
 
   int64_t step() const { return step_; }
   const AdamWOptions& options() const { return options_; }
+  // New hyperparameters from the next step on (a trainer.stages override of lr, grad_clip, weight_decay);
+  // the moments and the step count stay. kInvalidArgument when invalid or when the sharding (zero1,
+  // bucket_bytes) would change.
+  absl::Status SetOptions(const AdamWOptions& options);
   int64_t num_elements() const { return total_; }
   // This rank's shard [begin, end) of the flat parameter vector (the whole vector without zero1).
   std::pair<int64_t, int64_t> shard_range() const { return {shard_begin_, shard_end_}; }

@@ -30,7 +30,8 @@ at::Tensor RolloutCounters::PackSums() const {
                               static_cast<double>(generated_tokens),
                               abs_advantage_sum,
                               static_cast<double>(samples),
-                              static_cast<double>(masked_tokens_repetition)};
+                              static_cast<double>(masked_tokens_repetition),
+                              logprob_sum};
   for (int64_t c : stop_counts) sums.push_back(static_cast<double>(c));
   return Doubles(sums);
 }
@@ -54,7 +55,8 @@ RolloutCounters RolloutCounters::UnpackSums(const at::Tensor& sums, double lengt
   c.abs_advantage_sum = v[11];
   c.samples = count(12);
   c.masked_tokens_repetition = count(13);
-  for (int k = 0; k < rl::StopReason_ARRAYSIZE; ++k) c.stop_counts[static_cast<size_t>(k)] = count(14 + k);
+  c.logprob_sum = v[14];
+  for (int k = 0; k < rl::StopReason_ARRAYSIZE; ++k) c.stop_counts[static_cast<size_t>(k)] = count(15 + k);
   c.length_max = length_max;
   return c;
 }
@@ -68,6 +70,7 @@ std::map<std::string, double> RolloutCounters::ToMetrics() const {
   m["rollout/reward_mean"] = ratio(reward_sum, scored);
   m["rollout/response_length_mean"] = ratio(length_sum, completions);
   m["rollout/response_length_max"] = length_max;
+  m["rollout/logprob_mean"] = length_sum > 0 ? logprob_sum / length_sum : 0.0;
   m["rollout/repetition_dropped"] = static_cast<double>(repetition_dropped);
   m["rollout/groups_dropped"] = static_cast<double>(groups_dropped);
   m["rollout/zero_variance_group_share"] = ratio(static_cast<double>(zero_variance_groups), groups_kept);

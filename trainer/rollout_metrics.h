@@ -25,6 +25,7 @@ struct RolloutCounters {
   int64_t correct = 0;                   // scored with a CORRECT verdict
   double reward_sum = 0;                 // over scored completions, before the overlong penalty
   double length_sum = 0;                 // generated tokens over every completion
+  double logprob_sum = 0;                // behaviour log-probs of those tokens (rollout/logprob_mean)
   int64_t repetition_dropped = 0;        // removed by algorithm.repetition.policy "drop"
   int64_t groups_dropped = 0;            // fewer than 2 scored completions
   int64_t zero_variance_groups = 0;      // kept groups whose rewards are all equal (A = 0)
@@ -36,14 +37,15 @@ struct RolloutCounters {
   std::array<int64_t, rl::StopReason_ARRAYSIZE> stop_counts{};  // by rl::StopReason
   double length_max = 0;                                        // reduced with MAX (not part of the sums)
 
-  static constexpr int64_t kNumSums = 14 + rl::StopReason_ARRAYSIZE;
+  static constexpr int64_t kNumSums = 15 + rl::StopReason_ARRAYSIZE;
   // [kNumSums] float64 of every field but length_max (integers up to 2^53 are exact), for a SUM.
   at::Tensor PackSums() const;
   // Inverse of PackSums. REQUIRES: sums is [kNumSums] float64 on the CPU.
   static RolloutCounters UnpackSums(const at::Tensor& sums, double length_max);
 
   // "rollout/..." metrics: completions, unscored, accuracy (correct / scored), reward_mean,
-  // response_length_mean (over completions) and _max, repetition_dropped, groups_dropped,
+  // response_length_mean (over completions) and _max, logprob_mean (per generated token: minus the log
+  // of the policy's perplexity on its own samples), repetition_dropped, groups_dropped,
   // zero_variance_group_share (of kept groups), groups_kept, gen_tokens, abs_advantage_mean (over samples),
   // masked_tokens_repetition, stop_<reason> (stop_eos, stop_length, ...; not UNSPECIFIED). Ratios of empty
   // sets are 0.

@@ -19,6 +19,7 @@ RolloutCounters Example(int64_t k) {
   c.correct = 3 * k;
   c.reward_sum = 2.5 * static_cast<double>(k);
   c.length_sum = 40.0 * static_cast<double>(k);
+  c.logprob_sum = -10.0 * static_cast<double>(k);
   c.repetition_dropped = k;
   c.groups_dropped = 0;
   c.zero_variance_groups = k;
@@ -45,6 +46,7 @@ TEST(RolloutCountersTest, PackUnpackRoundTrip) {
   EXPECT_EQ(back.reward_sum, 7.5);
   EXPECT_EQ(back.samples, 18);
   EXPECT_EQ(back.masked_tokens_repetition, 15);
+  EXPECT_EQ(back.logprob_sum, -30.0);
   EXPECT_EQ(back.stop_counts, c.stop_counts);
   EXPECT_EQ(back.ToMetrics(), c.ToMetrics());
 }
@@ -55,6 +57,7 @@ TEST(RolloutCountersTest, MetricsAreHandRatios) {
   EXPECT_EQ(m.at("rollout/accuracy"), 0.5);                   // 3 / 6
   EXPECT_EQ(m.at("rollout/reward_mean"), 2.5 / 6);            // over scored
   EXPECT_EQ(m.at("rollout/response_length_mean"), 5);         // 40 / 8
+  EXPECT_EQ(m.at("rollout/logprob_mean"), -0.25);             // -10 / 40 tokens
   EXPECT_EQ(m.at("rollout/zero_variance_group_share"), 0.5);  // 1 / 2
   EXPECT_EQ(m.at("rollout/abs_advantage_mean"), 0.5);         // 3 / 6
   EXPECT_EQ(m.at("rollout/stop_eos"), 5);

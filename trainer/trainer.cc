@@ -111,7 +111,8 @@ const std::vector<std::string>& ResumeMutableFields() {
   return *fields;
 }
 
-Trainer::Trainer(const config::RunConfig& config, Communicator* comm) : config_(config), comm_(comm) {}
+Trainer::Trainer(const config::RunConfig& config, Communicator* comm)
+    : run_config_(config), config_(config), comm_(comm) {}
 Trainer::~Trainer() = default;
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const config::RunConfig& config, Communicator* comm,
@@ -130,7 +131,8 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
     M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
     M1RL_RETURN_IF_ERROR(BuildPolicy());
     M1RL_RETURN_IF_ERROR(BuildOptimizerAndReward(std::move(reward)));
-    return LoadDataAndWriters();
+    M1RL_RETURN_IF_ERROR(LoadDataAndWriters());
+    return EnterScheduledStage();
   });
   return SyncStatus(*comm_, local, "initialising");
 }
@@ -185,12 +187,19 @@ absl::Status Trainer::BuildPolicy() {
   return absl::OkStatus();
 }
 
-absl::Status Trainer::BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward) {
+// trainer.optim of config_ (the current stage's), over the run's horizon of optimizer steps.
+absl::StatusOr<AdamWOptions> Trainer::OptimizerOptions() const {
   const config::TrainerConfig& tc = config_.trainer();
   const bool rl = tc.mode() == config::TrainerConfig::MODE_RL;
   const int64_t total_steps =
       std::max<int64_t>(1, tc.steps()) * (rl ? std::max(1, tc.minibatches_per_step()) : 1);
-  M1RL_ASSIGN_OR_RETURN(AdamWOptions opts, AdamWOptions::FromProto(tc.optim(), total_steps));
+  return AdamWOptions::FromProto(tc.optim(), total_steps);
+}
+
+absl::Status Trainer::BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward) {
+  const config::TrainerConfig& tc = config_.trainer();
+  const bool rl = tc.mode() == config::TrainerConfig::MODE_RL;
+  M1RL_ASSIGN_OR_RETURN(AdamWOptions opts, OptimizerOptions());
   M1RL_ASSIGN_OR_RETURN(optimizer_, ShardedAdamW::Create(model_->NamedParameters(), opts, comm_));
 
   if (reward != nullptr) {
@@ -203,15 +212,11 @@ absl::Status Trainer::BuildOptimizerAndReward(std::unique_ptr<reward::RewardClie
 
 absl::Status Trainer::LoadDataAndWriters() {
   const config::TrainerConfig& tc = config_.trainer();
-  M1RL_ASSIGN_OR_RETURN(PromptDataset train, PromptDataset::Load(config_.data().train_path()));
-  train_data_ = std::move(train);
+  M1RL_ASSIGN_OR_RETURN(schedule_, RunSchedule::Create(run_config_));
   if (!config_.data().eval_path().empty()) {
     M1RL_ASSIGN_OR_RETURN(PromptDataset eval, PromptDataset::Load(config_.data().eval_path()));
     eval_data_ = std::move(eval);
   }
-  const uint64_t data_seed = config_.data().seed() != 0 ? config_.data().seed() : tc.seed();
-  sampler_ = std::make_unique<PromptSampler>(static_cast<int64_t>(train_data_->size()), data_seed,
-                                             config_.data().shuffle());
 
   if (!tc.checkpoint().dir().empty()) {
     checkpoints_ =
@@ -231,7 +236,7 @@ absl::Status Trainer::LoadDataAndWriters() {
       multi->Add(std::move(tb));
     }
     metrics_ = std::move(multi);
-    M1RL_RETURN_IF_ERROR(WriteFileAtomic(tc.metrics_dir() + "/config.yaml", DumpConfigYaml(config_)));
+    M1RL_RETURN_IF_ERROR(WriteFileAtomic(tc.metrics_dir() + "/config.yaml", DumpConfigYaml(run_config_)));
     if (tc.mode() == config::TrainerConfig::MODE_RL && SamplePromptsPerStep(tc) > 0) {
       M1RL_ASSIGN_OR_RETURN(samples_,
                             SampleWriter::Open(tc.metrics_dir() + "/samples.jsonl", /*append=*/true));
@@ -286,10 +291,38 @@ absl::StatusOr<rollout::EngineOptions> Trainer::MakeEngineOptions(const config::
 absl::StatusOr<StepResult> Trainer::TrainStep() {
   const std::string where = absl::StrCat("step ", step_ + 1, " on rank ", comm_->rank());
   absl::StatusOr<StepResult> r = Guard(where, [&]() -> absl::StatusOr<StepResult> {
-    return config_.trainer().mode() == config::TrainerConfig::MODE_RL ? RlStep() : SftStep();
+    M1RL_ASSIGN_OR_RETURN(StepResult s,
+                          config_.trainer().mode() == config::TrainerConfig::MODE_RL ? RlStep() : SftStep());
+    M1RL_RETURN_IF_ERROR(ObserveSchedule(s));
+    return s;
   });
   if (!r.ok()) return ::m1rl::internal::Annotate(r.status(), where);
   return r;
+}
+
+// ---- the schedule: trainer.stages and data.sources ----
+
+absl::Status Trainer::EnterScheduledStage() {
+  config_ = schedule_->stage_config();
+  if (config_.trainer().mode() == config::TrainerConfig::MODE_RL) {
+    M1RL_ASSIGN_OR_RETURN(algorithm_, algorithms::ResolveAlgorithmConfig(
+                                          config_.algorithm(), rollout::MaxNewTokens(config_.rollout())));
+  }
+  M1RL_ASSIGN_OR_RETURN(const AdamWOptions opts, OptimizerOptions());
+  M1RL_RETURN_IF_ERROR(optimizer_->SetOptions(opts));
+  if (comm_->rank() == 0 && run_config_.trainer().stages_size() > 0)
+    M1RL_LOG(INFO) << "from step " << step_ + 1 << ": " << schedule_->DescribeStage();
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::ObserveSchedule(StepResult& r) {
+  for (const auto& [k, v] : schedule_->StepMetrics(step_ - 1)) r.metrics[k] = v;
+  const std::string ended = schedule_->stage_name();
+  M1RL_ASSIGN_OR_RETURN(const bool advanced, schedule_->Observe(r.metrics));
+  r.metrics["stage/advanced"] = advanced ? 1 : 0;
+  if (!advanced) return absl::OkStatus();
+  if (comm_->rank() == 0) M1RL_LOG(INFO) << "stage '" << ended << "' ended after step " << step_;
+  return EnterScheduledStage();
 }
 
 // ---- the RL step ----------------------------------------------------------------------------------------
@@ -300,6 +333,7 @@ struct Trainer::RoundRequests {
   int64_t shard_begin = 0;  // global batch index of requests[0]
   std::vector<rollout::GenerationRequest> requests;
   std::vector<const PromptRow*> rows;                        // [requests]
+  std::vector<int> sources;                                  // [requests] data source (RunSchedule)
   std::vector<rollout::RequestOutput> outputs;               // [requests], after generation
   std::map<std::pair<size_t, int>, rl::ScoreResult> scores;  // (request, sample) -> reply
 };
@@ -313,7 +347,9 @@ struct Trainer::RolloutBatch {
   std::optional<algorithms::DynamicSamplingResult> dynamic_sampling;
   std::string last_score_error;  // the latest unscored item's status and details
   double generate_s = 0, score_wait_s = 0;
-  std::vector<SampleRecord> logged;  // rank 0: the step's samples.jsonl rows
+  std::vector<SampleRecord> logged;         // rank 0: the step's samples.jsonl rows
+  SourceTally per_source = SourceTally(0);  // local, by data source
+  std::vector<int64_t> lengths;             // [completions] generated tokens, local, every round
 };
 
 // Stage 2: global rollout metrics.
@@ -387,6 +423,7 @@ absl::StatusOr<Trainer::RolloutBatch> Trainer::CollectGroups() {
   const int64_t prompts = config_.trainer().prompts_per_step();
   const auto [shard_begin, shard_end] = ShardRange(prompts, comm_->rank(), comm_->world_size());
   RolloutBatch batch;
+  batch.per_source = SourceTally(schedule_->num_sources());
   std::optional<algorithms::DynamicSampler> dyn;
   if (alg.dynamic_sampling)
     dyn.emplace(std::max<int64_t>(1, shard_end - shard_begin), alg.max_gen_rounds, alg.on_exhausted);
@@ -410,7 +447,8 @@ absl::StatusOr<Trainer::RolloutBatch> Trainer::CollectGroups() {
     if (!any) break;
     // All ranks draw the same global batch; a rank that has enough groups discards its share (counted as
     // dynamic-sampling extras).
-    const std::vector<int64_t> global_batch = sampler_->NextBatch(prompts);
+    M1RL_ASSIGN_OR_RETURN(const std::vector<ScheduledPrompt> global_batch,
+                          schedule_->NextPrompts(step_, prompts));
     ++round;
     if (!need) continue;
     local = Guard(absl::StrCat("generation round ", round), [&]() -> absl::Status {
@@ -433,8 +471,8 @@ absl::StatusOr<bool> Trainer::AnyRankNeedsGroups(bool local_need) {
 }
 
 absl::Status Trainer::RunRound(rollout::Engine& engine, int64_t round,
-                               const std::vector<int64_t>& global_batch, algorithms::DynamicSampler* dyn,
-                               RolloutBatch* batch) {
+                               const std::vector<ScheduledPrompt>& global_batch,
+                               algorithms::DynamicSampler* dyn, RolloutBatch* batch) {
   if (dyn != nullptr) M1RL_RETURN_IF_ERROR(dyn->BeginRound());
   RoundRequests rq = MakeRoundRequests(round, global_batch);
   M1RL_RETURN_IF_ERROR(GenerateAndScore(engine, rq, batch));
@@ -455,7 +493,7 @@ absl::Status Trainer::RunRound(rollout::Engine& engine, int64_t round,
 }
 
 Trainer::RoundRequests Trainer::MakeRoundRequests(int64_t round,
-                                                  const std::vector<int64_t>& global_batch) const {
+                                                  const std::vector<ScheduledPrompt>& global_batch) const {
   const auto [shard_begin, shard_end] =
       ShardRange(config_.trainer().prompts_per_step(), comm_->rank(), comm_->world_size());
   const uint64_t seed = static_cast<uint64_t>(config_.trainer().seed());
@@ -463,7 +501,8 @@ Trainer::RoundRequests Trainer::MakeRoundRequests(int64_t round,
   rq.round = round;
   rq.shard_begin = shard_begin;
   for (int64_t i = shard_begin; i < shard_end; ++i) {
-    const PromptRow& row = train_data_->row(static_cast<size_t>(global_batch[static_cast<size_t>(i)]));
+    const ScheduledPrompt& drawn = global_batch[static_cast<size_t>(i)];
+    const PromptRow& row = *drawn.row;
     rollout::GenerationRequest req;
     req.prompt_id = row.id;
     req.group_id = absl::StrCat(row.id, "@", step_, ".", round, ".", i);
@@ -477,6 +516,7 @@ Trainer::RoundRequests Trainer::MakeRoundRequests(int64_t round,
     req.sampling = sampling_;
     rq.requests.push_back(std::move(req));
     rq.rows.push_back(&row);
+    rq.sources.push_back(drawn.source);
   }
   return rq;
 }
@@ -532,6 +572,7 @@ JudgedCompletion JudgeCompletion(const algorithms::ResolvedAlgorithm& alg, const
   ++n.completions;
   ++n.stop_counts[static_cast<size_t>(c.stop_reason())];
   n.length_sum += c.token_ids_size();
+  for (float lp : c.logprobs()) n.logprob_sum += lp;
   n.length_max = std::max<double>(n.length_max, c.token_ids_size());
   JudgedCompletion out;
   out.mask.assign(static_cast<size_t>(c.token_ids_size()), 1);
@@ -595,6 +636,9 @@ absl::Status Trainer::AddGroup(const RoundRequests& rq, size_t ri, algorithms::D
                                      batch->domain_reward, batch->counters, batch->last_score_error));
     rewards[j] = judged[j].reward;
     verdicts[j] = judged[j].correct;
+    const auto length = static_cast<int64_t>(completions[j].token_ids_size());
+    batch->lengths.push_back(length);
+    batch->per_source.Add(rq.sources[ri], judged[j].reward, judged[j].correct, length);
   }
   if (dyn != nullptr && !dyn->OfferGroup(static_cast<int64_t>(ri), verdicts)) return absl::OkStatus();
   M1RL_ASSIGN_OR_RETURN(algorithms::GroupAdvantages adv,
@@ -651,6 +695,11 @@ absl::StatusOr<Trainer::RolloutReport> Trainer::ReduceRolloutMetrics(const Rollo
     report.metrics["dynamic_sampling/discarded_extra"] = static_cast<double>(dr.num_discarded_extra);
     report.metrics["dynamic_sampling/partial"] = dr.partial ? 1.0 : 0.0;
   }
+  M1RL_ASSIGN_OR_RETURN(
+      report.metrics[kP99LengthMetric],
+      GlobalQuantile(*comm_, batch.lengths, rollout::MaxNewTokens(config_.rollout()), 0.99));
+  M1RL_ASSIGN_OR_RETURN(auto per_source, batch.per_source.Reduce(*comm_, *schedule_));
+  report.metrics.insert(per_source.begin(), per_source.end());
   for (const auto& [domain, rs] : batch.domain_reward) {
     // Per-domain means are local (domains may differ per rank); rank 0's view is logged.
     report.metrics[absl::StrCat("reward/", domain, "_mean")] = rs.second > 0 ? rs.first / rs.second : 0;
@@ -964,16 +1013,16 @@ struct Trainer::SftBatch {
   int64_t completion_tokens = 0;
 };
 
-Trainer::SftBatch Trainer::EncodeSftBatch() {
+absl::StatusOr<Trainer::SftBatch> Trainer::EncodeSftBatch() {
   const config::TrainerConfig& tc = config_.trainer();
   const int64_t batch_size = tc.sft_batch_size();
-  std::vector<int64_t> batch = sampler_->NextBatch(batch_size);
+  M1RL_ASSIGN_OR_RETURN(const std::vector<ScheduledPrompt> batch, schedule_->NextPrompts(step_, batch_size));
   const auto [begin, end] = ShardRange(batch_size, comm_->rank(), comm_->world_size());
   const std::string tmpl =
       tc.sft_completion_template().empty() ? "\\boxed{{answer}}" : tc.sft_completion_template();
   SftBatch b;
   for (int64_t i = begin; i < end; ++i) {
-    const PromptRow& row = train_data_->row(static_cast<size_t>(batch[static_cast<size_t>(i)]));
+    const PromptRow& row = *batch[static_cast<size_t>(i)].row;
     const std::string text =
         !row.completion.empty() ? row.completion : absl::StrReplaceAll(tmpl, {{"{answer}", row.answer}});
     b.prompts.push_back(EncodePrompt(row.prompt));
@@ -1012,7 +1061,7 @@ absl::StatusOr<double> Trainer::SftForwardBackward(const SftBatch& b, double glo
 
 absl::StatusOr<StepResult> Trainer::SftStep() {
   const Clock::time_point t_step = Clock::now();
-  const SftBatch b = EncodeSftBatch();
+  M1RL_ASSIGN_OR_RETURN(const SftBatch b, EncodeSftBatch());
   at::Tensor n = at::scalar_tensor(b.completion_tokens, at::kLong).reshape({1});
   M1RL_RETURN_IF_ERROR(comm_->AllReduce(n, ReduceOp::kSum));
   const double global_tokens = static_cast<double>(std::max<int64_t>(1, n.item<int64_t>()));
@@ -1071,7 +1120,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
 // log-probs) from the config, as in RL.
 absl::StatusOr<EvalResult> Trainer::EvaluateLocal() {
   if (reward_ == nullptr) return absl::FailedPreconditionError("evaluation needs a reward client");
-  const PromptDataset& data = eval_data_.has_value() ? *eval_data_ : *train_data_;
+  const PromptDataset& data = eval_data_.has_value() ? *eval_data_ : schedule_->source_data(0);
   const int64_t n = std::min<int64_t>(EvalPrompts(config_.trainer()), static_cast<int64_t>(data.size()));
   const auto [begin, end] = ShardRange(n, comm_->rank(), comm_->world_size());
   config::RolloutConfig rc = config_.rollout();
@@ -1131,14 +1180,14 @@ absl::StatusOr<std::string> Trainer::SaveCheckpoint() {
     if (rank != 0) return absl::OkStatus();
     M1RL_RETURN_IF_ERROR(SavePolicyWeights(dir, *model_));
     nlohmann::json state = {{"step", step_},
-                            {"data_consumed", sampler_->cursor().consumed},
+                            {"schedule", schedule_->State()},
                             {"mode", YamlName(config_.trainer().mode())},
                             {"world_size", comm_->world_size()},
                             {"last_eval_accuracy", last_eval_accuracy_}};
     M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/trainer_state.json", state.dump(2)));
-    M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.yaml", DumpConfigYaml(config_)));
+    M1RL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.yaml", DumpConfigYaml(run_config_)));
     M1RL_RETURN_IF_ERROR(
-        WriteFileAtomic(absl::StrCat(dir, "/", kConfigProtoFile), config_.SerializeAsString()));
+        WriteFileAtomic(absl::StrCat(dir, "/", kConfigProtoFile), run_config_.SerializeAsString()));
     return absl::OkStatus();
   });
 }
@@ -1158,8 +1207,8 @@ absl::Status Trainer::ResumeLocal(const std::string& resume) {
   }
   M1RL_RETURN_IF_ERROR(dir.status());
   M1RL_ASSIGN_OR_RETURN(const config::RunConfig saved, ReadCheckpointConfig(*dir));
-  M1RL_RETURN_IF_ERROR_WITH(CheckResumeCompatible(saved, config_, ResumeMutableFields()), "resuming from ",
-                            *dir);
+  M1RL_RETURN_IF_ERROR_WITH(CheckResumeCompatible(saved, run_config_, ResumeMutableFields()),
+                            "resuming from ", *dir);
   M1RL_ASSIGN_OR_RETURN(std::string state_text, ReadFile(*dir + "/trainer_state.json"));
   nlohmann::json state = nlohmann::json::parse(state_text, nullptr, false);
   if (!state.is_object())
@@ -1185,7 +1234,10 @@ absl::Status Trainer::ResumeLocal(const std::string& resume) {
       gen.set_state(state);
     }
     step_ = state.value("step", int64_t{0});
-    sampler_->set_cursor(DataCursor{state.value("data_consumed", int64_t{0})});
+    M1RL_RETURN_IF_ERROR(state.contains("schedule")
+                             ? schedule_->Restore(state["schedule"])
+                             : schedule_->RestoreLegacyCursor(state.value("data_consumed", int64_t{0})));
+    M1RL_RETURN_IF_ERROR(EnterScheduledStage());
     last_eval_accuracy_ = state.value("last_eval_accuracy", -1.0);
     if (rank == 0) M1RL_LOG(INFO) << "resumed from " << *dir << " at step " << step_;
     return absl::OkStatus();

@@ -61,6 +61,7 @@
 #include "trainer/dataset.h"
 #include "trainer/minibatch.h"
 #include "trainer/optimizer.h"
+#include "trainer/run_schedule.h"
 #include "trainer/samples.h"
 
 namespace m1rl::trainer {
@@ -141,14 +142,21 @@ class Trainer {
   absl::Status BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward);
   absl::Status LoadDataAndWriters();
   absl::Status ResumeLocal(const std::string& resume);
+  // trainer.stages: config_ (and what is derived from it: the resolved algorithm, the optimizer's
+  // hyperparameters) for the schedule's current stage; logs the stage on rank 0.
+  absl::Status EnterScheduledStage();
+  absl::StatusOr<AdamWOptions> OptimizerOptions() const;
+  // After a step: stage and mixture metrics into `r`, then the advance rules on the step's metrics.
+  absl::Status ObserveSchedule(StepResult& r);
 
   // RL step (ARCHITECTURE "One RL step"); each stage's collectives are preceded by a SyncStatus.
   absl::StatusOr<StepResult> RlStep();
   absl::StatusOr<RolloutBatch> CollectGroups();              // 1.
   absl::StatusOr<bool> AnyRankNeedsGroups(bool local_need);  // 1. round barrier
-  absl::Status RunRound(rollout::Engine& engine, int64_t round, const std::vector<int64_t>& global_batch,
-                        algorithms::DynamicSampler* dyn, RolloutBatch* batch);
-  RoundRequests MakeRoundRequests(int64_t round, const std::vector<int64_t>& global_batch) const;
+  absl::Status RunRound(rollout::Engine& engine, int64_t round,
+                        const std::vector<ScheduledPrompt>& global_batch, algorithms::DynamicSampler* dyn,
+                        RolloutBatch* batch);
+  RoundRequests MakeRoundRequests(int64_t round, const std::vector<ScheduledPrompt>& global_batch) const;
   absl::Status GenerateAndScore(rollout::Engine& engine, RoundRequests& round, RolloutBatch* batch);
   absl::Status AddGroup(const RoundRequests& round, size_t ri, algorithms::DynamicSampler* dyn,
                         RolloutBatch* batch);
@@ -168,7 +176,7 @@ class Trainer {
   model::ForwardOptions TrainForwardOptions() const;  // head precision, chunk and sampling temperature
 
   absl::StatusOr<StepResult> SftStep();
-  SftBatch EncodeSftBatch();
+  absl::StatusOr<SftBatch> EncodeSftBatch();
   absl::StatusOr<double> SftForwardBackward(const SftBatch& batch, double global_tokens);
   absl::StatusOr<EvalResult> EvaluateLocal();
   absl::Status RecordStep(StepResult& r, Progress* progress, int64_t first_step);
@@ -177,7 +185,8 @@ class Trainer {
   model::ForwardOptions HeadForwardOptions() const;  // the configured head precision and chunk
   absl::Status WriteMetrics(int64_t step, const std::map<std::string, double>& values);
 
-  config::RunConfig config_;
+  const config::RunConfig run_config_;  // as given: checkpoints, config.yaml, resume checks
+  config::RunConfig config_;            // run_config_ with the current trainer.stages entry applied
   Communicator* comm_;
   std::unique_ptr<model::Tokenizer> tokenizer_;
   std::unique_ptr<model::HybridModel> model_;
@@ -187,9 +196,8 @@ class Trainer {
   std::unique_ptr<CheckpointManager> checkpoints_;
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
   std::unique_ptr<SampleWriter> samples_;   // rank 0 with trainer.metrics_dir and samples per step > 0
-  std::optional<PromptDataset> train_data_;
+  std::unique_ptr<RunSchedule> schedule_;   // trainer.stages, data.sources: the stage and each step's prompts
   std::optional<PromptDataset> eval_data_;
-  std::unique_ptr<PromptSampler> sampler_;
   algorithms::ResolvedAlgorithm algorithm_;  // trainer.mode rl: the resolved algorithm section
   rollout::SamplingParams sampling_;         // trainer.mode rl: rollout.{temperature,top_p,top_k,greedy}
   int64_t step_ = 0;
