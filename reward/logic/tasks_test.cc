@@ -76,6 +76,12 @@ const std::map<std::string, Mutator>& Mutators() {
          }
          return IntsToString(c, " ");
        }},
+      // Step forward and back first: still a walk to G, but two moves longer than the shortest.
+      {"maze_path",
+       [](const nlohmann::json&, const std::string& w) {
+         const char back = w[0] == 'U' ? 'D' : w[0] == 'D' ? 'U' : w[0] == 'L' ? 'R' : 'L';
+         return w.substr(0, 1) + back + w;
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {
