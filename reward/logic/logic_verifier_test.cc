@@ -140,6 +140,8 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"knights_knaves","statements":[{"kind":"is_knave","a":1},{"kind":"same","a":0,"b":1}]})",
        "knight knave", "knight knight"},
       {R"({"family":"maze_path","rows":3,"cols":4,"grid":"S..#.#.....G"})", "DDRRR", "DDRRRLR"},
+      {R"({"family":"skyscrapers","size":3,"grid":".........","top":[3,0,0],"bottom":[0,0,0],"left":[0,0,0],"right":[0,0,0]})",
+       "132213321", "213132321"},
       {R"({"family":"n_queens","n":4,"fixed":[]})", "3 1 4 2", "1 3 1 4"},
       {R"({"family":"sat","num_vars":3,"clauses":[[1,2],[-1,3],[-2,-3]]})", "1 0 1", "1 1 1"},
       {R"({"family":"sorting","values":[3,1,2],"key":"value","order":"asc"})", "1, 2, 3", "3, 2, 1"},

@@ -82,6 +82,13 @@ const std::map<std::string, Mutator>& Mutators() {
          const char back = w[0] == 'U' ? 'D' : w[0] == 'D' ? 'U' : w[0] == 'L' ? 'R' : 'L';
          return w.substr(0, 1) + back + w;
        }},
+      // Swap cells 0 and 1 of row 1: each digit lands in a column that already holds it.
+      {"skyscrapers",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         std::swap(s[0], s[1]);
+         return s;
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {
