@@ -80,6 +80,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewKnightsKnavesFamily());
   r.owned.push_back(internal::NewMazePathFamily());
   r.owned.push_back(internal::NewSkyscrapersFamily());
+  r.owned.push_back(internal::NewKenKenFamily());
   r.owned.push_back(internal::NewNQueensFamily());
   r.owned.push_back(internal::NewSatFamily());
   r.owned.push_back(internal::NewSortingFamily());

@@ -89,6 +89,13 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(s[0], s[1]);
          return s;
        }},
+      // Same swap: the cage constraints come on top of the Latin square.
+      {"kenken",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         std::swap(s[0], s[1]);
+         return s;
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {
