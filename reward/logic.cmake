@@ -9,6 +9,7 @@ m1rl_cc_library(NAME logic_tasks
        logic/maze_path.cc
        logic/internal/latin_square.cc logic/skyscrapers.cc
        logic/kenken.cc
+       logic/nonogram.cc
   HDRS logic/tasks.h logic/rational.h logic/expr.h logic/rng.h logic/internal/family_util.h logic/internal/test_util.h
        logic/internal/latin_square.h
   DEPS m1rl::status m1rl::random nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings)
@@ -30,6 +31,7 @@ m1rl_cc_test(NAME logic_families_test
        logic/maze_path_test.cc
        logic/skyscrapers_test.cc
        logic/kenken_test.cc
+       logic/nonogram_test.cc
   DEPS m1rl::logic_tasks m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME logic_verifier_test SRCS logic/logic_verifier_test.cc
   DEPS m1rl::logic_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)

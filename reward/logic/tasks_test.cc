@@ -96,6 +96,13 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(s[0], s[1]);
          return s;
        }},
+      // Flip the first cell: row 1 shows other runs.
+      {"nonogram",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         s[0] = s[0] == '#' ? '.' : '#';
+         return s;
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {

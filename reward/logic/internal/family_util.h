@@ -64,6 +64,7 @@ std::unique_ptr<TaskFamily> NewKnightsKnavesFamily();
 std::unique_ptr<TaskFamily> NewMazePathFamily();
 std::unique_ptr<TaskFamily> NewSkyscrapersFamily();
 std::unique_ptr<TaskFamily> NewKenKenFamily();
+std::unique_ptr<TaskFamily> NewNonogramFamily();
 std::unique_ptr<TaskFamily> NewNQueensFamily();
 std::unique_ptr<TaskFamily> NewSatFamily();
 std::unique_ptr<TaskFamily> NewSortingFamily();
