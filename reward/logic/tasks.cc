@@ -82,6 +82,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewSkyscrapersFamily());
   r.owned.push_back(internal::NewKenKenFamily());
   r.owned.push_back(internal::NewNonogramFamily());
+  r.owned.push_back(internal::NewStarBattleFamily());
   r.owned.push_back(internal::NewNQueensFamily());
   r.owned.push_back(internal::NewSatFamily());
   r.owned.push_back(internal::NewSortingFamily());

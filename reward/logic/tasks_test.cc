@@ -103,6 +103,13 @@ const std::map<std::string, Mutator>& Mutators() {
          s[0] = s[0] == '#' ? '.' : '#';
          return s;
        }},
+      // Two stars in one column.
+      {"star_battle",
+       [](const nlohmann::json&, const std::string& w) {
+         std::vector<int64_t> c = SplitInts(w);
+         c[0] = c[1];
+         return IntsToString(c, " ");
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {
