@@ -5,6 +5,7 @@
 // cells as 1-based [row, column] pairs; the cages partition the grid. The answer is the completed
 // grid as n*n digits row by row (whitespace and , / | ignored). Any grid meeting every constraint
 // is accepted.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +78,7 @@ std::vector<std::vector<size_t>> RandomCages(int n, int max_size, Rng& rng) {
 // An operation for `cells` of the solution: "=" for one cell; for two any of + - * and / when it
 // divides; for more + or *.
 Cage MakeCage(std::vector<size_t> cells, const std::vector<int>& sq, Rng& rng) {
+  std::sort(cells.begin(), cells.end());  // row-major order reads best in the prompt
   std::vector<int64_t> values;
   values.reserve(cells.size());
   for (size_t c : cells) values.push_back(sq[c]);

@@ -78,8 +78,8 @@ class SkyscrapersFamily : public TaskFamily {
  public:
   std::string_view name() const override { return "skyscrapers"; }
   std::string_view difficulty_help() const override {
-    return "grid size 4 (1..2), 5 (3..4), 6 (5..6) or 7 (7..8); odd levels keep 3/4 of the edge clues and "
-           "n/2 given heights, even levels half the clues and no givens";
+    return "grid size 4 (1..2), 5 (3..4), 6 (5..6) or 7 (7..8); odd levels show 3/4 of the 4n edge "
+           "clues and up to n/2 given heights, even levels half the clues and no givens";
   }
   int max_difficulty() const override { return 8; }
 
@@ -90,12 +90,13 @@ class SkyscrapersFamily : public TaskFamily {
     const bool hard = (difficulty - 1) % 2 == 1;
     const std::vector<int> sq = RandomLatinSquare(n, rng);
     Clues clues(4, std::vector<int64_t>(static_cast<size_t>(n), 0));
-    for (int s = 0; s < 4; ++s) {
-      for (int i = 0; i < n; ++i) {
-        if (rng.Bernoulli(hard ? 2 : 3, 4))
-          clues[static_cast<size_t>(s)][static_cast<size_t>(i)] = Visible(sq, s, i, n);
-      }
-    }
+    // Exactly 3n (or 2n) of the 4n clue slots, chosen at random.
+    std::vector<int> slots(static_cast<size_t>(4 * n));
+    for (int k = 0; k < 4 * n; ++k) slots[static_cast<size_t>(k)] = k;
+    rng.Shuffle(slots);
+    slots.resize(static_cast<size_t>(hard ? 2 * n : 3 * n));
+    for (int k : slots)
+      clues[static_cast<size_t>(k / n)][static_cast<size_t>(k % n)] = Visible(sq, k / n, k % n, n);
     std::string grid(static_cast<size_t>(n * n), '.');
     for (int k = 0; !hard && k < n / 2; ++k) {
       const size_t cell = static_cast<size_t>(rng.Uniform(0, n * n - 1));

@@ -99,6 +99,12 @@ TEST(SkyscrapersTest, GeneratedWitnessVerifiesAcrossSeedsAndDifficulties) {
       const std::string& w = g->witness;
       ASSERT_EQ(w.size(), static_cast<size_t>(n * n));
       auto at = [&](int r, int c) { return w[static_cast<size_t>(r * n + c)] - '0'; };
+      // Odd levels show 3n of the 4n clues, even levels 2n (a shown clue is never 0).
+      int shown = 0;
+      for (const char* side : {"top", "bottom", "left", "right"}) {
+        for (const auto& clue : g->instance[side]) shown += clue.get<int>() != 0;
+      }
+      EXPECT_EQ(shown, d % 2 == 1 ? 3 * n : 2 * n);
       // Independent re-check of every clue against the witness.
       for (int i = 0; i < n; ++i) {
         std::vector<int> down, up, right, left;
