@@ -98,7 +98,9 @@ TEST(SkyscrapersTest, GeneratedWitnessVerifiesAcrossSeedsAndDifficulties) {
       ASSERT_EQ(g->instance["size"], n);
       const std::string& w = g->witness;
       ASSERT_EQ(w.size(), static_cast<size_t>(n * n));
-      auto at = [&](int r, int c) { return w[static_cast<size_t>(r * n + c)] - '0'; };
+      auto at = [&](int r, int c) {
+        return w[static_cast<size_t>(r) * static_cast<size_t>(n) + static_cast<size_t>(c)] - '0';
+      };
       // Odd levels show 3n of the 4n clues, even levels 2n (a shown clue is never 0).
       int shown = 0;
       for (const char* side : {"top", "bottom", "left", "right"}) {

@@ -18,6 +18,8 @@
 namespace m1rl::reward::logic::internal {
 namespace {
 
+constexpr size_t kMaxSize = 26;  // one region letter A..Z per row
+
 // Columns for rows row.. of `cols` (0-based) that leave every column distinct and no two stars of
 // neighbouring rows touching; random order, backtracking. False when no completion exists.
 bool PlaceStars(int n, int row, std::vector<int>& cols, std::vector<bool>& used, Rng& rng) {
@@ -39,10 +41,11 @@ bool PlaceStars(int n, int row, std::vector<int>& cols, std::vector<bool>& used,
 // Regions grown from the stars: each region starts at one star and takes a random free neighbour
 // of a random region until the grid is full. Every region is connected and holds exactly its star.
 std::string GrowRegions(int n, const std::vector<int>& cols, Rng& rng) {
-  const size_t cells = static_cast<size_t>(n * n);
+  const size_t cells = static_cast<size_t>(n) * static_cast<size_t>(n);
   std::string regions(cells, '.');
   for (int r = 0; r < n; ++r)
-    regions[static_cast<size_t>(r * n + cols[static_cast<size_t>(r)])] = static_cast<char>('A' + r);
+    regions[static_cast<size_t>(r) * static_cast<size_t>(n) +
+            static_cast<size_t>(cols[static_cast<size_t>(r)])] = static_cast<char>('A' + r);
   for (size_t filled = static_cast<size_t>(n); filled < cells; ++filled) {
     std::vector<std::pair<size_t, char>> frontier;  // (free cell, region next to it)
     for (size_t i = 0; i < cells; ++i) {
@@ -64,7 +67,7 @@ std::string GrowRegions(int n, const std::vector<int>& cols, Rng& rng) {
 
 // instance.regions: n*n letters A.. (A + n - 1), each of the n letters on at least one cell.
 absl::StatusOr<std::string> GetRegions(const nlohmann::json& instance, int n) {
-  absl::StatusOr<std::string> regions = GetString(instance, "regions", 26 * 26);
+  absl::StatusOr<std::string> regions = GetString(instance, "regions", kMaxSize * kMaxSize);
   if (!regions.ok()) return regions.status();
   if (static_cast<int>(regions->size()) != n * n) {
     return absl::InvalidArgumentError(
@@ -110,7 +113,8 @@ class StarBattleFamily : public TaskFamily {
     std::vector<std::string> rows_text;
     rows_text.reserve(static_cast<size_t>(n));
     for (int r = 0; r < n; ++r)
-      rows_text.push_back(regions.substr(static_cast<size_t>(r * n), static_cast<size_t>(n)));
+      rows_text.push_back(
+          regions.substr(static_cast<size_t>(r) * static_cast<size_t>(n), static_cast<size_t>(n)));
     std::vector<int> answer;
     answer.reserve(cols.size());
     for (int c : cols) answer.push_back(c + 1);
@@ -129,13 +133,13 @@ class StarBattleFamily : public TaskFamily {
 
   absl::StatusOr<CheckResult> CheckImpl(const nlohmann::json& instance,
                                         std::string_view answer) const override {
-    absl::StatusOr<int64_t> size = GetInt(instance, "size", 1, 26);
+    absl::StatusOr<int64_t> size = GetInt(instance, "size", 1, static_cast<int64_t>(kMaxSize));
     if (!size.ok()) return size.status();
     const int n = static_cast<int>(*size);
     absl::StatusOr<std::string> regions = GetRegions(instance, n);
     if (!regions.ok()) return regions.status();
     std::string why;
-    std::optional<std::vector<int64_t>> cols = ParseIntList(answer, 26, &why);
+    std::optional<std::vector<int64_t>> cols = ParseIntList(answer, kMaxSize, &why);
     if (!cols) return Unparseable(why);
     const std::string normalized = absl::StrJoin(*cols, " ");
     if (static_cast<int>(cols->size()) != n) {
