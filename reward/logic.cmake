@@ -11,6 +11,7 @@ m1rl_cc_library(NAME logic_tasks
        logic/kenken.cc
        logic/nonogram.cc
        logic/star_battle.cc
+       logic/magic_square.cc
   HDRS logic/tasks.h logic/rational.h logic/expr.h logic/rng.h logic/internal/family_util.h logic/internal/test_util.h
        logic/internal/latin_square.h
   DEPS m1rl::status m1rl::random nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings)
@@ -34,6 +35,7 @@ m1rl_cc_test(NAME logic_families_test
        logic/kenken_test.cc
        logic/nonogram_test.cc
        logic/star_battle_test.cc
+       logic/magic_square_test.cc
   DEPS m1rl::logic_tasks m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME logic_verifier_test SRCS logic/logic_verifier_test.cc
   DEPS m1rl::logic_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)

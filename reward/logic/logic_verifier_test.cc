@@ -147,6 +147,8 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"nonogram","rows":2,"cols":2,"row_clues":[[2],[]],"col_clues":[[1],[1]]})", "##/..",
        "../##"},
       {R"({"family":"star_battle","size":4,"regions":"AAABCAABCDDBCDDB"})", "3 1 4 2", "1 3 2 4"},
+      {R"({"family":"magic_square","size":3,"givens":[0,0,0,0,5,0,0,0,0]})", "2 7 6 9 5 1 4 3 8",
+       "7 2 6 9 5 1 4 3 8"},
       {R"({"family":"n_queens","n":4,"fixed":[]})", "3 1 4 2", "1 3 1 4"},
       {R"({"family":"sat","num_vars":3,"clauses":[[1,2],[-1,3],[-2,-3]]})", "1 0 1", "1 1 1"},
       {R"({"family":"sorting","values":[3,1,2],"key":"value","order":"asc"})", "1, 2, 3", "3, 2, 1"},

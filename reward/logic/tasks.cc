@@ -83,6 +83,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewKenKenFamily());
   r.owned.push_back(internal::NewNonogramFamily());
   r.owned.push_back(internal::NewStarBattleFamily());
+  r.owned.push_back(internal::NewMagicSquareFamily());
   r.owned.push_back(internal::NewNQueensFamily());
   r.owned.push_back(internal::NewSatFamily());
   r.owned.push_back(internal::NewSortingFamily());

@@ -110,6 +110,13 @@ const std::map<std::string, Mutator>& Mutators() {
          c[0] = c[1];
          return IntsToString(c, " ");
        }},
+      // Swap the first two numbers: row 1 keeps its sum, columns 1 and 2 do not.
+      {"magic_square",
+       [](const nlohmann::json&, const std::string& w) {
+         std::vector<int64_t> v = SplitInts(w);
+         std::swap(v[0], v[1]);
+         return IntsToString(v, " ");
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {

@@ -66,6 +66,7 @@ std::unique_ptr<TaskFamily> NewSkyscrapersFamily();
 std::unique_ptr<TaskFamily> NewKenKenFamily();
 std::unique_ptr<TaskFamily> NewNonogramFamily();
 std::unique_ptr<TaskFamily> NewStarBattleFamily();
+std::unique_ptr<TaskFamily> NewMagicSquareFamily();
 std::unique_ptr<TaskFamily> NewNQueensFamily();
 std::unique_ptr<TaskFamily> NewSatFamily();
 std::unique_ptr<TaskFamily> NewSortingFamily();
