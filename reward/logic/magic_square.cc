@@ -131,8 +131,8 @@ class MagicSquareFamily : public TaskFamily {
     g.prompt = absl::StrCat(
         "Complete this ", n, "x", n, " magic square: use each number 1-", n * n,
         " once so that every row, every column and both main diagonals sum to ", n * (n * n + 1) / 2,
-        ", keeping the given numbers ('.' is blank; rows separated by /): ", absl::StrJoin(rows_text, " / "),
-        ". Give all ", n * n, " numbers row by row, space-separated, inside <answer></answer>.");
+        ", keeping the given numbers ('.' is blank; rows separated by /): [", absl::StrJoin(rows_text, " / "),
+        "]. Give all ", n * n, " numbers row by row, space-separated, inside <answer></answer>.");
     g.witness = absl::StrJoin(sq, " ");
     return g;
   }
