@@ -26,21 +26,21 @@ int64_t At(const Square& s, int n, int r, int c) {
 // mod 5. Rows, columns and diagonals each cover every residue of A and of B when b, e, a+-b, d+-e are
 // non-zero mod 5, and (A, B) hits every pair once when a e - b d is non-zero, so the result is magic.
 Square LinearMagicSquare5(Rng& rng) {
-  constexpr int n = 5;
+  constexpr int kN = 5;
   int a = 0, b = 0, d = 0, e = 0;
-  auto unit = [](int x) { return ((x % n) + n) % n != 0; };
+  auto unit = [](int x) { return ((x % kN) + kN) % kN != 0; };
   do {
-    a = static_cast<int>(rng.Uniform(1, n - 1));
-    b = static_cast<int>(rng.Uniform(1, n - 1));
-    d = static_cast<int>(rng.Uniform(1, n - 1));
-    e = static_cast<int>(rng.Uniform(1, n - 1));
+    a = static_cast<int>(rng.Uniform(1, kN - 1));
+    b = static_cast<int>(rng.Uniform(1, kN - 1));
+    d = static_cast<int>(rng.Uniform(1, kN - 1));
+    e = static_cast<int>(rng.Uniform(1, kN - 1));
   } while (!unit(a + b) || !unit(a - b) || !unit(d + e) || !unit(d - e) || !unit(a * e - b * d));
-  const int c = static_cast<int>(rng.Uniform(0, n - 1));
-  const int f = static_cast<int>(rng.Uniform(0, n - 1));
+  const int c = static_cast<int>(rng.Uniform(0, kN - 1));
+  const int f = static_cast<int>(rng.Uniform(0, kN - 1));
   Square s;
-  s.reserve(static_cast<size_t>(n) * static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < n; ++j) s.push_back(n * ((a * i + b * j + c) % n) + (d * i + e * j + f) % n + 1);
+  s.reserve(static_cast<size_t>(kN) * static_cast<size_t>(kN));
+  for (int i = 0; i < kN; ++i) {
+    for (int j = 0; j < kN; ++j) s.push_back(kN * ((a * i + b * j + c) % kN) + (d * i + e * j + f) % kN + 1);
   }
   return s;
 }

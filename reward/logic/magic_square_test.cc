@@ -80,19 +80,22 @@ TEST(MagicSquareTest, GeneratedWitnessVerifiesAcrossSeedsAndDifficulties) {
       // Independent re-check: a permutation of 1..n^2 whose lines all sum to n(n^2+1)/2.
       EXPECT_EQ(std::set<int64_t>(v.begin(), v.end()).size(), v.size());
       const int64_t magic = n * (n * n + 1) / 2;
+      auto at = [&](int r, int c) {
+        return v[static_cast<size_t>(r) * static_cast<size_t>(n) + static_cast<size_t>(c)];
+      };
       int64_t diag = 0, anti = 0;
       for (int i = 0; i < n; ++i) {
         int64_t row = 0, col = 0;
         for (int j = 0; j < n; ++j) {
-          EXPECT_GE(v[static_cast<size_t>(i * n + j)], 1);
-          EXPECT_LE(v[static_cast<size_t>(i * n + j)], n * n);
-          row += v[static_cast<size_t>(i * n + j)];
-          col += v[static_cast<size_t>(j * n + i)];
+          EXPECT_GE(at(i, j), 1);
+          EXPECT_LE(at(i, j), n * n);
+          row += at(i, j);
+          col += at(j, i);
         }
         EXPECT_EQ(row, magic);
         EXPECT_EQ(col, magic);
-        diag += v[static_cast<size_t>(i * n + i)];
-        anti += v[static_cast<size_t>(i * n + n - 1 - i)];
+        diag += at(i, i);
+        anti += at(i, n - 1 - i);
       }
       EXPECT_EQ(diag, magic);
       EXPECT_EQ(anti, magic);
