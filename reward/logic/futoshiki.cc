@@ -11,35 +11,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "reward/logic/internal/family_util.h"
+#include "reward/logic/internal/latin_square.h"
 #include "reward/logic/rng.h"
 
 namespace m1rl::reward::logic::internal {
 namespace {
 
 using Less = std::array<int64_t, 4>;  // r1, c1, r2, c2 (1-based): cell 1 < cell 2
-
-// Row-major index of 0-based (r, c) in an n x n grid.
-size_t Cell(int r, int c, int n) {
-  return static_cast<size_t>(r) * static_cast<size_t>(n) + static_cast<size_t>(c);
-}
-
-// A random Latin square: the cyclic square with rows, columns and symbols permuted.
-std::vector<int> RandomLatinSquare(int n, Rng& rng) {
-  std::vector<int> rows(static_cast<size_t>(n)), cols(static_cast<size_t>(n)), syms(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = cols[static_cast<size_t>(i)] = i;
-  for (int i = 0; i < n; ++i) syms[static_cast<size_t>(i)] = i + 1;
-  rng.Shuffle(rows);
-  rng.Shuffle(cols);
-  rng.Shuffle(syms);
-  std::vector<int> sq(static_cast<size_t>(n * n));
-  for (int r = 0; r < n; ++r) {
-    for (int c = 0; c < n; ++c) {
-      const int k = (rows[static_cast<size_t>(r)] + cols[static_cast<size_t>(c)]) % n;
-      sq[Cell(r, c, n)] = syms[static_cast<size_t>(k)];
-    }
-  }
-  return sq;
-}
 
 // k random adjacent pairs of the solution, oriented so the smaller cell comes first.
 std::vector<Less> RandomInequalities(int n, const std::vector<int>& sq, size_t k, Rng& rng) {
@@ -90,50 +68,6 @@ absl::StatusOr<std::vector<Less>> GetLess(const nlohmann::json& instance, int64_
   return out;
 }
 
-// The answer's digits (separators dropped); nullopt-style empty + *why on a foreign character.
-bool ParseCells(std::string_view answer, int n, std::string* cells, std::string* why) {
-  for (size_t i = 0; i < answer.size(); ++i) {
-    const char c = answer[i];
-    if (c >= '0' && c <= '9') {
-      cells->push_back(c);
-    } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '|' && c != ',' && c != '/') {
-      *why = absl::StrCat("answer: '", std::string(1, c), "' at offset ", i, " is not a digit");
-      return false;
-    }
-  }
-  if (static_cast<int>(cells->size()) != n * n) {
-    *why = absl::StrCat("answer: expected ", n * n, " digits, got ", cells->size());
-    return false;
-  }
-  return true;
-}
-
-// The first violated Latin-square / givens constraint, or "" when none.
-std::string LatinViolation(const std::string& cells, const std::string& grid, int n) {
-  for (int i = 0; i < n * n; ++i) {
-    const char c = cells[static_cast<size_t>(i)];
-    if (c < '1' || c > '0' + n)
-      return absl::StrCat("row ", i / n + 1, " column ", i % n + 1, " holds ", std::string(1, c));
-    const char given = grid[static_cast<size_t>(i)];
-    if (given != '.' && given != c) {
-      return absl::StrCat("row ", i / n + 1, " column ", i % n + 1, " changes the given ",
-                          std::string(1, given));
-    }
-  }
-  for (int u = 0; u < n; ++u) {
-    unsigned row_seen = 0, col_seen = 0;
-    for (int i = 0; i < n; ++i) {
-      const unsigned rbit = 1u << (cells[Cell(u, i, n)] - '0');
-      const unsigned cbit = 1u << (cells[Cell(i, u, n)] - '0');
-      if (row_seen & rbit) return absl::StrCat("row ", u + 1, " repeats a digit");
-      if (col_seen & cbit) return absl::StrCat("column ", u + 1, " repeats a digit");
-      row_seen |= rbit;
-      col_seen |= cbit;
-    }
-  }
-  return "";
-}
-
 class FutoshikiFamily : public TaskFamily {
  public:
   std::string_view name() const override { return "futoshiki"; }
@@ -182,23 +116,12 @@ class FutoshikiFamily : public TaskFamily {
     absl::StatusOr<int64_t> size = GetInt(instance, "size", 2, 9);
     if (!size.ok()) return size.status();
     const int n = static_cast<int>(*size);
-    absl::StatusOr<std::string> grid = GetString(instance, "grid", 81);
+    absl::StatusOr<std::string> grid = GetGivenGrid(instance, n);
     if (!grid.ok()) return grid.status();
-    if (static_cast<int>(grid->size()) != n * n) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("instance.grid: expected ", n * n, " cells, got ", grid->size()));
-    }
-    for (size_t i = 0; i < grid->size(); ++i) {
-      const char c = (*grid)[i];
-      if (c != '.' && (c < '1' || c > '0' + n)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("instance.grid: cell ", i, " is '", std::string(1, c), "'"));
-      }
-    }
     absl::StatusOr<std::vector<Less>> less = GetLess(instance, *size);
     if (!less.ok()) return less.status();
     std::string cells, why;
-    if (!ParseCells(answer, n, &cells, &why)) return Unparseable(why);
+    if (!ParseDigitGrid(answer, n, &cells, &why)) return Unparseable(why);
     const std::string latin = LatinViolation(cells, *grid, n);
     if (!latin.empty()) return Incorrect(latin, cells);
     for (const Less& l : *less) {

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -87,6 +88,29 @@ TEST(MakeDataCliTest, ErrorsNameTheFlag) {
   Result help = RunM1rl("make-data --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.output, HasSubstr("sudoku (logic; difficulty 1..64"));
+}
+
+TEST(MakeDataCliTest, ListTasksPrintsEveryFamilyOnceWithItsRange) {
+  Result r = RunM1rl("make-data --list-tasks");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::map<std::string, std::string> lines;  // name -> the rest of its line
+  std::istringstream in(r.output);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t tab = line.find('\t');
+    ASSERT_NE(tab, std::string::npos) << line;
+    EXPECT_TRUE(lines.emplace(line.substr(0, tab), line.substr(tab + 1)).second) << "listed twice: " << line;
+  }
+  const std::vector<std::string> names = FamilyNames();
+  EXPECT_EQ(lines.size(), names.size());
+  for (const std::string& name : names) {
+    ASSERT_EQ(lines.count(name), 1u) << name << " missing from:\n" << r.output;
+    const TaskFamily* f = FindFamily(name);
+    EXPECT_EQ(lines[name], std::string(f->domain()) + "\tdifficulty " + std::to_string(f->min_difficulty()) +
+                               "-" + std::to_string(f->max_difficulty()));
+  }
+  EXPECT_EQ(lines["sudoku"], "logic\tdifficulty 1-64");
+  EXPECT_THAT(lines["arith"], ::testing::StartsWith("math\tdifficulty 1-"));
 }
 
 }  // namespace

@@ -78,6 +78,12 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewGraphColoringFamily());
   r.owned.push_back(internal::NewHanoiFamily());
   r.owned.push_back(internal::NewKnightsKnavesFamily());
+  r.owned.push_back(internal::NewMazePathFamily());
+  r.owned.push_back(internal::NewSkyscrapersFamily());
+  r.owned.push_back(internal::NewKenKenFamily());
+  r.owned.push_back(internal::NewNonogramFamily());
+  r.owned.push_back(internal::NewStarBattleFamily());
+  r.owned.push_back(internal::NewMagicSquareFamily());
   r.owned.push_back(internal::NewNQueensFamily());
   r.owned.push_back(internal::NewSatFamily());
   r.owned.push_back(internal::NewSortingFamily());

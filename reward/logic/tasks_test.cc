@@ -76,6 +76,47 @@ const std::map<std::string, Mutator>& Mutators() {
          }
          return IntsToString(c, " ");
        }},
+      // Step forward and back first: still a walk to G, but two moves longer than the shortest.
+      {"maze_path",
+       [](const nlohmann::json&, const std::string& w) {
+         const char back = w[0] == 'U' ? 'D' : w[0] == 'D' ? 'U' : w[0] == 'L' ? 'R' : 'L';
+         return w.substr(0, 1) + back + w;
+       }},
+      // Swap cells 0 and 1 of row 1: each digit lands in a column that already holds it.
+      {"skyscrapers",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         std::swap(s[0], s[1]);
+         return s;
+       }},
+      // Same swap: the cage constraints come on top of the Latin square.
+      {"kenken",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         std::swap(s[0], s[1]);
+         return s;
+       }},
+      // Flip the first cell: row 1 shows other runs.
+      {"nonogram",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         s[0] = s[0] == '#' ? '.' : '#';
+         return s;
+       }},
+      // Two stars in one column.
+      {"star_battle",
+       [](const nlohmann::json&, const std::string& w) {
+         std::vector<int64_t> c = SplitInts(w);
+         c[0] = c[1];
+         return IntsToString(c, " ");
+       }},
+      // Swap the first two numbers: row 1 keeps its sum, columns 1 and 2 do not.
+      {"magic_square",
+       [](const nlohmann::json&, const std::string& w) {
+         std::vector<int64_t> v = SplitInts(w);
+         std::swap(v[0], v[1]);
+         return IntsToString(v, " ");
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {
