@@ -139,6 +139,7 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
        "0 1 0"},
       {R"({"family":"knights_knaves","statements":[{"kind":"is_knave","a":1},{"kind":"same","a":0,"b":1}]})",
        "knight knave", "knight knight"},
+      {R"({"family":"minesweeper","rows":1,"cols":3,"mines":1,"board":".1."})", "..*", ".*."},
       {R"({"family":"n_queens","n":4,"fixed":[]})", "3 1 4 2", "1 3 1 4"},
       {R"({"family":"sat","num_vars":3,"clauses":[[1,2],[-1,3],[-2,-3]]})", "1 0 1", "1 1 1"},
       {R"({"family":"sorting","values":[3,1,2],"key":"value","order":"asc"})", "1, 2, 3", "3, 2, 1"},

@@ -76,6 +76,13 @@ const std::map<std::string, Mutator>& Mutators() {
          }
          return IntsToString(c, " ");
        }},
+      // Uncovering the first mine leaves one mine too few.
+      {"minesweeper",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         s[s.find('*')] = '.';
+         return s;
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {
