@@ -148,6 +148,8 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"sudoku","size":4,"box_rows":2,"box_cols":2,"grid":"1234............"})",
        "1234341221434321", "1234341221433421"},
       {R"({"family":"topo_sort","num_tasks":3,"edges":[[2,0],[0,1]]})", "C A B", "A C B"},
+      {R"({"family":"zebra","houses":2,"attributes":[{"name":"color","values":["red","blue"]},{"name":"pet","values":["dog","cat"]}],"clues":[{"kind":"in_house","a":"dog","house":2},{"kind":"same","a":"red","b":"cat"}]})",
+       "red cat; blue dog", "blue cat; red dog"},
       {R"({"family":"long_mult","a":123,"b":45})", "5535", "5545"},
       {R"({"family":"long_mult_heldout","a":12,"b":34})", "408", "418"},
   };

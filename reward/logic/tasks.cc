@@ -85,6 +85,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewSubsetSumFamily());
   r.owned.push_back(internal::NewSudokuFamily());
   r.owned.push_back(internal::NewTopoSortFamily());
+  r.owned.push_back(internal::NewZebraFamily());
   r.owned.push_back(internal::NewLongMultFamily());
   r.owned.push_back(internal::NewLongMultHeldoutFamily());
   r.owned.push_back(internal::NewAdditionFamily());

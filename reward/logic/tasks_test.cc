@@ -150,6 +150,15 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(s[a], s[b]);
          return s;
        }},
+      // Swapping houses 1 and 2: the generated solution is unique, so any other assignment fails.
+      {"zebra",
+       [](const nlohmann::json&, const std::string& w) {
+         const size_t first = w.find("; ");
+         const size_t second = w.find("; ", first + 2);
+         const std::string h2 =
+             w.substr(first + 2, second == std::string::npos ? second : second - first - 2);
+         return h2 + "; " + w.substr(0, first) + (second == std::string::npos ? "" : w.substr(second));
+       }},
       // Changing the last digit ('1' and '0' exist in every base) changes the value.
       {"base_conversion",
        [](const nlohmann::json&, const std::string& w) {

@@ -68,6 +68,7 @@ std::unique_ptr<TaskFamily> NewSortingFamily();
 std::unique_ptr<TaskFamily> NewSubsetSumFamily();
 std::unique_ptr<TaskFamily> NewSudokuFamily();
 std::unique_ptr<TaskFamily> NewTopoSortFamily();
+std::unique_ptr<TaskFamily> NewZebraFamily();
 std::unique_ptr<TaskFamily> NewLongMultFamily();
 std::unique_ptr<TaskFamily> NewLongMultHeldoutFamily();
 std::unique_ptr<TaskFamily> NewAdditionFamily();
