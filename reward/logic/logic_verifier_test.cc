@@ -130,6 +130,7 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"calendar","question":"weekday","date":"2000-02-29"})", "Tuesday", "Wednesday"},
       {R"({"family":"calendar","question":"days_between","from":"2024-01-01","to":"2024-03-01"})", "60",
        "59"},
+      {R"({"family":"cipher","cipher":"caesar","ciphertext":"KHOOR ZRUOG"})", "3", "4"},
       {R"({"family":"countdown","numbers":[2,3,7],"target":17})", "2*7+3", "2*7*3"},
       {R"({"family":"game24","numbers":[1,2,3,4],"target":24})", "1*2*3*4", "1+2+3+4"},
       {R"({"family":"cryptarithm","addends":["A","B"],"result":"C"})", "A=1,B=2,C=3", "A=1,B=2,C=4"},

@@ -69,6 +69,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewArithFamily());
   r.owned.push_back(internal::NewArithChainFamily());
   r.owned.push_back(internal::NewBaseConversionFamily());
+  r.owned.push_back(internal::NewCipherFamily());
   r.owned.push_back(internal::NewCalendarFamily());
   r.owned.push_back(internal::NewCountdownFamily());
   r.owned.push_back(internal::NewCryptarithmFamily());

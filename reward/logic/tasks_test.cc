@@ -166,6 +166,13 @@ const std::map<std::string, Mutator>& Mutators() {
          s.back() = s.back() == '1' ? '0' : '1';
          return s == "01" ? std::string("1") : s;
        }},
+      // The key with b + 1: the generator makes the key unique, so any other key fails.
+      {"cipher",
+       [](const nlohmann::json&, const std::string& w) {
+         std::vector<int64_t> k = SplitInts(w);
+         k.back() = (k.back() + 1) % 26;
+         return IntsToString(k, " ");
+       }},
       // Another weekday, or the day count + 1.
       {"calendar",
        [](const nlohmann::json& inst, const std::string& w) {

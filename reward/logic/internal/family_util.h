@@ -53,6 +53,7 @@ std::unique_ptr<TaskFamily> NewArithFamily();
 std::unique_ptr<TaskFamily> NewArithChainFamily();
 std::unique_ptr<TaskFamily> NewBaseConversionFamily();
 std::unique_ptr<TaskFamily> NewCalendarFamily();
+std::unique_ptr<TaskFamily> NewCipherFamily();
 std::unique_ptr<TaskFamily> NewCountdownFamily();
 std::unique_ptr<TaskFamily> NewGame24Family();
 std::unique_ptr<TaskFamily> NewCryptarithmFamily();
