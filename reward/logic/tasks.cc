@@ -78,6 +78,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewGame24Family());
   r.owned.push_back(internal::NewGraphColoringFamily());
   r.owned.push_back(internal::NewHanoiFamily());
+  r.owned.push_back(internal::NewIntervalSchedulingFamily());
   r.owned.push_back(internal::NewKnightsKnavesFamily());
   r.owned.push_back(internal::NewMinesweeperFamily());
   r.owned.push_back(internal::NewNQueensFamily());

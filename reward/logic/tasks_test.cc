@@ -76,6 +76,9 @@ const std::map<std::string, Mutator>& Mutators() {
          }
          return IntsToString(c, " ");
        }},
+      // Choosing the first interval twice.
+      {"interval_scheduling",
+       [](const nlohmann::json&, const std::string& w) { return w + " " + w.substr(0, w.find(' ')); }},
       // Uncovering the first mine leaves one mine too few.
       {"minesweeper",
        [](const nlohmann::json&, const std::string& w) {

@@ -61,6 +61,7 @@ std::unique_ptr<TaskFamily> NewDyckFamily();
 std::unique_ptr<TaskFamily> NewFutoshikiFamily();
 std::unique_ptr<TaskFamily> NewGraphColoringFamily();
 std::unique_ptr<TaskFamily> NewHanoiFamily();
+std::unique_ptr<TaskFamily> NewIntervalSchedulingFamily();
 std::unique_ptr<TaskFamily> NewKnightsKnavesFamily();
 std::unique_ptr<TaskFamily> NewMinesweeperFamily();
 std::unique_ptr<TaskFamily> NewNQueensFamily();
