@@ -139,6 +139,7 @@ TEST(LogicVerifierTest, WellFormedWrongAnswerScoresZeroInEveryFamily) {
       {R"({"family":"graph_coloring","num_vertices":3,"num_colors":3,"edges":[[0,1],[1,2],[0,2]]})", "0 1 2",
        "0 1 0"},
       {R"({"family":"interval_scheduling","intervals":[[0,3],[2,5],[4,7]],"weights":[3,5,3]})", "1 3", "2"},
+      {R"({"family":"kakuro","rows":2,"cols":2,"grid":"....","across":[5,5],"down":[5,5]})", "2332", "2323"},
       {R"({"family":"knights_knaves","statements":[{"kind":"is_knave","a":1},{"kind":"same","a":0,"b":1}]})",
        "knight knave", "knight knight"},
       {R"({"family":"minesweeper","rows":1,"cols":3,"mines":1,"board":".1."})", "..*", ".*."},

@@ -79,6 +79,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewGraphColoringFamily());
   r.owned.push_back(internal::NewHanoiFamily());
   r.owned.push_back(internal::NewIntervalSchedulingFamily());
+  r.owned.push_back(internal::NewKakuroFamily());
   r.owned.push_back(internal::NewKnightsKnavesFamily());
   r.owned.push_back(internal::NewMinesweeperFamily());
   r.owned.push_back(internal::NewNQueensFamily());

@@ -86,6 +86,14 @@ const std::map<std::string, Mutator>& Mutators() {
          s[s.find('*')] = '.';
          return s;
        }},
+      // The first white digit + 1 (9 -> 1) changes its across run's sum.
+      {"kakuro",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         const size_t i = s.find_first_not_of('#');
+         s[i] = s[i] == '9' ? '1' : static_cast<char>(s[i] + 1);
+         return s;
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {

@@ -62,6 +62,7 @@ std::unique_ptr<TaskFamily> NewFutoshikiFamily();
 std::unique_ptr<TaskFamily> NewGraphColoringFamily();
 std::unique_ptr<TaskFamily> NewHanoiFamily();
 std::unique_ptr<TaskFamily> NewIntervalSchedulingFamily();
+std::unique_ptr<TaskFamily> NewKakuroFamily();
 std::unique_ptr<TaskFamily> NewKnightsKnavesFamily();
 std::unique_ptr<TaskFamily> NewMinesweeperFamily();
 std::unique_ptr<TaskFamily> NewNQueensFamily();
