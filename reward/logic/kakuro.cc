@@ -134,7 +134,7 @@ class KakuroFamily : public TaskFamily {
  public:
   std::string_view name() const override { return "kakuro"; }
   std::string_view difficulty_help() const override {
-    return "grid 3x3, 3x4, 4x4, 4x5, 5x5, 6x6 for difficulty 1..6, about a sixth of the cells black; "
+    return "grid 3x3, 3x4, 4x4, 4x5, 5x5, 6x6 for difficulty 1..6, up to a fifth of the cells black; "
            "every white cell lies in an across and a down run";
   }
   int max_difficulty() const override { return 6; }
@@ -145,11 +145,17 @@ class KakuroFamily : public TaskFamily {
     Rng rng(name(), seed, difficulty);
     const int rows = kShape[difficulty - 1][0], cols = kShape[difficulty - 1][1];
     std::string grid(static_cast<size_t>(rows * cols), '.');
-    // Blacken random cells while every white cell stays in two runs.
-    for (int tries = 0; tries < rows * cols / 3; ++tries) {
+    // Blacken random cells, keeping every white cell in two runs, until a fifth of the cells are black.
+    int black = 0;
+    for (int tries = 0; tries < 3 * rows * cols && black < rows * cols / 5; ++tries) {
       const size_t cell = static_cast<size_t>(rng.Uniform(0, rows * cols - 1));
+      if (grid[cell] == '#') continue;
       grid[cell] = '#';
-      if (!EveryCellInTwoRuns(grid, rows, cols)) grid[cell] = '.';
+      if (EveryCellInTwoRuns(grid, rows, cols)) {
+        ++black;
+      } else {
+        grid[cell] = '.';
+      }
     }
     const std::vector<Run> runs = Runs(grid, rows, cols);
     std::vector<std::vector<const Run*>> runs_of(grid.size());
