@@ -90,10 +90,11 @@ std::string Encrypt(std::string_view plain, Key key) {
 
 // The first word of `plain` not in kWords, or nullopt if every word is.
 std::optional<std::string> NonWord(const std::string& plain) {
+  const std::string_view view = plain;
   size_t i = 0;
   while (i < plain.size()) {
     const size_t j = std::min(plain.find(' ', i), plain.size());
-    if (!IsWord(std::string_view(plain).substr(i, j - i))) return plain.substr(i, j - i);
+    if (!IsWord(view.substr(i, j - i))) return plain.substr(i, j - i);
     i = j + 1;
   }
   return std::nullopt;
@@ -102,7 +103,7 @@ std::optional<std::string> NonWord(const std::string& plain) {
 // Every key of the cipher's key space (caesar: a = 1).
 std::vector<Key> KeySpace(bool affine) {
   std::vector<Key> keys;
-  keys.reserve(26 * 12);
+  keys.reserve(size_t{26} * 12);
   for (int a = 1; a < 26; a += affine ? 2 : 26) {
     if (a == 13) continue;
     for (int b = 0; b < 26; ++b) keys.push_back({a, b});
@@ -139,6 +140,7 @@ class CipherFamily : public TaskFamily {
     Key key;
     for (int attempt = 0;; ++attempt) {
       std::vector<std::string> picked;
+      picked.reserve(static_cast<size_t>(words + attempt / 8));
       for (int i = 0; i < words + attempt / 8; ++i) {
         picked.emplace_back(kWords[rng.Uniform(0, static_cast<int64_t>(std::size(kWords)) - 1)]);
       }

@@ -19,6 +19,11 @@ namespace {
 
 constexpr int64_t kMaxSide = 12;
 
+// Row-major index of 0-based (r, c) in a grid with `cols` columns.
+size_t Idx(int r, int c, int cols) {
+  return static_cast<size_t>(r) * static_cast<size_t>(cols) + static_cast<size_t>(c);
+}
+
 struct Run {
   bool across = true;
   int row = 0;  // first cell, 0-based
@@ -31,7 +36,7 @@ struct Run {
 // cell.
 std::vector<Run> Runs(const std::string& grid, int rows, int cols) {
   std::vector<Run> out;
-  auto white = [&](int r, int c) { return grid[static_cast<size_t>(r * cols + c)] != '#'; };
+  auto white = [&](int r, int c) { return grid[Idx(r, c, cols)] != '#'; };
   for (int across = 1; across >= 0; --across) {
     for (int r = 0; r < rows; ++r) {
       for (int c = 0; c < cols; ++c) {
@@ -39,7 +44,7 @@ std::vector<Run> Runs(const std::string& grid, int rows, int cols) {
         if (!starts) continue;
         Run run{across == 1, r, c, 0, {}};
         for (int rr = r, cc = c; rr < rows && cc < cols && white(rr, cc); across ? ++cc : ++rr) {
-          run.cells.push_back(static_cast<size_t>(rr * cols + cc));
+          run.cells.push_back(Idx(rr, cc, cols));
         }
         run.length = static_cast<int>(run.cells.size());
         if (run.length >= 2) out.push_back(run);
@@ -89,8 +94,7 @@ bool Fill(size_t at, const std::vector<std::vector<const Run*>>& runs_of, Rng& r
 std::string RenderGrid(const std::string& cells, int rows, int cols) {
   std::vector<std::string> out;
   out.reserve(static_cast<size_t>(rows));
-  for (int r = 0; r < rows; ++r)
-    out.push_back(cells.substr(static_cast<size_t>(r * cols), static_cast<size_t>(cols)));
+  for (int r = 0; r < rows; ++r) out.push_back(cells.substr(Idx(r, 0, cols), static_cast<size_t>(cols)));
   return absl::StrJoin(out, "/");
 }
 

@@ -18,6 +18,11 @@ namespace {
 
 constexpr int64_t kMaxSide = 30;
 
+// Row-major index of 0-based (r, c) in a board with `cols` columns.
+size_t Idx(int r, int c, int cols) {
+  return static_cast<size_t>(r) * static_cast<size_t>(cols) + static_cast<size_t>(c);
+}
+
 struct Board {
   int rows = 0;
   int cols = 0;
@@ -31,7 +36,7 @@ int MinesAround(const std::string& marks, int rows, int cols, int r, int c) {
     for (int dc = -1; dc <= 1; ++dc) {
       const int rr = r + dr, cc = c + dc;
       if ((dr != 0 || dc != 0) && rr >= 0 && rr < rows && cc >= 0 && cc < cols) {
-        n += marks[static_cast<size_t>(rr * cols + cc)] == '*' ? 1 : 0;
+        n += marks[Idx(rr, cc, cols)] == '*' ? 1 : 0;
       }
     }
   }
@@ -41,8 +46,7 @@ int MinesAround(const std::string& marks, int rows, int cols, int r, int c) {
 std::string Rows(const std::string& cells, int rows, int cols) {
   std::vector<std::string> out;
   out.reserve(static_cast<size_t>(rows));
-  for (int r = 0; r < rows; ++r)
-    out.push_back(cells.substr(static_cast<size_t>(r * cols), static_cast<size_t>(cols)));
+  for (int r = 0; r < rows; ++r) out.push_back(cells.substr(Idx(r, 0, cols), static_cast<size_t>(cols)));
   return absl::StrJoin(out, "/");
 }
 
@@ -95,8 +99,8 @@ std::string Violation(const Board& b, const std::string& marks, int64_t mines) {
   int64_t total = 0;
   for (int r = 0; r < b.rows; ++r) {
     for (int c = 0; c < b.cols; ++c) {
-      const char shown = b.cells[static_cast<size_t>(r * b.cols + c)];
-      const bool mine = marks[static_cast<size_t>(r * b.cols + c)] == '*';
+      const char shown = b.cells[Idx(r, c, b.cols)];
+      const bool mine = marks[Idx(r, c, b.cols)] == '*';
       total += mine ? 1 : 0;
       if (shown == '.') continue;
       if (mine) return absl::StrCat("row ", r + 1, " column ", c + 1, " is uncovered but marked as a mine");

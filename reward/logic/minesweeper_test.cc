@@ -71,7 +71,7 @@ int Around(const std::string& m, int n, int r, int c) {
   for (int rr = r - 1; rr <= r + 1; ++rr) {
     for (int cc = c - 1; cc <= c + 1; ++cc) {
       if (rr >= 0 && rr < n && cc >= 0 && cc < n && (rr != r || cc != c))
-        k += m[static_cast<size_t>(rr * n + cc)] == '*';
+        k += m[static_cast<size_t>(rr) * static_cast<size_t>(n) + static_cast<size_t>(cc)] == '*';
     }
   }
   return k;
@@ -105,7 +105,8 @@ TEST(MinesweeperTest, GeneratedWitnessVerifiesAcrossSeedsAndDifficulties) {
       auto unseen = [&](int i) {
         for (int rr = i / n - 1; rr <= i / n + 1; ++rr) {
           for (int cc = i % n - 1; cc <= i % n + 1; ++cc) {
-            if (rr >= 0 && rr < n && cc >= 0 && cc < n && board[static_cast<size_t>(rr * n + cc)] != '.')
+            if (rr >= 0 && rr < n && cc >= 0 && cc < n &&
+                board[static_cast<size_t>(rr) * static_cast<size_t>(n) + static_cast<size_t>(cc)] != '.')
               return false;
           }
         }

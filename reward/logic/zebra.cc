@@ -60,7 +60,6 @@ const char* const kPool[][6] = {
     {"drink", "tea", "coffee", "milk", "beer", "water"},
     {"hobby", "chess", "tennis", "golf", "soccer", "rugby"},
 };
-constexpr int kPoolAttrs = 5;
 
 bool Holds(const Clue& c, const Assignment& pos) {
   const int ha = pos[static_cast<size_t>(c.a.attr)][static_cast<size_t>(c.a.index)];
@@ -90,7 +89,7 @@ std::string ClueText(const Puzzle& p, const Clue& c) {
 // (a permutation of the houses) and checks each clue as soon as both of its attributes are placed.
 class Solver {
  public:
-  explicit Solver(const Puzzle& p) : p_(p), by_level_(p.attr_names.size()) {
+  explicit Solver(const Puzzle& p) : by_level_(p.attr_names.size()) {
     std::vector<int> perm(static_cast<size_t>(p.houses));
     for (int i = 0; i < p.houses; ++i) perm[static_cast<size_t>(i)] = i;
     do {
@@ -126,7 +125,6 @@ class Solver {
     }
   }
 
-  const Puzzle& p_;
   std::vector<std::vector<const Clue*>> by_level_;
   std::vector<std::vector<int>> perms_;
   Assignment pos_;

@@ -167,7 +167,10 @@ TEST(ZebraTest, GeneratedPuzzlesHaveExactlyTheWitnessAsSolution) {
       const std::string h1 = g->witness.substr(0, first);
       const std::string h2 =
           g->witness.substr(first + 2, second == std::string::npos ? second : second - first - 2);
-      std::string swapped = h2 + "; " + h1 + (second == std::string::npos ? "" : g->witness.substr(second));
+      std::string swapped = h2;
+      swapped += "; ";
+      swapped += h1;
+      if (second != std::string::npos) swapped += g->witness.substr(second);
       EXPECT_EQ(Kind("zebra", g->instance, swapped), kIncorrect) << swapped;
       EXPECT_EQ(f->Generate(seed, d)->instance, g->instance);
     }
