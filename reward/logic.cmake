@@ -7,7 +7,7 @@ m1rl_cc_library(NAME logic_tasks
        logic/topo_sort.cc logic/base_conversion.cc logic/calendar.cc
        logic/knights_knaves.cc logic/sat.cc
        logic/minesweeper.cc logic/zebra.cc logic/cipher.cc logic/interval_scheduling.cc
-       logic/kakuro.cc
+       logic/kakuro.cc logic/shortest_path.cc logic/water_jug.cc
   HDRS logic/tasks.h logic/rational.h logic/expr.h logic/rng.h logic/internal/family_util.h logic/internal/test_util.h
   DEPS m1rl::status m1rl::random nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings)
 m1rl_cc_library(NAME logic_verifier
@@ -26,7 +26,7 @@ m1rl_cc_test(NAME logic_families_test
        logic/topo_sort_test.cc logic/base_conversion_test.cc logic/calendar_test.cc
        logic/knights_knaves_test.cc logic/sat_test.cc
        logic/minesweeper_test.cc logic/zebra_test.cc logic/cipher_test.cc
-       logic/interval_scheduling_test.cc logic/kakuro_test.cc
+       logic/interval_scheduling_test.cc logic/kakuro_test.cc logic/shortest_path_test.cc logic/water_jug_test.cc
   DEPS m1rl::logic_tasks m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME logic_verifier_test SRCS logic/logic_verifier_test.cc
   DEPS m1rl::logic_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)

@@ -84,10 +84,12 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewMinesweeperFamily());
   r.owned.push_back(internal::NewNQueensFamily());
   r.owned.push_back(internal::NewSatFamily());
+  r.owned.push_back(internal::NewShortestPathFamily());
   r.owned.push_back(internal::NewSortingFamily());
   r.owned.push_back(internal::NewSubsetSumFamily());
   r.owned.push_back(internal::NewSudokuFamily());
   r.owned.push_back(internal::NewTopoSortFamily());
+  r.owned.push_back(internal::NewWaterJugFamily());
   r.owned.push_back(internal::NewZebraFamily());
   r.owned.push_back(internal::NewLongMultFamily());
   r.owned.push_back(internal::NewLongMultHeldoutFamily());

@@ -11,7 +11,7 @@
 // cryptarithm, dyck, futoshiki, graph_coloring, hanoi, knights_knaves, long_mult / long_mult_heldout
 // (disjoint train / held-out problems with a scratchpad demonstration), n_queens, sat, sorting, subset_sum,
 // sudoku, topo_sort. FamilyNames() lists them.
-// Issue 21 adds: cipher, interval_scheduling, kakuro, minesweeper, zebra.
+// Issue 21 adds: cipher, interval_scheduling, kakuro, minesweeper, shortest_path, water_jug, zebra.
 //
 // Rules every family obeys:
 //  - Generate is deterministic in (seed, difficulty) on every platform (reward/logic/rng.h), and the

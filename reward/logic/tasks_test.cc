@@ -143,6 +143,9 @@ const std::map<std::string, Mutator>& Mutators() {
          }
          return IntsToString(v, " ");
        }},
+      // Dropping the last node: the path no longer ends at the target.
+      {"shortest_path",
+       [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(' ')); }},
       // Dropping a picked (positive) number lowers the sum.
       {"subset_sum", [](const nlohmann::json&, const std::string& w) { return w.substr(w.find(',') + 1); }},
       // Swap cells 0 and 1 of row 1: each digit lands in a column that already holds it.
@@ -161,6 +164,8 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(s[a], s[b]);
          return s;
        }},
+      // One move more than the fewest (a no-op emptying of jug A appended).
+      {"water_jug", [](const nlohmann::json&, const std::string& w) { return w + ", empty A"; }},
       // Swapping houses 1 and 2: the generated solution is unique, so any other assignment fails.
       {"zebra",
        [](const nlohmann::json&, const std::string& w) {
