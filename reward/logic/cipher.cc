@@ -140,7 +140,7 @@ class CipherFamily : public TaskFamily {
     Key key;
     for (int attempt = 0;; ++attempt) {
       std::vector<std::string> picked;
-      picked.reserve(static_cast<size_t>(words + attempt / 8));
+      picked.reserve(static_cast<size_t>(words) + static_cast<size_t>(attempt / 8));
       for (int i = 0; i < words + attempt / 8; ++i) {
         picked.emplace_back(kWords[rng.Uniform(0, static_cast<int64_t>(std::size(kWords)) - 1)]);
       }

@@ -64,26 +64,29 @@ void Sequences(const std::vector<int>& cap, int target, size_t len, std::vector<
       if (j != i) names.push_back("pour " + x + " " + std::string(1, static_cast<char>('A' + j)));
     }
   }
-  std::function<void(std::vector<int>, std::string, size_t)> go = [&](std::vector<int> s, std::string text,
-                                                                      size_t depth) {
-    if (depth == len) {
-      if (std::find(s.begin(), s.end(), target) != s.end()) hits->push_back(text);
-      return;
-    }
-    for (const std::string& m : names) {
-      std::vector<int> t = s;
-      const size_t x = static_cast<size_t>(m[m[0] == 'p' ? 5 : m.size() - 1] - 'A');
-      if (m[0] == 'f') t[x] = cap[x];
-      if (m[0] == 'e') t[x] = 0;
-      if (m[0] == 'p') {
-        const size_t y = static_cast<size_t>(m.back() - 'A');
-        const int amount = std::min(t[x], cap[y] - t[y]);
-        t[x] -= amount;
-        t[y] += amount;
-      }
-      go(t, text.empty() ? m : text + ", " + m, depth + 1);
-    }
-  };
+  std::function<void(const std::vector<int>&, const std::string&, size_t)> go =
+      [&](const std::vector<int>& s, const std::string& text, size_t depth) {
+        if (depth == len) {
+          if (std::find(s.begin(), s.end(), target) != s.end()) hits->push_back(text);
+          return;
+        }
+        for (const std::string& m : names) {
+          std::vector<int> t = s;
+          const size_t x = static_cast<size_t>(m[m[0] == 'p' ? 5 : m.size() - 1] - 'A');
+          if (m[0] == 'f') t[x] = cap[x];
+          if (m[0] == 'e') t[x] = 0;
+          if (m[0] == 'p') {
+            const size_t y = static_cast<size_t>(m.back() - 'A');
+            const int amount = std::min(t[x], cap[y] - t[y]);
+            t[x] -= amount;
+            t[y] += amount;
+          }
+          std::string longer = text;
+          if (!longer.empty()) longer += ", ";
+          longer += m;
+          go(t, longer, depth + 1);
+        }
+      };
   go(std::vector<int>(n, 0), "", 0);
 }
 
