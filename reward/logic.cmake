@@ -12,6 +12,8 @@ m1rl_cc_library(NAME logic_tasks
        logic/nonogram.cc
        logic/star_battle.cc
        logic/magic_square.cc
+       logic/minesweeper.cc logic/zebra.cc logic/cipher.cc logic/interval_scheduling.cc
+       logic/kakuro.cc logic/shortest_path.cc logic/water_jug.cc
   HDRS logic/tasks.h logic/rational.h logic/expr.h logic/rng.h logic/internal/family_util.h logic/internal/test_util.h
        logic/internal/latin_square.h
   DEPS m1rl::status m1rl::random nlohmann_json::nlohmann_json absl::status absl::statusor absl::strings)
@@ -36,6 +38,8 @@ m1rl_cc_test(NAME logic_families_test
        logic/nonogram_test.cc
        logic/star_battle_test.cc
        logic/magic_square_test.cc
+       logic/minesweeper_test.cc logic/zebra_test.cc logic/cipher_test.cc
+       logic/interval_scheduling_test.cc logic/kakuro_test.cc logic/shortest_path_test.cc logic/water_jug_test.cc
   DEPS m1rl::logic_tasks m1rl::status_matchers LABEL cpu TIMEOUT 60)
 m1rl_cc_test(NAME logic_verifier_test SRCS logic/logic_verifier_test.cc
   DEPS m1rl::logic_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)

@@ -69,6 +69,7 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewArithFamily());
   r.owned.push_back(internal::NewArithChainFamily());
   r.owned.push_back(internal::NewBaseConversionFamily());
+  r.owned.push_back(internal::NewCipherFamily());
   r.owned.push_back(internal::NewCalendarFamily());
   r.owned.push_back(internal::NewCountdownFamily());
   r.owned.push_back(internal::NewCryptarithmFamily());
@@ -77,6 +78,8 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewGame24Family());
   r.owned.push_back(internal::NewGraphColoringFamily());
   r.owned.push_back(internal::NewHanoiFamily());
+  r.owned.push_back(internal::NewIntervalSchedulingFamily());
+  r.owned.push_back(internal::NewKakuroFamily());
   r.owned.push_back(internal::NewKnightsKnavesFamily());
   r.owned.push_back(internal::NewMazePathFamily());
   r.owned.push_back(internal::NewSkyscrapersFamily());
@@ -84,12 +87,16 @@ Registry MakeRegistry() {
   r.owned.push_back(internal::NewNonogramFamily());
   r.owned.push_back(internal::NewStarBattleFamily());
   r.owned.push_back(internal::NewMagicSquareFamily());
+  r.owned.push_back(internal::NewMinesweeperFamily());
   r.owned.push_back(internal::NewNQueensFamily());
   r.owned.push_back(internal::NewSatFamily());
+  r.owned.push_back(internal::NewShortestPathFamily());
   r.owned.push_back(internal::NewSortingFamily());
   r.owned.push_back(internal::NewSubsetSumFamily());
   r.owned.push_back(internal::NewSudokuFamily());
   r.owned.push_back(internal::NewTopoSortFamily());
+  r.owned.push_back(internal::NewWaterJugFamily());
+  r.owned.push_back(internal::NewZebraFamily());
   r.owned.push_back(internal::NewLongMultFamily());
   r.owned.push_back(internal::NewLongMultHeldoutFamily());
   r.owned.push_back(internal::NewAdditionFamily());

@@ -13,6 +13,7 @@
 // sudoku, topo_sort. FamilyNames() lists them.
 // Grid and path puzzles (issue 21): maze_path, skyscrapers, kenken, nonogram, star_battle,
 // magic_square.
+// Issue 21 adds: cipher, interval_scheduling, kakuro, minesweeper, shortest_path, water_jug, zebra.
 //
 // Rules every family obeys:
 //  - Generate is deterministic in (seed, difficulty) on every platform (reward/logic/rng.h), and the

@@ -117,6 +117,24 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(v[0], v[1]);
          return IntsToString(v, " ");
        }},
+      // Choosing the first interval twice.
+      {"interval_scheduling",
+       [](const nlohmann::json&, const std::string& w) { return w + " " + w.substr(0, w.find(' ')); }},
+      // Uncovering the first mine leaves one mine too few.
+      {"minesweeper",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         s[s.find('*')] = '.';
+         return s;
+       }},
+      // The first white digit + 1 (9 -> 1) changes its across run's sum.
+      {"kakuro",
+       [](const nlohmann::json&, const std::string& w) {
+         std::string s = w;
+         const size_t i = s.find_first_not_of('#');
+         s[i] = s[i] == '9' ? '1' : static_cast<char>(s[i] + 1);
+         return s;
+       }},
       // Two queens in one column.
       {"n_queens",
        [](const nlohmann::json&, const std::string& w) {
@@ -166,6 +184,9 @@ const std::map<std::string, Mutator>& Mutators() {
          }
          return IntsToString(v, " ");
        }},
+      // Dropping the last node: the path no longer ends at the target.
+      {"shortest_path",
+       [](const nlohmann::json&, const std::string& w) { return w.substr(0, w.rfind(' ')); }},
       // Dropping a picked (positive) number lowers the sum.
       {"subset_sum", [](const nlohmann::json&, const std::string& w) { return w.substr(w.find(',') + 1); }},
       // Swap cells 0 and 1 of row 1: each digit lands in a column that already holds it.
@@ -184,12 +205,30 @@ const std::map<std::string, Mutator>& Mutators() {
          std::swap(s[a], s[b]);
          return s;
        }},
+      // One move more than the fewest (a no-op emptying of jug A appended).
+      {"water_jug", [](const nlohmann::json&, const std::string& w) { return w + ", empty A"; }},
+      // Swapping houses 1 and 2: the generated solution is unique, so any other assignment fails.
+      {"zebra",
+       [](const nlohmann::json&, const std::string& w) {
+         const size_t first = w.find("; ");
+         const size_t second = w.find("; ", first + 2);
+         const std::string h2 =
+             w.substr(first + 2, second == std::string::npos ? second : second - first - 2);
+         return h2 + "; " + w.substr(0, first) + (second == std::string::npos ? "" : w.substr(second));
+       }},
       // Changing the last digit ('1' and '0' exist in every base) changes the value.
       {"base_conversion",
        [](const nlohmann::json&, const std::string& w) {
          std::string s = w;
          s.back() = s.back() == '1' ? '0' : '1';
          return s == "01" ? std::string("1") : s;
+       }},
+      // The key with b + 1: the generator makes the key unique, so any other key fails.
+      {"cipher",
+       [](const nlohmann::json&, const std::string& w) {
+         std::vector<int64_t> k = SplitInts(w);
+         k.back() = (k.back() + 1) % 26;
+         return IntsToString(k, " ");
        }},
       // Another weekday, or the day count + 1.
       {"calendar",
