@@ -796,6 +796,7 @@ const EnumValueDescriptor* FindEnumValueByYamlName(const EnumDescriptor* ed, std
 
 std::string EnumYamlNames(const EnumDescriptor* ed) {
   std::vector<std::string> names;
+  names.reserve(static_cast<size_t>(ed->value_count()));
   for (int i = 0; i < ed->value_count(); ++i) names.push_back(EnumValueYamlName(ed->value(i)));
   return absl::StrJoin(names, ", ");
 }
@@ -830,7 +831,7 @@ void FieldChecker::AtLeast(int64_t v, int64_t min, const std::string& path) {
 void FieldChecker::Add(const std::string& path, const std::string& what) { errors_.push_back(path + what); }
 
 void FieldChecker::Merge(const absl::Status& s) {
-  if (!s.ok()) errors_.push_back(std::string(s.message()));
+  if (!s.ok()) errors_.emplace_back(s.message());
 }
 
 absl::Status FieldChecker::Result() const {

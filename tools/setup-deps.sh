@@ -12,7 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libginac-dev libcln-dev libssl-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   gnuplot-nox
-  bubblewrap libseccomp-dev patch python3-pytest
+  bubblewrap libseccomp-dev patch python3-pytest python3-jinja2
   libpcre2-dev libicu-dev
 )
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -99,6 +100,24 @@ TEST(ExportTest, ExportedHfDirectoryLoadsBackBitIdentical) {
   ASSERT_THAT(ExportCheckpoint(dir, out), IsOk());
   M1RL_ASSERT_OK_AND_ASSIGN(auto hf, model::HybridModel::LoadHf(out, at::kFloat, at::kCPU));
   ExpectSameParameters(*trained, *hf);
+  // The run's tokenizer (char: no tokenizer.json) is described next to the weights.
+  EXPECT_TRUE(fs::exists(out + "/tokenizer_config.json"));
+  EXPECT_TRUE(fs::exists(out + "/generation_config.json"));
+  EXPECT_FALSE(fs::exists(out + "/tokenizer.json"));
+  fs::remove_all(root);
+}
+
+TEST(ExportTest, RunTokenizerSpecPrefersTheConfigThenInitFromThenChar) {
+  const std::string root = TempRoot("tokspec");
+  fs::create_directories(root);
+  config::ModelConfig m;
+  EXPECT_EQ(RunTokenizerSpec(m), "char");
+  m.set_init_from(root);
+  EXPECT_EQ(RunTokenizerSpec(m), "char");  // no tokenizer.json there
+  std::ofstream(root + "/tokenizer.json") << "{}";
+  EXPECT_EQ(RunTokenizerSpec(m), root + "/tokenizer.json");
+  m.set_tokenizer("char");
+  EXPECT_EQ(RunTokenizerSpec(m), "char");
   fs::remove_all(root);
 }
 

@@ -25,7 +25,7 @@ std::string WriteRows(const std::string& name, const std::string& tag, int n,
                       const std::string& domain = "") {
   const std::string dir = absl::StrCat(::testing::TempDir(), "/run_schedule_", getpid());
   std::filesystem::create_directories(dir);
-  const std::string path = absl::StrCat(dir, "/", name);
+  std::string path = absl::StrCat(dir, "/", name);
   std::ofstream out(path);
   for (int i = 0; i < n; ++i) {
     out << R"({"id":")" << tag << "-" << i << R"(","prompt":"p)" << i << '"';

@@ -47,6 +47,7 @@
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
 #include "rollout/rollout_config.h"
+#include "trainer/export.h"
 #include "trainer/policy.h"
 #include "trainer/rollout_metrics.h"
 #include "trainer/sync_status.h"
@@ -127,8 +128,9 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
   // first collective of the first step).
   absl::Status local = Guard("initialising", [&]() -> absl::Status {
     M1RL_RETURN_IF_ERROR(CheckConfig());
-    const std::string tok_spec = config_.model().tokenizer().empty() ? "char" : config_.model().tokenizer();
-    M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tok_spec));
+    tokenizer_spec_ = RunTokenizerSpec(config_.model());
+    M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tokenizer_spec_));
+    if (comm_->rank() == 0) M1RL_LOG(INFO) << "tokenizer: " << tokenizer_spec_;
     M1RL_RETURN_IF_ERROR(BuildPolicy());
     M1RL_RETURN_IF_ERROR(BuildOptimizerAndReward(std::move(reward)));
     M1RL_RETURN_IF_ERROR(LoadDataAndWriters());
@@ -1287,7 +1289,8 @@ absl::Status Trainer::Run() {
     M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
   absl::Status exported = absl::OkStatus();
   if (!tc.export_hf_dir().empty() && leader) {
-    exported = Guard("export", [&]() -> absl::Status { return model_->SaveHf(tc.export_hf_dir()); });
+    exported = Guard(
+        "export", [&]() -> absl::Status { return ExportHf(*model_, tokenizer_spec_, tc.export_hf_dir()); });
     if (exported.ok()) M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
   }
   return SyncStatus(*comm_, exported, "exporting");  // also the final barrier

@@ -189,6 +189,7 @@ class Trainer {
   config::RunConfig config_;            // run_config_ with the current trainer.stages entry applied
   Communicator* comm_;
   std::unique_ptr<model::Tokenizer> tokenizer_;
+  std::string tokenizer_spec_;  // what tokenizer_ was loaded from (RunTokenizerSpec)
   std::unique_ptr<model::HybridModel> model_;
   std::unique_ptr<model::HybridModel> ref_model_;  // frozen initial policy, only when the loss has a KL term
   std::unique_ptr<ShardedAdamW> optimizer_;

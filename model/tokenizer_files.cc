@@ -1,0 +1,71 @@
+#include "model/tokenizer_files.h"
+
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace m1rl::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status WriteJson(const std::string& path, const nlohmann::json& j) {
+  std::ofstream out(path, std::ios::trunc);
+  out << j.dump(2) << "\n";
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("error writing ", path));
+  return absl::OkStatus();
+}
+
+// The id's text, or null when the tokenizer has no such token (id -1).
+nlohmann::json TokenText(const Tokenizer& tok, int32_t id) {
+  if (id < 0) return nullptr;
+  return tok.Decode({id});
+}
+
+nlohmann::json TokenId(int32_t id) { return id < 0 ? nlohmann::json(nullptr) : nlohmann::json(id); }
+
+}  // namespace
+
+const char kChatTemplateJinja[] =
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
+
+std::string DefaultTokenizerSpec(const std::string& model_dir) {
+  if (model_dir.empty()) return "char";
+  const fs::path file = fs::path(model_dir) / "tokenizer.json";
+  std::error_code ec;
+  return fs::is_regular_file(file, ec) ? file.string() : "char";
+}
+
+absl::Status WriteTokenizerFiles(const Tokenizer& tok, const std::string& spec, const std::string& dir) {
+  const bool is_char = spec.empty() || spec == "char";
+  if (!is_char) {
+    const fs::path target = fs::path(dir) / "tokenizer.json";
+    std::error_code ec;
+    if (!fs::is_regular_file(spec, ec))
+      return absl::NotFoundError(absl::StrCat("tokenizer file ", spec, " not found"));
+    if (!fs::equivalent(spec, target, ec)) {
+      fs::copy_file(spec, target, fs::copy_options::overwrite_existing, ec);
+      if (ec)
+        return absl::InternalError(
+            absl::StrCat("copying ", spec, " to ", target.string(), ": ", ec.message()));
+    }
+  }
+  nlohmann::json config = {{"chat_template", kChatTemplateJinja},
+                           {"bos_token", TokenText(tok, tok.bos_id())},
+                           {"eos_token", TokenText(tok, tok.eos_id())},
+                           {"pad_token", TokenText(tok, tok.pad_id())},
+                           {"m1rl_tokenizer", is_char ? "char" : "tokenizer.json"}};
+  if (!is_char) config["tokenizer_class"] = "PreTrainedTokenizerFast";
+  const std::string d = dir + "/";
+  if (absl::Status s = WriteJson(d + "tokenizer_config.json", config); !s.ok()) return s;
+  return WriteJson(d + "generation_config.json", {{"bos_token_id", TokenId(tok.bos_id())},
+                                                  {"eos_token_id", TokenId(tok.eos_id())},
+                                                  {"pad_token_id", TokenId(tok.pad_id())}});
+}
+
+}  // namespace m1rl::model
