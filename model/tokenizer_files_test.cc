@@ -25,7 +25,7 @@ using ::m1rl::testing::StatusIs;
 namespace fs = std::filesystem;
 
 std::string NewDir(const std::string& name) {
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/tokenizer_files_", getpid(), "_", name);
+  std::string dir = absl::StrCat(::testing::TempDir(), "/tokenizer_files_", getpid(), "_", name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

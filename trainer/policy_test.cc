@@ -30,7 +30,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string TempRoot(const std::string& name) {
-  const std::string root =
+  std::string root =
       (fs::temp_directory_path() / absl::StrCat("m1rl_policy_test_", name, "_", ::getpid())).string();
   fs::remove_all(root);
   return root;

@@ -158,7 +158,15 @@ TEST_F(ServerTest, RpcDeadlineExceededCancelsTheRunningCheck) {
   SetDeadline(ctx, 150ms);
   rl::ScoreResponse response;
   const grpc::Status s = stub_->Score(&ctx, request, &response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The client's deadline and the engine's timeout of the item (the same instant) race: the call ends
+  // DEADLINE_EXCEEDED, or the server's reply gets through first and scores the item TIMEOUT (seen ~1 in 10
+  // under load). Never a score.
+  if (s.ok()) {
+    ASSERT_EQ(response.results_size(), 1);
+    EXPECT_EQ(response.results(0).status(), rl::TIMEOUT);
+  } else {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
   WaitUntilIdle(hang_);
   EXPECT_EQ(hang_->running(), 0);
   // The worker is free for the next call.
