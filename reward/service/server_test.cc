@@ -30,7 +30,7 @@ rl::ScoreItem Item(std::string id, std::string domain, std::string response, std
 
 class ServerTest : public ::testing::Test {
  protected:
-  void StartServer(EngineOptions options) {
+  void StartServer(const EngineOptions& options) {
     auto registry = std::make_shared<VerifierRegistry>();
     auto fake = std::make_unique<FakeVerifier>(FakeVerifier::Options{});
     FakeVerifier::Options hang_options;
@@ -313,7 +313,7 @@ TEST_F(ServerTest, GetInfoAndHealth) {
   grpc::ByteBuffer reply;
   std::promise<grpc::Status> done;
   generic.UnaryCall(&health_ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &empty_request, &reply,
-                    [&done](grpc::Status s) { done.set_value(s); });
+                    [&done](const grpc::Status& s) { done.set_value(s); });
   const grpc::Status hs = done.get_future().get();
   ASSERT_TRUE(hs.ok()) << hs.error_message();
   std::vector<grpc::Slice> slices;
