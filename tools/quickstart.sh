@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's main command: on a fresh Debian 12 machine, installs the dependencies, builds m1rl,
-# starts a reward server on loopback, writes a synthetic arithmetic dataset, warms a tiny hybrid
-# policy (lightning + softmax layers, MoE) up with SFT, then trains it with CISPO RL against the
-# reward server, prints a table and writes a PNG of held-out accuracy per step.
+# starts a reward server on loopback, writes a synthetic addition dataset (two-digit sums "47+85=" from
+# arith_add) and a held-out set of problems that never occur in training (arith_add_heldout: disjoint by
+# construction, and checked below), trains a tiny hybrid policy (lightning + softmax layers, MoE) from a
+# random init with SFT, then with CISPO RL against the reward server, prints a table and writes a PNG of
+# held-out accuracy per step.
 #
 # Usage: tools/quickstart.sh            env: BUILD_DIR (default build), RUN_DIR (default runs/quickstart),
 #                                            JOBS (default nproc), SKIP_DEPS=1 (skip tools/setup-deps.sh)
@@ -32,25 +34,35 @@ addr=$REWARD_ADDR
 server_pid=$REWARD_PID
 echo "quickstart: reward server at $addr (pid $server_pid)"
 
-# --- synthetic arithmetic data (the logic module's "arith" family, math domain) ---
-DIFFICULTY=${DIFFICULTY:-1}
-"$M1RL" make-data --task arith --difficulty "$DIFFICULTY" --n 20000 --seed 1 --out "$RUN_DIR/data/train.jsonl"
-"$M1RL" make-data --task arith --difficulty "$DIFFICULTY" --n 200 --seed 2 --out "$RUN_DIR/data/eval.jsonl"
+# --- synthetic addition data (the logic module's "arith_add" families, math domain) ---
+DIFFICULTY=${DIFFICULTY:-2}
+"$M1RL" make-data --task arith_add --difficulty "$DIFFICULTY" --n 20000 --seed 1 --out "$RUN_DIR/data/train.jsonl"
+"$M1RL" make-data --task arith_add_heldout --difficulty "$DIFFICULTY" --n 200 --seed 2 \
+  --out "$RUN_DIR/data/eval.jsonl"
+# Held-out means unseen: no evaluation problem (either operand order) occurs among the training prompts.
+overlap=$(sed -n 's/.*"prompt":"\([0-9]*\)+\([0-9]*\)=".*/\1+\2=\n\2+\1=/p' "$RUN_DIR/data/eval.jsonl" | sort -u |
+  comm -12 - <(sed -n 's/.*"prompt":"\([^"]*\)".*/\1/p' "$RUN_DIR/data/train.jsonl" | sort -u) | wc -l)
+if (( overlap != 0 )); then
+  echo "quickstart: $overlap evaluation problems occur in the training data" >&2
+  exit 1
+fi
+echo "quickstart: $(wc -l <"$RUN_DIR/data/eval.jsonl") held-out problems, none of them in the training data"
 
 common=(--set "reward.mode=grpc" --set "reward.address=$addr"
         --set "data.train_path=$RUN_DIR/data/train.jsonl" --set "data.eval_path=$RUN_DIR/data/eval.jsonl")
 
-# --- stage 1: SFT warm-up (teaches the answer format; stops while accuracy is still low) ---
+# --- stage 1: SFT from the random init (held-out accuracy before and after) ---
+SFT_STEPS=${SFT_STEPS:-450}
 "$M1RL" train --config "$CONFIG" "${common[@]}" \
-  --set trainer.mode=sft --set "trainer.steps=${SFT_STEPS:-75}" --set trainer.sft_batch_size=32 \
-  --set trainer.optim.lr=3e-3 --set trainer.eval_every=0 --set trainer.eval_at_start=false \
+  --set trainer.mode=sft --set "trainer.steps=$SFT_STEPS" --set trainer.sft_batch_size=64 \
+  --set trainer.optim.lr=3e-3 --set "trainer.eval_every=$SFT_STEPS" --set trainer.eval_at_start=true \
   --set "trainer.metrics_dir=$RUN_DIR/sft" --set "trainer.checkpoint.dir=$RUN_DIR/sft/checkpoints" \
   --set trainer.checkpoint.every_steps=0 --set "trainer.export_hf_dir=$RUN_DIR/sft_model" --log-level warning
 t_sft=$(date +%s)
 
 # --- stage 2: CISPO RL from the SFT policy ---
 "$M1RL" train --config "$CONFIG" "${common[@]}" \
-  --set "model.init_from=$RUN_DIR/sft_model" \
+  --set "model.init_from=$RUN_DIR/sft_model" ${RL_STEPS:+--set "trainer.steps=$RL_STEPS"} \
   --set "trainer.metrics_dir=$RUN_DIR/rl" --set "trainer.checkpoint.dir=$RUN_DIR/rl/checkpoints"
 t_rl=$(date +%s)
 
@@ -77,7 +89,7 @@ if command -v gnuplot >/dev/null; then
   gnuplot <<GP
 set terminal png size 800,500
 set output "$RUN_DIR/accuracy.png"
-set title "m1rl quickstart: CISPO RL after SFT warm-up (arith, tiny hybrid MoE)"
+set title "m1rl quickstart: CISPO RL after SFT (unseen two-digit sums, tiny hybrid MoE)"
 set xlabel "RL step"
 set ylabel "held-out accuracy (greedy)"
 set yrange [0:1]
@@ -88,6 +100,8 @@ fi
 t_end=$(date +%s)
 printf '\n%-28s %s\n' "quickstart" "result"
 printf '%-28s %s\n' "reward server" "$addr"
+init=$(grep -o '"eval/accuracy":[0-9.e-]*' "$RUN_DIR/sft/metrics.jsonl" | head -n 1 | cut -d: -f2)
+printf '%-28s %s\n' "held-out accuracy at init" "$init"
 printf '%-28s %s\n' "held-out accuracy after SFT" "$first"
 printf '%-28s %s\n' "held-out accuracy after RL" "$last"
 printf '%-28s %ss\n' "build" "$((t_built - t0))"
