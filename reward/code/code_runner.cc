@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "reward/code/compare.h"
+#include "reward/sandbox/work_dir.h"
 
 namespace m1rl::reward::code {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 using sandbox::RunResult;
 using sandbox::RunSpec;
 using sandbox::SandboxPool;
+using sandbox::WorkDir;
 
 constexpr int64_t kCompileMemoryBytes = int64_t{2} << 30;
 constexpr int64_t kCompileOutputBytes = 64 << 10;
@@ -38,44 +40,6 @@ absl::Status CheckUnderUsr(const char* field, const std::string& path) {
       absl::StrCat(field, " must be under /usr/ (the only host tree the sandbox shows), got '", path, "'"));
 }
 
-// A private host directory for one item: src/ (the program, read-only in the sandbox) and out/ (the
-// compiler's output). Removed with everything in it when destroyed.
-class WorkDir {
- public:
-  static absl::StatusOr<std::unique_ptr<WorkDir>> Create() {
-    // /tmp (mode 1777), not $TMPDIR: the sandbox's uid must be able to reach the directory to bind it.
-    std::string tmpl = "/tmp/m1rl-code-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr)
-      return absl::InternalError(absl::StrCat("code: mkdtemp ", tmpl, ": ", std::strerror(errno)));
-    auto dir = std::unique_ptr<WorkDir>(new WorkDir(tmpl));
-    // The sandbox's uid must traverse the directory and read src/ (it cannot list the parent).
-    if (chmod(tmpl.c_str(), 0711) != 0 || mkdir(dir->Src().c_str(), 0755) != 0 ||
-        mkdir(dir->Out().c_str(), 0755) != 0)
-      return absl::InternalError(absl::StrCat("code: preparing ", tmpl, ": ", std::strerror(errno)));
-    return dir;
-  }
-  ~WorkDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Src() const { return path_ + "/src"; }
-  std::string Out() const { return path_ + "/out"; }
-
-  absl::Status WriteSource(const std::string& name, std::string_view text) const {
-    const std::string file = Src() + "/" + name;
-    std::ofstream f(file, std::ios::binary);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    f.close();
-    if (!f || chmod(file.c_str(), 0644) != 0)
-      return absl::InternalError(absl::StrCat("code: writing ", file));
-    return absl::OkStatus();
-  }
-
- private:
-  explicit WorkDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
 CodeReport Failed(rl::ItemStatus status, std::string error) {
   CodeReport r;
   r.status = status;
@@ -83,18 +47,8 @@ CodeReport Failed(rl::ItemStatus status, std::string error) {
   return r;
 }
 
-// Pool errors are load or deadline, never a verdict.
 CodeReport FromPoolError(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kResourceExhausted:
-      return Failed(rl::RESOURCE_EXHAUSTED, std::string{status.message()});
-    case absl::StatusCode::kDeadlineExceeded:
-      return Failed(rl::TIMEOUT, std::string{status.message()});
-    case absl::StatusCode::kCancelled:
-      return Failed(rl::CANCELLED, std::string{status.message()});
-    default:
-      return Failed(rl::INFRA_ERROR, std::string{status.message()});
-  }
+  return Failed(PoolErrorStatus(status), std::string{status.message()});
 }
 
 bool OutOfMemory(const RunResult& r, int64_t memory_bytes) {
@@ -155,7 +109,7 @@ absl::StatusOr<std::string> CompileCpp(SandboxPool& pool, const CodeOptions& opt
                                        const CheckContext& ctx, bool* compiled) {
   RunSpec spec;
   spec.argv = {options.cxx_path, "-std=c++17", "-O2", "-pipe", "-o", "/out/main", "/src/main.cpp"};
-  spec.mounts = {{dir.Src(), "/src", false}, {dir.Out(), "/out", true}};
+  spec.mounts = {{dir.Path("src"), "/src", false}, {dir.Path("out"), "/out", true}};
   spec.limits.cpu_ms = options.compile_time_limit_ms;
   spec.limits.wall_ms = 2 * options.compile_time_limit_ms + 1000;
   spec.limits.memory_bytes = kCompileMemoryBytes;
@@ -173,6 +127,19 @@ absl::StatusOr<std::string> CompileCpp(SandboxPool& pool, const CodeOptions& opt
 }
 
 }  // namespace
+
+rl::ItemStatus PoolErrorStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+      return rl::RESOURCE_EXHAUSTED;
+    case absl::StatusCode::kDeadlineExceeded:
+      return rl::TIMEOUT;
+    case absl::StatusCode::kCancelled:
+      return rl::CANCELLED;
+    default:
+      return rl::INFRA_ERROR;
+  }
+}
 
 absl::StatusOr<CodeOptions> ResolveCodeOptions(const config::CodeConfig& config) {
   M1RL_RETURN_IF_ERROR(
@@ -252,10 +219,11 @@ std::string CodeReport::Summary() const {
 
 CodeReport RunCode(SandboxPool& pool, const CodeOptions& options, const rl::CodePayload& payload,
                    std::string_view source, const CheckContext& ctx) {
-  absl::StatusOr<std::unique_ptr<WorkDir>> dir = WorkDir::Create();
+  // src/ (the program, read-only in the sandbox) and out/ (the compiler's output).
+  absl::StatusOr<std::unique_ptr<WorkDir>> dir = WorkDir::Create("code", {{"src", 0755}, {"out", 0755}});
   if (!dir.ok()) return Failed(rl::INFRA_ERROR, std::string{dir.status().message()});
   const bool cpp = payload.language() == rl::CodePayload::CPP;
-  if (absl::Status s = (*dir)->WriteSource(cpp ? "main.cpp" : "main.py", source); !s.ok())
+  if (absl::Status s = (*dir)->WriteFile("src", cpp ? "main.cpp" : "main.py", source); !s.ok())
     return Failed(rl::INFRA_ERROR, std::string{s.message()});
   CodeReport report;
   bool compiled = true;
@@ -271,7 +239,7 @@ CodeReport RunCode(SandboxPool& pool, const CodeOptions& options, const rl::Code
   RunSpec spec;
   spec.argv = cpp ? std::vector<std::string>{"/out/main"}
                   : std::vector<std::string>{options.python_path, "-I", "-S", "-B", "/src/main.py"};
-  spec.mounts = {{(*dir)->Src(), "/src", false}, {(*dir)->Out(), "/out", false}};
+  spec.mounts = {{(*dir)->Path("src"), "/src", false}, {(*dir)->Path("out"), "/out", false}};
   spec.limits = TestLimits(options, payload);
   spec.cancelled = ctx.cancelled;
   for (int i = 0; i < payload.tests_size(); ++i) {

@@ -78,6 +78,10 @@ struct CodeReport {
 CodeReport RunCode(sandbox::SandboxPool& pool, const CodeOptions& options, const rl::CodePayload& payload,
                    std::string_view source, const CheckContext& ctx);
 
+// The item status of a sandbox pool error: load (RESOURCE_EXHAUSTED), deadline (TIMEOUT), cancellation, else
+// INFRA_ERROR. Never a verdict. Shared by the code and SWE runners.
+rl::ItemStatus PoolErrorStatus(const absl::Status& status);
+
 }  // namespace m1rl::reward::code
 
 #endif  // M1RL_REWARD_CODE_CODE_RUNNER_H_

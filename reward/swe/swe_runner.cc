@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "reward/code/code_runner.h"
+#include "reward/sandbox/work_dir.h"
 #include "reward/swe/diff_paths.h"
 
 namespace m1rl::reward::swe {
@@ -21,6 +23,7 @@ namespace {
 using sandbox::RunResult;
 using sandbox::RunSpec;
 using sandbox::SandboxPool;
+using sandbox::WorkDir;
 
 // Exit codes of the setup script (kSetupScript) that are verdicts or infra faults, not tool failures.
 constexpr int kCandidateFailed = 10;
@@ -82,39 +85,6 @@ chmod -R a+rwX /work/repo
 exit 0
 )SH";
 
-// A private host directory: input/ (scripts and patches, read-only in the sandbox) and work/ (writable).
-class WorkDir {
- public:
-  static absl::StatusOr<std::unique_ptr<WorkDir>> Create() {
-    std::string tmpl = "/tmp/m1rl-swe-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr)
-      return absl::InternalError(absl::StrCat("swe: mkdtemp ", tmpl, ": ", std::strerror(errno)));
-    auto dir = std::unique_ptr<WorkDir>(new WorkDir(tmpl));
-    if (chmod(tmpl.c_str(), 0711) != 0 || mkdir(dir->Input().c_str(), 0755) != 0 ||
-        mkdir(dir->Work().c_str(), 0777) != 0 || chmod(dir->Work().c_str(), 0777) != 0)
-      return absl::InternalError(absl::StrCat("swe: preparing ", tmpl, ": ", std::strerror(errno)));
-    return dir;
-  }
-  ~WorkDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Input() const { return path_ + "/input"; }
-  std::string Work() const { return path_ + "/work"; }
-  absl::Status Write(const std::string& name, std::string_view text) const {
-    const std::string file = Input() + "/" + name;
-    std::ofstream f(file, std::ios::binary);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    f.close();
-    if (!f || chmod(file.c_str(), 0644) != 0) return absl::InternalError(absl::StrCat("swe: writing ", file));
-    return absl::OkStatus();
-  }
-
- private:
-  explicit WorkDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
 SweReport Failed(rl::ItemStatus status, std::string error) {
   SweReport r;
   r.status = status;
@@ -123,16 +93,7 @@ SweReport Failed(rl::ItemStatus status, std::string error) {
 }
 
 SweReport FromPoolError(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kResourceExhausted:
-      return Failed(rl::RESOURCE_EXHAUSTED, std::string{status.message()});
-    case absl::StatusCode::kDeadlineExceeded:
-      return Failed(rl::TIMEOUT, std::string{status.message()});
-    case absl::StatusCode::kCancelled:
-      return Failed(rl::CANCELLED, std::string{status.message()});
-    default:
-      return Failed(rl::INFRA_ERROR, std::string{status.message()});
-  }
+  return Failed(code::PoolErrorStatus(status), std::string{status.message()});
 }
 
 SweReport Verdict(SweVerdict verdict, std::string reason) {
@@ -150,7 +111,7 @@ SandboxPool::Clock::time_point Deadline(const CheckContext& ctx, int64_t wall_ms
 RunSpec BaseSpec(const SweOptions& options, const rl::SwePayload& payload, const WorkDir& dir,
                  const CheckContext& ctx, int64_t wall_ms, int64_t cpu_ms) {
   RunSpec spec;
-  spec.mounts = {{dir.Input(), "/input", false}, {dir.Work(), "/work", true}};
+  spec.mounts = {{dir.Path("input"), "/input", false}, {dir.Path("work"), "/work", true}};
   if (payload.repo_bundle().empty()) {
     spec.mounts.push_back({payload.repo_dir(), "/snapshot", false});
   } else {
@@ -327,7 +288,8 @@ SweReport RunSwe(SandboxPool& pool, const SweOptions& options, const rl::SwePayl
                  std::string_view candidate_patch, const CheckContext& ctx) {
   if (absl::Status s = CheckCandidate(candidate_patch); !s.ok())
     return Verdict(SweVerdict::kPatchRejected, std::string{s.message()});
-  absl::StatusOr<std::unique_ptr<WorkDir>> dir = WorkDir::Create();
+  // input/ (scripts and patches, read-only in the sandbox) and work/ (writable by the sandbox's uid).
+  absl::StatusOr<std::unique_ptr<WorkDir>> dir = WorkDir::Create("swe", {{"input", 0755}, {"work", 0777}});
   if (!dir.ok()) return Failed(rl::INFRA_ERROR, std::string{dir.status().message()});
   absl::StatusOr<DiffInfo> test_info = InspectDiff(payload.test_patch(), "item.swe.test_patch");
   if (!test_info.ok()) return Failed(rl::INVALID_INPUT, std::string{test_info.status().message()});
@@ -337,7 +299,7 @@ SweReport RunSwe(SandboxPool& pool, const SweOptions& options, const rl::SwePayl
                                    {"candidate.diff", candidate_patch},
                                    {"test.diff", payload.test_patch()},
                                    {"test_paths", paths}}) {
-    if (absl::Status s = (*dir)->Write(name, text); !s.ok())
+    if (absl::Status s = (*dir)->WriteFile("input", name, text); !s.ok())
       return Failed(rl::INFRA_ERROR, std::string{s.message()});
   }
   SweReport report = Setup(pool, options, payload, **dir, ctx);
