@@ -1,6 +1,7 @@
 // Runs the real `m1rl make-data` binary (built in the build root, $M1RL_BINARY_DIR/m1rl): flags,
 // exit codes and the JSONL it writes.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -27,7 +28,8 @@ struct Result {
 Result RunM1rl(const std::string& args) {
   const char* dir = std::getenv("M1RL_BINARY_DIR");
   const std::string bin = std::string(dir ? dir : ".") + "/m1rl";
-  const std::string log = ::testing::TempDir() + "/make_data_cli.log";
+  // One log per test process: ctest runs this binary's tests in parallel processes.
+  const std::string log = ::testing::TempDir() + "/make_data_cli_" + std::to_string(getpid()) + ".log";
   const int rc = std::system((bin + " " + args + " > " + log + " 2>&1").c_str());
   std::ifstream in(log);
   std::stringstream ss;
