@@ -2,7 +2,7 @@
 m1rl_cc_library(NAME reward_registry
   SRCS service/format_reward.cc service/registry.cc service/scoring.cc
   HDRS service/format_reward.h service/registry.h service/scoring.h
-  DEPS m1rl::reward_verifier m1rl::rl_proto m1rl::status absl::strings absl::statusor OpenSSL::Crypto)
+  DEPS m1rl::reward_verifier m1rl::rl_proto m1rl::status absl::strings absl::statusor m1rl::sha256)
 
 m1rl_cc_library(NAME reward_engine SRCS service/engine.cc HDRS service/engine.h
   DEPS m1rl::reward_registry absl::synchronization)

@@ -11,6 +11,6 @@ m1rl_cc_library(NAME swe_verifier
   SRCS ${_w}/swe_runner.cc ${_w}/swe_verifier.cc
   HDRS ${_w}/swe_runner.h ${_w}/swe_verifier.h
   DEPS m1rl::swe_results m1rl::code_verifier m1rl::sandbox_pool m1rl::reward_verifier m1rl::config_proto
-       m1rl::status OpenSSL::Crypto)
+       m1rl::status m1rl::sha256)
 m1rl_cc_test(NAME swe_verifier_test SRCS ${_w}/swe_verifier_test.cc
   DEPS m1rl::swe_verifier m1rl::status_matchers LABEL cpu TIMEOUT 300)

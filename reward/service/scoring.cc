@@ -1,12 +1,11 @@
 #include "reward/service/scoring.h"
 
-#include <openssl/sha.h>
-
 #include <chrono>
 #include <exception>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -18,19 +17,6 @@ void AppendField(std::string& buf, std::string_view field) {
   uint64_t n = field.size();
   for (int i = 0; i < 8; ++i) buf.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   buf.append(field);
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size_t{2} * SHA256_DIGEST_LENGTH);
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
 }
 
 bool ItemRequiresThink(const rl::ScoreItem& item) {

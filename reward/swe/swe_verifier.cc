@@ -1,7 +1,5 @@
 #include "reward/swe/swe_verifier.h"
 
-#include <openssl/sha.h>
-
 #include <deque>
 #include <exception>
 #include <optional>
@@ -11,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/sha256.h"
 #include "reward/code/code_verifier.h"
 
 namespace m1rl::reward {
@@ -33,16 +32,7 @@ std::string SweCacheKey(const rl::SwePayload& payload, std::string_view candidat
   for (const std::string& id : payload.fail_to_pass()) add(id);
   add("|");
   for (const std::string& id : payload.pass_to_pass()) add(id);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size_t{2} * SHA256_DIGEST_LENGTH);
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+  return Sha256Hex(data);
 }
 
 }  // namespace swe
