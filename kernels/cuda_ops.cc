@@ -1,10 +1,19 @@
 // LibTorch binding of the CUDA kernels. See cuda_ops.h.
 #include "kernels/cuda_ops.h"
 
+#include <ATen/TensorOperators.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/div.h>
+#include <ATen/ops/embedding.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/scaled_dot_product_attention.h>
+#include <ATen/ops/silu.h>
 #include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -362,6 +371,63 @@ at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::
       yp.data_ptr(), routing.slot_to_row.data_ptr<int32_t>(), routing.weights.data_ptr<float>(), T, k, H,
       static_cast<int>(yp.element_size()), out.data_ptr<float>(), stream));
   return out;
+}
+
+at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, const at::Tensor& weights,
+                             const at::Tensor& w13, const at::Tensor& w2) {
+#ifdef M1RL_HAVE_GROUPED_MM
+  const int64_t t = u.size(0), hidden = u.size(1), k = top_idx.size(1), e = w13.size(0), inter = w2.size(2);
+  if (u.scalar_type() != at::kBFloat16 || w13.scalar_type() != at::kBFloat16 ||
+      w2.scalar_type() != at::kBFloat16 || hidden % 8 != 0 || inter % 8 != 0 || t == 0) {
+    return at::Tensor();
+  }
+  c10::cuda::CUDAGuard guard(u.device());
+  // Every expert's rows start at a multiple of kAlign (the grouped GEMM's backward splits K at the group
+  // offsets); padding rows read a zero row and are never combined. The last group also takes the slack up
+  // to the static bound p, so no row of the buffer is outside a group.
+  constexpr int64_t kAlign = 16;
+  const int64_t n = t * k;
+  const int64_t p = (n + e * (kAlign - 1) + kAlign - 1) / kAlign * kAlign;
+  const auto lopt = top_idx.options().dtype(at::kLong);
+  const at::Tensor flat_e = top_idx.reshape({n}).to(at::kLong);
+  const at::Tensor counts = at::zeros({e}, lopt).scatter_add_(0, flat_e, at::ones({n}, lopt));
+  const at::Tensor padded = at::div(counts + (kAlign - 1), kAlign, "floor") * kAlign;
+  const at::Tensor pend = padded.cumsum(0);
+  const at::Tensor pstart = pend - padded;
+  const at::Tensor start = counts.cumsum(0) - counts;
+  const auto sorted = flat_e.sort(/*stable=*/true, 0, /*descending=*/false);
+  const at::Tensor& sorted_e = std::get<0>(sorted);
+  const at::Tensor rank = at::arange(n, lopt) - start.index_select(0, sorted_e);
+  // dest[s]: the buffer row of slot s = (token s / k, choice s % k); src[r]: the token row r reads (t =
+  // zero).
+  const at::Tensor dest =
+      at::empty({n}, lopt).scatter_(0, std::get<1>(sorted), pstart.index_select(0, sorted_e) + rank);
+  const at::Tensor src = at::full({p}, t, lopt).scatter_(0, dest, at::div(at::arange(n, lopt), k, "floor"));
+  const at::Tensor ends = at::cat({pend.narrow(0, 0, e - 1), at::full({1}, p, lopt)}).to(at::kInt);
+  // at::embedding, not index_select: its backward sums repeated rows in a fixed order (bit-reproducible).
+  const at::Tensor xp = at::embedding(at::cat({u, at::zeros({1, hidden}, u.options())}), src);  // [p, H]
+  const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);                          // [p, 2I]
+  const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
+  const at::Tensor yp = at::_grouped_mm(act, w2.transpose(1, 2), ends);  // [p, H]
+  const at::Tensor y = at::embedding(yp, dest).to(at::kFloat).view({t, k, hidden});
+  return (y * weights.to(at::kFloat).unsqueeze(2)).sum(1);  // [T, H] fp32
+#else
+  (void)u, (void)top_idx, (void)weights, (void)w13, (void)w2;
+  return at::Tensor();
+#endif
+}
+
+at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const int64_t n = q.size(0), heads = q.size(1), dim = q.size(2), group = heads / k.size(1);
+  c10::cuda::CUDAGuard guard(q.device());
+  // Query head h reads kv head h / group: repeat each kv head `group` times in place.
+  auto per_head = [&](const at::Tensor& x) {  // [n, N_kv, d] -> [1, N_h, n, d]
+    return (group == 1 ? x : x.repeat_interleave(group, 1)).transpose(0, 1).unsqueeze(0);
+  };
+  const at::Tensor o =
+      at::scaled_dot_product_attention(q.transpose(0, 1).unsqueeze(0), per_head(k), per_head(v), {}, 0.0,
+                                       /*is_causal=*/true);  // [1, N_h, n, d]
+  return o.squeeze(0).transpose(0, 1).reshape({n, heads * dim});
 }
 
 void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,

@@ -64,6 +64,15 @@ MoeRouting MoeRoute(const at::Tensor& router_logits,  // [T, E] fp32
 at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::Tensor& w13,
                       const at::Tensor& w2);
 
+// Training MoE (contract in kernels/ops.h, ops::GroupedMoe): differentiable, no host synchronisation;
+// undefined when this LibTorch has no grouped GEMM (< 2.8) or the operands do not fit it.
+at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, const at::Tensor& weights,
+                             const at::Tensor& w13, const at::Tensor& w2);
+
+// Causal softmax attention of one whole sequence through LibTorch's fused (flash) attention
+// (contract in kernels/ops.h, ops::FusedCausalAttention).
+at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+
 // Slotted decode (contracts in kernels/ops.h).
 void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,
                    const at::Tensor& slots, const at::Tensor& positions);

@@ -285,6 +285,32 @@ at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const
   return at::matmul(scores.softmax(-1), vc).reshape({b, heads, dim}).to(q.scalar_type());
 }
 
+bool GroupedMoe(const at::Tensor& u, const at::Tensor& top_idx, const at::Tensor& weights,
+                const at::Tensor& gate_up, const at::Tensor& down, at::Tensor* out) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (!u.is_cuda()) return false;
+  at::Tensor r = cuda_ops::MoeExpertsGrouped(u, top_idx, weights, gate_up, down);
+  if (!r.defined()) return false;
+  *out = r;
+  return true;
+#else
+  (void)u, (void)top_idx, (void)weights, (void)gate_up, (void)down, (void)out;
+  return false;
+#endif
+}
+
+bool FusedCausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, at::Tensor* out) {
+#ifdef M1RL_WITH_CUDA_OPS
+  const bool half = q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf;
+  if (!q.is_cuda() || !half || q.size(1) % k.size(1) != 0) return false;
+  *out = cuda_ops::CausalAttention(q, k, v);
+  return true;
+#else
+  (void)q, (void)k, (void)v, (void)out;
+  return false;
+#endif
+}
+
 bool CudaMoe(const at::Tensor& u, const at::Tensor& router, const at::Tensor& gate_up, const at::Tensor& down,
              int64_t top_k, at::Tensor* out) {
 #ifdef M1RL_WITH_CUDA_OPS

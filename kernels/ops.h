@@ -117,6 +117,26 @@ at::Tensor DecodeAttention(const at::Tensor& q,          // [B, N_h, d]
                            const at::Tensor& positions,  // [B] int64
                            double scale);
 
+// The experts of a top-k MoE over a given routing as two grouped GEMMs, differentiable in u, weights,
+// gate_up and down (the training path): out[t] = Σ_j weights[t, j] · down_e · (SiLU(w1_e u_t) ⊙ w3_e u_t),
+// e = top_idx[t, j], summed in fp32. Runs on CUDA bf16 operands with LibTorch >= 2.8 (no host
+// synchronisation; rows gathered and combined through at::embedding, whose backward is bit-reproducible):
+// sets *out [T, H] fp32 and returns true; false (out untouched) otherwise, and the caller loops over experts.
+bool GroupedMoe(const at::Tensor& u,        // [T, H]
+                const at::Tensor& top_idx,  // [T, k] int64
+                const at::Tensor& weights,  // [T, k]
+                const at::Tensor& gate_up,  // [E, 2I, H], w1 rows then w3 rows
+                const at::Tensor& down,     // [E, H, I]
+                at::Tensor* out);
+
+// Causal softmax attention of one whole sequence (query i sees keys 0..i; GQA: head h reads kv head
+// h / (N_h / N_kv); scale 1/√d) through LibTorch's fused flash attention on CUDA bf16/fp16: sets *out
+// [n, N_h·d] and returns true; false otherwise (the caller computes the scores itself).
+bool FusedCausalAttention(const at::Tensor& q,  // [n, N_h, d]
+                          const at::Tensor& k,  // [n, N_kv, d]
+                          const at::Tensor& v,  // [n, N_kv, d]
+                          at::Tensor* out);
+
 // The MoE block through the CUDA routing/grouped-GEMM kernels (no host synchronisation) when this build has
 // them and u is a CUDA bf16/fp32 tensor: sets *out [T, H] fp32 and returns true; false (out untouched)
 // otherwise. Routing as MODEL.md §6 (fp32 router, softmax, top-k ties to the lower index, renormalised).

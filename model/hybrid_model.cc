@@ -9,6 +9,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/ones.h>
+#include <ATen/ops/ones_like.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/silu.h>
 #include <ATen/ops/stack.h>
@@ -54,9 +55,9 @@ struct LayerWeights {
 };
 
 struct HybridModel::AuxStats {
-  at::Tensor prob_sum;         // [E] Σ over router rows of softmax probs (differentiable)
-  std::vector<double> counts;  // [E] top-k slots choosing e
-  int64_t rows = 0;            // router rows R (tokens × layers)
+  at::Tensor prob_sum;  // [E] Σ over router rows of softmax probs (differentiable)
+  at::Tensor counts;    // [E] int64 on the model's device: top-k slots choosing e
+  int64_t rows = 0;     // router rows R (tokens × layers)
 };
 
 struct HybridModel::Weights {
@@ -544,19 +545,16 @@ at::Tensor HybridModel::RecomputedLayer(const at::Tensor& h, size_t layer,
   // top-k counts [E] int64. Routing is recomputed from the same saved input, so the counts repeat exactly.
   RecomputeFn fn = [this, layer, cu_seqlens, pos, num_experts](const std::vector<at::Tensor>& in) {
     AuxStats local;
-    local.counts.assign(static_cast<size_t>(num_experts), 0.0);
     at::Tensor out = RunLayerRange(in[0], layer, layer + 1, cu_seqlens, pos, nullptr, false, &local);
-    at::Tensor counts = at::empty({num_experts}, at::TensorOptions().dtype(at::kLong));
-    for (int64_t e = 0; e < num_experts; ++e)
-      counts.data_ptr<int64_t>()[e] = static_cast<int64_t>(local.counts[e]);
+    at::Tensor counts =
+        local.counts.defined() ? local.counts : at::zeros({num_experts}, pos.options().dtype(at::kLong));
     at::Tensor prob_sum = local.prob_sum.defined() ? local.prob_sum : at::zeros({num_experts}, pos.options());
     return std::vector<at::Tensor>{out, prob_sum, counts};
   };
   const std::vector<at::Tensor> r = RunWithRecompute(fn, {h}, LayerParams(w_->layers[layer]));
   if (aux != nullptr) {
     aux->prob_sum = aux->prob_sum.defined() ? aux->prob_sum + r[1] : r[1];
-    for (int64_t e = 0; e < num_experts; ++e)
-      aux->counts[e] += static_cast<double>(r[2].data_ptr<int64_t>()[e]);
+    aux->counts = aux->counts.defined() ? aux->counts + r[2] : r[2];
     aux->rows += h.size(0);
   }
   return r[0];
@@ -594,25 +592,44 @@ at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& 
 at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
                             AuxStats* aux) const {
   const int64_t t = u.size(0);
-  const int64_t num_experts = config_.num_local_experts;
   const int64_t top_k = config_.num_experts_per_tok;
-  const int64_t inter = config_.intermediate_size;
-  const at::ScalarType cdt = ComputeDtype(dtype_);
   const at::Tensor logits = ops::Linear(u.to(l.router.scalar_type()), l.router);  // [T, E] fp32
   const at::Tensor probs = logits.softmax(-1);
   // Stable descending sort: ties go to the lower expert index.
   const at::Tensor top_idx =
       std::get<1>(probs.sort(/*stable=*/true, -1, /*descending=*/true)).narrow(1, 0, top_k);
-  const at::Tensor top_p = probs.gather(1, top_idx);                 // [T, k]
-  const at::Tensor weights = (top_p / top_p.sum(-1, true)).to(cdt);  // [T, k]
-  // Group the T·k slots by expert on the host (sizes are tiny next to the GEMMs).
+  const at::Tensor top_p = probs.gather(1, top_idx);                                  // [T, k]
+  const at::Tensor weights = (top_p / top_p.sum(-1, true)).to(ComputeDtype(dtype_));  // [T, k]
+  at::Tensor out;
+  if (!ops::GroupedMoe(u, top_idx, weights, l.gate_up, l.down, &out)) out = MoeLoop(l, u, top_idx, weights);
+  if (aux != nullptr) {
+    const at::Tensor flat = top_idx.reshape({t * top_k});
+    const at::Tensor counts =
+        at::zeros({config_.num_local_experts}, flat.options()).scatter_add_(0, flat, at::ones_like(flat));
+    const at::Tensor psum = probs.sum(0);  // [E]
+    aux->prob_sum = aux->prob_sum.defined() ? aux->prob_sum + psum : psum;
+    aux->counts = aux->counts.defined() ? aux->counts + counts : counts;
+    aux->rows += t;
+  }
+  return out.to(compute_dtype_);
+}
+
+// The experts one at a time over slots grouped on the host (sizes are tiny next to the GEMMs): the CPU path
+// and the fallback of ops::GroupedMoe. Returns [T, H] in ComputeDtype(dtype_).
+at::Tensor HybridModel::MoeLoop(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                                const at::Tensor& top_idx,                   // [T, k] int64
+                                const at::Tensor& weights) const {           // [T, k]
+  const int64_t t = u.size(0);
+  const int64_t top_k = top_idx.size(1);
+  const int64_t inter = config_.intermediate_size;
+  const at::ScalarType cdt = ComputeDtype(dtype_);
   const at::Tensor idx_cpu = top_idx.to(at::kCPU).contiguous();
   const int64_t* ip = idx_cpu.data_ptr<int64_t>();
-  std::vector<std::vector<int64_t>> slots(num_experts);
+  std::vector<std::vector<int64_t>> slots(static_cast<size_t>(config_.num_local_experts));
   for (int64_t s = 0; s < t * top_k; ++s) slots[ip[s]].push_back(s);
   at::Tensor out = at::zeros({t, config_.hidden_size}, u.options().dtype(cdt));
   const at::Tensor flat_w = weights.reshape({t * top_k});
-  for (int64_t e = 0; e < num_experts; ++e) {
+  for (size_t e = 0; e < slots.size(); ++e) {
     const int64_t n = static_cast<int64_t>(slots[e].size());
     if (n == 0) continue;
     std::vector<int64_t> toks(n);
@@ -621,19 +638,13 @@ at::Tensor HybridModel::MoE(const LayerWeights& l, const at::Tensor& u,  // [T, 
                                  .to(u.device(), /*non_blocking=*/false, /*copy=*/true);
     const at::Tensor slot_t = at::from_blob(slots[e].data(), {n}, at::TensorOptions().dtype(at::kLong))
                                   .to(u.device(), /*non_blocking=*/false, /*copy=*/true);
-    const at::Tensor x = u.index_select(0, tok_t);      // [n, H]
-    const at::Tensor h = ops::Linear(x, l.gate_up[e]);  // [n, 2I]
+    const at::Tensor x = u.index_select(0, tok_t);                            // [n, H]
+    const at::Tensor h = ops::Linear(x, l.gate_up[static_cast<int64_t>(e)]);  // [n, 2I]
     const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
-    const at::Tensor y = ops::Linear(act, l.down[e]).to(cdt);  // [n, H]
+    const at::Tensor y = ops::Linear(act, l.down[static_cast<int64_t>(e)]).to(cdt);  // [n, H]
     out = out.index_add(0, tok_t, y * flat_w.index_select(0, slot_t).unsqueeze(1));
   }
-  if (aux != nullptr) {
-    const at::Tensor psum = probs.sum(0);  // [E]
-    aux->prob_sum = aux->prob_sum.defined() ? aux->prob_sum + psum : psum;
-    for (int64_t e = 0; e < num_experts; ++e) aux->counts[e] += static_cast<double>(slots[e].size());
-    aux->rows += t;
-  }
-  return out.to(compute_dtype_);
+  return out;
 }
 
 at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
@@ -704,7 +715,11 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
         const at::Tensor kb = k.narrow(0, s0, n).permute({1, 0, 2});  // [N_kv, n, d]
         const at::Tensor vb = v.narrow(0, s0, n).permute({1, 0, 2});
         if (seqs == nullptr) {
-          outs.push_back(AttendOne(q.narrow(0, s0, n), kb, vb, 0));
+          at::Tensor o;
+          if (!ops::FusedCausalAttention(q.narrow(0, s0, n), k.narrow(0, s0, n), v.narrow(0, s0, n), &o)) {
+            o = AttendOne(q.narrow(0, s0, n), kb, vb, 0);
+          }
+          outs.push_back(o);
           continue;
         }
         SequenceState* s = (*seqs)[b];
@@ -766,7 +781,6 @@ at::Tensor HybridModel::Hidden(const at::Tensor& input_ids, const std::vector<in
   TORCH_CHECK(input_ids.dim() == 1, "Forward: expected input_ids [T], got ", input_ids.sizes());
   CheckCuSeqlens(cu_seqlens, input_ids.size(0));
   AuxStats aux;
-  aux.counts.assign(config_.num_local_experts, 0.0);
   at::Tensor hidden = RunLayers(input_ids.to(at::kLong), cu_seqlens, PackedPositions(cu_seqlens), nullptr,
                                 false, &aux, recompute_layers);
   if (router_aux != nullptr) {
@@ -776,11 +790,7 @@ at::Tensor HybridModel::Hidden(const at::Tensor& input_ids, const std::vector<in
       *router_aux = at::zeros({}, at::TensorOptions().dtype(cdt).device(device_));
     } else {
       const double r = static_cast<double>(aux.rows);
-      std::vector<double> f(aux.counts.size());
-      for (size_t e = 0; e < f.size(); ++e) f[e] = aux.counts[e] / r;
-      const at::Tensor ft =
-          at::from_blob(f.data(), {static_cast<int64_t>(f.size())}, at::TensorOptions().dtype(at::kDouble))
-              .to(aux.prob_sum.options(), /*non_blocking=*/false, /*copy=*/true);
+      const at::Tensor ft = (aux.counts.to(at::kDouble) / r).to(aux.prob_sum.scalar_type());
       *router_aux = ((ft * (aux.prob_sum / r)).sum() * static_cast<double>(config_.num_local_experts) *
                      config_.router_aux_loss_coef)
                         .to(cdt);

@@ -240,6 +240,9 @@ class HybridModel {
                             const std::vector<int64_t>& cu_seqlens, at::Tensor* states, bool decode) const;
   at::Tensor MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
                  AuxStats* aux) const;
+  at::Tensor MoeLoop(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                     const at::Tensor& top_idx,                   // [T, k] int64
+                     const at::Tensor& weights) const;            // [T, k]
   // Softmax attention of one new token per sequence over its KV cache (layer full_ord), batched.
   at::Tensor AttendDecodeBatch(const at::Tensor& q,  // [B, N_h, d] after RoPE, one token per sequence
                                const std::vector<SequenceState*>& seqs, int64_t full_ord,
