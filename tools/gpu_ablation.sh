@@ -9,8 +9,9 @@
 # Resumable like tools/gpu_run.sh: each invocation stops after BUDGET_S seconds (exit 0, "run again");
 # finished (arm, seed) runs are skipped, an interrupted one resumes from its newest checkpoint.
 #
-# Usage: tools/gpu_ablation.sh [--smoke]
+# Usage: tools/gpu_ablation.sh [--smoke | --small]
 #   --smoke   the tiny CPU model of tools/gpu_run.sh --smoke (run that first with the same RUN_DIR)
+#   --small   the ablation size of tools/gpu_run.sh --small (run `tools/gpu_run.sh --small --sft-only` first)
 #   env: BUILD_DIR (build), RUN_DIR (runs/gpu_small), ABL_DIR (RUN_DIR/ablation), BUDGET_S (540),
 #        ARMS ("cispo grpo dapo"), SEEDS ("1 2"), STEPS (20), THRESHOLD (0.5), EXTRA_SET (more overrides)
 set -euo pipefail
@@ -32,7 +33,11 @@ for arg in "$@"; do
       # shellcheck source=tools/lib/gpu_small_smoke.sh
       source tools/lib/gpu_small_smoke.sh
       sets=("${GPU_SMALL_SMOKE_SETS[@]}") ;;
-    *) echo "gpu_ablation: unknown argument '$arg' (usage: tools/gpu_ablation.sh [--smoke])" >&2; exit 2 ;;
+    --small)
+      # shellcheck source=tools/lib/gpu_small_ablation.sh
+      source tools/lib/gpu_small_ablation.sh
+      sets=("${GPU_SMALL_ABLATION_SETS[@]}") ;;
+    *) echo "gpu_ablation: unknown argument '$arg' (usage: tools/gpu_ablation.sh [--smoke | --small])" >&2; exit 2 ;;
   esac
 done
 [[ -x "$M1RL" ]] || { echo "gpu_ablation: $M1RL not found (build the m1rl target)" >&2; exit 1; }

@@ -8,9 +8,12 @@
 # skipped, an interrupted stage resumes from its newest checkpoint with --resume auto). Exit 0 when the
 # budget ran out (prints "budget used; run again"), 0 when everything is done, 1 on a failure.
 #
-# Usage: tools/gpu_run.sh [--smoke] [--data-only]
+# Usage: tools/gpu_run.sh [--smoke | --small] [--data-only | --sft-only]
 #   --smoke      a tiny model and 2-digit problems on CPU in about a minute (tests the pipeline, learns nothing)
+#   --small      the ablation size (tools/lib/gpu_small_ablation.sh): a 8-layer hybrid MoE on 4x4-digit
+#                problems (~610-character traces), so that several RL arms fit one device session
 #   --data-only  make the data files (RUN_DIR/data) and stop
+#   --sft-only   stop after the SFT policy is exported (RUN_DIR/sft_model)
 #   env: BUILD_DIR (default build), RUN_DIR (default runs/gpu_small), BUDGET_S (default 540),
 #        SKIP_BUILD=1 (use the existing BUILD_DIR/m1rl), SFT_STEPS (default 300), SFT_CKPT_EVERY (SFT
 #        checkpoint interval, default 50), EXTRA_SET (more "path=value" overrides for both stages, space
@@ -25,12 +28,17 @@ RUN_DIR=${RUN_DIR:-runs/gpu_small}
 BUDGET_S=${BUDGET_S:-540}
 CONFIG=configs/gpu_small.yaml
 SMOKE=0
+SMALL=0
 DATA_ONLY=0
+SFT_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --smoke) SMOKE=1 ;;
+    --small) SMALL=1 ;;
     --data-only) DATA_ONLY=1 ;;
-    *) echo "gpu_run: unknown argument '$arg' (usage: tools/gpu_run.sh [--smoke] [--data-only])" >&2; exit 2 ;;
+    --sft-only) SFT_ONLY=1 ;;
+    *) echo "gpu_run: unknown argument '$arg' (usage: tools/gpu_run.sh [--smoke | --small] [--data-only | --sft-only])" >&2
+       exit 2 ;;
   esac
 done
 
@@ -54,6 +62,12 @@ if [[ $SMOKE == 1 ]]; then
   # shellcheck source=tools/lib/gpu_small_smoke.sh
   source tools/lib/gpu_small_smoke.sh
   sets=("${GPU_SMALL_SMOKE_SETS[@]}")
+elif [[ $SMALL == 1 ]]; then
+  # shellcheck source=tools/lib/gpu_small_ablation.sh
+  source tools/lib/gpu_small_ablation.sh
+  DIFFICULTY=$GPU_SMALL_ABLATION_DIFFICULTY
+  SFT_STEPS=${SFT_STEPS:-$GPU_SMALL_ABLATION_SFT_STEPS}
+  sets=("${GPU_SMALL_ABLATION_SETS[@]}")
 fi
 # shellcheck disable=SC2206
 [[ -n "${EXTRA_SET:-}" ]] && sets+=(${EXTRA_SET})
@@ -106,6 +120,7 @@ if [[ ! -f "$RUN_DIR/sft/DONE" ]]; then
   touch "$RUN_DIR/sft/DONE"
   rm -rf "$RUN_DIR/sft/checkpoints"  # the exported sft_model is what RL starts from
 fi
+(( SFT_ONLY == 1 )) && { echo "gpu_run: SFT policy in $RUN_DIR/sft_model"; exit 0; }
 
 # --- CISPO RL from the SFT policy, held-out evaluation every trainer.eval_every steps ---
 if [[ ! -f "$RUN_DIR/rl/DONE" ]]; then
