@@ -5,7 +5,8 @@ m1rl_cc_library(NAME naive_reference SRCS reference/naive.cc HDRS reference/naiv
 if(M1RL_ENABLE_CUDA)
   m1rl_cc_library(NAME cuda_kernels
     CUDA_SRCS cuda/lightning_attention.cu cuda/lm_head.cu cuda/moe.cu cuda/decode_attention.cu cuda/sampling.cu
-    HDRS cuda/lightning_attention.h cuda/lm_head.h cuda/moe.h cuda/decode_attention.h cuda/sampling.h
+              cuda/rms_norm.cu
+    HDRS cuda/lightning_attention.h cuda/lm_head.h cuda/moe.h cuda/decode_attention.h cuda/sampling.h cuda/rms_norm.h
          cuda/sampling_args.h cuda/philox.h
     DEPS CUDA::cudart CUDA::cublas)
   target_compile_options(m1rl_cuda_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 -lineinfo>)

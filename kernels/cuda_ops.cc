@@ -26,6 +26,7 @@
 #include "kernels/cuda/lightning_attention.h"
 #include "kernels/cuda/lm_head.h"
 #include "kernels/cuda/moe.h"
+#include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/sampling.h"
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
@@ -428,6 +429,53 @@ at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::T
       at::scaled_dot_product_attention(q.transpose(0, 1).unsqueeze(0), per_head(k), per_head(v), {}, 0.0,
                                        /*is_causal=*/true);  // [1, N_h, n, d]
   return o.squeeze(0).transpose(0, 1).reshape({n, heads * dim});
+}
+
+at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,
+                           const at::Tensor& w, double eps, const at::Tensor& gate,
+                           at::ScalarType out_dtype) {
+  auto io = [](const at::Tensor& t, const char* name) {
+    TORCH_CHECK(t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kFloat,
+                "residual rms norm: ", name, " must be bf16 or fp32, got ", t.scalar_type());
+    return ToIoType(t.scalar_type());
+  };
+  auto rows = [&a](const at::Tensor& t, const char* name) {
+    TORCH_CHECK(t.dim() == 2 && t.sizes() == a.sizes() && t.stride(1) == 1 && t.device() == a.device(),
+                "residual rms norm: ", name, " must be [", a.size(0), ", ", a.size(1),
+                "] with contiguous rows on ", a.device(), ", got ", t.sizes());
+    return t;
+  };
+  rows(a, "a");
+  TORCH_CHECK(w.dim() == 1 && w.size(0) == a.size(1) && w.is_contiguous(), "residual rms norm: w must be [",
+              a.size(1), "], got ", w.sizes());
+  c10::cuda::CUDAGuard guard(a.device());
+  at::Tensor out = at::empty(a.sizes(), a.options().dtype(out_dtype));
+  cuda::ResidualRmsNormArgs r;
+  r.rows = a.size(0);
+  r.cols = a.size(1);
+  r.a = a.data_ptr();
+  r.a_stride = a.stride(0);
+  r.a_type = io(a, "a");
+  r.h_type = r.a_type;
+  if (b.defined()) {
+    r.b = rows(b, "b").data_ptr();
+    r.b_stride = b.stride(0);
+    r.b_type = io(b, "b");
+    r.alpha = static_cast<float>(alpha);
+    r.beta = static_cast<float>(beta);
+  }
+  r.w = w.data_ptr();
+  r.w_type = io(w, "w");
+  r.eps = static_cast<float>(eps);
+  r.out = out.data_ptr();
+  r.out_type = io(out, "out");
+  if (gate.defined()) {
+    TORCH_CHECK(gate.scalar_type() == out_dtype, "residual rms norm: gate must be ", out_dtype);
+    r.gate = rows(gate, "gate").data_ptr();
+    r.gate_stride = gate.stride(0);
+  }
+  M1RL_CUDA_CHECK(cuda::ResidualRmsNorm(r, c10::cuda::getCurrentCUDAStream()));
+  return out;
 }
 
 void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,

@@ -73,6 +73,12 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
 // (contract in kernels/ops.h, ops::FusedCausalAttention).
 at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
+// Fused residual + RMSNorm (+ sigmoid gate), not differentiable (contract in kernels/ops.h,
+// ops::ResidualRmsNorm). a, b, gate, w: bf16 or fp32 CUDA tensors with contiguous rows; b, gate may be
+// undefined. Returns [T, C] in out_dtype (bf16 or fp32).
+at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,
+                           const at::Tensor& w, double eps, const at::Tensor& gate, at::ScalarType out_dtype);
+
 // Slotted decode (contracts in kernels/ops.h).
 void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,
                    const at::Tensor& slots, const at::Tensor& positions);

@@ -5,6 +5,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/log_softmax.h>
 #include <ATen/ops/randint.h>
@@ -201,6 +202,39 @@ Bf16Errors LightningBf16Errors(uint64_t seed) {
                                        cu, at::Tensor());
   EXPECT_EQ(out.scalar_type(), at::kBFloat16);
   return {RelErr(out, ref.out), RelErr(fin, ref.final_state), RelErr(ref.out.to(at::kBFloat16), ref.out)};
+}
+
+// ops::ResidualRmsNorm on CUDA without grad (the fused kernel) against the same tensor ops run with grad
+// enabled (the composite path of the op): bf16 within one ulp and nearly always bit-equal; strided rows (a
+// column slice) and an fp32 residual rounded to bf16 first, as in the decode step.
+TEST(CudaOpsTest, FusedResidualRmsNormMatchesTensorOps) {
+  SKIP_WITHOUT_DEVICE();
+  at::manual_seed(5);
+  const auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  const at::Tensor wide = at::randn({48, 1536}, opts) * 2;
+  const at::Tensor a = wide.narrow(1, 512, 512);  // row stride 1536
+  const at::Tensor b = at::randn({48, 512}, opts.dtype(at::kFloat)) * 3;
+  const at::Tensor gate = at::randn({48, 512}, opts);
+  const at::Tensor w = at::randn({512}, opts).requires_grad_(true);
+  for (bool with_gate : {false, true}) {
+    for (at::ScalarType out : {at::kBFloat16, at::kFloat}) {
+      if (with_gate && out != at::kBFloat16) continue;
+      const at::Tensor g = with_gate ? gate : at::Tensor();
+      const at::Tensor ref = ops::ResidualRmsNorm(a, b, 0.5, 1.25, w, 1e-6, g, out).detach();  // w needs grad
+      at::Tensor fused;
+      {
+        at::NoGradGuard no_grad;
+        fused = ops::ResidualRmsNorm(a, b, 0.5, 1.25, w, 1e-6, g, out);
+      }
+      ASSERT_EQ(fused.scalar_type(), out);
+      const at::Tensor r = ref.to(at::kFloat), f = fused.to(at::kFloat);
+      const double ulp = out == at::kBFloat16 ? 1.0 / 128 : 1e-6;
+      EXPECT_TRUE(((f - r).abs() <= r.abs() * ulp + 1e-30).all().item<bool>()) << "gate " << with_gate;
+      if (out == at::kBFloat16) {
+        EXPECT_GE((f == r).to(at::kFloat).mean().item<double>(), 0.98);
+      }
+    }
+  }
 }
 
 TEST(CudaOpsTest, LightningBf16TensorCorePathMatchesFloat64) {

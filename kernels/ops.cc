@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/matmul.h>
@@ -231,6 +232,33 @@ at::Tensor LightningDecodeSlots(const at::Tensor& q, const at::Tensor& k, const 
   const at::Tensor out = reference::LightningDecodeStep(q, k, v, decay, states);
   pool.index_copy_(0, idx, states);
   return out.to(q.scalar_type());
+}
+
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::ScalarType out_dtype) {
+  const at::ScalarType cdt = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const at::Tensor xf = x.to(cdt);
+  const at::Tensor y = xf * (xf * xf).mean({-1}, /*keepdim=*/true).add(eps).rsqrt();
+  return (y * w.to(cdt)).to(out_dtype);
+}
+
+at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,
+                           const at::Tensor& w, double eps, const at::Tensor& gate,
+                           at::ScalarType out_dtype) {
+#ifdef M1RL_WITH_CUDA_OPS
+  auto io = [](const at::Tensor& t) {
+    return !t.defined() || t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kFloat;
+  };
+  const bool grad = at::GradMode::is_enabled() &&
+                    (a.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()) ||
+                     (gate.defined() && gate.requires_grad()));
+  if (a.is_cuda() && a.dim() == 2 && !grad && io(a) && io(b) && io(w) && io(gate) &&
+      (out_dtype == at::kBFloat16 || out_dtype == at::kFloat)) {
+    return cuda_ops::ResidualRmsNorm(a, b, alpha, beta, w, eps, gate, out_dtype);
+  }
+#endif
+  const at::Tensor h = b.defined() ? a * alpha + b.to(a.scalar_type()) * beta : a;
+  const at::Tensor y = RmsNorm(h, w, eps, out_dtype);
+  return gate.defined() ? gate.sigmoid() * y : y;
 }
 
 void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,

@@ -85,6 +85,26 @@ bool CudaHeadLogProbs(const at::Tensor& x,        // [T, H] fp32
                       at::Tensor* logprobs,  // [T] fp32
                       at::Tensor* entropy);  // [T] fp32
 
+// w ⊙ x / sqrt(mean(x²) + eps) over the last dim, computed in fp32 (fp64 for fp64 x) and rounded once to
+// out_dtype (MODEL.md §3). Differentiable in x and w.
+at::Tensor RmsNorm(const at::Tensor& x,  // [T, C]
+                   const at::Tensor& w,  // [C]
+                   double eps, at::ScalarType out_dtype);
+
+// The decode step's fused residual + RMSNorm (+ sigmoid gate):
+//   h   = b.defined() ? a·alpha + b.to(a.dtype)·beta : a          (each op in a's dtype, as tensor ops)
+//   out = RmsNorm(h, w, eps, out_dtype), times gate.sigmoid() when gate is defined (gate dtype = out_dtype)
+// Not differentiable on CUDA: with bf16/fp32 CUDA tensors and no gradient required it is one kernel
+// (kernels/cuda/rms_norm.h) that rounds every intermediate as the tensor ops do, the sum of squares in
+// another order (outputs within one ulp of out_dtype); otherwise the tensor ops themselves.
+at::Tensor ResidualRmsNorm(const at::Tensor& a,  // [T, C]
+                           const at::Tensor& b,  // [T, C] or undefined
+                           double alpha, double beta,
+                           const at::Tensor& w,  // [C]
+                           double eps,
+                           const at::Tensor& gate,  // [T, C] pre-sigmoid, or undefined
+                           at::ScalarType out_dtype);
+
 // ---- Slotted decode (rollout; ARCHITECTURE.md "On the GPU") ----------------------------------------------
 // Sequences live in fixed slots of preallocated pools; a decode step names its slots with a device tensor, so
 // the step never touches the host. Every op below dispatches CUDA tensors to kernels/cuda and CPU tensors to

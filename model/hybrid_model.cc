@@ -72,16 +72,6 @@ namespace {
 
 at::ScalarType ComputeDtype(at::ScalarType dtype) { return dtype == at::kDouble ? at::kDouble : at::kFloat; }
 
-// w ⊙ x / sqrt(mean(x²) + eps), computed in the compute dtype and rounded once to `out_dtype`.
-at::Tensor RmsNorm(const at::Tensor& x,  // [T, C]
-                   const at::Tensor& w,  // [C]
-                   double eps, at::ScalarType out_dtype) {
-  const at::ScalarType cdt = ComputeDtype(x.scalar_type());
-  const at::Tensor xf = x.to(cdt);
-  const at::Tensor y = xf * (xf * xf).mean({-1}, /*keepdim=*/true).add(eps).rsqrt();
-  return (y * w.to(cdt)).to(out_dtype);
-}
-
 // Rotate-half RoPE on the first r dims (MODEL.md §5), positions `pos` [T] (compute dtype).
 at::Tensor ApplyRope(const at::Tensor& x,         // [T, heads, d]
                      const at::Tensor& pos,       // [T] compute dtype
@@ -584,7 +574,7 @@ at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& 
     if (states != nullptr) *states = r.final_state;
   }
   const at::Tensor normed =
-      RmsNorm(o.reshape({t, heads * dim}), l.norm, config_.lightning_norm_eps, compute_dtype_);
+      ops::RmsNorm(o.reshape({t, heads * dim}), l.norm, config_.lightning_norm_eps, compute_dtype_);
   return ops::Linear(ops::Linear(u, l.gate).sigmoid() * normed, l.out);
 }
 
@@ -662,7 +652,7 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
     h = RunLayerRange(h, 0, w_->layers.size(), cu_seqlens, pos, seqs, decode, aux);
   }
   // The final-norm output feeding the FP32 head stays in the compute dtype (MODEL.md §7).
-  return RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
+  return ops::RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
 }
 
 at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
@@ -677,7 +667,7 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
     ++(w_->layers[i].type == LayerType::kLinearAttention ? lin_ord : full_ord);
   for (size_t i = begin; i < end; ++i) {
     const LayerWeights l = ComputeWeights(i);
-    const at::Tensor u = RmsNorm(h, l.input_norm, config_.rms_norm_eps, compute_dtype_);
+    const at::Tensor u = ops::RmsNorm(h, l.input_norm, config_.rms_norm_eps, compute_dtype_);
     at::Tensor mixed;
     if (l.type == LayerType::kLinearAttention) {
       if (seqs != nullptr) {
@@ -748,7 +738,7 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
       ++full_ord;
     }
     const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
-    const at::Tensor u2 = RmsNorm(h1, l.post_norm, config_.rms_norm_eps, compute_dtype_);
+    const at::Tensor u2 = ops::RmsNorm(h1, l.post_norm, config_.rms_norm_eps, compute_dtype_);
     h = u2 * config_.mlp_alpha_factor + MoE(l, u2, aux) * config_.mlp_beta_factor;
   }
   return h;
@@ -975,20 +965,23 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
   };
   mark("embed");
   const at::Tensor pos = positions.to(ComputeDtype(dtype_));
-  at::Tensor h = w_->embed.index_select(0, tokens);  // [B, H]
+  // Each layer's residual sum feeds only the next RMSNorm, so the sum and the norm run as one fused op
+  // (ops::ResidualRmsNorm): `u` is the normed input of layer i, (res_a, res_b) the pending residual terms.
+  at::Tensor u = ops::ResidualRmsNorm(w_->embed.index_select(0, tokens), at::Tensor(), 1.0, 1.0,
+                                      w_->layers[0].input_norm, config_.rms_norm_eps, at::Tensor(), dtype_);
   size_t lin_ord = 0, full_ord = 0;
   for (size_t i = 0; i < w_->layers.size(); ++i) {
     const LayerWeights& l = w_->layers[i];
-    const at::Tensor u = RmsNorm(h, l.input_norm, config_.rms_norm_eps, dtype_);
     at::Tensor mixed;
     mark(l.type == LayerType::kLinearAttention ? "lightning" : "softmax");
     if (l.type == LayerType::kLinearAttention) {
       const at::Tensor a = at::silu(ops::Linear(u, l.qkv)).view({b, heads, 3, dim});
       const at::Tensor o = ops::LightningDecodeSlots(a.select(2, 0), a.select(2, 1), a.select(2, 2), l.decay,
                                                      pool->lightning[lin_ord++], slots);  // [B, N_h, d]
-      const at::Tensor normed =
-          RmsNorm(o.reshape({b, heads * dim}), l.norm, config_.lightning_norm_eps, dtype_);
-      mixed = ops::Linear(ops::Linear(u, l.gate).sigmoid() * normed, l.out);
+      const at::Tensor gated =
+          ops::ResidualRmsNorm(o.reshape({b, heads * dim}), at::Tensor(), 1.0, 1.0, l.norm,
+                               config_.lightning_norm_eps, ops::Linear(u, l.gate), dtype_);
+      mixed = ops::Linear(gated, l.out);
     } else {
       const at::Tensor q =
           ApplyRope(ops::Linear(u, l.q_proj).view({b, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
@@ -1001,18 +994,21 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
       ++full_ord;
       mixed = ops::Linear(att.reshape({b, heads * dim}), l.o_proj);
     }
-    const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
-    const at::Tensor u2 = RmsNorm(h1, l.post_norm, config_.rms_norm_eps, dtype_);
+    const at::Tensor u2 = ops::ResidualRmsNorm(u, mixed, config_.attn_alpha(i), config_.attn_beta(i),
+                                               l.post_norm, config_.rms_norm_eps, at::Tensor(), dtype_);
     at::Tensor moe;
     mark("moe");
     if (!ops::CudaMoe(u2, l.router, l.gate_up, l.down, config_.num_experts_per_tok, &moe)) {
       moe = MoE(l, u2, nullptr);
     }
-    h = u2 * config_.mlp_alpha_factor + moe.to(dtype_) * config_.mlp_beta_factor;
+    const bool last = i + 1 == w_->layers.size();
+    if (last) mark("head");
+    // The final norm's output feeding the FP32 head stays in the compute dtype (MODEL.md §7).
+    u = ops::ResidualRmsNorm(u2, moe, config_.mlp_alpha_factor, config_.mlp_beta_factor,
+                             last ? w_->final_norm : w_->layers[i + 1].input_norm, config_.rms_norm_eps,
+                             at::Tensor(), last ? ComputeDtype(dtype_) : dtype_);
   }
-  mark("head");
-  const at::Tensor hidden = RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
-  at::Tensor logits = HeadLogits(hidden, w_->lm_head, options.head);
+  at::Tensor logits = HeadLogits(u, w_->lm_head, options.head);
   mark("end");
   return logits;
 }

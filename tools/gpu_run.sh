@@ -15,7 +15,7 @@
 #   --data-only  make the data files (RUN_DIR/data) and stop
 #   --sft-only   stop after the SFT policy is exported (RUN_DIR/sft_model)
 #   env: BUILD_DIR (default build), RUN_DIR (default runs/gpu_small), BUDGET_S (default 540),
-#        SKIP_BUILD=1 (use the existing BUILD_DIR/m1rl), SFT_STEPS (default 300), SFT_CKPT_EVERY (SFT
+#        SKIP_BUILD=1 (use the existing BUILD_DIR/m1rl), SFT_STEPS (default 300; --small 1000), SFT_CKPT_EVERY (SFT
 #        checkpoint interval, default 50), EXTRA_SET (more "path=value" overrides for both stages, space
 #        separated; a stage's own --set below wins)
 # Disk: a gpu_small checkpoint is ~20 GB (FP32 masters + AdamW moments); the SFT checkpoints are deleted
@@ -52,6 +52,7 @@ M1RL=$BUILD_DIR/m1rl
 DIFFICULTY=6
 N_TRAIN=20000
 N_EVAL=256
+SFT_STEPS_ENV=${SFT_STEPS:-}
 SFT_STEPS=${SFT_STEPS:-300}
 sets=()
 if [[ $SMOKE == 1 ]]; then
@@ -66,7 +67,7 @@ elif [[ $SMALL == 1 ]]; then
   # shellcheck source=tools/lib/gpu_small_ablation.sh
   source tools/lib/gpu_small_ablation.sh
   DIFFICULTY=$GPU_SMALL_ABLATION_DIFFICULTY
-  SFT_STEPS=${SFT_STEPS:-$GPU_SMALL_ABLATION_SFT_STEPS}
+  SFT_STEPS=${SFT_STEPS_ENV:-$GPU_SMALL_ABLATION_SFT_STEPS}
   sets=("${GPU_SMALL_ABLATION_SETS[@]}")
 fi
 # shellcheck disable=SC2206

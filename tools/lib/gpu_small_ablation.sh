@@ -4,7 +4,7 @@
 # on 4x4-digit long multiplication (scratchpads of 535-640 characters), 16 prompts x 8 samples per RL step,
 # held-out evaluation every 4 steps: one RL step takes seconds, so 3 arms x 2 seeds fit one device session.
 GPU_SMALL_ABLATION_DIFFICULTY=4
-GPU_SMALL_ABLATION_SFT_STEPS=150
+GPU_SMALL_ABLATION_SFT_STEPS=1000
 GPU_SMALL_ABLATION_SETS=(model.hidden_size=512 model.intermediate_size=1024 model.num_hidden_layers=8
   model.num_attention_heads=8 model.num_key_value_heads=2 model.num_local_experts=8
   rollout.max_new_tokens=720 algorithm.overlong.max_len=720 algorithm.overlong.cache_len=64
