@@ -20,6 +20,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -28,6 +29,7 @@
 #include "common/status_macros.h"
 #include "kernels/ops.h"
 #include "model/head.h"
+#include "model/hf_buffers.h"
 #include "model/recompute.h"
 #include "model/safetensors.h"
 
@@ -404,11 +406,21 @@ absl::Status HybridModel::SaveHf(const std::string& dir) const { return SaveHf(d
 
 absl::Status HybridModel::SaveHf(const std::string& dir, int64_t max_shard_bytes) const {
   const at::ScalarType storage = dtype_ == at::kDouble ? at::kFloat : dtype_;
+  std::map<std::string, int64_t> lightning_norms;  // name of a lightning layer's last tensor -> layer
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    if (config_.layer_types[i] == LayerType::kLinearAttention)
+      lightning_norms[absl::StrCat("model.layers.", i, ".self_attn.norm.weight")] = i;
+  }
   NamedTensors tensors;
   for (const auto& [name, view] : HfViews()) {
     // The fp32 router stays fp32 on disk (transformers casts on load).
     const at::ScalarType t = view.scalar_type() == at::kDouble ? at::kFloat : view.scalar_type();
     tensors.emplace_back(name, view.to(at::kCPU).to(storage == at::kBFloat16 ? t : storage).contiguous());
+    // transformers' lightning buffers, in the model dtype as its save_pretrained writes them (hf_buffers.h).
+    if (auto it = lightning_norms.find(name); it != lightning_norms.end()) {
+      for (auto& [buffer, value] : LightningBuffers(config_, it->second))
+        tensors.emplace_back(buffer, value.to(storage).contiguous());
+    }
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -467,14 +479,12 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
     }
   }
   for (const auto& [name, t] : tensors) {
-    if (expected.count(name)) continue;
-    // transformers' recomputable lightning buffers (MODEL.md §9) are accepted and ignored.
-    bool buffer = false;
-    for (const char* b : {"slope_rate", "query_decay", "key_decay", "diagonal_decay"}) {
-      buffer = buffer || name.find(b) != std::string::npos;
-    }
-    if (!buffer) problems.push_back(absl::StrCat("unexpected tensor '", name, "'"));
+    if (!expected.count(name) && !IsLightningBufferName(name))
+      problems.push_back(absl::StrCat("unexpected tensor '", name, "'"));
   }
+  // transformers' lightning buffers are optional (M1 checkpoints have none); the model recomputes the decay
+  // from the config, so any present must agree with it (hf_buffers.h).
+  for (std::string& p : LightningBufferProblems(*config, tensors)) problems.push_back(std::move(p));
   if (!problems.empty()) {
     std::string msg = absl::StrCat("LoadHf '", dir, "': ", problems.size(), " problem(s): ");
     for (size_t i = 0; i < problems.size(); ++i) absl::StrAppend(&msg, i ? "; " : "", problems[i]);
