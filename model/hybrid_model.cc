@@ -84,7 +84,8 @@ at::Tensor RmsNorm(const at::Tensor& x,  // [T, C]
   return (y * w.to(cdt)).to(out_dtype);
 }
 
-// Rotate-half RoPE on the first r dims (MODEL.md §5), positions `pos` [T] (compute dtype).
+// Rotate-half RoPE on the first r dims (MODEL.md §5; r = ModelConfig::rope_dims(), the convention applied),
+// positions `pos` [T] (compute dtype).
 at::Tensor ApplyRope(const at::Tensor& x,         // [T, heads, d]
                      const at::Tensor& pos,       // [T] compute dtype
                      const at::Tensor& inv_freq,  // [r/2] compute dtype
@@ -321,11 +322,11 @@ void HybridModel::InitBuffers() {
                                         at::TensorOptions().dtype(at::kDouble))
                               .to(opts, /*non_blocking=*/false, /*copy=*/true);
   }
-  const int64_t half = config_.rotary_dim / 2;
+  const int64_t half = config_.rope_dims() / 2;
   std::vector<double> inv(half);
   for (int64_t i = 0; i < half; ++i) {
-    inv[i] =
-        std::pow(config_.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(config_.rotary_dim));
+    inv[i] = std::pow(config_.rope_theta,
+                      -2.0 * static_cast<double>(i) / static_cast<double>(config_.rope_dims()));
   }
   w_->inv_freq = at::from_blob(inv.data(), {half}, at::TensorOptions().dtype(at::kDouble))
                      .to(opts, /*non_blocking=*/false, /*copy=*/true);
@@ -438,9 +439,9 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
   return LoadHf(dir, ModelPrecision::Uniform(dtype), device);
 }
 
-absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::string& dir,
-                                                                 ModelPrecision precision,
-                                                                 at::Device device) {
+absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(
+    const std::string& dir, ModelPrecision precision, at::Device device,
+    std::optional<RopeConvention> rope_convention) {
   const std::string config_path = dir + "/config.json";
   std::ifstream in(config_path);
   if (!in) return absl::NotFoundError(absl::StrCat("LoadHf: cannot open '", config_path, "'"));
@@ -449,7 +450,7 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
   const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return absl::InvalidArgumentError(absl::StrCat("LoadHf: '", config_path, "' is not valid JSON"));
-  absl::StatusOr<ModelConfig> config = ModelConfig::FromHfConfigJson(j);
+  absl::StatusOr<ModelConfig> config = ModelConfig::FromHfConfigJson(j, rope_convention);
   if (!config.ok()) {
     return absl::Status(config.status().code(), absl::StrCat(config_path, ": ", config.status().message()));
   }
@@ -704,9 +705,9 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
       const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads,
                     dim = config_.head_dim;
       const at::Tensor q =
-          ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor k =
-          ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
       std::vector<at::Tensor> outs;
       if (seqs == nullptr) {
@@ -1001,9 +1002,9 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
       mixed = ops::Linear(ops::Linear(u, l.gate).sigmoid() * normed, l.out);
     } else {
       const at::Tensor q =
-          ApplyRope(ops::Linear(u, l.q_proj).view({b, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.q_proj).view({b, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor k =
-          ApplyRope(ops::Linear(u, l.k_proj).view({b, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.k_proj).view({b, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor v = ops::Linear(u, l.v_proj).view({b, kv, dim});
       ops::KvCacheAppend(k, v, pool->keys[full_ord], pool->values[full_ord], slots, positions);
       const at::Tensor att = ops::DecodeAttention(q, pool->keys[full_ord], pool->values[full_ord], slots,

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -137,9 +138,11 @@ class HybridModel {
   // reported together, each by tensor name (InvalidArgument / NotFound for files).
   static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(const std::string& dir, at::ScalarType dtype,
                                                              at::Device device);
-  // Same, with the tensors cast to precision.params.
-  static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(const std::string& dir, ModelPrecision precision,
-                                                             at::Device device);
+  // Same, with the tensors cast to precision.params. `rope_convention`: as ModelConfig::FromHfConfigJson's
+  // `requested` (nullopt: the one config.json records, else kM1).
+  static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(
+      const std::string& dir, ModelPrecision precision, at::Device device,
+      std::optional<RopeConvention> rope_convention = std::nullopt);
 
   // Writes `dir`/config.json and `dir`/model.safetensors with the HF tensor names of MODEL.md §9
   // (experts split into w1/w2/w3) and transformers' lightning buffers (model/hf_buffers.h), so transformers
