@@ -3,6 +3,10 @@
 
   python3 tools/check_hf_export.py --model HF_DIR --m1rl build-cuda/m1rl [--device cuda] [--max-new-tokens 64]
 
+Where m1rl is not built on the transformers host, split the run: `--write-prompts P.jsonl` writes the prompts and
+prints the m1rl command that makes their completions; run it where m1rl is built, then pass its output with
+`--m1rl-output OUT.jsonl` instead of --m1rl.
+
 1. Loads HF_DIR with MiniMaxForCausalLM.from_pretrained in float32 and prints the missing, unexpected and
    mismatched keys transformers reports (an m1rl export should have none: it writes the lightning buffers).
 2. Compares the loaded lightning buffers (slope_rate, query_decay, key_decay, diagonal_decay) with those of a
@@ -24,20 +28,25 @@ import subprocess
 import sys
 import tempfile
 
-import torch
-from transformers import MiniMaxForCausalLM
+try:  # not needed for --write-prompts
+    import torch
+except ImportError:
+    torch = None
 
 BUFFERS = ("slope_rate", "query_decay", "key_decay", "diagonal_decay")
 
 
 def prompts(n_long):
-    base = ["12+34=", "The quick brown fox jumps over the lazy dog. ", "a"]
+    base = ["The quick brown fox jumps over the lazy dog. ", "a"]
+    base += [f"{(i * 37) % 90 + 10}+{(i * 53) % 90 + 10}=" for i in range(24)]  # the quickstart's task
     # Longer than one lightning block (256 tokens) under any tokenizer of at least one token per 4 chars.
     base.append(" ".join(str(i * 7919 % 1000) for i in range(n_long)))
     return base
 
 
 def load_hf(model_dir, device):
+    from transformers import MiniMaxForCausalLM
+
     model, info = MiniMaxForCausalLM.from_pretrained(model_dir, dtype=torch.float32, output_loading_info=True)
     model = model.to(device).eval()
     problems = 0
@@ -79,23 +88,38 @@ def check_buffers(model):
     return all(v <= 4e-3 for v in worst.values())
 
 
-def run_m1rl(m1rl, model_dir, texts, max_new_tokens, device, work):
-    prompt_file = os.path.join(work, "prompts.jsonl")
-    out_file = os.path.join(work, "m1rl.jsonl")
-    with open(prompt_file, "w") as f:
+def write_prompts(path, texts):
+    with open(path, "w") as f:
         for i, t in enumerate(texts):
             f.write(json.dumps({"prompt": t, "id": str(i)}) + "\n")
-    cmd = [m1rl, "generate", "--model", model_dir, "--prompts", prompt_file, "--out", out_file, "--n", "1",
-           "--greedy", "--temperature", "1", "--dtype", "float32", "--head", "ieee_fp32", "--device", device,
-           "--max-new-tokens", str(max_new_tokens), "--chat-template=false", "--repetition-run-length", "0"]
-    print("$ " + " ".join(cmd))
-    subprocess.run(cmd, check=True)
+
+
+def m1rl_command(m1rl, model_dir, prompt_file, out_file, max_new_tokens, device):
+    return [m1rl, "generate", "--model", model_dir, "--prompts", prompt_file, "--out", out_file, "--n", "1",
+            "--greedy", "--temperature", "1", "--dtype", "float32", "--head", "ieee_fp32", "--device", device,
+            "--max-new-tokens", str(max_new_tokens), "--chat-template=false", "--repetition-run-length", "0"]
+
+
+def read_completions(out_file, n):
     rows = {}
     with open(out_file) as f:
         for line in f:
             c = json.loads(line)
             rows[c["prompt_id"]] = c
-    return [rows[str(i)] for i in range(len(texts))]
+    missing = [str(i) for i in range(n) if str(i) not in rows]
+    if missing:
+        sys.exit(f"{out_file}: no completion for prompt ids {missing} (made from other prompts?)")
+    return [rows[str(i)] for i in range(n)]
+
+
+def run_m1rl(m1rl, model_dir, texts, max_new_tokens, device, work):
+    prompt_file = os.path.join(work, "prompts.jsonl")
+    out_file = os.path.join(work, "m1rl.jsonl")
+    write_prompts(prompt_file, texts)
+    cmd = m1rl_command(m1rl, model_dir, prompt_file, out_file, max_new_tokens, device)
+    print("$ " + " ".join(cmd))
+    subprocess.run(cmd, check=True)
+    return read_completions(out_file, len(texts))
 
 
 def compare_logprobs(model, rows, device):
@@ -143,12 +167,24 @@ def compare_tokenizer(model_dir, texts, rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="m1rl export directory (m1rl export --out / trainer.export_hf_dir)")
-    ap.add_argument("--m1rl", required=True, help="path of the m1rl binary")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--m1rl", help="path of the m1rl binary (generates the completions)")
+    ap.add_argument("--m1rl-output", help="completions made by the command --write-prompts prints")
+    ap.add_argument("--write-prompts", help="write the prompts here, print the m1rl command, exit")
+    ap.add_argument("--device", default="cuda" if torch is not None and torch.cuda.is_available() else "cpu")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--long-prompt-words", type=int, default=300)
     ap.add_argument("--tol", type=float, default=1e-3, help="max |delta log-prob| that passes")
     a = ap.parse_args()
+    texts = prompts(a.long_prompt_words)
+    if a.write_prompts:
+        write_prompts(a.write_prompts, texts)
+        cmd = m1rl_command(a.m1rl or "build/m1rl", a.model, a.write_prompts, "OUT.jsonl", a.max_new_tokens, "cpu")
+        print("$ " + " ".join(cmd))
+        return 0
+    if bool(a.m1rl) == bool(a.m1rl_output):
+        ap.error("give exactly one of --m1rl and --m1rl-output")
+    if torch is None:
+        sys.exit("torch and transformers are needed (pip install torch transformers)")
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -166,9 +202,11 @@ def main():
 
     model, key_problems = load_hf(a.model, a.device)
     buffers_ok = check_buffers(model)
-    texts = prompts(a.long_prompt_words)
-    with tempfile.TemporaryDirectory() as work:
-        rows = run_m1rl(a.m1rl, a.model, texts, a.max_new_tokens, a.device, work)
+    if a.m1rl_output:
+        rows = read_completions(a.m1rl_output, len(texts))
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            rows = run_m1rl(a.m1rl, a.model, texts, a.max_new_tokens, a.device, work)
     tokenizer_ok = compare_tokenizer(a.model, texts, rows)
     worst = compare_logprobs(model, rows, a.device)
     ok = key_problems == 0 and buffers_ok and tokenizer_ok and worst <= a.tol
