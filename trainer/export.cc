@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_files.h"
@@ -60,6 +61,14 @@ std::string RunTokenizerSpec(const config::ModelConfig& m) {
 absl::Status ExportHf(const model::HybridModel& policy, const std::string& spec, const std::string& out_dir,
                       int64_t max_shard_bytes) {
   M1RL_ASSIGN_OR_RETURN(const std::unique_ptr<model::Tokenizer> tok, model::LoadTokenizer(spec));
+  const model::ModelConfig& c = policy.config();
+  if (c.rope_dims() < c.head_dim) {
+    M1RL_LOG(WARNING)
+        << "export: RoPE convention m1 rotates " << c.rope_dims() << " of " << c.head_dim
+        << " head dims; transformers 5.x rotates the whole head, so it computes another function "
+        << "with these weights (vLLM and MiniMax-M1's code match; train with "
+        << "model.rope_convention: hf for transformers)";
+  }
   M1RL_RETURN_IF_ERROR(policy.SaveHf(out_dir, max_shard_bytes));
   M1RL_RETURN_IF_ERROR(FillTokenIds(out_dir, *tok, policy.config().vocab_size));
   return model::WriteTokenizerFiles(*tok, spec, out_dir);
