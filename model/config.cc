@@ -147,6 +147,28 @@ std::string_view HeadPrecisionName(HeadPrecision precision) {
   return "unknown";
 }
 
+absl::StatusOr<RopeConvention> ParseRopeConvention(std::string_view name) {
+  if (name == "m1") return RopeConvention::kM1;
+  if (name == "hf") return RopeConvention::kHf;
+  return absl::InvalidArgumentError(
+      absl::StrCat("rope_convention must be 'm1' or 'hf', got '", std::string(name), "'"));
+}
+
+std::string_view RopeConventionName(RopeConvention convention) {
+  return convention == RopeConvention::kHf ? "hf" : "m1";
+}
+
+std::optional<RopeConvention> RopeConventionFromConfig(const m1rl::config::ModelConfig& proto) {
+  switch (proto.rope_convention()) {
+    case config::ModelConfig::ROPE_CONVENTION_M1:
+      return RopeConvention::kM1;
+    case config::ModelConfig::ROPE_CONVENTION_HF:
+      return RopeConvention::kHf;
+    default:
+      return std::nullopt;
+  }
+}
+
 HeadPrecision HeadPrecisionFromConfig(const m1rl::config::ModelConfig& proto) {
   switch (proto.lm_head_precision()) {
     case config::ModelConfig::HEAD_PRECISION_TF32:
@@ -207,11 +229,70 @@ absl::Status CheckPostnorm(const json& j) {
   return absl::OkStatus();
 }
 
+// model_type: this loader reads the MiniMax hybrid architecture only. Checked first, so that another
+// architecture's config fails on its model_type rather than on the first MiniMax key it lacks.
+absl::Status CheckModelType(const json& j) {
+  const auto it = j.find("model_type");
+  if (it == j.end() || it->is_null()) return absl::OkStatus();
+  const std::string type = it->is_string() ? it->get<std::string>() : it->dump();
+  for (const char* known : {"minimax", "minimax_m1", "minimax_text_01"}) {
+    if (type == known) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "config.json: model_type '", type,
+      "' is not supported: m1rl loads the MiniMax hybrid lightning/softmax MoE architecture only "
+      "(model_type \"minimax\", \"minimax_m1\" or \"minimax_text_01\"; MODEL.md)"));
+}
+
+// RoPE variants other than plain rotate-half with one θ cannot be represented: rope_parameters.rope_type
+// (transformers 5.x) or rope_scaling (older configs) naming anything but "default".
+absl::Status CheckRopeType(const json& j) {
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) continue;
+    if (!it->is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat("config.json: '", key, "' must be an object"));
+    }
+    for (const char* type_key : {"rope_type", "type"}) {
+      const auto t = it->find(type_key);
+      if (t == it->end() || t->is_null()) continue;
+      if (!t->is_string() || t->get<std::string>() != "default") {
+        return absl::InvalidArgumentError(absl::StrCat("config.json: ", key, ".", type_key, " ", t->dump(),
+                                                       " cannot be represented (only \"default\" RoPE)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The convention of MODEL.md §5 a config.json records ("rope_convention"), reconciled with a requested one.
+absl::StatusOr<RopeConvention> ReadRopeConvention(const json& j, std::optional<RopeConvention> requested) {
+  std::optional<RopeConvention> recorded;
+  if (const auto it = j.find("rope_convention"); it != j.end() && !it->is_null()) {
+    absl::StatusOr<RopeConvention> parsed =
+        it->is_string() ? ParseRopeConvention(it->get<std::string>()) : ParseRopeConvention(it->dump());
+    if (!parsed.ok())
+      return absl::InvalidArgumentError(absl::StrCat("config.json: ", parsed.status().message()));
+    recorded = *parsed;
+  }
+  if (requested && recorded && *requested != *recorded) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.rope_convention ", std::string(RopeConventionName(*requested)),
+        " contradicts config.json's rope_convention ", std::string(RopeConventionName(*recorded)),
+        ": the weights were exported under the other convention (leave model.rope_convention auto)"));
+  }
+  return requested ? *requested : recorded.value_or(RopeConvention::kM1);
+}
+
 }  // namespace
 
-absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j) {
+absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j,
+                                                          std::optional<RopeConvention> requested) {
   if (!j.is_object()) return absl::InvalidArgumentError("config.json: top level must be an object");
+  M1RL_RETURN_IF_ERROR(CheckModelType(j));
+  M1RL_RETURN_IF_ERROR(CheckRopeType(j));
   ModelConfig c;
+  M1RL_ASSIGN_OR_RETURN(c.rope_convention, ReadRopeConvention(j, requested));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "vocab_size", &c.vocab_size, true));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "hidden_size", &c.hidden_size, true));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "intermediate_size", &c.intermediate_size, true));
@@ -330,9 +411,10 @@ json ModelConfig::ToHfConfigJson(std::string_view dtype) const {
   j["rope_parameters"] = {
       {"rope_type", "default"},
       {"rope_theta", rope_theta},
-      {"partial_rotary_factor", static_cast<double>(rotary_dim) / static_cast<double>(head_dim)}};
+      {"partial_rotary_factor", static_cast<double>(rope_dims()) / static_cast<double>(head_dim)}};
   j["rope_theta"] = rope_theta;
-  j["rotary_dim"] = rotary_dim;
+  j["rotary_dim"] = rope_dims();
+  j["rope_convention"] = std::string(RopeConventionName(rope_convention));
   json types = json::array();
   json attn_types = json::array();
   for (LayerType t : layer_types) {
@@ -380,6 +462,7 @@ absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConf
   set_int(p.head_dim(), &c.head_dim);
   set_int(p.num_key_value_heads(), &c.num_key_value_heads);
   set_int(p.rotary_dim(), &c.rotary_dim);
+  c.rope_convention = RopeConventionFromConfig(p).value_or(RopeConvention::kM1);
   set_double(p.rope_theta(), &c.rope_theta);
   set_int(p.num_local_experts(), &c.num_local_experts);
   set_int(p.num_experts_per_tok(), &c.num_experts_per_tok);

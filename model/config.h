@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,19 @@ absl::StatusOr<HeadPrecision> ParseHeadPrecision(std::string_view name);
 HeadPrecision HeadPrecisionFromConfig(const m1rl::config::ModelConfig& proto);
 std::string_view HeadPrecisionName(HeadPrecision precision);
 
+// Which dims of q and k RoPE rotates in the softmax layers (MODEL.md §5, §9). MiniMax-M1's checkpoints were
+// trained with the first, transformers 5.x runs every MiniMax checkpoint with the second (its
+// MiniMaxRotaryEmbedding ignores partial_rotary_factor and rotary_dim), so the same weights compute different
+// functions in the two ecosystems unless rotary_dim = head_dim.
+enum class RopeConvention {
+  kM1,  // "m1": the first rotary_dim dims, θ^(−2i/rotary_dim): MiniMax-M1's code and vLLM. Default.
+  kHf,  // "hf": the whole head, θ^(−2i/head_dim), whatever rotary_dim says: transformers 5.x.
+};
+absl::StatusOr<RopeConvention> ParseRopeConvention(std::string_view name);  // "m1" | "hf"
+std::string_view RopeConventionName(RopeConvention convention);
+// model.rope_convention of a run config; nullopt for "auto" (the checkpoint's, else m1).
+std::optional<RopeConvention> RopeConventionFromConfig(const m1rl::config::ModelConfig& proto);
+
 // Parameter counts derived from the config alone (no allocation). MODEL.md §10.
 struct ParameterCounts {
   int64_t total = 0;                          // every parameter, embedding and head included
@@ -65,14 +79,15 @@ struct ParameterCounts {
 };
 
 struct ModelConfig {
-  int64_t vocab_size = 0;                 // V
-  int64_t hidden_size = 0;                // H
-  int64_t intermediate_size = 0;          // I, per expert
-  int64_t num_hidden_layers = 0;          // L
-  int64_t num_attention_heads = 0;        // N_h (lightning and softmax query heads); power of two
-  int64_t head_dim = 0;                   // d; inner width D = N_h * d (may differ from H)
-  int64_t num_key_value_heads = 0;        // N_kv of the softmax layers; divides N_h
-  int64_t rotary_dim = 0;                 // r <= d, even: RoPE on the first r dims of q and k
+  int64_t vocab_size = 0;           // V
+  int64_t hidden_size = 0;          // H
+  int64_t intermediate_size = 0;    // I, per expert
+  int64_t num_hidden_layers = 0;    // L
+  int64_t num_attention_heads = 0;  // N_h (lightning and softmax query heads); power of two
+  int64_t head_dim = 0;             // d; inner width D = N_h * d (may differ from H)
+  int64_t num_key_value_heads = 0;  // N_kv of the softmax layers; divides N_h
+  int64_t rotary_dim = 0;           // r <= d, even: RoPE on the first r dims of q and k (under kM1)
+  RopeConvention rope_convention = RopeConvention::kM1;
   double rope_theta = 1e7;                // θ
   int64_t num_local_experts = 0;          // E
   int64_t num_experts_per_tok = 2;        // k
@@ -99,11 +114,17 @@ struct ModelConfig {
   // Reads a HF config.json. Accepts transformers keys (layer_types, *_alpha_factor, rope_parameters)
   // and M1 remote-code keys (attn_type_list, layernorm_*_alpha/beta, rotary_dim, rope_theta); the
   // transformers key wins when both are present. InvalidArgument naming the key on a missing or
-  // ill-typed key; the result is Validate()d.
-  static absl::StatusOr<ModelConfig> FromHfConfigJson(const nlohmann::json& json);
+  // ill-typed key, on a model_type other than "minimax" / "minimax_m1" (naming the field and the value), and
+  // on RoPE it cannot represent: rope_parameters.rope_type (or rope_scaling) other than "default".
+  // The RoPE convention is `requested` if given, else the file's "rope_convention" (written by
+  // ToHfConfigJson), else kM1; a `requested` convention that contradicts the file's is InvalidArgument.
+  // The result is Validate()d.
+  static absl::StatusOr<ModelConfig> FromHfConfigJson(const nlohmann::json& json,
+                                                      std::optional<RopeConvention> requested = std::nullopt);
 
-  // The transformers config.json of MODEL.md §9 (model_type "minimax"), plus rotary_dim and the M1
-  // spellings of the schedule and DeepNorm factors so both ecosystems read it correctly.
+  // The transformers config.json of MODEL.md §9 (model_type "minimax"), plus rotary_dim, "rope_convention"
+  // and the M1 spellings of the schedule and DeepNorm factors so both ecosystems read it correctly. The rope
+  // keys (partial_rotary_factor, rotary_dim) describe rope_dims(), what the model computes.
   // `dtype` is the value written as "dtype" ("bfloat16", "float32").
   nlohmann::json ToHfConfigJson(std::string_view dtype = "bfloat16") const;
 
@@ -115,6 +136,8 @@ struct ModelConfig {
   absl::Status Validate() const;
 
   int64_t inner_dim() const { return num_attention_heads * head_dim; }  // D
+  // The dims of q and k that RoPE rotates (from dim 0): rotary_dim under kM1, head_dim under kHf.
+  int64_t rope_dims() const { return rope_convention == RopeConvention::kHf ? head_dim : rotary_dim; }
   int64_t num_layers_of(LayerType type) const;
   // Ordinal of layer `layer` among the layers of its type (index into per-type state arrays).
   int64_t ordinal_in_type(int64_t layer) const;

@@ -219,3 +219,114 @@ TEST(ModelConfigTest, HeadPrecisionNames) {
 
 }  // namespace
 }  // namespace m1rl::model
+
+namespace m1rl::model {
+namespace {
+
+// config.json records the convention and describes what the model computes: under "hf" the rope keys say
+// whole head (partial_rotary_factor 1, rotary_dim = head_dim), so transformers, vLLM and m1rl agree.
+TEST(RopeConventionTest, RecordedInConfigJsonAndReadBack) {
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::Preset("tiny8"));  // rotary_dim 16 of 32
+  nlohmann::json j = c.ToHfConfigJson();
+  EXPECT_EQ(j["rope_convention"], "m1");
+  EXPECT_EQ(j["rotary_dim"], 16);
+  EXPECT_DOUBLE_EQ(j["rope_parameters"]["partial_rotary_factor"].get<double>(), 0.5);
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig back, ModelConfig::FromHfConfigJson(j));
+  EXPECT_EQ(back.rope_convention, RopeConvention::kM1);
+  EXPECT_EQ(back.rope_dims(), 16);
+
+  c.rope_convention = RopeConvention::kHf;
+  j = c.ToHfConfigJson();
+  EXPECT_EQ(j["rope_convention"], "hf");
+  EXPECT_EQ(j["rotary_dim"], 32);
+  EXPECT_DOUBLE_EQ(j["rope_parameters"]["partial_rotary_factor"].get<double>(), 1.0);
+  M1RL_ASSERT_OK_AND_ASSIGN(back, ModelConfig::FromHfConfigJson(j));
+  EXPECT_EQ(back.rope_convention, RopeConvention::kHf);
+  EXPECT_EQ(back.rope_dims(), 32);
+  EXPECT_EQ(back.ToHfConfigJson().dump(), j.dump());
+
+  // A transformers config records nothing: m1 unless the run asks for hf (transformers' own reading).
+  j = c.ToHfConfigJson();
+  j.erase("rope_convention");
+  j["rotary_dim"] = 16;
+  j["rope_parameters"]["partial_rotary_factor"] = 0.5;
+  M1RL_ASSERT_OK_AND_ASSIGN(back, ModelConfig::FromHfConfigJson(j));
+  EXPECT_EQ(back.rope_dims(), 16);
+  M1RL_ASSERT_OK_AND_ASSIGN(back, ModelConfig::FromHfConfigJson(j, RopeConvention::kHf));
+  EXPECT_EQ(back.rope_dims(), 32);
+}
+
+TEST(RopeConventionTest, UnrepresentableRopeIsRefusedNamingTheKey) {
+  M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig c, ModelConfig::Preset("tiny8"));
+  nlohmann::json j = c.ToHfConfigJson();
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j, RopeConvention::kHf).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("model.rope_convention hf contradicts config.json's rope_convention m1")));
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j, RopeConvention::kM1).status(), IsOk());
+  j["rope_convention"] = "neox";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("config.json"),
+                             HasSubstr("rope_convention must be 'm1' or 'hf', got 'neox'"))));
+  j = c.ToHfConfigJson();
+  j["rope_parameters"]["rope_type"] = "yarn";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("rope_parameters.rope_type \"yarn\" cannot be represented")));
+  j = c.ToHfConfigJson();
+  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("rope_scaling.type \"linear\" cannot be represented")));
+  j["rope_scaling"] = nullptr;  // transformers writes null for no scaling
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(), IsOk());
+}
+
+TEST(RopeConventionTest, RunConfigSettingMapsOntoTheModel) {
+  m1rl::config::ModelConfig p;
+  p.set_preset("tiny8");
+  EXPECT_EQ(RopeConventionFromConfig(p), std::nullopt);  // auto
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::FromProto(p));
+  EXPECT_EQ(c.rope_convention, RopeConvention::kM1);
+  p.set_rope_convention(config::ModelConfig::ROPE_CONVENTION_HF);
+  EXPECT_EQ(RopeConventionFromConfig(p), RopeConvention::kHf);
+  M1RL_ASSERT_OK_AND_ASSIGN(c, ModelConfig::FromProto(p));
+  EXPECT_EQ(c.rope_dims(), 32);
+  EXPECT_EQ(ParseRopeConvention("hf").value(), RopeConvention::kHf);
+  EXPECT_EQ(RopeConventionName(RopeConvention::kM1), "m1");
+}
+
+// Another architecture's config.json fails on its model_type, naming the field, not on a MiniMax key it
+// lacks. The Qwen2 and Llama configs are those of Qwen2.5-0.5B and Llama-3.2-1B (abridged).
+TEST(ModelTypeTest, DenseConfigsAreRefusedNamingModelType) {
+  const nlohmann::json qwen2 = {{"architectures", {"Qwen2ForCausalLM"}},
+                                {"model_type", "qwen2"},
+                                {"hidden_size", 896},
+                                {"intermediate_size", 4864},
+                                {"num_hidden_layers", 24},
+                                {"num_attention_heads", 14},
+                                {"num_key_value_heads", 2},
+                                {"vocab_size", 151936},
+                                {"rope_theta", 1000000.0},
+                                {"tie_word_embeddings", true}};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(qwen2).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("config.json: model_type 'qwen2' is not supported"),
+                             HasSubstr("MiniMax"), ::testing::Not(HasSubstr("num_local_experts")))));
+  nlohmann::json llama = qwen2;
+  llama["model_type"] = "llama";
+  llama["architectures"] = {"LlamaForCausalLM"};
+  llama["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(llama).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model_type 'llama' is not supported")));
+  // The MiniMax spellings load (M1's remote code writes minimax_m1).
+  M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig c, ModelConfig::Preset("tiny2"));
+  nlohmann::json j = c.ToHfConfigJson();
+  for (const char* type : {"minimax", "minimax_m1", "minimax_text_01"}) {
+    j["model_type"] = type;
+    EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(), IsOk()) << type;
+  }
+}
+
+}  // namespace
+}  // namespace m1rl::model

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -28,6 +29,7 @@
 #include "common/status_macros.h"
 #include "kernels/ops.h"
 #include "model/head.h"
+#include "model/hf_buffers.h"
 #include "model/recompute.h"
 #include "model/safetensors.h"
 
@@ -72,7 +74,8 @@ namespace {
 
 at::ScalarType ComputeDtype(at::ScalarType dtype) { return dtype == at::kDouble ? at::kDouble : at::kFloat; }
 
-// Rotate-half RoPE on the first r dims (MODEL.md §5), positions `pos` [T] (compute dtype).
+// Rotate-half RoPE on the first r dims (MODEL.md §5; r = ModelConfig::rope_dims(), the convention applied),
+// positions `pos` [T] (compute dtype).
 at::Tensor ApplyRope(const at::Tensor& x,         // [T, heads, d]
                      const at::Tensor& pos,       // [T] compute dtype
                      const at::Tensor& inv_freq,  // [r/2] compute dtype
@@ -309,11 +312,11 @@ void HybridModel::InitBuffers() {
                                         at::TensorOptions().dtype(at::kDouble))
                               .to(opts, /*non_blocking=*/false, /*copy=*/true);
   }
-  const int64_t half = config_.rotary_dim / 2;
+  const int64_t half = config_.rope_dims() / 2;
   std::vector<double> inv(half);
   for (int64_t i = 0; i < half; ++i) {
-    inv[i] =
-        std::pow(config_.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(config_.rotary_dim));
+    inv[i] = std::pow(config_.rope_theta,
+                      -2.0 * static_cast<double>(i) / static_cast<double>(config_.rope_dims()));
   }
   w_->inv_freq = at::from_blob(inv.data(), {half}, at::TensorOptions().dtype(at::kDouble))
                      .to(opts, /*non_blocking=*/false, /*copy=*/true);
@@ -394,11 +397,21 @@ absl::Status HybridModel::SaveHf(const std::string& dir) const { return SaveHf(d
 
 absl::Status HybridModel::SaveHf(const std::string& dir, int64_t max_shard_bytes) const {
   const at::ScalarType storage = dtype_ == at::kDouble ? at::kFloat : dtype_;
+  std::map<std::string, int64_t> lightning_norms;  // name of a lightning layer's last tensor -> layer
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    if (config_.layer_types[i] == LayerType::kLinearAttention)
+      lightning_norms[absl::StrCat("model.layers.", i, ".self_attn.norm.weight")] = i;
+  }
   NamedTensors tensors;
   for (const auto& [name, view] : HfViews()) {
     // The fp32 router stays fp32 on disk (transformers casts on load).
     const at::ScalarType t = view.scalar_type() == at::kDouble ? at::kFloat : view.scalar_type();
     tensors.emplace_back(name, view.to(at::kCPU).to(storage == at::kBFloat16 ? t : storage).contiguous());
+    // transformers' lightning buffers, in the model dtype as its save_pretrained writes them (hf_buffers.h).
+    if (auto it = lightning_norms.find(name); it != lightning_norms.end()) {
+      for (auto& [buffer, value] : LightningBuffers(config_, it->second))
+        tensors.emplace_back(buffer, value.to(storage).contiguous());
+    }
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -416,9 +429,9 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
   return LoadHf(dir, ModelPrecision::Uniform(dtype), device);
 }
 
-absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::string& dir,
-                                                                 ModelPrecision precision,
-                                                                 at::Device device) {
+absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(
+    const std::string& dir, ModelPrecision precision, at::Device device,
+    std::optional<RopeConvention> rope_convention) {
   const std::string config_path = dir + "/config.json";
   std::ifstream in(config_path);
   if (!in) return absl::NotFoundError(absl::StrCat("LoadHf: cannot open '", config_path, "'"));
@@ -427,7 +440,7 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
   const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return absl::InvalidArgumentError(absl::StrCat("LoadHf: '", config_path, "' is not valid JSON"));
-  absl::StatusOr<ModelConfig> config = ModelConfig::FromHfConfigJson(j);
+  absl::StatusOr<ModelConfig> config = ModelConfig::FromHfConfigJson(j, rope_convention);
   if (!config.ok()) {
     return absl::Status(config.status().code(), absl::StrCat(config_path, ": ", config.status().message()));
   }
@@ -457,14 +470,12 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(const std::stri
     }
   }
   for (const auto& [name, t] : tensors) {
-    if (expected.count(name)) continue;
-    // transformers' recomputable lightning buffers (MODEL.md §9) are accepted and ignored.
-    bool buffer = false;
-    for (const char* b : {"slope_rate", "query_decay", "key_decay", "diagonal_decay"}) {
-      buffer = buffer || name.find(b) != std::string::npos;
-    }
-    if (!buffer) problems.push_back(absl::StrCat("unexpected tensor '", name, "'"));
+    if (!expected.count(name) && !IsLightningBufferName(name))
+      problems.push_back(absl::StrCat("unexpected tensor '", name, "'"));
   }
+  // transformers' lightning buffers are optional (M1 checkpoints have none); the model recomputes the decay
+  // from the config, so any present must agree with it (hf_buffers.h).
+  for (std::string& p : LightningBufferProblems(*config, tensors)) problems.push_back(std::move(p));
   if (!problems.empty()) {
     std::string msg = absl::StrCat("LoadHf '", dir, "': ", problems.size(), " problem(s): ");
     for (size_t i = 0; i < problems.size(); ++i) absl::StrAppend(&msg, i ? "; " : "", problems[i]);
@@ -684,9 +695,9 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
       const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads,
                     dim = config_.head_dim;
       const at::Tensor q =
-          ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor k =
-          ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
       std::vector<at::Tensor> outs;
       if (seqs == nullptr) {
@@ -984,9 +995,9 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
       mixed = ops::Linear(gated, l.out);
     } else {
       const at::Tensor q =
-          ApplyRope(ops::Linear(u, l.q_proj).view({b, heads, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.q_proj).view({b, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor k =
-          ApplyRope(ops::Linear(u, l.k_proj).view({b, kv, dim}), pos, w_->inv_freq, config_.rotary_dim);
+          ApplyRope(ops::Linear(u, l.k_proj).view({b, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
       const at::Tensor v = ops::Linear(u, l.v_proj).view({b, kv, dim});
       ops::KvCacheAppend(k, v, pool->keys[full_ord], pool->values[full_ord], slots, positions);
       const at::Tensor att = ops::DecodeAttention(q, pool->keys[full_ord], pool->values[full_ord], slots,

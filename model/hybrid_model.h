@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -132,17 +133,21 @@ class HybridModel {
                                                              uint64_t seed);
 
   // Loads `dir`/config.json and `dir`/model.safetensors (or model.safetensors.index.json + shards).
-  // Every expected tensor is checked for presence, shape and a supported dtype (cast to `dtype`);
-  // problems are reported together, each by tensor name (InvalidArgument / NotFound for files).
+  // Every expected tensor is checked for presence, shape and a supported dtype (cast to `dtype`); lightning
+  // buffers are optional and, when present, must agree with config.json (hf_buffers.h); problems are
+  // reported together, each by tensor name (InvalidArgument / NotFound for files).
   static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(const std::string& dir, at::ScalarType dtype,
                                                              at::Device device);
-  // Same, with the tensors cast to precision.params.
-  static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(const std::string& dir, ModelPrecision precision,
-                                                             at::Device device);
+  // Same, with the tensors cast to precision.params. `rope_convention`: as ModelConfig::FromHfConfigJson's
+  // `requested` (nullopt: the one config.json records, else kM1).
+  static absl::StatusOr<std::unique_ptr<HybridModel>> LoadHf(
+      const std::string& dir, ModelPrecision precision, at::Device device,
+      std::optional<RopeConvention> rope_convention = std::nullopt);
 
   // Writes `dir`/config.json and `dir`/model.safetensors with the HF tensor names of MODEL.md §9
-  // (experts split into w1/w2/w3). Creates `dir` if needed. Tensors are stored in the model dtype
-  // (float64 models are stored as float32).
+  // (experts split into w1/w2/w3) and transformers' lightning buffers (model/hf_buffers.h), so transformers
+  // reports no missing keys. Creates `dir` if needed. Tensors are stored in the model dtype (float64 models
+  // are stored as float32; the router stays fp32).
   absl::Status SaveHf(const std::string& dir) const;
   // Same, sharding into model-0000X-of-0000N.safetensors + index when larger than `max_shard_bytes`.
   absl::Status SaveHf(const std::string& dir, int64_t max_shard_bytes) const;

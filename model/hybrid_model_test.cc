@@ -4,6 +4,7 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/from_blob.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/linspace.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/stack.h>
@@ -531,6 +532,49 @@ TEST(RecomputeTest, GradientsIdenticalAndFewerSavedBytes) {
     // Per layer at least qkv [T, 3D] fp32 is saved without recompute; with it, the input [T, H] plus the
     // router sums. 3D = 384 vs H = 64 columns: a factor 6 on that tensor alone.
     EXPECT_LT(rec.saved_bytes * 3, plain.saved_bytes) << "mixed " << mixed;
+  }
+}
+
+}  // namespace
+}  // namespace m1rl::model
+
+namespace m1rl::model {
+namespace {
+
+// The RoPE convention (config.h RopeConvention): "hf" rotates the whole head with θ^(−2i/d) whatever
+// rotary_dim says, i.e. it computes what "m1" computes with rotary_dim = head_dim, on the training forward,
+// the sequence decode (Prefill/Step) and the slot decode (PrefillSlots/StepSlots). Same seed, same weights.
+TEST(RopeConventionTest, HfRotatesTheWholeHeadOnEveryPath) {
+  ModelConfig partial = *ModelConfig::Preset("tiny2");  // rotary_dim 16 of head_dim 32
+  partial.block_size = 16;
+  ModelConfig hf = partial;
+  hf.rope_convention = RopeConvention::kHf;
+  ModelConfig whole = partial;
+  whole.rotary_dim = whole.head_dim;
+  ASSERT_EQ(hf.rope_dims(), 32);
+  ASSERT_EQ(partial.rope_dims(), 16);
+  auto m_hf = MakeModel(hf, at::kDouble, 5);
+  auto m_whole = MakeModel(whole, at::kDouble, 5);
+  auto m_partial = MakeModel(partial, at::kDouble, 5);
+  const std::vector<int32_t> tokens = RandomTokens(40, hf.vocab_size, 6);
+  const at::Tensor want = TrainingLogits(*m_whole, tokens);
+  EXPECT_LT(MaxAbsDiff(TrainingLogits(*m_hf, tokens), want), 1e-12);
+  // The convention matters: rotating 16 of 32 dims is another function (positions up to 39). The N(0, 0.02²)
+  // init keeps scores small, so logits move by ~1e-4, far above the 1e-12 of the equality above.
+  EXPECT_GT(MaxAbsDiff(TrainingLogits(*m_partial, tokens), want), 1e-6);
+
+  SequenceState s = m_hf->NewSequence();
+  m_hf->Prefill(&s, std::vector<int32_t>(tokens.begin(), tokens.begin() + 30), {});
+  DecodePool pool = m_hf->NewDecodePool(/*num_slots=*/2, /*max_tokens=*/64);
+  m_hf->PrefillSlots(&pool, {1}, {std::vector<int32_t>(tokens.begin(), tokens.begin() + 30)}, {});
+  const auto longs = at::TensorOptions().dtype(at::kLong);
+  for (int64_t i = 30; i < 40; ++i) {
+    SequenceState* p = &s;
+    EXPECT_LT(MaxAbsDiff(m_hf->Step({p}, {tokens[i]}, {})[0], want[i]), 1e-9) << i;
+    const at::Tensor slot = at::full({1}, 1, at::TensorOptions().dtype(at::kInt));
+    const at::Tensor logits =
+        m_hf->StepSlots(&pool, slot, at::full({1}, tokens[i], longs), at::full({1}, i, longs), {});
+    EXPECT_LT(MaxAbsDiff(logits[0], want[i]), 1e-9) << i;
   }
 }
 

@@ -25,9 +25,9 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string TempDir(const std::string& name) {
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("m1rl_model_test_" + std::to_string(::getpid()) + "_" + name))
-                              .string();
+  std::string dir = (std::filesystem::temp_directory_path() /
+                     ("m1rl_model_test_" + std::to_string(::getpid()) + "_" + name))
+                        .string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -155,16 +155,20 @@ TEST(SafetensorsTest, ShardedDirectoryRoundTrip) {
   for (const auto& [name, t] : in) EXPECT_TRUE(at::equal(out.at(name), t)) << name;
 }
 
-// SaveHf writes MODEL.md §9 names (8,243 tensors for M1 = 3 + L·(2 + 1 + 3E) + 4·L; tiny8: 155) and
-// LoadHf restores a model whose forward is bit-identical.
+// SaveHf writes MODEL.md §9 names (8,243 tensors for M1 = 3 + L·(2 + 1 + 3E) + 4·L; tiny8: 155) plus
+// transformers' four lightning buffers per lightning layer (tiny8: 7 · 4 = 28), and LoadHf restores a model
+// whose forward is bit-identical.
 TEST(HfCheckpointTest, SaveLoadRoundTrip) {
   const ModelConfig c = *ModelConfig::Preset("tiny8");
   M1RL_ASSERT_OK_AND_ASSIGN(auto m, HybridModel::Create(c, at::kFloat, at::kCPU, 21));
   const std::string dir = TempDir("hf");
   ASSERT_THAT(m->SaveHf(dir), IsOk());
   M1RL_ASSERT_OK_AND_ASSIGN(NamedTensors file, ReadSafetensors(dir + "/model.safetensors"));
-  EXPECT_EQ(file.size(), 155u);
+  EXPECT_EQ(file.size(), 155u + 28u);
   std::map<std::string, at::Tensor> by_name(file.begin(), file.end());
+  EXPECT_EQ(by_name.at("model.layers.6.self_attn.diagonal_decay").sizes(),
+            (std::vector<int64_t>{1, 4, 256, 256}));
+  EXPECT_EQ(by_name.count("model.layers.7.self_attn.slope_rate"), 0u);  // softmax layer
   ASSERT_TRUE(by_name.count("model.layers.7.self_attn.o_proj.weight"));
   ASSERT_TRUE(by_name.count("model.layers.0.self_attn.norm.weight"));
   EXPECT_EQ(by_name.at("model.layers.2.block_sparse_moe.experts.3.w2.weight").sizes(),
@@ -230,21 +234,26 @@ TEST(HfCheckpointTest, BadCheckpointNamesEachProblem) {
       edited.emplace_back(name, at::arange(64, at::TensorOptions().dtype(at::kLong)));  // wrong dtype
       continue;
     }
+    if (name == "model.layers.0.self_attn.slope_rate") {
+      edited.emplace_back(name, t * 2);  // a decay other than the config's
+      continue;
+    }
+    if (name == "model.layers.0.self_attn.key_decay") continue;  // buffers are optional
     edited.emplace_back(name, t);
   }
-  edited.emplace_back("model.layers.0.self_attn.slope_rate",
-                      at::randn({4, 1, 1}));  // transformers buffer: ignored
   edited.emplace_back("model.extra.weight", at::randn({2}));
   ASSERT_THAT(WriteSafetensors(dir + "/model.safetensors", edited), IsOk());
   EXPECT_THAT(
       HybridModel::LoadHf(dir, at::kFloat, at::kCPU).status(),
       StatusIs(
           absl::StatusCode::kInvalidArgument,
-          AllOf(HasSubstr("4 problem(s)"),
-                HasSubstr("missing tensor 'model.layers.0.self_attn.out_proj.weight'"),
-                HasSubstr("'model.layers.1.self_attn.k_proj.weight' has shape [63, 64], expected [64, 64]"),
-                HasSubstr("'model.norm.weight' has dtype Long"),
-                HasSubstr("unexpected tensor 'model.extra.weight'"))));
+          AllOf(
+              HasSubstr("5 problem(s)"),
+              HasSubstr("buffer 'model.layers.0.self_attn.slope_rate' differs from the decay of config.json"),
+              HasSubstr("missing tensor 'model.layers.0.self_attn.out_proj.weight'"),
+              HasSubstr("'model.layers.1.self_attn.k_proj.weight' has shape [63, 64], expected [64, 64]"),
+              HasSubstr("'model.norm.weight' has dtype Long"),
+              HasSubstr("unexpected tensor 'model.extra.weight'"))));
   EXPECT_THAT(HybridModel::LoadHf(dir + "/nope", at::kFloat, at::kCPU).status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("config.json")));
 }

@@ -21,7 +21,8 @@ absl::StatusOr<std::unique_ptr<model::HybridModel>> InitialPolicy(const config::
                                                                   at::Device device) {
   const model::ModelPrecision precision = TrainingPrecision(cfg.model());
   if (!cfg.model().init_from().empty()) {
-    return model::HybridModel::LoadHf(cfg.model().init_from(), precision, device);
+    return model::HybridModel::LoadHf(cfg.model().init_from(), precision, device,
+                                      model::RopeConventionFromConfig(cfg.model()));
   }
   M1RL_ASSIGN_OR_RETURN(model::ModelConfig mc, model::ModelConfig::FromProto(cfg.model()));
   const uint64_t seed = cfg.model().seed() != 0 ? cfg.model().seed() : cfg.trainer().seed();

@@ -7,8 +7,10 @@
 #include <ATen/ops/randn_like.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +18,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/tokenizer_files.h"
 #include "trainer/checkpoint.h"
 #include "trainer/communicator.h"
 #include "trainer/export.h"
@@ -104,6 +107,62 @@ TEST(ExportTest, ExportedHfDirectoryLoadsBackBitIdentical) {
   EXPECT_TRUE(fs::exists(out + "/tokenizer_config.json"));
   EXPECT_TRUE(fs::exists(out + "/generation_config.json"));
   EXPECT_FALSE(fs::exists(out + "/tokenizer.json"));
+  fs::remove_all(root);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Export -> load (the model's HF loader, the tokenizer the directory implies) -> export writes the same files
+// byte for byte: config.json (with the run's RoPE convention), the safetensors shards and their index, the
+// lightning buffers, tokenizer.json, tokenizer_config.json and generation_config.json.
+TEST(ExportTest, ExportLoadExportIsByteStable) {
+  const std::string root = TempRoot("stable");
+  fs::create_directories(root);
+  config::RunConfig cfg = TinyConfig(99);
+  cfg.mutable_model()->set_rope_convention(config::ModelConfig::ROPE_CONVENTION_HF);
+  const std::string tokenizer = root + "/tokenizer.json";
+  std::ofstream(tokenizer)
+      << R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+ "added_tokens": [{"id": 3, "content": "<|endoftext|>", "special": true}]})";
+  cfg.mutable_model()->set_tokenizer(tokenizer);
+  const auto trained = TrainedPolicy(cfg);
+  const std::string dir = WriteCheckpoint(root, cfg, *trained);
+  const std::string first = root + "/hf1";
+  // tiny2 at vocab 99 in fp32: ~0.96 MB of weights plus 1.05 MB of lightning buffers (diagonal_decay alone is
+  // 4·256·256·4 bytes, larger than a shard): several shards.
+  const int64_t shard_bytes = 400000;
+  ASSERT_THAT(ExportCheckpoint(dir, first, shard_bytes), IsOk());
+  EXPECT_TRUE(fs::exists(first + "/model.safetensors.index.json"));
+  EXPECT_FALSE(fs::exists(first + "/model.safetensors"));
+  EXPECT_EQ(ReadAll(first + "/tokenizer.json"), ReadAll(tokenizer));
+  EXPECT_NE(ReadAll(first + "/config.json").find("\"rope_convention\": \"hf\""), std::string::npos);
+  // config.json names the tokenizer's special ids, as generation_config.json does.
+  const nlohmann::json config = nlohmann::json::parse(ReadAll(first + "/config.json"));
+  const nlohmann::json generation = nlohmann::json::parse(ReadAll(first + "/generation_config.json"));
+  for (const char* key : {"bos_token_id", "eos_token_id", "pad_token_id"})
+    EXPECT_EQ(config[key], generation[key]) << key;
+  EXPECT_EQ(config["eos_token_id"], 3) << "<|endoftext|>";
+
+  M1RL_ASSERT_OK_AND_ASSIGN(auto loaded, model::HybridModel::LoadHf(first, at::kFloat, at::kCPU));
+  EXPECT_EQ(loaded->config().rope_convention, model::RopeConvention::kHf);
+  ExpectSameParameters(*trained, *loaded);
+  const std::string second = root + "/hf2";
+  ASSERT_THAT(ExportHf(*loaded, model::DefaultTokenizerSpec(first), second, shard_bytes), IsOk());
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(first)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_GE(std::count_if(names.begin(), names.end(),
+                          [](const std::string& n) { return n.rfind("model-0000", 0) == 0; }),
+            3);
+  for (const std::string& name : names) {
+    EXPECT_EQ(ReadAll(absl::StrCat(first, "/", name)), ReadAll(absl::StrCat(second, "/", name))) << name;
+  }
+  size_t second_count = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(second)) ++second_count;
+  EXPECT_EQ(second_count, names.size());
   fs::remove_all(root);
 }
 

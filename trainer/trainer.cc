@@ -95,6 +95,7 @@ const std::vector<std::string>& ResumeMutableFields() {
                                    "trainer.eval_prompts",
                                    "trainer.tensorboard",
                                    "trainer.export_hf_dir",
+                                   "trainer.export_max_shard_bytes",
                                    "trainer.eval_at_start",
                                    "trainer.dist_timeout_s",
                                    "trainer.eval_max_new_tokens",
@@ -1289,8 +1290,9 @@ absl::Status Trainer::Run() {
     M1RL_RETURN_IF_ERROR(SaveCheckpoint().status());
   absl::Status exported = absl::OkStatus();
   if (!tc.export_hf_dir().empty() && leader) {
-    exported = Guard(
-        "export", [&]() -> absl::Status { return ExportHf(*model_, tokenizer_spec_, tc.export_hf_dir()); });
+    exported = Guard("export", [&]() -> absl::Status {
+      return ExportHf(*model_, tokenizer_spec_, tc.export_hf_dir(), ExportShardBytes(tc));
+    });
     if (exported.ok()) M1RL_LOG(INFO) << "exported the policy to " << tc.export_hf_dir();
   }
   return SyncStatus(*comm_, exported, "exporting");  // also the final barrier

@@ -82,6 +82,7 @@ absl::Status ValidateTrainerConfig(const config::TrainerConfig& t) {
   c.AtLeast(t.minibatches_per_step(), rl ? 1 : 0, "trainer.minibatches_per_step");
   c.AtLeast(t.micro_batch_tokens(), 0, "trainer.micro_batch_tokens");
   c.AtLeast(t.eval_every(), 0, "trainer.eval_every");
+  c.AtLeast(t.export_max_shard_bytes(), 0, "trainer.export_max_shard_bytes");
   c.AtLeast(t.eval_prompts(), 0, "trainer.eval_prompts");
   c.AtLeast(t.log_every(), 0, "trainer.log_every");
   c.AtLeast(t.sft_batch_size(), sft ? 1 : 0, "trainer.sft_batch_size");
