@@ -52,7 +52,7 @@ common=(--set "reward.mode=grpc" --set "reward.address=$addr"
         --set "data.train_path=$RUN_DIR/data/train.jsonl" --set "data.eval_path=$RUN_DIR/data/eval.jsonl")
 
 # --- stage 1: SFT from the random init (held-out accuracy before and after) ---
-SFT_STEPS=${SFT_STEPS:-450}
+SFT_STEPS=${SFT_STEPS:-800}
 "$M1RL" train --config "$CONFIG" "${common[@]}" \
   --set trainer.mode=sft --set "trainer.steps=$SFT_STEPS" --set trainer.sft_batch_size=64 \
   --set trainer.optim.lr=3e-3 --set "trainer.eval_every=$SFT_STEPS" --set trainer.eval_at_start=true \
