@@ -1,6 +1,8 @@
 # CUDA kernels (raw pointers + stream, no torch; S3) and their plain C++ references. Built whenever nvcc is
 # found (CPU machines compile every .cu; the cuda-labelled tests skip without a device).
-m1rl_cc_library(NAME naive_reference SRCS reference/naive.cc HDRS reference/naive.h)
+m1rl_cc_library(NAME naive_reference SRCS reference/naive.cc reference/naive_norm.cc
+  HDRS reference/naive.h reference/naive_norm.h)
+m1rl_cc_test(NAME naive_norm_test SRCS reference/naive_norm_test.cc DEPS m1rl::naive_reference LABEL cpu)
 
 if(M1RL_ENABLE_CUDA)
   m1rl_cc_library(NAME cuda_kernels
@@ -21,7 +23,8 @@ if(M1RL_ENABLE_CUDA AND M1RL_TORCH_HAS_CUDA)
   m1rl_cc_library(NAME cuda_ops SRCS cuda_ops.cc HDRS cuda_ops.h DEPS m1rl::cuda_kernels m1rl::torch_compat TORCH)
   target_link_libraries(m1rl_ops PUBLIC m1rl::cuda_ops)
   target_compile_definitions(m1rl_ops PRIVATE M1RL_WITH_CUDA_OPS)
-  m1rl_cc_test(NAME cuda_ops_test SRCS cuda_ops_test.cc DEPS m1rl::cuda_ops m1rl::ops LABEL cuda TORCH)
+  m1rl_cc_test(NAME cuda_ops_test SRCS cuda_ops_test.cc DEPS m1rl::cuda_ops m1rl::ops m1rl::naive_reference LABEL cuda
+    TORCH)
 endif()
 
 if(M1RL_ENABLE_CUDA AND M1RL_TORCH_HAS_CUDA)

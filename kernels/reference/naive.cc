@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 
 namespace m1rl::reference::naive {
@@ -179,39 +178,6 @@ void MoeRoute(const std::vector<float>& router_logits, int64_t T, int64_t E, int
     for (int64_t j = 0; j < top_k; ++j) {
       (*experts)[t * top_k + j] = order[j];
       (*weights)[t * top_k + j] = static_cast<float>(p[order[j]] / chosen);
-    }
-  }
-}
-
-float RoundToBf16(float x) {
-  if (std::isnan(x)) return x;
-  uint32_t bits = 0;
-  std::memcpy(&bits, &x, sizeof(bits));
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  bits &= 0xFFFF0000u;
-  float r = 0.f;
-  std::memcpy(&r, &bits, sizeof(r));
-  return r;
-}
-
-void ResidualRmsNorm(const std::vector<float>& a, const std::vector<float>& b, float alpha, float beta,
-                     const std::vector<float>& w, const std::vector<float>& gate, int64_t rows, int64_t cols,
-                     double eps, bool bf16, std::vector<float>* out) {
-  auto r = [bf16](float x) { return bf16 ? RoundToBf16(x) : x; };
-  out->assign(static_cast<size_t>(rows * cols), 0.f);
-  std::vector<float> h(static_cast<size_t>(cols));
-  for (int64_t row = 0; row < rows; ++row) {
-    double sq = 0.0;
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t i = row * cols + c;
-      h[c] = b.empty() ? a[i] : r(r(a[i] * alpha) + r(r(b[i]) * beta));
-      sq += double(h[c]) * h[c];
-    }
-    const double rstd = 1.0 / std::sqrt(sq / double(cols) + eps);
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t i = row * cols + c;
-      const float y = r(static_cast<float>(h[c] * rstd * w[c]));
-      (*out)[i] = gate.empty() ? y : r(r(static_cast<float>(1.0 / (1.0 + std::exp(-double(gate[i]))))) * y);
     }
   }
 }

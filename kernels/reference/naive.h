@@ -45,16 +45,6 @@ void HeadLogProbsBackward(const std::vector<float>& x, const std::vector<float>&
 void MoeRoute(const std::vector<float>& router_logits, int64_t num_tokens, int64_t num_experts, int64_t top_k,
               std::vector<int32_t>* experts, std::vector<float>* weights);
 
-// Residual + RMSNorm + gate of kernels/cuda/rms_norm.h, row by row: each intermediate rounded to bf16 when
-// `bf16` (round to nearest even, as LibTorch rounds a bf16 op's result), the sum of squares in double.
-//   a, b, gate, out: [rows, cols] (b / gate empty = absent); w [cols].
-void ResidualRmsNorm(const std::vector<float>& a, const std::vector<float>& b, float alpha, float beta,
-                     const std::vector<float>& w, const std::vector<float>& gate, int64_t rows, int64_t cols,
-                     double eps, bool bf16, std::vector<float>* out);
-
-// x rounded to the nearest bf16 (ties to even), returned as float.
-float RoundToBf16(float x);
-
 }  // namespace m1rl::reference::naive
 
 #endif  // M1RL_KERNELS_REFERENCE_NAIVE_H_
