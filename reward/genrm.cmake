@@ -7,3 +7,12 @@ m1rl_cc_library(NAME genrm
 
 m1rl_cc_test(NAME genrm_test SRCS ${_g}/verdict_test.cc ${_g}/genrm_test.cc
   DEPS m1rl::genrm m1rl::status_matchers LABEL cpu TIMEOUT 60)
+
+# The OpenAI-compatible HTTP backend (libcurl) and the fake server its tests and tools/bench_genrm use.
+find_package(CURL REQUIRED)
+m1rl_cc_library(NAME genrm_openai SRCS ${_g}/openai_judge.cc HDRS ${_g}/openai_judge.h
+  DEPS m1rl::genrm m1rl::file CURL::libcurl absl::synchronization nlohmann_json::nlohmann_json)
+m1rl_cc_library(NAME genrm_fake_server SRCS ${_g}/testing/fake_openai_server.cc HDRS ${_g}/testing/fake_openai_server.h
+  DEPS absl::status absl::statusor absl::strings nlohmann_json::nlohmann_json Threads::Threads)
+m1rl_cc_test(NAME genrm_openai_test SRCS ${_g}/openai_judge_test.cc
+  DEPS m1rl::genrm_openai m1rl::genrm_fake_server m1rl::status_matchers LABEL cpu TIMEOUT 120)
