@@ -16,3 +16,10 @@ m1rl_cc_library(NAME genrm_fake_server SRCS ${_g}/testing/fake_openai_server.cc 
   DEPS absl::status absl::statusor absl::strings nlohmann_json::nlohmann_json Threads::Threads)
 m1rl_cc_test(NAME genrm_openai_test SRCS ${_g}/openai_judge_test.cc
   DEPS m1rl::genrm_openai m1rl::genrm_fake_server m1rl::status_matchers LABEL cpu TIMEOUT 120)
+
+# The "general" verifier over a GenRm (any judge backend).
+m1rl_cc_library(NAME genrm_verifier SRCS ${_g}/general_verifier.cc HDRS ${_g}/general_verifier.h
+  DEPS m1rl::genrm m1rl::reward_verifier)
+m1rl_cc_test(NAME genrm_verifier_test SRCS ${_g}/general_verifier_test.cc
+  DEPS m1rl::genrm_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)
+

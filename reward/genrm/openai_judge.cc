@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -152,6 +153,10 @@ class OpenAiJudge::Impl {
   mutable absl::Mutex mu_;
   std::vector<CURL*> free_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Callers waiting for a slot, admitted in ticket order (absl::Mutex wakes waiters in no fixed order:
+  // without tickets some callers starve at high concurrency and time out).
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<uint64_t> waiting_ ABSL_GUARDED_BY(mu_);
   double tokens_ ABSL_GUARDED_BY(mu_) = 0;  // may go negative: reservations waiting for a refill
   Clock::time_point last_refill_ ABSL_GUARDED_BY(mu_);
   OpenAiJudgeStats stats_ ABSL_GUARDED_BY(mu_);
@@ -180,16 +185,27 @@ absl::Status OpenAiJudge::Impl::WaitForToken(const CheckContext& ctx) {
 
 absl::StatusOr<CURL*> OpenAiJudge::Impl::AcquireHandle(const CheckContext& ctx) {
   absl::MutexLock lock(&mu_);
-  auto has_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ < options_.max_in_flight; };
-  while (!has_slot()) {
-    if (ctx.Cancelled()) return absl::CancelledError("judge call cancelled while waiting for a connection");
-    mu_.AwaitWithTimeout(absl::Condition(&has_slot),
-                         absl::Milliseconds(std::clamp<int64_t>(MsUntil(ctx.deadline), 1, 20)));
-    if (!has_slot() && ctx.Expired()) {
-      return absl::DeadlineExceededError(absl::StrCat("judge concurrency limit (", options_.max_in_flight,
-                                                      " in flight): no slot before the deadline"));
+  const uint64_t ticket = next_ticket_++;
+  waiting_.insert(ticket);
+  auto my_turn = [this, ticket]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ < options_.max_in_flight && *waiting_.begin() == ticket;
+  };
+  while (!my_turn()) {
+    absl::Status give_up;
+    if (ctx.Cancelled()) {
+      give_up = absl::CancelledError("judge call cancelled while waiting for a connection");
+    } else if (ctx.Expired()) {
+      give_up = absl::DeadlineExceededError(absl::StrCat("judge concurrency limit (", options_.max_in_flight,
+                                                         " in flight): no slot before the deadline"));
     }
+    if (!give_up.ok()) {
+      waiting_.erase(ticket);
+      return give_up;
+    }
+    mu_.AwaitWithTimeout(absl::Condition(&my_turn),
+                         absl::Milliseconds(std::clamp<int64_t>(MsUntil(ctx.deadline), 1, 20)));
   }
+  waiting_.erase(ticket);
   ++in_flight_;
   if (!free_.empty()) {
     CURL* h = free_.back();

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -285,6 +286,28 @@ TEST(GenrmOpenAiJudgeTest, ConcurrencyLimitBoundsRequestsInFlight) {
   EXPECT_EQ(server->peak_concurrency(), 4);
   EXPECT_GE(ElapsedMs(t0), 4 * 100.0);  // 16 calls, 4 at a time, 100 ms each
   EXPECT_LE(server->connections(), 4);
+}
+
+TEST(GenrmOpenAiJudgeTest, WaitersAreAdmittedInArrivalOrder) {
+  std::mutex mu;
+  std::vector<std::string> order;
+  auto server = StartServer([&](const nlohmann::json& req, int) {
+    std::lock_guard<std::mutex> lock(mu);
+    order.push_back(req["messages"][1]["content"].get<std::string>());
+    return FakeReply{200, "ok", "", 30};
+  });
+  OpenAiJudgeOptions o = Options(*server);
+  o.max_in_flight = 1;
+  auto judge = MakeJudge(o);
+  std::vector<std::thread> threads;
+  threads.reserve(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back(
+        [&judge, i] { EXPECT_TRUE(judge->Complete(Request(std::to_string(i)), CheckContext{}).ok()); });
+    std::this_thread::sleep_for(Ms(5));  // queue up in order while the first holds the only slot
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(order, (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7"}));
 }
 
 TEST(GenrmOpenAiJudgeTest, RateLimitSpacesRequests) {

@@ -1,5 +1,6 @@
 // `m1rl reward-server`: serves RewardService (reward/service/server.h) over gRPC with the default
-// verifiers (math, logic, format; "code" in the sandbox when --config enables reward.code). Prints "listening
+// verifiers (math, logic, format; "code" in the sandbox when --config enables reward.code; "general", the
+// generative reward model, when --config enables reward.genrm). Prints "listening
 // on HOST:PORT" once ready (scripts wait for it;
 // --port 0 picks a free port), counters every --stats-interval-s, and shuts down gracefully on
 // SIGTERM/SIGINT (running calls get --grace-ms, then are cancelled; exit code 0).
@@ -13,6 +14,7 @@
 #include "common/config.h"
 #include "common/flags.h"
 #include "reward/service/engine.h"
+#include "reward/service/genrm_registry.h"
 #include "reward/service/registry.h"
 #include "reward/service/sandboxed_registry.h"
 #include "reward/service/server.h"
@@ -66,9 +68,11 @@ int RunRewardServer(const std::vector<std::string>& args) {
   flags.AddBool("require-think", &require_think, "format: require <think>...</think> before the answer");
   flags.AddInt("stats-interval-s", &stats_interval_s, "print counters every N seconds (0: never)");
   flags.AddInt("grace-ms", &grace_ms, "on SIGTERM/SIGINT: time given to running calls before cancelling");
-  flags.AddString("config", &config_path,
-                  "YAML run config whose reward.code / reward.sandbox sections enable the sandboxed domain "
-                  "\"code\" (reward.code.enabled: true); refuses to start without the required protections");
+  flags.AddString(
+      "config", &config_path,
+      "YAML run config whose reward.code / reward.sandbox sections enable the sandboxed domain "
+      "\"code\" (reward.code.enabled: true; refuses to start without the required protections) and "
+      "whose reward.genrm section enables domain \"general\" (a judge at reward.genrm.openai.url)");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (workers < 1 || queue < 1 || cache_entries < 0 || stats_interval_s < 0 || grace_ms < 0) {
     std::cerr
@@ -90,6 +94,7 @@ int RunRewardServer(const std::vector<std::string>& args) {
     absl::Status added = config.ok()
                              ? AddSandboxedVerifiers(config->reward(), verifiers.get(), &options.protections)
                              : config.status();
+    if (added.ok()) added = AddGenrmVerifier(config->reward(), verifiers.get(), &options.protections);
     if (!added.ok()) {
       std::cerr << "m1rl reward-server: " << added.message() << "\n";
       return 2;
