@@ -23,3 +23,12 @@ m1rl_cc_library(NAME genrm_verifier SRCS ${_g}/general_verifier.cc HDRS ${_g}/ge
 m1rl_cc_test(NAME genrm_verifier_test SRCS ${_g}/general_verifier_test.cc
   DEPS m1rl::genrm_verifier m1rl::status_matchers LABEL cpu TIMEOUT 60)
 
+
+# The in-process judge: a checkpoint of ours on the rollout engine (the one LibTorch target here, S2).
+m1rl_cc_library(NAME genrm_engine SRCS ${_g}/engine_judge.cc HDRS ${_g}/engine_judge.h
+  DEPS m1rl::genrm m1rl::rollout m1rl::rollout_checkpoint_generator m1rl::tokenizer absl::synchronization
+  TORCH)
+m1rl_cc_test(NAME genrm_engine_test SRCS ${_g}/engine_judge_test.cc
+  DEPS m1rl::genrm_engine m1rl::genrm_verifier m1rl::reward_client_core m1rl::rollout_fake_model m1rl::model
+       m1rl::status_matchers
+  TORCH LABEL cpu TIMEOUT 120)

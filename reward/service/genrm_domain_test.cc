@@ -107,7 +107,11 @@ TEST(GenrmDomainTest, ConfigErrorsNameTheField) {
   config::RewardConfig c = GenrmConfig(*judge);
   c.mutable_genrm()->set_backend(config::GenrmConfig::BACKEND_UNSPECIFIED);
   EXPECT_THAT(RewardClient::Create(c).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reward.genrm.backend must be set")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("reward.genrm.backend must be set (openai or in_process)")));
+  c.mutable_genrm()->set_backend(config::GenrmConfig::BACKEND_IN_PROCESS);
+  EXPECT_THAT(RewardClient::Create(c).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cannot serve an in-process judge")));
   c = GenrmConfig(*judge);
   c.mutable_genrm()->mutable_openai()->clear_model();
   EXPECT_THAT(RewardClient::Create(c).status(), StatusIs(absl::StatusCode::kInvalidArgument,
@@ -120,6 +124,41 @@ TEST(GenrmDomainTest, ConfigErrorsNameTheField) {
   ASSERT_TRUE(results.ok());
   EXPECT_EQ((*results)[0].status(), rl::INVALID_INPUT);
   EXPECT_THAT((*results)[0].details(), HasSubstr("unknown domain 'general'"));
+}
+
+// Backend in_process: the judge comes from the binary's factory.
+TEST(GenrmDomainTest, InProcessBackendUsesTheFactory) {
+  config::RewardConfig c;
+  c.mutable_genrm()->set_enabled(true);
+  c.mutable_genrm()->set_backend(config::GenrmConfig::BACKEND_IN_PROCESS);
+  c.mutable_genrm()->mutable_in_process()->set_model_dir("/models/judge");
+  std::string asked_for;
+  auto factory = [&](const config::GenrmConfig& g) -> absl::StatusOr<std::shared_ptr<genrm::Judge>> {
+    asked_for = g.in_process().model_dir();
+    return std::make_shared<genrm::testing::ScriptedJudge>(
+        [](const genrm::JudgeRequest&, int) -> absl::StatusOr<std::string> {
+          return std::string("Grade: [[3]]");
+        });
+  };
+  VerifierRegistry registry;
+  std::vector<std::string> notes;
+  ASSERT_TRUE(AddGenrmVerifier(c, &registry, &notes, factory).ok());
+  EXPECT_EQ(asked_for, "/models/judge");
+  ASSERT_NE(registry.Find("general"), nullptr);
+  EXPECT_THAT(notes, Contains(HasSubstr("via in_process")));
+  VerifyInput in;
+  in.prompt = "q";
+  in.gold = "g";
+  in.response = "r";
+  VerifyOutcome o = registry.Find("general")->Verify(in, CheckContext{});
+  EXPECT_EQ(o.status, rl::OK);
+  EXPECT_DOUBLE_EQ(o.correctness, 0.5);
+  auto failing = [](const config::GenrmConfig&) -> absl::StatusOr<std::shared_ptr<genrm::Judge>> {
+    return absl::NotFoundError("reward.genrm.in_process.model_dir: /models/judge/config.json not found");
+  };
+  VerifierRegistry other;
+  EXPECT_THAT(AddGenrmVerifier(c, &other, &notes, failing),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("config.json")));
 }
 
 // Over gRPC: the item's deadline bounds a slow judge (TIMEOUT, not a score).

@@ -1,6 +1,6 @@
 # Commands and tools of the reward module.
 target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/reward_server_command.cc ${CMAKE_CURRENT_LIST_DIR}/verify_command.cc)
-target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry m1rl::reward_sandboxed_registry m1rl::reward_genrm_registry m1rl::config)
+target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry m1rl::reward_sandboxed_registry m1rl::reward_genrm_registry m1rl::genrm_engine m1rl::config)
 
 # tools/bench_reward: verifications/s/core and latency at saturation, gRPC vs in-process.
 m1rl_cc_binary(NAME bench_reward SRCS ${CMAKE_CURRENT_LIST_DIR}/../bench_reward.cc

@@ -13,6 +13,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "reward/genrm/engine_judge.h"
 #include "reward/service/engine.h"
 #include "reward/service/genrm_registry.h"
 #include "reward/service/registry.h"
@@ -72,7 +73,8 @@ int RunRewardServer(const std::vector<std::string>& args) {
       "config", &config_path,
       "YAML run config whose reward.code / reward.sandbox sections enable the sandboxed domain "
       "\"code\" (reward.code.enabled: true; refuses to start without the required protections) and "
-      "whose reward.genrm section enables domain \"general\" (a judge at reward.genrm.openai.url)");
+      "whose reward.genrm section enables domain \"general\" (a judge at reward.genrm.openai.url, or "
+      "a checkpoint of ours on the rollout engine: reward.genrm.in_process)");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (workers < 1 || queue < 1 || cache_entries < 0 || stats_interval_s < 0 || grace_ms < 0) {
     std::cerr
@@ -94,7 +96,13 @@ int RunRewardServer(const std::vector<std::string>& args) {
     absl::Status added = config.ok()
                              ? AddSandboxedVerifiers(config->reward(), verifiers.get(), &options.protections)
                              : config.status();
-    if (added.ok()) added = AddGenrmVerifier(config->reward(), verifiers.get(), &options.protections);
+    if (added.ok()) {
+      added =
+          AddGenrmVerifier(config->reward(), verifiers.get(), &options.protections,
+                           [](const config::GenrmConfig& g) -> absl::StatusOr<std::shared_ptr<genrm::Judge>> {
+                             return genrm::EngineJudge::FromConfig(g.in_process());
+                           });
+    }
     if (!added.ok()) {
       std::cerr << "m1rl reward-server: " << added.message() << "\n";
       return 2;
