@@ -111,6 +111,7 @@ TEST(GenrmGeneralVerifierTest, FailuresAreStatusesNotScores) {
                         Case{absl::DeadlineExceededError("judge call timed out"), rl::TIMEOUT, "timed out"},
                         Case{absl::CancelledError("judge call cancelled"), rl::CANCELLED, "cancelled"},
                         Case{absl::UnavailableError("HTTP 503"), rl::INFRA_ERROR, "503"},
+                        Case{absl::FailedPreconditionError("HTTP 400"), rl::INFRA_ERROR, "400"},
                         Case{absl::DataLossError("judge reply is not JSON"), rl::INFRA_ERROR, "not JSON"}}) {
     auto v = NewGeneralVerifier(MakeGenRm(std::make_shared<ScriptedJudge>(
         [&c](const JudgeRequest&, int) -> absl::StatusOr<std::string> { return c.reply; })));

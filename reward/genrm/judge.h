@@ -5,7 +5,9 @@
 //  - kDeadlineExceeded when ctx.deadline passed (retries included),
 //  - kCancelled when ctx.Cancelled(),
 //  - kUnavailable / kResourceExhausted / kInternal for endpoint faults after the backend's retries,
+//  - kFailedPrecondition when the backend refuses the request itself (HTTP 4xx, too long for the context),
 //  - kDataLoss for a reply body that is not a chat completion.
+// Never kInvalidArgument: GenRm reserves it for unparseable verdicts (the service's JUDGE_ERROR).
 // Never a made-up reply. Thread-safe: called concurrently from many verifier threads.
 #ifndef M1RL_REWARD_GENRM_JUDGE_H_
 #define M1RL_REWARD_GENRM_JUDGE_H_

@@ -99,6 +99,8 @@ absl::StatusOr<OpenAiJudgeOptions> ResolveOpenAiJudgeOptions(const config::OpenA
   check.AtLeast(c.call_deadline_ms(), 0, "reward.genrm.openai.call_deadline_ms");
   check.AtLeast(c.attempt_timeout_ms(), 0, "reward.genrm.openai.attempt_timeout_ms");
   check.AtLeast(c.connect_timeout_ms(), 0, "reward.genrm.openai.connect_timeout_ms");
+  check.AtLeast(c.breaker_failures(), 0, "reward.genrm.openai.breaker_failures");
+  check.AtLeast(c.breaker_cooldown_ms(), 0, "reward.genrm.openai.breaker_cooldown_ms");
   M1RL_RETURN_IF_ERROR(check.Result());
   o.url = c.url();
   o.model = c.model();
@@ -111,6 +113,8 @@ absl::StatusOr<OpenAiJudgeOptions> ResolveOpenAiJudgeOptions(const config::OpenA
   if (c.call_deadline_ms() > 0) o.call_deadline_ms = c.call_deadline_ms();
   o.attempt_timeout_ms = c.attempt_timeout_ms() > 0 ? c.attempt_timeout_ms() : o.call_deadline_ms;
   if (c.connect_timeout_ms() > 0) o.connect_timeout_ms = c.connect_timeout_ms();
+  if (c.breaker_failures() > 0) o.breaker_failures = c.breaker_failures();
+  if (c.breaker_cooldown_ms() > 0) o.breaker_cooldown_ms = c.breaker_cooldown_ms();
   if (!c.api_key_file().empty()) {
     absl::StatusOr<std::string> key = ReadFile(c.api_key_file());
     if (!key.ok()) {
@@ -141,6 +145,13 @@ class OpenAiJudge::Impl {
 
  private:
   absl::Status WaitForToken(const CheckContext& ctx);
+  // OK when the circuit lets an attempt through (*probe: it is the half-open probe); else kUnavailable.
+  absl::Status AdmitThroughBreaker(bool* probe);
+  void RecordEndpointOutcome(bool up, bool probe);
+  void ReleaseProbe() {
+    absl::MutexLock lock(&mu_);
+    probe_in_flight_ = false;
+  }
   absl::StatusOr<CURL*> AcquireHandle(const CheckContext& ctx);
   void ReleaseHandle(CURL* handle);
   Attempt Perform(CURL* handle, const std::string& body, int64_t timeout_ms, const CheckContext& ctx);
@@ -157,6 +168,9 @@ class OpenAiJudge::Impl {
   // without tickets some callers starve at high concurrency and time out).
   uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<uint64_t> waiting_ ABSL_GUARDED_BY(mu_);
+  int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  Clock::time_point open_until_ ABSL_GUARDED_BY(mu_);
+  bool probe_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   double tokens_ ABSL_GUARDED_BY(mu_) = 0;  // may go negative: reservations waiting for a refill
   Clock::time_point last_refill_ ABSL_GUARDED_BY(mu_);
   OpenAiJudgeStats stats_ ABSL_GUARDED_BY(mu_);
@@ -181,6 +195,36 @@ absl::Status OpenAiJudge::Impl::WaitForToken(const CheckContext& ctx) {
   }
   if (!SleepUntil(ready, ctx)) return absl::CancelledError("judge call cancelled while rate limited");
   return absl::OkStatus();
+}
+
+absl::Status OpenAiJudge::Impl::AdmitThroughBreaker(bool* probe) {
+  absl::MutexLock lock(&mu_);
+  *probe = false;
+  if (consecutive_failures_ < options_.breaker_failures) return absl::OkStatus();
+  Clock::time_point now = Clock::now();
+  if (now >= open_until_ && !probe_in_flight_) {
+    probe_in_flight_ = true;
+    *probe = true;
+    return absl::OkStatus();
+  }
+  ++stats_.fast_failures;
+  return absl::UnavailableError(absl::StrCat("judge endpoint ", options_.url, ": circuit open after ",
+                                             consecutive_failures_, " consecutive failures (retry in ",
+                                             std::max<int64_t>(0, MsUntil(open_until_)), " ms)"));
+}
+
+void OpenAiJudge::Impl::RecordEndpointOutcome(bool up, bool probe) {
+  absl::MutexLock lock(&mu_);
+  if (probe) probe_in_flight_ = false;
+  if (up) {
+    consecutive_failures_ = 0;
+    return;
+  }
+  ++consecutive_failures_;
+  if (consecutive_failures_ >= options_.breaker_failures) {
+    if (consecutive_failures_ == options_.breaker_failures || probe) ++stats_.breaker_opens;
+    open_until_ = Clock::now() + milliseconds(options_.breaker_cooldown_ms);
+  }
 }
 
 absl::StatusOr<CURL*> OpenAiJudge::Impl::AcquireHandle(const CheckContext& ctx) {
@@ -304,11 +348,19 @@ absl::StatusOr<std::string> OpenAiJudge::Impl::Complete(const JudgeRequest& requ
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     if (ctx.Cancelled()) return absl::CancelledError("judge call cancelled");
     if (ctx.Expired()) break;
-    M1RL_RETURN_IF_ERROR(WaitForToken(ctx));
-    M1RL_ASSIGN_OR_RETURN(CURL * handle, AcquireHandle(ctx));
+    bool probe = false;
+    M1RL_RETURN_IF_ERROR(AdmitThroughBreaker(&probe));
+    absl::Status waited = WaitForToken(ctx);
+    absl::StatusOr<CURL*> acquired = waited.ok() ? AcquireHandle(ctx) : absl::StatusOr<CURL*>(waited);
+    if (!acquired.ok()) {
+      if (probe) ReleaseProbe();  // it never reached the endpoint: the next caller probes
+      return acquired.status();
+    }
+    CURL* handle = *acquired;
     int64_t timeout_ms = std::min<int64_t>(options_.attempt_timeout_ms, MsUntil(ctx.deadline));
     if (timeout_ms <= 0) {
       ReleaseHandle(handle);
+      if (probe) ReleaseProbe();
       break;
     }
     if (attempt > 0) Count(&OpenAiJudgeStats::retries);
@@ -316,7 +368,11 @@ absl::StatusOr<std::string> OpenAiJudge::Impl::Complete(const JudgeRequest& requ
     Attempt a = Perform(handle, body, timeout_ms, ctx);
     ReleaseHandle(handle);
     Count(&OpenAiJudgeStats::connections, a.new_connections);
-    if (a.code == CURLE_ABORTED_BY_CALLBACK) return absl::CancelledError("judge call cancelled");
+    if (a.code == CURLE_ABORTED_BY_CALLBACK) {
+      if (probe) ReleaseProbe();
+      return absl::CancelledError("judge call cancelled");
+    }
+    RecordEndpointOutcome(/*up=*/a.code == CURLE_OK && a.http < 500, probe);
     if (a.code == CURLE_OK && a.http == 200) return ParseChatCompletion(a.body);
     if (a.code == CURLE_OK) {
       std::string what = absl::StrCat("judge endpoint returned HTTP ", a.http, ": ", a.body.substr(0, 120));
@@ -327,7 +383,7 @@ absl::StatusOr<std::string> OpenAiJudge::Impl::Complete(const JudgeRequest& requ
         Count(&OpenAiJudgeStats::http_5xx);
         last = absl::UnavailableError(what);
       } else {
-        return absl::InvalidArgumentError(what);  // 4xx: our request is wrong; a retry cannot help
+        return absl::FailedPreconditionError(what);  // 4xx: our request is wrong; a retry cannot help
       }
     } else if (a.code == CURLE_OPERATION_TIMEDOUT) {
       Count(&OpenAiJudgeStats::timeouts);

@@ -10,14 +10,20 @@
 //    or the server's Retry-After when longer, never past the call deadline.
 //  - Per-call deadline: min(ctx.deadline, now + call_deadline_ms) bounds waiting, every attempt and every
 //    backoff; each attempt is also capped at attempt_timeout_ms.
+//  - Circuit breaker: breaker_failures consecutive failed attempts (connect/send/receive errors, timeouts,
+//    5xx; a 429 or another answer counts as the endpoint being up) open the circuit for
+//    breaker_cooldown_ms: calls then fail at once with kUnavailable ("circuit open") instead of piling
+//    onto a dead endpoint; after the cooldown one probe call goes through (half-open) and its outcome closes
+//    or reopens the circuit.
 // Errors (judge.h): kDeadlineExceeded (deadline reached), kCancelled (ctx.cancelled, checked while
 // waiting and during transfers), kResourceExhausted (429 after the retries), kUnavailable (connection
-// errors or 5xx after the retries), kInvalidArgument (other 4xx: not retried), kDataLoss (200 whose body
+// errors or 5xx after the retries), kFailedPrecondition (other 4xx: not retried), kDataLoss (200 whose body
 // is no chat completion: not retried). Thread-safe.
 //
 // Design / non-goals: requests are blocking curl_easy_perform calls on the caller's thread (the reward
 // service's verifier workers), not a curl_multi event loop: the service already has one thread per
-// in-flight item, and the pool of easy handles gives the connection reuse. No circuit breaker yet.
+// in-flight item, and the pool of easy handles gives the connection reuse. One endpoint per judge (no
+// least-outstanding routing over replicas yet: put a load balancer in front).
 #ifndef M1RL_REWARD_GENRM_OPENAI_JUDGE_H_
 #define M1RL_REWARD_GENRM_OPENAI_JUDGE_H_
 
@@ -45,6 +51,8 @@ struct OpenAiJudgeOptions {
   int64_t call_deadline_ms = 60000;
   int64_t attempt_timeout_ms = 60000;
   int64_t connect_timeout_ms = 2000;
+  int breaker_failures = 5;
+  int64_t breaker_cooldown_ms = 1000;
 };
 
 // Defaults applied, api_key_file read; kInvalidArgument naming the field, kNotFound for a missing key file.
@@ -58,7 +66,9 @@ struct OpenAiJudgeStats {
   int64_t http_5xx = 0;
   int64_t timeouts = 0;  // attempts that hit their timeout
   int64_t connect_errors = 0;
-  int64_t connections = 0;  // new TCP connections opened (reuse keeps this low)
+  int64_t connections = 0;    // new TCP connections opened (reuse keeps this low)
+  int64_t breaker_opens = 0;  // times the circuit opened
+  int64_t fast_failures = 0;  // calls refused while the circuit was open
 };
 
 class OpenAiJudge : public Judge {

@@ -210,7 +210,7 @@ TEST(GenrmOpenAiJudgeTest, ClientErrorsAreNotRetried) {
   auto server = StartServer([](const nlohmann::json&, int) { return FakeReply{400, ""}; });
   auto judge = MakeJudge(Options(*server));
   EXPECT_THAT(judge->Complete(Request(), CheckContext{}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HTTP 400")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("HTTP 400")));
   EXPECT_EQ(server->requests(), 1);
 }
 
@@ -333,6 +333,45 @@ TEST(GenrmOpenAiJudgeTest, RateLimitSpacesRequests) {
   ctx.deadline = Clock::now() + Ms(10);
   EXPECT_THAT(judge->Complete(Request(), ctx),
               StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("rate limit")));
+}
+
+TEST(GenrmOpenAiJudgeTest, CircuitBreakerFailsFastThenProbes) {
+  std::atomic<bool> healthy{false};
+  auto server = StartServer([&](const nlohmann::json&, int) {
+    return healthy ? FakeReply{200, "Verdict: [[A]]"} : FakeReply{503, ""};
+  });
+  OpenAiJudgeOptions o = Options(*server);
+  o.max_retries = 0;
+  o.breaker_failures = 3;
+  o.breaker_cooldown_ms = 200;
+  auto judge = MakeJudge(o);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(judge->Complete(Request(), CheckContext{}),
+                StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
+  }
+  // Open: refused without a request.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THAT(
+      judge->Complete(Request(), CheckContext{}),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("circuit open after 3 consecutive failures")));
+  EXPECT_LT(ElapsedMs(t0), 50.0);
+  EXPECT_EQ(server->requests(), 3);
+  EXPECT_EQ(judge->stats().breaker_opens, 1);
+  EXPECT_EQ(judge->stats().fast_failures, 1);
+  // After the cooldown one probe goes through; it fails, so the circuit reopens at once.
+  std::this_thread::sleep_for(Ms(220));
+  EXPECT_THAT(judge->Complete(Request(), CheckContext{}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
+  EXPECT_THAT(judge->Complete(Request(), CheckContext{}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("circuit open")));
+  EXPECT_EQ(server->requests(), 4);
+  EXPECT_EQ(judge->stats().breaker_opens, 2);
+  // The endpoint recovers: the next probe succeeds and closes the circuit.
+  healthy = true;
+  std::this_thread::sleep_for(Ms(220));
+  EXPECT_THAT(judge->Complete(Request(), CheckContext{}), IsOkAndHolds(std::string("Verdict: [[A]]")));
+  EXPECT_THAT(judge->Complete(Request(), CheckContext{}), IsOkAndHolds(std::string("Verdict: [[A]]")));
+  EXPECT_EQ(server->requests(), 6);
 }
 
 TEST(GenrmOpenAiJudgeTest, CancellationStopsAWaitingCall) {
