@@ -163,7 +163,7 @@ int Main(int argc, char** argv) {
                     static_cast<int>(calls), static_cast<int>(delay_ms));
     start = end + 1;
   }
-  std::printf("\nSwiss round (total-order judge over HTTP, server delay %lld ms; sequential matches):\n\n",
+  std::printf("\nSwiss round (total-order judge over HTTP, server delay %lld ms; 8 matches at a time):\n\n",
               static_cast<long long>(delay_ms));  // NOLINT(google-runtime-int)
   std::printf(
       "| N | budget | calls | rounds | matches | exhausted | wall ms | best picked |\n"

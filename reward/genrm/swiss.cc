@@ -1,6 +1,8 @@
 #include "reward/genrm/swiss.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <utility>
 
 #include "common/check.h"
@@ -50,6 +52,39 @@ std::vector<std::pair<int, int>> PairRound(std::vector<int> order, const State& 
   return pairs;
 }
 
+struct MatchOutcome {
+  absl::StatusOr<PairVerdict> a_first = absl::UnknownError("not judged");
+  absl::StatusOr<PairVerdict> b_first = absl::UnknownError("not judged");  // a_first's error when it failed
+  int calls = 0;
+};
+
+// Judges each pair in both orders, up to `parallel` matches at a time; outcomes in pair order.
+std::vector<MatchOutcome> PlayMatches(const std::vector<std::pair<int, int>>& pairs, int parallel,
+                                      const OrderJudge& judge) {
+  std::vector<MatchOutcome> outcomes(pairs.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t m = next++; m < pairs.size(); m = next++) {
+      auto [a, b] = pairs[m];
+      MatchOutcome& out = outcomes[m];
+      out.a_first = judge(a, b, &out.calls);
+      out.b_first =
+          out.a_first.ok() ? judge(b, a, &out.calls) : absl::StatusOr<PairVerdict>(out.a_first.status());
+    }
+  };
+  size_t threads = std::min<size_t>(pairs.size(), static_cast<size_t>(std::max(1, parallel)));
+  if (threads <= 1) {
+    worker();
+    return outcomes;
+  }
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  return outcomes;
+}
+
 std::vector<SwissStanding> Standings(const std::vector<std::string>& candidates, const State& s) {
   std::vector<SwissStanding> out(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
@@ -78,6 +113,8 @@ absl::StatusOr<SwissOptions> ResolveSwissOptions(const config::SwissConfig& conf
   M1RL_RETURN_IF_ERROR(check.Result());
   SwissOptions o;
   if (config.extra_rounds() > 0) o.extra_rounds = config.extra_rounds();
+  check.AtLeast(config.parallel_matches(), 0, "reward.genrm.swiss.parallel_matches");
+  if (config.parallel_matches() > 0) o.parallel_matches = config.parallel_matches();
   o.max_judge_calls = config.max_judge_calls();
   return o;
 }
@@ -110,24 +147,28 @@ absl::StatusOr<SwissResult> RunSwiss(const std::vector<std::string>& candidates,
       s.points[who] += 1.0;
       order.erase(std::find(order.begin(), order.end(), who));
     }
-    for (auto [a, b] : PairRound(order, s)) {
-      if (result.judge_calls + match_cost > budget) {
-        result.budget_exhausted = true;
-        break;
-      }
-      absl::StatusOr<PairVerdict> a_first = judge(a, b, &result.judge_calls);
-      absl::StatusOr<PairVerdict> b_first =
-          a_first.ok() ? judge(b, a, &result.judge_calls) : absl::StatusOr<PairVerdict>(a_first.status());
+    std::vector<std::pair<int, int>> pairs = PairRound(order, s);
+    // Matches of a round are independent: each is admitted at its worst-case cost, then judged in parallel.
+    size_t fit = static_cast<size_t>(std::max(0, (budget - result.judge_calls) / match_cost));
+    if (fit < pairs.size()) {
+      result.budget_exhausted = true;
+      pairs.resize(fit);
+    }
+    std::vector<MatchOutcome> outcomes = PlayMatches(pairs, options.parallel_matches, judge);
+    for (size_t m = 0; m < pairs.size(); ++m) {
+      auto [a, b] = pairs[m];
+      const MatchOutcome& out = outcomes[m];
+      result.judge_calls += out.calls;
       s.met[a][b] = s.met[b][a] = true;
       s.opponents[a].push_back(b);
       s.opponents[b].push_back(a);
       ++result.matches;
-      if (!b_first.ok()) {
-        if (b_first.status().code() != absl::StatusCode::kInvalidArgument) return b_first.status();
+      if (!out.b_first.ok()) {
+        if (out.b_first.status().code() != absl::StatusCode::kInvalidArgument) return out.b_first.status();
         ++result.failed_matches;
         continue;
       }
-      PairwiseScore score = CombineOrders(*a_first, *b_first);  // from a's side
+      PairwiseScore score = CombineOrders(*out.a_first, *out.b_first);  // from a's side
       if (score.disagreement) ++result.disagreements;
       s.points[a] += score.score > 0 ? 1.0 : score.score < 0 ? 0.0 : 0.5;
       s.points[b] += score.score < 0 ? 1.0 : score.score > 0 ? 0.0 : 0.5;

@@ -5,9 +5,11 @@
 // in both orders: a win is worth 1, a draw or an order disagreement 1/2 each. Ranking: points, then
 // Buchholz (the sum of the opponents' points), then the shorter answer, then the lower index.
 //
-// Budget: a match starts only when its worst-case cost (2 orders x calls_per_order) still fits in
-// max_judge_calls; the first match that does not fit ends the tournament (budget_exhausted), and the
-// ranking so far decides. judge_calls never exceeds max_judge_calls.
+// Budget: each round admits, in pairing order, the matches whose worst-case cost (2 orders x
+// calls_per_order each) still fits in max_judge_calls after the calls already made; a round that cannot
+// admit all its matches is the last (budget_exhausted), and the ranking so far decides. judge_calls never
+// exceeds max_judge_calls. The admitted matches of a round are judged up to parallel_matches at a time
+// (they are independent); results are applied in pairing order, so the outcome does not depend on it.
 // A match whose verdict stays unparseable (kInvalidArgument from the judge) is not scored: both count as
 // met, neither gets points, and it is counted in failed_matches. Any other judge error ends the
 // tournament with that status (no reference is better than a guessed one).
@@ -28,7 +30,8 @@ namespace m1rl::reward::genrm {
 
 struct SwissOptions {
   int extra_rounds = 2;
-  int max_judge_calls = 0;  // 0: every round's matches at their worst-case cost
+  int max_judge_calls = 0;   // 0: every round's matches at their worst-case cost
+  int parallel_matches = 8;  // matches judged at once within a round (the judge must be thread-safe)
 };
 
 // Defaults applied; kInvalidArgument naming the field.
@@ -57,7 +60,7 @@ struct SwissResult {
 };
 
 // One order of one match: which of candidates[first] (shown as A) and candidates[second] is better;
-// adds the judge calls made to *calls.
+// adds the judge calls made to *calls. Called from up to parallel_matches threads at once.
 using OrderJudge = std::function<absl::StatusOr<PairVerdict>(int first, int second, int* calls)>;
 
 // REQUIRES: candidates non-empty; calls_per_order >= 1 (the most calls one order may take).

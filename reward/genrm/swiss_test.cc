@@ -1,10 +1,14 @@
 #include "reward/genrm/swiss.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -82,21 +86,23 @@ TEST(GenrmSwissTest, BudgetStopsBeforeOverspending) {
   EXPECT_TRUE(r->budget_exhausted);
   EXPECT_EQ(r->judge_calls, 8);
   EXPECT_EQ(r->matches, 4);
-  // With parse retries a match may cost up to 2 * 2 calls; these take 2 each: after 3 matches (6 calls) a
-  // fourth could need 10 > 9.
+  // With parse retries a match may cost up to 2 * 2 calls: 2 matches are admitted (8 <= 9), a third could
+  // need 12. They take 2 calls each.
   absl::StatusOr<SwissResult> r2 = RunSwiss(f.candidates, o, 2, TotalOrderJudge(f));
   ASSERT_TRUE(r2.ok());
-  EXPECT_EQ(r2->matches, 3);
-  EXPECT_EQ(r2->judge_calls, 6);
+  EXPECT_EQ(r2->matches, 2);
+  EXPECT_EQ(r2->judge_calls, 4);
+  EXPECT_TRUE(r2->budget_exhausted);
 }
 
 TEST(GenrmSwissTest, NoRematchWhilePairingsRemain) {
   Field f = MakeField(4, 5);
   std::set<std::pair<int, int>> met;
-  int calls_seen = 0;
+  std::mutex mu;
   OrderJudge judge = [&](int a, int b, int* calls) -> absl::StatusOr<PairVerdict> {
     *calls += 1;
-    if (calls_seen++ % 2 == 0) met.insert({std::min(a, b), std::max(a, b)});
+    std::lock_guard<std::mutex> lock(mu);
+    met.insert({std::min(a, b), std::max(a, b)});
     return f.quality[a] > f.quality[b] ? PairVerdict::kA : PairVerdict::kB;
   };
   SwissOptions o;
@@ -106,6 +112,40 @@ TEST(GenrmSwissTest, NoRematchWhilePairingsRemain) {
   EXPECT_EQ(r->matches, 6);
   EXPECT_EQ(met.size(), 6u);
   EXPECT_EQ(r->winner, f.best);
+}
+
+TEST(GenrmSwissTest, ParallelMatchesGiveTheSameTournament) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    Field f = MakeField(16, seed);
+    std::atomic<int> in_flight{0};
+    std::atomic<int> peak{0};
+    OrderJudge slow = [&](int a, int b, int* calls) -> absl::StatusOr<PairVerdict> {
+      int now = ++in_flight;
+      for (int p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      --in_flight;
+      *calls += 1;
+      return f.quality[a] > f.quality[b] ? PairVerdict::kA : PairVerdict::kB;
+    };
+    SwissOptions sequential;
+    sequential.parallel_matches = 1;
+    SwissOptions parallel;
+    parallel.parallel_matches = 8;
+    absl::StatusOr<SwissResult> r1 = RunSwiss(f.candidates, sequential, 1, slow);
+    ASSERT_EQ(peak.load(), 1);
+    absl::StatusOr<SwissResult> r8 = RunSwiss(f.candidates, parallel, 1, slow);
+    ASSERT_TRUE(r1.ok() && r8.ok());
+    EXPECT_GT(peak.load(), 1);
+    EXPECT_EQ(r1->winner, f.best);
+    EXPECT_EQ(r8->winner, r1->winner);
+    EXPECT_EQ(r8->judge_calls, r1->judge_calls);
+    ASSERT_EQ(r8->standings.size(), r1->standings.size());
+    for (size_t i = 0; i < r1->standings.size(); ++i) {
+      EXPECT_EQ(r8->standings[i].index, r1->standings[i].index);
+      EXPECT_EQ(r8->standings[i].points, r1->standings[i].points);
+    }
+  }
 }
 
 TEST(GenrmSwissTest, AllDisagreementsTieBreakOnLength) {
@@ -170,6 +210,7 @@ TEST(GenrmSwissTest, ResolveOptions) {
   absl::StatusOr<SwissOptions> o = ResolveSwissOptions(c);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->extra_rounds, 2);
+  EXPECT_EQ(o->parallel_matches, 8);
   c.set_max_judge_calls(-3);
   EXPECT_THAT(ResolveSwissOptions(c),
               StatusIs(absl::StatusCode::kInvalidArgument,
