@@ -11,18 +11,15 @@
 
 namespace m1rl::reward {
 
-absl::Status AddGenrmVerifier(const config::RewardConfig& config, VerifierRegistry* registry,
-                              std::vector<std::string>* notes, const InProcessJudgeFactory& in_process) {
-  const config::GenrmConfig& g = config.genrm();
-  if (!g.enabled()) return absl::OkStatus();
+absl::StatusOr<std::shared_ptr<const genrm::GenRm>> NewGenRmFromConfig(
+    const config::GenrmConfig& g, const InProcessJudgeFactory& in_process, std::string* where) {
   M1RL_ASSIGN_OR_RETURN(genrm::GenrmOptions options, genrm::ResolveGenrmOptions(g));
   std::shared_ptr<genrm::Judge> judge;
-  std::string where;
   switch (g.backend()) {
     case config::GenrmConfig::BACKEND_OPENAI: {
       M1RL_ASSIGN_OR_RETURN(genrm::OpenAiJudgeOptions judge_options,
                             genrm::ResolveOpenAiJudgeOptions(g.openai()));
-      where = judge_options.url;
+      *where = judge_options.url;
       M1RL_ASSIGN_OR_RETURN(judge, genrm::OpenAiJudge::Create(judge_options));
       break;
     }
@@ -32,7 +29,7 @@ absl::Status AddGenrmVerifier(const config::RewardConfig& config, VerifierRegist
             "reward.genrm.backend in_process: this binary cannot serve an in-process judge (m1rl "
             "reward-server can)");
       }
-      where = "in_process";
+      *where = "in_process";
       M1RL_ASSIGN_OR_RETURN(judge, in_process(g));
       break;
     }
@@ -40,7 +37,15 @@ absl::Status AddGenrmVerifier(const config::RewardConfig& config, VerifierRegist
       return absl::InvalidArgumentError(
           "reward.genrm.backend must be set (openai or in_process) when reward.genrm.enabled");
   }
-  auto model = std::make_shared<const genrm::GenRm>(std::move(judge), std::move(options));
+  return std::make_shared<const genrm::GenRm>(std::move(judge), std::move(options));
+}
+
+absl::Status AddGenrmVerifier(const config::RewardConfig& config, VerifierRegistry* registry,
+                              std::vector<std::string>* notes, const InProcessJudgeFactory& in_process) {
+  if (!config.genrm().enabled()) return absl::OkStatus();
+  std::string where;
+  M1RL_ASSIGN_OR_RETURN(std::shared_ptr<const genrm::GenRm> model,
+                        NewGenRmFromConfig(config.genrm(), in_process, &where));
   notes->push_back(absl::StrCat("genrm: ", model->version(), " via ", where));
   return registry->Register(NewGeneralVerifier(std::move(model)));
 }

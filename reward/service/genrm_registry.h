@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "proto/config_reward.pb.h"
+#include "reward/genrm/genrm.h"
 #include "reward/genrm/judge.h"
 #include "reward/service/registry.h"
 
@@ -19,6 +20,11 @@ namespace m1rl::reward {
 // binaries that link the rollout engine (LibTorch), so that the service itself does not (S2).
 using InProcessJudgeFactory =
     std::function<absl::StatusOr<std::shared_ptr<genrm::Judge>>(const config::GenrmConfig& config)>;
+
+// The GenRm that reward.genrm describes (enabled or not): options resolved, judge backend built; *where
+// gets the endpoint URL or "in_process". Errors as AddGenrmVerifier's.
+absl::StatusOr<std::shared_ptr<const genrm::GenRm>> NewGenRmFromConfig(
+    const config::GenrmConfig& config, const InProcessJudgeFactory& in_process, std::string* where);
 
 // When config.genrm.enabled: resolves reward.genrm (and its backend's section), builds the judge backend
 // and registers "general"; appends "genrm: <version> via <url or in_process>" to `notes` (GetInfo
