@@ -2,12 +2,13 @@
 set(_g ${CMAKE_CURRENT_LIST_DIR}/genrm)
 m1rl_cc_library(NAME genrm
   SRCS ${_g}/verdict.cc ${_g}/genrm.cc ${_g}/swiss.cc ${_g}/length_bias.cc ${_g}/reference_file.cc
-  HDRS ${_g}/verdict.h ${_g}/judge.h ${_g}/genrm.h ${_g}/swiss.h ${_g}/length_bias.h ${_g}/reference_file.h
+       ${_g}/constraints.cc
+  HDRS ${_g}/verdict.h ${_g}/judge.h ${_g}/genrm.h ${_g}/swiss.h ${_g}/length_bias.h ${_g}/reference_file.h ${_g}/constraints.h
        ${_g}/testing/scripted_judge.h
   DEPS m1rl::reward_verifier m1rl::config_proto m1rl::config m1rl::random m1rl::status absl::status absl::statusor absl::strings)
 
 m1rl_cc_test(NAME genrm_test SRCS ${_g}/verdict_test.cc ${_g}/genrm_test.cc ${_g}/swiss_test.cc ${_g}/length_bias_test.cc
-  ${_g}/reference_file_test.cc
+  ${_g}/reference_file_test.cc ${_g}/constraints_test.cc
   DEPS m1rl::genrm m1rl::status_matchers LABEL cpu TIMEOUT 60)
 
 # The OpenAI-compatible HTTP backend (libcurl) and the fake server its tests and tools/bench_genrm use.

@@ -1,11 +1,14 @@
 #include "reward/genrm/general_verifier.h"
 
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "reward/genrm/constraints.h"
 
 namespace m1rl::reward {
 namespace {
@@ -48,8 +51,32 @@ class GeneralVerifier : public Verifier {
     } else if (answer.find("<think>") != std::string_view::npos) {
       return NoAnswer("truncated: <think> without </think>");
     }
+    std::vector<genrm::Constraint> constraints;
+    if (auto it = input.options.find("constraints"); it != input.options.end()) {
+      std::vector<std::string> specs;
+      for (const nlohmann::json& c : it->is_array() ? *it : nlohmann::json::array({nullptr})) {
+        if (!c.is_string()) {
+          return VerifyOutcome::NonOk(rl::INVALID_INPUT, "item.general.constraints must be strings");
+        }
+        specs.push_back(c.get<std::string>());
+      }
+      absl::StatusOr<std::vector<genrm::Constraint>> parsed =
+          genrm::ParseConstraints(specs, "item.general.constraints");
+      if (!parsed.ok())
+        return VerifyOutcome::NonOk(rl::INVALID_INPUT, absl::StrCat(parsed.status().message()));
+      constraints = std::move(*parsed);
+    }
     std::string final_segment(absl::StripAsciiWhitespace(std::string(answer)));
     if (final_segment.empty()) return NoAnswer("empty final answer");
+    if (std::optional<std::string> violated = genrm::FirstViolation(constraints, final_segment)) {
+      VerifyOutcome o;
+      o.status = rl::OK;
+      o.verdict = rl::INCORRECT;
+      o.correctness = input.gold.empty() ? -1.0 : genrm_->options().reward_min;
+      o.format = 1.0;
+      o.details = absl::StrCat("constraint failed: ", *violated);
+      return o;
+    }
     return input.gold.empty() ? Pairwise(input.prompt, final_segment, reference, ctx)
                               : Grade(input.prompt, input.gold, final_segment, ctx);
   }

@@ -5,8 +5,10 @@
 //    GradeToReward(grade) in [reward_min, reward_max]; verdict CORRECT for grade >= 4, else INCORRECT;
 //  - options["reference"] (item.general.reference): pairwise in both orders, correctness -1/0/+1;
 //    CORRECT for +1, else INCORRECT; details say "disagreement" when the orders disagreed.
-// format is 1 when the response has a final segment. The question is item.prompt.
-// Non-OK, never a score: INVALID_INPUT (no or both of ground truth and reference), JUDGE_ERROR (no
+// options["constraints"] (item.general.constraints, constraints.h) are checked first: a violation is OK,
+// INCORRECT, correctness -1 (pairwise) or reward_min (graded), details "constraint failed: ...", no judge
+// call. format is 1 when the response has a final segment. The question is item.prompt. Non-OK, never a
+// score: INVALID_INPUT (no or both of ground truth and reference, a bad constraint), JUDGE_ERROR (no
 // parseable verdict after the retry), TIMEOUT (deadline), CANCELLED, INFRA_ERROR (endpoint faults).
 // Thread-safe.
 #ifndef M1RL_REWARD_GENRM_GENERAL_VERIFIER_H_

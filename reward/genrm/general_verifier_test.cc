@@ -89,6 +89,39 @@ TEST(GenrmGeneralVerifierTest, PairwiseAgainstAReference) {
   EXPECT_EQ(o.details, "pairwise 0 (candidate first: A, reference first: A) disagreement");
 }
 
+TEST(GenrmGeneralVerifierTest, ConstraintsAreCheckedBeforeTheJudge) {
+  auto judge = std::make_shared<ScriptedJudge>([](const JudgeRequest& r, int) -> absl::StatusOr<std::string> {
+    return std::string(r.messages[1].content.find("ANSWER A:") != std::string::npos ? "Verdict: [[A]]"
+                                                                                    : "Grade: [[5]]");
+  });
+  auto v = NewGeneralVerifier(MakeGenRm(judge));
+  VerifyInput in = Graded("<think>x</think>Paris is the capital of France.");
+  in.gold.clear();
+  in.options["reference"] = "Lyon";
+  in.options["constraints"] = {"max_words:3", "contains:Paris"};
+  VerifyOutcome o = v->Verify(in, CheckContext{});
+  EXPECT_EQ(o.status, rl::OK);
+  EXPECT_EQ(o.verdict, rl::INCORRECT);
+  EXPECT_DOUBLE_EQ(o.correctness, -1.0);
+  EXPECT_EQ(o.details, "constraint failed: max_words:3 (6 words)");
+  EXPECT_EQ(judge->calls(), 0);
+  in.response = "Paris.";
+  o = v->Verify(in, CheckContext{});
+  EXPECT_EQ(o.details, "pairwise 0 (candidate first: A, reference first: A) disagreement");
+  EXPECT_EQ(judge->calls(), 2);
+  VerifyInput graded = Graded("Lyon");
+  graded.options["constraints"] = {"contains:Paris"};
+  o = v->Verify(graded, CheckContext{});
+  EXPECT_DOUBLE_EQ(o.correctness, 0.0);  // reward_min
+  EXPECT_EQ(o.details, "constraint failed: contains:Paris (absent)");
+  graded.options["constraints"] = {"max_wordz:3"};
+  o = v->Verify(graded, CheckContext{});
+  EXPECT_EQ(o.status, rl::INVALID_INPUT);
+  EXPECT_EQ(o.details, "item.general.constraints[0] 'max_wordz:3': unknown constraint");
+  graded.options["constraints"] = "max_words:3";
+  EXPECT_EQ(v->Verify(graded, CheckContext{}).details, "item.general.constraints must be strings");
+}
+
 TEST(GenrmGeneralVerifierTest, FailuresAreStatusesNotScores) {
   auto v_input = NewGeneralVerifier(MakeGenRm(std::make_shared<ScriptedJudge>(
       [](const JudgeRequest&, int) -> absl::StatusOr<std::string> { return std::string("Grade: [[5]]"); })));

@@ -74,13 +74,20 @@ rl::ScoreItem Paired(const std::string& id, const std::string& response) {
   return item;
 }
 
+// Constrained instruction following: the rule fails before the (winning) pairwise judgement.
+rl::ScoreItem Constrained() {
+  rl::ScoreItem item = Paired("constrained", "Paris, of course");
+  item.mutable_general()->add_constraints("max_words:1");
+  return item;
+}
+
 TEST(GenrmDomainTest, InProcessClientScoresGeneralItems) {
   auto judge = StartJudge();
   auto client = RewardClient::Create(GenrmConfig(*judge));
   ASSERT_TRUE(client.ok()) << client.status();
   auto results = (*client)->ScoreBatch({Graded("right", "<think>hmm</think>Paris"), Graded("wrong", "Rome"),
                                         Paired("better", "Paris"), Paired("same", "Nice"),
-                                        Graded("garbage", "garbage"), Graded("bare", "")});
+                                        Graded("garbage", "garbage"), Graded("bare", ""), Constrained()});
   ASSERT_TRUE(results.ok()) << results.status();
   const auto& r = *results;
   EXPECT_EQ(r[0].status(), rl::OK);
@@ -96,6 +103,9 @@ TEST(GenrmDomainTest, InProcessClientScoresGeneralItems) {
   EXPECT_THAT(r[4].details(), HasSubstr("after 2 judge calls"));
   EXPECT_EQ(r[5].status(), rl::OK);
   EXPECT_EQ(r[5].verdict(), rl::NO_ANSWER);
+  EXPECT_EQ(r[6].status(), rl::OK);
+  EXPECT_DOUBLE_EQ(r[6].total(), -1.0);
+  EXPECT_EQ(r[6].details(), "constraint failed: max_words:1 (3 words)");
   auto info = (*client)->GetInfo();
   ASSERT_TRUE(info.ok());
   EXPECT_THAT(info->domains_served(), Contains("general"));
