@@ -42,7 +42,7 @@ double Percentile(std::vector<double> v, double p) {
 
 std::shared_ptr<OpenAiJudge> MakeJudge(const FakeOpenAiServer& server, int max_in_flight) {
   OpenAiJudgeOptions o;
-  o.url = server.url();
+  o.urls = {server.url()};
   o.model = "fake-judge";
   o.max_in_flight = max_in_flight;
   o.backoff_ms = 20;

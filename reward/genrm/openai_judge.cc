@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/file.h"
@@ -88,7 +90,10 @@ struct Attempt {
 absl::StatusOr<OpenAiJudgeOptions> ResolveOpenAiJudgeOptions(const config::OpenAiJudgeConfig& c) {
   OpenAiJudgeOptions o;
   FieldChecker check;
-  if (c.url().empty()) check.Add("reward.genrm.openai.url", " is required");
+  if (c.urls().empty()) check.Add("reward.genrm.openai.urls", " is required");
+  for (int i = 0; i < c.urls_size(); ++i) {
+    if (c.urls(i).empty()) check.Add(absl::StrCat("reward.genrm.openai.urls[", i, "]"), " is empty");
+  }
   if (c.model().empty()) check.Add("reward.genrm.openai.model", " is required");
   check.AtLeast(c.max_in_flight(), 0, "reward.genrm.openai.max_in_flight");
   check.NonNegative(c.requests_per_second(), "reward.genrm.openai.requests_per_second");
@@ -102,7 +107,7 @@ absl::StatusOr<OpenAiJudgeOptions> ResolveOpenAiJudgeOptions(const config::OpenA
   check.AtLeast(c.breaker_failures(), 0, "reward.genrm.openai.breaker_failures");
   check.AtLeast(c.breaker_cooldown_ms(), 0, "reward.genrm.openai.breaker_cooldown_ms");
   M1RL_RETURN_IF_ERROR(check.Result());
-  o.url = c.url();
+  o.urls.assign(c.urls().begin(), c.urls().end());
   o.model = c.model();
   if (c.max_in_flight() > 0) o.max_in_flight = c.max_in_flight();
   o.requests_per_second = c.requests_per_second();
@@ -129,32 +134,65 @@ absl::StatusOr<OpenAiJudgeOptions> ResolveOpenAiJudgeOptions(const config::OpenA
 class OpenAiJudge::Impl {
  public:
   explicit Impl(OpenAiJudgeOptions options) : options_(std::move(options)) {
-    tokens_ = options_.burst;
-    last_refill_ = Clock::now();
+    absl::MutexLock lock(&mu_);
+    for (const std::string& url : options_.urls) {
+      Endpoint e;
+      e.url = url;
+      e.tokens = options_.burst;
+      e.last_refill = Clock::now();
+      endpoints_.push_back(std::move(e));
+    }
   }
   ~Impl() {
-    for (CURL* h : free_) curl_easy_cleanup(h);
+    absl::MutexLock lock(&mu_);
+    for (Endpoint& e : endpoints_) {
+      for (CURL* h : e.free) curl_easy_cleanup(h);
+    }
   }
 
   absl::StatusOr<std::string> Complete(const JudgeRequest& request, const CheckContext& caller);
   const OpenAiJudgeOptions& Options() const { return options_; }
   OpenAiJudgeStats Stats() const {
     absl::MutexLock lock(&mu_);
-    return stats_;
+    OpenAiJudgeStats s = stats_;
+    for (const Endpoint& e : endpoints_) s.endpoint_attempts.push_back(e.attempts);
+    return s;
   }
 
  private:
-  absl::Status WaitForToken(const CheckContext& ctx);
-  // OK when the circuit lets an attempt through (*probe: it is the half-open probe); else kUnavailable.
-  absl::Status AdmitThroughBreaker(bool* probe);
-  void RecordEndpointOutcome(bool up, bool probe);
-  void ReleaseProbe() {
-    absl::MutexLock lock(&mu_);
-    probe_in_flight_ = false;
+  // One URL: its pooled connections, in-flight count, token bucket and circuit.
+  struct Endpoint {
+    std::string url;
+    std::vector<CURL*> free;
+    int in_flight = 0;
+    double tokens = 0;  // may go negative: reservations waiting for a refill
+    Clock::time_point last_refill;
+    int consecutive_failures = 0;
+    Clock::time_point open_until;
+    bool probe_in_flight = false;
+    int64_t attempts = 0;
+  };
+  // A slot on one endpoint for one attempt.
+  struct Lease {
+    size_t endpoint = 0;
+    CURL* handle = nullptr;
+    bool probe = false;  // the half-open probe of its endpoint's circuit
+  };
+
+  bool Open(const Endpoint& e) const { return e.consecutive_failures >= options_.breaker_failures; }
+  bool Admits(const Endpoint& e, Clock::time_point now) const {
+    return e.in_flight < options_.max_in_flight && (!Open(e) || (now >= e.open_until && !e.probe_in_flight));
   }
-  absl::StatusOr<CURL*> AcquireHandle(const CheckContext& ctx);
-  void ReleaseHandle(CURL* handle);
-  Attempt Perform(CURL* handle, const std::string& body, int64_t timeout_ms, const CheckContext& ctx);
+  // The admitting endpoint with the fewest requests in flight (ties rotate), or -1.
+  int Choose() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (FIFO among callers) for a slot on the least-loaded endpoint whose circuit admits an attempt.
+  // kUnavailable at once when every endpoint's circuit is open; kDeadlineExceeded / kCancelled while waiting.
+  absl::StatusOr<Lease> Acquire(const CheckContext& ctx);
+  // `up`: whether the endpoint answered (nullopt: the attempt never reached it).
+  void Release(const Lease& lease, std::optional<bool> up);
+  absl::Status WaitForToken(size_t endpoint, const CheckContext& ctx);
+  Attempt Perform(const std::string& url, CURL* handle, const std::string& body, int64_t timeout_ms,
+                  const CheckContext& ctx);
   void Count(int64_t OpenAiJudgeStats::*field, int64_t n = 1) {
     absl::MutexLock lock(&mu_);
     stats_.*field += n;
@@ -162,85 +200,55 @@ class OpenAiJudge::Impl {
 
   const OpenAiJudgeOptions options_;
   mutable absl::Mutex mu_;
-  std::vector<CURL*> free_ ABSL_GUARDED_BY(mu_);
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Endpoint> endpoints_ ABSL_GUARDED_BY(mu_);
+  size_t rotate_ ABSL_GUARDED_BY(mu_) = 0;
   // Callers waiting for a slot, admitted in ticket order (absl::Mutex wakes waiters in no fixed order:
   // without tickets some callers starve at high concurrency and time out).
   uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<uint64_t> waiting_ ABSL_GUARDED_BY(mu_);
-  int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
-  Clock::time_point open_until_ ABSL_GUARDED_BY(mu_);
-  bool probe_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  double tokens_ ABSL_GUARDED_BY(mu_) = 0;  // may go negative: reservations waiting for a refill
-  Clock::time_point last_refill_ ABSL_GUARDED_BY(mu_);
   OpenAiJudgeStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
-absl::Status OpenAiJudge::Impl::WaitForToken(const CheckContext& ctx) {
-  if (options_.requests_per_second <= 0) return absl::OkStatus();
-  Clock::time_point ready;
-  {
-    absl::MutexLock lock(&mu_);
-    Clock::time_point now = Clock::now();
-    double elapsed_s = std::chrono::duration<double>(now - last_refill_).count();
-    tokens_ = std::min<double>(options_.burst, tokens_ + elapsed_s * options_.requests_per_second);
-    last_refill_ = now;
-    double wait_s = tokens_ >= 1.0 ? 0.0 : (1.0 - tokens_) / options_.requests_per_second;
-    ready = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
-    if (ready >= ctx.deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("judge rate limit (", options_.requests_per_second,
-                                                      "/s): no request slot before the deadline"));
-    }
-    tokens_ -= 1.0;  // reserved now, paid for by the refill until `ready`
-  }
-  if (!SleepUntil(ready, ctx)) return absl::CancelledError("judge call cancelled while rate limited");
-  return absl::OkStatus();
-}
-
-absl::Status OpenAiJudge::Impl::AdmitThroughBreaker(bool* probe) {
-  absl::MutexLock lock(&mu_);
-  *probe = false;
-  if (consecutive_failures_ < options_.breaker_failures) return absl::OkStatus();
+int OpenAiJudge::Impl::Choose() const {
   Clock::time_point now = Clock::now();
-  if (now >= open_until_ && !probe_in_flight_) {
-    probe_in_flight_ = true;
-    *probe = true;
-    return absl::OkStatus();
+  int best = -1;
+  for (size_t k = 0; k < endpoints_.size(); ++k) {
+    size_t i = (rotate_ + k) % endpoints_.size();
+    if (!Admits(endpoints_[i], now)) continue;
+    if (best < 0 || endpoints_[i].in_flight < endpoints_[best].in_flight) best = static_cast<int>(i);
   }
-  ++stats_.fast_failures;
-  return absl::UnavailableError(absl::StrCat("judge endpoint ", options_.url, ": circuit open after ",
-                                             consecutive_failures_, " consecutive failures (retry in ",
-                                             std::max<int64_t>(0, MsUntil(open_until_)), " ms)"));
+  return best;
 }
 
-void OpenAiJudge::Impl::RecordEndpointOutcome(bool up, bool probe) {
-  absl::MutexLock lock(&mu_);
-  if (probe) probe_in_flight_ = false;
-  if (up) {
-    consecutive_failures_ = 0;
-    return;
-  }
-  ++consecutive_failures_;
-  if (consecutive_failures_ >= options_.breaker_failures) {
-    if (consecutive_failures_ == options_.breaker_failures || probe) ++stats_.breaker_opens;
-    open_until_ = Clock::now() + milliseconds(options_.breaker_cooldown_ms);
-  }
-}
-
-absl::StatusOr<CURL*> OpenAiJudge::Impl::AcquireHandle(const CheckContext& ctx) {
+absl::StatusOr<OpenAiJudge::Impl::Lease> OpenAiJudge::Impl::Acquire(const CheckContext& ctx) {
   absl::MutexLock lock(&mu_);
   const uint64_t ticket = next_ticket_++;
   waiting_.insert(ticket);
-  auto my_turn = [this, ticket]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return in_flight_ < options_.max_in_flight && *waiting_.begin() == ticket;
+  int chosen = -1;
+  auto my_turn = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (*waiting_.begin() != ticket) return false;
+    chosen = Choose();
+    return chosen >= 0;
   };
   while (!my_turn()) {
     absl::Status give_up;
-    if (ctx.Cancelled()) {
+    Clock::time_point now = Clock::now();
+    bool all_open = std::all_of(endpoints_.begin(), endpoints_.end(), [&](const Endpoint& e) {
+      return Open(e) && (now < e.open_until || e.probe_in_flight);
+    });
+    if (all_open) {
+      ++stats_.fast_failures;
+      const Endpoint& e = endpoints_.front();
+      give_up = absl::UnavailableError(absl::StrCat(
+          "judge endpoint", endpoints_.size() > 1 ? "s " : " ", absl::StrJoin(options_.urls, ", "),
+          ": circuit open after ", e.consecutive_failures, " consecutive failures (retry in ",
+          std::max<int64_t>(0, MsUntil(e.open_until)), " ms)"));
+    } else if (ctx.Cancelled()) {
       give_up = absl::CancelledError("judge call cancelled while waiting for a connection");
     } else if (ctx.Expired()) {
-      give_up = absl::DeadlineExceededError(absl::StrCat("judge concurrency limit (", options_.max_in_flight,
-                                                         " in flight): no slot before the deadline"));
+      give_up =
+          absl::DeadlineExceededError(absl::StrCat("judge concurrency limit (", options_.max_in_flight,
+                                                   " in flight per endpoint): no slot before the deadline"));
     }
     if (!give_up.ok()) {
       waiting_.erase(ticket);
@@ -250,34 +258,76 @@ absl::StatusOr<CURL*> OpenAiJudge::Impl::AcquireHandle(const CheckContext& ctx) 
                          absl::Milliseconds(std::clamp<int64_t>(MsUntil(ctx.deadline), 1, 20)));
   }
   waiting_.erase(ticket);
-  ++in_flight_;
-  if (!free_.empty()) {
-    CURL* h = free_.back();
-    free_.pop_back();
-    return h;
+  rotate_ = static_cast<size_t>(chosen) + 1;
+  Endpoint& e = endpoints_[chosen];
+  Lease lease;
+  lease.endpoint = static_cast<size_t>(chosen);
+  lease.probe = Open(e);
+  if (lease.probe) e.probe_in_flight = true;
+  if (!e.free.empty()) {
+    lease.handle = e.free.back();
+    e.free.pop_back();
+  } else {
+    lease.handle = curl_easy_init();
+    if (lease.handle == nullptr) {
+      if (lease.probe) e.probe_in_flight = false;
+      return absl::InternalError("curl_easy_init failed");
+    }
   }
-  CURL* h = curl_easy_init();
-  if (h == nullptr) {
-    --in_flight_;
-    return absl::InternalError("curl_easy_init failed");
-  }
-  return h;
+  ++e.in_flight;
+  ++e.attempts;
+  return lease;
 }
 
-void OpenAiJudge::Impl::ReleaseHandle(CURL* handle) {
+void OpenAiJudge::Impl::Release(const Lease& lease, std::optional<bool> up) {
   absl::MutexLock lock(&mu_);
-  --in_flight_;
-  free_.push_back(handle);
+  Endpoint& e = endpoints_[lease.endpoint];
+  --e.in_flight;
+  e.free.push_back(lease.handle);
+  if (lease.probe) e.probe_in_flight = false;
+  if (!up.has_value()) return;
+  if (*up) {
+    e.consecutive_failures = 0;
+    return;
+  }
+  ++e.consecutive_failures;
+  if (Open(e)) {
+    if (e.consecutive_failures == options_.breaker_failures || lease.probe) ++stats_.breaker_opens;
+    e.open_until = Clock::now() + milliseconds(options_.breaker_cooldown_ms);
+  }
 }
 
-Attempt OpenAiJudge::Impl::Perform(CURL* h, const std::string& body, int64_t timeout_ms,
-                                   const CheckContext& ctx) {
+absl::Status OpenAiJudge::Impl::WaitForToken(size_t endpoint, const CheckContext& ctx) {
+  if (options_.requests_per_second <= 0) return absl::OkStatus();
+  Clock::time_point ready;
+  {
+    absl::MutexLock lock(&mu_);
+    Endpoint& e = endpoints_[endpoint];
+    Clock::time_point now = Clock::now();
+    double elapsed_s = std::chrono::duration<double>(now - e.last_refill).count();
+    e.tokens = std::min<double>(options_.burst, e.tokens + elapsed_s * options_.requests_per_second);
+    e.last_refill = now;
+    double wait_s = e.tokens >= 1.0 ? 0.0 : (1.0 - e.tokens) / options_.requests_per_second;
+    ready = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
+    if (ready >= ctx.deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("judge rate limit (", options_.requests_per_second,
+                       "/s per endpoint): no request slot before the deadline"));
+    }
+    e.tokens -= 1.0;  // reserved now, paid for by the refill until `ready`
+  }
+  if (!SleepUntil(ready, ctx)) return absl::CancelledError("judge call cancelled while rate limited");
+  return absl::OkStatus();
+}
+
+Attempt OpenAiJudge::Impl::Perform(const std::string& url, CURL* h, const std::string& body,
+                                   int64_t timeout_ms, const CheckContext& ctx) {
   Attempt a;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   if (!options_.api_key.empty()) {
     headers = curl_slist_append(headers, absl::StrCat("Authorization: Bearer ", options_.api_key).c_str());
   }
-  curl_easy_setopt(h, CURLOPT_URL, options_.url.c_str());
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));  // NOLINT(google-runtime-int)
@@ -348,34 +398,30 @@ absl::StatusOr<std::string> OpenAiJudge::Impl::Complete(const JudgeRequest& requ
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     if (ctx.Cancelled()) return absl::CancelledError("judge call cancelled");
     if (ctx.Expired()) break;
-    bool probe = false;
-    M1RL_RETURN_IF_ERROR(AdmitThroughBreaker(&probe));
-    absl::Status waited = WaitForToken(ctx);
-    absl::StatusOr<CURL*> acquired = waited.ok() ? AcquireHandle(ctx) : absl::StatusOr<CURL*>(waited);
-    if (!acquired.ok()) {
-      if (probe) ReleaseProbe();  // it never reached the endpoint: the next caller probes
-      return acquired.status();
+    M1RL_ASSIGN_OR_RETURN(Lease lease, Acquire(ctx));
+    if (absl::Status waited = WaitForToken(lease.endpoint, ctx); !waited.ok()) {
+      Release(lease, std::nullopt);
+      return waited;
     }
-    CURL* handle = *acquired;
     int64_t timeout_ms = std::min<int64_t>(options_.attempt_timeout_ms, MsUntil(ctx.deadline));
     if (timeout_ms <= 0) {
-      ReleaseHandle(handle);
-      if (probe) ReleaseProbe();
+      Release(lease, std::nullopt);
       break;
     }
     if (attempt > 0) Count(&OpenAiJudgeStats::retries);
     Count(&OpenAiJudgeStats::attempts);
-    Attempt a = Perform(handle, body, timeout_ms, ctx);
-    ReleaseHandle(handle);
+    const std::string& url = options_.urls[lease.endpoint];
+    Attempt a = Perform(url, lease.handle, body, timeout_ms, ctx);
     Count(&OpenAiJudgeStats::connections, a.new_connections);
     if (a.code == CURLE_ABORTED_BY_CALLBACK) {
-      if (probe) ReleaseProbe();
+      Release(lease, std::nullopt);
       return absl::CancelledError("judge call cancelled");
     }
-    RecordEndpointOutcome(/*up=*/a.code == CURLE_OK && a.http < 500, probe);
+    Release(lease, /*up=*/a.code == CURLE_OK && a.http < 500);
     if (a.code == CURLE_OK && a.http == 200) return ParseChatCompletion(a.body);
     if (a.code == CURLE_OK) {
-      std::string what = absl::StrCat("judge endpoint returned HTTP ", a.http, ": ", a.body.substr(0, 120));
+      std::string what =
+          absl::StrCat("judge endpoint ", url, " returned HTTP ", a.http, ": ", a.body.substr(0, 120));
       if (a.http == 429) {
         Count(&OpenAiJudgeStats::http_429);
         last = absl::ResourceExhaustedError(what);
@@ -391,8 +437,7 @@ absl::StatusOr<std::string> OpenAiJudge::Impl::Complete(const JudgeRequest& requ
       last = absl::DeadlineExceededError(absl::StrCat("judge attempt timed out after ", timeout_ms, " ms"));
     } else {
       if (a.code == CURLE_COULDNT_CONNECT) Count(&OpenAiJudgeStats::connect_errors);
-      last = absl::UnavailableError(
-          absl::StrCat("judge endpoint ", options_.url, ": ", curl_easy_strerror(a.code)));
+      last = absl::UnavailableError(absl::StrCat("judge endpoint ", url, ": ", curl_easy_strerror(a.code)));
     }
     if (attempt == options_.max_retries) break;
     int64_t cap = std::min<int64_t>(options_.max_backoff_ms, options_.backoff_ms << std::min(attempt, 30));
@@ -412,8 +457,9 @@ absl::StatusOr<std::string> OpenAiJudge::Impl::Complete(const JudgeRequest& requ
 }
 
 absl::StatusOr<std::unique_ptr<OpenAiJudge>> OpenAiJudge::Create(OpenAiJudgeOptions options) {
-  if (options.url.empty() || options.model.empty()) {
-    return absl::InvalidArgumentError("reward.genrm.openai.url and .model are required");
+  if (options.urls.empty() || options.model.empty() ||
+      std::any_of(options.urls.begin(), options.urls.end(), [](const std::string& u) { return u.empty(); })) {
+    return absl::InvalidArgumentError("reward.genrm.openai.urls (non-empty) and .model are required");
   }
   if (options.max_in_flight < 1 || options.burst < 1 || options.max_retries < 0) {
     return absl::InvalidArgumentError(

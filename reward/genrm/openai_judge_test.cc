@@ -36,7 +36,7 @@ std::unique_ptr<FakeOpenAiServer> StartServer(FakeOpenAiServer::Script script) {
 
 OpenAiJudgeOptions Options(const FakeOpenAiServer& server) {
   OpenAiJudgeOptions o;
-  o.url = server.url();
+  o.urls = {server.url()};
   o.model = "judge-7b";
   o.backoff_ms = 10;
   o.max_backoff_ms = 40;
@@ -67,9 +67,9 @@ TEST(GenrmOpenAiJudgeTest, ResolveOptions) {
   config::OpenAiJudgeConfig c;
   EXPECT_THAT(ResolveOpenAiJudgeOptions(c),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(HasSubstr("reward.genrm.openai.url is required"),
+                       ::testing::AllOf(HasSubstr("reward.genrm.openai.urls is required"),
                                         HasSubstr("reward.genrm.openai.model is required"))));
-  c.set_url("http://x/v1/chat/completions");
+  c.add_urls("http://x/v1/chat/completions");
   c.set_model("m");
   c.set_requests_per_second(12.5);
   absl::StatusOr<OpenAiJudgeOptions> o = ResolveOpenAiJudgeOptions(c);
@@ -258,7 +258,7 @@ TEST(GenrmOpenAiJudgeTest, ConnectionRefusedIsUnavailable) {
     port = std::stoi(url.substr(url.rfind(':') + 1));
   }  // closed: nothing listens on `port` now
   OpenAiJudgeOptions o;
-  o.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
+  o.urls = {"http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions"};
   o.model = "m";
   o.max_retries = 2;
   o.backoff_ms = 5;
@@ -372,6 +372,50 @@ TEST(GenrmOpenAiJudgeTest, CircuitBreakerFailsFastThenProbes) {
   EXPECT_THAT(judge->Complete(Request(), CheckContext{}), IsOkAndHolds(std::string("Verdict: [[A]]")));
   EXPECT_THAT(judge->Complete(Request(), CheckContext{}), IsOkAndHolds(std::string("Verdict: [[A]]")));
   EXPECT_EQ(server->requests(), 6);
+}
+
+TEST(GenrmOpenAiJudgeTest, LeastOutstandingRoutingPrefersTheFreeReplica) {
+  auto slow = StartServer([](const nlohmann::json&, int) { return FakeReply{200, "slow", "", 200}; });
+  auto fast = StartServer([](const nlohmann::json&, int) { return FakeReply{200, "fast", "", 5}; });
+  OpenAiJudgeOptions o = Options(*slow);
+  o.urls = {slow->url(), fast->url()};
+  o.max_in_flight = 4;
+  auto judge = MakeJudge(o);
+  // 8 callers, each calling 5 times: the slow replica holds its requests 40x longer, so once it has one in
+  // flight the fast replica (fewer outstanding) takes the rest.
+  std::vector<std::thread> threads;
+  threads.reserve(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      for (int k = 0; k < 5; ++k) EXPECT_TRUE(judge->Complete(Request(), CheckContext{}).ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  OpenAiJudgeStats s = judge->stats();
+  ASSERT_EQ(s.endpoint_attempts.size(), 2u);
+  EXPECT_EQ(s.endpoint_attempts[0] + s.endpoint_attempts[1], 40);
+  EXPECT_EQ(s.endpoint_attempts[0], slow->requests());
+  EXPECT_EQ(s.endpoint_attempts[1], fast->requests());
+  EXPECT_GT(fast->requests(), 3 * slow->requests());
+  EXPECT_LE(slow->peak_concurrency(), 4);
+  EXPECT_LE(fast->peak_concurrency(), 4);
+}
+
+TEST(GenrmOpenAiJudgeTest, DeadReplicaIsRoutedAround) {
+  auto dead = StartServer([](const nlohmann::json&, int) { return FakeReply{503, ""}; });
+  auto live = StartServer([](const nlohmann::json&, int) { return FakeReply{200, "ok"}; });
+  OpenAiJudgeOptions o = Options(*dead);
+  o.urls = {dead->url(), live->url()};
+  o.breaker_failures = 2;
+  o.breaker_cooldown_ms = 60000;
+  auto judge = MakeJudge(o);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_THAT(judge->Complete(Request(), CheckContext{}), IsOkAndHolds(std::string("ok")));
+  // The dead replica got requests until its circuit opened (2 failures), then none; every call succeeded.
+  EXPECT_EQ(dead->requests(), 2);
+  EXPECT_EQ(live->requests(), 20);
+  EXPECT_EQ(judge->stats().breaker_opens, 1);
+  EXPECT_EQ(judge->stats().retries, 2);
 }
 
 TEST(GenrmOpenAiJudgeTest, CancellationStopsAWaitingCall) {

@@ -50,7 +50,7 @@ config::RewardConfig GenrmConfig(const FakeOpenAiServer& judge) {
   config::GenrmConfig* g = c.mutable_genrm();
   g->set_enabled(true);
   g->set_backend(config::GenrmConfig::BACKEND_OPENAI);
-  g->mutable_openai()->set_url(judge.url());
+  g->mutable_openai()->add_urls(judge.url());
   g->mutable_openai()->set_model("fake-judge");
   g->mutable_openai()->set_max_retries(1);
   g->mutable_openai()->set_backoff_ms(5);

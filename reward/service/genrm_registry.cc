@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "reward/genrm/general_verifier.h"
 #include "reward/genrm/genrm.h"
@@ -19,7 +20,7 @@ absl::StatusOr<std::shared_ptr<const genrm::GenRm>> NewGenRmFromConfig(
     case config::GenrmConfig::BACKEND_OPENAI: {
       M1RL_ASSIGN_OR_RETURN(genrm::OpenAiJudgeOptions judge_options,
                             genrm::ResolveOpenAiJudgeOptions(g.openai()));
-      *where = judge_options.url;
+      *where = absl::StrJoin(judge_options.urls, ",");
       M1RL_ASSIGN_OR_RETURN(judge, genrm::OpenAiJudge::Create(judge_options));
       break;
     }

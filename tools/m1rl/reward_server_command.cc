@@ -73,7 +73,7 @@ int RunRewardServer(const std::vector<std::string>& args) {
       "config", &config_path,
       "YAML run config whose reward.code / reward.sandbox sections enable the sandboxed domain "
       "\"code\" (reward.code.enabled: true; refuses to start without the required protections) and "
-      "whose reward.genrm section enables domain \"general\" (a judge at reward.genrm.openai.url, or "
+      "whose reward.genrm section enables domain \"general\" (judges at reward.genrm.openai.urls, or "
       "a checkpoint of ours on the rollout engine: reward.genrm.in_process)");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (workers < 1 || queue < 1 || cache_entries < 0 || stats_interval_s < 0 || grace_ms < 0) {

@@ -20,7 +20,7 @@ reward:
   genrm:
     enabled: true
     backend: openai
-    openai: {url: "http://127.0.0.1:$port/v1/chat/completions", model: fake-judge, max_in_flight: 8}
+    openai: {urls: ["http://127.0.0.1:$port/v1/chat/completions"], model: fake-judge, max_in_flight: 8}
     swiss: {extra_rounds: 2, parallel_matches: 4}
 YAML
 printf '%s\n' '{"id": "a", "prompt": "q1", "candidates": ["x*", "y***", "z", "w**"]}' \
