@@ -4,7 +4,7 @@
 //     OpenAiJudge (max_in_flight = --max-in-flight) until --calls grades are done; the server answers
 //     after --server-delay-ms and injects 503 on every 25th request and 429 on every 25th + 12 (retried
 //     with backoff). Prints latency p50/p99/max per grade (retries included), grades/s, HTTP attempts,
-//     retries and TCP connections opened.
+//     retries and TCP connections opened. Then one row of pairwise comparisons (both orders) at 32 callers.
 //  2. The Swiss-round reference choice: N candidates with a hidden total order judged over HTTP; judge
 //     calls used against the default budget and a tight one, rounds, wall time, whether the best won.
 #include <algorithm>
@@ -57,11 +57,25 @@ std::shared_ptr<OpenAiJudge> MakeJudge(const FakeOpenAiServer& server, int max_i
   return std::move(*judge);
 }
 
-int GradeLoad(int concurrency, int max_in_flight, int calls, int delay_ms) {
+// Expected pairwise score of a candidate against the reference "ref": the fake judge prefers the longer.
+int ExpectedScore(const std::string& candidate) {
+  return candidate.size() > 3 ? 1 : candidate.size() < 3 ? -1 : 0;
+}
+
+int JudgeLoad(bool pairwise, int concurrency, int max_in_flight, int calls, int delay_ms) {
   auto server = FakeOpenAiServer::Start([delay_ms](const nlohmann::json& req, int i) {
     if (i % 25 == 0) return FakeReply{503, ""};
     if (i % 25 == 12) return FakeReply{429, ""};
-    std::string response = BlockAfter(req["messages"][1]["content"].get<std::string>(), "RESPONSE:");
+    std::string user = req["messages"][1]["content"].get<std::string>();
+    std::string a = BlockAfter(user, "ANSWER A:");
+    std::string b = BlockAfter(user, "ANSWER B:");
+    if (!a.empty() && !b.empty()) {
+      const char* v = a.size() > b.size()   ? "Verdict: [[A]]"
+                      : a.size() < b.size() ? "Verdict: [[B]]"
+                                            : "Verdict: [[TIE]]";
+      return FakeReply{200, v, "", delay_ms};
+    }
+    std::string response = BlockAfter(user, "RESPONSE:");
     return FakeReply{200, "Grade: [[" + std::to_string(1 + response.size() % 5) + "]]", "", delay_ms};
   });
   if (!server.ok()) return 1;
@@ -79,10 +93,19 @@ int GradeLoad(int concurrency, int max_in_flight, int calls, int delay_ms) {
       for (int i = next++; i < calls; i = next++) {
         auto start = std::chrono::steady_clock::now();
         std::string response(1 + i % 7, 'x');
-        absl::StatusOr<GradeResult> g = genrm.Grade("q" + std::to_string(i), "gt", response, CheckContext{});
+        bool right = false;
+        if (pairwise) {
+          absl::StatusOr<PairwiseResult> p =
+              genrm.Compare("q" + std::to_string(i), response, "ref", CheckContext{});
+          right = p.ok() && p->score.score == ExpectedScore(response);
+        } else {
+          absl::StatusOr<GradeResult> g =
+              genrm.Grade("q" + std::to_string(i), "gt", response, CheckContext{});
+          right = g.ok() && g->grade == static_cast<int>(1 + response.size() % 5);
+        }
         latencies[t].push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-        if (!g.ok() || g->grade != static_cast<int>(1 + response.size() % 5)) failed++;
+        if (!right) failed++;
       }
     });
   }
@@ -92,9 +115,10 @@ int GradeLoad(int concurrency, int max_in_flight, int calls, int delay_ms) {
   for (const auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
   OpenAiJudgeStats s = judge->stats();
   std::printf(
-      "| %4d | %4d | %5d | %5d | %7.1f | %7.1f | %7.1f | %8.1f | %6lld | %5lld | %4lld | %4d |\n",
-      concurrency, max_in_flight, calls, failed.load(), Percentile(all, 0.5), Percentile(all, 0.99),
-      Percentile(all, 1.0), calls / wall_s, static_cast<long long>(s.attempts),  // NOLINT(google-runtime-int)
+      "| %-8s | %4d | %4d | %5d | %5d | %7.1f | %7.1f | %7.1f | %8.1f | %6lld | %5lld | %4lld | %4d |\n",
+      pairwise ? "pairwise" : "grade", concurrency, max_in_flight, calls, failed.load(), Percentile(all, 0.5),
+      Percentile(all, 0.99), Percentile(all, 1.0), calls / wall_s,
+      static_cast<long long>(s.attempts),                                        // NOLINT(google-runtime-int)
       static_cast<long long>(s.retries), static_cast<long long>(s.connections),  // NOLINT(google-runtime-int)
       (*server)->peak_concurrency());
   return failed.load() == 0 ? 0 : 1;
@@ -150,19 +174,22 @@ int Main(int argc, char** argv) {
   flags.AddInt("calls", &calls, "grades per concurrency level");
   flags.AddInt("server-delay-ms", &delay_ms, "simulated judge latency per request");
   if (std::optional<int> exit_code = flags.ParseForCommand(argc, argv, 1)) return *exit_code;
-  std::printf("grading: %lld grades per row, server delay %lld ms, 4%% of requests 503/429 (retried)\n\n",
+  std::printf("judging: %lld items per row, server delay %lld ms, 4%% of requests 503/429 (retried)\n\n",
               static_cast<long long>(calls), static_cast<long long>(delay_ms));  // NOLINT(google-runtime-int)
   std::printf(
-      "| callers | in-flight cap | grades | failed | p50 ms | p99 ms | max ms | grades/s | attempts | "
-      "retries | conns | peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "| mode | callers | in-flight cap | items | failed | p50 ms | p99 ms | max ms | items/s | attempts | "
+      "retries | conns | peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   int rc = 0;
   for (size_t start = 0; start < concurrency_list.size();) {
     size_t end = concurrency_list.find(',', start);
     if (end == std::string::npos) end = concurrency_list.size();
-    rc |= GradeLoad(std::stoi(concurrency_list.substr(start, end - start)), static_cast<int>(max_in_flight),
-                    static_cast<int>(calls), static_cast<int>(delay_ms));
+    rc |= JudgeLoad(false, std::stoi(concurrency_list.substr(start, end - start)),
+                    static_cast<int>(max_in_flight), static_cast<int>(calls), static_cast<int>(delay_ms));
     start = end + 1;
   }
+  // Pairwise items: two judge calls each (both orders, concurrently), so half the callers fill the cap.
+  rc |= JudgeLoad(true, 32, static_cast<int>(max_in_flight), static_cast<int>(calls),
+                  static_cast<int>(delay_ms));
   std::printf("\nSwiss round (total-order judge over HTTP, server delay %lld ms; 8 matches at a time):\n\n",
               static_cast<long long>(delay_ms));  // NOLINT(google-runtime-int)
   std::printf(

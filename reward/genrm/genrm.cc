@@ -1,5 +1,6 @@
 #include "reward/genrm/genrm.h"
 
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -102,9 +103,19 @@ absl::StatusOr<PairVerdict> GenRm::JudgeOrder(std::string_view question, std::st
 
 absl::StatusOr<PairwiseResult> GenRm::Compare(std::string_view question, std::string_view candidate,
                                               std::string_view reference, const CheckContext& ctx) const {
+  // The two orders are independent judgements: run them at once (half the latency of a comparison).
+  int calls_second = 0;
+  absl::StatusOr<PairVerdict> second = absl::UnknownError("not judged");
+  std::thread other([&] { second = JudgeOrder(question, reference, candidate, ctx, &calls_second); });
+  int calls_first = 0;
+  absl::StatusOr<PairVerdict> first = JudgeOrder(question, candidate, reference, ctx, &calls_first);
+  other.join();
+  M1RL_RETURN_IF_ERROR(first.status());
+  M1RL_RETURN_IF_ERROR(second.status());
   PairwiseResult r;
-  M1RL_ASSIGN_OR_RETURN(r.candidate_first, JudgeOrder(question, candidate, reference, ctx, &r.judge_calls));
-  M1RL_ASSIGN_OR_RETURN(r.reference_first, JudgeOrder(question, reference, candidate, ctx, &r.judge_calls));
+  r.candidate_first = *first;
+  r.reference_first = *second;
+  r.judge_calls = calls_first + calls_second;
   r.score = CombineOrders(r.candidate_first, r.reference_first);
   return r;
 }

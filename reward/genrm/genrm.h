@@ -63,7 +63,8 @@ class GenRm {
 
   absl::StatusOr<GradeResult> Grade(std::string_view question, std::string_view ground_truth,
                                     std::string_view response, const CheckContext& ctx) const;
-  // Both orders; kInvalidArgument if either order stays unparseable.
+  // Both orders, judged concurrently; kInvalidArgument if either order stays unparseable (the candidate-first
+  // order's error first).
   absl::StatusOr<PairwiseResult> Compare(std::string_view question, std::string_view candidate,
                                          std::string_view reference, const CheckContext& ctx) const;
   // One order: which of `a` (shown first) and `b` is better. `*calls` (may be null) gets the calls made.

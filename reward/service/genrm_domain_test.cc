@@ -127,6 +127,16 @@ TEST(GenrmDomainTest, ConfigErrorsNameTheField) {
   EXPECT_THAT(RewardClient::Create(c).status(), StatusIs(absl::StatusCode::kInvalidArgument,
                                                          HasSubstr("reward.genrm.openai.model is required")));
   c = GenrmConfig(*judge);
+  c.mutable_genrm()->mutable_swiss()->set_extra_rounds(-1);
+  c.mutable_genrm()->mutable_length_bias()->set_windows(-2);
+  EXPECT_THAT(RewardClient::Create(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("reward.genrm.swiss.extra_rounds must be >= 0")));
+  c.mutable_genrm()->mutable_swiss()->set_extra_rounds(0);
+  EXPECT_THAT(RewardClient::Create(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("reward.genrm.length_bias.windows must be >= 0")));
+  c = GenrmConfig(*judge);
   c.mutable_genrm()->set_enabled(false);
   auto client = RewardClient::Create(c);
   ASSERT_TRUE(client.ok());

@@ -8,13 +8,18 @@
 #include "common/status_macros.h"
 #include "reward/genrm/general_verifier.h"
 #include "reward/genrm/genrm.h"
+#include "reward/genrm/length_bias.h"
 #include "reward/genrm/openai_judge.h"
+#include "reward/genrm/swiss.h"
 
 namespace m1rl::reward {
 
 absl::StatusOr<std::shared_ptr<const genrm::GenRm>> NewGenRmFromConfig(
     const config::GenrmConfig& g, const InProcessJudgeFactory& in_process, std::string* where) {
   M1RL_ASSIGN_OR_RETURN(genrm::GenrmOptions options, genrm::ResolveGenrmOptions(g));
+  // The whole section is checked here, so that a server refuses a bad tournament or monitor setting at start.
+  M1RL_RETURN_IF_ERROR(genrm::ResolveSwissOptions(g.swiss()).status());
+  M1RL_RETURN_IF_ERROR(genrm::ResolveLengthBiasOptions(g.length_bias()).status());
   std::shared_ptr<genrm::Judge> judge;
   switch (g.backend()) {
     case config::GenrmConfig::BACKEND_OPENAI: {

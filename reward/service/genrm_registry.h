@@ -21,7 +21,8 @@ namespace m1rl::reward {
 using InProcessJudgeFactory =
     std::function<absl::StatusOr<std::shared_ptr<genrm::Judge>>(const config::GenrmConfig& config)>;
 
-// The GenRm that reward.genrm describes (enabled or not): options resolved, judge backend built; *where
+// The GenRm that reward.genrm describes (enabled or not): the section validated (swiss and length_bias
+// included), options resolved, judge backend built; *where
 // gets the endpoint URL or "in_process". Errors as AddGenrmVerifier's.
 absl::StatusOr<std::shared_ptr<const genrm::GenRm>> NewGenRmFromConfig(
     const config::GenrmConfig& config, const InProcessJudgeFactory& in_process, std::string* where);
