@@ -54,8 +54,9 @@ int RunRewardServer(const std::vector<std::string>& args) {
   int64_t stats_interval_s = 30;
   int64_t grace_ms = 5000;
   std::string config_path;
-  FlagSet flags("m1rl reward-server",
-                "Serves rule-based rewards (math, logic, format; code with --config) over gRPC.");
+  FlagSet flags(
+      "m1rl reward-server",
+      "Serves rewards (math, logic, format; code and the GenRM domain general with --config) over gRPC.");
   flags.AddString("host", &host, "address to bind: 127.0.0.1 (local) or 0.0.0.0 (all interfaces)");
   flags.AddInt("port", &port, "port; 0 picks a free one (printed in the 'listening on' line)");
   flags.AddInt("workers", &workers, "verifier threads");
@@ -150,5 +151,6 @@ int RunRewardServer(const std::vector<std::string>& args) {
 }  // namespace
 }  // namespace m1rl::reward
 
-M1RL_REGISTER_COMMAND(reward_server, "reward-server", "serve rule-based rewards over gRPC",
+M1RL_REGISTER_COMMAND(reward_server, "reward-server",
+                      "serve rewards over gRPC (rule verifiers; GenRM with --config)",
                       m1rl::reward::RunRewardServer);
