@@ -24,7 +24,8 @@ m1rl_cc_library(NAME reward_default_registry SRCS service/default_registry.cc
 m1rl_cc_library(NAME reward_client_core SRCS service/client.cc HDRS service/client.h
   DEPS m1rl::reward_engine m1rl::config_proto m1rl::rl_proto m1rl::status gRPC::grpc++)
 m1rl_cc_library(NAME reward_client SRCS service/client_default.cc
-  DEPS m1rl::reward_client_core m1rl::reward_default_registry m1rl::reward_sandboxed_registry)
+  DEPS m1rl::reward_client_core m1rl::reward_default_registry m1rl::reward_sandboxed_registry
+       m1rl::reward_genrm_registry)
 
 m1rl_cc_test(NAME reward_service_server_test SRCS service/server_test.cc service/client_test.cc
   DEPS m1rl::reward_server m1rl::reward_client_core m1rl::status_matchers LABEL cpu TIMEOUT 120)
@@ -40,3 +41,9 @@ if(M1RL_HAVE_SANDBOX)
   m1rl_cc_test(NAME reward_service_code_domain_test SRCS service/code_domain_test.cc
     DEPS m1rl::reward_client m1rl::reward_server m1rl::status_matchers LABEL cpu TIMEOUT 120)
 endif()
+
+# AddGenrmVerifier(): domain "general" when reward.genrm.enabled (reward/genrm; links libcurl).
+m1rl_cc_library(NAME reward_genrm_registry SRCS service/genrm_registry.cc HDRS service/genrm_registry.h
+  DEPS m1rl::reward_registry m1rl::genrm_verifier m1rl::genrm_openai m1rl::config_proto m1rl::status)
+m1rl_cc_test(NAME reward_service_genrm_domain_test SRCS service/genrm_domain_test.cc
+  DEPS m1rl::reward_client m1rl::reward_server m1rl::genrm_fake_server m1rl::status_matchers LABEL cpu TIMEOUT 120)

@@ -14,6 +14,7 @@ PACKAGES=(
   gnuplot-nox
   bubblewrap libseccomp-dev patch python3-pytest python3-jinja2
   libpcre2-dev libicu-dev
+  libcurl4-openssl-dev
   libopenblas0-openmp  # LibTorch's CPU BLAS (libblas.so.3 alternative): training steps 5-13% faster than libblas3
 )
 

@@ -1,10 +1,11 @@
 // RewardClient::Create(): the one entry point that needs the real verifiers (in_process mode uses
-// DefaultVerifierRegistry, plus domain "code" when reward.code.enabled), kept apart so that the client core
-// and its tests do not link them.
+// DefaultVerifierRegistry, plus domain "code" when reward.code.enabled and "general" when
+// reward.genrm.enabled), kept apart so that the client core and its tests do not link them.
 #include <algorithm>
 #include <thread>
 
 #include "reward/service/client.h"
+#include "reward/service/genrm_registry.h"
 #include "reward/service/registry.h"
 #include "reward/service/sandboxed_registry.h"
 
@@ -28,6 +29,7 @@ absl::StatusOr<std::unique_ptr<RewardClient>> RewardClient::Create(const config:
   std::unique_ptr<VerifierRegistry> verifiers = DefaultVerifierRegistry();
   if (absl::Status s = AddSandboxedVerifiers(config, verifiers.get(), &options.protections); !s.ok())
     return s;
+  if (absl::Status s = AddGenrmVerifier(config, verifiers.get(), &options.protections); !s.ok()) return s;
   std::shared_ptr<const VerifierRegistry> registry = std::move(verifiers);
   absl::StatusOr<std::unique_ptr<ScoringEngine>> engine = ScoringEngine::Create(registry, options);
   if (!engine.ok()) return engine.status();

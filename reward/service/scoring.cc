@@ -56,6 +56,15 @@ absl::StatusOr<VerifyInput> ToVerifyInput(const rl::ScoreItem& item) {
     case rl::ScoreItem::kGold:
       in.gold = item.gold();
       break;
+    case rl::ScoreItem::kGeneral:
+      // Domain "general" (reward/genrm): a ground truth is graded against, a reference compared with.
+      in.gold = item.general().ground_truth();
+      if (!item.general().reference().empty()) in.options["reference"] = item.general().reference();
+      if (item.general().constraints_size() > 0) {
+        in.options["constraints"] = std::vector<std::string>(item.general().constraints().begin(),
+                                                             item.general().constraints().end());
+      }
+      break;
     // Nothing to map: code and swe are structured (their verifiers read and validate item.code /
     // item.swe through in.item), and domains without ground truth ("format") accept an empty payload.
     case rl::ScoreItem::kCode:
@@ -88,6 +97,11 @@ std::string DeriveIdempotencyKey(const rl::ScoreItem& item, std::string_view ver
       break;
     case rl::ScoreItem::kGold:
       AppendField(buf, item.gold());
+      break;
+    case rl::ScoreItem::kGeneral:
+      AppendField(buf, item.general().ground_truth());
+      AppendField(buf, item.general().reference());
+      for (const std::string& c : item.general().constraints()) AppendField(buf, c);
       break;
     case rl::ScoreItem::kCode:
     case rl::ScoreItem::kSwe: {

@@ -1,10 +1,15 @@
 # Commands and tools of the reward module.
-target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/reward_server_command.cc ${CMAKE_CURRENT_LIST_DIR}/verify_command.cc)
-target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry m1rl::reward_sandboxed_registry m1rl::config)
+target_sources(m1rl PRIVATE ${CMAKE_CURRENT_LIST_DIR}/reward_server_command.cc ${CMAKE_CURRENT_LIST_DIR}/verify_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/genrm_reference_command.cc)
+target_link_libraries(m1rl PRIVATE m1rl::reward_server m1rl::reward_default_registry m1rl::reward_sandboxed_registry m1rl::reward_genrm_registry m1rl::genrm_engine m1rl::config)
 
 # tools/bench_reward: verifications/s/core and latency at saturation, gRPC vs in-process.
 m1rl_cc_binary(NAME bench_reward SRCS ${CMAKE_CURRENT_LIST_DIR}/../bench_reward.cc
   DEPS m1rl::reward_client m1rl::reward_server m1rl::reward_default_registry m1rl::flags)
+
+# tools/bench_genrm: GenRM judge-call budget and latency against the fake judge server at high concurrency.
+m1rl_cc_binary(NAME bench_genrm SRCS ${CMAKE_CURRENT_LIST_DIR}/../bench_genrm.cc
+  DEPS m1rl::genrm_openai m1rl::genrm_fake_server m1rl::flags)
 
 # The commands end to end.
 set(_m1rl_reward_testdata ${PROJECT_SOURCE_DIR}/reward/service/testdata)
@@ -56,3 +61,8 @@ if(M1RL_HAVE_SANDBOX)
   set_tests_properties(m1rl_reward_server_refuses_missing_protection PROPERTIES LABELS cpu TIMEOUT 60
     PASS_REGULAR_EXPRESSION "required protections unavailable: cgroup_v2")
 endif()
+
+# `m1rl genrm-reference` against a scripted OpenAI-compatible server (python3, standard library).
+add_test(NAME m1rl_genrm_reference_smoke
+         COMMAND ${PROJECT_SOURCE_DIR}/reward/genrm/testing/genrm_reference_smoke.sh $<TARGET_FILE:m1rl>)
+set_tests_properties(m1rl_genrm_reference_smoke PROPERTIES LABELS cpu TIMEOUT 60 PASS_REGULAR_EXPRESSION "smoke: ok")

@@ -1,5 +1,6 @@
 // `m1rl reward-server`: serves RewardService (reward/service/server.h) over gRPC with the default
-// verifiers (math, logic, format; "code" in the sandbox when --config enables reward.code). Prints "listening
+// verifiers (math, logic, format; "code" in the sandbox when --config enables reward.code; "general", the
+// generative reward model, when --config enables reward.genrm). Prints "listening
 // on HOST:PORT" once ready (scripts wait for it;
 // --port 0 picks a free port), counters every --stats-interval-s, and shuts down gracefully on
 // SIGTERM/SIGINT (running calls get --grace-ms, then are cancelled; exit code 0).
@@ -12,7 +13,9 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "reward/genrm/engine_judge.h"
 #include "reward/service/engine.h"
+#include "reward/service/genrm_registry.h"
 #include "reward/service/registry.h"
 #include "reward/service/sandboxed_registry.h"
 #include "reward/service/server.h"
@@ -51,8 +54,9 @@ int RunRewardServer(const std::vector<std::string>& args) {
   int64_t stats_interval_s = 30;
   int64_t grace_ms = 5000;
   std::string config_path;
-  FlagSet flags("m1rl reward-server",
-                "Serves rule-based rewards (math, logic, format; code with --config) over gRPC.");
+  FlagSet flags(
+      "m1rl reward-server",
+      "Serves rewards (math, logic, format; code and the GenRM domain general with --config) over gRPC.");
   flags.AddString("host", &host, "address to bind: 127.0.0.1 (local) or 0.0.0.0 (all interfaces)");
   flags.AddInt("port", &port, "port; 0 picks a free one (printed in the 'listening on' line)");
   flags.AddInt("workers", &workers, "verifier threads");
@@ -66,9 +70,12 @@ int RunRewardServer(const std::vector<std::string>& args) {
   flags.AddBool("require-think", &require_think, "format: require <think>...</think> before the answer");
   flags.AddInt("stats-interval-s", &stats_interval_s, "print counters every N seconds (0: never)");
   flags.AddInt("grace-ms", &grace_ms, "on SIGTERM/SIGINT: time given to running calls before cancelling");
-  flags.AddString("config", &config_path,
-                  "YAML run config whose reward.code / reward.sandbox sections enable the sandboxed domain "
-                  "\"code\" (reward.code.enabled: true); refuses to start without the required protections");
+  flags.AddString(
+      "config", &config_path,
+      "YAML run config whose reward.code / reward.sandbox sections enable the sandboxed domain "
+      "\"code\" (reward.code.enabled: true; refuses to start without the required protections) and "
+      "whose reward.genrm section enables domain \"general\" (judges at reward.genrm.openai.urls, or "
+      "a checkpoint of ours on the rollout engine: reward.genrm.in_process)");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
   if (workers < 1 || queue < 1 || cache_entries < 0 || stats_interval_s < 0 || grace_ms < 0) {
     std::cerr
@@ -90,6 +97,13 @@ int RunRewardServer(const std::vector<std::string>& args) {
     absl::Status added = config.ok()
                              ? AddSandboxedVerifiers(config->reward(), verifiers.get(), &options.protections)
                              : config.status();
+    if (added.ok()) {
+      added =
+          AddGenrmVerifier(config->reward(), verifiers.get(), &options.protections,
+                           [](const config::GenrmConfig& g) -> absl::StatusOr<std::shared_ptr<genrm::Judge>> {
+                             return genrm::EngineJudge::FromConfig(g.in_process());
+                           });
+    }
     if (!added.ok()) {
       std::cerr << "m1rl reward-server: " << added.message() << "\n";
       return 2;
@@ -137,5 +151,6 @@ int RunRewardServer(const std::vector<std::string>& args) {
 }  // namespace
 }  // namespace m1rl::reward
 
-M1RL_REGISTER_COMMAND(reward_server, "reward-server", "serve rule-based rewards over gRPC",
+M1RL_REGISTER_COMMAND(reward_server, "reward-server",
+                      "serve rewards over gRPC (rule verifiers; GenRM with --config)",
                       m1rl::reward::RunRewardServer);
