@@ -1,0 +1,51 @@
+// A Jinja2 subset interpreter for Hugging Face chat templates (tokenizer_config.json's "chat_template").
+//
+// Renders as transformers does: trim_blocks and lstrip_blocks on, the loopcontrols extension
+// ({% break %}, {% continue %}), the globals raise_exception(msg) and namespace(...), and tojson as
+// transformers defines it (json.dumps with ensure_ascii=False; indent, separators and sort_keys honoured).
+//
+// Supported: {{ }}, {% %}, {# #} with whitespace control ('-', '+'); literals, lists, dicts, tuples,
+// attribute/index access, slicing, arithmetic, '~', comparisons, and/or/not, in / not in, 'is' tests,
+// conditional expressions, filters, string/dict methods; for (loop.*, unpacking, filter, else), if/elif/else,
+// set (names, ns.attr, {% set x %}...{% endset %}), macro, generation blocks. Anything else is an
+// InvalidArgument error "unsupported <construct> at line L col C"; runtime errors (raise_exception,
+// undefined access, type errors) also name the line and column.
+#ifndef M1RL_MODEL_JINJA_H_
+#define M1RL_MODEL_JINJA_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/chat_template.h"
+#include "nlohmann/json.hpp"
+
+namespace m1rl::model {
+
+class JinjaTemplate {
+ public:
+  struct Impl;
+
+  // Parses `source`; syntax outside the subset is an error naming its line and column.
+  static absl::StatusOr<JinjaTemplate> Parse(std::string_view source);
+
+  // Renders with `context` (a JSON object: the template's variables).
+  absl::StatusOr<std::string> Render(const nlohmann::json& context) const;
+
+ private:
+  explicit JinjaTemplate(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+// Renders a chat template with `messages` (as [{"role", "content"}]), `add_generation_prompt`, and the
+// variables of `extra` (an object: bos_token, eos_token, tools, ...; `messages` in it is overridden).
+absl::StatusOr<std::string> RenderChatTemplate(std::string_view template_source,
+                                               const std::vector<ChatMessage>& messages,
+                                               bool add_generation_prompt,
+                                               const nlohmann::json& extra = nlohmann::json::object());
+
+}  // namespace m1rl::model
+
+#endif  // M1RL_MODEL_JINJA_H_

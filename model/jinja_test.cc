@@ -1,0 +1,634 @@
+#include "model/jinja.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/chat_template.h"
+#include "nlohmann/json.hpp"
+
+namespace m1rl::model {
+namespace {
+
+using ::m1rl::testing::StatusIs;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------------------
+// The reference: Jinja2 configured as transformers configures it (chat_template_utils / tokenization_utils):
+// an ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and loopcontrols, its own tojson filter
+// and the raise_exception global.
+constexpr char kReferenceScript[] = R"PY(import json, sys
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+def raise_exception(message):
+    raise TemplateError(message)
+
+def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+env.filters["tojson"] = tojson
+env.globals["raise_exception"] = raise_exception
+out = []
+for case in json.load(open(sys.argv[1], encoding="utf-8")):
+    try:
+        out.append({"ok": env.from_string(case["template"]).render(**case["context"])})
+    except Exception as e:
+        out.append({"error": str(e), "type": type(e).__name__})
+json.dump(out, open(sys.argv[2], "w", encoding="utf-8"))
+)PY";
+
+struct Case {
+  std::string name;
+  std::string tmpl;
+  Json context;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Renders every case with python3 + jinja2 in one subprocess: [{"ok": text} | {"error": message}].
+std::vector<Json> RenderWithJinja2(const std::vector<Case>& cases) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/jinja_test_", getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/render.py") << kReferenceScript;
+  Json in = Json::array();
+  for (const Case& c : cases) in.push_back({{"template", c.tmpl}, {"context", c.context}});
+  std::ofstream(dir + "/cases.json") << in.dump();
+  const std::string cmd = absl::StrCat("python3 ", dir, "/render.py ", dir, "/cases.json ", dir, "/out.json");
+  if (std::system(cmd.c_str()) != 0) {
+    ADD_FAILURE() << "`" << cmd << "` failed: the reference needs python3 and python3-jinja2 "
+                  << "(tools/setup-deps.sh installs them)";
+    return {};
+  }
+  return Json::parse(ReadAll(dir + "/out.json")).get<std::vector<Json>>();
+}
+
+// Renders each case with JinjaTemplate and with Jinja2: identical bytes, or both fail (for
+// raise_exception, with Jinja2's message). Returns how many cases Jinja2 rendered successfully.
+int ExpectSameAsJinja2(const std::vector<Case>& cases) {
+  const std::vector<Json> want = RenderWithJinja2(cases);
+  if (want.size() != cases.size()) {
+    ADD_FAILURE() << "reference returned " << want.size() << " results for " << cases.size() << " cases";
+    return 0;
+  }
+  int rendered = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].name);
+    absl::StatusOr<std::string> got = [&]() -> absl::StatusOr<std::string> {
+      absl::StatusOr<JinjaTemplate> t = JinjaTemplate::Parse(cases[i].tmpl);
+      if (!t.ok()) return t.status();
+      return t->Render(cases[i].context);
+    }();
+    if (want[i].contains("ok")) {
+      ++rendered;
+      if (!got.ok()) {
+        ADD_FAILURE() << got.status();
+        continue;
+      }
+      EXPECT_EQ(*got, want[i]["ok"].get<std::string>());
+    } else {
+      EXPECT_FALSE(got.ok()) << "Jinja2 failed with " << want[i]["type"] << ": " << want[i]["error"]
+                             << " but we rendered:\n"
+                             << *got;
+      if (!got.ok() && want[i]["type"] == "TemplateError") {
+        EXPECT_THAT(got.status().message(), HasSubstr(want[i]["error"].get<std::string>()));
+      }
+    }
+  }
+  return rendered;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Real chat templates (as published in the models' tokenizer_config.json).
+
+constexpr char kChatML[] =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% "
+    "endif %}";
+
+constexpr char kLlama3[] =
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+    "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + "
+    "'<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{% endif %}";
+
+constexpr char kMistral[] =
+    "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) "
+    "%}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}"
+    "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
+
+constexpr char kLlama31[] = R"JINJA({{- bos_token }}
+{%- if custom_tools is defined %}
+    {%- set tools = custom_tools %}
+{%- endif %}
+{%- if not tools_in_user_message is defined %}
+    {%- set tools_in_user_message = true %}
+{%- endif %}
+{%- if not date_string is defined %}
+    {%- set date_string = "26 Jul 2024" %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+
+{#- This block extracts the system message, so we can slot it into the right place. #}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+
+{#- System message + builtin tools #}
+{{- "<|start_header_id|>system<|end_header_id|>\n\n" }}
+{%- if builtin_tools is defined or tools is not none %}
+    {{- "Environment: ipython\n" }}
+{%- endif %}
+{%- if builtin_tools is defined %}
+    {{- "Tools: " + builtin_tools | reject('equalto', 'code_interpreter') | join(", ") + "\n\n"}}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\n" }}
+{{- "Today Date: " + date_string + "\n\n" }}
+{%- if tools is not none and not tools_in_user_message %}
+    {{- "You have access to the following functions. To call a function, please respond with JSON for a function call." }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\n\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\n\n" }}
+    {%- endfor %}
+{%- endif %}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+
+{#- Custom tools are passed in a user message with some extra guidance #}
+{%- if tools_in_user_message and not tools is none %}
+    {#- Extract the first user message so we can plug it in here #}
+    {%- if messages | length != 0 %}
+        {%- set first_user_message = messages[0]['content']|trim %}
+        {%- set messages = messages[1:] %}
+    {%- else %}
+        {{- raise_exception("Cannot put tools in the first user message when there's no first user message!") }}
+{%- endif %}
+    {{- '<|start_header_id|>user<|end_header_id|>\n\n' -}}
+    {{- "Given the following functions, please respond with a JSON for a function call " }}
+    {{- "with its proper arguments that best answers the given prompt.\n\n" }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\n\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\n\n" }}
+    {%- endfor %}
+    {{- first_user_message + "<|eot_id|>"}}
+{%- endif %}
+
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' }}
+    {%- elif 'tool_calls' in message %}
+        {%- if not message.tool_calls|length == 1 %}
+            {{- raise_exception("This model only supports single tool-calls at once!") }}
+        {%- endif %}
+        {%- set tool_call = message.tool_calls[0].function %}
+        {%- if builtin_tools is defined and tool_call.name in builtin_tools %}
+            {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}
+            {{- "<|python_tag|>" + tool_call.name + ".call(" }}
+            {%- for arg_name, arg_val in tool_call.arguments | items %}
+                {{- arg_name + '="' + arg_val + '"' }}
+                {%- if not loop.last %}
+                    {{- ", " }}
+                {%- endif %}
+                {%- endfor %}
+            {{- ")" }}
+        {%- else  %}
+            {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}
+            {{- '{"name": "' + tool_call.name + '", ' }}
+            {{- '"parameters": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- "}" }}
+        {%- endif %}
+        {%- if builtin_tools is defined %}
+            {#- This means we're in ipython mode #}
+            {{- "<|eom_id|>" }}
+        {%- else %}
+            {{- "<|eot_id|>" }}
+        {%- endif %}
+    {%- elif message.role == "tool" or message.role == "ipython" %}
+        {{- "<|start_header_id|>ipython<|end_header_id|>\n\n" }}
+        {%- if message.content is mapping or message.content is iterable %}
+            {{- message.content | tojson }}
+        {%- else %}
+            {{- message.content }}
+        {%- endif %}
+        {{- "<|eot_id|>" }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
+{%- endif %}
+)JINJA";
+
+constexpr char kQwen25[] = R"JINJA({%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
+    {%- endif %}
+    {{- "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+    {%- else %}
+        {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- if message.content %}
+            {{- '\n' + message.content }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '\n<tool_call>\n{"name": "' }}
+            {{- tool_call.name }}
+            {{- '", "arguments": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- '}\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- message.content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+)JINJA";
+
+// Qwen3-style: reversed iteration with a namespace, split/strip methods, reasoning content.
+constexpr char kQwen3[] = R"JINJA({%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0].role == 'system' %}
+        {{- messages[0].content + '\n\n' }}
+    {%- endif %}
+    {{- "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0].role == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+{%- for message in messages[::-1] %}
+    {%- set index = (messages|length - 1) - loop.index0 %}
+    {%- if ns.multi_step_tool and message.role == "user" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set ns.multi_step_tool = false %}
+        {%- set ns.last_query_index = index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if message.content is string %}
+        {%- set content = message.content %}
+    {%- else %}
+        {%- set content = '' %}
+    {%- endif %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set reasoning_content = '' %}
+        {%- if message.reasoning_content is string %}
+            {%- set reasoning_content = message.reasoning_content %}
+        {%- else %}
+            {%- if '</think>' in content %}
+                {%- set reasoning_content = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+                {%- set content = content.split('</think>')[-1].lstrip('\n') %}
+            {%- endif %}
+        {%- endif %}
+        {%- if loop.index0 > ns.last_query_index %}
+            {%- if loop.last or (not loop.last and reasoning_content) %}
+                {{- '<|im_start|>' + message.role + '\n<think>\n' + reasoning_content.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') }}
+            {%- else %}
+                {{- '<|im_start|>' + message.role + '\n' + content }}
+            {%- endif %}
+        {%- else %}
+            {{- '<|im_start|>' + message.role + '\n' + content }}
+        {%- endif %}
+        {%- if message.tool_calls %}
+            {%- for tool_call in message.tool_calls %}
+                {%- if (loop.first and content) or (not loop.first) %}
+                    {{- '\n' }}
+                {%- endif %}
+                {%- if tool_call.function %}
+                    {%- set tool_call = tool_call.function %}
+                {%- endif %}
+                {{- '<tool_call>\n{"name": "' }}
+                {{- tool_call.name }}
+                {{- '", "arguments": ' }}
+                {%- if tool_call.arguments is string %}
+                    {{- tool_call.arguments }}
+                {%- else %}
+                    {{- tool_call.arguments | tojson }}
+                {%- endif %}
+                {{- '}\n</tool_call>' }}
+            {%- endfor %}
+        {%- endif %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if loop.first or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
+{%- endif %}
+)JINJA";
+
+Json Msg(const std::string& role, const std::string& content) {
+  return {{"role", role}, {"content", content}};
+}
+
+Json WeatherTools() {
+  return Json::parse(R"([{"type": "function", "function": {"name": "get_weather",
+    "description": "Get the current weather in a city.",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string", "description": "City"},
+    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["location"]}}}])");
+}
+
+Json ToolCall(const std::string& name, const Json& arguments) {
+  return {{"type", "function"}, {"function", {{"name", name}, {"arguments", arguments}}}};
+}
+
+std::vector<Json> Conversations() {
+  Json call = Msg("assistant", "");
+  call["tool_calls"] = Json::array({ToolCall("get_weather", {{"location", "Paris"}, {"unit", "celsius"}})});
+  Json think = Msg("assistant", "<think>\nLet me add.\n</think>\n\n4");
+  return {
+      Json::array({Msg("user", "Hi!")}),
+      Json::array({Msg("system", "  Be brief.\n"), Msg("user", " What is 2+2? "), Msg("assistant", "4"),
+                   Msg("user", "And 3+3?")}),
+      Json::array(
+          {Msg("user", "Ünïcödé “quotes” 'single' \"double\" \\ back\nslash 🙂 {{ x }} {% y %}")}),
+      Json::array({Msg("system", "You are a weather bot."), Msg("user", "Weather in Paris?"), call,
+                   Msg("tool", "{\"temperature\": 22}"), Msg("assistant", "It is 22 °C.")}),
+      Json::array({Msg("user", "2+2?"), think, Msg("user", "Thanks")}),
+      Json::array({Msg("user", "a"), Msg("user", "b")}),  // breaks role alternation
+  };
+}
+
+TEST(JinjaTest, RealChatTemplatesRenderLikeJinja2) {
+  const std::vector<std::pair<std::string, std::string>> templates = {
+      {"chatml", kChatML},  {"llama3", kLlama3}, {"llama3.1", kLlama31},
+      {"qwen2.5", kQwen25}, {"qwen3", kQwen3},   {"mistral", kMistral}};
+  std::vector<Case> cases;
+  const std::vector<Json> convs = Conversations();
+  for (const auto& [name, tmpl] : templates) {
+    for (size_t c = 0; c < convs.size(); ++c) {
+      for (bool gen : {false, true}) {
+        for (bool tools : {false, true}) {
+          Json ctx = {{"messages", convs[c]},
+                      {"add_generation_prompt", gen},
+                      {"bos_token", "<s>"},
+                      {"eos_token", "</s>"}};
+          if (tools) ctx["tools"] = WeatherTools();
+          if (tools && name == "qwen3") ctx["enable_thinking"] = false;
+          cases.push_back(
+              {absl::StrCat(name, " conversation ", c, gen ? " +gen" : "", tools ? " +tools" : ""), tmpl,
+               ctx});
+        }
+      }
+    }
+  }
+  // Llama 3.1's builtin-tools branch (ipython call syntax) and a custom date.
+  Json ipy = Msg("assistant", "");
+  ipy["tool_calls"] = Json::array({ToolCall("brave_search", {{"query", "weather"}})});
+  cases.push_back({"llama3.1 builtin tools",
+                   kLlama31,
+                   {{"messages", Json::array({Msg("user", "Search"), ipy, Msg("ipython", "sunny")})},
+                    {"builtin_tools", {"brave_search", "code_interpreter"}},
+                    {"date_string", "01 Jan 2025"},
+                    {"bos_token", "<s>"},
+                    {"add_generation_prompt", true}}});
+  const int rendered = ExpectSameAsJinja2(cases);
+  EXPECT_GT(rendered, static_cast<int>(cases.size()) / 2);  // most cases render; the rest fail in both
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Synthetic templates, one construct each.
+
+TEST(JinjaTest, ConstructsRenderLikeJinja2) {
+  const Json ctx = {
+      {"messages",
+       Json::array({Msg("system", "sys"), Msg("user", "  hello world  "), Msg("assistant", "ok")})},
+      {"items", {3, 1, 2}},
+      {"d", {{"b", 2}, {"a", "x"}, {"c", Json::array({1, 2.5, nullptr, true})}}},
+      {"s", "  Hello, Wörld! ünï  "},
+      {"n", 7},
+      {"f", 2.5},
+      {"none_value", nullptr},
+      {"empty", ""},
+  };
+  const std::vector<std::string> templates = {
+      // whitespace control, trim_blocks, lstrip_blocks, comments, '+'
+      "a\n  {% if true %}\n    b\n  {% endif %}\nc",
+      "a  {%- if true -%}  b  {%- endif -%}  c",
+      "x\n  {# comment #}\ny\n{#- c2 -#}\n z",
+      "row\n    {%+ if true %}kept{% endif %}\n",
+      "{{ 'a' }}\n{{ 'b' }}\n  {{- 'c' -}}  \n d",
+      "{% for m in messages %}\n  - {{ m.role }}\n{% endfor %}\n",
+      "{% raw %}{{ not evaluated }} {% if %}{% endraw %}!",
+      // literals and printing (Python str/repr)
+      "{{ 1/3 }}|{{ 1e20 }}|{{ 0.0001 }}|{{ 1.5e-7 }}|{{ 2**10 }}|{{ -7 // 2 }}|{{ -7 % 3 }}|{{ 7 / 2 }}|{{ "
+      "10.0 }}",
+      "{{ [1, 'a', none, true, {'k': 1.5}] }}|{{ d }}|{{ none_value }}|{{ true }}|{{ (1, 2)|list }}|{{ "
+      "\"it's\" }}",
+      "{{ 'a' 'b' }}|{{ 'tab\\tnl\\n' }}|{{ \"q\\\"q\" }}|{{ 'x' * 3 }}|{{ [1] + [2] }}|{{ n - 2 * 3 + f }}",
+      // operators
+      "{{ 1 < 2 < 3 }}{{ 'a' in 'cat' }}{{ 2 in items }}{{ 'b' in d }}{{ 5 not in items }}{{ not n }}",
+      "{{ n ~ '-' ~ f ~ '-' ~ none_value }}|{{ (n > 3) and 'yes' or 'no' }}|{{ empty or 'fallback' }}",
+      "{{ 'big' if n > 5 else 'small' }}|{{ 'x' if false }}|{{ 'y' if n }}",
+      // access and slicing
+      "{{ d.a }}{{ d['b'] }}{{ d.c[1] }}{{ d.c[-1] }}{{ d.missing }}|{{ items[1:] }}{{ items[::-1] }}{{ "
+      "items[:-1] }}",
+      "{{ s[::-1] }}|{{ s[2:7] }}|{{ s[-5:] }}|{{ s[::2] }}|{{ messages[1:][0].content }}",
+      // filters
+      "[{{ s|trim }}][{{ s|upper }}][{{ s|lower }}][{{ s|length }}][{{ items|length }}][{{ d|length }}]",
+      "{{ items|join(', ') }}|{{ items|first }}|{{ items|last }}|{{ items|reverse|list }}|{{ 'abc'|reverse "
+      "}}",
+      "{{ undefined_thing|default('dflt') }}|{{ empty|default('e', true) }}|{{ none_value|default('n') }}",
+      "{{ d|tojson }}|{{ d|tojson(indent=2) }}|{{ s|tojson }}|{{ [1.0, 1e-7, 'ü\"\\n'] | tojson }}",
+      "{{ d|tojson(sort_keys=true) }}|{{ {'x': [1, {'y': none}]}|tojson(indent=4) }}|{{ [] | "
+      "tojson(indent=2) }}",
+      "{% for k, v in d|items %}{{ k }}={{ v }};{% endfor %}|{{ n|string + '!' }}|{{ '42'|int + 1 }}|{{ "
+      "'2.5'|float }}",
+      "{{ messages|selectattr('role', 'equalto', 'user')|map(attribute='content')|join }}|"
+      "{{ messages|rejectattr('role', 'eq', 'system')|list|length }}|{{ "
+      "messages|map(attribute='role')|join('/') }}",
+      "{{ 'hello world'|title }}|{{ 'hELLO'|capitalize }}|{{ 'a-b-c'|replace('-', '+') }}|{{ [1, 1, "
+      "2]|unique|list }}",
+      // methods
+      "[{{ s.strip() }}][{{ s.lstrip() }}][{{ s.rstrip() }}][{{ 'xxhixx'.strip('x') }}]{{ s.startswith('  "
+      "He') }}"
+      "{{ s.endswith(('a', '  ')) }}",
+      "{{ 'a,b,,c'.split(',') }}{{ '  a b\\n c '.split() }}{{ 'a b c'.split(' ', 1) }}{{ 'A'.lower() }}{{ "
+      "'b'.upper() }}",
+      "{% for k, v in d.items() %}{{ k }}:{{ v }} {% endfor %}{{ d.keys()|list }}{{ d.values()|list|length }}"
+      "{{ d.get('a') }}{{ d.get('zz', 'none!') }}{{ d.get('zz') }}",
+      // tests
+      "{{ n is defined }}{{ nope is defined }}{{ nope is undefined }}{{ none_value is none }}{{ s is string "
+      "}}"
+      "{{ n is number }}{{ n is integer }}{{ f is float }}{{ d is mapping }}{{ items is iterable }}"
+      "{{ n is odd }}{{ n is even }}{{ 9 is divisibleby(3) }}{{ n is not string }}{{ true is true }}"
+      "{{ n is eq 7 }}{{ n is gt(3) }}",
+      // loops
+      "{% for i in items %}{{ loop.index0 }}/{{ loop.index }}/{{ loop.revindex }}/{{ loop.length }}"
+      "{{ 'F' if loop.first }}{{ 'L' if loop.last }}{% if not loop.first %}<{{ loop.previtem }}{% endif %} "
+      "{% endfor %}",
+      "{% for i in [] %}x{% else %}empty{% endfor %}|{% for i in items if i > 1 %}{{ i }}{{ loop.length }}"
+      "{% endfor %}|{% for c in 'héllo' %}{{ c }}.{% endfor %}",
+      "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif "
+      "%}{{ i }}"
+      "{% endfor %}|{% for i in range(1, 10, 3) %}{{ i }}{% endfor %}",
+      "{% for a in [1, 2] %}{% for b in 'xy' %}{{ a }}{{ b }}{{ loop.index }}{% endfor %}{{ loop.index }};"
+      "{% endfor %}",
+      // set, scoping, namespace
+      "{% set x = 1 %}{% for i in items %}{% set x = x + i %}{% endfor %}{{ x }}|"
+      "{% set ns = namespace(total=0, names=[]) %}{% for i in items %}{% set ns.total = ns.total + i %}"
+      "{% endfor %}{{ ns.total }}{{ ns.names }}",
+      "{% set a, b = [1, 2] %}{{ a }}{{ b }}|{% set block %}inner {{ n }}{% endset %}[{{ block }}]",
+      "{% if n > 10 %}big{% elif n > 5 %}mid{% else %}small{% endif %}|{% if none_value %}x{% else %}y{% "
+      "endif %}",
+      // macros
+      "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} "
+      "{{ greet('B', '?') }} {{ greet(name='C', punct='.') }}",
+      // errors in both
+      "{{ raise_exception('custom failure ' ~ n) }}",
+      "{{ nope.attr }}",
+      "{{ 1 + 'a' }}",
+  };
+  std::vector<Case> cases;
+  for (size_t i = 0; i < templates.size(); ++i)
+    cases.push_back({absl::StrCat("synthetic ", i, ": ", templates[i]), templates[i], ctx});
+  const int rendered = ExpectSameAsJinja2(cases);
+  EXPECT_EQ(rendered, static_cast<int>(templates.size()) - 3);
+}
+
+TEST(JinjaTest, RenderChatTemplateTakesMessagesAndExtra) {
+  const std::vector<ChatMessage> messages = {
+      {"system", "S"}, {"user", "U1"}, {"assistant", "A1"}, {"user", "U2"}};
+  const Json extra = {{"bos_token", "<|begin_of_text|>"}};
+  std::vector<Case> cases;
+  for (bool gen : {false, true}) {
+    Json ctx = extra;
+    Json list = Json::array();
+    for (const ChatMessage& m : messages) list.push_back(Msg(m.role, m.content));
+    ctx["messages"] = list;
+    ctx["add_generation_prompt"] = gen;
+    cases.push_back({absl::StrCat("llama3 gen=", gen), kLlama3, ctx});
+  }
+  const std::vector<Json> want = RenderWithJinja2(cases);
+  ASSERT_EQ(want.size(), 2u);
+  for (bool gen : {false, true}) {
+    absl::StatusOr<std::string> got = RenderChatTemplate(kLlama3, messages, gen, extra);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, want[gen ? 1 : 0]["ok"].get<std::string>());
+  }
+  // Independently: the generation prompt is exactly the assistant header appended.
+  absl::StatusOr<std::string> with = RenderChatTemplate(kLlama3, messages, true, extra);
+  absl::StatusOr<std::string> without = RenderChatTemplate(kLlama3, messages, false, extra);
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_EQ(*with, *without + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(without->rfind("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>", 0),
+            0u);
+}
+
+TEST(JinjaTest, UnsupportedSyntaxNamesLineAndColumn) {
+  EXPECT_THAT(JinjaTemplate::Parse("line one\n{% include 'other.jinja' %}").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unsupported statement 'include' at line 2 col 4")));
+  EXPECT_THAT(JinjaTemplate::Parse("{% for x in y %}\n  {{ x }}\n").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("missing {% endfor %}")));
+  EXPECT_THAT(
+      JinjaTemplate::Parse("a\nb {{ x $ y }}").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unsupported character '$' at line 2 col 8")));
+  EXPECT_THAT(JinjaTemplate::Parse("{{ x").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unclosed tag at line 1 col 1")));
+  EXPECT_THAT(JinjaTemplate::Parse("{% for x in y recursive %}{% endfor %}").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unsupported recursive for loop at line 1 col 15")));
+  // Unknown filters and methods fail when rendered, naming where.
+  absl::StatusOr<JinjaTemplate> t = JinjaTemplate::Parse("ok\n  {{ 'x'|wordwrap(3) }}");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(t->Render(Json::object()).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unsupported filter 'wordwrap' at line 2 col 10")));
+  t = JinjaTemplate::Parse("{{ 'x'.zfill(3) }}");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(t->Render(Json::object()).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unsupported string method 'zfill' at line 1 col 7")));
+}
+
+TEST(JinjaTest, RaiseExceptionReportsMessageAndLine) {
+  absl::StatusOr<std::string> r =
+      RenderChatTemplate(kMistral, {{"user", "a"}, {"user", "b"}}, true, {{"bos_token", "<s>"}});
+  EXPECT_THAT(
+      r.status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("Conversation roles must alternate user/assistant/user/assistant/... at line 1")));
+}
+
+}  // namespace
+}  // namespace m1rl::model
