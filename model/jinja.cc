@@ -292,7 +292,7 @@ std::vector<int64_t> SliceIndices(int64_t len, std::optional<int64_t> start, std
 // ---------------------------------------------------------------------------------------------------------
 // Syntax tree.
 
-struct Expr {
+struct Expr {  // NOLINT(bugprone-exception-escape): nlohmann::json's constructors may throw
   enum class Kind {
     kLiteral,
     kName,
@@ -1156,7 +1156,7 @@ class TemplateParser {
 // ---------------------------------------------------------------------------------------------------------
 // Values and evaluation.
 
-struct Value {
+struct Value {  // NOLINT(bugprone-exception-escape): nlohmann::json's constructors may throw
   enum class Kind { kJson, kUndefined, kNamespace, kMacro, kBuiltin };
   Kind kind = Kind::kJson;
   Json json;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -480,84 +481,103 @@ TEST(JinjaTest, ConstructsRenderLikeJinja2) {
       {"none_value", nullptr},
       {"empty", ""},
   };
-  const std::vector<std::string> templates = {
-      // whitespace control, trim_blocks, lstrip_blocks, comments, '+'
-      "a\n  {% if true %}\n    b\n  {% endif %}\nc",
-      "a  {%- if true -%}  b  {%- endif -%}  c",
-      "x\n  {# comment #}\ny\n{#- c2 -#}\n z",
-      "row\n    {%+ if true %}kept{% endif %}\n",
-      "{{ 'a' }}\n{{ 'b' }}\n  {{- 'c' -}}  \n d",
-      "{% for m in messages %}\n  - {{ m.role }}\n{% endfor %}\n",
-      "{% raw %}{{ not evaluated }} {% if %}{% endraw %}!",
-      // literals and printing (Python str/repr)
-      "{{ 1/3 }}|{{ 1e20 }}|{{ 0.0001 }}|{{ 1.5e-7 }}|{{ 2**10 }}|{{ -7 // 2 }}|{{ -7 % 3 }}|{{ 7 / 2 }}|{{ "
-      "10.0 }}",
-      "{{ [1, 'a', none, true, {'k': 1.5}] }}|{{ d }}|{{ none_value }}|{{ true }}|{{ (1, 2)|list }}|{{ "
-      "\"it's\" }}",
-      "{{ 'a' 'b' }}|{{ 'tab\\tnl\\n' }}|{{ \"q\\\"q\" }}|{{ 'x' * 3 }}|{{ [1] + [2] }}|{{ n - 2 * 3 + f }}",
-      // operators
-      "{{ 1 < 2 < 3 }}{{ 'a' in 'cat' }}{{ 2 in items }}{{ 'b' in d }}{{ 5 not in items }}{{ not n }}",
-      "{{ n ~ '-' ~ f ~ '-' ~ none_value }}|{{ (n > 3) and 'yes' or 'no' }}|{{ empty or 'fallback' }}",
-      "{{ 'big' if n > 5 else 'small' }}|{{ 'x' if false }}|{{ 'y' if n }}",
-      // access and slicing
-      "{{ d.a }}{{ d['b'] }}{{ d.c[1] }}{{ d.c[-1] }}{{ d.missing }}|{{ items[1:] }}{{ items[::-1] }}{{ "
-      "items[:-1] }}",
-      "{{ s[::-1] }}|{{ s[2:7] }}|{{ s[-5:] }}|{{ s[::2] }}|{{ messages[1:][0].content }}",
-      // filters
-      "[{{ s|trim }}][{{ s|upper }}][{{ s|lower }}][{{ s|length }}][{{ items|length }}][{{ d|length }}]",
-      "{{ items|join(', ') }}|{{ items|first }}|{{ items|last }}|{{ items|reverse|list }}|{{ 'abc'|reverse "
-      "}}",
-      "{{ undefined_thing|default('dflt') }}|{{ empty|default('e', true) }}|{{ none_value|default('n') }}",
-      "{{ d|tojson }}|{{ d|tojson(indent=2) }}|{{ s|tojson }}|{{ [1.0, 1e-7, 'ü\"\\n'] | tojson }}",
-      "{{ d|tojson(sort_keys=true) }}|{{ {'x': [1, {'y': none}]}|tojson(indent=4) }}|{{ [] | "
-      "tojson(indent=2) }}",
-      "{% for k, v in d|items %}{{ k }}={{ v }};{% endfor %}|{{ n|string + '!' }}|{{ '42'|int + 1 }}|{{ "
-      "'2.5'|float }}",
-      "{{ messages|selectattr('role', 'equalto', 'user')|map(attribute='content')|join }}|"
-      "{{ messages|rejectattr('role', 'eq', 'system')|list|length }}|{{ "
-      "messages|map(attribute='role')|join('/') }}",
-      "{{ 'hello world'|title }}|{{ 'hELLO'|capitalize }}|{{ 'a-b-c'|replace('-', '+') }}|{{ [1, 1, "
-      "2]|unique|list }}",
-      // methods
-      "[{{ s.strip() }}][{{ s.lstrip() }}][{{ s.rstrip() }}][{{ 'xxhixx'.strip('x') }}]{{ s.startswith('  "
-      "He') }}"
-      "{{ s.endswith(('a', '  ')) }}",
-      "{{ 'a,b,,c'.split(',') }}{{ '  a b\\n c '.split() }}{{ 'a b c'.split(' ', 1) }}{{ 'A'.lower() }}{{ "
-      "'b'.upper() }}",
-      "{% for k, v in d.items() %}{{ k }}:{{ v }} {% endfor %}{{ d.keys()|list }}{{ d.values()|list|length }}"
-      "{{ d.get('a') }}{{ d.get('zz', 'none!') }}{{ d.get('zz') }}",
-      // tests
-      "{{ n is defined }}{{ nope is defined }}{{ nope is undefined }}{{ none_value is none }}{{ s is string "
-      "}}"
-      "{{ n is number }}{{ n is integer }}{{ f is float }}{{ d is mapping }}{{ items is iterable }}"
-      "{{ n is odd }}{{ n is even }}{{ 9 is divisibleby(3) }}{{ n is not string }}{{ true is true }}"
-      "{{ n is eq 7 }}{{ n is gt(3) }}",
-      // loops
-      "{% for i in items %}{{ loop.index0 }}/{{ loop.index }}/{{ loop.revindex }}/{{ loop.length }}"
-      "{{ 'F' if loop.first }}{{ 'L' if loop.last }}{% if not loop.first %}<{{ loop.previtem }}{% endif %} "
-      "{% endfor %}",
-      "{% for i in [] %}x{% else %}empty{% endfor %}|{% for i in items if i > 1 %}{{ i }}{{ loop.length }}"
-      "{% endfor %}|{% for c in 'héllo' %}{{ c }}.{% endfor %}",
-      "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif "
-      "%}{{ i }}"
-      "{% endfor %}|{% for i in range(1, 10, 3) %}{{ i }}{% endfor %}",
-      "{% for a in [1, 2] %}{% for b in 'xy' %}{{ a }}{{ b }}{{ loop.index }}{% endfor %}{{ loop.index }};"
-      "{% endfor %}",
-      // set, scoping, namespace
-      "{% set x = 1 %}{% for i in items %}{% set x = x + i %}{% endfor %}{{ x }}|"
-      "{% set ns = namespace(total=0, names=[]) %}{% for i in items %}{% set ns.total = ns.total + i %}"
-      "{% endfor %}{{ ns.total }}{{ ns.names }}",
-      "{% set a, b = [1, 2] %}{{ a }}{{ b }}|{% set block %}inner {{ n }}{% endset %}[{{ block }}]",
-      "{% if n > 10 %}big{% elif n > 5 %}mid{% else %}small{% endif %}|{% if none_value %}x{% else %}y{% "
-      "endif %}",
-      // macros
-      "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} "
-      "{{ greet('B', '?') }} {{ greet(name='C', punct='.') }}",
-      // errors in both
-      "{{ raise_exception('custom failure ' ~ n) }}",
-      "{{ nope.attr }}",
-      "{{ 1 + 'a' }}",
-  };
+  // One template per entry, entries separated by a line "%%%%".
+  constexpr char kTemplates[] = R"JINJA(a
+  {% if true %}
+    b
+  {% endif %}
+c
+%%%%
+a  {%- if true -%}  b  {%- endif -%}  c
+%%%%
+x
+  {# comment #}
+y
+{#- c2 -#}
+ z
+%%%%
+row
+    {%+ if true %}kept{% endif %}
+
+%%%%
+{{ 'a' }}
+{{ 'b' }}
+  {{- 'c' -}}  
+ d
+%%%%
+{% for m in messages %}
+  - {{ m.role }}
+{% endfor %}
+
+%%%%
+{% raw %}{{ not evaluated }} {% if %}{% endraw %}!
+%%%%
+{{ 1/3 }}|{{ 1e20 }}|{{ 0.0001 }}|{{ 1.5e-7 }}|{{ 2**10 }}|{{ -7 // 2 }}|{{ -7 % 3 }}|{{ 7 / 2 }}
+%%%%
+{{ 10.0 }}|{{ 123456789.125 }}|{{ 1e16 }}|{{ 1e15 }}|{{ -0.5 }}|{{ 3 * 1.1 }}
+%%%%
+{{ [1, 'a', none, true, {'k': 1.5}] }}|{{ d }}|{{ none_value }}|{{ true }}|{{ (1, 2)|list }}
+%%%%
+{{ "it's" }}|{{ ["it's", 'say "hi"', 'both \' "', 'nl\n'] }}
+%%%%
+{{ 'a' 'b' }}|{{ 'tab\tnl\n' }}|{{ "q\"q" }}|{{ 'x' * 3 }}|{{ [1] + [2] }}|{{ n - 2 * 3 + f }}
+%%%%
+{{ 1 < 2 < 3 }}{{ 'a' in 'cat' }}{{ 2 in items }}{{ 'b' in d }}{{ 5 not in items }}{{ not n }}
+%%%%
+{{ n ~ '-' ~ f ~ '-' ~ none_value }}|{{ (n > 3) and 'yes' or 'no' }}|{{ empty or 'fallback' }}
+%%%%
+{{ 'big' if n > 5 else 'small' }}|{{ 'x' if false }}|{{ 'y' if n }}
+%%%%
+{{ d.a }}{{ d['b'] }}{{ d.c[1] }}{{ d.c[-1] }}{{ d.missing }}|{{ items[1:] }}{{ items[::-1] }}{{ items[:-1] }}
+%%%%
+{{ s[::-1] }}|{{ s[2:7] }}|{{ s[-5:] }}|{{ s[::2] }}|{{ messages[1:][0].content }}
+%%%%
+[{{ s|trim }}][{{ s|upper }}][{{ s|lower }}][{{ s|length }}][{{ items|length }}][{{ d|length }}]
+%%%%
+{{ items|join(', ') }}|{{ items|first }}|{{ items|last }}|{{ items|reverse|list }}|{{ 'abc'|reverse }}
+%%%%
+{{ undefined_thing|default('dflt') }}|{{ empty|default('e', true) }}|{{ none_value|default('n') }}
+%%%%
+{{ d|tojson }}|{{ d|tojson(indent=2) }}|{{ s|tojson }}|{{ [1.0, 1e-7, 'ü"\n'] | tojson }}
+%%%%
+{{ d|tojson(sort_keys=true) }}|{{ {'x': [1, {'y': none}]}|tojson(indent=4) }}|{{ [] | tojson(indent=2) }}
+%%%%
+{% for k, v in d|items %}{{ k }}={{ v }};{% endfor %}|{{ n|string + '!' }}|{{ '42'|int + 1 }}|{{ '2.5'|float }}
+%%%%
+{{ messages|selectattr('role', 'equalto', 'user')|map(attribute='content')|join }}|{{ messages|rejectattr('role', 'eq', 'system')|list|length }}|{{ messages|map(attribute='role')|join('/') }}
+%%%%
+{{ 'hello world'|title }}|{{ 'hELLO'|capitalize }}|{{ 'a-b-c'|replace('-', '+') }}|{{ [1, 1, 2]|unique|list }}
+%%%%
+[{{ s.strip() }}][{{ s.lstrip() }}][{{ s.rstrip() }}][{{ 'xxhixx'.strip('x') }}]{{ s.startswith('  He') }}{{ s.endswith(('a', '  ')) }}
+%%%%
+{{ 'a,b,,c'.split(',') }}{{ '  a b\n c '.split() }}{{ 'a b c'.split(' ', 1) }}{{ 'A'.lower() }}{{ 'b'.upper() }}
+%%%%
+{% for k, v in d.items() %}{{ k }}:{{ v }} {% endfor %}{{ d.keys()|list }}{{ d.values()|list|length }}{{ d.get('a') }}{{ d.get('zz', 'none!') }}{{ d.get('zz') }}
+%%%%
+{{ n is defined }}{{ nope is defined }}{{ nope is undefined }}{{ none_value is none }}{{ s is string }}{{ n is number }}{{ n is integer }}{{ f is float }}{{ d is mapping }}{{ items is iterable }}{{ n is odd }}{{ n is even }}{{ 9 is divisibleby(3) }}{{ n is not string }}{{ true is true }}{{ n is eq 7 }}{{ n is gt(3) }}
+%%%%
+{% for i in items %}{{ loop.index0 }}/{{ loop.index }}/{{ loop.revindex }}/{{ loop.length }}{{ 'F' if loop.first }}{{ 'L' if loop.last }}{% if not loop.first %}<{{ loop.previtem }}{% endif %} {% endfor %}
+%%%%
+{% for i in [] %}x{% else %}empty{% endfor %}|{% for i in items if i > 1 %}{{ i }}{{ loop.length }}{% endfor %}|{% for c in 'héllo' %}{{ c }}.{% endfor %}
+%%%%
+{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif %}{{ i }}{% endfor %}|{% for i in range(1, 10, 3) %}{{ i }}{% endfor %}
+%%%%
+{% for a in [1, 2] %}{% for b in 'xy' %}{{ a }}{{ b }}{{ loop.index }}{% endfor %}{{ loop.index }};{% endfor %}
+%%%%
+{% set x = 1 %}{% for i in items %}{% set x = x + i %}{% endfor %}{{ x }}|{% set ns = namespace(total=0, names=[]) %}{% for i in items %}{% set ns.total = ns.total + i %}{% endfor %}{{ ns.total }}{{ ns.names }}
+%%%%
+{% set a, b = [1, 2] %}{{ a }}{{ b }}|{% set block %}inner {{ n }}{% endset %}[{{ block }}]
+%%%%
+{% if n > 10 %}big{% elif n > 5 %}mid{% else %}small{% endif %}|{% if none_value %}x{% else %}y{% endif %}
+%%%%
+{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', '?') }} {{ greet(name='C', punct='.') }}
+%%%%
+{{ raise_exception('custom failure ' ~ n) }}
+%%%%
+{{ nope.attr }}
+%%%%
+{{ 1 + 'a' }})JINJA";
+  const std::vector<std::string> templates = absl::StrSplit(kTemplates, "\n%%%%\n");
   std::vector<Case> cases;
   for (size_t i = 0; i < templates.size(); ++i)
     cases.push_back({absl::StrCat("synthetic ", i, ": ", templates[i]), templates[i], ctx});
