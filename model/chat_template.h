@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
 namespace m1rl::model {
 
 struct ChatMessage {
@@ -23,6 +26,16 @@ std::string ApplyChatTemplate(const std::vector<ChatMessage>& messages, bool add
 
 // A single-turn prompt: an optional system message then the user message, with the generation prompt.
 std::string FormatPrompt(const std::string& user, const std::string& system = "");
+
+// Renders `messages` with the Jinja chat template of a Hugging Face tokenizer_config.json (model/jinja.h), as
+// transformers' apply_chat_template does: its "chat_template" (a string, or a list of {"name", "template"}
+// where "tool_use" is taken when `extra` has "tools" and "default" otherwise; without one, a
+// chat_template.jinja beside the file), with the file's special tokens (bos_token, eos_token, ... as their
+// strings), `add_generation_prompt` and the variables of `extra` (which override the tokens). Errors name the
+// file.
+absl::StatusOr<std::string> ApplyTokenizerConfigChatTemplate(
+    const std::string& tokenizer_config_path, const std::vector<ChatMessage>& messages,
+    bool add_generation_prompt, const nlohmann::json& extra = nlohmann::json::object());
 
 }  // namespace m1rl::model
 

@@ -650,5 +650,100 @@ TEST(JinjaTest, RaiseExceptionReportsMessageAndLine) {
                HasSubstr("Conversation roles must alternate user/assistant/user/assistant/... at line 1")));
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// ApplyTokenizerConfigChatTemplate: the template and special tokens of a tokenizer_config.json.
+
+std::string NewDir(const std::string& name) {
+  std::string dir = absl::StrCat(::testing::TempDir(), "/jinja_test_", getpid(), "_", name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(JinjaTest, TokenizerConfigChatTemplateRendersLikeJinja2) {
+  const std::vector<ChatMessage> conv = {{"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}};
+  Json messages = Json::array();
+  for (const ChatMessage& m : conv) messages.push_back(Msg(m.role, m.content));
+  const std::string dir = NewDir("config");
+  // bos_token as transformers writes an AddedToken, eos_token as a plain string.
+  const Json config = {{"bos_token", {{"__type", "AddedToken"}, {"content", "<|begin|>"}, {"lstrip", false}}},
+                       {"eos_token", "</s>"},
+                       {"chat_template", kMistral}};
+  std::ofstream(dir + "/tokenizer_config.json") << config.dump(2);
+  // A list of named templates: "default", and "tool_use" when tools are given.
+  const std::string named_dir = NewDir("named");
+  const Json named = {{"chat_template", Json::array({{{"name", "default"}, {"template", kChatML}},
+                                                     {{"name", "tool_use"}, {"template", kQwen25}}})}};
+  std::ofstream(named_dir + "/tokenizer_config.json") << named.dump();
+  // No chat_template key: transformers' separate chat_template.jinja.
+  const std::string sibling_dir = NewDir("sibling");
+  std::ofstream(sibling_dir + "/tokenizer_config.json") << R"({"eos_token": "<eos>"})";
+  std::ofstream(sibling_dir + "/chat_template.jinja") << kLlama3;
+
+  const std::vector<Case> cases = {
+      {"mistral",
+       kMistral,
+       {{"messages", messages},
+        {"add_generation_prompt", true},
+        {"bos_token", "<|begin|>"},
+        {"eos_token", "</s>"}}},
+      {"named default", kChatML, {{"messages", messages}, {"add_generation_prompt", true}}},
+      {"named tool_use",
+       kQwen25,
+       {{"messages", messages}, {"add_generation_prompt", false}, {"tools", WeatherTools()}}},
+      {"sibling",
+       kLlama3,
+       {{"messages", messages},
+        {"add_generation_prompt", false},
+        {"eos_token", "<eos>"},
+        {"bos_token", "B"}}},
+  };
+  const std::vector<Json> want = RenderWithJinja2(cases);
+  ASSERT_EQ(want.size(), cases.size());
+  for (const Json& w : want) ASSERT_TRUE(w.contains("ok")) << w.dump();
+
+  M1RL_ASSERT_OK_AND_ASSIGN(std::string got,
+                            ApplyTokenizerConfigChatTemplate(dir + "/tokenizer_config.json", conv, true));
+  EXPECT_EQ(got, want[0]["ok"].get<std::string>());
+  M1RL_ASSERT_OK_AND_ASSIGN(
+      got, ApplyTokenizerConfigChatTemplate(named_dir + "/tokenizer_config.json", conv, true));
+  EXPECT_EQ(got, want[1]["ok"].get<std::string>());
+  M1RL_ASSERT_OK_AND_ASSIGN(got, ApplyTokenizerConfigChatTemplate(named_dir + "/tokenizer_config.json", conv,
+                                                                  false, {{"tools", WeatherTools()}}));
+  EXPECT_EQ(got, want[2]["ok"].get<std::string>());
+  M1RL_ASSERT_OK_AND_ASSIGN(got, ApplyTokenizerConfigChatTemplate(sibling_dir + "/tokenizer_config.json",
+                                                                  conv, false, {{"bos_token", "B"}}));
+  EXPECT_EQ(got, want[3]["ok"].get<std::string>());
+}
+
+TEST(JinjaTest, TokenizerConfigChatTemplateErrorsNameTheFile) {
+  const std::string dir = NewDir("errors");
+  const std::string missing = dir + "/absent/tokenizer_config.json";
+  EXPECT_THAT(ApplyTokenizerConfigChatTemplate(missing, {{"user", "x"}}, true).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(missing)));
+  const std::string no_template = dir + "/tokenizer_config.json";
+  std::ofstream(no_template) << R"({"eos_token": "</s>"})";
+  EXPECT_THAT(ApplyTokenizerConfigChatTemplate(no_template, {{"user", "x"}}, true).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(no_template + " has no \"chat_template\"")));
+  const std::string bad_json = dir + "/bad.json";
+  std::ofstream(bad_json) << "{not json";
+  EXPECT_THAT(ApplyTokenizerConfigChatTemplate(bad_json, {{"user", "x"}}, true).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(bad_json + " is not a JSON object")));
+  const std::string strict = dir + "/mistral.json";
+  std::ofstream(strict)
+      << Json({{"chat_template", kMistral}, {"bos_token", "<s>"}, {"eos_token", "</s>"}}).dump();
+  EXPECT_THAT(
+      ApplyTokenizerConfigChatTemplate(strict, {{"user", "a"}, {"user", "b"}}, true).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(strict + ": chat_template: raise_exception: Conversation roles must alternate")));
+  const std::string unsupported = dir + "/unsupported.json";
+  std::ofstream(unsupported)
+      << Json({{"chat_template", "{{ x }}\n{% filter upper %}x{% endfilter %}"}}).dump();
+  EXPECT_THAT(
+      ApplyTokenizerConfigChatTemplate(unsupported, {}, true).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(unsupported + ": chat_template: unsupported statement 'filter' at line 2 col 4")));
+}
+
 }  // namespace
 }  // namespace m1rl::model
