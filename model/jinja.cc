@@ -1159,14 +1159,14 @@ class TemplateParser {
 struct Value {  // NOLINT(bugprone-exception-escape): nlohmann::json's constructors may throw
   enum class Kind { kJson, kUndefined, kNamespace, kMacro, kBuiltin };
   Kind kind = Kind::kJson;
-  Json json;
-  std::shared_ptr<Json> ns;  // kNamespace: its attributes (an object), shared by every copy
+  std::shared_ptr<const Json> data;  // kJson: immutable, shared by copies (lookups do not copy the data)
+  std::shared_ptr<Json> ns;          // kNamespace: its attributes (an object), shared by every copy
   const Node* macro = nullptr;
   std::string name;  // kUndefined: what was looked up; kBuiltin: the function
 
   static Value Of(Json j) {
     Value v;
-    v.json = std::move(j);
+    v.data = std::make_shared<const Json>(std::move(j));
     return v;
   }
   static Value Undefined(std::string what) {
@@ -1175,16 +1175,20 @@ struct Value {  // NOLINT(bugprone-exception-escape): nlohmann::json's construct
     v.name = std::move(what);
     return v;
   }
+  const Json& j() const {
+    static const Json* const kNull = new Json(nullptr);
+    return data ? *data : *kNull;
+  }
   bool IsJson() const { return kind == Kind::kJson; }
   bool IsUndefined() const { return kind == Kind::kUndefined; }
-  bool IsString() const { return IsJson() && json.is_string(); }
-  bool IsNumber() const { return IsJson() && json.is_number(); }
-  bool IsInt() const { return IsJson() && json.is_number_integer(); }
+  bool IsString() const { return IsJson() && j().is_string(); }
+  bool IsNumber() const { return IsJson() && j().is_number(); }
+  bool IsInt() const { return IsJson() && j().is_number_integer(); }
 };
 
 bool Truthy(const Value& v) {
   if (v.kind != Value::Kind::kJson) return v.kind != Value::Kind::kUndefined;
-  const Json& j = v.json;
+  const Json& j = v.j();
   if (j.is_null()) return false;
   if (j.is_boolean()) return j.get<bool>();
   if (j.is_number_integer()) return j.get<int64_t>() != 0;
@@ -1207,14 +1211,14 @@ std::string Str(const Value& v) {
     case Value::Kind::kJson:
       break;
   }
-  return v.json.is_string() ? v.json.get<std::string>() : PyRepr(v.json);
+  return v.j().is_string() ? v.j().get<std::string>() : PyRepr(v.j());
 }
 
 bool ValueEq(const Value& a, const Value& b) {
   if (a.IsUndefined() || b.IsUndefined()) return a.IsUndefined() && b.IsUndefined();
   if (a.kind == Value::Kind::kNamespace || b.kind == Value::Kind::kNamespace) return a.ns == b.ns;
   if (!a.IsJson() || !b.IsJson()) return false;
-  return a.json == b.json;
+  return a.j() == b.j();
 }
 
 struct Args {
@@ -1363,8 +1367,8 @@ class Renderer {
           {"index0", i},     {"index", i + 1},       {"revindex", len - i}, {"revindex0", len - i - 1},
           {"first", i == 0}, {"last", i == len - 1}, {"length", len},       {"depth", 1},
           {"depth0", 0}};
-      if (i > 0 && items[i - 1].IsJson()) loop["previtem"] = items[i - 1].json;
-      if (i + 1 < len && items[i + 1].IsJson()) loop["nextitem"] = items[i + 1].json;
+      if (i > 0 && items[i - 1].IsJson()) loop["previtem"] = items[i - 1].j();
+      if (i + 1 < len && items[i + 1].IsJson()) loop["nextitem"] = items[i + 1].j();
       Assign("loop", Value::Of(std::move(loop)));
       status = BindTargets(n, items[i]);
       if (status.ok()) status = Exec(n.body, out);
@@ -1384,7 +1388,7 @@ class Renderer {
   absl::StatusOr<Json> ToJson(const Value& v, size_t pos) const {
     switch (v.kind) {
       case Value::Kind::kJson:
-        return v.json;
+        return v.j();
       case Value::Kind::kNamespace:
         return *v.ns;
       case Value::Kind::kUndefined:
@@ -1398,7 +1402,7 @@ class Renderer {
     std::vector<Value> out;
     if (v.IsUndefined()) return out;
     if (!v.IsJson()) return Error(pos, absl::StrCat("'", Str(v), "' is not iterable"));
-    const Json& j = v.json;
+    const Json& j = v.j();
     if (j.is_array()) {
       for (const Json& e : j) out.push_back(Value::Of(e));
     } else if (j.is_object()) {
@@ -1432,7 +1436,7 @@ class Renderer {
           M1RL_ASSIGN_OR_RETURN(Value k, Eval(*e.args[i]));
           M1RL_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1]));
           if (!k.IsString()) return Error(e.args[i]->pos, "unsupported non-string dict key");
-          M1RL_ASSIGN_OR_RETURN(dict[k.json.get<std::string>()], ToJson(v, e.args[i + 1]->pos));
+          M1RL_ASSIGN_OR_RETURN(dict[k.j().get<std::string>()], ToJson(v, e.args[i + 1]->pos));
         }
         return Value::Of(std::move(dict));
       }
@@ -1483,8 +1487,8 @@ class Renderer {
           return Error(e.pos,
                        "bad operand type for unary " + std::string(e.kind == Expr::Kind::kNeg ? "-" : "+"));
         if (e.kind == Expr::Kind::kPos) return v;
-        if (v.IsInt()) return Value::Of(-v.json.get<int64_t>());
-        return Value::Of(-v.json.get<double>());
+        if (v.IsInt()) return Value::Of(-v.j().get<int64_t>());
+        return Value::Of(-v.j().get<double>());
       }
       case Expr::Kind::kBinary: {
         M1RL_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0]));
@@ -1517,19 +1521,19 @@ class Renderer {
   // obj.key / obj[key]: a missing key or index is undefined; any access on undefined is an error.
   absl::StatusOr<Value> GetItem(const Value& obj, const Value& key, size_t pos) const {
     if (obj.IsUndefined()) return Error(pos, absl::StrCat("'", obj.name, "' is undefined"));
-    const std::string what = key.IsString() ? key.json.get<std::string>() : Str(key);
+    const std::string what = key.IsString() ? key.j().get<std::string>() : Str(key);
     if (obj.kind == Value::Kind::kNamespace) {
       if (key.IsString() && obj.ns->contains(what)) return Value::Of((*obj.ns)[what]);
       return Value::Undefined(what);
     }
     if (!obj.IsJson()) return Value::Undefined(what);
-    const Json& j = obj.json;
+    const Json& j = obj.j();
     if (j.is_object() && key.IsString()) {
       auto it = j.find(what);
       return it == j.end() ? Value::Undefined(what) : Value::Of(*it);
     }
     if ((j.is_array() || j.is_string()) && key.IsInt()) {
-      int64_t i = key.json.get<int64_t>();
+      int64_t i = key.j().get<int64_t>();
       if (j.is_array()) {
         const auto n = static_cast<int64_t>(j.size());
         if (i < 0) i += n;
@@ -1549,25 +1553,25 @@ class Renderer {
     for (int k = 0; k < 3; ++k) {
       if (!e.args[k + 1]) continue;
       M1RL_ASSIGN_OR_RETURN(Value v, Eval(*e.args[k + 1]));
-      if (v.IsJson() && v.json.is_null()) continue;
+      if (v.IsJson() && v.j().is_null()) continue;
       if (!v.IsInt()) return Error(e.pos, "slice indices must be integers");
-      bounds[k] = v.json.get<int64_t>();
+      bounds[k] = v.j().get<int64_t>();
     }
     const int64_t step = bounds[2].value_or(1);
     if (step == 0) return Error(e.pos, "slice step cannot be zero");
     if (obj.IsUndefined()) return Error(e.pos, absl::StrCat("'", obj.name, "' is undefined"));
     if (obj.IsString()) {
-      std::vector<uint32_t> cps = DecodeUtf8(obj.json.get<std::string>());
+      std::vector<uint32_t> cps = DecodeUtf8(obj.j().get<std::string>());
       std::vector<uint32_t> picked;
       for (int64_t i : SliceIndices(static_cast<int64_t>(cps.size()), bounds[0], bounds[1], step)) {
         picked.push_back(cps[static_cast<size_t>(i)]);
       }
       return Value::Of(EncodeUtf8(picked));
     }
-    if (obj.IsJson() && obj.json.is_array()) {
+    if (obj.IsJson() && obj.j().is_array()) {
       Json out = Json::array();
-      for (int64_t i : SliceIndices(static_cast<int64_t>(obj.json.size()), bounds[0], bounds[1], step)) {
-        out.push_back(obj.json[static_cast<size_t>(i)]);
+      for (int64_t i : SliceIndices(static_cast<int64_t>(obj.j().size()), bounds[0], bounds[1], step)) {
+        out.push_back(obj.j()[static_cast<size_t>(i)]);
       }
       return Value::Of(std::move(out));
     }
@@ -1579,18 +1583,18 @@ class Renderer {
     if (a.IsUndefined() || b.IsUndefined()) {
       return Error(pos, absl::StrCat("'", a.IsUndefined() ? a.name : b.name, "' is undefined"));
     }
-    if (a.IsNumber() && b.IsNumber()) return NumberArith(op, a.json, b.json, pos);
+    if (a.IsNumber() && b.IsNumber()) return NumberArith(op, a.j(), b.j(), pos);
     if (op == "+" && a.IsString() && b.IsString()) {
-      return Value::Of(a.json.get<std::string>() + b.json.get<std::string>());
+      return Value::Of(a.j().get<std::string>() + b.j().get<std::string>());
     }
-    if (op == "+" && a.IsJson() && b.IsJson() && a.json.is_array() && b.json.is_array()) {
-      Json out = a.json;
-      for (const Json& x : b.json) out.push_back(x);
+    if (op == "+" && a.IsJson() && b.IsJson() && a.j().is_array() && b.j().is_array()) {
+      Json out = a.j();
+      for (const Json& x : b.j()) out.push_back(x);
       return Value::Of(std::move(out));
     }
     if (op == "*" && ((a.IsString() && b.IsInt()) || (a.IsInt() && b.IsString()))) {
-      const std::string s = a.IsString() ? a.json.get<std::string>() : b.json.get<std::string>();
-      const int64_t n = a.IsInt() ? a.json.get<int64_t>() : b.json.get<int64_t>();
+      const std::string s = a.IsString() ? a.j().get<std::string>() : b.j().get<std::string>();
+      const int64_t n = a.IsInt() ? a.j().get<int64_t>() : b.j().get<int64_t>();
       std::string out;
       for (int64_t i = 0; i < n; ++i) out += s;
       return Value::Of(out);
@@ -1631,14 +1635,14 @@ class Renderer {
   absl::StatusOr<bool> Contains(const Value& container, const Value& item, size_t pos) const {
     if (container.IsUndefined()) return false;
     if (container.kind == Value::Kind::kNamespace)
-      return item.IsString() && container.ns->contains(item.json.get<std::string>());
+      return item.IsString() && container.ns->contains(item.j().get<std::string>());
     if (!container.IsJson()) return Error(pos, "unsupported 'in' operand");
-    const Json& c = container.json;
+    const Json& c = container.j();
     if (c.is_string()) {
       if (!item.IsString()) return Error(pos, "'in <string>' requires string as left operand");
-      return c.get<std::string>().find(item.json.get<std::string>()) != std::string::npos;
+      return c.get<std::string>().find(item.j().get<std::string>()) != std::string::npos;
     }
-    if (c.is_object()) return item.IsString() && c.contains(item.json.get<std::string>());
+    if (c.is_object()) return item.IsString() && c.contains(item.j().get<std::string>());
     if (c.is_array()) {
       for (const Json& x : c) {
         if (ValueEq(Value::Of(x), item)) return true;
@@ -1658,11 +1662,11 @@ class Renderer {
     }
     int c;
     if (a.IsNumber() && b.IsNumber()) {
-      const auto x = a.json.get<double>();
-      const auto y = b.json.get<double>();
+      const auto x = a.j().get<double>();
+      const auto y = b.j().get<double>();
       c = x < y ? -1 : x > y ? 1 : 0;
     } else if (a.IsString() && b.IsString()) {
-      c = a.json.get<std::string>().compare(b.json.get<std::string>());
+      c = a.j().get<std::string>().compare(b.j().get<std::string>());
     } else {
       return Error(pos, absl::StrCat("'", op, "' not supported between ", Str(a), " and ", Str(b)));
     }
@@ -1678,7 +1682,7 @@ class Renderer {
     M1RL_ASSIGN_OR_RETURN(Args args, EvalArgs(e));
     if (callee.kind == Expr::Kind::kAttr) {
       M1RL_ASSIGN_OR_RETURN(Value obj, Eval(*callee.args[0]));
-      if (obj.IsString() || (obj.IsJson() && obj.json.is_object())) {
+      if (obj.IsString() || (obj.IsJson() && obj.j().is_object())) {
         return CallMethod(obj, callee.name, args, callee.pos);
       }
       if (obj.IsUndefined()) return Error(callee.pos, absl::StrCat("'", obj.name, "' is undefined"));
@@ -1705,9 +1709,9 @@ class Renderer {
     if (fn.name == "namespace" || fn.name == "dict") {
       Json attrs = Json::object();
       if (!args.pos.empty()) {
-        if (!args.pos[0].IsJson() || !args.pos[0].json.is_object())
+        if (!args.pos[0].IsJson() || !args.pos[0].j().is_object())
           return Error(pos, "unsupported namespace() argument");
-        attrs = args.pos[0].json;
+        attrs = args.pos[0].j();
       }
       for (const auto& [k, v] : args.kw) {
         M1RL_ASSIGN_OR_RETURN(attrs[k], ToJson(v, pos));
@@ -1722,7 +1726,7 @@ class Renderer {
       std::vector<int64_t> b;
       for (const Value& v : args.pos) {
         if (!v.IsInt()) return Error(pos, "range() takes integers");
-        b.push_back(v.json.get<int64_t>());
+        b.push_back(v.j().get<int64_t>());
       }
       if (b.empty() || b.size() > 3) return Error(pos, "range() takes 1 to 3 arguments");
       const int64_t start = b.size() == 1 ? 0 : b[0];
@@ -1740,7 +1744,7 @@ class Renderer {
     std::tm tm{};
     localtime_r(&now, &tm);
     char buf[256];
-    const size_t n = std::strftime(buf, sizeof(buf), fmt->json.get<std::string>().c_str(), &tm);
+    const size_t n = std::strftime(buf, sizeof(buf), fmt->j().get<std::string>().c_str(), &tm);
     return Value::Of(std::string(buf, n));
   }
 
@@ -1770,8 +1774,8 @@ class Renderer {
   }
 
   absl::StatusOr<Value> CallMethod(const Value& obj, const std::string& name, const Args& args, size_t pos) {
-    if (obj.json.is_object()) {
-      const Json& d = obj.json;
+    if (obj.j().is_object()) {
+      const Json& d = obj.j();
       if (name == "items" || name == "keys" || name == "values") {
         Json out = Json::array();
         for (const auto& [k, v] : d.items()) {
@@ -1787,21 +1791,21 @@ class Renderer {
         const Value* key = args.Get(0, "key");
         const Value* dflt = args.Get(1, "default");
         if (key == nullptr) return Error(pos, "get() takes a key");
-        if (key->IsString() && d.contains(key->json.get<std::string>()))
-          return Value::Of(d[key->json.get<std::string>()]);
+        if (key->IsString() && d.contains(key->j().get<std::string>()))
+          return Value::Of(d[key->j().get<std::string>()]);
         return dflt ? *dflt : Value::Of(nullptr);
       }
       M1RL_ASSIGN_OR_RETURN(Value fn, GetItem(obj, Value::Of(name), pos));
       if (fn.IsUndefined()) return Error(pos, absl::StrCat("unsupported dict method '", name, "'"));
       return CallValue(fn, args, pos);
     }
-    return CallStringMethod(obj.json.get<std::string>(), name, args, pos);
+    return CallStringMethod(obj.j().get<std::string>(), name, args, pos);
   }
 
   absl::StatusOr<Value> CallStringMethod(const std::string& s, const std::string& name, const Args& args,
                                          size_t pos) const {
     const Value* a0 = args.Get(0, "");
-    const std::string* chars = a0 && a0->IsString() ? &a0->json.get_ref<const std::string&>() : nullptr;
+    const std::string* chars = a0 && a0->IsString() ? &a0->j().get_ref<const std::string&>() : nullptr;
     if (name == "strip" || name == "lstrip" || name == "rstrip") {
       return Value::Of(StripChars(s, chars, name != "rstrip", name != "lstrip"));
     }
@@ -1812,9 +1816,9 @@ class Renderer {
       if (a0 == nullptr) return Error(pos, absl::StrCat(name, "() takes an argument"));
       std::vector<std::string> affixes;
       if (a0->IsString()) {
-        affixes.push_back(a0->json.get<std::string>());
-      } else if (a0->IsJson() && a0->json.is_array()) {
-        for (const Json& x : a0->json) {
+        affixes.push_back(a0->j().get<std::string>());
+      } else if (a0->IsJson() && a0->j().is_array()) {
+        for (const Json& x : a0->j()) {
           if (x.is_string()) affixes.push_back(x.get<std::string>());
         }
       }
@@ -1831,7 +1835,7 @@ class Renderer {
       const Value* to = args.Get(1, "");
       if (!chars || !to || !to->IsString() || chars->empty())
         return Error(pos, "replace() takes two strings");
-      return Value::Of(ReplaceAll(s, *chars, to->json.get<std::string>()));
+      return Value::Of(ReplaceAll(s, *chars, to->j().get<std::string>()));
     }
     if (name == "title" || name == "capitalize") return Value::Of(name == "title" ? Title(s) : Capitalize(s));
     if (name == "find") {
@@ -1846,10 +1850,10 @@ class Renderer {
   static Json Split(const std::string& s, const Args& args) {
     const Value* sep = args.Get(0, "sep");
     const Value* max = args.Get(1, "maxsplit");
-    int64_t left = max && max->IsInt() ? max->json.get<int64_t>() : -1;
+    int64_t left = max && max->IsInt() ? max->j().get<int64_t>() : -1;
     Json out = Json::array();
     if (sep && sep->IsString()) {
-      const std::string& d = sep->json.get_ref<const std::string&>();
+      const std::string& d = sep->j().get_ref<const std::string&>();
       size_t start = 0;
       for (size_t at; left != 0 && !d.empty() && (at = s.find(d, start)) != std::string::npos; --left) {
         out.push_back(s.substr(start, at - start));
@@ -1904,16 +1908,15 @@ class Renderer {
   absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& in, const Args& args, size_t pos) {
     if (name == "trim") {
       const Value* c = args.Get(0, "chars");
-      const std::string* chars = c && c->IsString() ? &c->json.get_ref<const std::string&>() : nullptr;
+      const std::string* chars = c && c->IsString() ? &c->j().get_ref<const std::string&>() : nullptr;
       return Value::Of(StripChars(Str(in), chars, true, true));
     }
     if (name == "tojson") return ToJsonFilter(in, args, pos);
     if (name == "length" || name == "count") {
       if (in.IsUndefined()) return Value::Of(0);
-      if (in.IsString())
-        return Value::Of(static_cast<int64_t>(DecodeUtf8(in.json.get<std::string>()).size()));
-      if (in.IsJson() && (in.json.is_array() || in.json.is_object()))
-        return Value::Of(static_cast<int64_t>(in.json.size()));
+      if (in.IsString()) return Value::Of(static_cast<int64_t>(DecodeUtf8(in.j().get<std::string>()).size()));
+      if (in.IsJson() && (in.j().is_array() || in.j().is_object()))
+        return Value::Of(static_cast<int64_t>(in.j().size()));
       return Error(pos, absl::StrCat("object ", Str(in), " has no len()"));
     }
     if (name == "upper" || name == "lower" || name == "title" || name == "capitalize") {
@@ -1931,7 +1934,7 @@ class Renderer {
     if (name == "replace") return CallStringMethod(Str(in), "replace", args, pos);
     if (name == "items") {
       if (in.IsUndefined()) return Value::Of(Json::array());
-      if (!in.IsJson() || !in.json.is_object()) return Error(pos, "items filter needs a mapping");
+      if (!in.IsJson() || !in.j().is_object()) return Error(pos, "items filter needs a mapping");
       return CallMethod(in, "items", Args{}, pos);
     }
     if (name == "int" || name == "float" || name == "abs") return NumberFilter(name, in, args, pos);
@@ -1985,20 +1988,20 @@ class Renderer {
     if (const Value* ea = args.Get(1000, "ensure_ascii"); ea && Truthy(*ea)) {
       return Error(pos, "unsupported tojson(ensure_ascii=True)");
     }
-    if (indent && !(indent->IsJson() && indent->json.is_null())) {
+    if (indent && !(indent->IsJson() && indent->j().is_null())) {
       if (!indent->IsInt()) return Error(pos, "unsupported tojson indent (an integer is supported)");
-      o.indent = static_cast<int>(indent->json.get<int64_t>());
+      o.indent = static_cast<int>(indent->j().get<int64_t>());
       o.item_sep = ",";
     }
     if (const Value* seps = args.Get(1000, "separators");
-        seps && seps->IsJson() && seps->json.is_array() && seps->json.size() == 2) {
-      o.item_sep = seps->json[0].get<std::string>();
-      o.key_sep = seps->json[1].get<std::string>();
+        seps && seps->IsJson() && seps->j().is_array() && seps->j().size() == 2) {
+      o.item_sep = seps->j()[0].get<std::string>();
+      o.key_sep = seps->j()[1].get<std::string>();
     }
     if (const Value* sk = args.Get(1000, "sort_keys")) o.sort_keys = Truthy(*sk);
     if (!args.pos.empty()) {
       if (!args.pos[0].IsInt()) return Error(pos, "unsupported tojson argument");
-      o.indent = static_cast<int>(args.pos[0].json.get<int64_t>());
+      o.indent = static_cast<int>(args.pos[0].j().get<int64_t>());
       o.item_sep = ",";
     }
     std::string out;
@@ -2010,13 +2013,13 @@ class Renderer {
                                      size_t pos) const {
     if (name == "abs") {
       if (!in.IsNumber()) return Error(pos, "abs of a non-number");
-      if (in.IsInt()) return Value::Of(std::llabs(in.json.get<int64_t>()));
-      return Value::Of(std::fabs(in.json.get<double>()));
+      if (in.IsInt()) return Value::Of(std::llabs(in.j().get<int64_t>()));
+      return Value::Of(std::fabs(in.j().get<double>()));
     }
     const Value* dflt = args.Get(0, "default");
     if (in.IsNumber()) {
-      if (name == "int") return Value::Of(static_cast<int64_t>(in.json.get<double>()));
-      return Value::Of(in.json.get<double>());
+      if (name == "int") return Value::Of(static_cast<int64_t>(in.j().get<double>()));
+      return Value::Of(in.j().get<double>());
     }
     const std::string s = StripChars(Str(in), nullptr, true, true);
     char* end = nullptr;
@@ -2042,7 +2045,7 @@ class Renderer {
         Args rest;
         rest.pos.assign(args.pos.begin() + 1, args.pos.end());
         rest.kw = args.kw;
-        M1RL_ASSIGN_OR_RETURN(v, ApplyFilter(args.pos[0].json.get<std::string>(), item, rest, pos));
+        M1RL_ASSIGN_OR_RETURN(v, ApplyFilter(args.pos[0].j().get<std::string>(), item, rest, pos));
       }
       M1RL_ASSIGN_OR_RETURN(Json j, ToJson(v, pos));
       out.push_back(std::move(j));
@@ -2073,7 +2076,7 @@ class Renderer {
       bool ok;
       if (test) {
         if (!test->IsString()) return Error(pos, "test name must be a string");
-        M1RL_ASSIGN_OR_RETURN(ok, ApplyTest(test->json.get<std::string>(), v, rest, pos));
+        M1RL_ASSIGN_OR_RETURN(ok, ApplyTest(test->j().get<std::string>(), v, rest, pos));
       } else {
         ok = Truthy(v);
       }
@@ -2087,7 +2090,7 @@ class Renderer {
   // ---- tests ('x is name(args)')
   absl::StatusOr<bool> ApplyTest(const std::string& name, const Value& v, const Args& args,
                                  size_t pos) const {
-    const Json& j = v.json;
+    const Json& j = v.j();
     const bool json = v.IsJson();
     if (name == "defined") return !v.IsUndefined();
     if (name == "undefined") return v.IsUndefined();
@@ -2106,16 +2109,16 @@ class Renderer {
       if (!v.IsString()) return false;
       const std::string s = j.get<std::string>();
       M1RL_ASSIGN_OR_RETURN(Value conv, CallStringMethod(s, name, Args{}, pos));
-      return conv.json.get<std::string>() == s;
+      return conv.j().get<std::string>() == s;
     }
     if (name == "even" || name == "odd" || name == "divisibleby") {
       if (!v.IsInt()) return Error(pos, absl::StrCat("test '", name, "' needs an integer"));
       const int64_t x = j.get<int64_t>();
       if (name == "divisibleby") {
         const Value* d = args.Get(0, "num");
-        if (d == nullptr || !d->IsInt() || d->json.get<int64_t>() == 0)
+        if (d == nullptr || !d->IsInt() || d->j().get<int64_t>() == 0)
           return Error(pos, "divisibleby needs a nonzero integer");
-        return x % d->json.get<int64_t>() == 0;
+        return x % d->j().get<int64_t>() == 0;
       }
       return (x % 2 == 0) == (name == "even");
     }
@@ -2131,7 +2134,7 @@ class Renderer {
     }
     if (name == "sameas") {
       const Value* other = args.Get(0, "other");
-      return other && ValueEq(v, *other) && json && other->IsJson() && j.type() == other->json.type();
+      return other && ValueEq(v, *other) && json && other->IsJson() && j.type() == other->j().type();
     }
     return Error(pos, absl::StrCat("unsupported test '", name, "'"));
   }
