@@ -64,7 +64,7 @@ absl::StatusOr<std::string> ChatTemplateSource(const nlohmann::json& config, con
 absl::StatusOr<std::string> ApplyTokenizerConfigChatTemplate(const std::string& tokenizer_config_path,
                                                              const std::vector<ChatMessage>& messages,
                                                              bool add_generation_prompt,
-                                                             const nlohmann::json& extra) {
+                                                             const nlohmann::ordered_json& extra) {
   const std::string& path = tokenizer_config_path;
   M1RL_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   const nlohmann::json config = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -74,7 +74,7 @@ absl::StatusOr<std::string> ApplyTokenizerConfigChatTemplate(const std::string& 
   if (!extra.is_object()) return absl::InvalidArgumentError("chat template variables must be a JSON object");
   const bool want_tools = extra.contains("tools") && !extra["tools"].is_null();
   M1RL_ASSIGN_OR_RETURN(std::string source, ChatTemplateSource(config, path, want_tools));
-  nlohmann::json variables = nlohmann::json::object();
+  nlohmann::ordered_json variables = nlohmann::ordered_json::object();
   for (const char* key :
        {"bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"}) {
     const auto it = config.find(key);

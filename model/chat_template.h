@@ -35,7 +35,7 @@ std::string FormatPrompt(const std::string& user, const std::string& system = ""
 // file.
 absl::StatusOr<std::string> ApplyTokenizerConfigChatTemplate(
     const std::string& tokenizer_config_path, const std::vector<ChatMessage>& messages,
-    bool add_generation_prompt, const nlohmann::json& extra = nlohmann::json::object());
+    bool add_generation_prompt, const nlohmann::ordered_json& extra = nlohmann::ordered_json::object());
 
 }  // namespace m1rl::model
 

@@ -96,12 +96,40 @@ std::string PyFloat(double d, bool json) {
   return sign + mant + ebuf;
 }
 
+// Python's str.isprintable() for a non-ASCII code point.
+bool IsPrintable(uint32_t cp) {
+  switch (u_charType(static_cast<UChar32>(cp))) {
+    case U_CONTROL_CHAR:
+    case U_FORMAT_CHAR:
+    case U_SURROGATE:
+    case U_PRIVATE_USE_CHAR:
+    case U_UNASSIGNED:
+    case U_LINE_SEPARATOR:
+    case U_PARAGRAPH_SEPARATOR:
+    case U_SPACE_SEPARATOR:
+      return false;
+    default:
+      return true;
+  }
+}
+
 std::string PyStrRepr(const std::string& s) {
   const bool dq = s.find('\'') != std::string::npos && s.find('"') == std::string::npos;
   const char q = dq ? '"' : '\'';
   std::string out(1, q);
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (uint32_t cp : DecodeUtf8(s)) {
+    if (cp >= 0x80) {
+      if (IsPrintable(cp)) {
+        AppendUtf8(cp, &out);
+      } else {
+        char buf[16];
+        std::snprintf(buf, sizeof(buf), cp < 0x100 ? "\\x%02x" : cp < 0x10000 ? "\\u%04x" : "\\U%08x", cp);
+        out += buf;
+      }
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(cp);
+    const char ch = static_cast<char>(cp);
     if (ch == '\\' || ch == q) {
       out += '\\';
       out += ch;
@@ -382,19 +410,35 @@ size_t FindClose(std::string_view src, size_t from, char closer) {
   return std::string_view::npos;
 }
 
+// lstrip_blocks: drops the spaces and tabs between the line start and a block tag that follows `text`
+// (which starts a line when `line_start`).
+void LstripBlock(bool line_start, std::string* text) {
+  const size_t nl = text->rfind('\n');
+  const size_t l = nl == std::string::npos ? 0 : nl + 1;
+  if ((l > 0 || line_start) && std::all_of(text->begin() + static_cast<std::ptrdiff_t>(l), text->end(),
+                                           [](char c) { return c != '\n' && IsSpace(c); })) {
+    text->resize(l);
+  }
+}
+
 // {% raw %}: the text up to {% endraw %} is kept verbatim. Returns the offset after the endraw tag.
 absl::StatusOr<size_t> LexRaw(std::string_view src, size_t pos, std::vector<Segment>* out,
                               bool* strip_after) {
   for (size_t at = src.find("{%", pos); at != std::string_view::npos; at = src.find("{%", at + 2)) {
     size_t i = at + 2;
     const bool strip_before = i < src.size() && src[i] == '-';
-    if (strip_before || (i < src.size() && src[i] == '+')) ++i;
+    const bool keep_before = i < src.size() && src[i] == '+';
+    if (strip_before || keep_before) ++i;
     while (i < src.size() && IsSpace(src[i])) ++i;
     if (src.substr(i, 6) != "endraw") continue;
     const size_t close = FindClose(src, i, '%');
     if (close == std::string_view::npos) break;
     std::string text(src.substr(pos, at - pos));
-    if (strip_before) text = StripChars(text, nullptr, false, true);
+    if (strip_before) {
+      text = StripChars(text, nullptr, false, true);
+    } else if (!keep_before) {
+      LstripBlock(pos == 0 || src[pos - 1] == '\n', &text);
+    }
     out->push_back({Segment::Kind::kText, text, pos});
     *strip_after = src[close - 1] == '-';
     return close + 2;
@@ -427,14 +471,8 @@ absl::StatusOr<std::vector<Segment>> LexTemplate(std::string_view src) {
     const char mod = inner < src.size() ? src[inner] : 0;
     if (mod == '-') {
       text = StripChars(text, nullptr, false, true);
-    } else if (kind != '{' && mod != '+') {  // lstrip_blocks
-      const size_t nl = text.rfind('\n');
-      const size_t l = nl == std::string::npos ? 0 : nl + 1;
-      const bool line_start = l > 0 || pos == 0 || src[pos - 1] == '\n';
-      if (line_start && std::all_of(text.begin() + static_cast<std::ptrdiff_t>(l), text.end(),
-                                    [](char c) { return c != '\n' && IsSpace(c); })) {
-        text.resize(l);
-      }
+    } else if (kind != '{' && mod != '+') {
+      LstripBlock(pos == 0 || src[pos - 1] == '\n', &text);
     }
     if (!text.empty()) out.push_back({Segment::Kind::kText, text, pos});
     if (mod == '-' || mod == '+') ++inner;
@@ -453,7 +491,8 @@ absl::StatusOr<std::vector<Segment>> LexTemplate(std::string_view src) {
     pos = close + 2;
     if (kind == '%') {
       if (StripChars(content, nullptr, true, true) == "raw") {
-        if (!strip_after && pos < src.size() && src[pos] == '\n') ++pos;
+        // No trim_blocks after {% raw %}; '-%}' strips as usual.
+        while (strip_after && pos < src.size() && IsSpace(src[pos])) ++pos;
         M1RL_ASSIGN_OR_RETURN(pos, LexRaw(src, pos, &out, &strip_after));
       } else {
         out.push_back({Segment::Kind::kStmt, content, inner});
@@ -948,9 +987,15 @@ class ExprParser {
         if (IsOp("(")) {
           Next();
           M1RL_RETURN_IF_ERROR(ParseArgs(t.get()));
-        } else if (Peek().kind == Token::Kind::kString || Peek().kind == Token::Kind::kInt ||
-                   Peek().kind == Token::Kind::kFloat) {
+        } else if ((Peek().kind != Token::Kind::kEnd && Peek().kind != Token::Kind::kOp) || IsOp("[") ||
+                   IsOp("{")) {
+          if (IsName("else") || IsName("or") || IsName("and")) {
+            e = std::move(t);
+            continue;
+          }
+          if (IsName("is")) return Unexpected("a test argument (tests cannot be chained)");
           M1RL_ASSIGN_OR_RETURN(ExprP arg, ParsePrimary());
+          M1RL_ASSIGN_OR_RETURN(arg, ParsePostfix(std::move(arg)));
           t->args.push_back(std::move(arg));
         }
         e = std::move(t);
@@ -1175,20 +1220,20 @@ struct Value {  // NOLINT(bugprone-exception-escape): nlohmann::json's construct
     v.name = std::move(what);
     return v;
   }
-  const Json& j() const {
+  const Json& Data() const {
     static const Json* const kNull = new Json(nullptr);
     return data ? *data : *kNull;
   }
   bool IsJson() const { return kind == Kind::kJson; }
   bool IsUndefined() const { return kind == Kind::kUndefined; }
-  bool IsString() const { return IsJson() && j().is_string(); }
-  bool IsNumber() const { return IsJson() && j().is_number(); }
-  bool IsInt() const { return IsJson() && j().is_number_integer(); }
+  bool IsString() const { return IsJson() && Data().is_string(); }
+  bool IsNumber() const { return IsJson() && Data().is_number(); }
+  bool IsInt() const { return IsJson() && Data().is_number_integer(); }
 };
 
 bool Truthy(const Value& v) {
   if (v.kind != Value::Kind::kJson) return v.kind != Value::Kind::kUndefined;
-  const Json& j = v.j();
+  const Json& j = v.Data();
   if (j.is_null()) return false;
   if (j.is_boolean()) return j.get<bool>();
   if (j.is_number_integer()) return j.get<int64_t>() != 0;
@@ -1211,14 +1256,25 @@ std::string Str(const Value& v) {
     case Value::Kind::kJson:
       break;
   }
-  return v.j().is_string() ? v.j().get<std::string>() : PyRepr(v.j());
+  return v.Data().is_string() ? v.Data().get<std::string>() : PyRepr(v.Data());
+}
+
+// Python's bool is an int: True + 1 == 2, True == 1.
+Value Numeric(const Value& v) {
+  if (v.IsJson() && v.Data().is_boolean()) return Value::Of(static_cast<int64_t>(v.Data().get<bool>()));
+  return v;
 }
 
 bool ValueEq(const Value& a, const Value& b) {
   if (a.IsUndefined() || b.IsUndefined()) return a.IsUndefined() && b.IsUndefined();
   if (a.kind == Value::Kind::kNamespace || b.kind == Value::Kind::kNamespace) return a.ns == b.ns;
   if (!a.IsJson() || !b.IsJson()) return false;
-  return a.j() == b.j();
+  if (a.Data().is_boolean() != b.Data().is_boolean()) {
+    const Value x = Numeric(a);
+    const Value y = Numeric(b);
+    return x.IsNumber() && y.IsNumber() && x.Data() == y.Data();
+  }
+  return a.Data() == b.Data();
 }
 
 struct Args {
@@ -1367,8 +1423,9 @@ class Renderer {
           {"index0", i},     {"index", i + 1},       {"revindex", len - i}, {"revindex0", len - i - 1},
           {"first", i == 0}, {"last", i == len - 1}, {"length", len},       {"depth", 1},
           {"depth0", 0}};
-      if (i > 0 && items[i - 1].IsJson()) loop["previtem"] = items[i - 1].j();
-      if (i + 1 < len && items[i + 1].IsJson()) loop["nextitem"] = items[i + 1].j();
+      if (i > 0 && items[i - 1].IsJson()) loop["previtem"] = items[i - 1].Data();
+      if (i + 1 < len && items[i + 1].IsJson()) loop["nextitem"] = items[i + 1].Data();
+      frames_.back().clear();  // an iteration does not see the previous one's assignments
       Assign("loop", Value::Of(std::move(loop)));
       status = BindTargets(n, items[i]);
       if (status.ok()) status = Exec(n.body, out);
@@ -1388,7 +1445,7 @@ class Renderer {
   absl::StatusOr<Json> ToJson(const Value& v, size_t pos) const {
     switch (v.kind) {
       case Value::Kind::kJson:
-        return v.j();
+        return v.Data();
       case Value::Kind::kNamespace:
         return *v.ns;
       case Value::Kind::kUndefined:
@@ -1402,7 +1459,7 @@ class Renderer {
     std::vector<Value> out;
     if (v.IsUndefined()) return out;
     if (!v.IsJson()) return Error(pos, absl::StrCat("'", Str(v), "' is not iterable"));
-    const Json& j = v.j();
+    const Json& j = v.Data();
     if (j.is_array()) {
       for (const Json& e : j) out.push_back(Value::Of(e));
     } else if (j.is_object()) {
@@ -1436,7 +1493,7 @@ class Renderer {
           M1RL_ASSIGN_OR_RETURN(Value k, Eval(*e.args[i]));
           M1RL_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1]));
           if (!k.IsString()) return Error(e.args[i]->pos, "unsupported non-string dict key");
-          M1RL_ASSIGN_OR_RETURN(dict[k.j().get<std::string>()], ToJson(v, e.args[i + 1]->pos));
+          M1RL_ASSIGN_OR_RETURN(dict[k.Data().get<std::string>()], ToJson(v, e.args[i + 1]->pos));
         }
         return Value::Of(std::move(dict));
       }
@@ -1482,13 +1539,14 @@ class Renderer {
       }
       case Expr::Kind::kNeg:
       case Expr::Kind::kPos: {
-        M1RL_ASSIGN_OR_RETURN(Value v, Eval(*e.args[0]));
+        M1RL_ASSIGN_OR_RETURN(Value operand, Eval(*e.args[0]));
+        const Value v = Numeric(operand);
         if (!v.IsNumber())
           return Error(e.pos,
                        "bad operand type for unary " + std::string(e.kind == Expr::Kind::kNeg ? "-" : "+"));
         if (e.kind == Expr::Kind::kPos) return v;
-        if (v.IsInt()) return Value::Of(-v.j().get<int64_t>());
-        return Value::Of(-v.j().get<double>());
+        if (v.IsInt()) return Value::Of(-v.Data().get<int64_t>());
+        return Value::Of(-v.Data().get<double>());
       }
       case Expr::Kind::kBinary: {
         M1RL_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0]));
@@ -1521,19 +1579,19 @@ class Renderer {
   // obj.key / obj[key]: a missing key or index is undefined; any access on undefined is an error.
   absl::StatusOr<Value> GetItem(const Value& obj, const Value& key, size_t pos) const {
     if (obj.IsUndefined()) return Error(pos, absl::StrCat("'", obj.name, "' is undefined"));
-    const std::string what = key.IsString() ? key.j().get<std::string>() : Str(key);
+    const std::string what = key.IsString() ? key.Data().get<std::string>() : Str(key);
     if (obj.kind == Value::Kind::kNamespace) {
       if (key.IsString() && obj.ns->contains(what)) return Value::Of((*obj.ns)[what]);
       return Value::Undefined(what);
     }
     if (!obj.IsJson()) return Value::Undefined(what);
-    const Json& j = obj.j();
+    const Json& j = obj.Data();
     if (j.is_object() && key.IsString()) {
       auto it = j.find(what);
       return it == j.end() ? Value::Undefined(what) : Value::Of(*it);
     }
     if ((j.is_array() || j.is_string()) && key.IsInt()) {
-      int64_t i = key.j().get<int64_t>();
+      int64_t i = key.Data().get<int64_t>();
       if (j.is_array()) {
         const auto n = static_cast<int64_t>(j.size());
         if (i < 0) i += n;
@@ -1553,48 +1611,51 @@ class Renderer {
     for (int k = 0; k < 3; ++k) {
       if (!e.args[k + 1]) continue;
       M1RL_ASSIGN_OR_RETURN(Value v, Eval(*e.args[k + 1]));
-      if (v.IsJson() && v.j().is_null()) continue;
+      if (v.IsJson() && v.Data().is_null()) continue;
       if (!v.IsInt()) return Error(e.pos, "slice indices must be integers");
-      bounds[k] = v.j().get<int64_t>();
+      bounds[k] = v.Data().get<int64_t>();
     }
     const int64_t step = bounds[2].value_or(1);
     if (step == 0) return Error(e.pos, "slice step cannot be zero");
     if (obj.IsUndefined()) return Error(e.pos, absl::StrCat("'", obj.name, "' is undefined"));
     if (obj.IsString()) {
-      std::vector<uint32_t> cps = DecodeUtf8(obj.j().get<std::string>());
+      std::vector<uint32_t> cps = DecodeUtf8(obj.Data().get<std::string>());
       std::vector<uint32_t> picked;
       for (int64_t i : SliceIndices(static_cast<int64_t>(cps.size()), bounds[0], bounds[1], step)) {
         picked.push_back(cps[static_cast<size_t>(i)]);
       }
       return Value::Of(EncodeUtf8(picked));
     }
-    if (obj.IsJson() && obj.j().is_array()) {
+    if (obj.IsJson() && obj.Data().is_array()) {
       Json out = Json::array();
-      for (int64_t i : SliceIndices(static_cast<int64_t>(obj.j().size()), bounds[0], bounds[1], step)) {
-        out.push_back(obj.j()[static_cast<size_t>(i)]);
+      for (int64_t i : SliceIndices(static_cast<int64_t>(obj.Data().size()), bounds[0], bounds[1], step)) {
+        out.push_back(obj.Data()[static_cast<size_t>(i)]);
       }
       return Value::Of(std::move(out));
     }
     return Error(e.pos, absl::StrCat("unsupported slice of ", Str(obj)));
   }
 
-  absl::StatusOr<Value> Arith(const std::string& op, const Value& a, const Value& b, size_t pos) const {
-    if (op == "~") return Value::Of(Str(a) + Str(b));
+  absl::StatusOr<Value> Arith(const std::string& op, const Value& a_in, const Value& b_in, size_t pos) const {
+    if (op == "~") return Value::Of(Str(a_in) + Str(b_in));
+    if (op == "%" && a_in.IsString()) return PercentFormat(a_in.Data().get<std::string>(), b_in, pos);
+    const Value a = Numeric(a_in);
+    const Value b = Numeric(b_in);
     if (a.IsUndefined() || b.IsUndefined()) {
       return Error(pos, absl::StrCat("'", a.IsUndefined() ? a.name : b.name, "' is undefined"));
     }
-    if (a.IsNumber() && b.IsNumber()) return NumberArith(op, a.j(), b.j(), pos);
+    if (a.IsNumber() && b.IsNumber()) return NumberArith(op, a.Data(), b.Data(), pos);
     if (op == "+" && a.IsString() && b.IsString()) {
-      return Value::Of(a.j().get<std::string>() + b.j().get<std::string>());
+      return Value::Of(a.Data().get<std::string>() + b.Data().get<std::string>());
     }
-    if (op == "+" && a.IsJson() && b.IsJson() && a.j().is_array() && b.j().is_array()) {
-      Json out = a.j();
-      for (const Json& x : b.j()) out.push_back(x);
+    if (op == "+" && a.IsJson() && b.IsJson() && a.Data().is_array() && b.Data().is_array()) {
+      Json out = a.Data();
+      for (const Json& x : b.Data()) out.push_back(x);
       return Value::Of(std::move(out));
     }
     if (op == "*" && ((a.IsString() && b.IsInt()) || (a.IsInt() && b.IsString()))) {
-      const std::string s = a.IsString() ? a.j().get<std::string>() : b.j().get<std::string>();
-      const int64_t n = a.IsInt() ? a.j().get<int64_t>() : b.j().get<int64_t>();
+      const std::string s = a.IsString() ? a.Data().get<std::string>() : b.Data().get<std::string>();
+      const int64_t n = a.IsInt() ? a.Data().get<int64_t>() : b.Data().get<int64_t>();
       std::string out;
       for (int64_t i = 0; i < n; ++i) out += s;
       return Value::Of(out);
@@ -1635,14 +1696,14 @@ class Renderer {
   absl::StatusOr<bool> Contains(const Value& container, const Value& item, size_t pos) const {
     if (container.IsUndefined()) return false;
     if (container.kind == Value::Kind::kNamespace)
-      return item.IsString() && container.ns->contains(item.j().get<std::string>());
+      return item.IsString() && container.ns->contains(item.Data().get<std::string>());
     if (!container.IsJson()) return Error(pos, "unsupported 'in' operand");
-    const Json& c = container.j();
+    const Json& c = container.Data();
     if (c.is_string()) {
       if (!item.IsString()) return Error(pos, "'in <string>' requires string as left operand");
-      return c.get<std::string>().find(item.j().get<std::string>()) != std::string::npos;
+      return c.get<std::string>().find(item.Data().get<std::string>()) != std::string::npos;
     }
-    if (c.is_object()) return item.IsString() && c.contains(item.j().get<std::string>());
+    if (c.is_object()) return item.IsString() && c.contains(item.Data().get<std::string>());
     if (c.is_array()) {
       for (const Json& x : c) {
         if (ValueEq(Value::Of(x), item)) return true;
@@ -1661,12 +1722,12 @@ class Renderer {
       return !in;
     }
     int c;
-    if (a.IsNumber() && b.IsNumber()) {
-      const auto x = a.j().get<double>();
-      const auto y = b.j().get<double>();
+    if (Numeric(a).IsNumber() && Numeric(b).IsNumber()) {
+      const auto x = Numeric(a).Data().get<double>();
+      const auto y = Numeric(b).Data().get<double>();
       c = x < y ? -1 : x > y ? 1 : 0;
     } else if (a.IsString() && b.IsString()) {
-      c = a.j().get<std::string>().compare(b.j().get<std::string>());
+      c = a.Data().get<std::string>().compare(b.Data().get<std::string>());
     } else {
       return Error(pos, absl::StrCat("'", op, "' not supported between ", Str(a), " and ", Str(b)));
     }
@@ -1682,7 +1743,12 @@ class Renderer {
     M1RL_ASSIGN_OR_RETURN(Args args, EvalArgs(e));
     if (callee.kind == Expr::Kind::kAttr) {
       M1RL_ASSIGN_OR_RETURN(Value obj, Eval(*callee.args[0]));
-      if (obj.IsString() || (obj.IsJson() && obj.j().is_object())) {
+      if (callee.name == "cycle" && callee.args[0]->kind == Expr::Kind::kName &&
+          callee.args[0]->name == "loop" && obj.IsJson() && obj.Data().contains("index0")) {
+        if (args.pos.empty()) return Error(e.pos, "loop.cycle() needs at least one argument");
+        return args.pos[obj.Data()["index0"].get<size_t>() % args.pos.size()];
+      }
+      if (obj.IsString() || (obj.IsJson() && obj.Data().is_object())) {
         return CallMethod(obj, callee.name, args, callee.pos);
       }
       if (obj.IsUndefined()) return Error(callee.pos, absl::StrCat("'", obj.name, "' is undefined"));
@@ -1709,9 +1775,9 @@ class Renderer {
     if (fn.name == "namespace" || fn.name == "dict") {
       Json attrs = Json::object();
       if (!args.pos.empty()) {
-        if (!args.pos[0].IsJson() || !args.pos[0].j().is_object())
+        if (!args.pos[0].IsJson() || !args.pos[0].Data().is_object())
           return Error(pos, "unsupported namespace() argument");
-        attrs = args.pos[0].j();
+        attrs = args.pos[0].Data();
       }
       for (const auto& [k, v] : args.kw) {
         M1RL_ASSIGN_OR_RETURN(attrs[k], ToJson(v, pos));
@@ -1726,7 +1792,7 @@ class Renderer {
       std::vector<int64_t> b;
       for (const Value& v : args.pos) {
         if (!v.IsInt()) return Error(pos, "range() takes integers");
-        b.push_back(v.j().get<int64_t>());
+        b.push_back(v.Data().get<int64_t>());
       }
       if (b.empty() || b.size() > 3) return Error(pos, "range() takes 1 to 3 arguments");
       const int64_t start = b.size() == 1 ? 0 : b[0];
@@ -1744,7 +1810,7 @@ class Renderer {
     std::tm tm{};
     localtime_r(&now, &tm);
     char buf[256];
-    const size_t n = std::strftime(buf, sizeof(buf), fmt->j().get<std::string>().c_str(), &tm);
+    const size_t n = std::strftime(buf, sizeof(buf), fmt->Data().get<std::string>().c_str(), &tm);
     return Value::Of(std::string(buf, n));
   }
 
@@ -1774,8 +1840,8 @@ class Renderer {
   }
 
   absl::StatusOr<Value> CallMethod(const Value& obj, const std::string& name, const Args& args, size_t pos) {
-    if (obj.j().is_object()) {
-      const Json& d = obj.j();
+    if (obj.Data().is_object()) {
+      const Json& d = obj.Data();
       if (name == "items" || name == "keys" || name == "values") {
         Json out = Json::array();
         for (const auto& [k, v] : d.items()) {
@@ -1791,21 +1857,21 @@ class Renderer {
         const Value* key = args.Get(0, "key");
         const Value* dflt = args.Get(1, "default");
         if (key == nullptr) return Error(pos, "get() takes a key");
-        if (key->IsString() && d.contains(key->j().get<std::string>()))
-          return Value::Of(d[key->j().get<std::string>()]);
+        if (key->IsString() && d.contains(key->Data().get<std::string>()))
+          return Value::Of(d[key->Data().get<std::string>()]);
         return dflt ? *dflt : Value::Of(nullptr);
       }
       M1RL_ASSIGN_OR_RETURN(Value fn, GetItem(obj, Value::Of(name), pos));
       if (fn.IsUndefined()) return Error(pos, absl::StrCat("unsupported dict method '", name, "'"));
       return CallValue(fn, args, pos);
     }
-    return CallStringMethod(obj.j().get<std::string>(), name, args, pos);
+    return CallStringMethod(obj.Data().get<std::string>(), name, args, pos);
   }
 
   absl::StatusOr<Value> CallStringMethod(const std::string& s, const std::string& name, const Args& args,
                                          size_t pos) const {
     const Value* a0 = args.Get(0, "");
-    const std::string* chars = a0 && a0->IsString() ? &a0->j().get_ref<const std::string&>() : nullptr;
+    const std::string* chars = a0 && a0->IsString() ? &a0->Data().get_ref<const std::string&>() : nullptr;
     if (name == "strip" || name == "lstrip" || name == "rstrip") {
       return Value::Of(StripChars(s, chars, name != "rstrip", name != "lstrip"));
     }
@@ -1816,9 +1882,9 @@ class Renderer {
       if (a0 == nullptr) return Error(pos, absl::StrCat(name, "() takes an argument"));
       std::vector<std::string> affixes;
       if (a0->IsString()) {
-        affixes.push_back(a0->j().get<std::string>());
-      } else if (a0->IsJson() && a0->j().is_array()) {
-        for (const Json& x : a0->j()) {
+        affixes.push_back(a0->Data().get<std::string>());
+      } else if (a0->IsJson() && a0->Data().is_array()) {
+        for (const Json& x : a0->Data()) {
           if (x.is_string()) affixes.push_back(x.get<std::string>());
         }
       }
@@ -1835,9 +1901,15 @@ class Renderer {
       const Value* to = args.Get(1, "");
       if (!chars || !to || !to->IsString() || chars->empty())
         return Error(pos, "replace() takes two strings");
-      return Value::Of(ReplaceAll(s, *chars, to->j().get<std::string>()));
+      return Value::Of(ReplaceAll(s, *chars, to->Data().get<std::string>()));
     }
     if (name == "title" || name == "capitalize") return Value::Of(name == "title" ? Title(s) : Capitalize(s));
+    if (name == "count") {
+      if (!chars || chars->empty()) return Error(pos, "count() takes a non-empty string");
+      int64_t n = 0;
+      for (size_t at = s.find(*chars); at != std::string::npos; at = s.find(*chars, at + chars->size())) ++n;
+      return Value::Of(n);
+    }
     if (name == "find") {
       if (!chars) return Error(pos, "find() takes a string");
       const size_t at = s.find(*chars);
@@ -1850,10 +1922,10 @@ class Renderer {
   static Json Split(const std::string& s, const Args& args) {
     const Value* sep = args.Get(0, "sep");
     const Value* max = args.Get(1, "maxsplit");
-    int64_t left = max && max->IsInt() ? max->j().get<int64_t>() : -1;
+    int64_t left = max && max->IsInt() ? max->Data().get<int64_t>() : -1;
     Json out = Json::array();
     if (sep && sep->IsString()) {
-      const std::string& d = sep->j().get_ref<const std::string&>();
+      const std::string& d = sep->Data().get_ref<const std::string&>();
       size_t start = 0;
       for (size_t at; left != 0 && !d.empty() && (at = s.find(d, start)) != std::string::npos; --left) {
         out.push_back(s.substr(start, at - start));
@@ -1908,15 +1980,16 @@ class Renderer {
   absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& in, const Args& args, size_t pos) {
     if (name == "trim") {
       const Value* c = args.Get(0, "chars");
-      const std::string* chars = c && c->IsString() ? &c->j().get_ref<const std::string&>() : nullptr;
+      const std::string* chars = c && c->IsString() ? &c->Data().get_ref<const std::string&>() : nullptr;
       return Value::Of(StripChars(Str(in), chars, true, true));
     }
     if (name == "tojson") return ToJsonFilter(in, args, pos);
     if (name == "length" || name == "count") {
       if (in.IsUndefined()) return Value::Of(0);
-      if (in.IsString()) return Value::Of(static_cast<int64_t>(DecodeUtf8(in.j().get<std::string>()).size()));
-      if (in.IsJson() && (in.j().is_array() || in.j().is_object()))
-        return Value::Of(static_cast<int64_t>(in.j().size()));
+      if (in.IsString())
+        return Value::Of(static_cast<int64_t>(DecodeUtf8(in.Data().get<std::string>()).size()));
+      if (in.IsJson() && (in.Data().is_array() || in.Data().is_object()))
+        return Value::Of(static_cast<int64_t>(in.Data().size()));
       return Error(pos, absl::StrCat("object ", Str(in), " has no len()"));
     }
     if (name == "upper" || name == "lower" || name == "title" || name == "capitalize") {
@@ -1934,10 +2007,31 @@ class Renderer {
     if (name == "replace") return CallStringMethod(Str(in), "replace", args, pos);
     if (name == "items") {
       if (in.IsUndefined()) return Value::Of(Json::array());
-      if (!in.IsJson() || !in.j().is_object()) return Error(pos, "items filter needs a mapping");
+      if (!in.IsJson() || !in.Data().is_object()) return Error(pos, "items filter needs a mapping");
       return CallMethod(in, "items", Args{}, pos);
     }
     if (name == "int" || name == "float" || name == "abs") return NumberFilter(name, in, args, pos);
+    if (name == "format") return FormatValues(Str(in), args.pos, pos);
+    if (name == "dictsort") {
+      if (!in.IsJson() || !in.Data().is_object()) return Error(pos, "dictsort needs a mapping");
+      const Value* cs = args.Get(0, "case_sensitive");
+      const Value* by = args.Get(1, "by");
+      const Value* rev = args.Get(2, "reverse");
+      const bool by_value = by && Str(*by) == "value";
+      Json pairs = Json::array();
+      for (const auto& [k, v] : in.Data().items()) pairs.push_back(Json::array({k, v}));
+      const bool sensitive = cs && Truthy(*cs);
+      std::stable_sort(pairs.begin(), pairs.end(), [&](const Json& a, const Json& b) {
+        const Json& x = a[by_value ? 1 : 0];
+        const Json& y = b[by_value ? 1 : 0];
+        if (x.is_string() && y.is_string() && !sensitive) {
+          return ChangeCase(x.get<std::string>(), false) < ChangeCase(y.get<std::string>(), false);
+        }
+        return x < y;
+      });
+      if (rev && Truthy(*rev)) std::reverse(pairs.begin(), pairs.end());
+      return Value::Of(std::move(pairs));
+    }
     M1RL_ASSIGN_OR_RETURN(std::vector<Value> items, Iterate(in, pos));
     if (name == "join") {
       const Value* sep = args.Get(0, "d");
@@ -1969,10 +2063,109 @@ class Renderer {
       return Value::Of(std::move(out));
     }
     if (name == "map") return MapFilter(items, args, pos);
+    if (name == "sum" || name == "min" || name == "max") return Reduce(name, items, args, pos);
     if (name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr") {
       return SelectFilter(name, items, args, pos);
     }
     return Error(pos, absl::StrCat("unsupported filter '", name, "'"));
+  }
+
+  // Python's printf-style formatting: `fmt % arg` and `fmt|format(args...)` (%s %r %d %i %f %x %%, with
+  // flags, width and precision).
+  absl::StatusOr<Value> PercentFormat(const std::string& fmt, const Value& arg, size_t pos) const {
+    size_t specs = 0;
+    for (size_t i = 0; i + 1 < fmt.size(); ++i) {
+      if (fmt[i] == '%') {
+        if (fmt[i + 1] != '%') ++specs;
+        ++i;
+      }
+    }
+    std::vector<Value> args;
+    if (specs > 1 && arg.IsJson() && arg.Data().is_array()) {
+      for (const Json& x : arg.Data()) args.push_back(Value::Of(x));
+    } else {
+      args.push_back(arg);
+    }
+    return FormatValues(fmt, args, pos);
+  }
+
+  absl::StatusOr<Value> FormatValues(const std::string& fmt, const std::vector<Value>& args,
+                                     size_t pos) const {
+    std::string out;
+    size_t next = 0;
+    for (size_t i = 0; i < fmt.size(); ++i) {
+      if (fmt[i] != '%') {
+        out += fmt[i];
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < fmt.size() && std::string_view("-+ 0#").find(fmt[j]) != std::string_view::npos) ++j;
+      while (j < fmt.size() && (std::isdigit(static_cast<unsigned char>(fmt[j])) || fmt[j] == '.')) ++j;
+      if (j >= fmt.size()) return Error(pos, "incomplete format");
+      const char conv = fmt[j];
+      const std::string flags = fmt.substr(i + 1, j - i - 1);
+      i = j;
+      if (conv == '%') {
+        out += '%';
+        continue;
+      }
+      if (next >= args.size()) return Error(pos, "not enough arguments for format string");
+      const Value v = Numeric(args[next++]);
+      char buf[512];
+      if (conv == 's' || conv == 'r') {
+        const std::string text = conv == 's' ? Str(v) : (v.IsJson() ? PyRepr(v.Data()) : Str(v));
+        std::snprintf(buf, sizeof(buf), ("%" + flags + "s").c_str(), text.c_str());
+        out += text.size() >= sizeof(buf) - 1 ? text : std::string(buf);
+      } else if (conv == 'd' || conv == 'i' || conv == 'x' || conv == 'X') {
+        if (!v.IsNumber())
+          return Error(pos, absl::StrCat("%", std::string(1, conv), " format: a number is required"));
+        std::snprintf(
+            buf, sizeof(buf), ("%" + flags + "ll" + std::string(1, conv == 'i' ? 'd' : conv)).c_str(),
+            static_cast<long long>(v.Data().get<double>()));  // NOLINT(google-runtime-int): printf's type
+        out += buf;
+      } else if (conv == 'f' || conv == 'F' || conv == 'e' || conv == 'g') {
+        if (!v.IsNumber())
+          return Error(pos, absl::StrCat("%", std::string(1, conv), " format: a number is required"));
+        std::snprintf(buf, sizeof(buf), ("%" + flags + std::string(1, conv)).c_str(), v.Data().get<double>());
+        out += buf;
+      } else {
+        return Error(pos, absl::StrCat("unsupported format character '", std::string(1, conv), "'"));
+      }
+    }
+    if (next < args.size()) return Error(pos, "not all arguments converted during string formatting");
+    return Value::Of(out);
+  }
+
+  // sum/min/max over `items` (optionally of an attribute).
+  absl::StatusOr<Value> Reduce(const std::string& name, std::vector<Value> items, const Args& args,
+                               size_t pos) {
+    if (const Value* attr = args.Get(1000, "attribute")) {
+      for (Value& v : items) {
+        M1RL_ASSIGN_OR_RETURN(v, GetItem(v, *attr, pos));
+      }
+    }
+    if (name == "sum") {
+      Value total = Value::Of(0);
+      if (const Value* start = args.Get(1000, "start")) total = *start;
+      for (const Value& v : items) {
+        if (v.IsString() || total.IsString()) return Error(pos, "sum() can't sum strings");
+        M1RL_ASSIGN_OR_RETURN(total, Arith("+", total, v, pos));
+      }
+      return total;
+    }
+    if (items.empty()) return Value::Undefined(absl::StrCat("No ", name, " item, sequence was empty."));
+    Value best = items[0];
+    for (size_t i = 1; i < items.size(); ++i) {
+      Value a = items[i];
+      Value b = best;
+      if (a.IsString() && b.IsString()) {  // case-insensitive by default, as Jinja
+        a = Value::Of(ChangeCase(a.Data().get<std::string>(), false));
+        b = Value::Of(ChangeCase(b.Data().get<std::string>(), false));
+      }
+      M1RL_ASSIGN_OR_RETURN(bool better, Compare(name == "min" ? "<" : ">", a, b, pos));
+      if (better) best = items[i];
+    }
+    return best;
   }
 
   static Value ApplyJoin(const std::vector<Value>& items) {
@@ -1988,20 +2181,20 @@ class Renderer {
     if (const Value* ea = args.Get(1000, "ensure_ascii"); ea && Truthy(*ea)) {
       return Error(pos, "unsupported tojson(ensure_ascii=True)");
     }
-    if (indent && !(indent->IsJson() && indent->j().is_null())) {
+    if (indent && !(indent->IsJson() && indent->Data().is_null())) {
       if (!indent->IsInt()) return Error(pos, "unsupported tojson indent (an integer is supported)");
-      o.indent = static_cast<int>(indent->j().get<int64_t>());
+      o.indent = static_cast<int>(indent->Data().get<int64_t>());
       o.item_sep = ",";
     }
     if (const Value* seps = args.Get(1000, "separators");
-        seps && seps->IsJson() && seps->j().is_array() && seps->j().size() == 2) {
-      o.item_sep = seps->j()[0].get<std::string>();
-      o.key_sep = seps->j()[1].get<std::string>();
+        seps && seps->IsJson() && seps->Data().is_array() && seps->Data().size() == 2) {
+      o.item_sep = seps->Data()[0].get<std::string>();
+      o.key_sep = seps->Data()[1].get<std::string>();
     }
     if (const Value* sk = args.Get(1000, "sort_keys")) o.sort_keys = Truthy(*sk);
     if (!args.pos.empty()) {
       if (!args.pos[0].IsInt()) return Error(pos, "unsupported tojson argument");
-      o.indent = static_cast<int>(args.pos[0].j().get<int64_t>());
+      o.indent = static_cast<int>(args.pos[0].Data().get<int64_t>());
       o.item_sep = ",";
     }
     std::string out;
@@ -2013,13 +2206,13 @@ class Renderer {
                                      size_t pos) const {
     if (name == "abs") {
       if (!in.IsNumber()) return Error(pos, "abs of a non-number");
-      if (in.IsInt()) return Value::Of(std::llabs(in.j().get<int64_t>()));
-      return Value::Of(std::fabs(in.j().get<double>()));
+      if (in.IsInt()) return Value::Of(std::llabs(in.Data().get<int64_t>()));
+      return Value::Of(std::fabs(in.Data().get<double>()));
     }
     const Value* dflt = args.Get(0, "default");
     if (in.IsNumber()) {
-      if (name == "int") return Value::Of(static_cast<int64_t>(in.j().get<double>()));
-      return Value::Of(in.j().get<double>());
+      if (name == "int") return Value::Of(static_cast<int64_t>(in.Data().get<double>()));
+      return Value::Of(in.Data().get<double>());
     }
     const std::string s = StripChars(Str(in), nullptr, true, true);
     char* end = nullptr;
@@ -2045,7 +2238,7 @@ class Renderer {
         Args rest;
         rest.pos.assign(args.pos.begin() + 1, args.pos.end());
         rest.kw = args.kw;
-        M1RL_ASSIGN_OR_RETURN(v, ApplyFilter(args.pos[0].j().get<std::string>(), item, rest, pos));
+        M1RL_ASSIGN_OR_RETURN(v, ApplyFilter(args.pos[0].Data().get<std::string>(), item, rest, pos));
       }
       M1RL_ASSIGN_OR_RETURN(Json j, ToJson(v, pos));
       out.push_back(std::move(j));
@@ -2076,7 +2269,7 @@ class Renderer {
       bool ok;
       if (test) {
         if (!test->IsString()) return Error(pos, "test name must be a string");
-        M1RL_ASSIGN_OR_RETURN(ok, ApplyTest(test->j().get<std::string>(), v, rest, pos));
+        M1RL_ASSIGN_OR_RETURN(ok, ApplyTest(test->Data().get<std::string>(), v, rest, pos));
       } else {
         ok = Truthy(v);
       }
@@ -2090,7 +2283,7 @@ class Renderer {
   // ---- tests ('x is name(args)')
   absl::StatusOr<bool> ApplyTest(const std::string& name, const Value& v, const Args& args,
                                  size_t pos) const {
-    const Json& j = v.j();
+    const Json& j = v.Data();
     const bool json = v.IsJson();
     if (name == "defined") return !v.IsUndefined();
     if (name == "undefined") return v.IsUndefined();
@@ -2109,16 +2302,16 @@ class Renderer {
       if (!v.IsString()) return false;
       const std::string s = j.get<std::string>();
       M1RL_ASSIGN_OR_RETURN(Value conv, CallStringMethod(s, name, Args{}, pos));
-      return conv.j().get<std::string>() == s;
+      return conv.Data().get<std::string>() == s;
     }
     if (name == "even" || name == "odd" || name == "divisibleby") {
       if (!v.IsInt()) return Error(pos, absl::StrCat("test '", name, "' needs an integer"));
       const int64_t x = j.get<int64_t>();
       if (name == "divisibleby") {
         const Value* d = args.Get(0, "num");
-        if (d == nullptr || !d->IsInt() || d->j().get<int64_t>() == 0)
+        if (d == nullptr || !d->IsInt() || d->Data().get<int64_t>() == 0)
           return Error(pos, "divisibleby needs a nonzero integer");
-        return x % d->j().get<int64_t>() == 0;
+        return x % d->Data().get<int64_t>() == 0;
       }
       return (x % 2 == 0) == (name == "even");
     }
@@ -2134,7 +2327,8 @@ class Renderer {
     }
     if (name == "sameas") {
       const Value* other = args.Get(0, "other");
-      return other && ValueEq(v, *other) && json && other->IsJson() && j.type() == other->j().type();
+      return other && json && other->IsJson() && ValueEq(v, *other) &&
+             j.is_boolean() == other->Data().is_boolean() && j.is_null() == other->Data().is_null();
     }
     return Error(pos, absl::StrCat("unsupported test '", name, "'"));
   }
@@ -2155,15 +2349,20 @@ struct JinjaTemplate::Impl {
 absl::StatusOr<JinjaTemplate> JinjaTemplate::Parse(std::string_view source) {
   auto impl = std::make_shared<Impl>();
   impl->source = std::string(source);
+  // Jinja drops one trailing newline (keep_trailing_newline=False).
+  if (!impl->source.empty() && impl->source.back() == '\n') {
+    impl->source.pop_back();
+    if (!impl->source.empty() && impl->source.back() == '\r') impl->source.pop_back();
+  }
   M1RL_ASSIGN_OR_RETURN(std::vector<Segment> segs, LexTemplate(impl->source));
   TemplateParser parser(impl->source, std::move(segs));
   M1RL_ASSIGN_OR_RETURN(impl->body, parser.ParseAll());
   return JinjaTemplate(std::move(impl));
 }
 
-absl::StatusOr<std::string> JinjaTemplate::Render(const nlohmann::json& context) const {
+absl::StatusOr<std::string> JinjaTemplate::Render(const nlohmann::ordered_json& context) const {
   if (!context.is_object()) return absl::InvalidArgumentError("template context must be a JSON object");
-  Renderer renderer(impl_->source, Json::parse(context.dump()));
+  Renderer renderer(impl_->source, context);
   std::string out;
   M1RL_RETURN_IF_ERROR(renderer.Exec(impl_->body, &out));
   return out;
@@ -2171,10 +2370,11 @@ absl::StatusOr<std::string> JinjaTemplate::Render(const nlohmann::json& context)
 
 absl::StatusOr<std::string> RenderChatTemplate(std::string_view template_source,
                                                const std::vector<ChatMessage>& messages,
-                                               bool add_generation_prompt, const nlohmann::json& extra) {
+                                               bool add_generation_prompt,
+                                               const nlohmann::ordered_json& extra) {
   if (!extra.is_object()) return absl::InvalidArgumentError("chat template variables must be a JSON object");
-  nlohmann::json context = extra;
-  nlohmann::json list = nlohmann::json::array();
+  Json context = extra;
+  Json list = Json::array();
   for (const ChatMessage& m : messages) list.push_back({{"role", m.role}, {"content", m.content}});
   context["messages"] = std::move(list);
   context["add_generation_prompt"] = add_generation_prompt;

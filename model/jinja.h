@@ -31,8 +31,10 @@ class JinjaTemplate {
   // Parses `source`; syntax outside the subset is an error naming its line and column.
   static absl::StatusOr<JinjaTemplate> Parse(std::string_view source);
 
-  // Renders with `context` (a JSON object: the template's variables).
-  absl::StatusOr<std::string> Render(const nlohmann::json& context) const;
+  // Renders with `context` (a JSON object: the template's variables). Object key order is kept (as Python's
+  // dicts keep it), so tojson and dict iteration match transformers on the same parsed JSON; a
+  // nlohmann::json argument converts implicitly (its keys sorted).
+  absl::StatusOr<std::string> Render(const nlohmann::ordered_json& context) const;
 
  private:
   explicit JinjaTemplate(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -41,10 +43,9 @@ class JinjaTemplate {
 
 // Renders a chat template with `messages` (as [{"role", "content"}]), `add_generation_prompt`, and the
 // variables of `extra` (an object: bos_token, eos_token, tools, ...; `messages` in it is overridden).
-absl::StatusOr<std::string> RenderChatTemplate(std::string_view template_source,
-                                               const std::vector<ChatMessage>& messages,
-                                               bool add_generation_prompt,
-                                               const nlohmann::json& extra = nlohmann::json::object());
+absl::StatusOr<std::string> RenderChatTemplate(
+    std::string_view template_source, const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+    const nlohmann::ordered_json& extra = nlohmann::ordered_json::object());
 
 }  // namespace m1rl::model
 

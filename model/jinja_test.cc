@@ -22,7 +22,7 @@ namespace {
 
 using ::m1rl::testing::StatusIs;
 using ::testing::HasSubstr;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 // ---------------------------------------------------------------------------------------------------------
 // The reference: Jinja2 configured as transformers configures it (chat_template_utils / tokenization_utils):
@@ -480,6 +480,9 @@ TEST(JinjaTest, ConstructsRenderLikeJinja2) {
       {"f", 2.5},
       {"none_value", nullptr},
       {"empty", ""},
+      {"flag", true},
+      {"parts", Json::array({{{"type", "text"}, {"text", " hi "}}, {{"type", "image"}}})},
+      {"u", "\u00e9\u2028x\u0001"},
   };
   // One template per entry, entries separated by a line "%%%%".
   constexpr char kTemplates[] = R"JINJA(a
@@ -576,7 +579,93 @@ row
 %%%%
 {{ nope.attr }}
 %%%%
-{{ 1 + 'a' }})JINJA";
+{{ 1 + 'a' }}
+%%%%
+a {# c #} b
+  {#- c -#}  
+c
+%%%%
+line1
+    {% if true %}    indented-after-tag
+    {% endif %}
+line3
+%%%%
+x {% if true %}
+y {% endif %} z
+%%%%
+{% if true %}a{% endif %}
+{% if true %}b{% endif %}
+
+c
+%%%%
+  {{ 'v' }}  
+  {%- if true %}
+    w
+  {%- endif %}
+
+%%%%
+{%- for m in messages -%}
+    {{- m.role -}}
+    {%- if not loop.last %}, {% endif -%}
+{%- endfor -%}
+%%%%
+{% raw %}
+  {{ raw }}
+{% endraw %}
+after
+%%%%
+  {%- raw -%}  
+  x  
+  {%- endraw -%}  
+y
+%%%%
+{{ "a\"b" }}{{ 'c\'d' }}{{ "e\\f" }}{{ 'g\x41' }}{{ '\u00e9' }}{{ '}}' }}{{ "{%" }}{{ '#}' }}
+%%%%
+{% set x -%}
+  block
+{%- endset %}[{{ x }}]
+%%%%
+{%
+  if true
+%}multi{%
+  endif
+%}{{ 'a' ~
+   'b' }}
+%%%%
+{% if messages[0].role == 'system' -%}
+    S: {{ messages[0].content }}
+{% endif -%}
+E
+%%%%
+text	{%+ if true %}x{% endif %}
+	  {% if true %}y{% endif %}
+%%%%
+{{ flag == 1 }}|{{ 1 == 1.0 }}|{{ flag in [1] }}|{{ 0 == false }}|{{ flag + 1 }}|{{ -flag }}|{{ flag < 2 }}
+%%%%
+{% for p in parts %}{% if p.type == 'text' %}[{{ p.text|trim }}]{% elif p.type == 'image' %}<img>{% endif %}{% endfor %}
+%%%%
+{{ u|tojson }}|{{ u }}|{{ [u] }}|{{ d|tojson(separators=(',', ':')) }}|{{ d|tojson(indent=2, sort_keys=true) }}
+%%%%
+{% set x = 1 %}{% for i in items %}{{ x }}{% set x = x + i %}{{ x }},{% if i == 1 %}{{ y }}{% endif %}{% set y = i %}{% endfor %}{{ x }}
+%%%%
+{% for i in items %}{{ loop.cycle('a', 'b') }}{% endfor %}
+%%%%
+{{ items|sum }}|{{ items|max }}|{{ items|min }}|{{ ['b', 'A', 'c']|max }}|{{ [[1], [2]]|sum(start=[]) }}|{{ [{'k': 1.5}, {'k': 2}]|sum(attribute='k') }}
+%%%%
+{% for k, v in d|dictsort %}{{ k }}={{ v }};{% endfor %}|{% for k, v in d|dictsort(by='key', reverse=true) %}{{ k }}{% endfor %}
+%%%%
+{{ "%s-%d|%5.2f|%-4s|%03d|%%"|format("a", 3, f, 'x', n) }}|{{ '%s' % s }}|{{ '%s and %s' % ('a', n) }}
+%%%%
+{{ n is sameas 7 }}|{{ none_value is sameas none }}|{{ s is in 'xx  Hello, Wörld! ünï  x' }}|{{ 3 is le 4 }}|{{ n is divisibleby 7 }}
+%%%%
+{{ s.count('l') }}{{ s.find('W') }}|{{ 'a b'.title() }}
+%%%%
+{{ messages[-1].role }}|{{ messages[5] }}|{{ messages[1:2]|length }}|{{ s[100:] }}|{{ items[-10:2] }}
+%%%%
+{{ -n }}|{{ - f }}|{{ n // 2 * 2 }}|{{ 2 ** 3 ** 2 }}|{{ n % 3 + 1 }}|{{ 1.0 // 0.3 }}|{{ -1.5 % 1 }}|{{ 'ab' < 'b' }}
+%%%%
+trailing newline is dropped: {{ n }}
+)JINJA";
   const std::vector<std::string> templates = absl::StrSplit(kTemplates, "\n%%%%\n");
   std::vector<Case> cases;
   for (size_t i = 0; i < templates.size(); ++i)
