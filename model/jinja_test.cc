@@ -397,6 +397,29 @@ constexpr char kQwen3[] = R"JINJA({%- if tools %}
 {%- endif %}
 )JINJA";
 
+constexpr char kGemma2[] =
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') "
+    "}}"
+    "{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = "
+    "message['role'] %}"
+    "{% endif %}{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% "
+    "endfor %}"
+    "{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}";
+
+constexpr char kPhi3[] =
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\\n' + message['content'] "
+    "+ "
+    "'<|end|>\\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}"
+    "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\\n' + message['content'] + '<|end|>\\n'}}{% "
+    "endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}";
+
+// DeepSeek-R1-style: a namespace carried across the loop, string tool arguments, '</think>' stripping.
+constexpr char kDeepSeekR1[] =
+    R"JINJA({% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is none %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}{%- else %}{{'\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor %}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{%- if ns.is_tool %}{{'<｜tool▁outputs▁end｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- set ns.is_tool = false -%}{%- else %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endif %}{%- if message['role'] == 'tool' %}{%- set ns.is_tool = true -%}{%- if ns.is_output_first %}{{'<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- set ns.is_output_first = false %}{%- else %}{{'\n<｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- endif %}{%- endif %}{%- endfor -%}{% if ns.is_tool %}{{'<｜tool▁outputs▁end｜>'}}{% endif %}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜><think>\n'}}{% endif %})JINJA";
+
 Json Msg(const std::string& role, const std::string& content) {
   return {{"role", role}, {"content", content}};
 }
@@ -416,6 +439,10 @@ std::vector<Json> Conversations() {
   Json call = Msg("assistant", "");
   call["tool_calls"] = Json::array({ToolCall("get_weather", {{"location", "Paris"}, {"unit", "celsius"}})});
   Json think = Msg("assistant", "<think>\nLet me add.\n</think>\n\n4");
+  // content null and arguments as a JSON string, as OpenAI-style clients send them.
+  Json string_calls = {{"role", "assistant"}, {"content", nullptr}};
+  string_calls["tool_calls"] =
+      Json::array({ToolCall("add", "{\"a\": 2, \"b\": 3}"), ToolCall("add", "{\"a\": 3, \"b\": 2}")});
   return {
       Json::array({Msg("user", "Hi!")}),
       Json::array({Msg("system", "  Be brief.\n"), Msg("user", " What is 2+2? "), Msg("assistant", "4"),
@@ -426,13 +453,16 @@ std::vector<Json> Conversations() {
                    Msg("tool", "{\"temperature\": 22}"), Msg("assistant", "It is 22 °C.")}),
       Json::array({Msg("user", "2+2?"), think, Msg("user", "Thanks")}),
       Json::array({Msg("user", "a"), Msg("user", "b")}),  // breaks role alternation
+      Json::array({Msg("user", "Add 2 and 3, twice."), string_calls, Msg("tool", "5"), Msg("tool", "5"),
+                   Msg("assistant", "5 and 5.")}),
   };
 }
 
 TEST(JinjaTest, RealChatTemplatesRenderLikeJinja2) {
   const std::vector<std::pair<std::string, std::string>> templates = {
       {"chatml", kChatML},  {"llama3", kLlama3}, {"llama3.1", kLlama31},
-      {"qwen2.5", kQwen25}, {"qwen3", kQwen3},   {"mistral", kMistral}};
+      {"qwen2.5", kQwen25}, {"qwen3", kQwen3},   {"mistral", kMistral},
+      {"gemma2", kGemma2},  {"phi3", kPhi3},     {"deepseek-r1", kDeepSeekR1}};
   std::vector<Case> cases;
   const std::vector<Json> convs = Conversations();
   for (const auto& [name, tmpl] : templates) {
@@ -463,7 +493,7 @@ TEST(JinjaTest, RealChatTemplatesRenderLikeJinja2) {
                     {"bos_token", "<s>"},
                     {"add_generation_prompt", true}}});
   const int rendered = ExpectSameAsJinja2(cases);
-  EXPECT_GT(rendered, static_cast<int>(cases.size()) / 2);  // most cases render; the rest fail in both
+  EXPECT_GT(rendered, static_cast<int>(cases.size()) * 3 / 4);  // 209 of 253 render; the rest fail in both
 }
 
 // ---------------------------------------------------------------------------------------------------------
