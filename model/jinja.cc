@@ -369,6 +369,11 @@ struct Node {
   Body else_body;                                // kIf, kFor
 };
 
+// Bounds that keep a hostile template from exhausting the stack or memory.
+constexpr int kMaxNesting = 200;            // nested expressions, blocks, macro calls
+constexpr int64_t kMaxSequence = 10000000;  // range() length
+constexpr size_t kMaxString = 100000000;    // bytes of a repeated string
+
 absl::Status ErrorAt(std::string_view src, size_t pos, const std::string& msg) {
   int line = 1;
   size_t line_start = 0;
@@ -717,6 +722,8 @@ class ExprParser {
   }
   absl::StatusOr<ExprP> ParseNot() {
     if (!IsName("not")) return ParseCompare();
+    M1RL_RETURN_IF_ERROR(Enter());
+    Leave leave(&depth_);
     ExprP e = Make(Expr::Kind::kNot, Next().pos);
     M1RL_ASSIGN_OR_RETURN(ExprP operand, ParseNot());
     e->args.push_back(std::move(operand));
@@ -800,6 +807,8 @@ class ExprParser {
     return e;
   }
   absl::StatusOr<ExprP> ParseUnary(bool with_filter) {
+    M1RL_RETURN_IF_ERROR(Enter());
+    Leave leave(&depth_);
     ExprP e;
     if (IsOp("-") || IsOp("+")) {
       const Token& t = Next();
@@ -1005,9 +1014,26 @@ class ExprParser {
     }
   }
 
+  struct Leave {
+    explicit Leave(int* depth) : depth(depth) {}
+    ~Leave() { --*depth; }
+    Leave(const Leave&) = delete;
+    Leave& operator=(const Leave&) = delete;
+    int* depth;
+  };
+  absl::Status Enter() {
+    if (++depth_ > kMaxNesting) {
+      --depth_;
+      return ErrorAt(src_, Peek().pos,
+                     absl::StrCat("unsupported expression nesting deeper than ", kMaxNesting));
+    }
+    return absl::OkStatus();
+  }
+
   std::string_view src_;
   std::vector<Token> toks_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 class TemplateParser {
@@ -1063,6 +1089,15 @@ class TemplateParser {
   }
 
   absl::StatusOr<Node> ParseStatement(const Token& kw, ExprParser* p) {
+    if (++depth_ > kMaxNesting) {
+      return ErrorAt(src_, kw.pos, absl::StrCat("unsupported block nesting deeper than ", kMaxNesting));
+    }
+    absl::StatusOr<Node> n = ParseKeyword(kw, p);
+    --depth_;
+    return n;
+  }
+
+  absl::StatusOr<Node> ParseKeyword(const Token& kw, ExprParser* p) {
     const std::string& k = kw.text;
     if (k == "if") return ParseIf(kw, p);
     if (k == "for") return ParseFor(kw, p);
@@ -1196,6 +1231,7 @@ class TemplateParser {
   std::string_view src_;
   std::vector<Segment> segs_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1656,6 +1692,8 @@ class Renderer {
     if (op == "*" && ((a.IsString() && b.IsInt()) || (a.IsInt() && b.IsString()))) {
       const std::string s = a.IsString() ? a.Data().get<std::string>() : b.Data().get<std::string>();
       const int64_t n = a.IsInt() ? a.Data().get<int64_t>() : b.Data().get<int64_t>();
+      if (n > 0 && s.size() * static_cast<size_t>(n) > kMaxString)
+        return Error(pos, "repeated string too long");
       std::string out;
       for (int64_t i = 0; i < n; ++i) out += s;
       return Value::Of(out);
@@ -1667,16 +1705,23 @@ class Renderer {
     if (a.is_number_integer() && b.is_number_integer() && op != "/") {
       const auto x = a.get<int64_t>();
       const auto y = b.get<int64_t>();
-      if (op == "+") return Value::Of(x + y);
-      if (op == "-") return Value::Of(x - y);
-      if (op == "*") return Value::Of(x * y);
+      int64_t r = 0;
+      const absl::Status overflow =
+          Error(pos, "unsupported integer beyond 64 bits (Python ints are unbounded)");
+      if (op == "+") return __builtin_add_overflow(x, y, &r) ? overflow : absl::StatusOr<Value>(Value::Of(r));
+      if (op == "-") return __builtin_sub_overflow(x, y, &r) ? overflow : absl::StatusOr<Value>(Value::Of(r));
+      if (op == "*") return __builtin_mul_overflow(x, y, &r) ? overflow : absl::StatusOr<Value>(Value::Of(r));
       if (op == "**") {
         if (y < 0) return Value::Of(std::pow(static_cast<double>(x), static_cast<double>(y)));
-        int64_t r = 1;
-        for (int64_t i = 0; i < y; ++i) r *= x;
+        r = 1;
+        for (int64_t base = x, e = y; e > 0; e >>= 1) {  // by squaring
+          if ((e & 1) && __builtin_mul_overflow(r, base, &r)) return overflow;
+          if (e > 1 && __builtin_mul_overflow(base, base, &base)) return overflow;
+        }
         return Value::Of(r);
       }
       if (y == 0) return Error(pos, "division by zero");
+      if (y == -1 && x == INT64_MIN) return overflow;
       const int64_t q = x / y - ((x % y != 0 && ((x < 0) != (y < 0))) ? 1 : 0);
       if (op == "//") return Value::Of(q);
       return Value::Of(x - q * y);  // '%': the sign of the divisor, as in Python
@@ -1799,6 +1844,9 @@ class Renderer {
       const int64_t stop = b.size() == 1 ? b[0] : b[1];
       const int64_t step = b.size() == 3 ? b[2] : 1;
       if (step == 0) return Error(pos, "range() step must not be zero");
+      const double count =
+          std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step));
+      if (count > static_cast<double>(kMaxSequence)) return Error(pos, "range() too long");
       Json out = Json::array();
       for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(i);
       return Value::Of(std::move(out));
@@ -1828,12 +1876,17 @@ class Renderer {
         frame[m.targets[i]] = Value::Undefined(m.targets[i]);
       }
     }
+    if (macro_depth_ >= kMaxNesting) {
+      return Error(pos, absl::StrCat("macro calls nested deeper than ", kMaxNesting));
+    }
+    ++macro_depth_;
     frames_.emplace_back(std::move(frame));
     const int saved_depth = loop_depth_;
     loop_depth_ = 0;
     std::string out;
     absl::Status status = Exec(m.body, &out);
     loop_depth_ = saved_depth;
+    --macro_depth_;
     frames_.pop_back();
     M1RL_RETURN_IF_ERROR(status);
     return Value::Of(out);
@@ -2337,6 +2390,7 @@ class Renderer {
   std::vector<std::map<std::string, Value>> frames_;
   Flow flow_ = Flow::kNormal;
   int loop_depth_ = 0;
+  int macro_depth_ = 0;
 };
 
 }  // namespace

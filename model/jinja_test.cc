@@ -760,6 +760,40 @@ TEST(JinjaTest, UnsupportedSyntaxNamesLineAndColumn) {
                        HasSubstr("unsupported string method 'zfill' at line 1 col 7")));
 }
 
+TEST(JinjaTest, HostileTemplatesFailCleanly) {
+  const std::string deep_expr = "{{ " + std::string(10000, '(') + "1" + std::string(10000, ')') + " }}";
+  EXPECT_THAT(JinjaTemplate::Parse(deep_expr).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nesting deeper than 200")));
+  std::string deep_blocks;
+  for (int i = 0; i < 5000; ++i) deep_blocks += "{% if true %}";
+  EXPECT_THAT(JinjaTemplate::Parse(deep_blocks).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("block nesting deeper than 200")));
+  const auto render = [](const std::string& src) -> absl::Status {
+    absl::StatusOr<JinjaTemplate> t = JinjaTemplate::Parse(src);
+    if (!t.ok()) return t.status();
+    return t->Render(Json::object()).status();
+  };
+  EXPECT_THAT(render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("macro calls nested deeper than 200")));
+  EXPECT_THAT(render("{{ 2 ** 64 }}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("beyond 64 bits")));
+  EXPECT_THAT(render("{{ 9223372036854775807 + 1 }}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("beyond 64 bits")));
+  EXPECT_THAT(render("{{ range(100000000000)|length }}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("range() too long")));
+  EXPECT_THAT(render("{{ 'ab' * 100000000000 }}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("repeated string too long")));
+  // Just inside the limits, the same constructs work: 2**62, a macro recursing 50 deep.
+  EXPECT_THAT(render("{{ 2 ** 62 }}"), ::m1rl::testing::IsOk());
+  absl::StatusOr<JinjaTemplate> t = JinjaTemplate::Parse(
+      "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{{ n }}{% endmacro %}{{ f(50) }}");
+  ASSERT_TRUE(t.ok()) << t.status();
+  M1RL_ASSERT_OK_AND_ASSIGN(std::string out, t->Render(Json::object()));
+  std::string want;
+  for (int i = 0; i <= 50; ++i) want += std::to_string(i);
+  EXPECT_EQ(out, want);
+}
+
 TEST(JinjaTest, RaiseExceptionReportsMessageAndLine) {
   absl::StatusOr<std::string> r =
       RenderChatTemplate(kMistral, {{"user", "a"}, {"user", "b"}}, true, {{"bos_token", "<s>"}});
