@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "unicode/uchar.h"
+#include "unicode/ustring.h"
 
 namespace m1rl::model {
 namespace {
@@ -275,12 +276,31 @@ bool IsUnicodeSpace(uint32_t cp) {
 }
 
 // upper()/lower() by code point (ICU's simple case mapping).
+// upper()/lower() with ICU's full case mapping in the root locale, as Python's ('ß'.upper() == 'SS').
 std::string ChangeCase(const std::string& s, bool upper) {
-  std::string out;
-  for (uint32_t cp : DecodeUtf8(s)) {
-    const auto c = static_cast<UChar32>(cp);
-    AppendUtf8(static_cast<uint32_t>(upper ? u_toupper(c) : u_tolower(c)), &out);
-  }
+  UErrorCode err = U_ZERO_ERROR;
+  int32_t n16 = 0;
+  u_strFromUTF8(nullptr, 0, &n16, s.data(), static_cast<int32_t>(s.size()), &err);
+  std::u16string in(static_cast<size_t>(n16), u'\0');
+  err = U_ZERO_ERROR;
+  u_strFromUTF8(reinterpret_cast<UChar*>(in.data()), n16, nullptr, s.data(), static_cast<int32_t>(s.size()),
+                &err);
+  if (U_FAILURE(err)) return s;
+  std::u16string mapped(in.size() * 3 + 1, u'\0');
+  err = U_ZERO_ERROR;
+  const auto cap = static_cast<int32_t>(mapped.size());
+  const int32_t m = upper ? u_strToUpper(reinterpret_cast<UChar*>(mapped.data()), cap,
+                                         reinterpret_cast<const UChar*>(in.data()), n16, "", &err)
+                          : u_strToLower(reinterpret_cast<UChar*>(mapped.data()), cap,
+                                         reinterpret_cast<const UChar*>(in.data()), n16, "", &err);
+  if (U_FAILURE(err)) return s;
+  std::string out(static_cast<size_t>(m) * 3 + 1, '\0');
+  int32_t n8 = 0;
+  err = U_ZERO_ERROR;
+  u_strToUTF8(out.data(), static_cast<int32_t>(out.size()), &n8,
+              reinterpret_cast<const UChar*>(mapped.data()), m, &err);
+  if (U_FAILURE(err)) return s;
+  out.resize(static_cast<size_t>(n8));
   return out;
 }
 
@@ -1954,7 +1974,9 @@ class Renderer {
       const Value* to = args.Get(1, "");
       if (!chars || !to || !to->IsString() || chars->empty())
         return Error(pos, "replace() takes two strings");
-      return Value::Of(ReplaceAll(s, *chars, to->Data().get<std::string>()));
+      const Value* count = args.Get(2, "count");
+      const int64_t max = count && count->IsInt() ? count->Data().get<int64_t>() : -1;
+      return Value::Of(ReplaceAll(s, *chars, to->Data().get<std::string>(), max));
     }
     if (name == "title" || name == "capitalize") return Value::Of(name == "title" ? Title(s) : Capitalize(s));
     if (name == "count") {
@@ -1991,10 +2013,8 @@ class Renderer {
     while (true) {
       while (i < s.size() && IsSpace(s[i])) ++i;
       if (i >= s.size()) break;
-      if (left == 0) {
-        size_t e = s.size();
-        while (e > i && IsSpace(s[e - 1])) --e;
-        out.push_back(s.substr(i, e - i));
+      if (left == 0) {  // the rest, trailing whitespace kept
+        out.push_back(s.substr(i));
         break;
       }
       size_t j = i;
@@ -2006,9 +2026,11 @@ class Renderer {
     return out;
   }
 
-  static std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
-    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+  // Replaces the first `max` occurrences (all when negative).
+  static std::string ReplaceAll(std::string s, const std::string& from, const std::string& to, int64_t max) {
+    for (size_t at = s.find(from); at != std::string::npos && max != 0; at = s.find(from, at + to.size())) {
       s.replace(at, from.size(), to);
+      --max;
     }
     return s;
   }
