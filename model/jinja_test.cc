@@ -27,8 +27,9 @@ using Json = nlohmann::ordered_json;
 // ---------------------------------------------------------------------------------------------------------
 // The reference: Jinja2 configured as transformers configures it (chat_template_utils / tokenization_utils):
 // an ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and loopcontrols, its own tojson filter
-// and the raise_exception global.
+// and the raise_exception and strftime_now globals.
 constexpr char kReferenceScript[] = R"PY(import json, sys
+from datetime import datetime
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -41,6 +42,7 @@ def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
 env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
+env.globals["strftime_now"] = lambda format: datetime.now().strftime(format)
 out = []
 for case in json.load(open(sys.argv[1], encoding="utf-8")):
     try:
@@ -750,7 +752,16 @@ trailing newline is dropped: {{ n }}
 %%%%
 {{ dict(a=1, b='x') }}|{{ dict(a=1)|tojson }}
 %%%%
-{{ 'abc' is string }}{{ 1 is string }}{{ l is sequence }}{{ d is sequence }}{{ 1 is iterable }}{{ s is mapping }})JINJA";
+{{ 'abc' is string }}{{ 1 is string }}{{ l is sequence }}{{ d is sequence }}{{ 1 is iterable }}{{ s is mapping }}
+%%%%
+{%- if not date_string is defined %}
+    {%- if strftime_now is defined %}
+        {%- set date_string = strftime_now("%d %b %Y") %}
+    {%- else %}
+        {%- set date_string = "26 Jul 2024" %}
+    {%- endif %}
+{%- endif %}
+{{- "Today Date: " + date_string + "\n\n" }})JINJA";
   const std::vector<std::string> templates = absl::StrSplit(kTemplates, "\n%%%%\n");
   std::vector<Case> cases;
   for (size_t i = 0; i < templates.size(); ++i)
@@ -848,6 +859,17 @@ TEST(JinjaTest, HostileTemplatesFailCleanly) {
   std::string want;
   for (int i = 0; i <= 50; ++i) want += std::to_string(i);
   EXPECT_EQ(out, want);
+}
+
+TEST(JinjaTest, GenerationBlockRendersItsBody) {
+  // transformers' {% generation %} (AssistantTracker) marks assistant text; rendering keeps the body as is.
+  absl::StatusOr<JinjaTemplate> t = JinjaTemplate::Parse(
+      "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}<a>{{ m.content }}</a>"
+      "{% endgeneration %}{% else %}<u>{{ m.content }}</u>{% endif %}{% endfor %}");
+  ASSERT_TRUE(t.ok()) << t.status();
+  M1RL_ASSERT_OK_AND_ASSIGN(
+      std::string out, t->Render({{"messages", Json::array({Msg("user", "q"), Msg("assistant", "r")})}}));
+  EXPECT_EQ(out, "<u>q</u><a>r</a>");
 }
 
 TEST(JinjaTest, RaiseExceptionReportsMessageAndLine) {
