@@ -1,15 +1,25 @@
 // A Jinja2 subset interpreter for Hugging Face chat templates (tokenizer_config.json's "chat_template").
 //
-// Renders as transformers does: trim_blocks and lstrip_blocks on, the loopcontrols extension
-// ({% break %}, {% continue %}), the globals raise_exception(msg) and namespace(...), and tojson as
-// transformers defines it (json.dumps with ensure_ascii=False; indent, separators and sort_keys honoured).
+// Renders as transformers does: trim_blocks and lstrip_blocks on, one trailing newline dropped, the
+// loopcontrols extension ({% break %}, {% continue %}), the globals raise_exception(msg), strftime_now(fmt),
+// namespace(...), range(...), dict(...), and tojson as transformers defines it (json.dumps with
+// ensure_ascii=False; indent, separators and sort_keys honoured). Values print as Python's str() does.
 //
-// Supported: {{ }}, {% %}, {# #} with whitespace control ('-', '+'); literals, lists, dicts, tuples,
-// attribute/index access, slicing, arithmetic, '~', comparisons, and/or/not, in / not in, 'is' tests,
-// conditional expressions, filters, string/dict methods; for (loop.*, unpacking, filter, else), if/elif/else,
-// set (names, ns.attr, {% set x %}...{% endset %}), macro, generation blocks. Anything else is an
-// InvalidArgument error "unsupported <construct> at line L col C"; runtime errors (raise_exception,
-// undefined access, type errors) also name the line and column.
+// Supported: {{ }}, {% %}, {# #} and {% raw %} with whitespace control ('-', '+'); literals, lists, dicts,
+// tuples, attribute/index access, slicing, arithmetic, '~', '%' formatting, comparisons, and/or/not,
+// in / not in, 'is' tests, conditional expressions; filters trim, tojson, length/count, upper, lower, title,
+// capitalize, replace, join, default/d, string, items, first, last, list, reverse, unique, map, select,
+// reject, selectattr, rejectattr, sum, min, max, dictsort, format, int, float, abs, safe; str methods strip,
+// lstrip, rstrip, startswith, endswith, split, upper, lower, replace, title, capitalize, find, count, and
+// dict methods get, items, keys, values; for (loop.*, loop.cycle, unpacking, 'if' filter, else), if/elif/
+// else, set (names, unpacking, ns.attr, {% set x %}...{% endset %}), macro, {% generation %}.
+// Anything else is an InvalidArgument error "unsupported <construct> at line L col C" (statements and syntax
+// when parsed; filters, tests and methods when rendered); runtime errors (raise_exception, use of undefined
+// values, type errors) also name the line and column.
+//
+// Known differences from Jinja2: tuples are lists (a printed tuple shows [..]); integers are 64-bit (beyond
+// is an error); a macro sees the caller's variables (Jinja2 binds names at definition); title/capitalize and
+// whitespace split() are ASCII.
 #ifndef M1RL_MODEL_JINJA_H_
 #define M1RL_MODEL_JINJA_H_
 
