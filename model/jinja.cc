@@ -2009,17 +2009,22 @@ class Renderer {
       out.push_back(s.substr(start));
       return out;
     }
+    const std::vector<uint32_t> cps = DecodeUtf8(s);  // Python's whitespace, Unicode included
+    auto piece = [&](size_t b, size_t e) {
+      return EncodeUtf8(std::vector<uint32_t>(cps.begin() + static_cast<std::ptrdiff_t>(b),
+                                              cps.begin() + static_cast<std::ptrdiff_t>(e)));
+    };
     size_t i = 0;
     while (true) {
-      while (i < s.size() && IsSpace(s[i])) ++i;
-      if (i >= s.size()) break;
+      while (i < cps.size() && IsUnicodeSpace(cps[i])) ++i;
+      if (i >= cps.size()) break;
       if (left == 0) {  // the rest, trailing whitespace kept
-        out.push_back(s.substr(i));
+        out.push_back(piece(i, cps.size()));
         break;
       }
       size_t j = i;
-      while (j < s.size() && !IsSpace(s[j])) ++j;
-      out.push_back(s.substr(i, j - i));
+      while (j < cps.size() && !IsUnicodeSpace(cps[j])) ++j;
+      out.push_back(piece(i, j));
       i = j;
       --left;
     }

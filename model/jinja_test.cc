@@ -706,7 +706,7 @@ trailing newline is dropped: {{ n }}
 %%%%
 {% for m in messages %}{% set outer = loop %}{% for c in 'ab' %}{{ outer.index }}{{ loop.index }}{% endfor %}{% endfor %}
 %%%%
-{{ ' a  b '.split(' ') }}|{{ ''.split() }}|{{ ''.split(',') }}|{{ 'a,b'.split(',', 0) }}|{{ '  a  b  '.split(None, 1) }}
+{{ ' a  b '.split(' ') }}|{{ ''.split() }}|{{ ''.split(',') }}|{{ 'a,b'.split(',', 0) }}|{{ '  a  b  '.split(None, 1) }}|{{ 'a\u3000b\u00a0c'.split() }}
 %%%%
 {{ 'ÄÖü'.lower() }}{{ 'straße'.upper() }}|{{ '\u00a0x\u3000'.strip() }}|{{ 'héllo'[1] }}{{ 'héllo'|length }}
 %%%%
