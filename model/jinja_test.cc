@@ -945,6 +945,17 @@ TEST(JinjaTest, TokenizerConfigChatTemplateRendersLikeJinja2) {
   M1RL_ASSERT_OK_AND_ASSIGN(got, ApplyTokenizerConfigChatTemplate(sibling_dir + "/tokenizer_config.json",
                                                                   conv, false, {{"bos_token", "B"}}));
   EXPECT_EQ(got, want[3]["ok"].get<std::string>());
+
+  // Loaded once, rendered many times: each call picks "default" or "tool_use" by its variables.
+  M1RL_ASSERT_OK_AND_ASSIGN(ChatTemplateFile file,
+                            ChatTemplateFile::Load(named_dir + "/tokenizer_config.json"));
+  EXPECT_EQ(file.path(), named_dir + "/tokenizer_config.json");
+  for (int round = 0; round < 2; ++round) {
+    M1RL_ASSERT_OK_AND_ASSIGN(got, file.Apply(conv, true));
+    EXPECT_EQ(got, want[1]["ok"].get<std::string>());
+    M1RL_ASSERT_OK_AND_ASSIGN(got, file.Apply(conv, false, {{"tools", WeatherTools()}}));
+    EXPECT_EQ(got, want[2]["ok"].get<std::string>());
+  }
 }
 
 TEST(JinjaTest, TokenizerConfigChatTemplateErrorsNameTheFile) {
