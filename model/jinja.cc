@@ -1900,6 +1900,11 @@ class Renderer {
       return Error(pos, absl::StrCat("macro calls nested deeper than ", kMaxNesting));
     }
     ++macro_depth_;
+    // The body sees its parameters and the template's top level (context and top-level sets), not the
+    // caller's loop or macro scopes.
+    std::vector<std::map<std::string, Value>> caller(std::make_move_iterator(frames_.begin() + 1),
+                                                     std::make_move_iterator(frames_.end()));
+    frames_.resize(1);
     frames_.emplace_back(std::move(frame));
     const int saved_depth = loop_depth_;
     loop_depth_ = 0;
@@ -1907,7 +1912,9 @@ class Renderer {
     absl::Status status = Exec(m.body, &out);
     loop_depth_ = saved_depth;
     --macro_depth_;
-    frames_.pop_back();
+    frames_.resize(1);
+    frames_.insert(frames_.end(), std::make_move_iterator(caller.begin()),
+                   std::make_move_iterator(caller.end()));
     M1RL_RETURN_IF_ERROR(status);
     return Value::Of(out);
   }

@@ -18,8 +18,8 @@
 // values, type errors) also name the line and column.
 //
 // Known differences from Jinja2: tuples are lists (a printed tuple shows [..]); integers are 64-bit (beyond
-// is an error); a macro sees the caller's variables (Jinja2 binds names at definition); title/capitalize are
-// ASCII.
+// is an error); before a top-level {% set x %}, a macro reads the context's x (Jinja2: undefined);
+// title/capitalize are ASCII.
 #ifndef M1RL_MODEL_JINJA_H_
 #define M1RL_MODEL_JINJA_H_
 

@@ -761,7 +761,9 @@ trailing newline is dropped: {{ n }}
         {%- set date_string = "26 Jul 2024" %}
     {%- endif %}
 {%- endif %}
-{{- "Today Date: " + date_string + "\n\n" }})JINJA";
+{{- "Today Date: " + date_string + "\n\n" }}
+%%%%
+{% macro m() %}[{{ i }}{{ n }}{{ top }}]{% endmacro %}{% set top = 5 %}{% for i in [1, 2] %}{% set n = 3 %}{{ m() }}{% endfor %}{{ m() }})JINJA";
   const std::vector<std::string> templates = absl::StrSplit(kTemplates, "\n%%%%\n");
   std::vector<Case> cases;
   for (size_t i = 0; i < templates.size(); ++i)
