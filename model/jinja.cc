@@ -2436,12 +2436,16 @@ struct JinjaTemplate::Impl {
 
 absl::StatusOr<JinjaTemplate> JinjaTemplate::Parse(std::string_view source) {
   auto impl = std::make_shared<Impl>();
-  impl->source = std::string(source);
-  // Jinja drops one trailing newline (keep_trailing_newline=False).
-  if (!impl->source.empty() && impl->source.back() == '\n') {
-    impl->source.pop_back();
-    if (!impl->source.empty() && impl->source.back() == '\r') impl->source.pop_back();
+  // Jinja reads "\r\n" and "\r" as "\n", and drops one trailing newline (keep_trailing_newline=False).
+  impl->source.reserve(source.size());
+  for (size_t i = 0; i < source.size(); ++i) {
+    if (source[i] != '\r') {
+      impl->source += source[i];
+    } else if (i + 1 >= source.size() || source[i + 1] != '\n') {
+      impl->source += '\n';
+    }
   }
+  if (!impl->source.empty() && impl->source.back() == '\n') impl->source.pop_back();
   M1RL_ASSIGN_OR_RETURN(std::vector<Segment> segs, LexTemplate(impl->source));
   TemplateParser parser(impl->source, std::move(segs));
   M1RL_ASSIGN_OR_RETURN(impl->body, parser.ParseAll());

@@ -764,7 +764,9 @@ trailing newline is dropped: {{ n }}
 {{- "Today Date: " + date_string + "\n\n" }}
 %%%%
 {% macro m() %}[{{ i }}{{ n }}{{ top }}]{% endmacro %}{% set top = 5 %}{% for i in [1, 2] %}{% set n = 3 %}{{ m() }}{% endfor %}{{ m() }})JINJA";
-  const std::vector<std::string> templates = absl::StrSplit(kTemplates, "\n%%%%\n");
+  std::vector<std::string> templates = absl::StrSplit(kTemplates, "\n%%%%\n");
+  // Windows and old-Mac line ends (Jinja reads both as "\n").
+  templates.push_back("a\r\n  {% if true %}\r\n  b\r\n  {% endif %}\r\nc\rd {{ 'x\r\ny' }}\r\n");
   std::vector<Case> cases;
   for (size_t i = 0; i < templates.size(); ++i)
     cases.push_back({absl::StrCat("synthetic ", i, ": ", templates[i]), templates[i], ctx});
