@@ -5,12 +5,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/file.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -58,13 +58,6 @@ struct Case {
   Json context;
 };
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Renders every case with python3 + jinja2 in one subprocess: [{"ok": text} | {"error": message}].
 std::vector<Json> RenderWithJinja2(const std::vector<Case>& cases) {
   const std::string dir = absl::StrCat(::testing::TempDir(), "/jinja_test_", getpid());
@@ -79,7 +72,12 @@ std::vector<Json> RenderWithJinja2(const std::vector<Case>& cases) {
                   << "(tools/setup-deps.sh installs them)";
     return {};
   }
-  return Json::parse(ReadAll(dir + "/out.json")).get<std::vector<Json>>();
+  const absl::StatusOr<std::string> out = ReadFile(dir + "/out.json");
+  if (!out.ok()) {
+    ADD_FAILURE() << out.status();
+    return {};
+  }
+  return Json::parse(*out).get<std::vector<Json>>();
 }
 
 // Renders each case with JinjaTemplate and with Jinja2: identical bytes, or both fail (for
