@@ -12,6 +12,7 @@
 #include "reward/service/engine.h"
 #include "reward/service/genrm_registry.h"
 #include "reward/service/server.h"
+#include "reward/service/testing/grpc_harness.h"
 
 namespace m1rl::reward {
 namespace {
@@ -188,30 +189,21 @@ TEST(GenrmDomainTest, GrpcServerScoresGeneralWithinTheItemDeadline) {
   EngineOptions options;
   options.num_workers = 2;
   ASSERT_TRUE(AddGenrmVerifier(GenrmConfig(*judge), registry.get(), &options.protections).ok());
-  auto engine = ScoringEngine::Create(registry, options);
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  auto server = RewardServer::Start(std::shared_ptr<ScoringEngine>(std::move(*engine)), ServerOptions{});
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = rl::RewardService::NewStub(
-      grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials()));
+  auto harness = testing::StartGrpcHarness(registry, options);
+  ASSERT_TRUE(harness.ok()) << harness.status();
   rl::ScoreRequest request;
   *request.add_items() = Graded("ok", "Paris");
   rl::ScoreItem slow = Graded("slow", "slow");
   slow.set_deadline_ms(500);
   *request.add_items() = slow;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  rl::ScoreResponse response;
-  const auto start = std::chrono::steady_clock::now();
-  grpc::Status status = stub->Score(&context, request, &response);
-  const double elapsed_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  const testing::TimedScore score = testing::ScoreTimed(harness->stub.get(), request);
+  ASSERT_TRUE(score.status.ok()) << score.status.error_message();
+  const rl::ScoreResponse& response = score.response;
   ASSERT_EQ(response.results_size(), 2);
   EXPECT_EQ(response.results(0).status(), rl::OK);
   EXPECT_DOUBLE_EQ(response.results(0).total(), 1.0);
   EXPECT_EQ(response.results(1).status(), rl::TIMEOUT);
-  EXPECT_LT(elapsed_ms, 500.0 + 1000.0);
+  EXPECT_LT(score.elapsed_ms, 500.0 + 1000.0);
 }
 
 }  // namespace
