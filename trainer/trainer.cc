@@ -19,11 +19,13 @@
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "algorithms/advantages.h"
 #include "algorithms/algorithm_config.h"
@@ -44,6 +46,7 @@
 #include "model/chat_template.h"
 #include "model/flops.h"
 #include "model/safetensors.h"
+#include "reward/genrm/length_bias.h"
 #include "rollout/engine.h"
 #include "rollout/hybrid_decode_model.h"
 #include "rollout/rollout_config.h"
@@ -134,6 +137,7 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
     if (comm_->rank() == 0) M1RL_LOG(INFO) << "tokenizer: " << tokenizer_spec_;
     M1RL_RETURN_IF_ERROR(BuildPolicy());
     M1RL_RETURN_IF_ERROR(BuildOptimizerAndReward(std::move(reward)));
+    M1RL_RETURN_IF_ERROR(BuildLengthBiasWatch());
     M1RL_RETURN_IF_ERROR(LoadDataAndWriters());
     return EnterScheduledStage();
   });
@@ -378,6 +382,7 @@ absl::StatusOr<StepResult> Trainer::RlStep() {
   const Clock::time_point t_step = Clock::now();
   M1RL_ASSIGN_OR_RETURN(RolloutBatch batch, CollectGroups());
   M1RL_ASSIGN_OR_RETURN(RolloutReport report, ReduceRolloutMetrics(batch));
+  if (length_bias_ != nullptr) EndLengthBiasWindow(&report.metrics);
   M1RL_ASSIGN_OR_RETURN(Minibatches minibatches, AssignGroupsToMinibatches(batch));
   const Clock::time_point t_update = Clock::now();
   M1RL_ASSIGN_OR_RETURN(algorithms::MismatchStats agreement, ComputeOldAndRefLogprobs(minibatches));
@@ -562,6 +567,7 @@ namespace {
 struct JudgedCompletion {
   std::optional<double> reward;  // shaped reward; nullopt: unscored or dropped (not in the group estimator)
   std::optional<bool> correct;   // verdict for dynamic sampling
+  std::optional<double> score;   // the reward before the overlong penalty (what the length-bias monitor sees)
   std::vector<uint8_t> mask;     // [completion] v
   bool dropped = false;          // repetition policy "drop"
 };
@@ -614,6 +620,7 @@ JudgedCompletion JudgeCompletion(const algorithms::ResolvedAlgorithm& alg, const
   n.reward_sum += *reward;
   domain_reward[domain].first += *reward;
   domain_reward[domain].second += 1;
+  out.score = reward;
   if (alg.overlong)
     *reward +=
         algorithms::SoftOverlongPenalty(c.token_ids_size(), alg.overlong_max_len, alg.overlong_cache_len);
@@ -632,6 +639,8 @@ absl::Status Trainer::AddGroup(const RoundRequests& rq, size_t ri, algorithms::D
   std::vector<JudgedCompletion> judged;
   std::vector<std::optional<double>> rewards(group_size);
   std::vector<std::optional<bool>> verdicts(group_size);
+  std::vector<std::optional<double>> scores(group_size);
+  std::vector<int64_t> lengths(group_size);
   for (size_t j = 0; j < group_size; ++j) {
     auto it = rq.scores.find({ri, static_cast<int>(j)});
     judged.push_back(JudgeCompletion(algorithm_, completions[j],
@@ -639,10 +648,12 @@ absl::Status Trainer::AddGroup(const RoundRequests& rq, size_t ri, algorithms::D
                                      batch->domain_reward, batch->counters, batch->last_score_error));
     rewards[j] = judged[j].reward;
     verdicts[j] = judged[j].correct;
-    const auto length = static_cast<int64_t>(completions[j].token_ids_size());
-    batch->lengths.push_back(length);
-    batch->per_source.Add(rq.sources[ri], judged[j].reward, judged[j].correct, length);
+    scores[j] = judged[j].score;
+    lengths[j] = static_cast<int64_t>(completions[j].token_ids_size());
+    batch->lengths.push_back(lengths[j]);
+    batch->per_source.Add(rq.sources[ri], judged[j].reward, judged[j].correct, lengths[j]);
   }
+  if (length_bias_ != nullptr) WatchLengthBias(rq.rows[ri]->domain, lengths, scores, &rewards);
   if (dyn != nullptr && !dyn->OfferGroup(static_cast<int64_t>(ri), verdicts)) return absl::OkStatus();
   M1RL_ASSIGN_OR_RETURN(algorithms::GroupAdvantages adv,
                         algorithms::ComputeGroupAdvantages(algorithm_.advantage, rewards));
@@ -674,6 +685,75 @@ absl::Status Trainer::AddGroup(const RoundRequests& rq, size_t ri, algorithms::D
     batch->samples.push_back(std::move(s));
   }
   return absl::OkStatus();
+}
+
+// ---- the GenRM length-bias monitor (reward.genrm.length_bias.monitor) ----
+
+struct Trainer::LengthBiasWatch {
+  reward::genrm::LengthBiasOptions options;
+  reward::genrm::LengthBiasMonitor monitor;
+  std::set<std::string> residualised;  // domains that alarmed, under residualise_beta > 0
+};
+
+absl::Status Trainer::BuildLengthBiasWatch() {
+  const config::LengthBiasConfig& c = config_.reward().genrm().length_bias();
+  if (config_.trainer().mode() != config::TrainerConfig::MODE_RL || !c.monitor()) return absl::OkStatus();
+  M1RL_ASSIGN_OR_RETURN(reward::genrm::LengthBiasOptions options, reward::genrm::ResolveLengthBiasOptions(c));
+  length_bias_ = std::make_unique<LengthBiasWatch>(
+      LengthBiasWatch{options, reward::genrm::LengthBiasMonitor(options), {}});
+  // The recalibration hook: log the alarm; with residualise_beta > 0 the domain's rewards are residualised
+  // from the next group on (WatchLengthBias).
+  LengthBiasWatch* w = length_bias_.get();
+  const bool log = comm_->rank() == 0;
+  w->monitor.SetRecalibrationHook([w, log](const reward::genrm::LengthBiasReport& report) {
+    for (const reward::genrm::DomainLengthStats& d : report.domains) {
+      if (!d.alarm) continue;
+      const bool residualise = w->options.residualise_beta > 0;
+      if (residualise) w->residualised.insert(d.domain);
+      if (log) {
+        M1RL_LOG(WARNING) << "step " << report.step << ": GenRM length-bias alarm in domain '" << d.domain
+                          << "' (" << absl::StrJoin(d.reasons, "; ") << ")"
+                          << (residualise
+                                  ? absl::StrCat("; residualising its rewards by length, beta ",
+                                                 w->options.residualise_beta)
+                                  : std::string(
+                                        "; reward.genrm.length_bias.residualise_beta is 0: logged only"));
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+
+void Trainer::WatchLengthBias(const std::string& domain, const std::vector<int64_t>& lengths,
+                              const std::vector<std::optional<double>>& scores,
+                              std::vector<std::optional<double>>* rewards) {
+  LengthBiasWatch& w = *length_bias_;
+  if (std::find(w.options.domains.begin(), w.options.domains.end(), domain) == w.options.domains.end())
+    return;
+  std::vector<double> scored_lengths, scored;
+  std::vector<size_t> at;  // positions of the completions with a reward
+  for (size_t j = 0; j < scores.size(); ++j) {
+    if (!scores[j].has_value() || !(*rewards)[j].has_value()) continue;
+    scored_lengths.push_back(static_cast<double>(lengths[j]));
+    scored.push_back(*scores[j]);
+    at.push_back(j);
+  }
+  w.monitor.AddGroup(domain, scored_lengths, scored);
+  if (!w.residualised.contains(domain)) return;
+  std::vector<double> shaped;
+  for (size_t j : at) shaped.push_back(*(*rewards)[j]);
+  const std::vector<double> r =
+      reward::genrm::ResidualiseLength(scored_lengths, shaped, w.options.residualise_beta);
+  for (size_t i = 0; i < at.size(); ++i) (*rewards)[at[i]] = r[i];
+}
+
+void Trainer::EndLengthBiasWindow(std::map<std::string, double>* metrics) {
+  LengthBiasWatch& w = *length_bias_;
+  const reward::genrm::LengthBiasReport report =
+      w.monitor.EndWindow(step_ + 1);  // calls the hook on an alarm
+  for (const auto& [k, v] : report.Metrics()) (*metrics)[k] = v;
+  for (const std::string& d : w.residualised)
+    (*metrics)[absl::StrCat("genrm_length_bias/", d, "/residualised")] = 1;
 }
 
 // ---- 2. rollout metrics, global ----

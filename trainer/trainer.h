@@ -131,6 +131,7 @@ class Trainer {
   struct UpdateStats;    // 5. reducible sums of the step's updates
   struct PolicyUpdate;   // 5. one minibatch's optimizer step
   struct SftBatch;
+  struct LengthBiasWatch;  // reward.genrm.length_bias.monitor: the monitor and its alarmed domains
   using Minibatches = std::vector<std::vector<RlSample*>>;
 
   Trainer(const config::RunConfig& config, Communicator* comm);
@@ -140,6 +141,7 @@ class Trainer {
   absl::Status StopEarly(int64_t last_saved);
   absl::Status BuildPolicy();
   absl::Status BuildOptimizerAndReward(std::unique_ptr<reward::RewardClient> reward);
+  absl::Status BuildLengthBiasWatch();  // reward.genrm.length_bias.monitor
   absl::Status LoadDataAndWriters();
   absl::Status ResumeLocal(const std::string& resume);
   // trainer.stages: config_ (and what is derived from it: the resolved algorithm, the optimizer's
@@ -160,6 +162,12 @@ class Trainer {
   absl::Status GenerateAndScore(rollout::Engine& engine, RoundRequests& round, RolloutBatch* batch);
   absl::Status AddGroup(const RoundRequests& round, size_t ri, algorithms::DynamicSampler* dyn,
                         RolloutBatch* batch);
+  // The GenRM length-bias monitor (reward/genrm/length_bias.h): a group's scored (length, score) pairs in,
+  // and for a domain that alarmed under residualise_beta > 0, its rewards replaced by r - beta * z(length).
+  void WatchLengthBias(const std::string& domain, const std::vector<int64_t>& lengths,
+                       const std::vector<std::optional<double>>& scores,
+                       std::vector<std::optional<double>>* rewards);
+  void EndLengthBiasWindow(std::map<std::string, double>* metrics);  // after 2.: the step's window
   absl::StatusOr<RolloutReport> ReduceRolloutMetrics(const RolloutBatch& batch);  // 2.
   absl::StatusOr<Minibatches> AssignGroupsToMinibatches(RolloutBatch& batch);     // 3.
   // 4. l_old (and l_ref); returns this rank's train/infer agreement sums (l_old vs l_roll).
@@ -195,9 +203,10 @@ class Trainer {
   std::unique_ptr<ShardedAdamW> optimizer_;
   std::unique_ptr<reward::RewardClient> reward_;
   std::unique_ptr<CheckpointManager> checkpoints_;
-  std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
-  std::unique_ptr<SampleWriter> samples_;   // rank 0 with trainer.metrics_dir and samples per step > 0
-  std::unique_ptr<RunSchedule> schedule_;   // trainer.stages, data.sources: the stage and each step's prompts
+  std::unique_ptr<MetricsWriter> metrics_;        // rank 0 only
+  std::unique_ptr<SampleWriter> samples_;         // rank 0 with trainer.metrics_dir and samples per step > 0
+  std::unique_ptr<LengthBiasWatch> length_bias_;  // RL with reward.genrm.length_bias.monitor
+  std::unique_ptr<RunSchedule> schedule_;  // trainer.stages, data.sources: the stage and each step's prompts
   std::optional<PromptDataset> eval_data_;
   algorithms::ResolvedAlgorithm algorithm_;  // trainer.mode rl: the resolved algorithm section
   rollout::SamplingParams sampling_;         // trainer.mode rl: rollout.{temperature,top_p,top_k,greedy}

@@ -74,6 +74,15 @@ absl::StatusOr<LengthBiasOptions> ResolveLengthBiasOptions(const config::LengthB
     check.Finite(c.probe_correct_threshold(), "reward.genrm.length_bias.probe_correct_threshold");
     o.probe_correct_threshold = c.probe_correct_threshold();
   }
+  o.monitor = c.monitor();
+  if (c.domains_size() > 0) o.domains.assign(c.domains().begin(), c.domains().end());
+  for (const std::string& d : o.domains) {
+    if (d.empty()) check.Add("reward.genrm.length_bias.domains", " must not contain an empty name");
+  }
+  if (c.has_residualise_beta()) {
+    check.NonNegative(c.residualise_beta(), "reward.genrm.length_bias.residualise_beta");
+    o.residualise_beta = c.residualise_beta();
+  }
   M1RL_RETURN_IF_ERROR(check.Result());
   return o;
 }

@@ -45,6 +45,9 @@ struct LengthBiasOptions {
   double padded_win_rate = 0.10;
   int min_groups = 4;
   double probe_correct_threshold = 0.5;
+  bool monitor = false;                            // the trainer runs the monitor every RL step
+  std::vector<std::string> domains = {"general"};  // domains the trainer feeds it
+  double residualise_beta = 0.0;                   // > 0: the trainer residualises alarmed domains' rewards
 };
 
 // Defaults applied; kInvalidArgument naming the field.

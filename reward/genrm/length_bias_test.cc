@@ -162,6 +162,23 @@ TEST(GenrmLengthBiasTest, ResolveOptions) {
   EXPECT_EQ(o.windows, 3);
   EXPECT_EQ(o.agreement_drop, 0.05);
   EXPECT_EQ(o.padded_win_rate, 0.10);
+  EXPECT_FALSE(o.monitor);
+  EXPECT_EQ(o.domains, std::vector<std::string>{"general"});
+  EXPECT_EQ(o.residualise_beta, 0.0);
+  c.add_domains("math");
+  c.add_domains("general");
+  c.set_residualise_beta(0.5);
+  o = *ResolveLengthBiasOptions(c);
+  EXPECT_EQ(o.domains, (std::vector<std::string>{"math", "general"}));
+  EXPECT_EQ(o.residualise_beta, 0.5);
+  c.add_domains("");
+  c.set_residualise_beta(-0.5);
+  EXPECT_THAT(
+      ResolveLengthBiasOptions(c),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::AllOf(HasSubstr("reward.genrm.length_bias.domains must not contain an empty name"),
+                                HasSubstr("reward.genrm.length_bias.residualise_beta"))));
+  c = config::LengthBiasConfig();
   c.set_padded_win_rate(1.5);
   c.set_windows(-1);
   EXPECT_THAT(ResolveLengthBiasOptions(c),
