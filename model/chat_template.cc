@@ -108,6 +108,18 @@ absl::StatusOr<std::string> ChatTemplateFile::Apply(const std::vector<ChatMessag
   return rendered;
 }
 
+absl::StatusOr<ChatTemplateFile> LoadTokenizerChatTemplate(const std::string& tokenizer_spec) {
+  if (tokenizer_spec.empty() || tokenizer_spec == "char") {
+    return absl::FailedPreconditionError(
+        "the character tokenizer has no chat template (a tokenizer.json with a tokenizer_config.json beside "
+        "it "
+        "has)");
+  }
+  const std::filesystem::path spec(tokenizer_spec);
+  const std::filesystem::path dir = std::filesystem::is_directory(spec) ? spec : spec.parent_path();
+  return ChatTemplateFile::Load((dir / "tokenizer_config.json").string());
+}
+
 absl::StatusOr<std::string> ApplyTokenizerConfigChatTemplate(const std::string& tokenizer_config_path,
                                                              const std::vector<ChatMessage>& messages,
                                                              bool add_generation_prompt,

@@ -56,6 +56,11 @@ class ChatTemplateFile {
   nlohmann::ordered_json tokens_;                  // bos_token, eos_token, ... as strings
 };
 
+// The chat template of a tokenizer spec as LoadTokenizer takes it (a tokenizer.json path, or its directory):
+// the tokenizer_config.json beside it. kFailedPrecondition for "char" (no template), errors of Load
+// otherwise.
+absl::StatusOr<ChatTemplateFile> LoadTokenizerChatTemplate(const std::string& tokenizer_spec);
+
 // ChatTemplateFile::Load(tokenizer_config_path), then Apply(...).
 absl::StatusOr<std::string> ApplyTokenizerConfigChatTemplate(
     const std::string& tokenizer_config_path, const std::vector<ChatMessage>& messages,

@@ -135,6 +135,7 @@ absl::Status Trainer::Init(std::unique_ptr<reward::RewardClient> reward) {
     tokenizer_spec_ = RunTokenizerSpec(config_.model());
     M1RL_ASSIGN_OR_RETURN(tokenizer_, model::LoadTokenizer(tokenizer_spec_));
     if (comm_->rank() == 0) M1RL_LOG(INFO) << "tokenizer: " << tokenizer_spec_;
+    M1RL_RETURN_IF_ERROR(LoadPromptTemplate());
     M1RL_RETURN_IF_ERROR(BuildPolicy());
     M1RL_RETURN_IF_ERROR(BuildOptimizerAndReward(std::move(reward)));
     M1RL_RETURN_IF_ERROR(BuildLengthBiasWatch());
@@ -266,8 +267,28 @@ model::ForwardOptions Trainer::TrainForwardOptions() const {
   return fwd;
 }
 
-std::vector<int32_t> Trainer::EncodePrompt(const std::string& prompt) const {
-  const bool raw = config_.trainer().prompt_template() == config::TrainerConfig::PROMPT_TEMPLATE_RAW;
+absl::Status Trainer::LoadPromptTemplate() {
+  if (config_.trainer().prompt_template() != config::TrainerConfig::PROMPT_TEMPLATE_TOKENIZER) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<model::ChatTemplateFile> t = model::LoadTokenizerChatTemplate(tokenizer_spec_);
+  M1RL_RETURN_IF_ERROR_WITH(t.status(), "trainer.prompt_template tokenizer (tokenizer ", tokenizer_spec_,
+                            ")");
+  chat_template_ = std::make_shared<const model::ChatTemplateFile>(*std::move(t));
+  if (comm_->rank() == 0)
+    M1RL_LOG(INFO) << "prompt template: the chat template of " << chat_template_->path();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int32_t>> Trainer::EncodePrompt(const std::string& prompt) const {
+  const config::TrainerConfig::PromptTemplate kind = config_.trainer().prompt_template();
+  if (kind == config::TrainerConfig::PROMPT_TEMPLATE_TOKENIZER) {
+    absl::StatusOr<std::string> text =
+        chat_template_->Apply({{"user", prompt}}, /*add_generation_prompt=*/true);
+    M1RL_RETURN_IF_ERROR_WITH(text.status(), "trainer.prompt_template tokenizer");
+    return tokenizer_->Encode(*text);
+  }
+  const bool raw = kind == config::TrainerConfig::PROMPT_TEMPLATE_RAW;
   std::vector<int32_t> ids;
   if (tokenizer_->bos_id() >= 0) ids.push_back(tokenizer_->bos_id());
   std::vector<int32_t> body = tokenizer_->Encode(raw ? prompt : model::FormatPrompt(prompt));
@@ -482,7 +503,7 @@ absl::Status Trainer::RunRound(rollout::Engine& engine, int64_t round,
                                const std::vector<ScheduledPrompt>& global_batch,
                                algorithms::DynamicSampler* dyn, RolloutBatch* batch) {
   if (dyn != nullptr) M1RL_RETURN_IF_ERROR(dyn->BeginRound());
-  RoundRequests rq = MakeRoundRequests(round, global_batch);
+  M1RL_ASSIGN_OR_RETURN(RoundRequests rq, MakeRoundRequests(round, global_batch));
   M1RL_RETURN_IF_ERROR(GenerateAndScore(engine, rq, batch));
   const size_t logged_prompts =
       round == 1 && samples_ != nullptr ? static_cast<size_t>(SamplePromptsPerStep(config_.trainer())) : 0;
@@ -500,8 +521,8 @@ absl::Status Trainer::RunRound(rollout::Engine& engine, int64_t round,
   return absl::OkStatus();
 }
 
-Trainer::RoundRequests Trainer::MakeRoundRequests(int64_t round,
-                                                  const std::vector<ScheduledPrompt>& global_batch) const {
+absl::StatusOr<Trainer::RoundRequests> Trainer::MakeRoundRequests(
+    int64_t round, const std::vector<ScheduledPrompt>& global_batch) const {
   const auto [shard_begin, shard_end] =
       ShardRange(config_.trainer().prompts_per_step(), comm_->rank(), comm_->world_size());
   const uint64_t seed = static_cast<uint64_t>(config_.trainer().seed());
@@ -516,7 +537,7 @@ Trainer::RoundRequests Trainer::MakeRoundRequests(int64_t round,
     req.group_id = absl::StrCat(row.id, "@", step_, ".", round, ".", i);
     req.prompt = row.prompt;
     req.domain = row.domain;
-    req.prompt_token_ids = EncodePrompt(row.prompt);
+    M1RL_ASSIGN_OR_RETURN(req.prompt_token_ids, EncodePrompt(row.prompt));
     req.n = config_.rollout().n_samples();
     req.seed =
         Mix(seed, static_cast<uint64_t>(step_), static_cast<uint64_t>(round), static_cast<uint64_t>(i));
@@ -1108,7 +1129,8 @@ absl::StatusOr<Trainer::SftBatch> Trainer::EncodeSftBatch() {
     const PromptRow& row = *batch[static_cast<size_t>(i)].row;
     const std::string text =
         !row.completion.empty() ? row.completion : absl::StrReplaceAll(tmpl, {{"{answer}", row.answer}});
-    b.prompts.push_back(EncodePrompt(row.prompt));
+    M1RL_ASSIGN_OR_RETURN(std::vector<int32_t> prompt, EncodePrompt(row.prompt));
+    b.prompts.push_back(std::move(prompt));
     std::vector<int32_t> c = tokenizer_->Encode(text);
     if (tokenizer_->eos_id() >= 0) c.push_back(tokenizer_->eos_id());
     b.completion_tokens += static_cast<int64_t>(c.size());
@@ -1222,7 +1244,7 @@ absl::StatusOr<EvalResult> Trainer::EvaluateLocal() {
     r.group_id = absl::StrCat("eval.", row.id, ".", i);
     r.prompt = row.prompt;
     r.domain = row.domain;
-    r.prompt_token_ids = EncodePrompt(row.prompt);
+    M1RL_ASSIGN_OR_RETURN(r.prompt_token_ids, EncodePrompt(row.prompt));
     r.n = 1;
     r.max_new_tokens = rc.max_new_tokens();
     r.sampling = sampling;

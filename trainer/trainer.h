@@ -64,6 +64,10 @@
 #include "trainer/run_schedule.h"
 #include "trainer/samples.h"
 
+namespace m1rl::model {
+class ChatTemplateFile;
+}  // namespace m1rl::model
+
 namespace m1rl::trainer {
 
 struct StepResult {
@@ -158,7 +162,8 @@ class Trainer {
   absl::Status RunRound(rollout::Engine& engine, int64_t round,
                         const std::vector<ScheduledPrompt>& global_batch, algorithms::DynamicSampler* dyn,
                         RolloutBatch* batch);
-  RoundRequests MakeRoundRequests(int64_t round, const std::vector<ScheduledPrompt>& global_batch) const;
+  absl::StatusOr<RoundRequests> MakeRoundRequests(int64_t round,
+                                                  const std::vector<ScheduledPrompt>& global_batch) const;
   absl::Status GenerateAndScore(rollout::Engine& engine, RoundRequests& round, RolloutBatch* batch);
   absl::Status AddGroup(const RoundRequests& round, size_t ri, algorithms::DynamicSampler* dyn,
                         RolloutBatch* batch);
@@ -189,7 +194,10 @@ class Trainer {
   absl::StatusOr<EvalResult> EvaluateLocal();
   absl::Status RecordStep(StepResult& r, Progress* progress, int64_t first_step);
 
-  std::vector<int32_t> EncodePrompt(const std::string& prompt) const;
+  // BOS (when the tokenizer has one) + the prompt per trainer.prompt_template; a template that fails to
+  // render (raise_exception, ...) is an error naming its file.
+  absl::StatusOr<std::vector<int32_t>> EncodePrompt(const std::string& prompt) const;
+  absl::Status LoadPromptTemplate();                 // trainer.prompt_template tokenizer: chat_template_
   model::ForwardOptions HeadForwardOptions() const;  // the configured head precision and chunk
   absl::Status WriteMetrics(int64_t step, const std::map<std::string, double>& values);
 
@@ -206,6 +214,7 @@ class Trainer {
   std::unique_ptr<MetricsWriter> metrics_;        // rank 0 only
   std::unique_ptr<SampleWriter> samples_;         // rank 0 with trainer.metrics_dir and samples per step > 0
   std::unique_ptr<LengthBiasWatch> length_bias_;  // RL with reward.genrm.length_bias.monitor
+  std::shared_ptr<const model::ChatTemplateFile> chat_template_;  // trainer.prompt_template tokenizer
   std::unique_ptr<RunSchedule> schedule_;  // trainer.stages, data.sources: the stage and each step's prompts
   std::optional<PromptDataset> eval_data_;
   algorithms::ResolvedAlgorithm algorithm_;  // trainer.mode rl: the resolved algorithm section
