@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "model/chat_template.h"
 #include "model/config.h"
 
 namespace m1rl::rollout {
@@ -43,7 +44,10 @@ void AddGeneratorFlags(FlagSet& flags, GeneratorOptions* o) {
   flags.AddString("head", &o->head, "LM head precision: ieee_fp32 | tf32 | bf16_fp32_out | bf16");
   flags.AddString("dtype", &o->dtype, "model dtype: float32 | bfloat16 | float64");
   flags.AddString("device", &o->device, "cpu | cuda | cuda:N");
-  flags.AddBool("chat-template", &o->chat_template, "wrap prompts with the chat template");
+  flags.AddString(
+      "prompt-template", &o->prompt_template,
+      "chat (the fixed plain-text template) | raw (the prompt as is) | tokenizer (the chat template of "
+      "the tokenizer's tokenizer_config.json)");
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointGenerator>> CheckpointGenerator::Create(const GeneratorOptions& o) {
@@ -58,6 +62,7 @@ absl::StatusOr<std::unique_ptr<CheckpointGenerator>> CheckpointGenerator::Create
     tok_spec = std::filesystem::exists(in_dir) ? in_dir : "char";
   }
   M1RL_ASSIGN_OR_RETURN(g->tokenizer_, model::LoadTokenizer(tok_spec));
+  M1RL_RETURN_IF_ERROR(g->LoadPromptTemplate(tok_spec));
   M1RL_ASSIGN_OR_RETURN(g->model_, model::HybridModel::LoadHf(o.model_dir, dtype, at::Device(o.device)));
   if (g->tokenizer_->vocab_size() > g->model_->config().vocab_size) {
     return absl::InvalidArgumentError(
@@ -84,9 +89,28 @@ absl::StatusOr<std::unique_ptr<CheckpointGenerator>> CheckpointGenerator::Create
   return g;
 }
 
+absl::Status CheckpointGenerator::LoadPromptTemplate(const std::string& tokenizer_spec) {
+  const std::string& t = options_.prompt_template;
+  if (t == "chat") {
+    prompt_template_ = PromptFileOptions::Template::kChat;
+  } else if (t == "raw") {
+    prompt_template_ = PromptFileOptions::Template::kRaw;
+  } else if (t == "tokenizer") {
+    prompt_template_ = PromptFileOptions::Template::kTokenizer;
+    absl::StatusOr<model::ChatTemplateFile> file = model::LoadTokenizerChatTemplate(tokenizer_spec);
+    M1RL_RETURN_IF_ERROR_WITH(file.status(), "--prompt-template tokenizer (tokenizer ", tokenizer_spec, ")");
+    tokenizer_template_ = std::make_shared<const model::ChatTemplateFile>(*std::move(file));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--prompt-template must be chat, raw or tokenizer, got '", t, "'"));
+  }
+  return absl::OkStatus();
+}
+
 PromptFileOptions CheckpointGenerator::prompt_options(int32_t n) const {
   PromptFileOptions p;
-  p.chat_template = options_.chat_template;
+  p.prompt_template = prompt_template_;
+  p.tokenizer_template = tokenizer_template_;
   p.n = n;
   p.max_new_tokens = static_cast<int32_t>(options_.max_new_tokens);
   p.seed = static_cast<uint64_t>(options_.seed);

@@ -48,12 +48,12 @@ struct GeneratorOptions {
   std::vector<std::string> stop;
   int64_t repetition_run_length = 3000;
   double repetition_threshold = 0.99;
-  bool chat_template = true;
+  std::string prompt_template = "chat";  // chat | raw | tokenizer (PromptFileOptions::Template)
 };
 
 // Declares --model, --tokenizer, --max-new-tokens, --temperature, --top-p, --top-k, --greedy, --seed,
 // --batch-size, --memory-budget-bytes, --prefill-chunk, --max-context, --stop, --repetition-run-length,
-// --repetition-threshold, --head, --dtype, --device and --chat-template on `flags`, bound to `*options`.
+// --repetition-threshold, --head, --dtype, --device and --prompt-template on `flags`, bound to `*options`.
 void AddGeneratorFlags(FlagSet& flags, GeneratorOptions* options);
 
 class CheckpointGenerator {
@@ -70,12 +70,15 @@ class CheckpointGenerator {
   PromptFileOptions prompt_options(int32_t n) const;
 
  private:
+  absl::Status LoadPromptTemplate(const std::string& tokenizer_spec);  // --prompt-template
   explicit CheckpointGenerator(GeneratorOptions options) : options_(std::move(options)) {}
   GeneratorOptions options_;
   std::unique_ptr<model::Tokenizer> tokenizer_;
   std::unique_ptr<model::HybridModel> model_;
   std::unique_ptr<HybridDecodeModel> decode_;  // points into model_
   std::unique_ptr<Engine> engine_;             // points into decode_
+  PromptFileOptions::Template prompt_template_ = PromptFileOptions::Template::kChat;
+  std::shared_ptr<const model::ChatTemplateFile> tokenizer_template_;  // --prompt-template tokenizer
 };
 
 }  // namespace m1rl::rollout

@@ -9,11 +9,29 @@
 
 namespace m1rl::rollout {
 
-GenerationRequest MakeGenerationRequest(const std::string& user_prompt, std::string prompt_id,
-                                        std::string domain, uint64_t seed_index,
-                                        const model::Tokenizer& tokenizer, const PromptFileOptions& options) {
+absl::StatusOr<GenerationRequest> MakeGenerationRequest(const std::string& user_prompt, std::string prompt_id,
+                                                        std::string domain, uint64_t seed_index,
+                                                        const model::Tokenizer& tokenizer,
+                                                        const PromptFileOptions& options) {
   GenerationRequest r;
-  r.prompt = options.chat_template ? model::FormatPrompt(user_prompt) : user_prompt;
+  switch (options.prompt_template) {
+    case PromptFileOptions::Template::kChat:
+      r.prompt = model::FormatPrompt(user_prompt);
+      break;
+    case PromptFileOptions::Template::kRaw:
+      r.prompt = user_prompt;
+      break;
+    case PromptFileOptions::Template::kTokenizer: {
+      if (options.tokenizer_template == nullptr) {
+        return absl::FailedPreconditionError("prompt template 'tokenizer' without a loaded chat template");
+      }
+      absl::StatusOr<std::string> text =
+          options.tokenizer_template->Apply({{"user", user_prompt}}, /*add_generation_prompt=*/true);
+      if (!text.ok()) return text.status();
+      r.prompt = *std::move(text);
+      break;
+    }
+  }
   r.prompt_id = std::move(prompt_id);
   r.domain = std::move(domain);
   r.prompt_token_ids = tokenizer.Encode(r.prompt);
@@ -51,10 +69,13 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string&
     if (row.contains("id")) id = row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump();
     std::string domain;
     if (row.contains("domain") && row["domain"].is_string()) domain = row["domain"].get<std::string>();
-    GenerationRequest r =
+    absl::StatusOr<GenerationRequest> r =
         MakeGenerationRequest(row["prompt"].get<std::string>(), std::move(id), std::move(domain),
                               static_cast<uint64_t>(line_no), tokenizer, options);
-    requests.push_back(std::move(r));
+    if (!r.ok()) {
+      return absl::Status(r.status().code(), absl::StrCat(path, ":", line_no, ": ", r.status().message()));
+    }
+    requests.push_back(*std::move(r));
   }
   return requests;
 }

@@ -1,8 +1,11 @@
 #include "rollout/prompt_file.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -52,7 +55,7 @@ TEST(PromptFileTest, ReadsRowsWithDefaultsTemplateAndBos) {
   EXPECT_EQ(rs[0].seed, 2u * 1000003u + 1u);
   EXPECT_EQ(rs[2].seed, 2u * 1000003u + 4u);
 
-  opts.chat_template = false;
+  opts.prompt_template = PromptFileOptions::Template::kRaw;
   M1RL_ASSERT_OK_AND_ASSIGN(auto raw, ReadPromptFile(path, tok, opts));
   EXPECT_EQ(raw[1].prompt, "c");
   EXPECT_THAT(raw[1].prompt_token_ids, ElementsAre(1, tok.Encode("c")[0]));
@@ -70,6 +73,41 @@ TEST(PromptFileTest, ErrorsNameFileAndLine) {
   EXPECT_THAT(ReadPromptFile(no_prompt, tok, {}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("prompts_noprompt.jsonl:1: missing string field \"prompt\"")));
+}
+
+// PromptFileOptions::Template::kTokenizer: one user turn through a tokenizer_config.json's Jinja template
+// (text written by hand from the template); a template that raises names the prompts file and line.
+TEST(PromptFileTest, TokenizerTemplateRendersEachPrompt) {
+  const std::string dir = ::testing::TempDir() + "prompt_file_tmpl";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/tokenizer_config.json")
+      << R"({"chat_template": "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %})"
+         R"({% if add_generation_prompt %}[assistant]{% endif %}"})";
+  M1RL_ASSERT_OK_AND_ASSIGN(model::ChatTemplateFile file, model::LoadTokenizerChatTemplate(dir));
+  model::CharTokenizer tok;
+  PromptFileOptions opts;
+  opts.prompt_template = PromptFileOptions::Template::kTokenizer;
+  opts.tokenizer_template = std::make_shared<const model::ChatTemplateFile>(file);
+  const std::string path = WriteTemp("prompts_tmpl.jsonl", "{\"prompt\": \"2+2\"}\n{\"prompt\": \"x\"}\n");
+  M1RL_ASSERT_OK_AND_ASSIGN(auto rs, ReadPromptFile(path, tok, opts));
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].prompt, "[user]2+2[assistant]");
+  EXPECT_EQ(rs[1].prompt, "[user]x[assistant]");
+  std::vector<int32_t> expected = tok.Encode("[user]x[assistant]");
+  expected.insert(expected.begin(), tok.bos_id());
+  EXPECT_EQ(rs[1].prompt_token_ids, expected);
+
+  std::ofstream(dir + "/tokenizer_config.json")
+      << R"({"chat_template": "{{ raise_exception('single turns only') }}"})";
+  M1RL_ASSERT_OK_AND_ASSIGN(model::ChatTemplateFile raising, model::LoadTokenizerChatTemplate(dir));
+  opts.tokenizer_template = std::make_shared<const model::ChatTemplateFile>(raising);
+  const absl::Status status = ReadPromptFile(path, tok, opts).status();
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::AllOf(HasSubstr("prompts_tmpl.jsonl:1"), HasSubstr("single turns only")));
+  opts.tokenizer_template = nullptr;
+  EXPECT_THAT(ReadPromptFile(path, tok, opts),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("without a loaded chat template")));
 }
 
 }  // namespace

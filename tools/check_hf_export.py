@@ -97,7 +97,7 @@ def write_prompts(path, texts):
 def m1rl_command(m1rl, model_dir, prompt_file, out_file, max_new_tokens, device):
     return [m1rl, "generate", "--model", model_dir, "--prompts", prompt_file, "--out", out_file, "--n", "1",
             "--greedy", "--temperature", "1", "--dtype", "float32", "--head", "ieee_fp32", "--device", device,
-            "--max-new-tokens", str(max_new_tokens), "--chat-template=false", "--repetition-run-length", "0"]
+            "--max-new-tokens", str(max_new_tokens), "--prompt-template", "raw", "--repetition-run-length", "0"]
 
 
 def read_completions(out_file, n):

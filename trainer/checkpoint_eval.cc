@@ -12,14 +12,16 @@ namespace {
 
 using ScoreMap = std::map<std::pair<size_t, int>, rl::ScoreResult>;  // (row, sample) -> reply
 
-std::vector<rollout::GenerationRequest> MakeRequests(const PromptDataset& data, const model::Tokenizer& tok,
-                                                     const rollout::PromptFileOptions& options) {
+absl::StatusOr<std::vector<rollout::GenerationRequest>> MakeRequests(
+    const PromptDataset& data, const model::Tokenizer& tok, const rollout::PromptFileOptions& options) {
   std::vector<rollout::GenerationRequest> requests;
   requests.reserve(data.size());
   for (size_t i = 0; i < data.size(); ++i) {
     const PromptRow& row = data.row(i);
-    rollout::GenerationRequest r = rollout::MakeGenerationRequest(
+    absl::StatusOr<rollout::GenerationRequest> made = rollout::MakeGenerationRequest(
         row.prompt, row.id, row.domain, static_cast<uint64_t>(row.line), tok, options);
+    M1RL_RETURN_IF_ERROR_WITH(made.status(), "eval row ", row.id);
+    rollout::GenerationRequest r = *std::move(made);
     r.group_id = absl::StrCat("eval.", i);  // unique even when ids repeat
     requests.push_back(std::move(r));
   }
@@ -55,7 +57,8 @@ absl::StatusOr<CheckpointEvalResult> EvaluateCheckpoint(const PromptDataset& dat
                                                         const CheckpointEvalOptions& options) {
   if (options.prompt.n < 1)
     return absl::InvalidArgumentError(absl::StrCat("--n must be >= 1, got ", options.prompt.n));
-  const std::vector<rollout::GenerationRequest> requests = MakeRequests(data, tokenizer, options.prompt);
+  M1RL_ASSIGN_OR_RETURN(const std::vector<rollout::GenerationRequest> requests,
+                        MakeRequests(data, tokenizer, options.prompt));
   ScoreMap scores;
   M1RL_ASSIGN_OR_RETURN(const std::vector<rollout::RequestOutput> outputs,
                         GenerateAndScore(data, requests, engine, reward, &scores));

@@ -6,9 +6,10 @@
 //
 // Generation flags: rollout/checkpoint_generator.h (shared with `m1rl eval`). Input rows: {"prompt": "...",
 // "id": "...", "domain": "..."} (rollout/prompt_file.h: "id" defaults to the line number; with
-// --chat-template, the default, the prompt is wrapped by model::FormatPrompt). Output: one rl.Completion per
-// line (proto JSON, proto field names) in finishing order, flushed per line; a progress line (tokens/s,
-// sequences done, ETA) on stderr; a summary at the end.
+// --prompt-template chat, the default, the prompt is wrapped by model::FormatPrompt; raw: as is; tokenizer:
+// the checkpoint tokenizer's chat template). Output: one rl.Completion per line (proto JSON, proto field
+// names) in finishing order, flushed per line; a progress line (tokens/s, sequences done, ETA) on stderr; a
+// summary at the end.
 #include <c10/util/Exception.h>
 #include <google/protobuf/util/json_util.h>
 
