@@ -108,6 +108,22 @@ absl::StatusOr<std::string> ChatTemplateFile::Apply(const std::vector<ChatMessag
   return rendered;
 }
 
+absl::StatusOr<std::string> RenderPrompt(const std::string& user_prompt, PromptTemplate kind,
+                                         const ChatTemplateFile* tokenizer_template) {
+  switch (kind) {
+    case PromptTemplate::kChat:
+      return FormatPrompt(user_prompt);
+    case PromptTemplate::kRaw:
+      return user_prompt;
+    case PromptTemplate::kTokenizer:
+      break;
+  }
+  if (tokenizer_template == nullptr) {
+    return absl::FailedPreconditionError("prompt template 'tokenizer' without a loaded chat template");
+  }
+  return tokenizer_template->Apply({{"user", user_prompt}}, /*add_generation_prompt=*/true);
+}
+
 absl::StatusOr<ChatTemplateFile> LoadTokenizerChatTemplate(const std::string& tokenizer_spec) {
   if (tokenizer_spec.empty() || tokenizer_spec == "char") {
     return absl::FailedPreconditionError(

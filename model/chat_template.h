@@ -61,6 +61,15 @@ class ChatTemplateFile {
 // otherwise.
 absl::StatusOr<ChatTemplateFile> LoadTokenizerChatTemplate(const std::string& tokenizer_spec);
 
+// How a single-turn prompt becomes text: kChat FormatPrompt (the fixed plain-text template above), kRaw as
+// is, kTokenizer one user turn through a tokenizer_config.json's template with add_generation_prompt.
+enum class PromptTemplate { kChat, kRaw, kTokenizer };
+
+// `user_prompt` as text per `kind`. kTokenizer needs `tokenizer_template` (kFailedPrecondition when null);
+// a template that fails to render returns its error (naming its file).
+absl::StatusOr<std::string> RenderPrompt(const std::string& user_prompt, PromptTemplate kind,
+                                         const ChatTemplateFile* tokenizer_template);
+
 // ChatTemplateFile::Load(tokenizer_config_path), then Apply(...).
 absl::StatusOr<std::string> ApplyTokenizerConfigChatTemplate(
     const std::string& tokenizer_config_path, const std::vector<ChatMessage>& messages,

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "model/chat_template.h"
 
 namespace m1rl::rollout {
@@ -14,24 +15,8 @@ absl::StatusOr<GenerationRequest> MakeGenerationRequest(const std::string& user_
                                                         const model::Tokenizer& tokenizer,
                                                         const PromptFileOptions& options) {
   GenerationRequest r;
-  switch (options.prompt_template) {
-    case PromptFileOptions::Template::kChat:
-      r.prompt = model::FormatPrompt(user_prompt);
-      break;
-    case PromptFileOptions::Template::kRaw:
-      r.prompt = user_prompt;
-      break;
-    case PromptFileOptions::Template::kTokenizer: {
-      if (options.tokenizer_template == nullptr) {
-        return absl::FailedPreconditionError("prompt template 'tokenizer' without a loaded chat template");
-      }
-      absl::StatusOr<std::string> text =
-          options.tokenizer_template->Apply({{"user", user_prompt}}, /*add_generation_prompt=*/true);
-      if (!text.ok()) return text.status();
-      r.prompt = *std::move(text);
-      break;
-    }
-  }
+  M1RL_ASSIGN_OR_RETURN(
+      r.prompt, model::RenderPrompt(user_prompt, options.prompt_template, options.tokenizer_template.get()));
   r.prompt_id = std::move(prompt_id);
   r.domain = std::move(domain);
   r.prompt_token_ids = tokenizer.Encode(r.prompt);
@@ -72,9 +57,7 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadPromptFile(const std::string&
     absl::StatusOr<GenerationRequest> r =
         MakeGenerationRequest(row["prompt"].get<std::string>(), std::move(id), std::move(domain),
                               static_cast<uint64_t>(line_no), tokenizer, options);
-    if (!r.ok()) {
-      return absl::Status(r.status().code(), absl::StrCat(path, ":", line_no, ": ", r.status().message()));
-    }
+    M1RL_RETURN_IF_ERROR_WITH(r.status(), path, ":", line_no);
     requests.push_back(*std::move(r));
   }
   return requests;

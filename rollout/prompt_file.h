@@ -23,9 +23,8 @@
 namespace m1rl::rollout {
 
 struct PromptFileOptions {
-  // kChat: model::FormatPrompt (the fixed plain-text template); kRaw: the prompt as is; kTokenizer: one user
-  // turn through `tokenizer_template` (a tokenizer_config.json's Jinja template), add_generation_prompt.
-  enum class Template { kChat, kRaw, kTokenizer };
+  // model::RenderPrompt's kinds: kChat (model::FormatPrompt), kRaw, kTokenizer (`tokenizer_template`).
+  using Template = model::PromptTemplate;
   Template prompt_template = Template::kChat;
   std::shared_ptr<const model::ChatTemplateFile> tokenizer_template;  // required with kTokenizer
   int32_t n = 1;

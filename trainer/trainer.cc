@@ -267,6 +267,21 @@ model::ForwardOptions Trainer::TrainForwardOptions() const {
   return fwd;
 }
 
+namespace {
+
+model::PromptTemplate RenderKind(config::TrainerConfig::PromptTemplate kind) {
+  switch (kind) {
+    case config::TrainerConfig::PROMPT_TEMPLATE_RAW:
+      return model::PromptTemplate::kRaw;
+    case config::TrainerConfig::PROMPT_TEMPLATE_TOKENIZER:
+      return model::PromptTemplate::kTokenizer;
+    default:
+      return model::PromptTemplate::kChat;
+  }
+}
+
+}  // namespace
+
 absl::Status Trainer::LoadPromptTemplate() {
   if (config_.trainer().prompt_template() != config::TrainerConfig::PROMPT_TEMPLATE_TOKENIZER) {
     return absl::OkStatus();
@@ -281,17 +296,14 @@ absl::Status Trainer::LoadPromptTemplate() {
 }
 
 absl::StatusOr<std::vector<int32_t>> Trainer::EncodePrompt(const std::string& prompt) const {
-  const config::TrainerConfig::PromptTemplate kind = config_.trainer().prompt_template();
-  if (kind == config::TrainerConfig::PROMPT_TEMPLATE_TOKENIZER) {
-    absl::StatusOr<std::string> text =
-        chat_template_->Apply({{"user", prompt}}, /*add_generation_prompt=*/true);
-    M1RL_RETURN_IF_ERROR_WITH(text.status(), "trainer.prompt_template tokenizer");
-    return tokenizer_->Encode(*text);
-  }
-  const bool raw = kind == config::TrainerConfig::PROMPT_TEMPLATE_RAW;
+  const model::PromptTemplate render = RenderKind(config_.trainer().prompt_template());
+  absl::StatusOr<std::string> text = model::RenderPrompt(prompt, render, chat_template_.get());
+  M1RL_RETURN_IF_ERROR_WITH(text.status(), "trainer.prompt_template tokenizer");  // only it can fail
+  // The tokenizer's template writes BOS itself where the model wants one.
+  if (render == model::PromptTemplate::kTokenizer) return tokenizer_->Encode(*text);
   std::vector<int32_t> ids;
   if (tokenizer_->bos_id() >= 0) ids.push_back(tokenizer_->bos_id());
-  std::vector<int32_t> body = tokenizer_->Encode(raw ? prompt : model::FormatPrompt(prompt));
+  std::vector<int32_t> body = tokenizer_->Encode(*text);
   ids.insert(ids.end(), body.begin(), body.end());
   return ids;
 }
