@@ -666,11 +666,73 @@ at::Tensor HybridModel::RunLayers(const at::Tensor& input_ids,  // [T] int64
   return ops::RmsNorm(h, w_->final_norm, config_.rms_norm_eps, ComputeDtype(dtype_));
 }
 
+// Softmax (GQA) attention mixer of full-attention layer `full_ord` (MODEL.md §5): packed sequences through
+// AttendPacked or one sequence at a time; with `seqs`, keys and values append to each sequence's cache, and
+// a decode step of one token per sequence attends over all caches in one padded batch.
+at::Tensor HybridModel::SoftmaxMixer(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                                     const std::vector<int64_t>& cu_seqlens,
+                                     const at::Tensor& pos,  // [T]
+                                     std::vector<SequenceState*>* seqs, bool decode, int64_t full_ord) const {
+  const int64_t t = u.size(0);
+  const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads, dim = config_.head_dim;
+  const at::Tensor q =
+      ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
+  const at::Tensor k =
+      ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
+  const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
+  std::vector<at::Tensor> outs;
+  if (seqs == nullptr) {
+    at::Tensor packed = AttendPacked(q, k, v, cu_seqlens);
+    if (packed.defined()) outs.push_back(packed);
+  }
+  const bool batched = !outs.empty();
+  // One new token per sequence (decode): attend over all caches in one padded batch.
+  bool decode_batch = seqs != nullptr && decode && batch >= 2;
+  for (int64_t b = 0; b < batch && decode_batch; ++b) decode_batch = cu_seqlens[b + 1] - cu_seqlens[b] == 1;
+  std::vector<int64_t> cache_len;
+  for (int64_t b = 0; b < batch && !batched; ++b) {
+    const int64_t s0 = cu_seqlens[b], n = cu_seqlens[b + 1] - cu_seqlens[b];
+    if (n == 0) continue;
+    const at::Tensor kb = k.narrow(0, s0, n).permute({1, 0, 2});  // [N_kv, n, d]
+    const at::Tensor vb = v.narrow(0, s0, n).permute({1, 0, 2});
+    if (seqs == nullptr) {
+      at::Tensor o;
+      if (!ops::FusedCausalAttention(q.narrow(0, s0, n), k.narrow(0, s0, n), v.narrow(0, s0, n), &o)) {
+        o = AttendOne(q.narrow(0, s0, n), kb, vb, 0);
+      }
+      outs.push_back(o);
+      continue;
+    }
+    SequenceState* s = (*seqs)[b];
+    const int64_t p0 = s->num_tokens_;
+    at::Tensor& kc = s->keys_[full_ord];
+    at::Tensor& vc = s->values_[full_ord];
+    if (kc.size(1) < p0 + n) {  // grow by doubling: amortised O(1) copies per token
+      const int64_t cap = std::max<int64_t>({2 * kc.size(1), p0 + n, 16});
+      at::Tensor nk = at::empty({kv, cap, dim}, kc.options());
+      at::Tensor nv = at::empty({kv, cap, dim}, vc.options());
+      nk.narrow(1, 0, p0).copy_(kc.narrow(1, 0, p0));
+      nv.narrow(1, 0, p0).copy_(vc.narrow(1, 0, p0));
+      kc = nk;
+      vc = nv;
+    }
+    kc.narrow(1, p0, n).copy_(kb);
+    vc.narrow(1, p0, n).copy_(vb);
+    if (decode_batch) {
+      cache_len.push_back(p0 + n);
+      continue;
+    }
+    outs.push_back(AttendOne(q.narrow(0, s0, n), kc.narrow(1, 0, p0 + n), vc.narrow(1, 0, p0 + n), p0));
+  }
+  if (decode_batch) outs.push_back(AttendDecodeBatch(q, *seqs, full_ord, cache_len));
+  return ops::Linear(at::cat(outs, 0), l.o_proj);
+}
+
 at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
                                       size_t begin, size_t end, const std::vector<int64_t>& cu_seqlens,
                                       const at::Tensor& pos,  // [T]
                                       std::vector<SequenceState*>* seqs, bool decode, AuxStats* aux) const {
-  const int64_t t = h.size(0);
   const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
   int64_t lin_ord = 0;  // ordinals of layer `begin` within its type
   int64_t full_ord = 0;
@@ -692,61 +754,7 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
       }
       ++lin_ord;
     } else {
-      const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads,
-                    dim = config_.head_dim;
-      const at::Tensor q =
-          ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
-      const at::Tensor k =
-          ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
-      const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
-      std::vector<at::Tensor> outs;
-      if (seqs == nullptr) {
-        at::Tensor packed = AttendPacked(q, k, v, cu_seqlens);
-        if (packed.defined()) outs.push_back(packed);
-      }
-      const bool batched = !outs.empty();
-      // One new token per sequence (decode): attend over all caches in one padded batch.
-      bool decode_batch = seqs != nullptr && decode && batch >= 2;
-      for (int64_t b = 0; b < batch && decode_batch; ++b)
-        decode_batch = cu_seqlens[b + 1] - cu_seqlens[b] == 1;
-      std::vector<int64_t> cache_len;
-      for (int64_t b = 0; b < batch && !batched; ++b) {
-        const int64_t s0 = cu_seqlens[b], n = cu_seqlens[b + 1] - cu_seqlens[b];
-        if (n == 0) continue;
-        const at::Tensor kb = k.narrow(0, s0, n).permute({1, 0, 2});  // [N_kv, n, d]
-        const at::Tensor vb = v.narrow(0, s0, n).permute({1, 0, 2});
-        if (seqs == nullptr) {
-          at::Tensor o;
-          if (!ops::FusedCausalAttention(q.narrow(0, s0, n), k.narrow(0, s0, n), v.narrow(0, s0, n), &o)) {
-            o = AttendOne(q.narrow(0, s0, n), kb, vb, 0);
-          }
-          outs.push_back(o);
-          continue;
-        }
-        SequenceState* s = (*seqs)[b];
-        const int64_t p0 = s->num_tokens_;
-        at::Tensor& kc = s->keys_[full_ord];
-        at::Tensor& vc = s->values_[full_ord];
-        if (kc.size(1) < p0 + n) {  // grow by doubling: amortised O(1) copies per token
-          const int64_t cap = std::max<int64_t>({2 * kc.size(1), p0 + n, 16});
-          at::Tensor nk = at::empty({kv, cap, dim}, kc.options());
-          at::Tensor nv = at::empty({kv, cap, dim}, vc.options());
-          nk.narrow(1, 0, p0).copy_(kc.narrow(1, 0, p0));
-          nv.narrow(1, 0, p0).copy_(vc.narrow(1, 0, p0));
-          kc = nk;
-          vc = nv;
-        }
-        kc.narrow(1, p0, n).copy_(kb);
-        vc.narrow(1, p0, n).copy_(vb);
-        if (decode_batch) {
-          cache_len.push_back(p0 + n);
-          continue;
-        }
-        outs.push_back(AttendOne(q.narrow(0, s0, n), kc.narrow(1, 0, p0 + n), vc.narrow(1, 0, p0 + n), p0));
-      }
-      if (decode_batch) outs.push_back(AttendDecodeBatch(q, *seqs, full_ord, cache_len));
-      mixed = ops::Linear(at::cat(outs, 0), l.o_proj);
-      ++full_ord;
+      mixed = SoftmaxMixer(l, u, cu_seqlens, pos, seqs, decode, full_ord++);
     }
     const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
     const at::Tensor u2 = ops::RmsNorm(h1, l.post_norm, config_.rms_norm_eps, compute_dtype_);

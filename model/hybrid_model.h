@@ -243,6 +243,9 @@ class HybridModel {
   std::vector<std::pair<std::string, at::Tensor>> HfViews() const;
   at::Tensor LightningMixer(const LayerWeights& l, const at::Tensor& u,  // [T, H]
                             const std::vector<int64_t>& cu_seqlens, at::Tensor* states, bool decode) const;
+  at::Tensor SoftmaxMixer(const LayerWeights& l, const at::Tensor& u,                     // [T, H]
+                          const std::vector<int64_t>& cu_seqlens, const at::Tensor& pos,  // [T]
+                          std::vector<SequenceState*>* seqs, bool decode, int64_t full_ord) const;
   at::Tensor MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
                  AuxStats* aux) const;
   at::Tensor MoeLoop(const LayerWeights& l, const at::Tensor& u,  // [T, H]
