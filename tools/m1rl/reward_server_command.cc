@@ -13,6 +13,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "common/status_macros.h"
 #include "reward/genrm/engine_judge.h"
 #include "reward/service/engine.h"
 #include "reward/service/genrm_registry.h"
@@ -38,6 +39,30 @@ std::string CountersLine(const rl::InfoResponse& info) {
                     " no_answer=", d.no_answer(), " non_ok=", d.non_ok());
   }
   return line;
+}
+
+// --config: the sandboxed domain "code" (reward.code / reward.sandbox) and the GenRM domain "general"
+// (reward.genrm; the in-process judge runs on the rollout engine); their protections go into options.
+absl::Status AddConfiguredVerifiers(const std::string& config_path, VerifierRegistry* verifiers,
+                                    EngineOptions* options) {
+  M1RL_ASSIGN_OR_RETURN(const config::RunConfig config, LoadConfig(config_path));
+  M1RL_RETURN_IF_ERROR(AddSandboxedVerifiers(config.reward(), verifiers, &options->protections));
+  return AddGenrmVerifier(config.reward(), verifiers, &options->protections,
+                          [](const config::GenrmConfig& g) -> absl::StatusOr<std::shared_ptr<genrm::Judge>> {
+                            return genrm::EngineJudge::FromConfig(g.in_process());
+                          });
+}
+
+// Serves until SIGTERM/SIGINT, printing the engine's counters every stats_interval_s seconds (0: never).
+void WaitForStopSignal(const ScoringEngine& engine, int64_t stats_interval_s) {
+  auto last_stats = Clock::now();
+  while (g_stop_signal == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (stats_interval_s > 0 && Clock::now() - last_stats >= std::chrono::seconds(stats_interval_s)) {
+      last_stats = Clock::now();
+      std::cout << CountersLine(engine.Info()) << std::endl;
+    }
+  }
 }
 
 int RunRewardServer(const std::vector<std::string>& args) {
@@ -93,17 +118,7 @@ int RunRewardServer(const std::vector<std::string>& args) {
   options.rules.format.require_think = require_think;
   std::unique_ptr<VerifierRegistry> verifiers = DefaultVerifierRegistry();
   if (!config_path.empty()) {
-    absl::StatusOr<config::RunConfig> config = LoadConfig(config_path);
-    absl::Status added = config.ok()
-                             ? AddSandboxedVerifiers(config->reward(), verifiers.get(), &options.protections)
-                             : config.status();
-    if (added.ok()) {
-      added =
-          AddGenrmVerifier(config->reward(), verifiers.get(), &options.protections,
-                           [](const config::GenrmConfig& g) -> absl::StatusOr<std::shared_ptr<genrm::Judge>> {
-                             return genrm::EngineJudge::FromConfig(g.in_process());
-                           });
-    }
+    const absl::Status added = AddConfiguredVerifiers(config_path, verifiers.get(), &options);
     if (!added.ok()) {
       std::cerr << "m1rl reward-server: " << added.message() << "\n";
       return 2;
@@ -132,14 +147,7 @@ int RunRewardServer(const std::vector<std::string>& args) {
   for (const std::string& d : registry->Domains()) absl::StrAppend(&domains, domains.empty() ? "" : ",", d);
   std::cout << "reward-server: domains=" << domains << " workers=" << workers << " queue=" << queue << "\n";
   std::cout << "listening on " << (*server)->address() << std::endl;
-  auto last_stats = Clock::now();
-  while (g_stop_signal == 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (stats_interval_s > 0 && Clock::now() - last_stats >= std::chrono::seconds(stats_interval_s)) {
-      last_stats = Clock::now();
-      std::cout << CountersLine(shared_engine->Info()) << std::endl;
-    }
-  }
+  WaitForStopSignal(*shared_engine, stats_interval_s);
   std::cout << "reward-server: signal " << g_stop_signal << ", shutting down (grace " << grace_ms << " ms)"
             << std::endl;
   (*server)->Shutdown(std::chrono::milliseconds(grace_ms));
