@@ -284,6 +284,37 @@ absl::StatusOr<RopeConvention> ReadRopeConvention(const json& j, std::optional<R
   return requested ? *requested : recorded.value_or(RopeConvention::kM1);
 }
 
+// The layer schedule: layer_types (transformers) wins over attn_type_list (M1); neither: the default.
+absl::Status ReadLayerSchedule(const json& j, ModelConfig* c) {
+  if (auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return absl::InvalidArgumentError("config.json: 'layer_types' must be a list");
+    for (size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat("config.json: layer_types[", i, "] must be a string"));
+      }
+      auto t = ParseLayerType((*it)[i].get<std::string>());
+      if (!t.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: layer_types[", i, "]: ", t.status().message()));
+      c->layer_types.push_back(*t);
+    }
+  } else if (auto it2 = j.find("attn_type_list"); it2 != j.end() && !it2->is_null()) {
+    if (!it2->is_array()) return absl::InvalidArgumentError("config.json: 'attn_type_list' must be a list");
+    for (size_t i = 0; i < it2->size(); ++i) {
+      const json& v = (*it2)[i];
+      if (!v.is_number_integer() || (v.get<int64_t>() != 0 && v.get<int64_t>() != 1)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: attn_type_list[", i, "] must be 0 or 1, got ", v.dump()));
+      }
+      c->layer_types.push_back(v.get<int64_t>() == 1 ? LayerType::kFullAttention
+                                                     : LayerType::kLinearAttention);
+    }
+  } else {
+    c->layer_types = DefaultSchedule(c->num_hidden_layers);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j,
@@ -329,33 +360,7 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j,
     c.rotary_dim = static_cast<int64_t>(std::llround(partial * static_cast<double>(c.head_dim)));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "rotary_dim", &c.rotary_dim, false));
 
-  // Schedule: layer_types (transformers) wins over attn_type_list (M1).
-  if (auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
-    if (!it->is_array()) return absl::InvalidArgumentError("config.json: 'layer_types' must be a list");
-    for (size_t i = 0; i < it->size(); ++i) {
-      if (!(*it)[i].is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat("config.json: layer_types[", i, "] must be a string"));
-      }
-      auto t = ParseLayerType((*it)[i].get<std::string>());
-      if (!t.ok())
-        return absl::InvalidArgumentError(
-            absl::StrCat("config.json: layer_types[", i, "]: ", t.status().message()));
-      c.layer_types.push_back(*t);
-    }
-  } else if (auto it2 = j.find("attn_type_list"); it2 != j.end() && !it2->is_null()) {
-    if (!it2->is_array()) return absl::InvalidArgumentError("config.json: 'attn_type_list' must be a list");
-    for (size_t i = 0; i < it2->size(); ++i) {
-      const json& v = (*it2)[i];
-      if (!v.is_number_integer() || (v.get<int64_t>() != 0 && v.get<int64_t>() != 1)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("config.json: attn_type_list[", i, "] must be 0 or 1, got ", v.dump()));
-      }
-      c.layer_types.push_back(v.get<int64_t>() == 1 ? LayerType::kFullAttention
-                                                    : LayerType::kLinearAttention);
-    }
-  } else {
-    c.layer_types = DefaultSchedule(c.num_hidden_layers);
-  }
+  M1RL_RETURN_IF_ERROR(ReadLayerSchedule(j, &c));
 
   // Residual placement. This model is M1's post-norm DeepNorm (MODEL.md §3). transformers' MiniMax is always
   // post-norm, but M1's remote code reads `postnorm` with default false: an M1-format config
