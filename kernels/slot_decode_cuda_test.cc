@@ -134,29 +134,41 @@ double RelErr(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble).cpu() - bd).abs().max().item<double>() / bd.abs().max().item<double>();
 }
 
-TEST(CudaSlotDecodeTest, AppendAndAttendMatchReference) {
-  if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
-  at::manual_seed(3);
+// One (heads, kv heads, head_dim) shape: append then attend on the device vs the float64 reference.
+void CheckAppendAndAttend(int64_t heads, int64_t kv, int64_t dim) {
   for (at::ScalarType dt : {at::kFloat, at::kBFloat16}) {
-    const int64_t slots = 6, max_tokens = 3000, kv = 2, heads = 8, dim = 64, b = 4;
+    const int64_t slots = 6, max_tokens = 3000, b = 4;
     const auto opts = at::TensorOptions().dtype(dt);
     at::Tensor kc = at::randn({slots, max_tokens, kv, dim}, opts),
                vc = at::randn({slots, max_tokens, kv, dim}, opts);
     const at::Tensor k_new = at::randn({b, kv, dim}, opts), v_new = at::randn({b, kv, dim}, opts);
     const at::Tensor q = at::randn({b, heads, dim}, opts);
     const at::Tensor slot_idx = at::tensor(std::vector<int32_t>{4, 0, 2, 5});
-    const at::Tensor pos = at::tensor(std::vector<int64_t>{0, 17, 2999, 1100});
+    // Positions on a tile edge (63, 64) and a split edge (255), the first and the last row.
+    const at::Tensor pos = at::tensor(std::vector<int64_t>{0, 63, 2999, 255});
     at::Tensor kc_d = kc.to(kCuda), vc_d = vc.to(kCuda);
     KvCacheAppend(k_new, v_new, kc, vc, slot_idx, pos);
     KvCacheAppend(k_new.to(kCuda), v_new.to(kCuda), kc_d, vc_d, slot_idx.to(kCuda), pos.to(kCuda));
     EXPECT_TRUE(kc_d.cpu().equal(kc));
     EXPECT_TRUE(vc_d.cpu().equal(vc));
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
     const at::Tensor ref =
-        DecodeAttention(q.to(at::kDouble), kc.to(at::kDouble), vc.to(at::kDouble), slot_idx, pos, 0.125);
-    const at::Tensor out = DecodeAttention(q.to(kCuda), kc_d, vc_d, slot_idx.to(kCuda), pos.to(kCuda), 0.125);
+        DecodeAttention(q.to(at::kDouble), kc.to(at::kDouble), vc.to(at::kDouble), slot_idx, pos, scale);
+    const at::Tensor out = DecodeAttention(q.to(kCuda), kc_d, vc_d, slot_idx.to(kCuda), pos.to(kCuda), scale);
     // fp32: softmax over <= 3000 keys in fp32, ~1e-6; bf16: output rounding 2^-9.
-    EXPECT_LT(RelErr(out, ref), dt == at::kFloat ? 1e-5 : 8e-3) << dt;
+    EXPECT_LT(RelErr(out, ref), dt == at::kFloat ? 1e-5 : 8e-3)
+        << dt << " heads " << heads << " kv " << kv << " dim " << dim;
   }
+}
+
+TEST(CudaSlotDecodeTest, AppendAndAttendMatchReference) {
+  if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(3);
+  CheckAppendAndAttend(8, 2, 64);    // groups of 4
+  CheckAppendAndAttend(4, 4, 128);   // no grouping
+  CheckAppendAndAttend(16, 2, 128);  // groups of 8
+  CheckAppendAndAttend(8, 1, 256);   // one kv head, the widest head: > 48 KiB of shared memory
+  CheckAppendAndAttend(6, 3, 96);
 }
 
 TEST(CudaSlotDecodeTest, LightningStatePoolMatchesReference) {

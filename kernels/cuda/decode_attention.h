@@ -8,8 +8,9 @@
 //   q, out [B, H, d]; k_new, v_new [B, N_kv, d]; k_cache, v_cache [num_slots, max_tokens, N_kv, d].
 // Query head h reads kv head h / (H / N_kv) (GQA). Scores q·k·scale, softmax and the weighted sum of V in
 // fp32. Split-K: the keys are cut into `num_splits` ranges of ceil(max_tokens / num_splits) keys, each range
-// reduced by one block into `partial` (fp32 [B, H, num_splits, d + 2]: max, sum, acc[d]) and merged by a
-// second kernel, so long contexts fill the chip at small batch.
+// reduced into `partial` (fp32 [B, H, num_splits, d + 2]: max, sum, acc[d]) and merged by a second kernel, so
+// long contexts fill the chip at small batch. One block per (sequence, kv head, range) serves all H / N_kv
+// query heads of its group, so every cached key and value row is read from memory once per step.
 #ifndef M1RL_KERNELS_CUDA_DECODE_ATTENTION_H_
 #define M1RL_KERNELS_CUDA_DECODE_ATTENTION_H_
 
@@ -48,7 +49,7 @@ struct DecodeAttentionArgs {
 };
 // Split count used for a cache of `max_tokens` rows (depends on nothing else).
 int64_t DecodeAttentionSplits(int64_t max_tokens);
-// REQUIRES head_dim <= 256, H a multiple of N_kv.
+// REQUIRES head_dim <= 256 (even for bf16), H a multiple of N_kv.
 cudaError_t DecodeAttention(const DecodeAttentionArgs& args, cudaStream_t stream);
 
 }  // namespace m1rl::cuda
