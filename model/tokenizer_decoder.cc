@@ -145,11 +145,13 @@ class StripStage final : public Stage {
     if (content_.empty()) return;
     for (Token& t : *tokens) {
       absl::string_view s = t.text;
-      for (size_t i = 0; i < start_ && absl::ConsumePrefix(&s, content_); ++i) {
+      for (size_t i = 0; i < start_; ++i) {
+        if (!absl::ConsumePrefix(&s, content_)) break;
       }
-      for (size_t i = 0; i < stop_ && absl::ConsumeSuffix(&s, content_); ++i) {
+      for (size_t i = 0; i < stop_; ++i) {
+        if (!absl::ConsumeSuffix(&s, content_)) break;
       }
-      t.text = std::string(s);
+      t.text.assign(s.data(), s.size());
     }
   }
 
