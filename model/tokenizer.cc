@@ -4,6 +4,7 @@
 #include <climits>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -292,30 +293,42 @@ std::vector<std::string> BpeTokenizer::InitialSymbols(std::string_view word) con
   return symbols;
 }
 
-// Repeatedly merges every occurrence of the lowest-ranked adjacent pair (GPT-2 BPE).
+int32_t BpeTokenizer::MergeRank(const std::string& a, const std::string& b) const {
+  auto it = merge_rank_.find(absl::StrCat(a, "\x01", b));
+  return it == merge_rank_.end() ? -1 : it->second;
+}
+
+// Merges the lowest-ranked adjacent pair, the leftmost first among equal ranks, until none is left (the
+// order of `tokenizers`). A heap of candidate pairs, each checked again when it comes up, keeps a long
+// piece (a SentencePiece-style text is one piece) at O(n log n).
 void BpeTokenizer::ApplyMerges(std::vector<std::string>* symbols) const {
-  while (symbols->size() > 1) {
-    int32_t best = INT32_MAX;
-    for (size_t i = 0; i + 1 < symbols->size(); ++i) {
-      auto it = merge_rank_.find((*symbols)[i] + '\x01' + (*symbols)[i + 1]);
-      if (it != merge_rank_.end()) best = std::min(best, it->second);
-    }
-    if (best == INT32_MAX) return;
-    std::vector<std::string> merged;
-    for (size_t i = 0; i < symbols->size();) {
-      if (i + 1 < symbols->size()) {
-        auto it = merge_rank_.find((*symbols)[i] + '\x01' + (*symbols)[i + 1]);
-        if (it != merge_rank_.end() && it->second == best) {
-          merged.push_back((*symbols)[i] + (*symbols)[i + 1]);
-          i += 2;
-          continue;
-        }
-      }
-      merged.push_back((*symbols)[i]);
-      ++i;
-    }
-    *symbols = std::move(merged);
+  std::vector<std::string>& sym = *symbols;
+  const size_t n = sym.size();
+  std::vector<size_t> next(n), prev(n);  // a list over the live symbols; n is "none"
+  for (size_t i = 0; i < n; ++i) {
+    next[i] = i + 1;
+    prev[i] = i == 0 ? n : i - 1;
   }
+  using Candidate = std::pair<int32_t, size_t>;  // (rank, index of the left symbol)
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+  auto push = [&](size_t left) {
+    if (left >= n || next[left] >= n) return;
+    if (const int32_t rank = MergeRank(sym[left], sym[next[left]]); rank >= 0) heap.emplace(rank, left);
+  };
+  for (size_t i = 0; i + 1 < n; ++i) push(i);
+  while (!heap.empty()) {
+    const auto [rank, left] = heap.top();
+    heap.pop();
+    const size_t right = left < n ? next[left] : n;
+    if (sym[left].empty() || right >= n || MergeRank(sym[left], sym[right]) != rank) continue;  // stale
+    sym[left] += sym[right];
+    sym[right].clear();  // dead: live symbols are never empty
+    next[left] = next[right];
+    if (next[left] < n) prev[next[left]] = left;
+    push(prev[left]);
+    push(left);
+  }
+  sym.erase(std::remove(sym.begin(), sym.end(), std::string()), sym.end());
 }
 
 void BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) const {

@@ -88,6 +88,7 @@ class BpeTokenizer final : public Tokenizer {
   // EncodePiece's stages, in order.
   std::vector<std::string> InitialSymbols(std::string_view word) const;
   void ApplyMerges(std::vector<std::string>* symbols) const;
+  int32_t MergeRank(const std::string& a, const std::string& b) const;  // -1: no such merge
   void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
 
   std::unique_ptr<TextPipeline> pipeline_;
