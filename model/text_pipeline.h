@@ -1,6 +1,7 @@
 // The text stages of a Hugging Face tokenizer.json that run before its model: the `normalizer` and the
 // `pre_tokenizer`, executed as written (PCRE2 for the patterns, ICU for Unicode normalisation), so
-// GPT-2-, Llama-3- and Qwen2-style tokenizers split text as the `tokenizers` library does.
+// GPT-2-, Llama-3-, Qwen2- and SentencePiece-style (Llama-2, Mistral, Gemma) tokenizers split text as the
+// `tokenizers` library does.
 //
 //   M1RL_ASSIGN_OR_RETURN(auto pipeline, TextPipeline::FromJson(tokenizer_json, "tokenizer.json"));
 //   for (const std::string& piece : pipeline->Split(pipeline->Normalize(text))) bpe.EncodePiece(piece);

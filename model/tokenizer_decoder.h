@@ -1,9 +1,9 @@
 // The `decoder` of a Hugging Face tokenizer.json: the tokens of a list of ids back to text, as the
 // `tokenizers` library's decode does (skip_special_tokens false, no clean-up of spaces).
 //
-//   M1RL_ASSIGN_OR_RETURN(auto decoder, TokenDecoder::FromJson(j["decoder"], byte_level, "tok.json:
-//   decoder")); std::string text = decoder->Decode({{"\xE2\x96\x81Hello", false}, {"<0x21>", false}});  // "
-//   Hello!" ...
+//   M1RL_ASSIGN_OR_RETURN(auto decoder, TokenDecoder::FromJson(j["decoder"], byte_level, "t.json: decoder"));
+//   // Llama-2's decoder: U+2581 -> " ", <0xNN> runs -> bytes, fuse, strip one leading space.
+//   std::string text = decoder->Decode({{"\xE2\x96\x81Hi", false}, {"<0x21>", false}});  // "Hi!"
 //
 // Supported decoders (anything else is an InvalidArgument naming the component):
 //   ByteLevel     byte-level characters back to bytes (GPT-2 / Llama-3 / Qwen2); special tokens verbatim
