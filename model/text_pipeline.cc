@@ -4,11 +4,15 @@
 #include <pcre2.h>
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
 #include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
 
 namespace m1rl::model {
@@ -59,6 +63,79 @@ std::vector<std::pair<size_t, size_t>> Regex::FindAll(std::string_view s) const 
   return out;
 }
 
+std::string Regex::ReplaceAll(std::string_view s, std::string_view content) const {
+  std::string out;
+  size_t prev = 0;
+  for (const auto& [b, e] : FindAll(s)) {
+    if (e == b) continue;
+    out.append(s.substr(prev, b - prev));
+    out.append(content);
+    prev = e;
+  }
+  out.append(s.substr(prev));
+  return out;
+}
+
+// ---- tokenizer.json helpers ---------------------------------------------------------------------------
+
+bool JsonFlag(const nlohmann::json& j, const char* key, bool def) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : def;
+}
+
+std::string JsonType(const nlohmann::json& j) {
+  auto it = j.find("type");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+absl::StatusOr<std::shared_ptr<const Regex>> CompilePattern(const nlohmann::json& pattern,
+                                                            const std::string& where) {
+  if (pattern.is_object() && pattern.size() == 1) {
+    if (auto it = pattern.find("String"); it != pattern.end() && it->is_string()) {
+      return Regex::Compile(it->get<std::string>(), true, where + ".pattern");
+    }
+    if (auto it = pattern.find("Regex"); it != pattern.end() && it->is_string()) {
+      return Regex::Compile(it->get<std::string>(), false, where + ".pattern");
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ".pattern must be {\"String\": ...} or {\"Regex\": ...}, got ", pattern.dump()));
+}
+
+namespace {
+
+absl::StatusOr<PrependScheme> ReadPrependScheme(const nlohmann::json& j, const std::string& where) {
+  // The legacy key: add_prefix_space false means "never" (and must not contradict a declared scheme).
+  const bool legacy_off = j.contains("add_prefix_space") && !JsonFlag(j, "add_prefix_space", true);
+  auto it = j.find("prepend_scheme");
+  if (it == j.end() || it->is_null()) return legacy_off ? PrependScheme::kNever : PrependScheme::kAlways;
+  const std::string s = it->is_string() ? it->get<std::string>() : it->dump();
+  if (s == "never") return PrependScheme::kNever;
+  if (legacy_off) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": add_prefix_space false contradicts prepend_scheme '", s, "'"));
+  }
+  if (s == "always") return PrependScheme::kAlways;
+  if (s == "first") return PrependScheme::kFirst;
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ".prepend_scheme '", s, "' is not supported; supported: always, first, never"));
+}
+
+}  // namespace
+
+absl::StatusOr<MetaspaceOptions> ReadMetaspaceOptions(const nlohmann::json& j, const std::string& where) {
+  MetaspaceOptions options;
+  if (auto it = j.find("replacement"); it != j.end()) {
+    if (!it->is_string() || it->get<std::string>().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".replacement must be a one-character string"));
+    }
+    options.replacement = it->get<std::string>();
+  }
+  M1RL_ASSIGN_OR_RETURN(options.prepend_scheme, ReadPrependScheme(j, where));
+  options.split = JsonFlag(j, "split", true);
+  return options;
+}
+
 // ---- Components ----------------------------------------------------------------------------------------
 
 struct TextPipeline::Normalizer {
@@ -68,8 +145,9 @@ struct TextPipeline::Normalizer {
 
 struct TextPipeline::PreTokenizer {
   virtual ~PreTokenizer() = default;
-  // Splits every piece further (in place, order kept).
-  virtual void Apply(std::vector<std::string>* pieces) const = 0;
+  // Splits every piece further (in place, order kept). `at_start`: pieces[0] begins the whole input (not
+  // a section after an added token), which Metaspace's prepend_scheme "first" asks.
+  virtual void Apply(std::vector<std::string>* pieces, bool at_start) const = 0;
 };
 
 namespace {
@@ -122,22 +200,40 @@ class ReplaceNormalizer final : public Normalizer {
  public:
   ReplaceNormalizer(std::shared_ptr<const Regex> pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  void Apply(std::string* text) const override {
-    std::string out;
-    size_t prev = 0;
-    for (const auto& [b, e] : pattern_->FindAll(*text)) {
-      if (e == b) continue;
-      out.append(*text, prev, b - prev);
-      out += content_;
-      prev = e;
-    }
-    out.append(*text, prev, std::string::npos);
-    *text = std::move(out);
-  }
+  void Apply(std::string* text) const override { *text = pattern_->ReplaceAll(*text, content_); }
 
  private:
   std::shared_ptr<const Regex> pattern_;
   std::string content_;
+};
+
+// Strips Unicode White_Space (Rust's char::is_whitespace) from either end; invalid UTF-8 stops the scan.
+class StripNormalizer final : public Normalizer {
+ public:
+  StripNormalizer(bool left, bool right) : left_(left), right_(right) {}
+  void Apply(std::string* text) const override {
+    const auto* s = reinterpret_cast<const uint8_t*>(text->data());
+    int32_t begin = 0;
+    auto end = static_cast<int32_t>(text->size());
+    while (left_ && begin < end) {
+      int32_t i = begin;
+      UChar32 c = 0;
+      U8_NEXT(s, i, end, c);
+      if (c < 0 || !u_isUWhiteSpace(c)) break;
+      begin = i;
+    }
+    while (right_ && end > begin) {
+      int32_t i = end;
+      UChar32 c = 0;
+      U8_PREV(s, begin, i, c);
+      if (c < 0 || !u_isUWhiteSpace(c)) break;
+      end = i;
+    }
+    *text = text->substr(begin, end - begin);
+  }
+
+ private:
+  bool left_, right_;
 };
 
 enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
@@ -198,7 +294,7 @@ class SplitPreTokenizer final : public PreTokenizer {
  public:
   SplitPreTokenizer(std::shared_ptr<const Regex> pattern, Behavior behavior, bool invert)
       : pattern_(std::move(pattern)), behavior_(behavior), invert_(invert) {}
-  void Apply(std::vector<std::string>* pieces) const override {
+  void Apply(std::vector<std::string>* pieces, bool /*at_start*/) const override {
     std::vector<std::string> out;
     for (const std::string& piece : *pieces) {
       for (const Segment& s : ApplyBehavior(Segments(piece), behavior_)) {
@@ -231,17 +327,38 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, std::unique_ptr<SplitPreTokenizer> split)
       : add_prefix_space_(add_prefix_space), split_(std::move(split)) {}
-  void Apply(std::vector<std::string>* pieces) const override {
+  void Apply(std::vector<std::string>* pieces, bool at_start) const override {
     if (add_prefix_space_) {
       for (std::string& p : *pieces) {
         if (!p.empty() && p[0] != ' ') p.insert(0, " ");
       }
     }
-    if (split_ != nullptr) split_->Apply(pieces);
+    if (split_ != nullptr) split_->Apply(pieces, at_start);
   }
 
  private:
   bool add_prefix_space_;
+  std::unique_ptr<SplitPreTokenizer> split_;
+};
+
+// Metaspace: spaces become `replacement`, which is prepended per the scheme; `split` cuts before each one.
+class MetaspacePreTokenizer final : public PreTokenizer {
+ public:
+  MetaspacePreTokenizer(MetaspaceOptions options, std::unique_ptr<SplitPreTokenizer> split)
+      : options_(std::move(options)), split_(std::move(split)) {}
+  void Apply(std::vector<std::string>* pieces, bool at_start) const override {
+    for (size_t i = 0; i < pieces->size(); ++i) {
+      std::string& p = (*pieces)[i];
+      p = absl::StrReplaceAll(p, {{" ", options_.replacement}});
+      const bool prepend = options_.prepend_scheme == PrependScheme::kAlways ||
+                           (options_.prepend_scheme == PrependScheme::kFirst && at_start && i == 0);
+      if (prepend && !absl::StartsWith(p, options_.replacement)) p.insert(0, options_.replacement);
+    }
+    if (split_ != nullptr) split_->Apply(pieces, at_start);
+  }
+
+ private:
+  MetaspaceOptions options_;
   std::unique_ptr<SplitPreTokenizer> split_;
 };
 
@@ -250,18 +367,6 @@ absl::StatusOr<std::unique_ptr<SplitPreTokenizer>> MakeSplit(std::string_view pa
                                                              const std::string& what) {
   M1RL_ASSIGN_OR_RETURN(std::shared_ptr<const Regex> re, Regex::Compile(pattern, literal, what));
   return std::make_unique<SplitPreTokenizer>(std::move(re), behavior, invert);
-}
-
-// {"String": s} or {"Regex": r} -> (pattern, literal).
-absl::StatusOr<std::pair<std::string, bool>> ReadPattern(const json& j, const std::string& where) {
-  if (j.is_object() && j.size() == 1) {
-    if (auto it = j.find("String"); it != j.end() && it->is_string())
-      return std::make_pair(it->get<std::string>(), true);
-    if (auto it = j.find("Regex"); it != j.end() && it->is_string())
-      return std::make_pair(it->get<std::string>(), false);
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(where, ".pattern must be {\"String\": ...} or {\"Regex\": ...}, got ", j.dump()));
 }
 
 absl::StatusOr<Behavior> ReadBehavior(const json& j, const std::string& where) {
@@ -274,96 +379,129 @@ absl::StatusOr<Behavior> ReadBehavior(const json& j, const std::string& where) {
   return absl::InvalidArgumentError(absl::StrCat(where, ".behavior '", j.dump(), "' is not supported"));
 }
 
-bool Flag(const json& j, const char* key, bool def) {
+bool HasString(const json& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() && it->is_boolean() ? it->get<bool>() : def;
+  return it != j.end() && it->is_string();
 }
 
-std::string TypeOf(const json& j) {
-  auto it = j.find("type");
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+// ---- normalizer ----------------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Normalizer>> MakeUnicodeNormalizer(const std::string& type,
+                                                                  const std::string& where) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* n = type == "NFC"    ? icu::Normalizer2::getNFCInstance(status)
+                              : type == "NFD"  ? icu::Normalizer2::getNFDInstance(status)
+                              : type == "NFKC" ? icu::Normalizer2::getNFKCInstance(status)
+                                               : icu::Normalizer2::getNFKDInstance(status);
+  if (U_FAILURE(status)) {
+    return absl::InternalError(absl::StrCat(where, ": ICU has no ", type, " data: ", u_errorName(status)));
+  }
+  return std::make_unique<UnicodeNormalizer>(n);
+}
+
+absl::StatusOr<std::unique_ptr<Normalizer>> MakeReplaceNormalizer(const json& j, const std::string& where) {
+  M1RL_ASSIGN_OR_RETURN(std::shared_ptr<const Regex> re, CompilePattern(j.value("pattern", json()), where));
+  return std::make_unique<ReplaceNormalizer>(std::move(re), j["content"].get<std::string>());
+}
+
+// One normalizer other than Sequence.
+absl::StatusOr<std::unique_ptr<Normalizer>> MakeNormalizer(const json& j, const std::string& type,
+                                                           const std::string& where) {
+  if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+    return MakeUnicodeNormalizer(type, where);
+  }
+  if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
+  if (type == "Prepend" && HasString(j, "prepend")) {
+    return std::make_unique<PrependNormalizer>(j["prepend"].get<std::string>());
+  }
+  if (type == "Replace" && HasString(j, "content")) return MakeReplaceNormalizer(j, where);
+  if (type == "Strip") {
+    return std::make_unique<StripNormalizer>(JsonFlag(j, "strip_left", false),
+                                             JsonFlag(j, "strip_right", false));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ".type '", type,
+                   "' is not supported (or its fields are missing); supported: "
+                   "NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, Sequence"));
 }
 
 absl::Status AddNormalizer(const json& j, const std::string& where,
                            std::vector<std::unique_ptr<Normalizer>>* out) {
   if (j.is_null()) return absl::OkStatus();
   if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(where, " must be an object or null"));
-  const std::string type = TypeOf(j);
-  UErrorCode status = U_ZERO_ERROR;
-  const icu::Normalizer2* unicode = nullptr;
-  if (type == "NFC") unicode = icu::Normalizer2::getNFCInstance(status);
-  if (type == "NFD") unicode = icu::Normalizer2::getNFDInstance(status);
-  if (type == "NFKC") unicode = icu::Normalizer2::getNFKCInstance(status);
-  if (type == "NFKD") unicode = icu::Normalizer2::getNFKDInstance(status);
-  if (U_FAILURE(status)) {
-    return absl::InternalError(absl::StrCat(where, ": ICU has no ", type, " data: ", u_errorName(status)));
-  }
-  if (unicode != nullptr) {
-    out->push_back(std::make_unique<UnicodeNormalizer>(unicode));
-  } else if (type == "Lowercase") {
-    out->push_back(std::make_unique<LowercaseNormalizer>());
-  } else if (type == "Prepend" && j.contains("prepend") && j["prepend"].is_string()) {
-    out->push_back(std::make_unique<PrependNormalizer>(j["prepend"].get<std::string>()));
-  } else if (type == "Replace" && j.contains("content") && j["content"].is_string()) {
-    M1RL_ASSIGN_OR_RETURN(auto pattern, ReadPattern(j.value("pattern", json()), where));
-    M1RL_ASSIGN_OR_RETURN(auto re, Regex::Compile(pattern.first, pattern.second, where + ".pattern"));
-    out->push_back(std::make_unique<ReplaceNormalizer>(std::move(re), j["content"].get<std::string>()));
-  } else if (type == "Sequence" && j.contains("normalizers") && j["normalizers"].is_array()) {
+  const std::string type = JsonType(j);
+  if (type == "Sequence" && j.contains("normalizers") && j["normalizers"].is_array()) {
     for (size_t i = 0; i < j["normalizers"].size(); ++i) {
       M1RL_RETURN_IF_ERROR(
           AddNormalizer(j["normalizers"][i], absl::StrCat(where, ".normalizers[", i, "]"), out));
     }
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ".type '", type,
-                     "' is not supported (or its fields are missing); supported: "
-                     "NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Sequence"));
+    return absl::OkStatus();
   }
+  M1RL_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> n, MakeNormalizer(j, type, where));
+  out->push_back(std::move(n));
   return absl::OkStatus();
+}
+
+// ---- pre_tokenizer -------------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeByteLevel(const json& j, const std::string& where) {
+  std::unique_ptr<SplitPreTokenizer> split;
+  if (JsonFlag(j, "use_regex", true)) {
+    M1RL_ASSIGN_OR_RETURN(split, MakeSplit(kGpt2Pattern, false, Behavior::kIsolated, false, where));
+  }
+  return std::make_unique<ByteLevelPreTokenizer>(JsonFlag(j, "add_prefix_space", false), std::move(split));
+}
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSplitFromJson(const json& j, const std::string& where) {
+  M1RL_ASSIGN_OR_RETURN(std::shared_ptr<const Regex> re, CompilePattern(j.value("pattern", json()), where));
+  M1RL_ASSIGN_OR_RETURN(Behavior behavior, ReadBehavior(j.value("behavior", json()), where));
+  return std::make_unique<SplitPreTokenizer>(std::move(re), behavior, JsonFlag(j, "invert", false));
+}
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeMetaspace(const json& j, const std::string& where) {
+  M1RL_ASSIGN_OR_RETURN(MetaspaceOptions options, ReadMetaspaceOptions(j, where));
+  std::unique_ptr<SplitPreTokenizer> split;
+  if (options.split) {
+    M1RL_ASSIGN_OR_RETURN(split,
+                          MakeSplit(options.replacement, true, Behavior::kMergedWithNext, false, where));
+  }
+  return std::make_unique<MetaspacePreTokenizer>(std::move(options), std::move(split));
+}
+
+// One pre-tokenizer other than Sequence.
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const json& j, const std::string& type,
+                                                               const std::string& where) {
+  if (type == "ByteLevel") return MakeByteLevel(j, where);
+  if (type == "Split") return MakeSplitFromJson(j, where);
+  if (type == "Metaspace") return MakeMetaspace(j, where);
+  if (type == "Digits") {
+    const bool individual = JsonFlag(j, "individual_digits", false);
+    return MakeSplit(individual ? R"(\p{N})" : R"(\p{N}+)", false, Behavior::kIsolated, false, where);
+  }
+  // `tokenizers`: \w+|[^\w\s]+ kept, the rest (whitespace) removed.
+  if (type == "Whitespace") return MakeSplit(R"(\w+|[^\w\s]+)", false, Behavior::kRemoved, true, where);
+  if (type == "WhitespaceSplit") return MakeSplit(R"(\s+)", false, Behavior::kRemoved, false, where);
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ".type '", type,
+                   "' is not supported; supported: ByteLevel, Split, Metaspace, Digits, Whitespace, "
+                   "WhitespaceSplit, Sequence"));
 }
 
 absl::Status AddPreTokenizer(const json& j, const std::string& where,
                              std::vector<std::unique_ptr<PreTokenizer>>* out, bool* byte_level) {
   if (j.is_null()) return absl::OkStatus();
   if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(where, " must be an object or null"));
-  const std::string type = TypeOf(j);
-  if (type == "ByteLevel") {
-    std::unique_ptr<SplitPreTokenizer> split;
-    if (Flag(j, "use_regex", true)) {
-      M1RL_ASSIGN_OR_RETURN(split, MakeSplit(kGpt2Pattern, false, Behavior::kIsolated, false, where));
-    }
-    out->push_back(
-        std::make_unique<ByteLevelPreTokenizer>(Flag(j, "add_prefix_space", false), std::move(split)));
-    *byte_level = true;
-  } else if (type == "Split") {
-    M1RL_ASSIGN_OR_RETURN(auto pattern, ReadPattern(j.value("pattern", json()), where));
-    M1RL_ASSIGN_OR_RETURN(Behavior behavior, ReadBehavior(j.value("behavior", json()), where));
-    M1RL_ASSIGN_OR_RETURN(auto split, MakeSplit(pattern.first, pattern.second, behavior,
-                                                Flag(j, "invert", false), where + ".pattern"));
-    out->push_back(std::move(split));
-  } else if (type == "Digits") {
-    const bool individual = Flag(j, "individual_digits", false);
-    M1RL_ASSIGN_OR_RETURN(auto split, MakeSplit(individual ? R"(\p{N})" : R"(\p{N}+)", false,
-                                                Behavior::kIsolated, false, where));
-    out->push_back(std::move(split));
-  } else if (type == "Whitespace") {
-    // `tokenizers`: \w+|[^\w\s]+ kept, the rest (whitespace) removed.
-    M1RL_ASSIGN_OR_RETURN(auto split, MakeSplit(R"(\w+|[^\w\s]+)", false, Behavior::kRemoved, true, where));
-    out->push_back(std::move(split));
-  } else if (type == "WhitespaceSplit") {
-    M1RL_ASSIGN_OR_RETURN(auto split, MakeSplit(R"(\s+)", false, Behavior::kRemoved, false, where));
-    out->push_back(std::move(split));
-  } else if (type == "Sequence" && j.contains("pretokenizers") && j["pretokenizers"].is_array()) {
+  const std::string type = JsonType(j);
+  if (type == "Sequence" && j.contains("pretokenizers") && j["pretokenizers"].is_array()) {
     for (size_t i = 0; i < j["pretokenizers"].size(); ++i) {
       M1RL_RETURN_IF_ERROR(AddPreTokenizer(j["pretokenizers"][i],
                                            absl::StrCat(where, ".pretokenizers[", i, "]"), out, byte_level));
     }
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ".type '", type,
-                     "' is not supported; supported: ByteLevel, Split, Digits, Whitespace, WhitespaceSplit, "
-                     "Sequence"));
+    return absl::OkStatus();
   }
+  M1RL_ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> p, MakePreTokenizer(j, type, where));
+  out->push_back(std::move(p));
+  if (type == "ByteLevel") *byte_level = true;
   return absl::OkStatus();
 }
 
@@ -400,10 +538,10 @@ std::string TextPipeline::Normalize(std::string_view text) const {
   return out;
 }
 
-std::vector<std::string> TextPipeline::Split(std::string_view text) const {
+std::vector<std::string> TextPipeline::Split(std::string_view text, bool at_start) const {
   std::vector<std::string> pieces;
   if (!text.empty()) pieces.emplace_back(text);
-  for (const auto& p : pre_tokenizers_) p->Apply(&pieces);
+  for (const auto& p : pre_tokenizers_) p->Apply(&pieces, at_start);
   return pieces;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -89,9 +90,25 @@ TEST(TextPipelineTest, UnsupportedComponentsAndBadPatternsNameTheField) {
   EXPECT_THAT(
       TextPipeline::FromJson(json{{"normalizer", {{"type", "BertNormalizer"}}}}, "tok.json").status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tok.json: normalizer.type 'BertNormalizer'")));
+  EXPECT_THAT(TextPipeline::FromJson(json{{"normalizer", {{"type", "Precompiled"}}}}, "tok.json").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tok.json: normalizer.type 'Precompiled' is not supported")));
   EXPECT_THAT(
-      TextPipeline::FromJson(json{{"pre_tokenizer", {{"type", "Metaspace"}}}}, "tok.json").status(),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tok.json: pre_tokenizer.type 'Metaspace'")));
+      TextPipeline::FromJson(json{{"pre_tokenizer", {{"type", "BertPreTokenizer"}}}}, "tok.json").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("tok.json: pre_tokenizer.type 'BertPreTokenizer' is not supported")));
+  EXPECT_THAT(
+      TextPipeline::FromJson(
+          json{{"pre_tokenizer", {{"type", "Metaspace"}, {"prepend_scheme", "sometimes"}}}}, "tok.json")
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("tok.json: pre_tokenizer.prepend_scheme 'sometimes' is not supported")));
+  EXPECT_THAT(TextPipeline::FromJson(
+                  json{{"pre_tokenizer",
+                        {{"type", "Metaspace"}, {"add_prefix_space", false}, {"prepend_scheme", "first"}}}},
+                  "tok.json")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("add_prefix_space false contradicts")));
   const json seq = {
       {"type", "Sequence"},
       {"pretokenizers",
@@ -105,14 +122,76 @@ TEST(TextPipelineTest, UnsupportedComponentsAndBadPatternsNameTheField) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("behavior")));
 }
 
-TEST(TextPipelineTest, TokenizerWithoutByteLevelIsRefusedAndAbsentPreTokenizerIsGpt2) {
+// "_" stands for U+2581 in the expectations.
+std::vector<std::string> MetaPieces(const json& metaspace, const std::string& text, bool at_start = true) {
+  auto p = TextPipeline::FromJson(json{{"pre_tokenizer", metaspace}}, "test");
+  EXPECT_TRUE(p.ok()) << p.status();
+  std::vector<std::string> out;
+  if (!p.ok()) return out;
+  for (const std::string& piece : (*p)->Split(text, at_start)) {
+    out.push_back(absl::StrReplaceAll(piece, {{"\xE2\x96\x81", "_"}}));
+  }
+  return out;
+}
+
+TEST(TextPipelineTest, MetaspaceReplacesSpacesPrependsPerSchemeAndSplitsBeforeEachReplacement) {
+  auto metaspace = [](const char* scheme, bool split) {
+    return json{
+        {"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", scheme}, {"split", split}};
+  };
+  EXPECT_THAT(MetaPieces(metaspace("always", false), "Hi  you"), ElementsAre("_Hi__you"));
+  // split: MergedWithNext on the replacement, so each piece starts with its run's last "_".
+  EXPECT_THAT(MetaPieces(metaspace("always", true), "Hi  you"), ElementsAre("_Hi", "_", "_you"));
+  EXPECT_THAT(MetaPieces(metaspace("always", false), " x"), ElementsAre("_x"));  // starts with "_" already
+  EXPECT_THAT(MetaPieces(metaspace("never", false), "Hi you"), ElementsAre("Hi_you"));
+  // "first": only where the text begins the input, not after an added token.
+  EXPECT_THAT(MetaPieces(metaspace("first", false), "Hi", true), ElementsAre("_Hi"));
+  EXPECT_THAT(MetaPieces(metaspace("first", false), "Hi", false), ElementsAre("Hi"));
+  EXPECT_THAT(MetaPieces(metaspace("always", false), "Hi", false), ElementsAre("_Hi"));
+  // The legacy key: add_prefix_space false is "never", true (or absent) "always"; split defaults to true.
+  EXPECT_THAT(MetaPieces({{"type", "Metaspace"}, {"add_prefix_space", false}}, "a b"),
+              ElementsAre("a", "_b"));
+  EXPECT_THAT(MetaPieces({{"type", "Metaspace"}, {"add_prefix_space", true}}, "a b"),
+              ElementsAre("_a", "_b"));
+  // Only ASCII space is replaced.
+  EXPECT_THAT(MetaPieces(metaspace("never", false),
+                         "a\tb\xC2\xA0"
+                         "c"),
+              ElementsAre("a\tb\xC2\xA0"
+                          "c"));
+}
+
+TEST(TextPipelineTest, StripRemovesUnicodeWhiteSpaceFromTheChosenEnds) {
+  auto run = [](bool left, bool right, const std::string& text) {
+    auto p = TextPipeline::FromJson(
+        json{{"normalizer", {{"type", "Strip"}, {"strip_left", left}, {"strip_right", right}}}}, "test");
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? (*p)->Normalize(text) : std::string();
+  };
+  // U+00A0 and U+3000 are White_Space; U+200B (zero width space) is not.
+  const std::string text = " \t\xC2\xA0 a b\xE3\x80\x80\n";
+  EXPECT_EQ(run(true, true, text), "a b");
+  EXPECT_EQ(run(true, false, text), "a b\xE3\x80\x80\n");
+  EXPECT_EQ(run(false, true, text), " \t\xC2\xA0 a b");
+  EXPECT_EQ(run(true, true,
+                "\xE2\x80\x8B"
+                "a"),
+            "\xE2\x80\x8B"
+            "a");
+  EXPECT_EQ(run(true, true, " \n "), "");
+}
+
+TEST(TextPipelineTest, TokenizerWithoutByteLevelIsCharacterLevelAndAbsentPreTokenizerIsGpt2) {
   json j = {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}}}, {"merges", json::array()}}}};
-  j["pre_tokenizer"] = {{"type", "Metaspace"}};
-  EXPECT_THAT(BpeTokenizer::FromJsonString(j.dump(), "t.json").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Metaspace")));
+  j["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
+  EXPECT_THAT(
+      BpeTokenizer::FromJsonString(j.dump(), "t.json").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pre_tokenizer.type 'BertPreTokenizer'")));
+  // No ByteLevel step: the symbols are the text's characters (a byte-level file would need "\xC4\xA0" = " ").
   j["pre_tokenizer"] = {{"type", "Whitespace"}};
-  EXPECT_THAT(BpeTokenizer::FromJsonString(j.dump(), "t.json").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no ByteLevel step")));
+  j["model"]["vocab"] = {{"a", 0}, {"b", 1}};
+  M1RL_ASSERT_OK_AND_ASSIGN(auto chars, BpeTokenizer::FromJsonString(j.dump(), "t.json"));
+  EXPECT_THAT(chars->Encode("a b"), ElementsAre(0, 1));
   j.erase("pre_tokenizer");
   M1RL_ASSERT_OK_AND_ASSIGN(auto tok, BpeTokenizer::FromJsonString(j.dump(), "t.json"));
   EXPECT_THAT(tok->Pieces("a b"), ElementsAre("a", " b"));

@@ -4,64 +4,18 @@
 #include <climits>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/utf8.h"
+#include "model/tokenizer_bytes.h"
 
 namespace m1rl::model {
 namespace {
 
 constexpr std::string_view kCharSpecials[] = {"<pad>", "<bos>", "<eos>"};
-
-// ---- UTF-8 helpers -------------------------------------------------------------------------------------
-
-// Decodes the code point starting at byte i. An invalid or truncated sequence decodes as U+FFFD with
-// length 1, so every byte is consumed exactly once.
-struct CodePoint {
-  uint32_t cp;
-  size_t len;
-};
-
-CodePoint NextCodePoint(std::string_view s, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  auto cont = [&](size_t k) {
-    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-  };
-  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
-  if (c < 0x80) return {c, 1};
-  if ((c & 0xE0) == 0xC0 && cont(1)) return {((c & 0x1Fu) << 6) | byte(1), 2};
-  if ((c & 0xF0) == 0xE0 && cont(1) && cont(2)) return {((c & 0x0Fu) << 12) | (byte(1) << 6) | byte(2), 3};
-  if ((c & 0xF8) == 0xF0 && cont(1) && cont(2) && cont(3)) {
-    return {((c & 0x07u) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3), 4};
-  }
-  return {0xFFFD, 1};  // invalid byte: one-byte piece, classified as a letter-like symbol
-}
-
-const std::vector<uint32_t>& ByteToUnicode() {
-  static const std::vector<uint32_t> kTable = [] {
-    std::vector<uint32_t> t(256, 0);
-    std::vector<bool> direct(256, false);
-    for (int b = '!'; b <= '~'; ++b) direct[b] = true;
-    for (int b = 0xA1; b <= 0xAC; ++b) direct[b] = true;
-    for (int b = 0xAE; b <= 0xFF; ++b) direct[b] = true;
-    uint32_t n = 0;
-    for (int b = 0; b < 256; ++b) t[b] = direct[b] ? static_cast<uint32_t>(b) : 256 + n++;
-    return t;
-  }();
-  return kTable;
-}
-
-const std::unordered_map<uint32_t, unsigned char>& UnicodeToByte() {
-  static const std::unordered_map<uint32_t, unsigned char> kTable = [] {
-    std::unordered_map<uint32_t, unsigned char> t;
-    const auto& fwd = ByteToUnicode();
-    for (int b = 0; b < 256; ++b) t[fwd[b]] = static_cast<unsigned char>(b);
-    return t;
-  }();
-  return kTable;
-}
 
 }  // namespace
 
@@ -125,49 +79,79 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromFile(const std::
   return FromJsonString(ss.str(), path);
 }
 
-absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::string_view text,
-                                                                           const std::string& origin) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+namespace {
+
+// The "model" object of a parsed tokenizer.json, checked to be a BPE with a vocab.
+absl::StatusOr<const nlohmann::json*> FindBpeModel(const nlohmann::json& j, const std::string& origin) {
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' is not a JSON object"));
   }
-  auto model_it = j.find("model");
-  if (model_it == j.end() || !model_it->is_object()) {
+  auto model = j.find("model");
+  if (model == j.end() || !model->is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' has no 'model' object"));
   }
-  const nlohmann::json& model = *model_it;
-  if (auto t = model.find("type"); t != model.end() && t->is_string() && t->get<std::string>() != "BPE") {
+  if (auto t = model->find("type"); t != model->end() && t->is_string() && t->get<std::string>() != "BPE") {
     return absl::InvalidArgumentError(
         absl::StrCat("tokenizer: '", origin, "' model.type must be BPE, got ", t->get<std::string>()));
   }
-  auto vocab_it = model.find("vocab");
-  if (vocab_it == model.end() || !vocab_it->is_object()) {
+  if (auto vocab = model->find("vocab"); vocab == model->end() || !vocab->is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' has no model.vocab object"));
   }
+  return &*model;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJsonString(std::string_view text,
+                                                                           const std::string& origin) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  M1RL_ASSIGN_OR_RETURN(const nlohmann::json* model, FindBpeModel(j, origin));
   std::unique_ptr<BpeTokenizer> tok(new BpeTokenizer());
   M1RL_RETURN_IF_ERROR(tok->ReadPipeline(j, origin));
-  M1RL_ASSIGN_OR_RETURN(int32_t max_id, tok->ReadVocab(*vocab_it, origin));
-  if (auto im = model.find("ignore_merges"); im != model.end() && im->is_boolean()) {
-    tok->ignore_merges_ = im->get<bool>();
-  }
-  M1RL_RETURN_IF_ERROR(tok->ReadMerges(model, origin));
+  M1RL_ASSIGN_OR_RETURN(int32_t max_id, tok->ReadVocab((*model)["vocab"], origin));
+  M1RL_RETURN_IF_ERROR(tok->ReadModelOptions(*model, origin));
+  M1RL_RETURN_IF_ERROR(tok->ReadMerges(*model, origin));
   M1RL_ASSIGN_OR_RETURN(const int32_t max_added, tok->ReadAddedTokens(j, origin));
   tok->IndexTokens(std::max(max_id, max_added));
   return tok;
 }
 
-// The file's normalizer and pre_tokenizer (GPT-2's ByteLevel when the key is absent); byte-level only.
+// The file's normalizer, pre_tokenizer (GPT-2's ByteLevel when the key is absent) and decoder.
 absl::Status BpeTokenizer::ReadPipeline(const nlohmann::json& j, const std::string& origin) {
   nlohmann::json stages = {{"normalizer", j.value("normalizer", nlohmann::json())},
                            {"pre_tokenizer", j.value("pre_tokenizer", nlohmann::json())}};
   if (!j.contains("pre_tokenizer")) stages["pre_tokenizer"] = {{"type", "ByteLevel"}, {"use_regex", true}};
-  M1RL_ASSIGN_OR_RETURN(pipeline_, TextPipeline::FromJson(stages, absl::StrCat("tokenizer '", origin, "'")));
-  if (!pipeline_->byte_level()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tokenizer '", origin,
-                     "': pre_tokenizer has no ByteLevel step; only byte-level BPE "
-                     "(GPT-2, Llama-3, Qwen2 style) is supported"));
+  const std::string where = absl::StrCat("tokenizer '", origin, "'");
+  M1RL_ASSIGN_OR_RETURN(pipeline_, TextPipeline::FromJson(stages, where));
+  M1RL_ASSIGN_OR_RETURN(decoder_, TokenDecoder::FromJson(j.value("decoder", nlohmann::json()),
+                                                         pipeline_->byte_level(), where + ": decoder"));
+  return absl::OkStatus();
+}
+
+// model.ignore_merges / byte_fallback / fuse_unk / unk_token (after ReadVocab: the unk token must be in it);
+// the options m1rl does not implement are refused by name.
+absl::Status BpeTokenizer::ReadModelOptions(const nlohmann::json& model, const std::string& origin) {
+  ignore_merges_ = JsonFlag(model, "ignore_merges", false);
+  byte_fallback_ = JsonFlag(model, "byte_fallback", false);
+  fuse_unk_ = JsonFlag(model, "fuse_unk", false);
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    auto it = model.find(key);
+    if (it != model.end() && !it->is_null() && *it != "") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer: '", origin, "' model.", key, " ", it->dump(), " is not supported"));
+    }
   }
+  if (auto it = model.find("dropout"); it != model.end() && !it->is_null() && *it != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer: '", origin, "' model.dropout ", it->dump(),
+                                                   " is not supported (m1rl encodes deterministically)"));
+  }
+  auto unk = model.find("unk_token");
+  if (unk == model.end() || unk->is_null()) return absl::OkStatus();
+  if (!unk->is_string() || !vocab_.contains(unk->get<std::string>())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokenizer: '", origin, "' model.unk_token ", unk->dump(), " is not in model.vocab"));
+  }
+  unk_token_ = unk->get<std::string>();
   return absl::OkStatus();
 }
 
@@ -263,45 +247,100 @@ void BpeTokenizer::IndexTokens(int32_t max_id) {
   pad_id_ = find_special({"<pad>", "<|pad|>", "[PAD]"});
 }
 
-void BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) const {
+namespace {
+
+std::string ToByteLevel(std::string_view piece) {
   const auto& b2u = ByteToUnicode();
+  std::string out;
+  for (char c : piece) AppendUtf8(b2u[static_cast<unsigned char>(c)], &out);
+  return out;
+}
+
+// SentencePiece's name of byte b: "<0x0A>".
+std::string ByteToken(unsigned char b) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  return absl::StrCat("<0x", std::string{kHex[b >> 4], kHex[b & 15]}, ">");
+}
+
+}  // namespace
+
+// The word's characters as symbols; one missing from the vocab becomes its <0xNN> byte tokens (byte_fallback,
+// when all of them exist), else unk_token (runs of unknowns fused into one with fuse_unk), else nothing.
+std::vector<std::string> BpeTokenizer::InitialSymbols(std::string_view word) const {
   std::vector<std::string> symbols;
-  std::string whole;
-  for (char c : piece) {
-    std::string s;
-    AppendUtf8(b2u[static_cast<unsigned char>(c)], &s);
-    whole += s;
-    symbols.push_back(std::move(s));
+  bool after_unk = false;
+  for (size_t i = 0; i < word.size();) {
+    const size_t len = NextCodePoint(word, i).len;
+    std::string c(word.substr(i, len));
+    i += len;
+    const bool known = vocab_.contains(c);
+    if (!known && byte_fallback_) {
+      std::vector<std::string> bytes;
+      for (unsigned char b : c) bytes.push_back(ByteToken(b));
+      if (std::all_of(bytes.begin(), bytes.end(), [&](const std::string& t) { return vocab_.contains(t); })) {
+        symbols.insert(symbols.end(), bytes.begin(), bytes.end());
+        after_unk = false;
+        continue;
+      }
+    }
+    if (known) {
+      symbols.push_back(std::move(c));
+    } else if (!unk_token_.empty() && !(after_unk && fuse_unk_)) {
+      symbols.push_back(unk_token_);
+    }
+    after_unk = !known;
   }
+  return symbols;
+}
+
+int32_t BpeTokenizer::MergeRank(const std::string& a, const std::string& b) const {
+  auto it = merge_rank_.find(absl::StrCat(a, "\x01", b));
+  return it == merge_rank_.end() ? -1 : it->second;
+}
+
+// Merges the lowest-ranked adjacent pair, the leftmost first among equal ranks, until none is left (the
+// order of `tokenizers`). A heap of candidate pairs, each checked again when it comes up, keeps a long
+// piece (a SentencePiece-style text is one piece) at O(n log n).
+void BpeTokenizer::ApplyMerges(std::vector<std::string>* symbols) const {
+  std::vector<std::string>& sym = *symbols;
+  const size_t n = sym.size();
+  std::vector<size_t> next(n), prev(n);  // a list over the live symbols; n is "none"
+  for (size_t i = 0; i < n; ++i) {
+    next[i] = i + 1;
+    prev[i] = i == 0 ? n : i - 1;
+  }
+  using Candidate = std::pair<int32_t, size_t>;  // (rank, index of the left symbol)
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+  auto push = [&](size_t left) {
+    if (left >= n || next[left] >= n) return;
+    if (const int32_t rank = MergeRank(sym[left], sym[next[left]]); rank >= 0) heap.emplace(rank, left);
+  };
+  for (size_t i = 0; i + 1 < n; ++i) push(i);
+  while (!heap.empty()) {
+    const auto [rank, left] = heap.top();
+    heap.pop();
+    const size_t right = left < n ? next[left] : n;
+    if (sym[left].empty() || right >= n || MergeRank(sym[left], sym[right]) != rank) continue;  // stale
+    sym[left] += sym[right];
+    sym[right].clear();  // dead: live symbols are never empty
+    next[left] = next[right];
+    if (next[left] < n) prev[next[left]] = left;
+    push(prev[left]);
+    push(left);
+  }
+  sym.erase(std::remove(sym.begin(), sym.end(), std::string()), sym.end());
+}
+
+void BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) const {
+  const std::string word = pipeline_->byte_level() ? ToByteLevel(piece) : std::string(piece);
   if (ignore_merges_) {
-    if (auto it = vocab_.find(whole); it != vocab_.end()) {
+    if (auto it = vocab_.find(word); it != vocab_.end()) {
       out->push_back(it->second);
       return;
     }
   }
-  // Repeatedly merge every occurrence of the lowest-ranked adjacent pair (GPT-2 BPE).
-  while (symbols.size() > 1) {
-    int32_t best = INT32_MAX;
-    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-      auto it = merge_rank_.find(symbols[i] + '\x01' + symbols[i + 1]);
-      if (it != merge_rank_.end()) best = std::min(best, it->second);
-    }
-    if (best == INT32_MAX) break;
-    std::vector<std::string> merged;
-    for (size_t i = 0; i < symbols.size();) {
-      if (i + 1 < symbols.size()) {
-        auto it = merge_rank_.find(symbols[i] + '\x01' + symbols[i + 1]);
-        if (it != merge_rank_.end() && it->second == best) {
-          merged.push_back(symbols[i] + symbols[i + 1]);
-          i += 2;
-          continue;
-        }
-      }
-      merged.push_back(symbols[i]);
-      ++i;
-    }
-    symbols = std::move(merged);
-  }
+  std::vector<std::string> symbols = InitialSymbols(word);
+  ApplyMerges(&symbols);
   for (const std::string& s : symbols) {
     auto it = vocab_.find(s);
     if (it != vocab_.end()) out->push_back(it->second);
@@ -313,7 +352,10 @@ std::vector<int32_t> BpeTokenizer::Encode(std::string_view text) const {
   size_t start = 0;
   auto flush = [&](size_t end) {
     if (end <= start) return;
-    for (const std::string& piece : Pieces(text.substr(start, end - start))) EncodePiece(piece, &ids);
+    const std::string_view section = text.substr(start, end - start);
+    for (const std::string& piece : pipeline_->Split(pipeline_->Normalize(section), start == 0)) {
+      EncodePiece(piece, &ids);
+    }
   };
   size_t i = 0;
   while (i < text.size()) {
@@ -335,23 +377,12 @@ std::vector<int32_t> BpeTokenizer::Encode(std::string_view text) const {
 }
 
 std::string BpeTokenizer::Decode(const std::vector<int32_t>& ids) const {
-  const auto& u2b = UnicodeToByte();
-  std::string out;
+  std::vector<TokenDecoder::Token> tokens;
   for (int32_t id : ids) {
-    if (id < 0 || id >= vocab_size_) continue;
-    const std::string& tok = id_to_token_[id];
-    if (is_special_[id]) {
-      out += tok;
-      continue;
-    }
-    for (size_t i = 0; i < tok.size();) {
-      CodePoint c = NextCodePoint(tok, i);
-      auto it = u2b.find(c.cp);
-      if (it != u2b.end()) out.push_back(static_cast<char>(it->second));
-      i += c.len;
-    }
+    if (id < 0 || id >= vocab_size_ || id_to_token_[id].empty()) continue;
+    tokens.push_back({id_to_token_[id], is_special_[id]});
   }
-  return out;
+  return decoder_->Decode(std::move(tokens));
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& spec) {

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/text_pipeline.h"
+#include "model/tokenizer_decoder.h"
 
 namespace m1rl::model {
 
@@ -45,12 +46,17 @@ class CharTokenizer final : public Tokenizer {
   int32_t pad_id() const override { return 0; }
 };
 
-// Byte-level BPE (GPT-2 / Llama-3 / Qwen2 style) from tokenizer.json: model.vocab, model.merges (either
-// "a b" strings or [a, b] pairs), added_tokens (matched literally on the raw text before normalisation, as
-// `tokenizers` does for tokens with normalized: false), then the file's normalizer and pre_tokenizer run
-// as written (model/text_pipeline.h). A file without a "pre_tokenizer" key gets GPT-2's ByteLevel split;
-// one whose pre_tokenizer has no ByteLevel step (sentencepiece-style BPE) is refused, as is a model.type
-// other than BPE. eos/bos/pad are found among added tokens by the usual names.
+// BPE from a Hugging Face tokenizer.json, byte-level (GPT-2 / Llama-3 / Qwen2) or SentencePiece-style
+// (Llama-2 / Mistral / Gemma / TinyLlama: "\u2581" for spaces, <0xNN> byte tokens). Read: model.vocab,
+// model.merges (either "a b" strings or [a, b] pairs), model.ignore_merges / byte_fallback / unk_token /
+// fuse_unk; added_tokens (matched literally on the raw text before normalisation, as `tokenizers` does for
+// tokens with normalized: false); then the file's normalizer and pre_tokenizer run as written
+// (model/text_pipeline.h) and its decoder turns ids back into text (model/tokenizer_decoder.h). A file
+// without a "pre_tokenizer" key gets GPT-2's ByteLevel split. With a ByteLevel pre-tokenizer the BPE symbols
+// are byte-level characters; without one they are the normalised text's characters, and a character missing
+// from the vocab becomes its <0xNN> tokens (byte_fallback) or unk_token. model.type other than BPE,
+// continuing_subword_prefix, end_of_word_suffix and dropout are refused. The post_processor is not read: the
+// callers put bos_id() in front themselves. eos/bos/pad are found among added tokens by the usual names.
 class BpeTokenizer final : public Tokenizer {
  public:
   // InvalidArgument / NotFound naming the file and key on malformed input.
@@ -75,13 +81,22 @@ class BpeTokenizer final : public Tokenizer {
   // FromJsonString's stages, in order.
   absl::Status ReadPipeline(const nlohmann::json& j, const std::string& origin);
   absl::StatusOr<int32_t> ReadVocab(const nlohmann::json& vocab, const std::string& origin);
+  absl::Status ReadModelOptions(const nlohmann::json& model, const std::string& origin);
   absl::Status ReadMerges(const nlohmann::json& model, const std::string& origin);
   absl::StatusOr<int32_t> ReadAddedTokens(const nlohmann::json& j, const std::string& origin);
   void IndexTokens(int32_t max_id);
+  // EncodePiece's stages, in order.
+  std::vector<std::string> InitialSymbols(std::string_view word) const;
+  void ApplyMerges(std::vector<std::string>* symbols) const;
+  int32_t MergeRank(const std::string& a, const std::string& b) const;  // -1: no such merge
   void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
 
   std::unique_ptr<TextPipeline> pipeline_;
+  std::unique_ptr<TokenDecoder> decoder_;
   bool ignore_merges_ = false;  // model.ignore_merges: a piece found whole in the vocab is one token
+  bool byte_fallback_ = false;  // model.byte_fallback: an unknown character becomes its <0xNN> tokens
+  bool fuse_unk_ = false;       // model.fuse_unk: a run of unknown characters is one unk_token
+  std::string unk_token_;       // model.unk_token ("" if none)
   std::unordered_map<std::string, int32_t> vocab_;         // byte-level unicode string -> id
   std::vector<std::string> id_to_token_;                   // id -> byte-level unicode string ("" if unused)
   std::unordered_map<std::string, int32_t> merge_rank_;    // "a\x01b" -> rank

@@ -1,8 +1,10 @@
 // Tokenizer parity against a reference implementation run in the test: the @huggingface/tokenizers npm
 // package (tokenizers.js, installed by the ctest fixture model_npm_tokenizers into $M1RL_BINARY_DIR/npm)
-// encodes a mixed corpus with the same tokenizer.json files, written here in four styles (GPT-2, Llama-3,
-// Qwen2, and a normalising one); m1rl's ids must be identical. The reference is required: without node or the
-// package the test fails and says why.
+// encodes a mixed corpus with the same tokenizer.json files and decodes the ids again. The files are written
+// here in seven styles: byte-level GPT-2, Llama-3, Qwen2 and a normalising one; SentencePiece-style Llama-2
+// (Prepend + Replace normalizer, byte fallback, Replace/ByteFallback/Fuse/Strip decoder), Gemma (Replace
+// normalizer, no Strip) and a Metaspace pre-tokenizer + decoder one. m1rl's ids and decoded strings must be
+// identical. The reference is required: without node or the package the test fails and says why.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -57,14 +61,68 @@ const std::vector<std::string>& Specials() {
   return *specials;
 }
 
+// SentencePiece-style pieces: "\u2581" stands for a space.
+constexpr const char* kMeta = "\xE2\x96\x81";
+
+std::string Meta(const std::string& s) { return absl::StrReplaceAll(s, {{" ", kMeta}}); }
+
+// Merges of the SentencePiece-style vocab, over raw text (a space is written " " and stored as U+2581).
+const std::vector<std::pair<std::string, std::string>>& PieceMerges() {
+  static const auto* merges = new std::vector<std::pair<std::string, std::string>>{
+      {" ", "t"},
+      {"h", "e"},
+      {" t", "he"},
+      {"i", "n"},
+      {" ", "a"},
+      {"e", "r"},
+      {"o", "n"},
+      {"r", "e"},
+      {" ", "w"},
+      {"o", "r"},
+      {" w", "or"},
+      {"l", "d"},
+      {" wor", "ld"},
+      {"1", "2"},
+      {"12", "3"},
+      {" ", " "},
+      {"  ", "  "},
+      {"l", "l"},
+      {"e", "ll"},
+      {"H", "ell"},
+      {"Hell", "o"},
+      {"h", "ell"},
+      {"hell", "o"},
+      {" ", "hello"},
+      {"s", "t"},
+      {"t", "e"},
+      {"te", "st"},
+      {" ", "test"},
+      {"\xD0\xBF", "\xD1\x80"},
+      {"\xD0\xBF\xD1\x80", "\xD0\xB8"},
+      {"\xD0\xB2", "\xD0\xB5"},
+      {"\xD0\xB2\xD0\xB5", "\xD1\x82"},
+      {"\xD0\xBF\xD1\x80\xD0\xB8", "\xD0\xB2\xD0\xB5\xD1\x82"},
+      {" ", "\xE4\xB8\x96"},
+      {"a", "b"},
+      {"ab", "c"}};
+  return *merges;
+}
+
+enum class Model { kByteLevel, kSentencePiece };
+
 struct Style {
   std::string name;
   json normalizer;
   json pre_tokenizer;
   bool merges_as_pairs;
   bool ignore_merges;
-  // Corpus strings where tokenizers.js departs from the Rust `tokenizers` library that m1rl follows.
+  Model model = Model::kByteLevel;
+  json decoder = {
+      {"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
+  // Corpus strings where tokenizers.js departs from the Rust `tokenizers` library that m1rl follows: in ids
+  // (and so in text), or in the decoded text only.
   std::vector<size_t> skip = {};
+  std::vector<size_t> skip_decode = {};
 };
 
 void PrintTo(const Style& style, std::ostream* os) { *os << style.name; }
@@ -73,6 +131,58 @@ constexpr const char* kLlama3Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kQwen2Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+json Replace(const char* from, const char* to) {
+  return {{"type", "Replace"}, {"pattern", {{"String", from}}}, {"content", to}};
+}
+
+// Llama-2 / Mistral / TinyLlama: spaces become U+2581 and one is prepended; no pre-tokenizer.
+Style Llama2Style() {
+  return {"llama2",
+          json{{"type", "Sequence"},
+               {"normalizers",
+                json::array({json{{"type", "Prepend"}, {"prepend", kMeta}}, Replace(" ", kMeta)})}},
+          nullptr,
+          false,
+          false,
+          Model::kSentencePiece,
+          json{{"type", "Sequence"},
+               {"decoders",
+                json::array({Replace(kMeta, " "), json{{"type", "ByteFallback"}}, json{{"type", "Fuse"}},
+                             json{{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}}};
+}
+
+// Gemma: spaces become U+2581, nothing is prepended, and the decoder strips nothing.
+Style GemmaStyle() {
+  return {"gemma",
+          Replace(" ", kMeta),
+          nullptr,
+          true,
+          false,
+          Model::kSentencePiece,
+          json{{"type", "Sequence"},
+               {"decoders",
+                json::array({Replace(kMeta, " "), json{{"type", "ByteFallback"}}, json{{"type", "Fuse"}}})}}};
+}
+
+// The Metaspace pre-tokenizer (prepend_scheme "first": not after an added token) and decoder.
+Style MetaspaceStyle() {
+  const json metaspace = {
+      {"type", "Metaspace"}, {"replacement", kMeta}, {"prepend_scheme", "first"}, {"split", false}};
+  return {
+      "metaspace",
+      nullptr,
+      metaspace,
+      false,
+      false,
+      Model::kSentencePiece,
+      json{{"type", "Sequence"},
+           {"decoders", json::array({metaspace, json{{"type", "ByteFallback"}}, json{{"type", "Fuse"}}})}},
+      {},
+      // corpus[7] starts with two spaces, one token: the Rust decoder drops every U+2581 of the first
+      // token, tokenizers.js only one. tokenizer_test checks the Rust behaviour by hand.
+      {7}};
+}
 
 std::vector<Style> Styles() {
   const json byte_level_no_regex = {
@@ -102,34 +212,78 @@ std::vector<Style> Styles() {
                           json{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}})}},
        false,
        false,
+       Model::kByteLevel,
+       json{{"type", "ByteLevel"}},
        // corpus[3] has Arabic-Indic digits: Rust's Digits splits on char::is_numeric (all of \p{N}),
        // tokenizers.js on JavaScript's ASCII \d. text_pipeline_test checks the Rust behaviour by hand.
        {3}},
+      Llama2Style(),
+      GemmaStyle(),
+      MetaspaceStyle(),
   };
 }
 
-json TokenizerJson(const Style& style) {
+struct VocabAndMerges {
   json vocab = json::object();
-  const std::vector<std::string> symbols = ByteSymbols();
-  for (int b = 0; b < 256; ++b) vocab[symbols[b]] = b;
   json merges = json::array();
-  for (const auto& [a, b] : RawMerges()) {
-    const std::string la = ToByteLevel(a), lb = ToByteLevel(b);
-    const std::string merged = absl::StrCat(la, lb);
-    if (!vocab.contains(merged)) vocab[merged] = static_cast<int>(vocab.size());
-    merges.push_back(style.merges_as_pairs ? json::array({la, lb}) : json(absl::StrCat(la, " ", lb)));
-  }
+};
+
+// Adds a merge (and its product to the vocab) in the style's format.
+void AddMerge(const Style& style, const std::string& a, const std::string& b, VocabAndMerges* out) {
+  const std::string merged = absl::StrCat(a, b);
+  if (!out->vocab.contains(merged)) out->vocab[merged] = static_cast<int>(out->vocab.size());
+  out->merges.push_back(style.merges_as_pairs ? json::array({a, b}) : json(absl::StrCat(a, " ", b)));
+}
+
+// Byte b has id b; merges over byte-level symbols.
+VocabAndMerges ByteLevelModel(const Style& style) {
+  VocabAndMerges out;
+  const std::vector<std::string> symbols = ByteSymbols();
+  for (int b = 0; b < 256; ++b) out.vocab[symbols[b]] = b;
+  for (const auto& [a, b] : RawMerges()) AddMerge(style, ToByteLevel(a), ToByteLevel(b), &out);
   // Reachable only when ignore_merges is on (no merge joins " " and "hello"): " hello" as one token.
-  vocab[ToByteLevel(" hello")] = static_cast<int>(vocab.size());
+  out.vocab[ToByteLevel(" hello")] = static_cast<int>(out.vocab.size());
+  return out;
+}
+
+// As Llama-2's: <unk> <s> </s>, the 256 byte tokens <0x00>..<0xFF>, the characters the merges start from
+// (newlines, most scripts and emoji are not among them: they fall back to bytes), then the merges' products.
+VocabAndMerges SentencePieceModel(const Style& style) {
+  VocabAndMerges out;
+  for (const char* special : {"<unk>", "<s>", "</s>"})
+    out.vocab[special] = static_cast<int>(out.vocab.size());
+  for (int b = 0; b < 256; ++b)
+    out.vocab[absl::StrFormat("<0x%02X>", b)] = static_cast<int>(out.vocab.size());
+  for (const auto& [a, b] : PieceMerges()) {
+    for (const std::string& part : {a, b}) {
+      for (size_t i = 0; i < part.size();) {
+        size_t len = 1;
+        while (i + len < part.size() && (static_cast<unsigned char>(part[i + len]) & 0xC0) == 0x80) ++len;
+        const std::string c = Meta(part.substr(i, len));
+        if (!out.vocab.contains(c)) out.vocab[c] = static_cast<int>(out.vocab.size());
+        i += len;
+      }
+    }
+  }
+  for (const auto& [a, b] : PieceMerges()) AddMerge(style, Meta(a), Meta(b), &out);
+  return out;
+}
+
+json AddedToken(const std::string& content, int id) {
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", false}, {"special", true}};
+}
+
+json TokenizerJson(const Style& style) {
+  const bool sp = style.model == Model::kSentencePiece;
+  VocabAndMerges model = sp ? SentencePieceModel(style) : ByteLevelModel(style);
   json added = json::array();
-  for (const std::string& s : Specials()) {
-    added.push_back({{"id", static_cast<int>(vocab.size() + added.size())},
-                     {"content", s},
-                     {"single_word", false},
-                     {"lstrip", false},
-                     {"rstrip", false},
-                     {"normalized", false},
-                     {"special", true}});
+  if (sp) {
+    for (const char* s : {"<unk>", "<s>", "</s>"}) added.push_back(AddedToken(s, model.vocab[s].get<int>()));
+  }
+  const int first_special = static_cast<int>(model.vocab.size());
+  for (size_t i = 0; i < Specials().size(); ++i) {
+    added.push_back(AddedToken(Specials()[i], first_special + static_cast<int>(i)));
   }
   return {{"version", "1.0"},
           {"truncation", nullptr},
@@ -138,19 +292,18 @@ json TokenizerJson(const Style& style) {
           {"normalizer", style.normalizer},
           {"pre_tokenizer", style.pre_tokenizer},
           {"post_processor", nullptr},
-          {"decoder",
-           {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+          {"decoder", style.decoder},
           {"model",
            {{"type", "BPE"},
             {"dropout", nullptr},
-            {"unk_token", nullptr},
+            {"unk_token", sp ? json("<unk>") : json(nullptr)},
             {"continuing_subword_prefix", nullptr},
             {"end_of_word_suffix", nullptr},
-            {"fuse_unk", false},
-            {"byte_fallback", false},
+            {"fuse_unk", sp},
+            {"byte_fallback", sp},
             {"ignore_merges", style.ignore_merges},
-            {"vocab", vocab},
-            {"merges", merges}}}};
+            {"vocab", model.vocab},
+            {"merges", model.merges}}}};
 }
 
 // Mixed scripts, digit runs, whitespace runs, newlines, emoji, contractions, specials, compatibility and
@@ -193,9 +346,13 @@ std::string Env(const char* name) {
 
 std::string NpmDir() { return Env("M1RL_BINARY_DIR") + "/npm"; }
 
-// Runs the reference; returns its ids per corpus string.
-std::vector<std::vector<int32_t>> Reference(const std::string& dir, const std::string& tokenizer_path,
-                                            const std::string& corpus_path) {
+struct Encoded {
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::string> text;  // the ids decoded again
+};
+
+// Runs the reference; returns its ids and decoded text per corpus string.
+Encoded Reference(const std::string& dir, const std::string& tokenizer_path, const std::string& corpus_path) {
   const std::string out_path = dir + "/ref_ids.json";
   const std::string cmd =
       absl::StrCat("node '", Env("M1RL_SOURCE_DIR"), "/model/testdata/hf_tokenize.mjs' '", NpmDir(), "' '",
@@ -211,12 +368,12 @@ std::vector<std::vector<int32_t>> Reference(const std::string& dir, const std::s
     ADD_FAILURE() << "the reference printed no JSON: " << err_text.str();
     return {};
   }
-  return j.get<std::vector<std::vector<int32_t>>>();
+  return {j["ids"].get<std::vector<std::vector<int32_t>>>(), j["text"].get<std::vector<std::string>>()};
 }
 
 class TokenizerParityTest : public ::testing::TestWithParam<Style> {};
 
-TEST_P(TokenizerParityTest, IdsEqualTokenizersJs) {
+TEST_P(TokenizerParityTest, IdsAndDecodedTextEqualTokenizersJs) {
   ASSERT_FALSE(Env("M1RL_BINARY_DIR").empty() || Env("M1RL_SOURCE_DIR").empty())
       << "run through ctest (it sets M1RL_BINARY_DIR/M1RL_SOURCE_DIR; its model_npm_tokenizers fixture "
          "installs "
@@ -239,12 +396,19 @@ TEST_P(TokenizerParityTest, IdsEqualTokenizersJs) {
   const std::string corpus_path = dir + "/corpus.json";
   std::ofstream(corpus_path) << json(corpus).dump();
 
-  const std::vector<std::vector<int32_t>> want = Reference(dir, tokenizer_path, corpus_path);
-  ASSERT_EQ(want.size(), corpus.size());
+  const Encoded want = Reference(dir, tokenizer_path, corpus_path);
+  ASSERT_EQ(want.ids.size(), corpus.size());
+  ASSERT_EQ(want.text.size(), corpus.size());
   M1RL_ASSERT_OK_AND_ASSIGN(auto tok, BpeTokenizer::FromFile(tokenizer_path));
+  auto listed = [](const std::vector<size_t>& v, size_t i) {
+    return std::find(v.begin(), v.end(), i) != v.end();
+  };
   for (size_t i = 0; i < corpus.size(); ++i) {
-    if (std::find(style.skip.begin(), style.skip.end(), i) != style.skip.end()) continue;
-    EXPECT_EQ(tok->Encode(corpus[i]), want[i])
+    if (listed(style.skip, i)) continue;
+    const std::vector<int32_t> ids = tok->Encode(corpus[i]);
+    EXPECT_EQ(ids, want.ids[i]) << style.name << ": corpus[" << i << "] = \"" << corpus[i] << "\"";
+    if (listed(style.skip_decode, i)) continue;
+    EXPECT_EQ(tok->Decode(ids), want.text[i])
         << style.name << ": corpus[" << i << "] = \"" << corpus[i] << "\"";
   }
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/testing/status_matchers.h"
 #include "model/chat_template.h"
 #include "model/testing/byte_symbols.h"
@@ -118,6 +119,98 @@ TEST(BpeTokenizerTest, MalformedFilesNameTheProblem) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Unigram")));
   EXPECT_THAT(LoadTokenizer("/nonexistent/tokenizer.json").status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/tokenizer.json")));
+}
+
+// A Llama-2-style file: <unk> <s> </s> at 0..2, <0x00>..<0xFF> at 3..258, then "▁" 259, "a" 260, "b" 261 and
+// the merges' products "▁a" 262, "ab" 263, "▁ab" 264 (ranks 0, 1, 2).
+nlohmann::json SentencePieceJson() {
+  const std::string m = "\xE2\x96\x81";
+  nlohmann::json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+  for (int b = 0; b < 256; ++b) vocab[absl::StrFormat("<0x%02X>", b)] = 3 + b;
+  vocab[m] = 259;
+  vocab["a"] = 260;
+  vocab["b"] = 261;
+  vocab[m + "a"] = 262;
+  vocab["ab"] = 263;
+  vocab[m + "ab"] = 264;
+  nlohmann::json j;
+  j["model"] = {{"type", "BPE"},
+                {"vocab", vocab},
+                {"merges", nlohmann::json::array({m + " a", "a b", m + "a b"})},
+                {"unk_token", "<unk>"},
+                {"byte_fallback", true},
+                {"fuse_unk", true}};
+  const nlohmann::json prepend = {{"type", "Prepend"}, {"prepend", m}};
+  const nlohmann::json replace = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", m}};
+  j["normalizer"] = {{"type", "Sequence"}, {"normalizers", nlohmann::json::array({prepend, replace})}};
+  j["pre_tokenizer"] = nullptr;
+  const nlohmann::json unmeta = {{"type", "Replace"}, {"pattern", {{"String", m}}}, {"content", " "}};
+  const nlohmann::json strip = {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}};
+  j["decoder"] = {
+      {"type", "Sequence"},
+      {"decoders", nlohmann::json::array({unmeta, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}, strip})}};
+  j["added_tokens"] = nlohmann::json::array({{{"id", 0}, {"content", "<unk>"}, {"special", true}},
+                                             {{"id", 1}, {"content", "<s>"}, {"special", true}},
+                                             {{"id", 2}, {"content", "</s>"}, {"special", true}}});
+  return j;
+}
+
+// By hand: "ab a" -> "▁ab▁a" -> ▁ a b ▁ a -> (rank 0) ▁a b ▁a -> (rank 2) ▁ab ▁a.
+// "a\n" -> "▁a\n": "\n" is not in the vocab -> <0x0A> (id 3 + 10). "é" is C3 A9 -> ids 3 + 0xC3, 3 + 0xA9.
+TEST(BpeTokenizerTest, SentencePieceStyleMergesCharactersAndFallsBackToBytes) {
+  M1RL_ASSERT_OK_AND_ASSIGN(auto tok, BpeTokenizer::FromJsonString(SentencePieceJson().dump(), "sp.json"));
+  EXPECT_THAT(tok->Encode("ab a"), ElementsAre(264, 262));
+  EXPECT_THAT(tok->Encode("a\n"), ElementsAre(262, 13));
+  EXPECT_THAT(tok->Encode("\xC3\xA9"), ElementsAre(259, 3 + 0xC3, 3 + 0xA9));
+  EXPECT_THAT(tok->Encode("<s>b"), ElementsAre(1, 259, 261));  // the normalizer runs after the added token
+  EXPECT_EQ(tok->bos_id(), 1);
+  EXPECT_EQ(tok->eos_id(), 2);
+  // Decode: ▁ -> space, byte runs -> UTF-8, one leading space stripped from the whole text.
+  EXPECT_EQ(tok->Decode({264, 262, 13, 3 + 0xC3, 3 + 0xA9}), "ab a\n\xC3\xA9");
+  EXPECT_EQ(tok->Decode({1, 264}), "<s> ab");
+  EXPECT_EQ(tok->Decode({3 + 0xC3}), "\xEF\xBF\xBD");  // a lone lead byte
+  for (const std::string text : {"ab a", "a\n\nb  a", "\xE4\xB8\x96 \xF0\x9F\x98\x80 ab"}) {
+    EXPECT_EQ(tok->Decode(tok->Encode(text)), text);
+  }
+}
+
+TEST(BpeTokenizerTest, UnknownCharactersBecomeUnkFusedWhenAsked) {
+  nlohmann::json j = SentencePieceJson();
+  j["model"]["byte_fallback"] = false;
+  M1RL_ASSERT_OK_AND_ASSIGN(auto fused, BpeTokenizer::FromJsonString(j.dump(), "sp.json"));
+  EXPECT_THAT(fused->Encode("a\n\xC3\xA9"
+                            "b"),
+              ElementsAre(262, 0, 261));  // "\n" and "é": one <unk>
+  j["model"]["fuse_unk"] = false;
+  M1RL_ASSERT_OK_AND_ASSIGN(auto unfused, BpeTokenizer::FromJsonString(j.dump(), "sp.json"));
+  EXPECT_THAT(unfused->Encode("a\n\xC3\xA9"
+                              "b"),
+              ElementsAre(262, 0, 0, 261));
+  // byte_fallback needs every byte of the character: without <0xA9>, "é" is <unk>, "\n" still a byte.
+  j = SentencePieceJson();
+  j["model"]["vocab"].erase("<0xA9>");
+  M1RL_ASSERT_OK_AND_ASSIGN(auto partial, BpeTokenizer::FromJsonString(j.dump(), "sp.json"));
+  EXPECT_THAT(partial->Encode("a\n\xC3\xA9"), ElementsAre(262, 13, 0));
+}
+
+TEST(BpeTokenizerTest, UnsupportedModelOptionsAndDecodersNameTheKey) {
+  nlohmann::json j = SentencePieceJson();
+  j["model"]["continuing_subword_prefix"] = "##";
+  EXPECT_THAT(BpeTokenizer::FromJsonString(j.dump(), "sp.json").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.continuing_subword_prefix")));
+  j = SentencePieceJson();
+  j["model"]["dropout"] = 0.1;
+  EXPECT_THAT(BpeTokenizer::FromJsonString(j.dump(), "sp.json").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.dropout")));
+  j = SentencePieceJson();
+  j["model"]["unk_token"] = "<missing>";
+  EXPECT_THAT(BpeTokenizer::FromJsonString(j.dump(), "sp.json").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.unk_token \"<missing>\"")));
+  j = SentencePieceJson();
+  j["decoder"] = {{"type", "WordPiece"}};
+  EXPECT_THAT(BpeTokenizer::FromJsonString(j.dump(), "sp.json").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tokenizer 'sp.json': decoder.type 'WordPiece' is not supported")));
 }
 
 TEST(ChatTemplateTest, RendersRolesAndGenerationPrompt) {

@@ -1,0 +1,44 @@
+#include "model/tokenizer_bytes.h"
+
+namespace m1rl::model {
+
+CodePoint NextCodePoint(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  auto cont = [&](size_t k) {
+    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+  };
+  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
+  if (c < 0x80) return {c, 1};
+  if ((c & 0xE0) == 0xC0 && cont(1)) return {((c & 0x1Fu) << 6) | byte(1), 2};
+  if ((c & 0xF0) == 0xE0 && cont(1) && cont(2)) return {((c & 0x0Fu) << 12) | (byte(1) << 6) | byte(2), 3};
+  if ((c & 0xF8) == 0xF0 && cont(1) && cont(2) && cont(3)) {
+    return {((c & 0x07u) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3), 4};
+  }
+  return {0xFFFD, 1};
+}
+
+const std::vector<uint32_t>& ByteToUnicode() {
+  static const std::vector<uint32_t> kTable = [] {
+    std::vector<uint32_t> t(256, 0);
+    std::vector<bool> direct(256, false);
+    for (int b = '!'; b <= '~'; ++b) direct[b] = true;
+    for (int b = 0xA1; b <= 0xAC; ++b) direct[b] = true;
+    for (int b = 0xAE; b <= 0xFF; ++b) direct[b] = true;
+    uint32_t n = 0;
+    for (int b = 0; b < 256; ++b) t[b] = direct[b] ? static_cast<uint32_t>(b) : 256 + n++;
+    return t;
+  }();
+  return kTable;
+}
+
+const std::unordered_map<uint32_t, unsigned char>& UnicodeToByte() {
+  static const std::unordered_map<uint32_t, unsigned char> kTable = [] {
+    std::unordered_map<uint32_t, unsigned char> t;
+    const auto& fwd = ByteToUnicode();
+    for (int b = 0; b < 256; ++b) t[fwd[b]] = static_cast<unsigned char>(b);
+    return t;
+  }();
+  return kTable;
+}
+
+}  // namespace m1rl::model
