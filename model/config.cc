@@ -288,7 +288,8 @@ absl::StatusOr<ModelFamily> ReadModelType(const json& j) {
   if (it == j.end() || it->is_null()) return ModelFamily::kMiniMax;
   absl::StatusOr<ModelFamily> family =
       ParseModelFamily(it->is_string() ? it->get<std::string>() : it->dump());
-  if (!family.ok()) return absl::InvalidArgumentError(absl::StrCat("config.json: ", family.status().message()));
+  if (!family.ok())
+    return absl::InvalidArgumentError(absl::StrCat("config.json: ", family.status().message()));
   return *family;
 }
 
@@ -380,7 +381,8 @@ absl::Status ReadRopeScaling(const json& j, ModelConfig* c) {
   for (const char* key : {"rope_parameters", "rope_scaling"}) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) continue;
-    if (!it->is_object()) return absl::InvalidArgumentError(absl::StrCat("config.json: '", key, "' must be an object"));
+    if (!it->is_object())
+      return absl::InvalidArgumentError(absl::StrCat("config.json: '", key, "' must be an object"));
     M1RL_RETURN_IF_ERROR(ReadDouble(*it, "rope_theta", &c->rope_theta));
     std::string type = "default";
     for (const char* type_key : {"rope_type", "type"}) {
@@ -388,9 +390,9 @@ absl::Status ReadRopeScaling(const json& j, ModelConfig* c) {
       if (t == it->end() || t->is_null()) continue;
       type = t->is_string() ? t->get<std::string>() : t->dump();
       if (type != "default" && type != "llama3") {
-        return absl::InvalidArgumentError(
-            absl::StrCat("config.json: ", key, ".", type_key, " \"", type,
-                         "\" cannot be represented (the dense family implements \"default\" and \"llama3\")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "config.json: ", key, ".", type_key, " \"", type,
+            "\" cannot be represented (the dense family implements \"default\" and \"llama3\")"));
       }
     }
     if (type != "llama3") continue;
@@ -400,7 +402,8 @@ absl::Status ReadRopeScaling(const json& j, ModelConfig* c) {
                              {"low_freq_factor", &r.low_freq_factor},
                              {"high_freq_factor", &r.high_freq_factor}}) {
       if (!it->contains(name)) {
-        return absl::InvalidArgumentError(absl::StrCat("config.json: ", key, ".", name, " is missing (llama3 RoPE)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: ", key, ".", name, " is missing (llama3 RoPE)"));
       }
       M1RL_RETURN_IF_ERROR(ReadDouble(*it, name, out));
     }
@@ -413,26 +416,29 @@ absl::Status ReadRopeScaling(const json& j, ModelConfig* c) {
 // Keys of a dense config that describe computations this model does not implement, each refused by name.
 absl::Status CheckDenseUnsupported(const json& j) {
   if (const auto it = j.find("hidden_act"); it != j.end() && !it->is_null() && *it != "silu") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.json: hidden_act ", it->dump(), " cannot be represented (SwiGLU with silu only)"));
+    return absl::InvalidArgumentError(absl::StrCat("config.json: hidden_act ", it->dump(),
+                                                   " cannot be represented (SwiGLU with silu only)"));
   }
   for (const char* key : {"mlp_bias", "use_sliding_window"}) {
     bool on = false;
     M1RL_RETURN_IF_ERROR(ReadBool(j, key, &on));
-    if (on) return absl::InvalidArgumentError(absl::StrCat("config.json: ", key, " true cannot be represented"));
+    if (on)
+      return absl::InvalidArgumentError(absl::StrCat("config.json: ", key, " true cannot be represented"));
   }
   double partial = 1.0;
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "partial_rotary_factor", &partial));
   if (partial != 1.0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.json: partial_rotary_factor ", partial, " cannot be represented (the dense family rotates the whole head)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: partial_rotary_factor ", partial,
+                     " cannot be represented (the dense family rotates the whole head)"));
   }
   if (const auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) return absl::InvalidArgumentError("config.json: 'layer_types' must be a list");
     for (size_t i = 0; i < it->size(); ++i) {
       if ((*it)[i] != "full_attention") {
-        return absl::InvalidArgumentError(absl::StrCat("config.json: layer_types[", i, "] ", (*it)[i].dump(),
-                                                       " cannot be represented (dense: full_attention only)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: layer_types[", i, "] ", (*it)[i].dump(),
+                         " cannot be represented (dense: full_attention only)"));
       }
     }
   }
@@ -470,7 +476,8 @@ absl::StatusOr<ModelConfig> ReadDenseHfConfig(const json& j, ModelFamily family)
   c.qk_norm = family == ModelFamily::kQwen3;
   c.rotary_dim = c.head_dim;
   c.rope_convention = RopeConvention::kHf;  // the whole head (= kM1 here: rotary_dim = head_dim)
-  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_hidden_layers, 0)), LayerType::kFullAttention);
+  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_hidden_layers, 0)),
+                       LayerType::kFullAttention);
   M1RL_RETURN_IF_ERROR(c.Validate());
   return c;
 }
@@ -517,7 +524,7 @@ json DenseHfConfigJson(const ModelConfig& c, std::string_view dtype) {
             {"high_freq_factor", c.rope_scaling.high_freq_factor},
             {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
   }
-  j["rope_parameters"] = rope;  // transformers 5.x
+  j["rope_parameters"] = rope;     // transformers 5.x
   j["rope_theta"] = c.rope_theta;  // 4.x
   j["rope_scaling"] = c.rope_scaling.type.empty() ? json(nullptr) : rope;
   j["dtype"] = std::string(dtype);
@@ -685,7 +692,8 @@ absl::StatusOr<ModelConfig> DenseFromProto(const m1rl::config::ModelConfig& p, M
   c.attention_bias = c.attention_bias || p.attention_bias() || c.family == ModelFamily::kQwen2;
   c.qk_norm = c.qk_norm || p.qk_norm() || c.family == ModelFamily::kQwen3;
   c.tie_word_embeddings = c.tie_word_embeddings || p.tie_word_embeddings();
-  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_hidden_layers, 0)), LayerType::kFullAttention);
+  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_hidden_layers, 0)),
+                       LayerType::kFullAttention);
   for (int i = 0; i < p.layer_types_size() && i < static_cast<int>(c.layer_types.size()); ++i) {
     if (p.layer_types(i) == config::ModelConfig::LAYER_TYPE_LINEAR_ATTENTION)
       c.layer_types[i] = LayerType::kLinearAttention;  // refused by Validate, naming the field
@@ -706,7 +714,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConf
     if (!family.ok()) return Invalid("family", absl::StrCat(": ", family.status().message()));
     if (*family != c.family && p.preset().empty()) c.family = *family;
     if (*family != c.family) {
-      return Invalid("family", absl::StrCat("'", p.family(), "' contradicts model.preset '", p.preset(), "'"));
+      return Invalid("family",
+                     absl::StrCat("'", p.family(), "' contradicts model.preset '", p.preset(), "'"));
     }
   }
   if (c.dense()) return DenseFromProto(p, std::move(c));
@@ -833,24 +842,28 @@ absl::Status ModelConfig::ValidateDense() const {
   }
   for (double f : {linear_attn_alpha_factor, linear_attn_beta_factor, full_attn_alpha_factor,
                    full_attn_beta_factor, mlp_alpha_factor, mlp_beta_factor}) {
-    if (f != 1.0) return Invalid("full_attn_alpha_factor", "and the other DeepNorm factors must be 1 (dense: pre-norm)");
+    if (f != 1.0)
+      return Invalid("full_attn_alpha_factor", "and the other DeepNorm factors must be 1 (dense: pre-norm)");
   }
   if (!rope_scaling.type.empty() && rope_scaling.type != "llama3") {
-    return Invalid("rope_scaling", absl::StrCat("type must be empty or llama3, got '", rope_scaling.type, "'"));
+    return Invalid("rope_scaling",
+                   absl::StrCat("type must be empty or llama3, got '", rope_scaling.type, "'"));
   }
-  if (rope_scaling.type == "llama3" &&
-      !(rope_scaling.factor > 0 && rope_scaling.low_freq_factor > 0 &&
-        rope_scaling.high_freq_factor > rope_scaling.low_freq_factor &&
-        rope_scaling.original_max_position_embeddings > 0)) {
-    return Invalid("rope_scaling", "llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
-                                   "original_max_position_embeddings > 0");
+  if (rope_scaling.type == "llama3" && !(rope_scaling.factor > 0 && rope_scaling.low_freq_factor > 0 &&
+                                         rope_scaling.high_freq_factor > rope_scaling.low_freq_factor &&
+                                         rope_scaling.original_max_position_embeddings > 0)) {
+    return Invalid("rope_scaling",
+                   "llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                   "original_max_position_embeddings > 0");
   }
   return absl::OkStatus();
 }
 
 absl::Status ModelConfig::ValidateMiniMaxOnly() const {
   if (attention_bias || qk_norm || tie_word_embeddings) {
-    return Invalid(attention_bias ? "attention_bias" : qk_norm ? "qk_norm" : "tie_word_embeddings",
+    return Invalid(attention_bias ? "attention_bias"
+                   : qk_norm      ? "qk_norm"
+                                  : "tie_word_embeddings",
                    "is a dense-family setting (model.family llama / qwen2 / qwen3), not MiniMax's");
   }
   if (!rope_scaling.type.empty()) return Invalid("rope_scaling", "is not supported for MiniMax");
@@ -893,7 +906,8 @@ std::vector<double> ModelConfig::RopeInverseFrequencies() const {
     if (wavelen > low_wavelen) {
       f /= r.factor;
     } else if (wavelen >= high_wavelen) {
-      const double smooth = (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+      const double smooth =
+          (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
       f = (1.0 - smooth) * f / r.factor + smooth * f;
     }
   }
@@ -932,7 +946,8 @@ ParameterCounts ModelConfig::CountParameters() const {
     p.expert = 0;
     p.moe_per_layer = 0;
     p.mlp_per_layer = 3 * intermediate_size * hidden_size;
-    const int64_t layers = num_hidden_layers * (p.softmax_attention_per_layer + p.mlp_per_layer + p.norms_per_layer);
+    const int64_t layers =
+        num_hidden_layers * (p.softmax_attention_per_layer + p.mlp_per_layer + p.norms_per_layer);
     p.total = p.embedding + p.lm_head + hidden_size /*final norm*/ + layers;
     p.active = layers + hidden_size;
     p.active_with_head = p.active + vocab_size * hidden_size;  // the head GEMM, tied or not
@@ -996,7 +1011,8 @@ absl::Status ValidateModelConfig(const m1rl::config::ModelConfig& m) {
   }
   // Without a checkpoint the network is built from these fields: check the resolved shapes too.
   if (!m.family().empty() && !ParseModelFamily(m.family()).ok()) {
-    c.Add("model.family", absl::StrCat(" must be one of minimax, llama, qwen2, qwen3, got \"", m.family(), "\""));
+    c.Add("model.family",
+          absl::StrCat(" must be one of minimax, llama, qwen2, qwen3, got \"", m.family(), "\""));
   }
   if (m.init_from().empty() && c.Result().ok()) c.Merge(ModelConfig::FromProto(m).status());
   return c.Result();

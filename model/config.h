@@ -156,10 +156,10 @@ struct ModelConfig {
                                                       std::optional<RopeConvention> requested = std::nullopt);
 
   // The dense family: the config.json transformers writes for the family (LlamaForCausalLM, ...).
-  // MiniMax: the transformers config.json of MODEL.md §9 (model_type "minimax"), plus rotary_dim, "rope_convention"
-  // and the M1 spellings of the schedule and DeepNorm factors so both ecosystems read it correctly. The rope
-  // keys (partial_rotary_factor, rotary_dim) describe rope_dims(), what the model computes.
-  // `dtype` is the value written as "dtype" ("bfloat16", "float32").
+  // MiniMax: the transformers config.json of MODEL.md §9 (model_type "minimax"), plus rotary_dim,
+  // "rope_convention" and the M1 spellings of the schedule and DeepNorm factors so both ecosystems read it
+  // correctly. The rope keys (partial_rotary_factor, rotary_dim) describe rope_dims(), what the model
+  // computes. `dtype` is the value written as "dtype" ("bfloat16", "float32").
   nlohmann::json ToHfConfigJson(std::string_view dtype = "bfloat16") const;
 
   // From the run config: the preset (if any) first, then every non-zero/non-empty field overrides.

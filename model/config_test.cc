@@ -431,7 +431,7 @@ TEST(DenseConfigTest, Llama3ConfigParsesWithLlama3RopeScaling) {
     }
     EXPECT_DOUBLE_EQ(inv[i], want) << i;
   }
-  EXPECT_DOUBLE_EQ(inv[0], 1.0);         // highest frequency: untouched
+  EXPECT_DOUBLE_EQ(inv[0], 1.0);                                // highest frequency: untouched
   EXPECT_LT(inv[31], std::pow(500000.0, -62.0 / 64.0) / 31.9);  // lowest: divided by 32
 }
 
@@ -536,7 +536,8 @@ TEST(DenseConfigTest, RunConfigFamilyAndPreset) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.num_local_experts must be 0")));
   p.set_num_local_experts(0);
   p.set_family("gpt2");
-  EXPECT_THAT(ValidateModelConfig(p), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.family")));
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.family")));
 
   config::ModelConfig minimax;
   minimax.set_preset("tiny2");

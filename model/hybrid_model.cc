@@ -539,8 +539,9 @@ namespace {
 // The weight matrices of a layer (the tensors mixed precision casts), as pointers into `l`.
 std::vector<at::Tensor*> Matrices(LayerWeights& l) {
   std::vector<at::Tensor*> out;
-  for (at::Tensor* t : {&l.qkv, &l.gate, &l.out, &l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_up, &l.down,
-                        &l.q_bias, &l.k_bias, &l.v_bias, &l.o_bias, &l.mlp_gate, &l.mlp_up, &l.mlp_down}) {
+  for (at::Tensor* t :
+       {&l.qkv, &l.gate, &l.out, &l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_up, &l.down, &l.q_bias,
+        &l.k_bias, &l.v_bias, &l.o_bias, &l.mlp_gate, &l.mlp_up, &l.mlp_down}) {
     if (t->defined()) out.push_back(t);
   }
   return out;
@@ -549,10 +550,10 @@ std::vector<at::Tensor*> Matrices(LayerWeights& l) {
 // Every parameter of a layer (norms, matrices, router), i.e. what its forward differentiates through.
 std::vector<at::Tensor> LayerParams(const LayerWeights& l) {
   std::vector<at::Tensor> out;
-  for (const at::Tensor* t : {&l.input_norm, &l.post_norm, &l.qkv, &l.gate, &l.out, &l.norm, &l.q_proj,
-                              &l.k_proj, &l.v_proj, &l.o_proj, &l.router, &l.gate_up, &l.down, &l.q_bias,
-                              &l.k_bias, &l.v_bias, &l.o_bias, &l.q_norm, &l.k_norm, &l.mlp_gate, &l.mlp_up,
-                              &l.mlp_down}) {
+  for (const at::Tensor* t :
+       {&l.input_norm, &l.post_norm, &l.qkv,    &l.gate,     &l.out,    &l.norm,    &l.q_proj, &l.k_proj,
+        &l.v_proj,     &l.o_proj,    &l.router, &l.gate_up,  &l.down,   &l.q_bias,  &l.k_bias, &l.v_bias,
+        &l.o_bias,     &l.q_norm,    &l.k_norm, &l.mlp_gate, &l.mlp_up, &l.mlp_down}) {
     if (t->defined()) out.push_back(*t);
   }
   return out;
@@ -772,7 +773,7 @@ at::Tensor HybridModel::SoftmaxMixer(const LayerWeights& l, const at::Tensor& u,
 // The projections of a softmax layer (MODEL.md §5): q, k, v (+ the dense family's biases), its per-head q/k
 // RMSNorm over head_dim (Qwen3), then RoPE on q and k.
 HybridModel::Qkv HybridModel::SoftmaxQkv(const LayerWeights& l, const at::Tensor& u,  // [T, H]
-                                         const at::Tensor& pos) const {             // [T]
+                                         const at::Tensor& pos) const {               // [T]
   const int64_t t = u.size(0), dim = config_.head_dim;
   auto project = [&](const at::Tensor& w, const at::Tensor& bias, const at::Tensor& norm, int64_t heads) {
     at::Tensor x = ops::Linear(u, w);
@@ -1068,8 +1069,8 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
   // The dense family (pre-norm) keeps its residual stream `h` and normalises it.
   const bool pre_norm = config_.dense();
   at::Tensor h = w_->embed.index_select(0, tokens);
-  at::Tensor u = ops::ResidualRmsNorm(h, at::Tensor(), 1.0, 1.0, w_->layers[0].input_norm, config_.rms_norm_eps,
-                                      at::Tensor(), dtype_);
+  at::Tensor u = ops::ResidualRmsNorm(h, at::Tensor(), 1.0, 1.0, w_->layers[0].input_norm,
+                                      config_.rms_norm_eps, at::Tensor(), dtype_);
   auto residual_norm = [&](const at::Tensor& normed, const at::Tensor& delta, double alpha, double beta,
                            const at::Tensor& weight, at::ScalarType out_dtype) {
     if (!pre_norm) {
@@ -1077,7 +1078,8 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
                                   out_dtype);
     }
     h = h + delta.to(h.scalar_type());
-    return ops::ResidualRmsNorm(h, at::Tensor(), 1.0, 1.0, weight, config_.rms_norm_eps, at::Tensor(), out_dtype);
+    return ops::ResidualRmsNorm(h, at::Tensor(), 1.0, 1.0, weight, config_.rms_norm_eps, at::Tensor(),
+                                out_dtype);
   };
   size_t lin_ord = 0, full_ord = 0;
   for (size_t i = 0; i < w_->layers.size(); ++i) {
@@ -1113,7 +1115,8 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
     if (last) mark("head");
     // The final norm's output feeding the FP32 head stays in the compute dtype (MODEL.md §7).
     u = residual_norm(u2, moe, config_.mlp_alpha_factor, config_.mlp_beta_factor,
-                      last ? w_->final_norm : w_->layers[i + 1].input_norm, last ? ComputeDtype(dtype_) : dtype_);
+                      last ? w_->final_norm : w_->layers[i + 1].input_norm,
+                      last ? ComputeDtype(dtype_) : dtype_);
   }
   at::Tensor logits = HeadLogits(u, w_->lm_head, options.head);
   mark("end");

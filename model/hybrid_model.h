@@ -254,8 +254,8 @@ class HybridModel {
     at::Tensor k;  // [T, N_kv, d] after RoPE
     at::Tensor v;  // [T, N_kv, d]
   };
-  Qkv SoftmaxQkv(const LayerWeights& l, const at::Tensor& u,  // [T, H]
-                 const at::Tensor& pos) const;                // [T]
+  Qkv SoftmaxQkv(const LayerWeights& l, const at::Tensor& u,               // [T, H]
+                 const at::Tensor& pos) const;                             // [T]
   at::Tensor OutProj(const LayerWeights& l, const at::Tensor& att) const;  // [T, N_h·d] -> [T, H]
   at::Tensor FeedForward(const LayerWeights& l, const at::Tensor& u,       // [T, H]
                          AuxStats* aux) const;

@@ -586,49 +586,12 @@ TEST(RopeConventionTest, HfRotatesTheWholeHeadOnEveryPath) {
   }
 }
 
-// ---- dense family -------------------------------------------------------------------------------------------
+// ---- dense family
+// -------------------------------------------------------------------------------------------
 
-// 2 layers, hidden 32, 4 query heads of 8, 2 kv heads, MLP 48, vocabulary 50.
-ModelConfig TinyDense(ModelFamily family, bool attention_bias, bool tied) {
-  ModelConfig c;
-  c.family = family;
-  c.vocab_size = 50;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.head_dim = 8;
-  c.num_key_value_heads = 2;
-  c.rotary_dim = 8;
-  c.rope_convention = RopeConvention::kHf;
-  c.rope_theta = 10000.0;
-  c.rms_norm_eps = 1e-6;
-  c.num_local_experts = 0;
-  c.num_experts_per_tok = 0;
-  c.attention_bias = attention_bias;
-  c.qk_norm = family == ModelFamily::kQwen3;
-  c.tie_word_embeddings = tied;
-  c.layer_types = {LayerType::kFullAttention, LayerType::kFullAttention};
-  return c;
-}
-
-// Every parameter redrawn from `seed`: matrices and biases N(0, 0.3²), norm weights 1 + N(0, 0.1²), so that
-// biases, norm weights and attention patterns all move the output.
-void Randomize(const HybridModel& m, uint64_t seed) {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::NoGradGuard no_grad;
-  for (const auto& [name, p] : m.NamedParameters()) {
-    const bool norm = name.find("norm") != std::string::npos;
-    const at::Tensor r = at::randn(p.sizes(), gen, at::TensorOptions().dtype(at::kDouble));
-    p.copy_(norm ? 1.0 + 0.1 * r : 0.3 * r);
-  }
-}
-
-std::map<std::string, at::Tensor> Named(const HybridModel& m) {
-  std::map<std::string, at::Tensor> out;
-  for (const auto& [name, p] : m.NamedParameters()) out[name] = p;
-  return out;
-}
+using testing::Named;
+using testing::Randomize;
+using testing::TinyDense;
 
 struct DenseCase {
   const char* name;
@@ -700,7 +663,8 @@ TEST(DenseModelTest, Llama3RopeScalingMatchesTheReference) {
   const at::Tensor want = testing::DenseReferenceLogits(c, Named(*m), tokens, inv);
   EXPECT_LT(MaxAbsDiff(TrainingLogits(*m, tokens), want), 1e-10);
   // Unscaled frequencies give another function.
-  EXPECT_GT(MaxAbsDiff(testing::DenseReferenceLogits(c, Named(*m), tokens, testing::DefaultInverseFrequencies(1e4, 8)),
+  EXPECT_GT(MaxAbsDiff(testing::DenseReferenceLogits(c, Named(*m), tokens,
+                                                     testing::DefaultInverseFrequencies(1e4, 8)),
                        want),
             1e-3);
 }
@@ -748,7 +712,8 @@ TEST(DenseModelTest, HfSaveLoadUsesTransformersNames) {
     EXPECT_EQ(files.count("model.layers.1.self_attn.q_proj.bias"), k.attention_bias ? 1u : 0u);
     EXPECT_EQ(files.count("model.layers.1.self_attn.o_proj.bias"),
               k.attention_bias && k.family != ModelFamily::kQwen2 ? 1u : 0u);
-    EXPECT_EQ(files.count("model.layers.0.self_attn.k_norm.weight"), k.family == ModelFamily::kQwen3 ? 1u : 0u);
+    EXPECT_EQ(files.count("model.layers.0.self_attn.k_norm.weight"),
+              k.family == ModelFamily::kQwen3 ? 1u : 0u);
     EXPECT_EQ(files.at("model.layers.0.mlp.gate_proj.weight").sizes(), (std::vector<int64_t>{48, 32}));
     EXPECT_EQ(files.at("model.layers.0.mlp.down_proj.weight").sizes(), (std::vector<int64_t>{32, 48}));
     EXPECT_EQ(files.size(), m->NamedParameters().size());
@@ -772,9 +737,9 @@ TEST(DenseModelTest, TiedHeadIsOneParameter) {
   auto m = MakeModel(c, at::kDouble, 3);
   Randomize(*m, 37);
   const auto params = m->NamedParameters();
-  EXPECT_EQ(std::count_if(params.begin(), params.end(),
-                          [](const auto& p) { return p.first == "lm_head.weight"; }),
-            0);
+  EXPECT_EQ(
+      std::count_if(params.begin(), params.end(), [](const auto& p) { return p.first == "lm_head.weight"; }),
+      0);
   EXPECT_EQ(m->NumParameters(), c.CountParameters().total);
   // The gradient of Σ log-probs w.r.t. one embedding row that never appears in the input is the head's
   // alone: Σ_t (1[y_t = r] − p_t(r)) · x_t, x_t the final hidden state.

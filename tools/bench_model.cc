@@ -104,7 +104,9 @@ int main(int argc, char** argv) {
     (o.logprobs.sum() + o.entropy.sum() + o.aux_loss).backward();
   });
   const double ours_cpu = last_cpu_median;
-  const at::Tensor head = model.NamedParameters().back().second;
+  // The untied head is the last parameter; a tied one (dense family) is the embedding, the first.
+  const at::Tensor head = model.config().tie_word_embeddings ? model.NamedParameters().front().second
+                                                               : model.NamedParameters().back().second;
   const double base = MedianSeconds(iters, [&] {
     zero_grads();
     at::Tensor aux;

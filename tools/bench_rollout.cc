@@ -107,7 +107,9 @@ int Run(int argc, char** argv) {
   const model::HybridModel& policy = **created;
   at::Tensor lm_head;
   for (const auto& [name, t] : policy.NamedParameters()) {
-    if (name == "lm_head.weight") lm_head = t.detach();
+    // A tied head (dense family) is the embedding.
+    const bool tied = policy.config().tie_word_embeddings && name == "model.embed_tokens.weight";
+    if (name == "lm_head.weight" || tied) lm_head = t.detach();
   }
   rollout::HybridDecodeModel decode(&policy);
   std::cout << "bench_rollout: preset " << preset << ", dtype float32, device cpu, head ieee_fp32, LibTorch "

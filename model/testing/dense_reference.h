@@ -6,17 +6,21 @@
 //               head (query head h reads kv head ⌊h·N_kv/N_h⌋);  x += o·Woᵀ (+bo);
 //               m = rms(x)·g_post;  x += (silu(m·Wgᵀ) ⊙ m·Wuᵀ)·Wdᵀ
 //   logits = (rms(x)·g_final)·Eᵀ, E = lm_head or (tied) embed.
-// Every parameter is read by its Hugging Face name from `weights` (converted to float64).
+// Every parameter is read by its Hugging Face name from `weights` (converted to float64). Also the tiny dense
+// configs and the parameter randomisation the dense tests share.
 #ifndef M1RL_MODEL_TESTING_DENSE_REFERENCE_H_
 #define M1RL_MODEL_TESTING_DENSE_REFERENCE_H_
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/ones.h>
+#include <ATen/ops/randn.h>
 
 #include <cmath>
 #include <cstdint>
@@ -26,13 +30,15 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/hybrid_model.h"
 
 namespace m1rl::model::testing {
 
 // Logits [n, V] float64 of one sequence `tokens` at positions 0..n−1. `inv_freq` [d/2]: RoPE's inverse
 // frequencies (the caller's own computation).
 inline at::Tensor DenseReferenceLogits(const ModelConfig& c, const std::map<std::string, at::Tensor>& weights,
-                                       const std::vector<int32_t>& tokens, const std::vector<double>& inv_freq) {
+                                       const std::vector<int32_t>& tokens,
+                                       const std::vector<double>& inv_freq) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t heads = c.num_attention_heads, kv_heads = c.num_key_value_heads, d = c.head_dim;
   auto w = [&](const std::string& name) { return weights.at(name).detach().to(at::kDouble); };
@@ -97,8 +103,51 @@ inline at::Tensor DenseReferenceLogits(const ModelConfig& c, const std::map<std:
 // θ^(−2i/d), i < d/2: RoPE's default inverse frequencies.
 inline std::vector<double> DefaultInverseFrequencies(double theta, int64_t d) {
   std::vector<double> inv;
-  for (int64_t i = 0; i < d / 2; ++i) inv.push_back(std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(d)));
+  for (int64_t i = 0; i < d / 2; ++i)
+    inv.push_back(std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(d)));
   return inv;
+}
+
+// 2 layers, hidden 32, 4 query heads of 8, 2 kv heads, MLP 48, vocabulary 50.
+inline ModelConfig TinyDense(ModelFamily family, bool attention_bias, bool tied) {
+  ModelConfig c;
+  c.family = family;
+  c.vocab_size = 50;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.head_dim = 8;
+  c.num_key_value_heads = 2;
+  c.rotary_dim = 8;
+  c.rope_convention = RopeConvention::kHf;
+  c.rope_theta = 10000.0;
+  c.rms_norm_eps = 1e-6;
+  c.num_local_experts = 0;
+  c.num_experts_per_tok = 0;
+  c.attention_bias = attention_bias;
+  c.qk_norm = family == ModelFamily::kQwen3;
+  c.tie_word_embeddings = tied;
+  c.layer_types = {LayerType::kFullAttention, LayerType::kFullAttention};
+  return c;
+}
+
+// Every parameter redrawn from `seed`: matrices and biases N(0, 0.3²), norm weights 1 + N(0, 0.1²), so that
+// biases, norm weights and attention patterns all move the output.
+inline void Randomize(const HybridModel& m, uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::NoGradGuard no_grad;
+  for (const auto& [name, p] : m.NamedParameters()) {
+    const bool norm = name.find("norm") != std::string::npos;
+    const at::Tensor r = at::randn(p.sizes(), gen, at::TensorOptions().dtype(at::kDouble));
+    p.copy_(norm ? 1.0 + 0.1 * r : 0.3 * r);
+  }
+}
+
+inline std::map<std::string, at::Tensor> Named(const HybridModel& m) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, p] : m.NamedParameters()) out[name] = p;
+  return out;
 }
 
 }  // namespace m1rl::model::testing

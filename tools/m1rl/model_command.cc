@@ -68,9 +68,16 @@ int RunModelInfo(const std::vector<std::string>& args) {
   std::cout << "active with head          " << Billions(p.active_with_head) << "\n";
   std::cout << "lightning attn per layer  " << p.lightning_attention_per_layer << "\n";
   std::cout << "softmax attn per layer    " << p.softmax_attention_per_layer << "\n";
-  std::cout << "one expert                " << p.expert << "\n";
-  std::cout << "MoE block per layer       " << p.moe_per_layer << "\n";
-  std::cout << "embedding = head          " << p.embedding << "\n";
+  if (c.dense()) {
+    std::cout << "family                    " << m1rl::model::ModelFamilyName(c.family)
+              << (c.tie_word_embeddings ? " (tied head)" : "") << "\n";
+    std::cout << "MLP per layer             " << p.mlp_per_layer << "\n";
+    std::cout << "embedding                 " << p.embedding << "\n";
+  } else {
+    std::cout << "one expert                " << p.expert << "\n";
+    std::cout << "MoE block per layer       " << p.moe_per_layer << "\n";
+    std::cout << "embedding = head          " << p.embedding << "\n";
+  }
   const int64_t lin_state = n_lin * c.num_attention_heads * c.head_dim * c.head_dim * 4;
   const int64_t kv_per_token = n_full * 2 * c.num_key_value_heads * c.head_dim * 2;
   std::cout << "decode state per sequence " << lin_state << " B lightning (fp32) + " << kv_per_token
