@@ -943,6 +943,7 @@ ParameterCounts ModelConfig::CountParameters() const {
     p.lm_head = tie_word_embeddings ? 0 : vocab_size * hidden_size;
     p.softmax_attention_per_layer += (attention_bias ? d_inner + 2 * kv_dim : 0) +
                                      (o_proj_bias() ? hidden_size : 0) + (qk_norm ? 2 * head_dim : 0);
+    p.lightning_attention_per_layer = 0;
     p.expert = 0;
     p.moe_per_layer = 0;
     p.mlp_per_layer = 3 * intermediate_size * hidden_size;

@@ -94,7 +94,7 @@ struct ParameterCounts {
   int64_t active_with_head = 0;               // active + lm_head
   int64_t embedding = 0;                      // model.embed_tokens.weight
   int64_t lm_head = 0;                        // lm_head.weight
-  int64_t lightning_attention_per_layer = 0;  // qkv + gate + out + norm
+  int64_t lightning_attention_per_layer = 0;  // qkv + gate + out + norm (0 for the dense family)
   int64_t softmax_attention_per_layer = 0;    // q + k + v + o (+ biases, q/k norms of the dense family)
   int64_t expert = 0;                         // one expert (w1 + w2 + w3)
   int64_t moe_per_layer = 0;                  // all experts + router (0 for the dense family)

@@ -567,7 +567,8 @@ TEST(TrainerDenseModelTest, Qwen2CheckpointTrainsACispoStepAndExportsByteStable)
   // Every completion runs to max_new_tokens here (no EOS drawn), so the parity of the length is constant:
   // reward the parity of the first byte instead, which a near-uniform policy gets right about half the time.
   auto reward = testutil::MakeInProcessRewardClient(std::make_unique<testutil::PredicateVerifier>(
-      "parity", [](const std::string& r) { return !r.empty() && static_cast<unsigned char>(r[0]) % 2 == 0; }));
+      "parity",
+      [](const std::string& r) { return !r.empty() && static_cast<unsigned char>(r[0]) % 2 == 0; }));
   M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), std::move(reward)));
   ASSERT_EQ(t->policy().config().family, model::ModelFamily::kQwen2);
   M1RL_ASSERT_OK_AND_ASSIGN(auto initial, model::HybridModel::LoadHf(init, at::kFloat, at::kCPU));

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   const double ours_cpu = last_cpu_median;
   // The untied head is the last parameter; a tied one (dense family) is the embedding, the first.
   const at::Tensor head = model.config().tie_word_embeddings ? model.NamedParameters().front().second
-                                                               : model.NamedParameters().back().second;
+                                                             : model.NamedParameters().back().second;
   const double base = MedianSeconds(iters, [&] {
     zero_grads();
     at::Tensor aux;
