@@ -602,7 +602,7 @@ TEST(TrainerDenseModelTest, Qwen2CheckpointTrainsACispoStepAndExportsByteStable)
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(first)) {
     const std::string name = e.path().filename().string();
-    EXPECT_EQ(ReadFile(first + "/" + name), ReadFile(second + "/" + name)) << name;
+    EXPECT_EQ(ReadFile(absl::StrCat(first, "/", name)), ReadFile(absl::StrCat(second, "/", name))) << name;
     ++files;
   }
   EXPECT_GE(files, 3);  // config.json, model.safetensors and the tokenizer files

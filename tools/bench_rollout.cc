@@ -44,8 +44,10 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 
 std::vector<int64_t> ParseList(const std::string& s) {
   std::vector<int64_t> out;
-  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty()))
-    out.push_back(std::stoll(std::string(part)));
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    const std::string number(part);
+    out.push_back(std::stoll(number));
+  }
   return out;
 }
 

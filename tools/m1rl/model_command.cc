@@ -29,7 +29,7 @@ int RunModelInfo(const std::vector<std::string>& args) {
   int64_t head_tokens = 4096;
   m1rl::FlagSet flags("m1rl model-info",
                       "Parameter counts and state sizes of a policy config (no allocation).");
-  flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 (ignored with --config-json)");
+  flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 | tiny-qwen2 (ignored with --config-json)");
   flags.AddString("config-json", &config_json, "a Hugging Face config.json instead of a preset");
   flags.AddInt("head-tokens", &head_tokens, "T for the chunked FP32 head memory estimate");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
