@@ -50,6 +50,28 @@ ModelConfig Tiny(int64_t num_layers) {
   return c;
 }
 
+// A 2-layer dense Qwen2-style network (QKV bias, untied head) for tests and examples.
+ModelConfig TinyQwen2() {
+  ModelConfig c;
+  c.family = ModelFamily::kQwen2;
+  c.vocab_size = 256;
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.head_dim = 16;
+  c.num_key_value_heads = 2;
+  c.rotary_dim = 16;
+  c.rope_convention = RopeConvention::kHf;
+  c.rope_theta = 1e6;
+  c.num_local_experts = 0;
+  c.num_experts_per_tok = 0;
+  c.attention_bias = true;
+  c.layer_types = {LayerType::kFullAttention, LayerType::kFullAttention};
+  c.max_position_embeddings = 32768;
+  return c;
+}
+
 ModelConfig MiniMaxM1() {
   ModelConfig c;
   c.vocab_size = 200064;
@@ -121,6 +143,34 @@ absl::StatusOr<LayerType> ParseLayerType(std::string_view name) {
   if (name == "full_attention") return LayerType::kFullAttention;
   return absl::InvalidArgumentError(absl::StrCat(
       "layer type must be 'linear_attention' or 'full_attention', got '", std::string(name), "'"));
+}
+
+absl::StatusOr<ModelFamily> ParseModelFamily(std::string_view name) {
+  for (const char* minimax : {"minimax", "minimax_m1", "minimax_text_01"}) {
+    if (name == minimax) return ModelFamily::kMiniMax;
+  }
+  if (name == "llama") return ModelFamily::kLlama;
+  if (name == "qwen2") return ModelFamily::kQwen2;
+  if (name == "qwen3") return ModelFamily::kQwen3;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "model_type '", std::string(name),
+      "' is not supported: m1rl loads the MiniMax hybrid lightning/softmax MoE architecture (model_type "
+      "\"minimax\", \"minimax_m1\" or \"minimax_text_01\") and the dense decoder family (\"llama\", "
+      "\"qwen2\", \"qwen3\"; MODEL.md)"));
+}
+
+std::string_view ModelFamilyName(ModelFamily family) {
+  switch (family) {
+    case ModelFamily::kLlama:
+      return "llama";
+    case ModelFamily::kQwen2:
+      return "qwen2";
+    case ModelFamily::kQwen3:
+      return "qwen3";
+    case ModelFamily::kMiniMax:
+      break;
+  }
+  return "minimax";
 }
 
 absl::StatusOr<HeadPrecision> ParseHeadPrecision(std::string_view name) {
@@ -197,10 +247,12 @@ absl::StatusOr<ModelConfig> ModelConfig::Preset(std::string_view name) {
     c = Tiny(2);
   } else if (base == "minimax-m1") {
     c = MiniMaxM1();
+  } else if (name == "tiny-qwen2") {
+    return TinyQwen2();
   } else {
     return absl::NotFoundError(
         absl::StrCat("model.preset: unknown preset '", std::string(name),
-                     "' (known: tiny8, tiny2, minimax-m1, and their -hfparity variants)"));
+                     "' (known: tiny8, tiny2, minimax-m1, and their -hfparity variants; tiny-qwen2)"));
   }
   if (hfparity) c.rotary_dim = c.head_dim;
   return c;
@@ -229,19 +281,27 @@ absl::Status CheckPostnorm(const json& j) {
   return absl::OkStatus();
 }
 
-// model_type: this loader reads the MiniMax hybrid architecture only. Checked first, so that another
-// architecture's config fails on its model_type rather than on the first MiniMax key it lacks.
-absl::Status CheckModelType(const json& j) {
+// model_type: the family of the config (absent: MiniMax, as M1's own configs). Checked first, so that an
+// unsupported architecture's config fails on its model_type rather than on the first key it lacks.
+absl::StatusOr<ModelFamily> ReadModelType(const json& j) {
   const auto it = j.find("model_type");
+  if (it == j.end() || it->is_null()) return ModelFamily::kMiniMax;
+  absl::StatusOr<ModelFamily> family =
+      ParseModelFamily(it->is_string() ? it->get<std::string>() : it->dump());
+  if (!family.ok())
+    return absl::InvalidArgumentError(absl::StrCat("config.json: ", family.status().message()));
+  return *family;
+}
+
+absl::Status ReadBool(const json& j, const char* key, bool* out) {
+  auto it = j.find(key);
   if (it == j.end() || it->is_null()) return absl::OkStatus();
-  const std::string type = it->is_string() ? it->get<std::string>() : it->dump();
-  for (const char* known : {"minimax", "minimax_m1", "minimax_text_01"}) {
-    if (type == known) return absl::OkStatus();
+  if (!it->is_boolean()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: key '", key, "' must be true or false, got ", it->dump()));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "config.json: model_type '", type,
-      "' is not supported: m1rl loads the MiniMax hybrid lightning/softmax MoE architecture only "
-      "(model_type \"minimax\", \"minimax_m1\" or \"minimax_text_01\"; MODEL.md)"));
+  *out = it->get<bool>();
+  return absl::OkStatus();
 }
 
 // RoPE variants other than plain rotate-half with one θ cannot be represented: rope_parameters.rope_type
@@ -315,12 +375,169 @@ absl::Status ReadLayerSchedule(const json& j, ModelConfig* c) {
   return absl::OkStatus();
 }
 
+// rope_parameters (transformers 5.x) and rope_scaling (4.x) of a dense config: "default" or "llama3" (with
+// its four parameters); anything else names the field. rope_parameters.rope_theta, when present, is θ.
+absl::Status ReadRopeScaling(const json& j, ModelConfig* c) {
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) continue;
+    if (!it->is_object())
+      return absl::InvalidArgumentError(absl::StrCat("config.json: '", key, "' must be an object"));
+    M1RL_RETURN_IF_ERROR(ReadDouble(*it, "rope_theta", &c->rope_theta));
+    std::string type = "default";
+    for (const char* type_key : {"rope_type", "type"}) {
+      const auto t = it->find(type_key);
+      if (t == it->end() || t->is_null()) continue;
+      type = t->is_string() ? t->get<std::string>() : t->dump();
+      if (type != "default" && type != "llama3") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "config.json: ", key, ".", type_key, " \"", type,
+            "\" cannot be represented (the dense family implements \"default\" and \"llama3\")"));
+      }
+    }
+    if (type != "llama3") continue;
+    RopeScaling& r = c->rope_scaling;
+    r.type = "llama3";
+    for (auto [name, out] : {std::pair<const char*, double*>{"factor", &r.factor},
+                             {"low_freq_factor", &r.low_freq_factor},
+                             {"high_freq_factor", &r.high_freq_factor}}) {
+      if (!it->contains(name)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: ", key, ".", name, " is missing (llama3 RoPE)"));
+      }
+      M1RL_RETURN_IF_ERROR(ReadDouble(*it, name, out));
+    }
+    M1RL_RETURN_IF_ERROR(
+        ReadInt(*it, "original_max_position_embeddings", &r.original_max_position_embeddings, true));
+  }
+  return absl::OkStatus();
+}
+
+// Keys of a dense config that describe computations this model does not implement, each refused by name.
+absl::Status CheckDenseUnsupported(const json& j) {
+  if (const auto it = j.find("hidden_act"); it != j.end() && !it->is_null() && *it != "silu") {
+    return absl::InvalidArgumentError(absl::StrCat("config.json: hidden_act ", it->dump(),
+                                                   " cannot be represented (SwiGLU with silu only)"));
+  }
+  for (const char* key : {"mlp_bias", "use_sliding_window"}) {
+    bool on = false;
+    M1RL_RETURN_IF_ERROR(ReadBool(j, key, &on));
+    if (on)
+      return absl::InvalidArgumentError(absl::StrCat("config.json: ", key, " true cannot be represented"));
+  }
+  double partial = 1.0;
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "partial_rotary_factor", &partial));
+  if (partial != 1.0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: partial_rotary_factor ", partial,
+                     " cannot be represented (the dense family rotates the whole head)"));
+  }
+  if (const auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return absl::InvalidArgumentError("config.json: 'layer_types' must be a list");
+    for (size_t i = 0; i < it->size(); ++i) {
+      if ((*it)[i] != "full_attention") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config.json: layer_types[", i, "] ", (*it)[i].dump(),
+                         " cannot be represented (dense: full_attention only)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A Llama / Qwen2 / Qwen3 config.json (transformers key names and defaults).
+absl::StatusOr<ModelConfig> ReadDenseHfConfig(const json& j, ModelFamily family) {
+  M1RL_RETURN_IF_ERROR(CheckDenseUnsupported(j));
+  ModelConfig c;
+  c.family = family;
+  c.num_local_experts = 0;
+  c.num_experts_per_tok = 0;
+  c.rope_theta = 10000.0;  // transformers' default for the three families
+  c.max_position_embeddings = family == ModelFamily::kLlama ? 2048 : 32768;
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "vocab_size", &c.vocab_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "hidden_size", &c.hidden_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "intermediate_size", &c.intermediate_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_hidden_layers", &c.num_hidden_layers, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_attention_heads", &c.num_attention_heads, true));
+  c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "head_dim", &c.head_dim, false));
+  c.num_key_value_heads = c.num_attention_heads;
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_key_value_heads", &c.num_key_value_heads, false));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "rms_norm_eps", &c.rms_norm_eps));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "max_position_embeddings", &c.max_position_embeddings, false));
+  M1RL_RETURN_IF_ERROR(ReadTokenId(j, "eos_token_id", &c.eos_token_id));
+  M1RL_RETURN_IF_ERROR(ReadTokenId(j, "bos_token_id", &c.bos_token_id));
+  M1RL_RETURN_IF_ERROR(ReadTokenId(j, "pad_token_id", &c.pad_token_id));
+  M1RL_RETURN_IF_ERROR(ReadDouble(j, "rope_theta", &c.rope_theta));
+  M1RL_RETURN_IF_ERROR(ReadRopeScaling(j, &c));
+  M1RL_RETURN_IF_ERROR(ReadBool(j, "tie_word_embeddings", &c.tie_word_embeddings));
+  M1RL_RETURN_IF_ERROR(ReadBool(j, "attention_bias", &c.attention_bias));
+  if (family == ModelFamily::kQwen2) c.attention_bias = true;  // Qwen2Attention: q/k/v bias always
+  c.qk_norm = family == ModelFamily::kQwen3;
+  c.rotary_dim = c.head_dim;
+  c.rope_convention = RopeConvention::kHf;  // the whole head (= kM1 here: rotary_dim = head_dim)
+  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_hidden_layers, 0)),
+                       LayerType::kFullAttention);
+  M1RL_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+// config.json of the dense family as transformers writes it (the keys its config classes define).
+json DenseHfConfigJson(const ModelConfig& c, std::string_view dtype) {
+  json j;
+  const char* arch = c.family == ModelFamily::kLlama   ? "LlamaForCausalLM"
+                     : c.family == ModelFamily::kQwen2 ? "Qwen2ForCausalLM"
+                                                       : "Qwen3ForCausalLM";
+  j["architectures"] = json::array({arch});
+  j["model_type"] = std::string(ModelFamilyName(c.family));
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads;
+  j["head_dim"] = c.head_dim;
+  j["hidden_act"] = "silu";
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["initializer_range"] = 0.02;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["use_cache"] = true;
+  auto id = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
+  j["pad_token_id"] = id(c.pad_token_id);
+  j["bos_token_id"] = id(c.bos_token_id);
+  j["eos_token_id"] = id(c.eos_token_id);
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["attention_dropout"] = 0.0;
+  if (c.family != ModelFamily::kQwen2) j["attention_bias"] = c.attention_bias;
+  if (c.family == ModelFamily::kLlama) j["mlp_bias"] = false;
+  if (c.family != ModelFamily::kLlama) {
+    j["use_sliding_window"] = false;
+    j["sliding_window"] = nullptr;
+    j["max_window_layers"] = c.num_hidden_layers;
+  }
+  json rope = {{"rope_type", "default"}, {"rope_theta", c.rope_theta}};
+  if (c.rope_scaling.type == "llama3") {
+    rope = {{"rope_type", "llama3"},
+            {"rope_theta", c.rope_theta},
+            {"factor", c.rope_scaling.factor},
+            {"low_freq_factor", c.rope_scaling.low_freq_factor},
+            {"high_freq_factor", c.rope_scaling.high_freq_factor},
+            {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  }
+  j["rope_parameters"] = rope;     // transformers 5.x
+  j["rope_theta"] = c.rope_theta;  // 4.x
+  j["rope_scaling"] = c.rope_scaling.type.empty() ? json(nullptr) : rope;
+  j["dtype"] = std::string(dtype);
+  return j;
+}
+
 }  // namespace
 
 absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j,
                                                           std::optional<RopeConvention> requested) {
   if (!j.is_object()) return absl::InvalidArgumentError("config.json: top level must be an object");
-  M1RL_RETURN_IF_ERROR(CheckModelType(j));
+  M1RL_ASSIGN_OR_RETURN(const ModelFamily family, ReadModelType(j));
+  if (family != ModelFamily::kMiniMax) return ReadDenseHfConfig(j, family);
   M1RL_RETURN_IF_ERROR(CheckRopeType(j));
   ModelConfig c;
   M1RL_ASSIGN_OR_RETURN(c.rope_convention, ReadRopeConvention(j, requested));
@@ -385,6 +602,7 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j,
 }
 
 json ModelConfig::ToHfConfigJson(std::string_view dtype) const {
+  if (dense()) return DenseHfConfigJson(*this, dtype);
   json j;
   j["architectures"] = json::array({"MiniMaxForCausalLM"});
   j["model_type"] = "minimax";
@@ -447,11 +665,60 @@ json ModelConfig::ToHfConfigJson(std::string_view dtype) const {
   return j;
 }
 
+namespace {
+
+// FromProto for the dense family: `c` holds the family (and the preset, if any); fields override.
+absl::StatusOr<ModelConfig> DenseFromProto(const m1rl::config::ModelConfig& p, ModelConfig c) {
+  c.num_local_experts = 0;  // the defaults are MiniMax's
+  c.num_experts_per_tok = 0;
+  auto set_int = [](int64_t v, int64_t* out) {
+    if (v != 0) *out = v;
+  };
+  set_int(p.vocab_size(), &c.vocab_size);
+  set_int(p.hidden_size(), &c.hidden_size);
+  set_int(p.intermediate_size(), &c.intermediate_size);
+  set_int(p.num_hidden_layers(), &c.num_hidden_layers);
+  set_int(p.num_attention_heads(), &c.num_attention_heads);
+  set_int(p.head_dim(), &c.head_dim);
+  set_int(p.num_key_value_heads(), &c.num_key_value_heads);
+  c.rotary_dim = c.head_dim;
+  set_int(p.rotary_dim(), &c.rotary_dim);  // must equal head_dim (Validate)
+  c.rope_convention = RopeConvention::kHf;
+  if (p.rope_theta() != 0.0) c.rope_theta = p.rope_theta();
+  if (p.rms_norm_eps() != 0.0) c.rms_norm_eps = p.rms_norm_eps();
+  set_int(p.max_position_embeddings(), &c.max_position_embeddings);
+  set_int(p.num_local_experts(), &c.num_local_experts);      // must stay 0 (Validate)
+  set_int(p.num_experts_per_tok(), &c.num_experts_per_tok);  // likewise
+  c.attention_bias = c.attention_bias || p.attention_bias() || c.family == ModelFamily::kQwen2;
+  c.qk_norm = c.qk_norm || p.qk_norm() || c.family == ModelFamily::kQwen3;
+  c.tie_word_embeddings = c.tie_word_embeddings || p.tie_word_embeddings();
+  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_hidden_layers, 0)),
+                       LayerType::kFullAttention);
+  for (int i = 0; i < p.layer_types_size() && i < static_cast<int>(c.layer_types.size()); ++i) {
+    if (p.layer_types(i) == config::ModelConfig::LAYER_TYPE_LINEAR_ATTENTION)
+      c.layer_types[i] = LayerType::kLinearAttention;  // refused by Validate, naming the field
+  }
+  M1RL_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+}  // namespace
+
 absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConfig& p) {
   ModelConfig c;
   if (!p.preset().empty()) {
     M1RL_ASSIGN_OR_RETURN(c, Preset(p.preset()));
   }
+  if (!p.family().empty()) {
+    absl::StatusOr<ModelFamily> family = ParseModelFamily(p.family());
+    if (!family.ok()) return Invalid("family", absl::StrCat(": ", family.status().message()));
+    if (*family != c.family && p.preset().empty()) c.family = *family;
+    if (*family != c.family) {
+      return Invalid("family",
+                     absl::StrCat("'", p.family(), "' contradicts model.preset '", p.preset(), "'"));
+    }
+  }
+  if (c.dense()) return DenseFromProto(p, std::move(c));
   auto set_int = [](int64_t v, int64_t* out) {
     if (v != 0) *out = v;
   };
@@ -491,6 +758,10 @@ absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConf
     const double alpha = std::pow(2.0 * static_cast<double>(c.num_hidden_layers), 0.25);
     c.linear_attn_alpha_factor = c.full_attn_alpha_factor = c.mlp_alpha_factor = alpha;
   }
+  // Dense-family settings on a MiniMax config: refused by Validate, naming the field.
+  c.attention_bias = p.attention_bias();
+  c.qk_norm = p.qk_norm();
+  c.tie_word_embeddings = p.tie_word_embeddings();
   M1RL_RETURN_IF_ERROR(c.Validate());
   return c;
 }
@@ -507,11 +778,16 @@ absl::Status ModelConfig::Validate() const {
   M1RL_RETURN_IF_ERROR(positive("num_attention_heads", num_attention_heads));
   M1RL_RETURN_IF_ERROR(positive("head_dim", head_dim));
   M1RL_RETURN_IF_ERROR(positive("num_key_value_heads", num_key_value_heads));
-  M1RL_RETURN_IF_ERROR(positive("num_local_experts", num_local_experts));
-  M1RL_RETURN_IF_ERROR(positive("num_experts_per_tok", num_experts_per_tok));
+  if (dense()) {
+    M1RL_RETURN_IF_ERROR(ValidateDense());
+  } else {
+    M1RL_RETURN_IF_ERROR(positive("num_local_experts", num_local_experts));
+    M1RL_RETURN_IF_ERROR(positive("num_experts_per_tok", num_experts_per_tok));
+    M1RL_RETURN_IF_ERROR(ValidateMiniMaxOnly());
+  }
   M1RL_RETURN_IF_ERROR(positive("block_size", block_size));
   M1RL_RETURN_IF_ERROR(positive("max_position_embeddings", max_position_embeddings));
-  if ((num_attention_heads & (num_attention_heads - 1)) != 0) {
+  if (!dense() && (num_attention_heads & (num_attention_heads - 1)) != 0) {
     return Invalid(
         "num_attention_heads",
         absl::StrCat("must be a power of two (lightning decay recipe), got ", num_attention_heads));
@@ -547,6 +823,53 @@ absl::Status ModelConfig::Validate() const {
   return absl::OkStatus();
 }
 
+absl::Status ModelConfig::ValidateDense() const {
+  const std::string family_name(ModelFamilyName(family));
+  if (num_local_experts != 0 || num_experts_per_tok != 0) {
+    return Invalid(num_local_experts != 0 ? "num_local_experts" : "num_experts_per_tok",
+                   absl::StrCat("must be 0 for the dense family (", family_name, "), got ",
+                                std::max(num_local_experts, num_experts_per_tok)));
+  }
+  for (size_t i = 0; i < layer_types.size(); ++i) {
+    if (layer_types[i] != LayerType::kFullAttention) {
+      return Invalid("layer_types", absl::StrCat("[", i, "] must be full_attention for the dense family (",
+                                                 family_name, ")"));
+    }
+  }
+  if (rotary_dim != head_dim) {
+    return Invalid("rotary_dim", absl::StrCat("must equal head_dim ", head_dim, " for the dense family (",
+                                              family_name, "), got ", rotary_dim));
+  }
+  for (double f : {linear_attn_alpha_factor, linear_attn_beta_factor, full_attn_alpha_factor,
+                   full_attn_beta_factor, mlp_alpha_factor, mlp_beta_factor}) {
+    if (f != 1.0)
+      return Invalid("full_attn_alpha_factor", "and the other DeepNorm factors must be 1 (dense: pre-norm)");
+  }
+  if (!rope_scaling.type.empty() && rope_scaling.type != "llama3") {
+    return Invalid("rope_scaling",
+                   absl::StrCat("type must be empty or llama3, got '", rope_scaling.type, "'"));
+  }
+  if (rope_scaling.type == "llama3" && !(rope_scaling.factor > 0 && rope_scaling.low_freq_factor > 0 &&
+                                         rope_scaling.high_freq_factor > rope_scaling.low_freq_factor &&
+                                         rope_scaling.original_max_position_embeddings > 0)) {
+    return Invalid("rope_scaling",
+                   "llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                   "original_max_position_embeddings > 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ModelConfig::ValidateMiniMaxOnly() const {
+  if (attention_bias || qk_norm || tie_word_embeddings) {
+    return Invalid(attention_bias ? "attention_bias"
+                   : qk_norm      ? "qk_norm"
+                                  : "tie_word_embeddings",
+                   "is a dense-family setting (model.family llama / qwen2 / qwen3), not MiniMax's");
+  }
+  if (!rope_scaling.type.empty()) return Invalid("rope_scaling", "is not supported for MiniMax");
+  return absl::OkStatus();
+}
+
 int64_t ModelConfig::num_layers_of(LayerType type) const {
   int64_t n = 0;
   for (LayerType t : layer_types) n += (t == type);
@@ -566,6 +889,29 @@ double ModelConfig::attn_alpha(int64_t layer) const {
 
 double ModelConfig::attn_beta(int64_t layer) const {
   return layer_types[layer] == LayerType::kLinearAttention ? linear_attn_beta_factor : full_attn_beta_factor;
+}
+
+std::vector<double> ModelConfig::RopeInverseFrequencies() const {
+  const int64_t half = rope_dims() / 2;
+  std::vector<double> inv(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i)
+    inv[i] = std::pow(rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(rope_dims()));
+  if (rope_scaling.type != "llama3") return inv;
+  // transformers' _compute_llama3_parameters.
+  const RopeScaling& r = rope_scaling;
+  const double old_len = static_cast<double>(r.original_max_position_embeddings);
+  const double low_wavelen = old_len / r.low_freq_factor, high_wavelen = old_len / r.high_freq_factor;
+  for (double& f : inv) {
+    const double wavelen = 2.0 * M_PI / f;
+    if (wavelen > low_wavelen) {
+      f /= r.factor;
+    } else if (wavelen >= high_wavelen) {
+      const double smooth =
+          (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+      f = (1.0 - smooth) * f / r.factor + smooth * f;
+    }
+  }
+  return inv;
 }
 
 double ModelConfig::LightningDecayRate(int64_t layer, int64_t head) const {
@@ -592,6 +938,22 @@ ParameterCounts ModelConfig::CountParameters() const {
   const int64_t n_lin = num_layers_of(LayerType::kLinearAttention);
   const int64_t n_full = num_layers_of(LayerType::kFullAttention);
   const int64_t attn = n_lin * p.lightning_attention_per_layer + n_full * p.softmax_attention_per_layer;
+  if (dense()) {
+    const int64_t kv_dim = num_key_value_heads * head_dim;
+    p.lm_head = tie_word_embeddings ? 0 : vocab_size * hidden_size;
+    p.softmax_attention_per_layer += (attention_bias ? d_inner + 2 * kv_dim : 0) +
+                                     (o_proj_bias() ? hidden_size : 0) + (qk_norm ? 2 * head_dim : 0);
+    p.lightning_attention_per_layer = 0;
+    p.expert = 0;
+    p.moe_per_layer = 0;
+    p.mlp_per_layer = 3 * intermediate_size * hidden_size;
+    const int64_t layers =
+        num_hidden_layers * (p.softmax_attention_per_layer + p.mlp_per_layer + p.norms_per_layer);
+    p.total = p.embedding + p.lm_head + hidden_size /*final norm*/ + layers;
+    p.active = layers + hidden_size;
+    p.active_with_head = p.active + vocab_size * hidden_size;  // the head GEMM, tied or not
+    return p;
+  }
   p.total = p.embedding + p.lm_head + hidden_size /*final norm*/ + attn +
             num_hidden_layers * (p.moe_per_layer + p.norms_per_layer);
   p.active = attn + hidden_size +
@@ -613,8 +975,9 @@ void CheckModelRanges(const config::ModelConfig& m, FieldChecker& c) {
   c.AtLeast(m.num_attention_heads(), min_dim, "model.num_attention_heads");
   c.AtLeast(m.head_dim(), min_dim, "model.head_dim");
   c.AtLeast(m.num_key_value_heads(), min_dim, "model.num_key_value_heads");
-  c.AtLeast(m.num_local_experts(), min_dim, "model.num_local_experts");
-  c.AtLeast(m.num_experts_per_tok(), min_dim, "model.num_experts_per_tok");
+  const bool dense = !m.family().empty() && m.family() != "minimax";
+  c.AtLeast(m.num_local_experts(), dense ? 0 : min_dim, "model.num_local_experts");
+  c.AtLeast(m.num_experts_per_tok(), dense ? 0 : min_dim, "model.num_experts_per_tok");
   c.AtLeast(m.rotary_dim(), 0, "model.rotary_dim");
   c.AtLeast(m.block_size(), 0, "model.block_size");
   c.AtLeast(m.max_position_embeddings(), 0, "model.max_position_embeddings");
@@ -648,6 +1011,10 @@ absl::Status ValidateModelConfig(const m1rl::config::ModelConfig& m) {
     c.Add("model.device", absl::StrCat(" must be one of cpu, cuda, cuda:N, auto, got \"", dev, "\""));
   }
   // Without a checkpoint the network is built from these fields: check the resolved shapes too.
+  if (!m.family().empty() && !ParseModelFamily(m.family()).ok()) {
+    c.Add("model.family",
+          absl::StrCat(" must be one of minimax, llama, qwen2, qwen3, got \"", m.family(), "\""));
+  }
   if (m.init_from().empty() && c.Result().ok()) c.Merge(ModelConfig::FromProto(m).status());
   return c.Result();
 }

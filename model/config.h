@@ -64,6 +64,29 @@ std::string_view RopeConventionName(RopeConvention convention);
 // model.rope_convention of a run config; nullopt for "auto" (the checkpoint's, else m1).
 std::optional<RopeConvention> RopeConventionFromConfig(const m1rl::config::ModelConfig& proto);
 
+// The architecture a config describes (config.json's model_type). kMiniMax is the hybrid lightning/softmax
+// MoE network with post-norm DeepNorm residuals; the others are the dense decoder family run through the
+// same layer code: softmax GQA on every layer with RoPE over the whole head, pre-norm RMSNorm residuals
+// (α = β = 1), a SwiGLU MLP (mlp.gate_proj / up_proj / down_proj) in place of the MoE, and per family:
+//   kLlama: q/k/v/o biases iff attention_bias; kQwen2: q/k/v biases always, no o bias;
+//   kQwen3: q/k RMSNorm per head (self_attn.q_norm / k_norm over head_dim, before RoPE), q/k/v/o biases iff
+//   attention_bias.
+enum class ModelFamily { kMiniMax, kLlama, kQwen2, kQwen3 };
+// model_type spellings: "minimax" (also "minimax_m1", "minimax_text_01"), "llama", "qwen2", "qwen3".
+// InvalidArgument naming the value and the known ones otherwise.
+absl::StatusOr<ModelFamily> ParseModelFamily(std::string_view name);
+std::string_view ModelFamilyName(ModelFamily family);  // "minimax" | "llama" | "qwen2" | "qwen3"
+
+// RoPE frequency scaling of config.json's rope_scaling / rope_parameters (dense family only): none, or
+// Llama 3.1's "llama3" (transformers' _compute_llama3_parameters), which rescales the inverse frequencies.
+struct RopeScaling {
+  std::string type;  // "" (none) or "llama3"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
 // Parameter counts derived from the config alone (no allocation). MODEL.md §10.
 struct ParameterCounts {
   int64_t total = 0;                          // every parameter, embedding and head included
@@ -71,17 +94,19 @@ struct ParameterCounts {
   int64_t active_with_head = 0;               // active + lm_head
   int64_t embedding = 0;                      // model.embed_tokens.weight
   int64_t lm_head = 0;                        // lm_head.weight
-  int64_t lightning_attention_per_layer = 0;  // qkv + gate + out + norm
-  int64_t softmax_attention_per_layer = 0;    // q + k + v + o
+  int64_t lightning_attention_per_layer = 0;  // qkv + gate + out + norm (0 for the dense family)
+  int64_t softmax_attention_per_layer = 0;    // q + k + v + o (+ biases, q/k norms of the dense family)
   int64_t expert = 0;                         // one expert (w1 + w2 + w3)
-  int64_t moe_per_layer = 0;                  // all experts + router
+  int64_t moe_per_layer = 0;                  // all experts + router (0 for the dense family)
+  int64_t mlp_per_layer = 0;                  // dense family: gate + up + down (0 for MiniMax)
   int64_t norms_per_layer = 0;                // input + post-attention layernorm
 };
 
 struct ModelConfig {
+  ModelFamily family = ModelFamily::kMiniMax;
   int64_t vocab_size = 0;           // V
   int64_t hidden_size = 0;          // H
-  int64_t intermediate_size = 0;    // I, per expert
+  int64_t intermediate_size = 0;    // I, per expert (the dense family: the MLP's)
   int64_t num_hidden_layers = 0;    // L
   int64_t num_attention_heads = 0;  // N_h (lightning and softmax query heads); power of two
   int64_t head_dim = 0;             // d; inner width D = N_h * d (may differ from H)
@@ -89,8 +114,12 @@ struct ModelConfig {
   int64_t rotary_dim = 0;           // r <= d, even: RoPE on the first r dims of q and k (under kM1)
   RopeConvention rope_convention = RopeConvention::kM1;
   double rope_theta = 1e7;                // θ
-  int64_t num_local_experts = 0;          // E
-  int64_t num_experts_per_tok = 2;        // k
+  RopeScaling rope_scaling;               // dense family only
+  int64_t num_local_experts = 0;          // E (0 for the dense family)
+  int64_t num_experts_per_tok = 2;        // k (0 for the dense family)
+  bool attention_bias = false;            // dense: q/k/v_proj.bias (and o_proj.bias unless kQwen2)
+  bool qk_norm = false;                   // dense: self_attn.q_norm / k_norm (kQwen3)
+  bool tie_word_embeddings = false;       // dense: lm_head is model.embed_tokens (no lm_head.weight)
   double rms_norm_eps = 1e-5;             // input/post/final RMSNorm
   double lightning_norm_eps = 1e-6;       // RMSNorm over D inside lightning attention
   std::vector<LayerType> layer_types;     // size L
@@ -107,25 +136,30 @@ struct ModelConfig {
   int64_t bos_token_id = -1;
   int64_t pad_token_id = -1;
 
-  // "tiny8", "tiny2", "minimax-m1", and the "-hfparity" variants of each (rotary_dim = head_dim).
-  // NotFound naming the preset otherwise.
+  // "tiny8", "tiny2", "minimax-m1", and the "-hfparity" variants of each (rotary_dim = head_dim);
+  // "tiny-qwen2" (a 2-layer dense Qwen2-style network: QKV bias, untied head). NotFound naming the preset
+  // otherwise.
   static absl::StatusOr<ModelConfig> Preset(std::string_view name);
 
   // Reads a HF config.json. Accepts transformers keys (layer_types, *_alpha_factor, rope_parameters)
   // and M1 remote-code keys (attn_type_list, layernorm_*_alpha/beta, rotary_dim, rope_theta); the
   // transformers key wins when both are present. InvalidArgument naming the key on a missing or
-  // ill-typed key, on a model_type other than "minimax" / "minimax_m1" (naming the field and the value), and
-  // on RoPE it cannot represent: rope_parameters.rope_type (or rope_scaling) other than "default".
+  // ill-typed key, on a model_type other than ParseModelFamily's (naming the field and the value), and
+  // on RoPE it cannot represent: rope_parameters.rope_type (or rope_scaling) other than "default" (and, for
+  // the dense family, "llama3"). A dense config (llama / qwen2 / qwen3) is read by its own reader: every
+  // layer full attention, RoPE over the whole head (convention kHf), α = β = 1; fields it cannot represent
+  // (hidden_act other than silu, mlp_bias, sliding windows, partial rotary) are InvalidArgument naming them.
   // The RoPE convention is `requested` if given, else the file's "rope_convention" (written by
   // ToHfConfigJson), else kM1; a `requested` convention that contradicts the file's is InvalidArgument.
   // The result is Validate()d.
   static absl::StatusOr<ModelConfig> FromHfConfigJson(const nlohmann::json& json,
                                                       std::optional<RopeConvention> requested = std::nullopt);
 
-  // The transformers config.json of MODEL.md §9 (model_type "minimax"), plus rotary_dim, "rope_convention"
-  // and the M1 spellings of the schedule and DeepNorm factors so both ecosystems read it correctly. The rope
-  // keys (partial_rotary_factor, rotary_dim) describe rope_dims(), what the model computes.
-  // `dtype` is the value written as "dtype" ("bfloat16", "float32").
+  // The dense family: the config.json transformers writes for the family (LlamaForCausalLM, ...).
+  // MiniMax: the transformers config.json of MODEL.md §9 (model_type "minimax"), plus rotary_dim,
+  // "rope_convention" and the M1 spellings of the schedule and DeepNorm factors so both ecosystems read it
+  // correctly. The rope keys (partial_rotary_factor, rotary_dim) describe rope_dims(), what the model
+  // computes. `dtype` is the value written as "dtype" ("bfloat16", "float32").
   nlohmann::json ToHfConfigJson(std::string_view dtype = "bfloat16") const;
 
   // From the run config: the preset (if any) first, then every non-zero/non-empty field overrides.
@@ -134,8 +168,15 @@ struct ModelConfig {
 
   // InvalidArgument naming the field (`model.head_dim must be > 0, got 0`) on any inconsistency.
   absl::Status Validate() const;
+  // The family-specific parts of Validate().
+  absl::Status ValidateDense() const;
+  absl::Status ValidateMiniMaxOnly() const;
 
   int64_t inner_dim() const { return num_attention_heads * head_dim; }  // D
+  // The dense decoder family (pre-norm, SwiGLU MLP, softmax attention only).
+  bool dense() const { return family != ModelFamily::kMiniMax; }
+  // Dense family: o_proj has a bias (attention_bias, except Qwen2 whose o_proj never has one).
+  bool o_proj_bias() const { return attention_bias && family != ModelFamily::kQwen2; }
   // The dims of q and k that RoPE rotates (from dim 0): rotary_dim under kM1, head_dim under kHf.
   int64_t rope_dims() const { return rope_convention == RopeConvention::kHf ? head_dim : rotary_dim; }
   int64_t num_layers_of(LayerType type) const;
@@ -144,6 +185,10 @@ struct ModelConfig {
   // DeepNorm factors of the mixer of layer `layer`.
   double attn_alpha(int64_t layer) const;
   double attn_beta(int64_t layer) const;
+
+  // RoPE's inverse frequencies [rope_dims()/2]: θ^(−2i/rope_dims()), rescaled under rope_scaling "llama3"
+  // (low frequencies divided by factor, a smooth blend between low_freq_factor and high_freq_factor).
+  std::vector<double> RopeInverseFrequencies() const;
 
   // s_h · f_i of MODEL.md §4.3 for lightning layer `layer` (global index), head `head`; λ = exp(−that).
   double LightningDecayRate(int64_t layer, int64_t head) const;

@@ -296,36 +296,264 @@ TEST(RopeConventionTest, RunConfigSettingMapsOntoTheModel) {
   EXPECT_EQ(RopeConventionName(RopeConvention::kM1), "m1");
 }
 
-// Another architecture's config.json fails on its model_type, naming the field, not on a MiniMax key it
-// lacks. The Qwen2 and Llama configs are those of Qwen2.5-0.5B and Llama-3.2-1B (abridged).
-TEST(ModelTypeTest, DenseConfigsAreRefusedNamingModelType) {
-  const nlohmann::json qwen2 = {{"architectures", {"Qwen2ForCausalLM"}},
-                                {"model_type", "qwen2"},
-                                {"hidden_size", 896},
-                                {"intermediate_size", 4864},
-                                {"num_hidden_layers", 24},
-                                {"num_attention_heads", 14},
-                                {"num_key_value_heads", 2},
-                                {"vocab_size", 151936},
-                                {"rope_theta", 1000000.0},
-                                {"tie_word_embeddings", true}};
-  EXPECT_THAT(ModelConfig::FromHfConfigJson(qwen2).status(),
+// Abridged config.json files of the three dense families, as transformers writes them: Qwen2.5-0.5B
+// (QKV bias, tied head), Llama-3.2-1B (llama3 RoPE scaling, tied head) and Qwen3-0.6B (q/k norm,
+// head_dim 128 != hidden / heads).
+nlohmann::json Qwen2Json() {
+  return {{"architectures", {"Qwen2ForCausalLM"}},
+          {"model_type", "qwen2"},
+          {"hidden_act", "silu"},
+          {"hidden_size", 896},
+          {"intermediate_size", 4864},
+          {"max_position_embeddings", 32768},
+          {"max_window_layers", 21},
+          {"num_attention_heads", 14},
+          {"num_hidden_layers", 24},
+          {"num_key_value_heads", 2},
+          {"rms_norm_eps", 1e-6},
+          {"rope_theta", 1000000.0},
+          {"sliding_window", 32768},
+          {"tie_word_embeddings", true},
+          {"use_sliding_window", false},
+          {"bos_token_id", 151643},
+          {"eos_token_id", 151643},
+          {"vocab_size", 151936}};
+}
+
+nlohmann::json LlamaJson() {
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"attention_bias", false},
+          {"bos_token_id", 128000},
+          {"eos_token_id", {128001, 128008, 128009}},
+          {"head_dim", 64},
+          {"hidden_act", "silu"},
+          {"hidden_size", 2048},
+          {"intermediate_size", 8192},
+          {"max_position_embeddings", 131072},
+          {"mlp_bias", false},
+          {"num_attention_heads", 32},
+          {"num_hidden_layers", 16},
+          {"num_key_value_heads", 8},
+          {"rms_norm_eps", 1e-5},
+          {"rope_scaling",
+           {{"factor", 32.0},
+            {"high_freq_factor", 4.0},
+            {"low_freq_factor", 1.0},
+            {"original_max_position_embeddings", 8192},
+            {"rope_type", "llama3"}}},
+          {"rope_theta", 500000.0},
+          {"tie_word_embeddings", true},
+          {"vocab_size", 128256}};
+}
+
+nlohmann::json Qwen3Json() {
+  return {{"architectures", {"Qwen3ForCausalLM"}},
+          {"model_type", "qwen3"},
+          {"attention_bias", false},
+          {"head_dim", 128},
+          {"hidden_act", "silu"},
+          {"hidden_size", 1024},
+          {"intermediate_size", 3072},
+          {"max_position_embeddings", 40960},
+          {"num_attention_heads", 16},
+          {"num_hidden_layers", 28},
+          {"num_key_value_heads", 8},
+          {"rms_norm_eps", 1e-6},
+          {"rope_scaling", nullptr},
+          {"rope_theta", 1000000},
+          {"tie_word_embeddings", true},
+          {"use_sliding_window", false},
+          {"vocab_size", 151936}};
+}
+
+TEST(DenseConfigTest, Qwen2ConfigParses) {
+  M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig c, ModelConfig::FromHfConfigJson(Qwen2Json()));
+  EXPECT_EQ(c.family, ModelFamily::kQwen2);
+  EXPECT_TRUE(c.dense());
+  EXPECT_EQ(c.hidden_size, 896);
+  EXPECT_EQ(c.intermediate_size, 4864);
+  EXPECT_EQ(c.num_hidden_layers, 24);
+  EXPECT_EQ(c.num_attention_heads, 14);  // not a power of two: fine without lightning layers
+  EXPECT_EQ(c.head_dim, 64);             // 896 / 14
+  EXPECT_EQ(c.num_key_value_heads, 2);
+  EXPECT_EQ(c.rotary_dim, 64);
+  EXPECT_EQ(c.rope_dims(), 64);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  EXPECT_DOUBLE_EQ(c.rms_norm_eps, 1e-6);
+  EXPECT_TRUE(c.attention_bias);  // Qwen2: q/k/v bias always
+  EXPECT_FALSE(c.o_proj_bias());
+  EXPECT_FALSE(c.qk_norm);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.num_local_experts, 0);
+  EXPECT_EQ(c.num_layers_of(LayerType::kFullAttention), 24);
+  EXPECT_EQ(c.eos_token_id, 151643);
+  EXPECT_TRUE(c.rope_scaling.type.empty());
+  // Qwen2.5-0.5B has 494,032,768 parameters (its model card: 0.49B), the tied head counted once.
+  const ParameterCounts p = c.CountParameters();
+  EXPECT_EQ(p.lm_head, 0);
+  EXPECT_EQ(p.mlp_per_layer, 3 * 4864 * 896);
+  // attention: q 896·896 + k, v 128·896 each + o 896·896 + biases 896 + 2·128.
+  EXPECT_EQ(p.softmax_attention_per_layer, 2 * 896 * 896 + 2 * 128 * 896 + 896 + 2 * 128);
+  EXPECT_EQ(p.total, 494032768);
+}
+
+TEST(DenseConfigTest, Llama3ConfigParsesWithLlama3RopeScaling) {
+  M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig c, ModelConfig::FromHfConfigJson(LlamaJson()));
+  EXPECT_EQ(c.family, ModelFamily::kLlama);
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.num_key_value_heads, 8);
+  EXPECT_FALSE(c.attention_bias);
+  EXPECT_FALSE(c.qk_norm);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.eos_token_id, 128001);  // the first of the list
+  EXPECT_EQ(c.bos_token_id, 128000);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 32.0);
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 8192);
+  // Llama-3.2-1B: 1,235,814,400 parameters.
+  EXPECT_EQ(c.CountParameters().total, 1235814400);
+  // The llama3 frequencies by hand: wavelengths above 8192 (low-frequency, dim pair i with
+  // 2π·θ^(2i/64) > 8192) divided by 32; below 8192/4 = 2048 unchanged; in between blended with
+  // s = (8192/λ − 1)/(4 − 1).
+  const std::vector<double> inv = c.RopeInverseFrequencies();
+  ASSERT_EQ(inv.size(), 32u);
+  for (size_t i = 0; i < inv.size(); ++i) {
+    const double f = std::pow(500000.0, -2.0 * static_cast<double>(i) / 64.0);
+    const double wavelen = 2.0 * M_PI / f;
+    double want = f;
+    if (wavelen > 8192.0) {
+      want = f / 32.0;
+    } else if (wavelen >= 2048.0) {
+      const double s = (8192.0 / wavelen - 1.0) / 3.0;
+      want = (1.0 - s) * f / 32.0 + s * f;
+    }
+    EXPECT_DOUBLE_EQ(inv[i], want) << i;
+  }
+  EXPECT_DOUBLE_EQ(inv[0], 1.0);                                // highest frequency: untouched
+  EXPECT_LT(inv[31], std::pow(500000.0, -62.0 / 64.0) / 31.9);  // lowest: divided by 32
+}
+
+TEST(DenseConfigTest, Qwen3ConfigParsesWithQkNorm) {
+  M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig c, ModelConfig::FromHfConfigJson(Qwen3Json()));
+  EXPECT_EQ(c.family, ModelFamily::kQwen3);
+  EXPECT_EQ(c.head_dim, 128);  // the key, not 1024 / 16
+  EXPECT_EQ(c.inner_dim(), 2048);
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_FALSE(c.attention_bias);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);  // an integer in the file
+  // Qwen3-0.6B: 596,049,920 parameters.
+  EXPECT_EQ(c.CountParameters().total, 596049920);
+}
+
+// config.json -> ModelConfig -> config.json is a fixed point, and the family's keys are those transformers
+// reads.
+TEST(DenseConfigTest, HfConfigRoundTripIsStable) {
+  for (const nlohmann::json& src : {Qwen2Json(), LlamaJson(), Qwen3Json()}) {
+    M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig c, ModelConfig::FromHfConfigJson(src));
+    const nlohmann::json j = c.ToHfConfigJson("bfloat16");
+    EXPECT_EQ(j["model_type"], src["model_type"]);
+    EXPECT_EQ(j["architectures"], src["architectures"]);
+    EXPECT_EQ(j["tie_word_embeddings"], true);
+    EXPECT_EQ(j.count("num_local_experts"), 0u);
+    M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig back, ModelConfig::FromHfConfigJson(j));
+    EXPECT_EQ(back.ToHfConfigJson("bfloat16").dump(), j.dump()) << src["model_type"];
+    EXPECT_EQ(back.rope_scaling.type, c.rope_scaling.type);
+    EXPECT_EQ(back.attention_bias, c.attention_bias);
+    EXPECT_EQ(back.qk_norm, c.qk_norm);
+  }
+}
+
+// An unsupported architecture fails on its model_type, naming the field, not on a key it lacks; RoPE or
+// other settings the dense family does not implement name their field.
+TEST(DenseConfigTest, UnsupportedSettingsAreRefusedNamingTheField) {
+  nlohmann::json mixtral = Qwen2Json();
+  mixtral["model_type"] = "mixtral";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(mixtral).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("config.json: model_type 'qwen2' is not supported"),
-                             HasSubstr("MiniMax"), ::testing::Not(HasSubstr("num_local_experts")))));
-  nlohmann::json llama = qwen2;
-  llama["model_type"] = "llama";
-  llama["architectures"] = {"LlamaForCausalLM"};
-  llama["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}};
-  EXPECT_THAT(ModelConfig::FromHfConfigJson(llama).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model_type 'llama' is not supported")));
-  // The MiniMax spellings load (M1's remote code writes minimax_m1).
+                       AllOf(HasSubstr("config.json: model_type 'mixtral' is not supported"),
+                             HasSubstr("qwen3"), ::testing::Not(HasSubstr("num_local_experts")))));
+  nlohmann::json yarn = LlamaJson();
+  yarn["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(yarn).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rope_scaling.rope_type \"yarn\"")));
+  nlohmann::json dynamic = Qwen2Json();
+  dynamic["rope_parameters"] = {{"type", "dynamic"}, {"factor", 2.0}};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(dynamic).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rope_parameters.type \"dynamic\"")));
+  nlohmann::json no_factor = LlamaJson();
+  no_factor["rope_scaling"].erase("low_freq_factor");
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(no_factor).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rope_scaling.low_freq_factor")));
+  nlohmann::json sliding = Qwen2Json();
+  sliding["use_sliding_window"] = true;
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(sliding).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("use_sliding_window")));
+  nlohmann::json gelu = Qwen3Json();
+  gelu["hidden_act"] = "gelu";
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(gelu).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hidden_act")));
+  nlohmann::json mlp_bias = LlamaJson();
+  mlp_bias["mlp_bias"] = true;
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(mlp_bias).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("mlp_bias")));
+  // MiniMax keeps refusing RoPE scaling; its spellings still load.
   M1RL_ASSERT_OK_AND_ASSIGN(const ModelConfig c, ModelConfig::Preset("tiny2"));
   nlohmann::json j = c.ToHfConfigJson();
   for (const char* type : {"minimax", "minimax_m1", "minimax_text_01"}) {
     j["model_type"] = type;
     EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(), IsOk()) << type;
   }
+  j["rope_scaling"] = {{"rope_type", "llama3"}};
+  EXPECT_THAT(ModelConfig::FromHfConfigJson(j).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rope_scaling.rope_type")));
+}
+
+// The run config's model.family (and the tiny-qwen2 preset) build dense configs; settings of one family on
+// the other are refused naming the field.
+TEST(DenseConfigTest, RunConfigFamilyAndPreset) {
+  config::ModelConfig p;
+  p.set_family("qwen3");
+  p.set_vocab_size(100);
+  p.set_hidden_size(32);
+  p.set_intermediate_size(48);
+  p.set_num_hidden_layers(2);
+  p.set_num_attention_heads(6);
+  p.set_head_dim(8);
+  p.set_num_key_value_heads(2);
+  p.set_tie_word_embeddings(true);
+  EXPECT_THAT(ValidateModelConfig(p), IsOk());
+  M1RL_ASSERT_OK_AND_ASSIGN(ModelConfig c, ModelConfig::FromProto(p));
+  EXPECT_EQ(c.family, ModelFamily::kQwen3);
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.rotary_dim, 8);
+  EXPECT_EQ(c.num_layers_of(LayerType::kFullAttention), 2);
+  EXPECT_DOUBLE_EQ(c.mlp_alpha_factor, 1.0);
+  p.set_num_local_experts(4);
+  EXPECT_THAT(ModelConfig::FromProto(p).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.num_local_experts must be 0")));
+  p.set_num_local_experts(0);
+  p.set_family("gpt2");
+  EXPECT_THAT(ValidateModelConfig(p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.family")));
+
+  config::ModelConfig minimax;
+  minimax.set_preset("tiny2");
+  minimax.set_qk_norm(true);
+  EXPECT_THAT(ModelConfig::FromProto(minimax).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.qk_norm")));
+
+  config::ModelConfig preset;
+  preset.set_preset("tiny-qwen2");
+  M1RL_ASSERT_OK_AND_ASSIGN(c, ModelConfig::FromProto(preset));
+  EXPECT_EQ(c.family, ModelFamily::kQwen2);
+  EXPECT_TRUE(c.attention_bias);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  preset.set_family("llama");
+  EXPECT_THAT(ModelConfig::FromProto(preset).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.family")));
 }
 
 }  // namespace

@@ -6,7 +6,10 @@ int64_t MatmulParamsPerToken(const ModelConfig& c) {
   const int64_t hidden = c.hidden_size, inner = c.inner_dim();
   const int64_t lightning = 5 * inner * hidden;  // q, k, v, output gate (H -> D) and out (D -> H)
   const int64_t softmax = 2 * inner * hidden + 2 * c.num_key_value_heads * c.head_dim * hidden;  // q, o, k, v
-  const int64_t moe = c.num_experts_per_tok * 3 * c.intermediate_size * hidden + c.num_local_experts * hidden;
+  // MiniMax: the top-k experts and the router; the dense family: one SwiGLU MLP (gate, up, down).
+  const int64_t moe =
+      c.dense() ? 3 * c.intermediate_size * hidden
+                : c.num_experts_per_tok * 3 * c.intermediate_size * hidden + c.num_local_experts * hidden;
   return c.num_layers_of(LayerType::kLinearAttention) * lightning +
          c.num_layers_of(LayerType::kFullAttention) * softmax + c.num_hidden_layers * moe +
          c.vocab_size * hidden;

@@ -3,7 +3,8 @@
 //
 // One forward over packed sequences of lengths n_1..n_S (T = sum n_s tokens) counts
 //   matmuls:   2 * P_mm * T, P_mm = the weight-matrix parameters a token passes through: every attention
-//              projection, the router and the top-k experts (w1, w2, w3) of each layer, and the LM head
+//              projection, the router and the top-k experts (w1, w2, w3) of each layer (the dense family:
+//              its MLP gate, up and down), and the LM head (tied or not)
 //              (norm weights and the embedding gather are not matmuls);
 //   softmax:   per softmax layer and sequence, Q K^T and P V over the causal triangle:
 //              2 * 2 * N_h * d * n (n + 1) / 2;

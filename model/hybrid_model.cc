@@ -50,6 +50,17 @@ struct LayerWeights {
   at::Tensor k_proj;  // [N_kv·d, H]
   at::Tensor v_proj;  // [N_kv·d, H]
   at::Tensor o_proj;  // [H, N_h·d]
+  // Dense family only (undefined otherwise): QKV(O) biases, per-head q/k RMSNorm weights.
+  at::Tensor q_bias;  // [N_h·d]
+  at::Tensor k_bias;  // [N_kv·d]
+  at::Tensor v_bias;  // [N_kv·d]
+  at::Tensor o_bias;  // [H]
+  at::Tensor q_norm;  // [d]
+  at::Tensor k_norm;  // [d]
+  // Dense family: SwiGLU MLP, down(silu(gate·u) ⊙ up·u).
+  at::Tensor mlp_gate;  // [I, H]
+  at::Tensor mlp_up;    // [I, H]
+  at::Tensor mlp_down;  // [H, I]
   // MoE.
   at::Tensor router;   // [E, H] fp32 (fp64 for fp64 models)
   at::Tensor gate_up;  // [E, 2I, H], w1 rows then w3 rows
@@ -66,7 +77,7 @@ struct HybridModel::Weights {
   at::Tensor embed;  // [V, H]
   std::vector<LayerWeights> layers;
   at::Tensor final_norm;  // [H]
-  at::Tensor lm_head;     // [V, H]
+  at::Tensor lm_head;     // [V, H]; the embedding tensor itself under tie_word_embeddings
   at::Tensor inv_freq;    // [r/2] compute dtype, θ^(−2i/r)
 };
 
@@ -269,6 +280,9 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConf
   auto ones = [&](int64_t n) {
     return at::ones({n}, at::TensorOptions().dtype(dtype).device(device)).requires_grad_(true);
   };
+  auto zeros = [&](int64_t n) {
+    return at::zeros({n}, at::TensorOptions().dtype(dtype).device(device)).requires_grad_(true);
+  };
   const ModelConfig& c = m->config_;
   const int64_t hd = c.hidden_size, dd = c.inner_dim(), kvd = c.num_key_value_heads * c.head_dim;
   Weights& w = *m->w_;
@@ -288,14 +302,30 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::Create(const ModelConf
       l.v_proj = normal({kvd, hd}, dtype);
       l.o_proj = normal({hd, dd}, dtype);
     }
+    if (c.attention_bias) {
+      l.q_bias = zeros(dd);
+      l.k_bias = zeros(kvd);
+      l.v_bias = zeros(kvd);
+    }
+    if (c.o_proj_bias()) l.o_bias = zeros(hd);
+    if (c.qk_norm) {
+      l.q_norm = ones(c.head_dim);
+      l.k_norm = ones(c.head_dim);
+    }
     l.post_norm = ones(hd);
-    l.router = normal({c.num_local_experts, hd}, cdt);
-    l.gate_up = normal({c.num_local_experts, 2 * c.intermediate_size, hd}, dtype);
-    l.down = normal({c.num_local_experts, hd, c.intermediate_size}, dtype);
+    if (c.dense()) {
+      l.mlp_gate = normal({c.intermediate_size, hd}, dtype);
+      l.mlp_up = normal({c.intermediate_size, hd}, dtype);
+      l.mlp_down = normal({hd, c.intermediate_size}, dtype);
+    } else {
+      l.router = normal({c.num_local_experts, hd}, cdt);
+      l.gate_up = normal({c.num_local_experts, 2 * c.intermediate_size, hd}, dtype);
+      l.down = normal({c.num_local_experts, hd, c.intermediate_size}, dtype);
+    }
     w.layers.push_back(std::move(l));
   }
   w.final_norm = ones(hd);
-  w.lm_head = normal({c.vocab_size, hd}, dtype);
+  w.lm_head = c.tie_word_embeddings ? w.embed : normal({c.vocab_size, hd}, dtype);
   m->InitBuffers();
   return m;
 }
@@ -312,12 +342,8 @@ void HybridModel::InitBuffers() {
                                         at::TensorOptions().dtype(at::kDouble))
                               .to(opts, /*non_blocking=*/false, /*copy=*/true);
   }
-  const int64_t half = config_.rope_dims() / 2;
-  std::vector<double> inv(half);
-  for (int64_t i = 0; i < half; ++i) {
-    inv[i] = std::pow(config_.rope_theta,
-                      -2.0 * static_cast<double>(i) / static_cast<double>(config_.rope_dims()));
-  }
+  std::vector<double> inv = config_.RopeInverseFrequencies();
+  const int64_t half = static_cast<int64_t>(inv.size());
   w_->inv_freq = at::from_blob(inv.data(), {half}, at::TensorOptions().dtype(at::kDouble))
                      .to(opts, /*non_blocking=*/false, /*copy=*/true);
 }
@@ -342,13 +368,28 @@ std::vector<std::pair<std::string, at::Tensor>> HybridModel::NamedParameters() c
       out.emplace_back(p + "self_attn.v_proj.weight", l.v_proj);
       out.emplace_back(p + "self_attn.o_proj.weight", l.o_proj);
     }
+    for (auto [name, t] : {std::pair<const char*, const at::Tensor*>{"self_attn.q_proj.bias", &l.q_bias},
+                           {"self_attn.k_proj.bias", &l.k_bias},
+                           {"self_attn.v_proj.bias", &l.v_bias},
+                           {"self_attn.o_proj.bias", &l.o_bias},
+                           {"self_attn.q_norm.weight", &l.q_norm},
+                           {"self_attn.k_norm.weight", &l.k_norm}}) {
+      if (t->defined()) out.emplace_back(p + name, *t);
+    }
     out.emplace_back(p + "post_attention_layernorm.weight", l.post_norm);
-    out.emplace_back(p + "mlp.gate.weight", l.router);
-    out.emplace_back(p + "mlp.experts.gate_up_proj", l.gate_up);
-    out.emplace_back(p + "mlp.experts.down_proj", l.down);
+    if (config_.dense()) {
+      out.emplace_back(p + "mlp.gate_proj.weight", l.mlp_gate);
+      out.emplace_back(p + "mlp.up_proj.weight", l.mlp_up);
+      out.emplace_back(p + "mlp.down_proj.weight", l.mlp_down);
+    } else {
+      out.emplace_back(p + "mlp.gate.weight", l.router);
+      out.emplace_back(p + "mlp.experts.gate_up_proj", l.gate_up);
+      out.emplace_back(p + "mlp.experts.down_proj", l.down);
+    }
   }
   out.emplace_back("model.norm.weight", w_->final_norm);
-  out.emplace_back("lm_head.weight", w_->lm_head);
+  // A tied head is model.embed_tokens.weight (listed once, so an optimizer updates it once).
+  if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", w_->lm_head);
   return out;
 }
 
@@ -373,7 +414,7 @@ std::vector<std::pair<std::string, at::Tensor>> HybridModel::HfViews() const {
   for (const auto& [name, param] : NamedParameters()) {
     const at::Tensor p = param.detach();
     const size_t pos = name.find("mlp.");
-    if (pos == std::string::npos) {
+    if (pos == std::string::npos || config_.dense()) {  // the dense MLP has its on-disk names
       out.emplace_back(name, p);
       continue;
     }
@@ -470,7 +511,9 @@ absl::StatusOr<std::unique_ptr<HybridModel>> HybridModel::LoadHf(
     }
   }
   for (const auto& [name, t] : tensors) {
-    if (!expected.count(name) && !IsLightningBufferName(name))
+    // Some checkpoints of tied models store the head too; transformers ignores it, and so does this loader.
+    const bool tied_head = config->tie_word_embeddings && name == "lm_head.weight";
+    if (!expected.count(name) && !IsLightningBufferName(name) && !tied_head)
       problems.push_back(absl::StrCat("unexpected tensor '", name, "'"));
   }
   // transformers' lightning buffers are optional (M1 checkpoints have none); the model recomputes the decay
@@ -497,7 +540,8 @@ namespace {
 std::vector<at::Tensor*> Matrices(LayerWeights& l) {
   std::vector<at::Tensor*> out;
   for (at::Tensor* t :
-       {&l.qkv, &l.gate, &l.out, &l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_up, &l.down}) {
+       {&l.qkv, &l.gate, &l.out, &l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_up, &l.down, &l.q_bias,
+        &l.k_bias, &l.v_bias, &l.o_bias, &l.mlp_gate, &l.mlp_up, &l.mlp_down}) {
     if (t->defined()) out.push_back(t);
   }
   return out;
@@ -506,8 +550,10 @@ std::vector<at::Tensor*> Matrices(LayerWeights& l) {
 // Every parameter of a layer (norms, matrices, router), i.e. what its forward differentiates through.
 std::vector<at::Tensor> LayerParams(const LayerWeights& l) {
   std::vector<at::Tensor> out;
-  for (const at::Tensor* t : {&l.input_norm, &l.post_norm, &l.qkv, &l.gate, &l.out, &l.norm, &l.q_proj,
-                              &l.k_proj, &l.v_proj, &l.o_proj, &l.router, &l.gate_up, &l.down}) {
+  for (const at::Tensor* t :
+       {&l.input_norm, &l.post_norm, &l.qkv,    &l.gate,     &l.out,    &l.norm,    &l.q_proj, &l.k_proj,
+        &l.v_proj,     &l.o_proj,    &l.router, &l.gate_up,  &l.down,   &l.q_bias,  &l.k_bias, &l.v_bias,
+        &l.o_bias,     &l.q_norm,    &l.k_norm, &l.mlp_gate, &l.mlp_up, &l.mlp_down}) {
     if (t->defined()) out.push_back(*t);
   }
   return out;
@@ -673,14 +719,9 @@ at::Tensor HybridModel::SoftmaxMixer(const LayerWeights& l, const at::Tensor& u,
                                      const std::vector<int64_t>& cu_seqlens,
                                      const at::Tensor& pos,  // [T]
                                      std::vector<SequenceState*>* seqs, bool decode, int64_t full_ord) const {
-  const int64_t t = u.size(0);
   const int64_t batch = static_cast<int64_t>(cu_seqlens.size()) - 1;
-  const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads, dim = config_.head_dim;
-  const at::Tensor q =
-      ApplyRope(ops::Linear(u, l.q_proj).view({t, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
-  const at::Tensor k =
-      ApplyRope(ops::Linear(u, l.k_proj).view({t, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
-  const at::Tensor v = ops::Linear(u, l.v_proj).view({t, kv, dim});
+  const int64_t kv = config_.num_key_value_heads, dim = config_.head_dim;
+  const auto [q, k, v] = SoftmaxQkv(l, u, pos);
   std::vector<at::Tensor> outs;
   if (seqs == nullptr) {
     at::Tensor packed = AttendPacked(q, k, v, cu_seqlens);
@@ -726,7 +767,43 @@ at::Tensor HybridModel::SoftmaxMixer(const LayerWeights& l, const at::Tensor& u,
     outs.push_back(AttendOne(q.narrow(0, s0, n), kc.narrow(1, 0, p0 + n), vc.narrow(1, 0, p0 + n), p0));
   }
   if (decode_batch) outs.push_back(AttendDecodeBatch(q, *seqs, full_ord, cache_len));
-  return ops::Linear(at::cat(outs, 0), l.o_proj);
+  return OutProj(l, at::cat(outs, 0));
+}
+
+// The projections of a softmax layer (MODEL.md §5): q, k, v (+ the dense family's biases), its per-head q/k
+// RMSNorm over head_dim (Qwen3), then RoPE on q and k.
+HybridModel::Qkv HybridModel::SoftmaxQkv(const LayerWeights& l, const at::Tensor& u,  // [T, H]
+                                         const at::Tensor& pos) const {               // [T]
+  const int64_t t = u.size(0), dim = config_.head_dim;
+  auto project = [&](const at::Tensor& w, const at::Tensor& bias, const at::Tensor& norm, int64_t heads) {
+    at::Tensor x = ops::Linear(u, w);
+    if (bias.defined()) x = x + bias;
+    x = x.view({t, heads, dim});
+    if (!norm.defined()) return x;
+    return ops::RmsNorm(x.reshape({t * heads, dim}), norm, config_.rms_norm_eps, x.scalar_type())
+        .view({t, heads, dim});
+  };
+  Qkv r;
+  r.q = ApplyRope(project(l.q_proj, l.q_bias, l.q_norm, config_.num_attention_heads), pos, w_->inv_freq,
+                  config_.rope_dims());
+  r.k = ApplyRope(project(l.k_proj, l.k_bias, l.k_norm, config_.num_key_value_heads), pos, w_->inv_freq,
+                  config_.rope_dims());
+  r.v = project(l.v_proj, l.v_bias, at::Tensor(), config_.num_key_value_heads);
+  return r;
+}
+
+// o_proj of a softmax layer on the attention output [T, N_h·d] (+ the dense family's o bias).
+at::Tensor HybridModel::OutProj(const LayerWeights& l, const at::Tensor& att) const {
+  const at::Tensor out = ops::Linear(att, l.o_proj);
+  return l.o_bias.defined() ? out + l.o_bias : out;
+}
+
+// The feed-forward block of a layer on u [T, H]: the dense family's SwiGLU MLP, else the MoE (which adds its
+// router statistics to `aux`).
+at::Tensor HybridModel::FeedForward(const LayerWeights& l, const at::Tensor& u, AuxStats* aux) const {
+  if (!l.mlp_down.defined()) return MoE(l, u, aux);
+  const at::Tensor act = at::silu(ops::Linear(u, l.mlp_gate)) * ops::Linear(u, l.mlp_up);
+  return ops::Linear(act, l.mlp_down).to(compute_dtype_);
 }
 
 at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
@@ -756,9 +833,12 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
     } else {
       mixed = SoftmaxMixer(l, u, cu_seqlens, pos, seqs, decode, full_ord++);
     }
-    const at::Tensor h1 = u * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
+    // MiniMax's post-norm DeepNorm adds each block to its normed input (α, β); the dense family's pre-norm
+    // adds it to the residual stream h (α = β = 1, Validate()).
+    const bool pre_norm = config_.dense();
+    const at::Tensor h1 = (pre_norm ? h : u) * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
     const at::Tensor u2 = ops::RmsNorm(h1, l.post_norm, config_.rms_norm_eps, compute_dtype_);
-    h = u2 * config_.mlp_alpha_factor + MoE(l, u2, aux) * config_.mlp_beta_factor;
+    h = (pre_norm ? h1 : u2) * config_.mlp_alpha_factor + FeedForward(l, u2, aux) * config_.mlp_beta_factor;
   }
   return h;
 }
@@ -978,7 +1058,7 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
               ", ", positions.sizes());
   at::NoGradGuard no_grad;
   const int64_t b = slots.size(0);
-  const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads, dim = config_.head_dim;
+  const int64_t heads = config_.num_attention_heads, dim = config_.head_dim;
   auto mark = [&options](const char* phase) {
     if (options.on_phase) options.on_phase(phase);
   };
@@ -986,8 +1066,21 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
   const at::Tensor pos = positions.to(ComputeDtype(dtype_));
   // Each layer's residual sum feeds only the next RMSNorm, so the sum and the norm run as one fused op
   // (ops::ResidualRmsNorm): `u` is the normed input of layer i, (res_a, res_b) the pending residual terms.
-  at::Tensor u = ops::ResidualRmsNorm(w_->embed.index_select(0, tokens), at::Tensor(), 1.0, 1.0,
-                                      w_->layers[0].input_norm, config_.rms_norm_eps, at::Tensor(), dtype_);
+  // The dense family (pre-norm) keeps its residual stream `h` and normalises it.
+  const bool pre_norm = config_.dense();
+  at::Tensor h = w_->embed.index_select(0, tokens);
+  at::Tensor u = ops::ResidualRmsNorm(h, at::Tensor(), 1.0, 1.0, w_->layers[0].input_norm,
+                                      config_.rms_norm_eps, at::Tensor(), dtype_);
+  auto residual_norm = [&](const at::Tensor& normed, const at::Tensor& delta, double alpha, double beta,
+                           const at::Tensor& weight, at::ScalarType out_dtype) {
+    if (!pre_norm) {
+      return ops::ResidualRmsNorm(normed, delta, alpha, beta, weight, config_.rms_norm_eps, at::Tensor(),
+                                  out_dtype);
+    }
+    h = h + delta.to(h.scalar_type());
+    return ops::ResidualRmsNorm(h, at::Tensor(), 1.0, 1.0, weight, config_.rms_norm_eps, at::Tensor(),
+                                out_dtype);
+  };
   size_t lin_ord = 0, full_ord = 0;
   for (size_t i = 0; i < w_->layers.size(); ++i) {
     const LayerWeights& l = w_->layers[i];
@@ -1002,30 +1095,28 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
                                config_.lightning_norm_eps, ops::Linear(u, l.gate), dtype_);
       mixed = ops::Linear(gated, l.out);
     } else {
-      const at::Tensor q =
-          ApplyRope(ops::Linear(u, l.q_proj).view({b, heads, dim}), pos, w_->inv_freq, config_.rope_dims());
-      const at::Tensor k =
-          ApplyRope(ops::Linear(u, l.k_proj).view({b, kv, dim}), pos, w_->inv_freq, config_.rope_dims());
-      const at::Tensor v = ops::Linear(u, l.v_proj).view({b, kv, dim});
+      const auto [q, k, v] = SoftmaxQkv(l, u, pos);
       ops::KvCacheAppend(k, v, pool->keys[full_ord], pool->values[full_ord], slots, positions);
       const at::Tensor att = ops::DecodeAttention(q, pool->keys[full_ord], pool->values[full_ord], slots,
                                                   positions, 1.0 / std::sqrt(static_cast<double>(dim)));
       ++full_ord;
-      mixed = ops::Linear(att.reshape({b, heads * dim}), l.o_proj);
+      mixed = OutProj(l, att.reshape({b, heads * dim}));
     }
-    const at::Tensor u2 = ops::ResidualRmsNorm(u, mixed, config_.attn_alpha(i), config_.attn_beta(i),
-                                               l.post_norm, config_.rms_norm_eps, at::Tensor(), dtype_);
+    const at::Tensor u2 =
+        residual_norm(u, mixed, config_.attn_alpha(i), config_.attn_beta(i), l.post_norm, dtype_);
     at::Tensor moe;
     mark("moe");
-    if (!ops::CudaMoe(u2, l.router, l.gate_up, l.down, config_.num_experts_per_tok, &moe)) {
+    if (l.mlp_down.defined()) {
+      moe = FeedForward(l, u2, nullptr);
+    } else if (!ops::CudaMoe(u2, l.router, l.gate_up, l.down, config_.num_experts_per_tok, &moe)) {
       moe = MoE(l, u2, nullptr);
     }
     const bool last = i + 1 == w_->layers.size();
     if (last) mark("head");
     // The final norm's output feeding the FP32 head stays in the compute dtype (MODEL.md §7).
-    u = ops::ResidualRmsNorm(u2, moe, config_.mlp_alpha_factor, config_.mlp_beta_factor,
-                             last ? w_->final_norm : w_->layers[i + 1].input_norm, config_.rms_norm_eps,
-                             at::Tensor(), last ? ComputeDtype(dtype_) : dtype_);
+    u = residual_norm(u2, moe, config_.mlp_alpha_factor, config_.mlp_beta_factor,
+                      last ? w_->final_norm : w_->layers[i + 1].input_norm,
+                      last ? ComputeDtype(dtype_) : dtype_);
   }
   at::Tensor logits = HeadLogits(u, w_->lm_head, options.head);
   mark("end");

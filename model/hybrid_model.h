@@ -1,6 +1,8 @@
 // The MiniMax-M1 policy network (shared/design/MODEL.md): lightning / softmax hybrid attention, top-k MoE
-// with an fp32 router, post-norm DeepNorm residuals, untied FP32 LM head. One set of weights serves two
-// entry points:
+// with an fp32 router, post-norm DeepNorm residuals, untied FP32 LM head. The same layer code runs the dense
+// decoder family (Llama / Qwen2 / Qwen3, ModelConfig::family): softmax GQA on every layer with optional QKV
+// bias and per-head q/k RMSNorm, pre-norm residuals, a SwiGLU MLP in place of the MoE, tied or untied head.
+// One set of weights serves two entry points:
 //   (a) Forward(): training forward over packed variable-length sequences (cu_seqlens), returning
 //       per-token log-probs of given targets (and entropy) with autograd to every parameter;
 //   (b) NewSequence() / Prefill() / Step(): incremental decode with per-sequence state (lightning state
@@ -158,7 +160,8 @@ class HybridModel {
   HybridModel& operator=(const HybridModel&) = delete;
   ~HybridModel();
 
-  // Parameters under HF names, in a fixed order. The MoE experts use transformers' in-memory fused
+  // Parameters under HF names, in a fixed order. The dense family's are all on-disk names (a tied head is not
+  // listed: it is model.embed_tokens.weight). The MoE experts use transformers' in-memory fused
   // layout: `model.layers.{i}.mlp.experts.gate_up_proj` [E, 2I, H] (w1 rows then w3 rows) and
   // `model.layers.{i}.mlp.experts.down_proj` [E, H, I]; the router is `model.layers.{i}.mlp.gate.weight`
   // [E, H] fp32. All others have their on-disk names. Leaf tensors with requires_grad.
@@ -246,6 +249,16 @@ class HybridModel {
   at::Tensor SoftmaxMixer(const LayerWeights& l, const at::Tensor& u,                     // [T, H]
                           const std::vector<int64_t>& cu_seqlens, const at::Tensor& pos,  // [T]
                           std::vector<SequenceState*>* seqs, bool decode, int64_t full_ord) const;
+  struct Qkv {
+    at::Tensor q;  // [T, N_h, d] after RoPE
+    at::Tensor k;  // [T, N_kv, d] after RoPE
+    at::Tensor v;  // [T, N_kv, d]
+  };
+  Qkv SoftmaxQkv(const LayerWeights& l, const at::Tensor& u,               // [T, H]
+                 const at::Tensor& pos) const;                             // [T]
+  at::Tensor OutProj(const LayerWeights& l, const at::Tensor& att) const;  // [T, N_h·d] -> [T, H]
+  at::Tensor FeedForward(const LayerWeights& l, const at::Tensor& u,       // [T, H]
+                         AuxStats* aux) const;
   at::Tensor MoE(const LayerWeights& l, const at::Tensor& u,  // [T, H]
                  AuxStats* aux) const;
   at::Tensor MoeLoop(const LayerWeights& l, const at::Tensor& u,  // [T, H]

@@ -96,6 +96,7 @@ StepBytes BytesPerStep(const model::HybridModel& m, int64_t batch, int64_t conte
     const double bytes = static_cast<double>(t.numel() * t.element_size());
     if (name == "model.embed_tokens.weight") {
       s.weights += static_cast<double>(batch * c.hidden_size) * e;
+      if (c.tie_word_embeddings) s.head += bytes;  // the dense family's tied head reads it whole
     } else if (name == "lm_head.weight") {
       s.head += bytes;
     } else if (name.find("mlp.experts") != std::string::npos) {

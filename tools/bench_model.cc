@@ -64,7 +64,11 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace m1rl::model;
+  using m1rl::model::ForwardOptions;
+  using m1rl::model::ForwardOutput;
+  using m1rl::model::HybridModel;
+  using m1rl::model::ModelConfig;
+  using m1rl::model::SequenceState;
   const std::string preset = Flag(argc, argv, "preset", "tiny8");
   const int64_t seqs = std::atoi(Flag(argc, argv, "seqs", "16").c_str());
   const int64_t len = std::atoi(Flag(argc, argv, "len", "128").c_str());
@@ -72,7 +76,8 @@ int main(int argc, char** argv) {
   const int64_t decode_batch = std::atoi(Flag(argc, argv, "decode_batch", "16").c_str());
   auto config = ModelConfig::Preset(preset);
   if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+    const std::string message(config.status().message());
+    std::fprintf(stderr, "%s\n", message.c_str());
     return 2;
   }
   auto model_or = HybridModel::Create(*config, at::kFloat, at::kCPU, 1);
@@ -104,7 +109,9 @@ int main(int argc, char** argv) {
     (o.logprobs.sum() + o.entropy.sum() + o.aux_loss).backward();
   });
   const double ours_cpu = last_cpu_median;
-  const at::Tensor head = model.NamedParameters().back().second;
+  // The untied head is the last parameter; a tied one (dense family) is the embedding, the first.
+  const at::Tensor head = model.config().tie_word_embeddings ? model.NamedParameters().front().second
+                                                             : model.NamedParameters().back().second;
   const double base = MedianSeconds(iters, [&] {
     zero_grads();
     at::Tensor aux;

@@ -44,8 +44,10 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 
 std::vector<int64_t> ParseList(const std::string& s) {
   std::vector<int64_t> out;
-  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty()))
-    out.push_back(std::stoll(std::string(part)));
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    const std::string number(part);
+    out.push_back(std::stoll(number));
+  }
   return out;
 }
 
@@ -107,7 +109,9 @@ int Run(int argc, char** argv) {
   const model::HybridModel& policy = **created;
   at::Tensor lm_head;
   for (const auto& [name, t] : policy.NamedParameters()) {
-    if (name == "lm_head.weight") lm_head = t.detach();
+    // A tied head (dense family) is the embedding.
+    const bool tied = policy.config().tie_word_embeddings && name == "model.embed_tokens.weight";
+    if (name == "lm_head.weight" || tied) lm_head = t.detach();
   }
   rollout::HybridDecodeModel decode(&policy);
   std::cout << "bench_rollout: preset " << preset << ", dtype float32, device cpu, head ieee_fp32, LibTorch "

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks an m1rl Hugging Face export against transformers (GPU host: transformers 5.x with MiniMaxForCausalLM).
+"""Checks an m1rl Hugging Face export against transformers (GPU host: transformers 5.x with MiniMaxForCausalLM,
+or AutoModelForCausalLM for the dense family: model_type llama / qwen2 / qwen3).
 
   python3 tools/check_hf_export.py --model HF_DIR --m1rl build-cuda/m1rl [--device cuda] [--max-new-tokens 64]
 
@@ -7,10 +8,11 @@ Where m1rl is not built on the transformers host, split the run: `--write-prompt
 prints the m1rl command that makes their completions; run it where m1rl is built, then pass its output with
 `--m1rl-output OUT.jsonl` instead of --m1rl.
 
-1. Loads HF_DIR with MiniMaxForCausalLM.from_pretrained in float32 and prints the missing, unexpected and
+1. Loads HF_DIR with MiniMaxForCausalLM (dense family: AutoModelForCausalLM).from_pretrained in float32 and prints the missing, unexpected and
    mismatched keys transformers reports (an m1rl export should have none: it writes the lightning buffers).
 2. Compares the loaded lightning buffers (slope_rate, query_decay, key_decay, diagonal_decay) with those of a
-   freshly constructed MiniMaxLightningAttention of the same config (what transformers computes itself).
+   freshly constructed MiniMaxLightningAttention of the same config (what transformers computes itself); dense
+   models have none.
 3. Runs `m1rl generate --greedy --dtype float32 --head ieee_fp32` on a few prompts (one longer than a lightning
    block), then a transformers float32 forward (TF32 off) over each prompt + completion, and compares
    log-probs of the generated tokens (m1rl records log softmax(logits)[token] at temperature 1) and argmax
@@ -44,10 +46,11 @@ def prompts(n_long):
     return base
 
 
-def load_hf(model_dir, device):
-    from transformers import MiniMaxForCausalLM
+def load_hf(model_dir, device, model_type):
+    from transformers import AutoModelForCausalLM, MiniMaxForCausalLM
 
-    model, info = MiniMaxForCausalLM.from_pretrained(model_dir, dtype=torch.float32, output_loading_info=True)
+    cls = MiniMaxForCausalLM if model_type.startswith("minimax") else AutoModelForCausalLM
+    model, info = cls.from_pretrained(model_dir, dtype=torch.float32, output_loading_info=True)
     model = model.to(device).eval()
     problems = 0
     for key in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs"):
@@ -200,7 +203,7 @@ def main():
         print("WARNING: m1 convention with partial rotary: transformers rotates the whole head, "
               "log-probs will differ (export with model.rope_convention: hf)")
 
-    model, key_problems = load_hf(a.model, a.device)
+    model, key_problems = load_hf(a.model, a.device, cfg.get("model_type", "minimax"))
     buffers_ok = check_buffers(model)
     if a.m1rl_output:
         rows = read_completions(a.m1rl_output, len(texts))

@@ -29,7 +29,7 @@ int RunModelInfo(const std::vector<std::string>& args) {
   int64_t head_tokens = 4096;
   m1rl::FlagSet flags("m1rl model-info",
                       "Parameter counts and state sizes of a policy config (no allocation).");
-  flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 (ignored with --config-json)");
+  flags.AddString("preset", &preset, "tiny8 | tiny2 | minimax-m1 | tiny-qwen2 (ignored with --config-json)");
   flags.AddString("config-json", &config_json, "a Hugging Face config.json instead of a preset");
   flags.AddInt("head-tokens", &head_tokens, "T for the chunked FP32 head memory estimate");
   if (std::optional<int> exit_code = flags.ParseForCommand(args)) return *exit_code;
@@ -68,9 +68,16 @@ int RunModelInfo(const std::vector<std::string>& args) {
   std::cout << "active with head          " << Billions(p.active_with_head) << "\n";
   std::cout << "lightning attn per layer  " << p.lightning_attention_per_layer << "\n";
   std::cout << "softmax attn per layer    " << p.softmax_attention_per_layer << "\n";
-  std::cout << "one expert                " << p.expert << "\n";
-  std::cout << "MoE block per layer       " << p.moe_per_layer << "\n";
-  std::cout << "embedding = head          " << p.embedding << "\n";
+  if (c.dense()) {
+    std::cout << "family                    " << m1rl::model::ModelFamilyName(c.family)
+              << (c.tie_word_embeddings ? " (tied head)" : "") << "\n";
+    std::cout << "MLP per layer             " << p.mlp_per_layer << "\n";
+    std::cout << "embedding                 " << p.embedding << "\n";
+  } else {
+    std::cout << "one expert                " << p.expert << "\n";
+    std::cout << "MoE block per layer       " << p.moe_per_layer << "\n";
+    std::cout << "embedding = head          " << p.embedding << "\n";
+  }
   const int64_t lin_state = n_lin * c.num_attention_heads * c.head_dim * c.head_dim * 4;
   const int64_t kv_per_token = n_full * 2 * c.num_key_value_heads * c.head_dim * 2;
   std::cout << "decode state per sequence " << lin_state << " B lightning (fp32) + " << kv_per_token
