@@ -9,7 +9,7 @@ namespace m1rl::cuda {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kTile = 64;        // keys staged in shared memory at a time
+constexpr int kTile = 64;  // keys staged in shared memory at a time
 constexpr int kMaxHeadDim = 256;
 constexpr int kKeysPerSplit = 256;
 constexpr int64_t kMaxSplits = 128;
@@ -243,14 +243,15 @@ cudaError_t LaunchDecodeAttention(const DecodeAttentionArgs& a, cudaStream_t str
   const size_t smem = SplitKernelSharedBytes(a.num_heads / a.num_kv_heads, a.head_dim, sizeof(T));
   if (smem > kMaxSharedBytes) return cudaErrorInvalidValue;
   if (smem > 48 * 1024) {
-    const cudaError_t e = cudaFuncSetAttribute(DecodeAttentionSplitKernel<T>,
-                                               cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    const cudaError_t e = cudaFuncSetAttribute(
+        DecodeAttentionSplitKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     if (e != cudaSuccess) return e;
   }
   const dim3 grid(static_cast<unsigned>(a.batch * a.num_kv_heads), static_cast<unsigned>(a.num_splits));
   DecodeAttentionSplitKernel<T><<<grid, kThreads, smem, stream>>>(a);
   const unsigned combine_threads = static_cast<unsigned>(((a.head_dim + 31) / 32) * 32);
-  DecodeAttentionCombineKernel<T><<<static_cast<unsigned>(a.batch * a.num_heads), combine_threads, 0, stream>>>(a);
+  DecodeAttentionCombineKernel<T>
+      <<<static_cast<unsigned>(a.batch * a.num_heads), combine_threads, 0, stream>>>(a);
   return cudaGetLastError();
 }
 
