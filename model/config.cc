@@ -260,6 +260,20 @@ absl::StatusOr<ModelConfig> ModelConfig::Preset(std::string_view name) {
 
 namespace {
 
+// The shape keys every family shares: vocabulary, widths, depth and heads (head_dim defaults to
+// hidden / heads, num_key_value_heads to the head count, as transformers does).
+absl::Status ReadShape(const json& j, ModelConfig* c) {
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "vocab_size", &c->vocab_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "hidden_size", &c->hidden_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "intermediate_size", &c->intermediate_size, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_hidden_layers", &c->num_hidden_layers, true));
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_attention_heads", &c->num_attention_heads, true));
+  c->head_dim = c->num_attention_heads > 0 ? c->hidden_size / c->num_attention_heads : 0;
+  M1RL_RETURN_IF_ERROR(ReadInt(j, "head_dim", &c->head_dim, false));
+  c->num_key_value_heads = c->num_attention_heads;
+  return ReadInt(j, "num_key_value_heads", &c->num_key_value_heads, false);
+}
+
 // config.json's `postnorm` as M1's remote code reads it (absent -> false in an M1-format config).
 absl::Status CheckPostnorm(const json& j) {
   const auto it = j.find("postnorm");
@@ -454,15 +468,7 @@ absl::StatusOr<ModelConfig> ReadDenseHfConfig(const json& j, ModelFamily family)
   c.num_experts_per_tok = 0;
   c.rope_theta = 10000.0;  // transformers' default for the three families
   c.max_position_embeddings = family == ModelFamily::kLlama ? 2048 : 32768;
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "vocab_size", &c.vocab_size, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "hidden_size", &c.hidden_size, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "intermediate_size", &c.intermediate_size, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_hidden_layers", &c.num_hidden_layers, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_attention_heads", &c.num_attention_heads, true));
-  c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "head_dim", &c.head_dim, false));
-  c.num_key_value_heads = c.num_attention_heads;
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_key_value_heads", &c.num_key_value_heads, false));
+  M1RL_RETURN_IF_ERROR(ReadShape(j, &c));
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "rms_norm_eps", &c.rms_norm_eps));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "max_position_embeddings", &c.max_position_embeddings, false));
   M1RL_RETURN_IF_ERROR(ReadTokenId(j, "eos_token_id", &c.eos_token_id));
@@ -541,15 +547,7 @@ absl::StatusOr<ModelConfig> ModelConfig::FromHfConfigJson(const json& j,
   M1RL_RETURN_IF_ERROR(CheckRopeType(j));
   ModelConfig c;
   M1RL_ASSIGN_OR_RETURN(c.rope_convention, ReadRopeConvention(j, requested));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "vocab_size", &c.vocab_size, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "hidden_size", &c.hidden_size, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "intermediate_size", &c.intermediate_size, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_hidden_layers", &c.num_hidden_layers, true));
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_attention_heads", &c.num_attention_heads, true));
-  c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "head_dim", &c.head_dim, false));
-  c.num_key_value_heads = c.num_attention_heads;
-  M1RL_RETURN_IF_ERROR(ReadInt(j, "num_key_value_heads", &c.num_key_value_heads, false));
+  M1RL_RETURN_IF_ERROR(ReadShape(j, &c));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "num_local_experts", &c.num_local_experts, true));
   M1RL_RETURN_IF_ERROR(ReadInt(j, "num_experts_per_tok", &c.num_experts_per_tok, false));
   M1RL_RETURN_IF_ERROR(ReadDouble(j, "rms_norm_eps", &c.rms_norm_eps));
