@@ -1,8 +1,9 @@
 // The tokenizer side of a Hugging Face model directory: which tokenizer a directory implies, and the files an
 // export writes next to config.json and the safetensors so that a Hugging Face user finds what they expect.
 //
-//   tokenizer.json          the BPE tokenizer's own file, copied byte for byte (the char tokenizer has none:
-//                           m1rl reads such a directory with the char tokenizer, and says so)
+//   tokenizer.json          the BPE tokenizer's own file, copied byte for byte; for the char tokenizer an
+//                           equivalent tokenizer.json (CharTokenizerJsonString: the same ids and text both in
+//                           m1rl's BpeTokenizer and in Hugging Face tokenizers)
 //   tokenizer_config.json   the chat template (model/chat_template.h written as Jinja, `chat_template`), the
 //                           special tokens' text, `m1rl_tokenizer` ("char" or "tokenizer.json")
 //   generation_config.json  bos/eos/pad token ids
@@ -26,6 +27,11 @@ extern const char kChatTemplateJinja[];
 // The tokenizer a run takes when none is configured: `model_dir`/tokenizer.json when the directory has one,
 // else "char" (also for an empty `model_dir`).
 std::string DefaultTokenizerSpec(const std::string& model_dir);
+
+// The char tokenizer (model/tokenizer.h CharTokenizer) as a tokenizer.json: added tokens <pad> <bos> <eos>,
+// "\n" and printable ASCII as a BPE vocabulary without merges, no normalizer or pre-tokenizer, no unk_token
+// (other characters are dropped, as CharTokenizer drops them), a Fuse decoder.
+std::string CharTokenizerJsonString();
 
 // Writes the files above into `dir` (existing). `spec` is what `tok` was loaded from (LoadTokenizer: "char"
 // or a tokenizer.json path). kInternal naming the file on a write error, kNotFound for a missing `spec` file.

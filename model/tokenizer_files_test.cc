@@ -90,8 +90,13 @@ TEST(TokenizerFilesTest, ExportedChatTemplateRendersLikeApplyChatTemplateInJinja
   EXPECT_EQ(config["m1rl_tokenizer"], "char");
   EXPECT_EQ(config["eos_token"], "<eos>");
   EXPECT_EQ(config["bos_token"], "<bos>");
-  EXPECT_FALSE(config.contains("tokenizer_class"));  // no tokenizer.json to name a class for
-  EXPECT_FALSE(fs::exists(dir + "/tokenizer.json"));
+  EXPECT_EQ(config["tokenizer_class"], "PreTrainedTokenizerFast");
+  // The char tokenizer's equivalent tokenizer.json, which a later run from this directory reads.
+  EXPECT_EQ(ReadAll(dir + "/tokenizer.json"), CharTokenizerJsonString() + "\n");
+  EXPECT_EQ(DefaultTokenizerSpec(dir), dir + "/tokenizer.json");
+  M1RL_ASSERT_OK_AND_ASSIGN(auto reread, LoadTokenizer(dir + "/tokenizer.json"));
+  const std::string text = "<bos>12+34=\\boxed{46}\n\u00e9<eos>";
+  EXPECT_EQ(reread->Encode(text), tok.Encode(text));
   const nlohmann::json gen = ReadJson(dir + "/generation_config.json");
   EXPECT_EQ(gen["bos_token_id"], 1);
   EXPECT_EQ(gen["eos_token_id"], 2);

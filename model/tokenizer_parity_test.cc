@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "model/testing/byte_symbols.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_files.h"
 #include "nlohmann/json.hpp"
 
 namespace m1rl::model {
@@ -373,20 +374,27 @@ Encoded Reference(const std::string& dir, const std::string& tokenizer_path, con
 
 class TokenizerParityTest : public ::testing::TestWithParam<Style> {};
 
-TEST_P(TokenizerParityTest, IdsAndDecodedTextEqualTokenizersJs) {
-  ASSERT_FALSE(Env("M1RL_BINARY_DIR").empty() || Env("M1RL_SOURCE_DIR").empty())
-      << "run through ctest (it sets M1RL_BINARY_DIR/M1RL_SOURCE_DIR; its model_npm_tokenizers fixture "
-         "installs "
-         "the reference)";
-  if (!std::filesystem::exists(NpmDir() + "/node_modules/@huggingface/tokenizers") &&
-      Env("M1RL_ALLOW_NO_NPM") == "1") {
-    GTEST_SKIP() << "@huggingface/tokenizers is not installed under " << NpmDir()
-                 << " and M1RL_ALLOW_NO_NPM=1";
+// Why the reference cannot run ("" when it can): the ctest environment and the npm fixture's install.
+std::string ReferenceMissing() {
+  if (Env("M1RL_BINARY_DIR").empty() || Env("M1RL_SOURCE_DIR").empty()) {
+    return "run through ctest (it sets M1RL_BINARY_DIR/M1RL_SOURCE_DIR; its model_npm_tokenizers fixture "
+           "installs the reference)";
   }
-  ASSERT_TRUE(std::filesystem::exists(NpmDir() + "/node_modules/@huggingface/tokenizers"))
-      << "@huggingface/tokenizers is not installed under " << NpmDir()
-      << " (the model_npm_tokenizers fixture failed: is npm's registry reachable? M1RL_ALLOW_NO_NPM=1 "
-         "skips this test)";
+  if (std::filesystem::exists(NpmDir() + "/node_modules/@huggingface/tokenizers")) return "";
+  return absl::StrCat("@huggingface/tokenizers is not installed under ", NpmDir(),
+                      " (the model_npm_tokenizers fixture failed: is npm's registry reachable? "
+                      "M1RL_ALLOW_NO_NPM=1 skips this test)");
+}
+
+// Skips (M1RL_ALLOW_NO_NPM=1) or fails when the reference cannot run.
+#define M1RL_REQUIRE_REFERENCE()                                                                 \
+  if (const std::string why = ReferenceMissing(); !why.empty()) {                                \
+    if (Env("M1RL_ALLOW_NO_NPM") == "1" && !Env("M1RL_BINARY_DIR").empty()) GTEST_SKIP() << why; \
+    FAIL() << why;                                                                               \
+  }
+
+TEST_P(TokenizerParityTest, IdsAndDecodedTextEqualTokenizersJs) {
+  M1RL_REQUIRE_REFERENCE();
   const Style& style = GetParam();
   const std::string dir = ::testing::TempDir() + "/m1rl_tok_parity_" + style.name;
   std::filesystem::create_directories(dir);
@@ -410,6 +418,36 @@ TEST_P(TokenizerParityTest, IdsAndDecodedTextEqualTokenizersJs) {
     if (listed(style.skip_decode, i)) continue;
     EXPECT_EQ(tok->Decode(ids), want.text[i])
         << style.name << ": corpus[" << i << "] = \"" << corpus[i] << "\"";
+  }
+}
+
+// The char tokenizer's exported tokenizer.json (model/tokenizer_files.h): tokenizers.js and m1rl's
+// BpeTokenizer on it give CharTokenizer's ids and text, so an m1rl export of a char-tokenizer policy is
+// usable from Python.
+TEST(CharTokenizerJsonTest, TokenizersJsAndBpeTokenizerEqualCharTokenizer) {
+  M1RL_REQUIRE_REFERENCE();
+  const std::string dir = ::testing::TempDir() + "/m1rl_tok_parity_char";
+  std::filesystem::create_directories(dir);
+  const std::string tokenizer_path = dir + "/tokenizer.json";
+  std::ofstream(tokenizer_path) << CharTokenizerJsonString();
+  std::vector<std::string> corpus = Corpus();
+  corpus.insert(corpus.end(), {"<bos>12+34=\\boxed{46}<eos><pad>", "tab\there\r\n<bo s> <eos", ""});
+  const std::string corpus_path = dir + "/corpus.json";
+  std::ofstream(corpus_path) << json(corpus).dump();
+  const Encoded want = Reference(dir, tokenizer_path, corpus_path);
+  ASSERT_EQ(want.ids.size(), corpus.size());
+  M1RL_ASSERT_OK_AND_ASSIGN(auto bpe, BpeTokenizer::FromFile(tokenizer_path));
+  const CharTokenizer chars;
+  EXPECT_EQ(bpe->vocab_size(), chars.vocab_size());
+  EXPECT_EQ(bpe->bos_id(), chars.bos_id());
+  EXPECT_EQ(bpe->eos_id(), chars.eos_id());
+  EXPECT_EQ(bpe->pad_id(), chars.pad_id());
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    const std::vector<int32_t> ids = chars.Encode(corpus[i]);
+    EXPECT_EQ(want.ids[i], ids) << "tokenizers.js: corpus[" << i << "] = \"" << corpus[i] << "\"";
+    EXPECT_EQ(bpe->Encode(corpus[i]), ids) << "BpeTokenizer: corpus[" << i << "]";
+    EXPECT_EQ(want.text[i], chars.Decode(ids)) << "tokenizers.js decode: corpus[" << i << "]";
+    EXPECT_EQ(bpe->Decode(ids), chars.Decode(ids)) << "BpeTokenizer decode: corpus[" << i << "]";
   }
 }
 
