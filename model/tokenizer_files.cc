@@ -100,7 +100,6 @@ absl::Status WriteTokenizerFiles(const Tokenizer& tok, const std::string& spec, 
                            {"bos_token", TokenText(tok, tok.bos_id())},
                            {"eos_token", TokenText(tok, tok.eos_id())},
                            {"pad_token", TokenText(tok, tok.pad_id())},
-                           {"m1rl_tokenizer", is_char ? "char" : "tokenizer.json"},
                            {"tokenizer_class", "PreTrainedTokenizerFast"}};
   const std::string d = dir + "/";
   if (absl::Status s = WriteJson(d + "tokenizer_config.json", config); !s.ok()) return s;

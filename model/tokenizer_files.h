@@ -5,7 +5,7 @@
 //                           equivalent tokenizer.json (CharTokenizerJsonString: the same ids and text both in
 //                           m1rl's BpeTokenizer and in Hugging Face tokenizers)
 //   tokenizer_config.json   the chat template (model/chat_template.h written as Jinja, `chat_template`), the
-//                           special tokens' text, `m1rl_tokenizer` ("char" or "tokenizer.json")
+//                           special tokens' text, tokenizer_class PreTrainedTokenizerFast
 //   generation_config.json  bos/eos/pad token ids
 //
 //   std::string spec = DefaultTokenizerSpec(init_from);     // DIR/tokenizer.json, or "char"

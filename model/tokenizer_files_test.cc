@@ -87,7 +87,6 @@ TEST(TokenizerFilesTest, ExportedChatTemplateRendersLikeApplyChatTemplateInJinja
   EXPECT_EQ(RenderWithJinja2(dir, dir + "/cases.json"), want);
 
   const nlohmann::json config = ReadJson(dir + "/tokenizer_config.json");
-  EXPECT_EQ(config["m1rl_tokenizer"], "char");
   EXPECT_EQ(config["eos_token"], "<eos>");
   EXPECT_EQ(config["bos_token"], "<bos>");
   EXPECT_EQ(config["tokenizer_class"], "PreTrainedTokenizerFast");
@@ -114,7 +113,6 @@ TEST(TokenizerFilesTest, BpeExportCopiesTokenizerJsonAndNamesItsSpecialIds) {
   ASSERT_THAT(WriteTokenizerFiles(*tok, file, out), IsOk());
   EXPECT_EQ(ReadAll(out + "/tokenizer.json"), ReadAll(file));  // byte for byte
   const nlohmann::json config = ReadJson(out + "/tokenizer_config.json");
-  EXPECT_EQ(config["m1rl_tokenizer"], "tokenizer.json");
   EXPECT_EQ(config["tokenizer_class"], "PreTrainedTokenizerFast");
   EXPECT_EQ(config["chat_template"], kChatTemplateJinja);
   const nlohmann::json gen = ReadJson(out + "/generation_config.json");

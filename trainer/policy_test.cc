@@ -103,10 +103,10 @@ TEST(ExportTest, ExportedHfDirectoryLoadsBackBitIdentical) {
   ASSERT_THAT(ExportCheckpoint(dir, out), IsOk());
   M1RL_ASSERT_OK_AND_ASSIGN(auto hf, model::HybridModel::LoadHf(out, at::kFloat, at::kCPU));
   ExpectSameParameters(*trained, *hf);
-  // The run's tokenizer (char: no tokenizer.json) is described next to the weights.
+  // The run's tokenizer (char) is written next to the weights as its equivalent tokenizer.json.
   EXPECT_TRUE(fs::exists(out + "/tokenizer_config.json"));
   EXPECT_TRUE(fs::exists(out + "/generation_config.json"));
-  EXPECT_FALSE(fs::exists(out + "/tokenizer.json"));
+  EXPECT_TRUE(fs::exists(out + "/tokenizer.json"));
   fs::remove_all(root);
 }
 
