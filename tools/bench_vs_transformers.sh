@@ -10,9 +10,9 @@ BUILD_DIR=${BUILD_DIR:-build-cuda}
 HF_NEW_TOKENS=${HF_NEW_TOKENS:-512,2048}
 mkdir -p "$WORK"
 if [ ! -x "$BUILD_DIR/tools/bench_decode" ]; then
-  # shellcheck disable=SC1091
-  source .deps/env.sh
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+  # shellcheck source=tools/lib/gpu_configure.sh
+  source tools/lib/gpu_configure.sh
+  m1rl_gpu_configure "$BUILD_DIR" >/dev/null
   cmake --build "$BUILD_DIR" -j "$(nproc)" --target bench_decode
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

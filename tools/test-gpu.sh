@@ -8,10 +8,10 @@ if [ ! -f .deps/env.sh ]; then
   echo "tools/test-gpu.sh: .deps/env.sh missing; run ../shared/device/fetch-debs.sh on the build machine and carry .deps" >&2
   exit 1
 fi
-# shellcheck disable=SC1091
-source .deps/env.sh
 BUILD_DIR=${BUILD_DIR:-build-cuda}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
+# shellcheck source=tools/lib/gpu_configure.sh
+source tools/lib/gpu_configure.sh
+m1rl_gpu_configure "$BUILD_DIR"
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 # Each test process may start many LibTorch/OpenMP threads: cap them so parallel tests do not oversubscribe
 # the host's cores (seen: a 1 s test timing out at 8 tests x 16 threads on 16 cores).
