@@ -2,13 +2,14 @@
 
 #include <c10/core/Device.h>
 
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "model/chat_template.h"
 #include "model/config.h"
+#include "model/tokenizer_files.h"
 
 namespace m1rl::rollout {
 namespace {
@@ -56,12 +57,9 @@ absl::StatusOr<std::unique_ptr<CheckpointGenerator>> CheckpointGenerator::Create
   absl::StatusOr<model::HeadPrecision> head = model::ParseHeadPrecision(o.head);
   if (!head.ok()) return absl::InvalidArgumentError(absl::StrCat("--head: ", head.status().message()));
   std::unique_ptr<CheckpointGenerator> g(new CheckpointGenerator(o));
-  std::string tok_spec = o.tokenizer;
-  if (tok_spec.empty()) {
-    const std::string in_dir = (std::filesystem::path(o.model_dir) / "tokenizer.json").string();
-    tok_spec = std::filesystem::exists(in_dir) ? in_dir : "char";
-  }
+  const std::string tok_spec = o.tokenizer.empty() ? model::DefaultTokenizerSpec(o.model_dir) : o.tokenizer;
   M1RL_ASSIGN_OR_RETURN(g->tokenizer_, model::LoadTokenizer(tok_spec));
+  M1RL_LOG(INFO) << "tokenizer: " << tok_spec;
   M1RL_RETURN_IF_ERROR(g->LoadPromptTemplate(tok_spec));
   M1RL_ASSIGN_OR_RETURN(g->model_, model::HybridModel::LoadHf(o.model_dir, dtype, at::Device(o.device)));
   if (g->tokenizer_->vocab_size() > g->model_->config().vocab_size) {
