@@ -665,28 +665,38 @@ json ModelConfig::ToHfConfigJson(std::string_view dtype) const {
 
 namespace {
 
+void SetIfNonZero(int64_t v, int64_t* out) {
+  if (v != 0) *out = v;
+}
+void SetIfNonZero(double v, double* out) {
+  if (v != 0.0) *out = v;
+}
+
+// The proto fields both families read over `c` (0 keeps the preset's or the default value): shape, θ, norm
+// epsilon, context length and the expert counts (which Validate requires to stay 0 for the dense family).
+void OverrideCommonFields(const m1rl::config::ModelConfig& p, ModelConfig* c) {
+  SetIfNonZero(p.vocab_size(), &c->vocab_size);
+  SetIfNonZero(p.hidden_size(), &c->hidden_size);
+  SetIfNonZero(p.intermediate_size(), &c->intermediate_size);
+  SetIfNonZero(p.num_hidden_layers(), &c->num_hidden_layers);
+  SetIfNonZero(p.num_attention_heads(), &c->num_attention_heads);
+  SetIfNonZero(p.head_dim(), &c->head_dim);
+  SetIfNonZero(p.num_key_value_heads(), &c->num_key_value_heads);
+  SetIfNonZero(p.rope_theta(), &c->rope_theta);
+  SetIfNonZero(p.rms_norm_eps(), &c->rms_norm_eps);
+  SetIfNonZero(p.max_position_embeddings(), &c->max_position_embeddings);
+  SetIfNonZero(p.num_local_experts(), &c->num_local_experts);
+  SetIfNonZero(p.num_experts_per_tok(), &c->num_experts_per_tok);
+}
+
 // FromProto for the dense family: `c` holds the family (and the preset, if any); fields override.
 absl::StatusOr<ModelConfig> DenseFromProto(const m1rl::config::ModelConfig& p, ModelConfig c) {
   c.num_local_experts = 0;  // the defaults are MiniMax's
   c.num_experts_per_tok = 0;
-  auto set_int = [](int64_t v, int64_t* out) {
-    if (v != 0) *out = v;
-  };
-  set_int(p.vocab_size(), &c.vocab_size);
-  set_int(p.hidden_size(), &c.hidden_size);
-  set_int(p.intermediate_size(), &c.intermediate_size);
-  set_int(p.num_hidden_layers(), &c.num_hidden_layers);
-  set_int(p.num_attention_heads(), &c.num_attention_heads);
-  set_int(p.head_dim(), &c.head_dim);
-  set_int(p.num_key_value_heads(), &c.num_key_value_heads);
+  OverrideCommonFields(p, &c);
   c.rotary_dim = c.head_dim;
-  set_int(p.rotary_dim(), &c.rotary_dim);  // must equal head_dim (Validate)
+  SetIfNonZero(p.rotary_dim(), &c.rotary_dim);  // must equal head_dim (Validate)
   c.rope_convention = RopeConvention::kHf;
-  if (p.rope_theta() != 0.0) c.rope_theta = p.rope_theta();
-  if (p.rms_norm_eps() != 0.0) c.rms_norm_eps = p.rms_norm_eps();
-  set_int(p.max_position_embeddings(), &c.max_position_embeddings);
-  set_int(p.num_local_experts(), &c.num_local_experts);      // must stay 0 (Validate)
-  set_int(p.num_experts_per_tok(), &c.num_experts_per_tok);  // likewise
   c.attention_bias = c.attention_bias || p.attention_bias() || c.family == ModelFamily::kQwen2;
   c.qk_norm = c.qk_norm || p.qk_norm() || c.family == ModelFamily::kQwen3;
   c.tie_word_embeddings = c.tie_word_embeddings || p.tie_word_embeddings();
@@ -710,37 +720,21 @@ absl::StatusOr<ModelConfig> ModelConfig::FromProto(const m1rl::config::ModelConf
   if (!p.family().empty()) {
     absl::StatusOr<ModelFamily> family = ParseModelFamily(p.family());
     if (!family.ok()) return Invalid("family", absl::StrCat(": ", family.status().message()));
-    if (*family != c.family && p.preset().empty()) c.family = *family;
-    if (*family != c.family) {
+    if (p.preset().empty()) {
+      c.family = *family;
+    } else if (*family != c.family) {
       return Invalid("family",
                      absl::StrCat("'", p.family(), "' contradicts model.preset '", p.preset(), "'"));
     }
   }
   if (c.dense()) return DenseFromProto(p, std::move(c));
-  auto set_int = [](int64_t v, int64_t* out) {
-    if (v != 0) *out = v;
-  };
-  auto set_double = [](double v, double* out) {
-    if (v != 0.0) *out = v;
-  };
-  set_int(p.vocab_size(), &c.vocab_size);
-  set_int(p.hidden_size(), &c.hidden_size);
-  set_int(p.intermediate_size(), &c.intermediate_size);
   const int64_t old_layers = c.num_hidden_layers;
-  set_int(p.num_hidden_layers(), &c.num_hidden_layers);
-  set_int(p.num_attention_heads(), &c.num_attention_heads);
-  set_int(p.head_dim(), &c.head_dim);
-  set_int(p.num_key_value_heads(), &c.num_key_value_heads);
-  set_int(p.rotary_dim(), &c.rotary_dim);
+  OverrideCommonFields(p, &c);
+  SetIfNonZero(p.rotary_dim(), &c.rotary_dim);
   c.rope_convention = RopeConventionFromConfig(p).value_or(RopeConvention::kM1);
-  set_double(p.rope_theta(), &c.rope_theta);
-  set_int(p.num_local_experts(), &c.num_local_experts);
-  set_int(p.num_experts_per_tok(), &c.num_experts_per_tok);
-  set_double(p.rms_norm_eps(), &c.rms_norm_eps);
-  set_double(p.lightning_norm_eps(), &c.lightning_norm_eps);
-  set_int(p.block_size(), &c.block_size);
-  set_double(p.router_aux_loss_coef(), &c.router_aux_loss_coef);
-  set_int(p.max_position_embeddings(), &c.max_position_embeddings);
+  SetIfNonZero(p.lightning_norm_eps(), &c.lightning_norm_eps);
+  SetIfNonZero(p.block_size(), &c.block_size);
+  SetIfNonZero(p.router_aux_loss_coef(), &c.router_aux_loss_coef);
   if (p.layer_types_size() > 0) {
     c.layer_types.clear();
     for (int i = 0; i < p.layer_types_size(); ++i) {
