@@ -1106,10 +1106,11 @@ at::Tensor HybridModel::StepSlots(DecodePool* pool, const at::Tensor& slots, con
         residual_norm(u, mixed, config_.attn_alpha(i), config_.attn_beta(i), l.post_norm, dtype_);
     at::Tensor moe;
     mark("moe");
-    if (l.mlp_down.defined()) {
+    // The MoE through the CUDA routing kernels where it can; the dense MLP, or the MoE elsewhere, as in
+    // training.
+    if (l.mlp_down.defined() ||
+        !ops::CudaMoe(u2, l.router, l.gate_up, l.down, config_.num_experts_per_tok, &moe)) {
       moe = FeedForward(l, u2, nullptr);
-    } else if (!ops::CudaMoe(u2, l.router, l.gate_up, l.down, config_.num_experts_per_tok, &moe)) {
-      moe = MoE(l, u2, nullptr);
     }
     const bool last = i + 1 == w_->layers.size();
     if (last) mark("head");
