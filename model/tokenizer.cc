@@ -256,12 +256,6 @@ std::string ToByteLevel(std::string_view piece) {
   return out;
 }
 
-// SentencePiece's name of byte b: "<0x0A>".
-std::string ByteToken(unsigned char b) {
-  constexpr char kHex[] = "0123456789ABCDEF";
-  return absl::StrCat("<0x", std::string{kHex[b >> 4], kHex[b & 15]}, ">");
-}
-
 }  // namespace
 
 // The word's characters as symbols; one missing from the vocab becomes its <0xNN> byte tokens (byte_fallback,
@@ -276,7 +270,7 @@ std::vector<std::string> BpeTokenizer::InitialSymbols(std::string_view word) con
     const bool known = vocab_.contains(c);
     if (!known && byte_fallback_) {
       std::vector<std::string> bytes;
-      for (unsigned char b : c) bytes.push_back(ByteToken(b));
+      for (unsigned char b : c) bytes.push_back(ByteTokenName(b));
       if (std::all_of(bytes.begin(), bytes.end(), [&](const std::string& t) { return vocab_.contains(t); })) {
         symbols.insert(symbols.end(), bytes.begin(), bytes.end());
         after_unk = false;

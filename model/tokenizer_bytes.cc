@@ -1,5 +1,10 @@
 #include "model/tokenizer_bytes.h"
 
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
 namespace m1rl::model {
 
 CodePoint NextCodePoint(std::string_view s, size_t i) {
@@ -39,6 +44,17 @@ const std::unordered_map<uint32_t, unsigned char>& UnicodeToByte() {
     return t;
   }();
   return kTable;
+}
+
+std::string ByteTokenName(unsigned char b) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  return absl::StrCat("<0x", std::string{kHex[b >> 4], kHex[b & 15]}, ">");
+}
+
+int ByteOfTokenName(std::string_view t) {
+  if (t.size() != 6 || t.substr(0, 3) != "<0x" || t[5] != '>') return -1;
+  if (!absl::ascii_isxdigit(t[3]) || !absl::ascii_isxdigit(t[4])) return -1;
+  return std::stoi(std::string(t.substr(3, 2)), nullptr, 16);
 }
 
 }  // namespace m1rl::model

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +25,11 @@ CodePoint NextCodePoint(std::string_view s, size_t i);
 const std::vector<uint32_t>& ByteToUnicode();
 // Its inverse.
 const std::unordered_map<uint32_t, unsigned char>& UnicodeToByte();
+
+// SentencePiece's name of byte b in a byte_fallback vocabulary: "<0x0A>" (upper-case hex).
+std::string ByteTokenName(unsigned char b);
+// Its inverse: "<0xNN>" (either case) -> NN, anything else -> -1.
+int ByteOfTokenName(std::string_view token);
 
 }  // namespace m1rl::model
 

@@ -78,13 +78,6 @@ class ReplaceStage final : public Stage {
   std::string content_;
 };
 
-// "<0xNN>" -> NN, else -1.
-int ByteOfToken(const std::string& t) {
-  if (t.size() != 6 || !absl::StartsWith(t, "<0x") || t[5] != '>') return -1;
-  if (!absl::ascii_isxdigit(t[3]) || !absl::ascii_isxdigit(t[4])) return -1;
-  return std::stoi(t.substr(3, 2), nullptr, 16);
-}
-
 bool IsValidUtf8(const std::string& s) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const auto n = static_cast<int32_t>(s.size());
@@ -102,7 +95,7 @@ class ByteFallbackStage final : public Stage {
     std::vector<Token> out;
     std::string bytes;
     for (Token& t : *tokens) {
-      const int b = ByteOfToken(t.text);
+      const int b = ByteOfTokenName(t.text);
       if (b >= 0) {
         bytes.push_back(static_cast<char>(b));
         continue;
