@@ -18,7 +18,7 @@ for r in rows:
     try: v = float(r[iv].replace(",", ""))
     except ValueError: continue
     u = r[iu]
-    scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}.get(u, 1.0)
+    scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3, "second": 1e6, "s": 1e6}[u]
     name = r[ik][:110]
     tot[name] += v * scale; cnt[name] += 1
 T = sum(tot.values())
