@@ -538,7 +538,8 @@ int SmCount() {
     int dev = 0, n = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      cudaGetLastError();  // a failed query only disables the narrow tile; clear it for the launch's check
+      (void)cudaGetLastError();  // a failed query only disables the narrow tile; clear it for the launch's
+                                 // check
       return 0;
     }
     return n;
@@ -560,7 +561,7 @@ int64_t ResidentNarrowBlocks() {
     if (SetSharedLimit<kD, 32>() != cudaSuccess ||
         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ScanKernel<kD, 32>, kThreads,
                                                       MakeLayout(kD, 32).total) != cudaSuccess) {
-      cudaGetLastError();
+      (void)cudaGetLastError();
       return int64_t{0};
     }
     return int64_t{per_sm} * SmCount();
