@@ -13,6 +13,7 @@
 #include <ATen/ops/silu.h>
 #include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
@@ -308,6 +309,77 @@ TEST(CudaOpsTest, LightningBf16TensorCorePathMatchesFloat64) {
   EXPECT_LE(e.out, 3e-3)  // KERNELS.md §1 bounds for bf16 io
       << "bf16 rounding of the fp64 reference alone: " << e.out_floor;
   EXPECT_LE(e.final_state, 1e-3);
+}
+
+// Half an ulp of the top bf16 binade of max|ref| (8 significant bits), relative to max|ref|: what storing a
+// correct result in bf16 may cost, between 2^-9 and 2^-8.
+double Bf16HalfUlp(const at::Tensor& ref) {
+  const double m = ref.abs().max().item<double>();
+  return m > 0 ? std::ldexp(1.0, std::ilogb(m) - 8) / m : 0.0;
+}
+
+struct Bf16GradCase {
+  int64_t heads, dim;
+  std::vector<int64_t> cu;
+};
+
+// The bf16 binding's forward and autograd backward (the tensor-core scans; the backward's three in one
+// launch) vs kernels/ops on CPU in float64, with an initial state and d_final_state. Inputs are bf16 (q, k,
+// v, dO) or fp32 (states, decay) valued, so both sides see the same numbers. Returns {error, bound} for out,
+// final_state, dq, dk, dv, ds0. Bounds: bf16 outputs the half ulp above plus the kernel's own error (TF32
+// state operands, 2^-11 relative: 5e-4 for o, 1e-3 for the gradients, as in cuda_kernels_test's 3e-3 / 5e-3
+// totals); fp32 states 1e-3 (final state) and 2e-3 (dS_0), KERNELS.md §1-2.
+std::vector<std::pair<double, double>> LightningBf16GradErrors(uint64_t seed, const Bf16GradCase& c) {
+  const int64_t H = c.heads, D = c.dim, T = c.cu.back(), B = static_cast<int64_t>(c.cu.size()) - 1;
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  auto bf = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
+  auto f32 = [](const at::Tensor& t) { return t.to(at::kFloat).to(at::kDouble); };
+  at::Tensor q = bf(SiluNormal({T, H, D}, gen)), k = bf(SiluNormal({T, H, D}, gen)),
+             v = bf(SiluNormal({T, H, D}, gen));
+  at::Tensor s0 = f32(Normal({B, H, D, D}, gen) * 0.1), decay = f32(Normal({H}, gen).abs() * 0.3 + 0.01);
+  at::Tensor go = bf(Normal({T, H, D}, gen)), gs = f32(Normal({B, H, D, D}, gen));
+
+  std::vector<at::Tensor> cpu_in = {q.clone().requires_grad_(), k.clone().requires_grad_(),
+                                    v.clone().requires_grad_(), s0.clone().requires_grad_()};
+  auto ref = ops::LightningAttention(cpu_in[0], cpu_in[1], cpu_in[2], decay, c.cu, cpu_in[3], 16);
+  auto ref_grads = torch::autograd::grad({ref.out, ref.final_state}, cpu_in, {go, gs});
+
+  auto bf_dev = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  auto f_dev = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+  std::vector<at::Tensor> gpu_in = {q.to(bf_dev).requires_grad_(), k.to(bf_dev).requires_grad_(),
+                                    v.to(bf_dev).requires_grad_(), s0.to(f_dev).requires_grad_()};
+  auto [out, fin] = LightningAttention(gpu_in[0], gpu_in[1], gpu_in[2], decay.to(f_dev), c.cu, gpu_in[3]);
+  auto grads = torch::autograd::grad({out, fin}, gpu_in, {go.to(bf_dev), gs.to(f_dev)});
+  EXPECT_EQ(out.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(grads[0].scalar_type(), at::kBFloat16);
+  std::vector<std::pair<double, double>> errs = {{RelErr(out, ref.out), Bf16HalfUlp(ref.out) + 5e-4},
+                                                 {RelErr(fin, ref.final_state), 1e-3}};
+  for (int i = 0; i < 3; ++i) {
+    errs.emplace_back(RelErr(grads[i], ref_grads[i]), Bf16HalfUlp(ref_grads[i]) + 1e-3);
+  }
+  errs.emplace_back(RelErr(grads[3], ref_grads[3]), 2e-3);
+  return errs;
+}
+
+// Shapes for both column tiles of the tensor-core scan (chosen from the grid size): small grids (32 columns
+// for d = 64 and 128: a few sequences and heads) and one with at least as many (sequence, head) blocks as the
+// device has SMs (64 columns); uneven lengths, including 0, 1 and non-multiples of the 64-token chunk.
+TEST(CudaOpsTest, LightningBf16ForwardBackwardMatchFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  int sms = 0;
+  ASSERT_EQ(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c10::cuda::current_device()),
+            cudaSuccess);
+  const std::vector<Bf16GradCase> cases = {
+      {2, 64, {0, 1, 1, 66, 193}}, {2, 128, {0, 1, 130, 250}}, {(sms + 1) / 2, 64, {0, 70, 200}}};
+  constexpr uint64_t kSeed = 7;
+  SCOPED_TRACE(SeedTrace(kSeed));
+  const char* names[] = {"out", "final_state", "dq", "dk", "dv", "ds0"};
+  for (const Bf16GradCase& c : cases) {
+    const auto errs = LightningBf16GradErrors(kSeed, c);
+    for (int i = 0; i < 6; ++i) {
+      EXPECT_LE(errs[i].first, errs[i].second) << names[i] << " heads " << c.heads << " d " << c.dim;
+    }
+  }
 }
 
 }  // namespace

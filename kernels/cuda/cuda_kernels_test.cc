@@ -5,7 +5,9 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -266,6 +268,25 @@ std::vector<float> RoundBf16(std::vector<float> v) {
 
 class LightningBf16Test : public ::testing::TestWithParam<LightningCase> {};
 
+// The tensor-core scan's state-column tiles: the automatic choice first (for these small grids the 32-column
+// tile where d = 64, 128), then each forced. Only which block computes an element changes, not its
+// arithmetic, so all results must be bit-equal.
+constexpr ScanColumnTile kColumnTiles[] = {ScanColumnTile::kAuto, ScanColumnTile::k32, ScanColumnTile::k64};
+const char* TileName(ScanColumnTile t) {
+  return t == ScanColumnTile::kAuto ? "auto column tile"
+         : t == ScanColumnTile::k32 ? "32-column tile"
+                                    : "64-column tile";
+}
+void ExpectBitEqual(const std::vector<float>& got, const std::vector<float>& want, const char* what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  size_t differ = 0, first = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::bit_cast<uint32_t>(got[i]) != std::bit_cast<uint32_t>(want[i]) && differ++ == 0) first = i;
+  }
+  EXPECT_EQ(differ, 0u) << what << ": first difference at " << first << ": " << got[first] << " vs "
+                        << want[first];
+}
+
 TEST_P(LightningBf16Test, ForwardMatchesRecurrence) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
@@ -280,25 +301,39 @@ TEST_P(LightningBf16Test, ForwardMatchesRecurrence) {
   DeviceBuffer<__nv_bfloat16> dq(ToBf16(q)), dk(ToBf16(k)), dv(ToBf16(v)), dout(T * H * D);
   DeviceBuffer<float> drates(rates), dinit(init), dfinal(B * H * D * D);
   DeviceBuffer<int32_t> dcu(cu);
-  LightningScanArgs a;
-  a.q = {dq.get(), H * D, D};
-  a.k = {dk.get(), H * D, D};
-  a.v = {dv.get(), H * D, D};
-  a.cu_seqlens = dcu.get();
-  a.num_seqs = B;
-  a.num_heads = H;
-  a.head_dim = D;
-  a.decay_rate = drates.get();
-  a.init_state = c.with_state ? dinit.get() : nullptr;
-  a.final_state = dfinal.get();
-  a.out = dout.get();
-  a.out_tok_stride = H * D;
-  a.out_head_stride = D;
-  a.io_type = IoType::kBF16;
-  ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  ExpectClose(FromBf16(dout.ToHost()), ref_out, 3e-3, "bf16 out");
-  ExpectClose(dfinal.ToHost(), ref_final, 1e-3, "bf16 final_state");
+  std::vector<float> first_out, first_final;
+  for (ScanColumnTile tile : kColumnTiles) {
+    SCOPED_TRACE(TileName(tile));
+    dout.Poison();
+    dfinal.Poison();
+    LightningScanArgs a;
+    a.q = {dq.get(), H * D, D};
+    a.k = {dk.get(), H * D, D};
+    a.v = {dv.get(), H * D, D};
+    a.cu_seqlens = dcu.get();
+    a.num_seqs = B;
+    a.num_heads = H;
+    a.head_dim = D;
+    a.decay_rate = drates.get();
+    a.init_state = c.with_state ? dinit.get() : nullptr;
+    a.final_state = dfinal.get();
+    a.out = dout.get();
+    a.out_tok_stride = H * D;
+    a.out_head_stride = D;
+    a.io_type = IoType::kBF16;
+    a.column_tile = tile;
+    ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const std::vector<float> out = FromBf16(dout.ToHost()), final_state = dfinal.ToHost();
+    ExpectClose(out, ref_out, 3e-3, "bf16 out");
+    ExpectClose(final_state, ref_final, 1e-3, "bf16 final_state");
+    if (first_out.empty()) {
+      first_out = out;
+      first_final = final_state;
+    }
+    ExpectBitEqual(out, first_out, "bf16 out vs the automatic tile");
+    ExpectBitEqual(final_state, first_final, "bf16 final_state vs the automatic tile");
+  }
 }
 
 TEST_P(LightningBf16Test, BackwardMatchesReverseScan) {
@@ -317,35 +352,51 @@ TEST_P(LightningBf16Test, BackwardMatchesReverseScan) {
   DeviceBuffer<__nv_bfloat16> gq(T * H * D), gk(T * H * D), gv(T * H * D);
   DeviceBuffer<float> drates(rates), dinit(init), ddfin(dfin), gs0(B * H * D * D);
   DeviceBuffer<int32_t> dcu(cu);
-  LightningBackwardArgs a;
-  a.q = {dq.get(), H * D, D};
-  a.k = {dk.get(), H * D, D};
-  a.v = {dv.get(), H * D, D};
-  a.dout = {dgo.get(), H * D, D};
-  a.cu_seqlens = dcu.get();
-  a.num_seqs = B;
-  a.num_heads = H;
-  a.head_dim = D;
-  a.decay_rate = drates.get();
-  a.init_state = c.with_state ? dinit.get() : nullptr;
-  a.d_final_state = c.with_state ? ddfin.get() : nullptr;
-  a.dq = gq.get();
-  a.dk = gk.get();
-  a.dv = gv.get();
-  a.d_init_state = gs0.get();
-  a.io_type = IoType::kBF16;
-  ASSERT_EQ(LightningBackward(a, nullptr), cudaSuccess);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  ExpectClose(FromBf16(gq.ToHost()), rdq, 5e-3, "bf16 dq");
-  ExpectClose(FromBf16(gk.ToHost()), rdk, 5e-3, "bf16 dk");
-  ExpectClose(FromBf16(gv.ToHost()), rdv, 5e-3, "bf16 dv");
-  ExpectClose(gs0.ToHost(), rds0, 2e-3, "bf16 d_init_state");
+  std::vector<std::vector<float>> first;
+  for (ScanColumnTile tile : kColumnTiles) {
+    SCOPED_TRACE(TileName(tile));
+    gq.Poison();
+    gk.Poison();
+    gv.Poison();
+    gs0.Poison();
+    LightningBackwardArgs a;
+    a.q = {dq.get(), H * D, D};
+    a.k = {dk.get(), H * D, D};
+    a.v = {dv.get(), H * D, D};
+    a.dout = {dgo.get(), H * D, D};
+    a.cu_seqlens = dcu.get();
+    a.num_seqs = B;
+    a.num_heads = H;
+    a.head_dim = D;
+    a.decay_rate = drates.get();
+    a.init_state = c.with_state ? dinit.get() : nullptr;
+    a.d_final_state = c.with_state ? ddfin.get() : nullptr;
+    a.dq = gq.get();
+    a.dk = gk.get();
+    a.dv = gv.get();
+    a.d_init_state = gs0.get();
+    a.io_type = IoType::kBF16;
+    a.column_tile = tile;
+    ASSERT_EQ(LightningBackward(a, nullptr), cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const std::vector<std::vector<float>> got = {FromBf16(gq.ToHost()), FromBf16(gk.ToHost()),
+                                                 FromBf16(gv.ToHost()), gs0.ToHost()};
+    ExpectClose(got[0], rdq, 5e-3, "bf16 dq");
+    ExpectClose(got[1], rdk, 5e-3, "bf16 dk");
+    ExpectClose(got[2], rdv, 5e-3, "bf16 dv");
+    ExpectClose(got[3], rds0, 2e-3, "bf16 d_init_state");
+    if (first.empty()) first = got;
+    const char* names[] = {"bf16 dq", "bf16 dk", "bf16 dv", "bf16 d_init_state"};
+    for (int i = 0; i < 4; ++i) ExpectBitEqual(got[i], first[i], names[i]);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LightningBf16Test,
                          ::testing::Values(LightningCase{{0, 1}, 1, 16, false},
                                            LightningCase{{0, 45, 45, 110}, 2, 64, true},
+                                           LightningCase{{0, 1, 1, 66, 193}, 3, 64, true},
                                            LightningCase{{0, 130, 197}, 2, 128, true},
+                                           LightningCase{{0, 0, 1, 129, 250}, 2, 128, true},
                                            LightningCase{{0, 67}, 3, 48, false},
                                            LightningCase{{0, 64, 100}, 2, 40, true}));
 

@@ -9,6 +9,8 @@
 #include <cuda_bf16.h>
 #include <mma.h>
 
+#include <array>
+
 #include "kernels/cuda/lightning_attention.h"
 
 namespace m1rl::cuda {
@@ -176,36 +178,47 @@ __global__ void LightningDecodeKernel(LightningDecodeArgs a) {
 }
 
 // Tensor-core scan for bf16 io and d % 16 == 0 (d <= 64 or d = 128): same block structure as the SIMT kernel
-// with chunks of 64 tokens and d_v tiles of min(64, d) columns. A = Q K^T uses bf16 MMA (exact products of
-// the bf16 inputs, fp32 accumulation); every product with an fp32 operand uses TF32 MMA: A V, Q S (q read
-// from the bf16 tile, exact in TF32; lambda^(i+1) scales the fp32 result) and K'^T V (K' carries
-// lambda^(m-1-j) in fp32, rounded to TF32). The decayed A stays fp32 and enters A V as two TF32 terms (hi +
-// lo, 2^-22 relative): rounded once to TF32 it was the kernel's largest error, up to 2.4e-4 of max|o| on the
-// bf16 test inputs. The state stays fp32 in shared memory and is only rounded (to TF32, 2^-11 relative) as an
-// operand. The bf16 store of o adds up to 2^-8 of max|o| (half an ulp of the top binade) whatever the kernel
-// does.
+// with chunks of 64 tokens and d_v tiles of DV = min(64, d) columns, or 32 for d = 64, 128 when the grid is
+// small (ScanColumnTile). Each output element's arithmetic does not depend on DV (the tile only picks which
+// block and warp computes it). One launch may run up to three independent scans (ScanBatch, grid.z). A = Q
+// K^T uses bf16 MMA (exact products of the bf16 inputs, fp32 accumulation); every product with an fp32
+// operand uses TF32 MMA: A V, Q S (q read from the bf16 tile, exact in TF32; lambda^(i+1) scales the fp32
+// result) and K'^T V (K' carries lambda^(m-1-j) in fp32, rounded to TF32). The decayed A stays fp32 and
+// enters A V as two TF32 terms (hi + lo, 2^-22 relative): rounded once to TF32 it was the kernel's largest
+// error, up to 2.4e-4 of max|o| on the bf16 test inputs. The state stays fp32 in shared memory and is only
+// rounded (to TF32, 2^-11 relative) as an operand. The bf16 store of o adds up to 2^-8 of max|o| (half an ulp
+// of the top binade) whatever the kernel does.
 namespace tc {
 
 namespace wmma = nvcuda::wmma;
 constexpr int kC = 64;  // chunk tokens
 constexpr int kWarps = 16;
 constexpr int kThreads = 32 * kWarps;
-constexpr int kMaxVecQ = kC * 128 / 8 / kThreads;  // uint4 of a [kC, d <= 128] bf16 tile per thread
-constexpr int kMaxVecV = kC * 64 / 8 / kThreads;   // uint4 of a [kC, DV <= 64] bf16 tile per thread
+// uint4 (8 bf16) per thread of a [kC, n] bf16 tile.
+__host__ __device__ constexpr int VecsPerThread(int n) { return (kC * n / 8 + kThreads - 1) / kThreads; }
+
+// The scans of one launch: blockIdx.z selects one. Passed as a __grid_constant__ kernel parameter (read in
+// place, never copied to local memory), within the 4 KB classic kernel-parameter limit.
+struct ScanBatch {
+  LightningScanArgs scans[3];
+};
+static_assert(sizeof(ScanBatch) <= 4096, "kernel parameters are limited to 4 KB");
 
 struct Layout {
   int D, DV, ldqb, ldkf, ldvf, lda, lds;
   size_t off_qb, off_kb, off_kf, off_vf, off_af, off_ob, off_s, off_s2, off_pow, total;
 };
 
-__host__ __device__ inline Layout MakeLayout(int D) {
+// DV: min(D, 64), or 32 (D = 64, 128).
+__host__ __device__ inline Layout MakeLayout(int D, int DV) {
   Layout L;
   L.D = D;
-  L.DV = D < 64 ? D : 64;
+  L.DV = DV;
   L.ldqb = D + 8;
   // Leading dimensions (4-byte words) for conflict-free fragment loads: row-major A operands (A; Q, K in
   // bf16, ld/2) want ld = 4 mod 32, row-major B operands (V, S) and the column-major A operand K' want ld = 8
-  // mod 32.
+  // mod 32 (D, DV in {16, 32, 48, 64, 128}: D + 8 and DV + 8 are 8 mod 16 words; 8 or 24 mod 32 are both
+  // conflict-free as the 4 t-rows then land on distinct 8-bank groups).
   L.ldkf = D + 8;
   L.ldvf = L.DV + 8;
   L.lda = kC + 4;
@@ -255,10 +268,12 @@ __device__ __forceinline__ uint32_t Tf32Bits(float x) {
 __device__ __forceinline__ float ToTf32(float x) { return __uint_as_float(Tf32Bits(x)); }
 __device__ __forceinline__ uint32_t Bits(float x) { return __float_as_uint(x); }
 
-template <int kD>
-__global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
+template <int kD, int kDV>
+__global__ void __launch_bounds__(kThreads) ScanKernel(const __grid_constant__ ScanBatch batch) {
+  static_assert(kDV == (kD < 64 ? kD : 64) || (kDV == 32 && (kD == 64 || kD == 128)), "unsupported tile");
+  const LightningScanArgs& a = batch.scans[blockIdx.z];
   extern __shared__ __align__(128) unsigned char smem[];
-  const Layout L = MakeLayout(kD);
+  const Layout L = MakeLayout(kD, kDV);
   const int D = L.D, DV = L.DV;
   auto* Qb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_qb);
   auto* Kb = reinterpret_cast<__nv_bfloat16*>(smem + L.off_kb);
@@ -297,11 +312,12 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
   // Global loads go through registers, 16 bytes (8 bf16) at a time, and are issued one chunk ahead so their
   // latency overlaps the tensor-core work of the current chunk.
   const int q_vecs = kC * D / 8, v_vecs = kC * DV / 8;  // uint4 per tile
-  uint4 rq[kMaxVecQ], rk[kMaxVecQ], rv[kMaxVecV];
+  constexpr int kVecQ = VecsPerThread(kD), kVecV = VecsPerThread(kDV);
+  uint4 rq[kVecQ], rk[kVecQ], rv[kVecV];
   auto fetch = [&](int64_t p0) {
     const int mm = static_cast<int>(min(static_cast<int64_t>(kC), len - p0));
 #pragma unroll
-    for (int r = 0; r < kMaxVecQ; ++r) {
+    for (int r = 0; r < kVecQ; ++r) {
       const int idx = tid + r * kThreads;
       rq[r] = rk[r] = make_uint4(0, 0, 0, 0);
       const int i = idx / (D / 8), c8 = idx % (D / 8);
@@ -312,7 +328,7 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
       }
     }
 #pragma unroll
-    for (int r = 0; r < kMaxVecV; ++r) {
+    for (int r = 0; r < kVecV; ++r) {
       const int idx = tid + r * kThreads;
       rv[r] = make_uint4(0, 0, 0, 0);
       const int i = idx / (DV / 8), c8 = idx % (DV / 8);
@@ -327,7 +343,7 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
   for (int64_t p0 = 0; p0 < len; p0 += kC) {
     const int m = static_cast<int>(min(static_cast<int64_t>(kC), len - p0));
 #pragma unroll
-    for (int r = 0; r < kMaxVecQ; ++r) {
+    for (int r = 0; r < kVecQ; ++r) {
       const int idx = tid + r * kThreads;
       if (idx < q_vecs) {
         const int i = idx / (D / 8), c8 = idx % (D / 8);
@@ -344,7 +360,7 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
       }
     }
 #pragma unroll
-    for (int r = 0; r < kMaxVecV; ++r) {
+    for (int r = 0; r < kVecV; ++r) {
       const int idx = tid + r * kThreads;
       if (idx < v_vecs) {
         const int i = idx / (DV / 8), c8 = idx % (DV / 8);
@@ -448,12 +464,12 @@ __global__ void __launch_bounds__(kThreads) ScanKernel(LightningScanArgs a) {
     }
 
     // Same phase: S' = lambda^m S + K'^T V (TF32) into the other state buffer, blocks of 16 x (8 kNT) per
-    // warp (K' is the column-major A operand, its fragment shared by kNT n8 tiles).
-    constexpr int kDV = kD < 64 ? kD : 64;
+    // warp (K' is the column-major A operand, its fragment shared by kNT n8 tiles). The first block goes to
+    // the warp after the last O tile, so that warps without an O tile (o_tiles < kWarps) take S blocks first.
     constexpr int kNT = kDV % 32 == 0 ? 4 : 2;
     constexpr int kBlkC = kDV / (8 * kNT);
     const float decay_m = pw[m];
-    for (int blk = warp; blk < (kD / 16) * kBlkC; blk += kWarps) {
+    for (int blk = (warp + kWarps - o_tiles % kWarps) % kWarps; blk < (kD / 16) * kBlkC; blk += kWarps) {
       const int d0 = (blk / kBlkC) * 16, cc = (blk % kBlkC) * (8 * kNT);
       float acc[kNT][4];
 #pragma unroll
@@ -514,6 +530,83 @@ bool Applies(const LightningScanArgs& a) {
   const int64_t D = a.head_dim;
   return a.io_type == IoType::kBF16 && D % 16 == 0 && (D <= 64 || D == 128) && Aligned16(a.q) &&
          Aligned16(a.k) && Aligned16(a.v);
+}
+
+// SMs of the device current at the first call (a process drives one kind of GPU); 0 if the query fails.
+int SmCount() {
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      (void)cudaGetLastError();  // a failed query only disables the narrow tile; clear it for the launch's
+                                 // check
+      return 0;
+    }
+    return n;
+  }();
+  return sms;
+}
+
+template <int kD, int kDV>
+cudaError_t SetSharedLimit() {
+  return cudaFuncSetAttribute(ScanKernel<kD, kDV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(MakeLayout(kD, kDV).total));
+}
+
+// Blocks of ScanKernel<kD, 32> the device runs at once (queried once); 0 if the query fails.
+template <int kD>
+int64_t ResidentNarrowBlocks() {
+  static const int64_t blocks = [] {
+    int per_sm = 0;
+    if (SetSharedLimit<kD, 32>() != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ScanKernel<kD, 32>, kThreads,
+                                                      MakeLayout(kD, 32).total) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return int64_t{0};
+    }
+    return int64_t{per_sm} * SmCount();
+  }();
+  return blocks;
+}
+
+// DV = 32 instead of 64 (d = 64, 128) for a launch of n scans: when the DV = 64 grid leaves SMs idle and the
+// DV = 32 grid (twice the blocks, each with half the O and state work) still runs in one wave; a second wave
+// would cost more than the narrower tile saves.
+bool UseNarrowTile(const LightningScanArgs& a, int n) {
+  if (a.head_dim != 64 && a.head_dim != 128) return false;
+  if (a.column_tile != ScanColumnTile::kAuto) return a.column_tile == ScanColumnTile::k32;
+  const int64_t blocks = a.num_seqs * a.num_heads * (a.head_dim / 64) * n;
+  const int64_t resident = a.head_dim == 64 ? ResidentNarrowBlocks<64>() : ResidentNarrowBlocks<128>();
+  return blocks < SmCount() && 2 * blocks <= resident;
+}
+
+template <int kD, int kDV>
+cudaError_t Launch(const ScanBatch& batch, int n, cudaStream_t stream) {
+  const cudaError_t err = SetSharedLimit<kD, kDV>();
+  if (err != cudaSuccess) return err;
+  const LightningScanArgs& a = batch.scans[0];
+  const dim3 grid(static_cast<unsigned>(a.num_seqs * a.num_heads), static_cast<unsigned>(kD / kDV),
+                  static_cast<unsigned>(n));
+  ScanKernel<kD, kDV><<<grid, kThreads, MakeLayout(kD, kDV).total, stream>>>(batch);
+  return cudaGetLastError();
+}
+
+// Runs batch.scans[0, n) (each one Applies; all with the same num_seqs, num_heads and head_dim) in one
+// launch.
+cudaError_t Scan(const ScanBatch& batch, int n, cudaStream_t stream) {
+  const bool narrow = UseNarrowTile(batch.scans[0], n);
+  switch (batch.scans[0].head_dim) {
+    case 16:
+      return Launch<16, 16>(batch, n, stream);
+    case 32:
+      return Launch<32, 32>(batch, n, stream);
+    case 48:
+      return Launch<48, 48>(batch, n, stream);
+    case 64:
+      return narrow ? Launch<64, 32>(batch, n, stream) : Launch<64, 64>(batch, n, stream);
+    default:
+      return narrow ? Launch<128, 32>(batch, n, stream) : Launch<128, 64>(batch, n, stream);
+  }
 }
 
 }  // namespace tc
@@ -584,28 +677,9 @@ cudaError_t LightningScan(const LightningScanArgs& args, cudaStream_t stream) {
   if (args.num_seqs == 0 || args.num_heads == 0) return cudaSuccess;
   if (args.head_dim < 1 || args.head_dim > kMaxHeadDim) return cudaErrorInvalidValue;
   if (tc::Applies(args)) {
-    const tc::Layout L = tc::MakeLayout(static_cast<int>(args.head_dim));
-    const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads),
-                    static_cast<unsigned>(args.head_dim / L.DV));
-    auto launch = [&](auto kernel) {
-      cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             static_cast<int>(L.total));
-      if (err != cudaSuccess) return err;
-      kernel<<<grid, tc::kThreads, L.total, stream>>>(args);
-      return cudaGetLastError();
-    };
-    switch (args.head_dim) {
-      case 16:
-        return launch(tc::ScanKernel<16>);
-      case 32:
-        return launch(tc::ScanKernel<32>);
-      case 48:
-        return launch(tc::ScanKernel<48>);
-      case 64:
-        return launch(tc::ScanKernel<64>);
-      default:
-        return launch(tc::ScanKernel<128>);
-    }
+    tc::ScanBatch batch;
+    batch.scans[0] = args;
+    return tc::Scan(batch, 1, stream);
   }
   const size_t smem = ScanSharedBytes(args.head_dim);
   const dim3 grid(static_cast<unsigned>(args.num_seqs * args.num_heads),
@@ -621,51 +695,74 @@ cudaError_t LightningScan(const LightningScanArgs& args, cudaStream_t stream) {
                                        : launch(LightningScanKernel<float>);
 }
 
-cudaError_t LightningBackward(const LightningBackwardArgs& a, cudaStream_t stream) {
-  const int64_t D = a.head_dim;
+namespace {
+
+// The backward's three scans (lightning_attention.h): dq, dv (and dS_0), dk.
+std::array<LightningScanArgs, 3> BackwardScans(const LightningBackwardArgs& a) {
   LightningScanArgs s;
   s.cu_seqlens = a.cu_seqlens;
   s.num_seqs = a.num_seqs;
   s.num_heads = a.num_heads;
-  s.head_dim = D;
+  s.head_dim = a.head_dim;
   s.decay_rate = a.decay_rate;
-  s.out_tok_stride = a.num_heads * D;
-  s.out_head_stride = D;
+  s.out_tok_stride = a.num_heads * a.head_dim;
+  s.out_head_stride = a.head_dim;
   s.io_type = a.io_type;
+  s.column_tile = a.column_tile;
+  std::array<LightningScanArgs, 3> scans = {s, s, s};
 
   // dq: forward scan of (dO, v, k) from S_0^T.
-  s.q = a.dout;
-  s.k = a.v;
-  s.v = a.k;
-  s.init_state = a.init_state;
-  s.transpose_init = true;
-  s.out = a.dq;
-  cudaError_t err = LightningScan(s, stream);
-  if (err != cudaSuccess) return err;
+  LightningScanArgs& dq = scans[0];
+  dq.q = a.dout;
+  dq.k = a.v;
+  dq.v = a.k;
+  dq.init_state = a.init_state;
+  dq.transpose_init = true;
+  dq.out = a.dq;
 
   // dv: reverse scan of (k, q, dO) from dS_T / lambda; its final state G_1 gives dS_0 = lambda G_1.
-  s.q = a.k;
-  s.k = a.q;
-  s.v = a.dout;
-  s.init_state = a.d_final_state;
-  s.transpose_init = false;
-  s.init_scale_inv_lambda = true;
-  s.reverse = true;
-  s.final_state = a.d_init_state;
-  s.final_scale_lambda = true;
-  s.out = a.dv;
-  err = LightningScan(s, stream);
-  if (err != cudaSuccess) return err;
+  LightningScanArgs& dv = scans[1];
+  dv.q = a.k;
+  dv.k = a.q;
+  dv.v = a.dout;
+  dv.init_state = a.d_final_state;
+  dv.init_scale_inv_lambda = true;
+  dv.reverse = true;
+  dv.final_state = a.d_init_state;
+  dv.final_scale_lambda = true;
+  dv.out = a.dv;
 
   // dk: reverse scan of (v, dO, q) from dS_T^T / lambda.
-  s.q = a.v;
-  s.k = a.dout;
-  s.v = a.q;
-  s.transpose_init = true;
-  s.final_state = nullptr;
-  s.final_scale_lambda = false;
-  s.out = a.dk;
-  return LightningScan(s, stream);
+  LightningScanArgs& dk = scans[2];
+  dk.q = a.v;
+  dk.k = a.dout;
+  dk.v = a.q;
+  dk.init_state = a.d_final_state;
+  dk.transpose_init = true;
+  dk.init_scale_inv_lambda = true;
+  dk.reverse = true;
+  dk.out = a.dk;
+  return scans;
+}
+
+}  // namespace
+
+cudaError_t LightningBackward(const LightningBackwardArgs& a, cudaStream_t stream) {
+  const std::array<LightningScanArgs, 3> scans = BackwardScans(a);
+  if (a.num_seqs == 0 || a.num_heads == 0) return cudaSuccess;
+  if (a.head_dim < 1 || a.head_dim > kMaxHeadDim) return cudaErrorInvalidValue;
+  // The scans read only forward inputs and dO and write disjoint outputs: one launch when all three take the
+  // tensor-core kernel, else one LightningScan each.
+  if (tc::Applies(scans[0]) && tc::Applies(scans[1]) && tc::Applies(scans[2])) {
+    tc::ScanBatch batch;
+    for (int i = 0; i < 3; ++i) batch.scans[i] = scans[i];
+    return tc::Scan(batch, 3, stream);
+  }
+  for (const LightningScanArgs& s : scans) {
+    const cudaError_t err = LightningScan(s, stream);
+    if (err != cudaSuccess) return err;
+  }
+  return cudaSuccess;
 }
 
 cudaError_t LightningDecode(const LightningDecodeArgs& args, cudaStream_t stream) {

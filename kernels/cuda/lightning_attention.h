@@ -17,6 +17,12 @@ namespace m1rl::cuda {
 // Element type of q, k, v, dO and outputs (states and decays are always fp32).
 enum class IoType { kF32, kBF16 };
 
+// State columns per thread block of the bf16 tensor-core scan. kAuto: min(d, 64), or 32 for d = 64 or 128
+// when the min(d, 64) grid leaves SMs idle and the 32-column grid still runs in one wave. k32 / k64 force a
+// width (tests; k32 applies to d = 64 and 128 only, k64 means min(d, 64)). Every output element is computed
+// by the same arithmetic whatever the width, so the choice never changes a result bit.
+enum class ScanColumnTile { kAuto, k32, k64 };
+
 // A strided view of a per-token, per-head vector: element (t, h, i) is at ptr[t*tok_stride + h*head_stride +
 // i], of type io_type (fp32 or bf16) given in the args struct.
 struct TokenHeadView {
@@ -44,6 +50,7 @@ struct LightningScanArgs {
   int64_t out_tok_stride = 0;
   int64_t out_head_stride = 0;
   IoType io_type = IoType::kF32;  // type of q, k, v and out
+  ScanColumnTile column_tile = ScanColumnTile::kAuto;
 };
 
 // Chunked scan: the forward of lightning attention (and, with roles swapped / reverse, its backward).
@@ -58,6 +65,7 @@ cudaError_t LightningScan(const LightningScanArgs& args, cudaStream_t stream);
 //   dv_j = k_j G_j                 -> reverse scan with (q,k,v) = (k, q, dO), init dS_T / lambda
 //   dk_j = v_j G_j^T               -> reverse scan with (q,k,v) = (v, dO, q), init dS_T^T / lambda
 //   dS_0 = lambda G_1              -> final state of the dv scan, times lambda
+// The three scans are independent: on the tensor-core path they run as one launch (grid.z picks the scan).
 struct LightningBackwardArgs {
   TokenHeadView q, k, v;  // forward inputs
   TokenHeadView dout;     // [T, H, d]
@@ -71,6 +79,7 @@ struct LightningBackwardArgs {
   void* dv = nullptr;
   float* d_init_state = nullptr;  // [num_seqs, H, d, d] or null
   IoType io_type = IoType::kF32;  // type of q, k, v, dout, dq, dk, dv
+  ScanColumnTile column_tile = ScanColumnTile::kAuto;
 };
 cudaError_t LightningBackward(const LightningBackwardArgs& args, cudaStream_t stream);
 
