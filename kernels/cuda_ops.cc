@@ -436,7 +436,8 @@ namespace {
 
 bool IsNormIo(at::ScalarType t) { return t == at::kBFloat16 || t == at::kFloat; }
 
-// The norm of contiguous x [rows, cols] with contiguous w [cols]: {y [rows, cols] out_dtype, rstd [rows] fp32}.
+// The norm of contiguous x [rows, cols] with contiguous w [cols]: {y [rows, cols] out_dtype, rstd [rows]
+// fp32}.
 std::pair<at::Tensor, at::Tensor> RmsNormRows(const at::Tensor& x, const at::Tensor& w, double eps,
                                               at::ScalarType out_dtype) {
   const int64_t rows = x.size(0), cols = x.size(1);

@@ -86,9 +86,9 @@ bool CudaHeadLogProbs(const at::Tensor& x,        // [T, H] fp32
                       at::Tensor* entropy);  // [T] fp32
 
 // w ⊙ x / sqrt(mean(x²) + eps) over the last dim, computed in fp32 (fp64 for fp64 x) and rounded once to
-// out_dtype (MODEL.md §3). Differentiable in x and w. With bf16/fp32 CUDA x and w and a bf16/fp32 out_dtype it
-// is one fused kernel each way (kernels/cuda/rms_norm.h: the forward's roundings as the tensor ops', the sums
-// in another order; dw summed in a fixed order, bit-reproducible); otherwise the tensor ops.
+// out_dtype (MODEL.md §3). Differentiable in x and w. With bf16/fp32 CUDA x and w and a bf16/fp32 out_dtype
+// it is one fused kernel each way (kernels/cuda/rms_norm.h: the forward's roundings as the tensor ops', the
+// sums in another order; dw summed in a fixed order, bit-reproducible); otherwise the tensor ops.
 at::Tensor RmsNorm(const at::Tensor& x,  // [..., C]
                    const at::Tensor& w,  // [C]
                    double eps, at::ScalarType out_dtype);

@@ -285,7 +285,8 @@ cudaError_t RmsNormForward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   if (a.rows < 0 || a.rows > kMaxGridX || a.cols <= 0) return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;  // (empty tensors may have null data)
   if (a.x == nullptr || a.w == nullptr || a.out == nullptr || a.rstd == nullptr) return cudaErrorInvalidValue;
-  const int v = PackWidth(a.cols, {Operand{a.x, a.x_type}, Operand{a.w, a.w_type}, Operand{a.out, a.out_type}});
+  const int v =
+      PackWidth(a.cols, {Operand{a.x, a.x_type}, Operand{a.w, a.w_type}, Operand{a.out, a.out_type}});
   const int threads = NormThreads(a.cols, v);
   const float inv_cols = 1.f / static_cast<float>(a.cols);
   WithIoType(a.x_type, [&](auto tx) {
