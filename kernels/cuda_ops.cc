@@ -483,7 +483,7 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     at::Tensor dw, partial;
     if (ctx->needs_input_grad(1)) {
       dw = at::empty({cols}, w.options());
-      partial = at::empty({cuda::RmsNormBackwardBlocks(rows), cols}, x.options().dtype(at::kFloat));
+      partial = at::empty({cuda::RmsNormBackwardBlocks(rows, cols), cols}, x.options().dtype(at::kFloat));
     }
     cuda::RmsNormBackwardArgs a;
     a.rows = rows;

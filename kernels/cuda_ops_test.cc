@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -377,8 +378,9 @@ std::string ShapeName(at::IntArrayRef shape, at::ScalarType x, at::ScalarType w,
 // Forward and gradients vs the float64 formula: y and dx within one rounding to their dtype plus 1e-6 (y)
 // or 1e-5 (dx) of the largest term; dw within one rounding plus 1e-5 of its column's Σ|dy·xhat| (fp32 sums
 // over up to ~12k terms are accurate to a few 1e-7 of that). Shapes cover packs of 8 (1024, 96, 8192), of 4
-// (4100), the scalar path (4099), rows > the backward's 512 blocks (513, 2000), dw accumulated in global
-// memory (12300 > 8192 columns), one row and leading dims [2, 3, 64]; the model's dtype mixes.
+// (4100), the scalar path (4099), several rows per backward block (1500 x 1024 and 2000 x 128: the backward
+// has at most 1024 blocks), dw accumulated in global memory (12300 > 8192 columns), one row and leading dims
+// [2, 3, 64]; the model's dtype mixes.
 TEST(CudaOpsTest, FusedRmsNormForwardBackwardMatchFloat64) {
   SKIP_WITHOUT_DEVICE();
   struct Case {
@@ -387,10 +389,10 @@ TEST(CudaOpsTest, FusedRmsNormForwardBackwardMatchFloat64) {
   };
   const auto bf = at::kBFloat16, f32 = at::kFloat;
   const std::vector<Case> cases = {
-      {{1, 1024}, bf, f32, bf},    {{37, 96}, f32, f32, f32},  {{513, 1024}, bf, f32, bf},
-      {{513, 1024}, f32, f32, bf}, {{64, 4100}, bf, bf, f32},  {{33, 4099}, f32, f32, bf},
-      {{33, 4099}, bf, bf, bf},    {{2, 3, 64}, bf, f32, bf},  {{8, 8192}, bf, f32, bf},
-      {{4, 12300}, f32, f32, f32}, {{2000, 128}, f32, bf, f32}};
+      {{1, 1024}, bf, f32, bf},    {{37, 96}, f32, f32, f32},   {{513, 1024}, bf, f32, bf},
+      {{513, 1024}, f32, f32, bf}, {{64, 4100}, bf, bf, f32},   {{33, 4099}, f32, f32, bf},
+      {{33, 4099}, bf, bf, bf},    {{2, 3, 64}, bf, f32, bf},   {{8, 8192}, bf, f32, bf},
+      {{4, 12300}, f32, f32, f32}, {{2000, 128}, f32, bf, f32}, {{1500, 1024}, bf, f32, bf}};
   constexpr double kEps = 1e-6;
   for (const Case& c : cases) {
     const std::string name = ShapeName(c.shape, c.x, c.w, c.out);
@@ -412,7 +414,8 @@ TEST(CudaOpsTest, FusedRmsNormForwardBackwardMatchFloat64) {
   }
 }
 
-// Two backward runs give bit-identical dx and dw (dw: per-block partials and a fixed-order sum, no atomics).
+// Two backward runs give bit-identical dx and dw (dw: per-block partials and a fixed-order sum, no atomics;
+// 4097 rows: four or five rows per block).
 TEST(CudaOpsTest, FusedRmsNormBackwardIsDeterministic) {
   SKIP_WITHOUT_DEVICE();
   at::Generator gen = at::detail::createCPUGenerator(7);

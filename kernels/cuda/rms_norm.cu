@@ -65,7 +65,9 @@ __global__ void ResidualRmsNormKernel(ResidualRmsNormArgs a) {
 // ---- Training RMSNorm ------------------------------------------------------------------------------------
 
 constexpr int kMaxNormThreads = 512;
-constexpr int64_t kMaxBackwardBlocks = 512;
+// The backward's row blocks: up to 2^21 / cols (the fp32 dw partials stay <= 8 MiB), within [256, 1024].
+constexpr int64_t kBackwardPartialFloats = int64_t{1} << 21;
+constexpr int64_t kMinBackwardBlocks = 256, kMaxBackwardBlocks = 1024;
 constexpr int64_t kSmemDwCols = 8192;  // dw accumulates in shared memory (32 KiB) up to this width
 constexpr int kReduceCols = 32, kReduceRows = 16;
 
@@ -279,7 +281,11 @@ constexpr int64_t kMaxGridX = 0x7fffffff;
 
 }  // namespace
 
-int64_t RmsNormBackwardBlocks(int64_t rows) { return rows < kMaxBackwardBlocks ? rows : kMaxBackwardBlocks; }
+int64_t RmsNormBackwardBlocks(int64_t rows, int64_t cols) {
+  int64_t cap = cols > 0 ? kBackwardPartialFloats / cols : kMaxBackwardBlocks;
+  cap = cap < kMinBackwardBlocks ? kMinBackwardBlocks : (cap > kMaxBackwardBlocks ? kMaxBackwardBlocks : cap);
+  return rows < cap ? rows : cap;
+}
 
 cudaError_t RmsNormForward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   if (a.rows < 0 || a.rows > kMaxGridX || a.cols <= 0) return cudaErrorInvalidValue;
@@ -314,7 +320,7 @@ cudaError_t RmsNormBackward(const RmsNormBackwardArgs& a, cudaStream_t stream) {
                      (a.dw != nullptr && a.dw_partial == nullptr))) {
     return cudaErrorInvalidValue;
   }
-  const int64_t blocks = RmsNormBackwardBlocks(a.rows);
+  const int64_t blocks = RmsNormBackwardBlocks(a.rows, a.cols);
   const int v = PackWidth(a.cols, {Operand{a.dy, a.out_type}, Operand{a.x, a.x_type}, Operand{a.w, a.w_type},
                                    Operand{a.dx, a.x_type}});
   const int threads = NormThreads(a.cols, v);

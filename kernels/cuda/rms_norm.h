@@ -74,12 +74,12 @@ struct RmsNormBackwardArgs {
   const float* rstd = nullptr;  // [rows] from RmsNormForward
   void* dx = nullptr;           // [rows, cols] x_type
   void* dw = nullptr;           // [cols] w_type, or null (no weight gradient)
-  float* dw_partial = nullptr;  // [RmsNormBackwardBlocks(rows), cols] fp32 scratch when dw is set
+  float* dw_partial = nullptr;  // [RmsNormBackwardBlocks(rows, cols), cols] fp32 scratch when dw is set
 };
 
-// Blocks of the backward's row partition (block b takes rows b, b + blocks, ...): min(rows, a fixed cap),
-// independent of the device, so dw's summation order depends on the shape alone.
-int64_t RmsNormBackwardBlocks(int64_t rows);
+// Blocks of the backward's row partition (block b takes rows b, b + blocks, ...): min(rows, a cap set by
+// cols), independent of the device, so dw's summation order depends on the shape alone.
+int64_t RmsNormBackwardBlocks(int64_t rows, int64_t cols);
 
 cudaError_t RmsNormBackward(const RmsNormBackwardArgs& args, cudaStream_t stream);
 
