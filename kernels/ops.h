@@ -98,7 +98,8 @@ at::Tensor RmsNorm(const at::Tensor& x,  // [..., C]
 //   out = RmsNorm(h, w, eps, out_dtype), times gate.sigmoid() when gate is defined (gate dtype = out_dtype)
 // Not differentiable on CUDA: with bf16/fp32 CUDA tensors and no gradient required it is one kernel
 // (kernels/cuda/rms_norm.h) that rounds every intermediate as the tensor ops do, the sum of squares in
-// another order (outputs within one ulp of out_dtype); otherwise the tensor ops themselves.
+// another order (outputs within one ulp of out_dtype); otherwise the tensor ops themselves (the norm through
+// RmsNorm above).
 at::Tensor ResidualRmsNorm(const at::Tensor& a,  // [T, C]
                            const at::Tensor& b,  // [T, C] or undefined
                            double alpha, double beta,
