@@ -2,6 +2,7 @@
 #include "kernels/cuda_ops.h"
 
 #include <ATen/TensorOperators.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <ATen/ops/arange.h>
@@ -433,6 +434,97 @@ at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::T
       at::scaled_dot_product_attention(q.transpose(0, 1).unsqueeze(0), per_head(k), per_head(v), {}, 0.0,
                                        /*is_causal=*/true);  // [1, N_h, n, d]
   return o.squeeze(0).transpose(0, 1).reshape({n, heads * dim});
+}
+
+namespace {
+
+bool IsNormIo(at::ScalarType t) { return t == at::kBFloat16 || t == at::kFloat; }
+
+// The norm of contiguous x [rows, cols] with contiguous w [cols]: {y [rows, cols] out_dtype, rstd [rows]
+// fp32}.
+std::pair<at::Tensor, at::Tensor> RmsNormRows(const at::Tensor& x, const at::Tensor& w, double eps,
+                                              at::ScalarType out_dtype) {
+  const int64_t rows = x.size(0), cols = x.size(1);
+  at::Tensor y = at::empty({rows, cols}, x.options().dtype(out_dtype));
+  at::Tensor rstd = at::empty({rows}, x.options().dtype(at::kFloat));
+  cuda::RmsNormForwardArgs a;
+  a.rows = rows;
+  a.cols = cols;
+  a.x = x.data_ptr();
+  a.x_type = ToIoType(x.scalar_type());
+  a.w = w.data_ptr();
+  a.w_type = ToIoType(w.scalar_type());
+  a.eps = static_cast<float>(eps);
+  a.out = y.data_ptr();
+  a.out_type = ToIoType(out_dtype);
+  a.rstd = rstd.data_ptr<float>();
+  M1RL_CUDA_CHECK(cuda::RmsNormForward(a, c10::cuda::getCurrentCUDAStream()));
+  return {y, rstd};
+}
+
+// Autograd over RmsNormRows: saves x, w and rstd; dx in x's dtype, dw (when needed) in w's dtype.
+class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
+ public:
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, double eps,
+                            int64_t out_dtype) {
+    auto [y, rstd] = RmsNormRows(x, w, eps, static_cast<at::ScalarType>(out_dtype));
+    ctx->save_for_backward({x, w, rstd});
+    ctx->saved_data["out_dtype"] = out_dtype;
+    return y;
+  }
+
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1], &rstd = saved[2];
+    const auto out_dtype = static_cast<at::ScalarType>(ctx->saved_data["out_dtype"].toInt());
+    c10::cuda::CUDAGuard guard(x.device());
+    const int64_t rows = x.size(0), cols = x.size(1);
+    const at::Tensor dy = grads[0].to(out_dtype).contiguous();
+    at::Tensor dx = at::empty({rows, cols}, x.options());
+    at::Tensor dw, partial;
+    if (ctx->needs_input_grad(1)) {
+      dw = at::empty({cols}, w.options());
+      partial = at::empty({cuda::RmsNormBackwardBlocks(rows, cols), cols}, x.options().dtype(at::kFloat));
+    }
+    cuda::RmsNormBackwardArgs a;
+    a.rows = rows;
+    a.cols = cols;
+    a.dy = dy.data_ptr();
+    a.out_type = ToIoType(out_dtype);
+    a.x = x.data_ptr();
+    a.x_type = ToIoType(x.scalar_type());
+    a.w = w.data_ptr();
+    a.w_type = ToIoType(w.scalar_type());
+    a.rstd = rstd.data_ptr<float>();
+    a.dx = dx.data_ptr();
+    a.dw = dw.defined() ? dw.data_ptr() : nullptr;
+    a.dw_partial = partial.defined() ? partial.data_ptr<float>() : nullptr;
+    M1RL_CUDA_CHECK(cuda::RmsNormBackward(a, c10::cuda::getCurrentCUDAStream()));
+    return {dx, dw, at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::ScalarType out_dtype) {
+  TORCH_CHECK(x.is_cuda() && x.dim() >= 1 && x.size(-1) > 0 && IsNormIo(x.scalar_type()),
+              "rms norm: x must be a bf16 or fp32 CUDA tensor [..., H] with H > 0, got ", x.sizes(), " ",
+              x.scalar_type(), " on ", x.device());
+  const int64_t cols = x.size(-1);
+  TORCH_CHECK(w.dim() == 1 && w.size(0) == cols && w.device() == x.device() && IsNormIo(w.scalar_type()),
+              "rms norm: w must be [", cols, "] bf16 or fp32 on ", x.device(), ", got ", w.sizes(), " ",
+              w.scalar_type(), " on ", w.device());
+  TORCH_CHECK(IsNormIo(out_dtype), "rms norm: out_dtype must be bf16 or fp32, got ", out_dtype);
+  c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor rows = x.reshape({x.numel() / cols, cols}).contiguous();
+  const at::Tensor wc = w.contiguous();
+  const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad());
+  const at::Tensor y = grad ? RmsNormFunction::apply(rows, wc, eps, static_cast<int64_t>(out_dtype))
+                            : RmsNormRows(rows, wc, eps, out_dtype).first;
+  return y.view(x.sizes());
 }
 
 at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,

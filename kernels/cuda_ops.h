@@ -73,6 +73,11 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
 // (contract in kernels/ops.h, ops::FusedCausalAttention).
 at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
+// Differentiable RMSNorm (contract in kernels/ops.h, ops::RmsNorm; kernels in kernels/cuda/rms_norm.h): x
+// [..., H] and w [H] bf16 or fp32 on one CUDA device (x's rows are made contiguous), out_dtype bf16 or fp32.
+// Returns x's shape in out_dtype; gradients come in x's and w's dtypes, dw summed in a fixed order.
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::ScalarType out_dtype);
+
 // Fused residual + RMSNorm (+ sigmoid gate), not differentiable (contract in kernels/ops.h,
 // ops::ResidualRmsNorm). a, b, gate, w: bf16 or fp32 CUDA tensors with contiguous rows; b, gate may be
 // undefined. Returns [T, C] in out_dtype (bf16 or fp32).

@@ -7,17 +7,22 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/allclose.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/log_softmax.h>
+#include <ATen/ops/ones.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/scalar_tensor.h>
 #include <ATen/ops/silu.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime_api.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -380,6 +385,152 @@ TEST(CudaOpsTest, LightningBf16ForwardBackwardMatchFloat64) {
       EXPECT_LE(errs[i].first, errs[i].second) << names[i] << " heads " << c.heads << " d " << c.dim;
     }
   }
+}
+
+// ---- RmsNorm (ops::RmsNorm on CUDA: the fused forward/backward through autograd)
+// ---------------------------
+
+struct NormResult {
+  at::Tensor y, dx, dw;
+};
+
+// The tensor formula in float64 on the CPU, differentiated by autograd, with the upstream gradient gy; also
+// the magnitudes the kernel's fp32 sums run over: max |rstd·dy·w| (the terms of dx) and, per column, Σ_rows
+// |dy·xhat| (the terms of dw).
+struct NormReference {
+  NormResult r;
+  double dx_scale = 0;
+  at::Tensor dw_scale;
+};
+
+NormReference RmsNormFloat64(const at::Tensor& x, const at::Tensor& w, double eps, const at::Tensor& gy) {
+  const at::Tensor xd = x.to(at::kCPU, at::kDouble).detach().requires_grad_();
+  const at::Tensor wd = w.to(at::kCPU, at::kDouble).detach().requires_grad_();
+  const at::Tensor gd = gy.to(at::kCPU, at::kDouble);
+  const at::Tensor rstd = (xd * xd).mean({-1}, /*keepdim=*/true).add(eps).rsqrt();
+  const at::Tensor y = xd * rstd * wd;
+  auto g = torch::autograd::grad({y}, {xd, wd}, {gd});
+  NormReference ref;
+  ref.r = {y.detach(), g[0], g[1]};
+  const at::Tensor rs = rstd.detach(), wv = wd.detach(), xv = xd.detach();
+  ref.dx_scale = x.numel() == 0 ? 0.0 : (gd * wv * rs).abs().max().item<double>();
+  ref.dw_scale = (gd * xv * rs).abs().reshape({x.numel() / x.size(-1), x.size(-1)}).sum(0);
+  return ref;
+}
+
+NormResult RmsNormOnDevice(const at::Tensor& x, const at::Tensor& w, double eps, at::ScalarType out,
+                           const at::Tensor& gy) {
+  const at::Tensor xg = x.detach().requires_grad_(), wg = w.detach().requires_grad_();
+  const at::Tensor y = ops::RmsNorm(xg, wg, eps, out);
+  auto g = torch::autograd::grad({y}, {xg, wg}, {gy});
+  return {y.detach(), g[0], g[1]};
+}
+
+// Relative bound of one rounding to `t` (one ulp of bf16; fp32 results, whose rounding is far below the
+// fp32 sums' error, get 1e-5).
+double RoundingBound(at::ScalarType t) { return t == at::kBFloat16 ? std::ldexp(1.0, -7) : 1e-5; }
+
+// |got − ref| <= rel·|ref| + abs elementwise (abs broadcast against ref), got in dtype `t` and shaped as ref.
+void ExpectWithin(const at::Tensor& got, const at::Tensor& ref, at::ScalarType t, const at::Tensor& abs,
+                  const std::string& what) {
+  EXPECT_EQ(got.scalar_type(), t) << what;
+  ASSERT_EQ(got.sizes(), ref.sizes()) << what;
+  if (ref.numel() == 0) return;
+  const at::Tensor g = got.to(at::kCPU, at::kDouble);
+  EXPECT_FALSE(g.isnan().any().item<bool>()) << what;
+  const at::Tensor excess = (g - ref).abs() - (ref.abs() * RoundingBound(t) + abs);
+  EXPECT_LE(excess.max().item<double>(), 0.0) << what;
+}
+
+std::string ShapeName(at::IntArrayRef shape, at::ScalarType x, at::ScalarType w, at::ScalarType out) {
+  std::string s = "shape";
+  for (int64_t d : shape) s += " " + std::to_string(d);
+  return s + " x " + c10::toString(x) + " w " + c10::toString(w) + " out " + c10::toString(out);
+}
+
+// Forward and gradients vs the float64 formula: y and dx within one rounding to their dtype plus 1e-6 (y)
+// or 1e-5 (dx) of the largest term; dw within one rounding plus 1e-5 of its column's Σ|dy·xhat| (fp32 sums
+// over up to ~12k terms are accurate to a few 1e-7 of that). Shapes cover packs of 8 (1024, 96, 8192), of 4
+// (4100), the scalar path (4099), several rows per backward block (1500 x 1024 and 2000 x 128: the backward
+// has at most 1024 blocks), dw accumulated in global memory (12300 > 8192 columns), one row and leading dims
+// [2, 3, 64]; the model's dtype mixes.
+TEST(CudaOpsTest, FusedRmsNormForwardBackwardMatchFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  struct Case {
+    std::vector<int64_t> shape;
+    at::ScalarType x, w, out;
+  };
+  const auto bf = at::kBFloat16, f32 = at::kFloat;
+  const std::vector<Case> cases = {
+      {{1, 1024}, bf, f32, bf},    {{37, 96}, f32, f32, f32},   {{513, 1024}, bf, f32, bf},
+      {{513, 1024}, f32, f32, bf}, {{64, 4100}, bf, bf, f32},   {{33, 4099}, f32, f32, bf},
+      {{33, 4099}, bf, bf, bf},    {{2, 3, 64}, bf, f32, bf},   {{8, 8192}, bf, f32, bf},
+      {{4, 12300}, f32, f32, f32}, {{2000, 128}, f32, bf, f32}, {{1500, 1024}, bf, f32, bf}};
+  constexpr double kEps = 1e-6;
+  for (const Case& c : cases) {
+    const std::string name = ShapeName(c.shape, c.x, c.w, c.out);
+    SCOPED_TRACE(name);
+    const int64_t cols = c.shape.back();
+    at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cols * 131 + c.shape[0]));
+    const at::Tensor x = (Normal(c.shape, gen) * 2).to(at::kCUDA, c.x);
+    const at::Tensor w = (Normal({cols}, gen) * 0.5 + 1).to(at::kCUDA, c.w);
+    const at::Tensor gy = Normal(c.shape, gen).to(at::kCUDA, c.out);
+    const NormReference ref = RmsNormFloat64(x, w, kEps, gy);
+    const NormResult got = RmsNormOnDevice(x, w, kEps, c.out, gy);
+    const double y_scale = ref.r.y.abs().max().item<double>();
+    ExpectWithin(got.y, ref.r.y, c.out, at::scalar_tensor(1e-6 * y_scale, at::kDouble), name + " y");
+    ExpectWithin(got.dx, ref.r.dx, c.x, at::scalar_tensor(1e-5 * ref.dx_scale, at::kDouble), name + " dx");
+    ExpectWithin(got.dw, ref.r.dw, c.w, ref.dw_scale * 1e-5, name + " dw");
+    // Without grad the same forward kernel runs outside autograd: bit-equal.
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(ops::RmsNorm(x, w, kEps, c.out), got.y));
+  }
+}
+
+// Two backward runs give bit-identical dx and dw (dw: per-block partials and a fixed-order sum, no atomics;
+// 4097 rows: four or five rows per block).
+TEST(CudaOpsTest, FusedRmsNormBackwardIsDeterministic) {
+  SKIP_WITHOUT_DEVICE();
+  at::Generator gen = at::detail::createCPUGenerator(7);
+  const at::Tensor x = Normal({4097, 1024}, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor w = Normal({1024}, gen).to(at::kCUDA, at::kFloat);
+  const at::Tensor gy = Normal({4097, 1024}, gen).to(at::kCUDA, at::kBFloat16);
+  const NormResult a = RmsNormOnDevice(x, w, 1e-6, at::kBFloat16, gy);
+  const NormResult b = RmsNormOnDevice(x, w, 1e-6, at::kBFloat16, gy);
+  EXPECT_TRUE(at::equal(a.y, b.y));
+  EXPECT_TRUE(at::equal(a.dx, b.dx));
+  EXPECT_TRUE(at::equal(a.dw, b.dw));
+}
+
+// Rows that start 2 bytes past an aligned address take the scalar path: same bounds as above.
+TEST(CudaOpsTest, FusedRmsNormUnalignedRowsMatchFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  const int64_t rows = 17, cols = 1024;
+  const at::Tensor flat = Normal({rows * cols + 1}, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor x = flat.narrow(0, 1, rows * cols).view({rows, cols});
+  ASSERT_TRUE(x.is_contiguous());
+  ASSERT_NE(reinterpret_cast<uintptr_t>(x.data_ptr()) % 4, 0u);
+  const at::Tensor w = (Normal({cols}, gen) + 1).to(at::kCUDA, at::kFloat);
+  const at::Tensor gy = Normal({rows, cols}, gen).to(at::kCUDA, at::kBFloat16);
+  const NormReference ref = RmsNormFloat64(x, w, 1e-6, gy);
+  const NormResult got = RmsNormOnDevice(x, w, 1e-6, at::kBFloat16, gy);
+  ExpectWithin(got.y, ref.r.y, at::kBFloat16,
+               at::scalar_tensor(1e-6 * ref.r.y.abs().max().item<double>(), at::kDouble), "y");
+  ExpectWithin(got.dx, ref.r.dx, at::kBFloat16, at::scalar_tensor(1e-5 * ref.dx_scale, at::kDouble), "dx");
+  ExpectWithin(got.dw, ref.r.dw, at::kFloat, ref.dw_scale * 1e-5, "dw");
+}
+
+// No rows: an empty output, an empty dx and an all-zero dw (a sum over no rows).
+TEST(CudaOpsTest, FusedRmsNormEmptyInput) {
+  SKIP_WITHOUT_DEVICE();
+  const at::Tensor x = at::zeros({0, 64}, at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16));
+  const at::Tensor w = at::ones({64}, at::TensorOptions().device(at::kCUDA).dtype(at::kFloat));
+  const NormResult got = RmsNormOnDevice(x, w, 1e-6, at::kBFloat16, x);
+  EXPECT_EQ(got.y.sizes(), x.sizes());
+  EXPECT_EQ(got.dx.sizes(), x.sizes());
+  ASSERT_EQ(got.dw.sizes(), w.sizes());
+  EXPECT_TRUE(at::equal(got.dw, at::zeros_like(w)));
 }
 
 }  // namespace

@@ -235,6 +235,13 @@ at::Tensor LightningDecodeSlots(const at::Tensor& q, const at::Tensor& k, const 
 }
 
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::ScalarType out_dtype) {
+#ifdef M1RL_WITH_CUDA_OPS
+  auto io = [](at::ScalarType t) { return t == at::kBFloat16 || t == at::kFloat; };
+  if (x.is_cuda() && x.dim() >= 1 && x.size(-1) > 0 && w.dim() == 1 && w.size(0) == x.size(-1) &&
+      w.device() == x.device() && io(x.scalar_type()) && io(w.scalar_type()) && io(out_dtype)) {
+    return cuda_ops::RmsNorm(x, w, eps, out_dtype);
+  }
+#endif
   const at::ScalarType cdt = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   const at::Tensor xf = x.to(cdt);
   const at::Tensor y = xf * (xf * xf).mean({-1}, /*keepdim=*/true).add(eps).rsqrt();

@@ -86,8 +86,10 @@ bool CudaHeadLogProbs(const at::Tensor& x,        // [T, H] fp32
                       at::Tensor* entropy);  // [T] fp32
 
 // w ⊙ x / sqrt(mean(x²) + eps) over the last dim, computed in fp32 (fp64 for fp64 x) and rounded once to
-// out_dtype (MODEL.md §3). Differentiable in x and w.
-at::Tensor RmsNorm(const at::Tensor& x,  // [T, C]
+// out_dtype (MODEL.md §3). Differentiable in x and w. With bf16/fp32 CUDA x and w and a bf16/fp32 out_dtype
+// it is one fused kernel each way (kernels/cuda/rms_norm.h: the forward's roundings as the tensor ops', the
+// sums in another order; dw summed in a fixed order, bit-reproducible); otherwise the tensor ops.
+at::Tensor RmsNorm(const at::Tensor& x,  // [..., C]
                    const at::Tensor& w,  // [C]
                    double eps, at::ScalarType out_dtype);
 
@@ -96,7 +98,8 @@ at::Tensor RmsNorm(const at::Tensor& x,  // [T, C]
 //   out = RmsNorm(h, w, eps, out_dtype), times gate.sigmoid() when gate is defined (gate dtype = out_dtype)
 // Not differentiable on CUDA: with bf16/fp32 CUDA tensors and no gradient required it is one kernel
 // (kernels/cuda/rms_norm.h) that rounds every intermediate as the tensor ops do, the sum of squares in
-// another order (outputs within one ulp of out_dtype); otherwise the tensor ops themselves.
+// another order (outputs within one ulp of out_dtype); otherwise the tensor ops themselves (the norm through
+// RmsNorm above).
 at::Tensor ResidualRmsNorm(const at::Tensor& a,  // [T, C]
                            const at::Tensor& b,  // [T, C] or undefined
                            double alpha, double beta,
