@@ -59,7 +59,7 @@ class DeviceBuffer {
     }
     return h;
   }
-  T* get() { return ptr_; }
+  T* Get() { return ptr_; }
 
  private:
   size_t n_;
@@ -90,18 +90,19 @@ void ExpectClose(const std::vector<A>& got, const std::vector<B>& ref, double re
   ASSERT_EQ(got.size(), ref.size()) << what;
   double max_ref = 0.0, worst = 0.0;
   size_t worst_i = 0;
-  for (size_t i = 0; i < ref.size(); ++i) max_ref = std::max(max_ref, std::abs(double(ref[i])));
+  for (size_t i = 0; i < ref.size(); ++i) max_ref = std::max(max_ref, std::abs(static_cast<double>(ref[i])));
   for (size_t i = 0; i < ref.size(); ++i) {
-    ASSERT_FALSE(std::isnan(double(got[i]))) << what << ": NaN at " << i;
-    const double err = std::abs(double(got[i]) - double(ref[i]));
+    ASSERT_FALSE(std::isnan(static_cast<double>(got[i]))) << what << ": NaN at " << i;
+    const double err = std::abs(static_cast<double>(got[i]) - static_cast<double>(ref[i]));
     if (err > worst) {
       worst = err;
       worst_i = i;
     }
   }
   const double rel = max_ref > 0 ? worst / max_ref : worst;
-  EXPECT_LE(rel, rel_tol) << what << ": worst index " << worst_i << " got " << double(got[worst_i])
-                          << " expected " << double(ref[worst_i]) << " (max|ref| " << max_ref << ")";
+  EXPECT_LE(rel, rel_tol) << what << ": worst index " << worst_i << " got "
+                          << static_cast<double>(got[worst_i]) << " expected "
+                          << static_cast<double>(ref[worst_i]) << " (max|ref| " << max_ref << ")";
 }
 
 struct LightningCase {
@@ -126,29 +127,31 @@ constexpr double kLightningTol = 2e-5;
 TEST_P(LightningTest, ForwardMatchesRecurrence) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const int64_t T = c.cu_seqlens.back(), H = c.heads, D = c.dim, B = c.cu_seqlens.size() - 1;
-  auto q = SiluNormal(T * H * D, 1), k = SiluNormal(T * H * D, 2), v = SiluNormal(T * H * D, 3);
-  auto rates = DecayRates(H);
-  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 4) : std::vector<float>{};
+  const int64_t n_tok = c.cu_seqlens.back(), n_head = c.heads, n_dim = c.dim, n_seq = c.cu_seqlens.size() - 1;
+  auto q = SiluNormal(n_tok * n_head * n_dim, 1), k = SiluNormal(n_tok * n_head * n_dim, 2),
+       v = SiluNormal(n_tok * n_head * n_dim, 3);
+  auto rates = DecayRates(n_head);
+  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 4) : std::vector<float>{};
   std::vector<float> ref_out, ref_final;
-  reference::naive::LightningForward(q, k, v, c.cu_seqlens, H, D, rates, init, &ref_out, &ref_final);
+  reference::naive::LightningForward(q, k, v, c.cu_seqlens, n_head, n_dim, rates, init, &ref_out, &ref_final);
 
-  DeviceBuffer<float> dq(q), dk(k), dv(v), drates(rates), dinit(init), dout(T * H * D), dfinal(B * H * D * D);
+  DeviceBuffer<float> dq(q), dk(k), dv(v), drates(rates), dinit(init), dout(n_tok * n_head * n_dim),
+      dfinal(n_seq * n_head * n_dim * n_dim);
   DeviceBuffer<int32_t> dcu(c.cu_seqlens);
   LightningScanArgs a;
-  a.q = {dq.get(), H * D, D};
-  a.k = {dk.get(), H * D, D};
-  a.v = {dv.get(), H * D, D};
-  a.cu_seqlens = dcu.get();
-  a.num_seqs = B;
-  a.num_heads = H;
-  a.head_dim = D;
-  a.decay_rate = drates.get();
-  a.init_state = c.with_state ? dinit.get() : nullptr;
-  a.final_state = dfinal.get();
-  a.out = dout.get();
-  a.out_tok_stride = H * D;
-  a.out_head_stride = D;
+  a.q = {dq.Get(), n_head * n_dim, n_dim};
+  a.k = {dk.Get(), n_head * n_dim, n_dim};
+  a.v = {dv.Get(), n_head * n_dim, n_dim};
+  a.cu_seqlens = dcu.Get();
+  a.num_seqs = n_seq;
+  a.num_heads = n_head;
+  a.head_dim = n_dim;
+  a.decay_rate = drates.Get();
+  a.init_state = c.with_state ? dinit.Get() : nullptr;
+  a.final_state = dfinal.Get();
+  a.out = dout.Get();
+  a.out_tok_stride = n_head * n_dim;
+  a.out_head_stride = n_dim;
   ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   ExpectClose(dout.ToHost(), ref_out, kLightningTol, "out");
@@ -158,35 +161,37 @@ TEST_P(LightningTest, ForwardMatchesRecurrence) {
 TEST_P(LightningTest, BackwardMatchesReverseScan) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const int64_t T = c.cu_seqlens.back(), H = c.heads, D = c.dim, B = c.cu_seqlens.size() - 1;
-  auto q = SiluNormal(T * H * D, 11), k = SiluNormal(T * H * D, 12), v = SiluNormal(T * H * D, 13);
-  auto go = Normal(T * H * D, 14);
-  auto rates = DecayRates(H);
-  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 15) : std::vector<float>{};
-  std::vector<float> dfin = c.with_state ? Normal(B * H * D * D, 16) : std::vector<float>{};
+  const int64_t n_tok = c.cu_seqlens.back(), n_head = c.heads, n_dim = c.dim, n_seq = c.cu_seqlens.size() - 1;
+  auto q = SiluNormal(n_tok * n_head * n_dim, 11), k = SiluNormal(n_tok * n_head * n_dim, 12),
+       v = SiluNormal(n_tok * n_head * n_dim, 13);
+  auto go = Normal(n_tok * n_head * n_dim, 14);
+  auto rates = DecayRates(n_head);
+  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 15) : std::vector<float>{};
+  std::vector<float> dfin = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 16) : std::vector<float>{};
   std::vector<float> rdq, rdk, rdv, rds0;
-  reference::naive::LightningBackward(q, k, v, go, c.cu_seqlens, H, D, rates, init, dfin, &rdq, &rdk, &rdv,
-                                      &rds0);
+  reference::naive::LightningBackward(q, k, v, go, c.cu_seqlens, n_head, n_dim, rates, init, dfin, &rdq, &rdk,
+                                      &rdv, &rds0);
 
   DeviceBuffer<float> dq(q), dk(k), dv(v), dgo(go), drates(rates), dinit(init), ddfin(dfin);
-  DeviceBuffer<float> gq(T * H * D), gk(T * H * D), gv(T * H * D), gs0(B * H * D * D);
+  DeviceBuffer<float> gq(n_tok * n_head * n_dim), gk(n_tok * n_head * n_dim), gv(n_tok * n_head * n_dim),
+      gs0(n_seq * n_head * n_dim * n_dim);
   DeviceBuffer<int32_t> dcu(c.cu_seqlens);
   LightningBackwardArgs a;
-  a.q = {dq.get(), H * D, D};
-  a.k = {dk.get(), H * D, D};
-  a.v = {dv.get(), H * D, D};
-  a.dout = {dgo.get(), H * D, D};
-  a.cu_seqlens = dcu.get();
-  a.num_seqs = B;
-  a.num_heads = H;
-  a.head_dim = D;
-  a.decay_rate = drates.get();
-  a.init_state = c.with_state ? dinit.get() : nullptr;
-  a.d_final_state = c.with_state ? ddfin.get() : nullptr;
-  a.dq = gq.get();
-  a.dk = gk.get();
-  a.dv = gv.get();
-  a.d_init_state = gs0.get();
+  a.q = {dq.Get(), n_head * n_dim, n_dim};
+  a.k = {dk.Get(), n_head * n_dim, n_dim};
+  a.v = {dv.Get(), n_head * n_dim, n_dim};
+  a.dout = {dgo.Get(), n_head * n_dim, n_dim};
+  a.cu_seqlens = dcu.Get();
+  a.num_seqs = n_seq;
+  a.num_heads = n_head;
+  a.head_dim = n_dim;
+  a.decay_rate = drates.Get();
+  a.init_state = c.with_state ? dinit.Get() : nullptr;
+  a.d_final_state = c.with_state ? ddfin.Get() : nullptr;
+  a.dq = gq.Get();
+  a.dk = gk.Get();
+  a.dv = gv.Get();
+  a.d_init_state = gs0.Get();
   ASSERT_EQ(LightningBackward(a, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   ExpectClose(gq.ToHost(), rdq, kLightningTol, "dq");
@@ -199,52 +204,56 @@ TEST_P(LightningTest, BackwardMatchesReverseScan) {
 TEST_P(LightningTest, DecodeMatchesForward) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const int64_t H = c.heads, D = c.dim, B = c.cu_seqlens.size() - 1;
+  const int64_t n_head = c.heads, n_dim = c.dim, n_seq = c.cu_seqlens.size() - 1;
   const int64_t steps = 5;
-  std::vector<int32_t> cu(B + 1);
-  for (int64_t b = 0; b <= B; ++b) cu[b] = static_cast<int32_t>(b * steps);
-  const int64_t T = B * steps;
-  auto q = SiluNormal(T * H * D, 21), k = SiluNormal(T * H * D, 22), v = SiluNormal(T * H * D, 23);
-  auto rates = DecayRates(H);
-  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 24) : std::vector<float>(B * H * D * D, 0.f);
+  std::vector<int32_t> cu(n_seq + 1);
+  for (int64_t b = 0; b <= n_seq; ++b) cu[b] = static_cast<int32_t>(b * steps);
+  const int64_t n_tok = n_seq * steps;
+  auto q = SiluNormal(n_tok * n_head * n_dim, 21), k = SiluNormal(n_tok * n_head * n_dim, 22),
+       v = SiluNormal(n_tok * n_head * n_dim, 23);
+  auto rates = DecayRates(n_head);
+  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 24)
+                                         : std::vector<float>(n_seq * n_head * n_dim * n_dim, 0.f);
   std::vector<float> ref_out, ref_final;
-  reference::naive::LightningForward(q, k, v, cu, H, D, rates, init, &ref_out, &ref_final);
+  reference::naive::LightningForward(q, k, v, cu, n_head, n_dim, rates, init, &ref_out, &ref_final);
 
-  // Sequence b lives in slot (B - 1 - b) of a pool with one spare slot.
-  std::vector<float> pool((B + 1) * H * D * D, 0.f);
-  std::vector<int32_t> slots(B);
-  for (int64_t b = 0; b < B; ++b) {
-    slots[b] = static_cast<int32_t>(B - 1 - b);
-    std::copy(init.begin() + b * H * D * D, init.begin() + (b + 1) * H * D * D,
-              pool.begin() + slots[b] * H * D * D);
+  // Sequence b lives in slot (n_seq - 1 - b) of a pool with one spare slot.
+  std::vector<float> pool((n_seq + 1) * n_head * n_dim * n_dim, 0.f);
+  std::vector<int32_t> slots(n_seq);
+  for (int64_t b = 0; b < n_seq; ++b) {
+    slots[b] = static_cast<int32_t>(n_seq - 1 - b);
+    std::copy(init.begin() + b * n_head * n_dim * n_dim, init.begin() + (b + 1) * n_head * n_dim * n_dim,
+              pool.begin() + slots[b] * n_head * n_dim * n_dim);
   }
-  DeviceBuffer<float> dpool(pool), drates(rates), dq(q), dk(k), dv(v), dout(B * H * D);
+  DeviceBuffer<float> dpool(pool), drates(rates), dq(q), dk(k), dv(v), dout(n_seq * n_head * n_dim);
   DeviceBuffer<int32_t> dslots(slots);
-  std::vector<float> got(T * H * D);
+  std::vector<float> got(n_tok * n_head * n_dim);
   for (int64_t s = 0; s < steps; ++s) {
     LightningDecodeArgs a;
-    // Token s of sequence b is row b*steps + s: a strided view with tok_stride steps*H*D.
-    a.q = {dq.get() + s * H * D, steps * H * D, D};
-    a.k = {dk.get() + s * H * D, steps * H * D, D};
-    a.v = {dv.get() + s * H * D, steps * H * D, D};
-    a.batch = B;
-    a.num_heads = H;
-    a.head_dim = D;
-    a.decay_rate = drates.get();
-    a.state_pool = dpool.get();
-    a.slot_idx = dslots.get();
-    a.out = dout.get();
+    // Token s of sequence b is row b*steps + s: a strided view with tok_stride steps*n_head*n_dim.
+    a.q = {dq.Get() + s * n_head * n_dim, steps * n_head * n_dim, n_dim};
+    a.k = {dk.Get() + s * n_head * n_dim, steps * n_head * n_dim, n_dim};
+    a.v = {dv.Get() + s * n_head * n_dim, steps * n_head * n_dim, n_dim};
+    a.batch = n_seq;
+    a.num_heads = n_head;
+    a.head_dim = n_dim;
+    a.decay_rate = drates.Get();
+    a.state_pool = dpool.Get();
+    a.slot_idx = dslots.Get();
+    a.out = dout.Get();
     ASSERT_EQ(LightningDecode(a, nullptr), cudaSuccess);
     auto o = dout.ToHost();
-    for (int64_t b = 0; b < B; ++b)
-      std::copy(o.begin() + b * H * D, o.begin() + (b + 1) * H * D, got.begin() + (b * steps + s) * H * D);
+    for (int64_t b = 0; b < n_seq; ++b)
+      std::copy(o.begin() + b * n_head * n_dim, o.begin() + (b + 1) * n_head * n_dim,
+                got.begin() + (b * steps + s) * n_head * n_dim);
   }
   ExpectClose(got, ref_out, kLightningTol, "decode out");
   auto final_pool = dpool.ToHost();
-  std::vector<float> final_by_seq(B * H * D * D);
-  for (int64_t b = 0; b < B; ++b)
-    std::copy(final_pool.begin() + slots[b] * H * D * D, final_pool.begin() + (slots[b] + 1) * H * D * D,
-              final_by_seq.begin() + b * H * D * D);
+  std::vector<float> final_by_seq(n_seq * n_head * n_dim * n_dim);
+  for (int64_t b = 0; b < n_seq; ++b)
+    std::copy(final_pool.begin() + slots[b] * n_head * n_dim * n_dim,
+              final_pool.begin() + (slots[b] + 1) * n_head * n_dim * n_dim,
+              final_by_seq.begin() + b * n_head * n_dim * n_dim);
   ExpectClose(final_by_seq, ref_final, kLightningTol, "decode state");
 }
 
@@ -258,6 +267,7 @@ std::vector<__nv_bfloat16> ToBf16(const std::vector<float>& v) {
 }
 std::vector<float> FromBf16(const std::vector<__nv_bfloat16>& b) {
   std::vector<float> v;
+  v.reserve(b.size());
   for (const auto& x : b) v.push_back(__bfloat162float(x));
   return v;
 }
@@ -291,15 +301,16 @@ TEST_P(LightningBf16Test, ForwardMatchesRecurrence) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
   const std::vector<int32_t>& cu = c.cu_seqlens;
-  const int64_t T = cu.back(), H = c.heads, D = c.dim, B = cu.size() - 1;
-  auto q = RoundBf16(SiluNormal(T * H * D, 51)), k = RoundBf16(SiluNormal(T * H * D, 52)),
-       v = RoundBf16(SiluNormal(T * H * D, 53));
-  auto rates = DecayRates(H);
-  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 54) : std::vector<float>{};
+  const int64_t n_tok = cu.back(), n_head = c.heads, n_dim = c.dim, n_seq = cu.size() - 1;
+  auto q = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 51)),
+       k = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 52)),
+       v = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 53));
+  auto rates = DecayRates(n_head);
+  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 54) : std::vector<float>{};
   std::vector<float> ref_out, ref_final;
-  reference::naive::LightningForward(q, k, v, cu, H, D, rates, init, &ref_out, &ref_final);
-  DeviceBuffer<__nv_bfloat16> dq(ToBf16(q)), dk(ToBf16(k)), dv(ToBf16(v)), dout(T * H * D);
-  DeviceBuffer<float> drates(rates), dinit(init), dfinal(B * H * D * D);
+  reference::naive::LightningForward(q, k, v, cu, n_head, n_dim, rates, init, &ref_out, &ref_final);
+  DeviceBuffer<__nv_bfloat16> dq(ToBf16(q)), dk(ToBf16(k)), dv(ToBf16(v)), dout(n_tok * n_head * n_dim);
+  DeviceBuffer<float> drates(rates), dinit(init), dfinal(n_seq * n_head * n_dim * n_dim);
   DeviceBuffer<int32_t> dcu(cu);
   std::vector<float> first_out, first_final;
   for (ScanColumnTile tile : kColumnTiles) {
@@ -307,19 +318,19 @@ TEST_P(LightningBf16Test, ForwardMatchesRecurrence) {
     dout.Poison();
     dfinal.Poison();
     LightningScanArgs a;
-    a.q = {dq.get(), H * D, D};
-    a.k = {dk.get(), H * D, D};
-    a.v = {dv.get(), H * D, D};
-    a.cu_seqlens = dcu.get();
-    a.num_seqs = B;
-    a.num_heads = H;
-    a.head_dim = D;
-    a.decay_rate = drates.get();
-    a.init_state = c.with_state ? dinit.get() : nullptr;
-    a.final_state = dfinal.get();
-    a.out = dout.get();
-    a.out_tok_stride = H * D;
-    a.out_head_stride = D;
+    a.q = {dq.Get(), n_head * n_dim, n_dim};
+    a.k = {dk.Get(), n_head * n_dim, n_dim};
+    a.v = {dv.Get(), n_head * n_dim, n_dim};
+    a.cu_seqlens = dcu.Get();
+    a.num_seqs = n_seq;
+    a.num_heads = n_head;
+    a.head_dim = n_dim;
+    a.decay_rate = drates.Get();
+    a.init_state = c.with_state ? dinit.Get() : nullptr;
+    a.final_state = dfinal.Get();
+    a.out = dout.Get();
+    a.out_tok_stride = n_head * n_dim;
+    a.out_head_stride = n_dim;
     a.io_type = IoType::kBF16;
     a.column_tile = tile;
     ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
@@ -340,17 +351,21 @@ TEST_P(LightningBf16Test, BackwardMatchesReverseScan) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
   const std::vector<int32_t>& cu = c.cu_seqlens;
-  const int64_t T = cu.back(), H = c.heads, D = c.dim, B = cu.size() - 1;
-  auto q = RoundBf16(SiluNormal(T * H * D, 61)), k = RoundBf16(SiluNormal(T * H * D, 62)),
-       v = RoundBf16(SiluNormal(T * H * D, 63)), go = RoundBf16(Normal(T * H * D, 64));
-  auto rates = DecayRates(H);
-  std::vector<float> init = c.with_state ? Normal(B * H * D * D, 65) : std::vector<float>{};
-  std::vector<float> dfin = c.with_state ? Normal(B * H * D * D, 66) : std::vector<float>{};
+  const int64_t n_tok = cu.back(), n_head = c.heads, n_dim = c.dim, n_seq = cu.size() - 1;
+  auto q = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 61)),
+       k = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 62)),
+       v = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 63)),
+       go = RoundBf16(Normal(n_tok * n_head * n_dim, 64));
+  auto rates = DecayRates(n_head);
+  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 65) : std::vector<float>{};
+  std::vector<float> dfin = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 66) : std::vector<float>{};
   std::vector<float> rdq, rdk, rdv, rds0;
-  reference::naive::LightningBackward(q, k, v, go, cu, H, D, rates, init, dfin, &rdq, &rdk, &rdv, &rds0);
+  reference::naive::LightningBackward(q, k, v, go, cu, n_head, n_dim, rates, init, dfin, &rdq, &rdk, &rdv,
+                                      &rds0);
   DeviceBuffer<__nv_bfloat16> dq(ToBf16(q)), dk(ToBf16(k)), dv(ToBf16(v)), dgo(ToBf16(go));
-  DeviceBuffer<__nv_bfloat16> gq(T * H * D), gk(T * H * D), gv(T * H * D);
-  DeviceBuffer<float> drates(rates), dinit(init), ddfin(dfin), gs0(B * H * D * D);
+  DeviceBuffer<__nv_bfloat16> gq(n_tok * n_head * n_dim), gk(n_tok * n_head * n_dim),
+      gv(n_tok * n_head * n_dim);
+  DeviceBuffer<float> drates(rates), dinit(init), ddfin(dfin), gs0(n_seq * n_head * n_dim * n_dim);
   DeviceBuffer<int32_t> dcu(cu);
   std::vector<std::vector<float>> first;
   for (ScanColumnTile tile : kColumnTiles) {
@@ -360,21 +375,21 @@ TEST_P(LightningBf16Test, BackwardMatchesReverseScan) {
     gv.Poison();
     gs0.Poison();
     LightningBackwardArgs a;
-    a.q = {dq.get(), H * D, D};
-    a.k = {dk.get(), H * D, D};
-    a.v = {dv.get(), H * D, D};
-    a.dout = {dgo.get(), H * D, D};
-    a.cu_seqlens = dcu.get();
-    a.num_seqs = B;
-    a.num_heads = H;
-    a.head_dim = D;
-    a.decay_rate = drates.get();
-    a.init_state = c.with_state ? dinit.get() : nullptr;
-    a.d_final_state = c.with_state ? ddfin.get() : nullptr;
-    a.dq = gq.get();
-    a.dk = gk.get();
-    a.dv = gv.get();
-    a.d_init_state = gs0.get();
+    a.q = {dq.Get(), n_head * n_dim, n_dim};
+    a.k = {dk.Get(), n_head * n_dim, n_dim};
+    a.v = {dv.Get(), n_head * n_dim, n_dim};
+    a.dout = {dgo.Get(), n_head * n_dim, n_dim};
+    a.cu_seqlens = dcu.Get();
+    a.num_seqs = n_seq;
+    a.num_heads = n_head;
+    a.head_dim = n_dim;
+    a.decay_rate = drates.Get();
+    a.init_state = c.with_state ? dinit.Get() : nullptr;
+    a.d_final_state = c.with_state ? ddfin.Get() : nullptr;
+    a.dq = gq.Get();
+    a.dk = gk.Get();
+    a.dv = gv.Get();
+    a.d_init_state = gs0.Get();
     a.io_type = IoType::kBF16;
     a.column_tile = tile;
     ASSERT_EQ(LightningBackward(a, nullptr), cudaSuccess);
@@ -433,57 +448,58 @@ std::vector<float> RoundToBf16(std::vector<float> v) {
 TEST_P(HeadTest, ForwardAndBackwardMatchReference) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const int64_t T = c.tokens, H = c.hidden, V = c.vocab;
-  auto x = RoundToBf16(Normal(T * H, 31));
-  auto w = RoundToBf16(Normal(V * H, 32, 1.0f / std::sqrt(float(H))));
-  std::vector<int64_t> targets(T);
-  for (int64_t t = 0; t < T; ++t) targets[t] = (t * 7919 + 13) % V;
-  auto grad = Normal(T, 33);
+  const int64_t n_tok = c.tokens, n_hid = c.hidden, n_vocab = c.vocab;
+  auto x = RoundToBf16(Normal(n_tok * n_hid, 31));
+  auto w = RoundToBf16(Normal(n_vocab * n_hid, 32, 1.0f / std::sqrt(static_cast<float>(n_hid))));
+  std::vector<int64_t> targets(n_tok);
+  for (int64_t t = 0; t < n_tok; ++t) targets[t] = (t * 7919 + 13) % n_vocab;
+  auto grad = Normal(n_tok, 33);
   const double temperature = 0.7;
   std::vector<double> ref_lp, ref_ent, ref_dx, ref_dw;
-  reference::naive::HeadLogProbs(x, w, targets, T, H, V, temperature, &ref_lp, &ref_ent);
-  reference::naive::HeadLogProbsBackward(x, w, targets, grad, T, H, V, temperature, &ref_dx, &ref_dw);
+  reference::naive::HeadLogProbs(x, w, targets, n_tok, n_hid, n_vocab, temperature, &ref_lp, &ref_ent);
+  reference::naive::HeadLogProbsBackward(x, w, targets, grad, n_tok, n_hid, n_vocab, temperature, &ref_dx,
+                                         &ref_dw);
 
   const bool bf16 = c.precision == HeadGemmPrecision::kBf16Fp32Out;
   DeviceBuffer<float> dx32(x), dw32(w);
   DeviceBuffer<uint16_t> dx16(ToBf16Bits(x)), dw16(ToBf16Bits(w));
-  const void* xp = bf16 ? static_cast<const void*>(dx16.get()) : dx32.get();
-  const void* wp = bf16 ? static_cast<const void*>(dw16.get()) : dw32.get();
+  const void* xp = bf16 ? static_cast<const void*>(dx16.Get()) : dx32.Get();
+  const void* wp = bf16 ? static_cast<const void*>(dw16.Get()) : dw32.Get();
   DeviceBuffer<int64_t> dtg(targets);
-  DeviceBuffer<float> dgrad(grad), lp(T), ent(T), lse(T), gx(T * H), gw(V * H);
-  DeviceBuffer<float> ws(HeadWorkspaceFloats(T, c.chunk) + T * c.chunk);
+  DeviceBuffer<float> dgrad(grad), lp(n_tok), ent(n_tok), lse(n_tok), gx(n_tok * n_hid), gw(n_vocab * n_hid);
+  DeviceBuffer<float> ws(HeadWorkspaceFloats(n_tok, c.chunk) + n_tok * c.chunk);
   cublasHandle_t handle;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
   HeadForwardArgs f;
   f.x = xp;
   f.w = wp;
-  f.targets = dtg.get();
-  f.num_tokens = T;
-  f.hidden = H;
-  f.vocab = V;
+  f.targets = dtg.Get();
+  f.num_tokens = n_tok;
+  f.hidden = n_hid;
+  f.vocab = n_vocab;
   f.inv_temperature = static_cast<float>(1.0 / temperature);
   f.chunk = c.chunk;
   f.precision = c.precision;
-  f.workspace = ws.get();
-  f.logprobs = lp.get();
-  f.entropy = ent.get();
-  f.lse = lse.get();
+  f.workspace = ws.Get();
+  f.logprobs = lp.Get();
+  f.entropy = ent.Get();
+  f.lse = lse.Get();
   ASSERT_EQ(HeadLogProbsForward(handle, f, nullptr), cudaSuccess);
   HeadBackwardArgs bw;
   bw.x = xp;
   bw.w = wp;
-  bw.targets = dtg.get();
-  bw.grad = dgrad.get();
-  bw.lse = lse.get();
-  bw.num_tokens = T;
-  bw.hidden = H;
-  bw.vocab = V;
+  bw.targets = dtg.Get();
+  bw.grad = dgrad.Get();
+  bw.lse = lse.Get();
+  bw.num_tokens = n_tok;
+  bw.hidden = n_hid;
+  bw.vocab = n_vocab;
   bw.inv_temperature = f.inv_temperature;
   bw.chunk = c.chunk;
   bw.precision = c.precision;
-  bw.workspace = ws.get();
-  bw.dx = gx.get();
-  bw.dw = gw.get();
+  bw.workspace = ws.Get();
+  bw.dx = gx.Get();
+  bw.dw = gw.Get();
   ASSERT_EQ(HeadLogProbsBackward(handle, bw, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   cublasDestroy(handle);
@@ -508,18 +524,18 @@ INSTANTIATE_TEST_SUITE_P(Shapes, HeadTest,
 
 TEST(MoeTest, RoutePermuteCombineMatchReference) {
   SKIP_WITHOUT_DEVICE();
-  const int64_t T = 131, E = 7, k = 2, H = 45;
-  auto logits = Normal(T * E, 41);
+  const int64_t n_tok = 131, n_exp = 7, k = 2, n_hid = 45;
+  auto logits = Normal(n_tok * n_exp, 41);
   // Exact ties: token 0 has all-equal logits (must pick experts 0 and 1), token 1 ties experts 5 and 3.
-  for (int64_t e = 0; e < E; ++e) logits[e] = 0.5f;
-  logits[E + 5] = 3.f;
-  logits[E + 3] = 3.f;
+  for (int64_t e = 0; e < n_exp; ++e) logits[e] = 0.5f;
+  logits[n_exp + 5] = 3.f;
+  logits[n_exp + 3] = 3.f;
   std::vector<int32_t> ref_e;
   std::vector<float> ref_w;
-  reference::naive::MoeRoute(logits, T, E, k, &ref_e, &ref_w);
-  DeviceBuffer<float> dl(logits), dw(T * k), dp(T * E);
-  DeviceBuffer<int32_t> de(T * k);
-  ASSERT_EQ(MoeRoute(dl.get(), T, E, k, de.get(), dw.get(), dp.get(), nullptr), cudaSuccess);
+  reference::naive::MoeRoute(logits, n_tok, n_exp, k, &ref_e, &ref_w);
+  DeviceBuffer<float> dl(logits), dw(n_tok * k), dp(n_tok * n_exp);
+  DeviceBuffer<int32_t> de(n_tok * k);
+  ASSERT_EQ(MoeRoute(dl.Get(), n_tok, n_exp, k, de.Get(), dw.Get(), dp.Get(), nullptr), cudaSuccess);
   auto got_e = de.ToHost();
   EXPECT_EQ(got_e, ref_e);
   EXPECT_EQ(got_e[0], 0);
@@ -528,39 +544,42 @@ TEST(MoeTest, RoutePermuteCombineMatchReference) {
   EXPECT_EQ(got_e[3], 5);
   ExpectClose(dw.ToHost(), ref_w, 1e-6, "weights");
 
-  DeviceBuffer<int32_t> offsets(E + 1), r2s(T * k), s2r(T * k);
-  ASSERT_EQ(MoePermuteIndices(de.get(), T, k, E, offsets.get(), r2s.get(), s2r.get(), nullptr), cudaSuccess);
+  DeviceBuffer<int32_t> offsets(n_exp + 1), r2s(n_tok * k), s2r(n_tok * k);
+  ASSERT_EQ(MoePermuteIndices(de.Get(), n_tok, k, n_exp, offsets.Get(), r2s.Get(), s2r.Get(), nullptr),
+            cudaSuccess);
   auto off = offsets.ToHost();
   auto rows = r2s.ToHost();
   // Expected: slots grouped by expert, ascending slot order within an expert.
-  std::vector<int32_t> exp_rows, exp_off(E + 1, 0);
-  for (int64_t e = 0; e < E; ++e) {
+  std::vector<int32_t> exp_rows, exp_off(n_exp + 1, 0);
+  for (int64_t e = 0; e < n_exp; ++e) {
     exp_off[e] = static_cast<int32_t>(exp_rows.size());
-    for (int64_t s = 0; s < T * k; ++s)
+    for (int64_t s = 0; s < n_tok * k; ++s)
       if (ref_e[s] == e) exp_rows.push_back(static_cast<int32_t>(s));
   }
-  exp_off[E] = static_cast<int32_t>(exp_rows.size());
+  exp_off[n_exp] = static_cast<int32_t>(exp_rows.size());
   EXPECT_EQ(off, exp_off);
   EXPECT_EQ(rows, exp_rows);
 
   // Gather, a per-row transform y = 2 x + expert, then the weighted combine.
-  auto x = Normal(T * H, 42);
-  DeviceBuffer<float> dx(x), xp(T * k * H), out(T * H);
-  ASSERT_EQ(MoeGather(dx.get(), r2s.get(), T, k, H, 4, xp.get(), nullptr), cudaSuccess);
+  auto x = Normal(n_tok * n_hid, 42);
+  DeviceBuffer<float> dx(x), xp(n_tok * k * n_hid), out(n_tok * n_hid);
+  ASSERT_EQ(MoeGather(dx.Get(), r2s.Get(), n_tok, k, n_hid, 4, xp.Get(), nullptr), cudaSuccess);
   auto xph = xp.ToHost();
-  for (int64_t r = 0; r < T * k; ++r) {
+  for (int64_t r = 0; r < n_tok * k; ++r) {
     const int64_t t = exp_rows[r] / k;
-    for (int64_t i = 0; i < H; ++i) ASSERT_EQ(xph[r * H + i], x[t * H + i]);
+    for (int64_t i = 0; i < n_hid; ++i) ASSERT_EQ(xph[r * n_hid + i], x[t * n_hid + i]);
     const int64_t e = ref_e[exp_rows[r]];
-    for (int64_t i = 0; i < H; ++i) xph[r * H + i] = 2.f * xph[r * H + i] + float(e);
+    for (int64_t i = 0; i < n_hid; ++i) xph[r * n_hid + i] = 2.f * xph[r * n_hid + i] + static_cast<float>(e);
   }
   DeviceBuffer<float> yp(xph);
-  ASSERT_EQ(MoeScatterCombine(yp.get(), s2r.get(), dw.get(), T, k, H, 4, out.get(), nullptr), cudaSuccess);
-  std::vector<double> ref_out(T * H, 0.0);
-  for (int64_t t = 0; t < T; ++t)
+  ASSERT_EQ(MoeScatterCombine(yp.Get(), s2r.Get(), dw.Get(), n_tok, k, n_hid, 4, out.Get(), nullptr),
+            cudaSuccess);
+  std::vector<double> ref_out(n_tok * n_hid, 0.0);
+  for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t j = 0; j < k; ++j)
-      for (int64_t i = 0; i < H; ++i)
-        ref_out[t * H + i] += double(ref_w[t * k + j]) * (2.0 * x[t * H + i] + ref_e[t * k + j]);
+      for (int64_t i = 0; i < n_hid; ++i)
+        ref_out[t * n_hid + i] +=
+            static_cast<double>(ref_w[t * k + j]) * (2.0 * x[t * n_hid + i] + ref_e[t * k + j]);
   ExpectClose(out.ToHost(), ref_out, 1e-6, "combine");
 }
 
