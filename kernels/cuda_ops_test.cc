@@ -581,7 +581,8 @@ TEST(CudaOpsTest, FusedSwiGluForwardBackwardMatchFloat64) {
                                                     {33, 2 * 4099}, {0, 64},      {2, 3, 2 * 40}};
   for (const at::ScalarType t : {at::kBFloat16, at::kFloat}) {
     for (const std::vector<int64_t>& shape : shapes) {
-      const std::string name = ShapeName(shape, t, t, t);
+      std::string name = std::string("swiglu ") + c10::toString(t) + " h";
+      for (int64_t d : shape) name += " " + std::to_string(d);
       SCOPED_TRACE(name);
       const auto [h, dact] = SwiGluInputs(shape, t);
       const SwiGluResult got = SwiGluOnDevice(h, dact);
