@@ -14,7 +14,6 @@
 #include <ATen/ops/full.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/scaled_dot_product_attention.h>
-#include <ATen/ops/silu.h>
 #include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -29,6 +28,7 @@
 #include "kernels/cuda/moe.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/sampling.h"
+#include "kernels/cuda/swiglu.h"
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
 #include <ATen/ops/_grouped_mm.h>
@@ -412,8 +412,8 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
   // at::embedding's backward. The k copies of a token meet in expand's backward, a fixed-order sum.
   const at::Tensor slots = u.unsqueeze(1).expand({t, k, hidden}).reshape({n, hidden});
   const at::Tensor xp = at::cat({slots, at::zeros({1, hidden}, u.options())}).index_select(0, src);  // [p, H]
-  const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);  // [p, 2I]
-  const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
+  const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);   // [p, 2I]
+  const at::Tensor act = SwiGlu(h);                                      // [p, I]
   const at::Tensor yp = at::_grouped_mm(act, w2.transpose(1, 2), ends);  // [p, H]
   const at::Tensor y = yp.index_select(0, dest).to(at::kFloat).view({t, k, hidden});
   return (y * weights.to(at::kFloat).unsqueeze(2)).sum(1);  // [T, H] fp32
@@ -525,6 +525,69 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::Sca
   const at::Tensor y = grad ? RmsNormFunction::apply(rows, wc, eps, static_cast<int64_t>(out_dtype))
                             : RmsNormRows(rows, wc, eps, out_dtype).first;
   return y.view(x.sizes());
+}
+
+namespace {
+
+// act [rows, inter] of contiguous h [rows, 2·inter].
+at::Tensor SwiGluRows(const at::Tensor& h) {
+  const int64_t rows = h.size(0), inter = h.size(1) / 2;
+  at::Tensor act = at::empty({rows, inter}, h.options());
+  cuda::SwiGluForwardArgs a;
+  a.rows = rows;
+  a.inter = inter;
+  a.h = h.data_ptr();
+  a.act = act.data_ptr();
+  a.type = ToIoType(h.scalar_type());
+  M1RL_CUDA_CHECK(cuda::SwiGluForward(a, c10::cuda::getCurrentCUDAStream()));
+  return act;
+}
+
+// Autograd over SwiGluRows: saves h; dh [rows, 2·inter] in h's dtype from one backward kernel.
+class SwiGluFunction : public torch::autograd::Function<SwiGluFunction> {
+ public:
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& h) {
+    ctx->save_for_backward({h});
+    return SwiGluRows(h);
+  }
+
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    if (!grads[0].defined()) return {at::Tensor()};
+    const at::Tensor h = ctx->get_saved_variables()[0];
+    c10::cuda::CUDAGuard guard(h.device());
+    const int64_t rows = h.size(0), inter = h.size(1) / 2;
+    const at::Tensor dact = grads[0].to(h.scalar_type()).contiguous();
+    at::Tensor dh = at::empty({rows, 2 * inter}, h.options());
+    cuda::SwiGluBackwardArgs a;
+    a.rows = rows;
+    a.inter = inter;
+    a.h = h.data_ptr();
+    a.dact = dact.data_ptr();
+    a.dh = dh.data_ptr();
+    a.type = ToIoType(h.scalar_type());
+    M1RL_CUDA_CHECK(cuda::SwiGluBackward(a, c10::cuda::getCurrentCUDAStream()));
+    return {dh};
+  }
+};
+
+}  // namespace
+
+at::Tensor SwiGlu(const at::Tensor& h) {
+  TORCH_CHECK(
+      h.is_cuda() && h.dim() >= 1 && h.size(-1) > 0 && h.size(-1) % 2 == 0 && IsNormIo(h.scalar_type()),
+      "swiglu: h must be a bf16 or fp32 CUDA tensor [..., 2I] with I > 0, got ", h.sizes(), " ",
+      h.scalar_type(), " on ", h.device());
+  const int64_t cols = h.size(-1);
+  c10::cuda::CUDAGuard guard(h.device());
+  // (A no-op for the usual [rows, 2I] with unit last stride and rows 2I apart.)
+  const at::Tensor rows = h.reshape({h.numel() / cols, cols}).contiguous();
+  const bool grad = at::GradMode::is_enabled() && h.requires_grad();
+  const at::Tensor act = grad ? SwiGluFunction::apply(rows) : SwiGluRows(rows);
+  std::vector<int64_t> sizes = h.sizes().vec();
+  sizes.back() = cols / 2;
+  return act.view(sizes);
 }
 
 at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,

@@ -78,6 +78,13 @@ at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::T
 // Returns x's shape in out_dtype; gradients come in x's and w's dtypes, dw summed in a fixed order.
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::ScalarType out_dtype);
 
+// Differentiable SwiGLU (contract in kernels/ops.h, ops::SwiGlu; kernels in kernels/cuda/swiglu.h): h [...,
+// 2I] bf16 or fp32 on a CUDA device, I > 0 (h's rows are made contiguous). Returns silu(h[..., :I]) ⊙ h[...,
+// I:]
+// [..., I] in h's dtype, rounded as the tensor ops round it; the gradient dh comes in h's dtype from one
+// fused backward kernel (saves h).
+at::Tensor SwiGlu(const at::Tensor& h);
+
 // Fused residual + RMSNorm (+ sigmoid gate), not differentiable (contract in kernels/ops.h,
 // ops::ResidualRmsNorm). a, b, gate, w: bf16 or fp32 CUDA tensors with contiguous rows; b, gate may be
 // undefined. Returns [T, C] in out_dtype (bf16 or fp32).

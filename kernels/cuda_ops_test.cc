@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "kernels/ops.h"
 #include "kernels/reference/naive_norm.h"
+#include "kernels/testing/swiglu_testing.h"
 
 namespace m1rl::cuda_ops {
 namespace {
@@ -531,6 +532,97 @@ TEST(CudaOpsTest, FusedRmsNormEmptyInput) {
   EXPECT_EQ(got.dx.sizes(), x.sizes());
   ASSERT_EQ(got.dw.sizes(), w.sizes());
   EXPECT_TRUE(at::equal(got.dw, at::zeros_like(w)));
+}
+
+// ---- SwiGlu (ops::SwiGlu on CUDA: the fused forward/backward through autograd) ----------------------------
+
+struct SwiGluResult {
+  at::Tensor act, dh;
+};
+
+// act = ops::SwiGlu(h) and dh by autograd under dact (h may be a view; the gradient is taken w.r.t. it).
+SwiGluResult SwiGluOnDevice(const at::Tensor& h, const at::Tensor& dact) {
+  const at::Tensor hg = h.detach().requires_grad_();
+  const at::Tensor act = ops::SwiGlu(hg);
+  return {act.detach(), torch::autograd::grad({act}, {hg}, {dact})[0]};
+}
+
+// act and dh within the bounds of kernels/testing/swiglu_testing.h (the composite's two roundings to the
+// dtype plus its fp32 evaluation; dg's absolute slack where it cancels) of the float64 formula on the same
+// inputs.
+void ExpectSwiGluMatchesFloat64(const at::Tensor& h, const at::Tensor& dact, const SwiGluResult& got,
+                                const std::string& name) {
+  const at::ScalarType t = h.scalar_type();
+  const ops::testing_swiglu::Reference ref = ops::testing_swiglu::SwiGluFloat64(h, dact, t);
+  const double rel = ops::testing_swiglu::SwiGluBounds(t).rel;
+  EXPECT_EQ(got.act.scalar_type(), t) << name;
+  EXPECT_EQ(got.dh.scalar_type(), t) << name;
+  ops::testing_swiglu::ExpectWithin(got.act, ref.act, rel, at::zeros_like(ref.act), name + " act");
+  ops::testing_swiglu::ExpectWithin(got.dh, ref.dh, rel, ref.dh_abs, name + " dh");
+}
+
+// Inputs h ~ N(0, 3²) (silu's tails and its minimum near g = −1.28, where dg cancels), dact ~ N(0, 1), from
+// a CPU generator seeded by the shape.
+std::pair<at::Tensor, at::Tensor> SwiGluInputs(at::IntArrayRef h_shape, at::ScalarType t) {
+  at::Generator gen =
+      at::detail::createCPUGenerator(static_cast<uint64_t>(h_shape.back() * 131 + h_shape[0]));
+  std::vector<int64_t> act_shape = h_shape.vec();
+  act_shape.back() /= 2;
+  return {(Normal(h_shape, gen) * 3).to(at::kCUDA, t), Normal(act_shape, gen).to(at::kCUDA, t)};
+}
+
+// Forward and dh vs float64 for bf16 and fp32 over: one row (I = 8), a prime row count with I = 96, the
+// MoE's I = 2048 over 513 rows (16-byte packs), I = 4099 (odd: the scalar path), no rows, leading dims
+// [2, 3]. The forward equals the tensor composite at::silu(g) * u bit for bit (the same fp32 expressions and
+// roundings, kernels/cuda/swiglu.h), and without grad the same forward kernel runs outside autograd.
+TEST(CudaOpsTest, FusedSwiGluForwardBackwardMatchFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  const std::vector<std::vector<int64_t>> shapes = {{1, 16},        {37, 2 * 96}, {513, 2 * 2048},
+                                                    {33, 2 * 4099}, {0, 64},      {2, 3, 2 * 40}};
+  for (const at::ScalarType t : {at::kBFloat16, at::kFloat}) {
+    for (const std::vector<int64_t>& shape : shapes) {
+      std::string name = std::string("swiglu ") + c10::toString(t) + " h";
+      for (int64_t d : shape) name += " " + std::to_string(d);
+      SCOPED_TRACE(name);
+      const auto [h, dact] = SwiGluInputs(shape, t);
+      const SwiGluResult got = SwiGluOnDevice(h, dact);
+      ExpectSwiGluMatchesFloat64(h, dact, got, name);
+      const int64_t inter = shape.back() / 2;
+      at::NoGradGuard no_grad;
+      EXPECT_TRUE(at::equal(got.act, at::silu(h.narrow(-1, 0, inter)) * h.narrow(-1, inter, inter)));
+      EXPECT_TRUE(at::equal(ops::SwiGlu(h), got.act));
+    }
+  }
+}
+
+// Two backward runs give bit-identical dh (elementwise, no atomics).
+TEST(CudaOpsTest, FusedSwiGluBackwardIsDeterministic) {
+  SKIP_WITHOUT_DEVICE();
+  const auto [h, dact] = SwiGluInputs({1031, 2 * 2048}, at::kBFloat16);
+  const SwiGluResult a = SwiGluOnDevice(h, dact), b = SwiGluOnDevice(h, dact);
+  EXPECT_TRUE(at::equal(a.act, b.act));
+  EXPECT_TRUE(at::equal(a.dh, b.dh));
+}
+
+// h and dact starting 2 bytes past an aligned address take the scalar path although I % 8 == 0; a strided
+// view (rows 2I + 8 apart) is made contiguous first. Same bounds as above.
+TEST(CudaOpsTest, FusedSwiGluUnalignedAndStridedInputsMatchFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  at::Generator gen = at::detail::createCPUGenerator(13);
+  const int64_t rows = 17, inter = 1024;
+  const at::Tensor hflat = (Normal({rows * 2 * inter + 1}, gen) * 3).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor dflat = Normal({rows * inter + 1}, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor h = hflat.narrow(0, 1, rows * 2 * inter).view({rows, 2 * inter});
+  const at::Tensor dact = dflat.narrow(0, 1, rows * inter).view({rows, inter});
+  ASSERT_NE(reinterpret_cast<uintptr_t>(h.data_ptr()) % 16, 0u);
+  ASSERT_NE(reinterpret_cast<uintptr_t>(dact.data_ptr()) % 16, 0u);
+  ExpectSwiGluMatchesFloat64(h, dact, SwiGluOnDevice(h, dact), "unaligned");
+
+  const at::Tensor wide = (Normal({rows, 2 * inter + 8}, gen) * 3).to(at::kCUDA, at::kFloat);
+  const at::Tensor strided = wide.narrow(1, 0, 2 * inter);
+  ASSERT_FALSE(strided.is_contiguous());
+  const at::Tensor dact32 = dact.to(at::kFloat);
+  ExpectSwiGluMatchesFloat64(strided, dact32, SwiGluOnDevice(strided, dact32), "strided");
 }
 
 }  // namespace

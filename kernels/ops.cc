@@ -7,6 +7,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/mkldnn_linear.h>
+#include <ATen/ops/silu.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
@@ -246,6 +247,17 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::Sca
   const at::Tensor xf = x.to(cdt);
   const at::Tensor y = xf * (xf * xf).mean({-1}, /*keepdim=*/true).add(eps).rsqrt();
   return (y * w.to(cdt)).to(out_dtype);
+}
+
+at::Tensor SwiGlu(const at::Tensor& h) {
+  TORCH_CHECK(h.dim() >= 1 && h.size(-1) % 2 == 0, "swiglu: expected h [..., 2I], got ", h.sizes());
+  const int64_t inter = h.size(-1) / 2;
+#ifdef M1RL_WITH_CUDA_OPS
+  if (h.is_cuda() && inter > 0 && (h.scalar_type() == at::kBFloat16 || h.scalar_type() == at::kFloat)) {
+    return cuda_ops::SwiGlu(h);
+  }
+#endif
+  return at::silu(h.narrow(-1, 0, inter)) * h.narrow(-1, inter, inter);
 }
 
 at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,

@@ -93,6 +93,13 @@ at::Tensor RmsNorm(const at::Tensor& x,  // [..., C]
                    const at::Tensor& w,  // [C]
                    double eps, at::ScalarType out_dtype);
 
+// SwiGLU of a fused gate/up projection: silu(g) ⊙ u with g = h[..., :I], u = h[..., I:], in h's dtype,
+// differentiable in h. CPU and every other case: exactly the tensor ops at::silu(g) * u (bit-identical to
+// them). bf16/fp32 CUDA h: one fused kernel each way (kernels/cuda/swiglu.h) that rounds as those tensor ops
+// do (silu rounded to h's dtype, then the product; backward likewise), dh written whole, bit-reproducible.
+// REQUIRES: h [..., 2I]. Returns [..., I].
+at::Tensor SwiGlu(const at::Tensor& h);  // [..., 2I]
+
 // The decode step's fused residual + RMSNorm (+ sigmoid gate):
 //   h   = b.defined() ? a·alpha + b.to(a.dtype)·beta : a          (each op in a's dtype, as tensor ops)
 //   out = RmsNorm(h, w, eps, out_dtype), times gate.sigmoid() when gate is defined (gate dtype = out_dtype)

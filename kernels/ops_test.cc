@@ -2,18 +2,23 @@
 
 #include <ATen/Context.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/silu.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernels/reference/lightning_attention.h"
+#include "kernels/testing/swiglu_testing.h"
 
 namespace m1rl::ops {
 namespace {
@@ -203,6 +208,49 @@ TEST(LinearTest, MatchesFloat64MatmulWithGradients) {
   EXPECT_LT(RelErr(MatmulNT(x64.to(at::kFloat)[0], w64.to(at::kFloat)), x64[0].matmul(w64.t())), 1e-5);
   // float64 takes the at::matmul path: exact agreement.
   EXPECT_LT(RelErr(Linear(x64, w64), x64.matmul(w64.t())), 1e-15);
+}
+
+// ops::SwiGlu on the CPU is the tensor composite at::silu(g) * u itself: forward and gradient bit-identical
+// to it for bf16, fp32 and fp64. For fp32 and fp64 also within the derived bounds of
+// kernels/testing/swiglu_testing.h of the float64 formula g·sigmoid(g)·u and its autograd gradient on the
+// same inputs. (Not bf16: those bounds assume fp32 working math rounded once per op, as the CUDA kernels and
+// LibTorch's CUDA ops do; LibTorch 1.13's CPU bf16 silu rounds every elementary op to bf16, so its accuracy
+// is LibTorch's and version dependent: only its identity with the composite is ours.) Leading dims [7, 3],
+// I = 24; inputs N(0, 3²) reach silu's tails and its minimum near g = −1.28 (where dg cancels).
+TEST(SwiGluTest, CpuIsTheCompositeAndMatchesFloat64) {
+  at::manual_seed(5);
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  const int64_t inter = 24;
+  const at::Tensor h64 = at::randn({7, 3, 2 * inter}, f64) * 3;
+  const at::Tensor dact64 = at::randn({7, 3, inter}, f64);
+  for (const at::ScalarType t : {at::kBFloat16, at::kFloat, at::kDouble}) {
+    const std::string name = c10::toString(t);
+    const at::Tensor h = h64.to(t).requires_grad_(), dact = dact64.to(t);
+    const at::Tensor act = SwiGlu(h);
+    const at::Tensor dh = torch::autograd::grad({act}, {h}, {dact})[0];
+    const at::Tensor hc = h.detach().requires_grad_();
+    const at::Tensor composite = at::silu(hc.narrow(-1, 0, inter)) * hc.narrow(-1, inter, inter);
+    EXPECT_TRUE(at::equal(act, composite)) << name;
+    EXPECT_TRUE(at::equal(dh, torch::autograd::grad({composite}, {hc}, {dact})[0])) << name;
+    EXPECT_EQ(act.scalar_type(), t);
+    EXPECT_EQ(dh.scalar_type(), t);
+    if (t == at::kBFloat16) continue;
+    const testing_swiglu::Reference ref = testing_swiglu::SwiGluFloat64(h, dact, t);
+    const double rel = testing_swiglu::SwiGluBounds(t).rel;
+    testing_swiglu::ExpectWithin(act, ref.act, rel, at::zeros_like(ref.act), name + " act");
+    testing_swiglu::ExpectWithin(dh, ref.dh, rel, ref.dh_abs, name + " dh");
+  }
+}
+
+TEST(SwiGluTest, RejectsOddWidth) {
+  const at::Tensor h = at::zeros({2, 5}, at::TensorOptions().dtype(at::kFloat));
+  try {
+    SwiGlu(h);
+    ADD_FAILURE() << "expected an error for an odd last dimension";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("swiglu: expected h [..., 2I], got [2, 5]"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

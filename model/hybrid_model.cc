@@ -668,7 +668,6 @@ at::Tensor HybridModel::MoeLoop(const LayerWeights& l, const at::Tensor& u,  // 
                                 const at::Tensor& weights) const {           // [T, k]
   const int64_t t = u.size(0);
   const int64_t top_k = top_idx.size(1);
-  const int64_t inter = config_.intermediate_size;
   const at::ScalarType cdt = ComputeDtype(dtype_);
   const at::Tensor idx_cpu = top_idx.to(at::kCPU).contiguous();
   const int64_t* ip = idx_cpu.data_ptr<int64_t>();
@@ -685,9 +684,9 @@ at::Tensor HybridModel::MoeLoop(const LayerWeights& l, const at::Tensor& u,  // 
                                  .to(u.device(), /*non_blocking=*/false, /*copy=*/true);
     const at::Tensor slot_t = at::from_blob(slots[e].data(), {n}, at::TensorOptions().dtype(at::kLong))
                                   .to(u.device(), /*non_blocking=*/false, /*copy=*/true);
-    const at::Tensor x = u.index_select(0, tok_t);                            // [n, H]
-    const at::Tensor h = ops::Linear(x, l.gate_up[static_cast<int64_t>(e)]);  // [n, 2I]
-    const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
+    const at::Tensor x = u.index_select(0, tok_t);                                   // [n, H]
+    const at::Tensor h = ops::Linear(x, l.gate_up[static_cast<int64_t>(e)]);         // [n, 2I]
+    const at::Tensor act = ops::SwiGlu(h);                                           // [n, I]
     const at::Tensor y = ops::Linear(act, l.down[static_cast<int64_t>(e)]).to(cdt);  // [n, H]
     out = out.index_add(0, tok_t, y * flat_w.index_select(0, slot_t).unsqueeze(1));
   }

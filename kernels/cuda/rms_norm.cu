@@ -2,12 +2,20 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
-#include <type_traits>
 
+#include "kernels/cuda/internal/pack.cuh"
 #include "kernels/cuda/rms_norm.h"
 
 namespace m1rl::cuda {
 namespace {
+
+using internal::FromFloat;
+using internal::LoadPack;
+using internal::Operand;
+using internal::PackWidth;
+using internal::StorePack;
+using internal::WithIoType;
+using internal::WithPackWidth;
 
 constexpr int kThreads = 256;
 
@@ -70,41 +78,6 @@ constexpr int64_t kBackwardPartialFloats = int64_t{1} << 21;
 constexpr int64_t kMinBackwardBlocks = 256, kMaxBackwardBlocks = 1024;
 constexpr int64_t kSmemDwCols = 8192;  // dw accumulates in shared memory (32 KiB) up to this width
 constexpr int kReduceCols = 32, kReduceRows = 16;
-
-// V consecutive elements, aligned so that one pack is one (or, for 8 fp32, two) vector memory accesses.
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
-
-__device__ __forceinline__ float ToFloat(float v) { return v; }
-__device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T>
-__device__ __forceinline__ T FromFloat(float v);
-template <>
-__device__ __forceinline__ float FromFloat<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-// Elements i .. i+V-1 of p (i a multiple of V; p + i aligned to the pack).
-template <int V, typename T>
-__device__ __forceinline__ void LoadPack(const T* p, int64_t i, float (&out)[V]) {
-  const Pack<T, V> pk = *reinterpret_cast<const Pack<T, V>*>(p + i);
-#pragma unroll
-  for (int j = 0; j < V; ++j) out[j] = ToFloat(pk.v[j]);
-}
-
-template <int V, typename T>
-__device__ __forceinline__ void StorePack(T* p, int64_t i, const float (&in)[V]) {
-  Pack<T, V> pk;
-#pragma unroll
-  for (int j = 0; j < V; ++j) pk.v[j] = FromFloat<T>(in[j]);
-  *reinterpret_cast<Pack<T, V>*>(p + i) = pk;
-}
 
 // Σ v over the block (blockDim.x a multiple of 32, at most 1024; every thread calls it), the same value in
 // every thread. `red`: 32 floats of shared memory, free for the next call on return.
@@ -224,51 +197,6 @@ __global__ void RmsNormDwReduceKernel(const float* __restrict__ partial, int64_t
     for (int i = 0; i < kReduceRows; ++i) t += part[i][threadIdx.x];
     dw[c] = FromFloat<TW>(t);
   }
-}
-
-template <typename T>
-struct TypeTag {
-  using type = T;
-};
-
-template <typename F>
-void WithIoType(IoType t, F&& f) {
-  if (t == IoType::kBF16) {
-    f(TypeTag<__nv_bfloat16>{});
-  } else {
-    f(TypeTag<float>{});
-  }
-}
-
-template <typename F>
-void WithPackWidth(int v, F&& f) {
-  if (v == 8) {
-    f(std::integral_constant<int, 8>{});
-  } else if (v == 4) {
-    f(std::integral_constant<int, 4>{});
-  } else {
-    f(std::integral_constant<int, 1>{});
-  }
-}
-
-int ElementBytes(IoType t) { return t == IoType::kBF16 ? 2 : 4; }
-
-struct Operand {
-  const void* p;
-  IoType type;
-};
-
-// The widest pack (8, 4, else 1 element) that divides cols and to which every operand is aligned.
-template <int N>
-int PackWidth(int64_t cols, const Operand (&operands)[N]) {
-  for (int v : {8, 4}) {
-    bool ok = cols % v == 0;
-    for (const Operand& o : operands) {
-      ok = ok && reinterpret_cast<uintptr_t>(o.p) % static_cast<uintptr_t>(v * ElementBytes(o.type)) == 0;
-    }
-    if (ok) return v;
-  }
-  return 1;
 }
 
 // Threads per row block: one per pack, rounded up to whole warps, at most kMaxNormThreads.
