@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A/B of a kernels/ or model/ change on one GPU host, in one device call (same host, same run: the two MFU figures
+# compare). Two steps:
+#   tools/gpu_ab_mfu.sh prep BASE_REV   (build machine, needs git) snapshots BASE_REV's version of every kernels/ and
+#                                       model/ file the working tree changes into .ab-base/ (carry it with .deps)
+#   tools/gpu_ab_mfu.sh run             (GPU host) B = this tree: CUDA build, ctest -L cuda, bench_mfu (gpu_small,
+#                                       8 layers, 2 x 4,096 tokens), an ncu kernel profile (PROFILE=0 skips it);
+#                                       then A = the snapshot's files over the tree, bench_mfu rebuilt and rerun.
+# Logs go to $OUT (at most 8 files come back from a device call): summary.log, build.log, build_errors.log,
+# ctest.log, prof.log, kern.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+snap=.ab-base
+
+prep() {
+  local base=$1
+  rm -rf "$snap"
+  mkdir -p "$snap"
+  : >"$snap/files"
+  local f
+  for f in $(git diff --name-only "$base" -- kernels model); do
+    git cat-file -e "$base:$f" 2>/dev/null || continue
+    mkdir -p "$snap/$(dirname "$f")"
+    git show "$base:$f" >"$snap/$f"
+    echo "$f" >>"$snap/files"
+  done
+  echo "gpu_ab_mfu: $(wc -l <"$snap/files") file(s) of $base in $snap/ (carry it: [\".deps\", \"$snap\"])"
+}
+
+run() {
+  : "${OUT:?run on the GPU host with OUT set}"
+  [ -f "$snap/files" ] || { echo "gpu_ab_mfu: $snap/files missing: run 'prep BASE_REV' first and carry $snap" >&2; exit 2; }
+  local t0 s=$OUT/summary.log
+  t0=$(date +%s)
+  say() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$s"; }
+  nvidia-smi --query-gpu=name --format=csv,noheader | tee -a "$s"
+  # shellcheck source=tools/lib/gpu_configure.sh disable=SC1091
+  source tools/lib/gpu_configure.sh
+  m1rl_gpu_configure build-cuda >"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log" >>"$s"; exit 1; }
+  cmake --build build-cuda -j "$(nproc)" -- -k 0 >>"$OUT/build.log" 2>&1
+  say "build B rc=$?"
+  grep "^FAILED:" "$OUT/build.log" | cut -c1-200 | head -10 | tee -a "$s"
+  grep -B1 -A8 " error" "$OUT/build.log" | head -60 >"$OUT/build_errors.log"
+  (cd build-cuda && OMP_NUM_THREADS=2 timeout 150 ctest -L cuda --timeout 100 -j 4 --output-on-failure >"$OUT/ctest.log" 2>&1
+    echo "rc=$?" >>"$OUT/ctest.log")
+  grep -E "tests passed|\*\*\*|Failed|rc=" "$OUT/ctest.log" | tail -15 | tee -a "$s"
+  local mb=(build-cuda/tools/bench_mfu --config configs/gpu_small.yaml --set model.recompute_layers=false
+    --set model.lm_head_precision=bf16_fp32_out --set model.num_hidden_layers=8 --seq_lens 4096 --seqs 2)
+  timeout 90 "${mb[@]}" --iters 3 --gemm 8192 2>&1 | tail -3 | tee -a "$s"
+  say "B measured"
+  if [ "${PROFILE:-1}" = 1 ]; then
+    timeout 100 /usr/local/cuda/bin/ncu -c 1700 --csv --metrics gpu__time_duration.sum "${mb[@]}" --iters 1 \
+      --gemm 1024 >/tmp/ncu.csv 2>"$OUT/prof.log"
+    python3 tools/ncu_kernel_summary.py /tmp/ncu.csv >"$OUT/kern.txt" 2>&1
+    head -25 "$OUT/kern.txt" | cut -c1-170 | tee -a "$s"
+    say "profile done"
+  fi
+  local f
+  while read -r f; do cp "$snap/$f" "$f"; done <"$snap/files"
+  cmake --build build-cuda -j "$(nproc)" --target bench_mfu >>"$OUT/build.log" 2>&1
+  say "build A rc=$?"
+  timeout 90 "${mb[@]}" --iters 3 --gemm 8192 2>&1 | tail -1 | tee -a "$s"
+  say "A measured"
+}
+
+case "${1:-}" in
+  prep) prep "${2:?usage: tools/gpu_ab_mfu.sh prep BASE_REV}" ;;
+  run) run ;;
+  *) echo "usage: tools/gpu_ab_mfu.sh prep BASE_REV | run" >&2; exit 2 ;;
+esac
