@@ -118,8 +118,9 @@ struct ResidualNormOutput {
 // is one fused kernel each way (kernels/cuda/rms_norm.h): forward h bit-equal to the tensor ops' and normed
 // as RmsNorm(h) (gate as the tensor ops round it); backward, in fp32 with dh the gradient of `sum` (zero if
 // none) and dn that of the norm's input through RmsNorm and the gate, da = alpha·(dh + dn) and
-// db = beta·(dh + dn) each rounded once to a's dtype (db then cast to b's), dgate = dy·n·s(1−s) rounded once,
-// dw summed in a fixed order (bit-reproducible). Otherwise the tensor ops (CPU: exactly as ResidualRmsNorm).
+// db = beta·(dh + dn) each rounded once to a's dtype (db then cast to b's), dgate = dy·n·σ(1−σ) (σ the fp32
+// sigmoid) rounded once, dw summed in a fixed order (bit-reproducible). Otherwise the tensor ops (CPU:
+// exactly as ResidualRmsNorm).
 ResidualNormOutput ResidualRmsNormWithSum(const at::Tensor& a,  // [T, C]
                                           const at::Tensor& b,  // [T, C] or undefined
                                           double alpha, double beta,

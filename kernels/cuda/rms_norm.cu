@@ -214,18 +214,18 @@ struct NormBackwardParams {
   bool smem_acc;
 };
 
-// The upstream gradient of the norm's output n at packs c .. c+V-1 of row `row`: e = dy · s with
-// s = R_o(sigmoid(gate)) (e = dy without a gate); also s when `s_out` is set.
+// The upstream gradient of the norm's output n at packs c .. c+V-1 of row `row`: e = dy · R_o(σ) with
+// σ = sigmoid(gate) in fp32, also returned in `sig` (e = dy, sig untouched, without a gate).
 template <int V, typename TX, typename TW, typename TO>
 __device__ __forceinline__ void LoadNormGrad(const NormBackwardParams<TX, TW, TO>& p, int64_t row, int64_t c,
-                                             float (&e)[V], float (&s)[V]) {
+                                             float (&e)[V], float (&sig)[V]) {
   LoadPack<V>(p.dy + row * p.cols, c, e);
   if (p.gate == nullptr) return;
-  LoadPack<V>(p.gate + row * p.cols, c, s);
+  LoadPack<V>(p.gate + row * p.cols, c, sig);
 #pragma unroll
   for (int j = 0; j < V; ++j) {
-    s[j] = Round(Sigmoid(s[j]), kIoTypeOf<TO>);
-    e[j] *= s[j];
+    sig[j] = Sigmoid(sig[j]);
+    e[j] *= Round(sig[j], kIoTypeOf<TO>);
   }
 }
 
@@ -283,7 +283,8 @@ __global__ void __launch_bounds__(kMaxNormThreads) RmsNormBackwardKernel(NormBac
         StorePack<V>(p.db + row * cols, c, bv);
       }
       if (p.dgate != nullptr) {
-        // dgate = dy · n · s(1 − s), n = R_o(xhat · w) as the forward rounded it (dy = e / s is reloaded).
+        // dgate = dy · n · σ(1 − σ), n = R_o(xhat · w) as the forward rounded it (dy reloaded: e = dy ·
+        // R_o(σ)).
         float dv[V];
         LoadPack<V>(p.dy + row * cols, c, dv);
 #pragma unroll

@@ -42,20 +42,19 @@ cudaError_t ResidualRmsNorm(const ResidualRmsNormArgs& args, cudaStream_t stream
 
 // The training RMSNorm (ops::RmsNorm on CUDA) and the training residual + RMSNorm (+ gate)
 // (ops::ResidualRmsNormWithSum on CUDA), forward and backward. All arrays contiguous [rows, cols] (rstd
-// [rows], w / dw [cols]); fp32 math. Per row r, as the tensor composite rounds it (R_x, R_o: rounding to
-// x_type, out_type):
-//   u    = b ? R_x(R_x(x·alpha) + R_x(b·beta)) : x     (the norm's input: the residual sum, b in x_type, as
-//                                                       the decode kernel's ResidualRmsNorm; stored to h if
-//                                                       set)
+// [rows], w / dw [cols]); fp32 math. Per row, as the tensor composite rounds it (R_x, R_o: rounding to
+// x_type, out_type), the norm's input u is the residual sum (b in x_type; the decode kernel's arithmetic,
+// stored to h when set) or x:
+//   u    = b ? R_x(R_x(x·alpha) + R_x(b·beta)) : x
 //   rstd = rsqrt(Σ u² · (1/cols) + eps),  n = R_o((u · rstd) · w)
-//   out  = gate ? R_o(R_o(sigmoid(gate)) · n) : n     (the decode kernel's gate arithmetic)
-// Backward, given the norm's input u as `x` (the forward's h when it had b), xhat = u · rstd,
-// s = R_o(sigmoid(gate)) (1 without a gate), e = dy · s and g = e · w:
-//   t     = rstd · (g − xhat · Σ(g · xhat) · (1/cols)) + dh          (fp32; dh = 0 when null)
-//   dx    = R_x(dx_scale · t),  db = R_x(db_scale · t)                (each rounded once)
-//   dgate = R_o(dy · n · s · (1 − s))
-//   dw    = R_w(Σ_r e · xhat): per-block partial sums over a fixed row partition, then a fixed-order sum over
-//           the blocks (no atomics: bit-reproducible run to run).
+//   out  = gate ? R_o(R_o(sigmoid(gate)) · n) : n          (the decode kernel's gate arithmetic)
+// Backward, given u as `x` (the forward's h when it had b), with xhat = u · rstd, σ = sigmoid(gate) in fp32,
+// e = dy · R_o(σ) (e = dy without a gate) and g = e · w:
+//   t     = rstd · (g − xhat · Σ(g · xhat) · (1/cols)) + dh     (fp32; dh = 0 when null)
+//   dx    = R_x(dx_scale · t),  db = R_x(db_scale · t)           (each rounded once)
+//   dgate = R_o(dy · n · σ · (1 − σ))                            (σ unrounded: R_o(σ) near 1 loses 1 − σ)
+//   dw    = R_w(Σ_rows e · xhat): per-block partial sums over a fixed row partition, then a fixed-order sum
+//           over the blocks (no atomics: bit-reproducible run to run).
 // Loads are vectorised (8 or 4 elements) when cols and every pointer allow it, scalar otherwise.
 struct RmsNormForwardArgs {
   int64_t rows = 0, cols = 0;
