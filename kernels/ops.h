@@ -116,9 +116,9 @@ struct ResidualNormOutput {
 // ResidualRmsNorm that also returns the residual sum h, both differentiable in a, b, w and gate (the training
 // step's residual sites). With bf16/fp32 CUDA a, b, w, gate (gate in out_dtype) and a bf16/fp32 out_dtype it
 // is one fused kernel each way (kernels/cuda/rms_norm.h): forward h bit-equal to the tensor ops' and normed
-// as RmsNorm(h) (gate as the decode kernel rounds it); backward, in fp32 with dh the gradient of `sum` (zero if
-// none) and dn that of the norm's input through RmsNorm and the gate, da = alpha·(dh + dn) and
-// db = beta·(dh + dn) each rounded once to a's dtype (db then cast to b's), dgate = dy·n·σ(1−σ) (σ the fp32
+// as RmsNorm(h) (gate as the decode kernel rounds it); backward, in fp32 with dh the gradient of `sum` (zero
+// if none) and dn that of the norm's input through RmsNorm and the gate, da = alpha·(dh + dn) and db =
+// beta·(dh + dn) each rounded once to a's dtype (db then cast to b's), dgate = dy·n·σ(1−σ) (σ the fp32
 // sigmoid) rounded once, dw summed in a fixed order (bit-reproducible). Otherwise the tensor ops (CPU:
 // exactly as ResidualRmsNorm).
 ResidualNormOutput ResidualRmsNormWithSum(const at::Tensor& a,  // [T, C]
