@@ -440,55 +440,90 @@ namespace {
 
 bool IsNormIo(at::ScalarType t) { return t == at::kBFloat16 || t == at::kFloat; }
 
-// The norm of contiguous x [rows, cols] with contiguous w [cols]: {y [rows, cols] out_dtype, rstd [rows]
-// fp32}.
-std::pair<at::Tensor, at::Tensor> RmsNormRows(const at::Tensor& x, const at::Tensor& w, double eps,
-                                              at::ScalarType out_dtype) {
+// The forward of contiguous x [rows, cols] (a, in the residual form), optional contiguous b and gate
+// [rows, cols] (undefined: none; b in x's dtype, gate in out_dtype) and contiguous w [cols]: y [rows, cols]
+// out_dtype, h (the residual sum, x's dtype; undefined without b) and rstd [rows] fp32.
+struct NormRows {
+  at::Tensor y, h, rstd;
+};
+
+NormRows NormForwardRows(const at::Tensor& x, const at::Tensor& b, double alpha, double beta,
+                         const at::Tensor& w, double eps, const at::Tensor& gate, at::ScalarType out_dtype) {
   const int64_t rows = x.size(0), cols = x.size(1);
-  at::Tensor y = at::empty({rows, cols}, x.options().dtype(out_dtype));
-  at::Tensor rstd = at::empty({rows}, x.options().dtype(at::kFloat));
+  NormRows r;
+  r.y = at::empty({rows, cols}, x.options().dtype(out_dtype));
+  r.rstd = at::empty({rows}, x.options().dtype(at::kFloat));
   cuda::RmsNormForwardArgs a;
   a.rows = rows;
   a.cols = cols;
   a.x = x.data_ptr();
   a.x_type = ToIoType(x.scalar_type());
+  if (b.defined()) {
+    r.h = at::empty({rows, cols}, x.options());
+    a.b = b.data_ptr();
+    a.alpha = static_cast<float>(alpha);
+    a.beta = static_cast<float>(beta);
+    a.h = r.h.data_ptr();
+  }
   a.w = w.data_ptr();
   a.w_type = ToIoType(w.scalar_type());
   a.eps = static_cast<float>(eps);
-  a.out = y.data_ptr();
+  a.gate = gate.defined() ? gate.data_ptr() : nullptr;
+  a.out = r.y.data_ptr();
   a.out_type = ToIoType(out_dtype);
-  a.rstd = rstd.data_ptr<float>();
+  a.rstd = r.rstd.data_ptr<float>();
   M1RL_CUDA_CHECK(cuda::RmsNormForward(a, c10::cuda::getCurrentCUDAStream()));
-  return {y, rstd};
+  return r;
 }
 
-// Autograd over RmsNormRows: saves x, w and rstd; dx in x's dtype, dw (when needed) in w's dtype.
-class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
+// Autograd over NormForwardRows, the plain RMSNorm being the case without b and gate (autograd functions
+// take no undefined inputs: absent b / gate are empty placeholders, flagged by has_b / has_gate). Returns
+// {y, h}, h an empty non-differentiable placeholder without b. Saves the norm's input (h, else x), w, rstd
+// and the gate. Backward (one kernel plus dw's fixed-order reduction): dx in x's dtype and db in b's (x's),
+// scaled by alpha and beta and rounded once; dgate in out_dtype; dw in w's dtype.
+class ResidualNormFunction : public torch::autograd::Function<ResidualNormFunction> {
  public:
   // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, double eps,
-                            int64_t out_dtype) {
-    auto [y, rstd] = RmsNormRows(x, w, eps, static_cast<at::ScalarType>(out_dtype));
-    ctx->save_for_backward({x, w, rstd});
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& b,
+                               const at::Tensor& w, const at::Tensor& gate, double alpha, double beta,
+                               double eps, int64_t out_dtype, bool has_b, bool has_gate) {
+    const NormRows r =
+        NormForwardRows(x, has_b ? b : at::Tensor(), alpha, beta, w, eps, has_gate ? gate : at::Tensor(),
+                        static_cast<at::ScalarType>(out_dtype));
+    ctx->save_for_backward({has_b ? r.h : x, w, r.rstd, gate});
     ctx->saved_data["out_dtype"] = out_dtype;
-    return y;
+    ctx->saved_data["alpha"] = alpha;
+    ctx->saved_data["beta"] = beta;
+    ctx->saved_data["has_b"] = has_b;
+    ctx->saved_data["has_gate"] = has_gate;
+    if (has_b) return {r.y, r.h};
+    at::Tensor none = at::empty({0}, x.options());
+    ctx->mark_non_differentiable({none});
+    return {r.y, none};
   }
 
   // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    const bool has_b = ctx->saved_data["has_b"].toBool(), has_gate = ctx->saved_data["has_gate"].toBool();
+    const bool with_dh = has_b && grads[1].defined();
+    variable_list out(10);
+    if (!grads[0].defined() && !with_dh) return out;
     auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &w = saved[1], &rstd = saved[2];
+    const at::Tensor &x = saved[0], &w = saved[1], &rstd = saved[2], &gate = saved[3];
     const auto out_dtype = static_cast<at::ScalarType>(ctx->saved_data["out_dtype"].toInt());
     c10::cuda::CUDAGuard guard(x.device());
     const int64_t rows = x.size(0), cols = x.size(1);
-    const at::Tensor dy = grads[0].to(out_dtype).contiguous();
-    at::Tensor dx = at::empty({rows, cols}, x.options());
-    at::Tensor dw, partial;
-    if (ctx->needs_input_grad(1)) {
-      dw = at::empty({cols}, w.options());
+    const at::Tensor dy = grads[0].defined() ? grads[0].to(out_dtype).contiguous()
+                                             : at::zeros({rows, cols}, x.options().dtype(out_dtype));
+    const at::Tensor dh = with_dh ? grads[1].to(x.scalar_type()).contiguous() : at::Tensor();
+    out[0] = at::empty({rows, cols}, x.options());
+    if (has_b && ctx->needs_input_grad(1)) out[1] = at::empty({rows, cols}, x.options());
+    at::Tensor partial;
+    if (ctx->needs_input_grad(2)) {
+      out[2] = at::empty({cols}, w.options());
       partial = at::empty({cuda::RmsNormBackwardBlocks(rows, cols), cols}, x.options().dtype(at::kFloat));
     }
+    if (has_gate && ctx->needs_input_grad(3)) out[3] = at::empty({rows, cols}, x.options().dtype(out_dtype));
     cuda::RmsNormBackwardArgs a;
     a.rows = rows;
     a.cols = cols;
@@ -499,13 +534,36 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     a.w = w.data_ptr();
     a.w_type = ToIoType(w.scalar_type());
     a.rstd = rstd.data_ptr<float>();
-    a.dx = dx.data_ptr();
-    a.dw = dw.defined() ? dw.data_ptr() : nullptr;
+    a.gate = has_gate ? gate.data_ptr() : nullptr;
+    a.dh = with_dh ? dh.data_ptr() : nullptr;
+    a.dx = out[0].data_ptr();
+    a.dx_scale = has_b ? static_cast<float>(ctx->saved_data["alpha"].toDouble()) : 1.f;
+    a.db = out[1].defined() ? out[1].data_ptr() : nullptr;
+    a.db_scale = static_cast<float>(ctx->saved_data["beta"].toDouble());
+    a.dgate = out[3].defined() ? out[3].data_ptr() : nullptr;
+    a.dw = out[2].defined() ? out[2].data_ptr() : nullptr;
     a.dw_partial = partial.defined() ? partial.data_ptr<float>() : nullptr;
     M1RL_CUDA_CHECK(cuda::RmsNormBackward(a, c10::cuda::getCurrentCUDAStream()));
-    return {dx, dw, at::Tensor(), at::Tensor()};
+    return out;
   }
 };
+
+// The fused forward of rows (x, b, gate contiguous [rows, cols], b in x's dtype; undefined b / gate: none),
+// through ResidualNormFunction when a gradient is needed: {y, h (undefined without b)}.
+std::pair<at::Tensor, at::Tensor> NormRowsMaybeGrad(const at::Tensor& x, const at::Tensor& b, double alpha,
+                                                    double beta, const at::Tensor& w, double eps,
+                                                    const at::Tensor& gate, at::ScalarType out_dtype) {
+  auto needs = [](const at::Tensor& t) { return t.defined() && t.requires_grad(); };
+  if (!at::GradMode::is_enabled() || !(needs(x) || needs(b) || needs(w) || needs(gate))) {
+    const NormRows r = NormForwardRows(x, b, alpha, beta, w, eps, gate, out_dtype);
+    return {r.y, r.h};
+  }
+  const at::Tensor none = at::empty({0}, x.options());
+  auto outs =
+      ResidualNormFunction::apply(x, b.defined() ? b : none, w, gate.defined() ? gate : none, alpha, beta,
+                                  eps, static_cast<int64_t>(out_dtype), b.defined(), gate.defined());
+  return {outs[0], b.defined() ? outs[1] : at::Tensor()};
+}
 
 }  // namespace
 
@@ -520,10 +578,8 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::Sca
   TORCH_CHECK(IsNormIo(out_dtype), "rms norm: out_dtype must be bf16 or fp32, got ", out_dtype);
   c10::cuda::CUDAGuard guard(x.device());
   const at::Tensor rows = x.reshape({x.numel() / cols, cols}).contiguous();
-  const at::Tensor wc = w.contiguous();
-  const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad());
-  const at::Tensor y = grad ? RmsNormFunction::apply(rows, wc, eps, static_cast<int64_t>(out_dtype))
-                            : RmsNormRows(rows, wc, eps, out_dtype).first;
+  const at::Tensor y =
+      NormRowsMaybeGrad(rows, at::Tensor(), 1.0, 1.0, w.contiguous(), eps, at::Tensor(), out_dtype).first;
   return y.view(x.sizes());
 }
 
@@ -588,6 +644,33 @@ at::Tensor SwiGlu(const at::Tensor& h) {
   std::vector<int64_t> sizes = h.sizes().vec();
   sizes.back() = cols / 2;
   return act.view(sizes);
+}
+
+std::pair<at::Tensor, at::Tensor> ResidualRmsNormWithSum(const at::Tensor& a, const at::Tensor& b,
+                                                         double alpha, double beta, const at::Tensor& w,
+                                                         double eps, const at::Tensor& gate,
+                                                         at::ScalarType out_dtype) {
+  TORCH_CHECK(a.is_cuda() && a.dim() == 2 && a.size(1) > 0 && IsNormIo(a.scalar_type()),
+              "residual rms norm: a must be a bf16 or fp32 CUDA tensor [T, C] with C > 0, got ", a.sizes(),
+              " ", a.scalar_type(), " on ", a.device());
+  auto operand = [&a](const at::Tensor& t, const char* name) {
+    TORCH_CHECK(t.sizes() == a.sizes() && t.device() == a.device() && IsNormIo(t.scalar_type()),
+                "residual rms norm: ", name, " must be bf16 or fp32 [", a.size(0), ", ", a.size(1), "] on ",
+                a.device(), ", got ", t.sizes(), " ", t.scalar_type(), " on ", t.device());
+    return t.contiguous();
+  };
+  TORCH_CHECK(w.dim() == 1 && w.size(0) == a.size(1) && w.device() == a.device() && IsNormIo(w.scalar_type()),
+              "residual rms norm: w must be [", a.size(1), "] bf16 or fp32 on ", a.device(), ", got ",
+              w.sizes(), " ", w.scalar_type(), " on ", w.device());
+  TORCH_CHECK(IsNormIo(out_dtype), "residual rms norm: out_dtype must be bf16 or fp32, got ", out_dtype);
+  TORCH_CHECK(!gate.defined() || gate.scalar_type() == out_dtype, "residual rms norm: gate must be ",
+              out_dtype, ", got ", gate.defined() ? gate.scalar_type() : out_dtype);
+  c10::cuda::CUDAGuard guard(a.device());
+  // b joins in a's dtype, as the tensor ops' b.to(a.dtype) (whose backward casts db back).
+  const at::Tensor bb = b.defined() ? operand(b.to(a.scalar_type()), "b") : at::Tensor();
+  const at::Tensor g = gate.defined() ? operand(gate, "gate") : at::Tensor();
+  auto [y, h] = NormRowsMaybeGrad(operand(a, "a"), bb, alpha, beta, w.contiguous(), eps, g, out_dtype);
+  return {y, b.defined() ? h : a};
 }
 
 at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,

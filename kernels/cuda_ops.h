@@ -85,6 +85,16 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::Sca
 // fused backward kernel (saves h).
 at::Tensor SwiGlu(const at::Tensor& h);
 
+// Differentiable fused residual + RMSNorm (+ sigmoid gate) (contract in kernels/ops.h,
+// ops::ResidualRmsNormWithSum): a [T, C], b [T, C] or undefined (cast to a's dtype first), gate [T, C] in
+// out_dtype or undefined, w [C]; bf16 or fp32 on one CUDA device. Returns {normed [T, C] out_dtype, sum [T,
+// C] in a's dtype (a itself when b is undefined)}. Without grad the same forward kernel runs outside
+// autograd.
+std::pair<at::Tensor, at::Tensor> ResidualRmsNormWithSum(const at::Tensor& a, const at::Tensor& b,
+                                                         double alpha, double beta, const at::Tensor& w,
+                                                         double eps, const at::Tensor& gate,
+                                                         at::ScalarType out_dtype);
+
 // Fused residual + RMSNorm (+ sigmoid gate), not differentiable (contract in kernels/ops.h,
 // ops::ResidualRmsNorm). a, b, gate, w: bf16 or fp32 CUDA tensors with contiguous rows; b, gate may be
 // undefined. Returns [T, C] in out_dtype (bf16 or fp32).

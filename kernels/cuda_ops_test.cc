@@ -625,5 +625,189 @@ TEST(CudaOpsTest, FusedSwiGluUnalignedAndStridedInputsMatchFloat64) {
   ExpectSwiGluMatchesFloat64(strided, dact32, SwiGluOnDevice(strided, dact32), "strided");
 }
 
+// ---- ops::ResidualRmsNormWithSum on CUDA ------------------------------------------------------------------
+
+// Value `v` with the derivative of `x` (straight-through): the float64 reference takes the values the kernel
+// rounds to (h, R_o(σ), n = R_o(xhat·w)) but the exact formula's derivatives.
+at::Tensor Through(const at::Tensor& x, const at::Tensor& v) { return x + (v - x).detach(); }
+
+at::Tensor RoundedTo(const at::Tensor& x, at::ScalarType t) { return x.detach().to(t).to(at::kDouble); }
+
+struct ResidualNormGrads {
+  at::Tensor y, h, da, db, dw, dgate;
+};
+
+// The float64 formula differentiated by autograd on the CPU: h = a·alpha + b·beta (value: `h_value`, the
+// device's h), n = h·rstd·w, y = sigmoid(gate)·n (σ and n with their out_dtype roundings as values), given
+// the upstream gradients dy of y and dh of h (undefined: none).
+ResidualNormGrads ResidualNormFloat64(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,
+                                      const at::Tensor& w, double eps, const at::Tensor& gate,
+                                      at::ScalarType out, const at::Tensor& h_value, const at::Tensor& dy,
+                                      const at::Tensor& dh) {
+  auto leaf = [](const at::Tensor& t) { return t.to(at::kCPU, at::kDouble).detach().requires_grad_(); };
+  const at::Tensor ad = leaf(a), bd = leaf(b), wd = leaf(w);
+  const at::Tensor gd = gate.defined() ? leaf(gate) : at::Tensor();
+  const at::Tensor h = Through(ad * alpha + bd * beta, h_value.to(at::kCPU, at::kDouble));
+  const at::Tensor rstd = (h * h).mean({-1}, /*keepdim=*/true).add(eps).rsqrt();
+  const at::Tensor n = h * rstd * wd;
+  at::Tensor y = n;
+  if (gd.defined()) {
+    const at::Tensor s = gd.sigmoid();
+    y = Through(s, RoundedTo(s, out)) * Through(n, RoundedTo(n, out));
+  }
+  std::vector<at::Tensor> inputs = {ad, bd, wd};
+  if (gd.defined()) inputs.push_back(gd);
+  std::vector<at::Tensor> outs = {y}, grads = {dy.to(at::kCPU, at::kDouble)};
+  if (dh.defined()) {
+    outs.push_back(h);
+    grads.push_back(dh.to(at::kCPU, at::kDouble));
+  }
+  auto g = torch::autograd::grad(outs, inputs, grads);
+  return {y.detach(), h.detach(), g[0], g[1], g[2], gd.defined() ? g[3] : at::Tensor()};
+}
+
+// The device op (ops::ResidualRmsNormWithSum, every input requiring grad) and its autograd gradients.
+ResidualNormGrads ResidualNormOnDevice(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,
+                                       const at::Tensor& w, double eps, const at::Tensor& gate,
+                                       at::ScalarType out, const at::Tensor& dy, const at::Tensor& dh) {
+  const at::Tensor ag = a.detach().requires_grad_(), bg = b.detach().requires_grad_(),
+                   wg = w.detach().requires_grad_();
+  const at::Tensor gg = gate.defined() ? gate.detach().requires_grad_() : at::Tensor();
+  const ops::ResidualNormOutput r = ops::ResidualRmsNormWithSum(ag, bg, alpha, beta, wg, eps, gg, out);
+  std::vector<at::Tensor> inputs = {ag, bg, wg};
+  if (gg.defined()) inputs.push_back(gg);
+  std::vector<at::Tensor> outs = {r.normed}, grads = {dy};
+  if (dh.defined()) {
+    outs.push_back(r.sum);
+    grads.push_back(dh);
+  }
+  auto g = torch::autograd::grad(outs, inputs, grads);
+  return {r.normed.detach(), r.sum.detach(), g[0], g[1], g[2], gg.defined() ? g[3] : at::Tensor()};
+}
+
+// Forward and gradients vs the float64 formula, bf16 (w fp32) and fp32, with and without gate and dh:
+//  - h bit-equal to the tensor ops a·alpha + b·beta on the device, and (no gate) y bit-equal to ops::RmsNorm
+//    of that h without grad (the same norm kernel);
+//  - y within one rounding to out_dtype (two with a gate: n and σ are rounded before the product) plus 1e-6
+//    of max |y|;
+//  - da, db within one rounding plus 1e-5 · |alpha|, |beta| · max |rstd·e·w| (the fp32 terms of dn);
+//  - dw within one rounding plus 1e-5 of its column's Σ|e·xhat|; dgate within two roundings (σ(1 − σ) and
+//    the product in fp32, n rounded as the forward's) plus 1e-5 of max |dy·n·σ(1 − σ)|.
+// Shapes: one row, packs of 4 (96 columns fp32: of 8 for bf16), several rows per backward block (513 x 1024),
+// the scalar path (4099).
+TEST(CudaOpsTest, FusedResidualRmsNormWithSumMatchesFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  const std::vector<std::vector<int64_t>> shapes = {{1, 1024}, {37, 96}, {513, 1024}, {33, 4099}};
+  constexpr double kEps = 1e-6, kAlpha = 0.75, kBeta = 1.5;
+  for (const auto& shape : shapes) {
+    for (const at::ScalarType dt : {at::kBFloat16, at::kFloat}) {
+      for (const bool with_gate : {false, true}) {
+        for (const bool with_dh : {false, true}) {
+          const std::string name =
+              ShapeName(shape, dt, at::kFloat, dt) + (with_gate ? " gate" : "") + (with_dh ? " dh" : "");
+          SCOPED_TRACE(name);
+          const int64_t rows = shape[0], cols = shape[1];
+          at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cols * 131 + rows));
+          const at::Tensor a = (Normal(shape, gen) * 2).to(at::kCUDA, dt);
+          const at::Tensor b = (Normal(shape, gen) * 3).to(at::kCUDA, dt);
+          const at::Tensor w = (Normal({cols}, gen) * 0.5 + 1).to(at::kCUDA, at::kFloat);
+          const at::Tensor gate = with_gate ? (Normal(shape, gen) * 2).to(at::kCUDA, dt) : at::Tensor();
+          const at::Tensor dy = Normal(shape, gen).to(at::kCUDA, dt);
+          const at::Tensor dh = with_dh ? Normal(shape, gen).to(at::kCUDA, dt) : at::Tensor();
+          const ResidualNormGrads got = ResidualNormOnDevice(a, b, kAlpha, kBeta, w, kEps, gate, dt, dy, dh);
+          {
+            at::NoGradGuard no_grad;
+            const at::Tensor h_ops = a * kAlpha + b * kBeta;
+            EXPECT_TRUE(at::equal(got.h, h_ops));
+            if (!with_gate) {
+              EXPECT_TRUE(at::equal(got.y, ops::RmsNorm(h_ops, w, kEps, dt)));
+            }
+          }
+          const ResidualNormGrads ref =
+              ResidualNormFloat64(a, b, kAlpha, kBeta, w, kEps, gate, dt, got.h, dy, dh);
+          const double ulp = RoundingBound(dt);
+          const double y_scale = ref.y.abs().max().item<double>();
+          const at::Tensor y_abs = (with_gate ? ref.y.abs() * ulp : at::zeros_like(ref.y)) + 1e-6 * y_scale;
+          ExpectWithin(got.y, ref.y, dt, y_abs, name + " y");
+          // The terms of dn: rstd · e · w, e = dy · R_o(σ).
+          const at::Tensor hd = got.h.to(at::kCPU, at::kDouble), wd = w.to(at::kCPU, at::kDouble);
+          const at::Tensor rstd = (hd * hd).mean({-1}, true).add(kEps).rsqrt();
+          at::Tensor e = dy.to(at::kCPU, at::kDouble);
+          if (with_gate) e = e * RoundedTo(gate.to(at::kCPU, at::kDouble).sigmoid(), dt);
+          const double dn_scale = (rstd * e * wd).abs().max().item<double>();
+          ExpectWithin(got.da, ref.da, dt, at::scalar_tensor(1e-5 * kAlpha * dn_scale, at::kDouble),
+                       name + " da");
+          ExpectWithin(got.db, ref.db, dt, at::scalar_tensor(1e-5 * kBeta * dn_scale, at::kDouble),
+                       name + " db");
+          ExpectWithin(got.dw, ref.dw, at::kFloat, (e * hd * rstd).abs().sum(0) * 1e-5, name + " dw");
+          if (with_gate) {
+            const at::Tensor s = gate.to(at::kCPU, at::kDouble).sigmoid();
+            const at::Tensor n = RoundedTo(hd * rstd * wd, dt);
+            const double g_scale =
+                (dy.to(at::kCPU, at::kDouble) * n * s * (1 - s)).abs().max().item<double>();
+            ExpectWithin(got.dgate, ref.dgate, dt, ref.dgate.abs() * ulp + 1e-5 * g_scale, name + " dgate");
+          }
+        }
+      }
+    }
+  }
+}
+
+// Two backward runs (gate, dh, 4097 rows: four or five per backward block) give bit-identical gradients.
+TEST(CudaOpsTest, FusedResidualRmsNormWithSumBackwardIsDeterministic) {
+  SKIP_WITHOUT_DEVICE();
+  at::Generator gen = at::detail::createCPUGenerator(13);
+  const std::vector<int64_t> shape = {4097, 1024};
+  const at::Tensor a = Normal(shape, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor b = Normal(shape, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor w = Normal({1024}, gen).to(at::kCUDA, at::kFloat);
+  const at::Tensor gate = Normal(shape, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor dy = Normal(shape, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor dh = Normal(shape, gen).to(at::kCUDA, at::kBFloat16);
+  const ResidualNormGrads x = ResidualNormOnDevice(a, b, 0.5, 2.0, w, 1e-6, gate, at::kBFloat16, dy, dh);
+  const ResidualNormGrads y = ResidualNormOnDevice(a, b, 0.5, 2.0, w, 1e-6, gate, at::kBFloat16, dy, dh);
+  for (const auto& [p, q] : {std::pair{x.y, y.y}, std::pair{x.h, y.h}, std::pair{x.da, y.da},
+                             std::pair{x.db, y.db}, std::pair{x.dw, y.dw}, std::pair{x.dgate, y.dgate}}) {
+    EXPECT_TRUE(at::equal(p, q));
+  }
+}
+
+// Dispatch: without grad ops::ResidualRmsNorm is the decode kernel (cuda_ops::ResidualRmsNorm), bit for bit,
+// strided rows and an fp32 residual included; with grad it is ResidualRmsNormWithSum's normed output. Without
+// b the sum is a itself and the norm is ops::RmsNorm's, gradients included (the same kernels).
+TEST(CudaOpsTest, ResidualRmsNormDispatch) {
+  SKIP_WITHOUT_DEVICE();
+  at::Generator gen = at::detail::createCPUGenerator(17);
+  const at::Tensor wide = Normal({48, 1536}, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor a = wide.narrow(1, 512, 512);  // row stride 1536
+  const at::Tensor b = (Normal({48, 512}, gen) * 3).to(at::kCUDA, at::kFloat);
+  const at::Tensor gate = Normal({48, 512}, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor w = (Normal({512}, gen) + 1).to(at::kCUDA, at::kFloat);
+  for (const bool with_gate : {false, true}) {
+    const at::Tensor g = with_gate ? gate : at::Tensor();
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(ops::ResidualRmsNorm(a, b, 0.5, 1.25, w, 1e-6, g, at::kBFloat16),
+                          ResidualRmsNorm(a, b, 0.5, 1.25, w, 1e-6, g, at::kBFloat16)))
+        << "gate " << with_gate;
+  }
+  const at::Tensor wg = w.detach().requires_grad_();
+  const at::Tensor with_grad = ops::ResidualRmsNorm(a, b, 0.5, 1.25, wg, 1e-6, gate, at::kBFloat16);
+  EXPECT_TRUE(with_grad.requires_grad());
+  EXPECT_TRUE(at::equal(with_grad.detach(),
+                        ops::ResidualRmsNormWithSum(a, b, 0.5, 1.25, w, 1e-6, gate, at::kBFloat16).normed));
+
+  const at::Tensor x = Normal({37, 96}, gen).to(at::kCUDA, at::kBFloat16).requires_grad_();
+  const at::Tensor dy = Normal({37, 96}, gen).to(at::kCUDA, at::kBFloat16);
+  const ops::ResidualNormOutput r =
+      ops::ResidualRmsNormWithSum(x, at::Tensor(), 2.0, 3.0, wg, 1e-6, at::Tensor(), at::kBFloat16);
+  EXPECT_TRUE(r.sum.is_same(x));
+  const at::Tensor plain = ops::RmsNorm(x, wg, 1e-6, at::kBFloat16);
+  EXPECT_TRUE(at::equal(r.normed, plain));
+  auto g1 = torch::autograd::grad({r.normed}, {x, wg}, {dy});
+  auto g2 = torch::autograd::grad({plain}, {x, wg}, {dy});
+  EXPECT_TRUE(at::equal(g1[0], g2[0]));
+  EXPECT_TRUE(at::equal(g1[1], g2[1]));
+}
+
 }  // namespace
 }  // namespace m1rl::cuda_ops

@@ -260,24 +260,61 @@ at::Tensor SwiGlu(const at::Tensor& h) {
   return at::silu(h.narrow(-1, 0, inter)) * h.narrow(-1, inter, inter);
 }
 
+namespace {
+
+// bf16 or fp32 (or undefined).
+bool IsNormIo(const at::Tensor& t) {
+  return !t.defined() || t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kFloat;
+}
+
+// The operands the fused CUDA residual norm takes: a [T, C] and b, w, gate as bf16/fp32 CUDA tensors, the
+// gate (if any) in out_dtype.
+[[maybe_unused]] bool FusedResidualNorm(const at::Tensor& a, const at::Tensor& b, const at::Tensor& w,
+                                        const at::Tensor& gate, at::ScalarType out_dtype) {
+  return a.is_cuda() && a.dim() == 2 && IsNormIo(a) && IsNormIo(b) && IsNormIo(w) && IsNormIo(gate) &&
+         (out_dtype == at::kBFloat16 || out_dtype == at::kFloat) &&
+         (!gate.defined() || gate.scalar_type() == out_dtype);
+}
+
+// The tensor ops of ResidualRmsNorm.
+ResidualNormOutput ResidualRmsNormComposite(const at::Tensor& a, const at::Tensor& b, double alpha,
+                                            double beta, const at::Tensor& w, double eps,
+                                            const at::Tensor& gate, at::ScalarType out_dtype) {
+  const at::Tensor h = b.defined() ? a * alpha + b.to(a.scalar_type()) * beta : a;
+  const at::Tensor y = RmsNorm(h, w, eps, out_dtype);
+  return {gate.defined() ? gate.sigmoid() * y : y, h};
+}
+
+}  // namespace
+
 at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,
                            const at::Tensor& w, double eps, const at::Tensor& gate,
                            at::ScalarType out_dtype) {
 #ifdef M1RL_WITH_CUDA_OPS
-  auto io = [](const at::Tensor& t) {
-    return !t.defined() || t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kFloat;
-  };
   const bool grad = at::GradMode::is_enabled() &&
                     (a.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()) ||
                      (gate.defined() && gate.requires_grad()));
-  if (a.is_cuda() && a.dim() == 2 && !grad && io(a) && io(b) && io(w) && io(gate) &&
+  if (a.is_cuda() && a.dim() == 2 && !grad && IsNormIo(a) && IsNormIo(b) && IsNormIo(w) && IsNormIo(gate) &&
       (out_dtype == at::kBFloat16 || out_dtype == at::kFloat)) {
     return cuda_ops::ResidualRmsNorm(a, b, alpha, beta, w, eps, gate, out_dtype);
   }
+  if (grad && FusedResidualNorm(a, b, w, gate, out_dtype)) {
+    return cuda_ops::ResidualRmsNormWithSum(a, b, alpha, beta, w, eps, gate, out_dtype).first;
+  }
 #endif
-  const at::Tensor h = b.defined() ? a * alpha + b.to(a.scalar_type()) * beta : a;
-  const at::Tensor y = RmsNorm(h, w, eps, out_dtype);
-  return gate.defined() ? gate.sigmoid() * y : y;
+  return ResidualRmsNormComposite(a, b, alpha, beta, w, eps, gate, out_dtype).normed;
+}
+
+ResidualNormOutput ResidualRmsNormWithSum(const at::Tensor& a, const at::Tensor& b, double alpha, double beta,
+                                          const at::Tensor& w, double eps, const at::Tensor& gate,
+                                          at::ScalarType out_dtype) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (FusedResidualNorm(a, b, w, gate, out_dtype)) {
+    auto [normed, sum] = cuda_ops::ResidualRmsNormWithSum(a, b, alpha, beta, w, eps, gate, out_dtype);
+    return {normed, sum};
+  }
+#endif
+  return ResidualRmsNormComposite(a, b, alpha, beta, w, eps, gate, out_dtype);
 }
 
 void KvCacheAppend(const at::Tensor& k_new, const at::Tensor& v_new, at::Tensor& k_cache, at::Tensor& v_cache,

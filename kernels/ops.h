@@ -100,13 +100,13 @@ at::Tensor RmsNorm(const at::Tensor& x,  // [..., C]
 // REQUIRES: h [..., 2I]. Returns [..., I].
 at::Tensor SwiGlu(const at::Tensor& h);  // [..., 2I]
 
-// The decode step's fused residual + RMSNorm (+ sigmoid gate):
+// Fused residual + RMSNorm (+ sigmoid gate):
 //   h   = b.defined() ? a·alpha + b.to(a.dtype)·beta : a          (each op in a's dtype, as tensor ops)
 //   out = RmsNorm(h, w, eps, out_dtype), times gate.sigmoid() when gate is defined (gate dtype = out_dtype)
-// Not differentiable on CUDA: with bf16/fp32 CUDA tensors and no gradient required it is one kernel
-// (kernels/cuda/rms_norm.h) that rounds every intermediate as the tensor ops do, the sum of squares in
-// another order (outputs within one ulp of out_dtype); otherwise the tensor ops themselves (the norm through
-// RmsNorm above).
+// With bf16/fp32 CUDA tensors: without a gradient required (the decode step) one kernel (kernels/cuda/
+// rms_norm.h) that rounds every intermediate as the tensor ops do, the sum of squares in another order
+// (outputs within one ulp of out_dtype); with one, ResidualRmsNormWithSum's fused differentiable kernels.
+// Otherwise the tensor ops themselves (the norm through RmsNorm above).
 at::Tensor ResidualRmsNorm(const at::Tensor& a,  // [T, C]
                            const at::Tensor& b,  // [T, C] or undefined
                            double alpha, double beta,
@@ -114,6 +114,27 @@ at::Tensor ResidualRmsNorm(const at::Tensor& a,  // [T, C]
                            double eps,
                            const at::Tensor& gate,  // [T, C] pre-sigmoid, or undefined
                            at::ScalarType out_dtype);
+
+struct ResidualNormOutput {
+  at::Tensor normed;  // [T, C] out_dtype: ResidualRmsNorm's result
+  at::Tensor sum;     // [T, C] a's dtype: the residual sum h (a itself when b is undefined)
+};
+
+// ResidualRmsNorm that also returns the residual sum h, both differentiable in a, b, w and gate (the training
+// step's residual sites). With bf16/fp32 CUDA a, b, w, gate (gate in out_dtype) and a bf16/fp32 out_dtype it
+// is one fused kernel each way (kernels/cuda/rms_norm.h): forward h bit-equal to the tensor ops' and normed
+// as RmsNorm(h) (gate as the decode kernel rounds it); backward, in fp32 with dh the gradient of `sum` (zero
+// if none) and dn that of the norm's input through RmsNorm and the gate, da = alpha·(dh + dn) and db =
+// beta·(dh + dn) each rounded once to a's dtype (db then cast to b's), dgate = dy·n·σ(1−σ) (σ the fp32
+// sigmoid) rounded once, dw summed in a fixed order (bit-reproducible). Otherwise the tensor ops (CPU:
+// exactly as ResidualRmsNorm).
+ResidualNormOutput ResidualRmsNormWithSum(const at::Tensor& a,  // [T, C]
+                                          const at::Tensor& b,  // [T, C] or undefined
+                                          double alpha, double beta,
+                                          const at::Tensor& w,  // [C]
+                                          double eps,
+                                          const at::Tensor& gate,  // [T, C] pre-sigmoid, or undefined
+                                          at::ScalarType out_dtype);
 
 // ---- Slotted decode (rollout; ARCHITECTURE.md "On the GPU") ----------------------------------------------
 // Sequences live in fixed slots of preallocated pools; a decode step names its slots with a device tensor, so

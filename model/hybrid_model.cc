@@ -814,9 +814,13 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
   int64_t full_ord = 0;
   for (size_t i = 0; i < begin; ++i)
     ++(w_->layers[i].type == LayerType::kLinearAttention ? lin_ord : full_ord);
+  // The normed input of layer i: layer `begin` norms h; each later layer's comes fused with the residual sum
+  // that produces its h (the range's last sum stays plain: the next range, e.g. RecomputedLayer's next layer,
+  // or the final norm starts from h).
+  at::Tensor u;
+  if (begin < end) u = ops::RmsNorm(h, w_->layers[begin].input_norm, config_.rms_norm_eps, compute_dtype_);
   for (size_t i = begin; i < end; ++i) {
     const LayerWeights l = ComputeWeights(i);
-    const at::Tensor u = ops::RmsNorm(h, l.input_norm, config_.rms_norm_eps, compute_dtype_);
     at::Tensor mixed;
     if (l.type == LayerType::kLinearAttention) {
       if (seqs != nullptr) {
@@ -834,10 +838,24 @@ at::Tensor HybridModel::RunLayerRange(at::Tensor h,  // [T, H]
     }
     // MiniMax's post-norm DeepNorm adds each block to its normed input (α, β); the dense family's pre-norm
     // adds it to the residual stream h (α = β = 1, Validate()).
+    // Each residual sum feeding a norm is one fused op (ops::ResidualRmsNormWithSum: h1 = a·α + mixed·β, then
+    // its norm), which also returns the sum (the dense family's residual stream).
     const bool pre_norm = config_.dense();
-    const at::Tensor h1 = (pre_norm ? h : u) * config_.attn_alpha(i) + mixed * config_.attn_beta(i);
-    const at::Tensor u2 = ops::RmsNorm(h1, l.post_norm, config_.rms_norm_eps, compute_dtype_);
-    h = (pre_norm ? h1 : u2) * config_.mlp_alpha_factor + FeedForward(l, u2, aux) * config_.mlp_beta_factor;
+    const ops::ResidualNormOutput post =
+        ops::ResidualRmsNormWithSum(pre_norm ? h : u, mixed, config_.attn_alpha(i), config_.attn_beta(i),
+                                    l.post_norm, config_.rms_norm_eps, at::Tensor(), compute_dtype_);
+    const at::Tensor& u2 = post.normed;
+    const at::Tensor& stream = pre_norm ? post.sum : u2;
+    const at::Tensor ff = FeedForward(l, u2, aux);
+    if (i + 1 < end) {
+      const ops::ResidualNormOutput next = ops::ResidualRmsNormWithSum(
+          stream, ff, config_.mlp_alpha_factor, config_.mlp_beta_factor, w_->layers[i + 1].input_norm,
+          config_.rms_norm_eps, at::Tensor(), compute_dtype_);
+      u = next.normed;
+      h = next.sum;
+    } else {
+      h = stream * config_.mlp_alpha_factor + ff * config_.mlp_beta_factor;
+    }
   }
   return h;
 }

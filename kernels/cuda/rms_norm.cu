@@ -2,6 +2,7 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/internal/pack.cuh"
 #include "kernels/cuda/rms_norm.h"
@@ -28,12 +29,27 @@ __device__ __forceinline__ float Round(float x, IoType t) {
   return t == IoType::kBF16 ? __bfloat162float(__float2bfloat16_rn(x)) : x;
 }
 
+// The residual sum R_h(R_h(x·alpha) + R_h(y·beta)) of x and y (y already in h_type), rounded as the tensor
+// ops round it: each product and the sum rounded to h_type (the _rn intrinsics keep the compiler from
+// contracting them into an fma, which the tensor ops do not do). Shared by the decode and training kernels.
+__device__ __forceinline__ float ResidualSum(float x, float y, float alpha, float beta, IoType h_type) {
+  return Round(__fadd_rn(Round(__fmul_rn(x, alpha), h_type), Round(__fmul_rn(y, beta), h_type)), h_type);
+}
+
+// sigmoid(g) as the decode step computes it.
+__device__ __forceinline__ float Sigmoid(float g) { return 1.f / (1.f + expf(-g)); }
+
+// The gated output R_o(R_o(sigmoid(g)) · n) of a normed value n already rounded to out_type.
+__device__ __forceinline__ float Gated(float g, float n, IoType out_type) {
+  return Round(Round(Sigmoid(g), out_type) * n, out_type);
+}
+
 // The residual sum h of element (row, c), rounded as the composite rounds it.
 __device__ __forceinline__ float Residual(const ResidualRmsNormArgs& a, int64_t row, int64_t c) {
   const float x = Load(a.a, a.a_type, row * a.a_stride + c);
   if (a.b == nullptr) return x;
   const float y = Round(Load(a.b, a.b_type, row * a.b_stride + c), a.h_type);
-  return Round(Round(x * a.alpha, a.h_type) + Round(y * a.beta, a.h_type), a.h_type);
+  return ResidualSum(x, y, a.alpha, a.beta, a.h_type);
 }
 
 __device__ float BlockSum(float v) {
@@ -57,11 +73,8 @@ __global__ void ResidualRmsNormKernel(ResidualRmsNormArgs a) {
   const float rstd = rsqrtf(BlockSum(sq) / static_cast<float>(a.cols) + a.eps);
   for (int64_t c = threadIdx.x; c < a.cols; c += kThreads) {
     const float y = Round(Residual(a, row, c) * rstd * Load(a.w, a.w_type, c), a.out_type);
-    float o = y;
-    if (a.gate != nullptr) {
-      const float g = Load(a.gate, a.out_type, row * a.gate_stride + c);
-      o = Round(Round(1.f / (1.f + expf(-g)), a.out_type) * y, a.out_type);
-    }
+    const float o =
+        a.gate != nullptr ? Gated(Load(a.gate, a.out_type, row * a.gate_stride + c), y, a.out_type) : y;
     if (a.out_type == IoType::kBF16) {
       static_cast<__nv_bfloat16*>(a.out)[row * a.cols + c] = __float2bfloat16_rn(o);
     } else {
@@ -79,6 +92,10 @@ constexpr int64_t kMinBackwardBlocks = 256, kMaxBackwardBlocks = 1024;
 constexpr int64_t kSmemDwCols = 8192;  // dw accumulates in shared memory (32 KiB) up to this width
 constexpr int kReduceCols = 32, kReduceRows = 16;
 
+// The IoType of a kernel element type.
+template <typename T>
+constexpr IoType kIoTypeOf = std::is_same_v<T, float> ? IoType::kF32 : IoType::kBF16;
+
 // Σ v over the block (blockDim.x a multiple of 32, at most 1024; every thread calls it), the same value in
 // every thread. `red`: 32 floats of shared memory, free for the next call on return.
 __device__ float BlockSumAll(float v, float* red) {
@@ -93,47 +110,110 @@ __device__ float BlockSumAll(float v, float* red) {
   return s;
 }
 
+template <typename TX, typename TW, typename TO>
+struct NormForwardParams {
+  const TX* x;
+  const TX* b;  // or null
+  float alpha, beta;
+  TX* h;  // or null
+  const TW* w;
+  const TO* gate;  // or null
+  TO* out;
+  float* rstd;
+  int64_t cols;
+  float inv_cols, eps;
+};
+
+// Packs c .. c+V-1 of the norm's input u in row `row`: x, or the residual sum of x and b.
+template <int V, typename TX, typename TW, typename TO>
+__device__ __forceinline__ void LoadNormInput(const NormForwardParams<TX, TW, TO>& p, int64_t row, int64_t c,
+                                              float (&u)[V]) {
+  LoadPack<V>(p.x + row * p.cols, c, u);
+  if (p.b == nullptr) return;
+  float bv[V];
+  LoadPack<V>(p.b + row * p.cols, c, bv);
+#pragma unroll
+  for (int j = 0; j < V; ++j) u[j] = ResidualSum(u[j], bv[j], p.alpha, p.beta, kIoTypeOf<TX>);
+}
+
 // One block per row; thread t owns the packs t, t + blockDim.x, ...
 template <typename TX, typename TW, typename TO, int V>
-__global__ void __launch_bounds__(kMaxNormThreads)
-    RmsNormForwardKernel(const TX* __restrict__ x, const TW* __restrict__ w, TO* __restrict__ out,
-                         float* __restrict__ rstd, int64_t cols, float inv_cols, float eps) {
+__global__ void __launch_bounds__(kMaxNormThreads) RmsNormForwardKernel(NormForwardParams<TX, TW, TO> p) {
   __shared__ float red[32];
   const int64_t row = blockIdx.x;
-  const TX* xr = x + row * cols;
-  TO* orow = out + row * cols;
+  TO* orow = p.out + row * p.cols;
   const int64_t first = static_cast<int64_t>(threadIdx.x) * V, step = static_cast<int64_t>(blockDim.x) * V;
   float sq = 0.f;
-  for (int64_t c = first; c < cols; c += step) {
+  for (int64_t c = first; c < p.cols; c += step) {
     float xv[V];
-    LoadPack<V>(xr, c, xv);
+    LoadNormInput(p, row, c, xv);
+    if (p.h != nullptr) StorePack<V>(p.h + row * p.cols, c, xv);
 #pragma unroll
     for (int j = 0; j < V; ++j) sq += xv[j] * xv[j];
   }
   // As the composite: mean = Σ · (1/cols), then + eps, each rounded (no fma), then rsqrt.
-  const float r = rsqrtf(__fadd_rn(__fmul_rn(BlockSumAll(sq, red), inv_cols), eps));
-  if (threadIdx.x == 0) rstd[row] = r;
-  for (int64_t c = first; c < cols; c += step) {
+  const float r = rsqrtf(__fadd_rn(__fmul_rn(BlockSumAll(sq, red), p.inv_cols), p.eps));
+  if (threadIdx.x == 0) p.rstd[row] = r;
+  for (int64_t c = first; c < p.cols; c += step) {
     float xv[V], wv[V], ov[V];
-    LoadPack<V>(xr, c, xv);
-    LoadPack<V>(w, c, wv);
+    LoadNormInput(p, row, c, xv);
+    LoadPack<V>(p.w, c, wv);
 #pragma unroll
     for (int j = 0; j < V; ++j) ov[j] = __fmul_rn(__fmul_rn(xv[j], r), wv[j]);
+    if (p.gate != nullptr) {
+      float gv[V];
+      LoadPack<V>(p.gate + row * p.cols, c, gv);
+#pragma unroll
+      for (int j = 0; j < V; ++j) ov[j] = Gated(gv[j], Round(ov[j], kIoTypeOf<TO>), kIoTypeOf<TO>);
+    }
     StorePack<V>(orow, c, ov);
   }
 }
 
-// Block b handles rows b, b + gridDim.x, ... and sums dy · xhat of its rows into dw_partial[b, :] (in shared
+template <typename TX, typename TW, typename TO>
+struct NormBackwardParams {
+  const TO* dy;
+  const TX* x;  // the norm's input
+  const TW* w;
+  const float* rstd;
+  const TO* gate;  // or null
+  const TX* dh;    // or null
+  TX* dx;
+  float dx_scale;
+  TX* db;  // or null
+  float db_scale;
+  TO* dgate;          // or null
+  float* dw_partial;  // or null
+  int64_t rows, cols;
+  float inv_cols;
+  bool smem_acc;
+};
+
+// The upstream gradient of the norm's output n at packs c .. c+V-1 of row `row`: e = dy · R_o(σ) with
+// σ = sigmoid(gate) in fp32, also returned in `sig` (e = dy, sig untouched, without a gate).
+template <int V, typename TX, typename TW, typename TO>
+__device__ __forceinline__ void LoadNormGrad(const NormBackwardParams<TX, TW, TO>& p, int64_t row, int64_t c,
+                                             float (&e)[V], float (&sig)[V]) {
+  LoadPack<V>(p.dy + row * p.cols, c, e);
+  if (p.gate == nullptr) return;
+  LoadPack<V>(p.gate + row * p.cols, c, sig);
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    sig[j] = Sigmoid(sig[j]);
+    e[j] *= Round(sig[j], kIoTypeOf<TO>);
+  }
+}
+
+// Block b handles rows b, b + gridDim.x, ... and sums e · xhat of its rows into dw_partial[b, :] (in shared
 // memory first when smem_acc; each column is owned by one thread throughout, so no synchronisation).
 template <typename TX, typename TW, typename TO, int V>
-__global__ void __launch_bounds__(kMaxNormThreads)
-    RmsNormBackwardKernel(const TO* __restrict__ dy, const TX* __restrict__ x, const TW* __restrict__ w,
-                          const float* __restrict__ rstd, TX* __restrict__ dx, float* __restrict__ dw_partial,
-                          int64_t rows, int64_t cols, float inv_cols, bool smem_acc) {
+__global__ void __launch_bounds__(kMaxNormThreads) RmsNormBackwardKernel(NormBackwardParams<TX, TW, TO> p) {
   extern __shared__ float acc_smem[];
   __shared__ float red[32];
+  const int64_t cols = p.cols;
   float* acc = nullptr;
-  if (dw_partial != nullptr) acc = smem_acc ? acc_smem : dw_partial + static_cast<int64_t>(blockIdx.x) * cols;
+  if (p.dw_partial != nullptr)
+    acc = p.smem_acc ? acc_smem : p.dw_partial + static_cast<int64_t>(blockIdx.x) * cols;
   const int64_t first = static_cast<int64_t>(threadIdx.x) * V, step = static_cast<int64_t>(blockDim.x) * V;
   if (acc != nullptr) {
     for (int64_t c = first; c < cols; c += step) {
@@ -141,37 +221,61 @@ __global__ void __launch_bounds__(kMaxNormThreads)
       for (int j = 0; j < V; ++j) acc[c + j] = 0.f;
     }
   }
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const float r = rstd[row];
-    const TO* dyr = dy + row * cols;
-    const TX* xr = x + row * cols;
-    TX* dxr = dx + row * cols;
+  for (int64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {
+    const float r = p.rstd[row];
+    const TX* xr = p.x + row * cols;
     float s = 0.f;
     for (int64_t c = first; c < cols; c += step) {
-      float dv[V], xv[V], wv[V];
-      LoadPack<V>(dyr, c, dv);
+      float ev[V], sv[V], xv[V], wv[V];
+      LoadNormGrad(p, row, c, ev, sv);
       LoadPack<V>(xr, c, xv);
-      LoadPack<V>(w, c, wv);
+      LoadPack<V>(p.w, c, wv);
 #pragma unroll
-      for (int j = 0; j < V; ++j) s += (dv[j] * wv[j]) * (xv[j] * r);
+      for (int j = 0; j < V; ++j) s += (ev[j] * wv[j]) * (xv[j] * r);
     }
-    const float mean = BlockSumAll(s, red) * inv_cols;  // mean over the row of g · xhat
+    const float mean = BlockSumAll(s, red) * p.inv_cols;  // mean over the row of g · xhat
     for (int64_t c = first; c < cols; c += step) {
-      float dv[V], xv[V], wv[V], gx[V];
-      LoadPack<V>(dyr, c, dv);
+      float ev[V], sv[V], xv[V], wv[V], gx[V];
+      LoadNormGrad(p, row, c, ev, sv);
       LoadPack<V>(xr, c, xv);
-      LoadPack<V>(w, c, wv);
+      LoadPack<V>(p.w, c, wv);
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         const float xhat = xv[j] * r;
-        gx[j] = r * (dv[j] * wv[j] - xhat * mean);
-        if (acc != nullptr) acc[c + j] += dv[j] * xhat;
+        gx[j] = r * (ev[j] * wv[j] - xhat * mean);
+        if (acc != nullptr) acc[c + j] += ev[j] * xhat;
       }
-      StorePack<V>(dxr, c, gx);
+      if (p.dh != nullptr) {
+        float hv[V];
+        LoadPack<V>(p.dh + row * cols, c, hv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) gx[j] = __fadd_rn(gx[j], hv[j]);
+      }
+      if (p.db != nullptr) {
+        float bv[V];
+#pragma unroll
+        for (int j = 0; j < V; ++j) bv[j] = __fmul_rn(gx[j], p.db_scale);
+        StorePack<V>(p.db + row * cols, c, bv);
+      }
+      if (p.dgate != nullptr) {
+        // dgate = dy · n · σ(1 − σ), n = R_o(xhat · w) as the forward rounded it (dy reloaded: e = dy ·
+        // R_o(σ)).
+        float dv[V];
+        LoadPack<V>(p.dy + row * cols, c, dv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          const float n = Round(__fmul_rn(__fmul_rn(xv[j], r), wv[j]), kIoTypeOf<TO>);
+          dv[j] = dv[j] * n * (sv[j] * (1.f - sv[j]));
+        }
+        StorePack<V>(p.dgate + row * cols, c, dv);
+      }
+#pragma unroll
+      for (int j = 0; j < V; ++j) gx[j] = __fmul_rn(gx[j], p.dx_scale);  // exact for the plain norm's 1
+      StorePack<V>(p.dx + row * cols, c, gx);
     }
   }
-  if (acc != nullptr && smem_acc) {
-    float* dst = dw_partial + static_cast<int64_t>(blockIdx.x) * cols;
+  if (acc != nullptr && p.smem_acc) {
+    float* dst = p.dw_partial + static_cast<int64_t>(blockIdx.x) * cols;
     for (int64_t c = first; c < cols; c += step) {
 #pragma unroll
       for (int j = 0; j < V; ++j) dst[c + j] = acc_smem[c + j];
@@ -220,7 +324,8 @@ cudaError_t RmsNormForward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;  // (empty tensors may have null data)
   if (a.x == nullptr || a.w == nullptr || a.out == nullptr || a.rstd == nullptr) return cudaErrorInvalidValue;
   const int v =
-      PackWidth(a.cols, {Operand{a.x, a.x_type}, Operand{a.w, a.w_type}, Operand{a.out, a.out_type}});
+      PackWidth(a.cols, {Operand{a.x, a.x_type}, Operand{a.b, a.x_type}, Operand{a.h, a.x_type},
+                         Operand{a.w, a.w_type}, Operand{a.gate, a.out_type}, Operand{a.out, a.out_type}});
   const int threads = NormThreads(a.cols, v);
   const float inv_cols = 1.f / static_cast<float>(a.cols);
   WithIoType(a.x_type, [&](auto tx) {
@@ -230,10 +335,21 @@ cudaError_t RmsNormForward(const RmsNormForwardArgs& a, cudaStream_t stream) {
           using TX = typename decltype(tx)::type;
           using TW = typename decltype(tw)::type;
           using TO = typename decltype(to)::type;
+          NormForwardParams<TX, TW, TO> p{};
+          p.x = static_cast<const TX*>(a.x);
+          p.b = static_cast<const TX*>(a.b);
+          p.alpha = a.alpha;
+          p.beta = a.beta;
+          p.h = static_cast<TX*>(a.h);
+          p.w = static_cast<const TW*>(a.w);
+          p.gate = static_cast<const TO*>(a.gate);
+          p.out = static_cast<TO*>(a.out);
+          p.rstd = a.rstd;
+          p.cols = a.cols;
+          p.inv_cols = inv_cols;
+          p.eps = a.eps;
           RmsNormForwardKernel<TX, TW, TO, decltype(vw)::value>
-              <<<static_cast<unsigned>(a.rows), threads, 0, stream>>>(
-                  static_cast<const TX*>(a.x), static_cast<const TW*>(a.w), static_cast<TO*>(a.out), a.rstd,
-                  a.cols, inv_cols, a.eps);
+              <<<static_cast<unsigned>(a.rows), threads, 0, stream>>>(p);
         });
       });
     });
@@ -244,13 +360,16 @@ cudaError_t RmsNormForward(const RmsNormForwardArgs& a, cudaStream_t stream) {
 cudaError_t RmsNormBackward(const RmsNormBackwardArgs& a, cudaStream_t stream) {
   if (a.rows < 0 || a.cols <= 0 || a.w == nullptr) return cudaErrorInvalidValue;
   // With no rows the row arrays (and the [0, cols] scratch) may have null data; dw is then zero.
-  if (a.rows > 0 && (a.dy == nullptr || a.x == nullptr || a.rstd == nullptr || a.dx == nullptr ||
-                     (a.dw != nullptr && a.dw_partial == nullptr))) {
+  if (a.rows > 0 &&
+      (a.dy == nullptr || a.x == nullptr || a.rstd == nullptr || a.dx == nullptr ||
+       (a.dw != nullptr && a.dw_partial == nullptr) || (a.dgate != nullptr && a.gate == nullptr))) {
     return cudaErrorInvalidValue;
   }
   const int64_t blocks = RmsNormBackwardBlocks(a.rows, a.cols);
-  const int v = PackWidth(a.cols, {Operand{a.dy, a.out_type}, Operand{a.x, a.x_type}, Operand{a.w, a.w_type},
-                                   Operand{a.dx, a.x_type}});
+  const int v =
+      PackWidth(a.cols, {Operand{a.dy, a.out_type}, Operand{a.x, a.x_type}, Operand{a.w, a.w_type},
+                         Operand{a.gate, a.out_type}, Operand{a.dh, a.x_type}, Operand{a.dx, a.x_type},
+                         Operand{a.db, a.x_type}, Operand{a.dgate, a.out_type}});
   const int threads = NormThreads(a.cols, v);
   const float inv_cols = 1.f / static_cast<float>(a.cols);
   const bool smem_acc = a.dw != nullptr && a.cols <= kSmemDwCols;
@@ -263,10 +382,25 @@ cudaError_t RmsNormBackward(const RmsNormBackwardArgs& a, cudaStream_t stream) {
         WithIoType(a.out_type, [&](auto to) {
           WithPackWidth(v, [&](auto vw) {
             using TO = typename decltype(to)::type;
+            NormBackwardParams<TX, TW, TO> p{};
+            p.dy = static_cast<const TO*>(a.dy);
+            p.x = static_cast<const TX*>(a.x);
+            p.w = static_cast<const TW*>(a.w);
+            p.rstd = a.rstd;
+            p.gate = static_cast<const TO*>(a.gate);
+            p.dh = static_cast<const TX*>(a.dh);
+            p.dx = static_cast<TX*>(a.dx);
+            p.dx_scale = a.dx_scale;
+            p.db = static_cast<TX*>(a.db);
+            p.db_scale = a.db_scale;
+            p.dgate = static_cast<TO*>(a.dgate);
+            p.dw_partial = a.dw != nullptr ? a.dw_partial : nullptr;
+            p.rows = a.rows;
+            p.cols = a.cols;
+            p.inv_cols = inv_cols;
+            p.smem_acc = smem_acc;
             RmsNormBackwardKernel<TX, TW, TO, decltype(vw)::value>
-                <<<static_cast<unsigned>(blocks), threads, smem, stream>>>(
-                    static_cast<const TO*>(a.dy), static_cast<const TX*>(a.x), static_cast<const TW*>(a.w),
-                    a.rstd, static_cast<TX*>(a.dx), a.dw_partial, a.rows, a.cols, inv_cols, smem_acc);
+                <<<static_cast<unsigned>(blocks), threads, smem, stream>>>(p);
           });
         });
       }

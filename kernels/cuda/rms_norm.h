@@ -40,23 +40,34 @@ struct ResidualRmsNormArgs {
 
 cudaError_t ResidualRmsNorm(const ResidualRmsNormArgs& args, cudaStream_t stream);
 
-// The training RMSNorm (ops::RmsNorm on CUDA), forward and backward. All arrays contiguous [rows, cols]
-// (rstd [rows], w / dw [cols]); fp32 math. Per row r, as the tensor composite rounds it (R_o: rounding to
-// out_type):
-//   rstd = rsqrt(Σ x² · (1/cols) + eps),  y = R_o((x · rstd) · w)
-// Backward, with xhat = x · rstd and g = dy · w:
-//   dx = R_x(rstd · (g − xhat · Σ(g · xhat) · (1/cols)))
-//   dw = R_w(Σ_r dy · xhat): per-block partial sums over a fixed row partition, then a fixed-order sum over
-//        the blocks (no atomics: bit-reproducible run to run).
+// The training RMSNorm (ops::RmsNorm on CUDA) and the training residual + RMSNorm (+ gate)
+// (ops::ResidualRmsNormWithSum on CUDA), forward and backward. All arrays contiguous [rows, cols] (rstd
+// [rows], w / dw [cols]); fp32 math. Per row, as the tensor composite rounds it (R_x, R_o: rounding to
+// x_type, out_type), the norm's input u is the residual sum (b in x_type; the decode kernel's arithmetic,
+// stored to h when set) or x:
+//   u    = b ? R_x(R_x(x·alpha) + R_x(b·beta)) : x
+//   rstd = rsqrt(Σ u² · (1/cols) + eps),  n = R_o((u · rstd) · w)
+//   out  = gate ? R_o(R_o(sigmoid(gate)) · n) : n          (the decode kernel's gate arithmetic)
+// Backward, given u as `x` (the forward's h when it had b), with xhat = u · rstd, σ = sigmoid(gate) in fp32,
+// e = dy · R_o(σ) (e = dy without a gate) and g = e · w:
+//   t     = rstd · (g − xhat · Σ(g · xhat) · (1/cols)) + dh     (fp32; dh = 0 when null)
+//   dx    = R_x(dx_scale · t),  db = R_x(db_scale · t)           (each rounded once)
+//   dgate = R_o(dy · n · σ · (1 − σ))                            (σ unrounded: R_o(σ) near 1 loses 1 − σ)
+//   dw    = R_w(Σ_rows e · xhat): per-block partial sums over a fixed row partition, then a fixed-order sum
+//           over the blocks (no atomics: bit-reproducible run to run).
 // Loads are vectorised (8 or 4 elements) when cols and every pointer allow it, scalar otherwise.
 struct RmsNormForwardArgs {
   int64_t rows = 0, cols = 0;
   const void* x = nullptr;  // [rows, cols] x_type
   IoType x_type = IoType::kF32;
+  const void* b = nullptr;  // [rows, cols] x_type, or null (no residual sum)
+  float alpha = 1.f, beta = 1.f;
+  void* h = nullptr;        // [rows, cols] x_type: the residual sum, or null (not stored)
   const void* w = nullptr;  // [cols] w_type
   IoType w_type = IoType::kF32;
   float eps = 1e-6f;
-  void* out = nullptr;  // [rows, cols] out_type
+  const void* gate = nullptr;  // [rows, cols] out_type pre-sigmoid logits, or null
+  void* out = nullptr;         // [rows, cols] out_type
   IoType out_type = IoType::kF32;
   float* rstd = nullptr;  // [rows] fp32
 };
@@ -72,7 +83,13 @@ struct RmsNormBackwardArgs {
   const void* w = nullptr;  // [cols] w_type
   IoType w_type = IoType::kF32;
   const float* rstd = nullptr;  // [rows] from RmsNormForward
+  const void* gate = nullptr;   // [rows, cols] out_type, the forward's gate, or null
+  const void* dh = nullptr;     // [rows, cols] x_type, gradient added to the norm's input gradient, or null
   void* dx = nullptr;           // [rows, cols] x_type
+  float dx_scale = 1.f;
+  void* db = nullptr;  // [rows, cols] x_type, or null
+  float db_scale = 1.f;
+  void* dgate = nullptr;        // [rows, cols] out_type, or null (REQUIRES gate when set)
   void* dw = nullptr;           // [cols] w_type, or null (no weight gradient)
   float* dw_partial = nullptr;  // [RmsNormBackwardBlocks(rows, cols), cols] fp32 scratch when dw is set
 };
