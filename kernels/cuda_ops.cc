@@ -403,18 +403,14 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
   // zero).
   const at::Tensor dest =
       at::empty({n}, lopt).scatter_(0, std::get<1>(sorted), pstart.index_select(0, sorted_e) + rank);
-  // src[r]: the slot buffer row r reads (n = the zero row of padding).
-  const at::Tensor src = at::full({p}, n, lopt).scatter_(0, dest, at::arange(n, lopt));
+  const at::Tensor src = at::full({p}, t, lopt).scatter_(0, dest, at::div(at::arange(n, lopt), k, "floor"));
   const at::Tensor ends = at::cat({pend.narrow(0, 0, e - 1), at::full({1}, p, lopt)}).to(at::kInt);
-  // Both gathers index distinct rows (slots; only the zero row, which takes no gradient, repeats), so their
-  // backward is an index_add into distinct rows: bit-reproducible without the sort and segment sums of
-  // at::embedding's backward. The k copies of a token meet in expand's backward, a fixed-order sum.
-  const at::Tensor slots = u.unsqueeze(1).expand({t, k, hidden}).reshape({n, hidden});
-  const at::Tensor xp = at::cat({slots, at::zeros({1, hidden}, u.options())}).index_select(0, src);  // [p, H]
-  const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);  // [p, 2I]
+  // at::embedding, not index_select: its backward sums repeated rows in a fixed order (bit-reproducible).
+  const at::Tensor xp = at::embedding(at::cat({u, at::zeros({1, hidden}, u.options())}), src);  // [p, H]
+  const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);                          // [p, 2I]
   const at::Tensor act = at::silu(h.narrow(1, 0, inter)) * h.narrow(1, inter, inter);
   const at::Tensor yp = at::_grouped_mm(act, w2.transpose(1, 2), ends);  // [p, H]
-  const at::Tensor y = yp.index_select(0, dest).to(at::kFloat).view({t, k, hidden});
+  const at::Tensor y = at::embedding(yp, dest).to(at::kFloat).view({t, k, hidden});
   return (y * weights.to(at::kFloat).unsqueeze(2)).sum(1);  // [T, H] fp32
 #else
   (void)u, (void)top_idx, (void)weights, (void)w13, (void)w2;
