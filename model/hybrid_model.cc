@@ -630,9 +630,11 @@ at::Tensor HybridModel::LightningMixer(const LayerWeights& l, const at::Tensor& 
     o = r.out;
     if (states != nullptr) *states = r.final_state;
   }
-  const at::Tensor normed =
-      ops::RmsNorm(o.reshape({t, heads * dim}), l.norm, config_.lightning_norm_eps, compute_dtype_);
-  return ops::Linear(ops::Linear(u, l.gate).sigmoid() * normed, l.out);
+  // sigmoid(gate) ⊙ RmsNorm(o): the tensor ops on the CPU; one fused kernel each way on CUDA.
+  const at::Tensor gated =
+      ops::ResidualRmsNorm(o.reshape({t, heads * dim}), at::Tensor(), 1.0, 1.0, l.norm,
+                           config_.lightning_norm_eps, ops::Linear(u, l.gate), compute_dtype_);
+  return ops::Linear(gated, l.out);
 }
 
 // Top-k MoE (MODEL.md §6). Adds this layer's Σ softmax probs [E] and top-k counts [E] to the aux stats.
