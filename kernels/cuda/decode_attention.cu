@@ -4,9 +4,13 @@
 #include <cmath>
 
 #include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/internal/pack.cuh"
 
 namespace m1rl::cuda {
 namespace {
+
+using internal::FromFloat;
+using internal::ToFloat;
 
 constexpr int kThreads = 128;
 constexpr int kTile = 64;  // keys staged in shared memory at a time
@@ -15,27 +19,6 @@ constexpr int kKeysPerSplit = 256;
 constexpr int64_t kMaxSplits = 128;
 constexpr size_t kMaxSharedBytes = 227 * 1024;  // sm_90 opt-in limit per block
 constexpr unsigned kFull = 0xffffffffu;
-
-template <typename T>
-__device__ __forceinline__ float Load(const T* p);
-template <>
-__device__ __forceinline__ float Load<float>(const float* p) {
-  return *p;
-}
-template <>
-__device__ __forceinline__ float Load<__nv_bfloat16>(const __nv_bfloat16* p) {
-  return __bfloat162float(*p);
-}
-template <typename T>
-__device__ __forceinline__ T Store(float x);
-template <>
-__device__ __forceinline__ float Store<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 Store<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
 
 // Row stride of the shared K tile in elements: an odd number of 32-bit words, so that lanes reading one
 // column of consecutive rows hit distinct banks. REQUIRES d even for 2-byte T.
@@ -68,7 +51,7 @@ __device__ void TileScores(const float* sq, const T* sk, int n, int d, int ks, i
       const float* qg = sq + g * d;
       const T* kr = sk + r * ks;
       s = 0.0f;
-      for (int c = 0; c < d; ++c) s += qg[c] * Load<T>(kr + c);
+      for (int c = 0; c < d; ++c) s += qg[c] * ToFloat(kr[c]);
     }
     sp[i] = s;
   }
@@ -109,7 +92,7 @@ __device__ void TileAccumulate(const float* sp, const T* sv, const float* scorr,
     const int g = i / d, c = i % d;
     const float* pg = sp + g * kTile;
     float o = sacc[i] * scorr[g];
-    for (int r = 0; r < n; ++r) o += pg[r] * Load<T>(sv + r * d + c);
+    for (int r = 0; r < n; ++r) o += pg[r] * ToFloat(sv[r * d + c]);
     sacc[i] = o;
   }
 }
@@ -152,7 +135,7 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionSplitKernel(DecodeAtt
 
   const T* q = static_cast<const T*>(a.q) + (b * a.num_heads + kvh * g_n) * a.head_dim;
   for (int i = threadIdx.x; i < g_n * d; i += kThreads) {
-    sq[i] = Load<T>(q + i) * a.scale;
+    sq[i] = ToFloat(q[i]) * a.scale;
     sacc[i] = 0.0f;
   }
   for (int g = threadIdx.x; g < g_n; g += kThreads) {
@@ -209,7 +192,7 @@ __global__ void DecodeAttentionCombineKernel(DecodeAttentionArgs a) {
     num += p[2 + i] * c;
     den += p[1] * c;
   }
-  static_cast<T*>(a.out)[bh * a.head_dim + i] = Store<T>(num / den);
+  static_cast<T*>(a.out)[bh * a.head_dim + i] = FromFloat<T>(num / den);
 }
 
 }  // namespace
