@@ -480,9 +480,11 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
   // src[r]: the slot buffer row r reads (n = the zero row of padding).
   const at::Tensor src = at::full({p}, n, lopt).scatter_(0, dest, at::arange(n, lopt));
   const at::Tensor ends = at::cat({pend.narrow(0, 0, e - 1), at::full({1}, p, lopt)}).to(at::kInt);
-  // Both gathers index distinct rows (slots; only the zero row, which takes no gradient, repeats), so their
+  // The gather indexes distinct rows (slots; only the zero row, which takes no gradient, repeats), so its
   // backward is an index_add into distinct rows: bit-reproducible without the sort and segment sums of
-  // at::embedding's backward. The k copies of a token meet in expand's backward, a fixed-order sum.
+  // at::embedding's backward. The k copies of a token meet in expand's backward, a fixed-order sum. The
+  // combine (MoeCombine, one kernel each way) writes yp's gradient rows directly and sums dweights in a
+  // fixed order.
   const at::Tensor slots = u.unsqueeze(1).expand({t, k, hidden}).reshape({n, hidden});
   const at::Tensor xp = at::cat({slots, at::zeros({1, hidden}, u.options())}).index_select(0, src);  // [p, H]
   const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);   // [p, 2I]
