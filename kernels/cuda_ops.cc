@@ -21,6 +21,9 @@
 #include <cuda_runtime_api.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <cstdint>
+#include <limits>
+
 #include "common/torch_compat.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/lightning_attention.h"
@@ -375,6 +378,76 @@ at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::
   return out;
 }
 
+namespace {
+
+// out [t, H] fp32 of the combine over contiguous yp [p, H], dest int32 [t*k] and fp32 w [t, k].
+at::Tensor CombineRows(const at::Tensor& yp, const at::Tensor& dest, const at::Tensor& w) {
+  const int64_t t = w.size(0), k = w.size(1), hidden = yp.size(1);
+  at::Tensor out = at::empty({t, hidden}, yp.options().dtype(at::kFloat));
+  M1RL_CUDA_CHECK(cuda::MoeScatterCombine(yp.data_ptr(), dest.data_ptr<int32_t>(), w.data_ptr<float>(), t, k,
+                                          hidden, static_cast<int>(yp.element_size()), out.data_ptr<float>(),
+                                          c10::cuda::getCurrentCUDAStream()));
+  return out;
+}
+
+// Autograd over CombineRows: saves yp, dest and the fp32 weights; one backward kernel gives dyp (yp's dtype,
+// padding rows zero) and dw (fp32, cast back to weights' dtype).
+class MoeCombineFunction : public torch::autograd::Function<MoeCombineFunction> {
+ public:
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& yp, const at::Tensor& dest,
+                            const at::Tensor& weights) {
+    const at::Tensor w = weights.to(at::kFloat).contiguous();
+    ctx->save_for_backward({yp, dest, w});
+    ctx->saved_data["w_dtype"] = static_cast<int64_t>(weights.scalar_type());
+    return CombineRows(yp, dest, w);
+  }
+
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    variable_list out(3);
+    if (!grads[0].defined()) return out;
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &yp = saved[0], &dest = saved[1], &w = saved[2];
+    c10::cuda::CUDAGuard guard(yp.device());
+    const int64_t t = w.size(0), k = w.size(1), hidden = yp.size(1);
+    const at::Tensor dout = grads[0].to(at::kFloat).contiguous();
+    if (ctx->needs_input_grad(0)) out[0] = at::empty(yp.sizes(), yp.options());
+    const at::Tensor dw = ctx->needs_input_grad(2) ? at::empty({t, k}, w.options()) : at::Tensor();
+    M1RL_CUDA_CHECK(cuda::MoeCombineBackward(
+        dout.data_ptr<float>(), yp.data_ptr(), dest.data_ptr<int32_t>(), w.data_ptr<float>(), t, k, hidden,
+        yp.size(0), static_cast<int>(yp.element_size()), out[0].defined() ? out[0].data_ptr() : nullptr,
+        dw.defined() ? dw.data_ptr<float>() : nullptr, c10::cuda::getCurrentCUDAStream()));
+    if (dw.defined()) out[2] = dw.to(static_cast<at::ScalarType>(ctx->saved_data["w_dtype"].toInt()));
+    return out;
+  }
+};
+
+}  // namespace
+
+at::Tensor MoeCombine(const at::Tensor& yp, const at::Tensor& dest, const at::Tensor& weights, int64_t t) {
+  TORCH_CHECK(
+      yp.is_cuda() && yp.dim() == 2 && (yp.scalar_type() == at::kBFloat16 || yp.scalar_type() == at::kFloat),
+      "moe combine: yp must be a bf16 or fp32 CUDA tensor [p, H], got ", yp.sizes(), " ", yp.scalar_type(),
+      " on ", yp.device());
+  TORCH_CHECK(weights.dim() == 2 && weights.size(0) == t && weights.device() == yp.device() &&
+                  c10::isFloatingType(weights.scalar_type()),
+              "moe combine: weights must be floating [", t, ", k] on ", yp.device(), ", got ",
+              weights.sizes(), " ", weights.scalar_type(), " on ", weights.device());
+  const int64_t n = t * weights.size(1);
+  TORCH_CHECK(dest.dim() == 1 && dest.size(0) == n && dest.device() == yp.device() &&
+                  (dest.scalar_type() == at::kInt || dest.scalar_type() == at::kLong),
+              "moe combine: dest must be int32 or int64 [", n, "] on ", yp.device(), ", got ", dest.sizes(),
+              " ", dest.scalar_type(), " on ", dest.device());
+  TORCH_CHECK(yp.size(0) >= n && yp.size(0) <= std::numeric_limits<int32_t>::max(), "moe combine: yp's ",
+              yp.size(0), " rows must cover the ", n, " slots and fit int32");
+  c10::cuda::CUDAGuard guard(yp.device());
+  const at::Tensor rows = yp.contiguous(), dest32 = dest.to(at::kInt).contiguous();
+  if (at::GradMode::is_enabled() && (yp.requires_grad() || weights.requires_grad()))
+    return MoeCombineFunction::apply(rows, dest32, weights);
+  return CombineRows(rows, dest32, weights.to(at::kFloat).contiguous());
+}
+
 at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, const at::Tensor& weights,
                              const at::Tensor& w13, const at::Tensor& w2) {
 #ifdef M1RL_HAVE_GROUPED_MM
@@ -407,16 +480,17 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
   // src[r]: the slot buffer row r reads (n = the zero row of padding).
   const at::Tensor src = at::full({p}, n, lopt).scatter_(0, dest, at::arange(n, lopt));
   const at::Tensor ends = at::cat({pend.narrow(0, 0, e - 1), at::full({1}, p, lopt)}).to(at::kInt);
-  // Both gathers index distinct rows (slots; only the zero row, which takes no gradient, repeats), so their
+  // The gather indexes distinct rows (slots; only the zero row, which takes no gradient, repeats), so its
   // backward is an index_add into distinct rows: bit-reproducible without the sort and segment sums of
-  // at::embedding's backward. The k copies of a token meet in expand's backward, a fixed-order sum.
+  // at::embedding's backward. The k copies of a token meet in expand's backward, a fixed-order sum. The
+  // combine (MoeCombine, one kernel each way) writes yp's gradient rows directly and sums dweights in a
+  // fixed order.
   const at::Tensor slots = u.unsqueeze(1).expand({t, k, hidden}).reshape({n, hidden});
   const at::Tensor xp = at::cat({slots, at::zeros({1, hidden}, u.options())}).index_select(0, src);  // [p, H]
   const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);   // [p, 2I]
   const at::Tensor act = SwiGlu(h);                                      // [p, I]
   const at::Tensor yp = at::_grouped_mm(act, w2.transpose(1, 2), ends);  // [p, H]
-  const at::Tensor y = yp.index_select(0, dest).to(at::kFloat).view({t, k, hidden});
-  return (y * weights.to(at::kFloat).unsqueeze(2)).sum(1);  // [T, H] fp32
+  return MoeCombine(yp, dest, weights, t);                               // [T, H] fp32
 #else
   (void)u, (void)top_idx, (void)weights, (void)w13, (void)w2;
   return at::Tensor();

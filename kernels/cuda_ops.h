@@ -69,6 +69,15 @@ at::Tensor MoeExperts(const at::Tensor& x, const MoeRouting& routing, const at::
 at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, const at::Tensor& weights,
                              const at::Tensor& w13, const at::Tensor& w2);
 
+// Differentiable weighted combine of the training MoE's expert outputs: out [t, H] fp32 with
+// out[i, :] = sum_j weights[i, j] * yp[dest[i*k + j], :] (MoeScatterCombine: fp32 products summed in order j;
+// for k <= 2 bit-identical to (yp.index_select(0, dest).to(fp32).view({t, k, H}) * w.unsqueeze(2)).sum(1)).
+// yp [p, H] bf16 or fp32 (rows dest does not name are padding: zero gradient); dest [t*k] int32 or int64,
+// distinct rows in [0, p) (not checked on the device); weights [t, k] floating, differentiable. Backward
+// (MoeCombineBackward): dyp in yp's dtype (bit-identical to the tensor ops'), dweights in weights' dtype
+// from fixed-order fp32 sums.
+at::Tensor MoeCombine(const at::Tensor& yp, const at::Tensor& dest, const at::Tensor& weights, int64_t t);
+
 // Causal softmax attention of one whole sequence through LibTorch's fused (flash) attention
 // (contract in kernels/ops.h, ops::FusedCausalAttention).
 at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);

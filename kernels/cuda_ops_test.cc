@@ -1,6 +1,7 @@
 // The LibTorch CUDA binding against the CPU oracle (label cuda; skipped without a device): lightning
 // attention forward and autograd backward vs kernels/ops on CPU in float64, the fused head vs float64
-// log_softmax, MoE experts vs a float64 per-token loop.
+// log_softmax, MoE experts vs a float64 per-token loop, the training MoE combine and its backward vs float64
+// autograd.
 #include "kernels/cuda_ops.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -12,6 +13,7 @@
 #include <ATen/ops/ones.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/randperm.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <ATen/ops/silu.h>
 #include <ATen/ops/zeros.h>
@@ -807,6 +809,144 @@ TEST(CudaOpsTest, ResidualRmsNormDispatch) {
   auto g2 = torch::autograd::grad({plain}, {x, wg}, {dy});
   EXPECT_TRUE(at::equal(g1[0], g2[0]));
   EXPECT_TRUE(at::equal(g1[1], g2[1]));
+}
+
+// ---- MoeCombine (the training MoE's combine: MoeScatterCombine forward, MoeCombineBackward) ---------------
+
+struct CombineCase {
+  int64_t t, hidden, k;
+  at::ScalarType yp, w, dest;
+};
+
+struct CombineInputs {
+  at::Tensor yp, dest, w, dout;  // on the device
+};
+
+// yp [p, H] with p = t·k + 3 + t·k/3 rows (the padding rows hold N(0, 1) values too: they must be neither
+// read nor given a gradient), dest the first t·k entries of a random permutation of [0, p), weights and dout
+// N(0, 1); a CPU generator seeded by the shape.
+CombineInputs CombineInputsFor(const CombineCase& c) {
+  at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(c.hidden * 131 + c.t * 7 + c.k));
+  const int64_t n = c.t * c.k, p = n + 3 + n / 3;
+  CombineInputs in;
+  in.yp = Normal({p, c.hidden}, gen).to(at::kCUDA, c.yp);
+  in.dest = at::randperm(p, gen, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, n).to(at::kCUDA, c.dest);
+  in.w = Normal({c.t, c.k}, gen).to(at::kCUDA, c.w);
+  in.dout = Normal({c.t, c.hidden}, gen).to(at::kCUDA, at::kFloat);
+  return in;
+}
+
+struct CombineResult {
+  at::Tensor out, dyp, dw;
+};
+
+// out = MoeCombine(yp, dest, weights, t) and dyp, dw by autograd under dout.
+CombineResult CombineOnDevice(const CombineInputs& in) {
+  const at::Tensor yp = in.yp.detach().requires_grad_(), w = in.w.detach().requires_grad_();
+  const at::Tensor out = MoeCombine(yp, in.dest, w, in.w.size(0));
+  auto g = torch::autograd::grad({out}, {yp, w}, {in.dout});
+  return {out.detach(), g[0], g[1]};
+}
+
+// The tensor ops MoeExpertsGrouped ran before MoeCombine, differentiated by autograd on the device.
+CombineResult CombineTensorOps(const CombineInputs& in) {
+  const int64_t t = in.w.size(0), k = in.w.size(1), hidden = in.yp.size(1);
+  const at::Tensor yp = in.yp.detach().requires_grad_(), w = in.w.detach().requires_grad_();
+  const at::Tensor y = yp.index_select(0, in.dest.to(at::kLong)).to(at::kFloat).view({t, k, hidden});
+  const at::Tensor out = (y * w.to(at::kFloat).unsqueeze(2)).sum(1);
+  auto g = torch::autograd::grad({out}, {yp, w}, {in.dout});
+  return {out.detach(), g[0], g[1]};
+}
+
+// The formula in float64 on the CPU (autograd) and the scales of the bounds: out_abs = Σ_j |w·y| [t, H],
+// dw_abs = Σ_c |dout·y| [t, k].
+struct CombineReference {
+  CombineResult r;
+  at::Tensor out_abs, dw_abs;
+};
+
+CombineReference CombineFloat64(const CombineInputs& in) {
+  const int64_t t = in.w.size(0), k = in.w.size(1), hidden = in.yp.size(1);
+  const at::Tensor yp = in.yp.to(at::kCPU, at::kDouble).detach().requires_grad_();
+  const at::Tensor w = in.w.to(at::kCPU, at::kDouble).detach().requires_grad_();
+  const at::Tensor dout = in.dout.to(at::kCPU, at::kDouble);
+  const at::Tensor y = yp.index_select(0, in.dest.to(at::kCPU, at::kLong)).view({t, k, hidden});
+  const at::Tensor out = (y * w.unsqueeze(2)).sum(1);
+  auto g = torch::autograd::grad({out}, {yp, w}, {dout});
+  const at::Tensor ya = y.detach().abs();
+  return {{out.detach(), g[0], g[1]},
+          (ya * w.detach().abs().unsqueeze(2)).sum(1),
+          (ya * dout.abs().unsqueeze(1)).sum(2)};
+}
+
+// |got − ref| <= bound elementwise; got on the device in dtype t.
+void ExpectWithinBound(const at::Tensor& got, const at::Tensor& ref, at::ScalarType t,
+                       const at::Tensor& bound, const std::string& what) {
+  EXPECT_EQ(got.scalar_type(), t) << what;
+  ASSERT_EQ(got.sizes(), ref.sizes()) << what;
+  const at::Tensor g = got.to(at::kCPU, at::kDouble);
+  EXPECT_FALSE(g.isnan().any().item<bool>()) << what;
+  EXPECT_LE(((g - ref).abs() - bound).max().item<double>(), 0.0) << what;
+}
+
+// Relative error of one round-to-nearest into t (its unit roundoff): 2^-24 fp32, 2^-8 bf16.
+double UnitRoundoff(at::ScalarType t) { return std::ldexp(1.0, t == at::kBFloat16 ? -8 : -24); }
+
+// Forward, dyp and dw vs the float64 formula over t in {1, 37, 513}, H in {96, 1024, 4100}, k in {1, 2, 4},
+// bf16 and fp32 yp (bf16 yp with bf16 weights at H = 1024, else fp32 weights; int32 dest at t = 37, else the
+// caller's int64), padding rows and a permuted dest. Bounds, u = 2^-24 (fp32) and u_t the unit roundoff of
+// the gradient's dtype:
+//   out: (k + 1)·u·Σ_j|w·y| (k products rounded, k − 1 sums; the bf16 → fp32 conversion is exact);
+//   dyp: (u_yp + 2u)·|ref| (the fp32 product rounded, then once more to yp's dtype), padding rows exactly 0;
+//   dw: the kernel's summation depth, (⌈H/32⌉ + 6)·u·Σ_c|dout·y| (fmaf over a lane's ⌈H/32⌉ columns, a
+//       5-level shuffle tree), then one rounding to weights' dtype: (1 + u_w)·that + u_w·|ref| (u_w = 0
+//       fp32).
+// Bit-identities with the tensor ops MoeCombine replaces (their CUDA roundings): out for k <= 2 (one or two
+// rounded products summed from 0, in any order the same), dyp for every k; without grad the same forward.
+TEST(CudaOpsTest, MoeCombineForwardBackwardMatchFloat64) {
+  SKIP_WITHOUT_DEVICE();
+  const double u = std::ldexp(1.0, -24);
+  for (const at::ScalarType yt : {at::kBFloat16, at::kFloat}) {
+    for (const int64_t t : {1, 37, 513}) {
+      for (const int64_t hidden : {96, 1024, 4100}) {
+        for (const int64_t k : {1, 2, 4}) {
+          const at::ScalarType wt = yt == at::kBFloat16 && hidden == 1024 ? at::kBFloat16 : at::kFloat;
+          const CombineCase c{t, hidden, k, yt, wt, t == 37 ? at::kInt : at::kLong};
+          const std::string name = "combine t " + std::to_string(t) + " H " + std::to_string(hidden) + " k " +
+                                   std::to_string(k) + " yp " + c10::toString(yt) + " w " + c10::toString(wt);
+          SCOPED_TRACE(name);
+          const CombineInputs in = CombineInputsFor(c);
+          const CombineResult got = CombineOnDevice(in);
+          const CombineReference ref = CombineFloat64(in);
+          ExpectWithinBound(got.out, ref.r.out, at::kFloat, ref.out_abs * (static_cast<double>(k + 1) * u),
+                            name + " out");
+          ExpectWithinBound(got.dyp, ref.r.dyp, yt, ref.r.dyp.abs() * (UnitRoundoff(yt) + 2 * u),
+                            name + " dyp");
+          const double uw = wt == at::kFloat ? 0.0 : UnitRoundoff(wt);
+          const at::Tensor sum_err = ref.dw_abs * (static_cast<double>((hidden + 31) / 32 + 6) * u);
+          ExpectWithinBound(got.dw, ref.r.dw, wt, sum_err * (1 + uw) + ref.r.dw.abs() * uw, name + " dw");
+          const CombineResult ops = CombineTensorOps(in);
+          if (k <= 2) {
+            EXPECT_TRUE(at::equal(got.out, ops.out)) << name;
+          }
+          EXPECT_TRUE(at::equal(got.dyp, ops.dyp)) << name;
+          at::NoGradGuard no_grad;
+          EXPECT_TRUE(at::equal(MoeCombine(in.yp, in.dest, in.w, t), got.out)) << name;
+        }
+      }
+    }
+  }
+}
+
+// Two runs give bit-identical out, dyp and dw (one warp per slot, a fixed-order reduction, no atomics) on
+// 2053 tokens of H = 1024, k = 2 (the trainer's H and k; 4106 slots over 514 blocks).
+TEST(CudaOpsTest, MoeCombineBackwardIsDeterministic) {
+  SKIP_WITHOUT_DEVICE();
+  const CombineInputs in = CombineInputsFor({2053, 1024, 2, at::kBFloat16, at::kFloat, at::kLong});
+  const CombineResult a = CombineOnDevice(in), b = CombineOnDevice(in);
+  EXPECT_TRUE(at::equal(a.out, b.out));
+  EXPECT_TRUE(at::equal(a.dyp, b.dyp));
+  EXPECT_TRUE(at::equal(a.dw, b.dw));
 }
 
 }  // namespace

@@ -171,8 +171,9 @@ at::Tensor DecodeAttention(const at::Tensor& q,          // [B, N_h, d]
 // The experts of a top-k MoE over a given routing as two grouped GEMMs, differentiable in u, weights,
 // gate_up and down (the training path): out[t] = Σ_j weights[t, j] · down_e · (SiLU(w1_e u_t) ⊙ w3_e u_t),
 // e = top_idx[t, j], summed in fp32. Runs on CUDA bf16 operands with LibTorch >= 2.8 (no host
-// synchronisation; rows gathered and combined through at::embedding, whose backward is bit-reproducible):
-// sets *out [T, H] fp32 and returns true; false (out untouched) otherwise, and the caller loops over experts.
+// synchronisation; rows gathered through index_select into distinct rows and combined by a fused kernel,
+// cuda_ops::MoeCombine, both with bit-reproducible backwards): sets *out [T, H] fp32 and returns true; false
+// (out untouched) otherwise, and the caller loops over experts.
 bool GroupedMoe(const at::Tensor& u,        // [T, H]
                 const at::Tensor& top_idx,  // [T, k] int64
                 const at::Tensor& weights,  // [T, k]

@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -581,6 +582,44 @@ TEST(MoeTest, RoutePermuteCombineMatchReference) {
         ref_out[t * n_hid + i] +=
             static_cast<double>(ref_w[t * k + j]) * (2.0 * x[t * n_hid + i] + ref_e[t * k + j]);
   ExpectClose(out.ToHost(), ref_out, 1e-6, "combine");
+}
+
+// The training combine over fp32 yp with padding rows: the forward reads only the slots' rows; the
+// backward's dyp is the fp32 product w·dout exactly (one rounding, as the host's float product) with padding
+// rows zeroed (the buffer starts as NaN), dw the dot products vs float64 (fp32 sums of 70 terms: 1e-5 of the
+// largest |dw|).
+TEST(MoeTest, CombineBackwardWithPaddingRowsMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t n_tok = 5, k = 3, n_hid = 70, n_slots = n_tok * k, n_rows = n_slots + 4;
+  // Slot s reads row (7 s + 3) mod 19: a permutation of the 19 rows, of which 4 are never named.
+  std::vector<int32_t> s2r(n_slots);
+  std::vector<bool> used(n_rows, false);
+  for (int64_t s = 0; s < n_slots; ++s) {
+    s2r[s] = static_cast<int32_t>((7 * s + 3) % n_rows);
+    used[s2r[s]] = true;
+  }
+  const auto yp = Normal(n_rows * n_hid, 51), w = Normal(n_slots, 52), dout = Normal(n_tok * n_hid, 53);
+  DeviceBuffer<float> dyp_in(yp), dw_in(w), ddout(dout), out(n_tok * n_hid), dyp(n_rows * n_hid), dw(n_slots);
+  DeviceBuffer<int32_t> ds2r(s2r);
+  ASSERT_EQ(MoeScatterCombine(dyp_in.Get(), ds2r.Get(), dw_in.Get(), n_tok, k, n_hid, 4, out.Get(), nullptr),
+            cudaSuccess);
+  ASSERT_EQ(MoeCombineBackward(ddout.Get(), dyp_in.Get(), ds2r.Get(), dw_in.Get(), n_tok, k, n_hid, n_rows, 4,
+                               dyp.Get(), dw.Get(), nullptr),
+            cudaSuccess);
+  std::vector<double> ref_out(n_tok * n_hid, 0.0), ref_dw(n_slots, 0.0);
+  std::vector<float> ref_dyp(n_rows * n_hid, 0.f);
+  for (int64_t s = 0; s < n_slots; ++s) {
+    const int64_t t = s / k, r = s2r[s];
+    for (int64_t c = 0; c < n_hid; ++c) {
+      ref_out[t * n_hid + c] += static_cast<double>(w[s]) * yp[r * n_hid + c];
+      ref_dyp[r * n_hid + c] = w[s] * dout[t * n_hid + c];
+      ref_dw[s] += static_cast<double>(dout[t * n_hid + c]) * yp[r * n_hid + c];
+    }
+  }
+  ExpectClose(out.ToHost(), ref_out, 1e-6, "combine");
+  EXPECT_EQ(dyp.ToHost(), ref_dyp);
+  ExpectClose(dw.ToHost(), ref_dw, 1e-5, "dw");
+  EXPECT_EQ(std::count(used.begin(), used.end(), false), 4);  // rows 1, 8, 13, 15 are padding
 }
 
 }  // namespace

@@ -118,15 +118,66 @@ __device__ inline float ToFloat(float v) { return v; }
 __device__ inline float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename T>
+__device__ inline T FromFloat(float v);
+template <>
+__device__ inline float FromFloat<float>(float v) {
+  return v;
+}
+template <>
+__device__ inline __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// Products and sums through __fmul_rn / __fadd_rn, which nvcc never contracts into an fma: the rounding of
+// the tensor ops (product, then sum) that the training path replaces.
+template <typename T>
 __global__ void CombineKernel(const T* yp, const int32_t* slot_to_row, const float* weights, int64_t k,
                               int64_t H, float* out) {
   const int64_t t = blockIdx.x;
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) {
     float acc = 0.f;
-    for (int64_t j = 0; j < k; ++j)
-      acc = fmaf(weights[t * k + j], ToFloat(yp[slot_to_row[t * k + j] * H + i]), acc);
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t row = slot_to_row[t * k + j];
+      acc = __fadd_rn(acc, __fmul_rn(weights[t * k + j], ToFloat(yp[row * H + i])));
+    }
     out[t * H + i] = acc;
   }
+}
+
+constexpr int kCombineWarps = 8;  // slots per block of the backward (one warp each)
+
+// Warp threadIdx.y of block b owns slot s = b * kCombineWarps + threadIdx.y: it reads dout's row s / k and
+// yp's row slot_to_row[s] once, writes dyp's row and reduces dw[s] in a fixed order.
+template <typename T>
+__global__ void CombineBackwardKernel(const float* dout, const T* yp, const int32_t* slot_to_row,
+                                      const float* weights, int64_t S, int64_t k, int64_t H, T* dyp,
+                                      float* dw) {
+  const int64_t s = blockIdx.x * static_cast<int64_t>(kCombineWarps) + threadIdx.y;
+  if (s >= S) return;  // whole warps (threadIdx.y is uniform in a warp)
+  const int lane = threadIdx.x;
+  const int64_t row = slot_to_row[s];
+  const float* d = dout + (s / k) * H;
+  const float w = weights[s];
+  float acc = 0.f;
+  for (int64_t c = lane; c < H; c += 32) {
+    const float dc = d[c];
+    if (dyp != nullptr) dyp[row * H + c] = FromFloat<T>(__fmul_rn(w, dc));
+    if (dw != nullptr) acc = fmaf(dc, ToFloat(yp[row * H + c]), acc);
+  }
+  if (dw == nullptr) return;
+  for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+  if (lane == 0) dw[s] = acc;
+}
+
+template <typename T>
+cudaError_t LaunchCombineBackward(const float* dout, const void* yp, const int32_t* slot_to_row,
+                                  const float* weights, int64_t S, int64_t k, int64_t H, void* dyp, float* dw,
+                                  cudaStream_t stream) {
+  const dim3 block(32, kCombineWarps);
+  const unsigned blocks = static_cast<unsigned>((S + kCombineWarps - 1) / kCombineWarps);
+  CombineBackwardKernel<<<blocks, block, 0, stream>>>(dout, static_cast<const T*>(yp), slot_to_row, weights,
+                                                      S, k, H, static_cast<T*>(dyp), dw);
+  return cudaGetLastError();
 }
 
 // Two bf16 per thread-iteration (bf16x2 loads/stores); I is even for every config we run (checked on launch).
@@ -204,6 +255,23 @@ cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const 
     return cudaErrorInvalidValue;
   }
   return cudaGetLastError();
+}
+
+cudaError_t MoeCombineBackward(const float* dout, const void* yp, const int32_t* slot_to_row,
+                               const float* weights, int64_t T, int64_t k, int64_t H, int64_t yp_rows,
+                               int elem_bytes, void* dyp, float* dw, cudaStream_t stream) {
+  if (elem_bytes != 4 && elem_bytes != 2) return cudaErrorInvalidValue;
+  if (dyp != nullptr) {
+    // Padding rows (and, before the kernel overwrites them, the slots' rows): one memset, as index_select's
+    // backward zero-fills its gradient.
+    const cudaError_t err = cudaMemsetAsync(dyp, 0, static_cast<size_t>(yp_rows * H * elem_bytes), stream);
+    if (err != cudaSuccess) return err;
+  }
+  const int64_t S = T * k;
+  if (S == 0 || (dyp == nullptr && dw == nullptr)) return cudaSuccess;
+  if (elem_bytes == 4)
+    return LaunchCombineBackward<float>(dout, yp, slot_to_row, weights, S, k, H, dyp, dw, stream);
+  return LaunchCombineBackward<__nv_bfloat16>(dout, yp, slot_to_row, weights, S, k, H, dyp, dw, stream);
 }
 
 }  // namespace m1rl::cuda

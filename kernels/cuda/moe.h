@@ -29,11 +29,25 @@ cudaError_t MoePermuteIndices(const int32_t* experts, int64_t num_tokens, int64_
 cudaError_t MoeGather(const void* x, const int32_t* row_to_slot, int64_t num_tokens, int64_t top_k,
                       int64_t hidden, int elem_bytes, void* xp, cudaStream_t stream);
 
-// out[t, :] = sum_j weights[t, j] * yp[slot_to_row[t*k + j], :], accumulated in fp32, in slot order.
-// yp [T*k, H] fp32 or bf16 (elem_bytes 4 / 2); out [T, H] fp32.
+// out[t, :] = sum_j weights[t, j] * yp[slot_to_row[t*k + j], :] in fp32: each product rounded to fp32, then
+// added in slot order j = 0..k-1 to an accumulator starting at 0 (no fused multiply-add; for k <= 2 this is
+// bit-identical to LibTorch's (y * w.unsqueeze(2)).sum(1) over fp32 y). yp [rows, H] fp32 or bf16
+// (elem_bytes 4 / 2), rows any count covering the slot_to_row entries (rows no slot names are never read);
+// weights [T*k] fp32; out [T, H] fp32.
 cudaError_t MoeScatterCombine(const void* yp, const int32_t* slot_to_row, const float* weights,
                               int64_t num_tokens, int64_t top_k, int64_t hidden, int elem_bytes, float* out,
                               cudaStream_t stream);
+
+// Backward of MoeScatterCombine under dout [T, H] fp32, for training (yp [yp_rows, H]; slot_to_row injective
+// into [0, yp_rows); rows no slot names are padding):
+//   dyp[slot_to_row[s], :] = weights[s] * dout[s / k, :], the fp32 product rounded once to yp's type
+//   (elem_bytes 4 / 2), and dyp's padding rows = 0;
+//   dw[s] = sum_c dout[s / k, c] * yp[slot_to_row[s], c] in fp32 (one warp per slot: per-lane strided fmaf
+//   sums, then a fixed shuffle tree; no atomics, so run-to-run bit-identical).
+// dyp [yp_rows, H] or null (not computed); dw [T*k] fp32 or null.
+cudaError_t MoeCombineBackward(const float* dout, const void* yp, const int32_t* slot_to_row,
+                               const float* weights, int64_t num_tokens, int64_t top_k, int64_t hidden,
+                               int64_t yp_rows, int elem_bytes, void* dyp, float* dw, cudaStream_t stream);
 
 // Fused SwiGLU on the gate/up GEMM output: act[r, i] = silu(h[r, i]) * h[r, I + i], computed in fp32 and
 // rounded once to bf16. h [rows, 2I] bf16, act [rows, I] bf16 (one pass instead of three elementwise
