@@ -565,6 +565,8 @@ class ResidualNormFunction : public torch::autograd::Function<ResidualNormFuncti
         NormForwardRows(x, has_b ? b : at::Tensor(), alpha, beta, w, eps, has_gate ? gate : at::Tensor(),
                         static_cast<at::ScalarType>(out_dtype));
     ctx->save_for_backward({has_b ? r.h : x, w, r.rstd, gate});
+    // An unused output (the sum, most often) brings an undefined gradient, not a [T, C] of zeros to read.
+    ctx->set_materialize_grads(false);
     ctx->saved_data["out_dtype"] = out_dtype;
     ctx->saved_data["alpha"] = alpha;
     ctx->saved_data["beta"] = beta;
@@ -762,8 +764,9 @@ at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alph
     return t;
   };
   rows(a, "a");
-  TORCH_CHECK(w.dim() == 1 && w.size(0) == a.size(1) && w.is_contiguous(), "residual rms norm: w must be [",
-              a.size(1), "], got ", w.sizes());
+  TORCH_CHECK(w.dim() == 1 && w.size(0) == a.size(1) && w.is_contiguous() && w.device() == a.device(),
+              "residual rms norm: w must be [", a.size(1), "] on ", a.device(), ", got ", w.sizes(), " on ",
+              w.device());
   c10::cuda::CUDAGuard guard(a.device());
   at::Tensor out = at::empty(a.sizes(), a.options().dtype(out_dtype));
   cuda::ResidualRmsNormArgs r;

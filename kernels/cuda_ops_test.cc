@@ -579,8 +579,8 @@ std::pair<at::Tensor, at::Tensor> SwiGluInputs(at::IntArrayRef h_shape, at::Scal
 // roundings, kernels/cuda/swiglu.h), and without grad the same forward kernel runs outside autograd.
 TEST(CudaOpsTest, FusedSwiGluForwardBackwardMatchFloat64) {
   SKIP_WITHOUT_DEVICE();
-  const std::vector<std::vector<int64_t>> shapes = {{1, 16},        {37, 2 * 96}, {513, 2 * 2048},
-                                                    {33, 2 * 4099}, {0, 64},      {2, 3, 2 * 40}};
+  const std::vector<std::vector<int64_t>> shapes = {{1, 16}, {37, 2 * 96},   {513, 2 * 2048}, {33, 2 * 4099},
+                                                    {0, 64}, {2, 3, 2 * 40}, {19, 2 * 36}};  // 36: packs of 4
   for (const at::ScalarType t : {at::kBFloat16, at::kFloat}) {
     for (const std::vector<int64_t>& shape : shapes) {
       std::string name = std::string("swiglu ") + c10::toString(t) + " h";
@@ -695,8 +695,8 @@ ResidualNormGrads ResidualNormOnDevice(const at::Tensor& a, const at::Tensor& b,
 //  - da, db within one rounding plus 1e-5 · |alpha|, |beta| · max |rstd·e·w| (the fp32 terms of dn);
 //  - dw within one rounding plus 1e-5 of its column's Σ|e·xhat|; dgate within two roundings (σ(1 − σ) and
 //    the product in fp32, n rounded as the forward's) plus 1e-5 of max |dy·n·σ(1 − σ)|.
-// Shapes: one row, packs of 4 (96 columns fp32: of 8 for bf16), several rows per backward block (513 x 1024),
-// the scalar path (4099).
+// Shapes: one row, packs of 8 (96 columns; packs of 4 are covered by the RmsNorm tests' 12300 columns),
+// several rows per backward block (513 x 1024), the scalar path (4099).
 TEST(CudaOpsTest, FusedResidualRmsNormWithSumMatchesFloat64) {
   SKIP_WITHOUT_DEVICE();
   const std::vector<std::vector<int64_t>> shapes = {{1, 1024}, {37, 96}, {513, 1024}, {33, 4099}};

@@ -267,12 +267,17 @@ bool IsNormIo(const at::Tensor& t) {
   return !t.defined() || t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kFloat;
 }
 
-// The operands the fused CUDA residual norm takes: a [T, C] and b, w, gate as bf16/fp32 CUDA tensors, the
-// gate (if any) in out_dtype.
+// The operands the fused CUDA residual norm takes: a [T, C] (C > 0) and b, gate [T, C], w [C], all bf16/fp32
+// on a's CUDA device, the gate (if any) in out_dtype. Anything else (broadcasts, other devices) takes the
+// tensor ops.
 [[maybe_unused]] bool FusedResidualNorm(const at::Tensor& a, const at::Tensor& b, const at::Tensor& w,
                                         const at::Tensor& gate, at::ScalarType out_dtype) {
-  return a.is_cuda() && a.dim() == 2 && IsNormIo(a) && IsNormIo(b) && IsNormIo(w) && IsNormIo(gate) &&
-         (out_dtype == at::kBFloat16 || out_dtype == at::kFloat) &&
+  auto like_a = [&a](const at::Tensor& t) {
+    return !t.defined() || (t.device() == a.device() && t.sizes() == a.sizes());
+  };
+  return a.is_cuda() && a.dim() == 2 && a.size(1) > 0 && like_a(b) && like_a(gate) && w.dim() == 1 &&
+         w.size(0) == a.size(1) && w.device() == a.device() && IsNormIo(a) && IsNormIo(b) && IsNormIo(w) &&
+         IsNormIo(gate) && (out_dtype == at::kBFloat16 || out_dtype == at::kFloat) &&
          (!gate.defined() || gate.scalar_type() == out_dtype);
 }
 
@@ -294,12 +299,9 @@ at::Tensor ResidualRmsNorm(const at::Tensor& a, const at::Tensor& b, double alph
   const bool grad = at::GradMode::is_enabled() &&
                     (a.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()) ||
                      (gate.defined() && gate.requires_grad()));
-  if (a.is_cuda() && a.dim() == 2 && !grad && IsNormIo(a) && IsNormIo(b) && IsNormIo(w) && IsNormIo(gate) &&
-      (out_dtype == at::kBFloat16 || out_dtype == at::kFloat)) {
-    return cuda_ops::ResidualRmsNorm(a, b, alpha, beta, w, eps, gate, out_dtype);
-  }
-  if (grad && FusedResidualNorm(a, b, w, gate, out_dtype)) {
-    return cuda_ops::ResidualRmsNormWithSum(a, b, alpha, beta, w, eps, gate, out_dtype).first;
+  if (FusedResidualNorm(a, b, w, gate, out_dtype)) {
+    return grad ? cuda_ops::ResidualRmsNormWithSum(a, b, alpha, beta, w, eps, gate, out_dtype).first
+                : cuda_ops::ResidualRmsNorm(a, b, alpha, beta, w, eps, gate, out_dtype);
   }
 #endif
   return ResidualRmsNormComposite(a, b, alpha, beta, w, eps, gate, out_dtype).normed;
