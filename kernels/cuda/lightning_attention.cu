@@ -10,6 +10,7 @@
 #include <mma.h>
 
 #include <array>
+#include <atomic>
 
 #include "kernels/cuda/lightning_attention.h"
 
@@ -532,19 +533,24 @@ bool Applies(const LightningScanArgs& a) {
          Aligned16(a.k) && Aligned16(a.v);
 }
 
-// SMs of the device current at the first call (a process drives one kind of GPU); 0 if the query fails.
+constexpr int kMaxDevices = 64;
+
+// SMs of the current device, read once per device; 0 (not cached) if the query fails. A failed query only
+// disables the narrow tile: its error is cleared so that the launch's own check does not report it.
 int SmCount() {
-  static const int sms = [] {
-    int dev = 0, n = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      (void)cudaGetLastError();  // a failed query only disables the narrow tile; clear it for the launch's
-                                 // check
-      return 0;
-    }
-    return n;
-  }();
-  return sms;
+  static std::array<std::atomic<int>, kMaxDevices> cache{};  // 0: not read yet
+  int dev = 0, n = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  if ((n = cache[dev].load(std::memory_order_relaxed)) > 0) return n;
+  if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  cache[dev].store(n, std::memory_order_relaxed);
+  return n;
 }
 
 template <int kD, int kDV>
@@ -553,20 +559,22 @@ cudaError_t SetSharedLimit() {
                               static_cast<int>(MakeLayout(kD, kDV).total));
 }
 
-// Blocks of ScanKernel<kD, 32> the device runs at once (queried once); 0 if the query fails.
+// Blocks of ScanKernel<kD, 32> the current device runs at once: blocks per SM (queried once; the same for
+// every sm_90 device) times its SMs; 0 if a query fails (not cached, error cleared as in SmCount).
 template <int kD>
 int64_t ResidentNarrowBlocks() {
-  static const int64_t blocks = [] {
-    int per_sm = 0;
+  static std::atomic<int> per_sm_cache{-1};  // -1: not queried yet
+  int per_sm = per_sm_cache.load(std::memory_order_relaxed);
+  if (per_sm < 0) {
     if (SetSharedLimit<kD, 32>() != cudaSuccess ||
         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ScanKernel<kD, 32>, kThreads,
                                                       MakeLayout(kD, 32).total) != cudaSuccess) {
       (void)cudaGetLastError();
-      return int64_t{0};
+      return 0;
     }
-    return int64_t{per_sm} * SmCount();
-  }();
-  return blocks;
+    per_sm_cache.store(per_sm, std::memory_order_relaxed);
+  }
+  return int64_t{per_sm} * SmCount();
 }
 
 // DV = 32 instead of 64 (d = 64, 128) for a launch of n scans: when the DV = 64 grid leaves SMs idle and the
