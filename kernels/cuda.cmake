@@ -1,8 +1,10 @@
 # CUDA kernels (raw pointers + stream, no torch; S3) and their plain C++ references. Built whenever nvcc is
 # found (CPU machines compile every .cu; the cuda-labelled tests skip without a device).
-m1rl_cc_library(NAME naive_reference SRCS reference/naive.cc reference/naive_norm.cc
-  HDRS reference/naive.h reference/naive_norm.h)
+m1rl_cc_library(NAME naive_reference SRCS reference/naive.cc reference/naive_norm.cc reference/naive_swiglu.cc
+  HDRS reference/naive.h reference/naive_norm.h reference/naive_swiglu.h)
 m1rl_cc_test(NAME naive_norm_test SRCS reference/naive_norm_test.cc DEPS m1rl::naive_reference LABEL cpu)
+m1rl_cc_test(NAME naive_swiglu_test SRCS reference/naive_swiglu_test.cc DEPS m1rl::naive_reference LABEL cpu)
+m1rl_cc_test(NAME naive_test SRCS reference/naive_test.cc DEPS m1rl::naive_reference LABEL cpu)
 
 if(M1RL_ENABLE_CUDA)
   m1rl_cc_library(NAME cuda_kernels

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/reference/naive_norm.h"  // RoundToBf16
+
 namespace m1rl::reference::naive {
 namespace {
 
@@ -179,6 +181,38 @@ void MoeRoute(const std::vector<float>& router_logits, int64_t T, int64_t E, int
       (*experts)[t * top_k + j] = order[j];
       (*weights)[t * top_k + j] = static_cast<float>(p[order[j]] / chosen);
     }
+  }
+}
+
+void MoeScatterCombine(const std::vector<float>& yp, const std::vector<int32_t>& slot_to_row,
+                       const std::vector<float>& weights, int64_t num_tokens, int64_t top_k, int64_t hidden,
+                       std::vector<double>* out) {
+  out->assign(static_cast<size_t>(num_tokens * hidden), 0.0);
+  for (int64_t s = 0; s < num_tokens * top_k; ++s) {
+    const int64_t t = s / top_k, row = slot_to_row[s];
+    for (int64_t c = 0; c < hidden; ++c) {
+      (*out)[t * hidden + c] += static_cast<double>(weights[s]) * yp[row * hidden + c];
+    }
+  }
+}
+
+void MoeCombineBackward(const std::vector<float>& dout, const std::vector<float>& yp,
+                        const std::vector<int32_t>& slot_to_row, const std::vector<float>& weights,
+                        int64_t num_tokens, int64_t top_k, int64_t hidden, int64_t yp_rows, bool yp_bf16,
+                        std::vector<float>* dyp, std::vector<float>* dw) {
+  dyp->assign(static_cast<size_t>(yp_rows * hidden), 0.f);
+  dw->assign(static_cast<size_t>(num_tokens * top_k), 0.f);
+  for (int64_t s = 0; s < num_tokens * top_k; ++s) {
+    const int64_t t = s / top_k, row = slot_to_row[s];
+    double acc = 0.0;
+    for (int64_t c = 0; c < hidden; ++c) {
+      const float d = dout[t * hidden + c];
+      // The double product of two floats is exact: its rounding is the fp32 product.
+      const auto p = static_cast<float>(static_cast<double>(weights[s]) * d);
+      (*dyp)[row * hidden + c] = yp_bf16 ? RoundToBf16(p) : p;
+      acc += static_cast<double>(d) * yp[row * hidden + c];
+    }
+    (*dw)[s] = static_cast<float>(acc);
   }
 }
 

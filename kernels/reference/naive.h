@@ -45,6 +45,22 @@ void HeadLogProbsBackward(const std::vector<float>& x, const std::vector<float>&
 void MoeRoute(const std::vector<float>& router_logits, int64_t num_tokens, int64_t num_experts, int64_t top_k,
               std::vector<int32_t>* experts, std::vector<float>* weights);
 
+// MoE combine (kernels/cuda/moe.h MoeScatterCombine) in double: out[t, :] = Σ_j weights[s] ·
+// yp[slot_to_row[s],
+// :] over the slots s = t·k + j.  yp [yp_rows, H]; slot_to_row, weights [T·k]; out [T, H].
+void MoeScatterCombine(const std::vector<float>& yp, const std::vector<int32_t>& slot_to_row,
+                       const std::vector<float>& weights, int64_t num_tokens, int64_t top_k, int64_t hidden,
+                       std::vector<double>* out);
+
+// Its backward under dout [T, H] (kernels/cuda/moe.h MoeCombineBackward):
+//   dyp[slot_to_row[s], :] = R(weights[s] · dout[s / k, :]), the fp32 product rounded to bf16 when `yp_bf16`,
+//   and 0 in the rows no slot names (padding);  dw[s] = Σ_c dout[s / k, c] · yp[slot_to_row[s], c] in double.
+//   dyp [yp_rows, H]; dw [T·k].
+void MoeCombineBackward(const std::vector<float>& dout, const std::vector<float>& yp,
+                        const std::vector<int32_t>& slot_to_row, const std::vector<float>& weights,
+                        int64_t num_tokens, int64_t top_k, int64_t hidden, int64_t yp_rows, bool yp_bf16,
+                        std::vector<float>* dyp, std::vector<float>* dw);
+
 }  // namespace m1rl::reference::naive
 
 #endif  // M1RL_KERNELS_REFERENCE_NAIVE_H_

@@ -1,0 +1,72 @@
+// The naive MoE combine references (label cpu): the backward against central differences of the forward and
+// hand values; they are the yardsticks of the CUDA kernels' test (kernels/cuda/cuda_kernels_test.cc).
+#include "kernels/reference/naive.h"
+
+#include <cmath>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace m1rl::reference::naive {
+namespace {
+
+// Two tokens, k = 2, hidden 3, five yp rows of which rows 1 and 3 are padding: out by hand.
+TEST(NaiveMoeTest, CombineByHand) {
+  const std::vector<int32_t> s2r = {4, 0, 2, 4};
+  const std::vector<float> w = {0.5f, 0.25f, 2.f, -1.f};
+  std::vector<float> yp(5 * 3);
+  for (size_t i = 0; i < yp.size(); ++i) yp[i] = static_cast<float>(i);  // row r = [3r, 3r + 1, 3r + 2]
+  std::vector<double> out;
+  MoeScatterCombine(yp, s2r, w, 2, 2, 3, &out);
+  // Token 0: 0.5 · [12, 13, 14] + 0.25 · [0, 1, 2]; token 1: 2 · [6, 7, 8] − [12, 13, 14].
+  EXPECT_EQ(out, (std::vector<double>{6.0, 6.75, 7.5, 0.0, 1.0, 2.0}));
+}
+
+// L = Σ dout · out: dyp and dw against central differences of the combine (linear, so the differences are
+// exact up to the double rounding of L: 1e-9), padding rows of dyp zero.
+TEST(NaiveMoeTest, CombineBackwardMatchesCentralDifferences) {
+  const int64_t n_tok = 3, k = 2, n_hid = 4, n_rows = 8;
+  const std::vector<int32_t> s2r = {5, 0, 2, 7, 3, 6};  // rows 1 and 4 are padding
+  std::vector<float> yp(n_rows * n_hid), w(n_tok * k), dout(n_tok * n_hid);
+  for (size_t i = 0; i < yp.size(); ++i) yp[i] = static_cast<float>(std::sin(0.4 + 2.39996 * i));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(std::cos(0.9 + 1.3 * i));
+  for (size_t i = 0; i < dout.size(); ++i) dout[i] = static_cast<float>(std::sin(2.2 + 0.7 * i));
+  auto loss = [&] {
+    std::vector<double> out;
+    MoeScatterCombine(yp, s2r, w, n_tok, k, n_hid, &out);
+    double l = 0.0;
+    for (size_t i = 0; i < out.size(); ++i) l += dout[i] * out[i];
+    return l;
+  };
+  auto central = [&](std::vector<float>* v, size_t i) {
+    const float v0 = (*v)[i];
+    (*v)[i] = v0 + 0.25f;
+    const double up = loss();
+    (*v)[i] = v0 - 0.25f;
+    const double down = loss();
+    (*v)[i] = v0;
+    return (up - down) / 0.5;
+  };
+  std::vector<float> dyp, dw;
+  MoeCombineBackward(dout, yp, s2r, w, n_tok, k, n_hid, n_rows, false, &dyp, &dw);
+  ASSERT_EQ(dyp.size(), yp.size());
+  ASSERT_EQ(dw.size(), w.size());
+  for (size_t i = 0; i < yp.size(); ++i) EXPECT_NEAR(dyp[i], central(&yp, i), 1e-6) << "dyp at " << i;
+  for (size_t i = 0; i < w.size(); ++i) EXPECT_NEAR(dw[i], central(&w, i), 1e-6) << "dw at " << i;
+  for (int64_t c = 0; c < n_hid; ++c) {
+    EXPECT_EQ(dyp[1 * n_hid + c], 0.f);
+    EXPECT_EQ(dyp[4 * n_hid + c], 0.f);
+  }
+}
+
+// bf16 yp: dyp = R(fp32(w · dout)): 1/3 as a float (0.333333343) rounds (spacing 2^-9 in [0.25, 0.5)) to
+// 0.333984375 (171 / 512); dw stays unrounded: 1 · 0.1f + 0 = 0.1f.
+TEST(NaiveMoeTest, CombineBackwardRoundsDypToBf16) {
+  std::vector<float> dyp, dw;
+  MoeCombineBackward({1.f}, {0.1f, 7.f}, {0}, {1.f / 3.f}, 1, 1, 1, 2, true, &dyp, &dw);
+  EXPECT_EQ(dyp, (std::vector<float>{0.333984375f, 0.f}));
+  EXPECT_EQ(dw, (std::vector<float>{0.1f}));
+}
+
+}  // namespace
+}  // namespace m1rl::reference::naive
