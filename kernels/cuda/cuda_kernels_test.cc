@@ -1,4 +1,4 @@
-// CUDA kernels against the plain C++ references of kernels/reference/naive.h (label cuda; skipped without a
+// CUDA kernels against the plain C++ references of kernels/reference/naive*.h (label cuda; skipped without a
 // device). Inputs: lightning q, k, v = SiLU(N(0,1)); outputs NaN-poisoned before each launch; shapes include
 // 1, primes, non-multiples of the 32-token chunk and 32-column tiles, ragged batches with an empty sequence.
 // Error metric (KERNELS.md): max|y - y_ref| / max|y_ref|; NaN always fails.
@@ -9,14 +9,22 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <numeric>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/cuda/lightning_attention.h"
 #include "kernels/cuda/lm_head.h"
 #include "kernels/cuda/moe.h"
+#include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/swiglu.h"
 #include "kernels/reference/naive.h"
+#include "kernels/reference/naive_norm.h"
+#include "kernels/reference/naive_swiglu.h"
 
 namespace m1rl::cuda {
 namespace {
@@ -617,10 +625,489 @@ TEST(MoeTest, CombineBackwardWithPaddingRowsMatchesReference) {
     }
   }
   ExpectClose(out.ToHost(), ref_out, 1e-6, "combine");
-  EXPECT_EQ(dyp.ToHost(), ref_dyp);
+  ExpectBitEqual(dyp.ToHost(), ref_dyp, "dyp");
   ExpectClose(dw.ToHost(), ref_dw, 1e-5, "dw");
   EXPECT_EQ(std::count(used.begin(), used.end(), false), 4);  // rows 1, 8, 13, 15 are padding
 }
+
+// ---- Training RMSNorm, SwiGLU and MoE combine backward against kernels/reference/naive_*.h ----------------
+//
+// Tolerances are per element, |got − ref| <= bound[i], each bound derived below from u = 2^-24 (the fp32 unit
+// roundoff; CUDA's expf and rsqrtf are within 2 ulp = 4u) and, where a result is rounded to bf16, one bf16
+// ulp (<= 2^-7 of the value) per rounding on its path: kernel and reference round values that differ by a few
+// fp32 ulps, so each rounding may land one bf16 step apart. A sum of n terms in fp32 has error <=
+// n·u·Σ|terms| (n the longest addition chain of the kernel's reduction).
+
+constexpr double kU = 1.0 / (1 << 24);        // fp32 unit roundoff
+constexpr double kBf16Step = 1.0 / (1 << 7);  // one bf16 ulp, relative to the value
+constexpr double kMargin = 1.05;              // slack on the first-order bounds (their second-order terms)
+
+// A device array of io type `type` (bf16 or fp32), NaN-poisoned, filled from and read back as floats; empty
+// (a null pointer) for an absent operand.
+class IoBuffer {
+ public:
+  IoBuffer(IoType type, size_t n) : type_(type), n_(n), bytes_(n * Width(type)) {}
+  IoBuffer(IoType type, const std::vector<float>& host)
+      : type_(type), n_(host.size()), bytes_(ToBytes(type, host)) {}
+  void* Get() { return bytes_.Get(); }
+  std::vector<float> ToHost() const {
+    const std::vector<uint8_t> bytes = bytes_.ToHost();
+    std::vector<float> out(n_);
+    for (size_t i = 0; i < n_; ++i) {
+      if (type_ == IoType::kBF16) {
+        __nv_bfloat16 b;
+        std::memcpy(&b, bytes.data() + 2 * i, 2);
+        out[i] = __bfloat162float(b);
+      } else {
+        std::memcpy(&out[i], bytes.data() + 4 * i, 4);
+      }
+    }
+    return out;
+  }
+
+ private:
+  static size_t Width(IoType type) { return type == IoType::kBF16 ? 2 : 4; }
+  static std::vector<uint8_t> ToBytes(IoType type, const std::vector<float>& host) {
+    std::vector<uint8_t> bytes(host.size() * Width(type));
+    for (size_t i = 0; i < host.size(); ++i) {
+      if (type == IoType::kBF16) {
+        const __nv_bfloat16 b = __float2bfloat16(host[i]);
+        std::memcpy(bytes.data() + 2 * i, &b, 2);
+      } else {
+        std::memcpy(bytes.data() + 4 * i, &host[i], 4);
+      }
+    }
+    return bytes;
+  }
+  IoType type_;
+  size_t n_;
+  DeviceBuffer<uint8_t> bytes_;
+};
+
+// v with each element rounded to `type` (the values a kernel of that io type reads).
+std::vector<float> RoundTo(IoType type, std::vector<float> v) {
+  if (type == IoType::kBF16) {
+    for (auto& x : v) x = reference::naive::RoundToBf16(x);
+  }
+  return v;
+}
+
+// Fails where |got − ref| > bound (or got is NaN); reports the element with the largest |got − ref| / bound.
+void ExpectWithinBounds(const std::vector<float>& got, const std::vector<float>& ref,
+                        const std::vector<double>& bound, const char* what) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  ASSERT_EQ(bound.size(), ref.size()) << what;
+  size_t worst_i = 0, failures = 0;
+  double worst = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_FALSE(std::isnan(got[i])) << what << ": NaN at " << i;
+    const double err = std::abs(static_cast<double>(got[i]) - ref[i]);
+    if (err > bound[i]) ++failures;
+    const double ratio = bound[i] > 0 ? err / bound[i] : (err > 0 ? INFINITY : 0.0);
+    if (ratio > worst) {
+      worst = ratio;
+      worst_i = i;
+    }
+  }
+  EXPECT_EQ(failures, 0u) << what << ": worst index " << worst_i << " got " << got[worst_i] << " expected "
+                          << ref[worst_i] << " bound " << bound[worst_i] << " (" << failures << " of "
+                          << ref.size() << " out of bounds)";
+}
+
+// The final rounding of a result of io type `type` whose pre-rounding values differ by `delta`: fp32 rounds
+// both to nearest (u of the value each); bf16 may land one bf16 step apart.
+double FinalRounding(IoType type, double ref, double delta) {
+  return type == IoType::kBF16 ? kMargin * (delta + kBf16Step * std::abs(ref))
+                               : kMargin * delta + 2 * kU * std::abs(ref);
+}
+
+struct NormCase {
+  int64_t rows, cols;
+  IoType x_type, w_type, out_type;
+  bool residual;  // b, alpha/beta, h, gate, dh, db, dgate all present
+};
+
+std::string NormCaseName(const ::testing::TestParamInfo<NormCase>& info) {
+  const NormCase& c = info.param;
+  auto t = [](IoType type) { return type == IoType::kBF16 ? "bf16" : "f32"; };
+  return std::to_string(c.rows) + "x" + std::to_string(c.cols) + "_" + t(c.x_type) + "_" + t(c.w_type) + "_" +
+         t(c.out_type) + (c.residual ? "_residual" : "_plain");
+}
+
+class RmsNormTrainTest : public ::testing::TestWithParam<NormCase> {};
+
+// Longest fp32 addition chain of the norm's row reduction: a thread sums its packs (<= cols/32 + 8 terms:
+// at least 32 threads, packs of up to 8), then 5 shuffle levels and <= 16 warp partials in sequence.
+double NormChain(int64_t cols) { return static_cast<double>(cols) / 32.0 + 8 + 5 + 16; }
+
+// fp32 relative error of rstd: the sum of squares (positive terms) NormChain·u, · (1/cols) and + eps 3u,
+// halved by the square root, plus rsqrtf's 4u.
+double RstdRelError(int64_t cols) { return (NormChain(cols) + 3) / 2 * kU + 4 * kU; }
+
+// Relative error of sigmoid in fp32: expf 4u, 1 + e^-g <= 5u, the division u: 7u (<= 6u + u for its use).
+constexpr double kSigmoidRel = 7 * kU;
+
+reference::naive::NormBf16 NormRounding(const NormCase& c) {
+  return {c.x_type == IoType::kBF16, c.w_type == IoType::kBF16, c.out_type == IoType::kBF16};
+}
+
+reference::naive::RmsNormForwardInputs NormForwardInputs(const NormCase& c) {
+  reference::naive::RmsNormForwardInputs in;
+  in.rows = c.rows;
+  in.cols = c.cols;
+  const auto n = static_cast<size_t>(c.rows * c.cols);
+  in.x = RoundTo(c.x_type, Normal(n, 71));
+  if (c.residual) {
+    in.b = RoundTo(c.x_type, Normal(n, 72));
+    in.alpha = 0.75f;
+    in.beta = 1.25f;
+    in.gate = RoundTo(c.out_type, Normal(n, 73, 2.f));
+  }
+  in.w = RoundTo(c.w_type, Normal(static_cast<size_t>(c.cols), 74));
+  in.eps = static_cast<double>(1e-6f);  // the kernel's eps exactly
+  in.bf16 = NormRounding(c);
+  return in;
+}
+
+TEST_P(RmsNormTrainTest, ForwardMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  const NormCase& c = GetParam();
+  const reference::naive::RmsNormForwardInputs in = NormForwardInputs(c);
+  const reference::naive::RmsNormForwardOutputs ref = reference::naive::RmsNormForward(in);
+  const auto n = static_cast<size_t>(c.rows * c.cols);
+  IoBuffer x(c.x_type, in.x), b(c.x_type, in.b), h(c.x_type, c.residual ? n : 0), w(c.w_type, in.w),
+      gate(c.out_type, in.gate), out(c.out_type, n);
+  DeviceBuffer<float> rstd(static_cast<size_t>(c.rows));
+  RmsNormForwardArgs a;
+  a.rows = c.rows;
+  a.cols = c.cols;
+  a.x = x.Get();
+  a.x_type = c.x_type;
+  a.b = b.Get();
+  a.alpha = in.alpha;
+  a.beta = in.beta;
+  a.h = h.Get();
+  a.w = w.Get();
+  a.w_type = c.w_type;
+  a.eps = static_cast<float>(in.eps);
+  a.gate = gate.Get();
+  a.out = out.Get();
+  a.out_type = c.out_type;
+  a.rstd = rstd.Get();
+  ASSERT_EQ(RmsNormForward(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  // h: the same fp32 operations, each rounded to x_type, in both: bit-equal.
+  if (c.residual) {
+    ExpectBitEqual(h.ToHost(), ref.h, "h");
+  }
+  const double rstd_rel = RstdRelError(c.cols);
+  std::vector<double> rstd_bound(ref.rstd.size()), out_bound(n);
+  for (size_t r = 0; r < ref.rstd.size(); ++r) rstd_bound[r] = kMargin * rstd_rel * ref.rstd[r];
+  // n = R_o((u · rstd) · w): rstd's error and two fp32 products; a gate adds sigmoid (7u), its rounding to
+  // out_type and the product (u) and its rounding: one bf16 step per rounding of the gated value's inputs.
+  const bool bf16_out = c.out_type == IoType::kBF16;
+  for (size_t i = 0; i < n; ++i) {
+    const double ref_i = std::abs(static_cast<double>(ref.out[i]));
+    double rel = rstd_rel + 3 * kU;
+    if (c.residual) rel += bf16_out ? 2 * kBf16Step : kSigmoidRel + 2 * kU;
+    out_bound[i] = FinalRounding(c.out_type, ref_i, rel * ref_i);
+  }
+  ExpectWithinBounds(rstd.ToHost(), ref.rstd, rstd_bound, "rstd");
+  ExpectWithinBounds(out.ToHost(), ref.out, out_bound, "out");
+}
+
+// Per-element bounds of the backward's outputs, from the magnitudes of the terms each sums (double, from the
+// inputs; not expected values).
+struct NormBackwardBounds {
+  std::vector<double> dx, db, dgate, dw;
+};
+
+NormBackwardBounds BackwardBounds(const NormCase& c, const reference::naive::RmsNormBackwardInputs& in,
+                                  const reference::naive::RmsNormBackwardOutputs& ref) {
+  const int64_t rows = c.rows, cols = c.cols;
+  const bool gated = !in.gate.empty(), bf16_out = c.out_type == IoType::kBF16;
+  // e = dy · R_o(σ): σ's fp32 error, or the bf16 step of its rounding, and the product's u.
+  const double e_rel = gated ? (bf16_out ? kBf16Step : kSigmoidRel) + kU : 0.0;
+  const double chain = NormChain(cols);
+  const int64_t blocks = RmsNormBackwardBlocks(rows, cols);
+  // dw: per block a chain over its rows, then per column <= blocks/16 partials per thread and 16 in sequence.
+  const double dw_chain = static_cast<double>((rows + blocks - 1) / blocks + (blocks + 15) / 16 + 16);
+  NormBackwardBounds b;
+  const auto n = static_cast<size_t>(rows * cols);
+  b.dx.resize(n);
+  b.db.resize(n);
+  b.dgate.resize(gated ? n : 0);
+  std::vector<double> dw_mag(static_cast<size_t>(cols), 0.0), e(static_cast<size_t>(cols)),
+      xhat(static_cast<size_t>(cols)), sig(static_cast<size_t>(cols));
+  for (int64_t row = 0; row < rows; ++row) {
+    const double r = in.rstd[row];
+    double dot = 0.0, mag = 0.0;  // Σ g · xhat and Σ |g · xhat|
+    for (int64_t col = 0; col < cols; ++col) {
+      const int64_t i = row * cols + col;
+      sig[col] = gated ? 1.0 / (1.0 + std::exp(-static_cast<double>(in.gate[i]))) : 1.0;
+      e[col] = in.dy[i] * sig[col];
+      xhat[col] = in.x[i] * r;
+      dot += e[col] * in.w[col] * xhat[col];
+      mag += std::abs(e[col] * in.w[col] * xhat[col]);
+      dw_mag[col] += std::abs(e[col] * xhat[col]);
+    }
+    const double mean = dot / static_cast<double>(cols);
+    // The mean: each term's e error and 3u (two products, xhat), the chain, the scaling by 1/cols (2u).
+    const double mean_err =
+        mag / static_cast<double>(cols) * (e_rel + (chain + 3) * kU) + 2 * kU * std::abs(mean);
+    for (int64_t col = 0; col < cols; ++col) {
+      const int64_t i = row * cols + col;
+      const double g = std::abs(e[col] * in.w[col]), xm = std::abs(xhat[col] * mean);
+      const double dh = in.dh.empty() ? 0.0 : std::abs(static_cast<double>(in.dh[i]));
+      // t = r · (g − xhat · mean) + dh: g's error, xhat · mean's (its own 2u and the mean's), the difference
+      // and the product by r (2u of both terms), the dh sum (u).
+      const double dt = r * (g * (e_rel + 3 * kU) + std::abs(xhat[col]) * mean_err + xm * 4 * kU) +
+                        kU * (r * (g + xm) + dh);
+      b.dx[i] = FinalRounding(c.x_type, ref.dx[i], std::abs(in.dx_scale) * dt);
+      b.db[i] = FinalRounding(c.x_type, ref.db[i], std::abs(in.db_scale) * dt);
+      if (gated) {
+        // dy · n · σ(1 − σ): n = R_o(xhat · w) (2u or a bf16 step), σ 7u, 1 − σ 7u·σ/(1 − σ) + u, 3 products.
+        const double rel = (bf16_out ? kBf16Step : 2 * kU) + kSigmoidRel +
+                           kSigmoidRel * sig[col] / (1.0 - sig[col]) + 4 * kU;
+        b.dgate[i] =
+            FinalRounding(c.out_type, ref.dgate[i], rel * std::abs(static_cast<double>(ref.dgate[i])));
+      }
+    }
+  }
+  b.dw.resize(static_cast<size_t>(cols));
+  for (int64_t col = 0; col < cols; ++col) {
+    b.dw[col] = FinalRounding(c.w_type, ref.dw[col], dw_mag[col] * (e_rel + (dw_chain + 2) * kU));
+  }
+  return b;
+}
+
+// The backward with the reference's rstd (fp32) as input to both, so that only the backward is compared.
+TEST_P(RmsNormTrainTest, BackwardMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  const NormCase& c = GetParam();
+  const reference::naive::RmsNormForwardInputs fwd_in = NormForwardInputs(c);
+  const reference::naive::RmsNormForwardOutputs fwd = reference::naive::RmsNormForward(fwd_in);
+  const auto n = static_cast<size_t>(c.rows * c.cols);
+  reference::naive::RmsNormBackwardInputs in;
+  in.rows = c.rows;
+  in.cols = c.cols;
+  in.dy = RoundTo(c.out_type, Normal(n, 75));
+  in.x = fwd.h;
+  in.w = fwd_in.w;
+  in.rstd = fwd.rstd;
+  in.gate = fwd_in.gate;
+  if (c.residual) in.dh = RoundTo(c.x_type, Normal(n, 76, 0.5f));
+  in.dx_scale = fwd_in.alpha;
+  in.db_scale = fwd_in.beta;
+  in.bf16 = NormRounding(c);
+  const reference::naive::RmsNormBackwardOutputs ref = reference::naive::RmsNormBackward(in);
+
+  IoBuffer dy(c.out_type, in.dy), x(c.x_type, in.x), w(c.w_type, in.w), gate(c.out_type, in.gate),
+      dh(c.x_type, in.dh), dx(c.x_type, n), db(c.x_type, c.residual ? n : 0),
+      dgate(c.out_type, c.residual ? n : 0), dw(c.w_type, static_cast<size_t>(c.cols));
+  DeviceBuffer<float> rstd(in.rstd),
+      dw_partial(static_cast<size_t>(RmsNormBackwardBlocks(c.rows, c.cols) * c.cols));
+  RmsNormBackwardArgs a;
+  a.rows = c.rows;
+  a.cols = c.cols;
+  a.dy = dy.Get();
+  a.out_type = c.out_type;
+  a.x = x.Get();
+  a.x_type = c.x_type;
+  a.w = w.Get();
+  a.w_type = c.w_type;
+  a.rstd = rstd.Get();
+  a.gate = gate.Get();
+  a.dh = dh.Get();
+  a.dx = dx.Get();
+  a.dx_scale = in.dx_scale;
+  a.db = db.Get();
+  a.db_scale = in.db_scale;
+  a.dgate = dgate.Get();
+  a.dw = dw.Get();
+  a.dw_partial = dw_partial.Get();
+  ASSERT_EQ(RmsNormBackward(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const NormBackwardBounds bound = BackwardBounds(c, in, ref);
+  ExpectWithinBounds(dx.ToHost(), ref.dx, bound.dx, "dx");
+  ExpectWithinBounds(dw.ToHost(), ref.dw, bound.dw, "dw");
+  if (c.residual) {
+    ExpectWithinBounds(db.ToHost(), ref.db, bound.db, "db");
+    ExpectWithinBounds(dgate.ToHost(), ref.dgate, bound.dgate, "dgate");
+  }
+}
+
+// Shapes: one row (and one column), primes, widths of packs of 4 only (12) and 8 (1024), the largest
+// practical (513 rows: several rows per backward block), and 8200 columns (dw partials in global memory
+// rather than shared); dtypes all fp32, all bf16, and bf16 activations with fp32 weights.
+std::vector<NormCase> NormCases() {
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1},     {1, 97},     {37, 97},  {37, 12},
+                                                {37, 1024}, {513, 4099}, {37, 8200}};
+  const IoType types[][3] = {{IoType::kF32, IoType::kF32, IoType::kF32},
+                             {IoType::kBF16, IoType::kBF16, IoType::kBF16},
+                             {IoType::kBF16, IoType::kF32, IoType::kBF16}};
+  std::vector<NormCase> cases;
+  for (const auto& [rows, cols] : shapes) {
+    for (const auto& t : types) {
+      for (const bool residual : {false, true}) cases.push_back({rows, cols, t[0], t[1], t[2], residual});
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RmsNormTrainTest, ::testing::ValuesIn(NormCases()), NormCaseName);
+
+struct SwiGluCase {
+  int64_t rows, inter;
+  IoType type;
+};
+
+class SwiGluTest : public ::testing::TestWithParam<SwiGluCase> {};
+
+std::string SwiGluCaseName(const ::testing::TestParamInfo<SwiGluCase>& info) {
+  const SwiGluCase& c = info.param;
+  return std::to_string(c.rows) + "x" + std::to_string(c.inter) +
+         (c.type == IoType::kBF16 ? "_bf16" : "_f32");
+}
+
+// silu(g) = g / (1 + expf(−g)) in fp32: expf 4u, the sum 5u, the division u: 6u (the same for s).
+constexpr double kSiluRel = 6 * kU;
+
+TEST_P(SwiGluTest, ForwardMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  const SwiGluCase& c = GetParam();
+  const bool bf16 = c.type == IoType::kBF16;
+  const std::vector<float> h_host =
+      RoundTo(c.type, Normal(static_cast<size_t>(c.rows * 2 * c.inter), 81, 2.f));
+  std::vector<float> ref;
+  reference::naive::SwiGluForward(h_host, c.rows, c.inter, bf16, &ref);
+  IoBuffer h(c.type, h_host), act(c.type, ref.size());
+  SwiGluForwardArgs a;
+  a.rows = c.rows;
+  a.inter = c.inter;
+  a.h = h.Get();
+  a.act = act.Get();
+  a.type = c.type;
+  ASSERT_EQ(SwiGluForward(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  // act = R(R(silu) · u): silu's 6u (or one bf16 step of its rounding) and the product's u.
+  std::vector<double> bound(ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double r = std::abs(static_cast<double>(ref[i]));
+    bound[i] = FinalRounding(c.type, r, ((bf16 ? kBf16Step : kSiluRel) + kU) * r);
+  }
+  ExpectWithinBounds(act.ToHost(), ref, bound, "act");
+}
+
+TEST_P(SwiGluTest, BackwardMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  const SwiGluCase& c = GetParam();
+  const bool bf16 = c.type == IoType::kBF16;
+  const int64_t inter = c.inter;
+  const std::vector<float> h_host = RoundTo(c.type, Normal(static_cast<size_t>(c.rows * 2 * inter), 82, 2.f));
+  const std::vector<float> dact_host = RoundTo(c.type, Normal(static_cast<size_t>(c.rows * inter), 83));
+  std::vector<float> ref;
+  reference::naive::SwiGluBackward(h_host, dact_host, c.rows, inter, bf16, &ref);
+  IoBuffer h(c.type, h_host), dact(c.type, dact_host), dh(c.type, ref.size());
+  SwiGluBackwardArgs a;
+  a.rows = c.rows;
+  a.inter = inter;
+  a.h = h.Get();
+  a.dact = dact.Get();
+  a.dh = dh.Get();
+  a.type = c.type;
+  ASSERT_EQ(SwiGluBackward(a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<double> bound(ref.size());
+  for (int64_t row = 0; row < c.rows; ++row) {
+    for (int64_t col = 0; col < inter; ++col) {
+      const int64_t gi = row * 2 * inter + col, ui = gi + inter;
+      const double g = h_host[gi], s = 1.0 / (1.0 + std::exp(-g));
+      // dg = R((dsilu · s) · B), B = 1 + g · (1 − s), dsilu = R(dact · u) equal in both (one fp32 product):
+      // s 6u; 1 − s <= 7u; g · (1 − s) <= 8u·|g|; the sum: B within 9u·(1 + |g|); dsilu · s 7u and the last
+      // product u of |dsilu · s · B| <= |dsilu| · s · (1 + |g|): in all <= 17u · |dsilu| · s · (1 + |g|).
+      const double dsilu = std::abs(static_cast<double>(dact_host[row * inter + col]) * h_host[ui]);
+      bound[gi] = FinalRounding(c.type, ref[gi], dsilu * 17 * kU * s * (1.0 + std::abs(g)));
+      // du = R(dact · R(silu)): silu's 6u (or a bf16 step) and the product's u.
+      const double du = std::abs(static_cast<double>(ref[ui]));
+      bound[ui] = FinalRounding(c.type, du, ((bf16 ? kBf16Step : kSiluRel) + kU) * du);
+    }
+  }
+  ExpectWithinBounds(dh.ToHost(), ref, bound, "dh");
+}
+
+// One row and one column, primes (odd widths: scalar accesses), 12 (packs of 4 only), 1024 (packs of 8), and
+// the largest practical shape; each in fp32 and bf16.
+std::vector<SwiGluCase> SwiGluCases() {
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {1, 97}, {37, 97}, {37, 12}, {37, 1024}, {513, 4099}};
+  std::vector<SwiGluCase> cases;
+  for (const auto& [rows, inter] : shapes) {
+    for (const IoType t : {IoType::kF32, IoType::kBF16}) cases.push_back({rows, inter, t});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SwiGluTest, ::testing::ValuesIn(SwiGluCases()), SwiGluCaseName);
+
+struct CombineCase {
+  int64_t tokens, top_k, hidden, padding_rows;
+  int elem_bytes;
+};
+
+class MoeCombineBackwardTest : public ::testing::TestWithParam<CombineCase> {};
+
+std::string CombineCaseName(const ::testing::TestParamInfo<CombineCase>& info) {
+  const CombineCase& c = info.param;
+  return std::to_string(c.tokens) + "x" + std::to_string(c.top_k) + "x" + std::to_string(c.hidden) + "_pad" +
+         std::to_string(c.padding_rows) + (c.elem_bytes == 2 ? "_bf16" : "_f32");
+}
+
+// dyp: the fp32 product w · dout rounded once to yp's type, as the reference's: bit-equal, padding rows 0.
+// dw: per lane an fmaf chain of ceil(H/32) terms, then 5 shuffle levels: (ceil(H/32) + 5)·u of Σ|dout · yp|.
+TEST_P(MoeCombineBackwardTest, MatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  const CombineCase& c = GetParam();
+  const int64_t n_slots = c.tokens * c.top_k, n_rows = n_slots + c.padding_rows, n_hid = c.hidden;
+  const IoType type = c.elem_bytes == 2 ? IoType::kBF16 : IoType::kF32;
+  // Slots read a random permutation's first n_slots rows; the rest are padding.
+  std::vector<int32_t> perm(static_cast<size_t>(n_rows));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(91));
+  const std::vector<int32_t> s2r(perm.begin(), perm.begin() + n_slots);
+  const std::vector<float> yp_host = RoundTo(type, Normal(static_cast<size_t>(n_rows * n_hid), 92));
+  const std::vector<float> w_host = Normal(static_cast<size_t>(n_slots), 93);
+  const std::vector<float> dout_host = Normal(static_cast<size_t>(c.tokens * n_hid), 94);
+  std::vector<float> ref_dyp, ref_dw;
+  reference::naive::MoeCombineBackward(dout_host, yp_host, s2r, w_host, c.tokens, c.top_k, n_hid, n_rows,
+                                       type == IoType::kBF16, &ref_dyp, &ref_dw);
+  IoBuffer yp(type, yp_host), dyp(type, ref_dyp.size());
+  DeviceBuffer<float> w(w_host), dout(dout_host), dw(static_cast<size_t>(n_slots));
+  DeviceBuffer<int32_t> ds2r(s2r);
+  ASSERT_EQ(MoeCombineBackward(dout.Get(), yp.Get(), ds2r.Get(), w.Get(), c.tokens, c.top_k, n_hid, n_rows,
+                               c.elem_bytes, dyp.Get(), dw.Get(), nullptr),
+            cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  ExpectBitEqual(dyp.ToHost(), ref_dyp, "dyp");
+  const double chain = static_cast<double>((n_hid + 31) / 32 + 5);
+  std::vector<double> bound(static_cast<size_t>(n_slots));
+  for (int64_t s = 0; s < n_slots; ++s) {
+    double mag = 0.0;
+    for (int64_t col = 0; col < n_hid; ++col) {
+      mag += std::abs(static_cast<double>(dout_host[(s / c.top_k) * n_hid + col]) *
+                      yp_host[s2r[s] * n_hid + col]);
+    }
+    bound[s] = FinalRounding(IoType::kF32, ref_dw[s], chain * kU * mag);
+  }
+  ExpectWithinBounds(dw.ToHost(), ref_dw, bound, "dw");
+}
+
+// One token and slot of one column; primes with top-2 and padding; top-4 and the largest practical width.
+INSTANTIATE_TEST_SUITE_P(Shapes, MoeCombineBackwardTest,
+                         ::testing::Values(CombineCase{1, 1, 1, 0, 4}, CombineCase{1, 1, 1, 0, 2},
+                                           CombineCase{37, 2, 97, 5, 4}, CombineCase{37, 2, 97, 5, 2},
+                                           CombineCase{131, 4, 4099, 3, 4}, CombineCase{131, 4, 4099, 3, 2},
+                                           CombineCase{513, 2, 1031, 0, 2}),
+                         CombineCaseName);
 
 }  // namespace
 }  // namespace m1rl::cuda
