@@ -721,6 +721,23 @@ double FinalRounding(IoType type, double ref, double delta) {
                                : kMargin * delta + 2 * kU * std::abs(ref);
 }
 
+// Whether a value v known within ±delta may round to either of two bf16 values (a rounding boundary lies
+// within the interval): elsewhere kernel and reference round it to the same bf16 value, so a bf16 result
+// whose inputs are equal and whose every rounding is away from a boundary must be bit-equal. Sharper than a
+// bf16 step everywhere: a rounding in the wrong place (e.g. one rounding where the contract has two) changes
+// results away from boundaries too.
+bool NearBf16Boundary(double v, double delta) {
+  return reference::naive::RoundToBf16(static_cast<float>(v - delta)) !=
+         reference::naive::RoundToBf16(static_cast<float>(v + delta));
+}
+
+// The bound of a result of io type `type` whose fp32 value before the final rounding is pre ± delta:
+// FinalRounding, or 0 (bit-equal) in bf16 away from a rounding boundary.
+double RoundedBound(IoType type, double ref, double pre, double delta) {
+  if (type == IoType::kBF16 && !NearBf16Boundary(pre, kMargin * delta)) return 0.0;
+  return FinalRounding(type, ref, delta);
+}
+
 struct NormCase {
   int64_t rows, cols;
   IoType x_type, w_type, out_type;
@@ -805,12 +822,25 @@ TEST_P(RmsNormTrainTest, ForwardMatchesReference) {
   for (size_t r = 0; r < ref.rstd.size(); ++r) rstd_bound[r] = kMargin * rstd_rel * ref.rstd[r];
   // n = R_o((u · rstd) · w): rstd's error and two fp32 products; a gate adds sigmoid (7u), its rounding to
   // out_type and the product (u) and its rounding: one bf16 step per rounding of the gated value's inputs.
+  // In bf16, where neither n's nor R_o(σ)'s fp32 value is near a rounding boundary (the pre-rounding values
+  // from the reference's h and rstd, within their error plus rstd's fp32 rounding u), both round them alike
+  // and the remaining fp32 product and its rounding are the same operations: bit-equal.
   const bool bf16_out = c.out_type == IoType::kBF16;
   for (size_t i = 0; i < n; ++i) {
     const double ref_i = std::abs(static_cast<double>(ref.out[i]));
     double rel = rstd_rel + 3 * kU;
     if (c.residual) rel += bf16_out ? 2 * kBf16Step : kSigmoidRel + 2 * kU;
     out_bound[i] = FinalRounding(c.out_type, ref_i, rel * ref_i);
+    if (bf16_out) {
+      const int64_t row = static_cast<int64_t>(i) / c.cols, col = static_cast<int64_t>(i) % c.cols;
+      const double pre_n = static_cast<double>(ref.h[i]) * ref.rstd[row] * in.w[col];
+      bool near = NearBf16Boundary(pre_n, kMargin * (rstd_rel + 4 * kU) * std::abs(pre_n));
+      if (c.residual) {
+        const double sig = 1.0 / (1.0 + std::exp(-static_cast<double>(in.gate[i])));
+        near = near || NearBf16Boundary(sig, kMargin * kSigmoidRel * sig);
+      }
+      if (!near) out_bound[i] = 0.0;
+    }
   }
   ExpectWithinBounds(rstd.ToHost(), ref.rstd, rstd_bound, "rstd");
   ExpectWithinBounds(out.ToHost(), ref.out, out_bound, "out");
@@ -826,8 +856,6 @@ NormBackwardBounds BackwardBounds(const NormCase& c, const reference::naive::Rms
                                   const reference::naive::RmsNormBackwardOutputs& ref) {
   const int64_t rows = c.rows, cols = c.cols;
   const bool gated = !in.gate.empty(), bf16_out = c.out_type == IoType::kBF16;
-  // e = dy · R_o(σ): σ's fp32 error, or the bf16 step of its rounding, and the product's u.
-  const double e_rel = gated ? (bf16_out ? kBf16Step : kSigmoidRel) + kU : 0.0;
   const double chain = NormChain(cols);
   const int64_t blocks = RmsNormBackwardBlocks(rows, cols);
   // dw: per block a chain over its rows, then per column <= blocks/16 partials per thread and 16 in sequence.
@@ -837,46 +865,65 @@ NormBackwardBounds BackwardBounds(const NormCase& c, const reference::naive::Rms
   b.dx.resize(n);
   b.db.resize(n);
   b.dgate.resize(gated ? n : 0);
-  std::vector<double> dw_mag(static_cast<size_t>(cols), 0.0), e(static_cast<size_t>(cols)),
-      xhat(static_cast<size_t>(cols)), sig(static_cast<size_t>(cols));
+  std::vector<double> dw_err(static_cast<size_t>(cols), 0.0), dw_pre(static_cast<size_t>(cols), 0.0),
+      e(static_cast<size_t>(cols)), e_rel(static_cast<size_t>(cols)), xhat(static_cast<size_t>(cols)),
+      sig(static_cast<size_t>(cols));
   for (int64_t row = 0; row < rows; ++row) {
     const double r = in.rstd[row];
-    double dot = 0.0, mag = 0.0;  // Σ g · xhat and Σ |g · xhat|
+    double dot = 0.0, dot_err = 0.0;  // Σ g · xhat and its fp32 error
     for (int64_t col = 0; col < cols; ++col) {
       const int64_t i = row * cols + col;
       sig[col] = gated ? 1.0 / (1.0 + std::exp(-static_cast<double>(in.gate[i]))) : 1.0;
-      e[col] = in.dy[i] * sig[col];
+      // e as the reference rounds it (R_o(σ)): the signed values below are the pre-rounding results.
+      e[col] = in.dy[i] * (bf16_out ? reference::naive::RoundToBf16(static_cast<float>(sig[col])) : sig[col]);
+      // e = dy · R_o(σ): σ's fp32 error (7u) and the product's u; in bf16 a step where σ is near a rounding
+      // boundary (elsewhere R_o(σ) is the same in both).
+      e_rel[col] = !gated ? 0.0
+                   : bf16_out && !NearBf16Boundary(sig[col], kMargin * kSigmoidRel * sig[col])
+                       ? kU
+                       : (bf16_out ? kBf16Step : kSigmoidRel) + kU;
       xhat[col] = in.x[i] * r;
       dot += e[col] * in.w[col] * xhat[col];
-      mag += std::abs(e[col] * in.w[col] * xhat[col]);
-      dw_mag[col] += std::abs(e[col] * xhat[col]);
+      // Each term's e error and 3u (two products, xhat), and the chain of the row sum.
+      dot_err += std::abs(e[col] * in.w[col] * xhat[col]) * (e_rel[col] + (chain + 3) * kU);
+      dw_err[col] += std::abs(e[col] * xhat[col]) * (e_rel[col] + (dw_chain + 2) * kU);
+      dw_pre[col] += e[col] * xhat[col];
     }
     const double mean = dot / static_cast<double>(cols);
-    // The mean: each term's e error and 3u (two products, xhat), the chain, the scaling by 1/cols (2u).
-    const double mean_err =
-        mag / static_cast<double>(cols) * (e_rel + (chain + 3) * kU) + 2 * kU * std::abs(mean);
+    // The mean: the sum's error and the scaling by 1/cols (2u).
+    const double mean_err = dot_err / static_cast<double>(cols) + 2 * kU * std::abs(mean);
     for (int64_t col = 0; col < cols; ++col) {
       const int64_t i = row * cols + col;
       const double g = std::abs(e[col] * in.w[col]), xm = std::abs(xhat[col] * mean);
-      const double dh = in.dh.empty() ? 0.0 : std::abs(static_cast<double>(in.dh[i]));
+      const double dh_i = in.dh.empty() ? 0.0 : static_cast<double>(in.dh[i]), dh = std::abs(dh_i);
+      const double t = r * (e[col] * in.w[col] - xhat[col] * mean) + dh_i;
       // t = r · (g − xhat · mean) + dh: g's error, xhat · mean's (its own 2u and the mean's), the difference
       // and the product by r (2u of both terms), the dh sum (u).
-      const double dt = r * (g * (e_rel + 3 * kU) + std::abs(xhat[col]) * mean_err + xm * 4 * kU) +
+      const double dt = r * (g * (e_rel[col] + 3 * kU) + std::abs(xhat[col]) * mean_err + xm * 4 * kU) +
                         kU * (r * (g + xm) + dh);
-      b.dx[i] = FinalRounding(c.x_type, ref.dx[i], std::abs(in.dx_scale) * dt);
-      b.db[i] = FinalRounding(c.x_type, ref.db[i], std::abs(in.db_scale) * dt);
+      b.dx[i] = RoundedBound(c.x_type, ref.dx[i], in.dx_scale * t, std::abs(in.dx_scale) * dt);
+      b.db[i] = RoundedBound(c.x_type, ref.db[i], in.db_scale * t, std::abs(in.db_scale) * dt);
       if (gated) {
         // dy · n · σ(1 − σ): n = R_o(xhat · w) (2u or a bf16 step), σ 7u, 1 − σ 7u·σ/(1 − σ) + u, 3 products.
         const double rel = (bf16_out ? kBf16Step : 2 * kU) + kSigmoidRel +
                            kSigmoidRel * sig[col] / (1.0 - sig[col]) + 4 * kU;
         b.dgate[i] =
             FinalRounding(c.out_type, ref.dgate[i], rel * std::abs(static_cast<double>(ref.dgate[i])));
+        // In bf16, bit-equal where n's and then dgate's fp32 values are away from a rounding boundary.
+        const double pre_n = xhat[col] * in.w[col];
+        if (bf16_out && !NearBf16Boundary(pre_n, kMargin * 2 * kU * std::abs(pre_n))) {
+          const double pre = in.dy[i] *
+                             static_cast<double>(reference::naive::RoundToBf16(static_cast<float>(pre_n))) *
+                             sig[col] * (1.0 - sig[col]);
+          const double fp32_rel = kSigmoidRel + kSigmoidRel * sig[col] / (1.0 - sig[col]) + 4 * kU;
+          b.dgate[i] = RoundedBound(c.out_type, ref.dgate[i], pre, fp32_rel * std::abs(pre));
+        }
       }
     }
   }
   b.dw.resize(static_cast<size_t>(cols));
   for (int64_t col = 0; col < cols; ++col) {
-    b.dw[col] = FinalRounding(c.w_type, ref.dw[col], dw_mag[col] * (e_rel + (dw_chain + 2) * kU));
+    b.dw[col] = RoundedBound(c.w_type, ref.dw[col], dw_pre[col], dw_err[col]);
   }
   return b;
 }
@@ -990,11 +1037,18 @@ TEST_P(SwiGluTest, ForwardMatchesReference) {
   a.type = c.type;
   ASSERT_EQ(SwiGluForward(a, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  // act = R(R(silu) · u): silu's 6u (or one bf16 step of its rounding) and the product's u.
+  // act = R(R(silu) · u): silu's 6u (or one bf16 step of its rounding) and the product's u. In bf16, where
+  // silu is not near a rounding boundary, R(silu) and then the same fp32 product and rounding agree:
+  // bit-equal.
   std::vector<double> bound(ref.size());
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double r = std::abs(static_cast<double>(ref[i]));
-    bound[i] = FinalRounding(c.type, r, ((bf16 ? kBf16Step : kSiluRel) + kU) * r);
+  for (int64_t row = 0; row < c.rows; ++row) {
+    for (int64_t col = 0; col < c.inter; ++col) {
+      const auto i = static_cast<size_t>(row * c.inter + col);
+      const double r = std::abs(static_cast<double>(ref[i]));
+      bound[i] = FinalRounding(c.type, r, ((bf16 ? kBf16Step : kSiluRel) + kU) * r);
+      const double g = h_host[row * 2 * c.inter + col], silu = g / (1.0 + std::exp(-g));
+      if (bf16 && !NearBf16Boundary(silu, kMargin * kSiluRel * std::abs(silu))) bound[i] = 0.0;
+    }
   }
   ExpectWithinBounds(act.ToHost(), ref, bound, "act");
 }
@@ -1026,11 +1080,17 @@ TEST_P(SwiGluTest, BackwardMatchesReference) {
       // dg = R((dsilu · s) · B), B = 1 + g · (1 − s), dsilu = R(dact · u) equal in both (one fp32 product):
       // s 6u; 1 − s <= 7u; g · (1 − s) <= 8u·|g|; the sum: B within 9u·(1 + |g|); dsilu · s 7u and the last
       // product u of |dsilu · s · B| <= |dsilu| · s · (1 + |g|): in all <= 17u · |dsilu| · s · (1 + |g|).
-      const double dsilu = std::abs(static_cast<double>(dact_host[row * inter + col]) * h_host[ui]);
-      bound[gi] = FinalRounding(c.type, ref[gi], dsilu * 17 * kU * s * (1.0 + std::abs(g)));
-      // du = R(dact · R(silu)): silu's 6u (or a bf16 step) and the product's u.
+      // In bf16, bit-equal where dg's fp32 value (from the reference's dsilu) is not near a boundary.
+      const float dsilu = reference::naive::RoundToBf16(
+          static_cast<float>(static_cast<double>(dact_host[row * inter + col]) * h_host[ui]));
+      const double dg_err = std::abs(static_cast<double>(dsilu)) * 17 * kU * s * (1.0 + std::abs(g));
+      bound[gi] = FinalRounding(c.type, ref[gi], dg_err);
+      if (bf16 && !NearBf16Boundary(dsilu * s * (1.0 + g * (1.0 - s)), kMargin * dg_err)) bound[gi] = 0.0;
+      // du = R(dact · R(silu)): silu's 6u (or a bf16 step) and the product's u; in bf16 bit-equal where silu
+      // is not near a boundary.
       const double du = std::abs(static_cast<double>(ref[ui]));
       bound[ui] = FinalRounding(c.type, du, ((bf16 ? kBf16Step : kSiluRel) + kU) * du);
+      if (bf16 && !NearBf16Boundary(g * s, kMargin * kSiluRel * std::abs(g * s))) bound[ui] = 0.0;
     }
   }
   ExpectWithinBounds(dh.ToHost(), ref, bound, "dh");
