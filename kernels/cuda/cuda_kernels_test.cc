@@ -859,7 +859,8 @@ NormBackwardBounds BackwardBounds(const NormCase& c, const reference::naive::Rms
   const double chain = NormChain(cols);
   const int64_t blocks = RmsNormBackwardBlocks(rows, cols);
   // dw: per block a chain over its rows, then per column <= blocks/16 partials per thread and 16 in sequence.
-  const double dw_chain = static_cast<double>((rows + blocks - 1) / blocks + (blocks + 15) / 16 + 16);
+  const int64_t dw_terms = (rows + blocks - 1) / blocks + (blocks + 15) / 16 + 16;
+  const auto dw_chain = static_cast<double>(dw_terms);
   NormBackwardBounds b;
   const auto n = static_cast<size_t>(rows * cols);
   b.dx.resize(n);
@@ -1148,7 +1149,8 @@ TEST_P(MoeCombineBackwardTest, MatchesReference) {
             cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   ExpectBitEqual(dyp.ToHost(), ref_dyp, "dyp");
-  const double chain = static_cast<double>((n_hid + 31) / 32 + 5);
+  const int64_t chain_terms = (n_hid + 31) / 32 + 5;
+  const auto chain = static_cast<double>(chain_terms);
   std::vector<double> bound(static_cast<size_t>(n_slots));
   for (int64_t s = 0; s < n_slots; ++s) {
     double mag = 0.0;

@@ -19,7 +19,7 @@ double ScaledLogits(const std::vector<float>& x, const std::vector<float>& w, in
   double mx = -INFINITY;
   for (int64_t c = 0; c < V; ++c) {
     double acc = 0.0;
-    for (int64_t i = 0; i < Hd; ++i) acc += double(x[t * Hd + i]) * w[c * Hd + i];
+    for (int64_t i = 0; i < Hd; ++i) acc += static_cast<double>(x[t * Hd + i]) * w[c * Hd + i];
     (*z)[c] = acc / temperature;
     mx = std::max(mx, (*z)[c]);
   }
@@ -33,27 +33,29 @@ void LightningForward(const std::vector<float>& q, const std::vector<float>& k, 
                       const std::vector<float>& decay_rate, const std::vector<float>& init_state,
                       std::vector<float>* out, std::vector<float>* final_state) {
   const int64_t num_seqs = static_cast<int64_t>(cu_seqlens.size()) - 1;
-  const int64_t T = cu_seqlens.back();
-  out->assign(T * H * d, 0.0f);
+  const int64_t n_tok = cu_seqlens.back();
+  out->assign(n_tok * H * d, 0.0f);
   if (final_state != nullptr) final_state->assign(num_seqs * H * d * d, 0.0f);
-  std::vector<double> S(d * d);
+  std::vector<double> state(d * d);
   for (int64_t b = 0; b < num_seqs; ++b) {
     for (int64_t h = 0; h < H; ++h) {
       const double lambda = std::exp(-static_cast<double>(decay_rate[h]));
       const int64_t off = (b * H + h) * d * d;
-      for (int64_t e = 0; e < d * d; ++e) S[e] = init_state.empty() ? 0.0 : init_state[off + e];
+      for (int64_t e = 0; e < d * d; ++e) state[e] = init_state.empty() ? 0.0 : init_state[off + e];
       for (int64_t t = cu_seqlens[b]; t < cu_seqlens[b + 1]; ++t) {
         for (int64_t i = 0; i < d; ++i)
           for (int64_t j = 0; j < d; ++j)
-            S[i * d + j] = lambda * S[i * d + j] + double(k[Thd(t, h, i, H, d)]) * v[Thd(t, h, j, H, d)];
+            state[i * d + j] = lambda * state[i * d + j] +
+                               static_cast<double>(k[Thd(t, h, i, H, d)]) * v[Thd(t, h, j, H, d)];
         for (int64_t j = 0; j < d; ++j) {
           double acc = 0.0;
-          for (int64_t i = 0; i < d; ++i) acc += double(q[Thd(t, h, i, H, d)]) * S[i * d + j];
+          for (int64_t i = 0; i < d; ++i)
+            acc += static_cast<double>(q[Thd(t, h, i, H, d)]) * state[i * d + j];
           (*out)[Thd(t, h, j, H, d)] = static_cast<float>(acc);
         }
       }
       if (final_state != nullptr)
-        for (int64_t e = 0; e < d * d; ++e) (*final_state)[off + e] = static_cast<float>(S[e]);
+        for (int64_t e = 0; e < d * d; ++e) (*final_state)[off + e] = static_cast<float>(state[e]);
     }
   }
 }
@@ -64,41 +66,46 @@ void LightningBackward(const std::vector<float>& q, const std::vector<float>& k,
                        const std::vector<float>& d_final_state, std::vector<float>* dq,
                        std::vector<float>* dk, std::vector<float>* dv, std::vector<float>* d_init_state) {
   const int64_t num_seqs = static_cast<int64_t>(cu_seqlens.size()) - 1;
-  const int64_t T = cu_seqlens.back();
-  dq->assign(T * H * d, 0.0f);
-  dk->assign(T * H * d, 0.0f);
-  dv->assign(T * H * d, 0.0f);
+  const int64_t n_tok = cu_seqlens.back();
+  dq->assign(n_tok * H * d, 0.0f);
+  dk->assign(n_tok * H * d, 0.0f);
+  dv->assign(n_tok * H * d, 0.0f);
   if (d_init_state != nullptr) d_init_state->assign(num_seqs * H * d * d, 0.0f);
-  std::vector<double> S(d * d), G(d * d);
+  std::vector<double> state(d * d), grad_state(d * d);
   for (int64_t b = 0; b < num_seqs; ++b) {
     for (int64_t h = 0; h < H; ++h) {
       const double lambda = std::exp(-static_cast<double>(decay_rate[h]));
       const int64_t off = (b * H + h) * d * d;
       const int64_t t0 = cu_seqlens[b], t1 = cu_seqlens[b + 1];
       // Forward pass again for S_t; dq_t = dO_t S_t^T.
-      for (int64_t e = 0; e < d * d; ++e) S[e] = init_state.empty() ? 0.0 : init_state[off + e];
+      for (int64_t e = 0; e < d * d; ++e) state[e] = init_state.empty() ? 0.0 : init_state[off + e];
       for (int64_t t = t0; t < t1; ++t) {
         for (int64_t i = 0; i < d; ++i)
           for (int64_t j = 0; j < d; ++j)
-            S[i * d + j] = lambda * S[i * d + j] + double(k[Thd(t, h, i, H, d)]) * v[Thd(t, h, j, H, d)];
+            state[i * d + j] = lambda * state[i * d + j] +
+                               static_cast<double>(k[Thd(t, h, i, H, d)]) * v[Thd(t, h, j, H, d)];
         for (int64_t i = 0; i < d; ++i) {
           double acc = 0.0;
-          for (int64_t j = 0; j < d; ++j) acc += double(dout[Thd(t, h, j, H, d)]) * S[i * d + j];
+          for (int64_t j = 0; j < d; ++j)
+            acc += static_cast<double>(dout[Thd(t, h, j, H, d)]) * state[i * d + j];
           (*dq)[Thd(t, h, i, H, d)] = static_cast<float>(acc);
         }
       }
-      // Reverse scan: G_T = q_T^T dO_T + dS_T; G_j = lambda G_{j+1} + q_j^T dO_j.
+      // Reverse scan (grad_state = G): G_T = q_T^T dO_T + dS_T; G_j = lambda G_{j+1} + q_j^T dO_j.
       for (int64_t e = 0; e < d * d; ++e)
-        G[e] = d_final_state.empty() ? 0.0 : d_final_state[off + e] / lambda;
+        grad_state[e] = d_final_state.empty() ? 0.0 : d_final_state[off + e] / lambda;
       for (int64_t t = t1 - 1; t >= t0; --t) {
         for (int64_t i = 0; i < d; ++i)
           for (int64_t j = 0; j < d; ++j)
-            G[i * d + j] = lambda * G[i * d + j] + double(q[Thd(t, h, i, H, d)]) * dout[Thd(t, h, j, H, d)];
+            grad_state[i * d + j] = lambda * grad_state[i * d + j] +
+                                    static_cast<double>(q[Thd(t, h, i, H, d)]) * dout[Thd(t, h, j, H, d)];
         for (int64_t i = 0; i < d; ++i) {
           double acc_k = 0.0, acc_v = 0.0;
           for (int64_t j = 0; j < d; ++j) {
-            acc_k += double(v[Thd(t, h, j, H, d)]) * G[i * d + j];  // dk_t[i] = sum_j v_t[j] G[i][j]
-            acc_v += double(k[Thd(t, h, j, H, d)]) * G[j * d + i];  // dv_t[i] = sum_j k_t[j] G[j][i]
+            acc_k += static_cast<double>(v[Thd(t, h, j, H, d)]) *
+                     grad_state[i * d + j];  // dk_t[i] = sum_j v_t[j] G[i][j]
+            acc_v += static_cast<double>(k[Thd(t, h, j, H, d)]) *
+                     grad_state[j * d + i];  // dv_t[i] = sum_j k_t[j] G[j][i]
           }
           (*dk)[Thd(t, h, i, H, d)] = static_cast<float>(acc_k);
           (*dv)[Thd(t, h, i, H, d)] = static_cast<float>(acc_v);
@@ -109,7 +116,8 @@ void LightningBackward(const std::vector<float>& q, const std::vector<float>& k,
           for (int64_t e = 0; e < d * d; ++e)
             (*d_init_state)[off + e] = d_final_state.empty() ? 0.0f : d_final_state[off + e];
         } else {
-          for (int64_t e = 0; e < d * d; ++e) (*d_init_state)[off + e] = static_cast<float>(lambda * G[e]);
+          for (int64_t e = 0; e < d * d; ++e)
+            (*d_init_state)[off + e] = static_cast<float>(lambda * grad_state[e]);
         }
       }
     }
@@ -169,7 +177,7 @@ void MoeRoute(const std::vector<float>& router_logits, int64_t T, int64_t E, int
   std::vector<int32_t> order(E);
   for (int64_t t = 0; t < T; ++t) {
     double mx = -INFINITY;
-    for (int64_t e = 0; e < E; ++e) mx = std::max(mx, double(router_logits[t * E + e]));
+    for (int64_t e = 0; e < E; ++e) mx = std::max(mx, static_cast<double>(router_logits[t * E + e]));
     double sum = 0.0;
     for (int64_t e = 0; e < E; ++e) sum += (p[e] = std::exp(router_logits[t * E + e] - mx));
     for (int64_t e = 0; e < E; ++e) p[e] /= sum;

@@ -14,7 +14,7 @@ namespace {
 TEST(NaiveMoeTest, CombineByHand) {
   const std::vector<int32_t> s2r = {4, 0, 2, 4};
   const std::vector<float> w = {0.5f, 0.25f, 2.f, -1.f};
-  std::vector<float> yp(5 * 3);
+  std::vector<float> yp(15);                                             // [5, 3]
   for (size_t i = 0; i < yp.size(); ++i) yp[i] = static_cast<float>(i);  // row r = [3r, 3r + 1, 3r + 2]
   std::vector<double> out;
   MoeScatterCombine(yp, s2r, w, 2, 2, 3, &out);
