@@ -61,41 +61,36 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
   return def;
 }
 
-}  // namespace
+using m1rl::model::ForwardOptions;
+using m1rl::model::ForwardOutput;
+using m1rl::model::HybridModel;
+using m1rl::model::ModelConfig;
+using m1rl::model::SequenceState;
 
-int main(int argc, char** argv) {
-  using m1rl::model::ForwardOptions;
-  using m1rl::model::ForwardOutput;
-  using m1rl::model::HybridModel;
-  using m1rl::model::ModelConfig;
-  using m1rl::model::SequenceState;
-  const std::string preset = Flag(argc, argv, "preset", "tiny8");
-  const int64_t seqs = std::atoi(Flag(argc, argv, "seqs", "16").c_str());
-  const int64_t len = std::atoi(Flag(argc, argv, "len", "128").c_str());
-  const int iters = std::atoi(Flag(argc, argv, "iters", "3").c_str());
-  const int64_t decode_batch = std::atoi(Flag(argc, argv, "decode_batch", "16").c_str());
-  auto config = ModelConfig::Preset(preset);
-  if (!config.ok()) {
-    const std::string message(config.status().message());
-    std::fprintf(stderr, "%s\n", message.c_str());
-    return 2;
-  }
-  auto model_or = HybridModel::Create(*config, at::kFloat, at::kCPU, 1);
-  if (!model_or.ok()) return 2;
-  const HybridModel& model = **model_or;
-  const int64_t t = seqs * len;
-  std::mt19937 rng(1);
-  std::vector<int64_t> ids(t), tg(t);
-  for (auto& x : ids) x = rng() % config->vocab_size;
-  for (auto& x : tg) x = rng() % config->vocab_size;
-  const at::Tensor input = at::from_blob(ids.data(), {t}, at::TensorOptions().dtype(at::kLong)).clone();
-  const at::Tensor targets = at::from_blob(tg.data(), {t}, at::TensorOptions().dtype(at::kLong)).clone();
-  std::vector<int64_t> cu{0};
-  for (int64_t s = 0; s < seqs; ++s) cu.push_back(cu.back() + len);
-  std::printf("bench_model: preset %s, fp32, CPU threads %d, LibTorch %s, packed %ld x %ld = %ld tokens\n",
-              preset.c_str(), at::get_num_threads(), TORCH_VERSION, static_cast<long>(seqs),
-              static_cast<long>(len), static_cast<long>(t));
+// The packed training batch: `seqs` random sequences of `len` tokens, random targets.
+struct Batch {
+  int64_t seqs = 0, len = 0, tokens = 0;
+  at::Tensor input, targets;  // [tokens] int64
+  std::vector<int64_t> cu;    // [seqs + 1]
+};
 
+Batch RandomBatch(int64_t seqs, int64_t len, int64_t vocab, std::mt19937* rng) {
+  Batch b;
+  b.seqs = seqs;
+  b.len = len;
+  b.tokens = seqs * len;
+  std::vector<int64_t> ids(b.tokens), tg(b.tokens);
+  for (auto& x : ids) x = (*rng)() % vocab;
+  for (auto& x : tg) x = (*rng)() % vocab;
+  b.input = at::from_blob(ids.data(), {b.tokens}, at::TensorOptions().dtype(at::kLong)).clone();
+  b.targets = at::from_blob(tg.data(), {b.tokens}, at::TensorOptions().dtype(at::kLong)).clone();
+  b.cu = {0};
+  for (int64_t s = 0; s < seqs; ++s) b.cu.push_back(b.cu.back() + len);
+  return b;
+}
+
+// Training forward + backward: the chunked FP32 head vs full [T, V] logits through autograd.
+void BenchTraining(const HybridModel& model, const Batch& b, int iters) {
   auto zero_grads = [&] {
     for (auto& p : model.Parameters()) {
       if (p.grad().defined()) p.mutable_grad() = at::Tensor();
@@ -105,7 +100,7 @@ int main(int argc, char** argv) {
     zero_grads();
     ForwardOptions opt;
     opt.compute_entropy = true;
-    const ForwardOutput o = model.Forward(input, targets, cu, opt);
+    const ForwardOutput o = model.Forward(b.input, b.targets, b.cu, opt);
     (o.logprobs.sum() + o.entropy.sum() + o.aux_loss).backward();
   });
   const double ours_cpu = last_cpu_median;
@@ -115,26 +110,29 @@ int main(int argc, char** argv) {
   const double base = MedianSeconds(iters, [&] {
     zero_grads();
     at::Tensor aux;
-    const at::Tensor h = model.Hidden(input, cu, &aux);
+    const at::Tensor h = model.Hidden(b.input, b.cu, &aux);
     const at::Tensor logp_all = h.matmul(head.t()).log_softmax(-1);
-    const at::Tensor logp = logp_all.gather(1, targets.unsqueeze(1)).squeeze(1);
+    const at::Tensor logp = logp_all.gather(1, b.targets.unsqueeze(1)).squeeze(1);
     const at::Tensor ent = -(logp_all.exp() * logp_all).sum(-1);
     (logp.sum() + ent.sum() + aux).backward();
   });
   const double base_cpu = last_cpu_median;
+  const int64_t t = b.tokens;
   std::printf(
       "train fwd+bwd: chunked head %.3f s wall, %.3f s CPU (%.0f tok/CPU-s, %.1f CPU-us/token) | full-logits "
       "baseline %.3f s wall, %.3f s CPU | ratio baseline/ours (CPU) %.2f\n",
       ours, ours_cpu, t / ours_cpu, 1e6 * ours_cpu / t, base, base_cpu, base_cpu / ours_cpu);
+}
 
-  // Decode: prefill a 32-token prompt in each of B sequences, then time 32 batched steps vs single steps.
-  const int64_t prompt = 32, steps = 32;
+// Decode: prefill a 32-token prompt in each of B sequences, then time 32 batched steps vs single steps.
+void BenchDecode(const HybridModel& model, int64_t decode_batch, std::mt19937* rng) {
+  const int64_t prompt = 32, steps = 32, vocab = model.config().vocab_size;
   auto make_states = [&] {
     std::vector<SequenceState> states;
     for (int64_t b = 0; b < decode_batch; ++b) {
       states.push_back(model.NewSequence());
       std::vector<int32_t> p(prompt);
-      for (auto& x : p) x = rng() % config->vocab_size;
+      for (auto& x : p) x = (*rng)() % vocab;
       model.Prefill(&states.back(), p, {});
     }
     return states;
@@ -156,14 +154,17 @@ int main(int argc, char** argv) {
   std::printf(
       "decode B=%ld (CPU time): batched %.0f tok/s | single-sequence baseline %.0f tok/s | ratio %.2f\n",
       static_cast<long>(decode_batch), n_dec / batched, n_dec / single, single / batched);
+}
 
-  // Lightning alone: tiny shapes (N_h 4, d 32), same packed batch.
-  const int64_t heads = config->num_attention_heads, dim = config->head_dim;
+// Lightning alone on the batch's packing and the model's head shape: block form vs a token loop.
+void BenchLightning(const ModelConfig& config, const Batch& b, int iters) {
+  const int64_t t = b.tokens, seqs = b.seqs, len = b.len;
+  const int64_t heads = config.num_attention_heads, dim = config.head_dim;
   const at::Tensor q = at::silu(at::randn({t, heads, dim})), k = at::silu(at::randn({t, heads, dim})),
                    v = at::silu(at::randn({t, heads, dim}));
   const at::Tensor decay = at::randn({heads}).abs() * 0.1;
-  MedianSeconds(iters,
-                [&] { m1rl::ops::LightningAttention(q, k, v, decay, cu, at::Tensor(), config->block_size); });
+  MedianSeconds(
+      iters, [&] { m1rl::ops::LightningAttention(q, k, v, decay, b.cu, at::Tensor(), config.block_size); });
   const double chunked = last_cpu_median;
   MedianSeconds(1, [&] {
     at::Tensor state = at::zeros({seqs, heads, dim, dim});
@@ -178,5 +179,32 @@ int main(int argc, char** argv) {
       "lightning fwd (%ld tokens, N_h %ld, d %ld, CPU time): block form %.4f s | token-loop baseline %.4f s "
       "| ratio %.2f\n",
       static_cast<long>(t), static_cast<long>(heads), static_cast<long>(dim), chunked, loop, loop / chunked);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string preset = Flag(argc, argv, "preset", "tiny8");
+  const int64_t seqs = std::atoi(Flag(argc, argv, "seqs", "16").c_str());
+  const int64_t len = std::atoi(Flag(argc, argv, "len", "128").c_str());
+  const int iters = std::atoi(Flag(argc, argv, "iters", "3").c_str());
+  const int64_t decode_batch = std::atoi(Flag(argc, argv, "decode_batch", "16").c_str());
+  auto config = ModelConfig::Preset(preset);
+  if (!config.ok()) {
+    const std::string message(config.status().message());
+    std::fprintf(stderr, "%s\n", message.c_str());
+    return 2;
+  }
+  auto model_or = HybridModel::Create(*config, at::kFloat, at::kCPU, 1);
+  if (!model_or.ok()) return 2;
+  const HybridModel& model = **model_or;
+  std::mt19937 rng(1);
+  const Batch batch = RandomBatch(seqs, len, config->vocab_size, &rng);
+  std::printf("bench_model: preset %s, fp32, CPU threads %d, LibTorch %s, packed %ld x %ld = %ld tokens\n",
+              preset.c_str(), at::get_num_threads(), TORCH_VERSION, static_cast<long>(seqs),
+              static_cast<long>(len), static_cast<long>(batch.tokens));
+  BenchTraining(model, batch, iters);
+  BenchDecode(model, decode_batch, &rng);
+  BenchLightning(*config, batch, iters);
   return 0;
 }

@@ -79,6 +79,90 @@ double NaiveStepSeconds(const model::HybridModel& policy, const at::Tensor& lm_h
   return Seconds(t0, Clock::now());
 }
 
+// What every row of the table shares.
+struct Bench {
+  const model::HybridModel* policy = nullptr;
+  rollout::HybridDecodeModel* decode = nullptr;
+  at::Tensor lm_head;  // [V, H] fp32
+  int64_t vocab = 0, prompt_len = 0, naive_samples = 0, seed = 0, naive_pack_tokens = 0;
+};
+
+// B requests of prompt_len deterministic tokens each, per-sequence seeds, n_new tokens to generate.
+std::vector<rollout::GenerationRequest> MakeRequests(const Bench& b, int64_t batch, int64_t n_new) {
+  std::vector<rollout::GenerationRequest> requests(batch);
+  for (int64_t i = 0; i < batch; ++i) {
+    rollout::GenerationRequest& r = requests[i];
+    r.prompt_id = std::to_string(i);
+    for (int64_t p = 0; p < b.prompt_len; ++p) {
+      r.prompt_token_ids.push_back(static_cast<int32_t>((i * 131 + p * 17 + 3) % b.vocab));
+    }
+    r.seed = static_cast<uint64_t>(b.seed * 1000 + i);
+    r.max_new_tokens = static_cast<int32_t>(n_new);
+  }
+  return requests;
+}
+
+// The naive loop's seconds for all n_new steps: step t (0-based) produces generated token t from the first
+// prompt_len + t tokens; naive_samples steps are timed and the rest interpolated (trapezoid).
+double NaiveSeconds(const Bench& b, const std::vector<std::vector<int32_t>>& seqs, int64_t n_new) {
+  NaiveStepSeconds(*b.policy, b.lm_head, seqs, b.prompt_len, b.naive_pack_tokens);  // warm-up
+  std::vector<double> at_t, secs;
+  for (int64_t k = 0; k < b.naive_samples; ++k) {
+    const int64_t t = (n_new - 1) * k / (b.naive_samples - 1);
+    at_t.push_back(static_cast<double>(t));
+    secs.push_back(NaiveStepSeconds(*b.policy, b.lm_head, seqs, b.prompt_len + t, b.naive_pack_tokens));
+  }
+  double naive_s = 0.0;
+  for (size_t k = 0; k + 1 < at_t.size(); ++k)
+    naive_s += 0.5 * (secs[k] + secs[k + 1]) * (at_t[k + 1] - at_t[k]);
+  naive_s += 0.5 * (secs.front() + secs.back());  // endpoints: the integral spans N - 1 intervals, N steps
+  return naive_s;
+}
+
+// One row of the table: the engine generates n_new tokens for B sequences, the naive loop recomputes them.
+// Returns false (after printing why) when the engine fails.
+bool BenchRow(const Bench& b, int64_t batch, int64_t n_new) {
+  const std::vector<rollout::GenerationRequest> requests = MakeRequests(b, batch, n_new);
+  rollout::EngineOptions opts;
+  opts.max_batch_size = static_cast<int32_t>(batch);
+  auto engine = rollout::Engine::Create(b.decode, opts);
+  if (!engine.ok()) {
+    std::cerr << engine.status() << "\n";
+    return false;
+  }
+  // Warm-up: a few tokens of the same batch.
+  std::vector<rollout::GenerationRequest> warm = requests;
+  for (auto& r : warm) r.max_new_tokens = 4;
+  if (!(*engine)->Generate(warm).ok()) return false;
+  const auto t0 = Clock::now();
+  auto out = (*engine)->Generate(requests);
+  const double engine_s = Seconds(t0, Clock::now());
+  if (!out.ok()) {
+    std::cerr << out.status() << "\n";
+    return false;
+  }
+  const int64_t tokens = (*engine)->last_stats().generated_tokens;
+  std::vector<std::vector<int32_t>> seqs;
+  int64_t state_bytes = 0;
+  for (const rollout::RequestOutput& o : *out) {
+    const rl::Completion& c = o.completions[0];
+    std::vector<int32_t> s(c.prompt_token_ids().begin(), c.prompt_token_ids().end());
+    s.insert(s.end(), c.token_ids().begin(), c.token_ids().end());
+    seqs.push_back(std::move(s));
+    state_bytes = std::max(state_bytes, o.state_bytes[0]);
+  }
+  const double engine_tps = tokens / engine_s;
+  const double naive_tps = static_cast<double>(batch * n_new) / NaiveSeconds(b, seqs, n_new);
+  std::ostringstream ratio;
+  ratio << std::fixed << std::setprecision(1) << engine_tps / naive_tps << "x";
+  std::cout << std::left << std::setw(6) << batch << std::setw(8) << n_new << std::setw(14) << std::fixed
+            << std::setprecision(1) << engine_tps << std::setw(22) << naive_tps << std::setw(10)
+            << ratio.str() << std::setw(24) << state_bytes << std::setprecision(0)
+            << 100.0 * (*engine)->last_stats().model_ms / (*engine)->last_stats().wall_ms << "%\n"
+            << std::flush;
+  return true;
+}
+
 int Run(int argc, char** argv) {
   std::string preset = "tiny8", batch_sizes = "1,64", new_tokens = "256,2048";
   int64_t prompt_len = 16, naive_samples = 5, seed = 1, naive_pack_tokens = 8192;
@@ -107,13 +191,14 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const model::HybridModel& policy = **created;
-  at::Tensor lm_head;
+  rollout::HybridDecodeModel decode(&policy);
+  Bench bench{&policy,    &decode,       at::Tensor(), config->vocab_size,
+              prompt_len, naive_samples, seed,         naive_pack_tokens};
   for (const auto& [name, t] : policy.NamedParameters()) {
     // A tied head (dense family) is the embedding.
     const bool tied = policy.config().tie_word_embeddings && name == "model.embed_tokens.weight";
-    if (name == "lm_head.weight" || tied) lm_head = t.detach();
+    if (name == "lm_head.weight" || tied) bench.lm_head = t.detach();
   }
-  rollout::HybridDecodeModel decode(&policy);
   std::cout << "bench_rollout: preset " << preset << ", dtype float32, device cpu, head ieee_fp32, LibTorch "
             << TORCH_VERSION << ", prompt " << prompt_len << " tokens, sampling T=1 (no EOS)\n";
   std::cout << "state bytes per sequence: " << decode.StateBytesAt(0) << " constant (lightning) + "
@@ -122,69 +207,9 @@ int Run(int argc, char** argv) {
             << std::setw(22) << "naive tok/s (interp)" << std::setw(10) << "ratio" << std::setw(24)
             << "state bytes/seq at end"
             << "engine time in model\n";
-
   for (int64_t n_new : ParseList(new_tokens)) {
     for (int64_t batch : ParseList(batch_sizes)) {
-      std::vector<rollout::GenerationRequest> requests(batch);
-      for (int64_t b = 0; b < batch; ++b) {
-        rollout::GenerationRequest& r = requests[b];
-        r.prompt_id = std::to_string(b);
-        for (int64_t i = 0; i < prompt_len; ++i) {
-          r.prompt_token_ids.push_back(static_cast<int32_t>((b * 131 + i * 17 + 3) % config->vocab_size));
-        }
-        r.seed = static_cast<uint64_t>(seed * 1000 + b);
-        r.max_new_tokens = static_cast<int32_t>(n_new);
-      }
-      rollout::EngineOptions opts;
-      opts.max_batch_size = static_cast<int32_t>(batch);
-      auto engine = rollout::Engine::Create(&decode, opts);
-      if (!engine.ok()) {
-        std::cerr << engine.status() << "\n";
-        return 1;
-      }
-      // Warm-up: a few tokens of the same batch.
-      std::vector<rollout::GenerationRequest> warm = requests;
-      for (auto& r : warm) r.max_new_tokens = 4;
-      if (!(*engine)->Generate(warm).ok()) return 1;
-      const auto t0 = Clock::now();
-      auto out = (*engine)->Generate(requests);
-      const double engine_s = Seconds(t0, Clock::now());
-      if (!out.ok()) {
-        std::cerr << out.status() << "\n";
-        return 1;
-      }
-      const int64_t tokens = (*engine)->last_stats().generated_tokens;
-      std::vector<std::vector<int32_t>> seqs;
-      int64_t state_bytes = 0;
-      for (const rollout::RequestOutput& o : *out) {
-        const rl::Completion& c = o.completions[0];
-        std::vector<int32_t> s(c.prompt_token_ids().begin(), c.prompt_token_ids().end());
-        s.insert(s.end(), c.token_ids().begin(), c.token_ids().end());
-        seqs.push_back(std::move(s));
-        state_bytes = std::max(state_bytes, o.state_bytes[0]);
-      }
-      // Naive: step t (0-based) produces generated token t from the first prompt_len + t tokens.
-      NaiveStepSeconds(policy, lm_head, seqs, prompt_len, naive_pack_tokens);  // warm-up
-      std::vector<double> at_t, secs;
-      for (int64_t k = 0; k < naive_samples; ++k) {
-        const int64_t t = (n_new - 1) * k / (naive_samples - 1);
-        at_t.push_back(static_cast<double>(t));
-        secs.push_back(NaiveStepSeconds(policy, lm_head, seqs, prompt_len + t, naive_pack_tokens));
-      }
-      double naive_s = 0.0;
-      for (size_t k = 0; k + 1 < at_t.size(); ++k)
-        naive_s += 0.5 * (secs[k] + secs[k + 1]) * (at_t[k + 1] - at_t[k]);
-      naive_s +=
-          0.5 * (secs.front() + secs.back());  // endpoints: the integral spans N - 1 intervals, N steps
-      const double engine_tps = tokens / engine_s;
-      const double naive_tps = static_cast<double>(batch * n_new) / naive_s;
-      std::ostringstream ratio;
-      ratio << std::fixed << std::setprecision(1) << engine_tps / naive_tps << "x";
-      std::cout << std::left << std::setw(6) << batch << std::setw(8) << n_new << std::setw(14) << std::fixed
-                << std::setprecision(1) << engine_tps << std::setw(22) << naive_tps << std::setw(10)
-                << ratio.str() << std::setw(24) << state_bytes << std::setprecision(0)
-                << 100.0 * (*engine)->last_stats().model_ms / (*engine)->last_stats().wall_ms << "%\n"
-                << std::flush;
+      if (!BenchRow(bench, batch, n_new)) return 1;
     }
   }
   return 0;

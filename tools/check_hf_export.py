@@ -8,8 +8,9 @@ Where m1rl is not built on the transformers host, split the run: `--write-prompt
 prints the m1rl command that makes their completions; run it where m1rl is built, then pass its output with
 `--m1rl-output OUT.jsonl` instead of --m1rl.
 
-1. Loads HF_DIR with MiniMaxForCausalLM (dense family: AutoModelForCausalLM).from_pretrained in float32 and prints the missing, unexpected and
-   mismatched keys transformers reports (an m1rl export should have none: it writes the lightning buffers).
+1. Loads HF_DIR with MiniMaxForCausalLM.from_pretrained (dense family: AutoModelForCausalLM) in float32 and
+   prints the missing, unexpected and mismatched keys transformers reports (an m1rl export should have none: it
+   writes the lightning buffers).
 2. Compares the loaded lightning buffers (slope_rate, query_decay, key_decay, diagonal_decay) with those of a
    freshly constructed MiniMaxLightningAttention of the same config (what transformers computes itself); dense
    models have none.
