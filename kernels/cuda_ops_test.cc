@@ -800,13 +800,14 @@ TEST(CudaOpsTest, ResidualRmsNormDispatch) {
 
   const at::Tensor x = Normal({37, 96}, gen).to(at::kCUDA, at::kBFloat16).requires_grad_();
   const at::Tensor dy = Normal({37, 96}, gen).to(at::kCUDA, at::kBFloat16);
+  const at::Tensor wx = (Normal({96}, gen) + 1).to(at::kCUDA, at::kFloat).requires_grad_();
   const ops::ResidualNormOutput r =
-      ops::ResidualRmsNormWithSum(x, at::Tensor(), 2.0, 3.0, wg, 1e-6, at::Tensor(), at::kBFloat16);
+      ops::ResidualRmsNormWithSum(x, at::Tensor(), 2.0, 3.0, wx, 1e-6, at::Tensor(), at::kBFloat16);
   EXPECT_TRUE(r.sum.is_same(x));
-  const at::Tensor plain = ops::RmsNorm(x, wg, 1e-6, at::kBFloat16);
+  const at::Tensor plain = ops::RmsNorm(x, wx, 1e-6, at::kBFloat16);
   EXPECT_TRUE(at::equal(r.normed, plain));
-  auto g1 = torch::autograd::grad({r.normed}, {x, wg}, {dy});
-  auto g2 = torch::autograd::grad({plain}, {x, wg}, {dy});
+  auto g1 = torch::autograd::grad({r.normed}, {x, wx}, {dy});
+  auto g2 = torch::autograd::grad({plain}, {x, wx}, {dy});
   EXPECT_TRUE(at::equal(g1[0], g2[0]));
   EXPECT_TRUE(at::equal(g1[1], g2[1]));
 }
