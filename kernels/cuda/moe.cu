@@ -3,10 +3,14 @@
 
 #include <algorithm>
 
+#include "kernels/cuda/internal/pack.cuh"
 #include "kernels/cuda/moe.h"
 
 namespace m1rl::cuda {
 namespace {
+
+using internal::FromFloat;
+using internal::ToFloat;
 
 constexpr int kMaxTopK = 8;
 
@@ -112,20 +116,6 @@ __global__ void GatherKernel(const T* x, const int32_t* row_to_slot, int64_t k, 
   const int64_t r = blockIdx.x;
   const int64_t t = row_to_slot[r] / k;
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) xp[r * H + i] = x[t * H + i];
-}
-
-__device__ inline float ToFloat(float v) { return v; }
-__device__ inline float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T>
-__device__ inline T FromFloat(float v);
-template <>
-__device__ inline float FromFloat<float>(float v) {
-  return v;
-}
-template <>
-__device__ inline __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
 }
 
 // Products and sums through __fmul_rn / __fadd_rn, which nvcc never contracts into an fma: the rounding of
