@@ -505,13 +505,19 @@ TEST(CudaOpsTest, FusedRmsNormBackwardIsDeterministic) {
   EXPECT_TRUE(at::equal(a.dw, b.dw));
 }
 
+// N(0,1) · scale values as a contiguous [rows, cols] bf16 device tensor whose data starts one element (2
+// bytes) past an aligned address.
+at::Tensor UnalignedBf16Normal(int64_t rows, int64_t cols, at::Generator& gen, double scale = 1.0) {
+  const at::Tensor flat = (Normal({rows * cols + 1}, gen) * scale).to(at::kCUDA, at::kBFloat16);
+  return flat.narrow(0, 1, rows * cols).view({rows, cols});
+}
+
 // Rows that start 2 bytes past an aligned address take the scalar path: same bounds as above.
 TEST(CudaOpsTest, FusedRmsNormUnalignedRowsMatchFloat64) {
   SKIP_WITHOUT_DEVICE();
   at::Generator gen = at::detail::createCPUGenerator(11);
   const int64_t rows = 17, cols = 1024;
-  const at::Tensor flat = Normal({rows * cols + 1}, gen).to(at::kCUDA, at::kBFloat16);
-  const at::Tensor x = flat.narrow(0, 1, rows * cols).view({rows, cols});
+  const at::Tensor x = UnalignedBf16Normal(rows, cols, gen);
   ASSERT_TRUE(x.is_contiguous());
   ASSERT_NE(reinterpret_cast<uintptr_t>(x.data_ptr()) % 4, 0u);
   const at::Tensor w = (Normal({cols}, gen) + 1).to(at::kCUDA, at::kFloat);
@@ -612,10 +618,8 @@ TEST(CudaOpsTest, FusedSwiGluUnalignedAndStridedInputsMatchFloat64) {
   SKIP_WITHOUT_DEVICE();
   at::Generator gen = at::detail::createCPUGenerator(13);
   const int64_t rows = 17, inter = 1024;
-  const at::Tensor hflat = (Normal({rows * 2 * inter + 1}, gen) * 3).to(at::kCUDA, at::kBFloat16);
-  const at::Tensor dflat = Normal({rows * inter + 1}, gen).to(at::kCUDA, at::kBFloat16);
-  const at::Tensor h = hflat.narrow(0, 1, rows * 2 * inter).view({rows, 2 * inter});
-  const at::Tensor dact = dflat.narrow(0, 1, rows * inter).view({rows, inter});
+  const at::Tensor h = UnalignedBf16Normal(rows, 2 * inter, gen, 3);
+  const at::Tensor dact = UnalignedBf16Normal(rows, inter, gen);
   ASSERT_NE(reinterpret_cast<uintptr_t>(h.data_ptr()) % 16, 0u);
   ASSERT_NE(reinterpret_cast<uintptr_t>(dact.data_ptr()) % 16, 0u);
   ExpectSwiGluMatchesFloat64(h, dact, SwiGluOnDevice(h, dact), "unaligned");
