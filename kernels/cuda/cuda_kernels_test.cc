@@ -13,6 +13,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -120,11 +121,220 @@ struct LightningCase {
   bool with_state;
 };
 
+// The sizes of a lightning case: Rows() elements in a [T, H, d] tensor (q, k, v, out and their gradients),
+// States() in a [B, H, d, d] state.
+struct LightningDims {
+  explicit LightningDims(const LightningCase& c)
+      : n_tok(c.cu_seqlens.back()),
+        n_head(c.heads),
+        n_dim(c.dim),
+        n_seq(static_cast<int64_t>(c.cu_seqlens.size()) - 1) {}
+  size_t Rows() const { return static_cast<size_t>(n_tok * n_head * n_dim); }
+  size_t States() const { return static_cast<size_t>(n_seq * n_head * n_dim * n_dim); }
+  // A contiguous [T, H, d] device tensor.
+  TokenHeadView View(const void* ptr) const { return {ptr, n_head * n_dim, n_dim}; }
+
+  int64_t n_tok, n_head, n_dim, n_seq;
+};
+
 // Decay rates spanning fast and slow heads: s_h * f for f in (0, 1].
 std::vector<float> DecayRates(int64_t H) {
   std::vector<float> r(H);
   for (int64_t h = 0; h < H; ++h) r[h] = std::pow(2.0f, -8.0f * (h + 1) / H) * (h % 2 == 0 ? 1.0f : 0.3f);
   return r;
+}
+
+std::vector<__nv_bfloat16> ToBf16(const std::vector<float>& v) {
+  std::vector<__nv_bfloat16> b(v.size());
+  for (size_t i = 0; i < v.size(); ++i) b[i] = __float2bfloat16(v[i]);
+  return b;
+}
+std::vector<float> FromBf16(const std::vector<__nv_bfloat16>& b) {
+  std::vector<float> v;
+  v.reserve(b.size());
+  for (const auto& x : b) v.push_back(__bfloat162float(x));
+  return v;
+}
+// v rounded to bf16 values: inputs every precision reads exactly.
+std::vector<float> RoundBf16(std::vector<float> v) {
+  for (auto& x : v) x = __bfloat162float(__float2bfloat16(x));
+  return v;
+}
+
+// Host values as a kernel's io type Io (float or __nv_bfloat16, rounded to nearest), and that io type.
+template <typename Io>
+std::vector<Io> ToIo(const std::vector<float>& v) {
+  if constexpr (std::is_same_v<Io, __nv_bfloat16>) {
+    return ToBf16(v);
+  } else {
+    return v;
+  }
+}
+template <typename Io>
+constexpr IoType kIoType = std::is_same_v<Io, __nv_bfloat16> ? IoType::kBF16 : IoType::kF32;
+
+// Host inputs of a lightning case: q, k, v, the decay rates and the initial states (empty: zeros).
+struct LightningInputs {
+  std::vector<float> q, k, v, rates, init;
+};
+
+// q, k, v = SiLU(N(0,1)) from seeds seed, seed + 1, seed + 2 (rounded to bf16 values where `bf16`) and the
+// decay rates; no initial states.
+
+LightningInputs QkvInputs(const LightningDims& d, uint32_t seed, bool bf16) {
+  auto qkv = [&](uint32_t s) {
+    std::vector<float> x = SiluNormal(d.Rows(), s);
+    if (bf16) x = RoundBf16(std::move(x));
+    return x;
+  };
+  return {qkv(seed), qkv(seed + 1), qkv(seed + 2), DecayRates(d.n_head), {}};
+}
+
+// N(0,1) per-sequence states (an initial state or a final-state gradient) where the case has them, else
+// empty.
+std::vector<float> OptionalStates(const LightningCase& c, const LightningDims& d, uint32_t seed) {
+  return c.with_state ? Normal(d.States(), seed) : std::vector<float>{};
+}
+
+// A forward case: inputs (q, k, v from seeds seed .. seed + 2, initial states from seed + 3) and the
+// reference's out and final states.
+struct ForwardCase {
+  LightningInputs in;
+  std::vector<float> out, final_state;
+};
+
+ForwardCase MakeForwardCase(const LightningCase& c, uint32_t seed, bool bf16) {
+  const LightningDims d(c);
+  ForwardCase f{QkvInputs(d, seed, bf16), {}, {}};
+  f.in.init = OptionalStates(c, d, seed + 3);
+  reference::naive::LightningForward(f.in.q, f.in.k, f.in.v, c.cu_seqlens, d.n_head, d.n_dim, f.in.rates,
+                                     f.in.init, &f.out, &f.final_state);
+  return f;
+}
+
+// A backward case: inputs (q, k, v from seeds seed .. seed + 2, dout = N(0,1) from seed + 3, rounded to bf16
+// values where `bf16`, initial states and final-state gradients from seed + 4, seed + 5) and the reference's
+// gradients.
+struct BackwardCase {
+  LightningInputs in;
+  std::vector<float> dout, d_final;
+  std::vector<float> dq, dk, dv, d_init;  // the reference's
+};
+
+BackwardCase MakeBackwardCase(const LightningCase& c, uint32_t seed, bool bf16) {
+  const LightningDims d(c);
+  BackwardCase b{QkvInputs(d, seed, bf16), Normal(d.Rows(), seed + 3), {}, {}, {}, {}, {}};
+  if (bf16) b.dout = RoundBf16(std::move(b.dout));
+  b.in.init = OptionalStates(c, d, seed + 4);
+  b.d_final = OptionalStates(c, d, seed + 5);
+  reference::naive::LightningBackward(b.in.q, b.in.k, b.in.v, b.dout, c.cu_seqlens, d.n_head, d.n_dim,
+                                      b.in.rates, b.in.init, b.d_final, &b.dq, &b.dk, &b.dv, &b.d_init);
+  return b;
+}
+
+// The device copies of a case's inputs: q, k, v of io type Io, the decay rates, the initial states and
+// cu_seqlens.
+template <typename Io>
+struct DeviceInputs {
+  DeviceInputs(const LightningCase& c, const LightningInputs& in)
+      : dims(c),
+        with_state(c.with_state),
+        q(ToIo<Io>(in.q)),
+        k(ToIo<Io>(in.k)),
+        v(ToIo<Io>(in.v)),
+        rates(in.rates),
+        init(in.init),
+        cu(c.cu_seqlens) {}
+
+  LightningDims dims;
+  bool with_state;
+  DeviceBuffer<Io> q, k, v;
+  DeviceBuffer<float> rates, init;
+  DeviceBuffer<int32_t> cu;
+};
+
+// Points the input fields that LightningScanArgs and LightningBackwardArgs share at b (contiguous [T, H, d]
+// tensors); the column tile stays automatic.
+template <typename Args, typename Io>
+void SetInputs(DeviceInputs<Io>& b, Args* a) {
+  const LightningDims& d = b.dims;
+  a->q = d.View(b.q.Get());
+  a->k = d.View(b.k.Get());
+  a->v = d.View(b.v.Get());
+  a->cu_seqlens = b.cu.Get();
+  a->num_seqs = d.n_seq;
+  a->num_heads = d.n_head;
+  a->head_dim = d.n_dim;
+  a->decay_rate = b.rates.Get();
+  a->init_state = b.with_state ? b.init.Get() : nullptr;
+  a->io_type = kIoType<Io>;
+}
+
+// The device buffers of a forward scan: its inputs, and out (io type Io) and the final states NaN-poisoned.
+template <typename Io>
+struct ScanBuffers {
+  ScanBuffers(const LightningCase& c, const LightningInputs& in)
+      : inputs(c, in), out(inputs.dims.Rows()), final_state(inputs.dims.States()) {}
+  // NaN-poisons the outputs again (before another launch).
+  void Poison() {
+    out.Poison();
+    final_state.Poison();
+  }
+
+  DeviceInputs<Io> inputs;
+  DeviceBuffer<Io> out;
+  DeviceBuffer<float> final_state;
+};
+
+// The args of a scan over b's buffers.
+template <typename Io>
+LightningScanArgs ScanArgs(ScanBuffers<Io>& b) {
+  LightningScanArgs a;
+  SetInputs(b.inputs, &a);
+  a.final_state = b.final_state.Get();
+  a.out = b.out.Get();
+  a.out_tok_stride = b.inputs.dims.n_head * b.inputs.dims.n_dim;
+  a.out_head_stride = b.inputs.dims.n_dim;
+  return a;
+}
+
+// The device buffers of a backward: its inputs, dout (io type Io) and the final states' gradient, and the
+// gradients dq, dk, dv (io type Io) and of the initial states NaN-poisoned.
+template <typename Io>
+struct BackwardBuffers {
+  BackwardBuffers(const LightningCase& c, const BackwardCase& host)
+      : inputs(c, host.in),
+        dout(ToIo<Io>(host.dout)),
+        dq(inputs.dims.Rows()),
+        dk(inputs.dims.Rows()),
+        dv(inputs.dims.Rows()),
+        d_final(host.d_final),
+        d_init(inputs.dims.States()) {}
+  // NaN-poisons the gradients again (before another launch).
+  void Poison() {
+    dq.Poison();
+    dk.Poison();
+    dv.Poison();
+    d_init.Poison();
+  }
+
+  DeviceInputs<Io> inputs;
+  DeviceBuffer<Io> dout, dq, dk, dv;
+  DeviceBuffer<float> d_final, d_init;
+};
+
+// The args of a backward over b's buffers.
+template <typename Io>
+LightningBackwardArgs BackwardArgs(BackwardBuffers<Io>& b) {
+  LightningBackwardArgs a;
+  SetInputs(b.inputs, &a);
+  a.dout = b.inputs.dims.View(b.dout.Get());
+  a.d_final_state = b.inputs.with_state ? b.d_final.Get() : nullptr;
+  a.dq = b.dq.Get();
+  a.dk = b.dk.Get();
+  a.dv = b.dv.Get();
+  a.d_init_state = b.d_init.Get();
+  return a;
 }
 
 class LightningTest : public ::testing::TestWithParam<LightningCase> {};
@@ -136,77 +346,25 @@ constexpr double kLightningTol = 2e-5;
 TEST_P(LightningTest, ForwardMatchesRecurrence) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const int64_t n_tok = c.cu_seqlens.back(), n_head = c.heads, n_dim = c.dim, n_seq = c.cu_seqlens.size() - 1;
-  auto q = SiluNormal(n_tok * n_head * n_dim, 1), k = SiluNormal(n_tok * n_head * n_dim, 2),
-       v = SiluNormal(n_tok * n_head * n_dim, 3);
-  auto rates = DecayRates(n_head);
-  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 4) : std::vector<float>{};
-  std::vector<float> ref_out, ref_final;
-  reference::naive::LightningForward(q, k, v, c.cu_seqlens, n_head, n_dim, rates, init, &ref_out, &ref_final);
-
-  DeviceBuffer<float> dq(q), dk(k), dv(v), drates(rates), dinit(init), dout(n_tok * n_head * n_dim),
-      dfinal(n_seq * n_head * n_dim * n_dim);
-  DeviceBuffer<int32_t> dcu(c.cu_seqlens);
-  LightningScanArgs a;
-  a.q = {dq.Get(), n_head * n_dim, n_dim};
-  a.k = {dk.Get(), n_head * n_dim, n_dim};
-  a.v = {dv.Get(), n_head * n_dim, n_dim};
-  a.cu_seqlens = dcu.Get();
-  a.num_seqs = n_seq;
-  a.num_heads = n_head;
-  a.head_dim = n_dim;
-  a.decay_rate = drates.Get();
-  a.init_state = c.with_state ? dinit.Get() : nullptr;
-  a.final_state = dfinal.Get();
-  a.out = dout.Get();
-  a.out_tok_stride = n_head * n_dim;
-  a.out_head_stride = n_dim;
-  ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
+  const ForwardCase ref = MakeForwardCase(c, 1, /*bf16=*/false);
+  ScanBuffers<float> buf(c, ref.in);
+  ASSERT_EQ(LightningScan(ScanArgs(buf), nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  ExpectClose(dout.ToHost(), ref_out, kLightningTol, "out");
-  ExpectClose(dfinal.ToHost(), ref_final, kLightningTol, "final_state");
+  ExpectClose(buf.out.ToHost(), ref.out, kLightningTol, "out");
+  ExpectClose(buf.final_state.ToHost(), ref.final_state, kLightningTol, "final_state");
 }
 
 TEST_P(LightningTest, BackwardMatchesReverseScan) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const int64_t n_tok = c.cu_seqlens.back(), n_head = c.heads, n_dim = c.dim, n_seq = c.cu_seqlens.size() - 1;
-  auto q = SiluNormal(n_tok * n_head * n_dim, 11), k = SiluNormal(n_tok * n_head * n_dim, 12),
-       v = SiluNormal(n_tok * n_head * n_dim, 13);
-  auto go = Normal(n_tok * n_head * n_dim, 14);
-  auto rates = DecayRates(n_head);
-  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 15) : std::vector<float>{};
-  std::vector<float> dfin = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 16) : std::vector<float>{};
-  std::vector<float> rdq, rdk, rdv, rds0;
-  reference::naive::LightningBackward(q, k, v, go, c.cu_seqlens, n_head, n_dim, rates, init, dfin, &rdq, &rdk,
-                                      &rdv, &rds0);
-
-  DeviceBuffer<float> dq(q), dk(k), dv(v), dgo(go), drates(rates), dinit(init), ddfin(dfin);
-  DeviceBuffer<float> gq(n_tok * n_head * n_dim), gk(n_tok * n_head * n_dim), gv(n_tok * n_head * n_dim),
-      gs0(n_seq * n_head * n_dim * n_dim);
-  DeviceBuffer<int32_t> dcu(c.cu_seqlens);
-  LightningBackwardArgs a;
-  a.q = {dq.Get(), n_head * n_dim, n_dim};
-  a.k = {dk.Get(), n_head * n_dim, n_dim};
-  a.v = {dv.Get(), n_head * n_dim, n_dim};
-  a.dout = {dgo.Get(), n_head * n_dim, n_dim};
-  a.cu_seqlens = dcu.Get();
-  a.num_seqs = n_seq;
-  a.num_heads = n_head;
-  a.head_dim = n_dim;
-  a.decay_rate = drates.Get();
-  a.init_state = c.with_state ? dinit.Get() : nullptr;
-  a.d_final_state = c.with_state ? ddfin.Get() : nullptr;
-  a.dq = gq.Get();
-  a.dk = gk.Get();
-  a.dv = gv.Get();
-  a.d_init_state = gs0.Get();
-  ASSERT_EQ(LightningBackward(a, nullptr), cudaSuccess);
+  const BackwardCase ref = MakeBackwardCase(c, 11, /*bf16=*/false);
+  BackwardBuffers<float> buf(c, ref);
+  ASSERT_EQ(LightningBackward(BackwardArgs(buf), nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  ExpectClose(gq.ToHost(), rdq, kLightningTol, "dq");
-  ExpectClose(gk.ToHost(), rdk, kLightningTol, "dk");
-  ExpectClose(gv.ToHost(), rdv, kLightningTol, "dv");
-  ExpectClose(gs0.ToHost(), rds0, kLightningTol, "d_init_state");
+  ExpectClose(buf.dq.ToHost(), ref.dq, kLightningTol, "dq");
+  ExpectClose(buf.dk.ToHost(), ref.dk, kLightningTol, "dk");
+  ExpectClose(buf.dv.ToHost(), ref.dv, kLightningTol, "dv");
+  ExpectClose(buf.d_init.ToHost(), ref.d_init, kLightningTol, "d_init_state");
 }
 
 // Decoding token by token through a permuted slot pool equals the forward at every position.
@@ -269,22 +427,6 @@ TEST_P(LightningTest, DecodeMatchesForward) {
 // bf16 inputs and outputs (the KERNELS.md contract; tensor-core path for d % 16 == 0): references on the same
 // bf16-rounded inputs in double. Bounds from KERNELS.md §1-2: o <= 3e-3, final state <= 1e-3, dq/dk/dv <=
 // 5e-3, dS_0 <= 2e-3 (bf16 output rounding is 2^-9; TF32 operands of the state products 2^-11).
-std::vector<__nv_bfloat16> ToBf16(const std::vector<float>& v) {
-  std::vector<__nv_bfloat16> b(v.size());
-  for (size_t i = 0; i < v.size(); ++i) b[i] = __float2bfloat16(v[i]);
-  return b;
-}
-std::vector<float> FromBf16(const std::vector<__nv_bfloat16>& b) {
-  std::vector<float> v;
-  v.reserve(b.size());
-  for (const auto& x : b) v.push_back(__bfloat162float(x));
-  return v;
-}
-std::vector<float> RoundBf16(std::vector<float> v) {
-  for (auto& x : v) x = __bfloat162float(__float2bfloat16(x));
-  return v;
-}
-
 class LightningBf16Test : public ::testing::TestWithParam<LightningCase> {};
 
 // The tensor-core scan's state-column tiles: the automatic choice first (for these small grids the 32-column
@@ -309,44 +451,19 @@ void ExpectBitEqual(const std::vector<float>& got, const std::vector<float>& wan
 TEST_P(LightningBf16Test, ForwardMatchesRecurrence) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const std::vector<int32_t>& cu = c.cu_seqlens;
-  const int64_t n_tok = cu.back(), n_head = c.heads, n_dim = c.dim, n_seq = cu.size() - 1;
-  auto q = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 51)),
-       k = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 52)),
-       v = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 53));
-  auto rates = DecayRates(n_head);
-  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 54) : std::vector<float>{};
-  std::vector<float> ref_out, ref_final;
-  reference::naive::LightningForward(q, k, v, cu, n_head, n_dim, rates, init, &ref_out, &ref_final);
-  DeviceBuffer<__nv_bfloat16> dq(ToBf16(q)), dk(ToBf16(k)), dv(ToBf16(v)), dout(n_tok * n_head * n_dim);
-  DeviceBuffer<float> drates(rates), dinit(init), dfinal(n_seq * n_head * n_dim * n_dim);
-  DeviceBuffer<int32_t> dcu(cu);
+  const ForwardCase ref = MakeForwardCase(c, 51, /*bf16=*/true);
+  ScanBuffers<__nv_bfloat16> buf(c, ref.in);
   std::vector<float> first_out, first_final;
   for (ScanColumnTile tile : kColumnTiles) {
     SCOPED_TRACE(TileName(tile));
-    dout.Poison();
-    dfinal.Poison();
-    LightningScanArgs a;
-    a.q = {dq.Get(), n_head * n_dim, n_dim};
-    a.k = {dk.Get(), n_head * n_dim, n_dim};
-    a.v = {dv.Get(), n_head * n_dim, n_dim};
-    a.cu_seqlens = dcu.Get();
-    a.num_seqs = n_seq;
-    a.num_heads = n_head;
-    a.head_dim = n_dim;
-    a.decay_rate = drates.Get();
-    a.init_state = c.with_state ? dinit.Get() : nullptr;
-    a.final_state = dfinal.Get();
-    a.out = dout.Get();
-    a.out_tok_stride = n_head * n_dim;
-    a.out_head_stride = n_dim;
-    a.io_type = IoType::kBF16;
+    buf.Poison();
+    LightningScanArgs a = ScanArgs(buf);
     a.column_tile = tile;
     ASSERT_EQ(LightningScan(a, nullptr), cudaSuccess);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    const std::vector<float> out = FromBf16(dout.ToHost()), final_state = dfinal.ToHost();
-    ExpectClose(out, ref_out, 3e-3, "bf16 out");
-    ExpectClose(final_state, ref_final, 1e-3, "bf16 final_state");
+    const std::vector<float> out = FromBf16(buf.out.ToHost()), final_state = buf.final_state.ToHost();
+    ExpectClose(out, ref.out, 3e-3, "bf16 out");
+    ExpectClose(final_state, ref.final_state, 1e-3, "bf16 final_state");
     if (first_out.empty()) {
       first_out = out;
       first_final = final_state;
@@ -359,56 +476,22 @@ TEST_P(LightningBf16Test, ForwardMatchesRecurrence) {
 TEST_P(LightningBf16Test, BackwardMatchesReverseScan) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
-  const std::vector<int32_t>& cu = c.cu_seqlens;
-  const int64_t n_tok = cu.back(), n_head = c.heads, n_dim = c.dim, n_seq = cu.size() - 1;
-  auto q = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 61)),
-       k = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 62)),
-       v = RoundBf16(SiluNormal(n_tok * n_head * n_dim, 63)),
-       go = RoundBf16(Normal(n_tok * n_head * n_dim, 64));
-  auto rates = DecayRates(n_head);
-  std::vector<float> init = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 65) : std::vector<float>{};
-  std::vector<float> dfin = c.with_state ? Normal(n_seq * n_head * n_dim * n_dim, 66) : std::vector<float>{};
-  std::vector<float> rdq, rdk, rdv, rds0;
-  reference::naive::LightningBackward(q, k, v, go, cu, n_head, n_dim, rates, init, dfin, &rdq, &rdk, &rdv,
-                                      &rds0);
-  DeviceBuffer<__nv_bfloat16> dq(ToBf16(q)), dk(ToBf16(k)), dv(ToBf16(v)), dgo(ToBf16(go));
-  DeviceBuffer<__nv_bfloat16> gq(n_tok * n_head * n_dim), gk(n_tok * n_head * n_dim),
-      gv(n_tok * n_head * n_dim);
-  DeviceBuffer<float> drates(rates), dinit(init), ddfin(dfin), gs0(n_seq * n_head * n_dim * n_dim);
-  DeviceBuffer<int32_t> dcu(cu);
+  const BackwardCase ref = MakeBackwardCase(c, 61, /*bf16=*/true);
+  BackwardBuffers<__nv_bfloat16> buf(c, ref);
   std::vector<std::vector<float>> first;
   for (ScanColumnTile tile : kColumnTiles) {
     SCOPED_TRACE(TileName(tile));
-    gq.Poison();
-    gk.Poison();
-    gv.Poison();
-    gs0.Poison();
-    LightningBackwardArgs a;
-    a.q = {dq.Get(), n_head * n_dim, n_dim};
-    a.k = {dk.Get(), n_head * n_dim, n_dim};
-    a.v = {dv.Get(), n_head * n_dim, n_dim};
-    a.dout = {dgo.Get(), n_head * n_dim, n_dim};
-    a.cu_seqlens = dcu.Get();
-    a.num_seqs = n_seq;
-    a.num_heads = n_head;
-    a.head_dim = n_dim;
-    a.decay_rate = drates.Get();
-    a.init_state = c.with_state ? dinit.Get() : nullptr;
-    a.d_final_state = c.with_state ? ddfin.Get() : nullptr;
-    a.dq = gq.Get();
-    a.dk = gk.Get();
-    a.dv = gv.Get();
-    a.d_init_state = gs0.Get();
-    a.io_type = IoType::kBF16;
+    buf.Poison();
+    LightningBackwardArgs a = BackwardArgs(buf);
     a.column_tile = tile;
     ASSERT_EQ(LightningBackward(a, nullptr), cudaSuccess);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    const std::vector<std::vector<float>> got = {FromBf16(gq.ToHost()), FromBf16(gk.ToHost()),
-                                                 FromBf16(gv.ToHost()), gs0.ToHost()};
-    ExpectClose(got[0], rdq, 5e-3, "bf16 dq");
-    ExpectClose(got[1], rdk, 5e-3, "bf16 dk");
-    ExpectClose(got[2], rdv, 5e-3, "bf16 dv");
-    ExpectClose(got[3], rds0, 2e-3, "bf16 d_init_state");
+    const std::vector<std::vector<float>> got = {FromBf16(buf.dq.ToHost()), FromBf16(buf.dk.ToHost()),
+                                                 FromBf16(buf.dv.ToHost()), buf.d_init.ToHost()};
+    ExpectClose(got[0], ref.dq, 5e-3, "bf16 dq");
+    ExpectClose(got[1], ref.dk, 5e-3, "bf16 dk");
+    ExpectClose(got[2], ref.dv, 5e-3, "bf16 dv");
+    ExpectClose(got[3], ref.d_init, 2e-3, "bf16 d_init_state");
     if (first.empty()) first = got;
     const char* names[] = {"bf16 dq", "bf16 dk", "bf16 dv", "bf16 d_init_state"};
     for (int i = 0; i < 4; ++i) ExpectBitEqual(got[i], first[i], names[i]);
@@ -448,18 +531,13 @@ std::vector<uint16_t> ToBf16Bits(const std::vector<float>& v) {
   return out;
 }
 
-// Inputs rounded to bf16 values so that every precision computes the same products exactly (MODEL.md §7).
-std::vector<float> RoundToBf16(std::vector<float> v) {
-  for (auto& x : v) x = __bfloat162float(__float2bfloat16(x));
-  return v;
-}
-
 TEST_P(HeadTest, ForwardAndBackwardMatchReference) {
   SKIP_WITHOUT_DEVICE();
   const auto& c = GetParam();
   const int64_t n_tok = c.tokens, n_hid = c.hidden, n_vocab = c.vocab;
-  auto x = RoundToBf16(Normal(n_tok * n_hid, 31));
-  auto w = RoundToBf16(Normal(n_vocab * n_hid, 32, 1.0f / std::sqrt(static_cast<float>(n_hid))));
+  // Inputs rounded to bf16 values so that every precision computes the same products exactly (MODEL.md §7).
+  auto x = RoundBf16(Normal(n_tok * n_hid, 31));
+  auto w = RoundBf16(Normal(n_vocab * n_hid, 32, 1.0f / std::sqrt(static_cast<float>(n_hid))));
   std::vector<int64_t> targets(n_tok);
   for (int64_t t = 0; t < n_tok; ++t) targets[t] = (t * 7919 + 13) % n_vocab;
   auto grad = Normal(n_tok, 33);
