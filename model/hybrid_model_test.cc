@@ -384,8 +384,8 @@ TEST(MixedPrecisionTest, UnsupportedPairIsRejectedNamingTheField) {
 
 // Reference: the uniform-bf16 model (its own code path, tested against fp32 above). With bf16-valued fp32
 // masters, casting them to bf16 where used is exact, so the mixed model must compute bit for bit what the
-// uniform bf16 model holding the same values computes (router fp32 in both). Checked with grad (fresh
-// casts) and without (cached casts).
+// uniform bf16 model holding the same values computes (router fp32 in both). Checked with grad (cached
+// casts, then fresh casts) and without.
 TEST(MixedPrecisionTest, EqualsUniformBf16OnBf16ValuedMasters) {
   const ModelConfig c = SmallBlockTiny8();
   auto mixed = MakeMixed(c, 41);
@@ -406,12 +406,15 @@ TEST(MixedPrecisionTest, EqualsUniformBf16OnBf16ValuedMasters) {
   const at::Tensor with_grad = mixed->Hidden(ToTensor(toks), cu);
   EXPECT_TRUE(with_grad.requires_grad());
   EXPECT_EQ(MaxAbsDiff(with_grad.detach(), want), 0.0);
+  mixed->set_reuse_casts_under_grad(false);
+  EXPECT_EQ(MaxAbsDiff(mixed->Hidden(ToTensor(toks), cu).detach(), want), 0.0);
   at::NoGradGuard ng;
   EXPECT_EQ(MaxAbsDiff(mixed->Hidden(ToTensor(toks), cu), want), 0.0);
 }
 
 // The no-grad cast cache follows in-place parameter updates (an optimizer step bumps the version counter):
-// after the update the cached path equals the fresh-cast (grad-mode) path and differs from before.
+// after the update the cached path equals the fresh-cast path (grad mode without the cache) and differs
+// from before.
 TEST(MixedPrecisionTest, CastCacheFollowsInPlaceUpdates) {
   auto m = MakeMixed(SmallBlockTiny8(), 5);
   const auto toks = RandomTokens(33, 256, 4);
@@ -428,6 +431,7 @@ TEST(MixedPrecisionTest, CastCacheFollowsInPlaceUpdates) {
     at::NoGradGuard ng;
     cached = m->Hidden(ToTensor(toks), {0, 33});
   }
+  m->set_reuse_casts_under_grad(false);
   const at::Tensor fresh = m->Hidden(ToTensor(toks), {0, 33}).detach();
   EXPECT_EQ(MaxAbsDiff(cached, fresh), 0.0);
   EXPECT_GT(MaxAbsDiff(cached, before), 1e-3);
