@@ -52,10 +52,10 @@ struct LayerWeights;  // internal (hybrid_model.cc)
 // the copy whose backward widens the gradient to fp32 exactly as the cast's own backward does (gradients
 // are bit-identical to a fresh cast per forward; HybridModel::set_reuse_casts_under_grad).
 // Memory: one bf16 copy of every layer matrix (2 bytes per expert/attention/MLP parameter; embedding, LM
-// head, router and norms are not copied) stays resident from the first forward on, through the optimizer
-// step (next to the 16 bytes per parameter of fp32 master, gradient and AdamW moments). It replaces the
-// copies a grad-mode forward without recomputation kept in its graph until backward, so the peak of a
-// training step does not grow.
+// head, router and norms are not copied) stays resident from the first forward on. It takes the place of
+// the copies a grad-mode forward without recomputation kept in its graph until backward (next to the
+// stale no-grad copies), so the forward/backward peak does not grow; the optimizer step now runs with it
+// resident: +2 bytes per layer-matrix parameter there, next to the 16 of fp32 master, gradient and AdamW.
 struct ModelPrecision {
   at::ScalarType params = at::kFloat;
   at::ScalarType compute = at::kFloat;
@@ -302,8 +302,7 @@ class HybridModel {
   at::ScalarType compute_dtype_;
   at::Device device_;
   std::unique_ptr<Weights> w_;
-  std::unique_ptr<CastCache>
-      cast_cache_;  // compute-dtype copies of the layer matrices (mixed precision only)
+  std::unique_ptr<CastCache> cast_cache_;  // compute-dtype layer matrices (mixed precision only)
   bool reuse_casts_under_grad_ = true;
 };
 

@@ -7,8 +7,8 @@
 //              sequences of --seq_len random tokens (gradients accumulating), then a bump of every
 //              parameter's version counter as the optimizer's in-place write makes (without the write), so
 //              mixed precision re-casts its cached bf16 copies of the layer matrices (model::ModelPrecision)
-//              once per iteration as the real step does, and the cast is neither hidden (a cache hit every
-//              iteration) nor paid per forward. --cast_cache 0 casts in every forward instead
+//              once per iteration, as the trainer once per optimizer step (without the bump every iteration
+//              would hit the cache and hide the cast). --cast_cache 0 casts in every forward instead
 //              (HybridModel::set_reuse_casts_under_grad), for comparison;
 //   peak     = the bf16 GEMM rate measured in the same run on the same device (median of --iters
 //              [n, n] x [n, n] at::matmul, 2 n^3 FLOPs each);
