@@ -13,7 +13,10 @@
 #   --smoke   the tiny CPU model of tools/gpu_run.sh --smoke (run that first with the same RUN_DIR)
 #   --small   the ablation size of tools/gpu_run.sh --small (run `tools/gpu_run.sh --small --sft-only` first)
 #   env: BUILD_DIR (build), RUN_DIR (runs/gpu_small), ABL_DIR (RUN_DIR/ablation), BUDGET_S (540),
-#        ARMS ("cispo grpo dapo"), SEEDS ("1 2"), STEPS (20), THRESHOLD (0.5), EXTRA_SET (more overrides)
+#        ARMS ("cispo grpo dapo"), SEEDS ("1 2"), STEPS (20), THRESHOLD (0.5), EXTRA_SET (more overrides),
+#        PARALLEL (1: runs one after another; N > 1: up to N runs at once on the one GPU, each with nproc/N
+#        OpenMP threads and its output in ABL_DIR/ARM/seedS/run.log: the whole ablation in one device call,
+#        but the runs share the GPU, so the table's seconds per RL step are not those of a run alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -25,6 +28,7 @@ ARMS=${ARMS:-cispo grpo dapo}
 SEEDS=${SEEDS:-1 2}
 STEPS=${STEPS:-20}
 THRESHOLD=${THRESHOLD:-0.5}
+PARALLEL=${PARALLEL:-1}
 M1RL=$BUILD_DIR/m1rl
 sets=()
 for arg in "$@"; do
@@ -50,31 +54,69 @@ common=(--set "data.train_path=$RUN_DIR/data/train.jsonl" --set "data.eval_path=
         --set "model.init_from=$RUN_DIR/sft_model" --set "trainer.steps=$STEPS" --set trainer.eval_at_start=true)
 for s in "${sets[@]}"; do common+=(--set "$s"); done
 
+# Waits for one background run of the parallel mode; keeps the worst status (failure over budget over done).
+wait_one() {
+  local pid rc=0
+  wait -n -p pid "${!pids[@]}" || rc=$?
+  local log=$ABL_DIR/${pids[$pid]% *}/seed${pids[$pid]#* }/run.log
+  echo "gpu_ablation: ${pids[$pid]}: $(tail -1 "$log")"
+  (( rc == 1 )) && echo "gpu_ablation: the run's output is in $log" >&2
+  unset "pids[$pid]"
+  if (( rc == 1 || (rc == 3 && status == 0) )); then status=$rc; fi
+}
+
+# One (arm, seed) run, resumed from its newest checkpoint; exit 0 done, 3 budget used, else failed.
+run_one() {
+  local arm=$1 seed=$2 out=$ABL_DIR/$1/seed$2 left rc
+  left=$((BUDGET_S - ($(date +%s) - t0)))
+  if (( left < 20 )); then echo "gpu_ablation: budget used before $arm seed $seed; run again"; return 3; fi
+  echo "gpu_ablation: $arm seed $seed ($left s left)"
+  local arm_sets=(--set "algorithm.preset=$arm")
+  [[ $arm == dapo ]] && arm_sets+=(--set algorithm.dynamic_sampling.max_gen_rounds=3)
+  mkdir -p "$out"
+  set +e
+  timeout --signal=TERM --kill-after=15 "$left" "$M1RL" train --config configs/gpu_small.yaml "${common[@]}" \
+    "${arm_sets[@]}" --set "trainer.seed=$seed" --set "data.seed=$seed" --set "trainer.metrics_dir=$out" \
+    --set "trainer.checkpoint.dir=$out/checkpoints" --resume auto --log-level warning
+  rc=$?
+  set -e
+  if (( rc == 124 || rc == 137 )); then echo "gpu_ablation: budget used during $arm seed $seed; run again"; return 3; fi
+  (( rc == 0 )) || { echo "gpu_ablation: $arm seed $seed failed (exit $rc)" >&2; return 1; }
+  touch "$out/DONE"
+}
+
+# The pending runs, PARALLEL at a time (each run's output in its directory's run.log when PARALLEL > 1).
+pending=()
 for arm in $ARMS; do
   for seed in $SEEDS; do
-    out=$ABL_DIR/$arm/seed$seed
-    [[ -f "$out/DONE" ]] && continue
-    left=$((BUDGET_S - ($(date +%s) - t0)))
-    if (( left < 20 )); then echo "gpu_ablation: budget used before $arm seed $seed; run again"; exit 0; fi
-    echo "gpu_ablation: $arm seed $seed ($left s left)"
-    arm_sets=(--set "algorithm.preset=$arm")
-    [[ $arm == dapo ]] && arm_sets+=(--set algorithm.dynamic_sampling.max_gen_rounds=3)
-    mkdir -p "$out"
-    set +e
-    timeout --signal=TERM --kill-after=15 "$left" "$M1RL" train --config configs/gpu_small.yaml "${common[@]}" \
-      "${arm_sets[@]}" --set "trainer.seed=$seed" --set "data.seed=$seed" --set "trainer.metrics_dir=$out" \
-      --set "trainer.checkpoint.dir=$out/checkpoints" --resume auto --log-level warning
-    rc=$?
-    set -e
-    if (( rc == 124 || rc == 137 )); then echo "gpu_ablation: budget used during $arm seed $seed; run again"; exit 0; fi
-    (( rc == 0 )) || { echo "gpu_ablation: $arm seed $seed failed (exit $rc)" >&2; exit 1; }
-    touch "$out/DONE"
+    [[ -f "$ABL_DIR/$arm/seed$seed/DONE" ]] || pending+=("$arm $seed")
   done
 done
+status=0
+if (( PARALLEL <= 1 )); then
+  for p in "${pending[@]}"; do
+    # shellcheck disable=SC2086
+    run_one $p || { status=$?; break; }
+  done
+else
+  declare -A pids=()
+  for p in "${pending[@]}"; do
+    while (( ${#pids[@]} >= PARALLEL )); do wait_one; done
+    read -r arm seed <<<"$p"
+    mkdir -p "$ABL_DIR/$arm/seed$seed"
+    OMP_NUM_THREADS=$(( $(nproc) / PARALLEL > 0 ? $(nproc) / PARALLEL : 1 )) \
+      run_one "$arm" "$seed" >"$ABL_DIR/$arm/seed$seed/run.log" 2>&1 &
+    pids[$!]="$p"
+  done
+  while (( ${#pids[@]} > 0 )); do wait_one; done
+fi
+(( status == 3 )) && exit 0
+(( status == 0 )) || exit "$status"
 
-python3 - "$ABL_DIR" "$THRESHOLD" "$ARMS" "$SEEDS" <<'PY'
+python3 - "$ABL_DIR" "$THRESHOLD" "$ARMS" "$SEEDS" "$PARALLEL" <<'PY'
 import json, statistics, sys
 abl, thr, arms, seeds = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+parallel = int(sys.argv[5])
 lines = [f"| arm | seeds | final held-out acc: mean | min..max | first step >= {thr} (mean) | s / RL step |",
          "|---|---|---|---|---|---|"]
 for arm in arms:
@@ -97,6 +139,8 @@ for arm in arms:
     hit_txt = f"{statistics.mean(hits):.1f} ({len(hits)}/{len(seeds)} seeds)" if hits else "not reached"
     lines.append(f"| {arm} | {len(seeds)} | {statistics.mean(finals):.3f} | {min(finals):.3f}..{max(finals):.3f} "
                  f"| {hit_txt} | {statistics.mean(step_s):.1f} |")
+if parallel > 1:
+    lines.append(f"\nUp to {parallel} runs shared the GPU at once: s / RL step is not a run's time alone.")
 open(f"{abl}/table.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
