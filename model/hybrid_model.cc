@@ -15,6 +15,7 @@
 #include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <cmath>
@@ -226,7 +227,7 @@ int64_t SequenceState::StateBytes() const {
 
 // ---- construction -----------------------------------------------------------------------------------------
 
-// Compute-dtype copies of the weight matrices for no-grad use, keyed on the parameters' version counters.
+// Compute-dtype copies of the weight matrices, keyed on the parameters' version counters (ComputeWeights).
 struct HybridModel::CastCache {
   struct Entry {
     bool valid = false;
@@ -234,6 +235,7 @@ struct HybridModel::CastCache {
     LayerWeights weights;
   };
   std::vector<Entry> layers;
+  int64_t casts = 0;  // entries (re)built so far
 };
 
 HybridModel::HybridModel(const ModelConfig& config, ModelPrecision precision, at::Device device)
@@ -559,29 +561,68 @@ std::vector<at::Tensor> LayerParams(const LayerWeights& l) {
   return out;
 }
 
+// `master` with its matrices cast to `dtype`; norms (fp32 arithmetic anyway), router (fp32 by design) and
+// decay as they are. Under grad mode each cast is in the graph (its backward widens to the master's dtype).
+LayerWeights CastMatrices(const LayerWeights& master, at::ScalarType dtype) {
+  LayerWeights c = master;
+  for (at::Tensor* t : Matrices(c)) *t = t->to(dtype);
+  return c;
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// A cached cast of a master matrix as a node of the graph: forward returns a fresh alias of `cached` (the
+// master cast to the compute dtype; each graph gets its own autograd meta, the cache tensor none), backward
+// returns grad.to(master dtype), what the cast's own backward (ToCopyBackward) returns.
+class CachedCastFunction : public torch::autograd::Function<CachedCastFunction> {
+ public:
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& master, const at::Tensor& cached) {
+    ctx->saved_data["dtype"] = master.scalar_type();
+    return cached.detach();
+  }
+
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const at::ScalarType dtype = ctx->saved_data["dtype"].toScalarType();
+    return {grad_outputs[0].defined() ? grad_outputs[0].to(dtype) : at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
+
+int64_t HybridModel::num_cached_casts() const { return cast_cache_->casts; }
+
+const LayerWeights& HybridModel::CachedLayer(size_t layer) const {
+  const LayerWeights& master = w_->layers[layer];
+  LayerWeights probe = master;
+  std::vector<int64_t> versions;
+  for (const at::Tensor* t : Matrices(probe)) versions.push_back(t->_version());
+  if (cast_cache_->layers.size() != w_->layers.size()) cast_cache_->layers.resize(w_->layers.size());
+  CastCache::Entry& e = cast_cache_->layers[layer];
+  if (!e.valid || e.versions != versions) {
+    e = CastCache::Entry();  // frees the stale copy before the new one is made
+    at::NoGradGuard no_grad;
+    e.weights = CastMatrices(master, compute_dtype_);
+    e.valid = true;
+    e.versions = std::move(versions);
+    ++cast_cache_->casts;
+  }
+  return e.weights;
+}
 
 LayerWeights HybridModel::ComputeWeights(size_t layer) const {
   const LayerWeights& master = w_->layers[layer];
   if (compute_dtype_ == dtype_) return master;
-  auto cast = [&]() {
-    LayerWeights c = master;  // norms (fp32 arithmetic anyway), router (fp32 by design) and decay as they are
-    for (at::Tensor* t : Matrices(c)) *t = t->to(compute_dtype_);
-    return c;
-  };
-  // Under grad mode the cast is part of the graph: its backward hands fp32 gradients to the masters.
-  if (at::GradMode::is_enabled()) return cast();
-  LayerWeights probe = master;
-  std::vector<int64_t> versions;
-  for (at::Tensor* t : Matrices(probe)) versions.push_back(t->_version());
-  if (cast_cache_->layers.size() != w_->layers.size()) cast_cache_->layers.resize(w_->layers.size());
-  CastCache::Entry& e = cast_cache_->layers[layer];
-  if (!e.valid || e.versions != versions) {
-    e.weights = cast();
-    e.valid = true;
-    e.versions = std::move(versions);
-  }
-  return e.weights;
+  if (!at::GradMode::is_enabled()) return CachedLayer(layer);
+  if (!reuse_casts_under_grad_) return CastMatrices(master, compute_dtype_);
+  LayerWeights out = CachedLayer(layer);
+  LayerWeights masters = master;
+  const std::vector<at::Tensor*> cached = Matrices(out);
+  const std::vector<at::Tensor*> from = Matrices(masters);
+  for (size_t i = 0; i < cached.size(); ++i) *cached[i] = CachedCastFunction::apply(*from[i], *cached[i]);
+  return out;
 }
 
 at::Tensor HybridModel::RecomputedLayer(const at::Tensor& h, size_t layer,

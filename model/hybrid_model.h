@@ -44,9 +44,18 @@ struct LayerWeights;  // internal (hybrid_model.cc)
 //   - the router weight is fp32 storage and fp32 compute (MODEL.md §6);
 //   - the LM head reads the fp32 master weight and the fp32 final-norm output under
 //     ForwardOptions::head / DecodeOptions::head, identically on the training and the decode side.
-// Under no-grad (decode, old log-probs) the bf16 copies are cached and re-cast when a parameter changed
-// (tensor version counter: any in-place tensor op, e.g. an optimizer step, bumps it; writes through raw
-// data pointers are not seen and are not allowed).
+// The bf16 copies are cached per layer and re-cast only when a parameter changed (tensor version counter:
+// any in-place tensor op bumps it, e.g. the optimizer step's write or a checkpoint load's copy_; writes
+// through raw data pointers are not seen and are not allowed). Every forward until the next change reuses
+// them: decode and old log-probs under no-grad, and the training micro-batches of one optimizer step with
+// their recomputed layers under grad mode, where each use enters the autograd graph as a fresh alias of
+// the copy whose backward widens the gradient to fp32 exactly as the cast's own backward does (gradients
+// are bit-identical to a fresh cast per forward; HybridModel::set_reuse_casts_under_grad).
+// Memory: one bf16 copy of every layer matrix (2 bytes per expert/attention/MLP parameter; embedding, LM
+// head, router and norms are not copied) stays resident from the first forward on. It takes the place of
+// the copies a grad-mode forward without recomputation kept in its graph until backward (next to the
+// stale no-grad copies), so the forward/backward peak does not grow; the optimizer step now runs with it
+// resident: +2 bytes per layer-matrix parameter there, next to the 16 of fp32 master, gradient and AdamW.
 struct ModelPrecision {
   at::ScalarType params = at::kFloat;
   at::ScalarType compute = at::kFloat;
@@ -223,15 +232,27 @@ class HybridModel {
   // ModelPrecision::compute: the dtype of matmul operands and activations.
   at::ScalarType compute_dtype() const { return compute_dtype_; }
 
+  // Mixed precision: whether grad-mode forwards use the cached compute-dtype copies of the weight matrices
+  // (ModelPrecision; default true). false casts the masters afresh in every grad-mode forward (the cast in
+  // the graph), which computes the same values and gradients: tools/bench_mfu --cast_cache 0 times that
+  // cost; tests compare the two paths. No-grad forwards always use the cache.
+  void set_reuse_casts_under_grad(bool reuse) { reuse_casts_under_grad_ = reuse; }
+  // Casts of a layer's matrices into the cache so far (0 for uniform precision): one per layer each time
+  // its masters changed and the layer ran again (tools/bench_mfu reports it per timed iteration).
+  int64_t num_cached_casts() const;
+
  private:
   struct Weights;
   struct AuxStats;
   struct CastCache;
   HybridModel(const ModelConfig& config, ModelPrecision precision, at::Device device);
   // Layer `layer`'s weights as the layer computes with them: the parameters themselves when compute and
-  // parameter dtypes agree, else the matrices cast to the compute dtype (in the autograd graph under grad
-  // mode, cached under no-grad).
+  // parameter dtypes agree, else the matrices cast to the compute dtype: the cached copies (CachedLayer),
+  // under grad mode each behind a node that hands the gradient to its master.
   LayerWeights ComputeWeights(size_t layer) const;
+  // The cache entry of `layer`: its matrices cast to the compute dtype from the masters' current versions
+  // (re-cast when a version moved), its other tensors the masters themselves. No autograd history.
+  const LayerWeights& CachedLayer(size_t layer) const;
   // Decoder layers [begin, end) on h [T, H] compute dtype; the loop body of RunLayers.
   at::Tensor RunLayerRange(at::Tensor h,  // [T, H] compute dtype
                            size_t begin, size_t end, const std::vector<int64_t>& cu_seqlens,
@@ -281,7 +302,8 @@ class HybridModel {
   at::ScalarType compute_dtype_;
   at::Device device_;
   std::unique_ptr<Weights> w_;
-  std::unique_ptr<CastCache> cast_cache_;  // compute-dtype copies for no-grad use (mixed precision only)
+  std::unique_ptr<CastCache> cast_cache_;  // compute-dtype layer matrices (mixed precision only)
+  bool reuse_casts_under_grad_ = true;
 };
 
 }  // namespace m1rl::model

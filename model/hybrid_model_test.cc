@@ -384,8 +384,8 @@ TEST(MixedPrecisionTest, UnsupportedPairIsRejectedNamingTheField) {
 
 // Reference: the uniform-bf16 model (its own code path, tested against fp32 above). With bf16-valued fp32
 // masters, casting them to bf16 where used is exact, so the mixed model must compute bit for bit what the
-// uniform bf16 model holding the same values computes (router fp32 in both). Checked with grad (fresh
-// casts) and without (cached casts).
+// uniform bf16 model holding the same values computes (router fp32 in both). Checked with grad (cached
+// casts, then fresh casts) and without.
 TEST(MixedPrecisionTest, EqualsUniformBf16OnBf16ValuedMasters) {
   const ModelConfig c = SmallBlockTiny8();
   auto mixed = MakeMixed(c, 41);
@@ -406,12 +406,15 @@ TEST(MixedPrecisionTest, EqualsUniformBf16OnBf16ValuedMasters) {
   const at::Tensor with_grad = mixed->Hidden(ToTensor(toks), cu);
   EXPECT_TRUE(with_grad.requires_grad());
   EXPECT_EQ(MaxAbsDiff(with_grad.detach(), want), 0.0);
+  mixed->set_reuse_casts_under_grad(false);
+  EXPECT_EQ(MaxAbsDiff(mixed->Hidden(ToTensor(toks), cu).detach(), want), 0.0);
   at::NoGradGuard ng;
   EXPECT_EQ(MaxAbsDiff(mixed->Hidden(ToTensor(toks), cu), want), 0.0);
 }
 
 // The no-grad cast cache follows in-place parameter updates (an optimizer step bumps the version counter):
-// after the update the cached path equals the fresh-cast (grad-mode) path and differs from before.
+// after the update the cached path equals the fresh-cast path (grad mode without the cache) and differs
+// from before.
 TEST(MixedPrecisionTest, CastCacheFollowsInPlaceUpdates) {
   auto m = MakeMixed(SmallBlockTiny8(), 5);
   const auto toks = RandomTokens(33, 256, 4);
@@ -428,6 +431,7 @@ TEST(MixedPrecisionTest, CastCacheFollowsInPlaceUpdates) {
     at::NoGradGuard ng;
     cached = m->Hidden(ToTensor(toks), {0, 33});
   }
+  m->set_reuse_casts_under_grad(false);
   const at::Tensor fresh = m->Hidden(ToTensor(toks), {0, 33}).detach();
   EXPECT_EQ(MaxAbsDiff(cached, fresh), 0.0);
   EXPECT_GT(MaxAbsDiff(cached, before), 1e-3);
@@ -784,6 +788,91 @@ TEST(DenseModelTest, MixedPrecisionAndRecompute) {
                 MaxAbsDiff(plain.logprobs, want.logprobs));
     EXPECT_LT(MaxAbsDiff(plain.logprobs, want.logprobs), m == fp32.get() ? 1e-12 : 0.2);
   }
+}
+
+// ---- the cast cache under grad mode (ModelPrecision) ----------------------------------------------------
+
+// Two micro-batches of forward + backward accumulating into the masters' .grad, as the trainer runs them
+// between optimizer steps. Returns every master's gradient (NamedParameters order).
+std::vector<at::Tensor> TwoMicroBatchGrads(const HybridModel& m, bool recompute) {
+  for (const at::Tensor& p : m.Parameters()) p.mutable_grad() = at::Tensor();
+  const int64_t vocab = m.config().vocab_size;
+  StepLoss(m, RandomTokens(50, vocab, 21), RandomTokens(50, vocab, 22), {0, 20, 50}, recompute);
+  StepLoss(m, RandomTokens(37, vocab, 23), RandomTokens(37, vocab, 24), {0, 37}, recompute);
+  std::vector<at::Tensor> out;
+  for (const at::Tensor& p : m.Parameters()) out.push_back(p.grad().clone());
+  return out;
+}
+
+// Grad-mode forwards read the layers' bf16 copies made once per master version; the gradient reaching each
+// fp32 master is bit for bit the one of a fresh cast in every forward (the cast's own backward), over two
+// accumulating micro-batches, with and without recomputation, for the hybrid MoE model and a dense one
+// (biases, q/k norms). The copies are made once: L casts for both micro-batches and the recomputed layers.
+TEST(CastCacheTest, GradientsBitEqualToAFreshCastPerForward) {
+  for (const ModelConfig& c : {SmallBlockTiny8(), TinyDense(ModelFamily::kQwen3, true, false)}) {
+    for (bool recompute : {false, true}) {
+      auto cached = MakeMixed(c, 7);
+      auto fresh = MakeMixed(c, 7);
+      fresh->set_reuse_casts_under_grad(false);
+      const std::vector<at::Tensor> want = TwoMicroBatchGrads(*fresh, recompute);
+      const std::vector<at::Tensor> got = TwoMicroBatchGrads(*cached, recompute);
+      const auto named = cached->NamedParameters();
+      ASSERT_EQ(got.size(), want.size());
+      double largest = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].scalar_type(), at::kFloat) << named[i].first;
+        EXPECT_TRUE(at::equal(got[i], want[i]))
+            << named[i].first << " recompute " << recompute << ": max |diff| " << MaxAbsDiff(got[i], want[i]);
+        largest = std::max(largest, MaxAbs(want[i]));
+      }
+      EXPECT_GT(largest, 0.0);
+      EXPECT_EQ(cached->num_cached_casts(), c.num_hidden_layers) << "recompute " << recompute;
+      // The uncached path still uses the cache where no-grad forwards run: recomputation's first pass.
+      EXPECT_EQ(fresh->num_cached_casts(), recompute ? c.num_hidden_layers : 0);
+    }
+  }
+}
+
+// The copies follow the masters: not rebuilt for the second micro-batch, the recomputed layers or more
+// forwards at the same version; rebuilt once after an optimizer-style in-place update and after a
+// checkpoint-style copy_ into the masters (trainer/policy.cc), where the rebuilt copies are the new masters
+// cast: the forward equals, bit for bit, that of a model casting afresh from the same masters. No-grad and
+// grad-mode forwards share the one cache.
+TEST(CastCacheTest, RebuiltOnlyWhenTheMastersChange) {
+  const ModelConfig c = SmallBlockTiny8();
+  const int64_t layers = c.num_hidden_layers;
+  auto m = MakeMixed(c, 8);
+  auto fresh = MakeMixed(c, 8);
+  fresh->set_reuse_casts_under_grad(false);
+  const auto toks = RandomTokens(60, 256, 25);
+  const std::vector<int64_t> cu{0, 25, 60};
+  auto hidden = [&](const HybridModel& model) { return model.Hidden(ToTensor(toks), cu).detach(); };
+  EXPECT_EQ(m->num_cached_casts(), 0);
+  TwoMicroBatchGrads(*m, true);
+  EXPECT_EQ(m->num_cached_casts(), layers);
+  const at::Tensor before = hidden(*m);
+  EXPECT_TRUE(at::equal(before, hidden(*fresh)));
+  EXPECT_EQ(m->num_cached_casts(), layers);
+
+  SgdStep(*m, 0.5);  // in place, as AdamW
+  CopyParameters(*m, fresh.get());
+  const at::Tensor stepped = hidden(*m);
+  EXPECT_EQ(m->num_cached_casts(), 2 * layers);
+  EXPECT_TRUE(at::equal(stepped, hidden(*fresh)));
+  EXPECT_GT(MaxAbsDiff(stepped, before), 1e-3);
+
+  auto other = MakeMixed(c, 9);
+  {
+    at::NoGradGuard ng;
+    const std::vector<at::Tensor> dst = m->Parameters();
+    const std::vector<at::Tensor> src = other->Parameters();
+    for (size_t i = 0; i < dst.size(); ++i) dst[i].detach().copy_(src[i]);  // as LoadPolicy does
+    EXPECT_TRUE(at::equal(hidden(*m), hidden(*other)));                     // no-grad: the cache rebuilt
+  }
+  EXPECT_EQ(m->num_cached_casts(), 3 * layers);
+  CopyParameters(*m, fresh.get());
+  EXPECT_TRUE(at::equal(hidden(*m), hidden(*fresh)));  // grad mode reuses the no-grad forward's copies
+  EXPECT_EQ(m->num_cached_casts(), 3 * layers);
 }
 
 }  // namespace

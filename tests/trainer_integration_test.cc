@@ -137,9 +137,9 @@ TEST(TrainerResumeTest, ConfigMismatchNamesTheFieldAndIncompleteCheckpointIsIgno
                        HasSubstr("trainer.optim.lr: checkpoint has 0.001, this run has 0.5")));
 }
 
-TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
-  testutil::TempDir dir("rlresume");
-  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+// Three RL steps uninterrupted, and one step, a checkpoint, a resume and two steps: same losses and final
+// parameters, bit for bit. `cfg` is TinyRlConfig(dir) with changes.
+void ExpectRlResumeBitIdentical(config::RunConfig cfg, const std::string& dir) {
   cfg.mutable_trainer()->set_steps(3);
   auto comm = MakeSingleRankCommunicator();
   std::vector<double> ref_losses;
@@ -152,7 +152,7 @@ TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
     }
     ref_params = FlatParams(*t).clone();
   }
-  cfg.mutable_trainer()->mutable_checkpoint()->set_dir(dir.path() + "/ckpt2");
+  cfg.mutable_trainer()->mutable_checkpoint()->set_dir(dir + "/ckpt2");
   {
     M1RL_ASSERT_OK_AND_ASSIGN(auto t, Trainer::Create(cfg, comm.get(), testutil::MakeParityRewardClient()));
     ASSERT_THAT(t->TrainStep().status(), IsOk());
@@ -167,6 +167,24 @@ TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
   }
   EXPECT_EQ(losses, ref_losses);
   EXPECT_TRUE(at::equal(FlatParams(*t), ref_params));
+}
+
+TEST(TrainerResumeTest, RlResumeIsBitIdentical) {
+  testutil::TempDir dir("rlresume");
+  ExpectRlResumeBitIdentical(testutil::TinyRlConfig(dir.path()), dir.path());
+}
+
+// The same in mixed precision with layer recomputation and several micro-batches per optimizer step
+// (micro_batch_tokens 16: 6 to 8 micro-batches of the 8 sequences of a minibatch), so the cached bf16 copies
+// of the layer matrices serve the old log-probs, every micro-batch and the recomputed layers, are re-cast
+// after each optimizer step and after the resume's load, and the resumed run still matches bit for bit.
+TEST(TrainerResumeTest, MixedPrecisionRlResumeWithMicroBatchesIsBitIdentical) {
+  testutil::TempDir dir("bf16resume");
+  config::RunConfig cfg = testutil::TinyRlConfig(dir.path());
+  cfg.mutable_model()->set_dtype(config::ModelConfig::DTYPE_BFLOAT16);
+  cfg.mutable_model()->set_recompute_layers(true);
+  cfg.mutable_trainer()->set_micro_batch_tokens(16);
+  ExpectRlResumeBitIdentical(cfg, dir.path());
 }
 
 // A stop request (what `m1rl train` wires to SIGTERM/SIGINT) ends Run after the current step with a
