@@ -246,40 +246,6 @@ bool BadSlotSizes(int64_t tokens, int64_t k, int64_t H, int64_t rows) {
 
 }  // namespace
 
-cudaError_t MoeGatherSlots(const MoeGatherSlotsArgs& a, cudaStream_t stream) {
-  if (BadSlotSizes(a.tokens, a.top_k, a.hidden, a.rows)) return cudaErrorInvalidValue;
-  if (a.rows == 0) return cudaSuccess;
-  if (a.src == nullptr || a.xp == nullptr || (a.u == nullptr && a.tokens > 0)) return cudaErrorInvalidValue;
-  const int v = PackWidth(a.hidden, {Operand{a.u, a.type}, Operand{a.xp, a.type}});
-  const RowPackLaunch l = RowPackGeometry(a.rows, a.hidden, v, kSlotThreads);
-  WithIoType(a.type, [&](auto tt) {
-    WithPackWidth(v, [&](auto vw) {
-      using T = typename decltype(tt)::type;
-      GatherSlotsKernel<T, decltype(vw)::value>
-          <<<l.grid, l.block, 0, stream>>>(static_cast<const T*>(a.u), a.src, a.tokens * a.top_k, a.top_k,
-                                           a.hidden, a.rows, static_cast<T*>(a.xp));
-    });
-  });
-  return cudaGetLastError();
-}
-
-cudaError_t MoeGatherSlotsBackward(const MoeGatherSlotsBackwardArgs& a, cudaStream_t stream) {
-  if (BadSlotSizes(a.tokens, a.top_k, a.hidden, a.rows)) return cudaErrorInvalidValue;
-  if (a.tokens == 0) return cudaSuccess;
-  if (a.du == nullptr || (a.top_k > 0 && (a.dxp == nullptr || a.dest == nullptr)))
-    return cudaErrorInvalidValue;
-  const int v = PackWidth(a.hidden, {Operand{a.dxp, a.type}, Operand{a.du, a.type}});
-  const RowPackLaunch l = RowPackGeometry(a.tokens, a.hidden, v, kSlotThreads);
-  WithIoType(a.type, [&](auto tt) {
-    WithPackWidth(v, [&](auto vw) {
-      using T = typename decltype(tt)::type;
-      GatherSlotsBackwardKernel<T, decltype(vw)::value><<<l.grid, l.block, 0, stream>>>(
-          static_cast<const T*>(a.dxp), a.dest, a.tokens, a.top_k, a.hidden, static_cast<T*>(a.du));
-    });
-  });
-  return cudaGetLastError();
-}
-
 cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cudaStream_t stream) {
   if (inter % 2 != 0) return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
@@ -357,6 +323,40 @@ cudaError_t MoeCombineBackward(const float* dout, const void* yp, const int32_t*
   if (elem_bytes == 4)
     return LaunchCombineBackward<float>(dout, yp, slot_to_row, weights, S, k, H, dyp, dw, stream);
   return LaunchCombineBackward<__nv_bfloat16>(dout, yp, slot_to_row, weights, S, k, H, dyp, dw, stream);
+}
+
+cudaError_t MoeGatherSlots(const MoeGatherSlotsArgs& a, cudaStream_t stream) {
+  if (BadSlotSizes(a.tokens, a.top_k, a.hidden, a.rows)) return cudaErrorInvalidValue;
+  if (a.rows == 0) return cudaSuccess;
+  if (a.src == nullptr || a.xp == nullptr || (a.u == nullptr && a.tokens > 0)) return cudaErrorInvalidValue;
+  const int v = PackWidth(a.hidden, {Operand{a.u, a.type}, Operand{a.xp, a.type}});
+  const RowPackLaunch l = RowPackGeometry(a.rows, a.hidden, v, kSlotThreads);
+  WithIoType(a.type, [&](auto tt) {
+    WithPackWidth(v, [&](auto vw) {
+      using T = typename decltype(tt)::type;
+      GatherSlotsKernel<T, decltype(vw)::value>
+          <<<l.grid, l.block, 0, stream>>>(static_cast<const T*>(a.u), a.src, a.tokens * a.top_k, a.top_k,
+                                           a.hidden, a.rows, static_cast<T*>(a.xp));
+    });
+  });
+  return cudaGetLastError();
+}
+
+cudaError_t MoeGatherSlotsBackward(const MoeGatherSlotsBackwardArgs& a, cudaStream_t stream) {
+  if (BadSlotSizes(a.tokens, a.top_k, a.hidden, a.rows)) return cudaErrorInvalidValue;
+  if (a.tokens == 0) return cudaSuccess;
+  if (a.du == nullptr || (a.top_k > 0 && (a.dxp == nullptr || a.dest == nullptr)))
+    return cudaErrorInvalidValue;
+  const int v = PackWidth(a.hidden, {Operand{a.dxp, a.type}, Operand{a.du, a.type}});
+  const RowPackLaunch l = RowPackGeometry(a.tokens, a.hidden, v, kSlotThreads);
+  WithIoType(a.type, [&](auto tt) {
+    WithPackWidth(v, [&](auto vw) {
+      using T = typename decltype(tt)::type;
+      GatherSlotsBackwardKernel<T, decltype(vw)::value><<<l.grid, l.block, 0, stream>>>(
+          static_cast<const T*>(a.dxp), a.dest, a.tokens, a.top_k, a.hidden, static_cast<T*>(a.du));
+    });
+  });
+  return cudaGetLastError();
 }
 
 }  // namespace m1rl::cuda

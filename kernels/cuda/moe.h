@@ -73,7 +73,7 @@ cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cud
 struct MoeGatherSlotsArgs {
   int64_t tokens = 0, top_k = 0, hidden = 0, rows = 0;
   const void* u = nullptr;       // [tokens, hidden] type
-  const int32_t* src = nullptr;  // [rows]: the slot row r reads, or any value outside [0, n) for zeros
+  const int32_t* src = nullptr;  // [rows]: the slot row r copies; any value outside [0, n): zeros
   void* xp = nullptr;            // [rows, hidden] type
   IoType type = IoType::kF32;
 };
