@@ -1,8 +1,11 @@
-// The naive MoE combine references (label cpu): the backward against central differences of the forward and
-// hand values; they are the yardsticks of the CUDA kernels' test (kernels/cuda/cuda_kernels_test.cc).
+// The naive MoE combine and slot-gather references (label cpu): backwards against central differences or the
+// adjoint identity of the forward, and hand values; they are the yardsticks of the CUDA kernels' test
+// (kernels/cuda/cuda_kernels_test.cc).
 #include "kernels/reference/naive.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -66,6 +69,56 @@ TEST(NaiveMoeTest, CombineBackwardRoundsDypToBf16) {
   MoeCombineBackward({1.f}, {0.1f, 7.f}, {0}, {1.f / 3.f}, 1, 1, 1, 2, true, &dyp, &dw);
   EXPECT_EQ(dyp, (std::vector<float>{0.333984375f, 0.f}));
   EXPECT_EQ(dw, (std::vector<float>{0.1f}));
+}
+
+// T = 2, k = 2 (slots 0..3), H = 2, u = [[1, 2], [3, 4]]: src = [3, 4, 0, 2, 1, 9, -1] reads tokens 1, -, 0,
+// 1, 0, -, - (4, 9 and -1 are outside [0, 4): zero rows).
+TEST(NaiveMoeTest, GatherSlotsByHand) {
+  std::vector<float> xp;
+  MoeGatherSlots({1.f, 2.f, 3.f, 4.f}, {3, 4, 0, 2, 1, 9, -1}, 2, 2, 2, &xp);
+  EXPECT_EQ(xp, (std::vector<float>{3.f, 4.f, 0.f, 0.f, 1.f, 2.f, 3.f, 4.f, 1.f, 2.f, 0.f, 0.f, 0.f, 0.f}));
+}
+
+// k = 3, one column, dest = [2, 0, 1]: the fp32 sum in slot order 0 + 1 + 2^-24 + 2^-24 stays 1 (each
+// 2^-24 a tie to even below 1's spacing 2^-23); summed last-first or in double it would be 1 + 2^-23. Row 3
+// (padding, NaN) is never read.
+TEST(NaiveMoeTest, GatherSlotsBackwardSumsInSlotOrderInFp32) {
+  const float e = std::ldexp(1.f, -24);
+  std::vector<float> du;
+  MoeGatherSlotsBackward({e, e, 1.f, std::numeric_limits<float>::quiet_NaN()}, {2, 0, 1}, 1, 3, 1, false,
+                         &du);
+  EXPECT_EQ(du, (std::vector<float>{1.f}));
+}
+
+// bf16, k = 3: 1 + 2^-8 + 2^-8 = 1 + 2^-7 exactly in fp32, a bf16 value (spacing 2^-7 in [1, 2)). Rounding
+// the partial sum 1 + 2^-8 (a tie, to even: 1) to bf16 first would give 1.
+TEST(NaiveMoeTest, GatherSlotsBackwardRoundsOnceToBf16) {
+  const float e = std::ldexp(1.f, -8);
+  std::vector<float> du;
+  MoeGatherSlotsBackward({1.f, e, e}, {0, 1, 2}, 1, 3, 1, true, &du);
+  EXPECT_EQ(du, (std::vector<float>{1.0078125f}));
+}
+
+// The backward is the forward's adjoint: <dxp, Gather(u)> = <du, u>. Small integers keep every fp32 sum
+// exact, so the identity holds exactly; T = 3, k = 2, H = 2, 8 rows of which 2 padding (src 6), a permuted
+// dest with src[dest[s]] = s.
+TEST(NaiveMoeTest, GatherSlotsBackwardIsTheAdjoint) {
+  const int64_t n_tok = 3, k = 2, n_hid = 2;
+  const std::vector<int32_t> dest = {5, 0, 7, 2, 3, 1};
+  std::vector<int32_t> src(8, 6);
+  for (int32_t s = 0; s < 6; ++s) src[dest[s]] = s;
+  std::vector<float> u(n_tok * n_hid), dxp(8 * n_hid);
+  for (size_t i = 0; i < u.size(); ++i) u[i] = static_cast<float>((7 * i) % 11) - 5.f;
+  for (size_t i = 0; i < dxp.size(); ++i) dxp[i] = static_cast<float>((5 * i) % 13) - 6.f;
+  std::vector<float> xp, du;
+  MoeGatherSlots(u, src, n_tok, k, n_hid, &xp);
+  MoeGatherSlotsBackward(dxp, dest, n_tok, k, n_hid, false, &du);
+  double lhs = 0.0, rhs = 0.0;
+  for (size_t i = 0; i < xp.size(); ++i) lhs += static_cast<double>(dxp[i]) * xp[i];
+  for (size_t i = 0; i < u.size(); ++i) rhs += static_cast<double>(du[i]) * u[i];
+  EXPECT_EQ(lhs, rhs);
+  // Token 0's slots read rows 5 and 0: du[0, 0] = dxp[5, 0] + dxp[0, 0] = (50 % 13 − 6) + (0 − 6) = 5 − 6.
+  EXPECT_EQ(du[0], -1.f);
 }
 
 }  // namespace
