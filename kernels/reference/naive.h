@@ -61,6 +61,11 @@ void MoeCombineBackward(const std::vector<float>& dout, const std::vector<float>
                         int64_t num_tokens, int64_t top_k, int64_t hidden, int64_t yp_rows, bool yp_bf16,
                         std::vector<float>* dyp, std::vector<float>* dw);
 
+// bf16 -> fp32 widening (kernels/cuda/cast.h WidenBf16ToF32) on the raw bits: each bf16 is the high half of
+// an fp32, so out[i] is the float whose bits are in[i] << 16 (exact; signed zeros, subnormals, infinities and
+// NaN payloads kept, as LibTorch's CPU .to(at::kFloat) keeps them). `in` holds the bf16 bit patterns.
+void WidenBf16ToF32(const std::vector<uint16_t>& in, std::vector<float>* out);
+
 }  // namespace m1rl::reference::naive
 
 #endif  // M1RL_KERNELS_REFERENCE_NAIVE_H_
