@@ -729,8 +729,8 @@ at::Tensor WidenBf16ToFloat(const at::Tensor& x) {
               x.device(), x.is_contiguous() ? "" : " (not contiguous)");
   c10::cuda::CUDAGuard guard(x.device());
   at::Tensor out = at::empty(x.sizes(), x.options().dtype(at::kFloat));
-  M1RL_CUDA_CHECK(
-      cuda::WidenBf16ToF32(x.data_ptr(), out.data_ptr<float>(), x.numel(), c10::cuda::getCurrentCUDAStream()));
+  M1RL_CUDA_CHECK(cuda::WidenBf16ToF32(x.data_ptr(), out.data_ptr<float>(), x.numel(),
+                                       c10::cuda::getCurrentCUDAStream()));
   return out;
 }
 

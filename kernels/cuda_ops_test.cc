@@ -956,15 +956,16 @@ TEST(CudaOpsTest, MoeCombineBackwardIsDeterministic) {
   EXPECT_TRUE(at::equal(a.dw, b.dw));
 }
 
-// ops::WidenToFloat on the device is bit-equal to LibTorch's own x.to(at::kFloat) there: every bf16 bit pattern
-// (signed zeros, subnormals, infinities, NaN payloads), 2^20 + 3 random patterns (packs and a tail), the same
-// starting one element (2 bytes) past alignment (the scalar path), an empty and a 3-d tensor; strided views
-// (a transpose, every other element) take .to itself. The contiguous ones also through the kernel binding
-// directly (cuda_ops::WidenBf16ToFloat).
+// ops::WidenToFloat on the device is bit-equal to LibTorch's own x.to(at::kFloat) there: every bf16 bit
+// pattern (signed zeros, subnormals, infinities, NaN payloads), 2^20 + 3 random patterns (packs and a tail),
+// the same starting one element (2 bytes) past alignment (the scalar path), an empty and a 3-d tensor;
+// strided views (a transpose, every other element) take .to itself. The contiguous ones also through the
+// kernel binding directly (cuda_ops::WidenBf16ToFloat).
 TEST(CudaOpsTest, WidenToFloatIsBitEqualToToOnDevice) {
   SKIP_WITHOUT_DEVICE();
   const auto cuda_int = at::TensorOptions().dtype(at::kInt).device(at::kCUDA);
-  auto as_bf16 = [](const at::Tensor& s) { return s.to(at::kShort).view(at::kBFloat16); };  // s in int16 range
+  // s in the int16 range, reinterpreted as bf16 bit patterns.
+  auto as_bf16 = [](const at::Tensor& s) { return s.to(at::kShort).view(at::kBFloat16); };
   const at::Tensor all = as_bf16(at::arange(-(1 << 15), 1 << 15, cuda_int));
   at::Generator gen = at::detail::createCPUGenerator(17);
   const at::Tensor big =

@@ -258,7 +258,7 @@ TEST(SwiGluTest, RejectsOddWidth) {
 // bits b << 16, computed here in int32 tensor ops, and to x.to(at::kFloat) bit for bit; also through a
 // strided (non-contiguous) view.
 TEST(WidenToFloatTest, Bf16IsTheShiftedBitsAndEqualsTo) {
-  // The 2^16 patterns as int16 s in [-2^15, 2^15); as int32, s · 2^16 (in [-2^31, 2^31)) has the bits b << 16.
+  // The 2^16 patterns as int16 s in [-2^15, 2^15); as int32, s · 2^16 (no overflow) has the bits b << 16.
   const at::Tensor s = at::arange(-(1 << 15), 1 << 15, at::TensorOptions().dtype(at::kInt));
   const at::Tensor x = s.to(at::kShort).view(at::kBFloat16);
   const at::Tensor y = WidenToFloat(x);

@@ -1250,7 +1250,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MoeCombineBackwardTest,
                                            CombineCase{513, 2, 1031, 0, 2}),
                          CombineCaseName);
 
-// ---- bf16 -> fp32 widening ----------------------------------------------------------------------------------
+// ---- bf16 -> fp32 widening -------------------------------------------------------------------------------
 
 struct WidenCase {
   int64_t n;
@@ -1261,7 +1261,8 @@ class WidenTest : public ::testing::TestWithParam<WidenCase> {};
 
 std::string WidenCaseName(const ::testing::TestParamInfo<WidenCase>& info) {
   const WidenCase& c = info.param;
-  return "n" + std::to_string(c.n) + "_in" + std::to_string(c.in_offset) + "_out" + std::to_string(c.out_offset);
+  return "n" + std::to_string(c.n) + "_in" + std::to_string(c.in_offset) + "_out" +
+         std::to_string(c.out_offset);
 }
 
 // Random bf16 bit patterns, NaNs (exponent all ones, mantissa non-zero) replaced by finite values: every
@@ -1276,8 +1277,8 @@ std::vector<uint16_t> NonNanBf16Bits(size_t n, uint32_t seed) {
   return v;
 }
 
-// Widens bits at in_offset / out_offset elements into poisoned output (8 guard floats after the n) and returns
-// the n outputs; the guards must stay poisoned (0xffffffff).
+// Widens bits at in_offset / out_offset elements into poisoned output (8 guard floats after the n) and
+// returns the n outputs; the guards must stay poisoned (0xffffffff).
 std::vector<float> Widen(const std::vector<uint16_t>& bits, int64_t in_offset, int64_t out_offset) {
   const auto n = static_cast<int64_t>(bits.size());
   std::vector<uint16_t> padded(static_cast<size_t>(in_offset), 0);

@@ -72,9 +72,11 @@ TEST(NaiveMoeTest, CombineBackwardRoundsDypToBf16) {
 }
 
 // bf16 bit patterns decoded by hand (sign, 8 exponent bits with bias 127, 7 mantissa bits):
-//   0x3f80 = 1; 0xc000 = -2; 0x3eab = (1 + 43/128) · 2^-2 = 171/512; 0x7f7f = (2 - 2^-7) · 2^127 = 255 · 2^120
-//   (the largest finite bf16); 0x0001 = 2^-126 · 2^-7 = 2^-133 (the smallest subnormal); 0x807f = -127 ·
-//   2^-133 (the largest-magnitude negative subnormal); 0x8000 = -0; 0x7f80 / 0xff80 = +-inf.
+//   0x3f80 = 1; 0xc000 = -2; 0x3eab = (1 + 43/128) · 2^-2 = 171/512;
+//   0x7f7f = (2 - 2^-7) · 2^127 = 255 · 2^120 (the largest finite bf16);
+//   0x0001 = 2^-126 · 2^-7 = 2^-133 (the smallest subnormal);
+//   0x807f = -127 · 2^-133 (the largest-magnitude negative subnormal);
+//   0x8000 = -0; 0x7f80 / 0xff80 = +-inf.
 TEST(NaiveWidenTest, DecodesHandValues) {
   std::vector<float> out;
   WidenBf16ToF32({0x3f80, 0xc000, 0x3eab, 0x7f7f, 0x0001, 0x807f, 0x8000, 0x7f80, 0xff80}, &out);
