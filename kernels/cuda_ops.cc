@@ -25,6 +25,7 @@
 #include <limits>
 
 #include "common/torch_compat.h"
+#include "kernels/cuda/cast.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/lightning_attention.h"
 #include "kernels/cuda/lm_head.h"
@@ -800,6 +801,17 @@ at::Tensor SwiGlu(const at::Tensor& h) {
   std::vector<int64_t> sizes = h.sizes().vec();
   sizes.back() = cols / 2;
   return act.view(sizes);
+}
+
+at::Tensor WidenBf16ToFloat(const at::Tensor& x) {
+  TORCH_CHECK(x.is_cuda() && x.scalar_type() == at::kBFloat16 && x.is_contiguous(),
+              "widen: x must be a contiguous bf16 CUDA tensor, got ", x.sizes(), " ", x.scalar_type(), " on ",
+              x.device(), x.is_contiguous() ? "" : " (not contiguous)");
+  c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor out = at::empty(x.sizes(), x.options().dtype(at::kFloat));
+  M1RL_CUDA_CHECK(cuda::WidenBf16ToF32(x.data_ptr(), out.data_ptr<float>(), x.numel(),
+                                       c10::cuda::getCurrentCUDAStream()));
+  return out;
 }
 
 std::pair<at::Tensor, at::Tensor> ResidualRmsNormWithSum(const at::Tensor& a, const at::Tensor& b,

@@ -104,6 +104,11 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::Sca
 // fused backward kernel (saves h).
 at::Tensor SwiGlu(const at::Tensor& h);
 
+// x widened to fp32 by one kernel (contract in kernels/ops.h, ops::WidenToFloat; kernel in
+// kernels/cuda/cast.h): x a contiguous bf16 CUDA tensor. Returns a new contiguous fp32 tensor of x's shape,
+// bit-identical to x.to(at::kFloat). Not differentiable.
+at::Tensor WidenBf16ToFloat(const at::Tensor& x);
+
 // Differentiable fused residual + RMSNorm (+ sigmoid gate) (contract in kernels/ops.h,
 // ops::ResidualRmsNormWithSum): a [T, C], b [T, C] or undefined (cast to a's dtype first), gate [T, C] in
 // out_dtype or undefined, w [C]; bf16 or fp32 on one CUDA device. Returns {normed [T, C] out_dtype, sum [T,

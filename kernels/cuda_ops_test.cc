@@ -10,6 +10,7 @@
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/log_softmax.h>
@@ -1038,6 +1039,57 @@ TEST(CudaOpsTest, MoeGatherSlotsBackwardIsDeterministic) {
   const GatherResult a = GatherOnDevice(in, at::kLong), b = GatherOnDevice(in, at::kLong);
   EXPECT_TRUE(at::equal(a.xp, b.xp));
   EXPECT_TRUE(at::equal(a.du, b.du));
+}
+
+// ops::WidenToFloat on the device is bit-equal to LibTorch's own x.to(at::kFloat) there: every bf16 bit
+// pattern (signed zeros, subnormals, infinities, NaN payloads), 2^20 + 3 random patterns (packs and a tail),
+// the same starting one element (2 bytes) past alignment (the scalar path), an empty and a 3-d tensor;
+// strided views (a transpose, every other element) take .to itself. The contiguous ones also through the
+// kernel binding directly (cuda_ops::WidenBf16ToFloat).
+TEST(CudaOpsTest, WidenToFloatIsBitEqualToToOnDevice) {
+  SKIP_WITHOUT_DEVICE();
+  const auto cuda_int = at::TensorOptions().dtype(at::kInt).device(at::kCUDA);
+  // s in the int16 range, reinterpreted as bf16 bit patterns.
+  auto as_bf16 = [](const at::Tensor& s) { return s.to(at::kShort).view(at::kBFloat16); };
+  const at::Tensor all = as_bf16(at::arange(-(1 << 15), 1 << 15, cuda_int));
+  at::Generator gen = at::detail::createCPUGenerator(17);
+  const at::Tensor big =
+      as_bf16(at::randint(-(1 << 15), 1 << 15, {(1 << 20) + 3}, gen, at::TensorOptions().dtype(at::kInt)))
+          .to(at::kCUDA);
+  const at::Tensor misaligned = big.narrow(0, 1, big.size(0) - 1);
+  const at::Tensor empty = at::empty({0, 5}, all.options());
+  const at::Tensor cube = big.narrow(0, 0, 3 * 7 * 11).view({3, 7, 11});
+  const at::Tensor transposed = all.view({256, 256}).t(), every_other = big.slice(0, 0, big.size(0), 2);
+  ASSERT_TRUE(misaligned.is_contiguous());
+  ASSERT_NE(reinterpret_cast<uintptr_t>(misaligned.data_ptr()) % 16, 0u);
+  ASSERT_FALSE(transposed.is_contiguous() || every_other.is_contiguous());
+  auto bit_equal_to_to = [](const at::Tensor& y, const at::Tensor& x) {
+    return y.scalar_type() == at::kFloat && y.device() == x.device() && y.sizes() == x.sizes() &&
+           at::equal(y.view(at::kInt), x.to(at::kFloat).view(at::kInt));
+  };
+  const std::vector<std::pair<const char*, at::Tensor>> contiguous = {
+      {"all patterns", all}, {"random", big}, {"misaligned", misaligned}, {"empty", empty}, {"3-d", cube}};
+  for (const auto& [name, x] : contiguous) {
+    EXPECT_TRUE(bit_equal_to_to(ops::WidenToFloat(x), x)) << name;
+    EXPECT_TRUE(bit_equal_to_to(WidenBf16ToFloat(x), x)) << name << " (binding)";
+  }
+  EXPECT_TRUE(bit_equal_to_to(ops::WidenToFloat(transposed), transposed)) << "transposed";
+  EXPECT_TRUE(bit_equal_to_to(ops::WidenToFloat(every_other), every_other)) << "every other";
+}
+
+// A bf16 CUDA x requiring grad takes .to (differentiable): d/dx Σ r·float(x) = r rounded to bf16. fp32 comes
+// back as x itself.
+TEST(CudaOpsTest, WidenToFloatKeepsAutogradAndFp32Identity) {
+  SKIP_WITHOUT_DEVICE();
+  const auto dev = at::TensorOptions().device(at::kCUDA);
+  const at::Tensor x = at::randn({4099}, dev).to(at::kBFloat16).requires_grad_();
+  const at::Tensor r = at::randn({4099}, dev);
+  const at::Tensor y = ops::WidenToFloat(x);
+  ASSERT_TRUE(y.requires_grad());
+  const at::Tensor dx = torch::autograd::grad({(y * r).sum()}, {x})[0];
+  EXPECT_TRUE(at::equal(dx, r.to(at::kBFloat16)));
+  const at::Tensor f = at::randn({3, 5}, dev);
+  EXPECT_TRUE(ops::WidenToFloat(f).is_same(f));
 }
 
 }  // namespace

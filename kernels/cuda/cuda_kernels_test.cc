@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cuda/cast.h"
 #include "kernels/cuda/lightning_attention.h"
 #include "kernels/cuda/lm_head.h"
 #include "kernels/cuda/moe.h"
@@ -1341,6 +1342,97 @@ std::vector<GatherSlotsCase> GatherSlotsCases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MoeGatherSlotsTest, ::testing::ValuesIn(GatherSlotsCases()),
                          GatherSlotsCaseName);
+}
+
+// ---- bf16 -> fp32 widening -------------------------------------------------------------------------------
+
+struct WidenCase {
+  int64_t n;
+  int64_t in_offset, out_offset;  // elements past a cudaMalloc (256-byte aligned) base
+};
+
+class WidenTest : public ::testing::TestWithParam<WidenCase> {};
+
+std::string WidenCaseName(const ::testing::TestParamInfo<WidenCase>& info) {
+  const WidenCase& c = info.param;
+  return "n" + std::to_string(c.n) + "_in" + std::to_string(c.in_offset) + "_out" +
+         std::to_string(c.out_offset);
+}
+
+// Random bf16 bit patterns, NaNs (exponent all ones, mantissa non-zero) replaced by finite values: every
+// sign, exponent (subnormals, zeros, infinities) and mantissa. NaNs have their own test below.
+std::vector<uint16_t> NonNanBf16Bits(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint16_t> v(n);
+  for (auto& b : v) {
+    b = static_cast<uint16_t>(rng() & 0xffffu);
+    if ((b & 0x7f80u) == 0x7f80u && (b & 0x7fu) != 0) b = static_cast<uint16_t>(b & 0xff7fu);
+  }
+  return v;
+}
+
+// Widens bits at in_offset / out_offset elements into poisoned output (8 guard floats after the n) and
+// returns the n outputs; the guards must stay poisoned (0xffffffff).
+std::vector<float> Widen(const std::vector<uint16_t>& bits, int64_t in_offset, int64_t out_offset) {
+  const auto n = static_cast<int64_t>(bits.size());
+  std::vector<uint16_t> padded(static_cast<size_t>(in_offset), 0);
+  padded.insert(padded.end(), bits.begin(), bits.end());
+  DeviceBuffer<uint16_t> in(padded);
+  DeviceBuffer<float> out(static_cast<size_t>(out_offset + n + 8));
+  EXPECT_EQ(WidenBf16ToF32(in.Get() + in_offset, out.Get() + out_offset, n, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::vector<float> all = out.ToHost();
+  for (int64_t i = 0; i < static_cast<int64_t>(all.size()); ++i) {
+    if (i < out_offset || i >= out_offset + n) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(all[i]), 0xffffffffu) << "written outside the output at " << i;
+    }
+  }
+  return {all.begin() + out_offset, all.begin() + out_offset + n};
+}
+
+// Exact: bit-equal to the reference's shift for every non-NaN pattern, through the packed path (both aligned;
+// n = 8 is one pack, 9 a pack and a tail element, 7 a tail only) and the scalar path (either pointer one
+// element off 16-byte alignment).
+TEST_P(WidenTest, MatchesReferenceBitForBit) {
+  SKIP_WITHOUT_DEVICE();
+  const WidenCase& c = GetParam();
+  const std::vector<uint16_t> bits = NonNanBf16Bits(static_cast<size_t>(c.n), 101);
+  std::vector<float> want;
+  reference::naive::WidenBf16ToF32(bits, &want);
+  ExpectBitEqual(Widen(bits, c.in_offset, c.out_offset), want, "widened");
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, WidenTest,
+                         ::testing::Values(WidenCase{0, 0, 0}, WidenCase{1, 0, 0}, WidenCase{7, 0, 0},
+                                           WidenCase{8, 0, 0}, WidenCase{9, 0, 0}, WidenCase{4099, 0, 0},
+                                           WidenCase{(1 << 20) + 3, 0, 0}, WidenCase{4099, 1, 0},
+                                           WidenCase{(1 << 20) + 3, 1, 0}, WidenCase{4099, 0, 1}),
+                         WidenCaseName);
+
+// NaNs keep sign and payload (quiet and signalling) through both paths, as the reference and LibTorch's
+// .to(at::kFloat) keep them: the whole NaN range of each sign.
+TEST(WidenNanTest, KeepsPayloadsBitForBit) {
+  SKIP_WITHOUT_DEVICE();
+  std::vector<uint16_t> bits;
+  for (uint32_t sign : {0x0000u, 0x8000u}) {
+    for (uint32_t m = 1; m < 0x80u; ++m) bits.push_back(static_cast<uint16_t>(sign | 0x7f80u | m));
+  }
+  std::vector<float> want;
+  reference::naive::WidenBf16ToF32(bits, &want);
+  ExpectBitEqual(Widen(bits, 0, 0), want, "NaNs, packed");
+  ExpectBitEqual(Widen(bits, 1, 0), want, "NaNs, scalar");
+}
+
+TEST(WidenArgsTest, RejectsBadArgumentsAndLaunchesNothingForEmpty) {
+  SKIP_WITHOUT_DEVICE();
+  DeviceBuffer<uint16_t> in(8);
+  DeviceBuffer<float> out(8);
+  EXPECT_EQ(WidenBf16ToF32(nullptr, nullptr, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(WidenBf16ToF32(in.Get(), out.Get(), -1, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(WidenBf16ToF32(nullptr, out.Get(), 8, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(WidenBf16ToF32(in.Get(), nullptr, 8, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
 
 }  // namespace
 }  // namespace m1rl::cuda

@@ -1,6 +1,7 @@
 #include "kernels/reference/naive.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 
@@ -246,6 +247,11 @@ void MoeGatherSlotsBackward(const std::vector<float>& dxp, const std::vector<int
       (*du)[t * hidden + c] = bf16 ? RoundToBf16(acc) : acc;
     }
   }
+}
+
+void WidenBf16ToF32(const std::vector<uint16_t>& in, std::vector<float>* out) {
+  out->resize(in.size());
+  for (size_t i = 0; i < in.size(); ++i) (*out)[i] = std::bit_cast<float>(static_cast<uint32_t>(in[i]) << 16);
 }
 
 }  // namespace m1rl::reference::naive

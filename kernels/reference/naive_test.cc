@@ -1,8 +1,9 @@
 // The naive MoE combine and slot-gather references (label cpu): backwards against central differences or the
-// adjoint identity of the forward, and hand values; they are the yardsticks of the CUDA kernels' test
-// (kernels/cuda/cuda_kernels_test.cc).
+// adjoint identity of the forward, and hand values; the bf16 -> fp32 widening against hand-decoded bit
+// patterns. They are the yardsticks of the CUDA kernels' test (kernels/cuda/cuda_kernels_test.cc).
 #include "kernels/reference/naive.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -119,6 +120,49 @@ TEST(NaiveMoeTest, GatherSlotsBackwardIsTheAdjoint) {
   EXPECT_EQ(lhs, rhs);
   // Token 0's slots read rows 5 and 0: du[0, 0] = dxp[5, 0] + dxp[0, 0] = (50 % 13 − 6) + (0 − 6) = 5 − 6.
   EXPECT_EQ(du[0], -1.f);
+}
+
+// bf16 bit patterns decoded by hand (sign, 8 exponent bits with bias 127, 7 mantissa bits):
+//   0x3f80 = 1; 0xc000 = -2; 0x3eab = (1 + 43/128) · 2^-2 = 171/512;
+//   0x7f7f = (2 - 2^-7) · 2^127 = 255 · 2^120 (the largest finite bf16);
+//   0x0001 = 2^-126 · 2^-7 = 2^-133 (the smallest subnormal);
+//   0x807f = -127 · 2^-133 (the largest-magnitude negative subnormal);
+//   0x8000 = -0; 0x7f80 / 0xff80 = +-inf.
+TEST(NaiveWidenTest, DecodesHandValues) {
+  std::vector<float> out;
+  WidenBf16ToF32({0x3f80, 0xc000, 0x3eab, 0x7f7f, 0x0001, 0x807f, 0x8000, 0x7f80, 0xff80}, &out);
+  ASSERT_EQ(out.size(), 9u);
+  EXPECT_EQ(out[0], 1.f);
+  EXPECT_EQ(out[1], -2.f);
+  EXPECT_EQ(out[2], 0.333984375f);
+  EXPECT_EQ(out[3], std::ldexp(255.f, 120));
+  EXPECT_EQ(out[4], std::ldexp(1.f, -133));
+  EXPECT_EQ(out[5], -std::ldexp(127.f, -133));
+  EXPECT_EQ(out[6], 0.f);
+  EXPECT_TRUE(std::signbit(out[6]));
+  EXPECT_EQ(out[7], INFINITY);
+  EXPECT_EQ(out[8], -INFINITY);
+}
+
+// NaNs keep sign and payload, the signalling ones too (not quieted), as LibTorch's CPU .to(at::kFloat) does
+// (checked against LibTorch: 0x7fc1 -> 0x7fc10000, 0x7f81 -> 0x7f810000, 0xffc3 -> 0xffc30000, 0xff81 ->
+// 0xff810000).
+TEST(NaiveWidenTest, KeepsNanPayloads) {
+  const std::vector<uint16_t> in = {0x7fc0, 0x7fc1, 0x7f81, 0xffc3, 0xff81, 0x7fff};
+  const std::vector<uint32_t> want = {0x7fc00000, 0x7fc10000, 0x7f810000, 0xffc30000, 0xff810000, 0x7fff0000};
+  std::vector<float> out;
+  WidenBf16ToF32(in, &out);
+  ASSERT_EQ(out.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_TRUE(std::isnan(out[i])) << i;
+    EXPECT_EQ(std::bit_cast<uint32_t>(out[i]), want[i]) << std::hex << in[i];
+  }
+}
+
+TEST(NaiveWidenTest, EmptyInputGivesEmptyOutput) {
+  std::vector<float> out = {1.f};
+  WidenBf16ToF32({}, &out);
+  EXPECT_TRUE(out.empty());
 }
 
 }  // namespace
