@@ -1342,7 +1342,6 @@ std::vector<GatherSlotsCase> GatherSlotsCases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MoeGatherSlotsTest, ::testing::ValuesIn(GatherSlotsCases()),
                          GatherSlotsCaseName);
-}
 
 // ---- bf16 -> fp32 widening -------------------------------------------------------------------------------
 

@@ -72,7 +72,6 @@ void MoeGatherSlots(const std::vector<float>& u, const std::vector<int32_t>& src
 void MoeGatherSlotsBackward(const std::vector<float>& dxp, const std::vector<int32_t>& dest,
                             int64_t num_tokens, int64_t top_k, int64_t hidden, bool bf16,
                             std::vector<float>* du);
-}
 
 // bf16 -> fp32 widening (kernels/cuda/cast.h WidenBf16ToF32) on the raw bits: each bf16 is the high half of
 // an fp32, so out[i] is the float whose bits are in[i] << 16 (exact; signed zeros, subnormals, infinities and
