@@ -9,9 +9,9 @@ m1rl_cc_test(NAME naive_test SRCS reference/naive_test.cc DEPS m1rl::naive_refer
 if(M1RL_ENABLE_CUDA)
   m1rl_cc_library(NAME cuda_kernels
     CUDA_SRCS cuda/lightning_attention.cu cuda/lm_head.cu cuda/moe.cu cuda/decode_attention.cu cuda/sampling.cu
-              cuda/rms_norm.cu cuda/swiglu.cu
+              cuda/rms_norm.cu cuda/swiglu.cu cuda/cast.cu
     HDRS cuda/lightning_attention.h cuda/lm_head.h cuda/moe.h cuda/decode_attention.h cuda/sampling.h cuda/rms_norm.h
-         cuda/swiglu.h cuda/sampling_args.h cuda/philox.h cuda/internal/pack.cuh
+         cuda/swiglu.h cuda/cast.h cuda/sampling_args.h cuda/philox.h cuda/internal/pack.cuh
     DEPS CUDA::cudart CUDA::cublas)
   target_compile_options(m1rl_cuda_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 -lineinfo>)
   set_target_properties(m1rl_cuda_kernels PROPERTIES CUDA_ARCHITECTURES 90)

@@ -25,6 +25,7 @@
 #include <limits>
 
 #include "common/torch_compat.h"
+#include "kernels/cuda/cast.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/lightning_attention.h"
 #include "kernels/cuda/lm_head.h"
@@ -448,6 +449,86 @@ at::Tensor MoeCombine(const at::Tensor& yp, const at::Tensor& dest, const at::Te
   return CombineRows(rows, dest32, weights.to(at::kFloat).contiguous());
 }
 
+namespace {
+
+// xp [src rows, H] of contiguous u [t, H] and contiguous int32 src.
+at::Tensor GatherSlotRows(const at::Tensor& u, const at::Tensor& src, int64_t k) {
+  at::Tensor xp = at::empty({src.size(0), u.size(1)}, u.options());
+  cuda::MoeGatherSlotsArgs a;
+  a.tokens = u.size(0);
+  a.top_k = k;
+  a.hidden = u.size(1);
+  a.rows = src.size(0);
+  a.u = u.data_ptr();
+  a.src = src.data_ptr<int32_t>();
+  a.xp = xp.data_ptr();
+  a.type = ToIoType(u.scalar_type());
+  M1RL_CUDA_CHECK(cuda::MoeGatherSlots(a, c10::cuda::getCurrentCUDAStream()));
+  return xp;
+}
+
+// Autograd over GatherSlotRows: saves dest (int32) and t; du [t, H] in u's dtype from one backward kernel
+// that reads each token's k slot rows.
+class MoeGatherSlotsFunction : public torch::autograd::Function<MoeGatherSlotsFunction> {
+ public:
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& u, const at::Tensor& src,
+                            const at::Tensor& dest, int64_t k) {
+    ctx->save_for_backward({dest});
+    ctx->saved_data["t"] = u.size(0);
+    ctx->saved_data["k"] = k;
+    return GatherSlotRows(u, src, k);
+  }
+
+  // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    variable_list out(4);
+    if (!grads[0].defined()) return out;
+    const at::Tensor dest = ctx->get_saved_variables()[0];
+    c10::cuda::CUDAGuard guard(dest.device());
+    const at::Tensor dxp = grads[0].contiguous();
+    const int64_t t = ctx->saved_data["t"].toInt();
+    out[0] = at::empty({t, dxp.size(1)}, dxp.options());
+    cuda::MoeGatherSlotsBackwardArgs a;
+    a.tokens = t;
+    a.top_k = ctx->saved_data["k"].toInt();
+    a.hidden = dxp.size(1);
+    a.rows = dxp.size(0);
+    a.dxp = dxp.data_ptr();
+    a.dest = dest.data_ptr<int32_t>();
+    a.du = out[0].data_ptr();
+    a.type = ToIoType(dxp.scalar_type());
+    M1RL_CUDA_CHECK(cuda::MoeGatherSlotsBackward(a, c10::cuda::getCurrentCUDAStream()));
+    return out;
+  }
+};
+
+}  // namespace
+
+at::Tensor MoeGatherSlots(const at::Tensor& u, const at::Tensor& src, const at::Tensor& dest, int64_t k) {
+  TORCH_CHECK(u.is_cuda() && u.dim() == 2 && u.size(1) > 0 &&
+                  (u.scalar_type() == at::kBFloat16 || u.scalar_type() == at::kFloat),
+              "moe gather: u must be a bf16 or fp32 CUDA tensor [t, H] with H > 0, got ", u.sizes(), " ",
+              u.scalar_type(), " on ", u.device());
+  const int64_t n = u.size(0) * k;
+  TORCH_CHECK(k >= 1 && n <= std::numeric_limits<int32_t>::max(), "moe gather: top_k ", k,
+              " must be >= 1 with t·k fitting int32, got t ", u.size(0));
+  TORCH_CHECK(src.dim() == 1 && src.size(0) <= std::numeric_limits<int32_t>::max() &&
+                  src.device() == u.device() &&
+                  (src.scalar_type() == at::kInt || src.scalar_type() == at::kLong),
+              "moe gather: src must be int32 or int64 [p] (p fitting int32) on ", u.device(), ", got ",
+              src.sizes(), " ", src.scalar_type(), " on ", src.device());
+  TORCH_CHECK(dest.dim() == 1 && dest.size(0) == n && dest.device() == u.device() &&
+                  (dest.scalar_type() == at::kInt || dest.scalar_type() == at::kLong),
+              "moe gather: dest must be int32 or int64 [", n, "] on ", u.device(), ", got ", dest.sizes(),
+              " ", dest.scalar_type(), " on ", dest.device());
+  c10::cuda::CUDAGuard guard(u.device());
+  const at::Tensor rows = u.contiguous(), src32 = src.to(at::kInt).contiguous();
+  if (at::GradMode::is_enabled() && u.requires_grad())
+    return MoeGatherSlotsFunction::apply(rows, src32, dest.to(at::kInt).contiguous(), k);
+  return GatherSlotRows(rows, src32, k);
+}
+
 at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, const at::Tensor& weights,
                              const at::Tensor& w13, const at::Tensor& w2) {
 #ifdef M1RL_HAVE_GROUPED_MM
@@ -473,24 +554,24 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
   const auto sorted = flat_e.sort(/*stable=*/true, 0, /*descending=*/false);
   const at::Tensor& sorted_e = std::get<0>(sorted);
   const at::Tensor rank = at::arange(n, lopt) - start.index_select(0, sorted_e);
-  // dest[s]: the buffer row of slot s = (token s / k, choice s % k); src[r]: the token row r reads (t =
-  // zero).
+  // dest[s]: the buffer row of slot s = (token s / k, choice s % k), int32 for the gather's backward and the
+  // combine.
   const at::Tensor dest =
       at::empty({n}, lopt).scatter_(0, std::get<1>(sorted), pstart.index_select(0, sorted_e) + rank);
-  // src[r]: the slot buffer row r reads (n = the zero row of padding).
-  const at::Tensor src = at::full({p}, n, lopt).scatter_(0, dest, at::arange(n, lopt));
+  const at::Tensor dest32 = dest.to(at::kInt);
+  // src[r]: the slot buffer row r reads (n = a zero row: padding), int32 for the gather.
+  const auto iopt = lopt.dtype(at::kInt);
+  const at::Tensor src = at::full({p}, n, iopt).scatter_(0, dest, at::arange(n, iopt));
   const at::Tensor ends = at::cat({pend.narrow(0, 0, e - 1), at::full({1}, p, lopt)}).to(at::kInt);
-  // The gather indexes distinct rows (slots; only the zero row, which takes no gradient, repeats), so its
-  // backward is an index_add into distinct rows: bit-reproducible without the sort and segment sums of
-  // at::embedding's backward. The k copies of a token meet in expand's backward, a fixed-order sum. The
-  // combine (MoeCombine, one kernel each way) writes yp's gradient rows directly and sums dweights in a
-  // fixed order.
-  const at::Tensor slots = u.unsqueeze(1).expand({t, k, hidden}).reshape({n, hidden});
-  const at::Tensor xp = at::cat({slots, at::zeros({1, hidden}, u.options())}).index_select(0, src);  // [p, H]
+  // The gather (MoeGatherSlots, one kernel each way) copies token rows into the buffer; its backward sums a
+  // token's k slot rows in a fixed order (no atomics), bit-identical for k <= 2 to the expand / cat /
+  // index_select it replaces. The combine (MoeCombine, one kernel each way) writes yp's gradient rows
+  // directly and sums dweights in a fixed order.
+  const at::Tensor xp = MoeGatherSlots(u, src, dest32, k);               // [p, H]
   const at::Tensor h = at::_grouped_mm(xp, w13.transpose(1, 2), ends);   // [p, 2I]
   const at::Tensor act = SwiGlu(h);                                      // [p, I]
   const at::Tensor yp = at::_grouped_mm(act, w2.transpose(1, 2), ends);  // [p, H]
-  return MoeCombine(yp, dest, weights, t);                               // [T, H] fp32
+  return MoeCombine(yp, dest32, weights, t);                             // [T, H] fp32
 #else
   (void)u, (void)top_idx, (void)weights, (void)w13, (void)w2;
   return at::Tensor();
@@ -720,6 +801,17 @@ at::Tensor SwiGlu(const at::Tensor& h) {
   std::vector<int64_t> sizes = h.sizes().vec();
   sizes.back() = cols / 2;
   return act.view(sizes);
+}
+
+at::Tensor WidenBf16ToFloat(const at::Tensor& x) {
+  TORCH_CHECK(x.is_cuda() && x.scalar_type() == at::kBFloat16 && x.is_contiguous(),
+              "widen: x must be a contiguous bf16 CUDA tensor, got ", x.sizes(), " ", x.scalar_type(), " on ",
+              x.device(), x.is_contiguous() ? "" : " (not contiguous)");
+  c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor out = at::empty(x.sizes(), x.options().dtype(at::kFloat));
+  M1RL_CUDA_CHECK(cuda::WidenBf16ToF32(x.data_ptr(), out.data_ptr<float>(), x.numel(),
+                                       c10::cuda::getCurrentCUDAStream()));
+  return out;
 }
 
 std::pair<at::Tensor, at::Tensor> ResidualRmsNormWithSum(const at::Tensor& a, const at::Tensor& b,

@@ -78,6 +78,16 @@ at::Tensor MoeExpertsGrouped(const at::Tensor& u, const at::Tensor& top_idx, con
 // from fixed-order fp32 sums.
 at::Tensor MoeCombine(const at::Tensor& yp, const at::Tensor& dest, const at::Tensor& weights, int64_t t);
 
+// Differentiable gather of the training MoE's expert buffer (cuda::MoeGatherSlots): xp [p, H] in u's dtype,
+// xp[r, :] = u[src[r] / k, :] where src[r] < t·k, else 0 (padding rows, src[r] = t·k). u [t, H] bf16 or fp32;
+// src [p] int32 or int64 in [0, t·k]; dest [t·k] int32 or int64, its inverse (src[dest[s]] = s; neither is
+// checked on the device). Backward (cuda::MoeGatherSlotsBackward, one kernel, no atomics): du[i, :] = the
+// fp32 sum over j = 0..k−1 in order of dxp[dest[i·k + j], :], rounded once to u's dtype; dxp's padding rows
+// are never read. For k <= 2 bit-identical, forward and backward, to the tensor ops it replaces,
+// at::cat({u.unsqueeze(1).expand({t, k, H}).reshape({t·k, H}), zeros [1, H]}).index_select(0, src); for
+// k > 2 LibTorch's sum over k may associate the terms differently (fp32 roundings before the last).
+at::Tensor MoeGatherSlots(const at::Tensor& u, const at::Tensor& src, const at::Tensor& dest, int64_t k);
+
 // Causal softmax attention of one whole sequence through LibTorch's fused (flash) attention
 // (contract in kernels/ops.h, ops::FusedCausalAttention).
 at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
@@ -93,6 +103,11 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::Sca
 // [..., I] in h's dtype, rounded as the tensor ops round it; the gradient dh comes in h's dtype from one
 // fused backward kernel (saves h).
 at::Tensor SwiGlu(const at::Tensor& h);
+
+// x widened to fp32 by one kernel (contract in kernels/ops.h, ops::WidenToFloat; kernel in
+// kernels/cuda/cast.h): x a contiguous bf16 CUDA tensor. Returns a new contiguous fp32 tensor of x's shape,
+// bit-identical to x.to(at::kFloat). Not differentiable.
+at::Tensor WidenBf16ToFloat(const at::Tensor& x);
 
 // Differentiable fused residual + RMSNorm (+ sigmoid gate) (contract in kernels/ops.h,
 // ops::ResidualRmsNormWithSum): a [T, C], b [T, C] or undefined (cast to a's dtype first), gate [T, C] in

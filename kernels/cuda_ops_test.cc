@@ -1,14 +1,18 @@
 // The LibTorch CUDA binding against the CPU oracle (label cuda; skipped without a device): lightning
 // attention forward and autograd backward vs kernels/ops on CPU in float64, the fused head vs float64
 // log_softmax, MoE experts vs a float64 per-token loop, the training MoE combine and its backward vs float64
-// autograd.
+// autograd, the training MoE's slot gather and its backward vs the tensor ops it replaces.
 #include "kernels/cuda_ops.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/allclose.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/equal.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/log_softmax.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/randint.h>
@@ -952,6 +956,140 @@ TEST(CudaOpsTest, MoeCombineBackwardIsDeterministic) {
   EXPECT_TRUE(at::equal(a.out, b.out));
   EXPECT_TRUE(at::equal(a.dyp, b.dyp));
   EXPECT_TRUE(at::equal(a.dw, b.dw));
+}
+
+// ---- MoeGatherSlots (the training MoE's expert-buffer gather: MoeGatherSlots, MoeGatherSlotsBackward) -----
+
+struct GatherInputs {
+  at::Tensor u, src, dest, dxp;  // on the device; src, dest int64
+  int64_t k;
+};
+
+// u [t, H] and dxp [p, H] N(0, 1) in `type` (dxp's padding rows too: they must not reach du), p = t·k + 5 +
+// t·k/3 rows; dest the first t·k entries of a random permutation of [0, p), src its inverse with t·k (the
+// zero row) at the padding rows; a CPU generator seeded by the shape.
+GatherInputs GatherInputsFor(int64_t t, int64_t hidden, int64_t k, at::ScalarType type) {
+  at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(hidden * 173 + t * 11 + k));
+  const int64_t n = t * k, p = n + 5 + n / 3;
+  const auto lopt = at::TensorOptions().dtype(at::kLong);
+  GatherInputs in;
+  in.k = k;
+  in.u = Normal({t, hidden}, gen).to(at::kCUDA, type);
+  in.dxp = Normal({p, hidden}, gen).to(at::kCUDA, type);
+  const at::Tensor dest = at::randperm(p, gen, lopt).narrow(0, 0, n);
+  in.src = at::full({p}, n, lopt).scatter_(0, dest, at::arange(n, lopt)).to(at::kCUDA);
+  in.dest = dest.to(at::kCUDA);
+  return in;
+}
+
+struct GatherResult {
+  at::Tensor xp, du;
+};
+
+// xp = MoeGatherSlots(u, src, dest, k) (src, dest in the given index types) and du by autograd under dxp.
+GatherResult GatherOnDevice(const GatherInputs& in, at::ScalarType index_type) {
+  const at::Tensor u = in.u.detach().requires_grad_();
+  const at::Tensor xp = MoeGatherSlots(u, in.src.to(index_type), in.dest.to(index_type), in.k);
+  return {xp.detach(), torch::autograd::grad({xp}, {u}, {in.dxp})[0]};
+}
+
+// The tensor ops MoeExpertsGrouped ran before MoeGatherSlots, differentiated by autograd on the device.
+GatherResult GatherTensorOps(const GatherInputs& in) {
+  const int64_t t = in.u.size(0), hidden = in.u.size(1), n = t * in.k;
+  const at::Tensor u = in.u.detach().requires_grad_();
+  const at::Tensor slots = u.unsqueeze(1).expand({t, in.k, hidden}).reshape({n, hidden});
+  const at::Tensor xp = at::cat({slots, at::zeros({1, hidden}, u.options())}).index_select(0, in.src);
+  return {xp.detach(), torch::autograd::grad({xp}, {u}, {in.dxp})[0]};
+}
+
+// Bit-equal (forward and backward) to the expand / cat / index_select composite for k in {1, 2}, bf16 and
+// fp32, t in {1, 37, 513}, H in {96, 1024, 4100} (packs of 8; 4100: packs of 4), int64 and int32 indices,
+// with padding rows; the forward without grad equals the one with.
+TEST(CudaOpsTest, MoeGatherSlotsForwardBackwardMatchTensorOps) {
+  SKIP_WITHOUT_DEVICE();
+  for (const at::ScalarType type : {at::kBFloat16, at::kFloat}) {
+    for (const int64_t t : {1, 37, 513}) {
+      for (const int64_t hidden : {96, 1024, 4100}) {
+        for (const int64_t k : {1, 2}) {
+          const at::ScalarType index_type = t == 37 ? at::kInt : at::kLong;
+          const std::string name = "gather t " + std::to_string(t) + " H " + std::to_string(hidden) + " k " +
+                                   std::to_string(k) + " " + c10::toString(type) + " index " +
+                                   c10::toString(index_type);
+          SCOPED_TRACE(name);
+          const GatherInputs in = GatherInputsFor(t, hidden, k, type);
+          const GatherResult got = GatherOnDevice(in, index_type);
+          const GatherResult ops = GatherTensorOps(in);
+          EXPECT_EQ(got.xp.scalar_type(), type) << name;
+          EXPECT_EQ(got.du.scalar_type(), type) << name;
+          EXPECT_TRUE(at::equal(got.xp, ops.xp)) << name << " xp";
+          EXPECT_TRUE(at::equal(got.du, ops.du)) << name << " du";
+          at::NoGradGuard no_grad;
+          EXPECT_TRUE(at::equal(MoeGatherSlots(in.u, in.src, in.dest, k), got.xp)) << name;
+        }
+      }
+    }
+  }
+}
+
+// Two runs give bit-identical xp and du (no atomics) on 2053 tokens of H = 1024, k = 2 (the trainer's H and
+// k), bf16.
+TEST(CudaOpsTest, MoeGatherSlotsBackwardIsDeterministic) {
+  SKIP_WITHOUT_DEVICE();
+  const GatherInputs in = GatherInputsFor(2053, 1024, 2, at::kBFloat16);
+  const GatherResult a = GatherOnDevice(in, at::kLong), b = GatherOnDevice(in, at::kLong);
+  EXPECT_TRUE(at::equal(a.xp, b.xp));
+  EXPECT_TRUE(at::equal(a.du, b.du));
+}
+
+// ops::WidenToFloat on the device is bit-equal to LibTorch's own x.to(at::kFloat) there: every bf16 bit
+// pattern (signed zeros, subnormals, infinities, NaN payloads), 2^20 + 3 random patterns (packs and a tail),
+// the same starting one element (2 bytes) past alignment (the scalar path), an empty and a 3-d tensor;
+// strided views (a transpose, every other element) take .to itself. The contiguous ones also through the
+// kernel binding directly (cuda_ops::WidenBf16ToFloat).
+TEST(CudaOpsTest, WidenToFloatIsBitEqualToToOnDevice) {
+  SKIP_WITHOUT_DEVICE();
+  const auto cuda_int = at::TensorOptions().dtype(at::kInt).device(at::kCUDA);
+  // s in the int16 range, reinterpreted as bf16 bit patterns.
+  auto as_bf16 = [](const at::Tensor& s) { return s.to(at::kShort).view(at::kBFloat16); };
+  const at::Tensor all = as_bf16(at::arange(-(1 << 15), 1 << 15, cuda_int));
+  at::Generator gen = at::detail::createCPUGenerator(17);
+  const at::Tensor big =
+      as_bf16(at::randint(-(1 << 15), 1 << 15, {(1 << 20) + 3}, gen, at::TensorOptions().dtype(at::kInt)))
+          .to(at::kCUDA);
+  const at::Tensor misaligned = big.narrow(0, 1, big.size(0) - 1);
+  const at::Tensor empty = at::empty({0, 5}, all.options());
+  const at::Tensor cube = big.narrow(0, 0, 3 * 7 * 11).view({3, 7, 11});
+  const at::Tensor transposed = all.view({256, 256}).t(), every_other = big.slice(0, 0, big.size(0), 2);
+  ASSERT_TRUE(misaligned.is_contiguous());
+  ASSERT_NE(reinterpret_cast<uintptr_t>(misaligned.data_ptr()) % 16, 0u);
+  ASSERT_FALSE(transposed.is_contiguous() || every_other.is_contiguous());
+  auto bit_equal_to_to = [](const at::Tensor& y, const at::Tensor& x) {
+    return y.scalar_type() == at::kFloat && y.device() == x.device() && y.sizes() == x.sizes() &&
+           at::equal(y.view(at::kInt), x.to(at::kFloat).view(at::kInt));
+  };
+  const std::vector<std::pair<const char*, at::Tensor>> contiguous = {
+      {"all patterns", all}, {"random", big}, {"misaligned", misaligned}, {"empty", empty}, {"3-d", cube}};
+  for (const auto& [name, x] : contiguous) {
+    EXPECT_TRUE(bit_equal_to_to(ops::WidenToFloat(x), x)) << name;
+    EXPECT_TRUE(bit_equal_to_to(WidenBf16ToFloat(x), x)) << name << " (binding)";
+  }
+  EXPECT_TRUE(bit_equal_to_to(ops::WidenToFloat(transposed), transposed)) << "transposed";
+  EXPECT_TRUE(bit_equal_to_to(ops::WidenToFloat(every_other), every_other)) << "every other";
+}
+
+// A bf16 CUDA x requiring grad takes .to (differentiable): d/dx Σ r·float(x) = r rounded to bf16. fp32 comes
+// back as x itself.
+TEST(CudaOpsTest, WidenToFloatKeepsAutogradAndFp32Identity) {
+  SKIP_WITHOUT_DEVICE();
+  const auto dev = at::TensorOptions().device(at::kCUDA);
+  const at::Tensor x = at::randn({4099}, dev).to(at::kBFloat16).requires_grad_();
+  const at::Tensor r = at::randn({4099}, dev);
+  const at::Tensor y = ops::WidenToFloat(x);
+  ASSERT_TRUE(y.requires_grad());
+  const at::Tensor dx = torch::autograd::grad({(y * r).sum()}, {x})[0];
+  EXPECT_TRUE(at::equal(dx, r.to(at::kBFloat16)));
+  const at::Tensor f = at::randn({3, 5}, dev);
+  EXPECT_TRUE(ops::WidenToFloat(f).is_same(f));
 }
 
 }  // namespace

@@ -260,6 +260,16 @@ at::Tensor SwiGlu(const at::Tensor& h) {
   return at::silu(h.narrow(-1, 0, inter)) * h.narrow(-1, inter, inter);
 }
 
+at::Tensor WidenToFloat(const at::Tensor& x) {
+#ifdef M1RL_WITH_CUDA_OPS
+  if (x.is_cuda() && x.scalar_type() == at::kBFloat16 && x.is_contiguous() &&
+      !(at::GradMode::is_enabled() && x.requires_grad())) {
+    return cuda_ops::WidenBf16ToFloat(x);
+  }
+#endif
+  return x.to(at::kFloat);
+}
+
 namespace {
 
 // bf16 or fp32 (or undefined).

@@ -100,6 +100,13 @@ at::Tensor RmsNorm(const at::Tensor& x,  // [..., C]
 // REQUIRES: h [..., 2I]. Returns [..., I].
 at::Tensor SwiGlu(const at::Tensor& h);  // [..., 2I]
 
+// x widened to fp32: exactly x.to(at::kFloat) (same values bit for bit, same aliasing: an fp32 x is returned
+// itself; differentiable as .to is). Any dtype and device. A contiguous bf16 CUDA x outside autograd (grad
+// mode off or x not requiring grad) takes one vectorised kernel (kernels/cuda/cast.h) instead of LibTorch's
+// unvectorised casting copy; the widening is exact, so the result is the same. Used for the fp32 gradient of
+// a bf16 compute copy of an fp32 master weight (model/hybrid_model.cc).
+at::Tensor WidenToFloat(const at::Tensor& x);
+
 // Fused residual + RMSNorm (+ sigmoid gate):
 //   h   = b.defined() ? a·alpha + b.to(a.dtype)·beta : a          (each op in a's dtype, as tensor ops)
 //   out = RmsNorm(h, w, eps, out_dtype), times gate.sigmoid() when gate is defined (gate dtype = out_dtype)

@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/silu.h>
@@ -251,6 +252,45 @@ TEST(SwiGluTest, RejectsOddWidth) {
     EXPECT_NE(std::string(e.what()).find("swiglu: expected h [..., 2I], got [2, 5]"), std::string::npos)
         << e.what();
   }
+}
+
+// Every bf16 bit pattern b (all signs, zeros, subnormals, infinities, NaN payloads) widens to the float with
+// bits b << 16, computed here in int32 tensor ops, and to x.to(at::kFloat) bit for bit; also through a
+// strided (non-contiguous) view.
+TEST(WidenToFloatTest, Bf16IsTheShiftedBitsAndEqualsTo) {
+  // The 2^16 patterns as int16 s in [-2^15, 2^15); as int32, s · 2^16 (no overflow) has the bits b << 16.
+  const at::Tensor s = at::arange(-(1 << 15), 1 << 15, at::TensorOptions().dtype(at::kInt));
+  const at::Tensor x = s.to(at::kShort).view(at::kBFloat16);
+  const at::Tensor y = WidenToFloat(x);
+  ASSERT_EQ(y.scalar_type(), at::kFloat);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  EXPECT_TRUE(at::equal(y.view(at::kInt), s * (1 << 16)));
+  EXPECT_TRUE(at::equal(y.view(at::kInt), x.to(at::kFloat).view(at::kInt)));
+  const at::Tensor strided = x.view({256, 256}).t();
+  ASSERT_FALSE(strided.is_contiguous());
+  EXPECT_TRUE(at::equal(WidenToFloat(strided).view(at::kInt), strided.to(at::kFloat).view(at::kInt)));
+}
+
+// fp32 comes back as x itself (as .to does); other dtypes as .to(at::kFloat).
+TEST(WidenToFloatTest, Fp32PassesThroughAndOtherDtypesAreTo) {
+  const at::Tensor f = at::randn({3, 5});
+  EXPECT_TRUE(WidenToFloat(f).is_same(f));
+  const at::Tensor d = at::randn({4, 6}, at::TensorOptions().dtype(at::kDouble));
+  EXPECT_TRUE(at::equal(WidenToFloat(d), d.to(at::kFloat)));
+  const at::Tensor i = at::arange(-5, 5, at::TensorOptions().dtype(at::kLong));
+  EXPECT_TRUE(at::equal(WidenToFloat(i), i.to(at::kFloat)));
+}
+
+// Differentiable as .to: d/dx Σ r·float(x) = r rounded to x's dtype (bf16).
+TEST(WidenToFloatTest, GradientFlowsAsTo) {
+  at::manual_seed(11);
+  const at::Tensor x = at::randn({17}).to(at::kBFloat16).requires_grad_();
+  const at::Tensor r = at::randn({17});
+  const at::Tensor y = WidenToFloat(x);
+  ASSERT_TRUE(y.requires_grad());
+  const at::Tensor dx = torch::autograd::grad({(y * r).sum()}, {x})[0];
+  EXPECT_EQ(dx.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(dx, r.to(at::kBFloat16)));
 }
 
 }  // namespace

@@ -574,7 +574,9 @@ using torch::autograd::variable_list;
 
 // A cached cast of a master matrix as a node of the graph: forward returns a fresh alias of `cached` (the
 // master cast to the compute dtype; each graph gets its own autograd meta, the cache tensor none), backward
-// returns grad.to(master dtype), what the cast's own backward (ToCopyBackward) returns.
+// returns grad.to(master dtype), what the cast's own backward (ToCopyBackward) returns. An fp32 master's
+// gradient is widened by ops::WidenToFloat: the same values, by one vectorised kernel for a bf16 CUDA
+// gradient instead of LibTorch's unvectorised casting copy.
 class CachedCastFunction : public torch::autograd::Function<CachedCastFunction> {
  public:
   // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
@@ -586,7 +588,9 @@ class CachedCastFunction : public torch::autograd::Function<CachedCastFunction> 
   // NOLINTNEXTLINE(readability-identifier-naming): torch::autograd::Function requires forward/backward
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const at::ScalarType dtype = ctx->saved_data["dtype"].toScalarType();
-    return {grad_outputs[0].defined() ? grad_outputs[0].to(dtype) : at::Tensor(), at::Tensor()};
+    const at::Tensor& g = grad_outputs[0];
+    if (!g.defined()) return {at::Tensor(), at::Tensor()};
+    return {dtype == at::kFloat ? ops::WidenToFloat(g) : g.to(dtype), at::Tensor()};
   }
 };
 

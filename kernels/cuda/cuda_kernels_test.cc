@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cuda/cast.h"
 #include "kernels/cuda/lightning_attention.h"
 #include "kernels/cuda/lm_head.h"
 #include "kernels/cuda/moe.h"
@@ -1248,6 +1249,189 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MoeCombineBackwardTest,
                                            CombineCase{131, 4, 4099, 3, 4}, CombineCase{131, 4, 4099, 3, 2},
                                            CombineCase{513, 2, 1031, 0, 2}),
                          CombineCaseName);
+
+struct GatherSlotsCase {
+  int64_t tokens, top_k, hidden, padding_rows;
+  IoType type;
+};
+
+class MoeGatherSlotsTest : public ::testing::TestWithParam<GatherSlotsCase> {};
+
+std::string GatherSlotsCaseName(const ::testing::TestParamInfo<GatherSlotsCase>& info) {
+  const GatherSlotsCase& c = info.param;
+  return std::to_string(c.tokens) + "x" + std::to_string(c.top_k) + "x" + std::to_string(c.hidden) + "_pad" +
+         std::to_string(c.padding_rows) + (c.type == IoType::kBF16 ? "_bf16" : "_f32");
+}
+
+// The slots' rows: dest the first n entries of a random permutation of the n + padding rows, src its
+// inverse with n (zero row) at the padding rows.
+struct SlotMaps {
+  std::vector<int32_t> dest, src;
+};
+
+SlotMaps RandomSlotMaps(int64_t n_slots, int64_t n_rows, uint32_t seed) {
+  std::vector<int32_t> perm(static_cast<size_t>(n_rows));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(seed));
+  SlotMaps m{std::vector<int32_t>(perm.begin(), perm.begin() + n_slots),
+             std::vector<int32_t>(static_cast<size_t>(n_rows), static_cast<int32_t>(n_slots))};
+  for (int64_t s = 0; s < n_slots; ++s) m.src[m.dest[s]] = static_cast<int32_t>(s);
+  return m;
+}
+
+// Forward: a copy, bit-equal to the reference (padding rows +0). Backward: the same fp32 additions in the
+// same order and one rounding, bit-equal; dxp's padding rows hold NaN, so reading one would show.
+TEST_P(MoeGatherSlotsTest, ForwardAndBackwardMatchReference) {
+  SKIP_WITHOUT_DEVICE();
+  const GatherSlotsCase& c = GetParam();
+  const int64_t n_slots = c.tokens * c.top_k, n_rows = n_slots + c.padding_rows, n_hid = c.hidden;
+  const SlotMaps maps = RandomSlotMaps(n_slots, n_rows, 101);
+  const std::vector<float> u_host = RoundTo(c.type, Normal(static_cast<size_t>(c.tokens * n_hid), 102));
+  std::vector<float> dxp_host = RoundTo(c.type, Normal(static_cast<size_t>(n_rows * n_hid), 103));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    if (maps.src[r] == n_slots) std::fill_n(dxp_host.begin() + r * n_hid, n_hid, NAN);
+  }
+  std::vector<float> ref_xp, ref_du;
+  reference::naive::MoeGatherSlots(u_host, maps.src, c.tokens, c.top_k, n_hid, &ref_xp);
+  reference::naive::MoeGatherSlotsBackward(dxp_host, maps.dest, c.tokens, c.top_k, n_hid,
+                                           c.type == IoType::kBF16, &ref_du);
+  IoBuffer u(c.type, u_host), xp(c.type, ref_xp.size()), dxp(c.type, dxp_host), du(c.type, ref_du.size());
+  DeviceBuffer<int32_t> src(maps.src), dest(maps.dest);
+  MoeGatherSlotsArgs f;
+  f.tokens = c.tokens;
+  f.top_k = c.top_k;
+  f.hidden = n_hid;
+  f.rows = n_rows;
+  f.u = u.Get();
+  f.src = src.Get();
+  f.xp = xp.Get();
+  f.type = c.type;
+  ASSERT_EQ(MoeGatherSlots(f, nullptr), cudaSuccess);
+  MoeGatherSlotsBackwardArgs b;
+  b.tokens = c.tokens;
+  b.top_k = c.top_k;
+  b.hidden = n_hid;
+  b.rows = n_rows;
+  b.dxp = dxp.Get();
+  b.dest = dest.Get();
+  b.du = du.Get();
+  b.type = c.type;
+  ASSERT_EQ(MoeGatherSlotsBackward(b, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  ExpectBitEqual(xp.ToHost(), ref_xp, "xp");
+  ExpectBitEqual(du.ToHost(), ref_du, "du");
+}
+
+// One token and slot of one column; odd widths (scalar accesses), 12 (packs of 4 only), 1024 (packs of 8);
+// top-1, top-2 (the trainer's) and top-4; the padding of a grouped buffer; each in fp32 and bf16.
+std::vector<GatherSlotsCase> GatherSlotsCases() {
+  const GatherSlotsCase shapes[] = {{1, 1, 1, 0, IoType::kF32},
+                                    {37, 2, 97, 5, IoType::kF32},
+                                    {37, 1, 12, 9, IoType::kF32},
+                                    {513, 2, 1024, 240, IoType::kF32},
+                                    {131, 4, 4099, 3, IoType::kF32}};
+  std::vector<GatherSlotsCase> cases;
+  for (GatherSlotsCase c : shapes) {
+    for (const IoType t : {IoType::kF32, IoType::kBF16}) {
+      c.type = t;
+      cases.push_back(c);
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MoeGatherSlotsTest, ::testing::ValuesIn(GatherSlotsCases()),
+                         GatherSlotsCaseName);
+
+// ---- bf16 -> fp32 widening -------------------------------------------------------------------------------
+
+struct WidenCase {
+  int64_t n;
+  int64_t in_offset, out_offset;  // elements past a cudaMalloc (256-byte aligned) base
+};
+
+class WidenTest : public ::testing::TestWithParam<WidenCase> {};
+
+std::string WidenCaseName(const ::testing::TestParamInfo<WidenCase>& info) {
+  const WidenCase& c = info.param;
+  return "n" + std::to_string(c.n) + "_in" + std::to_string(c.in_offset) + "_out" +
+         std::to_string(c.out_offset);
+}
+
+// Random bf16 bit patterns, NaNs (exponent all ones, mantissa non-zero) replaced by finite values: every
+// sign, exponent (subnormals, zeros, infinities) and mantissa. NaNs have their own test below.
+std::vector<uint16_t> NonNanBf16Bits(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint16_t> v(n);
+  for (auto& b : v) {
+    b = static_cast<uint16_t>(rng() & 0xffffu);
+    if ((b & 0x7f80u) == 0x7f80u && (b & 0x7fu) != 0) b = static_cast<uint16_t>(b & 0xff7fu);
+  }
+  return v;
+}
+
+// Widens bits at in_offset / out_offset elements into poisoned output (8 guard floats after the n) and
+// returns the n outputs; the guards must stay poisoned (0xffffffff).
+std::vector<float> Widen(const std::vector<uint16_t>& bits, int64_t in_offset, int64_t out_offset) {
+  const auto n = static_cast<int64_t>(bits.size());
+  std::vector<uint16_t> padded(static_cast<size_t>(in_offset), 0);
+  padded.insert(padded.end(), bits.begin(), bits.end());
+  DeviceBuffer<uint16_t> in(padded);
+  DeviceBuffer<float> out(static_cast<size_t>(out_offset + n + 8));
+  EXPECT_EQ(WidenBf16ToF32(in.Get() + in_offset, out.Get() + out_offset, n, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::vector<float> all = out.ToHost();
+  for (int64_t i = 0; i < static_cast<int64_t>(all.size()); ++i) {
+    if (i < out_offset || i >= out_offset + n) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(all[i]), 0xffffffffu) << "written outside the output at " << i;
+    }
+  }
+  return {all.begin() + out_offset, all.begin() + out_offset + n};
+}
+
+// Exact: bit-equal to the reference's shift for every non-NaN pattern, through the packed path (both aligned;
+// n = 8 is one pack, 9 a pack and a tail element, 7 a tail only) and the scalar path (either pointer one
+// element off 16-byte alignment).
+TEST_P(WidenTest, MatchesReferenceBitForBit) {
+  SKIP_WITHOUT_DEVICE();
+  const WidenCase& c = GetParam();
+  const std::vector<uint16_t> bits = NonNanBf16Bits(static_cast<size_t>(c.n), 101);
+  std::vector<float> want;
+  reference::naive::WidenBf16ToF32(bits, &want);
+  ExpectBitEqual(Widen(bits, c.in_offset, c.out_offset), want, "widened");
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, WidenTest,
+                         ::testing::Values(WidenCase{0, 0, 0}, WidenCase{1, 0, 0}, WidenCase{7, 0, 0},
+                                           WidenCase{8, 0, 0}, WidenCase{9, 0, 0}, WidenCase{4099, 0, 0},
+                                           WidenCase{(1 << 20) + 3, 0, 0}, WidenCase{4099, 1, 0},
+                                           WidenCase{(1 << 20) + 3, 1, 0}, WidenCase{4099, 0, 1}),
+                         WidenCaseName);
+
+// NaNs keep sign and payload (quiet and signalling) through both paths, as the reference and LibTorch's
+// .to(at::kFloat) keep them: the whole NaN range of each sign.
+TEST(WidenNanTest, KeepsPayloadsBitForBit) {
+  SKIP_WITHOUT_DEVICE();
+  std::vector<uint16_t> bits;
+  for (uint32_t sign : {0x0000u, 0x8000u}) {
+    for (uint32_t m = 1; m < 0x80u; ++m) bits.push_back(static_cast<uint16_t>(sign | 0x7f80u | m));
+  }
+  std::vector<float> want;
+  reference::naive::WidenBf16ToF32(bits, &want);
+  ExpectBitEqual(Widen(bits, 0, 0), want, "NaNs, packed");
+  ExpectBitEqual(Widen(bits, 1, 0), want, "NaNs, scalar");
+}
+
+TEST(WidenArgsTest, RejectsBadArgumentsAndLaunchesNothingForEmpty) {
+  SKIP_WITHOUT_DEVICE();
+  DeviceBuffer<uint16_t> in(8);
+  DeviceBuffer<float> out(8);
+  EXPECT_EQ(WidenBf16ToF32(nullptr, nullptr, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(WidenBf16ToF32(in.Get(), out.Get(), -1, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(WidenBf16ToF32(nullptr, out.Get(), 8, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(WidenBf16ToF32(in.Get(), nullptr, 8, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
 
 }  // namespace
 }  // namespace m1rl::cuda

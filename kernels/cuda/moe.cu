@@ -10,7 +10,16 @@ namespace m1rl::cuda {
 namespace {
 
 using internal::FromFloat;
+using internal::LoadPack;
+using internal::Operand;
+using internal::Pack;
+using internal::PackWidth;
+using internal::RowPackGeometry;
+using internal::RowPackLaunch;
+using internal::StorePack;
 using internal::ToFloat;
+using internal::WithIoType;
+using internal::WithPackWidth;
 
 constexpr int kMaxTopK = 8;
 
@@ -183,6 +192,58 @@ __global__ void SwiGluKernel(const __nv_bfloat162* h, int64_t rows, int64_t half
   }
 }
 
+constexpr int kSlotThreads = 256;
+
+// Thread (x, y) of block (bx, by) owns the pack starting at column c = (bx·blockDim.x + x)·V of rows
+// by·blockDim.y + y, then every gridDim.y·blockDim.y rows on (V divides H: a pack starting below H ends
+// within the row). The forward moves packs as raw bits (no conversion).
+template <typename T, int V>
+__global__ void __launch_bounds__(kSlotThreads)
+    GatherSlotsKernel(const T* __restrict__ u, const int32_t* __restrict__ src, int64_t n, int64_t k,
+                      int64_t H, int64_t rows, T* __restrict__ xp) {
+  const int64_t c = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  if (c >= H) return;
+  const int64_t row_step = static_cast<int64_t>(gridDim.y) * blockDim.y;
+  for (int64_t r = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; r < rows; r += row_step) {
+    const int64_t s = src[r];
+    Pack<T, V> pk;
+    if (s >= 0 && s < n) {
+      pk = *reinterpret_cast<const Pack<T, V>*>(u + (s / k) * H + c);
+    } else {
+#pragma unroll
+      for (int j = 0; j < V; ++j) pk.v[j] = FromFloat<T>(0.f);
+    }
+    *reinterpret_cast<Pack<T, V>*>(xp + r * H + c) = pk;
+  }
+}
+
+// The same geometry over token rows: the k slot rows summed in order j from +0 through __fadd_rn (as
+// LibTorch's index_add into zeros, then its sum over k).
+template <typename T, int V>
+__global__ void __launch_bounds__(kSlotThreads)
+    GatherSlotsBackwardKernel(const T* __restrict__ dxp, const int32_t* __restrict__ dest, int64_t tokens,
+                              int64_t k, int64_t H, T* __restrict__ du) {
+  const int64_t c = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  if (c >= H) return;
+  const int64_t row_step = static_cast<int64_t>(gridDim.y) * blockDim.y;
+  for (int64_t t = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; t < tokens; t += row_step) {
+    float acc[V];
+#pragma unroll
+    for (int i = 0; i < V; ++i) acc[i] = 0.f;
+    for (int64_t j = 0; j < k; ++j) {
+      float d[V];
+      LoadPack<V>(dxp + static_cast<int64_t>(dest[t * k + j]) * H, c, d);
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] = __fadd_rn(acc[i], d[i]);
+    }
+    StorePack<V>(du + t * H, c, acc);
+  }
+}
+
+bool BadSlotSizes(int64_t tokens, int64_t k, int64_t H, int64_t rows) {
+  return tokens < 0 || k < 0 || rows < 0 || H <= 0 || H > 0x7fffffff;
+}
+
 }  // namespace
 
 cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cudaStream_t stream) {
@@ -262,6 +323,40 @@ cudaError_t MoeCombineBackward(const float* dout, const void* yp, const int32_t*
   if (elem_bytes == 4)
     return LaunchCombineBackward<float>(dout, yp, slot_to_row, weights, S, k, H, dyp, dw, stream);
   return LaunchCombineBackward<__nv_bfloat16>(dout, yp, slot_to_row, weights, S, k, H, dyp, dw, stream);
+}
+
+cudaError_t MoeGatherSlots(const MoeGatherSlotsArgs& a, cudaStream_t stream) {
+  if (BadSlotSizes(a.tokens, a.top_k, a.hidden, a.rows)) return cudaErrorInvalidValue;
+  if (a.rows == 0) return cudaSuccess;
+  if (a.src == nullptr || a.xp == nullptr || (a.u == nullptr && a.tokens > 0)) return cudaErrorInvalidValue;
+  const int v = PackWidth(a.hidden, {Operand{a.u, a.type}, Operand{a.xp, a.type}});
+  const RowPackLaunch l = RowPackGeometry(a.rows, a.hidden, v, kSlotThreads);
+  WithIoType(a.type, [&](auto tt) {
+    WithPackWidth(v, [&](auto vw) {
+      using T = typename decltype(tt)::type;
+      GatherSlotsKernel<T, decltype(vw)::value>
+          <<<l.grid, l.block, 0, stream>>>(static_cast<const T*>(a.u), a.src, a.tokens * a.top_k, a.top_k,
+                                           a.hidden, a.rows, static_cast<T*>(a.xp));
+    });
+  });
+  return cudaGetLastError();
+}
+
+cudaError_t MoeGatherSlotsBackward(const MoeGatherSlotsBackwardArgs& a, cudaStream_t stream) {
+  if (BadSlotSizes(a.tokens, a.top_k, a.hidden, a.rows)) return cudaErrorInvalidValue;
+  if (a.tokens == 0) return cudaSuccess;
+  if (a.du == nullptr || (a.top_k > 0 && (a.dxp == nullptr || a.dest == nullptr)))
+    return cudaErrorInvalidValue;
+  const int v = PackWidth(a.hidden, {Operand{a.dxp, a.type}, Operand{a.du, a.type}});
+  const RowPackLaunch l = RowPackGeometry(a.tokens, a.hidden, v, kSlotThreads);
+  WithIoType(a.type, [&](auto tt) {
+    WithPackWidth(v, [&](auto vw) {
+      using T = typename decltype(tt)::type;
+      GatherSlotsBackwardKernel<T, decltype(vw)::value><<<l.grid, l.block, 0, stream>>>(
+          static_cast<const T*>(a.dxp), a.dest, a.tokens, a.top_k, a.hidden, static_cast<T*>(a.du));
+    });
+  });
+  return cudaGetLastError();
 }
 
 }  // namespace m1rl::cuda

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/lightning_attention.h"  // IoType
+
 namespace m1rl::cuda {
 
 // router_logits [T, E] fp32 -> experts [T, k] int32, weights [T, k] fp32, probs [T, E] fp32 (or null).
@@ -53,6 +55,40 @@ cudaError_t MoeCombineBackward(const float* dout, const void* yp, const int32_t*
 // rounded once to bf16. h [rows, 2I] bf16, act [rows, I] bf16 (one pass instead of three elementwise
 // kernels).
 cudaError_t MoeSwiGlu(const void* h, int64_t rows, int64_t inter, void* act, cudaStream_t stream);
+
+// The training MoE's expert buffer (kernels/cuda_ops.cc MoeExpertsGrouped) and its gradient, each one kernel
+// (no atomics: bit-reproducible run to run). With n = tokens · top_k slots (slot s = token s / k, choice
+// s % k):
+//   forward   xp[r, :] = u[src[r] / k, :] where 0 <= src[r] < n, else 0 (a padding row);
+//   backward  du[t, :] = R(0 + dxp[dest[t·k], :] + ... + dxp[dest[t·k + k − 1], :]), summed in fp32 in the
+//             order j = 0..k−1 from +0 and rounded once (R) to the io type.
+// dest is the slot -> buffer row map (injective into [0, rows); src[dest[s]] = s); dxp's rows no slot names
+// (padding) are never read. The forward is a copy (bit-identical to any gather); the backward equals the
+// composite it replaces, index_select's index_add into distinct zero rows then expand's fp32 sum over k,
+// except possibly for k > 2, where LibTorch's reduction may associate the k terms differently.
+// Packs of 8 (bf16) or 4 (fp32) elements move as 16-byte accesses when hidden and every pointer allow it.
+// REQUIRES tokens, top_k, rows >= 0, hidden > 0; arrays contiguous, u / xp / dxp / du of one io type. Empty
+// outputs launch nothing (pointers may then be null). Returns cudaErrorInvalidValue on a bad size or null
+// pointer, else the launch status.
+struct MoeGatherSlotsArgs {
+  int64_t tokens = 0, top_k = 0, hidden = 0, rows = 0;
+  const void* u = nullptr;       // [tokens, hidden] type
+  const int32_t* src = nullptr;  // [rows]: the slot row r copies; any value outside [0, n): zeros
+  void* xp = nullptr;            // [rows, hidden] type
+  IoType type = IoType::kF32;
+};
+
+cudaError_t MoeGatherSlots(const MoeGatherSlotsArgs& args, cudaStream_t stream);
+
+struct MoeGatherSlotsBackwardArgs {
+  int64_t tokens = 0, top_k = 0, hidden = 0, rows = 0;
+  const void* dxp = nullptr;      // [rows, hidden] type
+  const int32_t* dest = nullptr;  // [tokens · top_k]: the buffer row of each slot, distinct, in [0, rows)
+  void* du = nullptr;             // [tokens, hidden] type
+  IoType type = IoType::kF32;
+};
+
+cudaError_t MoeGatherSlotsBackward(const MoeGatherSlotsBackwardArgs& args, cudaStream_t stream);
 
 }  // namespace m1rl::cuda
 

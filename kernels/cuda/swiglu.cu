@@ -13,12 +13,14 @@ using internal::LoadPack;
 using internal::Operand;
 using internal::PackWidth;
 using internal::RoundTo;
+using internal::RowPackGeometry;
+using internal::RowPackLaunch;
 using internal::StorePack;
 using internal::WithIoType;
 using internal::WithPackWidth;
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxGridX = 0x7fffffff, kMaxGridY = 65535;
+constexpr int64_t kMaxGridX = 0x7fffffff;
 
 // Thread (x, y) of block (bx, by) owns the pack starting at column c = (bx·blockDim.x + x)·V of rows
 // by·blockDim.y + y, then every gridDim.y·blockDim.y rows on. Invariant: V divides inter, so a pack that
@@ -68,21 +70,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-struct Launch {
-  dim3 grid, block;
-};
-
-// Blocks of kThreads threads: x spans a row's packs (a power of two up to kThreads), y the rows.
-Launch Geometry(int64_t rows, int64_t inter, int v) {
-  const int64_t packs = inter / v;
-  int64_t tx = 1;
-  while (tx < packs && tx < kThreads) tx *= 2;
-  const int64_t ty = kThreads / tx;
-  const int64_t gx = (packs + tx - 1) / tx, gy = (rows + ty - 1) / ty;
-  return {dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy < kMaxGridY ? gy : kMaxGridY)),
-          dim3(static_cast<unsigned>(tx), static_cast<unsigned>(ty))};
-}
-
 bool BadSizes(int64_t rows, int64_t inter) { return rows < 0 || inter <= 0 || inter > kMaxGridX; }
 
 }  // namespace
@@ -92,7 +79,7 @@ cudaError_t SwiGluForward(const SwiGluForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;  // (empty tensors may have null data)
   if (a.h == nullptr || a.act == nullptr) return cudaErrorInvalidValue;
   const int v = PackWidth(a.inter, {Operand{a.h, a.type}, Operand{a.act, a.type}});
-  const Launch l = Geometry(a.rows, a.inter, v);
+  const RowPackLaunch l = RowPackGeometry(a.rows, a.inter, v, kThreads);
   WithIoType(a.type, [&](auto tt) {
     WithPackWidth(v, [&](auto vw) {
       using T = typename decltype(tt)::type;
@@ -108,7 +95,7 @@ cudaError_t SwiGluBackward(const SwiGluBackwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   if (a.h == nullptr || a.dact == nullptr || a.dh == nullptr) return cudaErrorInvalidValue;
   const int v = PackWidth(a.inter, {Operand{a.h, a.type}, Operand{a.dact, a.type}, Operand{a.dh, a.type}});
-  const Launch l = Geometry(a.rows, a.inter, v);
+  const RowPackLaunch l = RowPackGeometry(a.rows, a.inter, v, kThreads);
   WithIoType(a.type, [&](auto tt) {
     WithPackWidth(v, [&](auto vw) {
       using T = typename decltype(tt)::type;

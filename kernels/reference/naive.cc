@@ -1,6 +1,7 @@
 #include "kernels/reference/naive.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 
@@ -222,6 +223,35 @@ void MoeCombineBackward(const std::vector<float>& dout, const std::vector<float>
     }
     (*dw)[s] = static_cast<float>(acc);
   }
+}
+
+void MoeGatherSlots(const std::vector<float>& u, const std::vector<int32_t>& src, int64_t num_tokens,
+                    int64_t top_k, int64_t hidden, std::vector<float>* xp) {
+  const int64_t rows = static_cast<int64_t>(src.size()), n = num_tokens * top_k;
+  xp->assign(static_cast<size_t>(rows * hidden), 0.f);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (src[r] < 0 || src[r] >= n) continue;
+    const int64_t t = src[r] / top_k;
+    std::copy_n(u.begin() + t * hidden, hidden, xp->begin() + r * hidden);
+  }
+}
+
+void MoeGatherSlotsBackward(const std::vector<float>& dxp, const std::vector<int32_t>& dest,
+                            int64_t num_tokens, int64_t top_k, int64_t hidden, bool bf16,
+                            std::vector<float>* du) {
+  du->assign(static_cast<size_t>(num_tokens * hidden), 0.f);
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    for (int64_t c = 0; c < hidden; ++c) {
+      float acc = 0.f;
+      for (int64_t j = 0; j < top_k; ++j) acc += dxp[dest[t * top_k + j] * hidden + c];
+      (*du)[t * hidden + c] = bf16 ? RoundToBf16(acc) : acc;
+    }
+  }
+}
+
+void WidenBf16ToF32(const std::vector<uint16_t>& in, std::vector<float>* out) {
+  out->resize(in.size());
+  for (size_t i = 0; i < in.size(); ++i) (*out)[i] = std::bit_cast<float>(static_cast<uint32_t>(in[i]) << 16);
 }
 
 }  // namespace m1rl::reference::naive

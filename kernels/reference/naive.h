@@ -61,6 +61,23 @@ void MoeCombineBackward(const std::vector<float>& dout, const std::vector<float>
                         int64_t num_tokens, int64_t top_k, int64_t hidden, int64_t yp_rows, bool yp_bf16,
                         std::vector<float>* dyp, std::vector<float>* dw);
 
+// The training MoE's slot gather (kernels/cuda/moe.h MoeGatherSlots) with n = T·k slots:
+//   xp[r, :] = u[src[r] / k, :] where 0 <= src[r] < n, else 0.  u [T, H]; src [rows]; xp [rows, H].
+void MoeGatherSlots(const std::vector<float>& u, const std::vector<int32_t>& src, int64_t num_tokens,
+                    int64_t top_k, int64_t hidden, std::vector<float>* xp);
+
+// Its backward (MoeGatherSlotsBackward): du[t, :] = R(((0 + dxp[dest[t·k], :]) + ...) + dxp[dest[t·k + k−1],
+// :]), the sum in fp32 (float, not double: the kernel's contract is this order of fp32 additions) and R the
+// rounding to bf16 when `bf16`. dxp [rows, H]; dest [T·k]; du [T, H].
+void MoeGatherSlotsBackward(const std::vector<float>& dxp, const std::vector<int32_t>& dest,
+                            int64_t num_tokens, int64_t top_k, int64_t hidden, bool bf16,
+                            std::vector<float>* du);
+
+// bf16 -> fp32 widening (kernels/cuda/cast.h WidenBf16ToF32) on the raw bits: each bf16 is the high half of
+// an fp32, so out[i] is the float whose bits are in[i] << 16 (exact; signed zeros, subnormals, infinities and
+// NaN payloads kept, as LibTorch's CPU .to(at::kFloat) keeps them). `in` holds the bf16 bit patterns.
+void WidenBf16ToF32(const std::vector<uint16_t>& in, std::vector<float>* out);
+
 }  // namespace m1rl::reference::naive
 
 #endif  // M1RL_KERNELS_REFERENCE_NAIVE_H_

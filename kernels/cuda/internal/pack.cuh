@@ -1,7 +1,7 @@
-// Vectorised element access shared by the elementwise / row kernels (rms_norm.cu, swiglu.cu): packs of V
-// consecutive bf16 or fp32 elements moved as one 16-byte (or, for 8 fp32, two) memory access, converted to
-// and from fp32, and the host-side choice of the widest pack that every operand allows. Device code only
-// (nvcc); no torch (S3).
+// Vectorised element access shared by the elementwise / row kernels (rms_norm.cu, swiglu.cu, moe.cu): packs
+// of V consecutive bf16 or fp32 elements moved as one 16-byte (or, for 8 fp32, two) memory access, converted
+// to and from fp32, the host-side choice of the widest pack that every operand allows, and the launch
+// geometry of a kernel over rows of packs. Device code only (nvcc); no torch (S3).
 #ifndef M1RL_KERNELS_CUDA_INTERNAL_PACK_CUH_
 #define M1RL_KERNELS_CUDA_INTERNAL_PACK_CUH_
 
@@ -100,6 +100,24 @@ int PackWidth(int64_t cols, const Operand (&operands)[N]) {
     if (ok) return v;
   }
   return 1;
+}
+
+// The launch of a row kernel over packs of v elements of rows [rows, cols]: blocks of `threads` threads
+// (a power of two), x spanning a row's cols / v packs (a power of two up to `threads`), y the rows (at most
+// 65535 blocks: kernels loop over rows in steps of gridDim.y · blockDim.y).
+struct RowPackLaunch {
+  dim3 grid, block;
+};
+
+inline RowPackLaunch RowPackGeometry(int64_t rows, int64_t cols, int v, int threads) {
+  constexpr int64_t kMaxGridY = 65535;
+  const int64_t packs = cols / v;
+  int64_t tx = 1;
+  while (tx < packs && tx < threads) tx *= 2;
+  const int64_t ty = threads / tx;
+  const int64_t gx = (packs + tx - 1) / tx, gy = (rows + ty - 1) / ty;
+  return {dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy < kMaxGridY ? gy : kMaxGridY)),
+          dim3(static_cast<unsigned>(tx), static_cast<unsigned>(ty))};
 }
 
 }  // namespace m1rl::cuda::internal
