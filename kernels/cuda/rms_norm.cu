@@ -52,25 +52,29 @@ __device__ __forceinline__ float Residual(const ResidualRmsNormArgs& a, int64_t 
   return ResidualSum(x, y, a.alpha, a.beta, a.h_type);
 }
 
-__device__ float BlockSum(float v) {
-  __shared__ float partial[kThreads / 32];
+// Σ v over the block (blockDim.x a multiple of 32, at most 1024; every thread calls it), the same value in
+// every thread. `red`: 32 floats of shared memory, free for the next call on return.
+__device__ float BlockSumAll(float v, float* red) {
   for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) partial[warp] = v;
+  if (lane == 0) red[warp] = v;
   __syncthreads();
   float s = 0.f;
-  for (int i = 0; i < kThreads / 32; ++i) s += partial[i];  // same order in every thread
+  const int warps = static_cast<int>(blockDim.x >> 5);
+  for (int i = 0; i < warps; ++i) s += red[i];  // same order in every thread
+  __syncthreads();
   return s;
 }
 
 __global__ void ResidualRmsNormKernel(ResidualRmsNormArgs a) {
+  __shared__ float red[32];
   const int64_t row = blockIdx.x;
   float sq = 0.f;
   for (int64_t c = threadIdx.x; c < a.cols; c += kThreads) {
     const float h = Residual(a, row, c);
     sq += h * h;
   }
-  const float rstd = rsqrtf(BlockSum(sq) / static_cast<float>(a.cols) + a.eps);
+  const float rstd = rsqrtf(BlockSumAll(sq, red) / static_cast<float>(a.cols) + a.eps);
   for (int64_t c = threadIdx.x; c < a.cols; c += kThreads) {
     const float y = Round(Residual(a, row, c) * rstd * Load(a.w, a.w_type, c), a.out_type);
     const float o =
@@ -95,20 +99,6 @@ constexpr int kReduceCols = 32, kReduceRows = 16;
 // The IoType of a kernel element type.
 template <typename T>
 constexpr IoType kIoTypeOf = std::is_same_v<T, float> ? IoType::kF32 : IoType::kBF16;
-
-// Σ v over the block (blockDim.x a multiple of 32, at most 1024; every thread calls it), the same value in
-// every thread. `red`: 32 floats of shared memory, free for the next call on return.
-__device__ float BlockSumAll(float v, float* red) {
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  float s = 0.f;
-  const int warps = static_cast<int>(blockDim.x >> 5);
-  for (int i = 0; i < warps; ++i) s += red[i];  // same order in every thread
-  __syncthreads();
-  return s;
-}
 
 template <typename TX, typename TW, typename TO>
 struct NormForwardParams {
