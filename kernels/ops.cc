@@ -235,11 +235,20 @@ at::Tensor LightningDecodeSlots(const at::Tensor& q, const at::Tensor& k, const 
   return out.to(q.scalar_type());
 }
 
+namespace {
+
+// The element types of the fused CUDA norm and SwiGLU kernels: bf16 or fp32.
+[[maybe_unused]] bool IsNormIo(at::ScalarType t) { return t == at::kBFloat16 || t == at::kFloat; }
+
+// An operand in those types, or undefined (absent).
+[[maybe_unused]] bool IsNormIo(const at::Tensor& t) { return !t.defined() || IsNormIo(t.scalar_type()); }
+
+}  // namespace
+
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, at::ScalarType out_dtype) {
 #ifdef M1RL_WITH_CUDA_OPS
-  auto io = [](at::ScalarType t) { return t == at::kBFloat16 || t == at::kFloat; };
   if (x.is_cuda() && x.dim() >= 1 && x.size(-1) > 0 && w.dim() == 1 && w.size(0) == x.size(-1) &&
-      w.device() == x.device() && io(x.scalar_type()) && io(w.scalar_type()) && io(out_dtype)) {
+      w.device() == x.device() && IsNormIo(x) && IsNormIo(w) && IsNormIo(out_dtype)) {
     return cuda_ops::RmsNorm(x, w, eps, out_dtype);
   }
 #endif
@@ -253,7 +262,7 @@ at::Tensor SwiGlu(const at::Tensor& h) {
   TORCH_CHECK(h.dim() >= 1 && h.size(-1) % 2 == 0, "swiglu: expected h [..., 2I], got ", h.sizes());
   const int64_t inter = h.size(-1) / 2;
 #ifdef M1RL_WITH_CUDA_OPS
-  if (h.is_cuda() && inter > 0 && (h.scalar_type() == at::kBFloat16 || h.scalar_type() == at::kFloat)) {
+  if (h.is_cuda() && inter > 0 && IsNormIo(h)) {
     return cuda_ops::SwiGlu(h);
   }
 #endif
@@ -272,11 +281,6 @@ at::Tensor WidenToFloat(const at::Tensor& x) {
 
 namespace {
 
-// bf16 or fp32 (or undefined).
-bool IsNormIo(const at::Tensor& t) {
-  return !t.defined() || t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kFloat;
-}
-
 // The operands the fused CUDA residual norm takes: a [T, C] (C > 0) and b, gate [T, C], w [C], all bf16/fp32
 // on a's CUDA device, the gate (if any) in out_dtype. Anything else (broadcasts, other devices) takes the
 // tensor ops.
@@ -287,8 +291,7 @@ bool IsNormIo(const at::Tensor& t) {
   };
   return a.is_cuda() && a.dim() == 2 && a.size(1) > 0 && like_a(b) && like_a(gate) && w.dim() == 1 &&
          w.size(0) == a.size(1) && w.device() == a.device() && IsNormIo(a) && IsNormIo(b) && IsNormIo(w) &&
-         IsNormIo(gate) && (out_dtype == at::kBFloat16 || out_dtype == at::kFloat) &&
-         (!gate.defined() || gate.scalar_type() == out_dtype);
+         IsNormIo(gate) && IsNormIo(out_dtype) && (!gate.defined() || gate.scalar_type() == out_dtype);
 }
 
 // The tensor ops of ResidualRmsNorm.
