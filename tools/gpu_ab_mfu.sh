@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A/B of a kernels/ or model/ change on one GPU host, in one device call (same host, same run: the two MFU figures
 # compare). Two steps:
-#   tools/gpu_ab_mfu.sh prep BASE_REV   (build machine, needs git) snapshots BASE_REV's version of every kernels/ and
-#                                       model/ file the working tree changes into .ab-base/ (carry it with .deps)
+#   tools/gpu_ab_mfu.sh prep BASE_REV [PATH...]   (build machine, needs git) snapshots BASE_REV's version of every
+#                                       file under PATH... (default: kernels model) that the working tree changes
+#                                       into .ab-base/ (carry it with .deps); name tools/bench_mfu.cc too when the
+#                                       change reaches the bench's own flags
 #   tools/gpu_ab_mfu.sh run             (GPU host) B = this tree: CUDA build, ctest -L cuda, bench_mfu (gpu_small,
 #                                       8 layers, 2 x 4,096 tokens), an ncu kernel profile (PROFILE=0 skips it);
 #                                       then A = the snapshot's files over the tree, bench_mfu rebuilt and rerun.
@@ -14,11 +16,14 @@ snap=.ab-base
 
 prep() {
   local base=$1
+  shift
+  local paths=("$@")
+  [ ${#paths[@]} -gt 0 ] || paths=(kernels model)
   rm -rf "$snap"
   mkdir -p "$snap"
   : >"$snap/files"
   local f
-  for f in $(git diff --name-only "$base" -- kernels model); do
+  for f in $(git diff --name-only "$base" -- "${paths[@]}"); do
     git cat-file -e "$base:$f" 2>/dev/null || continue
     mkdir -p "$snap/$(dirname "$f")"
     git show "$base:$f" >"$snap/$f"
@@ -64,7 +69,7 @@ run() {
 }
 
 case "${1:-}" in
-  prep) prep "${2:?usage: tools/gpu_ab_mfu.sh prep BASE_REV}" ;;
+  prep) [ $# -ge 2 ] || { echo "usage: tools/gpu_ab_mfu.sh prep BASE_REV [PATH...]" >&2; exit 2; }; shift; prep "$@" ;;
   run) run ;;
-  *) echo "usage: tools/gpu_ab_mfu.sh prep BASE_REV | run" >&2; exit 2 ;;
+  *) echo "usage: tools/gpu_ab_mfu.sh prep BASE_REV [PATH...] | run" >&2; exit 2 ;;
 esac
