@@ -9,9 +9,11 @@
 # Resumable like tools/gpu_run.sh: each invocation stops after BUDGET_S seconds (exit 0, "run again");
 # finished (arm, seed) runs are skipped, an interrupted one resumes from its newest checkpoint.
 #
-# Usage: tools/gpu_ablation.sh [--smoke | --small]
+# Usage: tools/gpu_ablation.sh [--smoke | --small | --report]
 #   --smoke   the tiny CPU model of tools/gpu_run.sh --smoke (run that first with the same RUN_DIR)
 #   --small   the ablation size of tools/gpu_run.sh --small (run `tools/gpu_run.sh --small --sft-only` first)
+#   --report  no runs: the table and PNG from the metrics already in ABL_DIR (every ARMS x SEEDS run finished),
+#             e.g. on a machine with gnuplot after the metrics came back from a GPU host that has none
 #   env: BUILD_DIR (build), RUN_DIR (runs/gpu_small), ABL_DIR (RUN_DIR/ablation), BUDGET_S (540),
 #        ARMS ("cispo grpo dapo"), SEEDS ("1 2"), STEPS (20), THRESHOLD (0.5), EXTRA_SET (more overrides),
 #        PARALLEL (1: runs one after another; N > 1: up to N runs at once on the one GPU, each with nproc/N
@@ -31,6 +33,7 @@ THRESHOLD=${THRESHOLD:-0.5}
 PARALLEL=${PARALLEL:-1}
 M1RL=$BUILD_DIR/m1rl
 sets=()
+report_only=0
 for arg in "$@"; do
   case "$arg" in
     --smoke)
@@ -41,9 +44,76 @@ for arg in "$@"; do
       # shellcheck source=tools/lib/gpu_small_ablation.sh
       source tools/lib/gpu_small_ablation.sh
       sets=("${GPU_SMALL_ABLATION_SETS[@]}") ;;
-    *) echo "gpu_ablation: unknown argument '$arg' (usage: tools/gpu_ablation.sh [--smoke | --small])" >&2; exit 2 ;;
+    --report) report_only=1 ;;
+    *) echo "gpu_ablation: unknown argument '$arg' (usage: tools/gpu_ablation.sh [--smoke | --small | --report])" >&2
+       exit 2 ;;
   esac
 done
+# The table (ABL_DIR/table.md, and each run's curve.tsv) and the PNG of the curves (when gnuplot is present).
+report() {
+  python3 - "$ABL_DIR" "$THRESHOLD" "$ARMS" "$SEEDS" "$PARALLEL" <<'PY'
+import json, statistics, sys
+abl, thr, arms, seeds = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+parallel = int(sys.argv[5])
+lines = [f"| arm | seeds | first held-out acc.: mean | final: mean | min..max | first step >= {thr} (mean) "
+         "| s / RL step |",
+         "|---|---|---|---|---|---|---|"]
+for arm in arms:
+    firsts, finals, hits, step_s = [], [], [], []
+    for seed in seeds:
+        ev = []
+        for line in open(f"{abl}/{arm}/seed{seed}/metrics.jsonl"):
+            r = json.loads(line)
+            if r.get("eval/accuracy") is not None:
+                ev.append((r["step"], r["eval/accuracy"]))
+            if r.get("time/step_s") is not None:
+                step_s.append(r["time/step_s"])
+        ev.sort()
+        with open(f"{abl}/{arm}/seed{seed}/curve.tsv", "w") as f:
+            f.writelines(f"{s}\t{a}\n" for s, a in ev)
+        if not ev:
+            sys.exit(f"gpu_ablation: {abl}/{arm}/seed{seed}/metrics.jsonl has no eval/accuracy row")
+        firsts.append(ev[0][1])
+        finals.append(ev[-1][1])
+        hit = next((s for s, a in ev if a >= thr), None)
+        if hit is not None:
+            hits.append(hit)
+    hit_txt = f"{statistics.mean(hits):.1f} ({len(hits)}/{len(seeds)} seeds)" if hits else "not reached"
+    step_txt = f"{statistics.mean(step_s):.1f}" if step_s else "-"
+    lines.append(f"| {arm} | {len(seeds)} | {statistics.mean(firsts):.3f} | {statistics.mean(finals):.3f} "
+                 f"| {min(finals):.3f}..{max(finals):.3f} | {hit_txt} | {step_txt} |")
+if parallel > 1:
+    lines.append(f"\nUp to {parallel} runs shared the GPU at once: s / RL step is not a run's time alone.")
+open(f"{abl}/table.md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+  if command -v gnuplot >/dev/null; then
+    local plot="" color=0 arm seed
+    for arm in $ARMS; do
+      color=$((color + 1))  # one colour per arm, one point type per seed
+      for seed in $SEEDS; do
+        plot+="\"$ABL_DIR/$arm/seed$seed/curve.tsv\" using 1:2 with linespoints lc $color title \"$arm seed $seed\", "
+      done
+    done
+    gnuplot <<GP
+set terminal png size 900,540 noenhanced
+set output "$ABL_DIR/ablation.png"
+set title "gpu_small ablation: held-out accuracy per RL step"
+set xlabel "RL step"
+set ylabel "held-out accuracy"
+set yrange [*:1]
+set grid
+set key outside right
+plot ${plot%, }
+GP
+    echo "gpu_ablation: wrote $ABL_DIR/ablation.png"
+  fi
+}
+
+if (( report_only == 1 )); then
+  report
+  exit 0
+fi
 [[ -x "$M1RL" ]] || { echo "gpu_ablation: $M1RL not found (build the m1rl target)" >&2; exit 1; }
 for f in "$RUN_DIR/data/DONE" "$RUN_DIR/sft/DONE" "$RUN_DIR/sft_model/config.json"; do
   [[ -f "$f" ]] || { echo "gpu_ablation: $f missing: run tools/gpu_run.sh (same RUN_DIR) first" >&2; exit 1; }
@@ -112,56 +182,5 @@ else
 fi
 (( status == 3 )) && exit 0
 (( status == 0 )) || exit "$status"
-
-python3 - "$ABL_DIR" "$THRESHOLD" "$ARMS" "$SEEDS" "$PARALLEL" <<'PY'
-import json, statistics, sys
-abl, thr, arms, seeds = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
-parallel = int(sys.argv[5])
-lines = [f"| arm | seeds | final held-out acc: mean | min..max | first step >= {thr} (mean) | s / RL step |",
-         "|---|---|---|---|---|---|"]
-for arm in arms:
-    finals, hits, step_s = [], [], []
-    for seed in seeds:
-        ev = []
-        for line in open(f"{abl}/{arm}/seed{seed}/metrics.jsonl"):
-            r = json.loads(line)
-            if r.get("eval/accuracy") is not None:
-                ev.append((r["step"], r["eval/accuracy"]))
-            if r.get("time/step_s") is not None:
-                step_s.append(r["time/step_s"])
-        ev.sort()
-        with open(f"{abl}/{arm}/seed{seed}/curve.tsv", "w") as f:
-            f.writelines(f"{s}\t{a}\n" for s, a in ev)
-        finals.append(ev[-1][1])
-        hit = next((s for s, a in ev if a >= thr), None)
-        if hit is not None:
-            hits.append(hit)
-    hit_txt = f"{statistics.mean(hits):.1f} ({len(hits)}/{len(seeds)} seeds)" if hits else "not reached"
-    lines.append(f"| {arm} | {len(seeds)} | {statistics.mean(finals):.3f} | {min(finals):.3f}..{max(finals):.3f} "
-                 f"| {hit_txt} | {statistics.mean(step_s):.1f} |")
-if parallel > 1:
-    lines.append(f"\nUp to {parallel} runs shared the GPU at once: s / RL step is not a run's time alone.")
-open(f"{abl}/table.md", "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
-PY
-if command -v gnuplot >/dev/null; then
-  plot=""
-  for arm in $ARMS; do
-    for seed in $SEEDS; do
-      plot+="\"$ABL_DIR/$arm/seed$seed/curve.tsv\" using 1:2 with linespoints title \"$arm seed $seed\", "
-    done
-  done
-  gnuplot <<GP
-set terminal png size 900,540
-set output "$ABL_DIR/ablation.png"
-set title "gpu_small ablation: held-out accuracy per RL step"
-set xlabel "RL step"
-set ylabel "held-out accuracy"
-set yrange [0:1]
-set grid
-set key bottom right
-plot ${plot%, }
-GP
-  echo "gpu_ablation: wrote $ABL_DIR/ablation.png"
-fi
+report
 echo "gpu_ablation: done in $(( $(date +%s) - t0 )) s this invocation; table in $ABL_DIR/table.md"
