@@ -39,6 +39,7 @@
 #include "model/flops.h"
 #include "model/hybrid_model.h"
 #include "rollout/rollout_config.h"
+#include "trainer/minibatch.h"
 #include "trainer/policy.h"
 #include "trainer/trainer_config.h"
 
@@ -73,10 +74,10 @@ std::vector<std::string> Sets(int argc, char** argv) {
   return out;
 }
 
-// The trainer's micro-batches per optimizer step as far as the config fixes them (Trainer::MicroBatches): an
-// RL optimizer step takes S = prompts_per_step x n_samples / minibatches_per_step sequences and cuts them
-// into micro-batches of whole sequences of at most micro_batch_tokens positions. Printed for completions
-// of max_new_tokens tokens, prompts not counted (the data's lengths decide the real count).
+// The trainer's micro-batches per optimizer step as far as the config fixes them: an RL optimizer step takes
+// S = prompts_per_step x n_samples / minibatches_per_step sequences and cuts them as Trainer::MicroBatches
+// does (SplitMicroBatches). Printed for completions of max_new_tokens tokens, prompts not counted (the
+// data's lengths decide the real count).
 void PrintTrainerPacking(const m1rl::config::RunConfig& cfg) {
   const m1rl::config::TrainerConfig& t = cfg.trainer();
   if (t.mode() != m1rl::config::TrainerConfig::MODE_RL) {
@@ -86,13 +87,15 @@ void PrintTrainerPacking(const m1rl::config::RunConfig& cfg) {
   const int64_t seqs =
       int64_t{t.prompts_per_step()} * cfg.rollout().n_samples() / std::max(1, t.minibatches_per_step());
   const int64_t len = m1rl::rollout::MaxNewTokens(cfg.rollout());
-  const int64_t per_micro = t.micro_batch_tokens() > 0 ? std::max<int64_t>(1, t.micro_batch_tokens() / len)
-                                                       : std::max<int64_t>(1, seqs);
+  const size_t micro_batches =
+      m1rl::trainer::SplitMicroBatches(std::vector<int64_t>(static_cast<size_t>(seqs), len),
+                                       t.micro_batch_tokens())
+          .size();
   std::printf(
       "  trainer: %ld sequences per optimizer step, micro_batch_tokens %d: %ld micro-batches if every "
       "completion has max_new_tokens %ld tokens (prompts not counted); --micro_batches sets the timed "
       "count\n",
-      static_cast<long>(seqs), t.micro_batch_tokens(), static_cast<long>((seqs + per_micro - 1) / per_micro),
+      static_cast<long>(seqs), t.micro_batch_tokens(), static_cast<long>(micro_batches),
       static_cast<long>(len));
 }
 

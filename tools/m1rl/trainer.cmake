@@ -12,4 +12,5 @@ m1rl_cc_binary(NAME bench_agreement SRCS ${CMAKE_CURRENT_LIST_DIR}/../bench_agre
   DEPS m1rl::trainer_state m1rl::trainer_config m1rl::algorithms m1rl::model TORCH)
 # MFU of the training step of a config's model against the measured bf16 GEMM peak (docs/benchmarks.md).
 m1rl_cc_binary(NAME bench_mfu SRCS ${CMAKE_CURRENT_LIST_DIR}/../bench_mfu.cc
-  DEPS m1rl::trainer_state m1rl::trainer_config m1rl::model m1rl::rollout absl::strings TORCH)
+  DEPS m1rl::trainer_state m1rl::trainer_config m1rl::trainer_step m1rl::model m1rl::rollout absl::strings
+  TORCH)
