@@ -45,7 +45,7 @@ gpu_small, 4 x 4096|--seq_lens 4096 --seqs 4'
 run() {
   : "${OUT:?run on the GPU host with OUT set}"
   [ -f "$snap/files" ] || { echo "gpu_ab_mfu: $snap/files missing: run 'prep BASE_REV' first and carry $snap" >&2; exit 2; }
-  local t0 s=$OUT/summary.log root=$PWD a_tree=${A_TREE:-/tmp/gpu_ab_mfu_A}
+  local t0 s=$OUT/summary.log a_tree=${A_TREE:-/tmp/gpu_ab_mfu_A}
   t0=$(date +%s)
   say() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$s"; }
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee -a "$s"
@@ -79,7 +79,6 @@ run() {
     done
   done <<<"${BENCHES:-$default_benches}"
   say "benches done"
-  cd "$root" || exit 2
   if [ "${PROFILE:-1}" = 1 ]; then
     timeout 100 /usr/local/cuda/bin/ncu -c 1700 --csv --metrics gpu__time_duration.sum build-cuda/tools/bench_mfu \
       "${base[@]}" --set model.num_hidden_layers=8 --seq_lens 4096 --seqs 2 --iters 1 --gemm 1024 \
